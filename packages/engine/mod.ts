@@ -1,0 +1,54 @@
+/**
+ * @module
+ * scratchnet engine: Keras-exact forward propagation with SIMD WebAssembly kernels.
+ *
+ * ```ts
+ * import { buildModel, Tensor } from "@scratchnet/engine";
+ * const model = buildModel({ config, weights });
+ * const y = model.predict(new Tensor(x, [n, 32, 32, 3]), { batchSize: 64 });
+ * ```
+ */
+export {
+  type DeviceTensor,
+  type DType,
+  formatShape,
+  type Shape,
+  sizeOf,
+  Tensor,
+} from "./src/tensor.ts";
+export {
+  EngineError,
+  InputShapeError,
+  LayerConfigError,
+  ModelConfigError,
+  UnsupportedLayerError,
+  WeightShapeError,
+} from "./src/errors.ts";
+export {
+  type CallContext,
+  Layer,
+  type LayerConfig,
+  type WeightSpec,
+  type WeightTensor,
+} from "./src/layer.ts";
+export {
+  buildModel,
+  type KerasObject,
+  Model,
+  type ModelSpec,
+  type PredictOptions,
+} from "./src/model.ts";
+export { supportedLayerClasses } from "./src/registry.ts";
+export {
+  activateReference,
+  type Activation,
+  ActivationCode,
+  isKeras2,
+  resolveActivation,
+  softmaxReference,
+} from "./src/activations.ts";
+export { getRuntime, wasmSimdSupported, WasmUnavailableError } from "./src/wasm/kernels.ts";
+
+import { supportedLayerClasses } from "./src/registry.ts";
+/** The Keras layer classes the engine runs (exactly those the importer accepts). */
+export const SUPPORTED_LAYER_CLASSES: readonly string[] = supportedLayerClasses();

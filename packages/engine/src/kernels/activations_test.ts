@@ -1,0 +1,49 @@
+import { getRuntime } from "../wasm/kernels.ts";
+import { activateReference, ActivationCode, softmaxReference } from "../activations.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+
+Deno.test("activate kernel matches the reference for every code, sizes not a multiple of 4", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(5);
+  const codes = Object.values(ActivationCode).filter((v) => typeof v === "number") as number[];
+  for (const code of codes) {
+    for (const n of [1, 7, 37]) {
+      const x = rng.floats(n, -6, 6);
+      x[0] = 0; // exercise the kinks
+      const p = heap.upload(x);
+      kernels.activate(p, n, code, 0.25);
+      const want = Float32Array.from(x, (v) => activateReference(v, code, 0.25));
+      const scale = Math.max(1, ...Array.from(want, Math.abs));
+      const d = maxAbsDiff(heap.f32(p, n), want);
+      if (!(d <= 1e-6 * scale)) throw new Error(`${ActivationCode[code]} n=${n}: max |Δ| ${d}`);
+      heap.free(p);
+    }
+  }
+});
+
+Deno.test("softmaxRows and log-softmax match the reference and are shift-invariant", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(9);
+  for (const [rows, cols] of [[1, 1], [3, 7], [17, 10]]) {
+    for (const log of [0, 1]) {
+      const x = rng.floats(rows * cols, -30, 30);
+      x[0] = 1000; // large logits must not overflow
+      const p = heap.upload(x);
+      kernels.softmaxRows(p, rows, cols, log);
+      const d = maxAbsDiff(heap.f32(p, rows * cols), softmaxReference(x, cols, log === 1));
+      if (!(d <= 1e-5)) throw new Error(`softmax ${rows}x${cols} log=${log}: ${d}`);
+      heap.free(p);
+    }
+  }
+});
+
+Deno.test("reluGeneral: threshold, negative slope and max value", () => {
+  const { kernels, heap } = getRuntime();
+  const x = new Float32Array([-2, -0.5, 0, 0.5, 1, 3, 10]);
+  const p = heap.upload(x);
+  kernels.reluGeneral(p, x.length, 0.1, 6, 0.5);
+  const got = Array.from(heap.f32(p, x.length));
+  const want = Array.from(x, (v) => Math.min(v >= 0.5 ? v : 0.1 * (v - 0.5), 6));
+  if (maxAbsDiff(got, want) > 1e-7) throw new Error(`reluGeneral ${got} vs ${want}`);
+  heap.free(p);
+});

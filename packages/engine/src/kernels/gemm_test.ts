@@ -1,0 +1,63 @@
+import { getRuntime } from "../wasm/kernels.ts";
+import { ActivationCode } from "../activations.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { gemmReference } from "./gemm_reference.ts";
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+  const d = maxAbsDiff(got, want);
+  if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
+}
+
+Deno.test("gemm kernel matches the reference on odd shapes, with and without bias", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(7);
+  const shapes = [[1, 1, 1], [1, 3, 5], [17, 13, 7], [4, 8, 16], [5, 9, 3], [33, 70, 29], [
+    2,
+    130,
+    1,
+  ]];
+  for (const [m, n, k] of shapes) {
+    for (const withBias of [true, false]) {
+      const a = rng.floats(m * k), b = rng.floats(k * n), bias = rng.floats(n);
+      const pa = heap.upload(a), pb = heap.upload(b), pbias = withBias ? heap.upload(bias) : 0;
+      const pc = heap.alloc(m * n * 4);
+      kernels.gemm(pa, pb, pbias, pc, m, n, k, ActivationCode.Linear, 0);
+      const want = gemmReference(a, b, withBias ? bias : null, m, n, k);
+      assertClose(heap.f32(pc, m * n), want, 1e-5, `gemm ${m}x${n}x${k} bias=${withBias}`);
+      [pa, pb, pbias, pc].forEach((p) => heap.free(p));
+    }
+  }
+});
+
+Deno.test("gemm kernel fuses every element-wise activation", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(11);
+  const [m, n, k] = [6, 11, 5];
+  const codes = Object.values(ActivationCode).filter((v) => typeof v === "number") as number[];
+  for (const code of codes) {
+    const a = rng.floats(m * k, -2, 2), b = rng.floats(k * n, -2, 2), bias = rng.floats(n);
+    const pa = heap.upload(a), pb = heap.upload(b), pbias = heap.upload(bias);
+    const pc = heap.alloc(m * n * 4);
+    const alpha = code === ActivationCode.Elu ? 1 : 0.3;
+    kernels.gemm(pa, pb, pbias, pc, m, n, k, code, alpha);
+    const want = gemmReference(a, b, bias, m, n, k, { kind: "elementwise", code, alpha, name: "" });
+    // Relative tolerance for exponential, which can reach large values.
+    const scale = Math.max(1, ...Array.from(want, Math.abs));
+    assertClose(heap.f32(pc, m * n), want, 1e-5 * scale, `gemm act ${ActivationCode[code]}`);
+    [pa, pb, pbias, pc].forEach((p) => heap.free(p));
+  }
+});
+
+Deno.test("gemmStrided writes a column slice and accumulates", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(3);
+  const [m, n, k, ldc] = [7, 5, 9, 12];
+  const a = rng.floats(m * k), b = rng.floats(k * n), c0 = rng.floats(m * ldc);
+  const pa = heap.upload(a), pb = heap.upload(b), pc = heap.upload(c0);
+  kernels.gemmStrided(pa, k, pb, n, 0, pc + 3 * 4, ldc, m, n, k, 0, 0, 1);
+  const prod = gemmReference(a, b, null, m, n, k);
+  const want = Float32Array.from(c0);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * ldc + 3 + j] += prod[i * n + j];
+  assertClose(heap.f32(pc, m * ldc), want, 1e-5, "gemmStrided accumulate");
+  [pa, pb, pc].forEach((p) => heap.free(p));
+});

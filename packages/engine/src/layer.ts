@@ -1,0 +1,232 @@
+/**
+ * The base class every engine layer extends (one layer class per file under `layers/`).
+ *
+ * A layer is built from its Keras `config` and the declared input shape, receives its weights in
+ * Keras order, keeps them resident in the kernel module's memory, and runs `call` on device
+ * tensors. Room for training: `call` receives `ctx.training`, and a layer may keep what its
+ * backward step needs in `ctx.tape` (added by the trainer).
+ */
+import type { Activation } from "./activations.ts";
+import { InputShapeError, LayerConfigError, WeightShapeError } from "./errors.ts";
+import type { KernelExports } from "./wasm/kernels.ts";
+import type { WasmHeap } from "./wasm/heap.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "./tensor.ts";
+
+/** One weight array as Keras stores it. */
+export interface WeightTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** The name and shape a layer expects for one of its weights. */
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+}
+
+/** Everything a layer's `call` may use. */
+export interface CallContext {
+  kernels: KernelExports;
+  heap: WasmHeap;
+  /** Training mode (Dropout active, BatchNormalization batch statistics); false for predict. */
+  training: boolean;
+  /** Per-call storage for a backward step, keyed by layer; absent at inference. */
+  tape?: Map<Layer, unknown>;
+}
+
+/** Options every layer constructor receives besides its config. */
+export interface LayerBuildOptions {
+  /** keras_version of the source file; selects version-dependent semantics. */
+  kerasVersion?: string;
+}
+
+/** A Keras config object: `config` of `{class_name, config}`. */
+export type LayerConfig = Record<string, unknown>;
+
+/** Base of all layers. Subclasses implement the shape rules, weight specs and `call`. */
+export abstract class Layer {
+  readonly name: string;
+  readonly className: string;
+  readonly config: LayerConfig;
+  readonly kerasVersion?: string;
+  /** Input shape without batch (set by `build`). */
+  inputShape: Shape = [];
+  /** Output shape without batch (set by `build`). */
+  outputShape: Shape = [];
+  /** Host copies of the weights, Keras order. */
+  protected hostWeights: WeightTensor[] = [];
+  /** Device pointers of the weights, same order. */
+  protected weightPtrs: number[] = [];
+  #heap?: WasmHeap;
+
+  constructor(className: string, config: LayerConfig, options: LayerBuildOptions = {}) {
+    this.className = className;
+    this.config = config;
+    this.name = typeof config.name === "string" ? config.name : className.toLowerCase();
+    this.kerasVersion = options.kerasVersion;
+  }
+
+  /** Output shape for an input shape (no batch dim); validates the input rank. */
+  abstract computeOutputShape(inputShape: Shape): Shape;
+
+  /** Weights this layer expects for `inputShape`, in Keras order. */
+  weightSpecs(_inputShape: Shape): WeightSpec[] {
+    return [];
+  }
+
+  /** Runs the layer on a device tensor; returns a new tensor (or `x` itself for identity). */
+  abstract call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor;
+
+  /** The mask for the next layer; default: layers end the mask. */
+  computeMask(_x: DeviceTensor, _mask: DeviceTensor | null): DeviceTensor | null {
+    return null;
+  }
+
+  /** Validates `weights` against the specs for `inputShape` and uploads them. */
+  build(inputShape: Shape, weights: WeightTensor[] | undefined, heap: WasmHeap): void {
+    this.inputShape = [...inputShape];
+    this.outputShape = this.computeOutputShape(inputShape);
+    const specs = this.weightSpecs(inputShape);
+    const given = weights ?? [];
+    if (given.length !== specs.length) {
+      throw new WeightShapeError(
+        this.name,
+        "(count)",
+        `${specs.length} arrays (${
+          specs.map((s) => `${s.name}[${s.shape}]`).join(", ") || "none"
+        })`,
+        `${given.length} arrays`,
+      );
+    }
+    specs.forEach((spec, i) => {
+      const w = given[i];
+      const same = w.shape.length === spec.shape.length &&
+        w.shape.every((d, j) => d === spec.shape[j]);
+      if (!same) throw new WeightShapeError(this.name, spec.name, spec.shape, w.shape);
+      if (w.data.length !== sizeOf(spec.shape)) {
+        throw new WeightShapeError(
+          this.name,
+          spec.name,
+          `${sizeOf(spec.shape)} values`,
+          `${w.data.length} values`,
+        );
+      }
+    });
+    this.releaseWeights();
+    this.#heap = heap;
+    this.hostWeights = given.map((w, i) => ({
+      name: w.name || specs[i].name,
+      shape: [...w.shape],
+      data: w.data,
+    }));
+    this.weightPtrs = given.map((w) => heap.upload(w.data));
+    this.afterBuild(heap);
+  }
+
+  /** Hook for layers that pack or derive device data from their weights (e.g. BN scale/shift). */
+  protected afterBuild(_heap: WasmHeap): void {}
+
+  /** The weights as given (Keras order). */
+  getWeights(): WeightTensor[] {
+    return this.hostWeights;
+  }
+
+  /** Number of scalars in the weights. */
+  countParams(): number {
+    return this.weightSpecs(this.inputShape).reduce((n, s) => n + sizeOf(s.shape), 0);
+  }
+
+  /** Frees device memory held by the weights. */
+  dispose(): void {
+    this.releaseWeights();
+  }
+
+  protected releaseWeights(): void {
+    for (const p of this.weightPtrs) this.#heap?.free(p);
+    this.weightPtrs = [];
+  }
+
+  // ---- helpers for subclasses -------------------------------------------------------------
+
+  /** A config field that must be a number (integer when `integer`). */
+  protected num(field: string, fallback?: number, integer = false): number {
+    const v = this.config[field] ?? fallback;
+    if (typeof v !== "number" || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+      throw new LayerConfigError(
+        this.name,
+        field,
+        `expected ${integer ? "an integer" : "a number"}, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  }
+
+  /** A config field that must be a boolean. */
+  protected bool(field: string, fallback: boolean): boolean {
+    const v = this.config[field] ?? fallback;
+    if (typeof v !== "boolean") {
+      throw new LayerConfigError(
+        this.name,
+        field,
+        `expected true or false, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  }
+
+  /** A config field that must be one of `allowed` strings. */
+  protected oneOf<T extends string>(field: string, allowed: readonly T[], fallback: T): T {
+    const v = this.config[field] ?? fallback;
+    if (typeof v !== "string" || !allowed.includes(v as T)) {
+      throw new LayerConfigError(
+        this.name,
+        field,
+        `expected one of ${allowed.join(" | ")}, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v as T;
+  }
+
+  /** An integer or an n-tuple of integers (Keras accepts both for kernel_size, strides, …). */
+  protected intTuple(field: string, n: number, fallback?: number | number[]): number[] {
+    const v = this.config[field] ?? fallback;
+    const arr = typeof v === "number" ? new Array(n).fill(v) : v;
+    if (
+      !Array.isArray(arr) || arr.length !== n || !arr.every((d) => Number.isInteger(d) && d > 0)
+    ) {
+      throw new LayerConfigError(
+        this.name,
+        field,
+        `expected ${n} positive integers, got ${JSON.stringify(v)}`,
+      );
+    }
+    return arr as number[];
+  }
+
+  /** Throws unless `shape` has exactly `rank` dims (no batch). */
+  protected expectRank(shape: Shape, rank: number, what = ""): void {
+    if (shape.length !== rank) {
+      throw new InputShapeError(
+        this.name,
+        `rank ${rank + 1} ${what}(batch + ${rank} dims)`.trim(),
+        formatShape(shape),
+      );
+    }
+  }
+
+  /** Allocates an output tensor. */
+  protected allocOutput(ctx: CallContext, shape: number[]): DeviceTensor {
+    return { ptr: ctx.heap.alloc(sizeOf(shape) * 4), shape, dtype: "float32" };
+  }
+}
+
+/** Applies a resolved activation in place to a device tensor (last axis for softmax). */
+export function applyActivation(ctx: CallContext, t: DeviceTensor, act: Activation): void {
+  const n = sizeOf(t.shape);
+  if (act.kind === "elementwise") ctx.kernels.activate(t.ptr, n, act.code, act.alpha);
+  else {
+    const cols = t.shape[t.shape.length - 1];
+    ctx.kernels.softmaxRows(t.ptr, n / cols, cols, act.kind === "log_softmax" ? 1 : 0);
+  }
+}

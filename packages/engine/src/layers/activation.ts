@@ -1,0 +1,41 @@
+import { type Activation as ResolvedActivation, resolveActivation } from "../activations.ts";
+import {
+  applyActivation,
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+} from "../layer.ts";
+import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+
+/** Copies `x` to a fresh device tensor (element-wise layers never write into their input). */
+export function copyDevice(ctx: CallContext, x: DeviceTensor): DeviceTensor {
+  const n = sizeOf(x.shape);
+  const y: DeviceTensor = { ptr: ctx.heap.alloc(n * 4), shape: [...x.shape], dtype: "float32" };
+  ctx.heap.f32(y.ptr, n).set(ctx.heap.f32(x.ptr, n));
+  return y;
+}
+
+/** Keras `Activation`: applies a named activation. */
+export class Activation extends Layer {
+  readonly activation: ResolvedActivation;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("Activation", config, options);
+    this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    return [...inputShape];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const y = copyDevice(ctx, x);
+    applyActivation(ctx, y, this.activation);
+    return y;
+  }
+
+  override computeMask(_x: DeviceTensor, mask: DeviceTensor | null): DeviceTensor | null {
+    return mask;
+  }
+}

@@ -1,0 +1,102 @@
+import { buildModel, Tensor, WeightShapeError } from "../../mod.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { tfjsModelFromSpec, tfjsPredict, tfReady } from "../../testing/tfjs_reference.ts";
+
+function denseSpec(rng: Rng, inDim: number, units: number[], acts: string[], rank3 = false) {
+  const layers: unknown[] = [{
+    class_name: "InputLayer",
+    config: { name: "in", batch_shape: rank3 ? [null, 5, inDim] : [null, inDim] },
+  }];
+  const weights: Record<string, { name: string; shape: number[]; data: Float32Array }[]> = {};
+  let d = inDim;
+  units.forEach((u, i) => {
+    const name = `dense_${i}`;
+    layers.push({
+      class_name: "Dense",
+      config: { name, units: u, activation: acts[i], use_bias: i % 2 === 0 },
+    });
+    weights[name] = [{ name: "kernel", shape: [d, u], data: rng.floats(d * u) }];
+    if (i % 2 === 0) weights[name].push({ name: "bias", shape: [u], data: rng.floats(u) });
+    d = u;
+  });
+  return { config: { class_name: "Sequential", config: { name: "seq", layers } }, weights };
+}
+
+Deno.test("Dense chains match TF.js for every activation TF.js shares (rank 2 and 3)", async () => {
+  await tfReady();
+  const rng = new Rng(21);
+  const acts = [
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "linear",
+    "elu",
+    "selu",
+    "softplus",
+    "softsign",
+    "swish",
+    "relu6",
+    "hard_sigmoid",
+    "gelu",
+    "mish",
+  ];
+  for (const rank3 of [false, true]) {
+    for (let i = 0; i < acts.length; i += 2) {
+      const spec = {
+        ...denseSpec(rng, 13, [9, 6], [acts[i], acts[i + 1] ?? "linear"], rank3),
+        kerasVersion: "2.15.0",
+      };
+      const model = buildModel(spec);
+      const tfm = tfjsModelFromSpec(spec);
+      for (const batch of [1, 17]) {
+        const shape = rank3 ? [batch, 5, 13] : [batch, 13];
+        const x = rng.floats(shape.reduce((a, b) => a * b), -2, 2);
+        const got = model.predict(new Tensor(x, shape), { batchSize: 4 });
+        const want = tfjsPredict(tfm, x, shape);
+        const d = maxAbsDiff(got.data, want);
+        if (!(d <= 1e-5)) {
+          throw new Error(`${acts[i]}/${acts[i + 1]} rank3=${rank3} batch=${batch}: ${d}`);
+        }
+      }
+      model.dispose();
+    }
+  }
+});
+
+Deno.test("predict batched equals one sample at a time; repeated predicts do not grow memory", async () => {
+  const { getRuntime } = await import("../../mod.ts");
+  const rng = new Rng(2);
+  const model = buildModel(denseSpec(rng, 31, [40, 3], ["relu", "softmax"]));
+  const x = rng.floats(50 * 31);
+  const whole = model.predict(new Tensor(x, [50, 31]), { batchSize: 50 });
+  for (let i = 0; i < 50; i++) {
+    const one = model.predict(new Tensor(x.slice(i * 31, (i + 1) * 31), [1, 31]), { batchSize: 1 });
+    if (maxAbsDiff(one.data, whole.data.subarray(i * 3, i * 3 + 3)) > 1e-6) {
+      throw new Error(`row ${i}`);
+    }
+  }
+  const { heap } = getRuntime();
+  const live = heap.liveCount;
+  const bytes = heap.memoryBytes;
+  for (let i = 0; i < 10_000; i++) model.predict(new Tensor(x.subarray(0, 31 * 4), [4, 31]));
+  if (heap.memoryBytes !== bytes) throw new Error(`memory grew: ${bytes} → ${heap.memoryBytes}`);
+  if (heap.liveCount !== live) throw new Error(`leaked ${heap.liveCount - live} blocks`);
+  model.dispose();
+});
+
+Deno.test("weights whose shapes disagree with the config: typed error naming layer and shapes", () => {
+  const rng = new Rng(4);
+  const spec = denseSpec(rng, 8, [5], ["relu"]);
+  spec.weights.dense_0[0] = { name: "kernel", shape: [7, 5], data: rng.floats(35) };
+  let err: unknown;
+  try {
+    buildModel(spec);
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof WeightShapeError)) throw new Error(`expected WeightShapeError, got ${err}`);
+  for (const s of ["dense_0", "kernel", "[8, 5]", "[7, 5]"]) {
+    if (!err.message.includes(s)) throw new Error(`message lacks ${s}: ${err.message}`);
+  }
+});

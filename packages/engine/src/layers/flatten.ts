@@ -1,0 +1,24 @@
+import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
+import { InputShapeError, UnsupportedLayerError } from "../errors.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+
+/** Keras `Flatten`: row-major over (H, W, C) for channels_last — a zero-copy reshape. */
+export class Flatten extends Layer {
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("Flatten", config, options);
+    if ((config.data_format ?? "channels_last") !== "channels_last") {
+      throw new UnsupportedLayerError("Flatten", this.name, `data_format ${config.data_format}`);
+    }
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    if (inputShape.some((d) => d === null)) {
+      throw new InputShapeError(this.name, "fully known dimensions", formatShape(inputShape));
+    }
+    return [sizeOf(inputShape as number[])];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, _ctx: CallContext): DeviceTensor {
+    return { ptr: x.ptr, shape: [x.shape[0], sizeOf(x.shape.slice(1))], dtype: x.dtype };
+  }
+}

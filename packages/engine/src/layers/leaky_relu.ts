@@ -1,0 +1,31 @@
+import { ActivationCode } from "../activations.ts";
+import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
+import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import { copyDevice } from "./activation.ts";
+
+/** Keras `LeakyReLU`: slope `negative_slope` (Keras 3) or `alpha` (Keras 2), default 0.3. */
+export class LeakyReLU extends Layer {
+  readonly negativeSlope: number;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("LeakyReLU", config, options);
+    this.negativeSlope = this.num(
+      config.negative_slope !== undefined ? "negative_slope" : "alpha",
+      0.3,
+    );
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    return [...inputShape];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const y = copyDevice(ctx, x);
+    ctx.kernels.activate(y.ptr, sizeOf(y.shape), ActivationCode.LeakyRelu, this.negativeSlope);
+    return y;
+  }
+
+  override computeMask(_x: DeviceTensor, mask: DeviceTensor | null): DeviceTensor | null {
+    return mask;
+  }
+}

@@ -1,0 +1,39 @@
+import {
+  applyActivation,
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+} from "../layer.ts";
+import { LayerConfigError } from "../errors.ts";
+import type { DeviceTensor, Shape } from "../tensor.ts";
+import { copyDevice } from "./activation.ts";
+
+/** Keras `Softmax` layer on the last axis (other axes are refused by name). */
+export class Softmax extends Layer {
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("Softmax", config, options);
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    const axis = this.config.axis ?? -1;
+    const rank = inputShape.length + 1;
+    if (
+      axis !== -1 && axis !== rank - 1 &&
+      !(Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === rank - 1))
+    ) {
+      throw new LayerConfigError(
+        this.name,
+        "axis",
+        `only the last axis is supported, got ${JSON.stringify(axis)}`,
+      );
+    }
+    return [...inputShape];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const y = copyDevice(ctx, x);
+    applyActivation(ctx, y, { kind: "softmax", name: "softmax" });
+    return y;
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * Models: a chain of layers built from a Keras model config (Sequential, or a Functional model
+ * whose graph is a chain), with weights per layer name in Keras order.
+ */
+import { InputShapeError, ModelConfigError, UnsupportedLayerError } from "./errors.ts";
+import type { CallContext, Layer, LayerConfig, WeightTensor } from "./layer.ts";
+import { InputLayer } from "./layers/input_layer.ts";
+import { layerFactory } from "./registry.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
+import { getRuntime } from "./wasm/kernels.ts";
+
+/** A serialized Keras object: `{ class_name, config }` (plus Keras 3 `module`, `registered_name`, …). */
+export interface KerasObject {
+  class_name: string;
+  config: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** What the engine builds a model from. */
+export interface ModelSpec {
+  /** The Keras model JSON (`config.json`, `model_config`, or TF.js `modelTopology.model_config`). */
+  config: KerasObject;
+  /** Weights per layer config name, Keras order (Bidirectional: forward, then backward). */
+  weights: Record<string, WeightTensor[]>;
+  /** keras_version of the source file; selects version-dependent semantics. */
+  kerasVersion?: string;
+}
+
+/** Options of {@link Model.predict}. */
+export interface PredictOptions {
+  /** Samples per kernel call (default 32); the result does not depend on it. */
+  batchSize?: number;
+}
+
+/** Keras model classes the engine builds. */
+const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
+
+/** A runnable chain of layers. */
+export class Model {
+  readonly name: string;
+  readonly className: string;
+  /** The layers in order; the first is the model's InputLayer (synthesised when absent). */
+  readonly layers: Layer[];
+  readonly kerasVersion?: string;
+  readonly #config: KerasObject;
+  #built = false;
+  #disposed = false;
+
+  constructor(spec: ModelSpec) {
+    const { config, weights, kerasVersion } = spec;
+    if (!config || typeof config !== "object" || typeof config.class_name !== "string") {
+      throw new ModelConfigError("model config: expected an object with class_name and config");
+    }
+    if (!MODEL_CLASSES.has(config.class_name)) {
+      throw new UnsupportedLayerError(
+        config.class_name,
+        String(config.config?.name ?? "(model)"),
+        "not a Sequential or Functional model",
+      );
+    }
+    this.className = config.class_name;
+    this.#config = config;
+    this.kerasVersion = kerasVersion;
+    const inner = config.config ?? {};
+    this.name = typeof inner.name === "string" ? inner.name : "model";
+    const layerObjs = orderedLayerObjects(config);
+    this.layers = [];
+    for (const obj of layerObjs) {
+      const cfg = (obj.config ?? {}) as LayerConfig;
+      const layerName = String(cfg.name ?? obj.name ?? obj.class_name);
+      const factory = layerFactory(obj.class_name);
+      if (!factory) throw new UnsupportedLayerError(obj.class_name, layerName);
+      this.layers.push(factory({ ...cfg, name: layerName }, { kerasVersion }));
+    }
+    // Keras 2 Sequential (and Keras 3 with build_input_shape) put the input shape elsewhere.
+    if (!(this.layers[0] instanceof InputLayer)) {
+      const first = layerObjs[0]?.config as LayerConfig | undefined;
+      const batchShape = first?.batch_input_shape ?? first?.batch_shape ?? inner.build_input_shape;
+      if (Array.isArray(batchShape)) {
+        this.layers.unshift(
+          new InputLayer({
+            name: `${this.name}_input`,
+            batch_shape: batchShape,
+            dtype: first?.dtype,
+          }, { kerasVersion }),
+        );
+      }
+    }
+    this.#weights = weights ?? {};
+    const input = this.layers[0];
+    if (input instanceof InputLayer) this.#build(input.declaredShape);
+  }
+
+  #weights: Record<string, WeightTensor[]>;
+
+  /** Builds every layer for `inputShape` (no batch), validating and uploading weights. */
+  #build(inputShape: Shape): void {
+    const { heap } = getRuntime();
+    let shape = inputShape;
+    for (const layer of this.layers) {
+      layer.build(shape, this.#weights[layer.name], heap);
+      shape = layer.outputShape;
+    }
+    this.#built = true;
+  }
+
+  /** The declared input shape without batch (may contain null). */
+  get inputShape(): Shape {
+    return this.layers[0]?.outputShape ?? [];
+  }
+
+  /** The output shape without batch. */
+  get outputShape(): Shape {
+    return this.layers[this.layers.length - 1]?.outputShape ?? [];
+  }
+
+  /**
+   * Runs the model. Batches of `batchSize` are run in one kernel call each; the result is the same
+   * as one sample at a time.
+   */
+  predict(x: Tensor, options: PredictOptions = {}): Tensor {
+    if (this.#disposed) throw new ModelConfigError(`model "${this.name}" was disposed`);
+    if (!(x instanceof Tensor)) throw new InputShapeError(this.name, "a Tensor", typeof x);
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new InputShapeError(this.name, "batchSize a positive integer", String(batchSize));
+    }
+    if (!this.#built) {
+      if (this.layers.length === 0 || !(this.layers[0] instanceof InputLayer)) {
+        this.layers.unshift(
+          new InputLayer({ name: `${this.name}_input`, batch_shape: [null, ...x.shape.slice(1)] }, {
+            kerasVersion: this.kerasVersion,
+          }),
+        );
+      }
+      this.#build((this.layers[0] as InputLayer).declaredShape);
+    }
+    this.#checkInput(x);
+    const n = x.shape[0];
+    let out: Float32Array | undefined;
+    let outShape: number[] = [];
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      const y = this.#runBatch(x.sliceBatch(start, end));
+      if (!out) {
+        outShape = [n, ...y.shape.slice(1)];
+        out = new Float32Array(sizeOf(outShape));
+      }
+      out.set(y.data as Float32Array, start * sizeOf(outShape.slice(1)));
+    }
+    if (!out) {
+      // Empty batch: output shape from the static shapes (unknown dims → 0 values).
+      outShape = [0, ...this.outputShape.map((d) => d ?? 0)];
+      out = new Float32Array(0);
+    }
+    return new Tensor(out, outShape);
+  }
+
+  #checkInput(x: Tensor): void {
+    const declared = this.inputShape;
+    const got = x.shape.slice(1);
+    const ok = got.length === declared.length &&
+      declared.every((d, i) => d === null || d === got[i]);
+    if (!ok) {
+      throw new InputShapeError(
+        this.layers[0].name,
+        formatShape(declared),
+        `(${x.shape.join(", ")})`,
+      );
+    }
+    if (x.data instanceof Float32Array) {
+      for (let i = 0; i < x.data.length; i++) {
+        if (!Number.isFinite(x.data[i])) {
+          throw new InputShapeError(
+            this.layers[0].name,
+            "finite values",
+            `${x.data[i]} at flat index ${i}`,
+          );
+        }
+      }
+    }
+  }
+
+  #runBatch(x: Tensor): Tensor {
+    const { kernels, heap } = getRuntime();
+    const ctx: CallContext = { kernels, heap, training: false };
+    const owned = new Set<number>();
+    let cur: DeviceTensor = { ptr: heap.upload(x.data), shape: [...x.shape], dtype: x.dtype };
+    owned.add(cur.ptr);
+    let mask: DeviceTensor | null = null;
+    try {
+      for (const layer of this.layers) {
+        const next = layer.call(cur, mask, ctx);
+        owned.add(next.ptr);
+        const nextMask = layer.computeMask(cur, mask);
+        if (nextMask) owned.add(nextMask.ptr);
+        if (mask && nextMask?.ptr !== mask.ptr && next.ptr !== mask.ptr) {
+          heap.free(mask.ptr);
+          owned.delete(mask.ptr);
+        }
+        if (next.ptr !== cur.ptr && nextMask?.ptr !== cur.ptr) {
+          heap.free(cur.ptr);
+          owned.delete(cur.ptr);
+        }
+        cur = next;
+        mask = nextMask;
+      }
+      const n = sizeOf(cur.shape);
+      const data = cur.dtype === "int32"
+        ? Float32Array.from(heap.i32(cur.ptr, n))
+        : heap.f32(cur.ptr, n).slice();
+      return new Tensor(data, cur.shape);
+    } finally {
+      for (const p of owned) heap.free(p);
+    }
+  }
+
+  /** The config and weights as built, for saving. */
+  toSpec(): ModelSpec {
+    const weights: Record<string, WeightTensor[]> = {};
+    for (const l of this.layers) {
+      const w = l.getWeights();
+      if (w.length) weights[l.name] = w;
+    }
+    return { config: this.#config, weights, kerasVersion: this.kerasVersion };
+  }
+
+  /** Total number of weight scalars. */
+  countParams(): number {
+    return this.layers.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  /** A Keras-style summary table. */
+  summary(): string {
+    const rows = this.layers.filter((l) =>
+      !(l instanceof InputLayer) || this.className !== "Sequential"
+    ).map((l) => [
+      `${l.name} (${l.className})`,
+      formatShape(l.outputShape),
+      String(l.countParams()),
+    ]);
+    const head = ["Layer (type)", "Output Shape", "Param #"];
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)) + 2);
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join("").trimEnd();
+    const rule = "─".repeat(w.reduce((a, b) => a + b, 0));
+    return [
+      `Model: "${this.name}"`,
+      rule,
+      line(head),
+      rule,
+      ...rows.map(line),
+      rule,
+      `Total params: ${this.countParams()}`,
+    ].join("\n");
+  }
+
+  /** Frees the weights' device memory; the model cannot predict afterwards. */
+  dispose(): void {
+    for (const l of this.layers) l.dispose();
+    this.#disposed = true;
+  }
+}
+
+/** Builds an engine model from a Keras config and weights. */
+export function buildModel(spec: ModelSpec): Model {
+  return new Model(spec);
+}
+
+interface LayerObject {
+  class_name: string;
+  config?: Record<string, unknown>;
+  name?: string;
+  inbound_nodes?: unknown;
+}
+
+/** The layer objects of a Sequential list, or of a Functional chain in execution order. */
+function orderedLayerObjects(model: KerasObject): LayerObject[] {
+  const cfg = model.config ?? {};
+  const layers = (Array.isArray(cfg) ? cfg : cfg.layers) as LayerObject[] | undefined;
+  if (!Array.isArray(layers)) {
+    throw new ModelConfigError(`model "${cfg.name}": config.layers is not a list`);
+  }
+  for (const l of layers) {
+    if (!l || typeof l.class_name !== "string") {
+      throw new ModelConfigError(`model "${cfg.name}": a layer entry has no class_name`);
+    }
+  }
+  if (model.class_name === "Sequential") return layers;
+  // Functional: follow inbound nodes from the single input to the single output.
+  const byName = new Map<string, LayerObject>();
+  for (const l of layers) byName.set(layerName(l), l);
+  const next = new Map<string, string>();
+  for (const l of layers) {
+    const inbound = inboundNames(l);
+    if (inbound.length > 1) {
+      throw new ModelConfigError(
+        `model "${cfg.name}": layer "${
+          layerName(l)
+        }" has ${inbound.length} inputs; only chains of layers are supported`,
+      );
+    }
+    if (inbound.length === 1) {
+      if (next.has(inbound[0])) {
+        throw new ModelConfigError(
+          `model "${cfg.name}": layer "${
+            inbound[0]
+          }" feeds more than one layer; only chains are supported`,
+        );
+      }
+      next.set(inbound[0], layerName(l));
+    }
+  }
+  const roots = layers.filter((l) => inboundNames(l).length === 0);
+  if (roots.length !== 1) {
+    throw new ModelConfigError(
+      `model "${cfg.name}": expected one input layer, found ${roots.length}`,
+    );
+  }
+  const order: LayerObject[] = [];
+  let cur: string | undefined = layerName(roots[0]);
+  while (cur !== undefined) {
+    const obj = byName.get(cur);
+    if (!obj || order.includes(obj)) break;
+    order.push(obj);
+    cur = next.get(cur);
+  }
+  if (order.length !== layers.length) {
+    throw new ModelConfigError(`model "${cfg.name}": layers are not a single chain`);
+  }
+  return order;
+}
+
+function layerName(l: LayerObject): string {
+  return String(l.config?.name ?? l.name ?? l.class_name);
+}
+
+/** Names of the layers feeding `l`, in Keras 2 (`[[["name", 0, 0, {}]]]`) or Keras 3 form. */
+function inboundNames(l: LayerObject): string[] {
+  const nodes = l.inbound_nodes;
+  if (!Array.isArray(nodes) || nodes.length === 0) return [];
+  if (nodes.length > 1) {
+    throw new ModelConfigError(
+      `layer "${layerName(l)}" is called ${nodes.length} times; shared layers are not supported`,
+    );
+  }
+  const node = nodes[0] as unknown;
+  const names: string[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      if (typeof v[0] === "string" && typeof v[1] === "number") names.push(v[0]);
+      else v.forEach(visit);
+    } else if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (o.class_name === "__keras_tensor__") {
+        const hist = (o.config as Record<string, unknown>)?.keras_history as unknown[] | undefined;
+        if (Array.isArray(hist) && typeof hist[0] === "string") names.push(hist[0]);
+        return;
+      }
+      if (Array.isArray(o.args)) o.args.forEach(visit);
+      // Keras 3 passes a `mask` kwarg tensor too; it is not a data input.
+    }
+  };
+  visit(node);
+  return [...new Set(names)];
+}

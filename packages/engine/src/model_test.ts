@@ -1,0 +1,185 @@
+import {
+  buildModel,
+  InputShapeError,
+  ModelConfigError,
+  SUPPORTED_LAYER_CLASSES,
+  Tensor,
+  UnsupportedLayerError,
+} from "../mod.ts";
+import { maxAbsDiff, Rng } from "../testing/random.ts";
+
+function expectThrow(fn: () => unknown, cls: new (...a: never[]) => Error, ...parts: string[]) {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof cls)) throw new Error(`expected ${cls.name}, got ${e}`);
+    for (const p of parts) {
+      if (!e.message.includes(p)) throw new Error(`"${e.message}" lacks "${p}"`);
+    }
+    return;
+  }
+  throw new Error(`expected ${cls.name}, nothing thrown`);
+}
+
+const dense = (name: string, units: number, inbound?: unknown) => ({
+  class_name: "Dense",
+  config: { name, units, activation: "linear" },
+  ...(inbound ? { inbound_nodes: inbound } : {}),
+});
+
+Deno.test("unsupported layers are refused by class and layer name", () => {
+  expectThrow(
+    () =>
+      buildModel({
+        config: {
+          class_name: "Sequential",
+          config: { name: "s", layers: [{ class_name: "Lambda", config: { name: "my_lambda" } }] },
+        },
+        weights: {},
+      }),
+    UnsupportedLayerError,
+    "Lambda",
+    "my_lambda",
+  );
+  if (SUPPORTED_LAYER_CLASSES.includes("Lambda")) throw new Error("Lambda must not be supported");
+});
+
+Deno.test("Functional chains (Keras 3 and Keras 2 inbound forms) run like the Sequential model", () => {
+  const rng = new Rng(8);
+  const w = {
+    a: [{ name: "kernel", shape: [4, 3], data: rng.floats(12) }, {
+      name: "bias",
+      shape: [3],
+      data: rng.floats(3),
+    }],
+    b: [{ name: "kernel", shape: [3, 2], data: rng.floats(6) }, {
+      name: "bias",
+      shape: [2],
+      data: rng.floats(2),
+    }],
+  };
+  const k3 = (
+    n: string,
+  ) => [{
+    args: [{
+      class_name: "__keras_tensor__",
+      config: { shape: [null, 4], keras_history: [n, 0, 0] },
+    }],
+    kwargs: {},
+  }];
+  const functional = {
+    class_name: "Functional",
+    config: {
+      name: "f",
+      layers: [
+        dense("b", 2, k3("a")),
+        {
+          class_name: "InputLayer",
+          config: { name: "inp", batch_shape: [null, 4] },
+          inbound_nodes: [],
+        },
+        dense("a", 3, k3("inp")),
+      ],
+    },
+  };
+  const keras2 = {
+    class_name: "Model",
+    config: {
+      name: "m",
+      layers: [
+        {
+          class_name: "InputLayer",
+          config: { name: "inp", batch_input_shape: [null, 4] },
+          inbound_nodes: [],
+        },
+        dense("a", 3, [[["inp", 0, 0, {}]]]),
+        dense("b", 2, [[["a", 0, 0, {}]]]),
+      ],
+    },
+  };
+  const seq = {
+    class_name: "Sequential",
+    config: {
+      name: "s",
+      layers: [
+        { class_name: "InputLayer", config: { name: "inp", batch_shape: [null, 4] } },
+        dense("a", 3),
+        dense("b", 2),
+      ],
+    },
+  };
+  const x = new Tensor(rng.floats(12), [3, 4]);
+  const ys = [functional, keras2, seq].map((config) =>
+    buildModel({ config, weights: w }).predict(x)
+  );
+  if (maxAbsDiff(ys[0].data, ys[2].data) > 0 || maxAbsDiff(ys[1].data, ys[2].data) > 0) {
+    throw new Error("functional and sequential disagree");
+  }
+  const branching = structuredClone(keras2);
+  branching.config.layers.push(dense("c", 2, [[["a", 0, 0, {}]]]));
+  expectThrow(() => buildModel({ config: branching, weights: w }), ModelConfigError, "a");
+});
+
+Deno.test("predict refuses wrong shapes and non-finite input, and stays usable after", () => {
+  const rng = new Rng(1);
+  const model = buildModel({
+    config: {
+      class_name: "Sequential",
+      config: {
+        name: "s",
+        layers: [
+          { class_name: "InputLayer", config: { name: "inp", batch_shape: [64, 4] } },
+          dense("a", 2),
+        ],
+      },
+    },
+    weights: {
+      a: [{ name: "kernel", shape: [4, 2], data: rng.floats(8) }, {
+        name: "bias",
+        shape: [2],
+        data: rng.floats(2),
+      }],
+    },
+  });
+  expectThrow(
+    () => model.predict(new Tensor(rng.floats(15), [3, 5])),
+    InputShapeError,
+    "inp",
+    "(None, 4)",
+    "(3, 5)",
+  );
+  const bad = rng.floats(8);
+  bad[5] = NaN;
+  expectThrow(() => model.predict(new Tensor(bad, [2, 4])), InputShapeError, "finite");
+  // A fixed batch size in the file does not constrain the batch.
+  const y = model.predict(new Tensor(rng.floats(12), [3, 4]));
+  if (y.shape.join() !== "3,2") throw new Error(`shape ${y.shape}`);
+});
+
+Deno.test("a Keras 2 Sequential without an InputLayer takes batch_input_shape from its first layer", () => {
+  const rng = new Rng(6);
+  const model = buildModel({
+    config: {
+      class_name: "Sequential",
+      config: {
+        name: "s",
+        layers: [{
+          class_name: "Dense",
+          config: { name: "a", units: 2, batch_input_shape: [null, 3] },
+        }],
+      },
+    },
+    weights: {
+      a: [{ name: "kernel", shape: [3, 2], data: rng.floats(6) }, {
+        name: "bias",
+        shape: [2],
+        data: rng.floats(2),
+      }],
+    },
+    kerasVersion: "2.15.0",
+  });
+  if (model.predict(new Tensor(rng.floats(3), [1, 3])).shape.join() !== "1,2") {
+    throw new Error("shape");
+  }
+  if (!model.summary().includes("Total params: 8")) throw new Error(model.summary());
+});

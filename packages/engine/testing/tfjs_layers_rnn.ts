@@ -1,0 +1,2 @@
+/** TF.js builders for the text layers (Embedding, SimpleRNN, LSTM, GRU, Bidirectional). */
+export {};

@@ -1,0 +1,83 @@
+/**
+ * Builds a TF.js (cpu backend) model with the same Keras config and weights as an engine
+ * `ModelSpec` — the executable reference the engine is checked against.
+ *
+ * Per-class builders live in `tfjs_layers_*.ts` and register themselves in `TFJS_LAYER_BUILDERS`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { ModelSpec, WeightTensor } from "../mod.ts";
+import { TFJS_LAYER_BUILDERS } from "./tfjs_layers_core.ts";
+import "./tfjs_layers_cnn.ts";
+import "./tfjs_layers_rnn.ts";
+
+export { tf };
+export { TFJS_LAYER_BUILDERS } from "./tfjs_layers_core.ts";
+
+let ready: Promise<void> | undefined;
+/** Selects the TF.js cpu backend once. */
+export function tfReady(): Promise<void> {
+  ready ??= (async () => {
+    await tf.setBackend("cpu");
+    await tf.ready();
+  })();
+  return ready;
+}
+
+interface LayerObj {
+  class_name: string;
+  config: Record<string, unknown>;
+}
+
+/** TF.js model from a Sequential/Functional-chain spec (weights set from the spec). */
+export function tfjsModelFromSpec(spec: ModelSpec, inputShape?: (number | null)[]): tf.Sequential {
+  const cfg = spec.config.config as Record<string, unknown>;
+  const layers = cfg.layers as LayerObj[];
+  const model = tf.sequential();
+  let shape = inputShape;
+  let inputDtype: "float32" | "int32" = "float32";
+  for (const obj of layers) {
+    if (obj.class_name === "InputLayer") {
+      const bs = (obj.config.batch_shape ?? obj.config.batch_input_shape) as (number | null)[];
+      shape ??= bs.slice(1);
+      if (typeof obj.config.dtype === "string" && /int/.test(obj.config.dtype)) {
+        inputDtype = "int32";
+      }
+      continue;
+    }
+    const build = TFJS_LAYER_BUILDERS.get(obj.class_name);
+    if (!build) throw new Error(`tfjs reference: no builder for ${obj.class_name}`);
+    const args: Record<string, unknown> = { name: obj.config.name };
+    if (model.layers.length === 0) {
+      const bs = (obj.config.batch_input_shape ?? obj.config.batch_shape) as
+        | (number | null)[]
+        | undefined;
+      shape ??= bs?.slice(1);
+      if (!shape) throw new Error("tfjs reference: unknown input shape");
+      args.batchInputShape = [null, ...shape];
+      args.dtype = inputDtype;
+    }
+    const layer = build(obj.config, args, spec.kerasVersion);
+    model.add(layer);
+    const w = spec.weights[String(obj.config.name)] ?? [];
+    if (w.length) layer.setWeights(w.map(toTf));
+  }
+  return model;
+}
+
+/** A spec weight as a tf.Tensor. */
+export function toTf(w: WeightTensor): tf.Tensor {
+  return tf.tensor(w.data, w.shape, "float32");
+}
+
+/** Runs a TF.js model on host data and returns the flat float32 output. */
+export function tfjsPredict(
+  model: tf.LayersModel,
+  data: Float32Array | Int32Array,
+  shape: number[],
+): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.tensor(data, shape, data instanceof Int32Array ? "int32" : "float32");
+    const y = model.predict(x) as tf.Tensor;
+    return y.dataSync() as Float32Array;
+  });
+}

@@ -1,0 +1,4 @@
+// Entry point of the scratchnet kernel module: one file per kernel family, re-exported here.
+export * from "./runtime";
+export { activate, reluGeneral, softmaxRows } from "./activations";
+export * from "./gemm";
