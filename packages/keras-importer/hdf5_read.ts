@@ -1,0 +1,207 @@
+/**
+ * Read-only HDF5 access for the importer, the only module that touches the HDF5 library used
+ * for reading (`npm:jsfive`, pure JavaScript). Swapping the library means rewriting this file.
+ * Every failure inside the library surfaces as a {@link CorruptFileError} naming the HDF5 path.
+ *
+ * @module
+ */
+import * as jsfive from "jsfive";
+import { CorruptFileError, FormatError } from "./errors.ts";
+
+/** HDF5 files may start after a user block of 0, 512, 1024, 2048, … bytes. */
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Whether `bytes` carry the HDF5 signature at offset 0 (or a power-of-two user-block offset). */
+export function isHdf5(bytes: Uint8Array): boolean {
+  for (let offset = 0; offset + 8 <= bytes.length; offset = offset === 0 ? 512 : offset * 2) {
+    if (HDF5_SIGNATURE.every((b, i) => bytes[offset + i] === b)) return true;
+    if (offset > 1 << 20) break;
+  }
+  return false;
+}
+
+/** Minimal shape of the jsfive objects this module uses (the package ships no types). */
+interface JsfiveNode {
+  readonly name: string;
+  readonly attrs: Record<string, unknown>;
+}
+interface JsfiveGroup extends JsfiveNode {
+  readonly keys: string[];
+  get(path: string): JsfiveGroup | JsfiveDataset | null;
+}
+interface JsfiveDataset extends JsfiveNode {
+  readonly shape: number[];
+  readonly dtype: unknown;
+  readonly value: ArrayLike<number | bigint>;
+  readonly _dataobjects: { readonly filter_pipeline: unknown };
+}
+const { File: JsfiveFile, Group: JsfiveGroupClass } = jsfive as unknown as {
+  File: new (buffer: ArrayBuffer, name: string) => JsfiveGroup;
+  Group: abstract new (...args: never[]) => JsfiveGroup;
+};
+
+/** A group (or the file root) of an open HDF5 file. */
+export interface H5Group {
+  readonly kind: "group";
+  /** Absolute path inside the file, `/` for the root. */
+  readonly path: string;
+  /** Names of the group's members. */
+  keys(): string[];
+  /** Names of the group's attributes. */
+  attrNames(): string[];
+  /** An attribute value (strings without NUL padding), or `undefined` when absent. */
+  attr(name: string): unknown;
+  /** A member by relative path (`a/b/c`), or `undefined` when any part is absent. */
+  get(path: string): H5Group | H5Dataset | undefined;
+}
+
+/** A dataset of an open HDF5 file. */
+export interface H5Dataset {
+  readonly kind: "dataset";
+  readonly path: string;
+  readonly shape: number[];
+  /** NumPy-style dtype string, e.g. `<f4`. */
+  readonly dtype: string;
+  /** The data converted to float32, in C order. */
+  readFloat32(): Float32Array;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}
+
+/** Trailing NULs come from fixed-length HDF5 strings (h5py `S` dtype). */
+function cleanString(value: unknown): unknown {
+  if (typeof value === "string") return value.replace(/\0+$/, "");
+  if (Array.isArray(value)) return value.map(cleanString);
+  return value;
+}
+
+function joinPath(base: string, name: string): string {
+  return base === "/" ? `/${name}` : `${base}/${name}`;
+}
+
+/**
+ * Opens an HDF5 file held in memory. `source` names the file in errors.
+ * Throws {@link FormatError} if the bytes are not HDF5, {@link CorruptFileError} if unreadable.
+ */
+export function openHdf5(bytes: Uint8Array, source: string): H5Group {
+  if (!isHdf5(bytes)) throw new FormatError("not an HDF5 file (no HDF5 signature)", source);
+  // jsfive reads through a DataView over the buffer; copy so views into larger buffers work.
+  const buffer = bytes.slice().buffer;
+  let root: JsfiveGroup;
+  try {
+    root = new JsfiveFile(buffer, source);
+  } catch (e) {
+    throw new CorruptFileError(`HDF5 superblock unreadable: ${describe(e)}`, source, { cause: e });
+  }
+  return new GroupReader(root, "/", source, bytes.length);
+}
+
+function guard<T>(source: string, path: string, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof CorruptFileError || e instanceof FormatError) throw e;
+    throw new CorruptFileError(`HDF5 ${what} unreadable at "${path}": ${describe(e)}`, source, {
+      cause: e,
+    });
+  }
+}
+
+class GroupReader implements H5Group {
+  readonly kind = "group";
+  #attrs?: Record<string, unknown>;
+  #keys?: string[];
+  constructor(
+    private readonly group: JsfiveGroup,
+    readonly path: string,
+    private readonly source: string,
+    private readonly fileSize: number,
+  ) {}
+  #loadAttrs(): Record<string, unknown> {
+    return this.#attrs ??= guard(this.source, this.path, "attributes", () => ({
+      ...this.group.attrs,
+    }));
+  }
+  keys(): string[] {
+    this.#keys ??= guard(this.source, this.path, "group", () => [...this.group.keys]);
+    return [...this.#keys];
+  }
+  attrNames(): string[] {
+    return Object.keys(this.#loadAttrs());
+  }
+  attr(name: string): unknown {
+    return cleanString(this.#loadAttrs()[name]);
+  }
+  get(relative: string): H5Group | H5Dataset | undefined {
+    let current: H5Group | H5Dataset = this;
+    for (const part of relative.split("/").filter((p) => p !== "")) {
+      if (!(current instanceof GroupReader) || !current.keys().includes(part)) return undefined;
+      current = current.#child(part);
+    }
+    return current;
+  }
+  #child(name: string): H5Group | H5Dataset {
+    const childPath = joinPath(this.path, name);
+    const child = guard(this.source, childPath, "object", () => this.group.get(name));
+    if (child === null || child === undefined) {
+      throw new CorruptFileError(`HDF5 link "${childPath}" does not resolve`, this.source);
+    }
+    if (child instanceof JsfiveGroupClass) {
+      return new GroupReader(child, childPath, this.source, this.fileSize);
+    }
+    return wrapDataset(child as JsfiveDataset, childPath, this.source, this.fileSize);
+  }
+}
+
+const ITEM_SIZES: Record<string, number> = { f: 0, i: 0, u: 0 };
+
+function wrapDataset(
+  dataset: JsfiveDataset,
+  path: string,
+  source: string,
+  fileSize: number,
+): H5Dataset {
+  const shape = guard(source, path, "dataspace", () => [...dataset.shape].map(Number));
+  const dtype = guard(source, path, "datatype", () => String(dataset.dtype));
+  return {
+    kind: "dataset",
+    path,
+    shape,
+    dtype,
+    readFloat32() {
+      const match = /^[<>|=]?([fiu])(\d+)$/.exec(dtype);
+      if (!match || !(match[1] in ITEM_SIZES)) {
+        throw new FormatError(`dataset "${path}" has non-numeric dtype ${dtype}`, source);
+      }
+      const count = shape.reduce((a, b) => a * b, 1);
+      if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+        throw new CorruptFileError(`dataset "${path}" has invalid shape [${shape}]`, source);
+      }
+      const itemSize = Number(match[2]);
+      const filtered = guard(source, path, "filter pipeline", () =>
+        dataset._dataobjects.filter_pipeline != null);
+      // Uncompressed data must fit in the file; this stops corrupted headers from making us
+      // allocate huge arrays. Compressed data gets a generous bound instead.
+      const limit = filtered ? fileSize * 1024 : fileSize;
+      if (count * itemSize > limit) {
+        throw new CorruptFileError(
+          `dataset "${path}" claims ${count * itemSize} bytes, more than the file can hold`,
+          source,
+        );
+      }
+      const values = guard(source, path, "dataset", () => dataset.value);
+      if (values.length !== count) {
+        throw new CorruptFileError(
+          `dataset "${path}" holds ${values.length} values, shape [${shape}] needs ${count}`,
+          source,
+        );
+      }
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = Number(values[i]);
+      return out;
+    },
+  };
+}

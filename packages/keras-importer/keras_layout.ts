@@ -1,0 +1,111 @@
+/**
+ * Facts about how Keras names and orders layer weights in its file formats, shared by the
+ * readers and writers.
+ *
+ * @module
+ */
+
+/** A Keras object as it appears in model JSON: `{ class_name, config, module?, ... }`. */
+export interface KerasObject {
+  class_name: string;
+  config: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** Recurrent layer classes whose weights live in a cell. */
+export const RNN_CLASSES: ReadonlySet<string> = new Set(["SimpleRNN", "LSTM", "GRU"]);
+
+/** The cell class Keras creates for each recurrent layer (its snake_case name is the weight scope). */
+export const RNN_CELL_NAMES: Readonly<Record<string, string>> = {
+  SimpleRNN: "simple_rnn_cell",
+  LSTM: "lstm_cell",
+  GRU: "gru_cell",
+};
+
+/**
+ * Keras `naming.to_snake_case`: drop non-word characters, then split CamelCase words with `_`.
+ * `Conv2D` → `conv2d`, `SimpleRNN` → `simple_rnn`, `ReLU` → `re_lu`, `MaxPooling2D` → `max_pooling2d`.
+ */
+export function toSnakeCase(name: string): string {
+  let s = name.replace(/[^A-Za-z0-9_]+/g, "");
+  s = s.replace(/(.)([A-Z][a-z]+)/g, "$1_$2");
+  return s.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+/**
+ * Assigns Keras 3 `.keras` weight-file keys (`layers/<key>`) to a list of class names: the
+ * snake_case class name, suffixed `_1`, `_2`, … for repeats of the same class, in list order
+ * (keras/src/saving/saving_lib.py `_save_container_state`).
+ */
+export function kerasV3LayerKeys(classNames: readonly string[]): string[] {
+  const used = new Map<string, number>();
+  return classNames.map((className) => {
+    const base = toSnakeCase(className);
+    const seen = used.get(base);
+    if (seen === undefined) {
+      used.set(base, 0);
+      return base;
+    }
+    used.set(base, seen + 1);
+    return `${base}_${seen + 1}`;
+  });
+}
+
+function flag(config: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const value = config[key];
+  return typeof value === "boolean" ? value : fallback;
+}
+
+/** The inner layers of a Bidirectional config: forward (`layer`) and backward (`backward_layer`). */
+export function bidirectionalParts(
+  config: Record<string, unknown>,
+): { forward: KerasObject; backward: KerasObject } | undefined {
+  const forward = config.layer as KerasObject | undefined;
+  if (!forward || typeof forward !== "object" || typeof forward.class_name !== "string") {
+    return undefined;
+  }
+  const backward = (config.backward_layer as KerasObject | undefined) ?? forward;
+  return { forward, backward };
+}
+
+/**
+ * Keras weight names of one layer, in `layer.get_weights()` order (trainable then
+ * non-trainable; Bidirectional: forward then backward, each prefixed by its sublayer role).
+ * Classes without weights return `[]`.
+ */
+export function layerWeightNames(className: string, config: Record<string, unknown>): string[] {
+  switch (className) {
+    case "Dense":
+    case "Conv2D":
+      return flag(config, "use_bias", true) ? ["kernel", "bias"] : ["kernel"];
+    case "Embedding":
+      return ["embeddings"];
+    case "BatchNormalization":
+      return [
+        ...(flag(config, "scale", true) ? ["gamma"] : []),
+        ...(flag(config, "center", true) ? ["beta"] : []),
+        "moving_mean",
+        "moving_variance",
+      ];
+    case "SimpleRNN":
+    case "LSTM":
+    case "GRU":
+      return flag(config, "use_bias", true)
+        ? ["kernel", "recurrent_kernel", "bias"]
+        : ["kernel", "recurrent_kernel"];
+    case "Bidirectional": {
+      const parts = bidirectionalParts(config);
+      if (!parts) return [];
+      return [
+        ...layerWeightNames(parts.forward.class_name, parts.forward.config ?? {}).map((n) =>
+          `forward/${n}`
+        ),
+        ...layerWeightNames(parts.backward.class_name, parts.backward.config ?? {}).map((n) =>
+          `backward/${n}`
+        ),
+      ];
+    }
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Reading and writing weights in the Keras 3 variable layout (`model.weights.h5` inside
+ * `.keras`, and `.weights.h5`): `layers/<key>/vars/<i>`, recurrent weights under
+ * `layers/<key>/cell/vars`, Bidirectional under `layers/<key>/{forward,backward}_layer/cell/vars`.
+ *
+ * @module
+ */
+import type { KerasObject, WeightTensor } from "@scratchnet/engine";
+import type { LayerEntry } from "./config.ts";
+import { FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
+import type { H5Dataset, H5Group } from "./hdf5_read.ts";
+import { ensureGroup, h5Group, type H5WriteGroup, putDataset } from "./hdf5_write.ts";
+import {
+  bidirectionalParts,
+  kerasV3LayerKeys,
+  layerWeightNames,
+  RNN_CELL_NAMES,
+  RNN_CLASSES,
+} from "./keras_layout.ts";
+
+/**
+ * The layers Keras walks when saving, in order: `Sequential.layers` leaves out its leading
+ * InputLayer; `Functional.layers` keeps every layer, inputs included.
+ */
+export function trackedLayers<T extends { className: string }>(
+  modelClass: string,
+  entries: readonly T[],
+): T[] {
+  if (modelClass === "Sequential" && entries[0]?.className === "InputLayer") {
+    return entries.slice(1);
+  }
+  return [...entries];
+}
+
+/** Where each layer's variables live, in `get_weights()` order of the groups. */
+export function varGroupPaths(key: string, className: string, config: Record<string, unknown>) {
+  const base = `layers/${key}`;
+  if (RNN_CLASSES.has(className)) return [`${base}/cell/vars`];
+  if (className === "Bidirectional") {
+    const parts = bidirectionalParts(config);
+    const inner = (k: string, cls: string | undefined) =>
+      cls && RNN_CLASSES.has(cls) ? `${base}/${k}/cell/vars` : `${base}/${k}/vars`;
+    return [
+      inner("forward_layer", parts?.forward.class_name),
+      inner("backward_layer", parts?.backward.class_name),
+    ];
+  }
+  return [`${base}/vars`];
+}
+
+function readVarGroup(root: H5Group, path: string, source: string): H5Dataset[] {
+  const group = root.get(path);
+  if (group === undefined) return [];
+  if (group.kind !== "group") throw new FormatError(`"${path}" is a dataset, not a group`, source);
+  const keys = group.keys();
+  const indices = keys.map(Number);
+  if (indices.some((i) => !Number.isInteger(i) || i < 0)) {
+    throw new FormatError(`"${path}" holds non-numeric variable names [${keys}]`, source);
+  }
+  const sorted = [...indices].sort((a, b) => a - b);
+  sorted.forEach((value, i) => {
+    if (value !== i) throw new FormatError(`"${path}" variables are not 0..n-1: [${keys}]`, source);
+  });
+  return sorted.map((i) => {
+    const item = group.get(String(i));
+    if (item?.kind !== "dataset") {
+      throw new FormatError(`"${path}/${i}" is not a dataset`, source);
+    }
+    return item;
+  });
+}
+
+/** Reads every layer's weights from a Keras 3 layout, keyed by layer config name. */
+export function readKerasV3Weights(
+  root: H5Group,
+  model: KerasObject,
+  entries: readonly LayerEntry[],
+  source: string,
+): Record<string, WeightTensor[]> {
+  const layersGroup = root.get("layers");
+  if (layersGroup === undefined || layersGroup.kind !== "group") {
+    if (root.get("_layer_checkpoint_dependencies") !== undefined) {
+      throw new FormatError(
+        "weights use the Keras 2.13 `_layer_checkpoint_dependencies` layout, not supported",
+        source,
+      );
+    }
+    throw new FormatError(`weights file has no "layers" group (Keras 3 layout expected)`, source);
+  }
+  const tracked = trackedLayers(model.class_name, entries);
+  const keys = kerasV3LayerKeys(tracked.map((e) => e.className));
+  const weights: Record<string, WeightTensor[]> = {};
+  tracked.forEach((entry, i) => {
+    const expected = layerWeightNames(entry.className, entry.config);
+    const paths = varGroupPaths(keys[i], entry.className, entry.config);
+    const datasets = paths.flatMap((p) => readVarGroup(root, p, source));
+    if (datasets.length === 0 && expected.length === 0) return;
+    if (datasets.length < expected.length) {
+      throw new MissingWeightError(
+        entry.name,
+        paths.join(" + "),
+        source,
+        `expected ${expected.length} variables (${expected.join(", ")}), found ${datasets.length}`,
+      );
+    }
+    if (expected.length > 0 && datasets.length > expected.length) {
+      throw new WeightMismatchError(
+        entry.name,
+        `expected ${expected.length} variables at ${paths.join(" + ")}, found ${datasets.length}`,
+        source,
+      );
+    }
+    weights[entry.name] = datasets.map((d, j) => ({
+      name: expected[j] ?? d.path.replace(/^\//, ""),
+      shape: d.shape,
+      data: d.readFloat32(),
+    }));
+  });
+  return weights;
+}
+
+/**
+ * Builds the Keras 3 weights tree for a model: root `vars`, and for every tracked layer its
+ * `vars` group (plus `cell` / `forward_layer` / `backward_layer` groups), each `vars` group
+ * carrying the owning object's `name` attribute as Keras 3.10 writes it.
+ */
+export function buildKerasV3WeightsTree(
+  model: KerasObject,
+  entries: readonly LayerEntry[],
+  weights: Record<string, WeightTensor[]>,
+): H5WriteGroup {
+  const root = h5Group();
+  const tracked = trackedLayers(model.class_name, entries);
+  const keys = kerasV3LayerKeys(tracked.map((e) => e.className));
+  ensureGroup(root, "layers");
+  tracked.forEach((entry, i) => {
+    const base = `layers/${keys[i]}`;
+    const list = weights[entry.name] ?? [];
+    const expected = layerWeightNames(entry.className, entry.config);
+    if (expected.length > 0 && list.length !== expected.length) {
+      throw new Error(
+        `layer "${entry.name}": ${list.length} weights given, ${expected.length} expected`,
+      );
+    }
+    const named = (path: string, name: string) => {
+      const group = ensureGroup(root, path);
+      group.attrs = { name };
+    };
+    if (RNN_CLASSES.has(entry.className)) {
+      named(`${base}/vars`, entry.name);
+      named(`${base}/cell/vars`, RNN_CELL_NAMES[entry.className]);
+      list.forEach((w, j) => putDataset(root, `${base}/cell/vars/${j}`, w.shape, w.data));
+    } else if (entry.className === "Bidirectional") {
+      const parts = bidirectionalParts(entry.config)!;
+      named(`${base}/vars`, entry.name);
+      const forwardCount = layerWeightNames(parts.forward.class_name, parts.forward.config).length;
+      const sides = [
+        ["forward_layer", parts.forward, list.slice(0, forwardCount)],
+        ["backward_layer", parts.backward, list.slice(forwardCount)],
+      ] as const;
+      // Keras visits attributes in sorted order, so backward_layer is written first.
+      for (const [attr, inner, innerWeights] of [sides[1], sides[0]]) {
+        named(`${base}/${attr}/vars`, String(inner.config.name ?? attr));
+        named(`${base}/${attr}/cell/vars`, RNN_CELL_NAMES[inner.class_name] ?? "cell");
+        innerWeights.forEach((w, j) =>
+          putDataset(root, `${base}/${attr}/cell/vars/${j}`, w.shape, w.data)
+        );
+      }
+    } else {
+      named(`${base}/vars`, entry.name);
+      list.forEach((w, j) => putDataset(root, `${base}/vars/${j}`, w.shape, w.data));
+    }
+  });
+  ensureGroup(root, "vars").attrs = { name: String(model.config.name ?? "model") };
+  return root;
+}
