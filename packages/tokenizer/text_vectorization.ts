@@ -738,25 +738,26 @@ export class TextVectorization {
     const depth = this.#depthFor(this.vocabularySize());
     const data = new Float32Array(batch.length * depth);
     const multiHot = this.outputMode === "multi_hot";
+    const idf = this.outputMode === "tf_idf" ? this.#idfWeights : null;
+    const touched: number[] = [];
     for (let r = 0; r < batch.length; r++) {
       const row = this.#tokenize(batch[r], r, "call");
       const base = r * depth;
+      touched.length = 0;
       for (let k = 0; k < row.length; k++) {
         const token = row[k];
         // Outside int mode the mask token has no column and is dropped.
         if (token === MASK_TOKEN) continue;
-        const column = base + (index.get(token) ?? 0);
-        if (multiHot) data[column] = 1;
-        else data[column]++;
-      }
-    }
-    const idf = this.#idfWeights;
-    if (this.outputMode === "tf_idf" && idf !== null) {
-      for (let r = 0; r < batch.length; r++) {
-        const base = r * depth;
-        for (let j = 0; j < depth; j++) {
-          if (data[base + j] !== 0) data[base + j] *= idf[j];
+        const column = index.get(token) ?? 0;
+        if (multiHot) {
+          data[base + column] = 1;
+        } else {
+          if (data[base + column] === 0) touched.push(column);
+          data[base + column]++;
         }
+      }
+      if (idf !== null) {
+        for (const column of touched) data[base + column] *= idf[column];
       }
     }
     return { data, shape: [batch.length, depth] };
