@@ -31,38 +31,67 @@ export interface KerasSerializedFunction {
  * it in `config.json` (Keras 2 writes the same fields). Unknown fields are refused.
  */
 export interface KerasTextVectorizationConfig {
+  /** Layer name. */
   name?: string;
+  /** Ignored (preprocessing has no trainable weights). */
   trainable?: boolean;
+  /** Ignored (the layer's dtype policy). */
   dtype?: unknown;
+  /** Vocabulary cap counting special tokens, or null. */
   max_tokens?: number | null;
+  /** Built-in standardization name, null, or a serialized custom function. */
   standardize?: StandardizeName | KerasSerializedFunction | null;
+  /** Built-in split name, null, or a serialized custom function. */
   split?: SplitName | KerasSerializedFunction | null;
+  /** null, n (widths 1..n), or a list of widths. */
   ngrams?: number | number[] | null;
+  /** `"int"`, `"multi_hot"`, `"count"` or `"tf_idf"` (also `"binary"`, `"tf-idf"`). */
   output_mode?: string;
+  /** `int` mode sequence length, or null. */
   output_sequence_length?: number | null;
+  /** Bag modes: output width `max_tokens`. */
   pad_to_max_tokens?: boolean;
+  /** Sparse output in Keras; the dense values here are the same. */
   sparse?: boolean;
+  /** Must be false: ragged output is not supported. */
   ragged?: boolean;
+  /** A vocabulary passed to the Keras constructor (adapted ones are assets). */
   vocabulary?: string[] | null;
+  /** `tf_idf` weights passed to the Keras constructor. */
   idf_weights?: number[] | null;
+  /** Must be UTF-8. */
   encoding?: string;
+  /** Vocabulary size when saved, including special tokens; checked on load. */
   vocabulary_size?: number | null;
+  /** Ignored input-shape field of older configs. */
   batch_input_shape?: unknown;
+  /** Ignored input-shape field. */
   batch_shape?: unknown;
 }
 
 /** The pieces of a Keras config that `TextVectorization.fromConfig` needs. */
 export interface ParsedKerasConfig {
+  /** Layer name, if any. */
   name: string | undefined;
+  /** `max_tokens`. */
   maxTokens: number | null;
+  /** `standardize`, custom functions resolved. */
   standardize: StandardizeName | StandardizeFunction | null;
+  /** `split`, custom functions resolved. */
   split: SplitName | SplitFunction | null;
+  /** `ngrams`. */
   ngrams: number | number[] | null;
+  /** `output_mode`, not yet validated. */
   outputMode: string;
+  /** `output_sequence_length`. */
   outputSequenceLength: number | null;
+  /** `pad_to_max_tokens`. */
   padToMaxTokens: boolean;
+  /** `vocabulary` (constructor vocabulary), or null. */
   vocabulary: string[] | null;
+  /** `idf_weights`, or null. */
   idfWeights: number[] | null;
+  /** `vocabulary_size`, or null. */
   vocabularySize: number | null;
 }
 

@@ -27,6 +27,7 @@ export {
 export {
   type KerasSerializedFunction,
   type KerasTextVectorizationConfig,
+  type ParsedKerasConfig,
   parseKerasConfig,
   type SplitFunction,
   type StandardizeFunction,

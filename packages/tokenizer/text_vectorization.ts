@@ -308,9 +308,9 @@ export class TextVectorization {
     });
     if (vocabulary !== undefined && vocabulary !== null) {
       if (parsed.vocabulary !== null) {
-        const same = parsed.vocabulary.length === vocabulary.length &&
-          parsed.vocabulary.every((token, i) => token === vocabulary[i]);
-        if (!same) {
+        const sameAs = (other: readonly string[]) =>
+          other.length === vocabulary.length && other.every((token, i) => token === vocabulary[i]);
+        if (!sameAs(parsed.vocabulary) && !sameAs(layer.getVocabulary())) {
           throw new VocabularyError(
             `${layer.name}: the config holds a vocabulary of ${parsed.vocabulary.length} ` +
               `entries and a different one of ${vocabulary.length} entries was passed`,
@@ -371,7 +371,10 @@ export class TextVectorization {
    */
   setVocabulary(vocabulary: readonly string[], idfWeights: ArrayLike<number> | null = null): void {
     if (this.outputMode === "tf_idf" && idfWeights === null) {
-      throw new VocabularyError(`${this.name}: idf weights must be given in tf_idf mode`);
+      throw new VocabularyError(
+        `${this.name}: idf weights must be given in tf_idf mode ` +
+          "(for a saved layer: fromConfig's options.idfWeights, from the weights file)",
+      );
     }
     if (this.outputMode !== "tf_idf" && idfWeights !== null) {
       throw new VocabularyError(

@@ -289,6 +289,13 @@ Deno.test("getConfig / fromConfig round trip, JSON-safe, Keras field names", () 
   const entry = { class_name: "TextVectorization", config: fixed.getConfig() };
   const rebuilt = TextVectorization.fromConfig(entry);
   assertEquals(rebuilt.getVocabulary(), ["", "[UNK]", "one", "two"]);
+  const withBoth = TextVectorization.fromConfig(entry, fixed.getVocabulary());
+  assertEquals(withBoth.getVocabulary(), ["", "[UNK]", "one", "two"]);
+  assertThrows(
+    () => TextVectorization.fromConfig(entry, ["one", "three"]),
+    VocabularyError,
+    "different",
+  );
   assertThrows(() => rebuilt.adapt(["x"]), TokenizerStateError, "fixed vocabulary");
 });
 
