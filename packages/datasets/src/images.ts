@@ -34,8 +34,10 @@ export function checkDtype(dtype: unknown): ImageDtype {
 export function convertPixels<D extends ImageDtype>(pixels: Uint8Array, dtype: D): ImageArray<D> {
   if (dtype === "uint8") return pixels as ImageArray<D>;
   const out = new Float32Array(pixels.length);
-  const scale = 1 / 255;
-  for (let i = 0; i < pixels.length; i++) out[i] = pixels[i] * scale;
+  // A lookup table gives exactly fround(v / 255) for every byte, and is faster than dividing.
+  const table = new Float32Array(256);
+  for (let v = 0; v < 256; v++) table[v] = v / 255;
+  for (let i = 0; i < pixels.length; i++) out[i] = table[pixels[i]];
   return out as ImageArray<D>;
 }
 
