@@ -2,3 +2,8 @@
 export * from "./runtime";
 export { activate, reluGeneral, softmaxRows } from "./activations";
 export * from "./gemm";
+export * from "./conv";
+export * from "./pool";
+export * from "./batchnorm";
+export * from "./embedding";
+export * from "./rnn";

@@ -10,6 +10,12 @@ import { ReLU } from "./layers/relu.ts";
 import { Reshape } from "./layers/reshape.ts";
 import { Softmax } from "./layers/softmax.ts";
 // CNN layers
+import { AveragePooling2D } from "./layers/average_pooling2d.ts";
+import { BatchNormalization } from "./layers/batch_normalization.ts";
+import { Conv2D } from "./layers/conv2d.ts";
+import { GlobalAveragePooling2D } from "./layers/global_average_pooling2d.ts";
+import { GlobalMaxPooling2D } from "./layers/global_max_pooling2d.ts";
+import { MaxPooling2D } from "./layers/max_pooling2d.ts";
 // RNN layers
 
 /** A layer constructor as the registry stores it. */
@@ -26,6 +32,12 @@ const registry = new Map<string, LayerFactory>([
   ["Flatten", (c, o) => new Flatten(c, o)],
   ["Reshape", (c, o) => new Reshape(c, o)],
   // CNN layers
+  ["Conv2D", (c, o) => new Conv2D(c, o)],
+  ["MaxPooling2D", (c, o) => new MaxPooling2D(c, o)],
+  ["AveragePooling2D", (c, o) => new AveragePooling2D(c, o)],
+  ["GlobalMaxPooling2D", (c, o) => new GlobalMaxPooling2D(c, o)],
+  ["GlobalAveragePooling2D", (c, o) => new GlobalAveragePooling2D(c, o)],
+  ["BatchNormalization", (c, o) => new BatchNormalization(c, o)],
   // RNN layers
 ]);
 

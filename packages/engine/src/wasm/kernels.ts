@@ -46,6 +46,92 @@ export interface KernelExports {
     alpha: number,
     accumulate: number,
   ): void;
+  /** Conv2D NHWC: im2col into `scratch` (`scratchFloats` floats) + gemm (see conv.ts). */
+  conv2d(
+    x: number,
+    w: number,
+    bias: number,
+    y: number,
+    scratch: number,
+    scratchFloats: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    outC: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /** Max (isAvg 0) or average (isAvg 1) pooling over real cells, NHWC. */
+  pool2d(
+    x: number,
+    y: number,
+    batch: number,
+    h: number,
+    w: number,
+    c: number,
+    outH: number,
+    outW: number,
+    ph: number,
+    pw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+    isAvg: number,
+  ): void;
+  /** Global max (isAvg 0) or average (isAvg 1) over `hw` positions per sample. */
+  globalPool2d(x: number, y: number, batch: number, hw: number, c: number, isAvg: number): void;
+  /** y = x·scale + shift per channel of the last axis (rows × c). */
+  scaleShift(x: number, y: number, rows: number, c: number, scale: number, shift: number): void;
+  /** Embedding rows for `n` ids; returns the index of the first invalid id, or -1. */
+  embeddingGather(
+    ids: number,
+    idsAreInt: number,
+    table: number,
+    out: number,
+    n: number,
+    inputDim: number,
+    dim: number,
+  ): number;
+  /** mask[i] = ids[i] != 0 (int32). */
+  embeddingMask(ids: number, idsAreInt: number, mask: number, n: number): void;
+  /** Scratch bytes `rnnSequence` needs. */
+  rnnWorkspaceBytes(cell: number, batch: number, time: number, units: number): number;
+  /** A recurrent layer over a whole batch and sequence (see wasm/assembly/rnn.ts). */
+  rnnSequence(
+    cell: number,
+    x: number,
+    batch: number,
+    time: number,
+    inDim: number,
+    units: number,
+    kernel: number,
+    recKernel: number,
+    bias: number,
+    recBias: number,
+    mask: number,
+    act: number,
+    actAlpha: number,
+    recAct: number,
+    recAlpha: number,
+    flags: number,
+    out: number,
+    ldOut: number,
+    work: number,
+  ): void;
+  /** In place a = merge(a, b): 1 sum, 2 mul, 3 ave. */
+  rnnMerge(a: number, b: number, n: number, mode: number): void;
   // deno-lint-ignore no-explicit-any
   [name: string]: any;
 }

@@ -1,0 +1,77 @@
+/**
+ * Keras output-size and padding rules for convolution and pooling windows (one spatial axis).
+ *
+ * `valid`: `out = floor((in - dilation*(k-1) - 1) / stride) + 1`, no padding.
+ * `same`: `out = ceil(in / stride)`, `pad_total = max((out-1)*stride + (k-1)*dilation + 1 - in, 0)`,
+ * `pad_before = floor(pad_total / 2)` (the odd extra cell goes after: bottom / right).
+ */
+import { LayerConfigError, UnsupportedLayerError } from "./errors.ts";
+
+/** Keras padding modes the engine runs for 2-D windows. */
+export type Padding = "valid" | "same";
+
+/** Output length and leading padding of one spatial axis. */
+export interface AxisGeometry {
+  /** Output length (0 when the window does not fit a `valid` input). */
+  out: number;
+  /** Zero cells before the first input cell (top or left). */
+  padBefore: number;
+}
+
+/** Output length and leading padding for input length `len`, window `k`, `stride`, `dilation`. */
+export function axisGeometry(
+  len: number,
+  k: number,
+  stride: number,
+  dilation: number,
+  padding: Padding,
+): AxisGeometry {
+  const span = dilation * (k - 1) + 1;
+  if (padding === "valid") {
+    return { out: Math.max(Math.floor((len - span) / stride) + 1, 0), padBefore: 0 };
+  }
+  const out = Math.ceil(len / stride);
+  const padTotal = Math.max((out - 1) * stride + span - len, 0);
+  return { out, padBefore: Math.floor(padTotal / 2) };
+}
+
+/** Output length for a possibly unknown (`null`) input length. */
+export function axisOutput(
+  len: number | null,
+  k: number,
+  stride: number,
+  dilation: number,
+  padding: Padding,
+): number | null {
+  return len === null ? null : axisGeometry(len, k, stride, dilation, padding).out;
+}
+
+/** Reads a `padding` config value (`"valid"` or `"same"`, any case, as Keras accepts). */
+export function parsePadding(value: unknown, layerName: string): Padding {
+  const v = typeof value === "string" ? value.toLowerCase() : value;
+  if (v === undefined || v === null) return "valid";
+  if (v !== "valid" && v !== "same") {
+    throw new LayerConfigError(
+      layerName,
+      "padding",
+      `expected "valid" or "same", got ${JSON.stringify(value)}`,
+    );
+  }
+  return v;
+}
+
+/** Refuses `data_format: "channels_first"` (the engine runs NHWC only), naming the layer. */
+export function requireChannelsLast(
+  config: Record<string, unknown>,
+  className: string,
+  layerName: string,
+): void {
+  const format = config.data_format ?? "channels_last";
+  if (format !== "channels_last") {
+    throw new UnsupportedLayerError(
+      className,
+      layerName,
+      `data_format ${JSON.stringify(format)}; only "channels_last" is supported`,
+    );
+  }
+}

@@ -1,0 +1,146 @@
+import { getRuntime } from "../wasm/kernels.ts";
+import { type Activation, ActivationCode } from "../activations.ts";
+import { axisGeometry, type Padding } from "../conv_geometry.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
+
+const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
+
+function params(
+  batch: number,
+  [h, w, c]: number[],
+  outC: number,
+  [kh, kw]: number[],
+  strides: [number, number],
+  dilation: [number, number],
+  padding: Padding,
+): Conv2DParams {
+  const gy = axisGeometry(h, kh, strides[0], dilation[0], padding);
+  const gx = axisGeometry(w, kw, strides[1], dilation[1], padding);
+  return {
+    batch,
+    h,
+    w,
+    c,
+    outH: gy.out,
+    outW: gx.out,
+    outC,
+    kh,
+    kw,
+    strides,
+    dilation,
+    padTop: gy.padBefore,
+    padLeft: gx.padBefore,
+  };
+}
+
+/** Runs the kernel with `scratchFloats` of scratch (default: room for 64 output pixels). */
+function runConv(
+  x: Float32Array,
+  kernel: Float32Array,
+  bias: Float32Array | null,
+  p: Conv2DParams,
+  act: Activation = LINEAR,
+  scratchFloats = 64 * p.kh * p.kw * p.c,
+): Float32Array {
+  const { kernels, heap } = getRuntime();
+  const px = heap.upload(x), pk = heap.upload(kernel), pb = bias ? heap.upload(bias) : 0;
+  const n = p.batch * p.outH * p.outW * p.outC;
+  const py = heap.alloc(n * 4);
+  const ps = heap.alloc(scratchFloats * 4);
+  const code = act.kind === "elementwise" ? act.code : 0;
+  const alpha = act.kind === "elementwise" ? act.alpha : 0;
+  kernels.conv2d(
+    px,
+    pk,
+    pb,
+    py,
+    ps,
+    scratchFloats,
+    p.batch,
+    p.h,
+    p.w,
+    p.c,
+    p.outH,
+    p.outW,
+    p.outC,
+    p.kh,
+    p.kw,
+    p.strides[0],
+    p.strides[1],
+    p.dilation[0],
+    p.dilation[1],
+    p.padTop,
+    p.padLeft,
+    code,
+    alpha,
+  );
+  const y = heap.f32(py, n).slice();
+  [px, pk, pb, py, ps].forEach((ptr) => heap.free(ptr));
+  return y;
+}
+
+function check(got: Float32Array, want: Float32Array, what: string, tol = 1e-5) {
+  if (got.length !== want.length) {
+    throw new Error(`${what}: ${got.length} vs ${want.length} values`);
+  }
+  const d = maxAbsDiff(got, want);
+  if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
+}
+
+Deno.test("conv2d kernel matches the reference: every padding × stride × dilation, batch 1 and 17", () => {
+  const rng = new Rng(101);
+  const input = [9, 11, 5];
+  const outC = 7;
+  let cases = 0;
+  for (const padding of ["valid", "same"] as const) {
+    for (const strides of [[1, 1], [2, 2], [2, 3], [3, 1]] as [number, number][]) {
+      for (const dilation of [[1, 1], [2, 2], [1, 3]] as [number, number][]) {
+        for (const ks of [[3, 3], [2, 5], [1, 1]]) {
+          for (const batch of [1, 17]) {
+            const p = params(batch, input, outC, ks, strides, dilation, padding);
+            const x = rng.floats(batch * input[0] * input[1] * input[2]);
+            const kernel = rng.floats(ks[0] * ks[1] * input[2] * outC);
+            const bias = rng.floats(outC);
+            const what = `${padding} k=${ks} s=${strides} d=${dilation} b=${batch}`;
+            check(runConv(x, kernel, bias, p), conv2dReference(x, kernel, bias, p), what);
+            cases++;
+          }
+        }
+      }
+    }
+  }
+  if (cases !== 144) throw new Error(`ran ${cases} cases`);
+});
+
+Deno.test("conv2d kernel: scratch tiles of any size give the same result; no bias; 1×1 fast path", () => {
+  const rng = new Rng(102);
+  const p = params(3, [7, 6, 3], 9, [3, 3], [1, 1], [1, 1], "same");
+  const x = rng.floats(3 * 7 * 6 * 3), kernel = rng.floats(27 * 9);
+  const want = conv2dReference(x, kernel, null, p);
+  for (const rows of [1, 3, 5, 17, 126, 1000]) {
+    check(runConv(x, kernel, null, p, LINEAR, rows * 27), want, `scratch ${rows} rows`);
+  }
+  // 1×1, stride 1: the kernel runs a plain gemm on the input (scratch unused).
+  const p1 = params(17, [5, 3, 13], 6, [1, 1], [1, 1], [1, 1], "same");
+  const x1 = rng.floats(17 * 5 * 3 * 13), k1 = rng.floats(13 * 6), b1 = rng.floats(6);
+  check(runConv(x1, k1, b1, p1, LINEAR, 13), conv2dReference(x1, k1, b1, p1), "1x1");
+  // 1×1 with stride 2 goes through im2col.
+  const p2 = params(2, [5, 7, 13], 6, [1, 1], [2, 2], [1, 1], "valid");
+  const x2 = rng.floats(2 * 5 * 7 * 13);
+  check(runConv(x2, k1, b1, p2), conv2dReference(x2, k1, b1, p2), "1x1 stride 2");
+});
+
+Deno.test("conv2d kernel fuses every element-wise activation", () => {
+  const rng = new Rng(103);
+  const p = params(2, [6, 5, 3], 11, [3, 2], [2, 1], [1, 1], "same");
+  const codes = Object.values(ActivationCode).filter((v) => typeof v === "number") as number[];
+  for (const code of codes) {
+    const x = rng.floats(2 * 6 * 5 * 3), kernel = rng.floats(3 * 2 * 3 * 11, -0.5, 0.5);
+    const bias = rng.floats(11);
+    const act: Activation = { kind: "elementwise", code, alpha: 0.3, name: "" };
+    const want = conv2dReference(x, kernel, bias, p, act);
+    const scale = Math.max(1, ...Array.from(want, Math.abs));
+    check(runConv(x, kernel, bias, p, act), want, `act ${ActivationCode[code]}`, 1e-5 * scale);
+  }
+});

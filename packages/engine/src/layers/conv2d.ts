@@ -1,0 +1,155 @@
+import { type Activation, resolveActivation } from "../activations.ts";
+import {
+  axisGeometry,
+  axisOutput,
+  type Padding,
+  parsePadding,
+  requireChannelsLast,
+} from "../conv_geometry.ts";
+import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
+import {
+  applyActivation,
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+  type WeightSpec,
+} from "../layer.ts";
+import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+
+/** Floats of im2col scratch per call (256 KiB): tiles of output pixels stay cache-resident. */
+const SCRATCH_FLOATS = 1 << 16;
+
+/**
+ * Keras `Conv2D` (NHWC): kernel `(kh, kw, in, out)`, bias `(out)`, `valid`/`same` padding,
+ * strides, dilation, fused bias + activation. `groups` other than 1 and `channels_first` are
+ * refused by name.
+ */
+export class Conv2D extends Layer {
+  readonly filters: number;
+  readonly kernelSize: number[];
+  readonly strides: number[];
+  readonly dilationRate: number[];
+  readonly padding: Padding;
+  readonly useBias: boolean;
+  readonly activation: Activation;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("Conv2D", config, options);
+    requireChannelsLast(config, "Conv2D", this.name);
+    const groups = config.groups ?? 1;
+    if (groups !== 1) {
+      throw new UnsupportedLayerError(
+        "Conv2D",
+        this.name,
+        `groups ${JSON.stringify(groups)}; only groups=1 is supported`,
+      );
+    }
+    this.filters = this.num("filters", undefined, true);
+    if (this.filters < 1) {
+      throw new LayerConfigError(this.name, "filters", `expected ≥ 1, got ${this.filters}`);
+    }
+    this.kernelSize = this.intTuple("kernel_size", 2);
+    this.strides = this.intTuple("strides", 2, 1);
+    this.dilationRate = this.intTuple("dilation_rate", 2, 1);
+    this.padding = parsePadding(config.padding, this.name);
+    this.useBias = this.bool("use_bias", true);
+    this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 3, "(height, width, channels) ");
+    if (inputShape[2] === null) {
+      throw new InputShapeError(this.name, "a known channel dimension", formatShape(inputShape));
+    }
+    const outH = axisOutput(
+      inputShape[0],
+      this.kernelSize[0],
+      this.strides[0],
+      this.dilationRate[0],
+      this.padding,
+    );
+    const outW = axisOutput(
+      inputShape[1],
+      this.kernelSize[1],
+      this.strides[1],
+      this.dilationRate[1],
+      this.padding,
+    );
+    if (outH === 0 || outW === 0) {
+      throw new InputShapeError(
+        this.name,
+        `height × width that fits the ${this.kernelSize.join("×")} window (dilation ${
+          this.dilationRate.join("×")
+        }, padding ${this.padding})`,
+        formatShape(inputShape),
+      );
+    }
+    return [outH, outW, this.filters];
+  }
+
+  override weightSpecs(inputShape: Shape): WeightSpec[] {
+    const inC = inputShape[2] as number;
+    const specs = [{ name: "kernel", shape: [...this.kernelSize, inC, this.filters] }];
+    if (this.useBias) specs.push({ name: "bias", shape: [this.filters] });
+    return specs;
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const [batch, h, w, c] = x.shape;
+    const [kh, kw] = this.kernelSize;
+    const [sh, sw] = this.strides;
+    const [dh, dw] = this.dilationRate;
+    const gy = axisGeometry(h, kh, sh, dh, this.padding);
+    const gx = axisGeometry(w, kw, sw, dw, this.padding);
+    if (gy.out === 0 || gx.out === 0) {
+      throw new InputShapeError(
+        this.name,
+        `height × width that fits the ${kh}×${kw} window`,
+        `(${x.shape.join(", ")})`,
+      );
+    }
+    const y = this.allocOutput(ctx, [batch, gy.out, gx.out, this.filters]);
+    const act = this.activation;
+    const fused = act.kind === "elementwise";
+    // A 1×1 stride-1 convolution is a plain gemm inside the kernel and needs no scratch.
+    const direct = kh === 1 && kw === 1 && sh === 1 && sw === 1;
+    const k = kh * kw * c;
+    const pixels = batch * gy.out * gx.out;
+    const scratchFloats = direct
+      ? 0
+      : k * Math.min(pixels, Math.max(4, Math.floor(SCRATCH_FLOATS / k)));
+    const scratch = direct ? 0 : ctx.heap.alloc(scratchFloats * 4);
+    try {
+      ctx.kernels.conv2d(
+        x.ptr,
+        this.weightPtrs[0],
+        this.useBias ? this.weightPtrs[1] : 0,
+        y.ptr,
+        scratch,
+        scratchFloats,
+        batch,
+        h,
+        w,
+        c,
+        gy.out,
+        gx.out,
+        this.filters,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        gy.padBefore,
+        gx.padBefore,
+        fused ? act.code : 0,
+        fused ? act.alpha : 0,
+      );
+    } finally {
+      ctx.heap.free(scratch);
+    }
+    if (!fused) applyActivation(ctx, y, act);
+    return y;
+  }
+}

@@ -1,0 +1,43 @@
+import { requireChannelsLast } from "../conv_geometry.ts";
+import { InputShapeError } from "../errors.ts";
+import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
+import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+
+/**
+ * Shared body of Keras `GlobalMaxPooling2D` / `GlobalAveragePooling2D` (NHWC): reduces height and
+ * width; `keepdims` keeps them as 1×1.
+ */
+export abstract class GlobalPooling2D extends Layer {
+  readonly keepdims: boolean;
+  readonly #isAvg: boolean;
+
+  constructor(
+    className: string,
+    kind: "max" | "avg",
+    config: LayerConfig,
+    options: LayerBuildOptions,
+  ) {
+    super(className, config, options);
+    requireChannelsLast(config, className, this.name);
+    this.#isAvg = kind === "avg";
+    this.keepdims = this.bool("keepdims", false);
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 3, "(height, width, channels) ");
+    if (inputShape[0] === 0 || inputShape[1] === 0) {
+      throw new InputShapeError(this.name, "a non-empty height × width", formatShape(inputShape));
+    }
+    return this.keepdims ? [1, 1, inputShape[2]] : [inputShape[2]];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const [batch, h, w, c] = x.shape;
+    if (h * w === 0) {
+      throw new InputShapeError(this.name, "a non-empty height × width", `(${x.shape.join(", ")})`);
+    }
+    const y = this.allocOutput(ctx, this.keepdims ? [batch, 1, 1, c] : [batch, c]);
+    ctx.kernels.globalPool2d(x.ptr, y.ptr, batch, h * w, c, this.#isAvg ? 1 : 0);
+    return y;
+  }
+}

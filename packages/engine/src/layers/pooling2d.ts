@@ -1,0 +1,84 @@
+import {
+  axisGeometry,
+  axisOutput,
+  type Padding,
+  parsePadding,
+  requireChannelsLast,
+} from "../conv_geometry.ts";
+import { InputShapeError } from "../errors.ts";
+import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
+import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+
+/**
+ * Shared body of Keras `MaxPooling2D` / `AveragePooling2D` (NHWC): `pool_size`, `strides`
+ * (`None` → `pool_size`), `valid`/`same` padding. Only real cells of a window count: max ignores
+ * the padding, average divides by the number of real cells.
+ */
+export abstract class Pooling2D extends Layer {
+  readonly poolSize: number[];
+  readonly strides: number[];
+  readonly padding: Padding;
+  readonly #isAvg: boolean;
+
+  constructor(
+    className: string,
+    kind: "max" | "avg",
+    config: LayerConfig,
+    options: LayerBuildOptions,
+  ) {
+    super(className, config, options);
+    requireChannelsLast(config, className, this.name);
+    this.#isAvg = kind === "avg";
+    this.poolSize = this.intTuple("pool_size", 2, 2);
+    this.strides = this.intTuple("strides", 2, this.poolSize);
+    this.padding = parsePadding(config.padding, this.name);
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 3, "(height, width, channels) ");
+    const outH = axisOutput(inputShape[0], this.poolSize[0], this.strides[0], 1, this.padding);
+    const outW = axisOutput(inputShape[1], this.poolSize[1], this.strides[1], 1, this.padding);
+    if (outH === 0 || outW === 0) {
+      throw new InputShapeError(
+        this.name,
+        `height × width that fits the ${this.poolSize.join("×")} pool (padding ${this.padding})`,
+        formatShape(inputShape),
+      );
+    }
+    return [outH, outW, inputShape[2]];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const [batch, h, w, c] = x.shape;
+    const [ph, pw] = this.poolSize;
+    const [sh, sw] = this.strides;
+    const gy = axisGeometry(h, ph, sh, 1, this.padding);
+    const gx = axisGeometry(w, pw, sw, 1, this.padding);
+    if (gy.out === 0 || gx.out === 0) {
+      throw new InputShapeError(
+        this.name,
+        `height × width that fits the ${ph}×${pw} pool`,
+        `(${x.shape.join(", ")})`,
+      );
+    }
+    const y = this.allocOutput(ctx, [batch, gy.out, gx.out, c]);
+    ctx.kernels.pool2d(
+      x.ptr,
+      y.ptr,
+      batch,
+      h,
+      w,
+      c,
+      gy.out,
+      gx.out,
+      ph,
+      pw,
+      sh,
+      sw,
+      gy.padBefore,
+      gx.padBefore,
+      this.#isAvg ? 1 : 0,
+    );
+    return y;
+  }
+}

@@ -1,0 +1,109 @@
+// Pooling over NHWC tensors, SIMD across channels.
+// pool2d: Max/AveragePooling2D. Only real (unpadded) cells of a window take part: max ignores
+// the padding and average divides by the number of real cells (Keras / TF semantics).
+// globalPool2d: GlobalMax/GlobalAveragePooling2D over all H·W positions.
+
+// @ts-ignore: decorator
+@inline function reduceInto(dst: usize, src: usize, c: i32, isAvg: i32): void {
+  let i = 0;
+  if (isAvg) {
+    for (; i + 4 <= c; i += 4) {
+      const o = <usize> i << 2;
+      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    }
+    for (; i < c; i++) {
+      const o = <usize> i << 2;
+      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+    }
+  } else {
+    for (; i + 4 <= c; i += 4) {
+      const o = <usize> i << 2;
+      v128.store(dst + o, f32x4.max(v128.load(dst + o), v128.load(src + o)));
+    }
+    for (; i < c; i++) {
+      const o = <usize> i << 2;
+      store<f32>(dst + o, max(load<f32>(dst + o), load<f32>(src + o)));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function copyRow(dst: usize, src: usize, c: i32): void {
+  memory.copy(dst, src, <usize> c << 2);
+}
+
+// @ts-ignore: decorator
+@inline function divideRow(dst: usize, c: i32, count: f32): void {
+  const d = f32x4.splat(count);
+  let i = 0;
+  for (; i + 4 <= c; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(dst + o, f32x4.div(v128.load(dst + o), d));
+  }
+  for (; i < c; i++) {
+    const o = <usize> i << 2;
+    store<f32>(dst + o, load<f32>(dst + o) / count);
+  }
+}
+
+/**
+ * y[b, oh, ow, ch] = max (isAvg = 0) or mean (isAvg = 1) of x[b, iy, ix, ch] over the real cells
+ * iy ∈ [oh*sh - padTop, +ph), ix ∈ [ow*sw - padLeft, +pw). Every window must hold a real cell
+ * (true for Keras `valid` and `same` geometry).
+ */
+export function pool2d(
+  x: usize,
+  y: usize,
+  batch: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  ph: i32,
+  pw: i32,
+  sh: i32,
+  sw: i32,
+  padTop: i32,
+  padLeft: i32,
+  isAvg: i32,
+): void {
+  const rowBytes = <usize> c << 2;
+  let dst = y;
+  for (let b = 0; b < batch; b++) {
+    const image = x + <usize> b * <usize> h * <usize> w * rowBytes;
+    for (let oh = 0; oh < outH; oh++) {
+      const y0 = max(oh * sh - padTop, 0);
+      const y1 = min(oh * sh - padTop + ph, h);
+      for (let ow = 0; ow < outW; ow++) {
+        const x0 = max(ow * sw - padLeft, 0);
+        const x1 = min(ow * sw - padLeft + pw, w);
+        let first = true;
+        for (let iy = y0; iy < y1; iy++) {
+          const row = image + <usize> iy * <usize> w * rowBytes;
+          for (let ix = x0; ix < x1; ix++) {
+            const src = row + <usize> ix * rowBytes;
+            if (first) {
+              copyRow(dst, src, c);
+              first = false;
+            } else reduceInto(dst, src, c, isAvg);
+          }
+        }
+        if (isAvg) divideRow(dst, c, <f32> ((y1 - y0) * (x1 - x0)));
+        dst += rowBytes;
+      }
+    }
+  }
+}
+
+/** y[b, ch] = max (isAvg = 0) or mean (isAvg = 1) of x[b, i, ch] over i < hw. */
+export function globalPool2d(x: usize, y: usize, batch: i32, hw: i32, c: i32, isAvg: i32): void {
+  const rowBytes = <usize> c << 2;
+  for (let b = 0; b < batch; b++) {
+    const src = x + <usize> b * <usize> hw * rowBytes;
+    const dst = y + <usize> b * rowBytes;
+    copyRow(dst, src, c);
+    for (let i = 1; i < hw; i++) reduceInto(dst, src + <usize> i * rowBytes, c, isAvg);
+    if (isAvg) divideRow(dst, c, <f32> hw);
+  }
+}
