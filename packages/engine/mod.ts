@@ -52,3 +52,13 @@ export { getRuntime, wasmSimdSupported, WasmUnavailableError } from "./src/wasm/
 import { supportedLayerClasses } from "./src/registry.ts";
 /** The Keras layer classes the engine runs (exactly those the importer accepts). */
 export const SUPPORTED_LAYER_CLASSES: readonly string[] = supportedLayerClasses();
+export {
+  accuracy,
+  classificationReport,
+  type ClassificationReport,
+  confusionMatrix,
+  macroF1,
+  MetricsInputError,
+  rocAucBinary,
+  rocAucOvr,
+} from "./src/metrics/classification.ts";
