@@ -136,12 +136,12 @@ class GroupReader implements H5Group {
     return cleanString(this.#loadAttrs()[name]);
   }
   get(relative: string): H5Group | H5Dataset | undefined {
-    let current: H5Group | H5Dataset = this;
-    for (const part of relative.split("/").filter((p) => p !== "")) {
-      if (!(current instanceof GroupReader) || !current.keys().includes(part)) return undefined;
-      current = current.#child(part);
-    }
-    return current;
+    const parts = relative.split("/").filter((p) => p !== "");
+    if (parts.length === 0) return this;
+    if (!this.keys().includes(parts[0])) return undefined;
+    const child = this.#child(parts[0]);
+    if (parts.length === 1) return child;
+    return child instanceof GroupReader ? child.get(parts.slice(1).join("/")) : undefined;
   }
   #child(name: string): H5Group | H5Dataset {
     const childPath = joinPath(this.path, name);
@@ -181,8 +181,12 @@ function wrapDataset(
         throw new CorruptFileError(`dataset "${path}" has invalid shape [${shape}]`, source);
       }
       const itemSize = Number(match[2]);
-      const filtered = guard(source, path, "filter pipeline", () =>
-        dataset._dataobjects.filter_pipeline != null);
+      const filtered = guard(
+        source,
+        path,
+        "filter pipeline",
+        () => dataset._dataobjects.filter_pipeline != null,
+      );
       // Uncompressed data must fit in the file; this stops corrupted headers from making us
       // allocate huge arrays. Compressed data gets a generous bound instead.
       const limit = filtered ? fileSize * 1024 : fileSize;

@@ -9,7 +9,7 @@ import { FormatError, ImportError, MissingWeightError, SourceError } from "./err
 import { openHdf5 } from "./hdf5_read.ts";
 import { readLegacyH5, readWeightsOnlyH5 } from "./read_h5.ts";
 import { parseJson, readKerasArchive } from "./read_keras.ts";
-import { parseModelJson, readTfjs, type TfjsManifestGroup, tfjsManifest } from "./read_tfjs.ts";
+import { parseModelJson, readTfjs, tfjsManifest, type TfjsManifestGroup } from "./read_tfjs.ts";
 import {
   type ByteSource,
   detectContainer,
@@ -214,7 +214,11 @@ export async function loadModel(
   const runnable = Array.isArray(layers) &&
     layers.some((l) => (l as { class_name?: string }).class_name !== "InputLayer");
   const model = runnable
-    ? buildModel({ config: spec.config, weights: spec.weights, kerasVersion: spec.meta.kerasVersion })
+    ? buildModel({
+      config: spec.config,
+      weights: spec.weights,
+      kerasVersion: spec.meta.kerasVersion,
+    })
     : null;
   return { model, meta: spec.meta, preprocessing: spec.preprocessing, spec };
 }

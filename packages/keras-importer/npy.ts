@@ -106,7 +106,9 @@ export function writeNpy(array: NpyArray): Uint8Array {
     );
   }
   const descr = array.data instanceof Float32Array ? "<f4" : "<i4";
-  const shapeText = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(", ")})`;
+  const shapeText = array.shape.length === 1
+    ? `(${array.shape[0]},)`
+    : `(${array.shape.join(", ")})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // The data starts on a 64-byte boundary; the header ends with a newline.
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;

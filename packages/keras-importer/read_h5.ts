@@ -29,7 +29,10 @@ export function stringListAttr(group: H5Group, name: string, source: string): st
     if (value === undefined || value === null) return [];
     const list = typeof value === "string" ? [value] : Array.from(value as ArrayLike<unknown>);
     if (!list.every((v) => typeof v === "string")) {
-      throw new FormatError(`attribute "${attrName}" of "${group.path}" is not a string list`, source);
+      throw new FormatError(
+        `attribute "${attrName}" of "${group.path}" is not a string list`,
+        source,
+      );
     }
     return list as string[];
   };
@@ -95,9 +98,7 @@ function readLegacyWeights(
   } else {
     // Keras itself matches layers with weights by position when names differ (e.g. a config
     // regenerated with other auto-numbered names).
-    const expecting = entries.filter((e) =>
-      layerWeightNames(e.className, e.config).length > 0
-    );
+    const expecting = entries.filter((e) => layerWeightNames(e.className, e.config).length > 0);
     if (expecting.length !== withWeights.length) {
       throw new WeightMismatchError(
         expecting.map((e) => e.name).join(","),
@@ -161,7 +162,11 @@ export function readLegacyH5(
       source,
     );
   }
-  const model = asModelConfig(parseJson(configText, source, "model_config"), source, "model_config");
+  const model = asModelConfig(
+    parseJson(configText, source, "model_config"),
+    source,
+    "model_config",
+  );
   const weightsRoot = root.get("model_weights");
   if (weightsRoot === undefined || weightsRoot.kind !== "group") {
     throw new FormatError(`HDF5 file has no "model_weights" group`, source);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { strFromU8, unzipSync } from "fflate";
+import { unzipSync } from "fflate";
 import {
   asModelConfig,
   checkLayerClasses,

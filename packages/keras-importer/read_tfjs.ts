@@ -12,7 +12,12 @@ import {
   type LayerEntry,
   modelLayers,
 } from "./config.ts";
-import { CorruptFileError, FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
+import {
+  CorruptFileError,
+  FormatError,
+  MissingWeightError,
+  WeightMismatchError,
+} from "./errors.ts";
 import { layerWeightNames } from "./keras_layout.ts";
 import { parseJson, vocabularyFor } from "./read_keras.ts";
 import type { ImportedModelSpec } from "./types.ts";
@@ -96,7 +101,10 @@ function bytesPerValue(entry: TfjsWeightEntry, source: string): number {
   if (q) {
     if (q.dtype === "uint8") return 1;
     if (q.dtype === "uint16" || q.dtype === "float16") return 2;
-    throw new FormatError(`weight "${entry.name}": unknown quantization dtype "${q.dtype}"`, source);
+    throw new FormatError(
+      `weight "${entry.name}": unknown quantization dtype "${q.dtype}"`,
+      source,
+    );
   }
   if (entry.dtype === "float32" || entry.dtype === "int32") return 4;
   throw new FormatError(`weight "${entry.name}": unsupported dtype "${entry.dtype}"`, source);
@@ -205,7 +213,9 @@ export function readTfjs(
   );
   const entries = modelLayers(model, source);
   checkLayerClasses(entries, source, supported);
-  const tensors = groups.flatMap((group, g) => decodeTfjsGroup(group, groupBuffers(group, g), source));
+  const tensors = groups.flatMap((group, g) =>
+    decodeTfjsGroup(group, groupBuffers(group, g), source)
+  );
   const weights = assignToLayers(tensors, entries, source);
   const { config, preprocessing } = extractPreprocessing(
     model,

@@ -84,8 +84,10 @@ export function detectContainer(bytes: Uint8Array): ContainerKind | undefined {
   if (isHdf5(bytes)) return "hdf5";
   let i = 0;
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3; // UTF-8 BOM
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a ||
-    bytes[i] === 0x0d)) i++;
+  while (
+    i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a ||
+      bytes[i] === 0x0d)
+  ) i++;
   if (bytes[i] === 0x7b) return "json";
   return undefined;
 }
