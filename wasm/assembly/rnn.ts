@@ -1,0 +1,241 @@
+// Recurrent layers (SimpleRNN, LSTM, GRU) over a whole batch and a whole sequence in one call.
+//
+// The input projection of every timestep is one GEMM (x[B*T, in] · kernel + bias); the loop
+// then does, per step, one GEMM of the batch's states with the recurrent kernel and the fused
+// gate update per row. Keras masking: a masked step keeps the states; its output repeats the
+// previous output (zeros before the first real step) or, with zero_output_for_mask, is zero.
+// Cell codes and flags must match packages/engine/src/kernels/rnn_codes.ts.
+import { activateScalar, LINEAR } from "./activations";
+import { gemm, gemmStrided } from "./gemm";
+
+const CELL_SIMPLE: i32 = 0;
+const CELL_LSTM: i32 = 1;
+const CELL_GRU: i32 = 2; // reset_after = false: hh = act(x·Wh + bh + (r*h)·Uh)
+const CELL_GRU_RESET_AFTER: i32 = 3; // hh = act(x·Wh + bh_in + r*(h·Uh + bh_rec))
+
+const FLAG_GO_BACKWARDS: i32 = 1;
+const FLAG_RETURN_SEQUENCES: i32 = 2;
+const FLAG_ZERO_OUTPUT_FOR_MASK: i32 = 4;
+const FLAG_REVERSE_OUTPUT: i32 = 8; // write step s at time position T-1-s (Bidirectional's flip)
+
+// @ts-ignore: decorator
+@inline function gateCount(cell: i32): i32 {
+  return cell == CELL_SIMPLE ? 1 : cell == CELL_LSTM ? 4 : 3;
+}
+
+// @ts-ignore: decorator
+@inline function paddedBytes(floats: f64): f64 {
+  return Math.ceil(floats / 4) * 16;
+}
+
+/** Bytes of scratch memory `rnnSequence` needs (16-byte aligned segments). */
+export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32): f64 {
+  const g = <f64> (gateCount(cell) * units);
+  const b = <f64> batch;
+  return paddedBytes(b * <f64> time * g) + paddedBytes(b * g) + 2 * paddedBytes(b * <f64> units);
+}
+
+// @ts-ignore: decorator
+@inline function sigma(x: f32, code: i32, alpha: f32): f32 {
+  return activateScalar(x, code, alpha);
+}
+
+/** dst[0..n) += src[0..n) */
+// @ts-ignore: decorator
+@inline function addInto(dst: usize, src: usize, n: i32): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const off = <usize> j << 2;
+    v128.store(dst + off, f32x4.add(v128.load(dst + off), v128.load(src + off)));
+  }
+  for (; j < n; j++) {
+    const off = <usize> j << 2;
+    store<f32>(dst + off, load<f32>(dst + off) + load<f32>(src + off));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function copyFloats(dst: usize, src: usize, n: i32): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const off = <usize> j << 2;
+    v128.store(dst + off, v128.load(src + off));
+  }
+  for (; j < n; j++) {
+    const off = <usize> j << 2;
+    store<f32>(dst + off, load<f32>(src + off));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function zeroFloats(dst: usize, n: i32): void {
+  const z = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(dst + (<usize> j << 2), z);
+  for (; j < n; j++) store<f32>(dst + (<usize> j << 2), 0);
+}
+
+/**
+ * Runs one recurrent layer over x[batch, time, inDim].
+ *
+ * kernel (inDim, G*units), recKernel (units, G*units), bias (G*units) or 0, recBias (G*units,
+ * GRU reset_after only) or 0; mask int32 [batch, time] (1 = keep) or 0. Gate order: LSTM i,f,c,o;
+ * GRU z,r,h. `out` rows are `ldOut` floats apart: [batch, time, ldOut] with return_sequences
+ * (step s at position s, or T-1-s with FLAG_REVERSE_OUTPUT), else [batch, ldOut].
+ * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes.
+ */
+export function rnnSequence(
+  cell: i32,
+  x: usize,
+  batch: i32,
+  time: i32,
+  inDim: i32,
+  units: i32,
+  kernel: usize,
+  recKernel: usize,
+  bias: usize,
+  recBias: usize,
+  mask: usize,
+  act: i32,
+  actAlpha: f32,
+  recAct: i32,
+  recAlpha: f32,
+  flags: i32,
+  out: usize,
+  ldOut: i32,
+  work: usize,
+): void {
+  const u = units;
+  const g = gateCount(cell) * u;
+  const xp = work;
+  const hp = xp + <usize> paddedBytes(<f64> batch * <f64> time * <f64> g);
+  const h = hp + <usize> paddedBytes(<f64> batch * <f64> g);
+  const aux = h + <usize> paddedBytes(<f64> batch * <f64> u); // LSTM c; GRU r*h
+  const uBytes = <usize> u << 2;
+  const gBytes = <usize> g << 2;
+  const outRow = <usize> ldOut << 2;
+  const goBack = (flags & FLAG_GO_BACKWARDS) != 0;
+  const retSeq = (flags & FLAG_RETURN_SEQUENCES) != 0;
+  const zeroMasked = (flags & FLAG_ZERO_OUTPUT_FOR_MASK) != 0;
+  const revOut = (flags & FLAG_REVERSE_OUTPUT) != 0;
+
+  // Input projection for all timesteps at once.
+  gemm(x, kernel, bias, xp, batch * time, g, inDim, LINEAR, 0);
+  zeroFloats(h, batch * u);
+  zeroFloats(aux, batch * u);
+
+  for (let s = 0; s < time; s++) {
+    const t = goBack ? time - 1 - s : s;
+    // Recurrent projection of the whole batch.
+    if (cell == CELL_GRU) {
+      gemmStrided(h, u, recKernel, g, 0, hp, g, batch, 2 * u, u, LINEAR, 0, 0);
+      for (let b = 0; b < batch; b++) {
+        const xr = xp + (<usize> b * <usize> time + <usize> t) * gBytes;
+        const hr = hp + <usize> b * gBytes;
+        const hs = h + <usize> b * uBytes;
+        const rh = aux + <usize> b * uBytes;
+        addInto(hr, xr, 2 * u);
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          store<f32>(hr + o, sigma(load<f32>(hr + o), recAct, recAlpha)); // z
+          const r = sigma(load<f32>(hr + uBytes + o), recAct, recAlpha);
+          store<f32>(rh + o, r * load<f32>(hs + o));
+        }
+      }
+      gemmStrided(aux, u, recKernel + (uBytes << 1), g, 0, hp + (uBytes << 1), g, batch, u, u, LINEAR, 0, 0);
+    } else {
+      gemm(h, recKernel, recBias, hp, batch, g, u, LINEAR, 0);
+    }
+
+    for (let b = 0; b < batch; b++) {
+      const keep = mask == 0 || load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) != 0;
+      const hs = h + <usize> b * uBytes;
+      if (keep) {
+        const xr = xp + (<usize> b * <usize> time + <usize> t) * gBytes;
+        const hr = hp + <usize> b * gBytes;
+        if (cell == CELL_SIMPLE) {
+          addInto(hr, xr, u);
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            store<f32>(hs + o, activateScalar(load<f32>(hr + o), act, actAlpha));
+          }
+        } else if (cell == CELL_LSTM) {
+          const cs = aux + <usize> b * uBytes;
+          addInto(hr, xr, g);
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            const ig = sigma(load<f32>(hr + o), recAct, recAlpha);
+            const fg = sigma(load<f32>(hr + uBytes + o), recAct, recAlpha);
+            const cg = activateScalar(load<f32>(hr + (uBytes << 1) + o), act, actAlpha);
+            const og = sigma(load<f32>(hr + 3 * uBytes + o), recAct, recAlpha);
+            const c = fg * load<f32>(cs + o) + ig * cg;
+            store<f32>(cs + o, c);
+            store<f32>(hs + o, og * activateScalar(c, act, actAlpha));
+          }
+        } else if (cell == CELL_GRU) {
+          // z is already in hr[0..u); (r*h)·Uh in hr[2u..3u).
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            const z = load<f32>(hr + o);
+            const hh = activateScalar(
+              load<f32>(xr + (uBytes << 1) + o) + load<f32>(hr + (uBytes << 1) + o),
+              act,
+              actAlpha,
+            );
+            store<f32>(hs + o, z * load<f32>(hs + o) + (1 - z) * hh);
+          }
+        } else {
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            const z = sigma(load<f32>(xr + o) + load<f32>(hr + o), recAct, recAlpha);
+            const r = sigma(load<f32>(xr + uBytes + o) + load<f32>(hr + uBytes + o), recAct, recAlpha);
+            const hh = activateScalar(
+              load<f32>(xr + (uBytes << 1) + o) + r * load<f32>(hr + (uBytes << 1) + o),
+              act,
+              actAlpha,
+            );
+            store<f32>(hs + o, z * load<f32>(hs + o) + (1 - z) * hh);
+          }
+        }
+      }
+      if (retSeq) {
+        const pos = revOut ? time - 1 - s : s;
+        const dst = out + (<usize> b * <usize> time + <usize> pos) * outRow;
+        if (keep || !zeroMasked) copyFloats(dst, hs, u);
+        else zeroFloats(dst, u);
+      }
+    }
+  }
+
+  if (!retSeq) {
+    const tLast = goBack ? 0 : time - 1;
+    for (let b = 0; b < batch; b++) {
+      const keep = mask == 0 || load<i32>(mask + ((<usize> b * <usize> time + <usize> tLast) << 2)) != 0;
+      const dst = out + <usize> b * outRow;
+      if (keep || !zeroMasked) copyFloats(dst, h + <usize> b * uBytes, u);
+      else zeroFloats(dst, u);
+    }
+  }
+}
+
+/** In place a = merge(a, b) over n floats: 1 sum, 2 mul, 3 ave (Bidirectional merge modes). */
+export function rnnMerge(a: usize, b: usize, n: i32, mode: i32): void {
+  const half = f32x4.splat(0.5);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize> j << 2;
+    const x = v128.load(a + o);
+    const y = v128.load(b + o);
+    let v = mode == 2 ? f32x4.mul(x, y) : f32x4.add(x, y);
+    if (mode == 3) v = f32x4.mul(v, half);
+    v128.store(a + o, v);
+  }
+  for (; j < n; j++) {
+    const o = <usize> j << 2;
+    const x = load<f32>(a + o);
+    const y = load<f32>(b + o);
+    let v: f32 = mode == 2 ? x * y : x + y;
+    if (mode == 3) v *= 0.5;
+    store<f32>(a + o, v);
+  }
+}
