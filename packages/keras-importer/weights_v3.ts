@@ -138,8 +138,10 @@ export function buildKerasV3WeightsTree(
     const list = weights[entry.name] ?? [];
     const expected = layerWeightNames(entry.className, entry.config);
     if (expected.length > 0 && list.length !== expected.length) {
-      throw new Error(
-        `layer "${entry.name}": ${list.length} weights given, ${expected.length} expected`,
+      throw new WeightMismatchError(
+        entry.name,
+        `${list.length} weights given, ${expected.length} expected (${expected.join(", ")})`,
+        "saveKeras",
       );
     }
     const named = (path: string, name: string) => {
