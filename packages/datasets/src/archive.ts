@@ -34,7 +34,10 @@ export function gunzip(
   if (bytes.length < 18) {
     throw new CorruptFileError(file, `truncated gzip file (${bytes.length} bytes)`);
   }
-  const bar = createProgress(`gunzip ${basename(file)}`, bytes.length, { enabled: progress });
+  // Small files inflate in a blink; a bar for them would only flicker.
+  const bar = createProgress(`gunzip ${basename(file)}`, bytes.length, {
+    enabled: bytes.length < 1 << 20 ? false : progress,
+  });
   const { data, crc } = bar.enabled
     ? inflateInChunks(bytes, file, bar)
     : inflateAtOnce(bytes, file);
