@@ -111,7 +111,9 @@ Deno.test("test3_model_2.h5: the fixed batch_shape [64, …] does not stop batch
     const three = randomInput([3, 32, 32, 3], { kind: "float" }, 7);
     const y3 = model.predict(new Tensor(three, [3, 32, 32, 3]));
     assert.deepEqual([...y3.shape], [3, 10]);
-    const one = model.predict(new Tensor(three.slice(32 * 32 * 3, 2 * 32 * 32 * 3), [1, 32, 32, 3]));
+    const one = model.predict(
+      new Tensor(three.slice(32 * 32 * 3, 2 * 32 * 32 * 3), [1, 32, 32, 3]),
+    );
     assert.deepEqual([...one.shape], [1, 10]);
     // Sample 1 of the batch of 3 gives the same result alone.
     assert.ok(maxDiff(one.data, y3.data.slice(10, 20)) <= 1e-6);
