@@ -54,11 +54,21 @@ import { supportedLayerClasses } from "./src/registry.ts";
 export const SUPPORTED_LAYER_CLASSES: readonly string[] = supportedLayerClasses();
 export {
   accuracy,
-  classificationReport,
   type ClassificationReport,
+  classificationReport,
   confusionMatrix,
   macroF1,
   MetricsInputError,
   rocAucBinary,
   rocAucOvr,
 } from "./src/metrics/classification.ts";
+// CNN layers: geometry and the plain TypeScript references (oracles for other packages' tests).
+export { type AxisGeometry, axisGeometry, type Padding } from "./src/conv_geometry.ts";
+export { type Conv2DParams, conv2dReference } from "./src/kernels/conv_reference.ts";
+export {
+  globalPool2dReference,
+  type Pool2DParams,
+  pool2dReference,
+} from "./src/kernels/pool_reference.ts";
+export { type BatchNormParams, batchNormReference } from "./src/kernels/batchnorm_reference.ts";
+export { batchNormScaleShift } from "./src/layers/batch_normalization.ts";
