@@ -98,6 +98,7 @@ export class BatchNormalization extends Layer {
     const movingVariance = w[i].data;
     for (let j = 0; j < movingVariance.length; j++) {
       if (!(movingVariance[j] + this.epsilon > 0)) {
+        this.releaseWeights();
         throw new LayerConfigError(
           this.name,
           "moving_variance",
