@@ -7,3 +7,8 @@ export * from "./pool";
 export * from "./batchnorm";
 export * from "./embedding";
 export * from "./rnn";
+export * from "./dense_grad";
+export { activationGrad, softmaxGradRows, reluGeneralGrad, multiplyElementwise, addInto } from "./activation_grad";
+export * from "./dropout_grad";
+export * from "./loss";
+export * from "./optim";

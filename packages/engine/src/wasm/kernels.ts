@@ -132,6 +132,166 @@ export interface KernelExports {
   ): void;
   /** In place a = merge(a, b): 1 sum, 2 mul, 3 ave. */
   rnnMerge(a: number, b: number, n: number, mode: number): void;
+  // ---- training (wasm/assembly/*_grad.ts, loss.ts, optim.ts) ----
+  /** C[m×n] (+)= Aᵀ·B, A is k×m (lda), B is k×n (ldb): dW = Xᵀ·dY. */
+  gemmTN(
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    accumulate: number,
+  ): void;
+  /** C[m×n] (+)= A[m×k]·Bᵀ, B is n×k: dX = dY·Wᵀ. */
+  gemmNT(
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    accumulate: number,
+  ): void;
+  /** dst[j] (+)= Σ_r src[r, j] (bias gradient). */
+  columnSums(src: number, dst: number, rows: number, cols: number, accumulate: number): void;
+  /** dz = dy·f'(z) from pre-activation z and output y (either 0 when unused); dz may be dy. */
+  activationGrad(
+    z: number,
+    y: number,
+    dy: number,
+    dz: number,
+    n: number,
+    code: number,
+    alpha: number,
+  ): void;
+  /** Softmax (or log-softmax) backward per row from the output y. */
+  softmaxGradRows(
+    y: number,
+    dy: number,
+    dz: number,
+    rows: number,
+    cols: number,
+    logOutput: number,
+  ): void;
+  /** Keras 3 ReLU layer backward from its input (maxValue < 0: none). */
+  reluGeneralGrad(
+    x: number,
+    dy: number,
+    dx: number,
+    n: number,
+    negativeSlope: number,
+    maxValue: number,
+    threshold: number,
+  ): void;
+  /** c = a ⊙ b over n floats. */
+  multiplyElementwise(a: number, b: number, c: number, n: number): void;
+  /** c = a (accumulate 0) or c += a (accumulate 1) over n floats. */
+  addInto(a: number, c: number, n: number, accumulate: number): void;
+  /** Dropout training forward: y = x·scale, scale = keep ? 1/(1-rate) : 0 (hash of seed, offset+i). */
+  dropoutForward(
+    x: number,
+    y: number,
+    scale: number,
+    n: number,
+    rate: number,
+    seed: number,
+    offset: number,
+  ): void;
+  /** Σ w·L over rows, gradient into `grad` (0: none); mode 0 probs, 1 fused softmax, 2 logits. */
+  sparseCategoricalCE(
+    pred: number,
+    labels: number,
+    weights: number,
+    grad: number,
+    rows: number,
+    cols: number,
+    mode: number,
+    gradScale: number,
+    eps: number,
+  ): number;
+  /** As sparseCategoricalCE with a target distribution per row. */
+  categoricalCE(
+    pred: number,
+    target: number,
+    weights: number,
+    grad: number,
+    rows: number,
+    cols: number,
+    mode: number,
+    gradScale: number,
+    eps: number,
+  ): number;
+  /** Binary cross-entropy averaged over the last axis; mode 1 fused sigmoid, 2 logits. */
+  binaryCE(
+    pred: number,
+    target: number,
+    weights: number,
+    grad: number,
+    rows: number,
+    cols: number,
+    mode: number,
+    gradScale: number,
+    eps: number,
+  ): number;
+  /** Mean squared error over the last axis. */
+  meanSquaredError(
+    pred: number,
+    target: number,
+    weights: number,
+    grad: number,
+    rows: number,
+    cols: number,
+    gradScale: number,
+  ): number;
+  /** Σ x² (f64 accumulation). */
+  sumSquares(p: number, n: number): number;
+  /** x *= s. */
+  scaleInPlace(p: number, n: number, s: number): void;
+  /** x = clip(x, lo, hi). */
+  clipInPlace(p: number, n: number, lo: number, hi: number): void;
+  /** Keras 3 Adam step; alpha = lr·√(1-β2^t)/(1-β1^t). */
+  adamUpdate(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    alpha: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
+  ): void;
+  /** Keras 3 SGD step (momentum, Nesterov). */
+  sgdUpdate(
+    w: number,
+    g: number,
+    m: number,
+    n: number,
+    lr: number,
+    momentum: number,
+    nesterov: number,
+  ): void;
+  /** Keras 3 RMSprop step (momentum, centered). */
+  rmspropUpdate(
+    w: number,
+    g: number,
+    v: number,
+    mom: number,
+    avg: number,
+    n: number,
+    lr: number,
+    rho: number,
+    momentum: number,
+    epsilon: number,
+    centered: number,
+  ): void;
   // deno-lint-ignore no-explicit-any
   [name: string]: any;
 }

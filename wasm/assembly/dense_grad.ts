@@ -1,0 +1,307 @@
+// Backward of Dense (and of any layer that is a GEMM on its last axis):
+//   dX[m×k]  = dY[m×n] · Wᵀ           gemmNT  (W is k×n, Keras kernel layout)
+//   dW[k×n]  = Xᵀ[k×m] · dY[m×n]      gemmTN  (X is m×k)
+//   db[n]    = Σ_rows dY              columnSums
+// All row-major float32; `accumulate` = 1 adds into C instead of overwriting it.
+
+/**
+ * C[m×n] (+)= Aᵀ · B where A is k×m (`lda` floats per row) and B is k×n (`ldb` per row).
+ * Register tile: 4 rows of C × 8 columns; the 4 A values of one row of A are contiguous.
+ */
+export function gemmTN(
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  accumulate: i32,
+): void {
+  const sa = <usize> lda << 2;
+  const sb = <usize> ldb << 2;
+  const sc = <usize> ldc << 2;
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const ai = a + (<usize> i << 2);
+    const c0 = c + <usize> i * sc;
+    let j = 0;
+    for (; j + 8 <= n; j += 8) {
+      let x00 = f32x4.splat(0), x01 = f32x4.splat(0);
+      let x10 = f32x4.splat(0), x11 = f32x4.splat(0);
+      let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
+      let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
+      let bp = b + (<usize> j << 2);
+      let ap = ai;
+      for (let p = 0; p < k; p++) {
+        const b0 = v128.load(bp);
+        const b1 = v128.load(bp, 16);
+        const v0 = v128.load32_splat(ap);
+        const v1 = v128.load32_splat(ap, 4);
+        const v2 = v128.load32_splat(ap, 8);
+        const v3 = v128.load32_splat(ap, 12);
+        bp += sb;
+        ap += sa;
+        x00 = f32x4.add(x00, f32x4.mul(v0, b0));
+        x01 = f32x4.add(x01, f32x4.mul(v0, b1));
+        x10 = f32x4.add(x10, f32x4.mul(v1, b0));
+        x11 = f32x4.add(x11, f32x4.mul(v1, b1));
+        x20 = f32x4.add(x20, f32x4.mul(v2, b0));
+        x21 = f32x4.add(x21, f32x4.mul(v2, b1));
+        x30 = f32x4.add(x30, f32x4.mul(v3, b0));
+        x31 = f32x4.add(x31, f32x4.mul(v3, b1));
+      }
+      const cp = c0 + (<usize> j << 2);
+      store4(cp, x00, accumulate);
+      store4(cp + 16, x01, accumulate);
+      store4(cp + sc, x10, accumulate);
+      store4(cp + sc + 16, x11, accumulate);
+      store4(cp + 2 * sc, x20, accumulate);
+      store4(cp + 2 * sc + 16, x21, accumulate);
+      store4(cp + 3 * sc, x30, accumulate);
+      store4(cp + 3 * sc + 16, x31, accumulate);
+    }
+    for (; j + 4 <= n; j += 4) {
+      let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+      let bp = b + (<usize> j << 2);
+      let ap = ai;
+      for (let p = 0; p < k; p++) {
+        const b0 = v128.load(bp);
+        x0 = f32x4.add(x0, f32x4.mul(v128.load32_splat(ap), b0));
+        x1 = f32x4.add(x1, f32x4.mul(v128.load32_splat(ap, 4), b0));
+        x2 = f32x4.add(x2, f32x4.mul(v128.load32_splat(ap, 8), b0));
+        x3 = f32x4.add(x3, f32x4.mul(v128.load32_splat(ap, 12), b0));
+        bp += sb;
+        ap += sa;
+      }
+      const cp = c0 + (<usize> j << 2);
+      store4(cp, x0, accumulate);
+      store4(cp + sc, x1, accumulate);
+      store4(cp + 2 * sc, x2, accumulate);
+      store4(cp + 3 * sc, x3, accumulate);
+    }
+    for (; j < n; j++) {
+      for (let r = 0; r < 4; r++) tnScalarCell(a, sa, b, sb, c, sc, i + r, j, k, accumulate);
+    }
+  }
+  for (; i < m; i++) {
+    const cr = c + <usize> i * sc;
+    let j = 0;
+    for (; j + 8 <= n; j += 8) {
+      let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
+      let bp = b + (<usize> j << 2);
+      let ap = a + (<usize> i << 2);
+      for (let p = 0; p < k; p++) {
+        const v = v128.load32_splat(ap);
+        x0 = f32x4.add(x0, f32x4.mul(v, v128.load(bp)));
+        x1 = f32x4.add(x1, f32x4.mul(v, v128.load(bp, 16)));
+        bp += sb;
+        ap += sa;
+      }
+      const cp = cr + (<usize> j << 2);
+      store4(cp, x0, accumulate);
+      store4(cp + 16, x1, accumulate);
+    }
+    for (; j + 4 <= n; j += 4) {
+      let x0 = f32x4.splat(0);
+      let bp = b + (<usize> j << 2);
+      let ap = a + (<usize> i << 2);
+      for (let p = 0; p < k; p++) {
+        x0 = f32x4.add(x0, f32x4.mul(v128.load32_splat(ap), v128.load(bp)));
+        bp += sb;
+        ap += sa;
+      }
+      store4(cr + (<usize> j << 2), x0, accumulate);
+    }
+    for (; j < n; j++) tnScalarCell(a, sa, b, sb, c, sc, i, j, k, accumulate);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function store4(p: usize, v: v128, accumulate: i32): void {
+  v128.store(p, accumulate ? f32x4.add(v, v128.load(p)) : v);
+}
+
+// @ts-ignore: decorator
+@inline function tnScalarCell(
+  a: usize,
+  sa: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  sc: usize,
+  i: i32,
+  j: i32,
+  k: i32,
+  accumulate: i32,
+): void {
+  let s: f32 = 0;
+  let ap = a + (<usize> i << 2);
+  let bp = b + (<usize> j << 2);
+  for (let p = 0; p < k; p++) {
+    s += load<f32>(ap) * load<f32>(bp);
+    ap += sa;
+    bp += sb;
+  }
+  const cp = c + <usize> i * sc + (<usize> j << 2);
+  store<f32>(cp, accumulate ? s + load<f32>(cp) : s);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) +
+    f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/**
+ * C[m×n] (+)= A[m×k] · Bᵀ where B is n×k: each cell is a dot product of two contiguous rows, SIMD
+ * along k. Tile: 2 rows of A × 4 rows of B (8 accumulators).
+ */
+export function gemmNT(
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  accumulate: i32,
+): void {
+  const sa = <usize> lda << 2;
+  const sb = <usize> ldb << 2;
+  const sc = <usize> ldc << 2;
+  const k4 = k & ~3;
+  let i = 0;
+  for (; i + 2 <= m; i += 2) {
+    const a0 = a + <usize> i * sa;
+    const a1 = a0 + sa;
+    const c0 = c + <usize> i * sc;
+    const c1 = c0 + sc;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const b0 = b + <usize> j * sb;
+      const b1 = b0 + sb;
+      const b2 = b1 + sb;
+      const b3 = b2 + sb;
+      let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x02 = f32x4.splat(0), x03 = f32x4.splat(0);
+      let x10 = f32x4.splat(0), x11 = f32x4.splat(0), x12 = f32x4.splat(0), x13 = f32x4.splat(0);
+      for (let p = 0; p < k4; p += 4) {
+        const off = <usize> p << 2;
+        const va0 = v128.load(a0 + off);
+        const va1 = v128.load(a1 + off);
+        const vb0 = v128.load(b0 + off);
+        const vb1 = v128.load(b1 + off);
+        const vb2 = v128.load(b2 + off);
+        const vb3 = v128.load(b3 + off);
+        x00 = f32x4.add(x00, f32x4.mul(va0, vb0));
+        x01 = f32x4.add(x01, f32x4.mul(va0, vb1));
+        x02 = f32x4.add(x02, f32x4.mul(va0, vb2));
+        x03 = f32x4.add(x03, f32x4.mul(va0, vb3));
+        x10 = f32x4.add(x10, f32x4.mul(va1, vb0));
+        x11 = f32x4.add(x11, f32x4.mul(va1, vb1));
+        x12 = f32x4.add(x12, f32x4.mul(va1, vb2));
+        x13 = f32x4.add(x13, f32x4.mul(va1, vb3));
+      }
+      let s00 = hsum(x00), s01 = hsum(x01), s02 = hsum(x02), s03 = hsum(x03);
+      let s10 = hsum(x10), s11 = hsum(x11), s12 = hsum(x12), s13 = hsum(x13);
+      for (let p = k4; p < k; p++) {
+        const off = <usize> p << 2;
+        const u0 = load<f32>(a0 + off), u1 = load<f32>(a1 + off);
+        const w0 = load<f32>(b0 + off), w1 = load<f32>(b1 + off);
+        const w2 = load<f32>(b2 + off), w3 = load<f32>(b3 + off);
+        s00 += u0 * w0;
+        s01 += u0 * w1;
+        s02 += u0 * w2;
+        s03 += u0 * w3;
+        s10 += u1 * w0;
+        s11 += u1 * w1;
+        s12 += u1 * w2;
+        s13 += u1 * w3;
+      }
+      const o = <usize> j << 2;
+      storeCell(c0 + o, s00, accumulate);
+      storeCell(c0 + o + 4, s01, accumulate);
+      storeCell(c0 + o + 8, s02, accumulate);
+      storeCell(c0 + o + 12, s03, accumulate);
+      storeCell(c1 + o, s10, accumulate);
+      storeCell(c1 + o + 4, s11, accumulate);
+      storeCell(c1 + o + 8, s12, accumulate);
+      storeCell(c1 + o + 12, s13, accumulate);
+    }
+    for (; j < n; j++) {
+      const bj = b + <usize> j * sb;
+      storeCell(c0 + (<usize> j << 2), dot(a0, bj, k), accumulate);
+      storeCell(c1 + (<usize> j << 2), dot(a1, bj, k), accumulate);
+    }
+  }
+  for (; i < m; i++) {
+    const ai = a + <usize> i * sa;
+    const ci = c + <usize> i * sc;
+    for (let j = 0; j < n; j++) {
+      storeCell(ci + (<usize> j << 2), dot(ai, b + <usize> j * sb, k), accumulate);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function storeCell(p: usize, s: f32, accumulate: i32): void {
+  store<f32>(p, accumulate ? s + load<f32>(p) : s);
+}
+
+/** Dot product of two contiguous float rows of length k (SIMD, scalar tail). */
+function dot(x: usize, y: usize, k: i32): f32 {
+  let acc = f32x4.splat(0);
+  let p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const off = <usize> p << 2;
+    acc = f32x4.add(acc, f32x4.mul(v128.load(x + off), v128.load(y + off)));
+  }
+  let s = hsum(acc);
+  for (; p < k; p++) {
+    const off = <usize> p << 2;
+    s += load<f32>(x + off) * load<f32>(y + off);
+  }
+  return s;
+}
+
+/** dst[j] (+)= Σ_r src[r, j] for a rows × cols matrix (the bias gradient). */
+export function columnSums(src: usize, dst: usize, rows: i32, cols: i32, accumulate: i32): void {
+  const rowBytes = <usize> cols << 2;
+  let j = 0;
+  for (; j + 8 <= cols; j += 8) {
+    const o = <usize> j << 2;
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+    let p = src + o;
+    for (let r = 0; r < rows; r++) {
+      s0 = f32x4.add(s0, v128.load(p));
+      s1 = f32x4.add(s1, v128.load(p, 16));
+      p += rowBytes;
+    }
+    store4(dst + o, s0, accumulate);
+    store4(dst + o + 16, s1, accumulate);
+  }
+  for (; j + 4 <= cols; j += 4) {
+    const o = <usize> j << 2;
+    let s0 = f32x4.splat(0);
+    let p = src + o;
+    for (let r = 0; r < rows; r++) {
+      s0 = f32x4.add(s0, v128.load(p));
+      p += rowBytes;
+    }
+    store4(dst + o, s0, accumulate);
+  }
+  for (; j < cols; j++) {
+    const o = <usize> j << 2;
+    let s: f32 = 0;
+    let p = src + o;
+    for (let r = 0; r < rows; r++) {
+      s += load<f32>(p);
+      p += rowBytes;
+    }
+    storeCell(dst + o, s, accumulate);
+  }
+}
