@@ -1,4 +1,4 @@
-import { buildModel, LayerConfigError, Tensor, WeightShapeError } from "../../mod.ts";
+import { buildModel, getRuntime, LayerConfigError, Tensor, WeightShapeError } from "../../mod.ts";
 import { expectMatchesTfjs, randomWeight, sequentialSpec } from "../../testing/cnn_cases.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
@@ -84,4 +84,23 @@ Deno.test("BatchNormalization refuses other axes and wrong weight counts by name
   if (!(err instanceof WeightShapeError) || !/bn_w.*3 arrays.*4 arrays/.test(err.message)) {
     throw new Error(`expected WeightShapeError naming bn_w and the counts, got ${err}`);
   }
+  // A negative variance is refused (not a NaN output) and leaves no device memory behind.
+  const { heap } = getRuntime();
+  const live = heap.liveCount;
+  const w = bnWeights(rng, 3, true, true);
+  w[3].data[1] = -1;
+  err = undefined;
+  try {
+    buildModel(sequentialSpec([3], [{
+      class_name: "BatchNormalization",
+      config: { name: "bn_var" },
+      weights: w,
+    }]));
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof LayerConfigError) || !/bn_var.*moving_variance/.test(err.message)) {
+    throw new Error(`expected LayerConfigError naming bn_var and moving_variance, got ${err}`);
+  }
+  if (heap.liveCount !== live) throw new Error(`leaked ${heap.liveCount - live} blocks`);
 });
