@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { extname, join, normalize, resolve, sep } from "node:path";
+import { extname, join, resolve, sep } from "node:path";
 
 /** Content types by file extension; TypeScript is served so that Deno can import it by URL. */
 export const MIME_TYPES: Readonly<Record<string, string>> = {
@@ -79,7 +79,7 @@ export function resolveUnder(root: string, pathname: string): string | undefined
   }
   if (decoded.includes("\0")) return undefined;
   const base = resolve(root);
-  const target = normalize(join(base, decoded));
+  const target = resolve(join(base, decoded));
   if (target !== base && !target.startsWith(base + sep)) return undefined;
   return target;
 }
@@ -124,14 +124,14 @@ async function fileResponse(root: string, request: Request, log: boolean): Promi
 }
 
 /** Serves the files under `options.root` on a loopback address until `shutdown()`. */
-export function serveStatic(options: ServeStaticOptions): Promise<StaticServer> {
+export async function serveStatic(options: ServeStaticOptions): Promise<StaticServer> {
   const hostname = options.hostname ?? "127.0.0.1";
   if (!LOOPBACK.has(hostname)) {
     throw new Error(`serveStatic: hostname must be a loopback address, got "${hostname}"`);
   }
   const root = resolve(options.root);
   const log = options.log ?? false;
-  return new Promise((resolveServer) => {
+  return await new Promise((resolveServer) => {
     const server = Deno.serve({
       hostname,
       port: options.port ?? 8000,

@@ -5,7 +5,8 @@
  * Bundled to `dist/app.js`, which imports `./scratchnet.js` (the all-in-one bundle).
  *
  * For tests, `document.body.dataset.state` says what the page is doing (`idle`, `loading`,
- * `ready`, `predicted`, `error`) and `#probs` carries the raw output as `data-output` (JSON).
+ * `ready`, `predicted`, `error`) and `#probs` carries the model's input and output as
+ * `data-input` / `data-output` (JSON arrays).
  *
  * @module
  */
@@ -300,10 +301,12 @@ function buildInput(): Tensor {
   return new Tensor(Float32Array.from(values), [1, ...sampleShape(dims, values.length)]);
 }
 
-function renderPrediction(output: Tensor, ms: number): void {
+function renderPrediction(input: Tensor, output: Tensor, ms: number): void {
   const row = output.data.subarray(0, output.shape.slice(1).reduce((a, b) => a * b, 1));
   const scores = classScores(row);
   const labels = classLabels(ui.labels.value, scores.probabilities.length);
+  // The exact numbers, for tests comparing the page with the Deno engine.
+  ui.probs.dataset.input = JSON.stringify(Array.from(input.data));
   ui.probs.dataset.output = JSON.stringify(Array.from(row));
   ui.probs.replaceChildren();
   scores.probabilities.forEach((p, i) => {
@@ -338,12 +341,13 @@ function predict(): void {
     const x = buildInput();
     const started = performance.now();
     const y = state.model.predict(x);
-    renderPrediction(y, performance.now() - started);
+    renderPrediction(x, y, performance.now() - started);
     setStatus("predicted");
   } catch (e) {
     ui.outputSection.hidden = false;
     ui.probs.replaceChildren();
     delete ui.probs.dataset.output;
+    delete ui.probs.dataset.input;
     showMessage(ui.topClass, describeError(e), true);
     ui.predictTime.textContent = "";
     setStatus("error");
