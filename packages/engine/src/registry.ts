@@ -17,6 +17,11 @@ import { GlobalAveragePooling2D } from "./layers/global_average_pooling2d.ts";
 import { GlobalMaxPooling2D } from "./layers/global_max_pooling2d.ts";
 import { MaxPooling2D } from "./layers/max_pooling2d.ts";
 // RNN layers
+import { Bidirectional } from "./layers/bidirectional.ts";
+import { Embedding } from "./layers/embedding.ts";
+import { GRU } from "./layers/gru.ts";
+import { LSTM } from "./layers/lstm.ts";
+import { SimpleRNN } from "./layers/simple_rnn.ts";
 
 /** A layer constructor as the registry stores it. */
 export type LayerFactory = (config: LayerConfig, options: LayerBuildOptions) => Layer;
@@ -39,6 +44,11 @@ const registry = new Map<string, LayerFactory>([
   ["GlobalAveragePooling2D", (c, o) => new GlobalAveragePooling2D(c, o)],
   ["BatchNormalization", (c, o) => new BatchNormalization(c, o)],
   // RNN layers
+  ["Embedding", (c, o) => new Embedding(c, o)],
+  ["SimpleRNN", (c, o) => new SimpleRNN(c, o)],
+  ["LSTM", (c, o) => new LSTM(c, o)],
+  ["GRU", (c, o) => new GRU(c, o)],
+  ["Bidirectional", (c, o) => new Bidirectional(c, o)],
 ]);
 
 /** Looks up a layer class; `undefined` when the engine does not support it. */

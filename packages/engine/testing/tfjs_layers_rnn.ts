@@ -1,2 +1,74 @@
 /** TF.js builders for the text layers (Embedding, SimpleRNN, LSTM, GRU, Bidirectional). */
-export {};
+import * as tf from "@tensorflow/tfjs";
+import { tfActivation, TFJS_LAYER_BUILDERS } from "./tfjs_layers_core.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+// A TF.js layer's `dtype` is also its weights' dtype: keep the table float32 for int32 ids
+// (TF.js's Embedding casts ids to int32 itself).
+TFJS_LAYER_BUILDERS.set("Embedding", (c, { dtype: _ids, ...base }) =>
+  tf.layers.embedding({
+    ...base,
+    inputDim: c.input_dim as number,
+    outputDim: c.output_dim as number,
+    maskZero: c.mask_zero === true,
+  }));
+
+/** Arguments every TF.js recurrent layer shares, from a Keras config. */
+function recurrentArgs(c: Record<string, unknown>, base: Record<string, unknown>) {
+  for (const field of ["stateful", "return_state"]) {
+    if (c[field] === true) throw new Error(`tfjs reference: ${field} is not used in these tests`);
+  }
+  return {
+    ...base,
+    units: c.units as number,
+    activation: tfActivation(c.activation ?? "tanh") as Any,
+    useBias: c.use_bias !== false,
+    returnSequences: c.return_sequences === true,
+    goBackwards: c.go_backwards === true,
+  };
+}
+
+TFJS_LAYER_BUILDERS.set(
+  "SimpleRNN",
+  (c, base) => tf.layers.simpleRNN(recurrentArgs(c, base)),
+);
+TFJS_LAYER_BUILDERS.set("LSTM", (c, base) =>
+  tf.layers.lstm({
+    ...recurrentArgs(c, base),
+    recurrentActivation: tfActivation(c.recurrent_activation ?? "sigmoid") as Any,
+  }));
+TFJS_LAYER_BUILDERS.set("GRU", (c, base) => {
+  // TF.js's GRUCell throws for resetAfter=true; Keras's default is true, so say it explicitly.
+  if (c.reset_after !== false) {
+    throw new Error("tfjs reference: TF.js implements only GRU reset_after=false");
+  }
+  return tf.layers.gru({
+    ...recurrentArgs(c, base),
+    recurrentActivation: tfActivation(c.recurrent_activation ?? "sigmoid") as Any,
+  });
+});
+
+TFJS_LAYER_BUILDERS.set("Bidirectional", (c, base, kerasVersion) => {
+  const inner = c.layer as { class_name: string; config: Record<string, unknown> };
+  const build = TFJS_LAYER_BUILDERS.get(inner.class_name);
+  if (!build) throw new Error(`tfjs reference: no builder for ${inner.class_name}`);
+  // TF.js derives the backward layer from `layer` (go_backwards flipped); an explicit
+  // backward_layer is accepted only when it is exactly that.
+  const back = c.backward_layer as { config: Record<string, unknown> } | undefined | null;
+  if (back) {
+    const { name: _a, go_backwards: gb, ...rest } = back.config;
+    const { name: _b, go_backwards: gf, ...fwd } = inner.config;
+    const sorted = (o: Record<string, unknown>) => JSON.stringify(Object.entries(o).sort());
+    if (gb === (gf ?? false) || sorted(rest) !== sorted(fwd)) {
+      throw new Error("tfjs reference: backward_layer must mirror layer");
+    }
+  }
+  if (c.merge_mode === null) throw new Error("tfjs reference: merge_mode None is not used");
+  return tf.layers.bidirectional({
+    ...base,
+    layer: build(inner.config, {}, kerasVersion) as Any,
+    mergeMode: (c.merge_mode ?? "concat") as Any,
+  });
+});

@@ -1,0 +1,263 @@
+import { getRuntime } from "../wasm/kernels.ts";
+import { ActivationCode } from "../activations.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { gateCount, MERGE_CODES, RnnCell, RnnFlag } from "./rnn_codes.ts";
+import { mergeReference, reverseTimeReference, rnnReference } from "./rnn_reference.ts";
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+  const d = maxAbsDiff(got, want);
+  if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
+}
+
+type MaskKind = "none" | "post" | "middle" | "empty-row";
+
+/** [batch, time] masks: post-padding of random lengths, holes in the middle, a fully masked row. */
+function makeMask(rng: Rng, kind: MaskKind, batch: number, time: number): Int32Array | null {
+  if (kind === "none") return null;
+  const m = new Int32Array(batch * time);
+  for (let b = 0; b < batch; b++) {
+    const len = rng.int(1, time + 1);
+    for (let t = 0; t < time; t++) {
+      let keep = kind === "middle" ? rng.next() < 0.6 : t < len;
+      if (kind === "empty-row" && b === batch - 1) keep = false;
+      m[b * time + t] = keep ? 1 : 0;
+    }
+  }
+  return m;
+}
+
+interface Case {
+  cell: RnnCell;
+  batch: number;
+  time: number;
+  inDim: number;
+  units: number;
+  useBias: boolean;
+  mask: MaskKind;
+  goBackwards: boolean;
+  returnSequences: boolean;
+  zeroOutputForMask: boolean;
+  act?: ActivationCode;
+  recAct?: ActivationCode;
+}
+
+/** Runs the kernel for one case; `reverse`/`rowStride` exercise the Bidirectional write path. */
+function runCase(rng: Rng, c: Case, reverse = false, pad = 0) {
+  const { kernels, heap } = getRuntime();
+  const g = gateCount(c.cell) * c.units;
+  const x = rng.floats(c.batch * c.time * c.inDim, -1.5, 1.5);
+  const kernel = rng.floats(c.inDim * g, -0.6, 0.6);
+  const rec = rng.floats(c.units * g, -0.6, 0.6);
+  const biasLen = c.cell === RnnCell.GRUResetAfter ? 2 * g : g;
+  const bias = c.useBias ? rng.floats(biasLen, -0.5, 0.5) : null;
+  const mask = makeMask(rng, c.mask, c.batch, c.time);
+  const act = c.act ?? ActivationCode.Tanh, recAct = c.recAct ?? ActivationCode.Sigmoid;
+  const want = rnnReference({
+    cell: c.cell,
+    x,
+    batch: c.batch,
+    time: c.time,
+    inDim: c.inDim,
+    units: c.units,
+    kernel,
+    recurrentKernel: rec,
+    bias,
+    mask,
+    activation: act,
+    recurrentActivation: recAct,
+    goBackwards: c.goBackwards,
+    returnSequences: c.returnSequences,
+    zeroOutputForMask: c.zeroOutputForMask,
+  });
+  const rowStride = c.units + pad;
+  const rows = c.returnSequences ? c.batch * c.time : c.batch;
+  const px = heap.upload(x), pk = heap.upload(kernel), pr = heap.upload(rec);
+  const pb = bias ? heap.upload(bias) : 0;
+  const pm = mask ? heap.upload(mask) : 0;
+  const py = heap.alloc(rows * rowStride * 4);
+  heap.f32(py, rows * rowStride).fill(NaN);
+  const work = heap.alloc(kernels.rnnWorkspaceBytes(c.cell, c.batch, c.time, c.units));
+  const flags = (c.goBackwards ? RnnFlag.GoBackwards : 0) |
+    (c.returnSequences ? RnnFlag.ReturnSequences : 0) |
+    (c.zeroOutputForMask ? RnnFlag.ZeroOutputForMask : 0) | (reverse ? RnnFlag.ReverseOutput : 0);
+  kernels.rnnSequence(
+    c.cell,
+    px,
+    c.batch,
+    c.time,
+    c.inDim,
+    c.units,
+    pk,
+    pr,
+    pb,
+    c.cell === RnnCell.GRUResetAfter && pb ? pb + g * 4 : 0,
+    pm,
+    act,
+    0,
+    recAct,
+    0,
+    flags,
+    py,
+    rowStride,
+    work,
+  );
+  const all = heap.f32(py, rows * rowStride);
+  const got = new Float32Array(rows * c.units);
+  for (let r = 0; r < rows; r++) {
+    got.set(all.subarray(r * rowStride, r * rowStride + c.units), r * c.units);
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let j = c.units; j < rowStride; j++) {
+      if (!Number.isNaN(all[r * rowStride + j])) throw new Error("wrote outside its columns");
+    }
+  }
+  [px, pk, pr, pb, pm, py, work].forEach((p) => heap.free(p));
+  return { got, want: reverse ? reverseTimeReference(want, c.batch, c.time, c.units) : want };
+}
+
+const CELLS = [RnnCell.SimpleRNN, RnnCell.LSTM, RnnCell.GRU, RnnCell.GRUResetAfter];
+
+Deno.test("rnnSequence matches the reference: every cell, masks, go_backwards, return_sequences", () => {
+  const rng = new Rng(101);
+  let n = 0;
+  for (const cell of CELLS) {
+    for (const batch of [1, 17]) {
+      for (const mask of ["none", "post", "middle", "empty-row"] as MaskKind[]) {
+        if (batch === 1 && mask === "empty-row") continue;
+        for (const goBackwards of [false, true]) {
+          for (const returnSequences of [false, true]) {
+            for (const zeroOutputForMask of mask === "none" ? [false] : [false, true]) {
+              const c: Case = {
+                cell,
+                batch,
+                time: rng.int(1, 9),
+                inDim: [1, 5, 7, 13][rng.int(0, 4)],
+                units: [1, 3, 5, 6, 9, 11][rng.int(0, 6)],
+                useBias: rng.next() < 0.8,
+                mask,
+                goBackwards,
+                returnSequences,
+                zeroOutputForMask,
+              };
+              const { got, want } = runCase(rng, c);
+              assertClose(got, want, 1e-5, `case ${JSON.stringify(c)}`);
+              n++;
+            }
+          }
+        }
+      }
+    }
+  }
+  if (n !== 192) throw new Error(`${n} cases ran, expected 192`);
+});
+
+Deno.test("rnnSequence with other activations, longer sequences and wider layers", () => {
+  const rng = new Rng(5);
+  const acts: [ActivationCode, ActivationCode][] = [
+    [ActivationCode.Relu, ActivationCode.HardSigmoid],
+    [ActivationCode.Linear, ActivationCode.HardSigmoidKeras2],
+    [ActivationCode.Softsign, ActivationCode.Sigmoid],
+    [ActivationCode.Elu, ActivationCode.HardSigmoid],
+  ];
+  for (const cell of CELLS) {
+    for (const [act, recAct] of acts) {
+      const c: Case = {
+        cell,
+        batch: 17,
+        time: 23,
+        inDim: 19,
+        units: 21,
+        useBias: true,
+        mask: "post",
+        goBackwards: rng.next() < 0.5,
+        returnSequences: true,
+        zeroOutputForMask: false,
+        act,
+        recAct,
+      };
+      const { got, want } = runCase(rng, c);
+      // Linear/relu cells can grow; compare relative to the output's scale.
+      const scale = Math.max(1, ...Array.from(want, Math.abs));
+      assertClose(got, want, 1e-5 * scale, `${RnnCell[cell]} ${ActivationCode[act]}`);
+    }
+  }
+});
+
+Deno.test("rnnSequence writes strided, time-reversed rows (the Bidirectional concat path)", () => {
+  const rng = new Rng(9);
+  for (const cell of CELLS) {
+    for (const returnSequences of [true, false]) {
+      const c: Case = {
+        cell,
+        batch: 17,
+        time: 7,
+        inDim: 5,
+        units: 7,
+        useBias: true,
+        mask: "middle",
+        goBackwards: true,
+        returnSequences,
+        zeroOutputForMask: true,
+      };
+      const { got, want } = runCase(rng, c, returnSequences, 6);
+      assertClose(got, want, 1e-5, `${RnnCell[cell]} reversed, strided`);
+    }
+  }
+});
+
+Deno.test("a masked step keeps the state and repeats the output (zeros before the first real step)", () => {
+  const rng = new Rng(12);
+  const { kernels, heap } = getRuntime();
+  const [batch, time, inDim, units] = [2, 5, 3, 5];
+  const g = 4 * units;
+  const x = rng.floats(batch * time * inDim);
+  const mask = Int32Array.from([0, 1, 0, 1, 0, /* row 2 */ 1, 1, 1, 0, 0]);
+  const px = heap.upload(x), pk = heap.upload(rng.floats(inDim * g));
+  const pr = heap.upload(rng.floats(units * g)), pm = heap.upload(mask);
+  const py = heap.alloc(batch * time * units * 4);
+  const work = heap.alloc(kernels.rnnWorkspaceBytes(RnnCell.LSTM, batch, time, units));
+  kernels.rnnSequence(
+    RnnCell.LSTM,
+    px,
+    batch,
+    time,
+    inDim,
+    units,
+    pk,
+    pr,
+    0,
+    0,
+    pm,
+    ActivationCode.Tanh,
+    0,
+    ActivationCode.Sigmoid,
+    0,
+    RnnFlag.ReturnSequences,
+    py,
+    units,
+    work,
+  );
+  const y = heap.f32(py, batch * time * units).slice();
+  [px, pk, pr, pm, py, work].forEach((p) => heap.free(p));
+  const row = (b: number, t: number) =>
+    y.subarray((b * time + t) * units, (b * time + t + 1) * units);
+  if (row(0, 0).some((v) => v !== 0)) throw new Error("output before the first real step is not 0");
+  if (maxAbsDiff(row(0, 2), row(0, 1)) !== 0) throw new Error("masked step does not repeat");
+  if (maxAbsDiff(row(1, 4), row(1, 2)) !== 0) throw new Error("trailing padding does not repeat");
+  if (maxAbsDiff(row(0, 3), row(0, 1)) === 0) throw new Error("unmasked step did not update");
+});
+
+Deno.test("rnnMerge: sum, mul, ave on odd lengths", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(4);
+  for (const n of [1, 3, 17, 130]) {
+    for (const mode of ["sum", "mul", "ave"] as const) {
+      const a = rng.floats(n), b = rng.floats(n);
+      const pa = heap.upload(a), pb = heap.upload(b);
+      kernels.rnnMerge(pa, pb, n, MERGE_CODES[mode]);
+      assertClose(heap.f32(pa, n), mergeReference(a, b, n, mode), 1e-7, `${mode} n=${n}`);
+      heap.free(pa);
+      heap.free(pb);
+    }
+  }
+});

@@ -1,0 +1,209 @@
+import { LayerConfigError, UnsupportedLayerError, WeightShapeError } from "../errors.ts";
+import { MERGE_CODES } from "../kernels/rnn_codes.ts";
+import {
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+  type WeightSpec,
+  type WeightTensor,
+} from "../layer.ts";
+import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import type { WasmHeap } from "../wasm/heap.ts";
+import { GRU } from "./gru.ts";
+import { LSTM } from "./lstm.ts";
+import type { RecurrentLayer } from "./recurrent.ts";
+import { SimpleRNN } from "./simple_rnn.ts";
+
+const WRAPPABLE: Record<string, (c: LayerConfig, o: LayerBuildOptions) => RecurrentLayer> = {
+  SimpleRNN: (c, o) => new SimpleRNN(c, o),
+  LSTM: (c, o) => new LSTM(c, o),
+  GRU: (c, o) => new GRU(c, o),
+};
+
+const MERGE_MODES = ["concat", "sum", "mul", "ave"] as const;
+type MergeMode = typeof MERGE_MODES[number];
+
+/**
+ * Keras `Bidirectional` around SimpleRNN / LSTM / GRU. The config nests `layer` (and optionally
+ * `backward_layer`) as `{class_name, config}`; without `backward_layer` the backward RNN is the
+ * forward config with `go_backwards` flipped. Weights: the forward layer's, then the backward
+ * layer's, each in Keras order. With `return_sequences`, the backward output is flipped back in
+ * time and masked steps output zeros (Keras forces `zero_output_for_mask` there).
+ */
+export class Bidirectional extends Layer {
+  readonly mergeMode: MergeMode;
+  readonly forward: RecurrentLayer;
+  readonly backward: RecurrentLayer;
+  readonly returnSequences: boolean;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("Bidirectional", config, options);
+    if (config.merge_mode === null) {
+      throw new LayerConfigError(
+        this.name,
+        "merge_mode",
+        "None (two separate outputs) is not supported: the engine runs a chain of layers",
+      );
+    }
+    this.mergeMode = this.oneOf("merge_mode", MERGE_MODES, "concat");
+    const inner = this.#wrapped("layer");
+    const innerName = String(inner.config.name ?? inner.class_name.toLowerCase())
+      .replace(/^forward_/, "");
+    this.forward = this.#instantiate(
+      inner,
+      { ...inner.config, name: `${this.name}/forward_${innerName}` },
+      options,
+    );
+    const given = config.backward_layer === undefined || config.backward_layer === null
+      ? undefined
+      : this.#wrapped("backward_layer");
+    const backCfg = given
+      ? { ...given.config, name: `${this.name}/${given.config.name ?? "backward"}` }
+      : {
+        ...inner.config,
+        name: `${this.name}/backward_${innerName}`,
+        go_backwards: !(inner.config.go_backwards ?? false),
+      };
+    this.backward = this.#instantiate(given ?? inner, backCfg, options);
+    if (this.forward.goBackwards === this.backward.goBackwards) {
+      throw new LayerConfigError(
+        this.name,
+        "backward_layer",
+        `forward and backward layers must differ in go_backwards (both ${this.forward.goBackwards})`,
+      );
+    }
+    if (this.forward.returnSequences !== this.backward.returnSequences) {
+      throw new LayerConfigError(
+        this.name,
+        "backward_layer",
+        `return_sequences differs between forward (${this.forward.returnSequences}) and backward`,
+      );
+    }
+    if (this.mergeMode !== "concat" && this.forward.units !== this.backward.units) {
+      throw new LayerConfigError(
+        this.name,
+        "merge_mode",
+        `${this.mergeMode} needs equal units, got forward ${this.forward.units} and backward ${this.backward.units}`,
+      );
+    }
+    this.returnSequences = this.forward.returnSequences;
+  }
+
+  #wrapped(field: string): { class_name: string; config: LayerConfig } {
+    const v = this.config[field] as { class_name?: unknown; config?: unknown } | undefined;
+    if (!v || typeof v !== "object" || typeof v.class_name !== "string" || !v.config) {
+      throw new LayerConfigError(
+        this.name,
+        field,
+        `expected a {class_name, config} object, got ${JSON.stringify(v)}`,
+      );
+    }
+    return { class_name: v.class_name, config: v.config as LayerConfig };
+  }
+
+  #instantiate(
+    obj: { class_name: string },
+    config: LayerConfig,
+    options: LayerBuildOptions,
+  ): RecurrentLayer {
+    const make = WRAPPABLE[obj.class_name];
+    if (!make) {
+      throw new UnsupportedLayerError(
+        obj.class_name,
+        String(config.name),
+        `Bidirectional wraps only ${Object.keys(WRAPPABLE).join(", ")}`,
+      );
+    }
+    return make(config, options);
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    const f = this.forward.computeOutputShape(inputShape);
+    this.backward.computeOutputShape(inputShape);
+    const last = this.mergeMode === "concat"
+      ? this.forward.units + this.backward.units
+      : this.forward.units;
+    return [...f.slice(0, -1), last];
+  }
+
+  override weightSpecs(inputShape: Shape): WeightSpec[] {
+    const named = (l: RecurrentLayer) =>
+      l.weightSpecs(inputShape).map((s) => ({ ...s, name: `${l.name}/${s.name}` }));
+    return [...named(this.forward), ...named(this.backward)];
+  }
+
+  /** Builds the two wrapped layers from the forward weights then the backward weights. */
+  override build(inputShape: Shape, weights: WeightTensor[] | undefined, heap: WasmHeap): void {
+    this.inputShape = [...inputShape];
+    this.outputShape = this.computeOutputShape(inputShape);
+    const nf = this.forward.weightSpecs(inputShape).length;
+    const specs = this.weightSpecs(inputShape);
+    const given = weights ?? [];
+    if (given.length !== specs.length) {
+      throw new WeightShapeError(
+        this.name,
+        "(count)",
+        `${specs.length} arrays (${specs.map((s) => `${s.name}[${s.shape}]`).join(", ")})`,
+        `${given.length} arrays`,
+      );
+    }
+    this.forward.build(inputShape, given.slice(0, nf), heap);
+    this.backward.build(inputShape, given.slice(nf), heap);
+  }
+
+  override getWeights(): WeightTensor[] {
+    return [...this.forward.getWeights(), ...this.backward.getWeights()];
+  }
+
+  override dispose(): void {
+    this.forward.dispose();
+    this.backward.dispose();
+  }
+
+  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const [batch, time] = x.shape;
+    const seq = this.returnSequences;
+    const uf = this.forward.units, ub = this.backward.units;
+    const width = this.mergeMode === "concat" ? uf + ub : uf;
+    const y = this.allocOutput(ctx, seq ? [batch, time, width] : [batch, width]);
+    let tmp = 0;
+    try {
+      this.forward.runInto(x, mask, ctx, {
+        ptr: y.ptr,
+        rowStride: width,
+        reverse: false,
+        zeroOutputForMask: seq,
+      });
+      if (this.mergeMode === "concat") {
+        this.backward.runInto(x, mask, ctx, {
+          ptr: y.ptr + uf * 4,
+          rowStride: width,
+          reverse: seq,
+          zeroOutputForMask: seq,
+        });
+      } else {
+        const n = sizeOf(y.shape);
+        tmp = ctx.heap.alloc(n * 4);
+        this.backward.runInto(x, mask, ctx, {
+          ptr: tmp,
+          rowStride: ub,
+          reverse: seq,
+          zeroOutputForMask: seq,
+        });
+        ctx.kernels.rnnMerge(y.ptr, tmp, n, MERGE_CODES[this.mergeMode]);
+      }
+    } catch (e) {
+      ctx.heap.free(y.ptr);
+      throw e;
+    } finally {
+      ctx.heap.free(tmp);
+    }
+    return y;
+  }
+
+  /** The mask goes on with the sequences; a last-step output ends it. */
+  override computeMask(_x: DeviceTensor, mask: DeviceTensor | null): DeviceTensor | null {
+    return this.returnSequences ? mask : null;
+  }
+}

@@ -1,0 +1,88 @@
+import { InputShapeError, LayerConfigError } from "../errors.ts";
+import {
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+  type WeightSpec,
+} from "../layer.ts";
+import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import { getRuntime } from "../wasm/kernels.ts";
+
+/**
+ * Keras `Embedding`: `embeddings (input_dim, output_dim)` rows gathered by id for (batch, time)
+ * ids given as int32 or integral float32. An id outside `[0, input_dim)` is an error, never a
+ * clamp. `mask_zero` makes the mask `ids != 0` for the layers that follow.
+ */
+export class Embedding extends Layer {
+  readonly inputDim: number;
+  readonly outputDim: number;
+  readonly maskZero: boolean;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("Embedding", config, options);
+    this.inputDim = this.num("input_dim", undefined, true);
+    this.outputDim = this.num("output_dim", undefined, true);
+    for (const field of ["input_dim", "output_dim"] as const) {
+      const v = field === "input_dim" ? this.inputDim : this.outputDim;
+      if (v < 1) throw new LayerConfigError(this.name, field, `expected >= 1, got ${v}`);
+    }
+    this.maskZero = this.bool("mask_zero", false);
+    // Keras 3 LoRA adds weights the engine does not merge.
+    if (config.lora_rank !== undefined && config.lora_rank !== null) {
+      throw new LayerConfigError(
+        this.name,
+        "lora_rank",
+        `LoRA embeddings are not supported (got ${JSON.stringify(config.lora_rank)})`,
+      );
+    }
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 1, "(batch, time) ");
+    return [...inputShape, this.outputDim];
+  }
+
+  override weightSpecs(_inputShape: Shape): WeightSpec[] {
+    return [{ name: "embeddings", shape: [this.inputDim, this.outputDim] }];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const n = sizeOf(x.shape);
+    const y = this.allocOutput(ctx, [...x.shape, this.outputDim]);
+    const bad = ctx.kernels.embeddingGather(
+      x.ptr,
+      x.dtype === "int32" ? 1 : 0,
+      this.weightPtrs[0],
+      y.ptr,
+      n,
+      this.inputDim,
+      this.outputDim,
+    );
+    if (bad >= 0) {
+      ctx.heap.free(y.ptr);
+      const id = x.dtype === "int32"
+        ? ctx.heap.i32(x.ptr + bad * 4, 1)[0]
+        : ctx.heap.f32(x.ptr + bad * 4, 1)[0];
+      const time = x.shape[x.shape.length - 1] || 1;
+      throw new InputShapeError(
+        this.name,
+        `ids that are integers in [0, ${this.inputDim}) (input_dim ${this.inputDim})`,
+        `id ${id} at [${Math.floor(bad / time)}, ${bad % time}] of a batch of shape [${
+          x.shape.join(", ")
+        }]`,
+      );
+    }
+    return y;
+  }
+
+  /** `mask_zero`: a new int32 [batch, time] mask, 1 where the id is not 0. */
+  override computeMask(x: DeviceTensor, _mask: DeviceTensor | null): DeviceTensor | null {
+    if (!this.maskZero) return null;
+    const { kernels, heap } = getRuntime();
+    const n = sizeOf(x.shape);
+    const mask: DeviceTensor = { ptr: heap.alloc(n * 4), shape: [...x.shape], dtype: "int32" };
+    kernels.embeddingMask(x.ptr, x.dtype === "int32" ? 1 : 0, mask.ptr, n);
+    return mask;
+  }
+}

@@ -1,0 +1,15 @@
+import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
+import { RnnCell } from "../kernels/rnn_codes.ts";
+import { RecurrentLayer } from "./recurrent.ts";
+
+/**
+ * Keras `LSTM`, gate order i, f, c, o: `c = f*c + i*act(..)`, `h = o*act(c)`; weights
+ * `kernel (in, 4u)`, `recurrent_kernel (u, 4u)`, `bias (4u)`.
+ */
+export class LSTM extends RecurrentLayer {
+  readonly cell = RnnCell.LSTM;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("LSTM", config, options);
+  }
+}

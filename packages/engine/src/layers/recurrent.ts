@@ -1,0 +1,207 @@
+/**
+ * The shared base of SimpleRNN, LSTM and GRU: config parsing, shapes, weight specs, and one call
+ * of the `rnnSequence` kernel (a whole batch through a whole sequence).
+ */
+import { type Activation, resolveActivation } from "../activations.ts";
+import { InputShapeError, LayerConfigError } from "../errors.ts";
+import { gateCount, RnnCell, RnnFlag } from "../kernels/rnn_codes.ts";
+import {
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+  type WeightSpec,
+} from "../layer.ts";
+import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+
+/** Where and how one recurrent run writes its output (Bidirectional writes slices). */
+export interface RecurrentOutput {
+  /** Byte pointer of the first output row. */
+  ptr: number;
+  /** Floats between consecutive output rows. */
+  rowStride: number;
+  /** Write step s at time position T-1-s (Bidirectional's flip of the backward output). */
+  reverse: boolean;
+  /** Masked steps output zeros instead of repeating the previous output. */
+  zeroOutputForMask: boolean;
+}
+
+/** An element-wise activation for a recurrent layer (softmax cannot be fused per unit). */
+function elementwise(
+  value: unknown,
+  fallback: string,
+  layerName: string,
+  field: string,
+  kerasVersion?: string,
+): Extract<Activation, { kind: "elementwise" }> {
+  const act = resolveActivation(
+    value === undefined ? fallback : value,
+    layerName,
+    kerasVersion,
+    field,
+  );
+  if (act.kind !== "elementwise") {
+    throw new LayerConfigError(
+      layerName,
+      field,
+      `${act.name} is not supported in a recurrent cell (element-wise activations only)`,
+    );
+  }
+  return act;
+}
+
+/** Base class of the Keras recurrent layers the engine runs. */
+export abstract class RecurrentLayer extends Layer {
+  readonly units: number;
+  readonly useBias: boolean;
+  readonly returnSequences: boolean;
+  readonly goBackwards: boolean;
+  /** Keras RNN `zero_output_for_mask` (default false; Bidirectional overrides it per call). */
+  readonly zeroOutputForMask: boolean;
+  readonly activation: Extract<Activation, { kind: "elementwise" }>;
+  readonly recurrentActivation: Extract<Activation, { kind: "elementwise" }>;
+  abstract readonly cell: RnnCell;
+
+  constructor(className: string, config: LayerConfig, options: LayerBuildOptions = {}) {
+    super(className, config, options);
+    this.units = this.num("units", undefined, true);
+    if (this.units < 1) {
+      throw new LayerConfigError(this.name, "units", `expected >= 1, got ${this.units}`);
+    }
+    this.useBias = this.bool("use_bias", true);
+    this.returnSequences = this.bool("return_sequences", false);
+    this.goBackwards = this.bool("go_backwards", false);
+    this.zeroOutputForMask = this.bool("zero_output_for_mask", false);
+    for (const field of ["stateful", "return_state", "time_major"]) {
+      if (this.bool(field, false)) {
+        throw new LayerConfigError(
+          this.name,
+          field,
+          `true is not supported (the engine runs stateless chains of single-output layers)`,
+        );
+      }
+    }
+    // `unroll` does not change results; dropout / recurrent_dropout are inactive at inference.
+    this.activation = elementwise(
+      config.activation,
+      "tanh",
+      this.name,
+      "activation",
+      options.kerasVersion,
+    );
+    this.recurrentActivation = elementwise(
+      config.recurrent_activation,
+      "sigmoid",
+      this.name,
+      "recurrent_activation",
+      options.kerasVersion,
+    );
+  }
+
+  /** The bias weight's shape (GRU reset_after stores two rows). */
+  protected biasShape(): number[] {
+    return [gateCount(this.cell) * this.units];
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 2, "(batch, time, features) ");
+    if (inputShape[1] === null) {
+      throw new InputShapeError(this.name, "a known feature dimension", formatShape(inputShape));
+    }
+    return this.returnSequences ? [inputShape[0], this.units] : [this.units];
+  }
+
+  override weightSpecs(inputShape: Shape): WeightSpec[] {
+    const g = gateCount(this.cell) * this.units;
+    const specs: WeightSpec[] = [
+      { name: "kernel", shape: [inputShape[1] as number, g] },
+      { name: "recurrent_kernel", shape: [this.units, g] },
+    ];
+    if (this.useBias) specs.push({ name: "bias", shape: this.biasShape() });
+    return specs;
+  }
+
+  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const [batch, time] = x.shape;
+    const y = this.allocOutput(
+      ctx,
+      this.returnSequences ? [batch, time, this.units] : [batch, this.units],
+    );
+    try {
+      this.runInto(x, mask, ctx, {
+        ptr: y.ptr,
+        rowStride: this.units,
+        reverse: false,
+        zeroOutputForMask: this.zeroOutputForMask,
+      });
+    } catch (e) {
+      ctx.heap.free(y.ptr);
+      throw e;
+    }
+    return y;
+  }
+
+  /** Runs the layer on x [batch, time, features] and writes its output as `out` says. */
+  runInto(
+    x: DeviceTensor,
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+    out: RecurrentOutput,
+  ): void {
+    if (x.dtype !== "float32" || x.shape.length !== 3) {
+      throw new InputShapeError(
+        this.name,
+        "float32 (batch, time, features)",
+        `${x.dtype} [${x.shape.join(", ")}]`,
+      );
+    }
+    const [batch, time, inDim] = x.shape;
+    if (time < 1) throw new InputShapeError(this.name, "at least 1 timestep", "0 timesteps");
+    if (mask && (mask.shape.length !== 2 || mask.shape[0] !== batch || mask.shape[1] !== time)) {
+      throw new InputShapeError(
+        this.name,
+        `a mask of shape [${batch}, ${time}]`,
+        `[${mask.shape.join(", ")}]`,
+      );
+    }
+    const { kernels, heap } = ctx;
+    const flags = (this.goBackwards ? RnnFlag.GoBackwards : 0) |
+      (this.returnSequences ? RnnFlag.ReturnSequences : 0) |
+      (out.zeroOutputForMask ? RnnFlag.ZeroOutputForMask : 0) |
+      (out.reverse ? RnnFlag.ReverseOutput : 0);
+    const bias = this.useBias ? this.weightPtrs[2] : 0;
+    const g = gateCount(this.cell) * this.units;
+    const recBias = this.cell === RnnCell.GRUResetAfter && bias ? bias + g * 4 : 0;
+    const work = heap.alloc(kernels.rnnWorkspaceBytes(this.cell, batch, time, this.units));
+    try {
+      kernels.rnnSequence(
+        this.cell,
+        x.ptr,
+        batch,
+        time,
+        inDim,
+        this.units,
+        this.weightPtrs[0],
+        this.weightPtrs[1],
+        bias,
+        recBias,
+        mask ? mask.ptr : 0,
+        this.activation.code,
+        this.activation.alpha,
+        this.recurrentActivation.code,
+        this.recurrentActivation.alpha,
+        flags,
+        out.ptr,
+        out.rowStride,
+        work,
+      );
+    } finally {
+      heap.free(work);
+    }
+  }
+
+  /** The mask goes on with the sequence; a last-step output ends it. */
+  override computeMask(_x: DeviceTensor, mask: DeviceTensor | null): DeviceTensor | null {
+    return this.returnSequences ? mask : null;
+  }
+}

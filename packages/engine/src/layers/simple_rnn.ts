@@ -1,0 +1,15 @@
+import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
+import { RnnCell } from "../kernels/rnn_codes.ts";
+import { RecurrentLayer } from "./recurrent.ts";
+
+/**
+ * Keras `SimpleRNN`: `h = act(x·kernel + bias + h_prev·recurrent_kernel)`; weights `kernel (in, u)`,
+ * `recurrent_kernel (u, u)`, `bias (u)`.
+ */
+export class SimpleRNN extends RecurrentLayer {
+  readonly cell = RnnCell.SimpleRNN;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("SimpleRNN", config, options);
+  }
+}
