@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Tensor } from "@scratchnet/engine";
+import { Tensor } from "../engine/mod.ts";
 import { ImportError } from "./errors.ts";
 import { loadModel } from "./load.ts";
 import { readNpy, writeNpy } from "./npy.ts";

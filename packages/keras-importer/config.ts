@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SUPPORTED_LAYER_CLASSES } from "@scratchnet/engine";
+import { SUPPORTED_LAYER_CLASSES } from "../engine/mod.ts";
 import { FormatError, UnsupportedLayerError } from "./errors.ts";
 import { bidirectionalParts, type KerasObject, RNN_CLASSES } from "./keras_layout.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as jsfive from "jsfive";
+import * as jsfive from "npm:jsfive@0.4.2";
 import { CorruptFileError, FormatError } from "./errors.ts";
 
 /** HDF5 files may start after a user block of 0, 512, 1024, 2048, … bytes. */

@@ -75,7 +75,7 @@ let fileCounter = 0;
 
 async function loadH5wasm(): Promise<H5wasmModule> {
   h5wasmPromise ??= (async () => {
-    const h5wasm = await import("h5wasm");
+    const h5wasm = await import("npm:h5wasm@0.8.1");
     const module = await h5wasm.ready;
     return { h5wasm, FS: module.FS };
   })();

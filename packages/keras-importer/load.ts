@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { buildModel, type Model } from "@scratchnet/engine";
+import { buildModel, type Model } from "../engine/mod.ts";
 import { engineLayerClasses, type PreprocessingLayer } from "./config.ts";
 import { FormatError, ImportError, MissingWeightError, SourceError } from "./errors.ts";
 import { openHdf5 } from "./hdf5_read.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { WeightTensor } from "@scratchnet/engine";
+import type { WeightTensor } from "../engine/mod.ts";
 import {
   asModelConfig,
   checkLayerClasses,

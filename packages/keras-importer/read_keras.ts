@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { unzipSync } from "fflate";
+import { unzipSync } from "npm:fflate@0.8.2";
 import {
   asModelConfig,
   checkLayerClasses,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { WeightTensor } from "@scratchnet/engine";
+import type { WeightTensor } from "../engine/mod.ts";
 import {
   asModelConfig,
   checkLayerClasses,

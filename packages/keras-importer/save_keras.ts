@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Model, ModelSpec } from "@scratchnet/engine";
-import { strToU8, zipSync } from "fflate";
+import type { Model, ModelSpec } from "../engine/mod.ts";
+import { strToU8, zipSync } from "npm:fflate@0.8.2";
 import { modelLayers } from "./config.ts";
 import { writeHdf5 } from "./hdf5_write.ts";
 import type { KerasObject } from "./keras_layout.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { KerasObject, WeightTensor } from "@scratchnet/engine";
+import type { KerasObject, WeightTensor } from "../engine/mod.ts";
 import type { PreprocessingLayer } from "./config.ts";
 
 /** The file format a model was read from. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { KerasObject, WeightTensor } from "@scratchnet/engine";
+import type { KerasObject, WeightTensor } from "../engine/mod.ts";
 import type { LayerEntry } from "./config.ts";
 import { FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
 import type { H5Dataset, H5Group } from "./hdf5_read.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { Gunzip, gunzipSync } from "fflate";
-import { parseTar } from "nanotar";
+import { Gunzip, gunzipSync } from "npm:fflate@0.8.2";
+import { parseTar } from "npm:nanotar@0.3.0";
 import { crc32 } from "./checksum.ts";
 import { CorruptFileError } from "./errors.ts";
 import { createProgress, type Progress, type ProgressSetting } from "./progress.ts";

@@ -6,7 +6,7 @@
  */
 
 // @ts-types="@types/papaparse"
-import Papa from "papaparse";
+import Papa from "npm:papaparse@5.5.3";
 import { CsvFormatError } from "./errors.ts";
 
 /** One CSV record. */
