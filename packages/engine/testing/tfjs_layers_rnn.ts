@@ -4,6 +4,7 @@ import { tfActivation, TFJS_LAYER_BUILDERS } from "./tfjs_layers_core.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
+type LayerObj = { class_name: string; config: Record<string, unknown> };
 
 // A TF.js layer's `dtype` is also its weights' dtype: keep the table float32 for int32 ids
 // (TF.js's Embedding casts ids to int32 itself).
@@ -51,19 +52,20 @@ TFJS_LAYER_BUILDERS.set("GRU", (c, base) => {
 });
 
 TFJS_LAYER_BUILDERS.set("Bidirectional", (c, base, kerasVersion) => {
-  const inner = c.layer as { class_name: string; config: Record<string, unknown> };
+  const inner = c.layer as LayerObj;
   const build = TFJS_LAYER_BUILDERS.get(inner.class_name);
   if (!build) throw new Error(`tfjs reference: no builder for ${inner.class_name}`);
   // TF.js derives the backward layer from `layer` (go_backwards flipped); an explicit
   // backward_layer is accepted only when it is exactly that.
-  const back = c.backward_layer as { config: Record<string, unknown> } | undefined | null;
+  const back = c.backward_layer as LayerObj | undefined | null;
   if (back) {
-    const { name: _a, go_backwards: gb, ...rest } = back.config;
-    const { name: _b, go_backwards: gf, ...fwd } = inner.config;
-    const sorted = (o: Record<string, unknown>) => JSON.stringify(Object.entries(o).sort());
-    if (gb === (gf ?? false) || sorted(rest) !== sorted(fwd)) {
-      throw new Error("tfjs reference: backward_layer must mirror layer");
-    }
+    // Only the fields that change the forward pass must agree (initializers carry ids).
+    const fields = ["units", "activation", "recurrent_activation", "use_bias", "return_sequences"];
+    const same = back.class_name === inner.class_name &&
+      fields.every((f) => JSON.stringify(back.config[f]) === JSON.stringify(inner.config[f])) &&
+      (back.config.reset_after ?? true) === (inner.config.reset_after ?? true) &&
+      (back.config.go_backwards === true) !== (inner.config.go_backwards === true);
+    if (!same) throw new Error("tfjs reference: backward_layer must mirror layer");
   }
   if (c.merge_mode === null) throw new Error("tfjs reference: merge_mode None is not used");
   return tf.layers.bidirectional({
