@@ -72,3 +72,19 @@ export {
 } from "./src/kernels/pool_reference.ts";
 export { type BatchNormParams, batchNormReference } from "./src/kernels/batchnorm_reference.ts";
 export { batchNormScaleShift } from "./src/layers/batch_normalization.ts";
+
+// Text layers and their TypeScript references (oracles for other packages' tests).
+export { Embedding } from "./src/layers/embedding.ts";
+export { RecurrentLayer, type RecurrentOutput } from "./src/layers/recurrent.ts";
+export { SimpleRNN } from "./src/layers/simple_rnn.ts";
+export { LSTM } from "./src/layers/lstm.ts";
+export { GRU } from "./src/layers/gru.ts";
+export { Bidirectional } from "./src/layers/bidirectional.ts";
+export { RnnCell } from "./src/kernels/rnn_codes.ts";
+export {
+  mergeReference,
+  reverseTimeReference,
+  rnnReference,
+  type RnnReferenceArgs,
+} from "./src/kernels/rnn_reference.ts";
+export { embeddingMaskReference, embeddingReference } from "./src/kernels/embedding_reference.ts";
