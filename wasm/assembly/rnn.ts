@@ -142,13 +142,15 @@ export function rnnSequence(
           store<f32>(rh + o, r * load<f32>(hs + o));
         }
       }
-      gemmStrided(aux, u, recKernel + (uBytes << 1), g, 0, hp + (uBytes << 1), g, batch, u, u, LINEAR, 0, 0);
+      const hCols = uBytes << 1; // the h gate's columns start at 2u
+      gemmStrided(aux, u, recKernel + hCols, g, 0, hp + hCols, g, batch, u, u, LINEAR, 0, 0);
     } else {
       gemm(h, recKernel, recBias, hp, batch, g, u, LINEAR, 0);
     }
 
     for (let b = 0; b < batch; b++) {
-      const keep = mask == 0 || load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) != 0;
+      const keep = mask == 0 ||
+        load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) != 0;
       const hs = h + <usize> b * uBytes;
       if (keep) {
         const xr = xp + (<usize> b * <usize> time + <usize> t) * gBytes;
@@ -188,7 +190,11 @@ export function rnnSequence(
           for (let j = 0; j < u; j++) {
             const o = <usize> j << 2;
             const z = sigma(load<f32>(xr + o) + load<f32>(hr + o), recAct, recAlpha);
-            const r = sigma(load<f32>(xr + uBytes + o) + load<f32>(hr + uBytes + o), recAct, recAlpha);
+            const r = sigma(
+              load<f32>(xr + uBytes + o) + load<f32>(hr + uBytes + o),
+              recAct,
+              recAlpha,
+            );
             const hh = activateScalar(
               load<f32>(xr + (uBytes << 1) + o) + r * load<f32>(hr + (uBytes << 1) + o),
               act,
@@ -210,7 +216,8 @@ export function rnnSequence(
   if (!retSeq) {
     const tLast = goBack ? 0 : time - 1;
     for (let b = 0; b < batch; b++) {
-      const keep = mask == 0 || load<i32>(mask + ((<usize> b * <usize> time + <usize> tLast) << 2)) != 0;
+      const keep = mask == 0 ||
+        load<i32>(mask + ((<usize> b * <usize> time + <usize> tLast) << 2)) != 0;
       const dst = out + <usize> b * outRow;
       if (keep || !zeroMasked) copyFloats(dst, h + <usize> b * uBytes, u);
       else zeroFloats(dst, u);
