@@ -5,8 +5,16 @@
  */
 import { buildModel, type ModelSpec, Tensor } from "../packages/engine/mod.ts";
 import { argmaxRows, maxAbsDiff, Rng } from "../packages/engine/testing/random.ts";
-import { randomIdBatch, seedsCnnSpec, seedsTextSpec } from "../packages/engine/testing/seeds_models.ts";
-import { tfjsModelFromSpec, tfjsPredict, tfReady } from "../packages/engine/testing/tfjs_reference.ts";
+import {
+  randomIdBatch,
+  seedsCnnSpec,
+  seedsTextSpec,
+} from "../packages/engine/testing/seeds_models.ts";
+import {
+  tfjsModelFromSpec,
+  tfjsPredict,
+  tfReady,
+} from "../packages/engine/testing/tfjs_reference.ts";
 
 await tfReady();
 const rng = new Rng(2026);
@@ -28,10 +36,14 @@ function compare(title: string, spec: ModelSpec, x: Tensor): void {
     console.log(`  sample ${i}  engine [${row(mine.data)}]`);
     console.log(`            tfjs   [${row(reference)}]`);
   }
-  const same = argmaxRows(mine.data, classes).every((v, i) => v === argmaxRows(reference, classes)[i]);
+  const same = argmaxRows(mine.data, classes).every((v, i) =>
+    v === argmaxRows(reference, classes)[i]
+  );
   console.log(
     `  ${x.shape[0]} samples: max |Δp| = ${maxAbsDiff(mine.data, reference).toExponential(2)}, ` +
-      `argmax identical: ${same}, engine ${(t1 - t0).toFixed(0)} ms, tfjs-cpu ${(t2 - t1).toFixed(0)} ms`,
+      `argmax identical: ${same}, engine ${(t1 - t0).toFixed(0)} ms, tfjs-cpu ${
+        (t2 - t1).toFixed(0)
+      } ms`,
   );
   engine.dispose();
 }
