@@ -35,6 +35,7 @@ export {
   buildModel,
   type KerasObject,
   Model,
+  type ModelBuildOptions,
   type ModelSpec,
   type PredictOptions,
 } from "./src/model.ts";
@@ -88,3 +89,65 @@ export {
   type RnnReferenceArgs,
 } from "./src/kernels/rnn_reference.ts";
 export { embeddingMaskReference, embeddingReference } from "./src/kernels/embedding_reference.ts";
+
+// Training: compile / fit / evaluate live on Model; these are their options, callbacks,
+// optimizers, losses, initializers, errors, and the backward registry for layer authors.
+export {
+  type CompileOptions,
+  type EvaluateOptions,
+  type FitOptions,
+  Trainer,
+  type ValidationData,
+} from "./src/training/trainer.ts";
+export {
+  Callback,
+  EarlyStopping,
+  type EarlyStoppingOptions,
+  type FitParams,
+  formatCheckpointPath,
+  History,
+  type Logs,
+  ModelCheckpoint,
+  type ModelCheckpointOptions,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
+  type SaveModelFn,
+} from "./src/training/callbacks.ts";
+export { ProgressBar, type ProgressSink } from "./src/training/progress.ts";
+export {
+  Adam,
+  type AdamOptions,
+  Optimizer,
+  type OptimizerConfig,
+  type OptimizerOptions,
+  type ParamRef,
+  resolveOptimizer,
+  RMSprop,
+  type RMSpropOptions,
+  SGD,
+  type SGDOptions,
+} from "./src/training/optimizers.ts";
+export { EPSILON, Loss, type LossConfig, type LossName } from "./src/training/losses.ts";
+export { type Metric, type MetricKind, resolveMetrics } from "./src/training/metrics.ts";
+export {
+  computeFans,
+  type Initializer,
+  initialWeights,
+  resolveInitializer,
+} from "./src/training/initializers.ts";
+export { SeededRandom } from "./src/training/random.ts";
+export {
+  TrainingConfigError,
+  TrainingDataError,
+  UntrainableLayerError,
+} from "./src/training/errors.ts";
+export { type ModelGradientOptions, modelGradients } from "./src/training/gradients.ts";
+export { mixSeed, type Param, TrainingGraph } from "./src/training/graph.ts";
+export {
+  type BackwardArgs,
+  type LayerTraining,
+  registerTraining,
+  trainableLayerClasses,
+  type TrainContext,
+} from "./src/training/backward/mod.ts";
+export { dropoutScaleReference } from "./src/kernels/activation_grad_reference.ts";

@@ -59,6 +59,8 @@ export abstract class Layer {
   /** Device pointers of the weights, same order. */
   protected weightPtrs: number[] = [];
   #heap?: WasmHeap;
+  /** Set when the trainer changed the device weights: host copies are refreshed on demand. */
+  #hostStale = false;
 
   constructor(className: string, config: LayerConfig, options: LayerBuildOptions = {}) {
     this.className = className;
@@ -121,15 +123,55 @@ export abstract class Layer {
       data: w.data,
     }));
     this.weightPtrs = given.map((w) => heap.upload(w.data));
+    this.#hostStale = false;
     this.afterBuild(heap);
   }
 
   /** Hook for layers that pack or derive device data from their weights (e.g. BN scale/shift). */
   protected afterBuild(_heap: WasmHeap): void {}
 
-  /** The weights as given (Keras order). */
+  /** The weights (Keras order): as given, or their current values after training changed them. */
   getWeights(): WeightTensor[] {
+    if (this.#hostStale && this.#heap) {
+      const heap = this.#heap;
+      this.hostWeights = this.hostWeights.map((w, i) => ({
+        name: w.name,
+        shape: [...w.shape],
+        data: heap.f32(this.weightPtrs[i], w.data.length).slice(),
+      }));
+      this.#hostStale = false;
+    }
     return this.hostWeights;
+  }
+
+  // ---- training support (used by src/training; forward code does not depend on it) ----------
+
+  /** Device pointers of the weights in Keras order (valid until the next `build`/`dispose`). */
+  deviceWeights(): readonly number[] {
+    return this.weightPtrs;
+  }
+
+  /**
+   * Replaces the weights' values with arrays of the same shapes (Keras `set_weights`), rebuilding
+   * derived device data. Throws {@link WeightShapeError} naming the layer and weight otherwise.
+   */
+  setWeights(weights: WeightTensor[]): void {
+    if (!this.#heap) {
+      throw new LayerConfigError(this.name, "weights", "the layer is not built yet");
+    }
+    this.build(
+      this.inputShape,
+      weights.map((w) => ({ ...w, data: Float32Array.from(w.data) })),
+      this.#heap,
+    );
+  }
+
+  /**
+   * Tells the layer that its device weights were changed in place (an optimizer step): host
+   * copies are refreshed lazily by `getWeights`.
+   */
+  weightsUpdated(): void {
+    this.#hostStale = true;
   }
 
   /** Number of scalars in the weights. */

@@ -8,6 +8,18 @@ import { InputLayer } from "./layers/input_layer.ts";
 import { layerFactory } from "./registry.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
 import { getRuntime } from "./wasm/kernels.ts";
+import type { WeightTensor as LayerWeight } from "./layer.ts";
+import { initialWeights } from "./training/initializers.ts";
+import { SeededRandom } from "./training/random.ts";
+import { TrainingConfigError } from "./training/errors.ts";
+import type { History, Logs } from "./training/callbacks.ts";
+import type { Optimizer } from "./training/optimizers.ts";
+import {
+  type CompileOptions,
+  type EvaluateOptions,
+  type FitOptions,
+  Trainer,
+} from "./training/trainer.ts";
 
 /** A serialized Keras object: `{ class_name, config }` (plus Keras 3 `module`, `registered_name`, …). */
 export interface KerasObject {
@@ -24,6 +36,16 @@ export interface ModelSpec {
   weights: Record<string, WeightTensor[]>;
   /** keras_version of the source file; selects version-dependent semantics. */
   kerasVersion?: string;
+}
+
+/** Options of {@link buildModel} / the {@link Model} constructor. */
+export interface ModelBuildOptions {
+  /**
+   * Initialize every layer whose weights are missing from the spec with its config's Keras
+   * initializers (defaults: glorot_uniform kernels, orthogonal recurrent kernels, zero biases,
+   * uniform embeddings, …), drawn from a stream seeded by `seed`.
+   */
+  initialize?: { seed: number };
 }
 
 /** Options of {@link Model.predict}. */
@@ -45,8 +67,12 @@ export class Model {
   readonly #config: KerasObject;
   #built = false;
   #disposed = false;
+  #initRng?: SeededRandom;
+  #trainer?: Trainer;
+  /** Set by a callback (e.g. EarlyStopping) to end `fit` after the current epoch. */
+  stopTraining = false;
 
-  constructor(spec: ModelSpec) {
+  constructor(spec: ModelSpec, options: ModelBuildOptions = {}) {
     const { config, weights, kerasVersion } = spec;
     if (!config || typeof config !== "object" || typeof config.class_name !== "string") {
       throw new ModelConfigError("model config: expected an object with class_name and config");
@@ -87,6 +113,15 @@ export class Model {
       }
     }
     this.#weights = weights ?? {};
+    if (options.initialize !== undefined) {
+      const seed = options.initialize?.seed;
+      if (typeof seed !== "number" || !Number.isFinite(seed)) {
+        throw new ModelConfigError(
+          `initialize.seed: expected a number, got ${JSON.stringify(seed)}`,
+        );
+      }
+      this.#initRng = new SeededRandom(seed);
+    }
     const input = this.layers[0];
     if (input instanceof InputLayer) this.#build(input.declaredShape);
   }
@@ -98,7 +133,11 @@ export class Model {
     const { heap } = getRuntime();
     let shape = inputShape;
     for (const layer of this.layers) {
-      layer.build(shape, this.#weights[layer.name], heap);
+      let weights = this.#weights[layer.name];
+      if (weights === undefined && this.#initRng && layer.weightSpecs(shape).length) {
+        weights = initialWeights(layer, shape, this.#initRng);
+      }
+      layer.build(shape, weights, heap);
       shape = layer.outputShape;
     }
     this.#built = true;
@@ -125,16 +164,7 @@ export class Model {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new InputShapeError(this.name, "batchSize a positive integer", String(batchSize));
     }
-    if (!this.#built) {
-      if (this.layers.length === 0 || !(this.layers[0] instanceof InputLayer)) {
-        this.layers.unshift(
-          new InputLayer({ name: `${this.name}_input`, batch_shape: [null, ...x.shape.slice(1)] }, {
-            kerasVersion: this.kerasVersion,
-          }),
-        );
-      }
-      this.#build((this.layers[0] as InputLayer).declaredShape);
-    }
+    this.#ensureBuilt(x);
     this.#checkInput(x);
     const n = x.shape[0];
     let out: Float32Array | undefined;
@@ -154,6 +184,19 @@ export class Model {
       out = new Float32Array(0);
     }
     return new Tensor(out, outShape);
+  }
+
+  /** Builds a model without an InputLayer for the shape of its first input. */
+  #ensureBuilt(x: Tensor): void {
+    if (this.#built) return;
+    if (this.layers.length === 0 || !(this.layers[0] instanceof InputLayer)) {
+      this.layers.unshift(
+        new InputLayer({ name: `${this.name}_input`, batch_shape: [null, ...x.shape.slice(1)] }, {
+          kerasVersion: this.kerasVersion,
+        }),
+      );
+    }
+    this.#build((this.layers[0] as InputLayer).declaredShape);
   }
 
   #checkInput(x: Tensor): void {
@@ -254,16 +297,114 @@ export class Model {
     ].join("\n");
   }
 
+  // ---- training -------------------------------------------------------------------------
+
+  /**
+   * Configures training (Keras `compile`): optimizer (default Adam), loss, metrics. Recompiling
+   * discards the previous optimizer state.
+   */
+  compile(options: CompileOptions): void {
+    this.#alive();
+    this.#trainer?.dispose();
+    this.#trainer = undefined;
+    this.#trainer = new Trainer(this, options, (x, field) => {
+      if (!(x instanceof Tensor)) throw new InputShapeError(this.name, "a Tensor", typeof x);
+      this.#ensureBuilt(x);
+      try {
+        this.#checkInput(x);
+      } catch (e) {
+        if (e instanceof InputShapeError) {
+          throw new InputShapeError(e.layerName, `${e.expected} (${field})`, e.received);
+        }
+        throw e;
+      }
+    });
+  }
+
+  #compiled(what: string): Trainer {
+    this.#alive();
+    if (!this.#trainer) {
+      throw new TrainingConfigError(what, `model "${this.name}" must be compiled first`);
+    }
+    return this.#trainer;
+  }
+
+  #alive(): void {
+    if (this.#disposed) throw new ModelConfigError(`model "${this.name}" was disposed`);
+  }
+
+  /** The compiled optimizer (its `learningRate` can be changed between epochs). */
+  get optimizer(): Optimizer {
+    return this.#compiled("optimizer").optimizer;
+  }
+
+  /**
+   * Trains the model (Keras `fit`): returns the per-epoch `history` (`loss`, metrics, `val_*`).
+   * See {@link FitOptions}.
+   */
+  fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+    return this.#compiled("fit").fit(x, y, options);
+  }
+
+  /** Loss and metrics over (x, y) in inference mode (Keras `evaluate`, as a record). */
+  evaluate(x: Tensor, y: Tensor, options: EvaluateOptions = {}): Logs {
+    return this.#compiled("evaluate").evaluate(x, y, options);
+  }
+
+  /** One gradient step on one batch; returns its loss and metrics (Keras `train_on_batch`). */
+  trainOnBatch(x: Tensor, y: Tensor, sampleWeight?: Float32Array): Logs {
+    return this.#compiled("trainOnBatch").trainOnBatch(x, y, sampleWeight);
+  }
+
+  /** Copies of every layer's current weights, in layer then Keras order (Keras `get_weights`). */
+  getWeights(): LayerWeight[] {
+    this.#alive();
+    return this.layers.flatMap((l) =>
+      l.getWeights().map((w) => ({
+        name: `${l.name}/${w.name}`,
+        shape: [...w.shape],
+        data: w.data.slice(),
+      }))
+    );
+  }
+
+  /** Replaces every layer's weights from a list shaped like {@link getWeights}' (Keras `set_weights`). */
+  setWeights(weights: LayerWeight[]): void {
+    this.#alive();
+    const counts = this.layers.map((l) => l.getWeights().length);
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (!Array.isArray(weights) || weights.length !== total) {
+      throw new ModelConfigError(
+        `setWeights: model "${this.name}" has ${total} weight arrays, received ${
+          Array.isArray(weights) ? weights.length : typeof weights
+        }`,
+      );
+    }
+    let k = 0;
+    this.layers.forEach((l, i) => {
+      const mine = weights.slice(k, k + counts[i]);
+      k += counts[i];
+      if (mine.length) {
+        l.setWeights(mine.map((w, j) => ({ ...w, name: l.getWeights()[j].name })));
+      }
+    });
+  }
+
   /** Frees the weights' device memory; the model cannot predict afterwards. */
   dispose(): void {
+    this.#trainer?.dispose();
+    this.#trainer = undefined;
     for (const l of this.layers) l.dispose();
     this.#disposed = true;
   }
 }
 
-/** Builds an engine model from a Keras config and weights. */
-export function buildModel(spec: ModelSpec): Model {
-  return new Model(spec);
+/**
+ * Builds an engine model from a Keras config and weights. With `{ initialize: { seed } }`,
+ * layers missing from `spec.weights` get freshly initialized weights (Keras initializers, seeded).
+ */
+export function buildModel(spec: ModelSpec, options: ModelBuildOptions = {}): Model {
+  return new Model(spec, options);
 }
 
 interface LayerObject {

@@ -1,0 +1,19 @@
+/**
+ * Registers the training behaviour of every layer class the trainer supports (one file per
+ * family). Add a new layer's backward by creating its file and importing it here.
+ */
+import "./dense.ts";
+import "./activation.ts";
+import "./dropout.ts";
+import "./reshape.ts";
+
+export {
+  type BackwardArgs,
+  type LayerTraining,
+  paramOwners,
+  registerTraining,
+  reshaped,
+  trainableLayerClasses,
+  type TrainContext,
+  trainingFor,
+} from "./registry.ts";

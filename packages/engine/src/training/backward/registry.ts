@@ -1,0 +1,106 @@
+/**
+ * How the trainer runs one layer class in training mode and backwards: a registry keyed by the
+ * Keras class name, one file per layer under `training/backward/` (e.g. `dense.ts`), each reading
+ * the layer's public fields. Layer files stay forward-only; adding training support for a class is
+ * one new file here plus one import line in `backward/mod.ts`.
+ */
+import type { CallContext, Layer } from "../../layer.ts";
+import type { DeviceTensor } from "../../tensor.ts";
+
+/** The call context in training mode: `ctx.training` is true and a tape is present. */
+export interface TrainContext extends CallContext {
+  training: true;
+  /** Per-step storage for each layer's backward (e.g. Dense's pre-activation, Dropout's mask). */
+  tape: Map<Layer, unknown>;
+  /** Registers a device buffer to be freed when the step ends; returns `ptr`. */
+  keep(ptr: number): number;
+  /** A 32-bit seed for `layer`'s random draws in this step (Dropout). */
+  seedFor(layer: Layer): number;
+  /**
+   * Index of this slice's first sample within the whole batch, so counter-based random draws do
+   * not depend on how a batch is split across workers.
+   */
+  sampleOffset: number;
+}
+
+/** What a layer's backward receives. */
+export interface BackwardArgs {
+  /** The layer's input and output of the forward pass (alive until the step ends). */
+  x: DeviceTensor;
+  y: DeviceTensor;
+  /** The mask the layer received (int32 [batch, time]) or null. */
+  mask: DeviceTensor | null;
+  /**
+   * ∂loss/∂y. Owned by the trainer and not needed afterwards: a backward may overwrite it in place
+   * and return it as dx.
+   */
+  dy: DeviceTensor;
+  /**
+   * True when `dy` is already the gradient with respect to the pre-activation of the layer's
+   * output softmax/sigmoid (the loss fused it, see {@link LayerTraining.outputActivation}).
+   */
+  dyIsPreActivation: boolean;
+  /** Device pointers of the weights, aligned with {@link LayerTraining.params}. */
+  weights: readonly number[];
+  /**
+   * Gradient buffers aligned with `weights` (0 for a frozen weight): the backward OVERWRITES them
+   * with ∂loss/∂w for this slice (the trainer sums slices and scales).
+   */
+  grads: readonly number[];
+  /** False when no earlier layer needs dx (the backward may then skip it and return null). */
+  needInputGrad: boolean;
+  ctx: TrainContext;
+}
+
+/** One layer class's training-mode behaviour. */
+export interface LayerTraining<L extends Layer = Layer> {
+  /**
+   * The training-mode forward; default `layer.call(x, mask, ctx)`. May store what backward needs
+   * in `ctx.tape` and register extra buffers with `ctx.keep`.
+   */
+  forward?(layer: L, x: DeviceTensor, mask: DeviceTensor | null, ctx: TrainContext): DeviceTensor;
+  /**
+   * dx for dy, writing the weight gradients into `args.grads`. Returns null when
+   * `needInputGrad` is false or the input has no gradient (integer ids). A returned tensor that
+   * is not `args.dy` must be a fresh allocation (the trainer frees it).
+   */
+  backward(layer: L, args: BackwardArgs): DeviceTensor | null;
+  /**
+   * The layers owning device weights, in weight order (default `[layer]`); wrappers such as
+   * Bidirectional return their inner layers. The trainer marks them updated after each step.
+   */
+  params?(layer: L): Layer[];
+  /** Which weights are trainable (default: all; BatchNormalization's moving statistics are not). */
+  trainable?(layer: L): boolean[];
+  /** The last operation of the layer when it is a softmax or sigmoid (lets the loss fuse it). */
+  outputActivation?(layer: L): "softmax" | "sigmoid" | null;
+  /** Called after an optimizer step changed the layer's weights (rebuild derived device data). */
+  afterUpdate?(layer: L): void;
+}
+
+const registry = new Map<string, LayerTraining>();
+
+/** Registers the training behaviour of a Keras layer class. */
+export function registerTraining<L extends Layer>(className: string, impl: LayerTraining<L>): void {
+  registry.set(className, impl as unknown as LayerTraining);
+}
+
+/** The training behaviour of `className`, or undefined when it has none yet. */
+export function trainingFor(className: string): LayerTraining | undefined {
+  return registry.get(className);
+}
+
+/** Keras classes the trainer can train. */
+export function trainableLayerClasses(): readonly string[] {
+  return [...registry.keys()];
+}
+
+/** The layers owning `layer`'s device weights. */
+export function paramOwners(layer: Layer, impl: LayerTraining): Layer[] {
+  return impl.params ? impl.params(layer) : [layer];
+}
+
+/** A view of `t`'s memory with another shape (gradients of reshapes alias their input). */
+export function reshaped(t: DeviceTensor, shape: number[]): DeviceTensor {
+  return { ptr: t.ptr, shape: [...shape], dtype: t.dtype };
+}

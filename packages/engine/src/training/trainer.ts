@@ -1,0 +1,405 @@
+/**
+ * The training loop behind `Model.compile / fit / evaluate / trainOnBatch`, following Keras 3:
+ * shuffled mini-batches (seeded), `validation_split` taken from the end of the data before
+ * shuffling, the epoch loss as the sample-count-weighted mean of batch losses, metrics as
+ * weighted means over the epoch, `val_*` from an inference pass over the validation data, and
+ * callbacks between batches and epochs.
+ *
+ * One step = {@link TrainingGraph.computeGradients} on the batch (a function of the batch slice
+ * and the weights only, so a worker version can split it), scaling by the batch's loss count,
+ * clipping and the optimizer update.
+ */
+import type { Model } from "../model.ts";
+import { Tensor } from "../tensor.ts";
+import { getRuntime } from "../wasm/kernels.ts";
+import { Callback, type FitParams, History, type Logs } from "./callbacks.ts";
+import { TrainingConfigError, TrainingDataError } from "./errors.ts";
+import { type BatchSlice, type SliceResult, TrainingGraph } from "./graph.ts";
+import { Loss, type LossConfig } from "./losses.ts";
+import { type Metric, resolveMetrics } from "./metrics.ts";
+import { type Optimizer, type OptimizerConfig, resolveOptimizer } from "./optimizers.ts";
+import { ProgressBar, type ProgressSink, stderrSink } from "./progress.ts";
+import { SeededRandom } from "./random.ts";
+
+/** Options of `Model.compile`. */
+export interface CompileOptions {
+  /** `"adam"` (default), `"sgd"`, `"rmsprop"`, an {@link Optimizer}, or a Keras config object. */
+  optimizer?: OptimizerConfig;
+  /** `"sparse_categorical_crossentropy"`, `"categorical_crossentropy"`, `"binary_crossentropy"`,
+   * `"mse"`, or `{ name, fromLogits }`. */
+  loss: LossConfig;
+  /** Metric names: `"accuracy"` (resolved from the loss as Keras does), `"mse"`, `"mae"`, … */
+  metrics?: string[];
+  /** Seed of the shuffling and Dropout streams (default 1337); `fit({seed})` overrides. */
+  seed?: number;
+}
+
+/** Validation data for `fit`: `[x, y]`, `[x, y, sampleWeight]` or an object. */
+export type ValidationData =
+  | [Tensor, Tensor]
+  | [Tensor, Tensor, Float32Array]
+  | { x: Tensor; y: Tensor; sampleWeight?: Float32Array };
+
+/** Options of `Model.fit`. */
+export interface FitOptions {
+  epochs?: number;
+  /** Samples per gradient step (default 32). */
+  batchSize?: number;
+  /** Evaluated at the end of each epoch into `val_loss`, `val_<metric>`. */
+  validationData?: ValidationData;
+  /** Fraction of the data, taken from the end before shuffling, used as validation data. */
+  validationSplit?: number;
+  /** Shuffle the training samples before each epoch (default true, seeded). */
+  shuffle?: boolean;
+  callbacks?: Callback[];
+  /**
+   * 0 silent; 1 a progress bar on stderr when it is a terminal; 2 one line per epoch on stderr;
+   * "auto" (default) = 1.
+   */
+  verbose?: 0 | 1 | 2 | "auto";
+  /** Per-sample loss weights. */
+  sampleWeight?: Float32Array;
+  /** First epoch index (to resume). */
+  initialEpoch?: number;
+  /** Seed for this fit's shuffling and Dropout (default: the compile-time stream). */
+  seed?: number;
+  /** Where the progress bar writes (default: Deno's stderr). */
+  progressSink?: ProgressSink | null;
+}
+
+/** Options of `Model.evaluate`. */
+export interface EvaluateOptions {
+  batchSize?: number;
+  sampleWeight?: Float32Array;
+}
+
+/** Host-side training data, validated. */
+interface Dataset {
+  x: Tensor;
+  targets: Float32Array | Int32Array;
+  targetsPerSample: number;
+  sampleWeight: Float32Array | null;
+}
+
+const xPerSample = (x: Tensor) => x.shape.slice(1).reduce((a, b) => a * b, 1);
+
+function gather<T extends Float32Array | Int32Array>(src: T, per: number, idx: Int32Array): T {
+  const out = new (src.constructor as { new (n: number): T })(idx.length * per);
+  for (let i = 0; i < idx.length; i++) {
+    out.set(src.subarray(idx[i] * per, (idx[i] + 1) * per), i * per);
+  }
+  return out;
+}
+
+/** Rows [start, end) of a dataset, optionally through an index permutation. */
+function sliceDataset(
+  d: Dataset,
+  start: number,
+  end: number,
+  order: Int32Array | null,
+): BatchSlice {
+  const per = xPerSample(d.x);
+  const tp = d.targetsPerSample;
+  if (!order) {
+    return {
+      x: d.x.sliceBatch(start, end),
+      targets: d.targets.subarray(start * tp, end * tp),
+      sampleWeight: d.sampleWeight ? d.sampleWeight.subarray(start, end) : null,
+      sampleOffset: 0,
+    };
+  }
+  const idx = order.subarray(start, end);
+  return {
+    x: new Tensor(gather(d.x.data, per, idx), [end - start, ...d.x.shape.slice(1)]),
+    targets: gather(d.targets, tp, idx),
+    sampleWeight: d.sampleWeight ? gather(d.sampleWeight, 1, idx) : null,
+    sampleOffset: 0,
+  };
+}
+
+/** Running sums behind an epoch's logs. */
+class Aggregate {
+  samples = 0;
+  weightedLoss = 0;
+  readonly sums: number[];
+  readonly weights: number[];
+
+  constructor(readonly metrics: readonly Metric[]) {
+    this.sums = metrics.map(() => 0);
+    this.weights = metrics.map(() => 0);
+  }
+
+  add(res: SliceResult, samples: number): void {
+    const batchLoss = res.lossCount > 0 ? res.lossSum / res.lossCount : 0;
+    this.weightedLoss += batchLoss * samples;
+    this.samples += samples;
+    res.metricSums.forEach((s, i) => (this.sums[i] += s));
+    res.metricWeights.forEach((w, i) => (this.weights[i] += w));
+  }
+
+  logs(prefix = ""): Logs {
+    const logs: Logs = { [`${prefix}loss`]: this.samples ? this.weightedLoss / this.samples : 0 };
+    this.metrics.forEach((m, i) => {
+      logs[`${prefix}${m.name}`] = this.weights[i] > 0 ? this.sums[i] / this.weights[i] : 0;
+    });
+    return logs;
+  }
+}
+
+function positiveInt(v: unknown, field: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1) {
+    throw new TrainingConfigError(field, `expected a positive integer, got ${JSON.stringify(v)}`);
+  }
+  return v as number;
+}
+
+/** A compiled model's training state: loss, metrics, optimizer, gradient buffers. */
+export class Trainer {
+  readonly loss: Loss;
+  readonly optimizer: Optimizer;
+  readonly metricNames: readonly string[];
+  readonly #model: Model;
+  readonly #checkInput: (x: Tensor, field: string) => void;
+  readonly #rng: SeededRandom;
+  #metrics?: Metric[];
+  #graph?: TrainingGraph;
+
+  /**
+   * @param checkInput validates an input tensor against the model's input (throws a typed error)
+   */
+  constructor(
+    model: Model,
+    options: CompileOptions,
+    checkInput: (x: Tensor, field: string) => void,
+  ) {
+    if (!options || typeof options !== "object") {
+      throw new TrainingConfigError("compile", "expected { optimizer, loss, metrics }");
+    }
+    this.#model = model;
+    this.#checkInput = checkInput;
+    this.loss = Loss.from(options.loss);
+    this.optimizer = resolveOptimizer(options.optimizer);
+    const metrics = options.metrics ?? [];
+    if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === "string")) {
+      throw new TrainingConfigError(
+        "metrics",
+        `expected a list of names, got ${JSON.stringify(metrics)}`,
+      );
+    }
+    this.metricNames = [...metrics];
+    this.#rng = new SeededRandom(options.seed ?? 1337);
+  }
+
+  /** The training graph, built on first use (the model must be built). */
+  get graph(): TrainingGraph {
+    if (!this.#graph) {
+      const { kernels, heap } = getRuntime();
+      const layers = this.#model.layers;
+      this.#graph = new TrainingGraph(layers, this.loss, this.#resolvedMetrics(), kernels, heap);
+    }
+    return this.#graph;
+  }
+
+  #resolvedMetrics(): Metric[] {
+    if (!this.#metrics) {
+      const out = this.#model.outputShape;
+      const cols = out[out.length - 1];
+      if (cols === null || cols === undefined) {
+        throw new TrainingConfigError(
+          "model",
+          "the output's last dimension must be known to train",
+        );
+      }
+      this.#metrics = resolveMetrics(this.metricNames, this.loss, cols);
+    }
+    return this.#metrics;
+  }
+
+  /** Validates x / y / sample weights into a dataset. */
+  #dataset(
+    x: Tensor,
+    y: Tensor,
+    sampleWeight: Float32Array | null | undefined,
+    field: string,
+  ): Dataset {
+    if (!(x instanceof Tensor)) throw new TrainingDataError(`${field} x`, "a Tensor", typeof x);
+    if (!(y instanceof Tensor)) throw new TrainingDataError(`${field} y`, "a Tensor", typeof y);
+    this.#checkInput(x, `${field} x`);
+    const n = x.shape[0];
+    if (y.shape[0] !== n) {
+      throw new TrainingDataError(`${field} y`, `${n} samples (as x)`, `shape [${y.shape}]`);
+    }
+    const out = this.#model.outputShape;
+    const cols = out[out.length - 1] as number;
+    const perY = n ? y.size / n : 0;
+    // Loss rows per sample: from the output shape when fully known, else from y (the graph
+    // checks it against the actual output of each batch).
+    const known = out.slice(0, -1).every((d) => d !== null);
+    const rowsPerSample = known
+      ? out.slice(0, -1).reduce((a: number, b) => a * (b as number), 1)
+      : this.loss.sparse
+      ? perY
+      : perY / cols;
+    const targets = this.loss.checkTargets(y.data, n, rowsPerSample, cols, `${field} y`);
+    if (sampleWeight !== undefined && sampleWeight !== null) {
+      if (!(sampleWeight instanceof Float32Array) || sampleWeight.length !== n) {
+        throw new TrainingDataError(
+          `${field} sampleWeight`,
+          `a Float32Array of ${n} weights`,
+          sampleWeight instanceof Float32Array ? `${sampleWeight.length}` : typeof sampleWeight,
+        );
+      }
+      for (let i = 0; i < n; i++) {
+        if (!(sampleWeight[i] >= 0) || !Number.isFinite(sampleWeight[i])) {
+          throw new TrainingDataError(
+            `${field} sampleWeight`,
+            "finite weights ≥ 0",
+            `${sampleWeight[i]} at ${i}`,
+          );
+        }
+      }
+    }
+    return { x, targets, targetsPerSample: perY, sampleWeight: sampleWeight ?? null };
+  }
+
+  /** One optimizer step on a batch; returns what the batch contributed. */
+  #step(slice: BatchSlice, seed: number): SliceResult {
+    const graph = this.graph;
+    const { kernels, heap } = getRuntime();
+    const res = graph.computeGradients(slice, seed);
+    // Keras sum_over_batch_size: the batch gradient is the sum over loss rows / their count.
+    const scale = res.lossCount > 0 ? 1 / res.lossCount : 0;
+    const params = graph.trainableParams();
+    if (scale !== 1) { for (const p of params) kernels.scaleInPlace(p.grad, p.size, scale); }
+    this.optimizer.applyGradients(params, kernels, heap);
+    graph.weightsUpdated();
+    return res;
+  }
+
+  /** One gradient step on (x, y); returns the batch's loss and metrics. */
+  trainOnBatch(x: Tensor, y: Tensor, sampleWeight?: Float32Array): Logs {
+    const d = this.#dataset(x, y, sampleWeight, "trainOnBatch");
+    const agg = new Aggregate(this.#resolvedMetrics());
+    agg.add(this.#step(sliceDataset(d, 0, x.shape[0], null), this.#rng.nextUint32()), x.shape[0]);
+    return agg.logs();
+  }
+
+  /** Loss and metrics over (x, y) in inference mode. */
+  evaluate(x: Tensor, y: Tensor, options: EvaluateOptions = {}): Logs {
+    const d = this.#dataset(x, y, options.sampleWeight, "evaluate");
+    return this.#evaluateDataset(d, positiveInt(options.batchSize ?? 32, "batchSize"), "");
+  }
+
+  #evaluateDataset(d: Dataset, batchSize: number, prefix: string): Logs {
+    const agg = new Aggregate(this.#resolvedMetrics());
+    const n = d.x.shape[0];
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      agg.add(this.graph.evaluate(sliceDataset(d, start, end, null)), end - start);
+    }
+    return agg.logs(prefix);
+  }
+
+  /** Keras `fit`. */
+  async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+    const epochs = positiveInt(options.epochs ?? 1, "epochs");
+    const batchSize = positiveInt(options.batchSize ?? 32, "batchSize");
+    const initialEpoch = options.initialEpoch ?? 0;
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
+      throw new TrainingConfigError("initialEpoch", `expected an integer ≥ 0, got ${initialEpoch}`);
+    }
+    let train = this.#dataset(x, y, options.sampleWeight, "fit");
+    let val: Dataset | null = null;
+    if (options.validationData !== undefined && options.validationData !== null) {
+      const v = options.validationData;
+      const [vx, vy, vw] = Array.isArray(v) ? v : [v.x, v.y, v.sampleWeight];
+      val = this.#dataset(vx, vy, vw, "fit validationData");
+    } else if (options.validationSplit !== undefined && options.validationSplit !== 0) {
+      const split = options.validationSplit;
+      if (!(split > 0 && split < 1)) {
+        throw new TrainingConfigError(
+          "validationSplit",
+          `expected a number in (0, 1), got ${split}`,
+        );
+      }
+      const n = train.x.shape[0];
+      const at = Math.floor(n * (1 - split));
+      if (at < 1 || at >= n) {
+        throw new TrainingConfigError(
+          "validationSplit",
+          `${split} of ${n} samples leaves an empty training or validation set`,
+        );
+      }
+      const head = sliceDataset(train, 0, at, null), tail = sliceDataset(train, at, n, null);
+      val = {
+        x: tail.x,
+        targets: tail.targets,
+        targetsPerSample: train.targetsPerSample,
+        sampleWeight: tail.sampleWeight,
+      };
+      train = {
+        x: head.x,
+        targets: head.targets,
+        targetsPerSample: train.targetsPerSample,
+        sampleWeight: head.sampleWeight,
+      };
+    }
+    const n = train.x.shape[0];
+    if (n === 0) throw new TrainingDataError("fit x", "at least one sample", "0 samples");
+    const steps = Math.ceil(n / batchSize);
+    const rng = options.seed !== undefined ? new SeededRandom(options.seed) : this.#rng;
+    const metrics = this.#resolvedMetrics();
+    const history = new History();
+    const verbose = options.verbose ?? "auto";
+    const callbacks: Callback[] = [];
+    if (verbose !== 0) {
+      const sink = options.progressSink === undefined ? stderrSink() : options.progressSink;
+      callbacks.push(new ProgressBar(sink, verbose === 2 ? 2 : 1));
+    }
+    for (const cb of options.callbacks ?? []) {
+      if (!(cb instanceof Callback)) {
+        throw new TrainingConfigError("callbacks", "expected Callback instances");
+      }
+      callbacks.push(cb);
+    }
+    callbacks.push(history);
+    const params: FitParams = {
+      epochs,
+      steps,
+      samples: n,
+      batchSize,
+      metrics: ["loss", ...metrics.map((m) => m.name)],
+    };
+    for (const cb of callbacks) cb.setModel(this.#model, params);
+    this.#model.stopTraining = false;
+    this.graph; // fail early on untrainable layers
+    for (const cb of callbacks) await cb.onTrainBegin();
+    let epochLogs: Logs = {};
+    for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+      for (const cb of callbacks) await cb.onEpochBegin(epoch);
+      const order = options.shuffle === false ? null : rng.permutation(n);
+      const agg = new Aggregate(metrics);
+      for (let b = 0; b < steps; b++) {
+        for (const cb of callbacks) await cb.onTrainBatchBegin(b);
+        const start = b * batchSize, end = Math.min(n, start + batchSize);
+        const res = this.#step(sliceDataset(train, start, end, order), rng.nextUint32());
+        agg.add(res, end - start);
+        const logs = agg.logs();
+        for (const cb of callbacks) await cb.onTrainBatchEnd(b, logs);
+      }
+      epochLogs = agg.logs();
+      if (val) Object.assign(epochLogs, this.#evaluateDataset(val, batchSize, "val_"));
+      for (const cb of callbacks) await cb.onEpochEnd(epoch, epochLogs);
+      if (this.#model.stopTraining) break;
+    }
+    for (const cb of callbacks) await cb.onTrainEnd(epochLogs);
+    return history;
+  }
+
+  /** Frees gradient buffers and optimizer slots. */
+  dispose(): void {
+    this.#graph?.dispose();
+    this.#graph = undefined;
+    this.optimizer.dispose();
+  }
+}
