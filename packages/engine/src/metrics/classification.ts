@@ -46,7 +46,7 @@ export function accuracy(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): nu
 export function confusionMatrix(
   yTrue: ArrayLike<number>,
   yPred: ArrayLike<number>,
-  numClasses = inferNumClasses(yTrue, yPred),
+  numClasses: number = inferNumClasses(yTrue, yPred),
 ): number[][] {
   checkLabels(yTrue, yPred, numClasses);
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
@@ -71,7 +71,7 @@ export interface ClassificationReport {
 export function classificationReport(
   yTrue: ArrayLike<number>,
   yPred: ArrayLike<number>,
-  numClasses = inferNumClasses(yTrue, yPred),
+  numClasses: number = inferNumClasses(yTrue, yPred),
 ): ClassificationReport {
   const cm = confusionMatrix(yTrue, yPred, numClasses);
   const precision: number[] = [], recall: number[] = [], f1: number[] = [], support: number[] = [];
