@@ -1,8 +1,15 @@
 // Conv2D, NHWC, kernel in Keras layout (kh, kw, in, out), with a fused bias + activation.
-// Method: im2col of a tile of output pixels into caller-provided scratch, then `gemm` (the
-// kernel, read row-major, is already the (kh*kw*in) × out matrix). A 1×1 stride-1 unpadded
-// convolution is a plain gemm over the input. Padding cells are zeros (cross-correlation).
-import { gemm } from "./gemm";
+// The kernel, read row-major, is already the (kh*kw*in) × out GEMM matrix B. Methods, chosen by
+// shape and the scratch the caller gives (conv2dScratchFloats says how much each wants):
+// - 1×1 stride-1 unpadded: a plain gemm over the input.
+// - implicit GEMM (horizontal dilation 1): the window of an output pixel in input row iy is kw·c
+//   contiguous floats, so the GEMM tiles read A straight from the image — kh segments of kw·c
+//   floats, one image row apart — with no im2col copy. `same` padding first copies each image
+//   into a zero-bordered scratch image so every window is in bounds.
+// - im2col: a tile of output pixels' windows copied into scratch, then `gemm` (dilated columns,
+//   or when the scratch is too small for a padded image).
+// Padding cells are zeros (cross-correlation).
+import { gemm, gemmRowBlock, nextRowBlock } from "./gemm";
 
 // @ts-ignore: decorator
 @inline function copyFloats(dst: usize, src: usize, n: i32): void {
@@ -27,7 +34,7 @@ import { gemm } from "./gemm";
  *                                   · w[ky, kx, c, o]).
  * `scratch` holds `scratchFloats` floats (at least kh*kw*c); bias may be 0 (none).
  */
-export function conv2d(
+function conv2dIm2col(
   x: usize,
   w: usize,
   bias: usize,
@@ -53,13 +60,6 @@ export function conv2d(
   alpha: f32,
 ): void {
   const total = batch * outH * outW;
-  if (
-    kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && outH == h &&
-    outW == wd
-  ) {
-    gemm(x, w, bias, y, total, outC, c, act, alpha);
-    return;
-  }
   const k = kh * kw * c;
   let tile = scratchFloats / k;
   if (tile > 4) tile &= ~3; // whole 4-row blocks for the gemm register tile
@@ -95,5 +95,190 @@ export function conv2d(
       }
     }
     gemm(scratch, w, bias, y + (<usize> p0 * <usize> outC << 2), rows, outC, k, act, alpha);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function padAfter(inLen: i32, outLen: i32, stride: i32, k: i32, dilation: i32, before: i32): i32 {
+  return max(0, (outLen - 1) * stride + (k - 1) * dilation + 1 - inLen - before);
+}
+
+/** Whether the implicit GEMM applies: windows are contiguous across kx (no column dilation). */
+// @ts-ignore: decorator
+@inline function implicitApplies(kh: i32, kw: i32, dw: i32): bool {
+  return dw == 1 && kh * kw > 1;
+}
+
+/**
+ * Floats of scratch `conv2d` uses for its preferred method on this shape (0 for the 1×1 gemm
+ * and for unpadded implicit GEMM). Any scratch ≥ kh*kw*c floats works (im2col, smaller tiles).
+ */
+export function conv2dScratchFloats(
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+  im2colFloats: i32,
+): i32 {
+  if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && outH == h && outW == wd) {
+    return 0;
+  }
+  if (implicitApplies(kh, kw, dw)) {
+    const padBottom = padAfter(h, outH, sh, kh, dh, padTop);
+    const padRight = padAfter(wd, outW, sw, kw, dw, padLeft);
+    if (padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0) return 0;
+    return (h + padTop + padBottom) * (wd + padLeft + padRight) * c;
+  }
+  return im2colFloats;
+}
+
+/**
+ * y[b, oh, ow, o] = act(bias[o] + Σ x[b, oh*sh - padTop + ky*dh, ow*sw - padLeft + kx*dw, c]
+ *                                   · w[ky, kx, c, o]).
+ * `scratch` holds `scratchFloats` floats (at least kh*kw*c); bias may be 0 (none).
+ */
+export function conv2d(
+  x: usize,
+  w: usize,
+  bias: usize,
+  y: usize,
+  scratch: usize,
+  scratchFloats: i32,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  outC: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+  act: i32,
+  alpha: f32,
+): void {
+  if (
+    kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && outH == h &&
+    outW == wd
+  ) {
+    gemm(x, w, bias, y, batch * outH * outW, outC, c, act, alpha);
+    return;
+  }
+  if (implicitApplies(kh, kw, dw)) {
+    const padBottom = padAfter(h, outH, sh, kh, dh, padTop);
+    const padRight = padAfter(wd, outW, sw, kw, dw, padLeft);
+    const padded = padTop != 0 || padLeft != 0 || padBottom != 0 || padRight != 0;
+    const hp = h + padTop + padBottom;
+    const wp = wd + padLeft + padRight;
+    if (!padded || scratchFloats >= hp * wp * c) {
+      conv2dImplicit(
+        x, w, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp, outH, outW, outC, kh, kw, sh,
+        sw, dh, padTop, padLeft, act, alpha,
+      );
+      return;
+    }
+  }
+  conv2dIm2col(
+    x, w, bias, y, scratch, scratchFloats, batch, h, wd, c, outH, outW, outC, kh, kw, sh, sw, dh,
+    dw, padTop, padLeft, act, alpha,
+  );
+}
+
+/** Copies one h×wd×c image into the middle of a zeroed hp×wp×c image. */
+function padImage(src: usize, dst: usize, h: i32, wd: i32, c: i32, wp: i32, hp: i32, padTop: i32, padLeft: i32): void {
+  const rowBytes = <usize> wd * <usize> c << 2;
+  const pRowBytes = <usize> wp * <usize> c << 2;
+  memory.fill(dst, 0, <usize> hp * pRowBytes);
+  let d = dst + <usize> padTop * pRowBytes + (<usize> padLeft * <usize> c << 2);
+  let s = src;
+  for (let iy = 0; iy < h; iy++) {
+    memory.copy(d, s, rowBytes);
+    d += pRowBytes;
+    s += rowBytes;
+  }
+}
+
+/**
+ * Implicit GEMM: per image (zero-padded into `padBuf` when it is not 0), blocks of up to 6 output
+ * pixels × all output channels; pixel p's A row starts at its window's top-left input cell and
+ * runs kh segments of kw·c floats, dh image rows apart.
+ */
+function conv2dImplicit(
+  x: usize,
+  w: usize,
+  bias: usize,
+  y: usize,
+  padBuf: usize,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  hp: i32,
+  wp: i32,
+  outH: i32,
+  outW: i32,
+  outC: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  padTop: i32,
+  padLeft: i32,
+  act: i32,
+  alpha: f32,
+): void {
+  const pixelBytes = <usize> c << 2;
+  const rowBytes = <usize> wp * pixelBytes;
+  const segStride = <usize> dh * rowBytes;
+  const segLen = kw * c;
+  const sb = <usize> outC << 2;
+  const pixels = outH * outW;
+  const imageBytes = <usize> h * <usize> wd * pixelBytes;
+  for (let b = 0; b < batch; b++) {
+    let img = x + <usize> b * imageBytes;
+    if (padBuf) {
+      padImage(img, padBuf, h, wd, c, wp, hp, padTop, padLeft);
+      img = padBuf;
+    }
+    const yImg = y + <usize> b * <usize> pixels * sb;
+    let p = 0;
+    while (p < pixels) {
+      const rows = nextRowBlock(pixels - p);
+      // Window origins of the block's pixels (consecutive in row-major output order).
+      let oh = p / outW;
+      let ow = p - oh * outW;
+      const a0 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+      if (++ow == outW) { ow = 0; oh++; }
+      const a1 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+      if (++ow == outW) { ow = 0; oh++; }
+      const a2 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+      if (++ow == outW) { ow = 0; oh++; }
+      const a3 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+      if (++ow == outW) { ow = 0; oh++; }
+      const a4 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+      if (++ow == outW) { ow = 0; oh++; }
+      const a5 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+      gemmRowBlock(
+        rows, a0, a1, a2, a3, a4, a5, segLen, kh, segStride, w, sb, yImg + <usize> p * sb, sb, outC,
+        bias, act, alpha, 0,
+      );
+      p += rows;
+    }
   }
 }

@@ -1,12 +1,54 @@
 // GEMM with a fused bias + activation epilogue:
 //   C[m×n] = act(A[m×k] · B[k×n] + bias[n])   (all row-major float32; bias may be 0 = none)
 // B is in Keras kernel layout (in, out), so Dense and the all-timesteps input projection of a
-// recurrent layer call this directly. Register tile: 4 rows × 8 columns (8 v128 accumulators).
+// recurrent layer call this directly.
+//
+// Register tiles: MR rows × 8 columns held in v128 accumulators for the whole k loop. The module
+// is compiled twice (scripts/build_wasm.ts): with relaxed SIMD the multiply-add is one fused
+// `f32x4.relaxed_madd` and the main tile is 6×8 (12 accumulators + 2 B vectors + 1 broadcast =
+// 15 of the 16 xmm registers V8 allocates on x64); without it a multiply and an add need a
+// temporary register, so the tile is 4×8. Leftover rows use 4×8, 2×16 and 1×32 tiles (8
+// independent accumulator chains keep the FMA pipes busy even for a matrix-vector product).
+//
+// The tiles take A as MR independent row pointers and walk k in `nSeg` segments of `segLen`
+// contiguous floats, `segStride` bytes apart, while B advances one row per k step: plain GEMM is
+// one segment; Conv2D as an implicit GEMM is kh segments of kw·c floats (see conv.ts).
 import { activateScalar, LINEAR, RELU } from "./activations";
 
+/** Bytes of B a column panel may span (about half of a 1 MiB L2). */
+const GEMM_PANEL_BYTES: usize = 512 << 10;
+
+/** Rows of the main register tile of this build. */
+export const GEMM_MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
+
+/** acc + a·b, fused when the module is built with relaxed SIMD. */
 // @ts-ignore: decorator
-@inline function epilogue4(p: usize, acc: v128, biasV: v128, act: i32, alpha: f32): void {
-  let v = f32x4.add(acc, biasV);
+@inline export function madd(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, acc);
+  } else {
+    return f32x4.add(acc, f32x4.mul(a, b));
+  }
+}
+
+/** 1 when this build fuses multiply-add (relaxed SIMD), else 0. */
+export function gemmFusedMultiplyAdd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+// @ts-ignore: decorator
+@inline function epilogue4(
+  p: usize,
+  acc: v128,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let v = acc;
+  if (accumulate) v = f32x4.add(v, v128.load(p));
+  if (bias) v = f32x4.add(v, v128.load(bias + (<usize> j << 2)));
   if (act == RELU) v = f32x4.max(v, f32x4.splat(0));
   v128.store(p, v);
   if (act != LINEAR && act != RELU) {
@@ -17,12 +59,427 @@ import { activateScalar, LINEAR, RELU } from "./activations";
   }
 }
 
-// @ts-ignore: decorator
-@inline function loadBias4(bias: usize, j: i32): v128 {
-  return bias ? v128.load(bias + (<usize> j << 2)) : f32x4.splat(0);
+/** 6 rows × 8 columns (relaxed-SIMD builds only; spills registers without a fused madd). */
+function tile6x8(
+  a0: usize,
+  a1: usize,
+  a2: usize,
+  a3: usize,
+  a4: usize,
+  a5: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  sc: usize,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x10 = f32x4.splat(0), x11 = f32x4.splat(0);
+  let x20 = f32x4.splat(0), x21 = f32x4.splat(0), x30 = f32x4.splat(0), x31 = f32x4.splat(0);
+  let x40 = f32x4.splat(0), x41 = f32x4.splat(0), x50 = f32x4.splat(0), x51 = f32x4.splat(0);
+  let bp = b;
+  const segBytes = <usize> segLen << 2;
+  for (let s = 0; s < nSeg; s++) {
+    let off = <usize> s * segStride;
+    const end = off + segBytes;
+    for (; off < end; off += 4) {
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      bp += sb;
+      let v = v128.load32_splat(a0 + off);
+      x00 = madd(x00, v, b0);
+      x01 = madd(x01, v, b1);
+      v = v128.load32_splat(a1 + off);
+      x10 = madd(x10, v, b0);
+      x11 = madd(x11, v, b1);
+      v = v128.load32_splat(a2 + off);
+      x20 = madd(x20, v, b0);
+      x21 = madd(x21, v, b1);
+      v = v128.load32_splat(a3 + off);
+      x30 = madd(x30, v, b0);
+      x31 = madd(x31, v, b1);
+      v = v128.load32_splat(a4 + off);
+      x40 = madd(x40, v, b0);
+      x41 = madd(x41, v, b1);
+      v = v128.load32_splat(a5 + off);
+      x50 = madd(x50, v, b0);
+      x51 = madd(x51, v, b1);
+    }
+  }
+  epilogue4(c, x00, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x01, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x10, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x11, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x20, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x21, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x30, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x31, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x40, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x41, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x50, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x51, bias, j + 4, act, alpha, accumulate);
 }
 
-/** C = act(A·B + bias). `ldc` lets C rows be wider than n (writing into a column slice). */
+/** 4 rows × 8 columns. */
+function tile4x8(
+  a0: usize,
+  a1: usize,
+  a2: usize,
+  a3: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  sc: usize,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x10 = f32x4.splat(0), x11 = f32x4.splat(0);
+  let x20 = f32x4.splat(0), x21 = f32x4.splat(0), x30 = f32x4.splat(0), x31 = f32x4.splat(0);
+  let bp = b;
+  const segBytes = <usize> segLen << 2;
+  for (let s = 0; s < nSeg; s++) {
+    let off = <usize> s * segStride;
+    const end = off + segBytes;
+    for (; off < end; off += 4) {
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      bp += sb;
+      let v = v128.load32_splat(a0 + off);
+      x00 = madd(x00, v, b0);
+      x01 = madd(x01, v, b1);
+      v = v128.load32_splat(a1 + off);
+      x10 = madd(x10, v, b0);
+      x11 = madd(x11, v, b1);
+      v = v128.load32_splat(a2 + off);
+      x20 = madd(x20, v, b0);
+      x21 = madd(x21, v, b1);
+      v = v128.load32_splat(a3 + off);
+      x30 = madd(x30, v, b0);
+      x31 = madd(x31, v, b1);
+    }
+  }
+  epilogue4(c, x00, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x01, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x10, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x11, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x20, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x21, bias, j + 4, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x30, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x31, bias, j + 4, act, alpha, accumulate);
+}
+
+/** 2 rows × 16 columns. */
+function tile2x16(
+  a0: usize,
+  a1: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  sc: usize,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x02 = f32x4.splat(0), x03 = f32x4.splat(0);
+  let x10 = f32x4.splat(0), x11 = f32x4.splat(0), x12 = f32x4.splat(0), x13 = f32x4.splat(0);
+  let bp = b;
+  const segBytes = <usize> segLen << 2;
+  for (let s = 0; s < nSeg; s++) {
+    let off = <usize> s * segStride;
+    const end = off + segBytes;
+    for (; off < end; off += 4) {
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      const b2 = v128.load(bp, 32);
+      const b3 = v128.load(bp, 48);
+      bp += sb;
+      let v = v128.load32_splat(a0 + off);
+      x00 = madd(x00, v, b0);
+      x01 = madd(x01, v, b1);
+      x02 = madd(x02, v, b2);
+      x03 = madd(x03, v, b3);
+      v = v128.load32_splat(a1 + off);
+      x10 = madd(x10, v, b0);
+      x11 = madd(x11, v, b1);
+      x12 = madd(x12, v, b2);
+      x13 = madd(x13, v, b3);
+    }
+  }
+  epilogue4(c, x00, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x01, bias, j + 4, act, alpha, accumulate);
+  epilogue4(c + 32, x02, bias, j + 8, act, alpha, accumulate);
+  epilogue4(c + 48, x03, bias, j + 12, act, alpha, accumulate);
+  c += sc;
+  epilogue4(c, x10, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x11, bias, j + 4, act, alpha, accumulate);
+  epilogue4(c + 32, x12, bias, j + 8, act, alpha, accumulate);
+  epilogue4(c + 48, x13, bias, j + 12, act, alpha, accumulate);
+}
+
+/** 1 row × 32 columns (matrix-vector products: 8 independent chains). */
+function tile1x32(
+  a0: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+  let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
+  let bp = b;
+  const segBytes = <usize> segLen << 2;
+  for (let s = 0; s < nSeg; s++) {
+    let off = <usize> s * segStride;
+    const end = off + segBytes;
+    for (; off < end; off += 4) {
+      const v = v128.load32_splat(a0 + off);
+      x0 = madd(x0, v, v128.load(bp));
+      x1 = madd(x1, v, v128.load(bp, 16));
+      x2 = madd(x2, v, v128.load(bp, 32));
+      x3 = madd(x3, v, v128.load(bp, 48));
+      x4 = madd(x4, v, v128.load(bp, 64));
+      x5 = madd(x5, v, v128.load(bp, 80));
+      x6 = madd(x6, v, v128.load(bp, 96));
+      x7 = madd(x7, v, v128.load(bp, 112));
+      bp += sb;
+    }
+  }
+  epilogue4(c, x0, bias, j, act, alpha, accumulate);
+  epilogue4(c + 16, x1, bias, j + 4, act, alpha, accumulate);
+  epilogue4(c + 32, x2, bias, j + 8, act, alpha, accumulate);
+  epilogue4(c + 48, x3, bias, j + 12, act, alpha, accumulate);
+  epilogue4(c + 64, x4, bias, j + 16, act, alpha, accumulate);
+  epilogue4(c + 80, x5, bias, j + 20, act, alpha, accumulate);
+  epilogue4(c + 96, x6, bias, j + 24, act, alpha, accumulate);
+  epilogue4(c + 112, x7, bias, j + 28, act, alpha, accumulate);
+}
+
+/** 1 row × 4 columns (column remainders). */
+function tile1x4(
+  a0: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  // Two chains over alternate k steps halve the add latency the loop waits on.
+  let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
+  let bp = b;
+  const segBytes = <usize> segLen << 2;
+  for (let s = 0; s < nSeg; s++) {
+    let off = <usize> s * segStride;
+    const end = off + segBytes;
+    for (; off + 4 < end; off += 8) {
+      x0 = madd(x0, v128.load32_splat(a0 + off), v128.load(bp));
+      x1 = madd(x1, v128.load32_splat(a0 + off + 4), v128.load(bp + sb));
+      bp += sb << 1;
+    }
+    if (off < end) {
+      x0 = madd(x0, v128.load32_splat(a0 + off), v128.load(bp));
+      bp += sb;
+    }
+  }
+  epilogue4(c, f32x4.add(x0, x1), bias, j, act, alpha, accumulate);
+}
+
+/** One output cell (column remainders narrower than 4). */
+function cell1x1(
+  a0: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let s0: f32 = 0;
+  let bp = b;
+  const segBytes = <usize> segLen << 2;
+  for (let s = 0; s < nSeg; s++) {
+    let off = <usize> s * segStride;
+    const end = off + segBytes;
+    for (; off < end; off += 4) {
+      s0 += load<f32>(a0 + off) * load<f32>(bp);
+      bp += sb;
+    }
+  }
+  if (accumulate) s0 += load<f32>(c);
+  if (bias) s0 += load<f32>(bias + (<usize> j << 2));
+  store<f32>(c, activateScalar(s0, act, alpha));
+}
+
+/**
+ * All columns of one row of C from one A row (the remainder path for any row count).
+ * `a0` is the row's first A element; the k walk is `nSeg` × `segLen` as in the tiles.
+ */
+function gemmRow(
+  a0: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  n: i32,
+  bias: usize,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const o = <usize> j << 2;
+    tile1x32(a0, segLen, nSeg, segStride, b + o, sb, c + o, bias, j, act, alpha, accumulate);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize> j << 2;
+    tile1x4(a0, segLen, nSeg, segStride, b + o, sb, c + o, bias, j, act, alpha, accumulate);
+  }
+  for (; j < n; j++) {
+    const o = <usize> j << 2;
+    cell1x1(a0, segLen, nSeg, segStride, b + o, sb, c + o, bias, j, act, alpha, accumulate);
+  }
+}
+
+/**
+ * C rows for `rows` (≤ 6, ≥ 1) A rows given as pointers a0..a5 (unused ones ignored), all n
+ * columns, using the widest tile that fits. C rows are `sc` bytes apart starting at `c`.
+ */
+export function gemmRowBlock(
+  rows: i32,
+  a0: usize,
+  a1: usize,
+  a2: usize,
+  a3: usize,
+  a4: usize,
+  a5: usize,
+  segLen: i32,
+  nSeg: i32,
+  segStride: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  sc: usize,
+  n: i32,
+  bias: usize,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (rows == 6) {
+      let j = 0;
+      for (; j + 8 <= n; j += 8) {
+        const o = <usize> j << 2;
+        tile6x8(
+          a0, a1, a2, a3, a4, a5, segLen, nSeg, segStride, b + o, sb, c + o, sc, bias, j, act,
+          alpha, accumulate,
+        );
+      }
+      if (j < n) {
+        const o = <usize> j << 2;
+        const nr = n - j;
+        gemmRow(a0, segLen, nSeg, segStride, b + o, sb, c + o, nr, bias + (bias ? o : 0), act, alpha, accumulate);
+        gemmRow(a1, segLen, nSeg, segStride, b + o, sb, c + sc + o, nr, bias + (bias ? o : 0), act, alpha, accumulate);
+        gemmRow(a2, segLen, nSeg, segStride, b + o, sb, c + 2 * sc + o, nr, bias + (bias ? o : 0), act, alpha, accumulate);
+        gemmRow(a3, segLen, nSeg, segStride, b + o, sb, c + 3 * sc + o, nr, bias + (bias ? o : 0), act, alpha, accumulate);
+        gemmRow(a4, segLen, nSeg, segStride, b + o, sb, c + 4 * sc + o, nr, bias + (bias ? o : 0), act, alpha, accumulate);
+        gemmRow(a5, segLen, nSeg, segStride, b + o, sb, c + 5 * sc + o, nr, bias + (bias ? o : 0), act, alpha, accumulate);
+      }
+      return;
+    }
+  }
+  if (rows >= 4) {
+    let j = 0;
+    for (; j + 8 <= n; j += 8) {
+      const o = <usize> j << 2;
+      tile4x8(a0, a1, a2, a3, segLen, nSeg, segStride, b + o, sb, c + o, sc, bias, j, act, alpha, accumulate);
+    }
+    if (j < n) {
+      const o = <usize> j << 2;
+      const nr = n - j;
+      const bo = bias + (bias ? o : 0);
+      gemmRow(a0, segLen, nSeg, segStride, b + o, sb, c + o, nr, bo, act, alpha, accumulate);
+      gemmRow(a1, segLen, nSeg, segStride, b + o, sb, c + sc + o, nr, bo, act, alpha, accumulate);
+      gemmRow(a2, segLen, nSeg, segStride, b + o, sb, c + 2 * sc + o, nr, bo, act, alpha, accumulate);
+      gemmRow(a3, segLen, nSeg, segStride, b + o, sb, c + 3 * sc + o, nr, bo, act, alpha, accumulate);
+    }
+    if (rows == 5) {
+      gemmRow(a4, segLen, nSeg, segStride, b, sb, c + 4 * sc, n, bias, act, alpha, accumulate);
+    } else if (rows == 6) {
+      gemmRowBlock(
+        2, a4, a5, 0, 0, 0, 0, segLen, nSeg, segStride, b, sb, c + 4 * sc, sc, n, bias, act, alpha,
+        accumulate,
+      );
+    }
+    return;
+  }
+  if (rows >= 2) {
+    let j = 0;
+    for (; j + 16 <= n; j += 16) {
+      const o = <usize> j << 2;
+      tile2x16(a0, a1, segLen, nSeg, segStride, b + o, sb, c + o, sc, bias, j, act, alpha, accumulate);
+    }
+    if (j < n) {
+      const o = <usize> j << 2;
+      const nr = n - j;
+      const bo = bias + (bias ? o : 0);
+      gemmRow(a0, segLen, nSeg, segStride, b + o, sb, c + o, nr, bo, act, alpha, accumulate);
+      gemmRow(a1, segLen, nSeg, segStride, b + o, sb, c + sc + o, nr, bo, act, alpha, accumulate);
+    }
+    if (rows == 3) {
+      gemmRow(a2, segLen, nSeg, segStride, b, sb, c + 2 * sc, n, bias, act, alpha, accumulate);
+    }
+    return;
+  }
+  gemmRow(a0, segLen, nSeg, segStride, b, sb, c, n, bias, act, alpha, accumulate);
+}
+
+/** C = act(A·B + bias). */
 export function gemm(
   a: usize,
   b: usize,
@@ -37,9 +494,17 @@ export function gemm(
   gemmStrided(a, k, b, n, bias, c, n, m, n, k, act, alpha, 0);
 }
 
+/** Rows of the next row block when `left` rows remain: 6/4-row tiles, 8 rows as 4 + 4. */
+// @ts-ignore: decorator
+@inline export function nextRowBlock(left: i32): i32 {
+  if (left >= GEMM_MR && left != 8) return GEMM_MR;
+  return left >= 4 ? 4 : left;
+}
+
 /**
  * Strided GEMM: A rows are `lda` floats apart, B rows `ldb`, C rows `ldc`.
- * `accumulate` = 1 adds into the existing C instead of overwriting it (bias then must be 0).
+ * `accumulate` = 1 adds the product to the existing C before bias and activation (the fused
+ * epilogue then is act(C + A·B + bias)).
  */
 export function gemmStrided(
   a: usize,
@@ -59,160 +524,25 @@ export function gemmStrided(
   const sa = <usize> lda << 2;
   const sb = <usize> ldb << 2;
   const sc = <usize> ldc << 2;
-  let i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const a0 = a + <usize> i * sa;
-    const a1 = a0 + sa;
-    const a2 = a1 + sa;
-    const a3 = a2 + sa;
-    const c0 = c + <usize> i * sc;
-    let j = 0;
-    for (; j + 8 <= n; j += 8) {
-      let x00 = f32x4.splat(0), x01 = f32x4.splat(0);
-      let x10 = f32x4.splat(0), x11 = f32x4.splat(0);
-      let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
-      let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
-      let bp = b + (<usize> j << 2);
-      for (let p = 0; p < k; p++) {
-        const off = <usize> p << 2;
-        const b0 = v128.load(bp);
-        const b1 = v128.load(bp, 16);
-        bp += sb;
-        const v0 = v128.load32_splat(a0 + off);
-        const v1 = v128.load32_splat(a1 + off);
-        const v2 = v128.load32_splat(a2 + off);
-        const v3 = v128.load32_splat(a3 + off);
-        x00 = f32x4.add(x00, f32x4.mul(v0, b0));
-        x01 = f32x4.add(x01, f32x4.mul(v0, b1));
-        x10 = f32x4.add(x10, f32x4.mul(v1, b0));
-        x11 = f32x4.add(x11, f32x4.mul(v1, b1));
-        x20 = f32x4.add(x20, f32x4.mul(v2, b0));
-        x21 = f32x4.add(x21, f32x4.mul(v2, b1));
-        x30 = f32x4.add(x30, f32x4.mul(v3, b0));
-        x31 = f32x4.add(x31, f32x4.mul(v3, b1));
-      }
-      const cp = c0 + (<usize> j << 2);
-      if (accumulate) {
-        x00 = f32x4.add(x00, v128.load(cp));
-        x01 = f32x4.add(x01, v128.load(cp, 16));
-        x10 = f32x4.add(x10, v128.load(cp + sc));
-        x11 = f32x4.add(x11, v128.load(cp + sc, 16));
-        x20 = f32x4.add(x20, v128.load(cp + 2 * sc));
-        x21 = f32x4.add(x21, v128.load(cp + 2 * sc, 16));
-        x30 = f32x4.add(x30, v128.load(cp + 3 * sc));
-        x31 = f32x4.add(x31, v128.load(cp + 3 * sc, 16));
-      }
-      const bv0 = loadBias4(bias, j);
-      const bv1 = loadBias4(bias, j + 4);
-      epilogue4(cp, x00, bv0, act, alpha);
-      epilogue4(cp + 16, x01, bv1, act, alpha);
-      epilogue4(cp + sc, x10, bv0, act, alpha);
-      epilogue4(cp + sc + 16, x11, bv1, act, alpha);
-      epilogue4(cp + 2 * sc, x20, bv0, act, alpha);
-      epilogue4(cp + 2 * sc + 16, x21, bv1, act, alpha);
-      epilogue4(cp + 3 * sc, x30, bv0, act, alpha);
-      epilogue4(cp + 3 * sc + 16, x31, bv1, act, alpha);
-    }
-    for (; j + 4 <= n; j += 4) {
-      let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
-      let bp = b + (<usize> j << 2);
-      for (let p = 0; p < k; p++) {
-        const off = <usize> p << 2;
-        const b0 = v128.load(bp);
-        bp += sb;
-        x0 = f32x4.add(x0, f32x4.mul(v128.load32_splat(a0 + off), b0));
-        x1 = f32x4.add(x1, f32x4.mul(v128.load32_splat(a1 + off), b0));
-        x2 = f32x4.add(x2, f32x4.mul(v128.load32_splat(a2 + off), b0));
-        x3 = f32x4.add(x3, f32x4.mul(v128.load32_splat(a3 + off), b0));
-      }
-      const cp = c0 + (<usize> j << 2);
-      if (accumulate) {
-        x0 = f32x4.add(x0, v128.load(cp));
-        x1 = f32x4.add(x1, v128.load(cp + sc));
-        x2 = f32x4.add(x2, v128.load(cp + 2 * sc));
-        x3 = f32x4.add(x3, v128.load(cp + 3 * sc));
-      }
-      const bv = loadBias4(bias, j);
-      epilogue4(cp, x0, bv, act, alpha);
-      epilogue4(cp + sc, x1, bv, act, alpha);
-      epilogue4(cp + 2 * sc, x2, bv, act, alpha);
-      epilogue4(cp + 3 * sc, x3, bv, act, alpha);
-    }
-    for (; j < n; j++) {
-      for (let r = 0; r < 4; r++) {
-        gemmScalarCell(
-          a + <usize> (i + r) * sa,
-          b,
-          sb,
-          bias,
-          c + <usize> (i + r) * sc,
-          j,
-          k,
-          act,
-          alpha,
-          accumulate,
-        );
-      }
+  // Column panels of B small enough to stay in L2 while every row block streams over them.
+  let panel = n;
+  const panelBytes = <i32> GEMM_PANEL_BYTES;
+  if (k * n > panelBytes >> 2) panel = max(8, (panelBytes >> 2) / max(k, 1) & ~7);
+  for (let j0 = 0; j0 < n; j0 += panel) {
+    const nj = min(panel, n - j0);
+    const o = <usize> j0 << 2;
+    const bj = b + o;
+    const cj = c + o;
+    const biasj = bias ? bias + o : 0;
+    let i = 0;
+    while (i < m) {
+      const rows = nextRowBlock(m - i);
+      const a0 = a + <usize> i * sa;
+      gemmRowBlock(
+        rows, a0, a0 + sa, a0 + 2 * sa, a0 + 3 * sa, a0 + 4 * sa, a0 + 5 * sa, k, 1, 0, bj, sb,
+        cj + <usize> i * sc, sc, nj, biasj, act, alpha, accumulate,
+      );
+      i += rows;
     }
   }
-  // Remaining rows one at a time, still SIMD across columns.
-  for (; i < m; i++) {
-    const ar = a + <usize> i * sa;
-    const cr = c + <usize> i * sc;
-    let j = 0;
-    for (; j + 8 <= n; j += 8) {
-      let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
-      let bp = b + (<usize> j << 2);
-      for (let p = 0; p < k; p++) {
-        const v = v128.load32_splat(ar + (<usize> p << 2));
-        x0 = f32x4.add(x0, f32x4.mul(v, v128.load(bp)));
-        x1 = f32x4.add(x1, f32x4.mul(v, v128.load(bp, 16)));
-        bp += sb;
-      }
-      const cp = cr + (<usize> j << 2);
-      if (accumulate) {
-        x0 = f32x4.add(x0, v128.load(cp));
-        x1 = f32x4.add(x1, v128.load(cp, 16));
-      }
-      epilogue4(cp, x0, loadBias4(bias, j), act, alpha);
-      epilogue4(cp + 16, x1, loadBias4(bias, j + 4), act, alpha);
-    }
-    for (; j + 4 <= n; j += 4) {
-      let x0 = f32x4.splat(0);
-      let bp = b + (<usize> j << 2);
-      for (let p = 0; p < k; p++) {
-        x0 = f32x4.add(x0, f32x4.mul(v128.load32_splat(ar + (<usize> p << 2)), v128.load(bp)));
-        bp += sb;
-      }
-      const cp = cr + (<usize> j << 2);
-      if (accumulate) x0 = f32x4.add(x0, v128.load(cp));
-      epilogue4(cp, x0, loadBias4(bias, j), act, alpha);
-    }
-    for (; j < n; j++) gemmScalarCell(ar, b, sb, bias, cr, j, k, act, alpha, accumulate);
-  }
-}
-
-// @ts-ignore: decorator
-@inline function gemmScalarCell(
-  ar: usize,
-  b: usize,
-  sb: usize,
-  bias: usize,
-  cr: usize,
-  j: i32,
-  k: i32,
-  act: i32,
-  alpha: f32,
-  accumulate: i32,
-): void {
-  let s: f32 = 0;
-  let bp = b + (<usize> j << 2);
-  for (let p = 0; p < k; p++) {
-    s += load<f32>(ar + (<usize> p << 2)) * load<f32>(bp);
-    bp += sb;
-  }
-  const cp = cr + (<usize> j << 2);
-  if (accumulate) s += load<f32>(cp);
-  if (bias) s += load<f32>(bias + (<usize> j << 2));
-  store<f32>(cp, activateScalar(s, act, alpha));
 }

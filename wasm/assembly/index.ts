@@ -1,7 +1,7 @@
 // Entry point of the scratchnet kernel module: one file per kernel family, re-exported here.
 export * from "./runtime";
 export { activate, reluGeneral, softmaxRows } from "./activations";
-export * from "./gemm";
+export { gemm, gemmStrided, gemmFusedMultiplyAdd } from "./gemm";
 export * from "./conv";
 export * from "./pool";
 export * from "./batchnorm";

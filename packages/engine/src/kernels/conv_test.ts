@@ -1,4 +1,4 @@
-import { getRuntime } from "../wasm/kernels.ts";
+import { getRuntime, instantiateKernels } from "../wasm/kernels.ts";
 import { type Activation, ActivationCode } from "../activations.ts";
 import { axisGeometry, type Padding } from "../conv_geometry.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
@@ -142,5 +142,88 @@ Deno.test("conv2d kernel fuses every element-wise activation", () => {
     const want = conv2dReference(x, kernel, bias, p, act);
     const scale = Math.max(1, ...Array.from(want, Math.abs));
     check(runConv(x, kernel, bias, p, act), want, `act ${ActivationCode[code]}`, 1e-5 * scale);
+  }
+});
+
+Deno.test("conv2d implicit GEMM and im2col agree with the reference on seeds shapes, both builds", () => {
+  const rng = new Rng(104);
+  const runtimes = [instantiateKernels("simd"), getRuntime()];
+  const shapes: [number, number[], number, number, [number, number]][] = [
+    [2, [12, 12, 3], 16, 3, [1, 1]],
+    [1, [9, 10, 8], 24, 5, [1, 1]],
+    [3, [8, 8, 5], 8, 7, [1, 1]],
+    [2, [11, 9, 4], 12, 3, [2, 2]],
+  ];
+  for (const { kernels, heap, variant } of runtimes) {
+    for (const [batch, input, outC, ks, strides] of shapes) {
+      for (const padding of ["same", "valid"] as const) {
+        const p = params(batch, input, outC, [ks, ks], strides, [1, 1], padding);
+        const x = rng.floats(batch * input[0] * input[1] * input[2]);
+        const kernel = rng.floats(ks * ks * input[2] * outC, -0.3, 0.3);
+        const bias = rng.floats(outC);
+        const want = conv2dReference(x, kernel, bias, p);
+        const k = ks * ks * input[2];
+        const implicit = kernels.conv2dScratchFloats(
+          p.batch,
+          p.h,
+          p.w,
+          p.c,
+          p.outH,
+          p.outW,
+          p.kh,
+          p.kw,
+          p.strides[0],
+          p.strides[1],
+          p.dilation[0],
+          p.dilation[1],
+          p.padTop,
+          p.padLeft,
+          6 * k,
+        );
+        // The implicit path wants a padded image (same) or nothing (valid); a scratch of one
+        // window falls back to im2col.
+        const wantImplicit = padding === "same" ? (p.h + ks - 1) * (p.w + ks - 1) * p.c : 0;
+        if (padding === "same" && implicit < wantImplicit) {
+          throw new Error(`scratch ${implicit} < padded image ${wantImplicit}`);
+        }
+        if (padding === "valid" && implicit !== 0) throw new Error(`valid wants ${implicit}`);
+        for (const scratchFloats of [Math.max(implicit, 1), k]) {
+          const px = heap.upload(x), pk = heap.upload(kernel), pb = heap.upload(bias);
+          const n = p.batch * p.outH * p.outW * outC;
+          const py = heap.alloc(n * 4), ps = heap.alloc(scratchFloats * 4);
+          kernels.conv2d(
+            px,
+            pk,
+            pb,
+            py,
+            ps,
+            scratchFloats,
+            p.batch,
+            p.h,
+            p.w,
+            p.c,
+            p.outH,
+            p.outW,
+            outC,
+            p.kh,
+            p.kw,
+            p.strides[0],
+            p.strides[1],
+            1,
+            1,
+            p.padTop,
+            p.padLeft,
+            0,
+            0,
+          );
+          check(
+            heap.f32(py, n).slice(),
+            want,
+            `${variant} ${padding} ${input} k${ks} s${strides} scratch ${scratchFloats}`,
+          );
+          [px, pk, pb, py, ps].forEach((ptr) => heap.free(ptr));
+        }
+      }
+    }
   }
 });

@@ -1,4 +1,4 @@
-import { getRuntime } from "../wasm/kernels.ts";
+import { getRuntime, instantiateKernels, type KernelRuntime } from "../wasm/kernels.ts";
 import { ActivationCode } from "../activations.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { gemmReference } from "./gemm_reference.ts";
@@ -60,4 +60,46 @@ Deno.test("gemmStrided writes a column slice and accumulates", () => {
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * ldc + 3 + j] += prod[i * n + j];
   assertClose(heap.f32(pc, m * ldc), want, 1e-5, "gemmStrided accumulate");
   [pa, pb, pc].forEach((p) => heap.free(p));
+});
+
+/** Both builds: relaxed SIMD (6×8 fused multiply-add tiles) when the runtime has it, plain SIMD. */
+function bothVariants(): KernelRuntime[] {
+  const runtimes = [instantiateKernels("simd")];
+  const best = getRuntime();
+  if (best.variant === "relaxed") runtimes.push(best);
+  return runtimes;
+}
+
+Deno.test("gemm tiles: every row remainder and column width, B panels, accumulate, both builds", () => {
+  const rng = new Rng(19);
+  // Row counts 1..14 hit the 6-, 4-, 2- and 1-row tiles; widths hit 1×32, 2×16, x8, x4 and
+  // scalar columns; 7×300×600 spans more B than one column panel (512 KiB).
+  const shapes = [
+    ...Array.from({ length: 14 }, (_, i) => [i + 1, 45, 11]),
+    [13, 70, 33],
+    [8, 256, 64],
+    [1, 256, 64],
+    [2, 35, 4],
+    [7, 300, 600],
+  ];
+  for (const { kernels, heap, variant } of bothVariants()) {
+    if (kernels.gemmFusedMultiplyAdd() !== (variant === "relaxed" ? 1 : 0)) {
+      throw new Error(`${variant} build reports the wrong multiply-add kind`);
+    }
+    for (const [m, n, k] of shapes) {
+      const a = rng.floats(m * k), b = rng.floats(k * n), bias = rng.floats(n);
+      const c0 = rng.floats(m * n);
+      const pa = heap.upload(a), pb = heap.upload(b), pbias = heap.upload(bias);
+      const pc = heap.upload(c0);
+      kernels.gemmStrided(pa, k, pb, n, pbias, pc, n, m, n, k, ActivationCode.Relu, 0, 1);
+      const prod = gemmReference(a, b, bias, m, n, k);
+      const want = prod.map((v, i) => Math.max(0, v + c0[i]));
+      const tol = 1e-6 * Math.max(k, 8);
+      assertClose(heap.f32(pc, m * n), want, tol, `${variant} gemm ${m}x${n}x${k} accumulate+relu`);
+      kernels.gemm(pa, pb, 0, pc, m, n, k, ActivationCode.Linear, 0);
+      const plain = gemmReference(a, b, null, m, n, k);
+      assertClose(heap.f32(pc, m * n), plain, tol, `${variant} gemm ${m}x${n}x${k}`);
+      [pa, pb, pbias, pc].forEach((p) => heap.free(p));
+    }
+  }
 });

@@ -112,14 +112,29 @@ export class Conv2D extends Layer {
     const y = this.allocOutput(ctx, [batch, gy.out, gx.out, this.filters]);
     const act = this.activation;
     const fused = act.kind === "elementwise";
-    // A 1×1 stride-1 convolution is a plain gemm inside the kernel and needs no scratch.
-    const direct = kh === 1 && kw === 1 && sh === 1 && sw === 1;
+    // The kernel picks its method by shape (1×1 gemm, implicit GEMM over a zero-padded copy of
+    // each image, or im2col tiles) and says how much scratch it wants for it.
     const k = kh * kw * c;
     const pixels = batch * gy.out * gx.out;
-    const scratchFloats = direct
-      ? 0
-      : k * Math.min(pixels, Math.max(4, Math.floor(SCRATCH_FLOATS / k)));
-    const scratch = direct ? 0 : ctx.heap.alloc(scratchFloats * 4);
+    const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(SCRATCH_FLOATS / k)));
+    const scratchFloats = ctx.kernels.conv2dScratchFloats(
+      batch,
+      h,
+      w,
+      c,
+      gy.out,
+      gx.out,
+      kh,
+      kw,
+      sh,
+      sw,
+      dh,
+      dw,
+      gy.padBefore,
+      gx.padBefore,
+      im2colFloats,
+    );
+    const scratch = scratchFloats > 0 ? ctx.heap.alloc(scratchFloats * 4) : 0;
     try {
       ctx.kernels.conv2d(
         x.ptr,

@@ -3,7 +3,7 @@
  * with TypeScript types, plus the heap that owns its memory.
  */
 import { decodeBase64 } from "./base64.ts";
-import { KERNELS_WASM_BASE64 } from "./kernels_wasm.ts";
+import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels_wasm.ts";
 import { WasmHeap } from "./heap.ts";
 
 /** Raw kernel exports. Pointers are byte offsets into the module's memory. */
@@ -46,7 +46,7 @@ export interface KernelExports {
     alpha: number,
     accumulate: number,
   ): void;
-  /** Conv2D NHWC: im2col into `scratch` (`scratchFloats` floats) + gemm (see conv.ts). */
+  /** Conv2D NHWC: 1×1 gemm, implicit GEMM or im2col tiles in `scratch` (see conv.ts). */
   conv2d(
     x: number,
     w: number,
@@ -72,6 +72,26 @@ export interface KernelExports {
     act: number,
     alpha: number,
   ): void;
+  /** Floats of scratch `conv2d` wants for its preferred method on this shape (0: none). */
+  conv2dScratchFloats(
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+    im2colFloats: number,
+  ): number;
+  /** 1 when this build fuses multiply-add (the relaxed-SIMD variant). */
+  gemmFusedMultiplyAdd(): number;
   /** Max (isAvg 0) or average (isAvg 1) pooling over real cells, NHWC. */
   pool2d(
     x: number,
@@ -292,6 +312,155 @@ export interface KernelExports {
     epsilon: number,
     centered: number,
   ): void;
+  /** Embedding backward: grad[ids[i]] += dy[i] (whole table zeroed first with `overwrite`). */
+  embeddingGrad(
+    ids: number,
+    idsAreInt: number,
+    dy: number,
+    grad: number,
+    n: number,
+    inputDim: number,
+    dim: number,
+    overwrite: number,
+  ): void;
+  /** Scratch bytes `rnnTrainForward` needs. */
+  rnnTrainWorkspaceBytes(cell: number, batch: number, units: number): number;
+  /** `rnnSequence` that also records the tape of backprop through time (see rnn_grad.ts). */
+  rnnTrainForward(
+    cell: number,
+    x: number,
+    batch: number,
+    time: number,
+    inDim: number,
+    units: number,
+    kernel: number,
+    recKernel: number,
+    bias: number,
+    recBias: number,
+    mask: number,
+    act: number,
+    actAlpha: number,
+    recAct: number,
+    recAlpha: number,
+    flags: number,
+    out: number,
+    ldOut: number,
+    pre: number,
+    hPrev: number,
+    cPrev: number,
+    aux: number,
+    work: number,
+  ): void;
+  /** Scratch bytes `rnnBackward` needs. */
+  rnnBackwardWorkspaceBytes(batch: number, units: number): number;
+  /** Backprop through time: gate pre-activation gradients dA (and GRU reset_after's dAh). */
+  rnnBackward(
+    cell: number,
+    batch: number,
+    time: number,
+    units: number,
+    recKernel: number,
+    mask: number,
+    act: number,
+    actAlpha: number,
+    recAct: number,
+    recAlpha: number,
+    flags: number,
+    dOut: number,
+    ldOut: number,
+    pre: number,
+    hPrev: number,
+    cPrev: number,
+    aux: number,
+    dA: number,
+    dAh: number,
+    work: number,
+  ): void;
+  // ---- CNN training (wasm/assembly/conv_grad.ts, pool_grad.ts, batchnorm_grad.ts) ----
+  /**
+   * Conv2D backward from dZ (pre-activation gradient): filter gradient transposed into `dwT`
+   * (outC × kh·kw·c) and/or dx (needs `wT`, the kernel transposed); either output 0 to skip.
+   */
+  conv2dBackward(
+    x: number,
+    dz: number,
+    wT: number,
+    dx: number,
+    dwT: number,
+    scratch: number,
+    scratchFloats: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    outC: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  /** Output pixels per tile `conv2dBackward` processes with `scratchFloats` floats of scratch. */
+  conv2dBackwardTile(scratchFloats: number, k: number, outC: number, total: number): number;
+  /** dst (cols × rows) = srcᵀ; src rows are `lds` floats apart. */
+  transposeMatrix(src: number, lds: number, dst: number, rows: number, cols: number): void;
+  /** Max (isAvg 0: first maximal cell) or average pooling backward; dx overwritten. */
+  pool2dBackward(
+    x: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    h: number,
+    w: number,
+    c: number,
+    outH: number,
+    outW: number,
+    ph: number,
+    pw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+    isAvg: number,
+  ): void;
+  /** Global max / average pooling backward over `hw` positions; dx overwritten. */
+  globalPool2dBackward(
+    x: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    hw: number,
+    c: number,
+    isAvg: number,
+  ): void;
+  /** Per-channel batch mean and biased variance of rows × c (`work`: 12·c bytes). */
+  batchNormMoments(
+    x: number,
+    rows: number,
+    c: number,
+    mean: number,
+    variance: number,
+    work: number,
+  ): void;
+  /** BatchNormalization training backward: dgamma, dbeta and dx (0: skip); `work` 24·c bytes. */
+  batchNormBackward(
+    x: number,
+    dy: number,
+    dx: number,
+    rows: number,
+    c: number,
+    mean: number,
+    invStd: number,
+    gamma: number,
+    dgamma: number,
+    dbeta: number,
+    work: number,
+  ): void;
   // deno-lint-ignore no-explicit-any
   [name: string]: any;
 }
@@ -345,14 +514,50 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
-function instantiate(): { kernels: KernelExports; heap: WasmHeap } {
+/**
+ * Which build of the kernels runs: "relaxed" (relaxed SIMD: fused multiply-add, 6×8 GEMM tiles)
+ * or "simd" (plain 128-bit SIMD, the fallback for runtimes without relaxed SIMD).
+ */
+export type KernelVariant = "relaxed" | "simd";
+
+/** A kernel module instance with the heap over its memory. */
+export interface KernelRuntime {
+  kernels: KernelExports;
+  heap: WasmHeap;
+  variant: KernelVariant;
+}
+
+function compileVariant(variant: KernelVariant): WebAssembly.Module | undefined {
+  const base64 = variant === "relaxed" ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64;
+  try {
+    return new WebAssembly.Module(decodeBase64(base64) as BufferSource);
+  } catch (e) {
+    // A runtime without relaxed SIMD rejects that build at compile time: fall back.
+    if (variant === "relaxed" && e instanceof WebAssembly.CompileError) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Instantiates a new kernel module and heap. Without `variant`, the relaxed-SIMD build when the
+ * runtime compiles it, else the plain SIMD build; tests pass a variant to check both.
+ */
+export function instantiateKernels(variant?: KernelVariant): KernelRuntime {
   if (!wasmSimdSupported()) {
     throw new WasmUnavailableError(
       "scratchnet needs WebAssembly with 128-bit SIMD (Chrome/Edge ≥ 91, Firefox ≥ 89, " +
         "Safari ≥ 16.4, Deno, Node ≥ 16.4); this runtime does not provide it.",
     );
   }
-  const module = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64) as BufferSource);
+  let chosen: KernelVariant = variant ?? "relaxed";
+  let module = compileVariant(chosen);
+  if (!module) {
+    if (variant === "relaxed") {
+      throw new WasmUnavailableError("this runtime does not support WebAssembly relaxed SIMD");
+    }
+    chosen = "simd";
+    module = compileVariant(chosen)!;
+  }
   const instance = new WebAssembly.Instance(module, {
     env: {
       abort(_msg: number, _file: number, line: number, column: number) {
@@ -361,13 +566,13 @@ function instantiate(): { kernels: KernelExports; heap: WasmHeap } {
     },
   });
   const kernels = instance.exports as unknown as KernelExports;
-  return { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase()) };
+  return { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase()), variant: chosen };
 }
 
-let runtime: { kernels: KernelExports; heap: WasmHeap } | undefined;
+let runtime: KernelRuntime | undefined;
 
 /** The process-wide kernel module and heap, created on first use. */
-export function getRuntime(): { kernels: KernelExports; heap: WasmHeap } {
-  runtime ??= instantiate();
+export function getRuntime(): KernelRuntime {
+  runtime ??= instantiateKernels();
   return runtime;
 }
