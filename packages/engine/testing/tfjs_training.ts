@@ -179,3 +179,32 @@ export function tfjsKerasAdam(
   model.dispose();
   return out;
 }
+
+/**
+ * Steps of a TF.js optimizer (e.g. `tf.train.momentum`, `tf.train.rmsprop`, whose update rules
+ * equal Keras 3's) on the spec's TF.js model; returns the final trainable weights.
+ */
+export function tfjsTrainWith(
+  spec: ModelSpec,
+  batches: TfBatch[],
+  loss: TfLoss,
+  optimizer: tf.Optimizer,
+): Float32Array[] {
+  const model = tfjsModelFromSpec(spec);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  for (const b of batches) {
+    tf.tidy(() => {
+      const xT = tf.tensor(b.x, b.xShape, b.x instanceof Int32Array ? "int32" : "float32");
+      const yT = tf.tensor(b.y);
+      const { grads } = tf.variableGrads(
+        () => tfjsLoss(loss, yT, model.apply(xT) as tf.Tensor),
+        vars,
+      );
+      optimizer.applyGradients(grads);
+    });
+  }
+  const out = vars.map((v) => v.dataSync().slice() as Float32Array);
+  model.dispose();
+  optimizer.dispose();
+  return out;
+}

@@ -30,6 +30,20 @@ const NAMED: Record<string, MetricKind> = {
   mean_absolute_error: "mean_absolute_error",
 };
 
+/** Throws {@link TrainingConfigError} for a name `resolveMetrics` would not know. */
+export function checkMetricNames(names: readonly string[]): void {
+  for (const name of names) {
+    if (name !== "accuracy" && name !== "acc" && !NAMED[name]) {
+      throw new TrainingConfigError(
+        "metrics",
+        `unknown metric ${JSON.stringify(name)} (supported: accuracy, ${
+          Object.keys(NAMED).join(", ")
+        })`,
+      );
+    }
+  }
+}
+
 /**
  * Resolves `compile`'s metric names. `"accuracy"`/`"acc"` follow Keras: binary accuracy for a
  * one-unit output, sparse categorical accuracy for class-index targets, else categorical.

@@ -16,7 +16,7 @@ import { Callback, type FitParams, History, type Logs } from "./callbacks.ts";
 import { TrainingConfigError, TrainingDataError } from "./errors.ts";
 import { type BatchSlice, type SliceResult, TrainingGraph } from "./graph.ts";
 import { Loss, type LossConfig } from "./losses.ts";
-import { type Metric, resolveMetrics } from "./metrics.ts";
+import { checkMetricNames, type Metric, resolveMetrics } from "./metrics.ts";
 import { type Optimizer, type OptimizerConfig, resolveOptimizer } from "./optimizers.ts";
 import { ProgressBar, type ProgressSink, stderrSink } from "./progress.ts";
 import { SeededRandom } from "./random.ts";
@@ -186,6 +186,7 @@ export class Trainer {
         `expected a list of names, got ${JSON.stringify(metrics)}`,
       );
     }
+    checkMetricNames(metrics);
     this.metricNames = [...metrics];
     this.#rng = new SeededRandom(options.seed ?? 1337);
   }
