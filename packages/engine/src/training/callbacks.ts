@@ -264,8 +264,11 @@ export class ReduceLROnPlateau extends Callback {
   }
 }
 
-/** Writes a model to a path (e.g. the importer's `saveKeras`); the engine never imports it. */
-export type SaveModelFn = (model: Model, path: string) => void | Promise<void>;
+/**
+ * Writes a model to a path — e.g. the importer's `saveKeras(model, path)` passed in by the caller
+ * (the engine never imports the importer). A returned promise is awaited; its value is ignored.
+ */
+export type SaveModelFn = (model: Model, path: string) => unknown;
 
 /** Options of {@link ModelCheckpoint}. */
 export interface ModelCheckpointOptions {
