@@ -73,6 +73,13 @@ export function mixSeed(seed: number, index: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** FNV-1a of a layer name, above the range of chain indices. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return (h >>> 0) | 0x10000;
+}
+
 /** The trainable view of a chain of layers. */
 export class TrainingGraph {
   readonly layers: readonly Layer[];
@@ -198,7 +205,8 @@ export class TrainingGraph {
       training: true,
       tape: new Map(),
       keep,
-      seedFor: (layer) => mixSeed(seed, layerIndex.get(layer) ?? 0),
+      // Inner layers of wrappers are not in the chain: their name picks their stream.
+      seedFor: (layer) => mixSeed(seed, layerIndex.get(layer) ?? nameHash(layer.name)),
       sampleOffset: slice.sampleOffset,
     };
     const inferCtx = { kernels, heap, training: false };
