@@ -12,3 +12,5 @@ export { activationGrad, softmaxGradRows, reluGeneralGrad, multiplyElementwise, 
 export * from "./dropout_grad";
 export * from "./loss";
 export * from "./optim";
+export * from "./embedding_grad";
+export * from "./rnn_grad";

@@ -76,16 +76,26 @@ export interface TfGradientOptions {
   sampleWeight?: Float32Array;
 }
 
-/** Runs a TF.js model layer by layer, replacing Dropout layers by the given scale masks. */
+/**
+ * Runs a TF.js model layer by layer, replacing Dropout layers by the given scale masks and
+ * passing Keras masks (Embedding `mask_zero`) on as `model.apply` does.
+ */
 function forward(
   model: tf.Sequential,
   x: tf.Tensor,
   scales: Map<string, Float32Array> | undefined,
 ): tf.Tensor {
   let h = x;
+  let mask: tf.Tensor | null = null;
   for (const layer of model.layers) {
     const scale = scales?.get(layer.name);
-    h = scale ? tf.mul(h, tf.tensor(scale, h.shape)) : (layer.apply(h) as tf.Tensor);
+    if (scale) {
+      h = tf.mul(h, tf.tensor(scale, h.shape));
+      continue;
+    }
+    const out = layer.apply(h, mask ? { mask } : {}) as tf.Tensor;
+    mask = (layer.computeMask(h, mask ?? undefined) as tf.Tensor | null) ?? null;
+    h = out;
   }
   return h;
 }

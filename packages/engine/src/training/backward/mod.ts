@@ -6,6 +6,9 @@ import "./dense.ts";
 import "./activation.ts";
 import "./dropout.ts";
 import "./reshape.ts";
+import "./embedding.ts";
+import "./recurrent.ts";
+import "./bidirectional.ts";
 
 export {
   type BackwardArgs,

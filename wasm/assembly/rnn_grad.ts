@@ -1,0 +1,402 @@
+// Recurrent layers (SimpleRNN, LSTM, GRU) in training: a forward that records what backprop
+// through time needs, and the backward over the whole sequence.
+//
+// Everything recorded is indexed by (sample, time position) like x, so the layer's weight
+// gradients are single GEMMs over all B·T rows (see packages/engine/src/training/backward/
+// recurrent.ts): dKernel = Xᵀ·dA, dRecurrentKernel = Hprevᵀ·dA(h), dBias = Σ dA, dX = dA·Kernelᵀ,
+// where dA [B, T, G·u] is the gradient of the gates' pre-activations that `rnnBackward` writes
+// (zero rows at masked steps). Masking follows Keras: a masked step keeps the states, so the
+// state gradient passes through it unchanged; its output repeats the state (or is zero with
+// zero_output_for_mask), so its output gradient goes to the carried state (or nowhere).
+// Cell codes and flags are those of rnn.ts / packages/engine/src/kernels/rnn_codes.ts.
+import { activateScalar, LINEAR } from "./activations";
+import { activationDerivative } from "./activation_grad";
+import { gemm, gemmStrided } from "./gemm";
+import { gemmNT } from "./dense_grad";
+
+const CELL_SIMPLE: i32 = 0;
+const CELL_LSTM: i32 = 1;
+const CELL_GRU: i32 = 2; // reset_after = false: hh = act(x·Wh + bh + (r*h)·Uh)
+const CELL_GRU_RESET_AFTER: i32 = 3; // hh = act(x·Wh + bh_in + r*(h·Uh + bh_rec))
+
+const FLAG_GO_BACKWARDS: i32 = 1;
+const FLAG_RETURN_SEQUENCES: i32 = 2;
+const FLAG_ZERO_OUTPUT_FOR_MASK: i32 = 4;
+const FLAG_REVERSE_OUTPUT: i32 = 8;
+
+// @ts-ignore: decorator
+@inline function gateCount(cell: i32): i32 {
+  return cell == CELL_SIMPLE ? 1 : cell == CELL_LSTM ? 4 : 3;
+}
+
+// @ts-ignore: decorator
+@inline function paddedBytes(floats: f64): f64 {
+  return Math.ceil(floats / 4) * 16;
+}
+
+// @ts-ignore: decorator
+@inline function copyFloats(dst: usize, src: usize, n: i32): void {
+  memory.copy(dst, src, <usize> n << 2);
+}
+
+// @ts-ignore: decorator
+@inline function zeroFloats(dst: usize, n: i32): void {
+  memory.fill(dst, 0, <usize> n << 2);
+}
+
+// @ts-ignore: decorator
+@inline function kept(mask: usize, b: i32, time: i32, t: i32): bool {
+  return mask == 0 || load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) != 0;
+}
+
+/** Scratch bytes of `rnnTrainForward`: the running h and c of the batch, one projection row. */
+export function rnnTrainWorkspaceBytes(cell: i32, batch: i32, units: i32): f64 {
+  const b = <f64> batch;
+  return 2 * paddedBytes(b * <f64> units) + paddedBytes(b * <f64> (gateCount(cell) * units));
+}
+
+/**
+ * The training forward of one recurrent layer over x[batch, time, inDim]: the same output as
+ * `rnnSequence` (same arguments up to `ldOut`), plus the tape, all [batch, time, ·] by position t:
+ * - `pre` [.., G·u]: the gates' pre-activations (LSTM i,f,c,o; GRU z,r,h with the h gate's as the
+ *   activation sees it). Rows of masked steps hold candidates the state did not take.
+ * - `hPrev` [.., u]: the state before the step at t (for dRecurrentKernel and the cells).
+ * - `cPrev` [.., u]: LSTM's cell state before the step (0 for other cells).
+ * - `aux` [.., u]: GRU reset_after: h·Uh + bh_rec (what r multiplies); GRU: r*hPrev (the input
+ *   of Uh); 0 for other cells.
+ * `work` holds rnnTrainWorkspaceBytes(cell, batch, units) bytes.
+ */
+export function rnnTrainForward(
+  cell: i32,
+  x: usize,
+  batch: i32,
+  time: i32,
+  inDim: i32,
+  units: i32,
+  kernel: usize,
+  recKernel: usize,
+  bias: usize,
+  recBias: usize,
+  mask: usize,
+  act: i32,
+  actAlpha: f32,
+  recAct: i32,
+  recAlpha: f32,
+  flags: i32,
+  out: usize,
+  ldOut: i32,
+  pre: usize,
+  hPrev: usize,
+  cPrev: usize,
+  aux: usize,
+  work: usize,
+): void {
+  const u = units;
+  const g = gateCount(cell) * u;
+  const h = work;
+  const c = h + <usize> paddedBytes(<f64> batch * <f64> u);
+  const hp = c + <usize> paddedBytes(<f64> batch * <f64> u);
+  const uBytes = <usize> u << 2;
+  const gBytes = <usize> g << 2;
+  const outRow = <usize> ldOut << 2;
+  const goBack = (flags & FLAG_GO_BACKWARDS) != 0;
+  const retSeq = (flags & FLAG_RETURN_SEQUENCES) != 0;
+  const zeroMasked = (flags & FLAG_ZERO_OUTPUT_FOR_MASK) != 0;
+  const revOut = (flags & FLAG_REVERSE_OUTPUT) != 0;
+  const ldPre = time * g; // floats between the rows of one timestep across the batch
+  const ldU = time * u;
+
+  // Input projection (+ input bias) of every timestep, straight into the pre-activations.
+  gemm(x, kernel, bias, pre, batch * time, g, inDim, LINEAR, 0);
+  zeroFloats(h, batch * u);
+  zeroFloats(c, batch * u);
+
+  for (let s = 0; s < time; s++) {
+    const t = goBack ? time - 1 - s : s;
+    const preT = pre + <usize> t * gBytes;
+    for (let b = 0; b < batch; b++) {
+      const row = (<usize> b * <usize> time + <usize> t) * uBytes;
+      copyFloats(hPrev + row, h + <usize> b * uBytes, u);
+      if (cell == CELL_LSTM) copyFloats(cPrev + row, c + <usize> b * uBytes, u);
+    }
+    // Recurrent projection of the whole batch, added to the step's pre-activation rows.
+    if (cell == CELL_SIMPLE || cell == CELL_LSTM) {
+      gemmStrided(h, u, recKernel, g, 0, preT, ldPre, batch, g, u, LINEAR, 0, 1);
+    } else if (cell == CELL_GRU_RESET_AFTER) {
+      gemmStrided(h, u, recKernel, g, recBias, hp, g, batch, g, u, LINEAR, 0, 0);
+      for (let b = 0; b < batch; b++) {
+        const pr = preT + <usize> b * <usize> ldPre * 4;
+        const hr = hp + <usize> b * gBytes;
+        const ar = aux + (<usize> b * <usize> time + <usize> t) * uBytes;
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          store<f32>(pr + o, load<f32>(pr + o) + load<f32>(hr + o));
+          const rp = load<f32>(pr + uBytes + o) + load<f32>(hr + uBytes + o);
+          store<f32>(pr + uBytes + o, rp);
+          const r = activateScalar(rp, recAct, recAlpha);
+          const hh = load<f32>(hr + (uBytes << 1) + o);
+          store<f32>(ar + o, hh);
+          store<f32>(pr + (uBytes << 1) + o, load<f32>(pr + (uBytes << 1) + o) + r * hh);
+        }
+      }
+    } else {
+      gemmStrided(h, u, recKernel, g, 0, preT, ldPre, batch, 2 * u, u, LINEAR, 0, 1);
+      for (let b = 0; b < batch; b++) {
+        const pr = preT + <usize> b * <usize> ldPre * 4;
+        const hs = h + <usize> b * uBytes;
+        const ar = aux + (<usize> b * <usize> time + <usize> t) * uBytes;
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          const r = activateScalar(load<f32>(pr + uBytes + o), recAct, recAlpha);
+          store<f32>(ar + o, r * load<f32>(hs + o));
+        }
+      }
+      const hCols = uBytes << 1;
+      gemmStrided(
+        aux + <usize> t * uBytes,
+        ldU,
+        recKernel + hCols,
+        g,
+        0,
+        preT + hCols,
+        ldPre,
+        batch,
+        u,
+        u,
+        LINEAR,
+        0,
+        1,
+      );
+    }
+
+    for (let b = 0; b < batch; b++) {
+      const keep = kept(mask, b, time, t);
+      const hs = h + <usize> b * uBytes;
+      if (keep) {
+        const pr = preT + <usize> b * <usize> ldPre * 4;
+        if (cell == CELL_SIMPLE) {
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            store<f32>(hs + o, activateScalar(load<f32>(pr + o), act, actAlpha));
+          }
+        } else if (cell == CELL_LSTM) {
+          const cs = c + <usize> b * uBytes;
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            const ig = activateScalar(load<f32>(pr + o), recAct, recAlpha);
+            const fg = activateScalar(load<f32>(pr + uBytes + o), recAct, recAlpha);
+            const cg = activateScalar(load<f32>(pr + (uBytes << 1) + o), act, actAlpha);
+            const og = activateScalar(load<f32>(pr + 3 * uBytes + o), recAct, recAlpha);
+            const cn = fg * load<f32>(cs + o) + ig * cg;
+            store<f32>(cs + o, cn);
+            store<f32>(hs + o, og * activateScalar(cn, act, actAlpha));
+          }
+        } else {
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            const z = activateScalar(load<f32>(pr + o), recAct, recAlpha);
+            const hh = activateScalar(load<f32>(pr + (uBytes << 1) + o), act, actAlpha);
+            store<f32>(hs + o, z * load<f32>(hs + o) + (1 - z) * hh);
+          }
+        }
+      }
+      if (retSeq) {
+        const pos = revOut ? time - 1 - s : s;
+        const dst = out + (<usize> b * <usize> time + <usize> pos) * outRow;
+        if (keep || !zeroMasked) copyFloats(dst, hs, u);
+        else zeroFloats(dst, u);
+      }
+    }
+  }
+
+  if (!retSeq) {
+    const tLast = goBack ? 0 : time - 1;
+    for (let b = 0; b < batch; b++) {
+      const dst = out + <usize> b * outRow;
+      if (kept(mask, b, time, tLast) || !zeroMasked) copyFloats(dst, h + <usize> b * uBytes, u);
+      else zeroFloats(dst, u);
+    }
+  }
+}
+
+/** Scratch bytes of `rnnBackward`: four [batch, units] blocks. */
+export function rnnBackwardWorkspaceBytes(batch: i32, units: i32): f64 {
+  return 4 * paddedBytes(<f64> batch * <f64> units);
+}
+
+/**
+ * Backprop through time of one recurrent layer from its output gradient `dOut` (laid out as the
+ * forward wrote `out`: same flags and `ldOut`) and the tape of `rnnTrainForward`. Writes
+ * `dA` [batch, time, G·u]: ∂loss/∂(gate pre-activations), zero at masked steps. For GRU
+ * reset_after, `dAh` [batch, time, 3u] receives the gradient of the recurrent projection
+ * h·U + bh_rec (its h block is r ⊙ dA's); pass 0 for other cells.
+ * `work` holds rnnBackwardWorkspaceBytes(batch, units) bytes.
+ */
+export function rnnBackward(
+  cell: i32,
+  batch: i32,
+  time: i32,
+  units: i32,
+  recKernel: usize,
+  mask: usize,
+  act: i32,
+  actAlpha: f32,
+  recAct: i32,
+  recAlpha: f32,
+  flags: i32,
+  dOut: usize,
+  ldOut: i32,
+  pre: usize,
+  hPrev: usize,
+  cPrev: usize,
+  aux: usize,
+  dA: usize,
+  dAh: usize,
+  work: usize,
+): void {
+  const u = units;
+  const g = gateCount(cell) * u;
+  const blk = <usize> paddedBytes(<f64> batch * <f64> u);
+  let dh = work; // ∂loss/∂h after the step being processed
+  let dhn = work + blk; // ∂loss/∂h before it
+  const dc = work + 2 * blk; // LSTM ∂loss/∂c after the step
+  const tmp = work + 3 * blk; // GRU: dA(h)·Uhᵀ
+  const uBytes = <usize> u << 2;
+  const gBytes = <usize> g << 2;
+  const outRow = <usize> ldOut << 2;
+  const goBack = (flags & FLAG_GO_BACKWARDS) != 0;
+  const retSeq = (flags & FLAG_RETURN_SEQUENCES) != 0;
+  const zeroMasked = (flags & FLAG_ZERO_OUTPUT_FOR_MASK) != 0;
+  const revOut = (flags & FLAG_REVERSE_OUTPUT) != 0;
+  const ldPre = time * g;
+
+  zeroFloats(dh, batch * u);
+  zeroFloats(dc, batch * u);
+  if (!retSeq) {
+    const tLast = goBack ? 0 : time - 1;
+    for (let b = 0; b < batch; b++) {
+      if (kept(mask, b, time, tLast) || !zeroMasked) {
+        copyFloats(dh + <usize> b * uBytes, dOut + <usize> b * outRow, u);
+      }
+    }
+  }
+
+  for (let s = time - 1; s >= 0; s--) {
+    const t = goBack ? time - 1 - s : s;
+    const preT = pre + <usize> t * gBytes;
+    const dAT = dA + <usize> t * gBytes;
+    for (let b = 0; b < batch; b++) {
+      const keep = kept(mask, b, time, t);
+      const dhb = dh + <usize> b * uBytes;
+      const dhnb = dhn + <usize> b * uBytes;
+      const rowT = (<usize> b * <usize> time + <usize> t);
+      if (retSeq && (keep || !zeroMasked)) {
+        const pos = revOut ? time - 1 - s : s;
+        const src = dOut + (<usize> b * <usize> time + <usize> pos) * outRow;
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          store<f32>(dhb + o, load<f32>(dhb + o) + load<f32>(src + o));
+        }
+      }
+      const pr = preT + <usize> b * <usize> ldPre * 4;
+      const da = dAT + <usize> b * <usize> ldPre * 4;
+      if (!keep) {
+        // The state skipped this step: its gradient flows to the previous step unchanged.
+        zeroFloats(da, g);
+        if (dAh) zeroFloats(dAh + rowT * gBytes, g);
+        copyFloats(dhnb, dhb, u);
+        continue;
+      }
+      if (cell == CELL_SIMPLE) {
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          const a = load<f32>(pr + o);
+          const y = activateScalar(a, act, actAlpha);
+          store<f32>(da + o, load<f32>(dhb + o) * activationDerivative(a, y, act, actAlpha));
+        }
+        zeroFloats(dhnb, u);
+      } else if (cell == CELL_LSTM) {
+        const dcb = dc + <usize> b * uBytes;
+        const cp = cPrev + rowT * uBytes;
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          const pi = load<f32>(pr + o);
+          const pf = load<f32>(pr + uBytes + o);
+          const pg = load<f32>(pr + (uBytes << 1) + o);
+          const po = load<f32>(pr + 3 * uBytes + o);
+          const ig = activateScalar(pi, recAct, recAlpha);
+          const fg = activateScalar(pf, recAct, recAlpha);
+          const cg = activateScalar(pg, act, actAlpha);
+          const og = activateScalar(po, recAct, recAlpha);
+          const cPrevJ = load<f32>(cp + o);
+          const cn = fg * cPrevJ + ig * cg;
+          const ac = activateScalar(cn, act, actAlpha);
+          const dhj = load<f32>(dhb + o);
+          const dcj = load<f32>(dcb + o) + dhj * og * activationDerivative(cn, ac, act, actAlpha);
+          store<f32>(da + o, dcj * cg * activationDerivative(pi, ig, recAct, recAlpha));
+          store<f32>(da + uBytes + o, dcj * cPrevJ * activationDerivative(pf, fg, recAct, recAlpha));
+          store<f32>(da + (uBytes << 1) + o, dcj * ig * activationDerivative(pg, cg, act, actAlpha));
+          store<f32>(da + 3 * uBytes + o, dhj * ac * activationDerivative(po, og, recAct, recAlpha));
+          store<f32>(dcb + o, dcj * fg);
+        }
+        zeroFloats(dhnb, u);
+      } else {
+        const hp = hPrev + rowT * uBytes;
+        const ar = aux + rowT * uBytes;
+        const dah = dAh ? dAh + rowT * gBytes : 0;
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          const pz = load<f32>(pr + o);
+          const ph = load<f32>(pr + (uBytes << 1) + o);
+          const z = activateScalar(pz, recAct, recAlpha);
+          const hh = activateScalar(ph, act, actAlpha);
+          const dhj = load<f32>(dhb + o);
+          const dpz = dhj * (load<f32>(hp + o) - hh) * activationDerivative(pz, z, recAct, recAlpha);
+          const dph = dhj * (1 - z) * activationDerivative(ph, hh, act, actAlpha);
+          store<f32>(da + o, dpz);
+          store<f32>(da + (uBytes << 1) + o, dph);
+          store<f32>(dhnb + o, dhj * z);
+          if (cell == CELL_GRU_RESET_AFTER) {
+            const pr_ = load<f32>(pr + uBytes + o);
+            const r = activateScalar(pr_, recAct, recAlpha);
+            const dpr = dph * load<f32>(ar + o) * activationDerivative(pr_, r, recAct, recAlpha);
+            store<f32>(da + uBytes + o, dpr);
+            store<f32>(dah + o, dpz);
+            store<f32>(dah + uBytes + o, dpr);
+            store<f32>(dah + (uBytes << 1) + o, dph * r);
+          }
+        }
+      }
+    }
+    // ∂loss/∂h_prev += (gate gradients) · Uᵀ for the whole batch (masked rows add zeros).
+    if (cell == CELL_GRU) {
+      // tmp = dA(h)·Uhᵀ; then dr and r ⊙ tmp, then the z and r blocks through Uz, Ur.
+      gemmNT(dAT + (uBytes << 1), ldPre, recKernel + (uBytes << 1), g, tmp, u, batch, u, u, 0);
+      for (let b = 0; b < batch; b++) {
+        if (!kept(mask, b, time, t)) continue;
+        const rowT = (<usize> b * <usize> time + <usize> t);
+        const pr = preT + <usize> b * <usize> ldPre * 4;
+        const da = dAT + <usize> b * <usize> ldPre * 4;
+        const hp = hPrev + rowT * uBytes;
+        const tb = tmp + <usize> b * uBytes;
+        const dhnb = dhn + <usize> b * uBytes;
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          const pr_ = load<f32>(pr + uBytes + o);
+          const r = activateScalar(pr_, recAct, recAlpha);
+          const tj = load<f32>(tb + o);
+          store<f32>(da + uBytes + o, tj * load<f32>(hp + o) * activationDerivative(pr_, r, recAct, recAlpha));
+          store<f32>(dhnb + o, load<f32>(dhnb + o) + tj * r);
+        }
+      }
+      gemmNT(dAT, ldPre, recKernel, g, dhn, u, batch, u, 2 * u, 1);
+    } else if (cell == CELL_GRU_RESET_AFTER) {
+      gemmNT(dAh + <usize> t * gBytes, ldPre, recKernel, g, dhn, u, batch, u, g, 1);
+    } else {
+      gemmNT(dAT, ldPre, recKernel, g, dhn, u, batch, u, g, 1);
+    }
+    const swap = dh;
+    dh = dhn;
+    dhn = swap;
+  }
+}
