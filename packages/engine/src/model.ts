@@ -132,13 +132,20 @@ export class Model {
   #build(inputShape: Shape): void {
     const { heap } = getRuntime();
     let shape = inputShape;
-    for (const layer of this.layers) {
-      let weights = this.#weights[layer.name];
-      if (weights === undefined && this.#initRng && layer.weightSpecs(shape).length) {
-        weights = initialWeights(layer, shape, this.#initRng);
+    try {
+      for (const layer of this.layers) {
+        let weights = this.#weights[layer.name];
+        if (weights === undefined && this.#initRng && layer.weightSpecs(shape).length) {
+          weights = initialWeights(layer, shape, this.#initRng);
+        }
+        layer.build(shape, weights, heap);
+        shape = layer.outputShape;
       }
-      layer.build(shape, weights, heap);
-      shape = layer.outputShape;
+    } catch (e) {
+      // A layer refused its config or weights: free what the layers before it uploaded, so a
+      // failed build (e.g. of a corrupted file) leaks no device memory.
+      for (const layer of this.layers) layer.dispose();
+      throw e;
     }
     this.#built = true;
   }
@@ -159,13 +166,21 @@ export class Model {
    */
   predict(x: Tensor, options: PredictOptions = {}): Tensor {
     if (this.#disposed) throw new ModelConfigError(`model "${this.name}" was disposed`);
-    if (!(x instanceof Tensor)) throw new InputShapeError(this.name, "a Tensor", typeof x);
+    if (!(x instanceof Tensor)) {
+      throw new InputShapeError(this.name, "a Tensor", x === null ? "null" : typeof x);
+    }
+    if (typeof options !== "object" || options === null) {
+      throw new InputShapeError(this.name, "options an object", String(options));
+    }
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new InputShapeError(this.name, "batchSize a positive integer", String(batchSize));
     }
     this.#ensureBuilt(x);
     this.#checkInput(x);
+    // Keras casts inputs to the model's dtype: int32 data for a model that does not start with
+    // an Embedding is converted, never reinterpreted as float bits by the kernels.
+    if (x.dtype === "int32" && !this.#takesIds()) x = new Tensor(Float32Array.from(x.data), x.shape);
     const n = x.shape[0];
     let out: Float32Array | undefined;
     let outShape: number[] = [];
@@ -184,6 +199,11 @@ export class Model {
       out = new Float32Array(0);
     }
     return new Tensor(out, outShape);
+  }
+
+  /** Whether the first computing layer reads int32 token ids (an Embedding). */
+  #takesIds(): boolean {
+    return this.layers.find((l) => !(l instanceof InputLayer))?.className === "Embedding";
   }
 
   /** Builds a model without an InputLayer for the shape of its first input. */

@@ -1,3 +1,5 @@
+import { InputShapeError } from "./errors.ts";
+
 /** Element types the engine handles. */
 export type DType = "float32" | "int32";
 
@@ -7,13 +9,22 @@ export class Tensor {
   readonly shape: readonly number[];
 
   constructor(data: Float32Array | Int32Array, shape: readonly number[]) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new RangeError(`Tensor: shape [${shape.join(", ")}] must be non-negative integers`);
+    if (!(data instanceof Float32Array || data instanceof Int32Array)) {
+      throw new InputShapeError("Tensor", "data as a Float32Array or Int32Array", describe(data));
     }
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new InputShapeError(
+        "Tensor",
+        "a shape of non-negative integers",
+        Array.isArray(shape) ? `[${shape.join(", ")}]` : describe(shape),
+      );
+    }
+    const size = shape.reduce((a, b) => a * b, 1);
     if (size !== data.length) {
-      throw new RangeError(
-        `Tensor: shape [${shape.join(", ")}] holds ${size} values, data has ${data.length}`,
+      throw new InputShapeError(
+        "Tensor",
+        `${size} values for shape [${shape.join(", ")}]`,
+        `${data.length} values`,
       );
     }
     this.data = data;
@@ -60,4 +71,10 @@ export type Shape = (number | null)[];
 /** `[2, null, 3]` → `"(None, 2, None, 3)"`, Keras style with the batch dimension. */
 export function formatShape(shape: Shape): string {
   return `(None, ${shape.map((d) => d ?? "None").join(", ")})`.replace(", )", ")");
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return Object.prototype.toString.call(value).slice(8, -1);
 }

@@ -14,7 +14,7 @@ export class InputLayer extends Layer {
     super("InputLayer", config, options);
     const batchShape = config.batch_shape ?? config.batch_input_shape;
     const shape = batchShape !== undefined && batchShape !== null
-      ? (batchShape as unknown[]).slice(1)
+      ? (Array.isArray(batchShape) ? batchShape.slice(1) : undefined)
       : config.shape ?? config.input_shape;
     if (
       !Array.isArray(shape) || !shape.every((d) => d === null || (Number.isInteger(d) && d >= 0))
