@@ -180,7 +180,9 @@ export class Model {
     this.#checkInput(x);
     // Keras casts inputs to the model's dtype: int32 data for a model that does not start with
     // an Embedding is converted, never reinterpreted as float bits by the kernels.
-    if (x.dtype === "int32" && !this.#takesIds()) x = new Tensor(Float32Array.from(x.data), x.shape);
+    if (x.dtype === "int32" && !this.#takesIds()) {
+      x = new Tensor(Float32Array.from(x.data), x.shape);
+    }
     const n = x.shape[0];
     let out: Float32Array | undefined;
     let outShape: number[] = [];
