@@ -30,6 +30,7 @@ export {
   DownloadError,
   InvalidOptionError,
   type MissingFile,
+  ResourceLimitError,
 } from "./src/errors.ts";
 export {
   type LoadNusaxOptions,
@@ -95,7 +96,13 @@ export {
   stratifiedSplit,
 } from "./src/split.ts";
 export { md5Bytes, md5File } from "./src/checksum.ts";
-export { gunzip, readTar, type TarEntry } from "./src/archive.ts";
+export {
+  type ArchiveLimits,
+  DEFAULT_ARCHIVE_LIMITS,
+  gunzip,
+  readTar,
+  type TarEntry,
+} from "./src/archive.ts";
 export {
   type CachedFile,
   downloadFile,

@@ -68,3 +68,54 @@ export class WeightMismatchError extends ImportError {
 
 /** A NumPy `.npy` file that cannot be read or a tensor that cannot be written as `.npy`. */
 export class NpyError extends ImportError {}
+
+/**
+ * The file asks for more than the configured {@link ImportLimits} allow (a declared size, a
+ * compression ratio, a JSON nesting depth or a shard count). Raised before anything of that
+ * size is allocated.
+ */
+export class ResourceLimitError extends ImportError {
+  /** The limit's option name, e.g. `"maxUncompressedBytes"`. */
+  readonly limit: string;
+  /** What the file declares. */
+  readonly requested: number;
+  /** The configured maximum. */
+  readonly maximum: number;
+  constructor(limit: string, what: string, requested: number, maximum: number, source: string) {
+    super(
+      `${what} is ${requested}, more than ${limit} (${maximum}); raise limits.${limit} if the ` +
+        `file is trusted`,
+      source,
+    );
+    this.limit = limit;
+    this.requested = requested;
+    this.maximum = maximum;
+  }
+}
+
+/** The engine refused the model the file describes (a layer option, shape or weight it cannot use). */
+export class ModelBuildError extends ImportError {
+  /** The engine's error (an `EngineError`), also available as `cause`. */
+  readonly engineError: Error;
+  constructor(engineError: Error, source: string) {
+    super(`the engine cannot build this model: ${engineError.message}`, source, {
+      cause: engineError,
+    });
+    this.engineError = engineError;
+  }
+}
+
+/** An option passed to a loader function has the wrong type or range. */
+export class OptionError extends ImportError {
+  constructor(option: string, expected: string, received: unknown) {
+    super(`expected ${expected}, received ${describeOption(received)}`, `options.${option}`);
+  }
+}
+
+function describeOption(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value).slice(0, 80);
+  if (typeof value === "number" || typeof value === "boolean" || value == null) {
+    return String(value);
+  }
+  return Object.prototype.toString.call(value);
+}

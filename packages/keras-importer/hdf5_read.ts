@@ -6,7 +6,8 @@
  * @module
  */
 import * as jsfive from "npm:jsfive@0.4.2";
-import { CorruptFileError, FormatError } from "./errors.ts";
+import { CorruptFileError, FormatError, ImportError } from "./errors.ts";
+import { checkLimit, checkRatio, DEFAULT_IMPORT_LIMITS, type ImportLimits } from "./limits.ts";
 
 /** HDF5 files may start after a user block of 0, 512, 1024, 2048, … bytes. */
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -28,6 +29,8 @@ interface JsfiveNode {
 interface JsfiveGroup extends JsfiveNode {
   readonly keys: string[];
   get(path: string): JsfiveGroup | JsfiveDataset | null;
+  /** jsfive's parsed object header: messages with their type, size and offset. */
+  readonly _dataobjects?: { readonly msgs?: ReadonlyArray<ReadonlyMap<string, number>> };
 }
 interface JsfiveDataset extends JsfiveNode {
   readonly shape: number[];
@@ -86,24 +89,36 @@ function joinPath(base: string, name: string): string {
  * Opens an HDF5 file held in memory. `source` names the file in errors.
  * Throws {@link FormatError} if the bytes are not HDF5, {@link CorruptFileError} if unreadable.
  */
-export function openHdf5(bytes: Uint8Array, source: string): H5Group {
+export function openHdf5(
+  bytes: Uint8Array,
+  source: string,
+  limits: ImportLimits = DEFAULT_IMPORT_LIMITS,
+): H5Group {
   if (!isHdf5(bytes)) throw new FormatError("not an HDF5 file (no HDF5 signature)", source);
   // jsfive reads through a DataView over the buffer; copy so views into larger buffers work.
-  const buffer = bytes.slice().buffer;
+  const copy = bytes.slice();
   let root: JsfiveGroup;
   try {
-    root = new JsfiveFile(buffer, source);
+    root = new JsfiveFile(copy.buffer, source);
   } catch (e) {
     throw new CorruptFileError(`HDF5 superblock unreadable: ${describe(e)}`, source, { cause: e });
   }
-  return new GroupReader(root, "/", source, bytes.length);
+  return new GroupReader(root, "/", { source, file: copy, limits });
+}
+
+/** What every reader of one open file shares. */
+interface FileContext {
+  source: string;
+  /** The file's bytes (jsfive's buffer). */
+  file: Uint8Array;
+  limits: ImportLimits;
 }
 
 function guard<T>(source: string, path: string, what: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof CorruptFileError || e instanceof FormatError) throw e;
+    if (e instanceof ImportError) throw e;
     throw new CorruptFileError(`HDF5 ${what} unreadable at "${path}": ${describe(e)}`, source, {
       cause: e,
     });
@@ -114,16 +129,19 @@ class GroupReader implements H5Group {
   readonly kind = "group";
   #attrs?: Record<string, unknown>;
   #keys?: string[];
+  private readonly source: string;
   constructor(
     private readonly group: JsfiveGroup,
     readonly path: string,
-    private readonly source: string,
-    private readonly fileSize: number,
-  ) {}
+    private readonly context: FileContext,
+  ) {
+    this.source = context.source;
+  }
   #loadAttrs(): Record<string, unknown> {
-    return this.#attrs ??= guard(this.source, this.path, "attributes", () => ({
-      ...this.group.attrs,
-    }));
+    return this.#attrs ??= guard(this.source, this.path, "attributes", () => {
+      checkAttributeSizes(this.group, this.path, this.context);
+      return { ...this.group.attrs };
+    });
   }
   keys(): string[] {
     this.#keys ??= guard(this.source, this.path, "group", () => [...this.group.keys]);
@@ -150,20 +168,69 @@ class GroupReader implements H5Group {
       throw new CorruptFileError(`HDF5 link "${childPath}" does not resolve`, this.source);
     }
     if (child instanceof JsfiveGroupClass) {
-      return new GroupReader(child, childPath, this.source, this.fileSize);
+      return new GroupReader(child, childPath, this.context);
     }
-    return wrapDataset(child as JsfiveDataset, childPath, this.source, this.fileSize);
+    return wrapDataset(child as JsfiveDataset, childPath, this.context);
   }
 }
 
 const ITEM_SIZES: Record<string, number> = { f: 0, i: 0, u: 0 };
 
-function wrapDataset(
-  dataset: JsfiveDataset,
-  path: string,
-  source: string,
-  fileSize: number,
-): H5Dataset {
+const ATTRIBUTE_MESSAGE = 0x000c;
+const VLEN_CLASS = 9;
+
+/**
+ * Checks that every attribute of an object holds as many bytes as its dataspace declares,
+ * before jsfive materialises the values (it allocates an array of the declared count and reads
+ * past the attribute when the count is corrupted). Variable-length sequence attributes, whose
+ * lengths live in the global heap, are refused; Keras writes strings and numbers only.
+ */
+function checkAttributeSizes(group: JsfiveGroup, path: string, context: FileContext): void {
+  const msgs = group._dataobjects?.msgs;
+  if (!Array.isArray(msgs)) return;
+  const { file, source } = context;
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const padded = (n: number, multiple: number) => Math.ceil(n / multiple) * multiple;
+  for (const msg of msgs) {
+    if (msg.get("type") !== ATTRIBUTE_MESSAGE) continue;
+    const start = msg.get("offset_to_message") ?? 0;
+    const end = start + (msg.get("size") ?? 0);
+    const version = view.getUint8(start);
+    if (version !== 1 && version !== 3) continue; // jsfive refuses other versions itself
+    const [headerSize, multiple] = version === 1 ? [8, 8] : [9, 1];
+    const nameSize = view.getUint16(start + 2, true);
+    const datatypeSize = view.getUint16(start + 4, true);
+    const dataspaceSize = view.getUint16(start + 6, true);
+    const datatypeAt = start + headerSize + padded(nameSize, multiple);
+    const dataspaceAt = datatypeAt + padded(datatypeSize, multiple);
+    const dataAt = dataspaceAt + padded(dataspaceSize, multiple);
+    const typeClass = view.getUint8(datatypeAt) & 0x0f;
+    const isVlenSequence = typeClass === VLEN_CLASS && (view.getUint8(datatypeAt + 1) & 0x0f) === 0;
+    if (isVlenSequence) {
+      throw new FormatError(
+        `HDF5 attribute at "${path}" is a variable-length sequence (not written by Keras)`,
+        source,
+      );
+    }
+    const elementSize = Math.max(1, view.getUint32(datatypeAt + 4, true));
+    const dims = view.getUint8(dataspaceAt + 1);
+    const dimsAt = dataspaceAt + (view.getUint8(dataspaceAt) === 1 ? 8 : 4);
+    let count = 1;
+    for (let d = 0; d < dims; d++) count *= Number(view.getBigUint64(dimsAt + 8 * d, true));
+    const available = end - dataAt;
+    if (count * elementSize > available) {
+      throw new CorruptFileError(
+        `HDF5 attribute at "${path}" declares ${count} values of ${elementSize} bytes, ` +
+          `its message holds ${Math.max(0, available)} bytes`,
+        source,
+      );
+    }
+  }
+}
+
+function wrapDataset(dataset: JsfiveDataset, path: string, context: FileContext): H5Dataset {
+  const { source, limits } = context;
+  const fileSize = context.file.length;
   const shape = guard(source, path, "dataspace", () => [...dataset.shape].map(Number));
   const dtype = guard(source, path, "datatype", () => String(dataset.dtype));
   return {
@@ -177,9 +244,10 @@ function wrapDataset(
         throw new FormatError(`dataset "${path}" has non-numeric dtype ${dtype}`, source);
       }
       const count = shape.reduce((a, b) => a * b, 1);
-      if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw new CorruptFileError(`dataset "${path}" has invalid shape [${shape}]`, source);
       }
+      checkLimit(limits, "maxTensorBytes", `dataset "${path}" as float32`, count * 4, source);
       const itemSize = Number(match[2]);
       const filtered = guard(
         source,
@@ -188,9 +256,10 @@ function wrapDataset(
         () => dataset._dataobjects.filter_pipeline != null,
       );
       // Uncompressed data must fit in the file; this stops corrupted headers from making us
-      // allocate huge arrays. Compressed data gets a generous bound instead.
-      const limit = filtered ? fileSize * 1024 : fileSize;
-      if (count * itemSize > limit) {
+      // allocate huge arrays. Compressed data may expand up to the configured ratio.
+      if (filtered) {
+        checkRatio(limits, `filtered dataset "${path}"`, count * itemSize, fileSize, source);
+      } else if (count * itemSize > fileSize) {
         throw new CorruptFileError(
           `dataset "${path}" claims ${count * itemSize} bytes, more than the file can hold`,
           source,

@@ -3,13 +3,30 @@
  *
  * @module
  */
-import { buildModel, type Model } from "../engine/mod.ts";
+import { buildModel, EngineError, type Model } from "../engine/mod.ts";
 import { engineLayerClasses, type PreprocessingLayer } from "./config.ts";
-import { FormatError, ImportError, MissingWeightError, SourceError } from "./errors.ts";
+import {
+  CorruptFileError,
+  FormatError,
+  ImportError,
+  MissingWeightError,
+  ModelBuildError,
+  OptionError,
+  ResourceLimitError,
+  SourceError,
+} from "./errors.ts";
 import { openHdf5 } from "./hdf5_read.ts";
 import { readLegacyH5, readWeightsOnlyH5 } from "./read_h5.ts";
 import { parseJson, readKerasArchive } from "./read_keras.ts";
-import { parseModelJson, readTfjs, tfjsManifest, type TfjsManifestGroup } from "./read_tfjs.ts";
+import { checkJsonDepth, checkLimit, type ImportLimits, resolveLimits } from "./limits.ts";
+import {
+  entryBytes,
+  isSafeShardPath,
+  parseModelJson,
+  readTfjs,
+  tfjsManifest,
+  type TfjsManifestGroup,
+} from "./read_tfjs.ts";
 import {
   type ByteSource,
   detectContainer,
@@ -39,6 +56,11 @@ export interface LoadOptions {
   config?: unknown;
   /** Name used in errors and `meta.sourceName` (defaults to the path/URL). */
   name?: string;
+  /**
+   * Resource limits for untrusted files (declared sizes, compression ratios, JSON depth, shard
+   * count); unset fields keep {@link DEFAULT_IMPORT_LIMITS}. See `SECURITY.md`.
+   */
+  limits?: Partial<ImportLimits>;
 }
 
 function isTfjsInMemory(source: unknown): source is TfjsInMemory {
@@ -79,13 +101,27 @@ export async function readModelSpec(
   options: LoadOptions,
   supported: ReadonlySet<string>,
 ): Promise<ImportedModelSpec> {
+  if (typeof options !== "object" || options === null) {
+    throw new OptionError("options", "an object", options);
+  }
+  if (options.name !== undefined && typeof options.name !== "string") {
+    throw new OptionError("name", "a string", options.name);
+  }
+  const limits = resolveLimits(options.limits);
   if (isTfjsInMemory(source)) {
     const name = options.name ?? "<model.json>";
     return await guarded(name, () => {
-      const json = typeof source.modelJson === "string" || source.modelJson instanceof Uint8Array
-        ? parseModelJson(source.modelJson, name)
-        : source.modelJson;
-      const { groups } = tfjsManifest(json, name);
+      if (!Array.isArray(source.shards) || !source.shards.every((s) => s instanceof Uint8Array)) {
+        throw new OptionError("shards", "an array of Uint8Array shard contents", source.shards);
+      }
+      let json: unknown;
+      if (typeof source.modelJson === "string" || source.modelJson instanceof Uint8Array) {
+        json = parseModelJson(source.modelJson, name, limits);
+      } else {
+        json = source.modelJson;
+        checkJsonDepth(json, limits, name, "modelJson");
+      }
+      const { groups } = tfjsManifest(json, name, limits);
       const needed = groups.reduce((n, g) => n + g.paths.length, 0);
       if (source.shards.length !== needed) {
         throw new MissingWeightError(
@@ -96,18 +132,34 @@ export async function readModelSpec(
         );
       }
       let next = 0;
-      const buffers = groups.map((g) => concat(g.paths.map(() => source.shards[next++])));
-      return readTfjs(json, (_g, i) => buffers[i], name, supported);
+      const buffers = groups.map((g) => {
+        const parts = g.paths.map(() => source.shards[next++]);
+        checkGroupSize(g, parts.reduce((n, p) => n + p.length, 0), name);
+        return concat(parts);
+      });
+      return readTfjs(json, (_g, i) => buffers[i], name, supported, limits);
     });
   }
-  const read = await readSource(source, options.name);
-  return await guarded(read.name, () => readBytes(read, options, supported));
+  const read = await readSource(source, options.name, limits.maxFileBytes);
+  return await guarded(read.name, () => readBytes(read, options, supported, limits));
+}
+
+/** Refuses shards whose total size differs from what the manifest's weights need. */
+function checkGroupSize(group: TfjsManifestGroup, bytes: number, name: string): void {
+  const expected = group.weights.reduce((n, entry) => n + entryBytes(entry, name), 0);
+  if (bytes !== expected) {
+    throw new CorruptFileError(
+      `the shards [${group.paths}] hold ${bytes} bytes, the manifest's weights need ${expected}`,
+      name,
+    );
+  }
 }
 
 async function readBytes(
   read: SourceBytes,
   options: LoadOptions,
   supported: ReadonlySet<string>,
+  limits: ImportLimits,
 ): Promise<ImportedModelSpec> {
   const { bytes, name } = read;
   const kind = detectContainer(bytes);
@@ -115,26 +167,31 @@ async function readBytes(
     if (options.config !== undefined) {
       throw new FormatError(`a .keras archive carries its own config; drop { config }`, name);
     }
-    return readKerasArchive(bytes, name, supported);
+    return readKerasArchive(bytes, name, supported, limits);
   }
   if (kind === "hdf5") {
-    const root = openHdf5(bytes, name);
+    const root = openHdf5(bytes, name, limits);
     if (options.config !== undefined) {
       const config = typeof options.config === "string"
-        ? parseJson(options.config, name, "options.config")
+        ? parseJson(options.config, name, "options.config", limits)
         : options.config;
+      if (typeof options.config !== "string") {
+        checkJsonDepth(config, limits, name, "options.config");
+      }
       return readWeightsOnlyH5(root, config, name, supported);
     }
-    if (root.attrNames().includes("model_config")) return readLegacyH5(root, name, supported);
+    if (root.attrNames().includes("model_config")) {
+      return readLegacyH5(root, name, supported, limits);
+    }
     throw new FormatError(
       `HDF5 file has no "model_config": it holds weights only; pass { config } with the model JSON`,
       name,
     );
   }
   if (kind === "json") {
-    const json = parseModelJson(bytes, name);
+    const json = parseModelJson(bytes, name, limits);
     if (typeof json === "object" && json !== null && "modelTopology" in json) {
-      const { groups } = tfjsManifest(json, name);
+      const { groups } = tfjsManifest(json, name, limits);
       const location = read.location;
       if (location === undefined && groups.some((g) => g.paths.length > 0)) {
         throw new FormatError(
@@ -144,8 +201,8 @@ async function readBytes(
         );
       }
       const buffers: Uint8Array[] = [];
-      for (const group of groups) buffers.push(await readGroup(group, location!, name));
-      return readTfjs(json, (_g, i) => buffers[i], name, supported);
+      for (const group of groups) buffers.push(await readGroup(group, location!, name, limits));
+      return readTfjs(json, (_g, i) => buffers[i], name, supported, limits);
     }
     throw new FormatError(
       `JSON is not a TF.js model.json (no "modelTopology"); a bare model config has no weights`,
@@ -162,20 +219,37 @@ async function readGroup(
   group: TfjsManifestGroup,
   location: string | URL,
   name: string,
+  limits: ImportLimits,
 ): Promise<Uint8Array> {
+  const expected = group.weights.reduce((n, entry) => n + entryBytes(entry, name), 0);
   const parts: Uint8Array[] = [];
+  let total = 0;
   for (const path of group.paths) {
-    if (typeof path !== "string" || path.includes("..")) {
+    if (!isSafeShardPath(path)) {
       throw new FormatError(`shard path ${JSON.stringify(path)} is not a sibling file`, name);
     }
-    const shard = await readSource(siblingLocation(location, path)).catch((e) => {
-      if (e instanceof SourceError) {
-        throw new MissingWeightError("", path, name, `shard unreadable: ${e.message}`);
-      }
-      throw e;
-    });
+    // Never read more than the manifest accounts for: a shard list repeating a large file, or
+    // a shard bigger than declared, is refused as soon as the running total passes it.
+    const left = expected - total;
+    const shard = await readSource(siblingLocation(location, path), undefined, left).catch(
+      (e) => {
+        if (e instanceof SourceError) {
+          throw new MissingWeightError("", path, name, `shard unreadable: ${e.message}`);
+        }
+        if (e instanceof ResourceLimitError) {
+          throw new CorruptFileError(
+            `shard "${path}" is larger than the ${left} bytes the manifest leaves for it`,
+            name,
+          );
+        }
+        throw e;
+      },
+    );
+    total += shard.bytes.length;
     parts.push(shard.bytes);
   }
+  checkLimit(limits, "maxFileBytes", `total size of the shards of [${group.paths}]`, total, name);
+  checkGroupSize(group, total, name);
   return concat(parts);
 }
 
@@ -213,12 +287,19 @@ export async function loadModel(
   const layers = (spec.config.config as Record<string, unknown>).layers;
   const runnable = Array.isArray(layers) &&
     layers.some((l) => (l as { class_name?: string }).class_name !== "InputLayer");
-  const model = runnable
-    ? buildModel({
-      config: spec.config,
-      weights: spec.weights,
-      kerasVersion: spec.meta.kerasVersion,
-    })
-    : null;
+  let model: Model | null = null;
+  if (runnable) {
+    try {
+      model = buildModel({
+        config: spec.config,
+        weights: spec.weights,
+        kerasVersion: spec.meta.kerasVersion,
+      });
+    } catch (e) {
+      // The engine's typed errors name the layer; the file is named here.
+      if (e instanceof EngineError) throw new ModelBuildError(e, spec.meta.sourceName);
+      throw e;
+    }
+  }
   return { model, meta: spec.meta, preprocessing: spec.preprocessing, spec };
 }

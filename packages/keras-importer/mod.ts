@@ -15,12 +15,16 @@ export {
   FormatError,
   ImportError,
   MissingWeightError,
+  ModelBuildError,
   NpyError,
+  OptionError,
+  ResourceLimitError,
   SourceError,
   UnsupportedLayerError,
   WeightMismatchError,
 } from "./errors.ts";
 export type { PreprocessingLayer } from "./config.ts";
+export { DEFAULT_IMPORT_LIMITS, type ImportLimits } from "./limits.ts";
 export type { ImportedModelSpec, ImportMeta, ModelFormat } from "./types.ts";
 export type { ByteSource } from "./source.ts";
 export {

@@ -20,6 +20,7 @@ import {
 import { FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
 import type { H5Group } from "./hdf5_read.ts";
 import { type KerasObject, layerWeightNames } from "./keras_layout.ts";
+import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from "./limits.ts";
 import { parseJson, specFromKerasV3, vocabularyFor } from "./read_keras.ts";
 import type { ImportedModelSpec } from "./types.ts";
 
@@ -154,6 +155,7 @@ export function readLegacyH5(
   root: H5Group,
   source: string,
   supported?: ReadonlySet<string>,
+  limits: ImportLimits = DEFAULT_IMPORT_LIMITS,
 ): ImportedModelSpec {
   const configText = stringAttr(root, "model_config");
   if (configText === undefined) {
@@ -163,7 +165,7 @@ export function readLegacyH5(
     );
   }
   const model = asModelConfig(
-    parseJson(configText, source, "model_config"),
+    parseJson(configText, source, "model_config", limits),
     source,
     "model_config",
   );

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { unzipSync } from "npm:fflate@0.8.2";
 import {
   asModelConfig,
   checkLayerClasses,
@@ -12,20 +11,40 @@ import {
   type LayerEntry,
   modelLayers,
 } from "./config.ts";
-import { CorruptFileError, FormatError, MissingWeightError } from "./errors.ts";
+import { FormatError, MissingWeightError } from "./errors.ts";
 import { type H5Group, openHdf5 } from "./hdf5_read.ts";
+import { checkJsonDepth, DEFAULT_IMPORT_LIMITS, type ImportLimits } from "./limits.ts";
 import type { KerasObject } from "./keras_layout.ts";
 import type { ImportedModelSpec } from "./types.ts";
 import { readKerasV3Weights, trackedLayers } from "./weights_v3.ts";
 import { kerasV3LayerKeys } from "./keras_layout.ts";
+import { readZipEntries } from "./zip.ts";
 
-/** Parses JSON text, reporting failures as {@link FormatError} naming the entry. */
-export function parseJson(text: string, source: string, what: string): unknown {
+/**
+ * Parses JSON text (never evaluating it), reporting failures as {@link FormatError} naming the
+ * entry, and refuses documents nested deeper than `limits.maxJsonDepth`.
+ */
+export function parseJson(
+  text: string,
+  source: string,
+  what: string,
+  limits: ImportLimits = DEFAULT_IMPORT_LIMITS,
+): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new FormatError(`${what} is not valid JSON: ${(e as Error).message}`, source);
   }
+  checkJsonDepth(value, limits, source, what);
+  return value;
+}
+
+/** The archive entries this reader uses; others are skipped without being inflated. */
+function isKerasEntry(name: string): boolean {
+  return name === "config.json" || name === "metadata.json" || name === "model.weights.h5" ||
+    name === "model.weights.npz" ||
+    (name.startsWith("assets/layers/") && name.endsWith("/vocabulary.txt"));
 }
 
 function utf8(bytes: Uint8Array, source: string, what: string): string {
@@ -49,19 +68,13 @@ export function readKerasArchive(
   bytes: Uint8Array,
   source: string,
   supported?: ReadonlySet<string>,
+  limits: ImportLimits = DEFAULT_IMPORT_LIMITS,
 ): ImportedModelSpec {
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (e) {
-    throw new CorruptFileError(`zip archive unreadable: ${(e as Error).message}`, source, {
-      cause: e,
-    });
-  }
+  const files = readZipEntries(bytes, source, limits, isKerasEntry);
   const configBytes = files["config.json"];
   if (!configBytes) throw new FormatError(`.keras archive has no "config.json"`, source);
   const model = asModelConfig(
-    parseJson(utf8(configBytes, source, "config.json"), source, "config.json"),
+    parseJson(utf8(configBytes, source, "config.json"), source, "config.json", limits),
     source,
     "config.json",
   );
@@ -71,6 +84,7 @@ export function readKerasArchive(
       utf8(files["metadata.json"], source, "metadata.json"),
       source,
       "metadata.json",
+      limits,
     );
     const version = (metadata as Record<string, unknown> | null)?.keras_version;
     if (typeof version === "string") kerasVersion = version;
@@ -82,7 +96,7 @@ export function readKerasArchive(
     throw new FormatError(`.keras archive has no "model.weights.h5"`, source);
   }
   const weightsSource = `${source}#model.weights.h5`;
-  const root = openHdf5(files["model.weights.h5"], weightsSource);
+  const root = openHdf5(files["model.weights.h5"], weightsSource, limits);
   const spec = specFromKerasV3(model, root, weightsSource, (key) => {
     const own = files[`assets/layers/${key}/vocabulary.txt`] ??
       files[`assets/layers/${key}/_lookup_layer/vocabulary.txt`];

@@ -19,6 +19,7 @@ import {
   WeightMismatchError,
 } from "./errors.ts";
 import { layerWeightNames } from "./keras_layout.ts";
+import { checkLimit, DEFAULT_IMPORT_LIMITS, type ImportLimits } from "./limits.ts";
 import { parseJson, vocabularyFor } from "./read_keras.ts";
 import type { ImportedModelSpec } from "./types.ts";
 
@@ -54,8 +55,32 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Checks a parsed `model.json` and returns its manifest groups. */
-export function tfjsManifest(json: unknown, source: string): {
+/**
+ * Whether a manifest shard path is a plain relative file name (optionally in subfolders) that
+ * cannot resolve outside the model's folder: no scheme, no absolute path, no `..` segment, no
+ * backslash, NUL or percent-encoding (which URL resolution would decode).
+ */
+export function isSafeShardPath(path: unknown): path is string {
+  return typeof path === "string" && path !== "" && !path.startsWith("/") &&
+    !/[\\\0%?#]/.test(path) && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(path) &&
+    path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+}
+
+/** Bytes one manifest entry occupies in its group's shards. */
+export function entryBytes(entry: TfjsWeightEntry, source: string): number {
+  return entry.shape.reduce((a, b) => a * b, 1) * bytesPerValue(entry, source);
+}
+
+/**
+ * Checks a parsed `model.json` and returns its manifest groups: shard paths (count and form),
+ * weight shapes (non-negative safe integers within `limits.maxTensorBytes`), dtypes and
+ * quantization parameters are validated here, before any shard is read.
+ */
+export function tfjsManifest(
+  json: unknown,
+  source: string,
+  limits: ImportLimits = DEFAULT_IMPORT_LIMITS,
+): {
   json: TfjsModelJson;
   groups: TfjsManifestGroup[];
 } {
@@ -70,17 +95,52 @@ export function tfjsManifest(json: unknown, source: string): {
   }
   const manifest = json.weightsManifest ?? [];
   if (!Array.isArray(manifest)) throw new FormatError(`"weightsManifest" is not a list`, source);
+  let shards = 0;
   manifest.forEach((group, g) => {
     if (!isRecord(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
       throw new FormatError(`weightsManifest[${g}] needs "paths" and "weights" lists`, source);
     }
+    shards += group.paths.length;
+    checkLimit(limits, "maxShards", "number of shard files in weightsManifest", shards, source);
+    group.paths.forEach((path: unknown, i: number) => {
+      if (!isSafeShardPath(path)) {
+        throw new FormatError(
+          `weightsManifest[${g}].paths[${i}] ${
+            JSON.stringify(path)?.slice(0, 120)
+          } is not a relative file name inside the model's folder`,
+          source,
+        );
+      }
+    });
     group.weights.forEach((w: unknown, i: number) => {
+      const where = `weightsManifest[${g}].weights[${i}]`;
       if (
         !isRecord(w) || typeof w.name !== "string" || !Array.isArray(w.shape) ||
-        !w.shape.every((d) => Number.isInteger(d) && d >= 0) || typeof w.dtype !== "string"
+        !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || typeof w.dtype !== "string"
       ) {
-        throw new FormatError(`weightsManifest[${g}].weights[${i}] is malformed`, source);
+        throw new FormatError(
+          `${where} is malformed (expected { name: string, shape: non-negative integers, ` +
+            `dtype: string })`,
+          source,
+        );
       }
+      const elements = (w.shape as number[]).reduce((a, b) => a * b, 1);
+      checkLimit(limits, "maxTensorBytes", `${where} "${w.name}" as float32`, elements * 4, source);
+      const q = w.quantization;
+      if (q !== undefined) {
+        if (!isRecord(q)) throw new FormatError(`${where}.quantization is not an object`, source);
+        for (const key of ["scale", "min"]) {
+          if (q[key] !== undefined && !(typeof q[key] === "number" && Number.isFinite(q[key]))) {
+            throw new FormatError(
+              `${where}.quantization.${key} must be a finite number, got ${
+                JSON.stringify(q[key])?.slice(0, 40)
+              }`,
+              source,
+            );
+          }
+        }
+      }
+      bytesPerValue(w as unknown as TfjsWeightEntry, source);
     });
   });
   return { json: json as unknown as TfjsModelJson, groups: manifest as TfjsManifestGroup[] };
@@ -116,6 +176,14 @@ export function decodeTfjsGroup(
   buffer: Uint8Array,
   source: string,
 ): WeightTensor[] {
+  const expected = group.weights.reduce((n, entry) => n + entryBytes(entry, source), 0);
+  if (buffer.length !== expected) {
+    throw new CorruptFileError(
+      `the shards [${group.paths}] hold ${buffer.length} bytes, the manifest's weights need ` +
+        `${expected}`,
+      source,
+    );
+  }
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   let offset = 0;
   return group.weights.map((entry) => {
@@ -202,8 +270,9 @@ export function readTfjs(
   groupBuffers: (group: TfjsManifestGroup, index: number) => Uint8Array,
   source: string,
   supported?: ReadonlySet<string>,
+  limits: ImportLimits = DEFAULT_IMPORT_LIMITS,
 ): ImportedModelSpec {
-  const { json: modelJson, groups } = tfjsManifest(json, source);
+  const { json: modelJson, groups } = tfjsManifest(json, source, limits);
   const topology = modelJson.modelTopology;
   const wrapped = isRecord(topology) && isRecord(topology.model_config);
   const model = asModelConfig(
@@ -238,7 +307,11 @@ export function readTfjs(
 }
 
 /** Parses `model.json` bytes or text. */
-export function parseModelJson(value: Uint8Array | string, source: string): unknown {
+export function parseModelJson(
+  value: Uint8Array | string,
+  source: string,
+  limits: ImportLimits = DEFAULT_IMPORT_LIMITS,
+): unknown {
   const text = typeof value === "string" ? value : new TextDecoder().decode(value);
-  return parseJson(text, source, "model.json");
+  return parseJson(text, source, "model.json", limits);
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { SourceError } from "./errors.ts";
+import { ResourceLimitError, SourceError } from "./errors.ts";
 import { isHdf5 } from "./hdf5_read.ts";
 
 /** Where a model file comes from. */
@@ -28,11 +28,78 @@ function hasDeno(): boolean {
   return typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 }
 
-/** Reads a source completely. Paths are read from disk in Deno and fetched elsewhere. */
-export async function readSource(source: ByteSource, name?: string): Promise<SourceBytes> {
+function checkSize(size: number, maxBytes: number, label: string): void {
+  if (size > maxBytes) {
+    throw new ResourceLimitError("maxFileBytes", "file size", size, maxBytes, label);
+  }
+}
+
+async function readFileChecked(path: string | URL, label: string, maxBytes: number) {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    throw new SourceError(`cannot read file: ${(e as Error).message}`, label, { cause: e });
+  }
+  // Devices and pipes may never end; directories cannot be read.
+  if (!info.isFile) throw new SourceError("not a regular file", label);
+  checkSize(info.size, maxBytes, label);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new SourceError(`cannot read file: ${(e as Error).message}`, label, { cause: e });
+  }
+  checkSize(bytes.length, maxBytes, label); // the file may have grown since stat
+  return bytes;
+}
+
+/** Reads a response body, refusing more than `maxBytes` (checked as the body arrives). */
+async function readBody(response: Response, label: string, maxBytes: number) {
+  const declared = Number(response.headers.get("content-length"));
+  if (Number.isFinite(declared)) checkSize(declared, maxBytes, label);
+  if (!response.body) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      total += value.length;
+      checkSize(total, maxBytes, label);
+      parts.push(value);
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => {});
+    if (e instanceof ResourceLimitError) throw e;
+    throw new SourceError(`fetch failed while reading: ${(e as Error).message}`, label, {
+      cause: e,
+    });
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * Reads a source completely. Paths are read from disk in Deno and fetched elsewhere. A file or
+ * body larger than `maxBytes` is refused before (or, for a body without a length, while) it is
+ * read.
+ */
+export async function readSource(
+  source: ByteSource,
+  name?: string,
+  maxBytes = Infinity,
+): Promise<SourceBytes> {
   if (source instanceof Uint8Array) return { bytes: source, name: name ?? "<bytes>" };
   if (typeof Blob !== "undefined" && source instanceof Blob) {
     const label = name ?? ((source as File).name || "<blob>");
+    checkSize(source.size, maxBytes, label);
     try {
       return { bytes: new Uint8Array(await source.arrayBuffer()), name: label };
     } catch (e) {
@@ -40,23 +107,21 @@ export async function readSource(source: ByteSource, name?: string): Promise<Sou
     }
   }
   if (typeof source === "string" && !URL_SCHEME.test(source) && hasDeno()) {
-    try {
-      return { bytes: await Deno.readFile(source), name: name ?? source, location: source };
-    } catch (e) {
-      throw new SourceError(`cannot read file: ${(e as Error).message}`, source, { cause: e });
-    }
+    const label = name ?? source;
+    return { bytes: await readFileChecked(source, label, maxBytes), name: label, location: source };
   }
   if (typeof source === "string" || source instanceof URL) {
-    const url = typeof source === "string"
-      ? new URL(source, (globalThis as { location?: { href: string } }).location?.href)
-      : source;
+    let url: URL;
+    try {
+      url = typeof source === "string"
+        ? new URL(source, (globalThis as { location?: { href: string } }).location?.href)
+        : source;
+    } catch (e) {
+      throw new SourceError(`not a path or URL: ${(e as Error).message}`, name ?? String(source));
+    }
     const label = name ?? url.href;
     if (url.protocol === "file:" && hasDeno()) {
-      try {
-        return { bytes: await Deno.readFile(url), name: label, location: url };
-      } catch (e) {
-        throw new SourceError(`cannot read file: ${(e as Error).message}`, label, { cause: e });
-      }
+      return { bytes: await readFileChecked(url, label, maxBytes), name: label, location: url };
     }
     let response: Response;
     try {
@@ -68,7 +133,7 @@ export async function readSource(source: ByteSource, name?: string): Promise<Sou
       await response.body?.cancel();
       throw new SourceError(`fetch failed: HTTP ${response.status}`, label);
     }
-    return { bytes: new Uint8Array(await response.arrayBuffer()), name: label, location: url };
+    return { bytes: await readBody(response, label, maxBytes), name: label, location: url };
   }
   throw new SourceError(
     `unsupported source type ${Object.prototype.toString.call(source)}`,

@@ -8,7 +8,7 @@
 import { Gunzip, gunzipSync } from "npm:fflate@0.8.2";
 import { parseTar } from "npm:nanotar@0.3.0";
 import { crc32 } from "./checksum.ts";
-import { CorruptFileError } from "./errors.ts";
+import { CorruptFileError, InvalidOptionError, ResourceLimitError } from "./errors.ts";
 import { createProgress, type Progress, type ProgressSetting } from "./progress.ts";
 
 /** True if `bytes` starts with the gzip magic number. */
@@ -16,7 +16,43 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-const CHUNK = 4 << 20;
+/** Input slice per push when inflating with a progress bar (bounds each output burst). */
+const CHUNK = 1 << 20;
+
+/** Limits applied before inflating compressed data; each is a maximum. */
+export interface ArchiveLimits {
+  /** Declared uncompressed size (gzip trailer). Default 1 GiB (the gzip trailer holds < 4 GiB). */
+  maxUncompressedBytes: number;
+  /** Declared uncompressed size over compressed size, checked above 1 MiB. Default 100. */
+  maxCompressionRatio: number;
+}
+
+/** The defaults (documented in `SECURITY.md`). */
+export const DEFAULT_ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze({
+  maxUncompressedBytes: 1024 ** 3,
+  maxCompressionRatio: 100,
+});
+
+/** Declared sizes up to this many bytes are exempt from the ratio check. */
+const RATIO_EXEMPT_BYTES = 1 << 20;
+
+/** Merges user limits over the defaults, refusing values that are not positive numbers. */
+export function resolveArchiveLimits(limits?: Partial<ArchiveLimits>): ArchiveLimits {
+  if (limits === undefined) return { ...DEFAULT_ARCHIVE_LIMITS };
+  if (typeof limits !== "object" || limits === null) {
+    throw new InvalidOptionError("limits", "an object", limits);
+  }
+  const out: ArchiveLimits = { ...DEFAULT_ARCHIVE_LIMITS };
+  for (const key of Object.keys(DEFAULT_ARCHIVE_LIMITS) as (keyof ArchiveLimits)[]) {
+    const value = limits[key];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !(value > 0)) {
+      throw new InvalidOptionError(`limits.${key}`, "a positive number", value);
+    }
+    out[key] = value;
+  }
+  return out;
+}
 
 /**
  * Decompresses a gzip file's bytes. `file` names the source in errors.
@@ -27,19 +63,43 @@ export function gunzip(
   bytes: Uint8Array,
   file: string,
   progress?: ProgressSetting,
+  limits?: Partial<ArchiveLimits>,
 ): Uint8Array {
+  const { maxUncompressedBytes, maxCompressionRatio } = resolveArchiveLimits(limits);
   if (!isGzip(bytes)) {
     throw new CorruptFileError(file, "not a gzip file (expected magic bytes 1f 8b)");
   }
   if (bytes.length < 18) {
     throw new CorruptFileError(file, `truncated gzip file (${bytes.length} bytes)`);
   }
+  // fflate allocates the output from the trailer's length field before inflating: check it
+  // first (a truncated file's "trailer" is arbitrary data).
+  const declared = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 4, 4)
+    .getUint32(0, true);
+  if (declared > maxUncompressedBytes) {
+    throw new ResourceLimitError(
+      file,
+      "maxUncompressedBytes",
+      "declared uncompressed size (gzip trailer)",
+      declared,
+      maxUncompressedBytes,
+    );
+  }
+  if (declared > RATIO_EXEMPT_BYTES && declared / bytes.length > maxCompressionRatio) {
+    throw new ResourceLimitError(
+      file,
+      "maxCompressionRatio",
+      `compression ratio (${declared} declared / ${bytes.length} bytes)`,
+      Math.round(declared / bytes.length),
+      maxCompressionRatio,
+    );
+  }
   // Small files inflate in a blink; a bar for them would only flicker.
   const bar = createProgress(`gunzip ${basename(file)}`, bytes.length, {
     enabled: bytes.length < 1 << 20 ? false : progress,
   });
   const { data, crc } = bar.enabled
-    ? inflateInChunks(bytes, file, bar)
+    ? inflateInChunks(bytes, file, bar, declared)
     : inflateAtOnce(bytes, file);
   // The trailer of a (single-member) gzip file holds the CRC-32 and the length mod 2^32.
   const trailer = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);
@@ -77,13 +137,21 @@ function inflateInChunks(
   bytes: Uint8Array,
   file: string,
   bar: Progress,
+  declared: number,
 ): { data: Uint8Array; crc: number } {
   const chunks: Uint8Array[] = [];
   let length = 0;
   let crc = 0;
   const inflater = new Gunzip((chunk) => {
-    chunks.push(chunk);
     length += chunk.length;
+    // Stop as soon as the output passes the (already checked) declared size.
+    if (length > declared) {
+      throw new CorruptFileError(
+        file,
+        `gzip data inflates past the ${declared} bytes its trailer declares`,
+      );
+    }
+    chunks.push(chunk);
     crc = crc32(chunk, crc);
   });
   try {
@@ -93,6 +161,7 @@ function inflateInChunks(
       bar.add(end - offset);
     }
   } catch (error) {
+    if (error instanceof CorruptFileError) throw error;
     throw inflateError(file, error);
   } finally {
     bar.done();

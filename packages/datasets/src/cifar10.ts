@@ -6,7 +6,7 @@
  */
 
 import { basename } from "node:path";
-import { gunzip, readTar } from "./archive.ts";
+import { type ArchiveLimits, gunzip, readTar } from "./archive.ts";
 import {
   ensureCachedFiles,
   publishFile,
@@ -161,6 +161,8 @@ export interface LoadCifar10Options<D extends ImageDtype = "float32"> {
   urls?: string[];
   /** Progress bar on stderr; default only if stderr is a terminal. */
   progress?: ProgressSetting;
+  /** Limits checked before inflating compressed files (see `SECURITY.md`); default {@linkcode DEFAULT_ARCHIVE_LIMITS}. */
+  limits?: Partial<ArchiveLimits>;
   /** fetch implementation (tests). */
   fetch?: typeof fetch;
 }
@@ -170,8 +172,9 @@ function batchesFromArchive(
   archive: Uint8Array,
   file: string,
   progress: ProgressSetting,
+  limits: Partial<ArchiveLimits> | undefined,
 ): Map<string, Uint8Array> {
-  const tar = gunzip(archive, file, progress);
+  const tar = gunzip(archive, file, progress, limits);
   const found = new Map<string, Uint8Array>();
   for (const entry of readTar(tar, file, (name) => ALL_FILES.includes(basename(name)))) {
     found.set(basename(entry.name), entry.data);
@@ -196,8 +199,14 @@ async function extractToCache(
   archivePath: string,
   folder: string,
   progress: ProgressSetting,
+  limits: Partial<ArchiveLimits> | undefined,
 ): Promise<void> {
-  const batches = batchesFromArchive(await Deno.readFile(archivePath), archivePath, progress);
+  const batches = batchesFromArchive(
+    await Deno.readFile(archivePath),
+    archivePath,
+    progress,
+    limits,
+  );
   await Deno.mkdir(folder, { recursive: true });
   for (const [name, data] of batches) {
     const dest = join(folder, name);
@@ -248,14 +257,21 @@ async function locate(
       );
     }
     if (options.verifyChecksum) await verifyMd5(archive, CIFAR10_MD5);
-    return { batches: batchesFromArchive(await Deno.readFile(archive), archive, options.progress) };
+    return {
+      batches: batchesFromArchive(
+        await Deno.readFile(archive),
+        archive,
+        options.progress,
+        options.limits,
+      ),
+    };
   }
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : toPath(options.cacheDir);
   const folder = join(cacheDir, CIFAR10_FOLDER);
   if (await hasAll(folder)) return { folder };
   const archive = join(cacheDir, CIFAR10_ARCHIVE);
   await ensureCachedFiles("CIFAR-10", [{ path: archive, urls, md5: CIFAR10_MD5 }], options);
-  await extractToCache(archive, folder, options.progress);
+  await extractToCache(archive, folder, options.progress, options.limits);
   return { folder };
 }
 

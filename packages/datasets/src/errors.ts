@@ -106,6 +106,31 @@ export class CsvFormatError extends CorruptFileError {
   }
 }
 
+/**
+ * A file declares more than the configured limits allow (e.g. a gzip trailer claiming gigabytes
+ * of output, or a compression ratio no real data reaches). Raised before inflating.
+ */
+export class ResourceLimitError extends CorruptFileError {
+  /** The limit's option name, e.g. `"maxUncompressedBytes"`. */
+  readonly limit: string;
+  /** What the file declares. */
+  readonly requested: number;
+  /** The configured maximum. */
+  readonly maximum: number;
+
+  /** `what` names the declared quantity, e.g. `"uncompressed size (gzip trailer)"`. */
+  constructor(file: string, limit: string, what: string, requested: number, maximum: number) {
+    super(
+      file,
+      `${what} is ${requested}, more than limits.${limit} (${maximum}); the file is corrupt or ` +
+        `hostile, or raise the limit if it is trusted`,
+    );
+    this.limit = limit;
+    this.requested = requested;
+    this.maximum = maximum;
+  }
+}
+
 /** A loader option is out of range or of the wrong kind. */
 export class InvalidOptionError extends DatasetError {
   /** The option's name. */

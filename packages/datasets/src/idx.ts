@@ -9,6 +9,7 @@
 import { gunzip, isGzip } from "./archive.ts";
 import { CorruptFileError } from "./errors.ts";
 import type { ProgressSetting } from "./progress.ts";
+import type { ArchiveLimits } from "./archive.ts";
 
 /** An IDX array of unsigned bytes. */
 export interface IdxArray {
@@ -31,8 +32,9 @@ export function parseIdx(
   file: string,
   expectedRank?: number,
   progress?: ProgressSetting,
+  limits?: Partial<ArchiveLimits>,
 ): IdxArray {
-  const raw = isGzip(bytes) ? gunzip(bytes, file, progress) : bytes;
+  const raw = isGzip(bytes) ? gunzip(bytes, file, progress, limits) : bytes;
   if (raw.length < 4) {
     throw new CorruptFileError(file, `truncated IDX file: ${raw.length} bytes, header needs 4+`);
   }

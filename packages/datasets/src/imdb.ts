@@ -5,7 +5,7 @@
  * @module
  */
 
-import { gunzip, readTar } from "./archive.ts";
+import { type ArchiveLimits, gunzip, readTar } from "./archive.ts";
 import { ensureCachedFiles, verifyMd5 } from "./download.ts";
 import { CorruptFileError, DatasetNotFoundError, InvalidOptionError } from "./errors.ts";
 import { defaultCacheDir, isDirectory, isFile, join, toPath } from "./paths.ts";
@@ -73,6 +73,8 @@ export interface LoadImdbOptions {
   urls?: string[];
   /** Progress bar on stderr; default only if stderr is a terminal. */
   progress?: ProgressSetting;
+  /** Limits checked before inflating compressed files (see `SECURITY.md`); default {@linkcode DEFAULT_ARCHIVE_LIMITS}. */
+  limits?: Partial<ArchiveLimits>;
   /** fetch implementation (tests). */
   fetch?: typeof fetch;
 }
@@ -135,9 +137,14 @@ async function listFolder(root: string): Promise<ReviewSource[]> {
 }
 
 /** Lists the reviews in the tarball's bytes. */
-function listArchive(archive: Uint8Array, file: string, progress: ProgressSetting): ReviewSource[] {
+function listArchive(
+  archive: Uint8Array,
+  file: string,
+  progress: ProgressSetting,
+  limits: Partial<ArchiveLimits> | undefined,
+): ReviewSource[] {
   const entries = readTar(
-    gunzip(archive, file, progress),
+    gunzip(archive, file, progress, limits),
     file,
     (name) => ARCHIVE_MEMBER.test(name),
   );
@@ -166,8 +173,9 @@ async function extractToCache(
   archivePath: string,
   root: string,
   progress: ProgressSetting,
+  limits: Partial<ArchiveLimits> | undefined,
 ): Promise<void> {
-  const reviews = listArchive(await Deno.readFile(archivePath), archivePath, progress);
+  const reviews = listArchive(await Deno.readFile(archivePath), archivePath, progress, limits);
   // Extract into a temporary folder and rename it, so a half-extracted folder never looks complete.
   const tmp = `${root}.${crypto.randomUUID().slice(0, 8)}.part`;
   try {
@@ -206,14 +214,14 @@ async function locate(options: LoadImdbOptions): Promise<ReviewSource[]> {
       );
     }
     if (options.verifyChecksum) await verifyMd5(archive, IMDB_MD5);
-    return listArchive(await Deno.readFile(archive), archive, options.progress);
+    return listArchive(await Deno.readFile(archive), archive, options.progress, options.limits);
   }
   const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : toPath(options.cacheDir);
   const root = join(cacheDir, IMDB_FOLDER);
   if (!(await isDirectory(root))) {
     const archive = join(cacheDir, IMDB_ARCHIVE);
     await ensureCachedFiles("IMDb", [{ path: archive, urls, md5: IMDB_MD5 }], options);
-    await extractToCache(archive, root, options.progress);
+    await extractToCache(archive, root, options.progress, options.limits);
   }
   return await listFolder(root);
 }

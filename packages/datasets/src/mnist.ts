@@ -8,6 +8,7 @@
 import { ensureCachedFiles, verifyMd5 } from "./download.ts";
 import { CorruptFileError, DatasetNotFoundError, type MissingFile } from "./errors.ts";
 import { parseIdx } from "./idx.ts";
+import type { ArchiveLimits } from "./archive.ts";
 import { checkDtype, type ImageDtype, type ImageSplit, makeImageSplit } from "./images.ts";
 import { defaultCacheDir, firstFile, join, toPath } from "./paths.ts";
 import type { ProgressSetting } from "./progress.ts";
@@ -108,6 +109,8 @@ export interface LoadMnistOptions<D extends ImageDtype = "float32"> {
   mirrors?: readonly string[];
   /** Progress bar on stderr; default only if stderr is a terminal. */
   progress?: ProgressSetting;
+  /** Limits checked before inflating compressed files (see `SECURITY.md`); default {@linkcode DEFAULT_ARCHIVE_LIMITS}. */
+  limits?: Partial<ArchiveLimits>;
   /** fetch implementation (tests). */
   fetch?: typeof fetch;
 }
@@ -181,9 +184,10 @@ async function readSplit<D extends ImageDtype>(
   classes: number,
   dtype: D,
   progress: ProgressSetting,
+  limits: Partial<ArchiveLimits> | undefined,
 ): Promise<ImageSplit<D>> {
-  const images = parseIdx(await Deno.readFile(imagesPath), imagesPath, 3, progress);
-  const labels = parseIdx(await Deno.readFile(labelsPath), labelsPath, 1, progress);
+  const images = parseIdx(await Deno.readFile(imagesPath), imagesPath, 3, progress, limits);
+  const labels = parseIdx(await Deno.readFile(labelsPath), labelsPath, 1, progress, limits);
   const [count, rows, cols] = images.dims;
   if (rows !== 28 || cols !== 28) {
     throw new CorruptFileError(imagesPath, `expected 28×28 images, found ${rows}×${cols}`);
@@ -213,8 +217,22 @@ async function load<D extends ImageDtype>(
   const paths = await locate(flavor, options as LoadMnistOptions<ImageDtype>);
   const classes = flavor.labelNames.length;
   return {
-    train: await readSplit(paths.trainImages, paths.trainLabels, classes, dtype, options.progress),
-    test: await readSplit(paths.testImages, paths.testLabels, classes, dtype, options.progress),
+    train: await readSplit(
+      paths.trainImages,
+      paths.trainLabels,
+      classes,
+      dtype,
+      options.progress,
+      options.limits,
+    ),
+    test: await readSplit(
+      paths.testImages,
+      paths.testLabels,
+      classes,
+      dtype,
+      options.progress,
+      options.limits,
+    ),
     labelNames: flavor.labelNames,
   };
 }
