@@ -14,3 +14,6 @@ export * from "./loss";
 export * from "./optim";
 export * from "./embedding_grad";
 export * from "./rnn_grad";
+export { conv2dBackward, conv2dBackwardTile, transposeMatrix } from "./conv_grad";
+export * from "./pool_grad";
+export * from "./batchnorm_grad";

@@ -57,6 +57,7 @@ TFJS_LAYER_BUILDERS.set("BatchNormalization", (c, base) =>
     ...base,
     axis: -1,
     epsilon: (c.epsilon ?? 1e-3) as number,
+    momentum: (c.momentum ?? 0.99) as number,
     center: c.center !== false,
     scale: c.scale !== false,
   }));

@@ -129,6 +129,29 @@ export class BatchNormalization extends Layer {
     super.releaseWeights();
   }
 
+  /**
+   * The device weights changed in place (an optimizer step, or training updating the moving
+   * statistics): recomputes the packed inference scale/shift from them.
+   */
+  override weightsUpdated(): void {
+    super.weightsUpdated();
+    const heap = this.#heap;
+    if (!heap || !this.#scaleShiftPtr) return;
+    const c = this.#channels;
+    const ptrs = this.deviceWeights();
+    let i = 0;
+    const read = (p: number) => heap.f32(p, c).slice();
+    const { scale, shift } = batchNormScaleShift({
+      gamma: this.scale ? read(ptrs[i++]) : null,
+      beta: this.center ? read(ptrs[i++]) : null,
+      movingMean: read(ptrs[i++]),
+      movingVariance: read(ptrs[i]),
+      epsilon: this.epsilon,
+    });
+    heap.f32(this.#scaleShiftPtr, c).set(scale);
+    heap.f32(this.#scaleShiftPtr + c * 4, c).set(shift);
+  }
+
   call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
     const c = this.#channels;
     const y = this.allocOutput(ctx, [...x.shape]);

@@ -1,0 +1,188 @@
+import { axisGeometry, type Padding } from "../conv_geometry.ts";
+import { getRuntime } from "../wasm/kernels.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import type { Conv2DParams } from "./conv_reference.ts";
+import {
+  conv2dBiasGradReference,
+  conv2dFilterGradReference,
+  conv2dInputGradReference,
+} from "./conv_grad_reference.ts";
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+  let scale = 1e-3;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  const d = maxAbsDiff(got, want);
+  if (!(d <= tol * scale)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}·${scale}`);
+}
+
+interface Case {
+  batch: number;
+  h: number;
+  w: number;
+  c: number;
+  outC: number;
+  k: [number, number];
+  s: [number, number];
+  d: [number, number];
+  padding: Padding;
+}
+
+function params(t: Case): Conv2DParams {
+  const gy = axisGeometry(t.h, t.k[0], t.s[0], t.d[0], t.padding);
+  const gx = axisGeometry(t.w, t.k[1], t.s[1], t.d[1], t.padding);
+  return {
+    batch: t.batch,
+    h: t.h,
+    w: t.w,
+    c: t.c,
+    outH: gy.out,
+    outW: gx.out,
+    outC: t.outC,
+    kh: t.k[0],
+    kw: t.k[1],
+    strides: t.s,
+    dilation: t.d,
+    padTop: gy.padBefore,
+    padLeft: gx.padBefore,
+  };
+}
+
+/** Runs the kernel (dW, dx, db) with `scratchFloats` of scratch and checks the references. */
+function check(t: Case, rng: Rng, scratchFloats: number) {
+  const { kernels, heap } = getRuntime();
+  const p = params(t);
+  const k = p.kh * p.kw * p.c;
+  const x = rng.floats(p.batch * p.h * p.w * p.c);
+  const kernel = rng.floats(k * p.outC);
+  const dz = rng.floats(p.batch * p.outH * p.outW * p.outC);
+  const px = heap.upload(x), pk = heap.upload(kernel), pdz = heap.upload(dz);
+  const pwT = heap.alloc(k * p.outC * 4), pdwT = heap.alloc(k * p.outC * 4);
+  const pdw = heap.alloc(k * p.outC * 4), pdb = heap.alloc(p.outC * 4);
+  // Stale values: every output must be overwritten.
+  const pdx = heap.upload(rng.floats(x.length, 5, 6));
+  heap.f32(pdwT, k * p.outC).fill(7);
+  const scratch = heap.alloc(scratchFloats * 4);
+  const what = `conv grad ${JSON.stringify(t)} scratch ${scratchFloats}`;
+  try {
+    kernels.transposeMatrix(pk, p.outC, pwT, k, p.outC);
+    kernels.conv2dBackward(
+      px,
+      pdz,
+      pwT,
+      pdx,
+      pdwT,
+      scratch,
+      scratchFloats,
+      p.batch,
+      p.h,
+      p.w,
+      p.c,
+      p.outH,
+      p.outW,
+      p.outC,
+      p.kh,
+      p.kw,
+      p.strides[0],
+      p.strides[1],
+      p.dilation[0],
+      p.dilation[1],
+      p.padTop,
+      p.padLeft,
+    );
+    kernels.transposeMatrix(pdwT, k, pdw, p.outC, k);
+    kernels.columnSums(pdz, pdb, p.batch * p.outH * p.outW, p.outC, 0);
+    assertClose(heap.f32(pdw, k * p.outC), conv2dFilterGradReference(x, dz, p), 1e-5, `${what} dW`);
+    assertClose(
+      heap.f32(pdx, x.length),
+      conv2dInputGradReference(dz, kernel, p),
+      1e-5,
+      `${what} dx`,
+    );
+    assertClose(heap.f32(pdb, p.outC), conv2dBiasGradReference(dz, p.outC), 1e-5, `${what} db`);
+    // dW only / dx only.
+    heap.f32(pdx, x.length).fill(3);
+    kernels.conv2dBackward(
+      px,
+      pdz,
+      pwT,
+      pdx,
+      0,
+      scratch,
+      scratchFloats,
+      p.batch,
+      p.h,
+      p.w,
+      p.c,
+      p.outH,
+      p.outW,
+      p.outC,
+      p.kh,
+      p.kw,
+      p.strides[0],
+      p.strides[1],
+      p.dilation[0],
+      p.dilation[1],
+      p.padTop,
+      p.padLeft,
+    );
+    assertClose(
+      heap.f32(pdx, x.length),
+      conv2dInputGradReference(dz, kernel, p),
+      1e-5,
+      `${what} dx only`,
+    );
+  } finally {
+    [px, pk, pdz, pwT, pdwT, pdw, pdb, pdx, scratch].forEach((q) => heap.free(q));
+  }
+}
+
+const CASES: Case[] = [
+  // batch 1 and 17, odd sizes, both paddings.
+  { batch: 1, h: 5, w: 7, c: 3, outC: 5, k: [3, 3], s: [1, 1], d: [1, 1], padding: "same" },
+  { batch: 17, h: 5, w: 7, c: 3, outC: 5, k: [3, 3], s: [1, 1], d: [1, 1], padding: "valid" },
+  { batch: 17, h: 6, w: 5, c: 5, outC: 9, k: [3, 2], s: [1, 1], d: [1, 1], padding: "same" },
+  // strides (even and odd padding splits), one axis at a time and both.
+  { batch: 3, h: 9, w: 8, c: 4, outC: 8, k: [3, 3], s: [2, 2], d: [1, 1], padding: "same" },
+  { batch: 2, h: 9, w: 8, c: 4, outC: 8, k: [3, 3], s: [2, 3], d: [1, 1], padding: "valid" },
+  { batch: 2, h: 8, w: 11, c: 6, outC: 7, k: [4, 5], s: [3, 2], d: [1, 1], padding: "same" },
+  // dilation, with and without strides.
+  { batch: 2, h: 9, w: 10, c: 3, outC: 6, k: [3, 3], s: [1, 1], d: [2, 2], padding: "same" },
+  { batch: 2, h: 9, w: 10, c: 3, outC: 6, k: [3, 2], s: [1, 1], d: [2, 3], padding: "valid" },
+  { batch: 2, h: 11, w: 10, c: 5, outC: 4, k: [3, 3], s: [2, 2], d: [2, 1], padding: "same" },
+  // 1×1 (direct path), 1×1 strided (im2col path), window as large as the input.
+  { batch: 17, h: 4, w: 3, c: 13, outC: 10, k: [1, 1], s: [1, 1], d: [1, 1], padding: "valid" },
+  { batch: 3, h: 5, w: 5, c: 8, outC: 3, k: [1, 1], s: [2, 2], d: [1, 1], padding: "same" },
+  { batch: 2, h: 4, w: 5, c: 2, outC: 33, k: [4, 5], s: [1, 1], d: [1, 1], padding: "valid" },
+];
+
+Deno.test("conv2dBackward matches the reference: paddings, strides, dilations, 1×1, batch 1/17", () => {
+  const rng = new Rng(601);
+  for (const t of CASES) {
+    const k = t.k[0] * t.k[1] * t.c;
+    check(t, rng, 1 << 16);
+    // Scratch for exactly one pixel per tile and for an odd number of pixels per tile.
+    check(t, rng, k + t.outC);
+    check(t, rng, (k + t.outC) * 7);
+  }
+});
+
+Deno.test("transposeMatrix handles every edge of the 4×4 blocks and strided rows", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(602);
+  for (const [rows, cols] of [[1, 1], [4, 4], [5, 7], [8, 3], [13, 9], [3, 17]]) {
+    const lds = cols + 2;
+    const src = rng.floats(rows * lds);
+    const ps = heap.upload(src), pd = heap.alloc(rows * cols * 4);
+    kernels.transposeMatrix(ps, lds, pd, rows, cols);
+    const got = heap.f32(pd, rows * cols);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        if (got[j * rows + i] !== src[i * lds + j]) {
+          throw new Error(`transpose ${rows}x${cols}: [${j},${i}] = ${got[j * rows + i]}`);
+        }
+      }
+    }
+    heap.free(ps);
+    heap.free(pd);
+  }
+});
