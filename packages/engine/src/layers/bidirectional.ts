@@ -156,6 +156,30 @@ export class Bidirectional extends Layer {
     return [...this.forward.getWeights(), ...this.backward.getWeights()];
   }
 
+  /** Replaces the forward layer's then the backward layer's weights (Keras `set_weights`). */
+  override setWeights(weights: WeightTensor[]): void {
+    const nf = this.forward.getWeights().length;
+    const total = nf + this.backward.getWeights().length;
+    if (!Array.isArray(weights) || weights.length !== total) {
+      throw new WeightShapeError(
+        this.name,
+        "(count)",
+        `${total} arrays`,
+        `${Array.isArray(weights) ? weights.length : typeof weights}`,
+      );
+    }
+    // Check both halves before changing either, so a bad array leaves the layer as it was.
+    const specs = this.weightSpecs(this.inputShape);
+    specs.forEach((spec, i) => {
+      const w = weights[i];
+      const same = w.shape.length === spec.shape.length &&
+        w.shape.every((d, j) => d === spec.shape[j]) && w.data.length === sizeOf(spec.shape);
+      if (!same) throw new WeightShapeError(this.name, spec.name, spec.shape, w.shape);
+    });
+    this.forward.setWeights(weights.slice(0, nf));
+    this.backward.setWeights(weights.slice(nf));
+  }
+
   override dispose(): void {
     this.forward.dispose();
     this.backward.dispose();

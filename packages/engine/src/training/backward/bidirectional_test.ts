@@ -1,4 +1,5 @@
-import { Rng } from "../../../testing/random.ts";
+import { Adam, buildModel, EarlyStopping, Tensor, WeightShapeError } from "../../../mod.ts";
+import { maxAbsDiff, Rng } from "../../../testing/random.ts";
 import { compareWithTfjs } from "../../../testing/gradient_check.ts";
 import { type LayerObject, postPaddedIds, textModelSpec } from "../../../testing/rnn_cases.ts";
 import { tfReady } from "../../../testing/tfjs_reference.ts";
@@ -86,4 +87,49 @@ Deno.test("stacked Bidirectional (return_sequences, masked) gradients match TF.j
     check(rng, [bidi("bi", "LSTM", "concat", { go_backwards: true }), head], "go_backwards inner"),
   );
   console.log(`stacked Bidirectional: worst relative error vs TF.js ${worst.toExponential(2)}`);
+});
+
+Deno.test("Bidirectional setWeights (EarlyStopping restore): round trip, typed error leaves weights intact", async () => {
+  const rng = new Rng(803);
+  const spec = textModelSpec(rng, { time: TIME, vocab: VOCAB, embeddingDim: 4 }, [
+    bidi("bi", "LSTM", "concat"),
+    head,
+  ]);
+  const ids = new Tensor(postPaddedIds(rng, 6, TIME, VOCAB), [6, TIME]);
+  const labels = new Tensor(Float32Array.from([0, 1, 2, 0, 1, 2]), [6]);
+  const model = buildModel(spec);
+  try {
+    const start = model.getWeights();
+    const before = model.predict(ids).data.slice();
+    const stopper = new EarlyStopping({ monitor: "loss", patience: 5, restoreBestWeights: true });
+    model.compile({
+      optimizer: new Adam({ learningRate: 0.05 }),
+      loss: "sparse_categorical_crossentropy",
+    });
+    await model.fit(ids, labels, { epochs: 3, verbose: 0, callbacks: [stopper] });
+    if (maxAbsDiff(model.predict(ids).data, before) === 0) {
+      throw new Error("training changed nothing");
+    }
+    model.setWeights(start);
+    const back = model.predict(ids).data;
+    if (maxAbsDiff(back, before) !== 0) throw new Error("setWeights did not restore the outputs");
+    // A bad array in the backward half: refused before the forward half changes.
+    const bi = model.layers.find((l) => l.name === "bi")!;
+    const bad = bi.getWeights().map((w) => ({ ...w, data: w.data.map((v) => v + 1) }));
+    bad[bad.length - 1] = { ...bad[bad.length - 1], shape: [1], data: new Float32Array(1) };
+    let err: unknown;
+    try {
+      bi.setWeights(bad);
+    } catch (e) {
+      err = e;
+    }
+    if (!(err instanceof WeightShapeError) || !err.message.includes("bi")) {
+      throw new Error(`expected a WeightShapeError naming the layer, got ${err}`);
+    }
+    if (maxAbsDiff(model.predict(ids).data, before) !== 0) {
+      throw new Error("a refused setWeights changed the forward layer");
+    }
+  } finally {
+    model.dispose();
+  }
 });
