@@ -8,6 +8,7 @@
  * Bidirectional (`bidirectional.ts`) drives the same two functions for its inner layers.
  */
 import { InputShapeError } from "../../errors.ts";
+import { UntrainableLayerError } from "../errors.ts";
 import type { CallContext } from "../../layer.ts";
 import { gateCount, RnnCell, RnnFlag } from "../../kernels/rnn_codes.ts";
 import type { RecurrentLayer, RecurrentOutput } from "../../layers/recurrent.ts";
@@ -43,6 +44,19 @@ function flagsOf(layer: RecurrentLayer, out: RecurrentOutput): number {
 }
 
 function checkInput(layer: RecurrentLayer, x: DeviceTensor, mask: DeviceTensor | null): void {
+  // Keras drops cell inputs / states in training with these; silently skipping them would train
+  // a different model.
+  for (const field of ["dropout", "recurrent_dropout"]) {
+    const rate = layer.config[field] ?? 0;
+    if (rate !== 0) {
+      throw new UntrainableLayerError(
+        layer.className,
+        layer.name,
+        `${field}=${JSON.stringify(rate)} inside the cell is not implemented; ` +
+          "use 0 and a Dropout layer",
+      );
+    }
+  }
   if (x.dtype !== "float32" || x.shape.length !== 3) {
     throw new InputShapeError(
       layer.name,

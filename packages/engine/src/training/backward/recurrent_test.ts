@@ -1,4 +1,5 @@
-import { buildModel, modelGradients, Tensor } from "../../../mod.ts";
+import { buildModel, modelGradients, Tensor, UntrainableLayerError } from "../../../mod.ts";
+import { getRuntime } from "../../wasm/kernels.ts";
 import { Rng } from "../../../testing/random.ts";
 import { compareWithTfjs, relativeError } from "../../../testing/gradient_check.ts";
 import {
@@ -233,4 +234,59 @@ Deno.test("GRU reset_after=true gradients match the float64 BPTT reference (mask
     }
   }
   console.log(`GRU reset_after: worst relative error vs the reference ${worst.toExponential(2)}`);
+});
+
+Deno.test("recurrent training steps do not grow the heap; cell dropout is refused by name", () => {
+  const { heap } = getRuntime();
+  const rng = new Rng(705);
+  const bi = (name: string, inner: string, mode: string, c: Record<string, unknown> = {}) => ({
+    class_name: "Bidirectional",
+    config: {
+      name,
+      merge_mode: mode,
+      layer: { class_name: inner, config: { name: "r", units: 3, ...c } },
+    },
+  });
+  const spec = textModelSpec(rng, { time: TIME, vocab: VOCAB, embeddingDim: 4 }, [
+    bi("bi_a", "GRU", "mul", { return_sequences: true }),
+    bi("bi_b", "SimpleRNN", "ave", { return_sequences: true }),
+    bi("bi_c", "LSTM", "sum", { return_sequences: true }),
+    {
+      class_name: "GRU",
+      config: { name: "gru", units: 4, reset_after: false, return_sequences: true },
+    },
+    { class_name: "LSTM", config: { name: "lstm", units: 4 } },
+    dense("head"),
+  ]);
+  const model = buildModel(spec);
+  const baseline = heap.liveCount;
+  const ids = new Tensor(postPaddedIds(rng, 5, TIME, VOCAB, { emptyRow: true }), [5, TIME]);
+  const labels = new Tensor(Float32Array.from([0, 1, 2, 3, 0]), [5]);
+  model.compile({ optimizer: "adam", loss: "sparse_categorical_crossentropy" });
+  model.trainOnBatch(ids, labels);
+  const live = heap.liveCount, bytes = heap.memoryBytes;
+  for (let i = 0; i < 3; i++) model.trainOnBatch(ids, labels);
+  if (heap.liveCount !== live) throw new Error(`leaked ${heap.liveCount - live} blocks`);
+  if (heap.memoryBytes !== bytes) throw new Error(`memory grew ${bytes} → ${heap.memoryBytes}`);
+  model.dispose();
+  if (heap.liveCount >= baseline) throw new Error("dispose did not free the model");
+
+  for (const field of ["dropout", "recurrent_dropout"]) {
+    const drop = buildModel(textModelSpec(rng, { time: TIME, vocab: VOCAB, embeddingDim: 4 }, [
+      { class_name: "LSTM", config: { name: "my_lstm", units: 3, [field]: 0.25 } },
+      dense("head"),
+    ]));
+    let err: unknown;
+    try {
+      drop.compile({ loss: "sparse_categorical_crossentropy" });
+      drop.trainOnBatch(ids, labels);
+    } catch (e) {
+      err = e;
+    } finally {
+      drop.dispose();
+    }
+    if (!(err instanceof UntrainableLayerError) || !/my_lstm.*dropout/.test(err.message)) {
+      throw new Error(`${field}: expected UntrainableLayerError naming the layer, got ${err}`);
+    }
+  }
 });
