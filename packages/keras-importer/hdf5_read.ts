@@ -266,6 +266,9 @@ function wrapDataset(dataset: JsfiveDataset, path: string, context: FileContext)
         );
       }
       const values = guard(source, path, "dataset", () => dataset.value);
+      if (values === null || typeof values !== "object" || typeof values.length !== "number") {
+        throw new CorruptFileError(`dataset "${path}" has no readable values`, source);
+      }
       if (values.length !== count) {
         throw new CorruptFileError(
           `dataset "${path}" holds ${values.length} values, shape [${shape}] needs ${count}`,

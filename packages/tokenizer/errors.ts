@@ -14,21 +14,29 @@ export class TokenizerError extends Error {
   }
 }
 
-/** Formats a received value for an error message without dumping huge data. */
-export function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
+/**
+ * Formats a received value for an error message without dumping huge data (long strings and
+ * lists are cut, nesting beyond 3 levels is elided, so hostile configs cannot blow the stack).
+ */
+export function describeValue(value: unknown, depth = 0): string {
+  if (typeof value === "string") {
+    const text = JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+    return text;
+  }
   if (typeof value === "function") return `function ${value.name || "(anonymous)"}`;
   if (Array.isArray(value)) {
-    const head = value.slice(0, 5).map(describeValue).join(", ");
+    if (depth >= 3) return `[…]`;
+    const head = value.slice(0, 5).map((v) => describeValue(v, depth + 1)).join(", ");
     return `[${head}${value.length > 5 ? `, … (${value.length} items)` : ""}]`;
   }
   if (value === null || typeof value !== "object") return String(value);
-  try {
-    const text = JSON.stringify(value);
-    return text.length > 120 ? `${text.slice(0, 117)}...` : text;
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
+  if (depth >= 3) return "{…}";
+  const entries = Object.entries(value).slice(0, 5).map(([k, v]) =>
+    `${JSON.stringify(k)}: ${describeValue(v, depth + 1)}`
+  );
+  const more = Object.keys(value).length > 5 ? ", …" : "";
+  const text = `{${entries.join(", ")}${more}}`;
+  return text.length > 240 ? `${text.slice(0, 237)}...` : text;
 }
 
 /** A constructor option or Keras config field has a bad value or an unknown name. */

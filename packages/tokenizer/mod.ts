@@ -18,6 +18,8 @@
 export {
   type FromConfigOptions,
   MASK_TOKEN,
+  MAX_NGRAM_WIDTH,
+  MAX_OUTPUT_ELEMENTS,
   OOV_TOKEN,
   type OutputMode,
   TextVectorization,

@@ -45,6 +45,18 @@ export const MASK_TOKEN = "";
 /** The out-of-vocabulary token: index 1 in `int` mode, 0 in the other modes. */
 export const OOV_TOKEN = "[UNK]";
 
+/**
+ * Most values one `call` may return (2^28: 1 GiB of float32). A config's `max_tokens` (with
+ * `pad_to_max_tokens`) or `output_sequence_length` times the batch size must stay below it.
+ */
+export const MAX_OUTPUT_ELEMENTS = 2 ** 28;
+
+/**
+ * Widest n-gram accepted in `ngrams`. Keras takes any integer, but `ngrams: n` means every
+ * width 1..n; a config asking for millions would only make the layer allocate them.
+ */
+export const MAX_NGRAM_WIDTH = 64;
+
 /** Output modes: `int` ids, or one vector per text of vocabulary size. */
 export type OutputMode = "int" | "multi_hot" | "count" | "tf_idf";
 
@@ -207,12 +219,14 @@ export class TextVectorization {
           : undefined,
       );
     }
-    const ngramsOk = ngrams === null || isPositiveInteger(ngrams) ||
-      (Array.isArray(ngrams) && ngrams.length > 0 && ngrams.every(isPositiveInteger));
+    const isWidth = (n: unknown) => isPositiveInteger(n) && n <= MAX_NGRAM_WIDTH;
+    const ngramsOk = ngrams === null || isWidth(ngrams) ||
+      (Array.isArray(ngrams) && ngrams.length > 0 && ngrams.every(isWidth));
     if (!ngramsOk) {
       throw new TokenizerConfigError(
         "ngrams",
-        "null, a positive integer, or a non-empty list of positive integers",
+        `null, a positive integer, or a non-empty list of positive integers (each at most ` +
+          `${MAX_NGRAM_WIDTH})`,
         ngrams,
       );
     }
@@ -453,7 +467,9 @@ export class TextVectorization {
         sum += w;
       }
       const front = hasSpecial ? 0 : special.length;
-      weights = new Float32Array(this.#depthFor(size));
+      // Only the vocabulary's columns are stored: padded columns have weight 0 and never occur,
+      // so a config's max_tokens cannot make this allocation large.
+      weights = new Float32Array(size);
       weights.fill(sum / idfWeights.length, 0, front);
       for (let i = 0; i < idfWeights.length; i++) weights[front + i] = idfWeights[i];
     }
@@ -526,7 +542,7 @@ export class TextVectorization {
         );
       }
       const size = this.#tokenStart + vocabulary.length;
-      weights = new Float32Array(this.#depthFor(size));
+      weights = new Float32Array(size);
       let sum = 0;
       for (let i = 0; i < order.length; i++) {
         const idf = Math.fround(Math.log(1 + documents / (1 + documentCounts[order[i]])));
@@ -560,6 +576,16 @@ export class TextVectorization {
         }`,
       );
     }
+    const width = this.outputMode === "int"
+      ? this.outputSequenceLength ?? 0
+      : this.#depthFor(this.vocabularySize());
+    if (batch.length * width > MAX_OUTPUT_ELEMENTS) {
+      throw new TokenizerInputError(
+        `${this.name}.call: the output would hold ${batch.length} × ${width} values, more than ` +
+          `${MAX_OUTPUT_ELEMENTS}; call it on smaller batches (or check max_tokens / ` +
+          `output_sequence_length)`,
+      );
+    }
     return this.outputMode === "int" ? this.#callInt(batch) : this.#callBag(batch);
   }
 
@@ -584,7 +610,10 @@ export class TextVectorization {
 
   /** `tf_idf` mode: a copy of the idf weight of each output column, else null. */
   getIdfWeights(): Float32Array | null {
-    return this.#idfWeights === null ? null : this.#idfWeights.slice();
+    if (this.#idfWeights === null) return null;
+    const out = new Float32Array(this.#depthFor(this.#idfWeights.length));
+    out.set(this.#idfWeights);
+    return out;
   }
 
   /**
