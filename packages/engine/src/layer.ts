@@ -44,6 +44,9 @@ export interface LayerBuildOptions {
 /** A Keras config object: `config` of `{class_name, config}`. */
 export type LayerConfig = Record<string, unknown>;
 
+/** Largest window size, stride or dilation rate a layer config may ask for. */
+const MAX_WINDOW = 65535;
+
 /** Base of all layers. Subclasses implement the shape rules, weight specs and `call`. */
 export abstract class Layer {
   readonly name: string;
@@ -234,13 +237,15 @@ export abstract class Layer {
   protected intTuple(field: string, n: number, fallback?: number | number[]): number[] {
     const v = this.config[field] ?? fallback;
     const arr = typeof v === "number" ? new Array(n).fill(v) : v;
-    if (
-      !Array.isArray(arr) || arr.length !== n || !arr.every((d) => Number.isInteger(d) && d > 0)
-    ) {
+    // Window sizes, strides and dilations reach the kernels as 32-bit integers and multiply
+    // each other there: a corrupted file's 1e15 would overflow them (and take seconds per call).
+    const ok = (d: unknown) =>
+      Number.isInteger(d) && (d as number) > 0 && (d as number) <= MAX_WINDOW;
+    if (!Array.isArray(arr) || arr.length !== n || !arr.every(ok)) {
       throw new LayerConfigError(
         this.name,
         field,
-        `expected ${n} positive integers, got ${JSON.stringify(v)}`,
+        `expected ${n} positive integers up to ${MAX_WINDOW}, got ${JSON.stringify(v)}`,
       );
     }
     return arr as number[];

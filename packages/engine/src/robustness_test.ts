@@ -244,3 +244,33 @@ Deno.test("int32 input to a float model is cast like Keras, not reinterpreted", 
   sameBits(asInt, asFloat, "int32 vs float32 input");
   model.dispose();
 });
+
+Deno.test("window sizes, strides and dilations beyond 32-bit kernel arithmetic are refused", () => {
+  for (
+    const [className, field, value] of [
+      ["MaxPooling2D", "pool_size", [1e9, 2]],
+      ["AveragePooling2D", "strides", [2, 2 ** 31]],
+      ["Conv2D", "dilation_rate", [1e15, 1]],
+    ] as const
+  ) {
+    const config = { name: "window", filters: 2, kernel_size: [3, 3], [field]: value };
+    expectEngineError(
+      () =>
+        buildModel({
+          config: {
+            class_name: "Sequential",
+            config: {
+              name: "m",
+              layers: [
+                { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 8, 8, 1] } },
+                { class_name: className, config },
+              ],
+            },
+          },
+          weights: {},
+        }),
+      "window",
+      field,
+    );
+  }
+});
