@@ -20,6 +20,9 @@ const consoleIo: CliIo = { out: (l) => console.log(l), err: (l) => console.error
 /** Thrown for bad command lines; printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
 
+/** A file named on the command line cannot be checked or written; printed, exit code 1. */
+export class CliIoError extends Error {}
+
 /** Parses `--flag value` / `--flag=value` / boolean `--flag` arguments. */
 export function parseFlags(
   args: readonly string[],
@@ -61,13 +64,13 @@ function formatShape(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
 }
 
-async function exists(path: string): Promise<boolean> {
+async function exists(flag: string, path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
+    throw new UsageError(`cannot check --${flag} ${path}: ${(e as Error).message}`);
   }
 }
 
@@ -82,9 +85,8 @@ async function run(io: CliIo, usage: string, body: () => Promise<void>): Promise
       return 2;
     }
     const name = (e as Error)?.constructor?.name ?? "Error";
-    io.err(
-      `error: ${e instanceof ImportError ? e.message : `${name}: ${(e as Error)?.message ?? e}`}`,
-    );
+    const plain = e instanceof ImportError || e instanceof CliIoError;
+    io.err(`error: ${plain ? (e as Error).message : `${name}: ${(e as Error)?.message ?? e}`}`);
     return 1;
   }
 }
@@ -110,7 +112,7 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
       }
     }
     const output = flags.output as string;
-    if (!flags.force && await exists(output)) {
+    if (!flags.force && await exists("output", output)) {
       throw new UsageError(`${output} exists; pass --force to overwrite it`);
     }
     const inputPath = flags.input as string;
@@ -130,7 +132,11 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
     try {
       const y = model.predict(new Tensor(x.data, x.shape), batchSize ? { batchSize } : {});
       const predictMs = performance.now() - started - loadedMs;
-      await Deno.writeFile(output, writeNpy({ data: y.data, shape: [...y.shape] }));
+      try {
+        await Deno.writeFile(output, writeNpy({ data: y.data, shape: [...y.shape] }));
+      } catch (e) {
+        throw new CliIoError(`cannot write --output ${output}: ${(e as Error).message}`);
+      }
       const dtype = (a: Float32Array | Int32Array) => a instanceof Int32Array ? "int32" : "float32";
       io.out(
         `${model.name} (${meta.format}, Keras ${meta.kerasVersion ?? "?"}): ` +

@@ -528,6 +528,70 @@ function predictCase(seed: Seed, rng: Rng) {
   };
 }
 
+const CLI_FLAGS = ["--model", "--input", "--output", "--batch-size", "--force", "--help"];
+const CLI_VALUES = [
+  "@model",
+  "@model",
+  "@input",
+  "@input",
+  "@output",
+  "@output",
+  "@ids",
+  "@bad",
+  "@dir",
+  "@missing",
+  "0",
+  "1",
+  "-3",
+  "1.5",
+  "1e3",
+  "NaN",
+  "99999999999999999999",
+  "",
+  "--",
+  "-",
+  "--model",
+  "ünïcödé",
+  "x".repeat(5000),
+  "/dev/null",
+];
+
+function cliCase(rng: Rng) {
+  const command = rng.chance(0.75) ? "predict" : "inspect";
+  const args: string[] = [];
+  if (rng.chance(0.6)) {
+    // Start from a valid command line and damage it.
+    args.push("--model", "@model");
+    if (command === "predict") args.push("--input", "@input", "--output", "@output");
+    if (rng.chance(0.3)) args.push("--batch-size", rng.pick(["1", "2", "32"]));
+    if (rng.chance(0.3)) args.push("--force");
+  }
+  const edits = rng.range(0, 4);
+  for (let e = 0; e < edits; e++) {
+    const at = rng.int(args.length + 1);
+    switch (rng.int(4)) {
+      case 0:
+        args.splice(at, 0, rng.pick(CLI_FLAGS));
+        break;
+      case 1:
+        args.splice(at, 0, rng.pick(CLI_VALUES));
+        break;
+      case 2:
+        if (args.length > 0) args.splice(rng.int(args.length), 1);
+        break;
+      default:
+        args.splice(at, 0, `${rng.pick(CLI_FLAGS)}=${rng.pick(CLI_VALUES)}`);
+    }
+  }
+  return {
+    files: {},
+    label: `${command} ${
+      args.map((a) => (a.length > 20 ? `${a.slice(0, 8)}…(${a.length})` : a)).join(" ")
+    }`,
+    meta: { command, args },
+  };
+}
+
 /**
  * Builds case `index` of a campaign: picks a seed of `format` (small seeds more often than the
  * megabyte-sized real samples) and mutates it.
@@ -617,6 +681,11 @@ export function makeCase(
     case "predict":
       made = predictCase(seed, rng);
       break;
+    case "cli": {
+      const cli = cliCase(rng);
+      made = { ...cli, files: seed.files };
+      break;
+    }
     default:
       made = { files: seed.files, label: "as is" };
   }

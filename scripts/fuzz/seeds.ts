@@ -38,6 +38,7 @@ export const FORMATS = [
   "cifar-tgz",
   "tokenizer",
   "predict",
+  "cli",
 ] as const;
 
 /** A fuzzed format. */
@@ -446,6 +447,22 @@ function predictSeeds(): Seed[] {
   }));
 }
 
+async function cliSeeds(): Promise<Seed[]> {
+  const model = denseModel();
+  const rng = new Rng(5);
+  const x = new Float32Array(2 * 8).map(() => rng.next() * 2 - 1);
+  return [{
+    format: "cli",
+    name: "cli: predict/inspect on a dense .keras",
+    files: {
+      "model.keras": await kerasArchiveBytes(model.spec, { date: new Date(Date.UTC(2025, 0, 1)) }),
+      "x.npy": writeNpy({ data: x, shape: [2, 8] }),
+      "ids.npy": writeNpy({ data: new Int32Array([1, 2, 3, 4, 5, 6, 7, 8]), shape: [1, 8] }),
+      "bad.npy": new TextEncoder().encode("not numpy"),
+    },
+  }];
+}
+
 function selfTestSeeds(): Seed[] {
   return SELF_TEST_FORMATS.map((format) => ({
     format,
@@ -468,6 +485,7 @@ export async function buildSeeds(formats: readonly AnyFormat[]): Promise<Seed[]>
   if (want.has("cifar") || want.has("cifar-tgz")) seeds.push(...cifarSeeds());
   if (want.has("tokenizer")) seeds.push(...await tokenizerSeeds());
   if (want.has("predict")) seeds.push(...predictSeeds());
+  if (want.has("cli")) seeds.push(...await cliSeeds());
   seeds.push(...selfTestSeeds());
   return seeds.filter((s) => want.has(s.format));
 }

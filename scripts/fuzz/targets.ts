@@ -12,6 +12,7 @@ import {
   Tensor,
 } from "../../packages/engine/mod.ts";
 import { ImportError, loadModel, readNpy } from "../../packages/keras-importer/mod.ts";
+import { inspectCommand, predictCommand } from "../../packages/keras-importer/cli.ts";
 import {
   cnnModel,
   denseModel,
@@ -235,6 +236,56 @@ const predictTarget: Target = {
   typed: (e) => e instanceof EngineError,
 };
 
+/** Error classes the CLIs may report besides the importer's and the engine's own. */
+const CLI_REPORTABLE =
+  /^error: (?!(TypeError|RangeError|ReferenceError|SyntaxError|Error|AggregateError|EvalError|URIError|Object|undefined|null)\b)/;
+
+/** A CLI run that ended with a reported error (the CLI's equivalent of a typed error). */
+class CliExit extends Error {
+  constructor(readonly code: number, line: string) {
+    super(`exit ${code}: ${line}`);
+  }
+}
+
+const cliTarget: Target = {
+  async run(files, meta, ctx) {
+    const dir = await writeCaseFiles(ctx, files);
+    try {
+      const paths: Record<string, string> = {
+        "@model": `${dir}/model.keras`,
+        "@input": `${dir}/x.npy`,
+        "@ids": `${dir}/ids.npy`,
+        "@bad": `${dir}/bad.npy`,
+        "@output": `${dir}/y.npy`,
+        "@dir": dir,
+        "@missing": `${dir}/missing/file`,
+      };
+      const args = (meta.args as string[]).map((a) =>
+        a.replace(/@(model|input|ids|bad|output|dir|missing)/g, (m) => paths[m])
+      );
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+      const command = meta.command === "inspect" ? inspectCommand : predictCommand;
+      const code = await command(args, io);
+      if (code !== 0 && code !== 1 && code !== 2) {
+        throw new TargetFinding("cli", `exit code ${code}`);
+      }
+      if (code !== 0 && !err.some((l) => CLI_REPORTABLE.test(l))) {
+        throw new TargetFinding(
+          "untyped",
+          `exit ${code} with ${JSON.stringify(err).slice(0, 300)}`,
+        );
+      }
+      if (code !== 0) throw new CliExit(code, err[0] ?? "");
+      return code;
+    } finally {
+      await removeDir(dir);
+    }
+  },
+  typed: (e) => e instanceof CliExit,
+};
+
 const selfTests: Record<string, Target> = {
   "selftest-throw": {
     // deno-lint-ignore require-await
@@ -370,6 +421,7 @@ export const TARGETS: Record<string, Target> = {
     typed: (e) => e instanceof TokenizerError,
   },
   predict: predictTarget,
+  cli: cliTarget,
   ...selfTests,
 };
 
