@@ -638,6 +638,7 @@ export function makeCase(
       break;
     case "csv":
       made = csvCase(seed, rng);
+      made.meta = { mode: rng.chance(0.25) ? "disk" : "memory" };
       break;
     case "idx": {
       const file = Object.keys(seed.files)[0];

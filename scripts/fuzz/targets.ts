@@ -23,6 +23,7 @@ import {
   DatasetError,
   decodeCifar10Batch,
   loadCifar10,
+  loadNusaxSentiment,
   parseCsv,
   parseIdx,
   parseNusaxCsv,
@@ -357,8 +358,21 @@ export const TARGETS: Record<string, Target> = {
     typed: (e) => e instanceof ImportError,
   },
   csv: {
-    // deno-lint-ignore require-await
-    async run(files) {
+    async run(files, meta, ctx) {
+      if (meta.mode === "disk") {
+        // The loader reads the three splits as strict UTF-8 from a folder.
+        const bytes = files["data.csv"];
+        const dir = await writeCaseFiles(ctx, {
+          "train.csv": bytes,
+          "valid.csv": bytes,
+          "test.csv": bytes,
+        });
+        try {
+          return await loadNusaxSentiment({ dir, download: false, progress: false });
+        } finally {
+          await removeDir(dir);
+        }
+      }
       const text = decoder.decode(files["data.csv"]);
       parseCsv(text, "data.csv");
       return parseNusaxCsv(text, "data.csv");
