@@ -1,12 +1,13 @@
-// Backward of Conv2D (NHWC, kernel in Keras layout (kh, kw, in, out)), tile by tile over the
-// output pixels, with caller-provided scratch:
-//   col   = im2col(x) for the tile                     [rows × K], K = kh·kw·c
-//   dWᵀ  += dZᵀ · col                                   [outC × K]  (gemm, summed over tiles)
-//   dcol  = dZ · Wᵀ                                     [rows × K]  (gemm on the transposed kernel)
-//   dx   += col2im(dcol)                                scatter-add, SIMD across channels
-// dZ is the gradient at the pre-activation (the caller applies the activation derivative). The
-// filter gradient comes out transposed (outC × K) so both products are plain row-major GEMMs with
-// the forward kernel's register tiles; `transposeMatrix` turns it into Keras layout.
+// Backward of Conv2D (NHWC, kernel in Keras layout (kh, kw, in, out)), from dZ = ∂loss/∂z, the
+// gradient at the pre-activation (the caller applies the activation derivative):
+// - dW, tile by tile over the output pixels: col = im2col(x) for the tile, transposed to
+//   [K × rows] (K = kh·kw·c), then dW += colᵀ · dZ (GEMM, summed over tiles). A rows are
+//   contiguous along the reduction and outC is the register tile's width.
+// - dx with stride 1 (and ≥ 8 input channels): a forward convolution (conv.ts, implicit GEMM)
+//   of dZ with the kernel flipped in space and transposed (in ↔ out), padded by span − 1 − pad.
+// - dx otherwise: dcol = dZ · Wᵀ per tile, scatter-added into dx (col2im, SIMD across
+//   channels).
+import { conv2d } from "./conv";
 import { gemmStrided } from "./gemm";
 
 // @ts-ignore: decorator
@@ -182,29 +183,52 @@ function col2imTile(
 
 /**
  * Output pixels per tile `conv2dBackward` uses with `scratchFloats` floats of scratch: each tile
- * needs K + outC floats per pixel (its im2col rows and its transposed dZ).
+ * needs 2·K floats per pixel (its im2col rows and their transpose).
  */
-export function conv2dBackwardTile(scratchFloats: i32, k: i32, outC: i32, total: i32): i32 {
-  let tile = scratchFloats / (k + outC);
+export function conv2dBackwardTile(scratchFloats: i32, k: i32, total: i32): i32 {
+  let tile = scratchFloats / (2 * k);
   if (tile > 8) tile &= ~3;
   if (tile < 1) tile = 1;
   return min(tile, total);
 }
 
 /**
- * Conv2D backward for dZ = ∂loss/∂(pre-activation), [batch, outH, outW, outC]:
- * - `dwT` (0: skip) receives the filter gradient transposed, outC × (kh·kw·c), OVERWRITTEN;
- * - `dx` (0: skip) receives ∂loss/∂x [batch, h, wd, c], OVERWRITTEN; it needs `wT`, the kernel
- *   transposed to outC × (kh·kw·c).
- * `scratch` holds `scratchFloats` ≥ kh·kw·c + outC floats. A 1×1 stride-1 unpadded convolution
- * reads x and writes dx directly (no im2col).
+ * dst = the kernel w (kh, kw, c, outC) flipped in both spatial axes with in/out swapped:
+ * dst[kh-1-ky, kw-1-kx, o, ci] = w[ky, kx, ci, o] — the kernel of dx as a convolution of dZ.
+ */
+export function conv2dFlipKernel(w: usize, dst: usize, kh: i32, kw: i32, c: i32, outC: i32): void {
+  const tapBytes = <usize> c * <usize> outC << 2;
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      const src = w + <usize> (ky * kw + kx) * tapBytes;
+      const to = dst + <usize> ((kh - 1 - ky) * kw + (kw - 1 - kx)) * tapBytes;
+      transposeMatrix(src, outC, to, c, outC);
+    }
+  }
+}
+
+/**
+ * Floats of scratch `conv2dBackward` needs at least: 2·K for one pixel's im2col row and its
+ * transpose (more scratch, larger tiles); with dx also K·outC for the rearranged kernel and
+ * kh·kw·outC for the forward convolution's im2col row.
+ */
+export function conv2dBackwardMinScratch(kh: i32, kw: i32, c: i32, outC: i32, wantDx: i32): i32 {
+  const k = kh * kw * c;
+  return wantDx ? k * outC + max(2 * k, kh * kw * outC) : 2 * k;
+}
+
+/**
+ * Conv2D backward for dZ [batch, outH, outW, outC]:
+ * - `dw` (0: skip) receives the filter gradient (kh, kw, c, outC), OVERWRITTEN;
+ * - `dx` (0: skip) receives ∂loss/∂x [batch, h, wd, c], OVERWRITTEN; `w` is the kernel.
+ * `scratch` holds `scratchFloats` ≥ `conv2dBackwardMinScratch` floats.
  */
 export function conv2dBackward(
   x: usize,
   dz: usize,
-  wT: usize,
+  w: usize,
   dx: usize,
-  dwT: usize,
+  dw: usize,
   scratch: usize,
   scratchFloats: i32,
   batch: i32,
@@ -218,8 +242,8 @@ export function conv2dBackward(
   kw: i32,
   sh: i32,
   sw: i32,
-  dh: i32,
-  dw: i32,
+  dilH: i32,
+  dilW: i32,
   padTop: i32,
   padLeft: i32,
 ): void {
@@ -227,28 +251,43 @@ export function conv2dBackward(
   const k = kh * kw * c;
   const direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 &&
     outH == h && outW == wd;
-  if (dx && !direct) memory.fill(dx, 0, <usize> batch * <usize> h * <usize> wd * <usize> c << 2);
-  if (dwT && total == 0) memory.fill(dwT, 0, <usize> outC * <usize> k << 2);
-  const tile = conv2dBackwardTile(scratchFloats, k, outC, total);
-  const col = scratch;
-  const dzT = scratch + (<usize> tile * <usize> k << 2);
-  for (let p0 = 0; p0 < total; p0 += tile) {
-    const rows = min(tile, total - p0);
-    const dzTile = dz + (<usize> p0 * <usize> outC << 2);
-    if (dwT) {
+  // The rearranged kernel for dx lives at the start of the scratch; tiles use the rest.
+  const prepFloats = dx ? k * outC : 0;
+  const prep = scratch;
+  const work = scratch + (<usize> prepFloats << 2);
+  const workFloats = scratchFloats - prepFloats;
+  const tile = conv2dBackwardTile(workFloats, k, total);
+  const col = work;
+  const colT = work + (<usize> tile * <usize> k << 2);
+  if (dw) {
+    if (total == 0) memory.fill(dw, 0, <usize> outC * <usize> k << 2);
+    for (let p0 = 0; p0 < total; p0 += tile) {
+      const rows = min(tile, total - p0);
       let a = col;
       if (direct) a = x + (<usize> p0 * <usize> c << 2);
-      else im2colTile(x, col, p0, rows, h, wd, c, outH, outW, kh, kw, sh, sw, dh, dw, padTop, padLeft);
-      transposeMatrix(dzTile, outC, dzT, rows, outC);
-      gemmStrided(dzT, rows, a, k, 0, dwT, k, outC, k, rows, 0, 0, p0 > 0 ? 1 : 0);
+      else im2colTile(x, col, p0, rows, h, wd, c, outH, outW, kh, kw, sh, sw, dilH, dilW, padTop, padLeft);
+      transposeMatrix(a, k, colT, rows, k);
+      gemmStrided(
+        colT, rows, dz + (<usize> p0 * <usize> outC << 2), outC, 0, dw, outC, k, outC, rows, 0, 0,
+        p0 > 0 ? 1 : 0,
+      );
     }
-    if (dx) {
-      if (direct) {
-        gemmStrided(dzTile, outC, wT, k, 0, dx + (<usize> p0 * <usize> c << 2), k, rows, k, outC, 0, 0, 0);
-      } else {
-        gemmStrided(dzTile, outC, wT, k, 0, col, k, rows, k, outC, 0, 0, 0);
-        col2imTile(col, dx, p0, rows, h, wd, c, outH, outW, kh, kw, sh, sw, dh, dw, padTop, padLeft);
-      }
-    }
+  }
+  if (!dx) return;
+  // The flipped forward convolution's GEMM is c columns wide: worth it from 8 input channels.
+  if (sh == 1 && sw == 1 && c >= 8) {
+    conv2dFlipKernel(w, prep, kh, kw, c, outC);
+    conv2d(
+      dz, prep, 0, dx, work, workFloats, batch, outH, outW, outC, h, wd, c, kh, kw, 1, 1, dilH, dilW,
+      dilH * (kh - 1) - padTop, dilW * (kw - 1) - padLeft, 0, 0,
+    );
+    return;
+  }
+  transposeMatrix(w, outC, prep, k, outC);
+  memory.fill(dx, 0, <usize> batch * <usize> h * <usize> wd * <usize> c << 2);
+  for (let p0 = 0; p0 < total; p0 += tile) {
+    const rows = min(tile, total - p0);
+    gemmStrided(dz + (<usize> p0 * <usize> outC << 2), outC, prep, k, 0, col, k, rows, k, outC, 0, 0, 0);
+    col2imTile(col, dx, p0, rows, h, wd, c, outH, outW, kh, kw, sh, sw, dilH, dilW, padTop, padLeft);
   }
 }

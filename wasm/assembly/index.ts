@@ -14,6 +14,12 @@ export * from "./loss";
 export * from "./optim";
 export * from "./embedding_grad";
 export * from "./rnn_grad";
-export { conv2dBackward, conv2dBackwardTile, transposeMatrix } from "./conv_grad";
+export {
+  conv2dBackward,
+  conv2dBackwardMinScratch,
+  conv2dBackwardTile,
+  conv2dFlipKernel,
+  transposeMatrix,
+} from "./conv_grad";
 export * from "./pool_grad";
 export * from "./batchnorm_grad";

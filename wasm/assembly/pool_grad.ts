@@ -1,9 +1,11 @@
-// Backward of pooling over NHWC tensors, SIMD across channels (as pool.ts):
-// - max: each window's gradient goes to the cell holding its maximum; on ties, to the first
-//   maximal cell in window order (row by row, left to right), as TF's MaxPoolGrad does. The
-//   argmax is recomputed from x, so nothing is saved by the forward pass.
+// Pooling over NHWC tensors in training, SIMD across channels (as pool.ts):
+// - max: the training forward `maxPool2dTrain` also records, per output element, the flat index
+//   (iy·w + ix) of the window cell holding the maximum — on ties the first maximal cell in window
+//   order (row by row, left to right), as TF's MaxPoolGrad routes them. The backward sends each
+//   output's gradient to that cell.
 // - average: each window's gradient is split evenly over its real (unpadded) cells.
-// Windows overlap when strides < pool size, so dx is accumulated.
+// Windows overlap when strides < pool size, so dx is accumulated. Loops run over window cells
+// with the channels innermost (contiguous), like the forward kernel.
 
 // @ts-ignore: decorator
 @inline function addInto4(p: usize, v: v128): void {
@@ -11,12 +13,91 @@
 }
 
 /**
+ * Max pooling forward with the argmax: y [batch, outH, outW, c] as `pool2d` (pool.ts) computes
+ * it, and arg (int32, same shape) = flat index iy·w + ix of the first maximal real cell.
+ */
+export function maxPool2dTrain(
+  x: usize,
+  y: usize,
+  arg: usize,
+  batch: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  ph: i32,
+  pw: i32,
+  sh: i32,
+  sw: i32,
+  padTop: i32,
+  padLeft: i32,
+): void {
+  const rowBytes = <usize> c << 2;
+  const imageBytes = <usize> h * <usize> w * rowBytes;
+  let dst = y;
+  let idx = arg;
+  for (let b = 0; b < batch; b++) {
+    const image = x + <usize> b * imageBytes;
+    for (let oh = 0; oh < outH; oh++) {
+      const y0 = max(oh * sh - padTop, 0);
+      const y1 = min(oh * sh - padTop + ph, h);
+      for (let ow = 0; ow < outW; ow++) {
+        const x0 = max(ow * sw - padLeft, 0);
+        const x1 = min(ow * sw - padLeft + pw, w);
+        let first = true;
+        for (let iy = y0; iy < y1; iy++) {
+          for (let ix = x0; ix < x1; ix++) {
+            const cell = iy * w + ix;
+            const src = image + <usize> cell * rowBytes;
+            const cellV = i32x4.splat(cell);
+            let j = 0;
+            if (first) {
+              for (; j + 4 <= c; j += 4) {
+                const o = <usize> j << 2;
+                v128.store(dst + o, v128.load(src + o));
+                v128.store(idx + o, cellV);
+              }
+              for (; j < c; j++) {
+                const o = <usize> j << 2;
+                store<f32>(dst + o, load<f32>(src + o));
+                store<i32>(idx + o, cell);
+              }
+              first = false;
+              continue;
+            }
+            for (; j + 4 <= c; j += 4) {
+              const o = <usize> j << 2;
+              const v = v128.load(src + o);
+              const best = v128.load(dst + o);
+              const gt = f32x4.gt(v, best);
+              v128.store(dst + o, v128.bitselect(v, best, gt));
+              v128.store(idx + o, v128.bitselect(cellV, v128.load(idx + o), gt));
+            }
+            for (; j < c; j++) {
+              const o = <usize> j << 2;
+              const v = load<f32>(src + o);
+              if (v > load<f32>(dst + o)) {
+                store<f32>(dst + o, v);
+                store<i32>(idx + o, cell);
+              }
+            }
+          }
+        }
+        dst += rowBytes;
+        idx += rowBytes;
+      }
+    }
+  }
+}
+
+/**
  * dx (OVERWRITTEN, [batch, h, w, c]) = ∂loss/∂x of max (isAvg = 0) or average (isAvg = 1)
  * pooling for dy [batch, outH, outW, c], with the geometry of `pool2d` (pool.ts). Max pooling
- * reads the forward input `x` (unused for average).
+ * reads the argmax `arg` from `maxPool2dTrain` (unused for average).
  */
 export function pool2dBackward(
-  x: usize,
+  arg: usize,
   dy: usize,
   dx: usize,
   batch: i32,
@@ -37,8 +118,8 @@ export function pool2dBackward(
   const imageBytes = <usize> h * <usize> w * rowBytes;
   memory.fill(dx, 0, <usize> batch * imageBytes);
   let g = dy;
+  let idx = arg;
   for (let b = 0; b < batch; b++) {
-    const xImage = x + <usize> b * imageBytes;
     const dxImage = dx + <usize> b * imageBytes;
     for (let oh = 0; oh < outH; oh++) {
       const y0 = max(oh * sh - padTop, 0);
@@ -46,100 +127,42 @@ export function pool2dBackward(
       for (let ow = 0; ow < outW; ow++) {
         const x0 = max(ow * sw - padLeft, 0);
         const x1 = min(ow * sw - padLeft + pw, w);
-        if (isAvg) avgWindow(g, dxImage, w, c, y0, y1, x0, x1);
-        else maxWindow(xImage, g, dxImage, w, c, y0, y1, x0, x1);
-        g += rowBytes;
-      }
-    }
-  }
-}
-
-// @ts-ignore: decorator
-@inline function avgWindow(
-  g: usize,
-  dxImage: usize,
-  w: i32,
-  c: i32,
-  y0: i32,
-  y1: i32,
-  x0: i32,
-  x1: i32,
-): void {
-  const rowBytes = <usize> c << 2;
-  const inv: f32 = 1 / <f32> ((y1 - y0) * (x1 - x0));
-  const invV = f32x4.splat(inv);
-  for (let iy = y0; iy < y1; iy++) {
-    const row = dxImage + <usize> iy * <usize> w * rowBytes;
-    for (let ix = x0; ix < x1; ix++) {
-      const dst = row + <usize> ix * rowBytes;
-      let j = 0;
-      for (; j + 4 <= c; j += 4) {
-        const o = <usize> j << 2;
-        addInto4(dst + o, f32x4.mul(v128.load(g + o), invV));
-      }
-      for (; j < c; j++) {
-        const o = <usize> j << 2;
-        store<f32>(dst + o, load<f32>(dst + o) + load<f32>(g + o) * inv);
-      }
-    }
-  }
-}
-
-// @ts-ignore: decorator
-@inline function maxWindow(
-  xImage: usize,
-  g: usize,
-  dxImage: usize,
-  w: i32,
-  c: i32,
-  y0: i32,
-  y1: i32,
-  x0: i32,
-  x1: i32,
-): void {
-  const rowBytes = <usize> c << 2;
-  const first = (<usize> y0 * <usize> w + <usize> x0) * rowBytes;
-  let j = 0;
-  for (; j + 4 <= c; j += 4) {
-    const o = <usize> j << 2;
-    // Pass 1: running max and the flat index (iy·w + ix) of its first occurrence, per lane.
-    let best = v128.load(xImage + first + o);
-    let arg = i32x4.splat(y0 * w + x0);
-    for (let iy = y0; iy < y1; iy++) {
-      for (let ix = x0; ix < x1; ix++) {
-        const cell = iy * w + ix;
-        const v = v128.load(xImage + <usize> cell * rowBytes + o);
-        const gt = f32x4.gt(v, best);
-        best = v128.bitselect(v, best, gt);
-        arg = v128.bitselect(i32x4.splat(cell), arg, gt);
-      }
-    }
-    // Pass 2: each lane's gradient lands on its argmax cell only.
-    const gv = v128.load(g + o);
-    for (let iy = y0; iy < y1; iy++) {
-      for (let ix = x0; ix < x1; ix++) {
-        const cell = iy * w + ix;
-        const hit = i32x4.eq(arg, i32x4.splat(cell));
-        if (v128.any_true(hit)) addInto4(dxImage + <usize> cell * rowBytes + o, v128.and(gv, hit));
-      }
-    }
-  }
-  for (; j < c; j++) {
-    const o = <usize> j << 2;
-    let best = load<f32>(xImage + first + o);
-    let arg = y0 * w + x0;
-    for (let iy = y0; iy < y1; iy++) {
-      for (let ix = x0; ix < x1; ix++) {
-        const cell = iy * w + ix;
-        const v = load<f32>(xImage + <usize> cell * rowBytes + o);
-        if (v > best) {
-          best = v;
-          arg = cell;
+        const inv: f32 = 1 / <f32> ((y1 - y0) * (x1 - x0));
+        const invV = f32x4.splat(inv);
+        for (let iy = y0; iy < y1; iy++) {
+          for (let ix = x0; ix < x1; ix++) {
+            const cell = iy * w + ix;
+            const dst = dxImage + <usize> cell * rowBytes;
+            let j = 0;
+            if (isAvg) {
+              for (; j + 4 <= c; j += 4) {
+                const o = <usize> j << 2;
+                addInto4(dst + o, f32x4.mul(v128.load(g + o), invV));
+              }
+              for (; j < c; j++) {
+                const o = <usize> j << 2;
+                store<f32>(dst + o, load<f32>(dst + o) + load<f32>(g + o) * inv);
+              }
+            } else {
+              const cellV = i32x4.splat(cell);
+              for (; j + 4 <= c; j += 4) {
+                const o = <usize> j << 2;
+                const hit = i32x4.eq(v128.load(idx + o), cellV);
+                addInto4(dst + o, v128.and(v128.load(g + o), hit));
+              }
+              for (; j < c; j++) {
+                const o = <usize> j << 2;
+                if (load<i32>(idx + o) == cell) {
+                  store<f32>(dst + o, load<f32>(dst + o) + load<f32>(g + o));
+                }
+              }
+            }
+          }
         }
+        g += rowBytes;
+        idx += rowBytes;
       }
     }
-    const p = dxImage + <usize> arg * rowBytes + o;
-    store<f32>(p, load<f32>(p) + load<f32>(g + o));
   }
 }
 

@@ -2,7 +2,7 @@ import { axisGeometry, type Padding } from "../conv_geometry.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { tf, tfReady } from "../../testing/tfjs_reference.ts";
-import type { Pool2DParams } from "./pool_reference.ts";
+import { type Pool2DParams, pool2dReference } from "./pool_reference.ts";
 import { globalPool2dGradReference, pool2dGradReference } from "./pool_grad_reference.ts";
 
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
@@ -32,33 +32,39 @@ function params(
   };
 }
 
-/** Kernel dx for pooling `p` of x with upstream gradient dy. */
+/**
+ * Kernel dx for pooling `p` of x with upstream gradient dy: max pooling runs the training forward
+ * (`maxPool2dTrain`, whose output must equal the reference pooling) for the argmax first.
+ */
 function kernelGrad(x: Float32Array, dy: Float32Array, p: Pool2DParams, kind: "max" | "avg") {
   const { kernels, heap } = getRuntime();
+  const geometry = [
+    p.batch,
+    p.h,
+    p.w,
+    p.c,
+    p.outH,
+    p.outW,
+    p.poolSize[0],
+    p.poolSize[1],
+    p.strides[0],
+    p.strides[1],
+    p.padTop,
+    p.padLeft,
+  ] as const;
   const px = heap.upload(x), pdy = heap.upload(dy);
+  const py = heap.alloc(dy.length * 4), parg = heap.alloc(dy.length * 4);
   const pdx = heap.upload(new Float32Array(x.length).fill(9)); // stale: must be overwritten
   try {
-    kernels.pool2dBackward(
-      px,
-      pdy,
-      pdx,
-      p.batch,
-      p.h,
-      p.w,
-      p.c,
-      p.outH,
-      p.outW,
-      p.poolSize[0],
-      p.poolSize[1],
-      p.strides[0],
-      p.strides[1],
-      p.padTop,
-      p.padLeft,
-      kind === "avg" ? 1 : 0,
-    );
+    if (kind === "max") {
+      kernels.maxPool2dTrain(px, py, parg, ...geometry);
+      const d = maxAbsDiff(heap.f32(py, dy.length), pool2dReference(x, p, "max"));
+      if (d !== 0) throw new Error(`maxPool2dTrain output differs from the reference by ${d}`);
+    }
+    kernels.pool2dBackward(parg, pdy, pdx, ...geometry, kind === "avg" ? 1 : 0);
     return heap.f32(pdx, x.length).slice();
   } finally {
-    [px, pdy, pdx].forEach((q) => heap.free(q));
+    [px, pdy, py, parg, pdx].forEach((q) => heap.free(q));
   }
 }
 

@@ -1,4 +1,11 @@
-import { Adam, buildModel, type KerasObject, type ModelSpec, Tensor } from "../../mod.ts";
+import {
+  Adam,
+  buildModel,
+  getRuntime,
+  type KerasObject,
+  type ModelSpec,
+  Tensor,
+} from "../../mod.ts";
 import { loadMnist } from "@scratchnet/datasets";
 import { argmaxRows, maxAbsDiff, Rng } from "../../testing/random.ts";
 import { randomSpec } from "../../testing/gradient_check.ts";
@@ -36,9 +43,13 @@ Deno.test("20 Adam steps on a small CNN (12×12×3, batch 8): engine and TF.js e
   let got: Float32Array[];
   try {
     model.compile({ optimizer: new Adam(), loss: "sparse_categorical_crossentropy" });
-    for (const b of data) {
+    let liveAfterFirst = 0;
+    for (const [i, b] of data.entries()) {
       model.trainOnBatch(new Tensor(b.x, b.xShape), new Tensor(b.y, [b.y.length]));
+      if (i === 0) liveAfterFirst = getRuntime().heap.liveBytes;
     }
+    // Every buffer a step allocates (tapes, argmax, scratch) is freed by its end.
+    if (getRuntime().heap.liveBytes !== liveAfterFirst) throw new Error("the heap grew per step");
     got = model.getWeights().map((t) => t.data);
   } finally {
     model.dispose();

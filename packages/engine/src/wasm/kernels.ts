@@ -378,15 +378,15 @@ export interface KernelExports {
   ): void;
   // ---- CNN training (wasm/assembly/conv_grad.ts, pool_grad.ts, batchnorm_grad.ts) ----
   /**
-   * Conv2D backward from dZ (pre-activation gradient): filter gradient transposed into `dwT`
-   * (outC × kh·kw·c) and/or dx (needs `wT`, the kernel transposed); either output 0 to skip.
+   * Conv2D backward from dZ (pre-activation gradient): filter gradient into `dw` (Keras layout)
+   * and/or dx from the kernel `w`; either output 0 to skip. Scratch ≥ `conv2dBackwardMinScratch`.
    */
   conv2dBackward(
     x: number,
     dz: number,
-    wT: number,
+    w: number,
     dx: number,
-    dwT: number,
+    dw: number,
     scratch: number,
     scratchFloats: number,
     batch: number,
@@ -400,18 +400,40 @@ export interface KernelExports {
     kw: number,
     sh: number,
     sw: number,
-    dh: number,
-    dw: number,
+    dilationH: number,
+    dilationW: number,
     padTop: number,
     padLeft: number,
   ): void;
+  /** Floats of scratch `conv2dBackward` needs at least (wantDx 0 or 1). */
+  conv2dBackwardMinScratch(kh: number, kw: number, c: number, outC: number, wantDx: number): number;
   /** Output pixels per tile `conv2dBackward` processes with `scratchFloats` floats of scratch. */
-  conv2dBackwardTile(scratchFloats: number, k: number, outC: number, total: number): number;
+  conv2dBackwardTile(scratchFloats: number, k: number, total: number): number;
+  /** The kernel of dx as a convolution of dZ: flipped in space, in/out channels swapped. */
+  conv2dFlipKernel(w: number, dst: number, kh: number, kw: number, c: number, outC: number): void;
   /** dst (cols × rows) = srcᵀ; src rows are `lds` floats apart. */
   transposeMatrix(src: number, lds: number, dst: number, rows: number, cols: number): void;
-  /** Max (isAvg 0: first maximal cell) or average pooling backward; dx overwritten. */
-  pool2dBackward(
+  /** Max pooling forward that also records each output's argmax cell (iy·w + ix, int32). */
+  maxPool2dTrain(
     x: number,
+    y: number,
+    arg: number,
+    batch: number,
+    h: number,
+    w: number,
+    c: number,
+    outH: number,
+    outW: number,
+    ph: number,
+    pw: number,
+    sh: number,
+    sw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  /** Max (isAvg 0: to the recorded argmax) or average pooling backward; dx overwritten. */
+  pool2dBackward(
+    arg: number,
     dy: number,
     dx: number,
     batch: number,

@@ -13,7 +13,10 @@ import { type DeviceTensor, sizeOf } from "../../tensor.ts";
 import { activationBackward } from "./activation.ts";
 import { registerTraining, type TrainContext } from "./registry.ts";
 
-/** Floats of scratch per backward call (1 MiB): tiles of im2col rows plus their transposed dZ. */
+/**
+ * Floats of scratch per backward call (1 MiB): tiles of im2col rows and their transpose, and the
+ * padded dZ image of the stride-1 input gradient.
+ */
 const BACKWARD_SCRATCH_FLOATS = 1 << 18;
 /** Floats of im2col scratch for the unfused forward (as the inference layer uses). */
 const FORWARD_SCRATCH_FLOATS = 1 << 16;
@@ -114,18 +117,18 @@ registerTraining<Conv2D>("Conv2D", {
     const dx: DeviceTensor | null = a.needInputGrad
       ? { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" }
       : null;
-    const scratchFloats = Math.max(k + outC, BACKWARD_SCRATCH_FLOATS);
+    const scratchFloats = Math.max(
+      kernels.conv2dBackwardMinScratch(g.kh, g.kw, g.c, outC, dx ? 1 : 0),
+      BACKWARD_SCRATCH_FLOATS,
+    );
     const scratch = heap.alloc(scratchFloats * 4);
-    const wT = dx ? heap.alloc(k * outC * 4) : 0;
-    const dwT = wantKernel ? heap.alloc(k * outC * 4) : 0;
     try {
-      if (wT) kernels.transposeMatrix(a.weights[0], outC, wT, k, outC);
       kernels.conv2dBackward(
         x.ptr,
         dz,
-        wT,
+        a.weights[0],
         dx ? dx.ptr : 0,
-        dwT,
+        wantKernel ? a.grads[0] : 0,
         scratch,
         scratchFloats,
         g.batch,
@@ -144,11 +147,8 @@ registerTraining<Conv2D>("Conv2D", {
         g.gy.padBefore,
         g.gx.padBefore,
       );
-      if (dwT) kernels.transposeMatrix(dwT, k, a.grads[0], outC, k);
     } finally {
       heap.free(scratch);
-      if (wT) heap.free(wT);
-      if (dwT) heap.free(dwT);
     }
     return dx;
   },

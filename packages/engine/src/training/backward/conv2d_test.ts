@@ -16,9 +16,19 @@ const sparse = { name: "sparse_categorical_crossentropy" as const };
 
 /** Checks a Conv(3×3 same) → Conv(case) → Flatten → Dense model: the second conv's dx reaches
  * the first conv's kernel, so input gradients are compared too. */
-function checkCase(rng: Rng, input: number[], second: Record<string, unknown>, batches = [1, 17]) {
+function checkCase(
+  rng: Rng,
+  input: number[],
+  second: Record<string, unknown>,
+  batches = [1, 17],
+  firstFilters = 3,
+) {
   const spec = randomSpec(
-    [conv("first", 3, { padding: "same", activation: "tanh" }), conv("second", 5, second), ...head],
+    [
+      conv("first", firstFilters, { padding: "same", activation: "tanh" }),
+      conv("second", 5, second),
+      ...head,
+    ],
     input,
     rng,
   );
@@ -96,6 +106,11 @@ Deno.test("Conv2D gradients match TF.js: every padding × stride × dilation (ba
   checkCase(rng, [6, 7, 3], { kernel_size: [1, 1], strides: [2, 2], padding: "same" });
   checkCase(rng, [8, 7, 3], { kernel_size: [2, 4], strides: [2, 1], padding: "same" });
   checkCase(rng, [8, 8, 3], { kernel_size: [5, 5], strides: [3, 3], padding: "same" });
+  // ≥ 8 input channels at stride 1: dx runs as a forward convolution of dZ.
+  for (const padding of ["valid", "same"]) {
+    checkCase(rng, [7, 6, 2], { padding }, [1, 17], 9);
+    checkCase(rng, [7, 6, 2], { padding, kernel_size: [2, 3] }, [4], 8);
+  }
 });
 
 Deno.test("Conv2D gradients with dilation (also with strides) match TF.js through an expanded kernel", async () => {
