@@ -85,16 +85,18 @@ class Runner {
   readonly status: Promise<Deno.CommandStatus>;
   stderrTail = "";
 
-  constructor(env: Record<string, string>) {
+  constructor(env: Record<string, string>, workDir: string) {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
         "--quiet",
+        `--config=${new URL("deno.json", REPO_ROOT).pathname}`,
         "--v8-flags=--expose-gc,--max-old-space-size=2048",
         RUNNER.pathname,
       ],
-      cwd: REPO_ROOT.pathname,
+      // Relative paths in fuzzed command lines land in the scratch folder, not the checkout.
+      cwd: workDir,
       env,
       stdin: "piped",
       stdout: "piped",
@@ -239,7 +241,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const missing = options.formats.filter((f) => !formats.includes(f));
   if (missing.length > 0) log(`no seeds for ${missing.join(", ")} (skipped)`);
   log(`${seeds.length} seeds built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const workDir = await Deno.makeTempDir({ prefix: "scratchnet-fuzz-work-" });
   const env = {
+    FUZZ_WORK_DIR: workDir,
     FUZZ_ALLOC_FACTOR: String(options.allocFactor ?? 4),
     FUZZ_SLOW_MS: String(options.slowMs ?? 1000),
     NO_COLOR: "1",
@@ -250,7 +254,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const findings: Finding[] = [];
   let runner: Runner | undefined;
   const startRunner = async (): Promise<Runner> => {
-    const r = new Runner(env);
+    const r = new Runner(env, workDir);
     const ready = await r.next(120_000);
     if (typeof ready !== "object" || !(ready as { ready?: boolean }).ready) {
       r.kill();
@@ -344,6 +348,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     }
   } finally {
     await runner?.stop();
+    await Deno.remove(workDir, { recursive: true }).catch(() => {});
   }
   return {
     seed: options.seed,

@@ -55,7 +55,8 @@ function describeError(e: unknown): { name: string; message: string; stack?: str
   return { name: typeof e, message: String(e).slice(0, 600) };
 }
 
-const tmpDir = await Deno.makeTempDir({ prefix: "scratchnet-fuzz-run-" });
+// The campaign owns this folder and removes it, also after killing a hung runner.
+const tmpDir = Deno.env.get("FUZZ_WORK_DIR") ?? await Deno.makeTempDir({ prefix: "fuzz-run-" });
 warmUp();
 send({ ready: true });
 
@@ -198,4 +199,4 @@ for await (const { header, files } of readFrames(Deno.stdin.readable)) {
   };
   send(result);
 }
-await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
+if (!Deno.env.get("FUZZ_WORK_DIR")) await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
