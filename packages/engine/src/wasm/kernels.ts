@@ -92,6 +92,10 @@ export interface KernelExports {
   ): number;
   /** 1 when this build fuses multiply-add (the relaxed-SIMD variant). */
   gemmFusedMultiplyAdd(): number;
+  /** SIMD peak loop (bench): 96 flops per iteration of separate f32x4 multiply and add. */
+  simdPeakMulAdd(iterations: number, scratch: number): void;
+  /** SIMD peak loop with fused multiply-add in the relaxed build (96 flops per iteration). */
+  simdPeakFma(iterations: number, scratch: number): void;
   /** Max (isAvg 0) or average (isAvg 1) pooling over real cells, NHWC. */
   pool2d(
     x: number,

@@ -1,0 +1,134 @@
+/**
+ * The benchmarked models: the seeds' CNNs (conv-layer count, filter combinations, kernel sizes)
+ * and text models (SimpleRNN / LSTM / GRU, uni- or bidirectional, 1–3 layers, 64 or 128 units,
+ * length 100), with seeded inputs and forward FLOP counts. Shared by the `deno bench` suites and
+ * `scripts/bench_report.ts`.
+ */
+import type { ModelSpec } from "../packages/engine/mod.ts";
+import { Tensor } from "../packages/engine/mod.ts";
+import {
+  randomIdBatch,
+  seedsCnnSpec,
+  seedsTextSpec,
+} from "../packages/engine/testing/seeds_models.ts";
+import { Rng } from "../packages/engine/testing/random.ts";
+
+/** One benchmarked model. */
+export interface ModelCase {
+  /** Short stable id, e.g. `cnn-3x3-32.64.64` or `text-bi-lstm-1x64`. */
+  id: string;
+  family: "cnn" | "text";
+  /** Human-readable description for tables. */
+  label: string;
+  spec: ModelSpec;
+  /** A seeded input batch of `batch` samples. */
+  input(batch: number): Tensor;
+  /** Forward multiply-add FLOPs (2 per MAC) per sample of the GEMM-shaped layers. */
+  flopsPerSample: number;
+}
+
+/** Image side, channels and classes of the seeds' CNNs (CIFAR-10-like). */
+const IMAGE = 32, CHANNELS = 3;
+/** Vocabulary, embedding width and sequence length of the seeds' text models. */
+const VOCAB = 3000, EMBED = 64, LENGTH = 100;
+
+/** A seeds CNN: Conv(k×k, same, relu) + MaxPool 2×2 per entry of `filters`, Flatten, Dense. */
+export function cnnCase(filters: number[], kernelSize: number): ModelCase {
+  const spec = seedsCnnSpec({ filters, kernelSize, imageSize: IMAGE, channels: CHANNELS });
+  let flops = 0, size = IMAGE, c = CHANNELS;
+  for (const f of filters) {
+    flops += 2 * size * size * f * kernelSize * kernelSize * c;
+    size = Math.floor(size / 2);
+    c = f;
+  }
+  flops += 2 * size * size * c * 10;
+  const rng = new Rng(1000 + filters.length * 100 + kernelSize);
+  return {
+    id: `cnn-${kernelSize}x${kernelSize}-${filters.join(".")}`,
+    family: "cnn",
+    label: `CNN ${filters.length} conv ${filters.join("-")} k${kernelSize}`,
+    spec,
+    input: (b) =>
+      new Tensor(rng.floats(b * IMAGE * IMAGE * CHANNELS, 0, 1), [b, IMAGE, IMAGE, CHANNELS]),
+    flopsPerSample: flops,
+  };
+}
+
+/** Cell names as Keras spells them. */
+export type Cell = "SimpleRNN" | "LSTM" | "GRU";
+
+/** A seeds text model: Embedding(mask_zero) → [Bi](cell)×layers → Dropout → Dense. */
+export function textCase(
+  cell: Cell,
+  bidirectional: boolean,
+  layers: number,
+  units: number,
+): ModelCase {
+  const spec = seedsTextSpec({
+    cell,
+    bidirectional,
+    units: new Array(layers).fill(units),
+    vocabSize: VOCAB,
+    embeddingDim: EMBED,
+    sequenceLength: LENGTH,
+  });
+  const gates = cell === "LSTM" ? 4 : cell === "GRU" ? 3 : 1;
+  const dirs = bidirectional ? 2 : 1;
+  let flops = 0, inDim = EMBED;
+  for (let i = 0; i < layers; i++) {
+    flops += dirs * LENGTH * 2 * (inDim + units) * gates * units;
+    inDim = dirs * units;
+  }
+  const rng = new Rng(2000 + layers * 10 + units);
+  const kind = `${bidirectional ? "bi" : "uni"}-${cell.toLowerCase()}`;
+  return {
+    id: `text-${kind}-${layers}x${units}`,
+    family: "text",
+    label: `${bidirectional ? "Bi" : ""}${cell} ${layers}×${units}`,
+    spec,
+    input: (b) => new Tensor(randomIdBatch(rng, b, LENGTH, VOCAB), [b, LENGTH]),
+    flopsPerSample: flops,
+  };
+}
+
+/**
+ * The report's models. Default: each CNN dimension varied around the seeds' default
+ * (3 conv 32-64-64 k3) and, per cell, uni/bi × 1–3 layers × 64/128 units in 4 combinations.
+ * `full`: every combination (27 CNNs, 36 text models).
+ */
+export function reportCases(full = false): ModelCase[] {
+  const combos = [[16, 32, 64], [32, 64, 128], [64, 64, 64]];
+  const cnn: ModelCase[] = [];
+  if (full) {
+    for (const f of combos) {
+      for (const k of [3, 5, 7]) for (const n of [1, 2, 3]) cnn.push(cnnCase(f.slice(0, n), k));
+    }
+  } else {
+    cnn.push(cnnCase([32], 3), cnnCase([32, 64], 3), cnnCase([32, 64, 64], 3));
+    for (const f of combos) cnn.push(cnnCase(f, 3));
+    cnn.push(cnnCase([32, 64, 64], 5), cnnCase([32, 64, 64], 7));
+  }
+  const text: ModelCase[] = [];
+  for (const cell of ["SimpleRNN", "LSTM", "GRU"] as Cell[]) {
+    if (full) {
+      for (const bi of [false, true]) {
+        for (const layers of [1, 2, 3]) {
+          for (const units of [64, 128]) text.push(textCase(cell, bi, layers, units));
+        }
+      }
+    } else {
+      text.push(
+        textCase(cell, false, 1, 64),
+        textCase(cell, true, 1, 64),
+        textCase(cell, true, 2, 128),
+        textCase(cell, false, 3, 64),
+      );
+    }
+  }
+  return [...cnn, ...text];
+}
+
+/** The two models `deno bench` compares by default: the seeds' CNN and text model. */
+export function seedsDefaultCases(): ModelCase[] {
+  return [cnnCase([32, 64, 64], 3), textCase("LSTM", true, 1, 64)];
+}

@@ -1,0 +1,255 @@
+/**
+ * Kernel-level numbers: the measured single-core SIMD peak (a register-resident f32x4
+ * multiply-add loop in AssemblyScript, `wasm/assembly/peak.ts`), and GEMM / Conv2D GFLOP/s of
+ * the engine (both builds) and TF.js wasm beside it.
+ */
+import { instantiateKernels, type KernelRuntime } from "../packages/engine/src/wasm/kernels.ts";
+import { Rng } from "../packages/engine/testing/random.ts";
+import { bestOf } from "./timing.ts";
+import { tf, useTfjsBackend } from "./tfjs_backends.ts";
+
+/** Peak GFLOP/s of the SIMD loops. */
+export interface PeakResult {
+  /** Separate f32x4.mul + f32x4.add (the reference peak). */
+  mulAddGflops: number;
+  /** f32x4.relaxed_madd (fused) in the relaxed build; equals mulAdd in the plain build. */
+  fmaGflops: number;
+  /** The larger of the two: what "% of peak" divides by. */
+  peakGflops: number;
+}
+
+/** GFLOP/s of one GEMM or Conv2D shape. */
+export interface KernelResult {
+  kind: "gemm" | "conv2d";
+  /** e.g. `512x512x512` (m×n×k) or `b64 32x32x3→32 k3`. */
+  shape: string;
+  /** What the shape is in the seeds' models. */
+  role: string;
+  flops: number;
+  /** Engine, relaxed-SIMD build (the default where supported). */
+  engineGflops: number;
+  /** Engine, plain-SIMD fallback build. */
+  enginePlainGflops: number;
+  tfjsWasmGflops: number;
+  /** engineGflops / peak. */
+  percentOfPeak: number;
+}
+
+const PEAK_ITERATIONS = 2_000_000;
+
+/** Best-of-`repeats` GFLOP/s of both peak loops in `rt`. */
+function peakOf(rt: KernelRuntime, repeats: number): { mulAdd: number; fma: number } {
+  const { kernels, heap } = rt;
+  const scratch = heap.alloc(64);
+  heap.f32(scratch, 8).fill(1e-7);
+  const flops = PEAK_ITERATIONS * 96;
+  const mulAdd = flops / bestOf(() => kernels.simdPeakMulAdd(PEAK_ITERATIONS, scratch), repeats) /
+    1e6;
+  const fma = flops / bestOf(() => kernels.simdPeakFma(PEAK_ITERATIONS, scratch), repeats) / 1e6;
+  heap.free(scratch);
+  return { mulAdd, fma };
+}
+
+/** Measures the SIMD peak with the relaxed build (falls back to plain when unsupported). */
+export function measurePeak(quick: boolean): PeakResult {
+  const rt = instantiateKernels();
+  // Warm up past V8's baseline tier, then keep the best of many short runs.
+  peakOf(rt, 5);
+  const { mulAdd, fma } = peakOf(rt, quick ? 15 : 40);
+  return { mulAddGflops: mulAdd, fmaGflops: fma, peakGflops: Math.max(mulAdd, fma) };
+}
+
+interface GemmShape {
+  m: number;
+  n: number;
+  k: number;
+  role: string;
+}
+
+interface ConvShape {
+  batch: number;
+  size: number;
+  c: number;
+  outC: number;
+  k: number;
+  role: string;
+}
+
+const GEMM_SHAPES: GemmShape[] = [
+  { m: 512, n: 512, k: 512, role: "square reference" },
+  { m: 256, n: 256, k: 256, role: "square" },
+  { m: 6400, n: 256, k: 64, role: "LSTM-64 input projection, batch 64 × 100 steps" },
+  { m: 64, n: 256, k: 64, role: "LSTM-64 recurrent step, batch 64" },
+  { m: 64, n: 512, k: 128, role: "LSTM-128 recurrent step, batch 64" },
+  { m: 8, n: 256, k: 64, role: "LSTM-64 recurrent step, batch 8" },
+  { m: 1, n: 256, k: 64, role: "LSTM-64 recurrent step, batch 1 (matrix-vector)" },
+];
+
+const CONV_SHAPES: ConvShape[] = [
+  { batch: 64, size: 32, c: 3, outC: 32, k: 3, role: "seeds CNN conv 1 (k3)" },
+  { batch: 64, size: 16, c: 32, outC: 64, k: 3, role: "seeds CNN conv 2 (k3)" },
+  { batch: 64, size: 8, c: 64, outC: 64, k: 3, role: "seeds CNN conv 3 (k3)" },
+  { batch: 64, size: 16, c: 64, outC: 64, k: 7, role: "64-64-64 k7 conv 2" },
+  { batch: 1, size: 16, c: 32, outC: 64, k: 3, role: "seeds CNN conv 2, batch 1" },
+];
+
+/**
+ * Best-of GFLOP/s of `fn` doing `flops`, in blocks of enough calls for ~10 ms, after a warm-up of
+ * ≥ 300 ms (V8 compiles WebAssembly with a baseline tier first and optimizes hot code later).
+ */
+function gflops(fn: () => void, flops: number, quick: boolean): number {
+  const inner = Math.max(1, Math.round(1e7 / flops));
+  const start = performance.now();
+  let calls = 0;
+  while (calls < 5 || performance.now() - start < (quick ? 300 : 600)) {
+    fn();
+    calls++;
+  }
+  return flops / bestOf(fn, quick ? 10 : 25, inner) / 1e6;
+}
+
+function engineGemm(rt: KernelRuntime, s: GemmShape, quick: boolean): number {
+  const { kernels, heap } = rt;
+  const rng = new Rng(5);
+  const a = heap.upload(rng.floats(s.m * s.k)), b = heap.upload(rng.floats(s.k * s.n));
+  const bias = heap.upload(rng.floats(s.n));
+  const c = heap.alloc(s.m * s.n * 4);
+  const r = gflops(
+    () => kernels.gemm(a, b, bias, c, s.m, s.n, s.k, 0, 0),
+    2 * s.m * s.n * s.k,
+    quick,
+  );
+  [a, b, bias, c].forEach((p) => heap.free(p));
+  return r;
+}
+
+function engineConv(rt: KernelRuntime, s: ConvShape, quick: boolean): number {
+  const { kernels, heap } = rt;
+  const rng = new Rng(6);
+  const pad = (s.k - 1) >> 1;
+  const x = heap.upload(rng.floats(s.batch * s.size * s.size * s.c));
+  const w = heap.upload(rng.floats(s.k * s.k * s.c * s.outC, -0.1, 0.1));
+  const bias = heap.upload(rng.floats(s.outC));
+  const y = heap.alloc(s.batch * s.size * s.size * s.outC * 4);
+  const kk = s.k * s.k * s.c;
+  const scratchFloats = kernels.conv2dScratchFloats(
+    s.batch,
+    s.size,
+    s.size,
+    s.c,
+    s.size,
+    s.size,
+    s.k,
+    s.k,
+    1,
+    1,
+    1,
+    1,
+    pad,
+    pad,
+    kk * 64,
+  );
+  const scratch = heap.alloc(Math.max(scratchFloats, 1) * 4);
+  const flops = 2 * s.batch * s.size * s.size * s.outC * kk;
+  const r = gflops(
+    () =>
+      kernels.conv2d(
+        x,
+        w,
+        bias,
+        y,
+        scratch,
+        scratchFloats,
+        s.batch,
+        s.size,
+        s.size,
+        s.c,
+        s.size,
+        s.size,
+        s.outC,
+        s.k,
+        s.k,
+        1,
+        1,
+        1,
+        1,
+        pad,
+        pad,
+        1,
+        0,
+      ),
+    flops,
+    quick,
+  );
+  [x, w, bias, y, scratch].forEach((p) => heap.free(p));
+  return r;
+}
+
+/** GEMM and Conv2D GFLOP/s: engine relaxed + plain builds, TF.js wasm; % of `peak`. */
+export async function measureKernels(peak: PeakResult, quick: boolean): Promise<KernelResult[]> {
+  const best = instantiateKernels();
+  const plain = instantiateKernels("simd");
+  await useTfjsBackend("wasm");
+  const out: KernelResult[] = [];
+  const gemmShapes = quick ? GEMM_SHAPES.filter((s) => s.m === 512 || s.m === 64) : GEMM_SHAPES;
+  for (const s of gemmShapes) {
+    const flops = 2 * s.m * s.n * s.k;
+    const engine = engineGemm(best, s, quick);
+    // TF.js through a Dense layer (weights as variables, the path its models take). The tidy
+    // callbacks return nothing: tf.tidy walks a returned typed array element by element.
+    const dense = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [s.k], units: s.n, activation: "linear" })],
+    });
+    const a = new Rng(7).floats(s.m * s.k);
+    const tfjs = gflops(
+      () => tf.tidy(() => void (dense.predict(tf.tensor(a, [s.m, s.k])) as tf.Tensor).dataSync()),
+      flops,
+      quick,
+    );
+    dense.dispose();
+    out.push({
+      kind: "gemm",
+      shape: `${s.m}x${s.n}x${s.k}`,
+      role: s.role,
+      flops,
+      engineGflops: engine,
+      enginePlainGflops: engineGemm(plain, s, quick),
+      tfjsWasmGflops: tfjs,
+      percentOfPeak: 100 * engine / peak.peakGflops,
+    });
+  }
+  const convShapes = quick ? CONV_SHAPES.slice(0, 3) : CONV_SHAPES;
+  for (const s of convShapes) {
+    const flops = 2 * s.batch * s.size * s.size * s.outC * s.k * s.k * s.c;
+    const engine = engineConv(best, s, quick);
+    // TF.js through a Conv2D layer, fresh input tensor per call (as for Dense above).
+    const conv = tf.sequential({
+      layers: [tf.layers.conv2d({
+        inputShape: [s.size, s.size, s.c],
+        filters: s.outC,
+        kernelSize: s.k,
+        padding: "same",
+        activation: "relu",
+      })],
+    });
+    const x = new Rng(8).floats(s.batch * s.size * s.size * s.c);
+    const shape = [s.batch, s.size, s.size, s.c];
+    const tfjs = gflops(
+      () => tf.tidy(() => void (conv.predict(tf.tensor(x, shape)) as tf.Tensor).dataSync()),
+      flops,
+      quick,
+    );
+    conv.dispose();
+    out.push({
+      kind: "conv2d",
+      shape: `b${s.batch} ${s.size}x${s.size}x${s.c}→${s.outC} k${s.k}`,
+      role: s.role,
+      flops,
+      engineGflops: engine,
+      enginePlainGflops: engineConv(plain, s, quick),
+      tfjsWasmGflops: tfjs,
+      percentOfPeak: 100 * engine / peak.peakGflops,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+/**
+ * Model throughput: engine vs TF.js wasm vs TF.js cpu on the same spec and inputs, batch 1, 8 and
+ * 64, measured in interleaved rounds within one run.
+ *
+ * TF.js cpu is 20–100× slower, so it gets fewer calls; when one full-batch call would take more
+ * than {@link CPU_SLICE_THRESHOLD_MS} (projected from batch 8), it is timed on a
+ * {@link CPU_SLICE}-sample slice of the batch and its samples/s extrapolated — flagged in the
+ * results.
+ */
+import { buildModel, type Model, type Tensor } from "../packages/engine/mod.ts";
+import type { ModelCase } from "./cases.ts";
+import { type Contender, interleaved, type Stats, summarize } from "./timing.ts";
+import { tfjsRunner } from "./tfjs_backends.ts";
+
+/** Batch sizes every model runs at. */
+export const BATCHES = [1, 8, 64];
+/** Projected TF.js cpu call time above which it is timed on a slice. */
+export const CPU_SLICE_THRESHOLD_MS = 3000;
+/** Samples in the TF.js cpu slice. */
+export const CPU_SLICE = 16;
+
+/** One contender's result at one batch size. */
+export interface ContenderResult extends Stats {
+  /** Samples per second from the median call. */
+  samplesPerSecond: number;
+  /** Samples per timed call (< batch when TF.js cpu ran on a slice). */
+  samplesPerCall: number;
+}
+
+/** One model at one batch size. */
+export interface ModelResult {
+  id: string;
+  family: "cnn" | "text";
+  label: string;
+  batch: number;
+  engine: ContenderResult;
+  tfjsWasm: ContenderResult;
+  tfjsCpu: ContenderResult;
+  /** tfjsWasm median / engine median per sample (> 1: engine faster). */
+  speedupVsWasm: number;
+  speedupVsCpu: number;
+  /** Largest |engine − TF.js wasm| over the outputs (sanity: same model). */
+  maxAbsDiffVsWasm: number;
+}
+
+function result(samples: number[], samplesPerCall: number): ContenderResult {
+  const s = summarize(samples);
+  return { ...s, samplesPerCall, samplesPerSecond: samplesPerCall / (s.medianMs / 1000) };
+}
+
+/** Budgets per round: [engine/wasm ms, cpu ms], rounds. */
+function budgets(quick: boolean): { fast: number; cpu: number; rounds: number } {
+  return quick ? { fast: 120, cpu: 100, rounds: 2 } : { fast: 250, cpu: 200, rounds: 3 };
+}
+
+/** Runs one model case at every batch size. */
+export async function measureModel(c: ModelCase, quick: boolean): Promise<ModelResult[]> {
+  const engine: Model = buildModel(c.spec);
+  const wasm = await tfjsRunner(c.spec, "wasm");
+  const cpu = await tfjsRunner(c.spec, "cpu");
+  const { fast, cpu: cpuBudget, rounds } = budgets(quick);
+  const out: ModelResult[] = [];
+  let cpuMsPerSample = 0;
+  try {
+    for (const batch of BATCHES) {
+      const x = c.input(batch);
+      // Same input, same weights: the outputs must agree (catches a benchmark of a wrong model).
+      const yEngine = engine.predict(x, { batchSize: batch }).data;
+      await wasm.activate();
+      const yWasm = wasmOutput(wasm, x);
+      let maxDiff = 0;
+      for (let i = 0; i < yEngine.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(yEngine[i] - yWasm[i]));
+      }
+      // TF.js cpu: one untimed call first (JIT warm-up, and the estimate for slow models).
+      await cpu.activate();
+      const probeX = batch > CPU_SLICE ? x.sliceBatch(0, CPU_SLICE) : x;
+      const probeStart = performance.now();
+      cpu.predict(probeX);
+      const probeMs = performance.now() - probeStart;
+      const projected = Math.max(
+        cpuMsPerSample * batch,
+        probeMs * batch / Math.min(batch, CPU_SLICE),
+      );
+      const cpuX = batch > CPU_SLICE && projected > CPU_SLICE_THRESHOLD_MS
+        ? x.sliceBatch(0, CPU_SLICE)
+        : x;
+      const cpuCallMs = projected * cpuX.shape[0] / batch;
+      // A call over a second is its own sample (JIT warm-up is noise at that scale).
+      const probeIsSample = probeMs > 1000 && cpuX.shape[0] === probeX.shape[0];
+      const contenders: Contender[] = [
+        {
+          name: "engine",
+          run: () => void engine.predict(x, { batchSize: batch }),
+          budgetMs: fast,
+          minCalls: 3,
+          warmupMs: quick ? 200 : 400,
+        },
+        {
+          name: "wasm",
+          prepare: () => wasm.activate(),
+          run: () => wasm.predict(x),
+          budgetMs: fast,
+          minCalls: 2,
+          warmupMs: quick ? 200 : 400,
+        },
+      ];
+      if (!probeIsSample) {
+        contenders.push({
+          name: "cpu",
+          prepare: () => cpu.activate(),
+          run: () => cpu.predict(cpuX),
+          budgetMs: cpuBudget,
+          minCalls: 1,
+          warmupMs: cpuCallMs > 500 ? undefined : 50,
+          // A call over a second: one timed call in the first round only.
+          rounds: cpuCallMs > 1000 ? 1 : undefined,
+        });
+      }
+      const samples = await interleaved(contenders, rounds);
+      if (probeIsSample) samples.set("cpu", [probeMs]);
+      const e = result(samples.get("engine")!, batch);
+      const w = result(samples.get("wasm")!, batch);
+      const p = result(samples.get("cpu")!, cpuX.shape[0]);
+      cpuMsPerSample = p.medianMs / p.samplesPerCall;
+      out.push({
+        id: c.id,
+        family: c.family,
+        label: c.label,
+        batch,
+        engine: e,
+        tfjsWasm: w,
+        tfjsCpu: p,
+        speedupVsWasm: e.samplesPerSecond / w.samplesPerSecond,
+        speedupVsCpu: e.samplesPerSecond / p.samplesPerSecond,
+        maxAbsDiffVsWasm: maxDiff,
+      });
+    }
+  } finally {
+    engine.dispose();
+    wasm.dispose();
+    cpu.dispose();
+  }
+  return out;
+}
+
+function wasmOutput(
+  runner: Awaited<ReturnType<typeof tfjsRunner>>,
+  x: Tensor,
+): Float32Array | Int32Array {
+  let y: Float32Array | Int32Array = new Float32Array(0);
+  runner.predict(x, (data) => {
+    y = data;
+  });
+  return y;
+}

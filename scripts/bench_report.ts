@@ -1,0 +1,143 @@
+/**
+ * `deno task bench:report [--quick | --full]`: the performance report of issue 7 — the seeds'
+ * CNN and text models at batch 1, 8 and 64 (engine vs TF.js wasm vs TF.js cpu), GEMM and Conv2D
+ * GFLOP/s beside the measured SIMD peak, load time of 1 MB and 50 MB `.keras` / `.h5` files and
+ * peak memory. Writes `bench/results.json` and `bench/RESULTS.md`.
+ *
+ * `--quick`: three models, short budgets, 1 MB files only (about a minute).
+ * `--full`: every model combination (27 CNNs, 36 text models; much longer).
+ * `--out <dir>`: write the two files elsewhere.
+ */
+import { getRuntime } from "../packages/engine/mod.ts";
+import { cnnCase, type ModelCase, reportCases, textCase } from "../bench/cases.ts";
+import { measureKernels, measurePeak } from "../bench/kernels_section.ts";
+import { measureLoads, writeBenchFiles } from "../bench/load_section.ts";
+import type { MemoryProbe } from "../bench/memory_probe.ts";
+import { measureModel, type ModelResult } from "../bench/models_section.ts";
+import { type BenchReport, evaluateTargets, renderMarkdown } from "../bench/report_markdown.ts";
+import { tf, tfjsWasmFlags, useTfjsBackend } from "../bench/tfjs_backends.ts";
+
+const args = Deno.args;
+const quick = args.includes("--quick");
+const full = args.includes("--full");
+const outIndex = args.indexOf("--out");
+const outDir = outIndex >= 0 ? args[outIndex + 1] : new URL("../bench/", import.meta.url).pathname;
+const started = performance.now();
+
+function log(message: string): void {
+  const s = ((performance.now() - started) / 1000).toFixed(0).padStart(4);
+  console.error(`[${s}s] ${message}`);
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "n/a";
+  }
+}
+
+function cpuName(): string {
+  try {
+    const m = /model name\s*:\s*(.+)/.exec(Deno.readTextFileSync("/proc/cpuinfo"));
+    return m ? m[1].trim() : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+async function probeMemory(probeArgs: string[]): Promise<MemoryProbe | null> {
+  const probe = new URL("../bench/memory_probe.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", probe, ...probeArgs],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    log(`memory probe ${probeArgs.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+    return null;
+  }
+  const line = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
+  return JSON.parse(line) as MemoryProbe;
+}
+
+const loadBefore = loadAverage();
+await useTfjsBackend("wasm");
+const wasmFlags = tfjsWasmFlags();
+const runtime = getRuntime();
+
+log("SIMD peak");
+const peak = measurePeak(quick);
+log(`peak ${peak.mulAddGflops.toFixed(1)} (mul+add) / ${peak.fmaGflops.toFixed(1)} (fma) GFLOP/s`);
+log("GEMM and Conv2D kernels");
+const kernels = await measureKernels(peak, quick);
+
+const cases: ModelCase[] = quick
+  ? [cnnCase([32, 64, 64], 3), textCase("LSTM", true, 1, 64), textCase("GRU", false, 1, 128)]
+  : reportCases(full);
+const models: ModelResult[] = [];
+for (const c of cases) {
+  log(`model ${c.label}`);
+  const rs = await measureModel(c, quick);
+  for (const r of rs) {
+    log(
+      `  batch ${r.batch}: engine ${r.engine.samplesPerSecond.toFixed(0)}/s, ` +
+        `×wasm ${r.speedupVsWasm.toFixed(2)}, ×cpu ${r.speedupVsCpu.toFixed(1)}`,
+    );
+  }
+  models.push(...rs);
+}
+
+log("load times");
+const dir = await Deno.makeTempDir({ prefix: "scratchnet-bench-" });
+let loads: BenchReport["loads"] = [];
+const memory: MemoryProbe[] = [];
+try {
+  const files = await writeBenchFiles(dir, quick);
+  loads = await measureLoads(files, quick);
+  log("peak memory (fresh processes)");
+  const scenarios: string[][] = files.map((f) => ["load", f.path]);
+  const cnnId = cnnCase([32, 64, 64], 3).id, textId = textCase("LSTM", true, 1, 64).id;
+  for (const id of [cnnId, textId]) {
+    scenarios.push(["engine", id, "64"], ["tfjs-wasm", id, "64"]);
+  }
+  for (const s of scenarios) {
+    const m = await probeMemory(s);
+    if (m) {
+      m.scenario = m.scenario.replace(dir + "/", "");
+      memory.push(m);
+    }
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
+
+const report: BenchReport = {
+  date: new Date().toISOString(),
+  mode: quick ? "quick" : full ? "full" : "default",
+  durationSeconds: (performance.now() - started) / 1000,
+  environment: {
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    cpu: cpuName(),
+    cores: navigator.hardwareConcurrency,
+    kernelVariant: runtime.variant,
+    tfjs: tf.version.tfjs,
+    tfjsWasmSimd: wasmFlags.simd,
+    tfjsWasmThreads: wasmFlags.threads,
+    loadBefore,
+    loadAfter: loadAverage(),
+  },
+  peak,
+  kernels,
+  models,
+  loads,
+  memory,
+  targets: evaluateTargets(models, kernels, peak),
+};
+
+await Deno.mkdir(outDir, { recursive: true });
+await Deno.writeTextFile(`${outDir}/results.json`, JSON.stringify(report, null, 2) + "\n");
+await Deno.writeTextFile(`${outDir}/RESULTS.md`, renderMarkdown(report));
+for (const t of report.targets) log(`${t.met ? "MET " : "MISS"} ${t.target}: ${t.measured}`);
+log(`wrote ${outDir}/results.json and ${outDir}/RESULTS.md`);
