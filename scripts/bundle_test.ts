@@ -21,8 +21,8 @@ import {
 const BROWSER_BUNDLES = PACKAGE_BUNDLES.map((b) => b.file);
 
 /**
- * `Deno.` uses that are known and reported, per bundle: the importer reads paths with
- * `Deno.readFile` and writes `.keras` with `Deno.writeFile`, both guarded by `typeof Deno`, in
+ * `Deno.` uses that are known and reported, per bundle: the importer stats and reads paths with
+ * `Deno.stat`/`Deno.readFile` and writes `.keras` with `Deno.writeFile`, guarded by `typeof Deno`, in
  * modules of its universal entry (source.ts, save_keras.ts). They must move to a Deno-only module;
  * until then they are listed here so that any other Deno API still fails this test.
  */
