@@ -1,9 +1,11 @@
 import {
   batchNormReference,
   buildModel,
+  LayerConfigError,
   modelGradients,
   type ModelSpec,
   Tensor,
+  UntrainableLayerError,
 } from "../../../mod.ts";
 import { maxAbsDiff, Rng } from "../../../testing/random.ts";
 import { randomSpec, relativeError } from "../../../testing/gradient_check.ts";
@@ -15,6 +17,17 @@ import {
 } from "../../kernels/batchnorm_grad_reference.ts";
 
 const sparse = { name: "sparse_categorical_crossentropy" as const };
+
+/** Throws unless `fn` throws an instance of `cls` whose message contains `part`. */
+function assertThrows(fn: () => unknown, cls: new (...a: never[]) => Error, part: string) {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof cls && e.message.includes(part)) return;
+    throw new Error(`expected ${cls.name} mentioning "${part}", got ${e}`);
+  }
+  throw new Error(`expected ${cls.name}, nothing was thrown`);
+}
 
 /**
  * TF.js gradients with every layer called in training mode (`training: true`: BatchNormalization
@@ -227,5 +240,56 @@ Deno.test("BatchNormalization with trainable=false runs in inference mode (gradi
     });
   } finally {
     model.dispose();
+  }
+});
+
+Deno.test("BatchNormalization training refuses a bad momentum and masked input with typed errors", () => {
+  const rng = new Rng(904);
+  const head = [{ class_name: "Flatten", config: { name: "flat" } }, {
+    class_name: "Dense",
+    config: { name: "out", units: 2, activation: "softmax" },
+  }];
+  const x = new Tensor(rng.floats(2 * 12), [2, 3, 4]);
+  const y = new Tensor(new Float32Array([0, 1]), [2, 1]);
+  for (const momentum of [1.5, "fast"]) {
+    const spec = randomSpec([bn({ momentum }), ...head], [3, 4], rng);
+    randomizeBn(spec, rng);
+    const model = buildModel(spec);
+    try {
+      assertThrows(
+        () => modelGradients(model, x, y, { loss: sparse }),
+        LayerConfigError,
+        "momentum",
+      );
+    } finally {
+      model.dispose();
+    }
+  }
+  // Embedding(mask_zero) passes its mask through BatchNormalization: masked batch statistics are
+  // not implemented, so training says so instead of normalising over padding.
+  const maskedSpec = randomSpec(
+    [
+      {
+        class_name: "Embedding",
+        config: { name: "emb", input_dim: 5, output_dim: 3, mask_zero: true },
+      },
+      bn(),
+      ...head,
+    ],
+    [4],
+    rng,
+    { inputDtype: "int32" },
+  );
+  randomizeBn(maskedSpec, rng);
+  const masked = buildModel(maskedSpec);
+  try {
+    const ids = new Tensor(new Float32Array([1, 2, 0, 0, 3, 4, 1, 0]), [2, 4]);
+    assertThrows(
+      () => modelGradients(masked, ids, y, { loss: sparse }),
+      UntrainableLayerError,
+      "mask",
+    );
+  } finally {
+    masked.dispose();
   }
 });
