@@ -32,6 +32,9 @@ function parseHeader(header: string, source: string) {
 
 /** Reads a `.npy` file's bytes. Supported dtypes: float32, int32, int64 (→ int32, range-checked). */
 export function readNpy(bytes: Uint8Array, source = "<npy>"): NpyArray {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new NpyError(`expected the file's bytes as a Uint8Array, got ${typeof bytes}`, source);
+  }
   if (bytes.length < 10 || !MAGIC.every((b, i) => bytes[i] === b)) {
     throw new NpyError("not a .npy file (missing \\x93NUMPY magic)", source);
   }
@@ -98,6 +101,13 @@ export function readNpy(bytes: Uint8Array, source = "<npy>"): NpyArray {
 
 /** Writes a float32 or int32 array as a version 1.0 `.npy` file (little-endian, C order). */
 export function writeNpy(array: NpyArray): Uint8Array {
+  const { data, shape } = (array ?? {}) as Partial<NpyArray>;
+  if (!(data instanceof Float32Array || data instanceof Int32Array)) {
+    throw new NpyError("data must be a Float32Array or Int32Array", "<npy>");
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new NpyError(`shape must be non-negative integers, got ${String(shape)}`, "<npy>");
+  }
   const count = array.shape.reduce((a, b) => a * b, 1);
   if (count !== array.data.length) {
     throw new NpyError(

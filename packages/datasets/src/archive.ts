@@ -66,6 +66,9 @@ export function gunzip(
   limits?: Partial<ArchiveLimits>,
 ): Uint8Array {
   const { maxUncompressedBytes, maxCompressionRatio } = resolveArchiveLimits(limits);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidOptionError("bytes", "the file's bytes as a Uint8Array", typeof bytes);
+  }
   if (!isGzip(bytes)) {
     throw new CorruptFileError(file, "not a gzip file (expected magic bytes 1f 8b)");
   }
@@ -194,6 +197,9 @@ export function readTar(
   file: string,
   keep: (name: string) => boolean = () => true,
 ): TarEntry[] {
+  if (!(tar instanceof Uint8Array)) {
+    throw new InvalidOptionError("tar", "the archive's bytes as a Uint8Array", typeof tar);
+  }
   // nanotar reads `tar.buffer` from offset 0, so hand it a buffer that starts with the archive.
   const own = tar.byteOffset === 0 && tar.byteLength === tar.buffer.byteLength ? tar : tar.slice();
   let items;

@@ -14,7 +14,7 @@ import {
   requireLocalFiles,
   verifyMd5,
 } from "./download.ts";
-import { CorruptFileError, DatasetNotFoundError } from "./errors.ts";
+import { CorruptFileError, DatasetNotFoundError, InvalidOptionError } from "./errors.ts";
 import { checkDtype, type ImageDtype, type ImageSplit, makeImageSplit } from "./images.ts";
 import { defaultCacheDir, isFile, join, toPath } from "./paths.ts";
 import { createProgress, type ProgressSetting } from "./progress.ts";
@@ -70,6 +70,9 @@ export interface RawImages {
  * @throws {CorruptFileError} empty, size not a multiple of 3,073 bytes, or a label above 9.
  */
 export function decodeCifar10Batch(bytes: Uint8Array, file: string): RawImages {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidOptionError("bytes", "the batch file's bytes as a Uint8Array", typeof bytes);
+  }
   if (bytes.length === 0 || bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     throw new CorruptFileError(
       file,

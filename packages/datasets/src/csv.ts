@@ -7,7 +7,7 @@
 
 // @ts-types="@types/papaparse"
 import Papa from "npm:papaparse@5.5.3";
-import { CsvFormatError } from "./errors.ts";
+import { CsvFormatError, InvalidOptionError } from "./errors.ts";
 
 /** One CSV record. */
 export interface CsvRecord {
@@ -34,6 +34,9 @@ export interface CsvTable {
  * @throws {CsvFormatError} no header, unbalanced quotes, or a record with the wrong field count.
  */
 export function parseCsv(text: string, file: string): CsvTable {
+  if (typeof text !== "string") {
+    throw new InvalidOptionError("text", "the CSV file's text as a string", typeof text);
+  }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const parsed: CsvRecord[] = [];
   let failure: CsvFormatError | undefined;

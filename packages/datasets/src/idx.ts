@@ -7,7 +7,7 @@
  */
 
 import { gunzip, isGzip } from "./archive.ts";
-import { CorruptFileError } from "./errors.ts";
+import { CorruptFileError, InvalidOptionError } from "./errors.ts";
 import type { ProgressSetting } from "./progress.ts";
 import type { ArchiveLimits } from "./archive.ts";
 
@@ -34,6 +34,9 @@ export function parseIdx(
   progress?: ProgressSetting,
   limits?: Partial<ArchiveLimits>,
 ): IdxArray {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidOptionError("bytes", "the IDX file's bytes as a Uint8Array", typeof bytes);
+  }
   const raw = isGzip(bytes) ? gunzip(bytes, file, progress, limits) : bytes;
   if (raw.length < 4) {
     throw new CorruptFileError(file, `truncated IDX file: ${raw.length} bytes, header needs 4+`);
