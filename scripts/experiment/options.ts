@@ -1,0 +1,333 @@
+/**
+ * Command line of `deno task experiment`: parsed into {@link ExperimentOptions} with defaults per
+ * family, every bad value refused with a {@link UsageError} naming the flag.
+ */
+import { NUSAX_LANGUAGES, type NusaxLanguage } from "@scratchnet/datasets";
+import { resolveInitializer } from "@scratchnet/engine";
+import { UsageError } from "./errors.ts";
+
+/** Model families: a CNN on images, or a recurrent text classifier. */
+export type Family = "cnn" | "rnn" | "lstm" | "gru";
+/** Image data sets for the CNN family. */
+export type ImageDataset = "cifar10" | "mnist" | "fashion-mnist";
+/** Every data set name the CLI accepts. */
+export type DatasetName = ImageDataset | "nusax";
+/** Who runs the training loop. */
+export type TrainerName = "engine" | "tfjs";
+/** Which reference forward pass checks the engine: TF.js, the host (scalar) text reference, or the
+ * automatic choice (TF.js unless a layer is one TF.js lacks, e.g. GRU `reset_after=true`). */
+export type ReferenceName = "auto" | "tfjs" | "host";
+
+/** The IMDb study's learning-rate schedule: Keras `ReduceLROnPlateau` on `val_loss`. */
+export interface ReduceLrSettings {
+  factor: number;
+  patience: number;
+  minLr: number;
+}
+
+/** Everything one experiment run needs. */
+export interface ExperimentOptions {
+  family: Family;
+  dataset: DatasetName;
+  language: NusaxLanguage;
+  epochs: number;
+  quick: boolean;
+  trainer: TrainerName;
+  reference: ReferenceName;
+  out: string;
+  force: boolean;
+  seed: number;
+  batchSize: number;
+  learningRate: number;
+  /** Keras initializer name of the recurrent kernels (Keras default `orthogonal`). */
+  recurrentInit: string;
+  /** Adam `clipnorm` (each gradient tensor clipped to this norm), or null. */
+  clipnorm: number | null;
+  reduceLrOnPlateau: ReduceLrSettings | null;
+  /** EarlyStopping on `val_loss` restoring the best weights, or null for a fixed epoch count. */
+  earlyStopping: { patience: number } | null;
+  /** Run only these studies (hyper-parameters), by name; empty = all. */
+  studies: string[];
+  /** Run only these variant ids; empty = all. */
+  variants: string[];
+  /** Use only the first N training samples (null = all). */
+  trainSize: number | null;
+  /** Text models: tokens per sequence (TextVectorization `output_sequence_length`). */
+  sequenceLength: number;
+  /** Text models: vocabulary size cap including "" and [UNK] (null = the whole training vocabulary). */
+  maxTokens: number | null;
+  embeddingDim: number;
+  /** Dropout rate before the classifier. */
+  dropout: number;
+  /** Folder holding the data set (null = the usual places, see `data.ts`). */
+  dataDir: string | null;
+  /** Progress output: per-epoch lines on a terminal, one line per variant otherwise, or none. */
+  progress: "auto" | "epoch" | "variant" | "none";
+}
+
+/** The `--help` text. */
+export const USAGE: string = `deno task experiment <cnn|rnn|lstm|gru> [options]
+
+Trains every variant of one family's hyper-parameter grid, saves each as .keras, reloads it through
+the importer, runs the engine's forward pass and a reference (TF.js, or the scalar host reference
+for GRU reset_after=true) over the test split, and writes results.json, report.md and SVG plots.
+
+  --dataset NAME           cnn: cifar10 (default) | mnist | fashion-mnist; rnn/lstm/gru: nusax
+  --language NAME          NusaX language (default indonesian): ${NUSAX_LANGUAGES.join(", ")}
+  --epochs N               maximum epochs (default 20 text, 10 cnn; --quick: 2 text, 1 cnn)
+  --quick                  every variant on a small slice (minutes; what CI runs)
+  --trainer engine|tfjs    who trains (default engine); tfjs falls back to the engine for layers
+                           TF.js lacks (GRU reset_after=true)
+  --reference auto|tfjs|host
+                           the forward pass the engine is compared with (default auto)
+  --out DIR                output folder (default experiments/<family>-<dataset>)
+  --force                  overwrite results already in --out
+  --seed N                 initial weights, shuffling and dropout (default 42)
+  --batch-size N           default 32
+  --learning-rate X        Adam learning rate (default 0.001)
+  --recurrent-init NAME    recurrent kernel initializer (default orthogonal, Keras's default)
+  --clipnorm X             clip each gradient tensor to norm X (Keras clipnorm)
+  --reduce-lr-on-plateau   halve the learning rate after 2 epochs without val_loss improvement
+  --early-stopping[=N]     stop after N epochs without val_loss improvement, restoring the best
+                           weights (default on, N = 3)
+  --no-early-stopping      train exactly --epochs epochs
+  --imdb-protocol          the IMDb study's protocol: orthogonal recurrent init, clipnorm 1,
+                           ReduceLROnPlateau, early stopping
+  --study A,B              run only these studies (cnn: layers, filters, kernels, pooling;
+                           text: layers, units, direction)
+  --variants ID,ID         run only these variant ids
+  --train-size N           use only the first N training samples
+  --sequence-length N      text: tokens per sequence (default 64; --quick 32)
+  --max-tokens N           text: vocabulary cap (default: the whole training vocabulary)
+  --embedding-dim N        text: embedding size (default 128)
+  --dropout X              dropout before the classifier (default 0.5)
+  --data-dir DIR           folder holding the data set files
+  --progress MODE          auto | epoch | variant | none (default auto: epoch lines on a terminal)
+  --help                   this text
+`;
+
+const FAMILIES: readonly Family[] = ["cnn", "rnn", "lstm", "gru"];
+const IMAGE_DATASETS: readonly ImageDataset[] = ["cifar10", "mnist", "fashion-mnist"];
+
+type Raw = Map<string, string | true>;
+
+const VALUE_FLAGS = new Set([
+  "dataset",
+  "language",
+  "epochs",
+  "trainer",
+  "reference",
+  "out",
+  "seed",
+  "batch-size",
+  "learning-rate",
+  "recurrent-init",
+  "clipnorm",
+  "study",
+  "variants",
+  "train-size",
+  "sequence-length",
+  "max-tokens",
+  "embedding-dim",
+  "dropout",
+  "data-dir",
+  "progress",
+]);
+const BOOLEAN_FLAGS = new Set([
+  "quick",
+  "force",
+  "reduce-lr-on-plateau",
+  "no-early-stopping",
+  "imdb-protocol",
+  "help",
+]);
+/** Flags that take an optional `=value`. */
+const OPTIONAL_VALUE_FLAGS = new Set(["early-stopping"]);
+
+function splitArgs(argv: readonly string[]): { positional: string[]; flags: Raw } {
+  const positional: string[] = [];
+  const flags: Raw = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (flags.has(name)) throw new UsageError(`--${name}`, "the flag once", "it twice");
+    if (VALUE_FLAGS.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || (inline === undefined && value.startsWith("--"))) {
+        throw new UsageError(`--${name}`, "a value", "nothing");
+      }
+      flags.set(name, value);
+    } else if (BOOLEAN_FLAGS.has(name)) {
+      if (inline !== undefined) throw new UsageError(`--${name}`, "no value", `"${inline}"`);
+      flags.set(name, true);
+    } else if (OPTIONAL_VALUE_FLAGS.has(name)) {
+      flags.set(name, inline ?? true);
+    } else {
+      throw new UsageError(arg, "a known flag (see --help)", `"${arg}"`);
+    }
+  }
+  return { positional, flags };
+}
+
+function str(flags: Raw, name: string): string | undefined {
+  const v = flags.get(name);
+  return typeof v === "string" ? v : undefined;
+}
+
+function int(flags: Raw, name: string, fallback: number, min = 1): number {
+  const v = str(flags, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name}`, `an integer ≥ ${min}`, `"${v}"`);
+  }
+  return n;
+}
+
+function num(
+  flags: Raw,
+  name: string,
+  fallback: number,
+  ok: (n: number) => boolean,
+  what: string,
+): number {
+  const v = str(flags, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || !ok(n)) {
+    throw new UsageError(`--${name}`, what, `"${v}"`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(
+  flags: Raw,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const v = str(flags, name);
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new UsageError(`--${name}`, `one of ${allowed.join(", ")}`, `"${v}"`);
+  }
+  return v as T;
+}
+
+function list(flags: Raw, name: string): string[] {
+  const v = str(flags, name);
+  if (v === undefined) return [];
+  const items = v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (!items.length) throw new UsageError(`--${name}`, "a comma-separated list", `"${v}"`);
+  return items;
+}
+
+/** True when the arguments ask for `--help`. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
+/**
+ * Parses the CLI arguments (after the task name).
+ *
+ * @throws {UsageError} a missing family, unknown flag, or malformed value.
+ */
+export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions {
+  const { positional, flags } = splitArgs(argv);
+  if (positional.length !== 1) {
+    throw new UsageError(
+      "family",
+      `exactly one of ${FAMILIES.join(", ")}`,
+      positional.length ? positional.map((p) => `"${p}"`).join(" ") : "nothing",
+    );
+  }
+  const family = positional[0] as Family;
+  if (!FAMILIES.includes(family)) {
+    throw new UsageError("family", `one of ${FAMILIES.join(", ")}`, `"${positional[0]}"`);
+  }
+  const text = family !== "cnn";
+  const dataset: DatasetName = text
+    ? oneOf(flags, "dataset", ["nusax"] as const, "nusax")
+    : oneOf(flags, "dataset", IMAGE_DATASETS, "cifar10");
+  if (!text && flags.has("language")) {
+    throw new UsageError("--language", "no --language for the cnn family", "one");
+  }
+  const language = oneOf(flags, "language", NUSAX_LANGUAGES, "indonesian");
+  const quick = flags.has("quick");
+  const epochs = int(flags, "epochs", text ? (quick ? 2 : 20) : (quick ? 1 : 10));
+  const trainer = oneOf(flags, "trainer", ["engine", "tfjs"] as const, "engine");
+  const reference = oneOf(flags, "reference", ["auto", "tfjs", "host"] as const, "auto");
+  if (reference === "host" && !text) {
+    throw new UsageError("--reference", "tfjs or auto for the cnn family", '"host"');
+  }
+  const imdb = flags.has("imdb-protocol");
+  const recurrentInit = str(flags, "recurrent-init") ?? "orthogonal";
+  if (!text && flags.has("recurrent-init")) {
+    throw new UsageError("--recurrent-init", "a text family (rnn, lstm, gru)", "cnn");
+  }
+  try {
+    resolveInitializer(recurrentInit, "--recurrent-init");
+  } catch {
+    throw new UsageError(
+      "--recurrent-init",
+      "a Keras initializer name (orthogonal, glorot_uniform, he_normal, …)",
+      `"${recurrentInit}"`,
+    );
+  }
+  const clipnorm = flags.has("clipnorm")
+    ? num(flags, "clipnorm", 1, (n) => n > 0, "a number > 0")
+    : imdb
+    ? 1
+    : null;
+  const noEarly = flags.has("no-early-stopping");
+  const early = flags.get("early-stopping");
+  if (noEarly && early !== undefined) {
+    throw new UsageError("--no-early-stopping", "not together with --early-stopping", "both");
+  }
+  let earlyStopping: { patience: number } | null = noEarly ? null : { patience: 3 };
+  if (typeof early === "string") {
+    earlyStopping = { patience: int(new Map([["early-stopping", early]]), "early-stopping", 3) };
+  }
+  const studies = list(flags, "study");
+  const variants = list(flags, "variants");
+  const trainSize = flags.has("train-size") ? int(flags, "train-size", 1) : null;
+  const maxTokens = flags.has("max-tokens") ? int(flags, "max-tokens", 3, 3) : null;
+  const defaultOut = `experiments/${family}-${dataset}${text ? `-${language}` : ""}${
+    quick ? "-quick" : ""
+  }`;
+  return {
+    family,
+    dataset,
+    language,
+    epochs,
+    quick,
+    trainer,
+    reference,
+    out: str(flags, "out") ?? defaultOut,
+    force: flags.has("force"),
+    seed: int(flags, "seed", 42, 0),
+    batchSize: int(flags, "batch-size", 32),
+    learningRate: num(flags, "learning-rate", 1e-3, (n) => n > 0, "a number > 0"),
+    recurrentInit,
+    clipnorm,
+    reduceLrOnPlateau: flags.has("reduce-lr-on-plateau") || imdb
+      ? { factor: 0.5, patience: 2, minLr: 1e-5 }
+      : null,
+    earlyStopping,
+    studies,
+    variants,
+    trainSize,
+    sequenceLength: int(flags, "sequence-length", quick ? 32 : 64),
+    maxTokens,
+    embeddingDim: int(flags, "embedding-dim", 128),
+    dropout: num(flags, "dropout", 0.5, (n) => n >= 0 && n < 1, "a rate in [0, 1)"),
+    dataDir: str(flags, "data-dir") ?? null,
+    progress: oneOf(flags, "progress", ["auto", "epoch", "variant", "none"] as const, "auto"),
+  };
+}

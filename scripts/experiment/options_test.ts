@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { UsageError } from "./errors.ts";
+import { parseExperimentArgs, wantsHelp } from "./options.ts";
+
+Deno.test("defaults differ per family: text on NusaX Indonesian, cnn on CIFAR-10", () => {
+  const lstm = parseExperimentArgs(["lstm"]);
+  assert.equal(lstm.dataset, "nusax");
+  assert.equal(lstm.language, "indonesian");
+  assert.equal(lstm.epochs, 20);
+  assert.equal(lstm.trainer, "engine");
+  assert.equal(lstm.recurrentInit, "orthogonal");
+  assert.deepEqual(lstm.earlyStopping, { patience: 3 });
+  assert.equal(lstm.clipnorm, null);
+  assert.equal(lstm.out, "experiments/lstm-nusax-indonesian");
+  const cnn = parseExperimentArgs(["cnn", "--quick"]);
+  assert.equal(cnn.dataset, "cifar10");
+  assert.equal(cnn.epochs, 1);
+  assert.equal(cnn.out, "experiments/cnn-cifar10-quick");
+});
+
+Deno.test("flags in both --name value and --name=value forms", () => {
+  const o = parseExperimentArgs([
+    "gru",
+    "--language=javanese",
+    "--epochs",
+    "7",
+    "--trainer=tfjs",
+    "--out",
+    "/tmp/x",
+    "--clipnorm",
+    "0.5",
+    "--early-stopping=5",
+    "--study",
+    "units,direction",
+    "--recurrent-init",
+    "glorot_uniform",
+    "--force",
+  ]);
+  assert.equal(o.language, "javanese");
+  assert.equal(o.epochs, 7);
+  assert.equal(o.trainer, "tfjs");
+  assert.equal(o.out, "/tmp/x");
+  assert.equal(o.clipnorm, 0.5);
+  assert.deepEqual(o.earlyStopping, { patience: 5 });
+  assert.deepEqual(o.studies, ["units", "direction"]);
+  assert.equal(o.recurrentInit, "glorot_uniform");
+  assert.equal(o.force, true);
+});
+
+Deno.test("--imdb-protocol turns on clipnorm 1, ReduceLROnPlateau and early stopping", () => {
+  const o = parseExperimentArgs(["lstm", "--imdb-protocol"]);
+  assert.equal(o.clipnorm, 1);
+  assert.deepEqual(o.reduceLrOnPlateau, { factor: 0.5, patience: 2, minLr: 1e-5 });
+  assert.deepEqual(o.earlyStopping, { patience: 3 });
+  assert.equal(o.recurrentInit, "orthogonal");
+  assert.equal(parseExperimentArgs(["rnn", "--no-early-stopping"]).earlyStopping, null);
+});
+
+Deno.test("bad arguments are UsageErrors naming the argument", () => {
+  const cases: [string[], string][] = [
+    [[], "family"],
+    [["mlp"], "family"],
+    [["lstm", "cnn"], "family"],
+    [["lstm", "--epochs", "0"], "--epochs"],
+    [["lstm", "--epochs", "2.5"], "--epochs"],
+    [["lstm", "--epochs"], "--epochs"],
+    [["lstm", "--epochs", "--quick"], "--epochs"],
+    [["lstm", "--dataset", "mnist"], "--dataset"],
+    [["cnn", "--dataset", "nusax"], "--dataset"],
+    [["cnn", "--language", "javanese"], "--language"],
+    [["lstm", "--language", "klingon"], "--language"],
+    [["lstm", "--trainer", "torch"], "--trainer"],
+    [["lstm", "--learning-rate", "-1"], "--learning-rate"],
+    [["lstm", "--dropout", "1"], "--dropout"],
+    [["lstm", "--clipnorm", "abc"], "--clipnorm"],
+    [["lstm", "--recurrent-init", "magic"], "--recurrent-init"],
+    [["cnn", "--recurrent-init", "orthogonal"], "--recurrent-init"],
+    [["cnn", "--reference", "host"], "--reference"],
+    [["lstm", "--quick=yes"], "--quick"],
+    [["lstm", "--bogus"], "--bogus"],
+    [["lstm", "--seed", "1", "--seed", "2"], "--seed"],
+    [["lstm", "--no-early-stopping", "--early-stopping=2"], "--no-early-stopping"],
+  ];
+  for (const [argv, argument] of cases) {
+    assert.throws(
+      () => parseExperimentArgs(argv),
+      (e: unknown) => e instanceof UsageError && e.argument === argument,
+      `${argv.join(" ")} → ${argument}`,
+    );
+  }
+});
+
+Deno.test("wantsHelp", () => {
+  assert.equal(wantsHelp(["lstm", "--help"]), true);
+  assert.equal(wantsHelp(["-h"]), true);
+  assert.equal(wantsHelp(["lstm"]), false);
+});

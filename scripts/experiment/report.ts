@@ -1,0 +1,250 @@
+/**
+ * The experiment's outputs: `results.json`, `report.md` (F1 tables per hyper-parameter, the
+ * engine-vs-reference table, plots and a conclusion generated from the numbers), one SVG of
+ * train/validation loss per hyper-parameter and the best model's confusion matrix.
+ */
+import { join } from "node:path";
+import type { Study } from "./grid.ts";
+import type { ExperimentResults, VariantResult } from "./results.ts";
+import { confusionMatrixChart, lineChart, paletteColor, type Series } from "./svg_plot.ts";
+
+const f4 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(4));
+const pct = (v: number | undefined) => (v === undefined ? "–" : `${(100 * v).toFixed(1)}%`);
+const exp = (v: number | undefined) => (v === undefined ? "–" : v.toExponential(1));
+
+function byId(results: ExperimentResults): Map<string, VariantResult> {
+  return new Map(results.variants.map((v) => [v.id, v]));
+}
+
+/** The train/validation loss chart of one study: a solid (train) and dashed (validation) line per
+ * variant, in the variant's colour. */
+export function studyLossChart(study: Study, results: ExperimentResults): string {
+  const variants = byId(results);
+  const series: Series[] = [];
+  study.entries.forEach((e, i) => {
+    const h = variants.get(e.variant)?.history;
+    if (!h) return;
+    const color = paletteColor(i);
+    series.push({ label: `${e.value} train`, values: h.loss ?? [], color });
+    series.push({ label: `${e.value} val`, values: h.val_loss ?? [], color, dashed: true });
+  });
+  return lineChart(`${study.title}: train (solid) / validation (dashed) loss`, series, {
+    yLabel: "sparse categorical cross-entropy",
+  });
+}
+
+/** The Markdown F1 table of one study. */
+export function studyTable(study: Study, results: ExperimentResults): string {
+  const variants = byId(results);
+  const rows = [
+    "| value | variant | params | epochs (best) | val macro-F1 | test macro-F1 engine | " +
+    "test macro-F1 reference | accuracy | agreement | max \\|Δp\\| |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const e of study.entries) {
+    const r = variants.get(e.variant);
+    if (!r) continue;
+    if (r.error) {
+      rows.push(`| ${e.value} | \`${r.id}\` | failed at ${r.error.stage} | | | | | | | |`);
+      continue;
+    }
+    rows.push(
+      `| ${e.value} | \`${r.id}\` | ${r.params} | ${r.epochsRun} (${r.bestEpoch}) | ` +
+        `${f4(r.validationMacroF1)} | **${f4(r.engine?.macroF1)}** | ${
+          f4(r.reference?.macroF1)
+        } | ` +
+        `${f4(r.engine?.accuracy)} | ${pct(r.agreement)} | ${exp(r.maxAbsDiff)} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
+/** Engine vs reference, one row per trained model. */
+export function agreementTable(results: ExperimentResults): string {
+  const rows = [
+    "| variant | reference | engine macro-F1 | reference macro-F1 | argmax agreement | " +
+    "max \\|Δp\\| | engine forward (s) | reference forward (s) | training (s) | trainer |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const r of results.variants) {
+    if (r.error || !r.engine || !r.reference) continue;
+    rows.push(
+      `| \`${r.id}\` | ${r.reference.path} | ${f4(r.engine.macroF1)} | ${
+        f4(r.reference.macroF1)
+      } | ` +
+        `${pct(r.agreement)} | ${exp(r.maxAbsDiff)} | ${r.engine.predictSeconds.toFixed(2)} | ` +
+        `${r.reference.predictSeconds.toFixed(2)} | ${r.trainSeconds?.toFixed(1)} | ${r.trainer}` +
+        `${r.trainerNote ? ` (${r.trainerNote})` : ""} |`,
+    );
+  }
+  return rows.join("\n");
+}
+
+/** Sentences drawn from the numbers: which setting won each study, where validation loss turned
+ * up, and how closely the engine matched the reference. */
+export function conclusion(results: ExperimentResults): string[] {
+  const out: string[] = [];
+  const variants = byId(results);
+  const ok = results.variants.filter((r) => !r.error && r.engine);
+  if (results.best) {
+    const b = variants.get(results.best.id)!;
+    out.push(
+      `Best model: \`${b.id}\` (${b.label}) with test macro-F1 ${f4(b.engine!.macroF1)} ` +
+        `(accuracy ${f4(b.engine!.accuracy)}, validation macro-F1 ${f4(b.validationMacroF1)}).`,
+    );
+  }
+  for (const s of results.studies) {
+    const scored = s.entries
+      .map((e) => ({ value: e.value, r: variants.get(e.variant) }))
+      .filter((e) => e.r?.engine)
+      .sort((a, b) => b.r!.engine!.macroF1 - a.r!.engine!.macroF1);
+    if (scored.length < 2) continue;
+    const [win, ...rest] = scored;
+    const spread = win.r!.engine!.macroF1 - scored[scored.length - 1].r!.engine!.macroF1;
+    const others = rest.map((e) => `${e.value} (${f4(e.r!.engine!.macroF1)})`).join(", ");
+    out.push(
+      `${s.title}: **${win.value}** won with macro-F1 ${f4(win.r!.engine!.macroF1)}, ahead of ` +
+        `${others}` +
+        (spread < 0.01
+          ? `; the spread (${spread.toFixed(4)}) is within noise for ${results.dataset.test} ` +
+            `test samples.`
+          : `; spread ${spread.toFixed(4)}.`),
+    );
+  }
+  const turned = ok.filter((r) => (r.bestEpoch ?? 0) < (r.epochsRun ?? 0));
+  const falling = ok.filter((r) => (r.bestEpoch ?? 0) === (r.epochsRun ?? 0));
+  if (turned.length) {
+    out.push(
+      `Validation loss turned up (overfitting) after its minimum for ${turned.length} of ` +
+        `${ok.length} variants: ` +
+        turned.map((r) => `\`${r.id}\` after epoch ${r.bestEpoch} of ${r.epochsRun}`).join(", ") +
+        (results.settings.earlyStopping
+          ? "; early stopping restored each one's best-epoch weights."
+          : "."),
+    );
+  }
+  if (falling.length) {
+    out.push(
+      `Validation loss was still at its lowest in the last epoch for ` +
+        falling.map((r) => `\`${r.id}\``).join(", ") +
+        ` (${falling[0].epochsRun} epochs): more epochs might still help them.`,
+    );
+  }
+  if (ok.length) {
+    const totalTest = ok.length * results.dataset.test;
+    const agreeing = ok.reduce((s, r) => s + Math.round(r.agreement! * results.dataset.test), 0);
+    const worst = Math.max(...ok.map((r) => r.maxAbsDiff!));
+    const sameF1 = ok.filter((r) => r.engine!.macroF1 === r.reference!.macroF1).length;
+    const paths = [...new Set(ok.map((r) => r.reference!.path))].join(" and ");
+    out.push(
+      `Engine vs reference (${paths}) on the reloaded .keras files: argmax agrees on ` +
+        `${agreeing} of ${totalTest} test predictions over ${ok.length} models, the largest ` +
+        `probability difference is ${worst.toExponential(2)}, and macro-F1 is identical for ` +
+        `${sameF1} of ${ok.length} models.`,
+    );
+  }
+  const failed = results.variants.filter((r) => r.error);
+  if (failed.length) {
+    out.push(
+      `Failed: ` +
+        failed.map((r) => `\`${r.id}\` (${r.error!.stage}: ${r.error!.message})`).join("; "),
+    );
+  }
+  if (results.settings.quick) {
+    out.push(
+      "This was a --quick run on small slices: the numbers check the pipeline, not the models.",
+    );
+  }
+  return out;
+}
+
+function settingsLines(results: ExperimentResults): string[] {
+  const s = results.settings;
+  const lines = [
+    `- data: ${results.dataset.name} — ${results.dataset.train} train / ` +
+    `${results.dataset.validation} validation / ${results.dataset.test} test, input ` +
+    `[${results.dataset.inputShape}]` +
+    (results.dataset.vocabularySize ? `, vocabulary ${results.dataset.vocabularySize}` : ""),
+    `- training: ${s.trainer}, Adam lr ${s.learningRate}, batch ${s.batchSize}, ≤ ${s.epochs} ` +
+    `epochs, seed ${s.seed}, dropout ${s.dropout}` +
+    (s.clipnorm ? `, clipnorm ${s.clipnorm}` : "") +
+    (s.earlyStopping
+      ? `, early stopping on val_loss (patience ${
+        (s.earlyStopping as { patience: number }).patience
+      }, best weights restored)`
+      : "") +
+    (s.reduceLrOnPlateau ? ", ReduceLROnPlateau on val_loss" : ""),
+  ];
+  if (s.sequenceLength) {
+    lines.push(
+      `- text: TextVectorization (sequence length ${s.sequenceLength}) → Embedding ` +
+        `${s.embeddingDim} mask_zero; recurrent init ${s.recurrentInit}`,
+    );
+  }
+  const e = results.environment;
+  lines.push(
+    `- run: ${
+      results.wallClockSeconds.toFixed(0)
+    } s wall-clock, Deno ${e.deno} on ${e.os}/${e.arch} ` +
+      `(${e.cpus} CPUs), started ${e.startedAt}`,
+  );
+  return lines;
+}
+
+/** The whole `report.md`. */
+export function reportMarkdown(results: ExperimentResults): string {
+  const parts = [
+    `# ${results.family.toUpperCase()} experiment on ${results.dataset.name}`,
+    "",
+    ...settingsLines(results),
+    "",
+    "Each variant is trained, saved as `.keras`, reloaded through the importer, and run over the " +
+    "whole test split by the engine and by the reference (same weights). Macro-F1 is on the test " +
+    "split; `epochs (best)` is epochs run and the epoch with the lowest validation loss.",
+    "",
+    "## Conclusion",
+    "",
+    ...conclusion(results).map((l) => `- ${l}`),
+  ];
+  for (const s of results.studies) {
+    parts.push(
+      "",
+      `## ${s.title}`,
+      "",
+      studyTable(s, results),
+      "",
+      `![${s.title}](plots/${s.name}.svg)`,
+    );
+  }
+  parts.push("", "## Engine vs reference", "", agreementTable(results));
+  if (results.best) {
+    parts.push(
+      "",
+      `## Confusion matrix of the best model (\`${results.best.id}\`)`,
+      "",
+      `![confusion matrix](plots/confusion_${results.best.id}.svg)`,
+    );
+  }
+  return parts.join("\n") + "\n";
+}
+
+/** Writes `results.json`, `report.md` and `plots/*.svg` into `out`. */
+export async function writeReport(out: string, results: ExperimentResults): Promise<void> {
+  await Deno.mkdir(join(out, "plots"), { recursive: true });
+  for (const s of results.studies) {
+    await Deno.writeTextFile(join(out, "plots", `${s.name}.svg`), studyLossChart(s, results));
+  }
+  if (results.best) {
+    const b = results.variants.find((v) => v.id === results.best!.id)!;
+    await Deno.writeTextFile(
+      join(out, "plots", `confusion_${b.id}.svg`),
+      confusionMatrixChart(
+        `${b.label}: test confusion matrix (rows true, columns predicted)`,
+        b.engine!.confusionMatrix,
+        results.dataset.labelNames,
+      ),
+    );
+  }
+  await Deno.writeTextFile(join(out, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  await Deno.writeTextFile(join(out, "report.md"), reportMarkdown(results));
+}

@@ -1,0 +1,317 @@
+/**
+ * Runs an experiment end to end: loads the data, and for every variant of the (selected) grid
+ * trains it, saves it as `.keras`, reloads it through the importer, runs the engine's forward pass
+ * and the reference over the test split, and scores both. Then writes the report.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { KerasObject, Model } from "@scratchnet/engine";
+import { loadModel, saveKeras } from "@scratchnet/keras-importer";
+import { type ExperimentData, loadImageData, loadTextData } from "./data.ts";
+import { ExperimentError, OutputExistsError, VariantError } from "./errors.ts";
+import {
+  type CnnHyper,
+  familyGrid,
+  type Grid,
+  type RnnHyper,
+  selectGrid,
+  type Variant,
+} from "./grid.ts";
+import { cnnConfig, textConfig } from "./models.ts";
+import type { ExperimentOptions, Family } from "./options.ts";
+import type { ExperimentProgress } from "./progress.ts";
+import { referencePredict } from "./reference.ts";
+import { writeReport } from "./report.ts";
+import {
+  compareProbs,
+  type ExperimentResults,
+  macroF1OfProbs,
+  predictionMetrics,
+  RESULTS_SCHEMA_VERSION,
+  type VariantResult,
+} from "./results.ts";
+import { KERAS_VERSION, type TrainSettings, trainVariant } from "./train.ts";
+
+/**
+ * Refuses an output folder that already holds results unless `force`.
+ *
+ * @throws {OutputExistsError}
+ */
+export function checkOutputDir(out: string, force: boolean): void {
+  if (force) return;
+  if (existsSync(join(out, "results.json")) || existsSync(join(out, "report.md"))) {
+    throw new OutputExistsError(out);
+  }
+}
+
+/** Loads the family's data set as tensors. */
+export function loadExperimentData(o: ExperimentOptions): Promise<ExperimentData> {
+  if (o.family === "cnn") {
+    if (o.dataset === "nusax") throw new ExperimentError("the cnn family needs an image data set");
+    return loadImageData({
+      dataset: o.dataset,
+      dataDir: o.dataDir,
+      quick: o.quick,
+      trainSize: o.trainSize,
+      seed: o.seed,
+    });
+  }
+  return loadTextData({
+    language: o.language,
+    sequenceLength: o.sequenceLength,
+    maxTokens: o.maxTokens,
+    dataDir: o.dataDir,
+    quick: o.quick,
+    trainSize: o.trainSize,
+  });
+}
+
+/** The Keras config of a variant on this data. */
+export function variantConfig(
+  family: Family,
+  variant: Variant,
+  data: ExperimentData,
+  o: ExperimentOptions,
+): KerasObject {
+  const classes = data.labelNames.length;
+  if (family === "cnn") {
+    const [h, w, c] = data.inputShape;
+    return cnnConfig(variant.hyper as CnnHyper, {
+      input: [h, w, c],
+      classes,
+      dropout: o.dropout,
+    }, variant.id);
+  }
+  if (!data.vectorizer) throw new ExperimentError("text data without a vectorizer");
+  return textConfig(family, variant.hyper as RnnHyper, {
+    vocabSize: data.vectorizer.vocabularySize(),
+    sequenceLength: o.sequenceLength,
+    embeddingDim: o.embeddingDim,
+    classes,
+    dropout: o.dropout,
+    recurrentInit: o.recurrentInit,
+  }, variant.id);
+}
+
+function settingsOf(o: ExperimentOptions): TrainSettings {
+  return {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: o.learningRate,
+    clipnorm: o.clipnorm,
+    reduceLrOnPlateau: o.reduceLrOnPlateau,
+    earlyStopping: o.earlyStopping,
+    seed: o.seed,
+  };
+}
+
+async function stage<T>(variant: string, name: string, fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new VariantError(variant, name, e);
+  }
+}
+
+/** Trains, saves, reloads and scores one variant. */
+export async function runVariant(
+  variant: Variant,
+  data: ExperimentData,
+  o: ExperimentOptions,
+  onEpoch: (epoch: number, logs: Record<string, number>) => void = () => {},
+): Promise<VariantResult> {
+  const result: VariantResult = {
+    id: variant.id,
+    label: variant.label,
+    hyper: { ...variant.hyper } as Record<string, unknown>,
+  };
+  const classes = data.labelNames.length;
+  const config = variantConfig(o.family, variant, data, o);
+  const trained = await stage(
+    variant.id,
+    "training",
+    () => trainVariant(o.trainer, config, data.train, data.validation, settingsOf(o), onEpoch),
+  );
+  Object.assign(result, {
+    params: trained.params,
+    trainer: trained.trainer,
+    ...(trained.note ? { trainerNote: trained.note } : {}),
+    history: trained.history,
+    epochsRun: trained.epochsRun,
+    bestEpoch: trained.bestEpoch,
+    restoredBest: trained.restoredBest,
+    trainSeconds: trained.seconds,
+  });
+  const modelFile = `models/${variant.id}.keras`;
+  const path = join(o.out, modelFile);
+  await stage(variant.id, "saving .keras", async () => {
+    await Deno.mkdir(join(o.out, "models"), { recursive: true });
+    await saveKeras({ ...trained.spec, kerasVersion: KERAS_VERSION }, path);
+  });
+  result.modelFile = modelFile;
+  const loaded = await stage(variant.id, "reloading .keras", () => loadModel(path));
+  const model = loaded.model as Model;
+  try {
+    const t0 = performance.now();
+    const probs = await stage(
+      variant.id,
+      "engine forward pass",
+      () => model.predict(data.test.x, { batchSize: 64 }).data as Float32Array,
+    );
+    const t1 = performance.now();
+    result.engine = predictionMetrics(data.test.y, probs, classes, (t1 - t0) / 1000);
+    const valProbs = model.predict(data.validation.x, { batchSize: 64 }).data as Float32Array;
+    result.validationMacroF1 = macroF1OfProbs(data.validation.y, valProbs, classes);
+    const spec = {
+      config: loaded.spec.config,
+      weights: loaded.spec.weights,
+      kerasVersion: loaded.meta.kerasVersion,
+    };
+    const t2 = performance.now();
+    const ref = await stage(
+      variant.id,
+      "reference forward pass",
+      () => referencePredict(spec, data.test.x, o.reference),
+    );
+    const t3 = performance.now();
+    const refMetrics = predictionMetrics(data.test.y, ref.probs, classes, (t3 - t2) / 1000);
+    result.reference = {
+      path: ref.path,
+      accuracy: refMetrics.accuracy,
+      macroF1: refMetrics.macroF1,
+      predictSeconds: refMetrics.predictSeconds,
+    };
+    Object.assign(result, compareProbs(probs, ref.probs, classes));
+  } finally {
+    model.dispose();
+  }
+  return result;
+}
+
+/** A one-line summary of a variant for the progress output. */
+export function variantSummary(r: VariantResult): string {
+  if (r.error) return `FAILED at ${r.error.stage}: ${r.error.message}`;
+  const e = r.engine!, ref = r.reference!;
+  return `macro-F1 ${e.macroF1.toFixed(4)} (reference ${ref.macroF1.toFixed(4)}, ${ref.path}), ` +
+    `agreement ${(100 * r.agreement!).toFixed(1)}%, max |Δp| ${r.maxAbsDiff!.toExponential(1)}, ` +
+    `${r.epochsRun} epochs (best ${r.bestEpoch}), ${r.trainSeconds!.toFixed(1)}s training`;
+}
+
+/** The grid this run trains. */
+export function experimentGrid(o: ExperimentOptions): Grid {
+  return selectGrid(familyGrid(o.family), o.studies, o.variants);
+}
+
+/**
+ * Runs the experiment and writes `results.json`, `report.md` and the plots into `o.out`.
+ * A failing variant is recorded (with its stage and error) and the others still run.
+ *
+ * @throws {OutputExistsError} `o.out` holds results and `o.force` is false.
+ * @throws {UsageError} unknown `--study` / `--variants`.
+ */
+export async function runExperiment(
+  o: ExperimentOptions,
+  progress: ExperimentProgress,
+): Promise<ExperimentResults> {
+  const started = new Date();
+  const t0 = performance.now();
+  checkOutputDir(o.out, o.force);
+  const grid = experimentGrid(o);
+  const data = await loadExperimentData(o);
+  progress.info(
+    `${data.name}: ${data.train.y.length} train / ${data.validation.y.length} validation / ` +
+      `${data.test.y.length} test samples, input [${data.inputShape}]` +
+      (data.vectorizer ? `, vocabulary ${data.vectorizer.vocabularySize()}` : "") +
+      ` (from ${data.source})`,
+  );
+  await Deno.mkdir(o.out, { recursive: true });
+  if (data.vectorizer) {
+    // The tokenizer the models expect: one token per line, index = line (the page accepts it).
+    await Deno.writeTextFile(
+      join(o.out, "vocabulary.txt"),
+      data.vectorizer.getVocabulary().join("\n") + "\n",
+    );
+  }
+  const variants: VariantResult[] = [];
+  for (const [i, v] of grid.variants.entries()) {
+    progress.variantStart(i, grid.variants.length, v.id, v.label);
+    let r: VariantResult;
+    try {
+      r = await runVariant(
+        v,
+        data,
+        o,
+        (epoch, logs) => progress.epoch(v.id, epoch, o.epochs, logs),
+      );
+    } catch (e) {
+      const ve = e instanceof VariantError ? e : new VariantError(v.id, "setup", e);
+      const cause = ve.cause instanceof Error
+        ? `${ve.cause.name}: ${ve.cause.message}`
+        : ve.message;
+      r = {
+        id: v.id,
+        label: v.label,
+        hyper: { ...v.hyper } as Record<string, unknown>,
+        error: { stage: ve.stage, message: cause },
+      };
+    }
+    variants.push(r);
+    progress.variantEnd(i, grid.variants.length, v.id, variantSummary(r));
+  }
+  const scored = variants.filter((r) => r.engine);
+  const best = scored.length
+    ? scored.reduce((a, b) => (b.engine!.macroF1 > a.engine!.macroF1 ? b : a))
+    : null;
+  const results: ExperimentResults = {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    family: o.family,
+    dataset: {
+      name: data.name,
+      labelNames: data.labelNames,
+      inputShape: data.inputShape,
+      train: data.train.y.length,
+      validation: data.validation.y.length,
+      test: data.test.y.length,
+      source: data.source,
+      ...(data.vectorizer ? { vocabularySize: data.vectorizer.vocabularySize() } : {}),
+    },
+    settings: {
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      optimizer: "adam",
+      learningRate: o.learningRate,
+      loss: "sparse_categorical_crossentropy",
+      clipnorm: o.clipnorm,
+      reduceLrOnPlateau: o.reduceLrOnPlateau,
+      earlyStopping: o.earlyStopping
+        ? { monitor: "val_loss", patience: o.earlyStopping.patience, restoreBestWeights: true }
+        : null,
+      seed: o.seed,
+      trainer: o.trainer,
+      reference: o.reference,
+      quick: o.quick,
+      trainSize: o.trainSize,
+      dropout: o.dropout,
+      ...(o.family === "cnn" ? {} : {
+        recurrentInit: o.recurrentInit,
+        sequenceLength: o.sequenceLength,
+        maxTokens: o.maxTokens,
+        embeddingDim: o.embeddingDim,
+      }),
+    },
+    environment: {
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+      os: Deno.build.os,
+      arch: Deno.build.arch,
+      cpus: navigator.hardwareConcurrency ?? 0,
+      startedAt: started.toISOString(),
+    },
+    studies: grid.studies,
+    variants,
+    best: best ? { id: best.id, macroF1: best.engine!.macroF1 } : null,
+    wallClockSeconds: (performance.now() - t0) / 1000,
+  };
+  await writeReport(o.out, results);
+  return results;
+}

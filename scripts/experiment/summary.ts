@@ -1,0 +1,33 @@
+/** The plain-text F1 table printed at the end of a run (the report has the full tables). */
+import type { ExperimentResults } from "./results.ts";
+
+/** One line per variant: engine and reference macro-F1, agreement, max |Δp|, epochs, time. */
+export function summaryTable(results: ExperimentResults): string {
+  const head = [
+    "variant",
+    "macro-F1",
+    "reference",
+    "ref. path",
+    "agree",
+    "max |Δp|",
+    "epochs",
+    "train s",
+  ];
+  const rows = results.variants.map((r) =>
+    r.error ? [r.id, `failed at ${r.error.stage}`, "", "", "", "", "", ""] : [
+      r.id,
+      r.engine!.macroF1.toFixed(4),
+      r.reference!.macroF1.toFixed(4),
+      r.reference!.path,
+      `${(100 * r.agreement!).toFixed(1)}%`,
+      r.maxAbsDiff!.toExponential(1),
+      `${r.epochsRun} (${r.bestEpoch})`,
+      r.trainSeconds!.toFixed(1),
+    ]
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ")
+      .trimEnd();
+  return [line(head), line(widths.map((w) => "─".repeat(w))), ...rows.map(line)].join("\n");
+}
