@@ -2,7 +2,12 @@
  * Models: a chain of layers built from a Keras model config (Sequential, or a Functional model
  * whose graph is a chain), with weights per layer name in Keras order.
  */
-import { InputShapeError, ModelConfigError, UnsupportedLayerError } from "./errors.ts";
+import {
+  InputShapeError,
+  ModelConfigError,
+  UnsupportedLayerError,
+  WeightShapeError,
+} from "./errors.ts";
 import type { CallContext, Layer, LayerConfig, WeightTensor } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
 import { layerFactory } from "./registry.ts";
@@ -73,6 +78,9 @@ export class Model {
   stopTraining = false;
 
   constructor(spec: ModelSpec, options: ModelBuildOptions = {}) {
+    if (typeof spec !== "object" || spec === null) {
+      throw new ModelConfigError("model spec: expected an object { config, weights }");
+    }
     const { config, weights, kerasVersion } = spec;
     if (!config || typeof config !== "object" || typeof config.class_name !== "string") {
       throw new ModelConfigError("model config: expected an object with class_name and config");
@@ -138,6 +146,7 @@ export class Model {
         if (weights === undefined && this.#initRng && layer.weightSpecs(shape).length) {
           weights = initialWeights(layer, shape, this.#initRng);
         }
+        if (weights !== undefined) checkWeightList(layer.name, weights);
         layer.build(shape, weights, heap);
         shape = layer.outputShape;
       }
@@ -419,6 +428,30 @@ export class Model {
     for (const l of this.layers) l.dispose();
     this.#disposed = true;
   }
+}
+
+/** Refuses weight lists that are not `{ name, shape, data: Float32Array }` entries. */
+function checkWeightList(layerName: string, weights: unknown): void {
+  if (!Array.isArray(weights)) {
+    throw new WeightShapeError(layerName, "(list)", "an array of weights", typeof weights);
+  }
+  weights.forEach((w, i) => {
+    const name = typeof w?.name === "string" ? w.name : `#${i}`;
+    if (typeof w !== "object" || w === null) {
+      throw new WeightShapeError(layerName, name, "{ name, shape, data }", String(w));
+    }
+    const shapeOk = Array.isArray(w.shape) &&
+      w.shape.every((d: unknown) => Number.isSafeInteger(d) && (d as number) >= 0);
+    if (!shapeOk) {
+      throw new WeightShapeError(layerName, name, "non-negative integers", String(w.shape));
+    }
+    if (!(w.data instanceof Float32Array)) {
+      const got = w.data === null || typeof w.data !== "object"
+        ? String(w.data)
+        : String(w.data.constructor?.name);
+      throw new WeightShapeError(layerName, name, "data as a Float32Array", got);
+    }
+  });
 }
 
 /**

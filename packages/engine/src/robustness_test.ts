@@ -274,3 +274,34 @@ Deno.test("window sizes, strides and dilations beyond 32-bit kernel arithmetic a
     );
   }
 });
+
+Deno.test("malformed specs and weight lists are typed errors, not TypeErrors", () => {
+  const spec = denseSpec(14);
+  const kernel = spec.weights.hidden[0];
+  const variants: [string, unknown, string[]][] = [
+    ["null spec", null, ["model spec"]],
+    ["weights list a string", { ...spec, weights: { ...spec.weights, hidden: "ab" } }, [
+      "hidden",
+      "array",
+    ]],
+    ["weight without shape", { ...spec, weights: { ...spec.weights, hidden: [{}, {}] } }, [
+      "hidden",
+      "#0",
+    ]],
+    [
+      "weight data a plain array",
+      { ...spec, weights: { ...spec.weights, hidden: [{ ...kernel, data: [...kernel.data] }] } },
+      ["hidden", "kernel", "Float32Array", "Array"],
+    ],
+  ];
+  const { heap } = getRuntime();
+  const live = heap.liveCount;
+  for (const [what, bad, parts] of variants) {
+    try {
+      expectEngineError(() => buildModel(bad as ModelSpec), ...parts);
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}`);
+    }
+  }
+  if (heap.liveCount !== live) throw new Error(`leaked ${heap.liveCount - live} device blocks`);
+});
