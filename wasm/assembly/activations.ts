@@ -97,16 +97,109 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
   return x;
 }
 
+// ---- SIMD forms (f32x4) of the activations recurrent gates and GEMM epilogues use ----------
+// exp: Cephes-style range reduction x = n·ln2 + r (|r| ≤ ln2/2, ln2 split in two for exactness),
+// a degree-6 polynomial for e^r and 2^n built in the exponent bits. Relative error ≤ 2e-7 for
+// |x| ≤ 87 (checked against float64 in activations_test.ts); inputs are clamped to ±88.3, so
+// results there saturate (≤ 3e-39 or ≥ 2e38) instead of reaching 0 or Infinity.
+
+// @ts-ignore: decorator
+@inline function polyMadd(acc: v128, x: v128, c: f32): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(acc, x, f32x4.splat(c));
+  } else {
+    return f32x4.add(f32x4.mul(acc, x), f32x4.splat(c));
+  }
+}
+
+/** e^x per lane (see the error bound above). */
+// @ts-ignore: decorator
+@inline export function expV(x: v128): v128 {
+  const xc = f32x4.min(f32x4.max(x, f32x4.splat(-88.3)), f32x4.splat(88.3));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = polyMadd(p, r, 1.3981999507e-3);
+  p = polyMadd(p, r, 8.3334519073e-3);
+  p = polyMadd(p, r, 4.1665795894e-2);
+  p = polyMadd(p, r, 1.6666665459e-1);
+  p = polyMadd(p, r, 5.0000001201e-1);
+  // e^r = 1 + r + r²·p
+  const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), f32x4.splat(1));
+  // 2^n for n in [-128, 128]: split in two factors so each exponent stays in range.
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const half = i32x4.shr_s(ni, 1);
+  const s1 = i32x4.shl(i32x4.add(half, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(er, s1), s2);
+}
+
+/** 1 / (1 + e^-x) per lane. */
+// @ts-ignore: decorator
+@inline export function sigmoidV(x: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.div(one, f32x4.add(one, expV(f32x4.neg(x))));
+}
+
+/**
+ * tanh per lane: an odd polynomial below |x| = 0.625 (where 1 - 2/(e^2x + 1) would cancel),
+ * 1 - 2/(e^2|x| + 1) with the sign restored above. Relative error ≤ 3e-7.
+ */
+// @ts-ignore: decorator
+@inline export function tanhV(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  // Large |x|: 1 - 2/(e^{2|x|} + 1), sign copied from x.
+  const e = expV(f32x4.add(ax, ax));
+  const big = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
+  const signed = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
+  // Small |x|: x + x³·P(x²) (Cephes tanhf coefficients).
+  const z = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = polyMadd(p, z, 2.06390887954e-2);
+  p = polyMadd(p, z, -5.37397155531e-2);
+  p = polyMadd(p, z, 1.33314422036e-1);
+  p = polyMadd(p, z, -3.33332819422e-1);
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
+  return v128.bitselect(small, signed, f32x4.lt(ax, f32x4.splat(0.625)));
+}
+
+/**
+ * An activation on 4 lanes: vector forms for linear, relu, sigmoid, tanh and the hard sigmoids;
+ * every other code lane by lane through activateScalar.
+ */
+// @ts-ignore: decorator
+@inline export function activateV(v: v128, code: i32, alpha: f32): v128 {
+  if (code == LINEAR) return v;
+  if (code == RELU) return f32x4.max(v, f32x4.splat(0));
+  if (code == SIGMOID) return sigmoidV(v);
+  if (code == TANH) return tanhV(v);
+  if (code == HARD_SIGMOID) {
+    const y = f32x4.div(f32x4.add(v, f32x4.splat(3)), f32x4.splat(6));
+    return f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1));
+  }
+  if (code == HARD_SIGMOID_K2) {
+    const y = f32x4.add(f32x4.mul(v, f32x4.splat(0.2)), f32x4.splat(0.5));
+    return f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1));
+  }
+  return activateLanes(v, code, alpha);
+}
+
+/** activateScalar on each lane (the codes without a vector form; kept out of line). */
+function activateLanes(v: v128, code: i32, alpha: f32): v128 {
+  let r = f32x4.replace_lane(v, 0, activateScalar(f32x4.extract_lane(v, 0), code, alpha));
+  r = f32x4.replace_lane(r, 1, activateScalar(f32x4.extract_lane(v, 1), code, alpha));
+  r = f32x4.replace_lane(r, 2, activateScalar(f32x4.extract_lane(v, 2), code, alpha));
+  return f32x4.replace_lane(r, 3, activateScalar(f32x4.extract_lane(v, 3), code, alpha));
+}
+
 /** In-place activation over `n` floats at `ptr`. */
 export function activate(ptr: usize, n: i32, code: i32, alpha: f32): void {
   if (code == LINEAR) return;
   let i = 0;
-  if (code == RELU) {
-    const zero = f32x4.splat(0);
-    for (; i + 4 <= n; i += 4) {
-      const p = ptr + (<usize> i << 2);
-      v128.store(p, f32x4.max(v128.load(p), zero));
-    }
+  for (; i + 4 <= n; i += 4) {
+    const p = ptr + (<usize> i << 2);
+    v128.store(p, activateV(v128.load(p), code, alpha));
   }
   for (; i < n; i++) {
     const p = ptr + (<usize> i << 2);

@@ -13,7 +13,7 @@
 // The tiles take A as MR independent row pointers and walk k in `nSeg` segments of `segLen`
 // contiguous floats, `segStride` bytes apart, while B advances one row per k step: plain GEMM is
 // one segment; Conv2D as an implicit GEMM is kh segments of kw·c floats (see conv.ts).
-import { activateScalar, LINEAR, RELU } from "./activations";
+import { activateScalar, activateV, LINEAR, RELU } from "./activations";
 
 /** Bytes of B a column panel may span (about half of a 1 MiB L2). */
 const GEMM_PANEL_BYTES: usize = 512 << 10;
@@ -49,14 +49,14 @@ export function gemmFusedMultiplyAdd(): i32 {
   let v = acc;
   if (accumulate) v = f32x4.add(v, v128.load(p));
   if (bias) v = f32x4.add(v, v128.load(bias + (<usize> j << 2)));
-  if (act == RELU) v = f32x4.max(v, f32x4.splat(0));
-  v128.store(p, v);
-  if (act != LINEAR && act != RELU) {
-    store<f32>(p, activateScalar(load<f32>(p), act, alpha));
-    store<f32>(p + 4, activateScalar(load<f32>(p + 4), act, alpha));
-    store<f32>(p + 8, activateScalar(load<f32>(p + 8), act, alpha));
-    store<f32>(p + 12, activateScalar(load<f32>(p + 12), act, alpha));
-  }
+  if (act == LINEAR) v128.store(p, v);
+  else if (act == RELU) v128.store(p, f32x4.max(v, f32x4.splat(0)));
+  else v128.store(p, activateOutOfLine(v, act, alpha));
+}
+
+/** The other activations of an epilogue, out of line so the many tile epilogues stay small. */
+function activateOutOfLine(v: v128, act: i32, alpha: f32): v128 {
+  return activateV(v, act, alpha);
 }
 
 /** 6 rows × 8 columns (relaxed-SIMD builds only; spills registers without a fused madd). */

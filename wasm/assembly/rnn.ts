@@ -5,7 +5,7 @@
 // gate update per row. Keras masking: a masked step keeps the states; its output repeats the
 // previous output (zeros before the first real step) or, with zero_output_for_mask, is zero.
 // Cell codes and flags must match packages/engine/src/kernels/rnn_codes.ts.
-import { activateScalar, LINEAR } from "./activations";
+import { activateScalar, activateV, LINEAR } from "./activations";
 import { gemm, gemmStrided } from "./gemm";
 
 const CELL_SIMPLE: i32 = 0;
@@ -135,7 +135,14 @@ export function rnnSequence(
         const hs = h + <usize> b * uBytes;
         const rh = aux + <usize> b * uBytes;
         addInto(hr, xr, 2 * u);
-        for (let j = 0; j < u; j++) {
+        let j = 0;
+        for (; j + 4 <= u; j += 4) {
+          const o = <usize> j << 2;
+          v128.store(hr + o, activateV(v128.load(hr + o), recAct, recAlpha)); // z
+          const r = activateV(v128.load(hr + uBytes + o), recAct, recAlpha);
+          v128.store(rh + o, f32x4.mul(r, v128.load(hs + o)));
+        }
+        for (; j < u; j++) {
           const o = <usize> j << 2;
           store<f32>(hr + o, sigma(load<f32>(hr + o), recAct, recAlpha)); // z
           const r = sigma(load<f32>(hr + uBytes + o), recAct, recAlpha);
@@ -157,14 +164,30 @@ export function rnnSequence(
         const hr = hp + <usize> b * gBytes;
         if (cell == CELL_SIMPLE) {
           addInto(hr, xr, u);
-          for (let j = 0; j < u; j++) {
+          let j = 0;
+          for (; j + 4 <= u; j += 4) {
+            const o = <usize> j << 2;
+            v128.store(hs + o, activateV(v128.load(hr + o), act, actAlpha));
+          }
+          for (; j < u; j++) {
             const o = <usize> j << 2;
             store<f32>(hs + o, activateScalar(load<f32>(hr + o), act, actAlpha));
           }
         } else if (cell == CELL_LSTM) {
           const cs = aux + <usize> b * uBytes;
           addInto(hr, xr, g);
-          for (let j = 0; j < u; j++) {
+          let j = 0;
+          for (; j + 4 <= u; j += 4) {
+            const o = <usize> j << 2;
+            const ig = activateV(v128.load(hr + o), recAct, recAlpha);
+            const fg = activateV(v128.load(hr + uBytes + o), recAct, recAlpha);
+            const cg = activateV(v128.load(hr + (uBytes << 1) + o), act, actAlpha);
+            const og = activateV(v128.load(hr + 3 * uBytes + o), recAct, recAlpha);
+            const c = f32x4.add(f32x4.mul(fg, v128.load(cs + o)), f32x4.mul(ig, cg));
+            v128.store(cs + o, c);
+            v128.store(hs + o, f32x4.mul(og, activateV(c, act, actAlpha)));
+          }
+          for (; j < u; j++) {
             const o = <usize> j << 2;
             const ig = sigma(load<f32>(hr + o), recAct, recAlpha);
             const fg = sigma(load<f32>(hr + uBytes + o), recAct, recAlpha);
@@ -176,7 +199,19 @@ export function rnnSequence(
           }
         } else if (cell == CELL_GRU) {
           // z is already in hr[0..u); (r*h)·Uh in hr[2u..3u).
-          for (let j = 0; j < u; j++) {
+          const one = f32x4.splat(1);
+          let j = 0;
+          for (; j + 4 <= u; j += 4) {
+            const o = <usize> j << 2;
+            const z = v128.load(hr + o);
+            const hh = activateV(
+              f32x4.add(v128.load(xr + (uBytes << 1) + o), v128.load(hr + (uBytes << 1) + o)),
+              act,
+              actAlpha,
+            );
+            v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
+          }
+          for (; j < u; j++) {
             const o = <usize> j << 2;
             const z = load<f32>(hr + o);
             const hh = activateScalar(
@@ -187,14 +222,27 @@ export function rnnSequence(
             store<f32>(hs + o, z * load<f32>(hs + o) + (1 - z) * hh);
           }
         } else {
-          for (let j = 0; j < u; j++) {
+          const one = f32x4.splat(1);
+          let j = 0;
+          for (; j + 4 <= u; j += 4) {
             const o = <usize> j << 2;
-            const z = sigma(load<f32>(xr + o) + load<f32>(hr + o), recAct, recAlpha);
-            const r = sigma(
-              load<f32>(xr + uBytes + o) + load<f32>(hr + uBytes + o),
+            const z = activateV(f32x4.add(v128.load(xr + o), v128.load(hr + o)), recAct, recAlpha);
+            const r = activateV(
+              f32x4.add(v128.load(xr + uBytes + o), v128.load(hr + uBytes + o)),
               recAct,
               recAlpha,
             );
+            const hh = activateV(
+              f32x4.add(v128.load(xr + (uBytes << 1) + o), f32x4.mul(r, v128.load(hr + (uBytes << 1) + o))),
+              act,
+              actAlpha,
+            );
+            v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
+          }
+          for (; j < u; j++) {
+            const o = <usize> j << 2;
+            const z = sigma(load<f32>(xr + o) + load<f32>(hr + o), recAct, recAlpha);
+            const r = sigma(load<f32>(xr + uBytes + o) + load<f32>(hr + uBytes + o), recAct, recAlpha);
             const hh = activateScalar(
               load<f32>(xr + (uBytes << 1) + o) + r * load<f32>(hr + (uBytes << 1) + o),
               act,

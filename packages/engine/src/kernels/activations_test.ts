@@ -1,4 +1,4 @@
-import { getRuntime } from "../wasm/kernels.ts";
+import { getRuntime, instantiateKernels } from "../wasm/kernels.ts";
 import { activateReference, ActivationCode, softmaxReference } from "../activations.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 
@@ -46,4 +46,30 @@ Deno.test("reluGeneral: threshold, negative slope and max value", () => {
   const want = Array.from(x, (v) => Math.min(v >= 0.5 ? v : 0.1 * (v - 0.5), 6));
   if (maxAbsDiff(got, want) > 1e-7) throw new Error(`reluGeneral ${got} vs ${want}`);
   heap.free(p);
+});
+
+Deno.test("SIMD sigmoid and tanh: relative error ≤ 1e-6 against float64, both builds", () => {
+  // A dense grid over the range recurrent gates see, plus tiny and saturating values.
+  const xs: number[] = [0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-4, -1e-4, 0.6249, 0.625, -0.625];
+  for (let x = -80; x <= 80; x += 0.00731) xs.push(x);
+  const x = Float32Array.from(xs);
+  for (const { kernels, heap, variant } of [instantiateKernels("simd"), getRuntime()]) {
+    for (const code of [ActivationCode.Sigmoid, ActivationCode.Tanh]) {
+      const p = heap.upload(x);
+      kernels.activate(p, x.length, code, 0);
+      const got = heap.f32(p, x.length);
+      let worst = 0, at = 0;
+      for (let i = 0; i < x.length; i++) {
+        const v = x[i];
+        const want = code === ActivationCode.Tanh ? Math.tanh(v) : 1 / (1 + Math.exp(-v));
+        // Relative error, except for results below float32's normal range (absolute there).
+        const err = Math.abs(got[i] - want) / Math.max(Math.abs(want), 1.2e-38);
+        if (err > worst) [worst, at] = [err, v];
+      }
+      heap.free(p);
+      if (!(worst <= 1e-6)) {
+        throw new Error(`${variant} ${ActivationCode[code]}: relative error ${worst} at x=${at}`);
+      }
+    }
+  }
 });
