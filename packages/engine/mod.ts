@@ -142,6 +142,8 @@ export {
   UntrainableLayerError,
 } from "./src/training/errors.ts";
 export { type ModelGradientOptions, modelGradients } from "./src/training/gradients.ts";
+export { TrainingWorkerError } from "./src/training/parallel/errors.ts";
+export type { WorkersOption } from "./src/training/parallel/plan.ts";
 export { mixSeed, type Param, TrainingGraph } from "./src/training/graph.ts";
 export {
   type BackwardArgs,

@@ -20,6 +20,9 @@ import { checkMetricNames, type Metric, resolveMetrics } from "./metrics.ts";
 import { type Optimizer, type OptimizerConfig, resolveOptimizer } from "./optimizers.ts";
 import { ProgressBar, type ProgressSink, stderrSink } from "./progress.ts";
 import { SeededRandom } from "./random.ts";
+import { GradientWorkerPool } from "./parallel/pool.ts";
+import { checkWorkersOption, planWorkers, type WorkersOption } from "./parallel/plan.ts";
+import { paramInfo, type WorkerInit } from "./parallel/protocol.ts";
 
 /** Options of `Model.compile`. */
 export interface CompileOptions {
@@ -32,6 +35,14 @@ export interface CompileOptions {
   metrics?: string[];
   /** Seed of the shuffling and Dropout streams (default 1337); `fit({seed})` overrides. */
   seed?: number;
+  /**
+   * Threads `fit` computes each batch's gradients on (default "auto"; `fit({workers})` overrides):
+   * n ≥ 2 = this thread plus n − 1 Web Workers, each differentiating a slice of every batch. The
+   * result equals one thread's up to float rounding. "auto" uses workers in Deno for large enough
+   * batches and models; models with a trainable BatchNormalization always use one thread. See
+   * `parallel/plan.ts`.
+   */
+  workers?: WorkersOption;
 }
 
 /** Validation data for `fit`: `[x, y]`, `[x, y, sampleWeight]` or an object. */
@@ -65,6 +76,8 @@ export interface FitOptions {
   seed?: number;
   /** Where the progress bar writes (default: Deno's stderr). */
   progressSink?: ProgressSink | null;
+  /** Threads for this fit (default: the compile option); see {@link CompileOptions.workers}. */
+  workers?: WorkersOption;
 }
 
 /** Options of `Model.evaluate`. */
@@ -161,6 +174,7 @@ export class Trainer {
   readonly #model: Model;
   readonly #checkInput: (x: Tensor, field: string) => void;
   readonly #rng: SeededRandom;
+  readonly #workers: WorkersOption;
   #metrics?: Metric[];
   #graph?: TrainingGraph;
 
@@ -189,6 +203,7 @@ export class Trainer {
     checkMetricNames(metrics);
     this.metricNames = [...metrics];
     this.#rng = new SeededRandom(options.seed ?? 1337);
+    this.#workers = checkWorkersOption(options.workers ?? "auto");
   }
 
   /** The training graph, built on first use (the model must be built). */
@@ -265,16 +280,49 @@ export class Trainer {
 
   /** One optimizer step on a batch; returns what the batch contributed. */
   #step(slice: BatchSlice, seed: number): SliceResult {
+    const res = this.graph.computeGradients(slice, seed);
+    this.#applyGradients(res);
+    return res;
+  }
+
+  /** {@link #step} with the gradients computed by this thread and `pool`'s workers. */
+  async #parallelStep(
+    slice: BatchSlice,
+    seed: number,
+    pool: GradientWorkerPool,
+  ): Promise<SliceResult> {
+    const res = await pool.computeGradients(this.graph, getRuntime().heap, slice, seed);
+    this.#applyGradients(res);
+    return res;
+  }
+
+  /** What the workers build their graph replicas from. */
+  #workerInit(): WorkerInit {
+    const graph = this.graph;
+    return {
+      type: "init",
+      spec: this.#model.toSpec(),
+      inputShape: [...this.#model.inputShape],
+      layerNames: graph.layers.map((l) => l.name),
+      layerTrainable: graph.layers.map((l) =>
+        typeof l.config.trainable === "boolean" ? l.config.trainable : undefined
+      ),
+      loss: { name: this.loss.name, fromLogits: this.loss.fromLogits },
+      metrics: this.#resolvedMetrics().map((m) => ({ ...m })),
+      params: paramInfo(graph.params),
+    };
+  }
+
+  /** Scales the summed gradients in the graph's buffers and runs the optimizer. */
+  #applyGradients(res: SliceResult): void {
     const graph = this.graph;
     const { kernels, heap } = getRuntime();
-    const res = graph.computeGradients(slice, seed);
     // Keras sum_over_batch_size: the batch gradient is the sum over loss rows / their count.
     const scale = res.lossCount > 0 ? 1 / res.lossCount : 0;
     const params = graph.trainableParams();
     if (scale !== 1) { for (const p of params) kernels.scaleInPlace(p.grad, p.size, scale); }
     this.optimizer.applyGradients(params, kernels, heap);
     graph.weightsUpdated();
-    return res;
   }
 
   /** One gradient step on (x, y); returns the batch's loss and metrics. */
@@ -305,6 +353,7 @@ export class Trainer {
   async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
     const epochs = positiveInt(options.epochs ?? 1, "epochs");
     const batchSize = positiveInt(options.batchSize ?? 32, "batchSize");
+    if (options.workers !== undefined) checkWorkersOption(options.workers);
     const initialEpoch = options.initialEpoch ?? 0;
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
       throw new TrainingConfigError("initialEpoch", `expected an integer ≥ 0, got ${initialEpoch}`);
@@ -373,27 +422,38 @@ export class Trainer {
     };
     for (const cb of callbacks) cb.setModel(this.#model, params);
     this.#model.stopTraining = false;
-    this.graph; // fail early on untrainable layers
-    for (const cb of callbacks) await cb.onTrainBegin();
-    let epochLogs: Logs = {};
-    for (let epoch = initialEpoch; epoch < epochs; epoch++) {
-      for (const cb of callbacks) await cb.onEpochBegin(epoch);
-      const order = options.shuffle === false ? null : rng.permutation(n);
-      const agg = new Aggregate(metrics);
-      for (let b = 0; b < steps; b++) {
-        for (const cb of callbacks) await cb.onTrainBatchBegin(b);
-        const start = b * batchSize, end = Math.min(n, start + batchSize);
-        const res = this.#step(sliceDataset(train, start, end, order), rng.nextUint32());
-        agg.add(res, end - start);
-        const logs = agg.logs();
-        for (const cb of callbacks) await cb.onTrainBatchEnd(b, logs);
+    const plan = planWorkers(options.workers ?? this.#workers, this.graph.layers, batchSize);
+    let pool: GradientWorkerPool | undefined;
+    try {
+      if (plan.workers > 1) {
+        pool = await GradientWorkerPool.start(plan.workers - 1, this.#workerInit());
       }
-      epochLogs = agg.logs();
-      if (val) Object.assign(epochLogs, this.#evaluateDataset(val, batchSize, "val_"));
-      for (const cb of callbacks) await cb.onEpochEnd(epoch, epochLogs);
-      if (this.#model.stopTraining) break;
+      for (const cb of callbacks) await cb.onTrainBegin();
+      let epochLogs: Logs = {};
+      for (let epoch = initialEpoch; epoch < epochs; epoch++) {
+        for (const cb of callbacks) await cb.onEpochBegin(epoch);
+        const order = options.shuffle === false ? null : rng.permutation(n);
+        const agg = new Aggregate(metrics);
+        for (let b = 0; b < steps; b++) {
+          for (const cb of callbacks) await cb.onTrainBatchBegin(b);
+          const start = b * batchSize, end = Math.min(n, start + batchSize);
+          const slice = sliceDataset(train, start, end, order);
+          const seed = rng.nextUint32();
+          const res = pool ? await this.#parallelStep(slice, seed, pool) : this.#step(slice, seed);
+          agg.add(res, end - start);
+          const logs = agg.logs();
+          for (const cb of callbacks) await cb.onTrainBatchEnd(b, logs);
+        }
+        epochLogs = agg.logs();
+        if (val) Object.assign(epochLogs, this.#evaluateDataset(val, batchSize, "val_"));
+        for (const cb of callbacks) await cb.onEpochEnd(epoch, epochLogs);
+        if (this.#model.stopTraining) break;
+      }
+      for (const cb of callbacks) await cb.onTrainEnd(epochLogs);
+    } finally {
+      // Also on errors and early stops: a live worker would keep the process (and a test) open.
+      pool?.terminate();
     }
-    for (const cb of callbacks) await cb.onTrainEnd(epochLogs);
     return history;
   }
 

@@ -1,0 +1,138 @@
+/**
+ * How many threads a `fit` uses and how a batch is split between them.
+ *
+ * `workers` counts threads including the main one: 2 = the main thread computes one slice of each
+ * batch and one Web Worker the other. `"auto"` (the default) uses workers only where they pay:
+ * in Deno (browsers need an explicit number, since a page may not want its cores taken), with
+ * ≥ 2 cores, batches of ≥ 32 samples and enough arithmetic per batch to hide the per-step
+ * messages. Models with a trainable BatchNormalization always train on one thread: its batch
+ * statistics couple all samples of a batch, so a split batch would normalise each slice with its
+ * own statistics (a different model), not the same one up to rounding.
+ */
+import type { Layer } from "../../layer.ts";
+import { TrainingConfigError } from "../errors.ts";
+
+/** `compile`/`fit` option: number of threads (≥ 1), or "auto". */
+export type WorkersOption = number | "auto";
+
+/** Most threads "auto" picks. */
+export const AUTO_MAX_WORKERS = 4;
+/** Smallest batch "auto" splits. */
+export const AUTO_MIN_BATCH = 32;
+/** Fewest samples per thread "auto" gives each slice. */
+export const AUTO_MIN_SLICE = 16;
+/**
+ * Smallest estimated forward multiply-adds per batch for which "auto" uses workers (~1e7 is a few
+ * milliseconds of forward + backward, well above a worker round trip).
+ */
+export const AUTO_MIN_BATCH_MACS = 1e7;
+/** Stand-in for an unknown (null) dimension in the cost estimate. */
+const UNKNOWN_DIM = 32;
+
+/** A fit's thread count and why. */
+export interface WorkerPlan {
+  /** Threads (1 = no workers). */
+  workers: number;
+  reason: string;
+}
+
+/** Throws {@link TrainingConfigError} unless `value` is a positive integer or "auto". */
+export function checkWorkersOption(value: unknown, field = "workers"): WorkersOption {
+  if (value === "auto" || (Number.isInteger(value) && (value as number) >= 1)) {
+    return value as WorkersOption;
+  }
+  throw new TrainingConfigError(
+    field,
+    `expected a positive integer or "auto", got ${JSON.stringify(value)}`,
+  );
+}
+
+/** Whether this runtime can start module Web Workers. */
+export function workersAvailable(): boolean {
+  return typeof Worker === "function";
+}
+
+/** True in Deno (where "auto" may use workers). */
+function isDeno(): boolean {
+  return typeof (globalThis as { Deno?: unknown }).Deno === "object";
+}
+
+function cores(): number {
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  return typeof n === "number" && n >= 1 ? n : 1;
+}
+
+/** A layer whose training forward couples the samples of a batch. */
+function couplesSamples(layer: Layer): boolean {
+  return layer.className === "BatchNormalization" && layer.config.trainable !== false;
+}
+
+/**
+ * Forward multiply-adds per sample, roughly: each layer's parameters times the positions it is
+ * applied at (the input's dims but the last: image pixels, time steps). Embedding tables are
+ * looked up, not multiplied, and are left out.
+ */
+export function estimateMacsPerSample(layers: readonly Layer[]): number {
+  let macs = 0;
+  for (const layer of layers) {
+    if (layer.className === "Embedding") continue;
+    const params = layer.countParams();
+    if (!params) continue;
+    const positions = layer.inputShape.slice(0, -1).reduce(
+      (n: number, d) => n * (d ?? UNKNOWN_DIM),
+      1,
+    );
+    macs += params * positions;
+  }
+  return macs;
+}
+
+/** The thread count for a fit of `layers` with `batchSize`-sample batches. */
+export function planWorkers(
+  option: WorkersOption,
+  layers: readonly Layer[],
+  batchSize: number,
+): WorkerPlan {
+  checkWorkersOption(option);
+  const coupled = layers.find(couplesSamples);
+  if (coupled) {
+    return {
+      workers: 1,
+      reason: `layer "${coupled.name}" (BatchNormalization) uses whole-batch statistics`,
+    };
+  }
+  if (option !== "auto") {
+    const workers = Math.min(option, batchSize);
+    if (workers > 1 && !workersAvailable()) {
+      throw new TrainingConfigError("workers", `${option} asked, but this runtime has no Workers`);
+    }
+    return { workers, reason: workers < option ? "no more threads than samples" : "asked" };
+  }
+  if (!isDeno() || !workersAvailable()) {
+    return { workers: 1, reason: "auto: workers only by default in Deno" };
+  }
+  if (cores() < 2) return { workers: 1, reason: "auto: one core" };
+  if (batchSize < AUTO_MIN_BATCH) {
+    return { workers: 1, reason: `auto: batch below ${AUTO_MIN_BATCH}` };
+  }
+  const macs = estimateMacsPerSample(layers) * batchSize;
+  if (macs < AUTO_MIN_BATCH_MACS) {
+    return { workers: 1, reason: `auto: ${macs.toExponential(1)} multiply-adds per batch` };
+  }
+  const workers = Math.max(
+    1,
+    Math.min(cores(), AUTO_MAX_WORKERS, Math.floor(batchSize / AUTO_MIN_SLICE)),
+  );
+  return { workers, reason: "auto" };
+}
+
+/** Sample bounds `[start, end)` of `parts` near-equal slices of `n` samples (empty ones dropped). */
+export function splitBounds(n: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < parts; i++) {
+    const start = Math.floor((i * n) / parts), end = Math.floor(((i + 1) * n) / parts);
+    if (end > start) out.push([start, end]);
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+/**
+ * Messages between the trainer and its gradient workers, and the packing of a graph's weights and
+ * gradients into one flat array each (the order of {@link TrainingGraph.params}).
+ *
+ * A worker gets one {@link WorkerInit} per `fit` and then one {@link WorkerStep} per batch: the
+ * current weights and its slice of the batch. It answers with its slice's unscaled gradient sums
+ * and loss/metric sums ({@link WorkerResult}); the trainer adds them to its own slice's in worker
+ * order, so a step's result depends on the split only through float rounding.
+ */
+import type { ModelSpec } from "../../model.ts";
+import type { Shape } from "../../tensor.ts";
+import type { WasmHeap } from "../../wasm/heap.ts";
+import type { Param } from "../graph.ts";
+import type { LossName } from "../losses.ts";
+import type { Metric } from "../metrics.ts";
+
+/** What a worker builds its replica of the training graph from. */
+export interface WorkerInit {
+  type: "init";
+  /** The model's config and current weights (`Model.toSpec()`). */
+  spec: ModelSpec;
+  /** The model's input shape without batch (builds a model whose config has no InputLayer). */
+  inputShape: Shape;
+  /** Names of the model's layers, checked against the replica's. */
+  layerNames: string[];
+  /** Each layer's `config.trainable` as the trainer sees it (it may have been changed). */
+  layerTrainable: (boolean | undefined)[];
+  loss: { name: LossName; fromLogits: boolean };
+  metrics: Metric[];
+  /** The parameter table, checked against the replica's. */
+  params: ParamInfo[];
+}
+
+/** One row of the parameter table. */
+export interface ParamInfo {
+  name: string;
+  size: number;
+  trainable: boolean;
+}
+
+/** One batch slice to differentiate. */
+export interface WorkerStep {
+  type: "step";
+  /** Request id, echoed by the answer. */
+  id: number;
+  /** Every parameter's current value, packed by {@link packWeights}. */
+  weights: Float32Array;
+  x: Float32Array | Int32Array;
+  xShape: number[];
+  targets: Float32Array | Int32Array;
+  sampleWeight: Float32Array | null;
+  /** Index of the slice's first sample in the batch (Dropout draws depend on it). */
+  sampleOffset: number;
+  /** The step seed. */
+  seed: number;
+}
+
+/** Messages to a worker. */
+export type WorkerRequest = WorkerInit | WorkerStep;
+
+/** The worker built its replica. */
+export interface WorkerReady {
+  type: "ready";
+}
+
+/** A slice's gradient sums (trainable parameters, packed) and loss/metric sums. */
+export interface WorkerResult {
+  type: "result";
+  id: number;
+  grads: Float32Array;
+  lossSum: number;
+  lossCount: number;
+  metricSums: number[];
+  metricWeights: number[];
+}
+
+/** The init (id -1) or a step failed inside the worker. */
+export interface WorkerFailure {
+  type: "error";
+  id: number;
+  name: string;
+  message: string;
+}
+
+/** Messages from a worker. */
+export type WorkerReply = WorkerReady | WorkerResult | WorkerFailure;
+
+/** The parameter table as the protocol describes it. */
+export function paramInfo(params: readonly Param[]): ParamInfo[] {
+  return params.map((p) => ({ name: p.name, size: p.size, trainable: p.trainable }));
+}
+
+/** Every parameter's current device value, concatenated in table order. */
+export function packWeights(params: readonly Param[], heap: WasmHeap): Float32Array {
+  const out = new Float32Array(params.reduce((n, p) => n + p.size, 0));
+  let at = 0;
+  for (const p of params) {
+    out.set(heap.f32(p.owner.deviceWeights()[p.ownerIndex], p.size), at);
+    at += p.size;
+  }
+  return out;
+}
+
+/** Writes packed values back into the parameters' device buffers. */
+export function unpackWeights(
+  params: readonly Param[],
+  heap: WasmHeap,
+  packed: Float32Array,
+): void {
+  let at = 0;
+  for (const p of params) {
+    heap.f32(p.owner.deviceWeights()[p.ownerIndex], p.size).set(packed.subarray(at, at + p.size));
+    at += p.size;
+  }
+}
+
+/** The trainable parameters' gradient buffers, concatenated in table order. */
+export function packGradients(params: readonly Param[], heap: WasmHeap): Float32Array {
+  const trainable = params.filter((p) => p.trainable);
+  const out = new Float32Array(trainable.reduce((n, p) => n + p.size, 0));
+  let at = 0;
+  for (const p of trainable) {
+    out.set(heap.f32(p.grad, p.size), at);
+    at += p.size;
+  }
+  return out;
+}
+
+/** Adds packed gradients (from {@link packGradients}) into the gradient buffers, in float32. */
+export function addGradients(params: readonly Param[], heap: WasmHeap, packed: Float32Array): void {
+  let at = 0;
+  for (const p of params) {
+    if (!p.trainable) continue;
+    const g = heap.f32(p.grad, p.size);
+    for (let i = 0; i < p.size; i++) g[i] += packed[at + i];
+    at += p.size;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Entry of a gradient worker (a module Web Worker; Deno or browser). It builds its own replica of
+ * the model and training graph in its own kernel instance from a {@link WorkerInit}, then answers
+ * each {@link WorkerStep} with the gradient sums of its batch slice. See `protocol.ts`.
+ *
+ * @module
+ */
+import { Model } from "../../model.ts";
+import { Tensor } from "../../tensor.ts";
+import { getRuntime } from "../../wasm/kernels.ts";
+import { paramOwners } from "../backward/mod.ts";
+import { TrainingGraph } from "../graph.ts";
+import { Loss } from "../losses.ts";
+import { TrainingWorkerError } from "./errors.ts";
+import {
+  packGradients,
+  paramInfo,
+  unpackWeights,
+  type WorkerInit,
+  type WorkerReply,
+  type WorkerRequest,
+  type WorkerStep,
+} from "./protocol.ts";
+
+/** The parts of a worker's global scope used here (typed without the worker lib). */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: WorkerReply, transfer?: Transferable[]): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+
+let replica: { model: Model; graph: TrainingGraph } | undefined;
+
+function init(msg: WorkerInit): void {
+  const { heap, kernels } = getRuntime();
+  const model = new Model(msg.spec);
+  if (model.layers.length !== msg.layerNames.length) {
+    // The config had no InputLayer: build for the trainer's input shape (as its first input did).
+    const shape = msg.inputShape.map((d) => d ?? 1);
+    model.predict(new Tensor(new Float32Array(0), [0, ...shape]));
+  }
+  const names = model.layers.map((l) => l.name);
+  if (names.join("\n") !== msg.layerNames.join("\n")) {
+    throw new TrainingWorkerError(
+      `replica layers [${names}] differ from the model's [${msg.layerNames}]`,
+    );
+  }
+  model.layers.forEach((layer, i) => {
+    const trainable = msg.layerTrainable[i];
+    if (trainable === undefined) delete layer.config.trainable;
+    else layer.config.trainable = trainable;
+  });
+  const graph = new TrainingGraph(
+    model.layers,
+    Loss.from(msg.loss),
+    msg.metrics,
+    kernels,
+    heap,
+  );
+  const got = JSON.stringify(paramInfo(graph.params)), want = JSON.stringify(msg.params);
+  if (got !== want) {
+    graph.dispose();
+    model.dispose();
+    throw new TrainingWorkerError(`replica parameters ${got} differ from the model's ${want}`);
+  }
+  replica = { model, graph };
+}
+
+function step(msg: WorkerStep): WorkerReply {
+  if (!replica) throw new TrainingWorkerError("step before init");
+  const { heap } = getRuntime();
+  const { model, graph } = replica;
+  unpackWeights(graph.params, heap, msg.weights);
+  // Host copies and derived device data (BatchNormalization's scale/shift) follow the new values.
+  model.layers.forEach((layer, i) => {
+    const impl = graph.impls[i];
+    for (const owner of paramOwners(layer, impl)) owner.weightsUpdated();
+    impl.afterUpdate?.(layer);
+  });
+  const res = graph.computeGradients({
+    x: new Tensor(msg.x, msg.xShape),
+    targets: msg.targets,
+    sampleWeight: msg.sampleWeight,
+    sampleOffset: msg.sampleOffset,
+  }, msg.seed);
+  return { type: "result", id: msg.id, grads: packGradients(graph.params, heap), ...res };
+}
+
+scope.onmessage = (event) => {
+  const msg = event.data;
+  const id = msg.type === "step" ? msg.id : -1;
+  try {
+    if (msg.type === "init") {
+      init(msg);
+      scope.postMessage({ type: "ready" });
+    } else {
+      const reply = step(msg);
+      scope.postMessage(reply, reply.type === "result" ? [reply.grads.buffer as ArrayBuffer] : []);
+    }
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    scope.postMessage({ type: "error", id, name: err.name, message: err.message });
+  }
+};
