@@ -1,60 +1,64 @@
 /**
- * `deno task demo`: builds the seeds' CNN and text model with random weights, runs the same
- * inputs through TF.js (cpu backend, the Keras reference) and the scratchnet engine, and prints
- * both predictions and the largest difference.
+ * `deno task demo`: a short, real end-to-end run of the course assignment on NusaX-Sentiment
+ * Indonesian — four LSTM variants (1, 2, 3 bidirectional layers; 2 unidirectional layers) trained
+ * by the engine, each saved as `.keras`, reloaded through the importer, and run over the whole test
+ * split by the engine and by TF.js (cpu) with the same weights. Prints the F1 table (engine and
+ * TF.js macro-F1, argmax agreement, max |Δp|) and the report's path.
+ *
+ * Extra arguments are passed to `deno task experiment` (e.g. `--quick`, `--out DIR`,
+ * `--language javanese`); the demo overwrites its own output folder.
  */
-import { buildModel, type ModelSpec, Tensor } from "../packages/engine/mod.ts";
-import { argmaxRows, maxAbsDiff, Rng } from "../packages/engine/testing/random.ts";
-import {
-  randomIdBatch,
-  seedsCnnSpec,
-  seedsTextSpec,
-} from "../packages/engine/testing/seeds_models.ts";
-import {
-  tfjsModelFromSpec,
-  tfjsPredict,
-  tfReady,
-} from "../packages/engine/testing/tfjs_reference.ts";
+import { join } from "node:path";
+import { ExperimentError, UsageError } from "./experiment/errors.ts";
+import { parseExperimentArgs, USAGE } from "./experiment/options.ts";
+import { createProgress } from "./experiment/progress.ts";
+import { runExperiment } from "./experiment/run.ts";
+import { summaryTable } from "./experiment/summary.ts";
 
-await tfReady();
-const rng = new Rng(2026);
-
-function compare(title: string, spec: ModelSpec, x: Tensor): void {
-  const engine = buildModel(spec);
-  const t0 = performance.now();
-  const mine = engine.predict(x, { batchSize: 32 });
-  const t1 = performance.now();
-  const reference = tfjsPredict(tfjsModelFromSpec(spec), x.data, [...x.shape]);
-  const t2 = performance.now();
-  const classes = mine.shape[1];
-  console.log(`\n${title}`);
-  console.log(engine.summary());
-  const show = Math.min(4, x.shape[0]);
-  for (let i = 0; i < show; i++) {
-    const row = (a: ArrayLike<number>) =>
-      Array.from({ length: classes }, (_, j) => a[i * classes + j].toFixed(6)).join(" ");
-    console.log(`  sample ${i}  engine [${row(mine.data)}]`);
-    console.log(`            tfjs   [${row(reference)}]`);
+/** The demo's arguments: its defaults, unless the user gave the same flag. */
+export function demoArgs(user: readonly string[]): string[] {
+  const given = new Set(user.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]));
+  const defaults: [string, string | null][] = [
+    ["--study", "layers,direction"],
+    ["--out", "experiments/demo"],
+    ["--force", null],
+  ];
+  const args = ["lstm"];
+  for (const [flag, value] of defaults) {
+    if (!given.has(flag)) args.push(flag, ...(value === null ? [] : [value]));
   }
-  const same = argmaxRows(mine.data, classes).every((v, i) =>
-    v === argmaxRows(reference, classes)[i]
-  );
-  console.log(
-    `  ${x.shape[0]} samples: max |Δp| = ${maxAbsDiff(mine.data, reference).toExponential(2)}, ` +
-      `argmax identical: ${same}, engine ${(t1 - t0).toFixed(0)} ms, tfjs-cpu ${
-        (t2 - t1).toFixed(0)
-      } ms`,
-  );
-  engine.dispose();
+  return [...args, ...user];
 }
 
-compare(
-  "Seeds CNN (3 × Conv2D-MaxPooling2D → Flatten → Dense softmax) on random 32×32×3 images",
-  seedsCnnSpec(),
-  new Tensor(rng.floats(64 * 32 * 32 * 3, 0, 1), [64, 32, 32, 3]),
-);
-compare(
-  "Seeds text model (Embedding mask_zero → Bidirectional LSTM 64 → Dropout → Dense softmax), length 100",
-  seedsTextSpec(),
-  new Tensor(randomIdBatch(rng, 64, 100, 3000), [64, 100]),
-);
+if (import.meta.main) {
+  try {
+    const options = parseExperimentArgs(demoArgs(Deno.args));
+    console.log(
+      "scratchnet demo: LSTM sentiment classifiers on NusaX-Sentiment " +
+        `(${options.language}), trained by the engine, saved as .keras, reloaded, and run by the ` +
+        "engine and TF.js (cpu) on the whole test split.\n",
+    );
+    const results = await runExperiment(options, createProgress(options.progress));
+    console.log(`\n${summaryTable(results)}\n`);
+    console.log(
+      "macro-F1 = engine on the reloaded .keras; reference = TF.js with the same weights; " +
+        "agree = argmax agreement; epochs = run (best by val_loss).",
+    );
+    if (results.best) {
+      console.log(`best: ${results.best.id} (macro-F1 ${results.best.macroF1.toFixed(4)})`);
+    }
+    console.log(`report: ${join(options.out, "report.md")}`);
+    console.log(`wall-clock: ${results.wallClockSeconds.toFixed(1)} s`);
+    Deno.exit(results.variants.some((v) => v.error) ? 1 : 0);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\n\n${USAGE}`);
+      Deno.exit(2);
+    }
+    if (e instanceof ExperimentError || (e instanceof Error && /Error$/.test(e.name))) {
+      console.error(`error: ${e.name}: ${e.message}`);
+      Deno.exit(1);
+    }
+    throw e;
+  }
+}

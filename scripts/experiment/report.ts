@@ -101,6 +101,13 @@ export function conclusion(results: ExperimentResults): string[] {
     if (scored.length < 2) continue;
     const [win, ...rest] = scored;
     const spread = win.r!.engine!.macroF1 - scored[scored.length - 1].r!.engine!.macroF1;
+    if (spread === 0) {
+      out.push(
+        `${s.title}: every setting scored the same macro-F1 (${f4(win.r!.engine!.macroF1)}); ` +
+          `no winner.`,
+      );
+      continue;
+    }
     const others = rest.map((e) => `${e.value} (${f4(e.r!.engine!.macroF1)})`).join(", ");
     out.push(
       `${s.title}: **${win.value}** won with macro-F1 ${f4(win.r!.engine!.macroF1)}, ahead of ` +
