@@ -143,6 +143,7 @@ export {
 } from "./src/training/errors.ts";
 export { type ModelGradientOptions, modelGradients } from "./src/training/gradients.ts";
 export { TrainingWorkerError } from "./src/training/parallel/errors.ts";
+export { setTrainingWorkerUrl } from "./src/training/parallel/worker_url.ts";
 export type { WorkersOption } from "./src/training/parallel/plan.ts";
 export { mixSeed, type Param, TrainingGraph } from "./src/training/graph.ts";
 export {

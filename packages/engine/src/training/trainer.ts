@@ -20,6 +20,7 @@ import { checkMetricNames, type Metric, resolveMetrics } from "./metrics.ts";
 import { type Optimizer, type OptimizerConfig, resolveOptimizer } from "./optimizers.ts";
 import { ProgressBar, type ProgressSink, stderrSink } from "./progress.ts";
 import { SeededRandom } from "./random.ts";
+import { TrainingWorkerError } from "./parallel/errors.ts";
 import { GradientWorkerPool } from "./parallel/pool.ts";
 import { checkWorkersOption, planWorkers, type WorkersOption } from "./parallel/plan.ts";
 import { paramInfo, type WorkerInit } from "./parallel/protocol.ts";
@@ -426,7 +427,12 @@ export class Trainer {
     let pool: GradientWorkerPool | undefined;
     try {
       if (plan.workers > 1) {
-        pool = await GradientWorkerPool.start(plan.workers - 1, this.#workerInit());
+        pool = await GradientWorkerPool.start(plan.workers - 1, this.#workerInit()).catch((e) => {
+          // "auto" asked for nothing: where workers cannot start (e.g. a bundle without its
+          // worker entry), train on this thread. An explicit thread count reports the failure.
+          if (plan.auto && e instanceof TrainingWorkerError) return undefined;
+          throw e;
+        });
       }
       for (const cb of callbacks) await cb.onTrainBegin();
       let epochLogs: Logs = {};

@@ -5,6 +5,7 @@ import {
   EarlyStopping,
   type Model,
   type ModelSpec,
+  setTrainingWorkerUrl,
   Tensor,
   TrainingConfigError,
   TrainingWorkerError,
@@ -18,6 +19,7 @@ import { Loss } from "../losses.ts";
 import { estimateMacsPerSample, planWorkers, splitBounds } from "./plan.ts";
 import { GradientWorkerPool, liveTrainingWorkers, startedTrainingWorkers } from "./pool.ts";
 import { paramInfo, type WorkerInit } from "./protocol.ts";
+import { trainingWorkerUrl } from "./worker_url.ts";
 
 /** Relative difference scaled by max(1, |reference|). */
 function relDiff(a: number, b: number): number {
@@ -344,5 +346,48 @@ Deno.test("planWorkers and splitBounds", () => {
   } finally {
     big.dispose();
     small.dispose();
+  }
+});
+
+Deno.test("setTrainingWorkerUrl: workers load the configured entry; its failures are typed errors", async () => {
+  const rng = new Rng(41);
+  const n = 8;
+  const x = new Tensor(rng.floats(n * 12 * 12 * 3, 0, 1), [n, 12, 12, 3]);
+  const y = new Tensor(Float32Array.from({ length: n }, () => rng.int(0, 10)), [n]);
+  const model = buildModel(cnnSpec());
+  try {
+    model.compile({ loss: "sparse_categorical_crossentropy", workers: 2 });
+    // An entry that refuses every init, as a broken bundled worker would.
+    const refusing = "data:text/javascript," +
+      encodeURIComponent(
+        'onmessage = () => postMessage({ type: "error", id: -1, name: "X", message: "nope" });',
+      );
+    setTrainingWorkerUrl(refusing);
+    let error: unknown;
+    try {
+      await model.fit(x, y, { batchSize: 4, verbose: 0 });
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof TrainingWorkerError) || !/X: nope/.test(error.message)) {
+      throw new Error(`expected the worker's refusal, got ${error}`);
+    }
+    if (liveTrainingWorkers() !== 0) throw new Error("a refusing worker was left running");
+    let bad: unknown;
+    try {
+      setTrainingWorkerUrl("http://[");
+    } catch (e) {
+      bad = e;
+    }
+    if (!(bad instanceof TrainingConfigError)) throw new Error(`bad URL: ${bad}`);
+    setTrainingWorkerUrl(undefined);
+    if (!trainingWorkerUrl()?.href.endsWith("/parallel/worker.ts")) {
+      throw new Error(`default entry ${trainingWorkerUrl()}`);
+    }
+    const h = await model.fit(x, y, { batchSize: 4, verbose: 0 });
+    if (!(h.history.loss[0] > 0)) throw new Error(`loss ${h.history.loss}`);
+  } finally {
+    setTrainingWorkerUrl(undefined);
+    model.dispose();
   }
 });

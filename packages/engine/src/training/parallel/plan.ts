@@ -11,6 +11,7 @@
  */
 import type { Layer } from "../../layer.ts";
 import { TrainingConfigError } from "../errors.ts";
+import { trainingWorkerUrl } from "./worker_url.ts";
 
 /** `compile`/`fit` option: number of threads (≥ 1), or "auto". */
 export type WorkersOption = number | "auto";
@@ -33,6 +34,8 @@ const UNKNOWN_DIM = 32;
 export interface WorkerPlan {
   /** Threads (1 = no workers). */
   workers: number;
+  /** True when "auto" chose: the trainer then falls back to one thread if workers fail to start. */
+  auto: boolean;
   reason: string;
 }
 
@@ -47,9 +50,9 @@ export function checkWorkersOption(value: unknown, field = "workers"): WorkersOp
   );
 }
 
-/** Whether this runtime can start module Web Workers. */
+/** Whether this runtime can start module Web Workers and the worker entry is known. */
 export function workersAvailable(): boolean {
-  return typeof Worker === "function";
+  return typeof Worker === "function" && trainingWorkerUrl() !== undefined;
 }
 
 /** True in Deno (where "auto" may use workers). */
@@ -99,32 +102,47 @@ export function planWorkers(
   if (coupled) {
     return {
       workers: 1,
+      auto: option === "auto",
       reason: `layer "${coupled.name}" (BatchNormalization) uses whole-batch statistics`,
     };
   }
   if (option !== "auto") {
     const workers = Math.min(option, batchSize);
-    if (workers > 1 && !workersAvailable()) {
+    if (workers > 1 && typeof Worker !== "function") {
       throw new TrainingConfigError("workers", `${option} asked, but this runtime has no Workers`);
     }
-    return { workers, reason: workers < option ? "no more threads than samples" : "asked" };
+    if (workers > 1 && !trainingWorkerUrl()) {
+      throw new TrainingConfigError(
+        "workers",
+        `${option} asked, but this bundled engine has no worker entry (see setTrainingWorkerUrl)`,
+      );
+    }
+    return {
+      workers,
+      auto: false,
+      reason: workers < option ? "no more threads than samples" : "asked",
+    };
   }
   if (!isDeno() || !workersAvailable()) {
-    return { workers: 1, reason: "auto: workers only by default in Deno" };
+    return { workers: 1, auto: true, reason: "auto: workers only by default in Deno" };
   }
-  if (cores() < 2) return { workers: 1, reason: "auto: one core" };
+  if (cores() < 2) return { workers: 1, auto: true, reason: "auto: one core" };
   if (batchSize < AUTO_MIN_BATCH) {
-    return { workers: 1, reason: `auto: batch below ${AUTO_MIN_BATCH}` };
+    return { workers: 1, auto: true, reason: `auto: batch below ${AUTO_MIN_BATCH}` };
   }
   const macs = estimateMacsPerSample(layers) * batchSize;
   if (macs < AUTO_MIN_BATCH_MACS) {
-    return { workers: 1, reason: `auto: ${macs.toExponential(1)} multiply-adds per batch` };
+    return {
+      workers: 1,
+      auto: true,
+      reason: `auto: ${macs.toExponential(1)} multiply-adds per batch`,
+    };
   }
   const workers = Math.max(
     1,
     Math.min(cores(), AUTO_MAX_WORKERS, Math.floor(batchSize / AUTO_MIN_SLICE)),
   );
-  return { workers, reason: "auto" };
+  return { workers, auto: true, reason: "auto" };
 }
 
 /** Sample bounds `[start, end)` of `parts` near-equal slices of `n` samples (empty ones dropped). */

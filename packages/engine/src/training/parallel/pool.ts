@@ -9,6 +9,7 @@ import type { WasmHeap } from "../../wasm/heap.ts";
 import type { BatchSlice, SliceResult, TrainingGraph } from "../graph.ts";
 import { TrainingWorkerError } from "./errors.ts";
 import { splitBounds } from "./plan.ts";
+import { trainingWorkerUrl } from "./worker_url.ts";
 import {
   addGradients,
   packWeights,
@@ -50,7 +51,13 @@ class GradientWorker {
     this.#ready = new Promise((resolve, reject) => (this.#readyHandlers = { resolve, reject }));
     // Handled by whoever awaits ready(); a pool that fails to start may never await some.
     this.#ready.catch(() => undefined);
-    this.#worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    const url = trainingWorkerUrl();
+    if (!url) {
+      throw new TrainingWorkerError(
+        "no worker entry for a bundled engine: call setTrainingWorkerUrl with its bundled worker",
+      );
+    }
+    this.#worker = new Worker(url, { type: "module" });
     liveWorkers++;
     startedWorkers++;
     this.#worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#receive(event.data);
