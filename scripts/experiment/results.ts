@@ -143,7 +143,8 @@ export function compareProbs(
   let d = 0;
   for (let i = 0; i < engine.length; i++) {
     const x = Math.abs(engine[i] - reference[i]);
-    if (!(x <= d)) d = x; // NaN propagates as the maximum
+    if (Number.isNaN(x)) return { agreement: a.length ? same / a.length : 1, maxAbsDiff: NaN };
+    if (x > d) d = x;
   }
   return { agreement: a.length ? same / a.length : 1, maxAbsDiff: d };
 }
