@@ -52,6 +52,11 @@ export interface ExperimentOptions {
   variants: string[];
   /** Use only the first N training samples (null = all). */
   trainSize: number | null;
+  /**
+   * Train each variant with this many seeds (seed, seed + 1, …): macro-F1 is reported as mean ±
+   * standard deviation and the run with the best validation macro-F1 is kept.
+   */
+  repeats: number;
   /** Text models: tokens per sequence (TextVectorization `output_sequence_length`). */
   sequenceLength: number;
   /** Text models: vocabulary size cap including "" and [UNK] (null = the whole training vocabulary). */
@@ -97,6 +102,8 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
                            text: layers, units, direction)
   --variants ID,ID         run only these variant ids
   --train-size N           use only the first N training samples
+  --repeats N              train each variant with N seeds; report mean ± std macro-F1 and keep
+                           the run with the best validation macro-F1 (default 1)
   --sequence-length N      text: tokens per sequence (default 64; --quick 32)
   --max-tokens N           text: vocabulary cap (default: the whole training vocabulary)
   --embedding-dim N        text: embedding size (default 128)
@@ -126,6 +133,7 @@ const VALUE_FLAGS = new Set([
   "study",
   "variants",
   "train-size",
+  "repeats",
   "sequence-length",
   "max-tokens",
   "embedding-dim",
@@ -323,6 +331,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     studies,
     variants,
     trainSize,
+    repeats: int(flags, "repeats", 1),
     sequenceLength: int(flags, "sequence-length", quick ? 32 : 64),
     maxTokens,
     embeddingDim: int(flags, "embedding-dim", 128),

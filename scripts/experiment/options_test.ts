@@ -12,6 +12,7 @@ Deno.test("defaults differ per family: text on NusaX Indonesian, cnn on CIFAR-10
   assert.deepEqual(lstm.earlyStopping, { patience: 3 });
   assert.equal(lstm.clipnorm, null);
   assert.equal(lstm.out, "experiments/lstm-nusax-indonesian");
+  assert.equal(lstm.repeats, 1);
   const cnn = parseExperimentArgs(["cnn", "--quick"]);
   assert.equal(cnn.dataset, "cifar10");
   assert.equal(cnn.epochs, 1);
@@ -80,6 +81,7 @@ Deno.test("bad arguments are UsageErrors naming the argument", () => {
     [["lstm", "--bogus"], "--bogus"],
     [["lstm", "--seed", "1", "--seed", "2"], "--seed"],
     [["lstm", "--no-early-stopping", "--early-stopping=2"], "--no-early-stopping"],
+    [["lstm", "--repeats", "0"], "--repeats"],
   ];
   for (const [argv, argument] of cases) {
     assert.throws(

@@ -5,12 +5,16 @@
  */
 import { join } from "node:path";
 import type { Study } from "./grid.ts";
-import type { ExperimentResults, VariantResult } from "./results.ts";
+import { type ExperimentResults, type VariantResult, variantScore } from "./results.ts";
 import { confusionMatrixChart, lineChart, paletteColor, type Series } from "./svg_plot.ts";
 
 const f4 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(4));
 const pct = (v: number | undefined) => (v === undefined ? "–" : `${(100 * v).toFixed(1)}%`);
 const exp = (v: number | undefined) => (v === undefined ? "–" : v.toExponential(1));
+const meanStd = (r: VariantResult) =>
+  r.macroF1Mean === undefined
+    ? "–"
+    : `${r.macroF1Mean.toFixed(4)} ± ${r.macroF1Std!.toFixed(4)} (${r.runs!.length})`;
 
 function byId(results: ExperimentResults): Map<string, VariantResult> {
   return new Map(results.variants.map((v) => [v.id, v]));
@@ -36,21 +40,30 @@ export function studyLossChart(study: Study, results: ExperimentResults): string
 /** The Markdown F1 table of one study. */
 export function studyTable(study: Study, results: ExperimentResults): string {
   const variants = byId(results);
+  const repeated = results.variants.some((r) => r.runs);
   const rows = [
-    "| value | variant | params | epochs (best) | val macro-F1 | test macro-F1 engine | " +
-    "test macro-F1 reference | accuracy | agreement | max \\|Δp\\| |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| value | variant | params | epochs (best) | val macro-F1 | " +
+    (repeated ? "test macro-F1 mean ± std (seeds) | kept run: " : "") +
+    "test macro-F1 engine | test macro-F1 reference | accuracy | agreement | max \\|Δp\\| |",
+    `| --- | --- | ---: | ---: | ---: | ${
+      repeated ? "---: | " : ""
+    }---: | ---: | ---: | ---: | ---: |`,
   ];
   for (const e of study.entries) {
     const r = variants.get(e.variant);
     if (!r) continue;
     if (r.error) {
-      rows.push(`| ${e.value} | \`${r.id}\` | failed at ${r.error.stage} | | | | | | | |`);
+      rows.push(
+        `| ${e.value} | \`${r.id}\` | failed at ${r.error.stage} | | | | | | | |${
+          repeated ? " |" : ""
+        }`,
+      );
       continue;
     }
     rows.push(
       `| ${e.value} | \`${r.id}\` | ${r.params} | ${r.epochsRun} (${r.bestEpoch}) | ` +
-        `${f4(r.validationMacroF1)} | **${f4(r.engine?.macroF1)}** | ${
+        `${f4(r.validationMacroF1)} | ${repeated ? `**${meanStd(r)}** | ` : ""}` +
+        `${repeated ? f4(r.engine?.macroF1) : `**${f4(r.engine?.macroF1)}**`} | ${
           f4(r.reference?.macroF1)
         } | ` +
         `${f4(r.engine?.accuracy)} | ${pct(r.agreement)} | ${exp(r.maxAbsDiff)} |`,
@@ -86,35 +99,41 @@ export function conclusion(results: ExperimentResults): string[] {
   const out: string[] = [];
   const variants = byId(results);
   const ok = results.variants.filter((r) => !r.error && r.engine);
+  const repeated = ok.some((r) => r.runs);
+  const what = repeated ? "mean macro-F1" : "macro-F1";
   if (results.best) {
     const b = variants.get(results.best.id)!;
     out.push(
-      `Best model: \`${b.id}\` (${b.label}) with test macro-F1 ${f4(b.engine!.macroF1)} ` +
-        `(accuracy ${f4(b.engine!.accuracy)}, validation macro-F1 ${f4(b.validationMacroF1)}).`,
+      `Best model: \`${b.id}\` (${b.label}) with test ${what} ${f4(variantScore(b))}` +
+        (b.runs ? ` ± ${f4(b.macroF1Std)} over ${b.runs.length} seeds (kept run ` : " (") +
+        `macro-F1 ${f4(b.engine!.macroF1)}, accuracy ${f4(b.engine!.accuracy)}, validation ` +
+        `macro-F1 ${f4(b.validationMacroF1)}).`,
     );
   }
+  // What counts as noise: the seeds' spread when measured, else ~1/√n for n test samples.
+  const seedStd = Math.max(0, ...ok.map((r) => r.macroF1Std ?? 0));
+  const noise = repeated ? seedStd : 1 / Math.sqrt(Math.max(1, results.dataset.test));
+  const noiseWhy = repeated
+    ? `the largest seed-to-seed standard deviation (${noise.toFixed(4)})`
+    : `~1/√n = ${noise.toFixed(3)} for ${results.dataset.test} test samples`;
   for (const s of results.studies) {
     const scored = s.entries
-      .map((e) => ({ value: e.value, r: variants.get(e.variant) }))
+      .map((e) => ({ value: e.value, r: variants.get(e.variant)!, score: 0 }))
       .filter((e) => e.r?.engine)
-      .sort((a, b) => b.r!.engine!.macroF1 - a.r!.engine!.macroF1);
+      .map((e) => ({ ...e, score: variantScore(e.r)! }))
+      .sort((a, b) => b.score - a.score);
     if (scored.length < 2) continue;
     const [win, ...rest] = scored;
-    const spread = win.r!.engine!.macroF1 - scored[scored.length - 1].r!.engine!.macroF1;
+    const spread = win.score - scored[scored.length - 1].score;
     if (spread === 0) {
-      out.push(
-        `${s.title}: every setting scored the same macro-F1 (${f4(win.r!.engine!.macroF1)}); ` +
-          `no winner.`,
-      );
+      out.push(`${s.title}: every setting scored the same ${what} (${f4(win.score)}); no winner.`);
       continue;
     }
-    const others = rest.map((e) => `${e.value} (${f4(e.r!.engine!.macroF1)})`).join(", ");
+    const others = rest.map((e) => `${e.value} (${f4(e.score)})`).join(", ");
     out.push(
-      `${s.title}: **${win.value}** won with macro-F1 ${f4(win.r!.engine!.macroF1)}, ahead of ` +
-        `${others}` +
-        (spread < 0.01
-          ? `; the spread (${spread.toFixed(4)}) is within noise for ${results.dataset.test} ` +
-            `test samples.`
+      `${s.title}: **${win.value}** won with ${what} ${f4(win.score)}, ahead of ${others}` +
+        (spread < noise
+          ? `; the spread (${spread.toFixed(4)}) is below ${noiseWhy}, so the ranking may be noise.`
           : `; spread ${spread.toFixed(4)}.`),
     );
   }

@@ -56,10 +56,42 @@ export interface VariantResult {
     macroF1: number;
     predictSeconds: number;
   };
+  /**
+   * With `--repeats` > 1: every seed's run, scored in memory (the kept run — best validation
+   * macro-F1 — is the one saved, reloaded and compared with the reference).
+   */
+  runs?: VariantRun[];
+  /** Mean of the runs' test macro-F1 (with `--repeats` > 1). */
+  macroF1Mean?: number;
+  /** Sample standard deviation of the runs' test macro-F1 (with `--repeats` > 1). */
+  macroF1Std?: number;
   /** Fraction of test samples where engine and reference argmax agree. */
   agreement?: number;
   /** Largest |engine − reference| over every test probability. */
   maxAbsDiff?: number;
+}
+
+/** One seed's training run of a variant (with `--repeats`). */
+export interface VariantRun {
+  seed: number;
+  macroF1: number;
+  validationMacroF1: number;
+  epochsRun: number;
+  bestEpoch: number;
+  trainSeconds: number;
+  kept: boolean;
+}
+
+/** The number a variant is ranked by: the mean over seeds when repeated, else its test macro-F1. */
+export function variantScore(r: VariantResult): number | undefined {
+  return r.macroF1Mean ?? r.engine?.macroF1;
+}
+
+/** Mean and sample standard deviation. */
+export function meanStd(values: number[]): { mean: number; std: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const ss = values.reduce((a, b) => a + (b - mean) ** 2, 0);
+  return { mean, std: values.length > 1 ? Math.sqrt(ss / (values.length - 1)) : 0 };
 }
 
 /** The whole `results.json`. */
@@ -87,7 +119,7 @@ export interface ExperimentResults {
   };
   studies: Study[];
   variants: VariantResult[];
-  /** The variant with the highest engine test macro-F1. */
+  /** The variant with the highest engine test macro-F1 (mean over seeds with `--repeats`). */
   best: { id: string; macroF1: number } | null;
   wallClockSeconds: number;
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { KerasObject, Model } from "@scratchnet/engine";
+import { buildModel, type KerasObject, type Model } from "@scratchnet/engine";
 import { loadModel, saveKeras } from "@scratchnet/keras-importer";
 import { type ExperimentData, loadImageData, loadTextData } from "./data.ts";
 import { ExperimentError, OutputExistsError, VariantError } from "./errors.ts";
@@ -26,11 +26,14 @@ import {
   compareProbs,
   type ExperimentResults,
   macroF1OfProbs,
+  meanStd,
   predictionMetrics,
   RESULTS_SCHEMA_VERSION,
   type VariantResult,
+  type VariantRun,
+  variantScore,
 } from "./results.ts";
-import { KERAS_VERSION, type TrainSettings, trainVariant } from "./train.ts";
+import { KERAS_VERSION, type TrainOutcome, type TrainSettings, trainVariant } from "./train.ts";
 
 /**
  * Refuses an output folder that already holds results unless `force`.
@@ -93,7 +96,7 @@ export function variantConfig(
   }, variant.id);
 }
 
-function settingsOf(o: ExperimentOptions): TrainSettings {
+function settingsOf(o: ExperimentOptions, seed = o.seed): TrainSettings {
   return {
     epochs: o.epochs,
     batchSize: o.batchSize,
@@ -101,8 +104,95 @@ function settingsOf(o: ExperimentOptions): TrainSettings {
     clipnorm: o.clipnorm,
     reduceLrOnPlateau: o.reduceLrOnPlateau,
     earlyStopping: o.earlyStopping,
-    seed: o.seed,
+    seed,
   };
+}
+
+/** Test and validation macro-F1 of a trained spec, in memory (for repeated runs). */
+function scoreInMemory(trained: TrainOutcome, data: ExperimentData): [number, number] {
+  const model = buildModel(trained.spec);
+  try {
+    const classes = data.labelNames.length;
+    const test = model.predict(data.test.x, { batchSize: 64 }).data as Float32Array;
+    const val = model.predict(data.validation.x, { batchSize: 64 }).data as Float32Array;
+    return [
+      macroF1OfProbs(data.test.y, test, classes),
+      macroF1OfProbs(data.validation.y, val, classes),
+    ];
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Trains the variant `o.repeats` times (seeds `o.seed`, `o.seed + 1`, …) and returns the run
+ * with the best validation macro-F1 (ties: lower best validation loss), plus every run's scores
+ * when there is more than one.
+ */
+async function trainRepeated(
+  variant: Variant,
+  config: KerasObject,
+  data: ExperimentData,
+  o: ExperimentOptions,
+  onEpoch: (epoch: number, logs: Record<string, number>, seed: number) => void,
+): Promise<{ kept: TrainOutcome; runs: VariantRun[] | null }> {
+  if (o.repeats <= 1) {
+    const kept = await stage(
+      variant.id,
+      "training",
+      () =>
+        trainVariant(
+          o.trainer,
+          config,
+          data.train,
+          data.validation,
+          settingsOf(o),
+          (e, l) => onEpoch(e, l, o.seed),
+        ),
+    );
+    return { kept, runs: null };
+  }
+  const runs: VariantRun[] = [];
+  let kept: TrainOutcome | null = null, keptVal = -Infinity, keptLoss = Infinity;
+  for (let k = 0; k < o.repeats; k++) {
+    const seed = o.seed + k;
+    const trained = await stage(
+      variant.id,
+      `training (seed ${seed})`,
+      () =>
+        trainVariant(
+          o.trainer,
+          config,
+          data.train,
+          data.validation,
+          settingsOf(o, seed),
+          (e, l) => onEpoch(e, l, seed),
+        ),
+    );
+    const [testF1, valF1] = await stage(
+      variant.id,
+      `scoring (seed ${seed})`,
+      () => scoreInMemory(trained, data),
+    );
+    const valLoss = Math.min(...(trained.history.val_loss ?? [Infinity]));
+    const better = valF1 > keptVal || (valF1 === keptVal && valLoss < keptLoss);
+    if (better) {
+      kept = trained;
+      keptVal = valF1;
+      keptLoss = valLoss;
+      runs.forEach((r) => (r.kept = false));
+    }
+    runs.push({
+      seed,
+      macroF1: testF1,
+      validationMacroF1: valF1,
+      epochsRun: trained.epochsRun,
+      bestEpoch: trained.bestEpoch,
+      trainSeconds: trained.seconds,
+      kept: better,
+    });
+  }
+  return { kept: kept!, runs };
 }
 
 async function stage<T>(variant: string, name: string, fn: () => Promise<T> | T): Promise<T> {
@@ -118,7 +208,7 @@ export async function runVariant(
   variant: Variant,
   data: ExperimentData,
   o: ExperimentOptions,
-  onEpoch: (epoch: number, logs: Record<string, number>) => void = () => {},
+  onEpoch: (epoch: number, logs: Record<string, number>, seed: number) => void = () => {},
 ): Promise<VariantResult> {
   const result: VariantResult = {
     id: variant.id,
@@ -127,11 +217,11 @@ export async function runVariant(
   };
   const classes = data.labelNames.length;
   const config = variantConfig(o.family, variant, data, o);
-  const trained = await stage(
-    variant.id,
-    "training",
-    () => trainVariant(o.trainer, config, data.train, data.validation, settingsOf(o), onEpoch),
-  );
+  const { kept: trained, runs } = await trainRepeated(variant, config, data, o, onEpoch);
+  if (runs) {
+    const { mean, std } = meanStd(runs.map((r) => r.macroF1));
+    Object.assign(result, { runs, macroF1Mean: mean, macroF1Std: std });
+  }
   Object.assign(result, {
     params: trained.params,
     trainer: trained.trainer,
@@ -192,7 +282,14 @@ export async function runVariant(
 export function variantSummary(r: VariantResult): string {
   if (r.error) return `FAILED at ${r.error.stage}: ${r.error.message}`;
   const e = r.engine!, ref = r.reference!;
-  return `macro-F1 ${e.macroF1.toFixed(4)} (reference ${ref.macroF1.toFixed(4)}, ${ref.path}), ` +
+  const mean = r.macroF1Mean !== undefined
+    ? `mean ${r.macroF1Mean.toFixed(4)} ± ${r.macroF1Std!.toFixed(4)} over ${
+      r.runs!.length
+    } seeds; kept `
+    : "";
+  return `${mean}macro-F1 ${e.macroF1.toFixed(4)} (reference ${
+    ref.macroF1.toFixed(4)
+  }, ${ref.path}), ` +
     `agreement ${(100 * r.agreement!).toFixed(1)}%, max |Δp| ${r.maxAbsDiff!.toExponential(1)}, ` +
     `${r.epochsRun} epochs (best ${r.bestEpoch}), ${r.trainSeconds!.toFixed(1)}s training`;
 }
@@ -241,7 +338,8 @@ export async function runExperiment(
         v,
         data,
         o,
-        (epoch, logs) => progress.epoch(v.id, epoch, o.epochs, logs),
+        (epoch, logs, seed) =>
+          progress.epoch(o.repeats > 1 ? `${v.id} seed ${seed}` : v.id, epoch, o.epochs, logs),
       );
     } catch (e) {
       const ve = e instanceof VariantError ? e : new VariantError(v.id, "setup", e);
@@ -260,7 +358,7 @@ export async function runExperiment(
   }
   const scored = variants.filter((r) => r.engine);
   const best = scored.length
-    ? scored.reduce((a, b) => (b.engine!.macroF1 > a.engine!.macroF1 ? b : a))
+    ? scored.reduce((a, b) => (variantScore(b)! > variantScore(a)! ? b : a))
     : null;
   const results: ExperimentResults = {
     schemaVersion: RESULTS_SCHEMA_VERSION,
@@ -287,6 +385,7 @@ export async function runExperiment(
         ? { monitor: "val_loss", patience: o.earlyStopping.patience, restoreBestWeights: true }
         : null,
       seed: o.seed,
+      repeats: o.repeats,
       trainer: o.trainer,
       reference: o.reference,
       quick: o.quick,
@@ -309,7 +408,7 @@ export async function runExperiment(
     },
     studies: grid.studies,
     variants,
-    best: best ? { id: best.id, macroF1: best.engine!.macroF1 } : null,
+    best: best ? { id: best.id, macroF1: variantScore(best)! } : null,
     wallClockSeconds: (performance.now() - t0) / 1000,
   };
   await writeReport(o.out, results);

@@ -72,7 +72,7 @@ Deno.test("lstm --quick end to end: train, .keras round trip, engine = TF.js, re
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("gru --quick: reset_after=true is checked against the host reference", async () => {
+Deno.test("gru --quick --repeats 2: reset_after=true is checked against the host reference", async () => {
   const { out, results } = await quickRun([
     "gru",
     "--variants",
@@ -81,8 +81,18 @@ Deno.test("gru --quick: reset_after=true is checked against the host reference",
     "48",
     "--epochs",
     "1",
+    "--repeats",
+    "2",
   ]);
   assertScored(results, "host-reference");
+  // Two seeds trained and scored; the kept one (best validation macro-F1) is the one reloaded.
+  const v = results.variants[0];
+  assert.deepEqual(v.runs!.map((r) => r.seed), [42, 43]);
+  assert.equal(v.runs!.filter((r) => r.kept).length, 1);
+  const kept = v.runs!.find((r) => r.kept)!;
+  assert.equal(kept.macroF1, v.engine!.macroF1);
+  assert.equal(kept.validationMacroF1, v.validationMacroF1);
+  assert.ok(Math.abs(v.macroF1Mean! - (v.runs![0].macroF1 + v.runs![1].macroF1) / 2) < 1e-12);
   await Deno.remove(out, { recursive: true });
 });
 

@@ -13,9 +13,12 @@ export function summaryTable(results: ExperimentResults): string {
     "epochs",
     "train s",
   ];
+  const repeated = results.variants.some((r) => r.runs);
+  if (repeated) head.splice(1, 0, "mean ± std");
   const rows = results.variants.map((r) =>
-    r.error ? [r.id, `failed at ${r.error.stage}`, "", "", "", "", "", ""] : [
+    r.error ? [r.id, `failed at ${r.error.stage}`, ...Array(head.length - 2).fill("")] : [
       r.id,
+      ...(repeated ? [`${r.macroF1Mean!.toFixed(4)} ± ${r.macroF1Std!.toFixed(4)}`] : []),
       r.engine!.macroF1.toFixed(4),
       r.reference!.macroF1.toFixed(4),
       r.reference!.path,
