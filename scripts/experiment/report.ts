@@ -265,7 +265,7 @@ export async function writeReport(out: string, results: ExperimentResults): Prom
     await Deno.writeTextFile(
       join(out, "plots", `confusion_${b.id}.svg`),
       confusionMatrixChart(
-        `${b.label}: test confusion matrix (rows true, columns predicted)`,
+        `${b.label}: test confusion matrix`,
         b.engine!.confusionMatrix,
         results.dataset.labelNames,
       ),

@@ -124,7 +124,9 @@ export function confusionMatrixChart(title: string, matrix: number[][], labels: 
   const n = matrix.length;
   const cell = Math.max(36, Math.min(64, Math.floor(480 / Math.max(n, 1))));
   const m = { left: 110, top: 60, right: 20, bottom: 20 };
-  const width = m.left + n * cell + m.right, height = m.top + n * cell + m.bottom + 30;
+  // Wide enough for the title too (≈ 8.5 px per character at 15 px bold).
+  const width = Math.max(m.left + n * cell + m.right, Math.ceil(title.length * 8.5) + 20);
+  const height = m.top + n * cell + m.bottom + 30;
   const max = Math.max(1, ...matrix.flat());
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,

@@ -18,3 +18,10 @@ Deno.test("confusionMatrixChart writes every count", () => {
     if (!svg.includes(v)) throw new Error(`missing ${v}`);
   }
 });
+
+Deno.test("confusionMatrixChart is wide enough for a long title", () => {
+  const title = "A long model label, 3 conv, filters 32-64-128: test confusion matrix";
+  const svg = confusionMatrixChart(title, [[1, 0], [0, 1]], ["a", "b"]);
+  const width = Number(svg.match(/width="(\d+)"/)![1]);
+  if (!(width >= title.length * 8)) throw new Error(`width ${width} for ${title.length} chars`);
+});
