@@ -34,6 +34,14 @@ async function compile(extraFlags: string[]): Promise<Uint8Array> {
     "stub",
     "--initialMemory",
     "1",
+    // The memory is imported and declared shared so worker threads can run kernels on it; the
+    // engine clears the shared flag where shared memory is unavailable (memory_import.ts).
+    "--enable",
+    "threads",
+    "--importMemory",
+    "--sharedMemory",
+    "--maximumMemory",
+    "65536",
   ], {
     readFile: (name: string, baseDir: string) => {
       try {

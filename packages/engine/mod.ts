@@ -49,6 +49,12 @@ export {
   softmaxReference,
 } from "./src/activations.ts";
 export { getRuntime, wasmSimdSupported, WasmUnavailableError } from "./src/wasm/kernels.ts";
+export {
+  type KernelThreadOptions,
+  KernelThreadError,
+  kernelThreads,
+  setKernelThreads,
+} from "./src/wasm/threads.ts";
 
 import { supportedLayerClasses } from "./src/registry.ts";
 /** The Keras layer classes the engine runs (exactly those the importer accepts). */

@@ -301,24 +301,20 @@ function tile1x4(
   alpha: f32,
   accumulate: i32,
 ): void {
-  // Two chains over alternate k steps halve the add latency the loop waits on.
-  let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
+  // One chain in k order, like every other tile: a row's result must not depend on which tile
+  // (and so on the batch size) computed it.
+  let x0 = f32x4.splat(0);
   let bp = b;
   const segBytes = <usize> segLen << 2;
   for (let s = 0; s < nSeg; s++) {
     let off = <usize> s * segStride;
     const end = off + segBytes;
-    for (; off + 4 < end; off += 8) {
-      x0 = madd(x0, v128.load32_splat(a0 + off), v128.load(bp));
-      x1 = madd(x1, v128.load32_splat(a0 + off + 4), v128.load(bp + sb));
-      bp += sb << 1;
-    }
-    if (off < end) {
+    for (; off < end; off += 4) {
       x0 = madd(x0, v128.load32_splat(a0 + off), v128.load(bp));
       bp += sb;
     }
   }
-  epilogue4(c, f32x4.add(x0, x1), bias, j, act, alpha, accumulate);
+  epilogue4(c, x0, bias, j, act, alpha, accumulate);
 }
 
 /** One output cell (column remainders narrower than 4). */

@@ -69,27 +69,45 @@ export function pool2d(
   isAvg: i32,
 ): void {
   const rowBytes = <usize> c << 2;
+  const imgRowBytes = <usize> w * rowBytes;
+  const c4 = c & ~3;
   let dst = y;
   for (let b = 0; b < batch; b++) {
-    const image = x + <usize> b * <usize> h * <usize> w * rowBytes;
+    const image = x + <usize> b * <usize> h * imgRowBytes;
     for (let oh = 0; oh < outH; oh++) {
       const y0 = max(oh * sh - padTop, 0);
       const y1 = min(oh * sh - padTop + ph, h);
       for (let ow = 0; ow < outW; ow++) {
         const x0 = max(ow * sw - padLeft, 0);
         const x1 = min(ow * sw - padLeft + pw, w);
-        let first = true;
-        for (let iy = y0; iy < y1; iy++) {
-          const row = image + <usize> iy * <usize> w * rowBytes;
-          for (let ix = x0; ix < x1; ix++) {
-            const src = row + <usize> ix * rowBytes;
-            if (first) {
-              copyRow(dst, src, c);
-              first = false;
-            } else reduceInto(dst, src, c, isAvg);
+        const first = image + <usize> y0 * imgRowBytes + <usize> x0 * rowBytes;
+        // One 4-channel accumulator in a register across the whole window, then one store.
+        for (let j = 0; j < c4; j += 4) {
+          const o = <usize> j << 2;
+          let acc = v128.load(first + o);
+          for (let iy = y0; iy < y1; iy++) {
+            const row = image + <usize> iy * imgRowBytes + o;
+            for (let ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              const v = v128.load(row + <usize> ix * rowBytes);
+              acc = isAvg ? f32x4.add(acc, v) : f32x4.max(acc, v);
+            }
           }
+          if (isAvg) acc = f32x4.div(acc, f32x4.splat(<f32> ((y1 - y0) * (x1 - x0))));
+          v128.store(dst + o, acc);
         }
-        if (isAvg) divideRow(dst, c, <f32> ((y1 - y0) * (x1 - x0)));
+        for (let j = c4; j < c; j++) {
+          const o = <usize> j << 2;
+          let acc = load<f32>(first + o);
+          for (let iy = y0; iy < y1; iy++) {
+            const row = image + <usize> iy * imgRowBytes + o;
+            for (let ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              const v = load<f32>(row + <usize> ix * rowBytes);
+              acc = isAvg ? acc + v : max(acc, v);
+            }
+          }
+          if (isAvg) acc /= <f32> ((y1 - y0) * (x1 - x0));
+          store<f32>(dst + o, acc);
+        }
         dst += rowBytes;
       }
     }

@@ -103,3 +103,25 @@ Deno.test("gemm tiles: every row remainder and column width, B panels, accumulat
     }
   }
 });
+
+Deno.test("gemm: a row's result is bitwise the same whatever the row count (batch-invariant)", () => {
+  const rng = new Rng(23);
+  for (const { kernels, heap, variant } of bothVariants()) {
+    for (const [n, k] of [[16, 3600], [45, 17], [256, 64], [10, 100]]) {
+      const a = rng.floats(14 * k), b = rng.floats(k * n), bias = rng.floats(n);
+      const pa = heap.upload(a), pb = heap.upload(b), pbias = heap.upload(bias);
+      const pc = heap.alloc(14 * n * 4);
+      let first: Float32Array | undefined;
+      for (let m = 1; m <= 14; m++) {
+        kernels.gemm(pa, pb, pbias, pc, m, n, k, ActivationCode.Linear, 0);
+        // Row 0 goes through a different tile for each m (1×32/1×4, 2×16, 4×8, 6×8).
+        const row0 = heap.f32(pc, n).slice();
+        if (!first) first = row0;
+        else if (row0.some((v, i) => v !== first![i])) {
+          throw new Error(`${variant} n=${n} k=${k}: row 0 differs between m=1 and m=${m}`);
+        }
+      }
+      [pa, pb, pbias, pc].forEach((p) => heap.free(p));
+    }
+  }
+});

@@ -10,9 +10,10 @@ import {
 } from "../layer.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
+import { parallelRanges, runJobs } from "../wasm/threads.ts";
 import { GRU } from "./gru.ts";
 import { LSTM } from "./lstm.ts";
-import type { RecurrentLayer } from "./recurrent.ts";
+import type { RecurrentLayer, RecurrentOutput } from "./recurrent.ts";
 import { SimpleRNN } from "./simple_rnn.ts";
 
 const WRAPPABLE: Record<string, (c: LayerConfig, o: LayerBuildOptions) => RecurrentLayer> = {
@@ -192,36 +193,38 @@ export class Bidirectional extends Layer {
     const width = this.mergeMode === "concat" ? uf + ub : uf;
     const y = this.allocOutput(ctx, seq ? [batch, time, width] : [batch, width]);
     let tmp = 0;
+    const works: number[] = [];
     try {
-      this.forward.runInto(x, mask, ctx, {
+      const outF: RecurrentOutput = {
         ptr: y.ptr,
         rowStride: width,
         reverse: false,
         zeroOutputForMask: seq,
-      });
-      if (this.mergeMode === "concat") {
-        this.backward.runInto(x, mask, ctx, {
-          ptr: y.ptr + uf * 4,
-          rowStride: width,
-          reverse: seq,
-          zeroOutputForMask: seq,
-        });
+      };
+      const concat = this.mergeMode === "concat";
+      if (!concat) tmp = ctx.heap.alloc(sizeOf(y.shape) * 4);
+      const outB: RecurrentOutput = concat
+        ? { ptr: y.ptr + uf * 4, rowStride: width, reverse: seq, zeroOutputForMask: seq }
+        : { ptr: tmp, rowStride: ub, reverse: seq, zeroOutputForMask: seq };
+      const flops = this.forward.sequenceFlops(x) + this.backward.sequenceFlops(x);
+      if (parallelRanges(ctx.kernels, 2, flops).length === 2) {
+        // Kernel threads on: the two directions run at the same time, one per thread.
+        const f = this.forward.sequenceJobs(x, mask, ctx, outF, [[0, batch]]);
+        works.push(...f.works);
+        const b = this.backward.sequenceJobs(x, mask, ctx, outB, [[0, batch]]);
+        works.push(...b.works);
+        runJobs(ctx.kernels, [...f.jobs, ...b.jobs]);
       } else {
-        const n = sizeOf(y.shape);
-        tmp = ctx.heap.alloc(n * 4);
-        this.backward.runInto(x, mask, ctx, {
-          ptr: tmp,
-          rowStride: ub,
-          reverse: seq,
-          zeroOutputForMask: seq,
-        });
-        ctx.kernels.rnnMerge(y.ptr, tmp, n, MERGE_CODES[this.mergeMode]);
+        this.forward.runInto(x, mask, ctx, outF);
+        this.backward.runInto(x, mask, ctx, outB);
       }
+      if (!concat) ctx.kernels.rnnMerge(y.ptr, tmp, sizeOf(y.shape), MERGE_CODES[this.mergeMode]);
     } catch (e) {
       ctx.heap.free(y.ptr);
       throw e;
     } finally {
       ctx.heap.free(tmp);
+      for (const w of works) ctx.heap.free(w);
     }
     return y;
   }

@@ -16,6 +16,7 @@ import {
   type WeightSpec,
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /** Floats of im2col scratch per call (256 KiB): tiles of output pixels stay cache-resident. */
 const SCRATCH_FLOATS = 1 << 16;
@@ -113,56 +114,67 @@ export class Conv2D extends Layer {
     const act = this.activation;
     const fused = act.kind === "elementwise";
     // The kernel picks its method by shape (1×1 gemm, implicit GEMM over a zero-padded copy of
-    // each image, or im2col tiles) and says how much scratch it wants for it.
+    // each image, or im2col tiles) and says how much scratch it wants for it. With kernel threads
+    // on, large batches split into one range of images per thread, each with its own scratch.
     const k = kh * kw * c;
-    const pixels = batch * gy.out * gx.out;
-    const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(SCRATCH_FLOATS / k)));
-    const scratchFloats = ctx.kernels.conv2dScratchFloats(
-      batch,
-      h,
-      w,
-      c,
-      gy.out,
-      gx.out,
-      kh,
-      kw,
-      sh,
-      sw,
-      dh,
-      dw,
-      gy.padBefore,
-      gx.padBefore,
-      im2colFloats,
-    );
-    const scratch = scratchFloats > 0 ? ctx.heap.alloc(scratchFloats * 4) : 0;
+    const flops = 2 * batch * gy.out * gx.out * this.filters * k;
+    const ranges = parallelRanges(ctx.kernels, batch, flops);
+    const scratches: number[] = [];
     try {
-      ctx.kernels.conv2d(
-        x.ptr,
-        this.weightPtrs[0],
-        this.useBias ? this.weightPtrs[1] : 0,
-        y.ptr,
-        scratch,
-        scratchFloats,
-        batch,
-        h,
-        w,
-        c,
-        gy.out,
-        gx.out,
-        this.filters,
-        kh,
-        kw,
-        sh,
-        sw,
-        dh,
-        dw,
-        gy.padBefore,
-        gx.padBefore,
-        fused ? act.code : 0,
-        fused ? act.alpha : 0,
-      );
+      const jobs: KernelJob[] = ranges.map(([b0, nb]) => {
+        const pixels = nb * gy.out * gx.out;
+        const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(SCRATCH_FLOATS / k)));
+        const scratchFloats = ctx.kernels.conv2dScratchFloats(
+          nb,
+          h,
+          w,
+          c,
+          gy.out,
+          gx.out,
+          kh,
+          kw,
+          sh,
+          sw,
+          dh,
+          dw,
+          gy.padBefore,
+          gx.padBefore,
+          im2colFloats,
+        );
+        const scratch = scratchFloats > 0 ? ctx.heap.alloc(scratchFloats * 4) : 0;
+        scratches.push(scratch);
+        return {
+          fn: "conv2d",
+          args: [
+            x.ptr + b0 * h * w * c * 4,
+            this.weightPtrs[0],
+            this.useBias ? this.weightPtrs[1] : 0,
+            y.ptr + b0 * gy.out * gx.out * this.filters * 4,
+            scratch,
+            scratchFloats,
+            nb,
+            h,
+            w,
+            c,
+            gy.out,
+            gx.out,
+            this.filters,
+            kh,
+            kw,
+            sh,
+            sw,
+            dh,
+            dw,
+            gy.padBefore,
+            gx.padBefore,
+            fused ? act.code : 0,
+            fused ? act.alpha : 0,
+          ],
+        };
+      });
+      runJobs(ctx.kernels, jobs);
     } finally {
-      ctx.heap.free(scratch);
+      for (const s of scratches) ctx.heap.free(s);
     }
     if (!fused) applyActivation(ctx, y, act);
     return y;

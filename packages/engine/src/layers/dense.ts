@@ -9,6 +9,7 @@ import {
 } from "../layer.ts";
 import { InputShapeError } from "../errors.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /** Keras `Dense`: `act(x · kernel + bias)` on the last axis of any rank. */
 export class Dense extends Layer {
@@ -43,16 +44,24 @@ export class Dense extends Layer {
     const y = this.allocOutput(ctx, [...x.shape.slice(0, -1), this.units]);
     const act = this.activation;
     const fused = act.kind === "elementwise";
-    ctx.kernels.gemm(
-      x.ptr,
-      this.weightPtrs[0],
-      this.useBias ? this.weightPtrs[1] : 0,
-      y.ptr,
-      m,
-      this.units,
-      k,
-      fused ? act.code : 0,
-      fused ? act.alpha : 0,
+    // With kernel threads on, a large product splits into one range of rows per thread.
+    const ranges = parallelRanges(ctx.kernels, m, 2 * m * k * this.units);
+    runJobs(
+      ctx.kernels,
+      ranges.map(([r0, rows]) => ({
+        fn: "gemm",
+        args: [
+          x.ptr + r0 * k * 4,
+          this.weightPtrs[0],
+          this.useBias ? this.weightPtrs[1] : 0,
+          y.ptr + r0 * this.units * 4,
+          rows,
+          this.units,
+          k,
+          fused ? act.code : 0,
+          fused ? act.alpha : 0,
+        ],
+      })),
     );
     if (!fused) applyActivation(ctx, y, act);
     return y;

@@ -8,6 +8,7 @@ import {
 import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+import { parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /**
  * Shared body of Keras `MaxPooling2D` / `AveragePooling2D` (NHWC): `pool_size`, `strides`
@@ -62,22 +63,30 @@ export abstract class Pooling2D extends Layer {
       );
     }
     const y = this.allocOutput(ctx, [batch, gy.out, gx.out, c]);
-    ctx.kernels.pool2d(
-      x.ptr,
-      y.ptr,
-      batch,
-      h,
-      w,
-      c,
-      gy.out,
-      gx.out,
-      ph,
-      pw,
-      sh,
-      sw,
-      gy.padBefore,
-      gx.padBefore,
-      this.#isAvg ? 1 : 0,
+    // Memory-bound: counted as ~8 units of work per input value when deciding to split.
+    const ranges = parallelRanges(ctx.kernels, batch, 8 * batch * h * w * c);
+    runJobs(
+      ctx.kernels,
+      ranges.map(([b0, nb]) => ({
+        fn: "pool2d",
+        args: [
+          x.ptr + b0 * h * w * c * 4,
+          y.ptr + b0 * gy.out * gx.out * c * 4,
+          nb,
+          h,
+          w,
+          c,
+          gy.out,
+          gx.out,
+          ph,
+          pw,
+          sh,
+          sw,
+          gy.padBefore,
+          gx.padBefore,
+          this.#isAvg ? 1 : 0,
+        ],
+      })),
     );
     return y;
   }

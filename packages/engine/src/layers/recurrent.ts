@@ -13,6 +13,7 @@ import {
   type WeightSpec,
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /** Where and how one recurrent run writes its output (Bidirectional writes slices). */
 export interface RecurrentOutput {
@@ -148,6 +149,34 @@ export abstract class RecurrentLayer extends Layer {
     ctx: CallContext,
     out: RecurrentOutput,
   ): void {
+    // With kernel threads on, a large batch splits into one range of sequences per thread.
+    const ranges = parallelRanges(ctx.kernels, x.shape[0] ?? 0, this.sequenceFlops(x));
+    const { jobs, works } = this.sequenceJobs(x, mask, ctx, out, ranges);
+    try {
+      runJobs(ctx.kernels, jobs);
+    } finally {
+      for (const w of works) ctx.heap.free(w);
+    }
+  }
+
+  /** Multiply-add flops of the layer over x (input projection and recurrent steps). */
+  sequenceFlops(x: DeviceTensor): number {
+    const [batch, time, inDim] = x.shape;
+    return 2 * batch * time * (inDim + this.units) * gateCount(this.cell) * this.units;
+  }
+
+  /**
+   * Validates the input and builds one `rnnSequence` call per batch range [start, count), each
+   * with its own workspace; the caller runs the jobs (together with others when it likes) and
+   * frees `works` afterwards.
+   */
+  sequenceJobs(
+    x: DeviceTensor,
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+    out: RecurrentOutput,
+    ranges: [number, number][],
+  ): { jobs: KernelJob[]; works: number[] } {
     if (x.dtype !== "float32" || x.shape.length !== 3) {
       throw new InputShapeError(
         this.name,
@@ -172,32 +201,43 @@ export abstract class RecurrentLayer extends Layer {
     const bias = this.useBias ? this.weightPtrs[2] : 0;
     const g = gateCount(this.cell) * this.units;
     const recBias = this.cell === RnnCell.GRUResetAfter && bias ? bias + g * 4 : 0;
-    const work = heap.alloc(kernels.rnnWorkspaceBytes(this.cell, batch, time, this.units));
+    const outRows = this.returnSequences ? time : 1;
+    const jobs: KernelJob[] = [];
+    const works: number[] = [];
     try {
-      kernels.rnnSequence(
-        this.cell,
-        x.ptr,
-        batch,
-        time,
-        inDim,
-        this.units,
-        this.weightPtrs[0],
-        this.weightPtrs[1],
-        bias,
-        recBias,
-        mask ? mask.ptr : 0,
-        this.activation.code,
-        this.activation.alpha,
-        this.recurrentActivation.code,
-        this.recurrentActivation.alpha,
-        flags,
-        out.ptr,
-        out.rowStride,
-        work,
-      );
-    } finally {
-      heap.free(work);
+      for (const [b0, nb] of ranges) {
+        const work = heap.alloc(kernels.rnnWorkspaceBytes(this.cell, nb, time, this.units));
+        works.push(work);
+        jobs.push({
+          fn: "rnnSequence",
+          args: [
+            this.cell,
+            x.ptr + b0 * time * inDim * 4,
+            nb,
+            time,
+            inDim,
+            this.units,
+            this.weightPtrs[0],
+            this.weightPtrs[1],
+            bias,
+            recBias,
+            mask ? mask.ptr + b0 * time * 4 : 0,
+            this.activation.code,
+            this.activation.alpha,
+            this.recurrentActivation.code,
+            this.recurrentActivation.alpha,
+            flags,
+            out.ptr + b0 * outRows * out.rowStride * 4,
+            out.rowStride,
+            work,
+          ],
+        });
+      }
+    } catch (e) {
+      for (const w of works) heap.free(w);
+      throw e;
     }
+    return { jobs, works };
   }
 
   /** The mask goes on with the sequence; a last-step output ends it. */

@@ -5,6 +5,7 @@
 import { decodeBase64 } from "./base64.ts";
 import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels_wasm.ts";
 import { WasmHeap } from "./heap.ts";
+import { findMemoryImport, sharedMemorySupported, withUnsharedMemory } from "./memory_import.ts";
 
 /** Raw kernel exports. Pointers are byte offsets into the module's memory. */
 export interface KernelExports {
@@ -551,12 +552,23 @@ export interface KernelRuntime {
   kernels: KernelExports;
   heap: WasmHeap;
   variant: KernelVariant;
+  /** The compiled module: worker threads instantiate it on the same memory. */
+  module: WebAssembly.Module;
+  /** The imported linear memory (shared where the runtime allows it). */
+  memory: WebAssembly.Memory;
+  /** Whether `memory` is a shared memory (a precondition for kernel threads). */
+  shared: boolean;
 }
 
-function compileVariant(variant: KernelVariant): WebAssembly.Module | undefined {
+function compileVariant(
+  variant: KernelVariant,
+  shared: boolean,
+): { module: WebAssembly.Module; bytes: Uint8Array } | undefined {
   const base64 = variant === "relaxed" ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64;
+  const built = decodeBase64(base64);
+  const bytes = shared ? built : withUnsharedMemory(built);
   try {
-    return new WebAssembly.Module(decodeBase64(base64) as BufferSource);
+    return { module: new WebAssembly.Module(bytes as BufferSource), bytes };
   } catch (e) {
     // A runtime without relaxed SIMD rejects that build at compile time: fall back.
     if (variant === "relaxed" && e instanceof WebAssembly.CompileError) return undefined;
@@ -564,9 +576,22 @@ function compileVariant(variant: KernelVariant): WebAssembly.Module | undefined 
   }
 }
 
+/** The `env` imports of a kernel module instance on `memory`. */
+export function kernelImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return {
+    env: {
+      memory,
+      abort(_msg: number, _file: number, line: number, column: number) {
+        throw new Error(`scratchnet kernel aborted at ${line}:${column}`);
+      },
+    },
+  };
+}
+
 /**
  * Instantiates a new kernel module and heap. Without `variant`, the relaxed-SIMD build when the
- * runtime compiles it, else the plain SIMD build; tests pass a variant to check both.
+ * runtime compiles it, else the plain SIMD build; tests pass a variant to check both. The memory
+ * is shared when the runtime supports it (see memory_import.ts).
  */
 export function instantiateKernels(variant?: KernelVariant): KernelRuntime {
   if (!wasmSimdSupported()) {
@@ -575,24 +600,31 @@ export function instantiateKernels(variant?: KernelVariant): KernelRuntime {
         "Safari ≥ 16.4, Deno, Node ≥ 16.4); this runtime does not provide it.",
     );
   }
+  const shared = sharedMemorySupported();
   let chosen: KernelVariant = variant ?? "relaxed";
-  let module = compileVariant(chosen);
-  if (!module) {
+  let compiled = compileVariant(chosen, shared);
+  if (!compiled) {
     if (variant === "relaxed") {
       throw new WasmUnavailableError("this runtime does not support WebAssembly relaxed SIMD");
     }
     chosen = "simd";
-    module = compileVariant(chosen)!;
+    compiled = compileVariant(chosen, shared)!;
   }
-  const instance = new WebAssembly.Instance(module, {
-    env: {
-      abort(_msg: number, _file: number, line: number, column: number) {
-        throw new Error(`scratchnet kernel aborted at ${line}:${column}`);
-      },
-    },
-  });
+  const limits = findMemoryImport(compiled.bytes);
+  if (!limits) throw new Error("scratchnet kernel module does not import its memory");
+  const memory = new WebAssembly.Memory(
+    { initial: limits.initial, maximum: limits.maximum, shared } as WebAssembly.MemoryDescriptor,
+  );
+  const instance = new WebAssembly.Instance(compiled.module, kernelImports(memory));
   const kernels = instance.exports as unknown as KernelExports;
-  return { kernels, heap: new WasmHeap(kernels.memory, kernels.heapBase()), variant: chosen };
+  return {
+    kernels,
+    heap: new WasmHeap(memory, kernels.heapBase()),
+    variant: chosen,
+    module: compiled.module,
+    memory,
+    shared,
+  };
 }
 
 let runtime: KernelRuntime | undefined;

@@ -1,0 +1,322 @@
+/**
+ * Kernel threads: Web Workers that instantiate the kernel module on the same shared memory, so a
+ * layer can split one big kernel call (a batch of images, the rows of a GEMM, the two directions of
+ * a Bidirectional RNN) across cores and still run synchronously.
+ *
+ * Off by default; `setKernelThreads(n)` turns them on where the runtime allows it (shared memory,
+ * Workers, and `Atomics.wait` on the calling thread — Deno, Node, or a browser worker; not a
+ * browser page's main thread). Dispatch is a small shared control block per worker: the caller
+ * writes the export name's index and the arguments, bumps a sequence number and `Atomics.notify`s;
+ * the worker runs the export and reports back the same way. Workers end themselves after
+ * {@link IDLE_MS} without work so an idle pool never keeps a process alive; the next parallel call
+ * starts them again.
+ */
+import { getRuntime, type KernelExports, type KernelRuntime } from "./kernels.ts";
+
+/** One kernel call: an export name and its (numeric) arguments. */
+export interface KernelJob {
+  fn: string;
+  args: number[];
+}
+
+/** Milliseconds a worker waits for work before it ends itself. */
+export const IDLE_MS = 1000;
+/** Milliseconds to wait for a new worker to come up before giving up on threads. */
+const START_TIMEOUT_MS = 10_000;
+
+// Control block layout per worker, in int32 slots (SLOT_INTS each): state, job sequence number,
+// finished sequence number, export index, argument count, status; float64 arguments from ARGS_F64.
+const SLOT_INTS = 64;
+const STATE = 0, SEQ = 1, DONE = 2, FN = 3, ARGC = 4, STATUS = 5;
+const ARGS_F64 = 8; // float64 index within the slot (byte 64)
+const MAX_ARGS = (SLOT_INTS * 4 - ARGS_F64 * 8) / 8;
+const STARTING = 0, IDLE = 1, BUSY = 2, EXITED = 3;
+
+/** The worker's whole program (plain JS, started from a data: URL so bundles need no file). */
+const WORKER_SOURCE = `
+const SLOT_INTS = ${SLOT_INTS}, STATE = ${STATE}, SEQ = ${SEQ}, DONE = ${DONE}, FN = ${FN};
+const ARGC = ${ARGC}, STATUS = ${STATUS}, ARGS_F64 = ${ARGS_F64};
+const IDLE = ${IDLE}, BUSY = ${BUSY}, EXITED = ${EXITED};
+self.onmessage = (e) => {
+  const { module, memory, control, slot, names, idleMs } = e.data;
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      memory,
+      abort(_m, _f, line, column) {
+        throw new Error("scratchnet kernel aborted at " + line + ":" + column);
+      },
+    },
+  });
+  const fns = names.map((n) => instance.exports[n]);
+  const i32 = new Int32Array(control, slot * SLOT_INTS * 4, SLOT_INTS);
+  const f64 = new Float64Array(control, slot * SLOT_INTS * 4, SLOT_INTS / 2);
+  let seen = Atomics.load(i32, SEQ);
+  Atomics.store(i32, STATE, IDLE);
+  Atomics.notify(i32, STATE);
+  for (;;) {
+    if (Atomics.wait(i32, SEQ, seen, idleMs) === "timed-out") {
+      if (Atomics.compareExchange(i32, STATE, IDLE, EXITED) === IDLE) {
+        Atomics.notify(i32, STATE);
+        self.close();
+        return;
+      }
+      continue; // claimed for a job just now: its sequence number is on the way
+    }
+    seen = Atomics.load(i32, SEQ);
+    const argc = i32[ARGC];
+    const args = new Array(argc);
+    for (let i = 0; i < argc; i++) args[i] = f64[ARGS_F64 + i];
+    let status = 0;
+    try {
+      fns[i32[FN]](...args);
+    } catch (_) {
+      status = 1;
+    }
+    i32[STATUS] = status;
+    Atomics.store(i32, STATE, IDLE);
+    Atomics.store(i32, DONE, seen);
+    Atomics.notify(i32, DONE);
+  }
+};
+`;
+
+/** Whether the calling thread may block in Atomics.wait (not a browser page's main thread). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Raised when a kernel failed on a worker thread. */
+export class KernelThreadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KernelThreadError";
+  }
+}
+
+/** Worker threads bound to one kernel runtime (its module and shared memory). */
+export class KernelThreadPool {
+  readonly #runtime: KernelRuntime;
+  readonly #workers: number;
+  readonly #names: string[];
+  readonly #index = new Map<string, number>();
+  readonly #control: SharedArrayBuffer;
+  readonly #i32: Int32Array;
+  readonly #f64: Float64Array;
+  #handles: (Worker | undefined)[];
+  #parallelRuns = 0;
+
+  /** A pool of `workers` worker threads (besides the calling thread) for `runtime`. */
+  constructor(runtime: KernelRuntime, workers: number) {
+    this.#runtime = runtime;
+    this.#workers = workers;
+    this.#names = Object.keys(runtime.kernels).filter((k) =>
+      typeof (runtime.kernels as Record<string, unknown>)[k] === "function"
+    );
+    this.#names.forEach((n, i) => this.#index.set(n, i));
+    this.#control = new SharedArrayBuffer(SLOT_INTS * 4 * Math.max(workers, 1));
+    this.#i32 = new Int32Array(this.#control);
+    this.#f64 = new Float64Array(this.#control);
+    this.#handles = new Array(workers).fill(undefined);
+    for (let w = 0; w < workers; w++) this.#i32[w * SLOT_INTS + STATE] = EXITED;
+  }
+
+  /** Threads a parallel call uses: the workers plus the calling thread. */
+  get threads(): number {
+    return this.#workers + 1;
+  }
+
+  /** Calls of `run` that used more than one thread (for tests and benches). */
+  get parallelRuns(): number {
+    return this.#parallelRuns;
+  }
+
+  /** The kernels of the calling thread's instance. */
+  get kernels(): KernelExports {
+    return this.#runtime.kernels;
+  }
+
+  /** Starts worker `w` and blocks until its instance is ready. */
+  #start(w: number): void {
+    const base = w * SLOT_INTS;
+    this.#handles[w]?.terminate();
+    Atomics.store(this.#i32, base + STATE, STARTING);
+    const url = `data:text/javascript;base64,${btoa(WORKER_SOURCE)}`;
+    const worker = new Worker(url, { type: "module" });
+    worker.postMessage({
+      module: this.#runtime.module,
+      memory: this.#runtime.memory,
+      control: this.#control,
+      slot: w,
+      names: this.#names,
+      idleMs: IDLE_MS,
+    });
+    this.#handles[w] = worker;
+    const deadline = performance.now() + START_TIMEOUT_MS;
+    while (Atomics.load(this.#i32, base + STATE) === STARTING) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        worker.terminate();
+        this.#handles[w] = undefined;
+        Atomics.store(this.#i32, base + STATE, EXITED);
+        throw new KernelThreadError(`kernel worker ${w} did not start in ${START_TIMEOUT_MS} ms`);
+      }
+      Atomics.wait(this.#i32, base + STATE, STARTING, left);
+    }
+  }
+
+  /** Claims worker `w` for a job (restarting it when it has ended itself). */
+  #claim(w: number): void {
+    const base = w * SLOT_INTS;
+    for (;;) {
+      const prev = Atomics.compareExchange(this.#i32, base + STATE, IDLE, BUSY);
+      if (prev === IDLE) return;
+      if (prev === EXITED) this.#start(w);
+      else throw new KernelThreadError(`kernel worker ${w} is busy (state ${prev})`);
+    }
+  }
+
+  /**
+   * Runs the jobs, at most `threads` of them, concurrently: jobs 1.. on workers, job 0 on the
+   * calling thread; returns when all are done. Jobs must touch disjoint output memory.
+   */
+  run(jobs: KernelJob[]): void {
+    if (jobs.length > this.threads) {
+      throw new KernelThreadError(`${jobs.length} jobs for ${this.threads} threads`);
+    }
+    const started: number[] = [];
+    let error: unknown;
+    if (jobs.length > 1) this.#parallelRuns++;
+    try {
+      for (let j = 1; j < jobs.length; j++) {
+        const w = j - 1, base = w * SLOT_INTS;
+        const { fn, args } = jobs[j];
+        const index = this.#index.get(fn);
+        if (index === undefined) throw new KernelThreadError(`no kernel export ${fn}`);
+        if (args.length > MAX_ARGS) throw new KernelThreadError(`${fn}: too many arguments`);
+        this.#claim(w);
+        this.#i32[base + FN] = index;
+        this.#i32[base + ARGC] = args.length;
+        const f0 = base / 2 + ARGS_F64;
+        for (let i = 0; i < args.length; i++) this.#f64[f0 + i] = args[i];
+        this.#i32[base + STATUS] = 0;
+        const seq = (Atomics.load(this.#i32, base + SEQ) + 1) | 0;
+        Atomics.store(this.#i32, base + SEQ, seq);
+        Atomics.notify(this.#i32, base + SEQ);
+        started.push(w);
+      }
+      if (jobs.length > 0) {
+        const { fn, args } = jobs[0];
+        (this.#runtime.kernels as Record<string, (...a: number[]) => unknown>)[fn](...args);
+      }
+    } catch (e) {
+      error = e;
+    }
+    // Always wait for the workers that took a job: their outputs are in memory we may free.
+    for (const w of started) {
+      const base = w * SLOT_INTS;
+      const seq = Atomics.load(this.#i32, base + SEQ);
+      let done = Atomics.load(this.#i32, base + DONE);
+      while (done !== seq) {
+        Atomics.wait(this.#i32, base + DONE, done);
+        done = Atomics.load(this.#i32, base + DONE);
+      }
+      if (this.#i32[base + STATUS] !== 0 && error === undefined) {
+        error = new KernelThreadError(`kernel ${jobs[w + 1].fn} failed on a worker thread`);
+      }
+    }
+    if (error !== undefined) throw error;
+  }
+
+  /** Ends every worker now. */
+  close(): void {
+    this.#handles.forEach((h, w) => {
+      h?.terminate();
+      Atomics.store(this.#i32, w * SLOT_INTS + STATE, EXITED);
+    });
+    this.#handles = new Array(this.#workers).fill(undefined);
+  }
+}
+
+let pool: KernelThreadPool | undefined;
+let minParallelWork = 1e7;
+
+/** Options of {@link setKernelThreads}. */
+export interface KernelThreadOptions {
+  /**
+   * Work (multiply-add flops, or comparable units) below which a call stays on the calling
+   * thread (default 1e7, about 0.2 ms: waking a worker costs tens of microseconds).
+   */
+  minWork?: number;
+}
+
+/**
+ * Uses `n` threads (the calling thread plus n - 1 workers) for large kernel calls of the process
+ * runtime, or 1 to run single-threaded (the default). Returns the number of threads in effect:
+ * 1 where the runtime cannot share memory with workers or block on `Atomics.wait`.
+ */
+export function setKernelThreads(n: number, options: KernelThreadOptions = {}): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`threads must be ≥ 1, got ${n}`);
+  minParallelWork = options.minWork ?? 1e7;
+  pool?.close();
+  pool = undefined;
+  const runtime = getRuntime();
+  if (n === 1 || !runtime.shared || typeof Worker !== "function" || !canBlock()) return 1;
+  pool = new KernelThreadPool(runtime, n - 1);
+  return n;
+}
+
+/** Threads large kernel calls of the process runtime use (1 unless setKernelThreads said more). */
+export function kernelThreads(): number {
+  return pool?.threads ?? 1;
+}
+
+/** The process pool when `kernels` is the process runtime's and threads are on, else undefined. */
+export function threadPoolFor(kernels: KernelExports): KernelThreadPool | undefined {
+  return pool && pool.kernels === kernels ? pool : undefined;
+}
+
+/**
+ * Splits `total` items into at most `parts` contiguous [start, count] ranges (none empty), the
+ * first ranges one larger when it does not divide evenly.
+ */
+export function splitRange(total: number, parts: number): [number, number][] {
+  const n = Math.max(1, Math.min(parts, total));
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const count = Math.floor(total / n) + (i < total % n ? 1 : 0);
+    out.push([start, count]);
+    start += count;
+  }
+  return out;
+}
+
+/**
+ * How to split `total` independent items (images, rows, sequences) for `kernels`: one range per
+ * thread when the process pool is on and `work` is large enough, else the whole range.
+ */
+export function parallelRanges(
+  kernels: KernelExports,
+  total: number,
+  work: number,
+): [number, number][] {
+  const p = threadPoolFor(kernels);
+  if (!p || total < 2 || work < minParallelWork) return [[0, total]];
+  return splitRange(total, p.threads);
+}
+
+/** Runs `jobs` (one per range from parallelRanges) on the pool, or the single one directly. */
+export function runJobs(kernels: KernelExports, jobs: KernelJob[]): void {
+  if (jobs.length === 1) {
+    (kernels as Record<string, (...a: number[]) => unknown>)[jobs[0].fn](...jobs[0].args);
+    return;
+  }
+  const p = threadPoolFor(kernels);
+  if (!p) throw new KernelThreadError("parallel jobs without kernel threads");
+  p.run(jobs);
+}

@@ -1,0 +1,91 @@
+import { buildModel, Tensor } from "../../mod.ts";
+import { seedsCnnSpec, seedsTextSpec } from "../../testing/seeds_models.ts";
+import { getRuntime } from "./kernels.ts";
+import {
+  KernelThreadError,
+  kernelThreads,
+  setKernelThreads,
+  splitRange,
+  threadPoolFor,
+} from "./threads.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+
+Deno.test("splitRange covers the range in contiguous, non-empty, balanced parts", () => {
+  for (const [total, parts] of [[1, 2], [7, 2], [64, 2], [5, 8], [17, 3]]) {
+    const ranges = splitRange(total, parts);
+    let next = 0;
+    for (const [start, count] of ranges) {
+      if (start !== next || count < 1) throw new Error(`bad range ${start},${count}`);
+      next += count;
+    }
+    const sizes = ranges.map((r) => r[1]);
+    if (next !== total || Math.max(...sizes) - Math.min(...sizes) > 1) {
+      throw new Error(`splitRange(${total}, ${parts}) = ${JSON.stringify(ranges)}`);
+    }
+  }
+});
+
+Deno.test("kernel threads: CNN and text models predict the same as single-threaded", () => {
+  const rng = new Rng(77);
+  const text = { vocabSize: 50, embeddingDim: 16, units: [16], sequenceLength: 20 };
+  const cases = [
+    {
+      spec: seedsCnnSpec({ filters: [8, 16], imageSize: 12 }),
+      input: new Tensor(rng.floats(17 * 12 * 12 * 3, 0, 1), [17, 12, 12, 3]),
+    },
+    {
+      spec: seedsTextSpec({ ...text, cell: "LSTM", bidirectional: true }),
+      input: new Tensor(Int32Array.from({ length: 17 * 20 }, (_, i) => (i * 7) % 50), [17, 20]),
+    },
+    {
+      spec: seedsTextSpec({ ...text, cell: "GRU", bidirectional: false, units: [16, 8] }),
+      input: new Tensor(Int32Array.from({ length: 17 * 20 }, (_, i) => (i * 5) % 50), [17, 20]),
+    },
+  ];
+  try {
+    for (const { spec, input } of cases) {
+      const model = buildModel(spec);
+      setKernelThreads(1);
+      const single = model.predict(input, { batchSize: 17 }).data;
+      // minWork 0: split every call, even these small ones.
+      if (setKernelThreads(2, { minWork: 0 }) !== 2 || kernelThreads() !== 2) {
+        throw new Error("Deno should support kernel threads");
+      }
+      const threaded = model.predict(input, { batchSize: 17 }).data;
+      const runs = threadPoolFor(getRuntime().kernels)!.parallelRuns;
+      // CNN: 2 convs, 2 pools, dense; text: embedding is single, each RNN layer is split.
+      if (runs < 2) throw new Error(`only ${runs} parallel kernel calls`);
+      const d = maxAbsDiff(threaded, single);
+      if (!(d <= 1e-6)) throw new Error(`threaded vs single: max |Δ| ${d}`);
+      model.dispose();
+    }
+  } finally {
+    setKernelThreads(1);
+  }
+});
+
+Deno.test("kernel threads: a kernel trap on a worker is a KernelThreadError, the pool recovers", () => {
+  try {
+    setKernelThreads(2);
+    const { kernels, heap } = getRuntime();
+    const pool = threadPoolFor(kernels)!;
+    const p = heap.alloc(64);
+    const bad = 0x7fffffff; // far outside the memory: the worker's kernel traps
+    let threw: unknown;
+    try {
+      pool.run([
+        { fn: "activate", args: [p, 16, 1, 0] },
+        { fn: "activate", args: [bad, 16, 1, 0] },
+      ]);
+    } catch (e) {
+      threw = e;
+    }
+    if (!(threw instanceof KernelThreadError)) throw new Error(`expected KernelThreadError`);
+    heap.f32(p, 16).fill(-1);
+    pool.run([{ fn: "activate", args: [p, 8, 1, 0] }, { fn: "activate", args: [p + 32, 8, 1, 0] }]);
+    if (heap.f32(p, 16).some((v) => v !== 0)) throw new Error("relu on both threads");
+    heap.free(p);
+  } finally {
+    setKernelThreads(1);
+  }
+});
