@@ -56,7 +56,10 @@ if (import.meta.main) {
       Deno.exit(2);
     }
     if (e instanceof ExperimentError || (e instanceof Error && /Error$/.test(e.name))) {
-      console.error(`error: ${e.name}: ${e.message}`);
+      const hint = e.name === "DatasetNotFoundError"
+        ? "\n(on the command line: --data-dir DIR names the folder that holds the files)"
+        : "";
+      console.error(`error: ${e.name}: ${e.message}${hint}`);
       Deno.exit(1);
     }
     throw e;

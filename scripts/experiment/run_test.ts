@@ -111,7 +111,7 @@ Deno.test("cnn --quick on MNIST: engine training, TF.js reference", async () => 
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("the CLI exits 2 on bad arguments and on existing results without --force", async () => {
+Deno.test("the CLI exits 2 on bad arguments or existing results, 1 on missing data", async () => {
   const cli = new URL("../experiment.ts", import.meta.url).pathname;
   const run = (...args: string[]) =>
     new Deno.Command(Deno.execPath(), {
@@ -126,6 +126,20 @@ Deno.test("the CLI exits 2 on bad arguments and on existing results without --fo
     /--epochs: expected an integer ≥ 1, got "zero"/,
   );
   const out = await Deno.makeTempDir({ prefix: "experiment_cli_" });
+  const missing = await run(
+    "cnn",
+    "--dataset",
+    "mnist",
+    "--data-dir",
+    join(out, "none"),
+    "--out",
+    out,
+  );
+  assert.equal(missing.code, 1);
+  assert.match(
+    new TextDecoder().decode(missing.stderr),
+    /DatasetNotFoundError: .*\n[^]*--data-dir DIR/,
+  );
   await Deno.writeTextFile(join(out, "results.json"), "{}");
   const exists = await run("lstm", "--quick", "--out", out);
   assert.equal(exists.code, 2);
