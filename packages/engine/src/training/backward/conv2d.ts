@@ -109,7 +109,6 @@ registerTraining<Conv2D>("Conv2D", {
       : activationBackward(ctx, layer.activation, { ...y, ptr: z }, y, a.dy).ptr;
     const g = geometry(layer, x);
     const outC = layer.filters;
-    const k = g.kh * g.kw * g.c;
     const pixels = g.batch * g.gy.out * g.gx.out;
     const wantKernel = a.grads[0] !== 0 && a.grads[0] !== undefined;
     if (layer.useBias && a.grads[1]) kernels.columnSums(dz, a.grads[1], pixels, outC, 0);
