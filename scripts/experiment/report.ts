@@ -30,9 +30,18 @@ export function studyLossChart(study: Study, results: ExperimentResults): string
     if (!h) return;
     const color = paletteColor(i);
     series.push({ label: `${e.value} train`, values: h.loss ?? [], color });
-    series.push({ label: `${e.value} val`, values: h.val_loss ?? [], color, dashed: true });
+    const val = h.val_loss ?? [];
+    // The dot marks the lowest validation loss: where it turned up afterwards.
+    const best = val.indexOf(Math.min(...val));
+    series.push({
+      label: `${e.value} val`,
+      values: val,
+      color,
+      dashed: true,
+      ...(best >= 0 ? { marker: best } : {}),
+    });
   });
-  return lineChart(`${study.title}: train (solid) / validation (dashed) loss`, series, {
+  return lineChart(`${study.title}: loss per epoch`, series, {
     yLabel: "sparse categorical cross-entropy",
   });
 }
@@ -226,7 +235,9 @@ export function reportMarkdown(results: ExperimentResults): string {
     "",
     "Each variant is trained, saved as `.keras`, reloaded through the importer, and run over the " +
     "whole test split by the engine and by the reference (same weights). Macro-F1 is on the test " +
-    "split; `epochs (best)` is epochs run and the epoch with the lowest validation loss.",
+    "split; `epochs (best)` is epochs run and the epoch with the lowest validation loss. In the " +
+    "plots, solid lines are training loss, dashed lines validation loss, and a dot marks each " +
+    "variant's lowest validation loss.",
     "",
     "## Conclusion",
     "",

@@ -143,6 +143,7 @@ Deno.test("a study's loss chart has a solid train and a dashed validation line p
   assert.equal((svg.match(/stroke-dasharray="6 4" points/g) ?? []).length, 2);
   assert.match(svg, />1 train</);
   assert.match(svg, />2 val</);
+  assert.equal((svg.match(/class="marker"/g) ?? []).length, 2); // lowest validation loss per variant
 });
 
 Deno.test("compareProbs: agreement and max |Δp|, NaN counts as a difference", () => {

@@ -10,6 +10,8 @@ export interface Series {
   /** Dashed lines for validation curves. */
   dashed?: boolean;
   color?: string;
+  /** Index of a point to mark with a dot (e.g. the epoch with the lowest validation loss). */
+  marker?: number;
 }
 
 const PALETTE = [
@@ -103,6 +105,14 @@ export function lineChart(
         `<polyline fill="none" stroke="${color}" stroke-width="2"${
           s.dashed ? ' stroke-dasharray="6 4"' : ""
         } points="${pts.join(" ")}"/>`,
+      );
+    }
+    const mv = s.marker === undefined ? NaN : s.values[s.marker];
+    if (Number.isFinite(mv)) {
+      parts.push(
+        `<circle class="marker" cx="${x(s.marker!).toFixed(1)}" cy="${
+          y(mv).toFixed(1)
+        }" r="4" fill="${color}"/>`,
       );
     }
     const ly = m.top + 8 + i * 18;

@@ -25,3 +25,12 @@ Deno.test("confusionMatrixChart is wide enough for a long title", () => {
   const width = Number(svg.match(/width="(\d+)"/)![1]);
   if (!(width >= title.length * 8)) throw new Error(`width ${width} for ${title.length} chars`);
 });
+
+Deno.test("lineChart marks the requested point of a series", () => {
+  const svg = lineChart("m", [{ label: "val", values: [3, 1, 2], marker: 1 }, {
+    label: "t",
+    values: [1],
+    marker: 5,
+  }]);
+  if ((svg.match(/class="marker"/g) ?? []).length !== 1) throw new Error("expected one marker");
+});
