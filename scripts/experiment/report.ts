@@ -119,12 +119,17 @@ export function conclusion(results: ExperimentResults): string[] {
         `macro-F1 ${f4(b.validationMacroF1)}).`,
     );
   }
-  // What counts as noise: the seeds' spread when measured, else ~1/√n for n test samples.
+  // What counts as noise: two standard errors of a difference between two accuracies near the
+  // winner's on n test samples (2·√2·√(a(1−a)/n)), or the seeds' spread when larger.
   const seedStd = Math.max(0, ...ok.map((r) => r.macroF1Std ?? 0));
-  const noise = repeated ? seedStd : 1 / Math.sqrt(Math.max(1, results.dataset.test));
-  const noiseWhy = repeated
-    ? `the largest seed-to-seed standard deviation (${noise.toFixed(4)})`
-    : `~1/√n = ${noise.toFixed(3)} for ${results.dataset.test} test samples`;
+  const n = Math.max(1, results.dataset.test);
+  const sampling = (a: number) => 2 * Math.SQRT2 * Math.sqrt((a * (1 - a)) / n);
+  const noiseOf = (r: VariantResult) => Math.max(seedStd, sampling(r.engine!.accuracy));
+  const noiseWhy = (r: VariantResult) =>
+    seedStd > sampling(r.engine!.accuracy)
+      ? `the largest seed-to-seed standard deviation (${seedStd.toFixed(4)})`
+      : `two standard errors of an accuracy difference on ${n} test samples ` +
+        `(${sampling(r.engine!.accuracy).toFixed(4)})`;
   for (const s of results.studies) {
     const scored = s.entries
       .map((e) => ({ value: e.value, r: variants.get(e.variant)!, score: 0 }))
@@ -141,8 +146,9 @@ export function conclusion(results: ExperimentResults): string[] {
     const others = rest.map((e) => `${e.value} (${f4(e.score)})`).join(", ");
     out.push(
       `${s.title}: **${win.value}** won with ${what} ${f4(win.score)}, ahead of ${others}` +
-        (spread < noise
-          ? `; the spread (${spread.toFixed(4)}) is below ${noiseWhy}, so the ranking may be noise.`
+        (spread < noiseOf(win.r)
+          ? `; the spread (${spread.toFixed(4)}) is below ${noiseWhy(win.r)}, so the ranking ` +
+            `may be noise.`
           : `; spread ${spread.toFixed(4)}.`),
     );
   }
