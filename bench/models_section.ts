@@ -7,7 +7,7 @@
  * {@link CPU_SLICE}-sample slice of the batch and its samples/s extrapolated — flagged in the
  * results.
  */
-import { buildModel, type Model, type Tensor } from "../packages/engine/mod.ts";
+import { buildModel, type Model, setKernelThreads, type Tensor } from "../packages/engine/mod.ts";
 import type { ModelCase } from "./cases.ts";
 import { type Contender, interleaved, type Stats, summarize } from "./timing.ts";
 import { tfjsRunner } from "./tfjs_backends.ts";
@@ -33,12 +33,20 @@ export interface ModelResult {
   family: "cnn" | "text";
   label: string;
   batch: number;
+  /** The engine single-threaded (the default). */
   engine: ContenderResult;
+  /** The engine with kernel threads on (`setKernelThreads`), when the runtime allows them. */
+  engineThreads?: ContenderResult;
+  /** Threads of engineThreads. */
+  threads?: number;
   tfjsWasm: ContenderResult;
   tfjsCpu: ContenderResult;
   /** tfjsWasm median / engine median per sample (> 1: engine faster). */
   speedupVsWasm: number;
   speedupVsCpu: number;
+  /** The same for engineThreads. */
+  threadsSpeedupVsWasm?: number;
+  threadsSpeedupVsCpu?: number;
   /** Largest |engine − TF.js wasm| over the outputs (sanity: same model). */
   maxAbsDiffVsWasm: number;
 }
@@ -53,8 +61,12 @@ function budgets(quick: boolean): { fast: number; cpu: number; rounds: number } 
   return quick ? { fast: 120, cpu: 100, rounds: 2 } : { fast: 250, cpu: 200, rounds: 3 };
 }
 
-/** Runs one model case at every batch size. */
-export async function measureModel(c: ModelCase, quick: boolean): Promise<ModelResult[]> {
+/** Runs one model case at every batch size; `threads` > 1 adds the engine with kernel threads. */
+export async function measureModel(
+  c: ModelCase,
+  quick: boolean,
+  threads = 1,
+): Promise<ModelResult[]> {
   const engine: Model = buildModel(c.spec);
   const wasm = await tfjsRunner(c.spec, "wasm");
   const cpu = await tfjsRunner(c.spec, "cpu");
@@ -91,6 +103,7 @@ export async function measureModel(c: ModelCase, quick: boolean): Promise<ModelR
       const contenders: Contender[] = [
         {
           name: "engine",
+          prepare: () => Promise.resolve(void setKernelThreads(1)),
           run: () => void engine.predict(x, { batchSize: batch }),
           budgetMs: fast,
           minCalls: 3,
@@ -98,17 +111,38 @@ export async function measureModel(c: ModelCase, quick: boolean): Promise<ModelR
         },
         {
           name: "wasm",
-          prepare: () => wasm.activate(),
+          prepare: async () => {
+            setKernelThreads(1);
+            await wasm.activate();
+          },
           run: () => wasm.predict(x),
           budgetMs: fast,
           minCalls: 2,
           warmupMs: quick ? 200 : 400,
         },
       ];
+      if (threads > 1) {
+        contenders.push({
+          name: "engineThreads",
+          prepare: () => {
+            // Starting workers is not timed: one call brings them up before the round.
+            setKernelThreads(threads);
+            engine.predict(x, { batchSize: batch });
+            return Promise.resolve();
+          },
+          run: () => void engine.predict(x, { batchSize: batch }),
+          budgetMs: fast,
+          minCalls: 3,
+          warmupMs: quick ? 100 : 200,
+        });
+      }
       if (!probeIsSample) {
         contenders.push({
           name: "cpu",
-          prepare: () => cpu.activate(),
+          prepare: async () => {
+            setKernelThreads(1);
+            await cpu.activate();
+          },
           run: () => cpu.predict(cpuX),
           budgetMs: cpuBudget,
           minCalls: 1,
@@ -119,7 +153,9 @@ export async function measureModel(c: ModelCase, quick: boolean): Promise<ModelR
       }
       const samples = await interleaved(contenders, rounds);
       if (probeIsSample) samples.set("cpu", [probeMs]);
+      setKernelThreads(1);
       const e = result(samples.get("engine")!, batch);
+      const et = threads > 1 ? result(samples.get("engineThreads")!, batch) : undefined;
       const w = result(samples.get("wasm")!, batch);
       const p = result(samples.get("cpu")!, cpuX.shape[0]);
       cpuMsPerSample = p.medianMs / p.samplesPerCall;
@@ -129,14 +165,19 @@ export async function measureModel(c: ModelCase, quick: boolean): Promise<ModelR
         label: c.label,
         batch,
         engine: e,
+        engineThreads: et,
+        threads: et ? threads : undefined,
         tfjsWasm: w,
         tfjsCpu: p,
         speedupVsWasm: e.samplesPerSecond / w.samplesPerSecond,
         speedupVsCpu: e.samplesPerSecond / p.samplesPerSecond,
+        threadsSpeedupVsWasm: et ? et.samplesPerSecond / w.samplesPerSecond : undefined,
+        threadsSpeedupVsCpu: et ? et.samplesPerSecond / p.samplesPerSecond : undefined,
         maxAbsDiffVsWasm: maxDiff,
       });
     }
   } finally {
+    setKernelThreads(1);
     engine.dispose();
     wasm.dispose();
     cpu.dispose();

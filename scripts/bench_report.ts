@@ -7,8 +7,10 @@
  * `--quick`: three models, short budgets, 1 MB files only (about a minute).
  * `--full`: every model combination (27 CNNs, 36 text models; much longer).
  * `--out <dir>`: write the two files elsewhere.
+ * `--threads <n>`: threads of the engine's multi-threaded column (default: the core count; 1
+ * leaves the column out).
  */
-import { getRuntime } from "../packages/engine/mod.ts";
+import { getRuntime, setKernelThreads } from "../packages/engine/mod.ts";
 import { cnnCase, type ModelCase, reportCases, textCase } from "../bench/cases.ts";
 import { measureKernels, measurePeak } from "../bench/kernels_section.ts";
 import { measureLoads, writeBenchFiles } from "../bench/load_section.ts";
@@ -22,6 +24,10 @@ const quick = args.includes("--quick");
 const full = args.includes("--full");
 const outIndex = args.indexOf("--out");
 const outDir = outIndex >= 0 ? args[outIndex + 1] : new URL("../bench/", import.meta.url).pathname;
+const threadsIndex = args.indexOf("--threads");
+const requestedThreads = threadsIndex >= 0
+  ? Number(args[threadsIndex + 1])
+  : navigator.hardwareConcurrency;
 const started = performance.now();
 
 function log(message: string): void {
@@ -65,6 +71,9 @@ const loadBefore = loadAverage();
 await useTfjsBackend("wasm");
 const wasmFlags = tfjsWasmFlags();
 const runtime = getRuntime();
+// Threads in effect where the runtime allows them (1 otherwise); the default stays 1 thread.
+const threads = requestedThreads > 1 ? setKernelThreads(requestedThreads) : 1;
+setKernelThreads(1);
 
 log("SIMD peak");
 const peak = measurePeak(quick);
@@ -78,11 +87,15 @@ const cases: ModelCase[] = quick
 const models: ModelResult[] = [];
 for (const c of cases) {
   log(`model ${c.label}`);
-  const rs = await measureModel(c, quick);
+  const rs = await measureModel(c, quick, threads);
   for (const r of rs) {
     log(
       `  batch ${r.batch}: engine ${r.engine.samplesPerSecond.toFixed(0)}/s, ` +
-        `×wasm ${r.speedupVsWasm.toFixed(2)}, ×cpu ${r.speedupVsCpu.toFixed(1)}`,
+        `×wasm ${r.speedupVsWasm.toFixed(2)}, ×cpu ${r.speedupVsCpu.toFixed(1)}` +
+        (r.engineThreads
+          ? `; ${threads} threads ${r.engineThreads.samplesPerSecond.toFixed(0)}/s, ` +
+            `×wasm ${r.threadsSpeedupVsWasm!.toFixed(2)}, ×cpu ${r.threadsSpeedupVsCpu!.toFixed(1)}`
+          : ""),
     );
   }
   models.push(...rs);
@@ -122,6 +135,7 @@ const report: BenchReport = {
     cpu: cpuName(),
     cores: navigator.hardwareConcurrency,
     kernelVariant: runtime.variant,
+    engineThreads: threads,
     tfjs: tf.version.tfjs,
     tfjsWasmSimd: wasmFlags.simd,
     tfjsWasmThreads: wasmFlags.threads,

@@ -54,7 +54,12 @@ self.onmessage = (e) => {
   Atomics.store(i32, STATE, IDLE);
   Atomics.notify(i32, STATE);
   for (;;) {
-    if (Atomics.wait(i32, SEQ, seen, idleMs) === "timed-out") {
+    const woke = Atomics.wait(i32, SEQ, seen, idleMs);
+    if (Atomics.load(i32, STATE) === EXITED) {
+      self.close(); // the pool was closed
+      return;
+    }
+    if (woke === "timed-out") {
       if (Atomics.compareExchange(i32, STATE, IDLE, EXITED) === IDLE) {
         Atomics.notify(i32, STATE);
         self.close();
@@ -235,8 +240,13 @@ export class KernelThreadPool {
   /** Ends every worker now. */
   close(): void {
     this.#handles.forEach((h, w) => {
+      // Wake the worker with its state EXITED so it closes itself (terminate() alone does not
+      // reach a thread blocked in Atomics.wait), then terminate it for good measure.
+      const base = w * SLOT_INTS;
+      Atomics.store(this.#i32, base + STATE, EXITED);
+      Atomics.add(this.#i32, base + SEQ, 1);
+      Atomics.notify(this.#i32, base + SEQ);
       h?.terminate();
-      Atomics.store(this.#i32, w * SLOT_INTS + STATE, EXITED);
     });
     this.#handles = new Array(this.#workers).fill(undefined);
   }
