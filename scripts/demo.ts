@@ -42,7 +42,7 @@ if (import.meta.main) {
     console.log(`\n${summaryTable(results)}\n`);
     console.log(
       "macro-F1 = engine on the reloaded .keras; reference = TF.js with the same weights; " +
-        "agree = argmax agreement; epochs = run (best by val_loss).",
+        "agree = argmax agreement; epochs = run (lowest val_loss).",
     );
     if (results.best) {
       console.log(`best: ${results.best.id} (macro-F1 ${results.best.macroF1.toFixed(4)})`);

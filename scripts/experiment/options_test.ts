@@ -9,7 +9,7 @@ Deno.test("defaults differ per family: text on NusaX Indonesian, cnn on CIFAR-10
   assert.equal(lstm.epochs, 20);
   assert.equal(lstm.trainer, "engine");
   assert.equal(lstm.recurrentInit, "orthogonal");
-  assert.deepEqual(lstm.earlyStopping, { patience: 3 });
+  assert.deepEqual(lstm.earlyStopping, { patience: 3, monitor: "val_accuracy" });
   assert.equal(lstm.clipnorm, null);
   assert.equal(lstm.out, "experiments/lstm-nusax-indonesian");
   assert.equal(lstm.repeats, 1);
@@ -17,6 +17,7 @@ Deno.test("defaults differ per family: text on NusaX Indonesian, cnn on CIFAR-10
   assert.equal(cnn.dataset, "cifar10");
   assert.equal(cnn.epochs, 1);
   assert.equal(cnn.out, "experiments/cnn-cifar10-quick");
+  assert.deepEqual(cnn.earlyStopping, { patience: 3, monitor: "val_loss" });
 });
 
 Deno.test("flags in both --name value and --name=value forms", () => {
@@ -42,7 +43,7 @@ Deno.test("flags in both --name value and --name=value forms", () => {
   assert.equal(o.trainer, "tfjs");
   assert.equal(o.out, "/tmp/x");
   assert.equal(o.clipnorm, 0.5);
-  assert.deepEqual(o.earlyStopping, { patience: 5 });
+  assert.deepEqual(o.earlyStopping, { patience: 5, monitor: "val_accuracy" });
   assert.deepEqual(o.studies, ["units", "direction"]);
   assert.equal(o.recurrentInit, "glorot_uniform");
   assert.equal(o.force, true);
@@ -52,8 +53,12 @@ Deno.test("--imdb-protocol turns on clipnorm 1, ReduceLROnPlateau and early stop
   const o = parseExperimentArgs(["lstm", "--imdb-protocol"]);
   assert.equal(o.clipnorm, 1);
   assert.deepEqual(o.reduceLrOnPlateau, { factor: 0.5, patience: 2, minLr: 1e-5 });
-  assert.deepEqual(o.earlyStopping, { patience: 3 });
+  assert.deepEqual(o.earlyStopping, { patience: 3, monitor: "val_accuracy" });
   assert.equal(o.recurrentInit, "orthogonal");
+  assert.deepEqual(parseExperimentArgs(["gru", "--monitor", "val_loss"]).earlyStopping, {
+    patience: 3,
+    monitor: "val_loss",
+  });
   assert.equal(parseExperimentArgs(["rnn", "--no-early-stopping"]).earlyStopping, null);
 });
 
@@ -82,6 +87,8 @@ Deno.test("bad arguments are UsageErrors naming the argument", () => {
     [["lstm", "--seed", "1", "--seed", "2"], "--seed"],
     [["lstm", "--no-early-stopping", "--early-stopping=2"], "--no-early-stopping"],
     [["lstm", "--repeats", "0"], "--repeats"],
+    [["lstm", "--monitor", "loss"], "--monitor"],
+    [["lstm", "--monitor", "val_loss", "--no-early-stopping"], "--monitor"],
   ];
   for (const [argv, argument] of cases) {
     assert.throws(

@@ -11,10 +11,22 @@ import { confusionMatrixChart, lineChart, paletteColor, type Series } from "./sv
 const f4 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(4));
 const pct = (v: number | undefined) => (v === undefined ? "–" : `${(100 * v).toFixed(1)}%`);
 const exp = (v: number | undefined) => (v === undefined ? "–" : v.toExponential(1));
+/** "run (lowest val loss)", plus the kept epoch when early stopping kept another one. */
+export const epochs = (r: VariantResult): string =>
+  `${r.epochsRun} (${r.bestEpoch}${
+    r.keptEpoch !== undefined && r.keptEpoch !== r.bestEpoch && r.restoredBest
+      ? `; kept ${r.keptEpoch}`
+      : ""
+  })`;
 const meanStd = (r: VariantResult) =>
   r.macroF1Mean === undefined
     ? "–"
     : `${r.macroF1Mean.toFixed(4)} ± ${r.macroF1Std!.toFixed(4)} (${r.runs!.length})`;
+
+function monitorName(results: ExperimentResults): string {
+  const es = results.settings.earlyStopping as { monitor?: string } | null | undefined;
+  return es?.monitor ?? "val_loss";
+}
 
 function byId(results: ExperimentResults): Map<string, VariantResult> {
   return new Map(results.variants.map((v) => [v.id, v]));
@@ -70,7 +82,7 @@ export function studyTable(study: Study, results: ExperimentResults): string {
       continue;
     }
     rows.push(
-      `| ${e.value} | \`${r.id}\` | ${r.params} | ${r.epochsRun} (${r.bestEpoch}) | ` +
+      `| ${e.value} | \`${r.id}\` | ${r.params} | ${epochs(r)} | ` +
         `${f4(r.validationMacroF1)} | ${repeated ? `**${meanStd(r)}** | ` : ""}` +
         `${repeated ? f4(r.engine?.macroF1) : `**${f4(r.engine?.macroF1)}**`} | ${
           f4(r.reference?.macroF1)
@@ -160,7 +172,8 @@ export function conclusion(results: ExperimentResults): string[] {
         `${ok.length} variants: ` +
         turned.map((r) => `\`${r.id}\` after epoch ${r.bestEpoch} of ${r.epochsRun}`).join(", ") +
         (results.settings.earlyStopping
-          ? "; early stopping restored each one's best-epoch weights."
+          ? `; early stopping restored the weights of each one's best ${monitorName(results)} ` +
+            `epoch.`
           : "."),
     );
   }
@@ -210,7 +223,7 @@ function settingsLines(results: ExperimentResults): string[] {
     `epochs, seed ${s.seed}, dropout ${s.dropout}` +
     (s.clipnorm ? `, clipnorm ${s.clipnorm}` : "") +
     (s.earlyStopping
-      ? `, early stopping on val_loss (patience ${
+      ? `, early stopping on ${monitorName(results)} (patience ${
         (s.earlyStopping as { patience: number }).patience
       }, best weights restored)`
       : "") +
@@ -241,7 +254,8 @@ export function reportMarkdown(results: ExperimentResults): string {
     "",
     "Each variant is trained, saved as `.keras`, reloaded through the importer, and run over the " +
     "whole test split by the engine and by the reference (same weights). Macro-F1 is on the test " +
-    "split; `epochs (best)` is epochs run and the epoch with the lowest validation loss. In the " +
+    "split; `epochs (best)` is epochs run and the epoch with the lowest validation loss (and the " +
+    "epoch kept, when early stopping watched another value). In the " +
     "plots, solid lines are training loss, dashed lines validation loss, and a dot marks each " +
     "variant's lowest validation loss.",
     "",

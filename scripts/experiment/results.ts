@@ -40,8 +40,10 @@ export interface VariantResult {
   epochsRun?: number;
   /** 1-based epoch with the lowest validation loss. */
   bestEpoch?: number;
-  /** True when early stopping restored the weights of `bestEpoch`. */
+  /** True when early stopping restored the weights of its best epoch. */
   restoredBest?: boolean;
+  /** 1-based epoch whose weights were kept (early stopping's best of its monitor, else the last). */
+  keptEpoch?: number;
   trainSeconds?: number;
   /** The saved model, relative to the output folder. */
   modelFile?: string;

@@ -230,6 +230,7 @@ export async function runVariant(
     epochsRun: trained.epochsRun,
     bestEpoch: trained.bestEpoch,
     restoredBest: trained.restoredBest,
+    keptEpoch: trained.keptEpoch,
     trainSeconds: trained.seconds,
   });
   const modelFile = `models/${variant.id}.keras`;
@@ -381,9 +382,7 @@ export async function runExperiment(
       loss: "sparse_categorical_crossentropy",
       clipnorm: o.clipnorm,
       reduceLrOnPlateau: o.reduceLrOnPlateau,
-      earlyStopping: o.earlyStopping
-        ? { monitor: "val_loss", patience: o.earlyStopping.patience, restoreBestWeights: true }
-        : null,
+      earlyStopping: o.earlyStopping ? { ...o.earlyStopping, restoreBestWeights: true } : null,
       seed: o.seed,
       repeats: o.repeats,
       trainer: o.trainer,

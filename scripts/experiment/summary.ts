@@ -1,4 +1,5 @@
 /** The plain-text F1 table printed at the end of a run (the report has the full tables). */
+import { epochs } from "./report.ts";
 import type { ExperimentResults } from "./results.ts";
 
 /** One line per variant: engine and reference macro-F1, agreement, max |Δp|, epochs, time. */
@@ -24,7 +25,7 @@ export function summaryTable(results: ExperimentResults): string {
       r.reference!.path,
       `${(100 * r.agreement!).toFixed(1)}%`,
       r.maxAbsDiff!.toExponential(1),
-      `${r.epochsRun} (${r.bestEpoch})`,
+      epochs(r),
       r.trainSeconds!.toFixed(1),
     ]
   );

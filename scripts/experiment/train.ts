@@ -22,6 +22,9 @@ import type { LabelledSplit } from "./data.ts";
 import type { ReduceLrSettings, TrainerName } from "./options.ts";
 import { needsHostReference } from "./reference.ts";
 
+/** What early stopping watches: the lowest validation loss or the highest validation accuracy. */
+export type EarlyStoppingMonitor = "val_loss" | "val_accuracy";
+
 /** The Keras version written into saved files and used to build models. */
 export const KERAS_VERSION = "3.10.0";
 
@@ -32,7 +35,8 @@ export interface TrainSettings {
   learningRate: number;
   clipnorm: number | null;
   reduceLrOnPlateau: ReduceLrSettings | null;
-  earlyStopping: { patience: number } | null;
+  /** Keras EarlyStopping restoring the best weights of `monitor`, or null. */
+  earlyStopping: { patience: number; monitor: EarlyStoppingMonitor } | null;
   seed: number;
 }
 
@@ -48,8 +52,11 @@ export interface TrainOutcome {
   epochsRun: number;
   /** 1-based epoch with the lowest validation loss. */
   bestEpoch: number;
-  /** Whether the returned weights are those of `bestEpoch` (early stopping restored them). */
+  /** Whether early stopping restored the weights of its best epoch. */
   restoredBest: boolean;
+  /** 1-based epoch whose weights are returned (the monitored best with early stopping, else the
+   * last). */
+  keptEpoch: number;
   trainer: TrainerName;
   /** Why another trainer than the one asked for was used. */
   note?: string;
@@ -78,6 +85,15 @@ function argminPlusOne(values: number[]): number {
     if (v < values[best]) best = i;
   });
   return best + 1;
+}
+
+/** The epoch (1-based) early stopping keeps: the first best of the monitored value. */
+function keptEpochOf(history: Record<string, number[]>, s: TrainSettings, epochs: number): number {
+  if (!s.earlyStopping) return epochs;
+  const values = history[s.earlyStopping.monitor] ?? [];
+  return s.earlyStopping.monitor === "val_loss"
+    ? argminPlusOne(values)
+    : argminPlusOne(values.map((v) => -v));
 }
 
 class EpochReporter extends Callback {
@@ -117,7 +133,7 @@ export async function trainWithEngine(
     }
     const early = s.earlyStopping
       ? new EarlyStopping({
-        monitor: "val_loss",
+        monitor: s.earlyStopping.monitor,
         patience: s.earlyStopping.patience,
         restoreBestWeights: true,
       })
@@ -138,6 +154,7 @@ export async function trainWithEngine(
       spec: model.toSpec(),
       history: h,
       epochsRun: history.epoch.length,
+      keptEpoch: keptEpochOf(h, s, history.epoch.length),
       bestEpoch,
       restoredBest: early !== null,
       trainer: "engine",
@@ -270,8 +287,10 @@ export async function trainWithTfjs(
       push(logs);
       epochsRun++;
       onEpoch(epoch, logs);
-      if (val.loss < best) {
-        best = val.loss;
+      // Keras EarlyStopping: strict improvement of the monitored value (min loss / max accuracy).
+      const watched = s.earlyStopping?.monitor === "val_accuracy" ? -val.accuracy : val.loss;
+      if (watched < best) {
+        best = watched;
         wait = 0;
         if (s.earlyStopping) bestWeights = vars.map((v) => v.dataSync().slice() as Float32Array);
       } else if (s.earlyStopping && ++wait >= s.earlyStopping.patience && epoch > 0) {
@@ -296,6 +315,7 @@ export async function trainWithTfjs(
       epochsRun,
       bestEpoch: argminPlusOne(history.val_loss ?? []),
       restoredBest: s.earlyStopping !== null,
+      keptEpoch: keptEpochOf(history, s, epochsRun),
       trainer: "tfjs",
       seconds: (performance.now() - t0) / 1000,
       params,

@@ -8,8 +8,11 @@ import { initialSpec, type TrainSettings, trainWithEngine, trainWithTfjs } from 
 
 function split(rng: Rng, n: number): LabelledSplit {
   const ids = randomIdBatch(rng, n, 10, 30);
-  // Labels that depend on the tokens, so there is something to learn.
-  const y = Int32Array.from({ length: n }, (_, i) => ids[i * 10] % 3);
+  // Labels from the last real token, so a recurrent layer has something quick to learn.
+  const y = Int32Array.from({ length: n }, (_, i) => {
+    const row = ids.subarray(i * 10, (i + 1) * 10);
+    return row[row.findLastIndex((t) => t !== 0)] % 3;
+  });
   return { x: new Tensor(ids, [n, 10]), y };
 }
 
@@ -64,7 +67,7 @@ Deno.test("TF.js trainer: early stopping restores the best epoch; GRU reset_afte
     epochs: 12,
     learningRate: 0.2, // large steps: validation loss soon rises
     clipnorm: null,
-    earlyStopping: { patience: 2 },
+    earlyStopping: { patience: 2, monitor: "val_loss" },
     reduceLrOnPlateau: { factor: 0.5, patience: 1, minLr: 1e-4 },
   });
   const val = out.history.val_loss;
@@ -88,4 +91,33 @@ Deno.test("TF.js trainer: early stopping restores the best epoch; GRU reset_afte
   const fallback = await trainWithTfjs(gru, train, validation, settings);
   assert.equal(fallback.trainer, "engine");
   assert.match(fallback.note!, /reset_after/);
+});
+
+Deno.test("both trainers keep the best val_accuracy epoch when early stopping watches it", async () => {
+  const rng = new Rng(6);
+  const train = split(rng, 48), validation = split(rng, 16);
+  const config = textConfig("rnn", { units: [4], bidirectional: false }, shape);
+  for (const trainer of [trainWithEngine, trainWithTfjs]) {
+    const out = await trainer(config, train, validation, {
+      ...settings,
+      epochs: 15,
+      learningRate: 0.1,
+      clipnorm: null,
+      earlyStopping: { patience: 2, monitor: "val_accuracy" },
+    });
+    const acc = out.history.val_accuracy;
+    // Not vacuous: accuracy moved, and the kept epoch is not simply the last one.
+    assert.ok(Math.max(...acc) > Math.min(...acc));
+    assert.ok(out.keptEpoch < out.epochsRun);
+    assert.equal(out.keptEpoch, acc.indexOf(Math.max(...acc)) + 1, `${out.trainer}`);
+    const model = buildModel(out.spec);
+    const p = model.predict(validation.x).data;
+    model.dispose();
+    let correct = 0;
+    validation.y.forEach((c, i) => {
+      const row = [p[i * 3], p[i * 3 + 1], p[i * 3 + 2]];
+      if (row.indexOf(Math.max(...row)) === c) correct++;
+    });
+    assert.equal(correct / validation.y.length, Math.max(...acc), `${out.trainer}`);
+  }
 });
