@@ -50,8 +50,8 @@ export {
 } from "./src/activations.ts";
 export { getRuntime, wasmSimdSupported, WasmUnavailableError } from "./src/wasm/kernels.ts";
 export {
-  type KernelThreadOptions,
   KernelThreadError,
+  type KernelThreadOptions,
   kernelThreads,
   setKernelThreads,
 } from "./src/wasm/threads.ts";
