@@ -2,9 +2,16 @@
  * Helpers for the text-layer tests: an id-sequence model spec with random weights shaped by the
  * engine's own weight specs, post-padded id batches, and an engine-vs-TF.js comparison.
  */
-import { buildModel, type ModelSpec, type Shape, Tensor, type WeightTensor } from "../mod.ts";
+import {
+  buildModel,
+  LayerConfigError,
+  type ModelSpec,
+  type Shape,
+  Tensor,
+  type WeightTensor,
+} from "../mod.ts";
 import { layerFactory } from "../src/registry.ts";
-import { maxAbsDiff, type Rng } from "./random.ts";
+import { maxAbsDiff, Rng } from "./random.ts";
 import { tfjsModelFromSpec, tfjsPredict } from "./tfjs_reference.ts";
 
 /** A layer of a test model as Keras serializes it. */
@@ -204,6 +211,34 @@ export function expectRecurrentVariantsMatchTfjs(
     }
   }
   return worst;
+}
+
+/**
+ * Checks that `className` refuses `stateful`, `return_state` and a softmax activation with a
+ * {@link LayerConfigError} naming the layer and the field.
+ */
+export function expectUnsupportedRecurrentOptionsRefused(
+  className: "SimpleRNN" | "LSTM" | "GRU",
+): void {
+  for (
+    const [field, value] of [["stateful", true], ["return_state", true], ["activation", "softmax"]]
+  ) {
+    let err: unknown;
+    try {
+      buildModel(textModelSpec(new Rng(1), { time: 4, vocab: 9, embeddingDim: 3 }, [{
+        class_name: className,
+        config: { name: "my_rnn", units: 2, [field as string]: value },
+      }]));
+    } catch (e) {
+      err = e;
+    }
+    if (!(err instanceof LayerConfigError)) {
+      throw new Error(`${field}: expected LayerConfigError, got ${err}`);
+    }
+    for (const part of ["my_rnn", field as string]) {
+      if (!err.message.includes(part)) throw new Error(`"${err.message}" lacks "${part}"`);
+    }
+  }
 }
 
 /** Builds `spec`, predicts once and frees the model's device memory. */

@@ -1,7 +1,7 @@
-import { buildModel, LayerConfigError } from "../../mod.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import {
   expectRecurrentVariantsMatchTfjs,
+  expectUnsupportedRecurrentOptionsRefused,
   postPaddedIds,
   predictOnce,
   textModelSpec,
@@ -15,25 +15,7 @@ Deno.test("GRU matches TF.js on post-padded mask_zero ids (every variant)", asyn
 });
 
 Deno.test("GRU: stateful, return_state and softmax activation are refused by name", () => {
-  for (
-    const [field, value] of [["stateful", true], ["return_state", true], ["activation", "softmax"]]
-  ) {
-    let err: unknown;
-    try {
-      buildModel(textModelSpec(new Rng(1), { time: 4, vocab: 9, embeddingDim: 3 }, [{
-        class_name: "GRU",
-        config: { name: "my_rnn", units: 2, [field as string]: value },
-      }]));
-    } catch (e) {
-      err = e;
-    }
-    if (!(err instanceof LayerConfigError)) {
-      throw new Error(`${field}: expected LayerConfigError, got ${err}`);
-    }
-    for (const part of ["my_rnn", field as string]) {
-      if (!err.message.includes(part)) throw new Error(`"${err.message}" lacks "${part}"`);
-    }
-  }
+  expectUnsupportedRecurrentOptionsRefused("GRU");
 });
 
 Deno.test("GRU reset_after=true (TF.js lacks it) matches the TypeScript reference", () => {
