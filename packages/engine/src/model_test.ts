@@ -7,19 +7,7 @@ import {
   UnsupportedLayerError,
 } from "../mod.ts";
 import { maxAbsDiff, Rng } from "../testing/random.ts";
-
-function expectThrow(fn: () => unknown, cls: new (...a: never[]) => Error, ...parts: string[]) {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof cls)) throw new Error(`expected ${cls.name}, got ${e}`);
-    for (const p of parts) {
-      if (!e.message.includes(p)) throw new Error(`"${e.message}" lacks "${p}"`);
-    }
-    return;
-  }
-  throw new Error(`expected ${cls.name}, nothing thrown`);
-}
+import { expectThrows } from "../testing/assert.ts";
 
 const dense = (name: string, units: number, inbound?: unknown) => ({
   class_name: "Dense",
@@ -28,7 +16,7 @@ const dense = (name: string, units: number, inbound?: unknown) => ({
 });
 
 Deno.test("unsupported layers are refused by class and layer name", () => {
-  expectThrow(
+  expectThrows(
     () =>
       buildModel({
         config: {
@@ -117,7 +105,7 @@ Deno.test("Functional chains (Keras 3 and Keras 2 inbound forms) run like the Se
   }
   const branching = structuredClone(keras2);
   branching.config.layers.push(dense("c", 2, [[["a", 0, 0, {}]]]));
-  expectThrow(() => buildModel({ config: branching, weights: w }), ModelConfigError, "a");
+  expectThrows(() => buildModel({ config: branching, weights: w }), ModelConfigError, "a");
 });
 
 Deno.test("predict refuses wrong shapes and non-finite input, and stays usable after", () => {
@@ -141,7 +129,7 @@ Deno.test("predict refuses wrong shapes and non-finite input, and stays usable a
       }],
     },
   });
-  expectThrow(
+  expectThrows(
     () => model.predict(new Tensor(rng.floats(15), [3, 5])),
     InputShapeError,
     "inp",
@@ -150,7 +138,7 @@ Deno.test("predict refuses wrong shapes and non-finite input, and stays usable a
   );
   const bad = rng.floats(8);
   bad[5] = NaN;
-  expectThrow(() => model.predict(new Tensor(bad, [2, 4])), InputShapeError, "finite");
+  expectThrows(() => model.predict(new Tensor(bad, [2, 4])), InputShapeError, "finite");
   // A fixed batch size in the file does not constrain the batch.
   const y = model.predict(new Tensor(rng.floats(12), [3, 4]));
   if (y.shape.join() !== "3,2") throw new Error(`shape ${y.shape}`);

@@ -5,6 +5,7 @@ import {
   WeightShapeError,
 } from "../../mod.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { expectThrows } from "../../testing/assert.ts";
 import {
   expectTextModelMatchesTfjs,
   type LayerObject,
@@ -38,19 +39,6 @@ function bi(
       ...extra,
     },
   };
-}
-
-function expectThrows(fn: () => unknown, cls: new (...a: never[]) => Error, ...parts: string[]) {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof cls)) throw new Error(`expected ${cls.name}, got ${e}`);
-    for (const p of parts) {
-      if (!e.message.includes(p)) throw new Error(`"${e.message}" lacks "${p}"`);
-    }
-    return;
-  }
-  throw new Error(`expected ${cls.name}, nothing thrown`);
 }
 
 Deno.test("Bidirectional matches TF.js: every cell × merge mode, last output and sequences", async () => {

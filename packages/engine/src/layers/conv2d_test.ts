@@ -1,6 +1,7 @@
 import { buildModel, UnsupportedLayerError, WeightShapeError } from "../../mod.ts";
 import { expectMatchesTfjs, randomWeight, sequentialSpec } from "../../testing/cnn_cases.ts";
 import { Rng } from "../../testing/random.ts";
+import { expectThrows } from "../../testing/assert.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
 
 function convCase(rng: Rng, inC: number, config: Record<string, unknown>) {
@@ -94,44 +95,38 @@ Deno.test("Conv2D with unknown height/width runs any input size like TF.js", asy
 
 Deno.test("Conv2D refuses groups ≠ 1, channels_first and mis-shaped weights by name", () => {
   const rng = new Rng(404);
-  const expectError = (cls: new (...a: never[]) => Error, fn: () => unknown, parts: string[]) => {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof cls)) throw new Error(`expected ${cls.name}, got ${e}`);
-      for (const p of parts) {
-        if (!e.message.includes(p)) throw new Error(`"${e.message}" lacks "${p}"`);
-      }
-      return;
-    }
-    throw new Error(`expected ${cls.name}`);
-  };
   const base = { name: "conv_x", filters: 4, kernel_size: [3, 3] };
   const w = () => [randomWeight(rng, "kernel", [3, 3, 2, 4]), randomWeight(rng, "bias", [4])];
-  expectError(
-    UnsupportedLayerError,
+  expectThrows(
     () =>
       buildModel(
         sequentialSpec([6, 6, 2], [{ class_name: "Conv2D", config: { ...base, groups: 2 } }]),
       ),
-    ["conv_x", "Conv2D", "groups"],
-  );
-  expectError(
     UnsupportedLayerError,
+    "conv_x",
+    "Conv2D",
+    "groups",
+  );
+  expectThrows(
     () =>
       buildModel(sequentialSpec([6, 6, 2], [{
         class_name: "Conv2D",
         config: { ...base, data_format: "channels_first" },
         weights: w(),
       }])),
-    ["conv_x", "channels_first"],
+    UnsupportedLayerError,
+    "conv_x",
+    "channels_first",
   );
   const bad = w();
   bad[0] = randomWeight(rng, "kernel", [3, 3, 3, 4]);
-  expectError(
-    WeightShapeError,
+  expectThrows(
     () =>
       buildModel(sequentialSpec([6, 6, 2], [{ class_name: "Conv2D", config: base, weights: bad }])),
-    ["conv_x", "kernel", "[3, 3, 2, 4]", "[3, 3, 3, 4]"],
+    WeightShapeError,
+    "conv_x",
+    "kernel",
+    "[3, 3, 2, 4]",
+    "[3, 3, 3, 4]",
   );
 });

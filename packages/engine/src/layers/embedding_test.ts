@@ -6,6 +6,7 @@ import {
   WeightShapeError,
 } from "../../mod.ts";
 import { Rng } from "../../testing/random.ts";
+import { expectThrows } from "../../testing/assert.ts";
 import {
   expectTextModelMatchesTfjs,
   postPaddedIds,
@@ -13,19 +14,6 @@ import {
   textModelSpec,
 } from "../../testing/rnn_cases.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
-
-function expectThrows(fn: () => unknown, cls: new (...a: never[]) => Error, ...parts: string[]) {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof cls)) throw new Error(`expected ${cls.name}, got ${e}`);
-    for (const p of parts) {
-      if (!e.message.includes(p)) throw new Error(`"${e.message}" lacks "${p}"`);
-    }
-    return;
-  }
-  throw new Error(`expected ${cls.name}, nothing thrown`);
-}
 
 Deno.test("Embedding matches TF.js for int32 and float32 ids, odd sizes, batch 1 and 17", async () => {
   await tfReady();

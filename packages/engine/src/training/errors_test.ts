@@ -14,6 +14,7 @@ import {
 import { Loss } from "./losses.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { InputShapeError } from "../errors.ts";
+import { expectThrows } from "../../testing/assert.ts";
 
 function model(): Model {
   const config = {
@@ -29,23 +30,6 @@ function model(): Model {
   return buildModel({ config, weights: {} }, { initialize: { seed: 1 } });
 }
 
-function expectError(
-  fn: () => unknown,
-  cls: new (...a: never[]) => Error,
-  ...parts: string[]
-): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  if (!(err instanceof cls)) throw new Error(`expected ${cls.name}, got ${err}`);
-  for (const p of parts) {
-    if (!err.message.includes(p)) throw new Error(`message lacks "${p}": ${err.message}`);
-  }
-}
-
 async function expectRejects(
   p: () => Promise<unknown>,
   cls: new (...a: never[]) => Error,
@@ -57,7 +41,7 @@ async function expectRejects(
   } catch (e) {
     err = e;
   }
-  expectError(
+  expectThrows(
     () => {
       if (err) throw err;
     },
@@ -71,33 +55,33 @@ Deno.test("training errors are typed and name the field, expectation and value",
   const x = new Tensor(new Float32Array(6), [2, 3]);
   const y = new Tensor(new Float32Array([1, 3]), [2]);
   await expectRejects(() => m.fit(x, y), TrainingConfigError, "fit", "compiled");
-  expectError(() => m.compile({ loss: "hinge" }), TrainingConfigError, "loss", "hinge");
-  expectError(() => m.compile({ loss: "mse", metrics: ["f7"] }), TrainingConfigError, "f7");
+  expectThrows(() => m.compile({ loss: "hinge" }), TrainingConfigError, "loss", "hinge");
+  expectThrows(() => m.compile({ loss: "mse", metrics: ["f7"] }), TrainingConfigError, "f7");
   m.compile({ loss: "sparse_categorical_crossentropy", metrics: ["accuracy"] });
-  expectError(
+  expectThrows(
     () => m.trainOnBatch(x, new Tensor(new Float32Array([1, 4]), [2])),
     TrainingDataError,
     "[0, 4)",
     "4 at index 1",
   );
-  expectError(
+  expectThrows(
     () => m.trainOnBatch(x, new Tensor(new Float32Array([0.5, 1]), [2])),
     TrainingDataError,
     "0.5",
   );
-  expectError(
+  expectThrows(
     () => m.trainOnBatch(x, new Tensor(new Float32Array(3), [3])),
     TrainingDataError,
     "2 samples",
   );
-  expectError(
+  expectThrows(
     () => m.trainOnBatch(x, new Tensor(new Float32Array(4), [2, 2])),
     TrainingDataError,
     "2 values",
     "4 values",
   );
-  expectError(() => m.trainOnBatch(x, y, new Float32Array(3)), TrainingDataError, "sampleWeight");
-  expectError(
+  expectThrows(() => m.trainOnBatch(x, y, new Float32Array(3)), TrainingDataError, "sampleWeight");
+  expectThrows(
     () => m.trainOnBatch(new Tensor(new Float32Array(8), [2, 4]), y),
     InputShapeError,
     "(None, 3)",
@@ -109,7 +93,7 @@ Deno.test("training errors are typed and name the field, expectation and value",
     "validationSplit",
   );
   m.dispose();
-  expectError(() => m.evaluate(x, y), Error, "disposed");
+  expectThrows(() => m.evaluate(x, y), Error, "disposed");
 });
 
 class Mystery extends Layer {
@@ -126,7 +110,7 @@ class Mystery extends Layer {
 
 Deno.test("a layer class without a backward pass is refused by class and layer name", () => {
   const { kernels, heap } = getRuntime();
-  expectError(
+  expectThrows(
     () => new TrainingGraph([new Mystery()], new Loss("mean_squared_error"), [], kernels, heap),
     UntrainableLayerError,
     "Mystery",

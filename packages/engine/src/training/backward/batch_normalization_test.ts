@@ -8,6 +8,7 @@ import {
   UntrainableLayerError,
 } from "../../../mod.ts";
 import { maxAbsDiff, Rng } from "../../../testing/random.ts";
+import { expectThrows } from "../../../testing/assert.ts";
 import { randomSpec, relativeError } from "../../../testing/gradient_check.ts";
 import { tf, tfjsModelFromSpec, tfReady } from "../../../testing/tfjs_reference.ts";
 import { tfjsLoss } from "../../../testing/tfjs_training.ts";
@@ -17,17 +18,6 @@ import {
 } from "../../kernels/batchnorm_grad_reference.ts";
 
 const sparse = { name: "sparse_categorical_crossentropy" as const };
-
-/** Throws unless `fn` throws an instance of `cls` whose message contains `part`. */
-function assertThrows(fn: () => unknown, cls: new (...a: never[]) => Error, part: string) {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof cls && e.message.includes(part)) return;
-    throw new Error(`expected ${cls.name} mentioning "${part}", got ${e}`);
-  }
-  throw new Error(`expected ${cls.name}, nothing was thrown`);
-}
 
 /**
  * TF.js gradients with every layer called in training mode (`training: true`: BatchNormalization
@@ -256,7 +246,7 @@ Deno.test("BatchNormalization training refuses a bad momentum and masked input w
     randomizeBn(spec, rng);
     const model = buildModel(spec);
     try {
-      assertThrows(
+      expectThrows(
         () => modelGradients(model, x, y, { loss: sparse }),
         LayerConfigError,
         "momentum",
@@ -284,7 +274,7 @@ Deno.test("BatchNormalization training refuses a bad momentum and masked input w
   const masked = buildModel(maskedSpec);
   try {
     const ids = new Tensor(new Float32Array([1, 2, 0, 0, 3, 4, 1, 0]), [2, 4]);
-    assertThrows(
+    expectThrows(
       () => modelGradients(masked, ids, y, { loss: sparse }),
       UntrainableLayerError,
       "mask",
