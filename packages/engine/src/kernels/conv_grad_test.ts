@@ -1,7 +1,7 @@
-import { axisGeometry, type Padding } from "../conv_geometry.ts";
+import type { Padding } from "../conv_geometry.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
-import type { Conv2DParams } from "./conv_reference.ts";
+import { conv2dKernelArgs, conv2dParams } from "../../testing/kernel_cases.ts";
 import {
   conv2dBiasGradReference,
   conv2dFilterGradReference,
@@ -27,30 +27,10 @@ interface Case {
   padding: Padding;
 }
 
-function params(t: Case): Conv2DParams {
-  const gy = axisGeometry(t.h, t.k[0], t.s[0], t.d[0], t.padding);
-  const gx = axisGeometry(t.w, t.k[1], t.s[1], t.d[1], t.padding);
-  return {
-    batch: t.batch,
-    h: t.h,
-    w: t.w,
-    c: t.c,
-    outH: gy.out,
-    outW: gx.out,
-    outC: t.outC,
-    kh: t.k[0],
-    kw: t.k[1],
-    strides: t.s,
-    dilation: t.d,
-    padTop: gy.padBefore,
-    padLeft: gx.padBefore,
-  };
-}
-
 /** Runs the kernel (dW, dx, db) with `scratchFloats` of scratch and checks the references. */
 function check(t: Case, rng: Rng, scratchFloats: number) {
   const { kernels, heap } = getRuntime();
-  const p = params(t);
+  const p = conv2dParams(t.batch, [t.h, t.w, t.c], t.outC, t.k, t.s, t.d, t.padding);
   const k = p.kh * p.kw * p.c;
   const x = rng.floats(p.batch * p.h * p.w * p.c);
   const kernel = rng.floats(k * p.outC);
@@ -71,21 +51,7 @@ function check(t: Case, rng: Rng, scratchFloats: number) {
       pdw,
       scratch,
       scratchFloats,
-      p.batch,
-      p.h,
-      p.w,
-      p.c,
-      p.outH,
-      p.outW,
-      p.outC,
-      p.kh,
-      p.kw,
-      p.strides[0],
-      p.strides[1],
-      p.dilation[0],
-      p.dilation[1],
-      p.padTop,
-      p.padLeft,
+      ...conv2dKernelArgs(p),
     );
     kernels.columnSums(pdz, pdb, p.batch * p.outH * p.outW, p.outC, 0);
     assertClose(heap.f32(pdw, k * p.outC), conv2dFilterGradReference(x, dz, p), 1e-5, `${what} dW`);
@@ -106,21 +72,7 @@ function check(t: Case, rng: Rng, scratchFloats: number) {
       0,
       scratch,
       scratchFloats,
-      p.batch,
-      p.h,
-      p.w,
-      p.c,
-      p.outH,
-      p.outW,
-      p.outC,
-      p.kh,
-      p.kw,
-      p.strides[0],
-      p.strides[1],
-      p.dilation[0],
-      p.dilation[1],
-      p.padTop,
-      p.padLeft,
+      ...conv2dKernelArgs(p),
     );
     assertClose(
       heap.f32(pdx, x.length),

@@ -1,38 +1,10 @@
 import { getRuntime, instantiateKernels } from "../wasm/kernels.ts";
 import { type Activation, ActivationCode } from "../activations.ts";
-import { axisGeometry, type Padding } from "../conv_geometry.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { conv2dKernelArgs, conv2dParams } from "../../testing/kernel_cases.ts";
 import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
 
 const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
-
-function params(
-  batch: number,
-  [h, w, c]: number[],
-  outC: number,
-  [kh, kw]: number[],
-  strides: [number, number],
-  dilation: [number, number],
-  padding: Padding,
-): Conv2DParams {
-  const gy = axisGeometry(h, kh, strides[0], dilation[0], padding);
-  const gx = axisGeometry(w, kw, strides[1], dilation[1], padding);
-  return {
-    batch,
-    h,
-    w,
-    c,
-    outH: gy.out,
-    outW: gx.out,
-    outC,
-    kh,
-    kw,
-    strides,
-    dilation,
-    padTop: gy.padBefore,
-    padLeft: gx.padBefore,
-  };
-}
 
 /** Runs the kernel with `scratchFloats` of scratch (default: room for 64 output pixels). */
 function runConv(
@@ -57,21 +29,7 @@ function runConv(
     py,
     ps,
     scratchFloats,
-    p.batch,
-    p.h,
-    p.w,
-    p.c,
-    p.outH,
-    p.outW,
-    p.outC,
-    p.kh,
-    p.kw,
-    p.strides[0],
-    p.strides[1],
-    p.dilation[0],
-    p.dilation[1],
-    p.padTop,
-    p.padLeft,
+    ...conv2dKernelArgs(p),
     code,
     alpha,
   );
@@ -98,7 +56,7 @@ Deno.test("conv2d kernel matches the reference: every padding × stride × dilat
       for (const dilation of [[1, 1], [2, 2], [1, 3]] as [number, number][]) {
         for (const ks of [[3, 3], [2, 5], [1, 1]]) {
           for (const batch of [1, 17]) {
-            const p = params(batch, input, outC, ks, strides, dilation, padding);
+            const p = conv2dParams(batch, input, outC, ks, strides, dilation, padding);
             const x = rng.floats(batch * input[0] * input[1] * input[2]);
             const kernel = rng.floats(ks[0] * ks[1] * input[2] * outC);
             const bias = rng.floats(outC);
@@ -115,25 +73,25 @@ Deno.test("conv2d kernel matches the reference: every padding × stride × dilat
 
 Deno.test("conv2d kernel: scratch tiles of any size give the same result; no bias; 1×1 fast path", () => {
   const rng = new Rng(102);
-  const p = params(3, [7, 6, 3], 9, [3, 3], [1, 1], [1, 1], "same");
+  const p = conv2dParams(3, [7, 6, 3], 9, [3, 3], [1, 1], [1, 1], "same");
   const x = rng.floats(3 * 7 * 6 * 3), kernel = rng.floats(27 * 9);
   const want = conv2dReference(x, kernel, null, p);
   for (const rows of [1, 3, 5, 17, 126, 1000]) {
     check(runConv(x, kernel, null, p, LINEAR, rows * 27), want, `scratch ${rows} rows`);
   }
   // 1×1, stride 1: the kernel runs a plain gemm on the input (scratch unused).
-  const p1 = params(17, [5, 3, 13], 6, [1, 1], [1, 1], [1, 1], "same");
+  const p1 = conv2dParams(17, [5, 3, 13], 6, [1, 1], [1, 1], [1, 1], "same");
   const x1 = rng.floats(17 * 5 * 3 * 13), k1 = rng.floats(13 * 6), b1 = rng.floats(6);
   check(runConv(x1, k1, b1, p1, LINEAR, 13), conv2dReference(x1, k1, b1, p1), "1x1");
   // 1×1 with stride 2 goes through im2col.
-  const p2 = params(2, [5, 7, 13], 6, [1, 1], [2, 2], [1, 1], "valid");
+  const p2 = conv2dParams(2, [5, 7, 13], 6, [1, 1], [2, 2], [1, 1], "valid");
   const x2 = rng.floats(2 * 5 * 7 * 13);
   check(runConv(x2, k1, b1, p2), conv2dReference(x2, k1, b1, p2), "1x1 stride 2");
 });
 
 Deno.test("conv2d kernel fuses every element-wise activation", () => {
   const rng = new Rng(103);
-  const p = params(2, [6, 5, 3], 11, [3, 2], [2, 1], [1, 1], "same");
+  const p = conv2dParams(2, [6, 5, 3], 11, [3, 2], [2, 1], [1, 1], "same");
   const codes = Object.values(ActivationCode).filter((v) => typeof v === "number") as number[];
   for (const code of codes) {
     const x = rng.floats(2 * 6 * 5 * 3), kernel = rng.floats(3 * 2 * 3 * 11, -0.5, 0.5);
@@ -157,7 +115,7 @@ Deno.test("conv2d implicit GEMM and im2col agree with the reference on seeds sha
   for (const { kernels, heap, variant } of runtimes) {
     for (const [batch, input, outC, ks, strides] of shapes) {
       for (const padding of ["same", "valid"] as const) {
-        const p = params(batch, input, outC, [ks, ks], strides, [1, 1], padding);
+        const p = conv2dParams(batch, input, outC, [ks, ks], strides, [1, 1], padding);
         const x = rng.floats(batch * input[0] * input[1] * input[2]);
         const kernel = rng.floats(ks * ks * input[2] * outC, -0.3, 0.3);
         const bias = rng.floats(outC);
@@ -198,21 +156,7 @@ Deno.test("conv2d implicit GEMM and im2col agree with the reference on seeds sha
             py,
             ps,
             scratchFloats,
-            p.batch,
-            p.h,
-            p.w,
-            p.c,
-            p.outH,
-            p.outW,
-            outC,
-            p.kh,
-            p.kw,
-            p.strides[0],
-            p.strides[1],
-            1,
-            1,
-            p.padTop,
-            p.padLeft,
+            ...conv2dKernelArgs(p),
             0,
             0,
           );

@@ -1,6 +1,7 @@
-import { axisGeometry, type Padding } from "../conv_geometry.ts";
+import type { Padding } from "../conv_geometry.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { pool2dKernelArgs, pool2dParams } from "../../testing/kernel_cases.ts";
 import { tf, tfReady } from "../../testing/tfjs_reference.ts";
 import { type Pool2DParams, pool2dReference } from "./pool_reference.ts";
 import { globalPool2dGradReference, pool2dGradReference } from "./pool_grad_reference.ts";
@@ -10,48 +11,13 @@ function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: numbe
   if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
 }
 
-function params(
-  [batch, h, w, c]: number[],
-  pool: [number, number],
-  strides: [number, number],
-  padding: Padding,
-): Pool2DParams {
-  const gy = axisGeometry(h, pool[0], strides[0], 1, padding);
-  const gx = axisGeometry(w, pool[1], strides[1], 1, padding);
-  return {
-    batch,
-    h,
-    w,
-    c,
-    outH: gy.out,
-    outW: gx.out,
-    poolSize: pool,
-    strides,
-    padTop: gy.padBefore,
-    padLeft: gx.padBefore,
-  };
-}
-
 /**
  * Kernel dx for pooling `p` of x with upstream gradient dy: max pooling runs the training forward
  * (`maxPool2dTrain`, whose output must equal the reference pooling) for the argmax first.
  */
 function kernelGrad(x: Float32Array, dy: Float32Array, p: Pool2DParams, kind: "max" | "avg") {
   const { kernels, heap } = getRuntime();
-  const geometry = [
-    p.batch,
-    p.h,
-    p.w,
-    p.c,
-    p.outH,
-    p.outW,
-    p.poolSize[0],
-    p.poolSize[1],
-    p.strides[0],
-    p.strides[1],
-    p.padTop,
-    p.padLeft,
-  ] as const;
+  const geometry = pool2dKernelArgs(p);
   const px = heap.upload(x), pdy = heap.upload(dy);
   const py = heap.alloc(dy.length * 4), parg = heap.alloc(dy.length * 4);
   const pdx = heap.upload(new Float32Array(x.length).fill(9)); // stale: must be overwritten
@@ -82,7 +48,7 @@ const CASES: [number[], [number, number], [number, number], Padding][] = [
 Deno.test("pool2dBackward (max and average) matches the reference: paddings, strides, batch 1/17", () => {
   const rng = new Rng(611);
   for (const [shape, pool, strides, padding] of CASES) {
-    const p = params(shape, pool, strides, padding);
+    const p = pool2dParams(shape[0], shape.slice(1), pool, strides, padding);
     const x = rng.floats(shape.reduce((a, b) => a * b, 1));
     const dy = rng.floats(p.batch * p.outH * p.outW * p.c);
     for (const kind of ["max", "avg"] as const) {
@@ -96,7 +62,7 @@ Deno.test("max pooling routes ties to the first maximal cell, as TF.js's gradien
   await tfReady();
   const rng = new Rng(612);
   for (const [shape, pool, strides, padding] of CASES) {
-    const p = params(shape, pool, strides, padding);
+    const p = pool2dParams(shape[0], shape.slice(1), pool, strides, padding);
     // Values from {0, 1, 2}: most windows hold ties, including ties of the maximum.
     const x = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.int(0, 3));
     const dy = rng.floats(p.batch * p.outH * p.outW * p.c, 0.5, 1.5);
@@ -145,7 +111,7 @@ Deno.test("average pooling with same padding divides by real cells (TF semantics
   // TF.js's own avgPool gradient divides by the full window even where it is padded (its forward
   // does not), so the reference is the forward written as a window sum over a count of real cells.
   for (const [shape, pool, strides] of CASES.filter((c) => c[3] === "same")) {
-    const p = params(shape, pool, strides, "same");
+    const p = pool2dParams(shape[0], shape.slice(1), pool, strides, "same");
     const x = rng.floats(shape.reduce((a, b) => a * b, 1));
     const dy = rng.floats(p.batch * p.outH * p.outW * p.c);
     const want = tf.tidy(() => {

@@ -1,30 +1,7 @@
 import { getRuntime } from "../wasm/kernels.ts";
-import { axisGeometry, type Padding } from "../conv_geometry.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { pool2dKernelArgs, pool2dParams } from "../../testing/kernel_cases.ts";
 import { globalPool2dReference, type Pool2DParams, pool2dReference } from "./pool_reference.ts";
-
-function params(
-  batch: number,
-  [h, w, c]: number[],
-  poolSize: [number, number],
-  strides: [number, number],
-  padding: Padding,
-): Pool2DParams {
-  const gy = axisGeometry(h, poolSize[0], strides[0], 1, padding);
-  const gx = axisGeometry(w, poolSize[1], strides[1], 1, padding);
-  return {
-    batch,
-    h,
-    w,
-    c,
-    outH: gy.out,
-    outW: gx.out,
-    poolSize,
-    strides,
-    padTop: gy.padBefore,
-    padLeft: gx.padBefore,
-  };
-}
 
 function runPool(x: Float32Array, p: Pool2DParams, kind: "max" | "avg"): Float32Array {
   const { kernels, heap } = getRuntime();
@@ -33,18 +10,7 @@ function runPool(x: Float32Array, p: Pool2DParams, kind: "max" | "avg"): Float32
   kernels.pool2d(
     px,
     py,
-    p.batch,
-    p.h,
-    p.w,
-    p.c,
-    p.outH,
-    p.outW,
-    p.poolSize[0],
-    p.poolSize[1],
-    p.strides[0],
-    p.strides[1],
-    p.padTop,
-    p.padLeft,
+    ...pool2dKernelArgs(p),
     kind === "avg" ? 1 : 0,
   );
   const y = heap.f32(py, n).slice();
@@ -65,7 +31,7 @@ Deno.test("pool2d kernel (max, avg) matches the reference: every padding × stri
       for (const pool of [[2, 2], [3, 3], [2, 3], [3, 1]] as [number, number][]) {
         for (const strides of [[1, 1], [2, 2], [3, 2], pool] as [number, number][]) {
           for (const batch of [1, 17]) {
-            const p = params(batch, input, pool, strides, padding);
+            const p = pool2dParams(batch, input, pool, strides, padding);
             // Negative inputs: a padded zero must never win a max.
             const x = rng.floats(batch * input[0] * input[1] * input[2], -3, -0.5);
             for (const kind of ["max", "avg"] as const) {
@@ -82,7 +48,7 @@ Deno.test("pool2d kernel (max, avg) matches the reference: every padding × stri
 Deno.test("same-padded average divides by the real cells only (hand-checked corner)", () => {
   // 3×3 input, one channel, pool 2×2 stride 2 same → out 2×2, pad_total 1, all padding after.
   const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  const p = params(1, [3, 3, 1], [2, 2], [2, 2], "same");
+  const p = pool2dParams(1, [3, 3, 1], [2, 2], [2, 2], "same");
   if (p.outH !== 2 || p.padTop !== 0) throw new Error(`geometry ${p.outH} ${p.padTop}`);
   check(runPool(x, p, "avg"), Float32Array.from([3, 4.5, 7.5, 9]), "avg corner");
   check(runPool(x, p, "max"), Float32Array.from([5, 6, 8, 9]), "max corner");
