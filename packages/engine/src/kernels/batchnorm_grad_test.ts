@@ -1,19 +1,7 @@
 import { getRuntime } from "../wasm/kernels.ts";
-import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { Rng } from "../../testing/random.ts";
+import { assertCloseToScale } from "../../testing/assert.ts";
 import { batchMomentsReference, batchNormGradReference } from "./batchnorm_grad_reference.ts";
-
-function assertClose(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  tol: number,
-  what: string,
-  minScale = 1e-3,
-) {
-  let scale = minScale;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  const d = maxAbsDiff(got, want);
-  if (!(d <= tol * scale)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}·${scale}`);
-}
 
 // [rows, channels]: batch 1 and 17 (× spatial positions), odd channel counts, many rows.
 const SHAPES = [[1, 1], [1, 5], [17, 3], [17, 8], [17 * 9, 13], [70, 4], [4099, 6]];
@@ -28,8 +16,8 @@ Deno.test("batchNormMoments matches the reference (offset data, many rows)", () 
     const work = heap.alloc(c * 12);
     kernels.batchNormMoments(px, rows, c, pm, pv, work);
     const want = batchMomentsReference(x, c);
-    assertClose(heap.f32(pm, c), want.mean, 1e-6, `mean ${rows}x${c}`);
-    assertClose(heap.f32(pv, c), want.variance, 1e-4, `variance ${rows}x${c}`);
+    assertCloseToScale(heap.f32(pm, c), want.mean, 1e-6, `mean ${rows}x${c}`);
+    assertCloseToScale(heap.f32(pv, c), want.variance, 1e-4, `variance ${rows}x${c}`);
     [px, pm, pv, work].forEach((q) => heap.free(q));
   }
 });
@@ -52,15 +40,15 @@ Deno.test("batchNormBackward matches the reference, with and without gamma, dx i
       const want = batchNormGradReference(x, dy, c, gamma, eps);
       const what = `${rows}x${c} gamma ${withGamma}`;
       kernels.batchNormBackward(px, pdy, pdx, rows, c, pm, ps, pg, pdg, pdb, work);
-      assertClose(heap.f32(pdg, c), want.dgamma, 1e-5, `dgamma ${what}`);
-      assertClose(heap.f32(pdb, c), want.dbeta, 1e-5, `dbeta ${what}`);
+      assertCloseToScale(heap.f32(pdg, c), want.dgamma, 1e-5, `dgamma ${what}`);
+      assertCloseToScale(heap.f32(pdb, c), want.dbeta, 1e-5, `dbeta ${what}`);
       // dx is a difference of terms of size γ·invStd·dy (exactly 0 for one row): scale by them.
       const terms = Math.max(
         ...Array.from(dy, (g, i) => Math.abs(g * invStd[i % c] * (gamma?.[i % c] ?? 1))),
       );
-      assertClose(heap.f32(pdx, rows * c), want.dx, 1e-5, `dx ${what}`, terms);
+      assertCloseToScale(heap.f32(pdx, rows * c), want.dx, 1e-5, `dx ${what}`, terms);
       kernels.batchNormBackward(px, pdy, pdy, rows, c, pm, ps, pg, pdg, pdb, work);
-      assertClose(heap.f32(pdy, rows * c), want.dx, 1e-5, `dx in place ${what}`, terms);
+      assertCloseToScale(heap.f32(pdy, rows * c), want.dx, 1e-5, `dx in place ${what}`, terms);
       [px, pdy, pdx, pm, ps, pdg, pdb, work].forEach((q) => heap.free(q));
       if (pg) heap.free(pg);
     }

@@ -1,19 +1,13 @@
 import type { Padding } from "../conv_geometry.ts";
 import { getRuntime } from "../wasm/kernels.ts";
-import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { Rng } from "../../testing/random.ts";
+import { assertCloseToScale } from "../../testing/assert.ts";
 import { conv2dKernelArgs, conv2dParams } from "../../testing/kernel_cases.ts";
 import {
   conv2dBiasGradReference,
   conv2dFilterGradReference,
   conv2dInputGradReference,
 } from "./conv_grad_reference.ts";
-
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  let scale = 1e-3;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
-  const d = maxAbsDiff(got, want);
-  if (!(d <= tol * scale)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}·${scale}`);
-}
 
 interface Case {
   batch: number;
@@ -54,14 +48,24 @@ function check(t: Case, rng: Rng, scratchFloats: number) {
       ...conv2dKernelArgs(p),
     );
     kernels.columnSums(pdz, pdb, p.batch * p.outH * p.outW, p.outC, 0);
-    assertClose(heap.f32(pdw, k * p.outC), conv2dFilterGradReference(x, dz, p), 1e-5, `${what} dW`);
-    assertClose(
+    assertCloseToScale(
+      heap.f32(pdw, k * p.outC),
+      conv2dFilterGradReference(x, dz, p),
+      1e-5,
+      `${what} dW`,
+    );
+    assertCloseToScale(
       heap.f32(pdx, x.length),
       conv2dInputGradReference(dz, kernel, p),
       1e-5,
       `${what} dx`,
     );
-    assertClose(heap.f32(pdb, p.outC), conv2dBiasGradReference(dz, p.outC), 1e-5, `${what} db`);
+    assertCloseToScale(
+      heap.f32(pdb, p.outC),
+      conv2dBiasGradReference(dz, p.outC),
+      1e-5,
+      `${what} db`,
+    );
     // dW only / dx only.
     heap.f32(pdx, x.length).fill(3);
     kernels.conv2dBackward(
@@ -74,7 +78,7 @@ function check(t: Case, rng: Rng, scratchFloats: number) {
       scratchFloats,
       ...conv2dKernelArgs(p),
     );
-    assertClose(
+    assertCloseToScale(
       heap.f32(pdx, x.length),
       conv2dInputGradReference(dz, kernel, p),
       1e-5,

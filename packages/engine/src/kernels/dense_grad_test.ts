@@ -1,11 +1,7 @@
 import { getRuntime } from "../wasm/kernels.ts";
-import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { Rng } from "../../testing/random.ts";
+import { assertClose } from "../../testing/assert.ts";
 import { columnSumsReference, gemmNTReference, gemmTNReference } from "./dense_grad_reference.ts";
-
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  const d = maxAbsDiff(got, want);
-  if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
-}
 
 // [rows (batch), in, out]: odd sizes, batch 1 and 17, and sizes crossing the 4/8-wide tiles.
 const SHAPES = [[1, 1, 1], [1, 13, 7], [17, 13, 7], [17, 9, 16], [5, 33, 3], [4, 8, 8], [

@@ -1,12 +1,8 @@
 import { getRuntime, instantiateKernels, type KernelRuntime } from "../wasm/kernels.ts";
 import { ActivationCode } from "../activations.ts";
-import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { Rng } from "../../testing/random.ts";
+import { assertClose } from "../../testing/assert.ts";
 import { gemmReference } from "./gemm_reference.ts";
-
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  const d = maxAbsDiff(got, want);
-  if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
-}
 
 Deno.test("gemm kernel matches the reference on odd shapes, with and without bias", () => {
   const { kernels, heap } = getRuntime();

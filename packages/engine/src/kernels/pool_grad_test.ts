@@ -1,15 +1,11 @@
 import type { Padding } from "../conv_geometry.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { assertClose } from "../../testing/assert.ts";
 import { pool2dKernelArgs, pool2dParams } from "../../testing/kernel_cases.ts";
 import { tf, tfReady } from "../../testing/tfjs_reference.ts";
 import { type Pool2DParams, pool2dReference } from "./pool_reference.ts";
 import { globalPool2dGradReference, pool2dGradReference } from "./pool_grad_reference.ts";
-
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  const d = maxAbsDiff(got, want);
-  if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
-}
 
 /**
  * Kernel dx for pooling `p` of x with upstream gradient dy: max pooling runs the training forward

@@ -1,13 +1,9 @@
 import { getRuntime } from "../wasm/kernels.ts";
 import { ActivationCode } from "../activations.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { assertClose } from "../../testing/assert.ts";
 import { gateCount, MERGE_CODES, RnnCell, RnnFlag } from "./rnn_codes.ts";
 import { mergeReference, reverseTimeReference, rnnReference } from "./rnn_reference.ts";
-
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  const d = maxAbsDiff(got, want);
-  if (!(d <= tol)) throw new Error(`${what}: max |Δ| = ${d} > ${tol}`);
-}
 
 type MaskKind = "none" | "post" | "middle" | "empty-row";
 
