@@ -1,6 +1,6 @@
 /** Plain TypeScript pooling backward (NHWC) — the test oracle of `pool2dBackward` and
  * `globalPool2dBackward`. */
-import type { Pool2DParams } from "./pool_reference.ts";
+import { type Pool2DParams, poolWindowCells } from "./pool_reference.ts";
 
 /**
  * ∂loss/∂x of max or average pooling for dy `(batch, outH, outW, c)`. Max: each window's
@@ -13,25 +13,14 @@ export function pool2dGradReference(
   p: Pool2DParams,
   kind: "max" | "avg",
 ): Float32Array {
-  const { batch, h, w, c, outH, outW, padTop, padLeft } = p;
-  const [ph, pw] = p.poolSize;
-  const [sh, sw] = p.strides;
+  const { batch, h, w, c, outH, outW } = p;
   const dx = new Float64Array(batch * h * w * c);
   for (let b = 0; b < batch; b++) {
     for (let oh = 0; oh < outH; oh++) {
       for (let ow = 0; ow < outW; ow++) {
         for (let ch = 0; ch < c; ch++) {
           const g = dy[((b * outH + oh) * outW + ow) * c + ch];
-          const cells: number[] = [];
-          for (let ky = 0; ky < ph; ky++) {
-            const iy = oh * sh - padTop + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < pw; kx++) {
-              const ix = ow * sw - padLeft + kx;
-              if (ix < 0 || ix >= w) continue;
-              cells.push(((b * h + iy) * w + ix) * c + ch);
-            }
-          }
+          const cells = poolWindowCells(p, b, oh, ow, ch);
           if (kind === "avg") {
             for (const i of cells) dx[i] += g / cells.length;
           } else {

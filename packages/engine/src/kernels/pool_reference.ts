@@ -23,33 +23,51 @@ export function pool2dReference(
   p: Pool2DParams,
   kind: "max" | "avg",
 ): Float32Array {
-  const { batch, h, w, c, outH, outW, padTop, padLeft } = p;
-  const [ph, pw] = p.poolSize;
-  const [sh, sw] = p.strides;
+  const { batch, c, outH, outW } = p;
   const y = new Float32Array(batch * outH * outW * c);
   for (let b = 0; b < batch; b++) {
     for (let oh = 0; oh < outH; oh++) {
       for (let ow = 0; ow < outW; ow++) {
         for (let ch = 0; ch < c; ch++) {
-          let best = -Infinity, sum = 0, count = 0;
-          for (let ky = 0; ky < ph; ky++) {
-            const iy = oh * sh - padTop + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < pw; kx++) {
-              const ix = ow * sw - padLeft + kx;
-              if (ix < 0 || ix >= w) continue;
-              const v = x[((b * h + iy) * w + ix) * c + ch];
-              best = Math.max(best, v);
-              sum += v;
-              count++;
-            }
+          let best = -Infinity, sum = 0;
+          const cells = poolWindowCells(p, b, oh, ow, ch);
+          for (const i of cells) {
+            best = Math.max(best, x[i]);
+            sum += x[i];
           }
-          y[((b * outH + oh) * outW + ow) * c + ch] = kind === "max" ? best : sum / count;
+          y[((b * outH + oh) * outW + ow) * c + ch] = kind === "max" ? best : sum / cells.length;
         }
       }
     }
   }
   return y;
+}
+
+/**
+ * Flat NHWC indices of the real (non-padding) cells of output pixel (`b`, `oh`, `ow`) channel
+ * `ch`'s window, in window order: rows top to bottom, then left to right.
+ */
+export function poolWindowCells(
+  p: Pool2DParams,
+  b: number,
+  oh: number,
+  ow: number,
+  ch: number,
+): number[] {
+  const { h, w, c, padTop, padLeft } = p;
+  const [ph, pw] = p.poolSize;
+  const [sh, sw] = p.strides;
+  const cells: number[] = [];
+  for (let ky = 0; ky < ph; ky++) {
+    const iy = oh * sh - padTop + ky;
+    if (iy < 0 || iy >= h) continue;
+    for (let kx = 0; kx < pw; kx++) {
+      const ix = ow * sw - padLeft + kx;
+      if (ix < 0 || ix >= w) continue;
+      cells.push(((b * h + iy) * w + ix) * c + ch);
+    }
+  }
+  return cells;
 }
 
 /** Max or mean over the `hw` positions of each sample: `(batch, hw, c)` → `(batch, c)`. */
