@@ -2,33 +2,7 @@
  * Plain TypeScript Conv2D backward (NHWC, kernel `(kh, kw, in, out)`) — the test oracle of
  * `conv2dBackward`. Inputs are dZ, the gradient at the pre-activation.
  */
-import type { Conv2DParams } from "./conv_reference.ts";
-
-/** Calls `visit(xIndex, kernelRow, dzRow)` for every (input cell, kernel tap, output pixel) pair. */
-function forEachTap(
-  p: Conv2DParams,
-  visit: (xBase: number, kBase: number, zBase: number) => void,
-): void {
-  const { batch, h, w, c, outH, outW, outC, kh, kw, padTop, padLeft } = p;
-  const [sh, sw] = p.strides;
-  const [dh, dw] = p.dilation;
-  for (let b = 0; b < batch; b++) {
-    for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++) {
-        const zBase = ((b * outH + oh) * outW + ow) * outC;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oh * sh - padTop + ky * dh;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ow * sw - padLeft + kx * dw;
-            if (ix < 0 || ix >= w) continue;
-            visit(((b * h + iy) * w + ix) * c, (ky * kw + kx) * c * outC, zBase);
-          }
-        }
-      }
-    }
-  }
-}
+import { type Conv2DParams, forEachTap } from "./conv_reference.ts";
 
 /** ∂loss/∂kernel `(kh, kw, c, outC)` = Σ over pixels of x-window ⊗ dZ (float64 sums). */
 export function conv2dFilterGradReference(

@@ -27,31 +27,46 @@ export function conv2dReference(
   p: Conv2DParams,
   act: Activation = { kind: "elementwise", code: 0, alpha: 0, name: "linear" },
 ): Float32Array {
+  const { batch, outH, outW, c, outC } = p;
+  const acc = new Float64Array(batch * outH * outW * outC);
+  for (let i = 0; i < acc.length; i++) acc[i] = bias ? bias[i % outC] : 0;
+  forEachTap(p, (xBase, kBase, zBase) => {
+    for (let ci = 0; ci < c; ci++) {
+      const v = x[xBase + ci];
+      const row = kBase + ci * outC;
+      for (let o = 0; o < outC; o++) acc[zBase + o] += v * kernel[row + o];
+    }
+  });
+  const y = Float32Array.from(acc);
+  return applyActivationReference(y, outC, act);
+}
+
+/**
+ * Calls `visit(xBase, kBase, zBase)` for every (output pixel, kernel tap) pair whose input cell is
+ * real (not padding): the offsets of the input cell's channels, the tap's kernel rows and the
+ * pixel's outputs. Pixels in NHWC order, taps row by row.
+ */
+export function forEachTap(
+  p: Conv2DParams,
+  visit: (xBase: number, kBase: number, zBase: number) => void,
+): void {
   const { batch, h, w, c, outH, outW, outC, kh, kw, padTop, padLeft } = p;
   const [sh, sw] = p.strides;
   const [dh, dw] = p.dilation;
-  const y = new Float32Array(batch * outH * outW * outC);
-  const acc = new Float64Array(outC);
   for (let b = 0; b < batch; b++) {
     for (let oh = 0; oh < outH; oh++) {
       for (let ow = 0; ow < outW; ow++) {
-        for (let o = 0; o < outC; o++) acc[o] = bias ? bias[o] : 0;
+        const zBase = ((b * outH + oh) * outW + ow) * outC;
         for (let ky = 0; ky < kh; ky++) {
           const iy = oh * sh - padTop + ky * dh;
           if (iy < 0 || iy >= h) continue;
           for (let kx = 0; kx < kw; kx++) {
             const ix = ow * sw - padLeft + kx * dw;
             if (ix < 0 || ix >= w) continue;
-            for (let ci = 0; ci < c; ci++) {
-              const v = x[((b * h + iy) * w + ix) * c + ci];
-              const kBase = ((ky * kw + kx) * c + ci) * outC;
-              for (let o = 0; o < outC; o++) acc[o] += v * kernel[kBase + o];
-            }
+            visit(((b * h + iy) * w + ix) * c, (ky * kw + kx) * c * outC, zBase);
           }
         }
-        y.set(acc, ((b * outH + oh) * outW + ow) * outC);
       }
     }
   }
-  return applyActivationReference(y, outC, act);
 }
