@@ -80,3 +80,47 @@ export function expectMatchesTfjs(
   }
   return worst;
 }
+
+/**
+ * Checks MaxPooling2D or AveragePooling2D against TF.js over a grid: valid/same × pool sizes
+ * (pairs and an int) × strides (None, pairs, an int), on a 7×9×5 input with batch 1 and 17.
+ */
+export function expectPoolingGridMatchesTfjs(
+  rng: Rng,
+  className: "MaxPooling2D" | "AveragePooling2D",
+): void {
+  for (const padding of ["valid", "same"]) {
+    for (const pool_size of [[2, 2], [3, 3], [2, 3], 3]) {
+      for (const strides of [null, [1, 1], [2, 1], 2]) {
+        const spec = sequentialSpec([7, 9, 5], [{
+          class_name: className,
+          config: { pool_size, strides, padding },
+        }]);
+        const what = `${className} ${padding} pool=${pool_size} s=${strides}`;
+        expectMatchesTfjs(spec, [[1, 7, 9, 5], [17, 7, 9, 5]], rng, what);
+      }
+    }
+  }
+}
+
+/**
+ * Checks GlobalMaxPooling2D or GlobalAveragePooling2D against TF.js with keepdims false and true
+ * on odd inputs, batch 1 and 17. TF.js has no keepdims: the values must be equal and the engine's
+ * shape must keep the 1×1 when asked.
+ */
+export function expectGlobalPoolingMatchesTfjs(
+  rng: Rng,
+  className: "GlobalMaxPooling2D" | "GlobalAveragePooling2D",
+): void {
+  for (const input of [[7, 9, 5], [1, 1, 3], [4, 6, 16]]) {
+    for (const keepdims of [false, true]) {
+      const spec = sequentialSpec(input, [{ class_name: className, config: { keepdims } }]);
+      const c = input[2];
+      const expectShape = (s: number[]) => keepdims ? [s[0], 1, 1, c] : [s[0], c];
+      const shapes = [[1, ...input], [17, ...input]];
+      expectMatchesTfjs(spec, shapes, rng, `${className} ${input} keepdims=${keepdims}`, {
+        expectShape,
+      });
+    }
+  }
+}

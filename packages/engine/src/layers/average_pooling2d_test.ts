@@ -1,22 +1,14 @@
-import { expectMatchesTfjs, sequentialSpec } from "../../testing/cnn_cases.ts";
+import {
+  expectMatchesTfjs,
+  expectPoolingGridMatchesTfjs,
+  sequentialSpec,
+} from "../../testing/cnn_cases.ts";
 import { Rng } from "../../testing/random.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
 
 Deno.test("AveragePooling2D matches TF.js: pool sizes × strides (incl. None) × valid/same, batch 1 and 17", async () => {
   await tfReady();
-  const rng = new Rng(601);
-  for (const padding of ["valid", "same"]) {
-    for (const pool_size of [[2, 2], [3, 3], [2, 3], 3]) {
-      for (const strides of [null, [1, 1], [2, 1], 2]) {
-        const spec = sequentialSpec([7, 9, 5], [{
-          class_name: "AveragePooling2D",
-          config: { pool_size, strides, padding },
-        }]);
-        const what = `AveragePooling2D ${padding} pool=${pool_size} s=${strides}`;
-        expectMatchesTfjs(spec, [[1, 7, 9, 5], [17, 7, 9, 5]], rng, what);
-      }
-    }
-  }
+  expectPoolingGridMatchesTfjs(new Rng(601), "AveragePooling2D");
 });
 
 Deno.test("AveragePooling2D with unknown height/width runs any input size like TF.js", async () => {

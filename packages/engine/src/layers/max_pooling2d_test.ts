@@ -1,23 +1,11 @@
 import { buildModel, InputShapeError, UnsupportedLayerError } from "../../mod.ts";
-import { expectMatchesTfjs, sequentialSpec } from "../../testing/cnn_cases.ts";
+import { expectPoolingGridMatchesTfjs, sequentialSpec } from "../../testing/cnn_cases.ts";
 import { Rng } from "../../testing/random.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
 
 Deno.test("MaxPooling2D matches TF.js: pool sizes × strides (incl. None) × valid/same, batch 1 and 17", async () => {
   await tfReady();
-  const rng = new Rng(501);
-  for (const padding of ["valid", "same"]) {
-    for (const pool_size of [[2, 2], [3, 3], [2, 3], 3]) {
-      for (const strides of [null, [1, 1], [2, 1], 2]) {
-        const spec = sequentialSpec([7, 9, 5], [{
-          class_name: "MaxPooling2D",
-          config: { pool_size, strides, padding },
-        }]);
-        const what = `MaxPooling2D ${padding} pool=${pool_size} s=${strides}`;
-        expectMatchesTfjs(spec, [[1, 7, 9, 5], [17, 7, 9, 5]], rng, what);
-      }
-    }
-  }
+  expectPoolingGridMatchesTfjs(new Rng(501), "MaxPooling2D");
 });
 
 Deno.test("MaxPooling2D refuses channels_first and windows larger than a valid input", () => {
