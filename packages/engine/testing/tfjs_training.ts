@@ -144,6 +144,18 @@ export function tfjsGradients(
   }
 }
 
+/** ∂loss/∂v of one batch for each of `vars` (call inside `tf.tidy`). */
+function batchGradients(
+  model: tf.LayersModel,
+  vars: tf.Variable[],
+  loss: TfLoss,
+  b: TfBatch,
+): tf.NamedTensorMap {
+  const xT = tf.tensor(b.x, b.xShape, b.x instanceof Int32Array ? "int32" : "float32");
+  const yT = tf.tensor(b.y);
+  return tf.variableGrads(() => tfjsLoss(loss, yT, model.apply(xT) as tf.Tensor), vars).grads;
+}
+
 /** One training batch. */
 export interface TfBatch {
   x: Float32Array | Int32Array;
@@ -169,12 +181,7 @@ export function tfjsKerasAdam(
     const t = step + 1;
     const alpha = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
     tf.tidy(() => {
-      const xT = tf.tensor(b.x, b.xShape, b.x instanceof Int32Array ? "int32" : "float32");
-      const yT = tf.tensor(b.y);
-      const { grads } = tf.variableGrads(
-        () => tfjsLoss(loss, yT, model.apply(xT) as tf.Tensor),
-        vars,
-      );
+      const grads = batchGradients(model, vars, loss, b);
       vars.forEach((v, i) => {
         const g = grads[v.name];
         m[i].assign(tf.add(m[i], tf.mul(tf.sub(g, m[i]), 1 - beta1)));
@@ -204,12 +211,7 @@ export function tfjsTrainWith(
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   for (const b of batches) {
     tf.tidy(() => {
-      const xT = tf.tensor(b.x, b.xShape, b.x instanceof Int32Array ? "int32" : "float32");
-      const yT = tf.tensor(b.y);
-      const { grads } = tf.variableGrads(
-        () => tfjsLoss(loss, yT, model.apply(xT) as tf.Tensor),
-        vars,
-      );
+      const grads = batchGradients(model, vars, loss, b);
       optimizer.applyGradients(grads);
     });
   }
