@@ -475,6 +475,112 @@ export function gemmRowBlock(
   gemmRow(a0, segLen, nSeg, segStride, b, sb, c, n, bias, act, alpha, accumulate);
 }
 
+/**
+ * One A row times up to 8 columns of B when B is narrow and deep (a classifier after Flatten:
+ * n = 10, k = 8192): 2 column vectors × 4 interleaved partial sums over k, so the multiply-adds
+ * overlap instead of waiting on one chain each. Columns past `cols` are computed from whatever
+ * follows in B's rows and never stored; the final k step loads only the real columns, so B is
+ * never read past its end.
+ */
+function narrowRow8(
+  a0: usize,
+  k: i32,
+  b: usize,
+  sb: usize,
+  c: usize,
+  cols: i32,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x02 = f32x4.splat(0), x03 = f32x4.splat(0);
+  let x10 = f32x4.splat(0), x11 = f32x4.splat(0), x12 = f32x4.splat(0), x13 = f32x4.splat(0);
+  const two = cols > 4;
+  let bp = b;
+  let off: usize = 0;
+  const last = <usize> (k - 1) << 2; // the final step runs after the loops
+  for (; off + 12 < last; off += 16) {
+    let v = v128.load32_splat(a0 + off);
+    x00 = madd(x00, v, v128.load(bp));
+    if (two) x10 = madd(x10, v, v128.load(bp, 16));
+    bp += sb;
+    v = v128.load32_splat(a0 + off + 4);
+    x01 = madd(x01, v, v128.load(bp));
+    if (two) x11 = madd(x11, v, v128.load(bp, 16));
+    bp += sb;
+    v = v128.load32_splat(a0 + off + 8);
+    x02 = madd(x02, v, v128.load(bp));
+    if (two) x12 = madd(x12, v, v128.load(bp, 16));
+    bp += sb;
+    v = v128.load32_splat(a0 + off + 12);
+    x03 = madd(x03, v, v128.load(bp));
+    if (two) x13 = madd(x13, v, v128.load(bp, 16));
+    bp += sb;
+  }
+  for (; off < last; off += 4) {
+    const v = v128.load32_splat(a0 + off);
+    x00 = madd(x00, v, v128.load(bp));
+    if (two) x10 = madd(x10, v, v128.load(bp, 16));
+    bp += sb;
+  }
+  // Final step: only the real columns of B's last row.
+  const v = v128.load32_splat(a0 + last);
+  x00 = madd(x00, v, loadLanes(bp, min(cols, 4)));
+  if (two) x10 = madd(x10, v, loadLanes(bp + 16, cols - 4));
+  const r0 = f32x4.add(f32x4.add(x00, x01), f32x4.add(x02, x03));
+  storeLanes(c, r0, min(cols, 4), bias, j, act, alpha, accumulate);
+  if (two) {
+    const r1 = f32x4.add(f32x4.add(x10, x11), f32x4.add(x12, x13));
+    storeLanes(c + 16, r1, cols - 4, bias, j + 4, act, alpha, accumulate);
+  }
+}
+
+/** The first `count` (1..4) floats at p, zeros after. */
+// @ts-ignore: decorator
+@inline function loadLanes(p: usize, count: i32): v128 {
+  if (count >= 4) return v128.load(p);
+  let v = v128.load32_zero(p);
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/** epilogue4 for the first `count` (1..4) lanes only. */
+function storeLanes(
+  p: usize,
+  v: v128,
+  count: i32,
+  bias: usize,
+  j: i32,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
+  if (count >= 4) {
+    epilogue4(p, v, bias, j, act, alpha, accumulate);
+    return;
+  }
+  for (let l = 0; l < count; l++) {
+    let s: f32 = l == 0
+      ? f32x4.extract_lane(v, 0)
+      : l == 1
+      ? f32x4.extract_lane(v, 1)
+      : f32x4.extract_lane(v, 2);
+    const o = <usize> l << 2;
+    if (accumulate) s += load<f32>(p + o);
+    if (bias) s += load<f32>(bias + (<usize> (j + l) << 2));
+    store<f32>(p + o, activateScalar(s, act, alpha));
+  }
+}
+
+/** Narrow, deep B (n ≤ 16, k ≥ 128) takes narrowRow8 for every row (so results do not depend on m). */
+// @ts-ignore: decorator
+@inline function isNarrow(n: i32, k: i32): bool {
+  return n <= 16 && k >= 128;
+}
+
 /** C = act(A·B + bias). */
 export function gemm(
   a: usize,
@@ -520,6 +626,17 @@ export function gemmStrided(
   const sa = <usize> lda << 2;
   const sb = <usize> ldb << 2;
   const sc = <usize> ldc << 2;
+  if (isNarrow(n, k)) {
+    for (let i = 0; i < m; i++) {
+      const ar = a + <usize> i * sa;
+      const cr = c + <usize> i * sc;
+      for (let j = 0; j < n; j += 8) {
+        const o = <usize> j << 2;
+        narrowRow8(ar, k, b + o, sb, cr + o, min(8, n - j), bias, j, act, alpha, accumulate);
+      }
+    }
+    return;
+  }
   // Column panels of B small enough to stay in L2 while every row block streams over them.
   let panel = n;
   const panelBytes = <i32> GEMM_PANEL_BYTES;

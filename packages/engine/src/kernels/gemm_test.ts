@@ -77,6 +77,11 @@ Deno.test("gemm tiles: every row remainder and column width, B panels, accumulat
     [1, 256, 64],
     [2, 35, 4],
     [7, 300, 600],
+    // Narrow, deep B (a classifier after Flatten): the interleaved-partial-sum row kernel.
+    [1, 10, 1024],
+    [5, 3, 129],
+    [3, 13, 300],
+    [2, 16, 130],
   ];
   for (const { kernels, heap, variant } of bothVariants()) {
     if (kernels.gemmFusedMultiplyAdd() !== (variant === "relaxed" ? 1 : 0)) {
