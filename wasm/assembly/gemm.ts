@@ -85,9 +85,10 @@ function tile6x8(
   let x40 = f32x4.splat(0), x41 = f32x4.splat(0), x50 = f32x4.splat(0), x51 = f32x4.splat(0);
   let bp = b;
   const segBytes = <usize> segLen << 2;
-  for (let s = 0; s < nSeg; s++) {
-    let off = <usize> s * segStride;
-    const end = off + segBytes;
+  if (nSeg == 1) {
+    // The plain GEMM: one k loop (V8 keeps this tighter than the segmented form below).
+    let off: usize = 0;
+    const end = segBytes;
     for (; off < end; off += 4) {
       const b0 = v128.load(bp);
       const b1 = v128.load(bp, 16);
@@ -110,6 +111,34 @@ function tile6x8(
       v = v128.load32_splat(a5 + off);
       x50 = madd(x50, v, b0);
       x51 = madd(x51, v, b1);
+    }
+  } else {
+    for (let s = 0; s < nSeg; s++) {
+      let off = <usize> s * segStride;
+      const end = off + segBytes;
+      for (; off < end; off += 4) {
+        const b0 = v128.load(bp);
+        const b1 = v128.load(bp, 16);
+        bp += sb;
+        let v = v128.load32_splat(a0 + off);
+        x00 = madd(x00, v, b0);
+        x01 = madd(x01, v, b1);
+        v = v128.load32_splat(a1 + off);
+        x10 = madd(x10, v, b0);
+        x11 = madd(x11, v, b1);
+        v = v128.load32_splat(a2 + off);
+        x20 = madd(x20, v, b0);
+        x21 = madd(x21, v, b1);
+        v = v128.load32_splat(a3 + off);
+        x30 = madd(x30, v, b0);
+        x31 = madd(x31, v, b1);
+        v = v128.load32_splat(a4 + off);
+        x40 = madd(x40, v, b0);
+        x41 = madd(x41, v, b1);
+        v = v128.load32_splat(a5 + off);
+        x50 = madd(x50, v, b0);
+        x51 = madd(x51, v, b1);
+      }
     }
   }
   epilogue4(c, x00, bias, j, act, alpha, accumulate);
@@ -154,9 +183,10 @@ function tile4x8(
   let x20 = f32x4.splat(0), x21 = f32x4.splat(0), x30 = f32x4.splat(0), x31 = f32x4.splat(0);
   let bp = b;
   const segBytes = <usize> segLen << 2;
-  for (let s = 0; s < nSeg; s++) {
-    let off = <usize> s * segStride;
-    const end = off + segBytes;
+  if (nSeg == 1) {
+    // The plain GEMM: one k loop (V8 keeps this tighter than the segmented form below).
+    let off: usize = 0;
+    const end = segBytes;
     for (; off < end; off += 4) {
       const b0 = v128.load(bp);
       const b1 = v128.load(bp, 16);
@@ -173,6 +203,28 @@ function tile4x8(
       v = v128.load32_splat(a3 + off);
       x30 = madd(x30, v, b0);
       x31 = madd(x31, v, b1);
+    }
+  } else {
+    for (let s = 0; s < nSeg; s++) {
+      let off = <usize> s * segStride;
+      const end = off + segBytes;
+      for (; off < end; off += 4) {
+        const b0 = v128.load(bp);
+        const b1 = v128.load(bp, 16);
+        bp += sb;
+        let v = v128.load32_splat(a0 + off);
+        x00 = madd(x00, v, b0);
+        x01 = madd(x01, v, b1);
+        v = v128.load32_splat(a1 + off);
+        x10 = madd(x10, v, b0);
+        x11 = madd(x11, v, b1);
+        v = v128.load32_splat(a2 + off);
+        x20 = madd(x20, v, b0);
+        x21 = madd(x21, v, b1);
+        v = v128.load32_splat(a3 + off);
+        x30 = madd(x30, v, b0);
+        x31 = madd(x31, v, b1);
+      }
     }
   }
   epilogue4(c, x00, bias, j, act, alpha, accumulate);
