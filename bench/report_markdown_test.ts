@@ -1,0 +1,87 @@
+import { evaluateTargets, renderMarkdown } from "./report_markdown.ts";
+import type { ModelResult } from "./models_section.ts";
+import type { KernelResult, PeakResult } from "./kernels_section.ts";
+import { summarize } from "./timing.ts";
+
+function contender(samplesPerSecond: number, batch: number) {
+  const medianMs = 1000 * batch / samplesPerSecond;
+  return {
+    medianMs,
+    minMs: medianMs,
+    meanMs: medianMs,
+    calls: 3,
+    samplesPerCall: batch,
+    samplesPerSecond,
+  };
+}
+
+function model(family: "cnn" | "text", batch: number, engine: number, wasm: number, cpu: number) {
+  const r: ModelResult = {
+    id: `${family}-${batch}`,
+    family,
+    label: `${family} model`,
+    batch,
+    engine: contender(engine, batch),
+    tfjsWasm: contender(wasm, batch),
+    tfjsCpu: contender(cpu, batch),
+    speedupVsWasm: engine / wasm,
+    speedupVsCpu: engine / cpu,
+    maxAbsDiffVsWasm: 1e-7,
+  };
+  return r;
+}
+
+const peak: PeakResult = { mulAddGflops: 60, fmaGflops: 62, peakGflops: 62 };
+const gemm: KernelResult = {
+  kind: "gemm",
+  shape: "512x512x512",
+  role: "square reference",
+  flops: 2 * 512 ** 3,
+  engineGflops: 50,
+  enginePlainGflops: 40,
+  tfjsWasmGflops: 20,
+  percentOfPeak: 100 * 50 / 62,
+};
+
+Deno.test("summarize: median of odd and even counts, min and mean", () => {
+  const odd = summarize([5, 1, 3]);
+  const even = summarize([4, 1, 3, 2]);
+  if (odd.medianMs !== 3 || odd.minMs !== 1 || odd.meanMs !== 3 || odd.calls !== 3) {
+    throw new Error(JSON.stringify(odd));
+  }
+  if (even.medianMs !== 2.5) throw new Error(JSON.stringify(even));
+});
+
+Deno.test("evaluateTargets judges each target on its worst model and the GEMM share of peak", () => {
+  const models = [
+    model("text", 1, 3000, 1000, 10), // 3× wasm, 300× cpu
+    model("text", 64, 1400, 1000, 10), // 1.4× wasm: misses 1.5×
+    model("text", 8, 1000, 1000, 10), // batch 8 does not count for the text target
+    model("cnn", 1, 2000, 1000, 150), // 13.3× cpu: misses 20×
+  ];
+  const targets = evaluateTargets(models, [gemm], peak);
+  const met = Object.fromEntries(targets.map((t) => [t.target.split(" ")[0], t.met]));
+  if (met.text !== false || met.CNNs !== true || met["≥"] !== false || met.GEMM !== true) {
+    throw new Error(JSON.stringify(targets));
+  }
+  if (!targets[0].measured.includes("1.40×")) throw new Error(targets[0].measured);
+});
+
+Deno.test("renderMarkdown lists every model row and marks missed targets", () => {
+  const models = [model("cnn", 1, 2000, 1000, 150), model("cnn", 64, 2000, 1000, 150)];
+  const md = renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    mode: "quick",
+    durationSeconds: 60,
+    environment: { cpu: "test", cores: 2 },
+    peak,
+    kernels: [gemm],
+    models,
+    loads: [],
+    memory: [],
+    targets: evaluateTargets(models, [gemm], peak),
+  });
+  const rows = md.split("\n").filter((l) => l.startsWith("| cnn model |"));
+  if (rows.length !== 2) throw new Error(`${rows.length} model rows`);
+  if (!md.includes("**no**") || !md.includes("| gemm | 512x512x512 |")) throw new Error(md);
+});
