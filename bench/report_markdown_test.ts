@@ -41,6 +41,8 @@ const gemm: KernelResult = {
   enginePlainGflops: 40,
   tfjsWasmGflops: 20,
   percentOfPeak: 100 * 50 / 62,
+  peakNowGflops: 62,
+  percentOfPeakNow: 100 * 50 / 62,
 };
 
 Deno.test("summarize: median of odd and even counts, min and mean", () => {
