@@ -33,6 +33,8 @@ export interface ModelResult {
   family: "cnn" | "text";
   label: string;
   batch: number;
+  /** Forward multiply-add flops per sample of the GEMM-shaped layers. */
+  flopsPerSample: number;
   /** The engine single-threaded (the default). */
   engine: ContenderResult;
   /** The engine with kernel threads on (`setKernelThreads`), when the runtime allows them. */
@@ -164,6 +166,7 @@ export async function measureModel(
         family: c.family,
         label: c.label,
         batch,
+        flopsPerSample: c.flopsPerSample,
         engine: e,
         engineThreads: et,
         threads: et ? threads : undefined,

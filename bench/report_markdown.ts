@@ -162,6 +162,24 @@ export function renderMarkdown(r: BenchReport): string {
     ]),
   ));
   lines.push("");
+  const short = r.models.filter((m) => m.speedupVsCpu < 20);
+  if (short.length) {
+    lines.push(
+      `Rows under 20× TF.js cpu, with the engine's GFLOP/s (model flops × samples/s) and what ` +
+        `20× would take, against the ${f1(r.peak.peakGflops)} GFLOP/s single-core peak:`,
+    );
+    lines.push("");
+    for (const m of short) {
+      const have = m.flopsPerSample * m.engine.samplesPerSecond / 1e9;
+      const need = 20 * m.flopsPerSample * m.tfjsCpu.samplesPerSecond / 1e9;
+      lines.push(
+        `- ${m.label}, batch ${m.batch}: ${f1(m.speedupVsCpu)}× — engine ${f1(have)} GFLOP/s ` +
+          `(${f1(100 * have / r.peak.peakGflops)} % of peak); 20× needs ${f1(need)} GFLOP/s ` +
+          `(${f1(100 * need / r.peak.peakGflops)} % of one core's peak).`,
+      );
+    }
+    lines.push("");
+  }
   lines.push(`## Kernels: GFLOP/s against the measured SIMD peak`);
   lines.push("");
   lines.push(
