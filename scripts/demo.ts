@@ -1,6 +1,6 @@
 /**
  * `deno task demo`: a short, real end-to-end run of the course assignment on NusaX-Sentiment
- * Indonesian — four LSTM variants (1, 2, 3 bidirectional layers; 2 unidirectional layers) trained
+ * Indonesian — three LSTM variants (1 and 2 bidirectional layers; 2 unidirectional layers) trained
  * by the engine, each saved as `.keras`, reloaded through the importer, and run over the whole test
  * split by the engine and by TF.js (cpu) with the same weights. Prints the F1 table (engine and
  * TF.js macro-F1, argmax agreement, max |Δp|) and the report's path.
@@ -20,6 +20,7 @@ export function demoArgs(user: readonly string[]): string[] {
   const given = new Set(user.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]));
   const defaults: [string, string | null][] = [
     ["--study", "layers,direction"],
+    ["--variants", "bilstm_64,bilstm_64-64,lstm_64-64"],
     ["--out", "experiments/demo"],
     ["--force", null],
   ];
