@@ -121,9 +121,11 @@ export function renderMarkdown(r: BenchReport): string {
   lines.push("");
   lines.push(
     "Engine, TF.js wasm (XNNPACK) and TF.js cpu run the same spec, weights and inputs; " +
-      "`× wasm` / `× cpu` = engine samples/s ÷ theirs. TF.js cpu gets fewer calls; " +
+      "`× wasm` / `× cpu` = engine samples/s ÷ theirs. The engine column is single-threaded " +
+      "(the default); `thr` columns turn on `setKernelThreads(n)` (workers on a shared memory, " +
+      "which only pay when another core is idle). TF.js cpu gets fewer calls; " +
       `cells marked † timed TF.js cpu on a slice of the batch (samples/s extrapolated). ` +
-      "`max |Δ|` compares the engine's and TF.js wasm's outputs.",
+      "`max Δ` is the largest absolute difference between the engine's and TF.js wasm's outputs.",
   );
   lines.push("");
   const threaded = r.models.some((m) => m.engineThreads);
@@ -140,7 +142,7 @@ export function renderMarkdown(r: BenchReport): string {
       "× cpu",
       ...(threaded ? [`× wasm (${nThreads} thr)`, `× cpu (${nThreads} thr)`] : []),
       "engine ms/call",
-      "max |Δ|",
+      "max Δ",
     ],
     r.models.map((m) => [
       m.label,

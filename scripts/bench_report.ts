@@ -9,6 +9,7 @@
  * `--out <dir>`: write the two files elsewhere.
  * `--threads <n>`: threads of the engine's multi-threaded column (default: the core count; 1
  * leaves the column out).
+ * `--render <results.json>`: only re-render RESULTS.md (next to the JSON) from a previous run.
  */
 import { getRuntime, setKernelThreads } from "../packages/engine/mod.ts";
 import { cnnCase, type ModelCase, reportCases, textCase } from "../bench/cases.ts";
@@ -20,6 +21,16 @@ import { type BenchReport, evaluateTargets, renderMarkdown } from "../bench/repo
 import { tf, tfjsWasmFlags, useTfjsBackend } from "../bench/tfjs_backends.ts";
 
 const args = Deno.args;
+const renderIndex = args.indexOf("--render");
+if (renderIndex >= 0) {
+  const json = args[renderIndex + 1];
+  const report = JSON.parse(await Deno.readTextFile(json)) as BenchReport;
+  const md = json.replace(/[^/]*$/, "RESULTS.md");
+  await Deno.writeTextFile(md, renderMarkdown(report));
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", md] }).output();
+  console.error(`wrote ${md}`);
+  Deno.exit(0);
+}
 const quick = args.includes("--quick");
 const full = args.includes("--full");
 const outIndex = args.indexOf("--out");
