@@ -126,8 +126,11 @@ export function conclusion(results: ExperimentResults): string[] {
     const b = variants.get(results.best.id)!;
     out.push(
       `Best model: \`${b.id}\` (${b.label}) with test ${what} ${f4(variantScore(b))}` +
-        (b.runs ? ` ± ${f4(b.macroF1Std)} over ${b.runs.length} seeds (kept run ` : " (") +
-        `macro-F1 ${f4(b.engine!.macroF1)}, accuracy ${f4(b.engine!.accuracy)}, validation ` +
+        (b.runs
+          ? ` ± ${f4(b.macroF1Std)} over ${b.runs.length} seeds (kept run macro-F1 ` +
+            `${f4(b.engine!.macroF1)}, `
+          : " (") +
+        `accuracy ${f4(b.engine!.accuracy)}, validation ` +
         `macro-F1 ${f4(b.validationMacroF1)}).`,
     );
   }

@@ -79,7 +79,10 @@ Deno.test("the conclusion names each study's winner, overfitting epochs and agre
     variant("c", 0.745, 6, 3),
   ]);
   const lines = conclusion(r);
-  assert.match(lines[0], /Best model: `b` \(B\) with test macro-F1 0\.7500/);
+  assert.match(
+    lines[0],
+    /^Best model: `b` \(B\) with test macro-F1 0\.7500 \(accuracy 0\.7500, validation macro-F1 0\.7400\)\.$/,
+  );
   assert.ok(
     lines.some((l) =>
       /Number of LSTM layers: \*\*2\*\* won with macro-F1 0\.7500, ahead of 1 \(0\.6500\); spread 0\.1000/
