@@ -11,7 +11,8 @@
  * Workspace names (`@scratchnet/engine`), import-map names (`fflate`) and `npm:` specifiers are
  * resolved to the packages in Deno's npm cache, read with esbuild's browser conditions (so e.g.
  * fflate's browser build is used, not its Node build). `node:` imports are refused: nothing
- * Deno- or Node-only may reach a browser bundle.
+ * Deno- or Node-only may reach a browser bundle. Modules that need Deno (the importer's local file
+ * access) are replaced by their browser variants listed in {@linkcode BROWSER_VARIANTS}.
  *
  * @module
  */
@@ -48,6 +49,14 @@ export const PAGE_BUNDLES: readonly BundleEntry[] = [
 
 /** Static page files copied as they are. */
 export const PAGE_FILES: readonly string[] = ["web/index.html", "web/style.css"];
+
+/**
+ * Deno-only modules and the browser variant (same exports) that replaces each in every bundle,
+ * both relative to the repository root.
+ */
+export const BROWSER_VARIANTS: Readonly<Record<string, string>> = {
+  "packages/keras-importer/local_files.ts": "packages/keras-importer/local_files_browser.ts",
+};
 
 /** Size of one written file. */
 export interface BundleSize {
@@ -254,6 +263,25 @@ async function newestCached(name: string, importer: string): Promise<string> {
   throw new BundleResolveError(name, importer, "not found in Deno's npm cache");
 }
 
+/** Resolves relative imports of a {@linkcode BROWSER_VARIANTS} module to its browser variant. */
+function browserVariantsPlugin(): esbuild.Plugin {
+  const variants = new Map(
+    Object.entries(BROWSER_VARIANTS).map(([deno, browser]) => [
+      join(REPO_ROOT, deno),
+      join(REPO_ROOT, browser),
+    ]),
+  );
+  return {
+    name: "browser-variants",
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const browser = variants.get(resolve(args.resolveDir, args.path));
+        return browser ? { path: browser } : undefined;
+      });
+    },
+  };
+}
+
 /** Marks imports ending in one of `externals`' keys as imports of another bundle. */
 function externalsPlugin(externals: Record<string, string>): esbuild.Plugin {
   return {
@@ -310,7 +338,11 @@ export async function bundle(options: BundleOptions = {}): Promise<BundleSize[]>
         write: false,
         logLevel: "silent",
         metafile: true,
-        plugins: [externalsPlugin(item.externals ?? {}), denoResolvePlugin(importMap, nodeModules)],
+        plugins: [
+          externalsPlugin(item.externals ?? {}),
+          browserVariantsPlugin(),
+          denoResolvePlugin(importMap, nodeModules),
+        ],
       });
       for (const out of result.outputFiles) await write(relative(outDir, out.path), out.contents);
       return result.metafile;

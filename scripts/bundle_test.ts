@@ -10,26 +10,17 @@ import { buildModel, Tensor } from "../packages/engine/mod.ts";
 import { TextVectorization } from "../packages/tokenizer/mod.ts";
 import { denseModel } from "../packages/keras-importer/testing/model_specs.ts";
 import {
+  BROWSER_VARIANTS,
   bundle,
   type BundleSize,
   formatSizes,
   PACKAGE_BUNDLES,
   parseNpmSpecifier,
+  REPO_ROOT,
 } from "./bundle.ts";
 
 /** The browser bundles: one per package plus the all-in-one. */
 const BROWSER_BUNDLES = PACKAGE_BUNDLES.map((b) => b.file);
-
-/**
- * `Deno.` uses that are known and reported, per bundle: the importer stats and reads paths with
- * `Deno.stat`/`Deno.readFile` and writes `.keras` with `Deno.writeFile`, guarded by `typeof Deno`, in
- * modules of its universal entry (source.ts, save_keras.ts). They must move to a Deno-only module;
- * until then they are listed here so that any other Deno API still fails this test.
- */
-const KNOWN_DENO_USES: Readonly<Record<string, readonly string[]>> = {
-  "keras-importer.js": ["Deno.readFile", "Deno.stat", "Deno.writeFile"],
-  "scratchnet.js": ["Deno.readFile", "Deno.stat", "Deno.writeFile"],
-};
 
 let built: Promise<{ dir: string; sizes: BundleSize[] }> | undefined;
 /** Builds once for all tests of this file. */
@@ -70,14 +61,43 @@ Deno.test("bundle: no Deno or Node API in the browser bundles", async () => {
   for (const file of BROWSER_BUNDLES) {
     const text = await bundleText(dir, file);
     const uses = [...new Set(text.match(/\bDeno\.[A-Za-z_$][\w$]*/g) ?? [])].sort();
-    const unexpected = uses.filter((u) => !(KNOWN_DENO_USES[file] ?? []).includes(u));
-    assertEquals(unexpected, [], `${file} uses Deno APIs: ${unexpected.join(", ")}`);
+    assertEquals(uses, [], `${file} uses Deno APIs: ${uses.join(", ")}`);
+    assert(!/\bDeno\./.test(text), `${file} mentions Deno.`);
     assert(!/["']node:/.test(text), `${file} imports a node: module`);
     assert(!/\brequire\(["']/.test(text), `${file} calls require()`);
   }
-  // The engine and the tokenizer have no exceptions at all.
-  for (const file of ["engine.js", "tokenizer.js"]) {
-    assert(!/\bDeno\./.test(await bundleText(dir, file)), `${file} mentions Deno.`);
+});
+
+Deno.test("bundle: every Deno-only module has its browser variant", async () => {
+  for (const [deno, browser] of Object.entries(BROWSER_VARIANTS)) {
+    const [denoExports, browserExports] = await Promise.all(
+      [deno, browser].map(async (path) =>
+        Object.keys(await import(pathToFileURL(join(REPO_ROOT, path)).href)).sort()
+      ),
+    );
+    assertEquals(browserExports, denoExports, `${browser} exports differ from ${deno}`);
+  }
+});
+
+Deno.test("bundle: the importer bundle refuses file paths with its SourceError", async () => {
+  const { dir } = await buildOnce();
+  for (const file of ["keras-importer.js", "scratchnet.js"]) {
+    const bundled = await import(pathToFileURL(join(dir, file)).href);
+    const importer = file === "scratchnet.js" ? bundled.importer : bundled;
+    // A real file: the bundle must refuse to read it rather than read it with Deno.
+    const path = join(dir, "engine.js");
+    for (const source of [path, pathToFileURL(path)]) {
+      const error = await importer.loadModel(source).then(() => undefined, (e: unknown) => e);
+      assert(error instanceof importer.SourceError, `${file}: ${error}`);
+      assert(/needs Deno/.test(error.message) && /URL/.test(error.message), error.message);
+    }
+    const spec = denseModel(3).spec;
+    const target = join(dir, `written-by-${file}.keras`);
+    const error = await importer.saveKeras(spec, target).then(() => undefined, (e: unknown) => e);
+    assert(error instanceof importer.SourceError, `${file}: ${error}`);
+    assert(/kerasArchiveBytes/.test(error.message), error.message);
+    const written = await Deno.stat(target).then(() => true, () => false);
+    assert(!written, `${file} wrote ${target}`);
   }
 });
 

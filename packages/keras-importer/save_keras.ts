@@ -8,6 +8,7 @@ import type { Model, ModelSpec } from "../engine/mod.ts";
 import { strToU8, zipSync } from "npm:fflate@0.8.2";
 import { modelLayers } from "./config.ts";
 import { writeHdf5 } from "./hdf5_write.ts";
+import { localFileWriter } from "./local_files.ts";
 import type { KerasObject } from "./keras_layout.ts";
 import { buildKerasV3WeightsTree } from "./weights_v3.ts";
 
@@ -94,14 +95,16 @@ export async function kerasArchiveBytes(
 
 /**
  * Writes an engine model (or spec) as a Keras 3 `.keras` file that Python Keras
- * (`keras.saving.load_model`) can load. Returns the bytes written.
+ * (`keras.saving.load_model`) can load. Returns the bytes written. Writing a path needs Deno: the
+ * browser bundle refuses it with a `SourceError`; there, {@link kerasArchiveBytes} gives the bytes.
  */
 export async function saveKeras(
   modelOrSpec: Model | ModelSpec,
   path: string | URL,
   options: SaveKerasOptions = {},
 ): Promise<Uint8Array> {
+  const write = localFileWriter(path); // refused before any work where files cannot be written
   const bytes = await kerasArchiveBytes(modelOrSpec, options);
-  await Deno.writeFile(path, bytes);
+  await write(bytes);
   return bytes;
 }

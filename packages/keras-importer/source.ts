@@ -6,6 +6,7 @@
  */
 import { ResourceLimitError, SourceError } from "./errors.ts";
 import { isHdf5 } from "./hdf5_read.ts";
+import { PATHS_ARE_FILES, readLocalFile } from "./local_files.ts";
 
 /** Where a model file comes from. */
 export type ByteSource = string | URL | Uint8Array | Blob;
@@ -24,34 +25,15 @@ export type ContainerKind = "zip" | "hdf5" | "json";
 
 const URL_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 
-function hasDeno(): boolean {
-  return typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+/** The page's (or worker's) location, against which relative URLs resolve; none in Deno. */
+function pageLocation(): string | undefined {
+  return (globalThis as { location?: { href: string } }).location?.href;
 }
 
 function checkSize(size: number, maxBytes: number, label: string): void {
   if (size > maxBytes) {
     throw new ResourceLimitError("maxFileBytes", "file size", size, maxBytes, label);
   }
-}
-
-async function readFileChecked(path: string | URL, label: string, maxBytes: number) {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (e) {
-    throw new SourceError(`cannot read file: ${(e as Error).message}`, label, { cause: e });
-  }
-  // Devices and pipes may never end; directories cannot be read.
-  if (!info.isFile) throw new SourceError("not a regular file", label);
-  checkSize(info.size, maxBytes, label);
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new SourceError(`cannot read file: ${(e as Error).message}`, label, { cause: e });
-  }
-  checkSize(bytes.length, maxBytes, label); // the file may have grown since stat
-  return bytes;
 }
 
 /** Reads a response body, refusing more than `maxBytes` (checked as the body arrives). */
@@ -87,9 +69,10 @@ async function readBody(response: Response, label: string, maxBytes: number) {
 }
 
 /**
- * Reads a source completely. Paths are read from disk in Deno and fetched elsewhere. A file or
- * body larger than `maxBytes` is refused before (or, for a body without a length, while) it is
- * read.
+ * Reads a source completely. Paths and `file:` URLs are read from disk in Deno (and refused by
+ * the browser bundle, see `local_files_browser.ts`); in a page, a string without a scheme is a
+ * URL relative to the page. A file or body larger than `maxBytes` is refused before (or, for a
+ * body without a length, while) it is read.
  */
 export async function readSource(
   source: ByteSource,
@@ -106,22 +89,25 @@ export async function readSource(
       throw new SourceError(`cannot read Blob: ${(e as Error).message}`, label, { cause: e });
     }
   }
-  if (typeof source === "string" && !URL_SCHEME.test(source) && hasDeno()) {
+  // A string without a scheme is a file path in Deno; in a page or worker it is a URL relative to
+  // the page, and with neither it can only be a path (refused by the browser bundle).
+  if (
+    typeof source === "string" && !URL_SCHEME.test(source) &&
+    (PATHS_ARE_FILES || pageLocation() === undefined)
+  ) {
     const label = name ?? source;
-    return { bytes: await readFileChecked(source, label, maxBytes), name: label, location: source };
+    return { bytes: await readLocalFile(source, label, maxBytes), name: label, location: source };
   }
   if (typeof source === "string" || source instanceof URL) {
     let url: URL;
     try {
-      url = typeof source === "string"
-        ? new URL(source, (globalThis as { location?: { href: string } }).location?.href)
-        : source;
+      url = typeof source === "string" ? new URL(source, pageLocation()) : source;
     } catch (e) {
       throw new SourceError(`not a path or URL: ${(e as Error).message}`, name ?? String(source));
     }
     const label = name ?? url.href;
-    if (url.protocol === "file:" && hasDeno()) {
-      return { bytes: await readFileChecked(url, label, maxBytes), name: label, location: url };
+    if (url.protocol === "file:") {
+      return { bytes: await readLocalFile(url, label, maxBytes), name: label, location: url };
     }
     let response: Response;
     try {
