@@ -1,11 +1,25 @@
 /** TF.js builders for the core layers (Dense, activations, Dropout, Flatten, Reshape). */
 import * as tf from "@tensorflow/tfjs";
 
-/** Builds a TF.js layer from a Keras config; `base` carries name / batchInputShape / dtype. */
+/** How the reference layers are built (see `tfjsModelFromSpec`). */
+export interface TfjsBuildOptions {
+  /**
+   * Start recurrent kernels from zeros instead of TF.js's QR-based orthogonal initializer, which
+   * takes seconds per layer of 64+ units (with a "Slowness may result" warning each time). Only
+   * for specs that carry the layer's weights, which then replace the initial values.
+   */
+  zeroRecurrentInit?: boolean;
+}
+
+/**
+ * Builds a TF.js layer from a Keras config; `base` carries name / batchInputShape / dtype;
+ * wrappers pass `options` on to the layers they build.
+ */
 export type TfjsLayerBuilder = (
   config: Record<string, unknown>,
   base: Record<string, unknown>,
   kerasVersion?: string,
+  options?: TfjsBuildOptions,
 ) => tf.layers.Layer;
 
 /** Keras class name → TF.js builder. Other files add their classes. */

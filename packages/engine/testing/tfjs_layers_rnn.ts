@@ -1,6 +1,6 @@
 /** TF.js builders for the text layers (Embedding, SimpleRNN, LSTM, GRU, Bidirectional). */
 import * as tf from "@tensorflow/tfjs";
-import { tfActivation, TFJS_LAYER_BUILDERS } from "./tfjs_layers_core.ts";
+import { tfActivation, TFJS_LAYER_BUILDERS, type TfjsBuildOptions } from "./tfjs_layers_core.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -17,11 +17,16 @@ TFJS_LAYER_BUILDERS.set("Embedding", (c, { dtype: _ids, ...base }) =>
   }));
 
 /** Arguments every TF.js recurrent layer shares, from a Keras config. */
-function recurrentArgs(c: Record<string, unknown>, base: Record<string, unknown>) {
+function recurrentArgs(
+  c: Record<string, unknown>,
+  base: Record<string, unknown>,
+  options: TfjsBuildOptions = {},
+) {
   for (const field of ["stateful", "return_state"]) {
     if (c[field] === true) throw new Error(`tfjs reference: ${field} is not used in these tests`);
   }
   return {
+    ...(options.zeroRecurrentInit ? { recurrentInitializer: "zeros" as const } : {}),
     ...base,
     units: c.units as number,
     activation: tfActivation(c.activation ?? "tanh") as Any,
@@ -33,25 +38,25 @@ function recurrentArgs(c: Record<string, unknown>, base: Record<string, unknown>
 
 TFJS_LAYER_BUILDERS.set(
   "SimpleRNN",
-  (c, base) => tf.layers.simpleRNN(recurrentArgs(c, base)),
+  (c, base, _kerasVersion, options) => tf.layers.simpleRNN(recurrentArgs(c, base, options)),
 );
-TFJS_LAYER_BUILDERS.set("LSTM", (c, base) =>
+TFJS_LAYER_BUILDERS.set("LSTM", (c, base, _kerasVersion, options) =>
   tf.layers.lstm({
-    ...recurrentArgs(c, base),
+    ...recurrentArgs(c, base, options),
     recurrentActivation: tfActivation(c.recurrent_activation ?? "sigmoid") as Any,
   }));
-TFJS_LAYER_BUILDERS.set("GRU", (c, base) => {
+TFJS_LAYER_BUILDERS.set("GRU", (c, base, _kerasVersion, options) => {
   // TF.js's GRUCell throws for resetAfter=true; Keras's default is true, so say it explicitly.
   if (c.reset_after !== false) {
     throw new Error("tfjs reference: TF.js implements only GRU reset_after=false");
   }
   return tf.layers.gru({
-    ...recurrentArgs(c, base),
+    ...recurrentArgs(c, base, options),
     recurrentActivation: tfActivation(c.recurrent_activation ?? "sigmoid") as Any,
   });
 });
 
-TFJS_LAYER_BUILDERS.set("Bidirectional", (c, base, kerasVersion) => {
+TFJS_LAYER_BUILDERS.set("Bidirectional", (c, base, kerasVersion, options) => {
   const inner = c.layer as LayerObj;
   const build = TFJS_LAYER_BUILDERS.get(inner.class_name);
   if (!build) throw new Error(`tfjs reference: no builder for ${inner.class_name}`);
@@ -70,7 +75,7 @@ TFJS_LAYER_BUILDERS.set("Bidirectional", (c, base, kerasVersion) => {
   if (c.merge_mode === null) throw new Error("tfjs reference: merge_mode None is not used");
   return tf.layers.bidirectional({
     ...base,
-    layer: build(inner.config, {}, kerasVersion) as Any,
+    layer: build(inner.config, {}, kerasVersion, options) as Any,
     mergeMode: (c.merge_mode ?? "concat") as Any,
   });
 });

@@ -6,12 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { ModelSpec, WeightTensor } from "../mod.ts";
-import { TFJS_LAYER_BUILDERS } from "./tfjs_layers_core.ts";
+import { TFJS_LAYER_BUILDERS, type TfjsBuildOptions } from "./tfjs_layers_core.ts";
 import "./tfjs_layers_cnn.ts";
 import "./tfjs_layers_rnn.ts";
 
 export { tf };
-export { TFJS_LAYER_BUILDERS } from "./tfjs_layers_core.ts";
+export { TFJS_LAYER_BUILDERS, type TfjsBuildOptions } from "./tfjs_layers_core.ts";
 
 let ready: Promise<void> | undefined;
 /** Selects the TF.js cpu backend once. */
@@ -28,12 +28,18 @@ interface LayerObj {
   config: Record<string, unknown>;
 }
 
+/** Options of {@linkcode tfjsModelFromSpec}. */
+export interface TfjsModelOptions extends TfjsBuildOptions {
+  /** Input shape without the batch dimension (default: the spec's input layer's). */
+  inputShape?: (number | null)[];
+}
+
 /** TF.js model from a Sequential/Functional-chain spec (weights set from the spec). */
-export function tfjsModelFromSpec(spec: ModelSpec, inputShape?: (number | null)[]): tf.Sequential {
+export function tfjsModelFromSpec(spec: ModelSpec, options: TfjsModelOptions = {}): tf.Sequential {
   const cfg = spec.config.config as Record<string, unknown>;
   const layers = cfg.layers as LayerObj[];
   const model = tf.sequential();
-  let shape = inputShape;
+  let shape = options.inputShape;
   let inputDtype: "float32" | "int32" = "float32";
   for (const obj of layers) {
     if (obj.class_name === "InputLayer") {
@@ -56,7 +62,7 @@ export function tfjsModelFromSpec(spec: ModelSpec, inputShape?: (number | null)[
       args.batchInputShape = [null, ...shape];
       args.dtype = inputDtype;
     }
-    const layer = build(obj.config, args, spec.kerasVersion);
+    const layer = build(obj.config, args, spec.kerasVersion, options);
     model.add(layer);
     const w = spec.weights[String(obj.config.name)] ?? [];
     if (w.length) layer.setWeights(w.map(toTf));
