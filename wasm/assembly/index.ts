@@ -24,3 +24,4 @@ export {
 } from "./conv_grad";
 export * from "./pool_grad";
 export * from "./batchnorm_grad";
+export { conv2dWinograd, conv2dWinogradScratchFloats } from "./winograd";

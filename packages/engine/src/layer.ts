@@ -6,6 +6,7 @@
  * tensors. Room for training: `call` receives `ctx.training`, and a layer may keep what its
  * backward step needs in `ctx.tape` (added by the trainer).
  */
+import type { ConvAlgorithm } from "./winograd.ts";
 import type { Activation } from "./activations.ts";
 import { InputShapeError, LayerConfigError, WeightShapeError } from "./errors.ts";
 import type { KernelExports } from "./wasm/kernels.ts";
@@ -39,6 +40,8 @@ export interface CallContext {
 export interface LayerBuildOptions {
   /** keras_version of the source file; selects version-dependent semantics. */
   kerasVersion?: string;
+  /** Conv2D's inference method (default "auto"; see `ConvAlgorithm` in winograd.ts). */
+  convAlgorithm?: ConvAlgorithm;
 }
 
 /** A Keras config object: `config` of `{class_name, config}`. */

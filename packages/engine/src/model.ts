@@ -13,6 +13,7 @@ import { InputLayer } from "./layers/input_layer.ts";
 import { layerFactory } from "./registry.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
 import { getRuntime } from "./wasm/kernels.ts";
+import type { ConvAlgorithm } from "./winograd.ts";
 import type { WeightTensor as LayerWeight } from "./layer.ts";
 import { initialWeights } from "./training/initializers.ts";
 import { SeededRandom } from "./training/random.ts";
@@ -51,6 +52,12 @@ export interface ModelBuildOptions {
    * uniform embeddings, …), drawn from a stream seeded by `seed`.
    */
   initialize?: { seed: number };
+  /**
+   * Conv2D's inference method: "auto" (default) runs Winograd F(m×m, r×r) for 4×4…7×7 stride-1
+   * convolutions and the direct sum otherwise; "direct" always sums directly; "winograd" forces
+   * Winograd wherever it can run. See `ConvAlgorithm`.
+   */
+  convAlgorithm?: ConvAlgorithm;
 }
 
 /** Options of {@link Model.predict}. */
@@ -104,7 +111,10 @@ export class Model {
       const layerName = String(cfg.name ?? obj.name ?? obj.class_name);
       const factory = layerFactory(obj.class_name);
       if (!factory) throw new UnsupportedLayerError(obj.class_name, layerName);
-      this.layers.push(factory({ ...cfg, name: layerName }, { kerasVersion }));
+      this.layers.push(factory({ ...cfg, name: layerName }, {
+        kerasVersion,
+        convAlgorithm: options.convAlgorithm,
+      }));
     }
     // Keras 2 Sequential (and Keras 3 with build_input_shape) put the input shape elsewhere.
     if (!(this.layers[0] instanceof InputLayer)) {

@@ -17,9 +17,13 @@ import {
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
 import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
+import type { WasmHeap } from "../wasm/heap.ts";
+import { type ConvAlgorithm, WinogradDeviceData, winogradPlan } from "../winograd.ts";
 
 /** Floats of im2col scratch per call (256 KiB): tiles of output pixels stay cache-resident. */
 const SCRATCH_FLOATS = 1 << 16;
+/** Floats of a Winograd chunk's transformed tiles (V and M, 512 KiB): about half of L2. */
+const WINOGRAD_CHUNK_FLOATS = 1 << 18;
 
 /**
  * Keras `Conv2D` (NHWC): kernel `(kh, kw, in, out)`, bias `(out)`, `valid`/`same` padding,
@@ -34,6 +38,11 @@ export class Conv2D extends Layer {
   readonly padding: Padding;
   readonly useBias: boolean;
   readonly activation: Activation;
+  /** Which convolution inference runs (see {@link ConvAlgorithm}). */
+  readonly algorithm: ConvAlgorithm;
+  #winograd: WinogradDeviceData | null = null;
+  /** The transformed filters lag the kernel (an optimizer changed it in place). */
+  #winogradStale = false;
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Conv2D", config, options);
@@ -56,6 +65,40 @@ export class Conv2D extends Layer {
     this.padding = parsePadding(config.padding, this.name);
     this.useBias = this.bool("use_bias", true);
     this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
+    this.algorithm = options.convAlgorithm ?? "auto";
+  }
+
+  /** "winograd F(m×m, r×r)" or "direct": the method inference runs for the built shape. */
+  get method(): string {
+    const p = this.#winograd?.plan;
+    return p ? `winograd F(${p.m}×${p.m}, ${p.r}×${p.r})` : "direct";
+  }
+
+  protected override afterBuild(heap: WasmHeap): void {
+    const c = this.inputShape[2] as number;
+    const plan = winogradPlan(
+      this.algorithm,
+      this.kernelSize,
+      this.strides,
+      this.dilationRate,
+      c,
+      this.filters,
+    );
+    if (!plan) return;
+    this.#winograd = new WinogradDeviceData(plan, heap);
+    this.#winograd.transformFilters(this.hostWeights[0].data, c, this.filters);
+    this.#winogradStale = false;
+  }
+
+  override weightsUpdated(): void {
+    super.weightsUpdated();
+    this.#winogradStale = true;
+  }
+
+  protected override releaseWeights(): void {
+    this.#winograd?.dispose();
+    this.#winograd = null;
+    super.releaseWeights();
   }
 
   computeOutputShape(inputShape: Shape): Shape {
@@ -113,6 +156,11 @@ export class Conv2D extends Layer {
     const y = this.allocOutput(ctx, [batch, gy.out, gx.out, this.filters]);
     const act = this.activation;
     const fused = act.kind === "elementwise";
+    if (this.#winograd && !ctx.training && !ctx.tape) {
+      this.#callWinograd(x, y, ctx, this.#winograd);
+      if (!fused) applyActivation(ctx, y, act);
+      return y;
+    }
     // The kernel picks its method by shape (1×1 gemm, implicit GEMM over a zero-padded copy of
     // each image, or im2col tiles) and says how much scratch it wants for it. With kernel threads
     // on, large batches split into one range of images per thread, each with its own scratch.
@@ -178,5 +226,71 @@ export class Conv2D extends Layer {
     }
     if (!fused) applyActivation(ctx, y, act);
     return y;
+  }
+
+  /** Inference by Winograd: one range of images per kernel thread, each with its own scratch. */
+  #callWinograd(
+    x: DeviceTensor,
+    y: DeviceTensor,
+    ctx: CallContext,
+    wg: WinogradDeviceData,
+  ): void {
+    const [batch, h, w, c] = x.shape;
+    const [, outH, outW, outC] = y.shape;
+    if (this.#winogradStale) {
+      wg.transformFilters(
+        ctx.heap.f32(this.weightPtrs[0], this.hostWeights[0].data.length),
+        c,
+        outC,
+      );
+      this.#winogradStale = false;
+    }
+    const { m } = wg.plan;
+    const act = this.activation;
+    const fused = act.kind === "elementwise";
+    const [kh, kw] = this.kernelSize;
+    const gy = axisGeometry(h, kh, 1, 1, this.padding);
+    const gx = axisGeometry(w, kw, 1, 1, this.padding);
+    const tilesPerImage = Math.ceil(outH / m) * Math.ceil(outW / m);
+    const flops = 2 * batch * outH * outW * outC * kh * kw * c;
+    const ranges = parallelRanges(ctx.kernels, batch, flops);
+    const scratches: number[] = [];
+    try {
+      const jobs: KernelJob[] = ranges.map(([b0, nb]) => {
+        const chunk = Math.max(
+          1,
+          Math.min(nb * tilesPerImage, Math.floor(WINOGRAD_CHUNK_FLOATS / (64 * (c + outC)))),
+        );
+        const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC);
+        const scratch = ctx.heap.alloc(scratchFloats * 4);
+        scratches.push(scratch);
+        return {
+          fn: "conv2dWinograd",
+          args: [
+            x.ptr + b0 * h * w * c * 4,
+            wg.u,
+            this.useBias ? this.weightPtrs[1] : 0,
+            y.ptr + b0 * outH * outW * outC * 4,
+            scratch,
+            scratchFloats,
+            nb,
+            h,
+            w,
+            c,
+            outH,
+            outW,
+            outC,
+            m,
+            gy.padBefore,
+            gx.padBefore,
+            fused ? act.code : 0,
+            fused ? act.alpha : 0,
+          ],
+        };
+      });
+      runJobs(ctx.kernels, jobs);
+    } finally {
+      for (const s of scratches) ctx.heap.free(s);
+    }
   }
 }

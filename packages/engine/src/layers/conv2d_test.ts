@@ -1,7 +1,16 @@
-import { buildModel, UnsupportedLayerError, WeightShapeError } from "../../mod.ts";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import {
+  Adam,
+  buildModel,
+  type Model,
+  Tensor,
+  UnsupportedLayerError,
+  WeightShapeError,
+} from "../../mod.ts";
 import { expectMatchesTfjs, randomWeight, sequentialSpec } from "../../testing/cnn_cases.ts";
-import { Rng } from "../../testing/random.ts";
-import { expectThrows } from "../../testing/assert.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { assertCloseToScale, expectThrows } from "../../testing/assert.ts";
+import { Conv2D } from "./conv2d.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
 
 function convCase(rng: Rng, inC: number, config: Record<string, unknown>) {
@@ -129,4 +138,102 @@ Deno.test("Conv2D refuses groups ≠ 1, channels_first and mis-shaped weights by
     "[3, 3, 2, 4]",
     "[3, 3, 3, 4]",
   );
+});
+
+/** The inference method of the model's Conv2D layers, in order. */
+function convMethods(model: Model): string[] {
+  return model.layers.filter((l): l is Conv2D => l instanceof Conv2D).map((l) => l.method);
+}
+
+Deno.test("Conv2D runs 4×4…7×7 stride-1 convs by Winograd (auto) and matches TF.js and the direct sum", async () => {
+  await tfReady();
+  const rng = new Rng(404);
+  for (const k of [4, 5, 6, 7]) {
+    for (const padding of ["same", "valid"]) {
+      const inC = 8, filters = 12;
+      const lim = Math.sqrt(6 / (k * k * (inC + filters)));
+      const layer = {
+        class_name: "Conv2D",
+        config: { filters, kernel_size: k, padding, activation: "relu" },
+        weights: [
+          randomWeight(rng, "kernel", [k, k, inC, filters], -lim, lim),
+          randomWeight(rng, "bias", [filters], -0.1, 0.1),
+        ],
+      };
+      const spec = sequentialSpec([13, 11, inC], [layer]);
+      const auto = buildModel(spec);
+      const direct = buildModel(spec, { convAlgorithm: "direct" });
+      try {
+        const m = 9 - k;
+        assertEquals(convMethods(auto), [`winograd F(${m}×${m}, ${k}×${k})`]);
+        assertEquals(convMethods(direct), ["direct"]);
+        const x = new Tensor(rng.floats(3 * 13 * 11 * inC, -2, 2), [3, 13, 11, inC]);
+        // Winograd's float32 transforms round differently from a direct sum: within 1e-5 of
+        // the output's scale (see winograd_test.ts); TF.js within the same bound.
+        assertCloseToScale(
+          auto.predict(x).data,
+          direct.predict(x).data,
+          1e-5,
+          `k${k} ${padding}`,
+          1,
+        );
+        expectMatchesTfjs(spec, [[1, 13, 11, inC], [5, 13, 11, inC]], rng, `k${k} ${padding}`, {
+          tol: 2e-5,
+        });
+      } finally {
+        auto.dispose();
+        direct.dispose();
+      }
+    }
+  }
+});
+
+Deno.test("Conv2D's Winograd filters follow weight changes: setWeights and training steps", () => {
+  const rng = new Rng(405);
+  const spec = sequentialSpec([10, 10, 8], [
+    {
+      class_name: "Conv2D",
+      config: { filters: 8, kernel_size: 5, padding: "same", activation: "relu" },
+      weights: [
+        randomWeight(rng, "kernel", [5, 5, 8, 8], -0.1, 0.1),
+        randomWeight(rng, "bias", [8]),
+      ],
+    },
+    { class_name: "Flatten", config: {} },
+    {
+      class_name: "Dense",
+      config: { units: 3, activation: "softmax" },
+      weights: [randomWeight(rng, "kernel", [800, 3], -0.05, 0.05), randomWeight(rng, "bias", [3])],
+    },
+  ]);
+  const model = buildModel(spec);
+  try {
+    assertEquals(convMethods(model), ["winograd F(4×4, 5×5)"]);
+    const x = new Tensor(rng.floats(6 * 10 * 10 * 8, 0, 1), [6, 10, 10, 8]);
+    const sameAsDirect = (what: string) => {
+      const direct = buildModel(model.toSpec(), { convAlgorithm: "direct" });
+      try {
+        assertCloseToScale(model.predict(x).data, direct.predict(x).data, 1e-5, what, 1);
+      } finally {
+        direct.dispose();
+      }
+    };
+    const before = model.predict(x).data.slice();
+    model.compile({
+      optimizer: new Adam({ learningRate: 0.05 }),
+      loss: "sparse_categorical_crossentropy",
+    });
+    const y = new Tensor(new Float32Array([0, 1, 2, 0, 1, 2]), [6]);
+    for (let i = 0; i < 3; i++) model.trainOnBatch(x, y);
+    const after = model.predict(x).data;
+    if (maxAbsDiff(before, after) < 1e-3) {
+      throw new Error("training did not change the predictions");
+    }
+    sameAsDirect("after trainOnBatch");
+    const w = model.getWeights();
+    model.setWeights(w.map((t) => ({ ...t, data: t.data.map((v) => v * 0.5) })));
+    sameAsDirect("after setWeights");
+  } finally {
+    model.dispose();
+  }
 });

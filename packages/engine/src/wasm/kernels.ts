@@ -91,6 +91,32 @@ export interface KernelExports {
     padLeft: number,
     im2colFloats: number,
   ): number;
+  /**
+   * Conv2D by Winograd F(m×m, r×r) with 8×8 input tiles (stride 1, undilated, channels multiples
+   * of 4): `u` the transformed filters (see winograd.ts).
+   */
+  conv2dWinograd(
+    x: number,
+    u: number,
+    bias: number,
+    y: number,
+    scratch: number,
+    scratchFloats: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    outC: number,
+    m: number,
+    padTop: number,
+    padLeft: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /** Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles. */
+  conv2dWinogradScratchFloats(tiles: number, c: number, outC: number): number;
   /** 1 when this build fuses multiply-add (the relaxed-SIMD variant). */
   gemmFusedMultiplyAdd(): number;
   /** SIMD peak loop (bench): 96 flops per iteration of separate f32x4 multiply and add. */

@@ -1,0 +1,173 @@
+import { getRuntime } from "../wasm/kernels.ts";
+import { type Activation, ActivationCode } from "../activations.ts";
+import { Rng } from "../../testing/random.ts";
+import { assertClose, assertCloseToScale } from "../../testing/assert.ts";
+import { conv2dParams } from "../../testing/kernel_cases.ts";
+import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
+import {
+  conv2dWinogradReference,
+  winogradFilterTransform,
+  type WinogradTransforms,
+  winogradTransforms,
+} from "./winograd_reference.ts";
+import { WINOGRAD_ALPHA, winogradPlan } from "../winograd.ts";
+
+const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
+const RELU: Activation = { kind: "elementwise", code: ActivationCode.Relu, alpha: 0, name: "" };
+
+/** Runs the kernel; `chunkTiles` sets how many tiles a chunk holds (small: many chunks). */
+function runWinograd(
+  x: Float32Array,
+  kernel: Float32Array,
+  bias: Float32Array | null,
+  p: Conv2DParams,
+  t: WinogradTransforms,
+  act: Activation,
+  chunkTiles: number,
+): Float32Array {
+  const { kernels, heap } = getRuntime();
+  const u = Float32Array.from(winogradFilterTransform(kernel, p.c, p.outC, t));
+  const px = heap.upload(x), pu = heap.upload(u), pb = bias ? heap.upload(bias) : 0;
+  const n = p.batch * p.outH * p.outW * p.outC;
+  const py = heap.alloc(n * 4);
+  const scratchFloats = kernels.conv2dWinogradScratchFloats(chunkTiles, p.c, p.outC);
+  const ps = heap.alloc(scratchFloats * 4);
+  const code = act.kind === "elementwise" ? act.code : 0;
+  kernels.conv2dWinograd(
+    px,
+    pu,
+    pb,
+    py,
+    ps,
+    scratchFloats,
+    p.batch,
+    p.h,
+    p.w,
+    p.c,
+    p.outH,
+    p.outW,
+    p.outC,
+    t.m,
+    p.padTop,
+    p.padLeft,
+    code,
+    act.kind === "elementwise" ? act.alpha : 0,
+  );
+  const y = heap.f32(py, n).slice();
+  [px, pu, pb, py, ps].forEach((ptr) => heap.free(ptr));
+  return y;
+}
+
+Deno.test("winograd transforms: F(m, r) in float64 equals the direct correlation for α 3…8", () => {
+  const rng = new Rng(7);
+  for (
+    const [m, r] of [[2, 2], [2, 3], [4, 3], [6, 3], [3, 4], [5, 4], [2, 5], [4, 5], [3, 6], [2, 7]]
+  ) {
+    const t = winogradTransforms(m, r);
+    for (const padding of ["same", "valid"] as const) {
+      const p = conv2dParams(2, [11, 9, 3], 5, [r, r], [1, 1], [1, 1], padding);
+      const x = rng.floats(2 * 11 * 9 * 3), k = rng.floats(r * r * 3 * 5);
+      const bias = rng.floats(5);
+      const u = winogradFilterTransform(k, 3, 5, t);
+      // Only the final float32 rounding of the output separates the two.
+      assertCloseToScale(
+        conv2dWinogradReference(x, u, bias, p, t),
+        conv2dReference(x, k, bias, p),
+        1e-6,
+        `F(${m}, ${r}) ${padding}`,
+        1,
+      );
+    }
+  }
+});
+
+Deno.test("winograd transforms: a wrong matrix is caught (the oracle can fail)", () => {
+  const t = winogradTransforms(4, 5);
+  const broken = { ...t, bt: t.bt.slice() };
+  broken.bt[9] += 0.5;
+  const rng = new Rng(8);
+  const p = conv2dParams(1, [8, 8, 2], 3, [5, 5], [1, 1], [1, 1], "same");
+  const x = rng.floats(8 * 8 * 2), k = rng.floats(25 * 2 * 3);
+  const u = winogradFilterTransform(k, 2, 3, broken);
+  let failed = false;
+  try {
+    assertCloseToScale(
+      conv2dWinogradReference(x, u, null, p, broken),
+      conv2dReference(x, k, null, p),
+      1e-3,
+      "",
+      1,
+    );
+  } catch {
+    failed = true;
+  }
+  if (!failed) throw new Error("a perturbed Bᵀ went unnoticed");
+});
+
+Deno.test("conv2dWinograd kernel matches the references: r 2…7, odd sizes, batch 1 and 3, chunks", () => {
+  const rng = new Rng(9);
+  let cases = 0;
+  for (let r = 2; r <= 7; r++) {
+    const m = WINOGRAD_ALPHA - r + 1;
+    const t = winogradTransforms(m, r);
+    for (const [h, w, c, outC] of [[9, 13, 4, 8], [16, 16, 32, 12], [5, 7, 12, 4]]) {
+      for (const padding of ["same", "valid"] as const) {
+        for (const batch of [1, 3]) {
+          const p = conv2dParams(batch, [h, w, c], outC, [r, r], [1, 1], [1, 1], padding);
+          if (p.outH === 0 || p.outW === 0) continue;
+          const x = rng.floats(batch * h * w * c, 0, 1);
+          const lim = Math.sqrt(6 / (r * r * (c + outC)));
+          const k = rng.floats(r * r * c * outC, -lim, lim);
+          const bias = cases % 2 ? rng.floats(outC) : null;
+          const act = cases % 3 ? RELU : LINEAR;
+          const tiles = batch * Math.ceil(p.outH / m) * Math.ceil(p.outW / m);
+          for (const chunk of [tiles, 1, 5]) {
+            const got = runWinograd(x, k, bias, p, t, act, chunk);
+            const what =
+              `F(${m}, ${r}) ${h}×${w}×${c}→${outC} ${padding} batch ${batch} chunk ${chunk}`;
+            // Against the direct float64 sum: what Winograd's float32 transforms add to a conv's
+            // rounding (measured 3–6e-6 of the output's scale for these cases; r = 2, m = 7 worst).
+            assertCloseToScale(got, conv2dReference(x, k, bias, p, act), 1e-5, what, 1);
+            const u32 = Float32Array.from(winogradFilterTransform(k, c, outC, t));
+            assertCloseToScale(
+              got,
+              conv2dWinogradReference(x, u32, bias, p, t, act),
+              1e-5,
+              what,
+              1,
+            );
+            cases++;
+          }
+        }
+      }
+    }
+  }
+  if (cases < 150) throw new Error(`only ${cases} cases ran`);
+});
+
+Deno.test("winogradPlan: auto takes 4×4…7×7 stride-1 convs with ≥ 8 channels, multiples of 4", () => {
+  const plan = (k: number, s = 1, d = 1, c = 32, o = 64, a: "auto" | "winograd" = "auto") =>
+    winogradPlan(a, [k, k], [s, s], [d, d], c, o);
+  assertClose(
+    [plan(5)?.m ?? 0, plan(7)?.m ?? 0, plan(4)?.m ?? 0, plan(6)?.m ?? 0],
+    [4, 2, 5, 3],
+    0,
+    "m",
+  );
+  for (
+    const [what, p] of [
+      ["3×3 under auto", plan(3)],
+      ["stride 2", plan(5, 2)],
+      ["dilation 2", plan(5, 1, 2)],
+      ["c not a multiple of 4", plan(5, 1, 1, 30)],
+      ["outC not a multiple of 4", plan(5, 1, 1, 32, 10)],
+      ["4 input channels under auto", plan(5, 1, 1, 4)],
+      ["8×8 kernel", plan(8, 1, 1, 32, 64, "winograd")],
+      ["direct", winogradPlan("direct", [5, 5], [1, 1], [1, 1], 32, 64)],
+      ["non-square", winogradPlan("winograd", [5, 3], [1, 1], [1, 1], 32, 64)],
+    ] as const
+  ) {
+    if (p !== null) throw new Error(`${what}: expected no Winograd plan`);
+  }
+  if (plan(3, 1, 1, 4, 4, "winograd")?.m !== 6) throw new Error("forced 3×3 should be F(6, 3)");
+});

@@ -1,0 +1,90 @@
+/**
+ * When Conv2D runs as Winograd F(m×m, r×r) with 8×8 input tiles, and the device data it needs:
+ * the transformed filters U = G g Gᵀ (computed once per weight change, in float64). The kernel
+ * (`wasm/assembly/winograd.ts`) has Bᵀ and Aᵀ of the same interpolation points written out.
+ */
+import {
+  winogradFilterTransform,
+  type WinogradTransforms,
+  winogradTransforms,
+} from "./kernels/winograd_reference.ts";
+import type { WasmHeap } from "./wasm/heap.ts";
+
+/** Input tile side of the engine's Winograd kernel. */
+export const WINOGRAD_ALPHA = 8;
+
+/**
+ * Which convolution a Conv2D runs at inference:
+ * - `"auto"` (default): Winograd where it applies and pays — 4×4…7×7 kernels, stride 1, no
+ *   dilation, channel counts multiples of 4, at least 8 input channels; direct summation
+ *   otherwise. Outputs then differ from the direct sum by float32 rounding only (a few 1e-6 of
+ *   the output's scale, measured in `conv2d_winograd_test.ts`).
+ * - `"direct"`: always direct summation (implicit GEMM / im2col).
+ * - `"winograd"`: Winograd wherever the kernel can run it (2×2…7×7, same constraints, any
+ *   channel count multiple of 4), for tests and measurements.
+ *
+ * Training always uses the direct sum.
+ */
+export type ConvAlgorithm = "auto" | "direct" | "winograd";
+
+/** The tile sizes of one Winograd convolution. */
+export interface WinogradPlan {
+  /** Output tile side, 8 − r + 1. */
+  m: number;
+  /** Kernel side. */
+  r: number;
+  transforms: WinogradTransforms;
+}
+
+/** The Winograd plan for a conv shape under `algorithm`, or null for the direct sum. */
+export function winogradPlan(
+  algorithm: ConvAlgorithm,
+  kernel: readonly number[],
+  strides: readonly number[],
+  dilation: readonly number[],
+  c: number,
+  outC: number,
+): WinogradPlan | null {
+  if (algorithm === "direct") return null;
+  const [kh, kw] = kernel;
+  const r = kh;
+  const applies = kh === kw && r >= 2 && r <= 7 && strides[0] === 1 && strides[1] === 1 &&
+    dilation[0] === 1 && dilation[1] === 1 && c % 4 === 0 && outC % 4 === 0;
+  if (!applies) return null;
+  // 3×3 stays direct under "auto": F(6×6, 3×3) rounds several times worse than the direct sum,
+  // which already runs near the SIMD peak for 3×3; few input channels leave the transforms
+  // dominant.
+  if (algorithm === "auto" && (r < 4 || c < 8)) return null;
+  const m = WINOGRAD_ALPHA - r + 1;
+  return { m, r, transforms: winogradTransforms(m, r) };
+}
+
+/** Device buffer of one Conv2D's Winograd plan: the transformed filters. */
+export class WinogradDeviceData {
+  readonly plan: WinogradPlan;
+  readonly #heap: WasmHeap;
+  #u = 0;
+
+  constructor(plan: WinogradPlan, heap: WasmHeap) {
+    this.plan = plan;
+    this.#heap = heap;
+  }
+
+  /** Pointer of the transformed filters (0 until {@link transformFilters}). */
+  get u(): number {
+    return this.#u;
+  }
+
+  /** Transforms the Keras kernel `(r, r, c, outC)` into U and uploads it (replacing the last). */
+  transformFilters(kernel: Float32Array, c: number, outC: number): void {
+    const u = winogradFilterTransform(kernel, c, outC, this.plan.transforms);
+    if (this.#u) this.#heap.free(this.#u);
+    this.#u = this.#heap.upload(Float32Array.from(u));
+  }
+
+  /** Frees every buffer. */
+  dispose(): void {
+    if (this.#u) this.#heap.free(this.#u);
+    this.#u = 0;
+  }
+}

@@ -1,0 +1,270 @@
+// Conv2D by Winograd minimal filtering F(m×m, r×r) with 8×8 input tiles (α = m + r − 1 = 8):
+// stride 1, no dilation, square kernel, NHWC with channel counts that are multiples of 4.
+// Per chunk of output tiles:
+//   1. input transform  V = Bᵀ d B of every tile's zero-padded 8×8 input patch, 4 channels a lane
+//      group, stored V[tile][ξν][c];
+//   2. 64 GEMMs         M[·][ξν] = V[·][ξν] (tiles × c) · U[ξν] (c × outC), the filters U = G g Gᵀ
+//      transformed once at load time (packages/engine/src/kernels/winograd_reference.ts);
+//   3. output transform Y = Aᵀ M A, + bias, activation, stored where the tile is inside the output.
+// F(4×4, 5×5) does 64 multiplies per 16 outputs where the direct conv does 400; F(2×2, 7×7) 64 per
+// 4 against 196.
+//
+// The interpolation points are fixed — 0, 1, −1, 2, −2, ½, −½ and ∞, the order of
+// winograd_reference.ts — so Bᵀ is the same for every m and r, and both transforms are written
+// out: the rows of a point pair ±a share their even and odd taps (E ± O), which halves the work.
+import { activateV, LINEAR, RELU } from "./activations";
+import { gemmStrided, madd } from "./gemm";
+
+const ALPHA: i32 = 8;
+const CELLS: i32 = 64;
+/** Bytes of one 8-vector row of a patch. */
+const ROW: usize = 8 * 16;
+
+/**
+ * One 8-point input transform: dst[i·dstStep] = Σ_k Bᵀ[i][k] src[k·srcStep] (4 lanes).
+ * Bᵀ rows: point 0, the pairs ±1, ±2, ±½ as E ± O, and ∞.
+ */
+// @ts-ignore: decorator
+@inline function inputTransform1D(src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
+  const d0 = v128.load(src);
+  const d1 = v128.load(src + srcStep);
+  const d2 = v128.load(src + 2 * srcStep);
+  const d3 = v128.load(src + 3 * srcStep);
+  const d4 = v128.load(src + 4 * srcStep);
+  const d5 = v128.load(src + 5 * srcStep);
+  const d6 = v128.load(src + 6 * srcStep);
+  const d7 = v128.load(src + 7 * srcStep);
+  const k525 = f32x4.splat(5.25);
+  const m425 = f32x4.splat(-4.25);
+  // Point 0: −d0 + 5.25 d2 − 5.25 d4 + d6; ∞: −d1 + 5.25 d3 − 5.25 d5 + d7.
+  v128.store(dst, madd(f32x4.sub(d6, d0), k525, f32x4.sub(d2, d4)));
+  v128.store(dst + 7 * dstStep, madd(f32x4.sub(d7, d1), k525, f32x4.sub(d3, d5)));
+  // ±1: E = d2 − 4.25 d4 + d6, O = d1 − 4.25 d3 + d5.
+  const e1 = madd(f32x4.add(d2, d6), m425, d4);
+  const o1 = madd(f32x4.add(d1, d5), m425, d3);
+  v128.store(dst + dstStep, f32x4.add(e1, o1));
+  v128.store(dst + 2 * dstStep, f32x4.sub(e1, o1));
+  // ±2 (rows 3, 4): E = ¼ d2 − 1.25 d4 + d6, O = ½ d1 − 2.5 d3 + 2 d5.
+  const e2 = madd(madd(d6, f32x4.splat(0.25), d2), f32x4.splat(-1.25), d4);
+  const o2 = madd(madd(f32x4.mul(f32x4.splat(0.5), d1), f32x4.splat(-2.5), d3), f32x4.splat(2), d5);
+  v128.store(dst + 3 * dstStep, f32x4.add(e2, o2));
+  v128.store(dst + 4 * dstStep, f32x4.sub(e2, o2));
+  // ±½ (rows 5, 6): E = 4 d2 − 5 d4 + d6, O = 2 d1 − 2.5 d3 + ½ d5.
+  const e3 = madd(madd(d6, f32x4.splat(4), d2), f32x4.splat(-5), d4);
+  const o3 = madd(madd(f32x4.mul(f32x4.splat(2), d1), f32x4.splat(-2.5), d3), f32x4.splat(0.5), d5);
+  v128.store(dst + 5 * dstStep, f32x4.add(e3, o3));
+  v128.store(dst + 6 * dstStep, f32x4.sub(e3, o3));
+}
+
+/**
+ * One 8-point output transform: out[i] = Σ_ξ Aᵀ[i][ξ] src[ξ·srcStep] for i < m, where
+ * Aᵀ[i] = (0ⁱ, 1, (−1)ⁱ, 2ⁱ, (−2)ⁱ, ½ⁱ, (−½)ⁱ, [i = m − 1]), stored at dst + i·dstStep.
+ */
+// @ts-ignore: decorator
+@inline function outputTransform1D(src: usize, srcStep: usize, m: i32, dst: usize, dstStep: usize): void {
+  const s0 = v128.load(src);
+  const s1 = v128.load(src + srcStep);
+  const s2 = v128.load(src + 2 * srcStep);
+  const s3 = v128.load(src + 3 * srcStep);
+  const s4 = v128.load(src + 4 * srcStep);
+  const s5 = v128.load(src + 5 * srcStep);
+  const s6 = v128.load(src + 6 * srcStep);
+  const s7 = v128.load(src + 7 * srcStep);
+  const e1 = f32x4.add(s1, s2), o1 = f32x4.sub(s1, s2);
+  const e2 = f32x4.add(s3, s4), o2 = f32x4.sub(s3, s4);
+  const e3 = f32x4.add(s5, s6), o3 = f32x4.sub(s5, s6);
+  let two: f32 = 1, half: f32 = 1;
+  for (let i = 0; i < m; i++) {
+    let v = (i & 1) == 0
+      ? madd(madd(e1, f32x4.splat(two), e2), f32x4.splat(half), e3)
+      : madd(madd(o1, f32x4.splat(two), o2), f32x4.splat(half), o3);
+    if (i == 0) v = f32x4.add(v, s0);
+    if (i == m - 1) v = f32x4.add(v, s7);
+    v128.store(dst + <usize> i * dstStep, v);
+    two *= 2;
+    half *= 0.5;
+  }
+}
+
+/** Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles. */
+export function conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32): i32 {
+  // An edge tile's zero-padded patch and the first-pass rows (2 × 64 vectors), V and M.
+  return 2 * CELLS * 4 + tiles * CELLS * (c + outC);
+}
+
+/**
+ * y = act(conv(x, w) + bias) by F(m×m, r×r), α = 8: x (batch, h, wd, c), y (batch, outH, outW,
+ * outC); `u` holds the transformed filters (64 matrices c × outC, see winograd_reference.ts).
+ * `scratch` holds `scratchFloats` floats; chunks take as many tiles as fit
+ * (conv2dWinogradScratchFloats). c and outC must be multiples of 4; bias may be 0.
+ */
+export function conv2dWinograd(
+  x: usize,
+  u: usize,
+  bias: usize,
+  y: usize,
+  scratch: usize,
+  scratchFloats: i32,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  outC: i32,
+  m: i32,
+  padTop: i32,
+  padLeft: i32,
+  act: i32,
+  alpha: f32,
+): void {
+  const tilesX = (outW + m - 1) / m;
+  const tilesY = (outH + m - 1) / m;
+  const perImage = tilesX * tilesY;
+  const total = batch * perImage;
+  const fixed = 2 * CELLS * 4;
+  const chunk = max(1, min(total, (scratchFloats - fixed) / (CELLS * (c + outC))));
+  const patch = scratch;
+  const rowsBuf = patch + <usize> (CELLS * 16);
+  const vBuf = rowsBuf + <usize> (CELLS * 16);
+  const lda = CELLS * c;
+  const ldc = CELLS * outC;
+  const mBuf = vBuf + (<usize> chunk * <usize> lda << 2);
+  const pixelBytes = <usize> c << 2;
+  const vTile = <usize> lda << 2;
+  const mTile = <usize> ldc << 2;
+  for (let t0 = 0; t0 < total; t0 += chunk) {
+    const tiles = min(chunk, total - t0);
+    for (let t = 0; t < tiles; t++) {
+      const g = t0 + t;
+      const b = g / perImage;
+      const q = g - b * perImage;
+      const ty = q / tilesX;
+      const iy0 = ty * m - padTop;
+      const ix0 = (q - ty * tilesX) * m - padLeft;
+      const image = x + <usize> b * <usize> h * <usize> wd * pixelBytes;
+      inputTransform(image, h, wd, c, iy0, ix0, patch, rowsBuf, vBuf + <usize> t * vTile);
+    }
+    for (let e = 0; e < CELLS; e++) {
+      gemmStrided(
+        vBuf + (<usize> (e * c) << 2),
+        lda,
+        u + (<usize> e * <usize> c * <usize> outC << 2),
+        outC,
+        0,
+        mBuf + (<usize> (e * outC) << 2),
+        ldc,
+        tiles,
+        outC,
+        c,
+        LINEAR,
+        0,
+        0,
+      );
+    }
+    for (let t = 0; t < tiles; t++) {
+      const g = t0 + t;
+      const b = g / perImage;
+      const q = g - b * perImage;
+      const ty = q / tilesX;
+      outputTransform(
+        mBuf + <usize> t * mTile, outC, m, rowsBuf, patch,
+        y + (<usize> b * <usize> outH * <usize> outW * <usize> outC << 2), outH, outW, ty * m,
+        (q - ty * tilesX) * m, bias, act, alpha,
+      );
+    }
+  }
+}
+
+/** V[ξν][c] of one tile: the 8×8 patch at (iy0, ix0), zero outside the image, through Bᵀ·B. */
+function inputTransform(
+  image: usize,
+  h: i32,
+  wd: i32,
+  c: i32,
+  iy0: i32,
+  ix0: i32,
+  patch: usize,
+  rowsBuf: usize,
+  v: usize,
+): void {
+  const pixelBytes = <usize> c << 2;
+  const rowBytes = <usize> wd * pixelBytes;
+  const inside = iy0 >= 0 && ix0 >= 0 && iy0 + ALPHA <= h && ix0 + ALPHA <= wd;
+  // V[ξ][ν] lands at (ξ·8 + ν)·c floats.
+  const vXi = <usize> ALPHA * pixelBytes;
+  for (let cg = 0; cg < c; cg += 4) {
+    const off = <usize> cg << 2;
+    let src: usize, srcRow: usize, srcCol: usize;
+    if (inside) {
+      src = image + <usize> iy0 * rowBytes + <usize> ix0 * pixelBytes + off;
+      srcRow = rowBytes;
+      srcCol = pixelBytes;
+    } else {
+      for (let i = 0; i < ALPHA; i++) {
+        const iy = iy0 + i;
+        const dst = patch + <usize> i * ROW;
+        const rowIn = iy >= 0 && iy < h;
+        for (let j = 0; j < ALPHA; j++) {
+          const ix = ix0 + j;
+          v128.store(
+            dst + (<usize> j << 4),
+            rowIn && ix >= 0 && ix < wd
+              ? v128.load(image + <usize> iy * rowBytes + <usize> ix * pixelBytes + off)
+              : f32x4.splat(0),
+          );
+        }
+      }
+      src = patch;
+      srcRow = ROW;
+      srcCol = 16;
+    }
+    // Columns: tmp[·][j] = Bᵀ · d[·][j]; then rows: V[ξ][·] = Bᵀ · tmp[ξ][·].
+    for (let j = 0; j < ALPHA; j++) {
+      inputTransform1D(src + <usize> j * srcCol, srcRow, rowsBuf + (<usize> j << 4), ROW);
+    }
+    for (let i = 0; i < ALPHA; i++) {
+      inputTransform1D(rowsBuf + <usize> i * ROW, 16, v + <usize> i * vXi + off, pixelBytes);
+    }
+  }
+}
+
+/** Y = Aᵀ M A of one tile (M[ξν][o] at `mt`), + bias, activation, stored inside the output. */
+function outputTransform(
+  mt: usize,
+  outC: i32,
+  m: i32,
+  rowsBuf: usize,
+  yTile: usize,
+  yImage: usize,
+  outH: i32,
+  outW: i32,
+  oy0: i32,
+  ox0: i32,
+  bias: usize,
+  act: i32,
+  alpha: f32,
+): void {
+  const cellBytes = <usize> outC << 2;
+  const rowBytes = <usize> outW * cellBytes;
+  const rows = min(m, outH - oy0);
+  const cols = min(m, outW - ox0);
+  for (let og = 0; og < outC; og += 4) {
+    const off = <usize> og << 2;
+    // Columns: tmp[i][ν] = Σ_ξ Aᵀ[i][ξ] M[ξ][ν] (m × 8); rows: Y[i][j] = Σ_ν Aᵀ[j][ν] tmp[i][ν].
+    for (let nu = 0; nu < ALPHA; nu++) {
+      outputTransform1D(mt + <usize> nu * cellBytes + off, <usize> ALPHA * cellBytes, m, rowsBuf + (<usize> nu << 4), ROW);
+    }
+    const bv = bias ? v128.load(bias + off) : f32x4.splat(0);
+    for (let i = 0; i < rows; i++) {
+      outputTransform1D(rowsBuf + <usize> i * ROW, 16, m, yTile, 16);
+      const yRow = yImage + <usize> (oy0 + i) * rowBytes + <usize> ox0 * cellBytes + off;
+      for (let j = 0; j < cols; j++) {
+        let v = f32x4.add(v128.load(yTile + (<usize> j << 4)), bv);
+        if (act == RELU) v = f32x4.max(v, f32x4.splat(0));
+        else if (act != LINEAR) v = activateV(v, act, alpha);
+        v128.store(yRow + <usize> j * cellBytes, v);
+      }
+    }
+  }
+}
