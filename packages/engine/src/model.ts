@@ -53,7 +53,7 @@ export interface ModelBuildOptions {
    */
   initialize?: { seed: number };
   /**
-   * Conv2D's inference method: "auto" (default) runs Winograd F(m×m, r×r) for 4×4…7×7 stride-1
+   * Conv2D's inference method: "auto" (default) runs Winograd F(m×m, r×r) for 3×3…7×7 stride-1
    * convolutions and the direct sum otherwise; "direct" always sums directly; "winograd" forces
    * Winograd wherever it can run. See `ConvAlgorithm`.
    */

@@ -15,10 +15,10 @@ export const WINOGRAD_ALPHA = 8;
 
 /**
  * Which convolution a Conv2D runs at inference:
- * - `"auto"` (default): Winograd where it applies and pays — 4×4…7×7 kernels, stride 1, no
+ * - `"auto"` (default): Winograd where it applies and pays — 3×3…7×7 kernels, stride 1, no
  *   dilation, channel counts multiples of 4, at least 8 input channels; direct summation
  *   otherwise. Outputs then differ from the direct sum by float32 rounding only (a few 1e-6 of
- *   the output's scale, measured in `conv2d_winograd_test.ts`).
+ *   the output's scale, measured in `kernels/winograd_test.ts`).
  * - `"direct"`: always direct summation (implicit GEMM / im2col).
  * - `"winograd"`: Winograd wherever the kernel can run it (2×2…7×7, same constraints, any
  *   channel count multiple of 4), for tests and measurements.
@@ -51,10 +51,9 @@ export function winogradPlan(
   const applies = kh === kw && r >= 2 && r <= 7 && strides[0] === 1 && strides[1] === 1 &&
     dilation[0] === 1 && dilation[1] === 1 && c % 4 === 0 && outC % 4 === 0;
   if (!applies) return null;
-  // 3×3 stays direct under "auto": F(6×6, 3×3) rounds several times worse than the direct sum,
-  // which already runs near the SIMD peak for 3×3; few input channels leave the transforms
-  // dominant.
-  if (algorithm === "auto" && (r < 4 || c < 8)) return null;
+  // Under "auto", 2×2 stays direct (F(7×7, 2×2) rounds worst and saves least), and so do convs
+  // with few input channels, where the transforms outweigh the GEMMs they shrink.
+  if (algorithm === "auto" && (r < 3 || c < 8)) return null;
   const m = WINOGRAD_ALPHA - r + 1;
   return { m, r, transforms: winogradTransforms(m, r) };
 }

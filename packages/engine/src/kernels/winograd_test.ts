@@ -145,18 +145,18 @@ Deno.test("conv2dWinograd kernel matches the references: r 2…7, odd sizes, bat
   if (cases < 150) throw new Error(`only ${cases} cases ran`);
 });
 
-Deno.test("winogradPlan: auto takes 4×4…7×7 stride-1 convs with ≥ 8 channels, multiples of 4", () => {
+Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channels, multiples of 4", () => {
   const plan = (k: number, s = 1, d = 1, c = 32, o = 64, a: "auto" | "winograd" = "auto") =>
     winogradPlan(a, [k, k], [s, s], [d, d], c, o);
   assertClose(
-    [plan(5)?.m ?? 0, plan(7)?.m ?? 0, plan(4)?.m ?? 0, plan(6)?.m ?? 0],
-    [4, 2, 5, 3],
+    [plan(3)?.m ?? 0, plan(5)?.m ?? 0, plan(7)?.m ?? 0, plan(4)?.m ?? 0, plan(6)?.m ?? 0],
+    [6, 4, 2, 5, 3],
     0,
     "m",
   );
   for (
     const [what, p] of [
-      ["3×3 under auto", plan(3)],
+      ["2×2 under auto", plan(2)],
       ["stride 2", plan(5, 2)],
       ["dilation 2", plan(5, 1, 2)],
       ["c not a multiple of 4", plan(5, 1, 1, 30)],
@@ -169,5 +169,5 @@ Deno.test("winogradPlan: auto takes 4×4…7×7 stride-1 convs with ≥ 8 channe
   ) {
     if (p !== null) throw new Error(`${what}: expected no Winograd plan`);
   }
-  if (plan(3, 1, 1, 4, 4, "winograd")?.m !== 6) throw new Error("forced 3×3 should be F(6, 3)");
+  if (plan(2, 1, 1, 4, 4, "winograd")?.m !== 7) throw new Error("forced 2×2 should be F(7, 2)");
 });
