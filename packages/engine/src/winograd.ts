@@ -14,10 +14,17 @@ import type { WasmHeap } from "./wasm/heap.ts";
 export const WINOGRAD_ALPHA = 8;
 
 /**
+ * Largest transformed filter "auto" accepts (16 MiB, e.g. 256 → 256 channels): U holds 64 floats
+ * per channel pair where a 3×3 kernel holds 9, and a large layer's memory matters more at the
+ * edge than its speed-up.
+ */
+export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
+
+/**
  * Which convolution a Conv2D runs at inference:
  * - `"auto"` (default): Winograd where it applies and pays — 3×3…7×7 kernels, stride 1, no
- *   dilation, channel counts multiples of 4, at least 8 input channels; direct summation
- *   otherwise. Outputs then differ from the direct sum by float32 rounding only (a few 1e-6 of
+ *   dilation, channel counts multiples of 4, at least 8 input channels, transformed filters of
+ *   at most {@link WINOGRAD_AUTO_MAX_FILTER_BYTES}; direct summation otherwise. Outputs then differ from the direct sum by float32 rounding only (a few 1e-6 of
  *   the output's scale, measured in `kernels/winograd_test.ts`).
  * - `"direct"`: always direct summation (implicit GEMM / im2col).
  * - `"winograd"`: Winograd wherever the kernel can run it (2×2…7×7, same constraints, any
@@ -52,8 +59,12 @@ export function winogradPlan(
     dilation[0] === 1 && dilation[1] === 1 && c % 4 === 0 && outC % 4 === 0;
   if (!applies) return null;
   // Under "auto", 2×2 stays direct (F(7×7, 2×2) rounds worst and saves least), and so do convs
-  // with few input channels, where the transforms outweigh the GEMMs they shrink.
-  if (algorithm === "auto" && (r < 3 || c < 8)) return null;
+  // with few input channels, where the transforms outweigh the GEMMs they shrink, and very wide
+  // ones, whose transformed filters would take 7× the memory of a 3×3 kernel.
+  const filterBytes = WINOGRAD_ALPHA * WINOGRAD_ALPHA * c * outC * 4;
+  if (algorithm === "auto" && (r < 3 || c < 8 || filterBytes > WINOGRAD_AUTO_MAX_FILTER_BYTES)) {
+    return null;
+  }
   const m = WINOGRAD_ALPHA - r + 1;
   return { m, r, transforms: winogradTransforms(m, r) };
 }

@@ -162,6 +162,7 @@ Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channe
       ["c not a multiple of 4", plan(5, 1, 1, 30)],
       ["outC not a multiple of 4", plan(5, 1, 1, 32, 10)],
       ["4 input channels under auto", plan(5, 1, 1, 4)],
+      ["over 16 MiB of filters under auto", plan(3, 1, 1, 256, 260)],
       ["8×8 kernel", plan(8, 1, 1, 32, 64, "winograd")],
       ["direct", winogradPlan("direct", [5, 5], [1, 1], [1, 1], 32, 64)],
       ["non-square", winogradPlan("winograd", [5, 3], [1, 1], [1, 1], 32, 64)],
@@ -170,4 +171,6 @@ Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channe
     if (p !== null) throw new Error(`${what}: expected no Winograd plan`);
   }
   if (plan(2, 1, 1, 4, 4, "winograd")?.m !== 7) throw new Error("forced 2×2 should be F(7, 2)");
+  if (plan(3, 1, 1, 256, 256)?.m !== 6) throw new Error("256 → 256 (16 MiB) should be Winograd");
+  if (plan(3, 1, 1, 256, 260, "winograd")?.m !== 6) throw new Error("forced wide 3×3: F(6, 3)");
 });
