@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Tensor } from "../engine/mod.ts";
+import { type ConvAlgorithm, Tensor } from "../engine/mod.ts";
 import { ImportError } from "./errors.ts";
 import { loadModel } from "./load.ts";
 import { readNpy, writeNpy } from "./npy.ts";
@@ -54,8 +54,10 @@ export function parseFlags(
 
 /** Usage text of `predict`. */
 export const PREDICT_USAGE =
-  "usage: deno task predict --model FILE --input X.npy --output Y.npy [--batch-size N] [--force]\n" +
-  "  FILE: .keras, legacy .h5 or TF.js model.json; X.npy: float32 or int32 (int64 is narrowed)";
+  "usage: deno task predict --model FILE --input X.npy --output Y.npy [--batch-size N]\n" +
+  "         [--conv auto|direct|winograd] [--force]\n" +
+  "  FILE: .keras, legacy .h5 or TF.js model.json; X.npy: float32 or int32 (int64 is narrowed)\n" +
+  "  --conv: Conv2D method (default auto: Winograd for 3×3…7×7 stride-1 convs; direct sums)";
 
 /** Usage text of `inspect`. */
 export const INSPECT_USAGE = "usage: deno task inspect --model FILE";
@@ -94,7 +96,11 @@ async function run(io: CliIo, usage: string, body: () => Promise<void>): Promise
 /** `predict`: runs a model on a `.npy` batch and writes the outputs as `.npy`. */
 export function predictCommand(args: readonly string[], io: CliIo = consoleIo): Promise<number> {
   return run(io, PREDICT_USAGE, async () => {
-    const flags = parseFlags(args, ["model", "input", "output", "batch-size"], ["force", "help"]);
+    const flags = parseFlags(
+      args,
+      ["model", "input", "output", "batch-size", "conv"],
+      ["force", "help"],
+    );
     if (flags.help) {
       io.out(PREDICT_USAGE);
       return;
@@ -111,6 +117,10 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
         );
       }
     }
+    const conv = flags.conv as string | undefined;
+    if (conv !== undefined && !["auto", "direct", "winograd"].includes(conv)) {
+      throw new UsageError(`--conv must be auto, direct or winograd, got "${conv}"`);
+    }
     const output = flags.output as string;
     if (!flags.force && await exists("output", output)) {
       throw new UsageError(`${output} exists; pass --force to overwrite it`);
@@ -124,7 +134,9 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
     }
     const x = readNpy(inputBytes, inputPath);
     const started = performance.now();
-    const { model, meta } = await loadModel(flags.model as string);
+    const { model, meta } = await loadModel(flags.model as string, {
+      convAlgorithm: conv as ConvAlgorithm | undefined,
+    });
     if (model === null) {
       throw new UsageError(`${flags.model} holds only preprocessing layers; nothing to run`);
     }

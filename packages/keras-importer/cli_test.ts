@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type CliIo, inspectCommand, parseFlags, predictCommand, UsageError } from "./cli.ts";
-import { kerasArchiveBytes, readNpy, writeNpy } from "./mod.ts";
-import { denseModel } from "./testing/model_specs.ts";
+import { kerasArchiveBytes, loadModel, OptionError, readNpy, writeNpy } from "./mod.ts";
+import { cnnModel, denseModel } from "./testing/model_specs.ts";
 import { samplePath } from "./testing/helpers.ts";
 
 function capture(): CliIo & { lines: string[]; errors: string[] } {
@@ -73,4 +73,44 @@ Deno.test("inspect: summary table of a sample, and a typed error for a missing f
   const err = capture();
   assert.equal(await inspectCommand(["--model", "/nonexistent.keras"], err), 1);
   assert.match(err.errors[0], /nonexistent\.keras: cannot read file/);
+});
+
+Deno.test("predict --conv: direct and Winograd sums agree to float32 rounding; bad values refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/cnn.keras`, await kerasArchiveBytes(cnnModel().spec));
+    const x = new Float32Array(4 * 10 * 10 * 3).map((_, i) => Math.cos(i * 0.37));
+    await Deno.writeFile(`${dir}/x.npy`, writeNpy({ data: x, shape: [4, 10, 10, 3] }));
+    const outputs: Float32Array[] = [];
+    for (const conv of ["direct", "winograd"]) {
+      const io = capture();
+      const args = ["--model", `${dir}/cnn.keras`, "--input", `${dir}/x.npy`];
+      const code = await predictCommand(
+        [...args, "--output", `${dir}/${conv}.npy`, "--conv", conv],
+        io,
+      );
+      assert.equal(code, 0, io.errors.join("\n"));
+      outputs.push(readNpy(await Deno.readFile(`${dir}/${conv}.npy`)).data as Float32Array);
+    }
+    const d = outputs[0].reduce((m, v, i) => Math.max(m, Math.abs(v - outputs[1][i])), 0);
+    assert.ok(d > 0, "the two methods round differently, so --conv reached the engine");
+    assert.ok(d < 1e-5, `direct vs Winograd: max |Δp| ${d}`);
+    const bad = capture();
+    const badArgs = [
+      "--model",
+      `${dir}/cnn.keras`,
+      "--input",
+      `${dir}/x.npy`,
+      "--output",
+      `${dir}/b.npy`,
+    ];
+    assert.equal(await predictCommand([...badArgs, "--conv", "fft"], bad), 2);
+    assert.match(bad.errors[0], /--conv must be auto, direct or winograd, got "fft"/);
+    await assert.rejects(
+      () => loadModel(`${dir}/cnn.keras`, { convAlgorithm: "fft" as "auto" }),
+      (e: Error) => e instanceof OptionError && /options\.convAlgorithm/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

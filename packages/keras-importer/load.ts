@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { buildModel, EngineError, type Model } from "../engine/mod.ts";
+import { buildModel, type ConvAlgorithm, EngineError, type Model } from "../engine/mod.ts";
 import { engineLayerClasses, type PreprocessingLayer } from "./config.ts";
 import {
   CorruptFileError,
@@ -61,7 +61,15 @@ export interface LoadOptions {
    * count); unset fields keep {@link DEFAULT_IMPORT_LIMITS}. See `SECURITY.md`.
    */
   limits?: Partial<ImportLimits>;
+  /**
+   * Conv2D's inference method for {@link loadModel} (default "auto": Winograd for 3×3…7×7
+   * stride-1 convolutions; "direct" keeps every convolution a direct sum). See the engine's
+   * `ConvAlgorithm`.
+   */
+  convAlgorithm?: ConvAlgorithm;
 }
+
+const CONV_ALGORITHMS: readonly string[] = ["auto", "direct", "winograd"];
 
 function isTfjsInMemory(source: unknown): source is TfjsInMemory {
   return typeof source === "object" && source !== null && "modelJson" in source &&
@@ -283,6 +291,16 @@ export async function loadModel(
   source: ModelSource,
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
+  if (
+    typeof options === "object" && options !== null && options.convAlgorithm !== undefined &&
+    !CONV_ALGORITHMS.includes(options.convAlgorithm)
+  ) {
+    throw new OptionError(
+      "convAlgorithm",
+      `one of ${CONV_ALGORITHMS.join(", ")}`,
+      options.convAlgorithm,
+    );
+  }
   const spec = await loadModelSpec(source, options);
   const layers = (spec.config.config as Record<string, unknown>).layers;
   const runnable = Array.isArray(layers) &&
@@ -294,7 +312,7 @@ export async function loadModel(
         config: spec.config,
         weights: spec.weights,
         kerasVersion: spec.meta.kerasVersion,
-      });
+      }, { convAlgorithm: options.convAlgorithm });
     } catch (e) {
       // The engine's typed errors name the layer; the file is named here.
       if (e instanceof EngineError) throw new ModelBuildError(e, spec.meta.sourceName);

@@ -163,7 +163,7 @@ export function cnnModel(seed = 2): TestModel {
     });
   const config = sequential("cnn", [
     input("cnn_input", [null, 10, 10, 3]),
-    conv("conv2d", 4, 3, { padding: "same", activation: "relu" }),
+    conv("conv2d", 8, 3, { padding: "same", activation: "relu" }),
     layer("BatchNormalization", {
       name: "batch_normalization",
       axis: -1,
@@ -179,7 +179,8 @@ export function cnnModel(seed = 2): TestModel {
       strides: [2, 2],
       data_format: "channels_last",
     }),
-    conv("conv2d_1", 5, 3, { strides: [1, 1] }),
+    // 8 → 8 channels, 3×3, stride 1: the engine runs this one by Winograd F(6×6, 3×3).
+    conv("conv2d_1", 8, 3, { strides: [1, 1] }),
     layer("ReLU", { name: "re_lu" }),
     layer("AveragePooling2D", {
       name: "average_pooling2d",
@@ -192,21 +193,21 @@ export function cnnModel(seed = 2): TestModel {
     layer("Dense", { name: "dense", units: 3, activation: "softmax", use_bias: true }),
   ]);
   const bn = [
-    w.tensor("gamma", [4], 0.5, 1.5),
-    w.tensor("beta", [4]),
-    w.tensor("moving_mean", [4]),
-    w.tensor("moving_variance", [4], 0.5, 2),
+    w.tensor("gamma", [8], 0.5, 1.5),
+    w.tensor("beta", [8]),
+    w.tensor("moving_mean", [8]),
+    w.tensor("moving_variance", [8], 0.5, 2),
   ];
   return {
     name: "cnn",
     spec: {
       config,
       weights: {
-        conv2d: [w.tensor("kernel", [3, 3, 3, 4]), w.tensor("bias", [4])],
+        conv2d: [w.tensor("kernel", [3, 3, 3, 8]), w.tensor("bias", [8])],
         batch_normalization: bn,
-        conv2d_1: [w.tensor("kernel", [3, 3, 4, 5]), w.tensor("bias", [5])],
-        // 10 →(same) 10 →(pool 2) 5 →(valid 3) 3 →(avg same 2) 2: 2·2·5 = 20 features.
-        dense: [w.tensor("kernel", [20, 3]), w.tensor("bias", [3])],
+        conv2d_1: [w.tensor("kernel", [3, 3, 8, 8]), w.tensor("bias", [8])],
+        // 10 →(same) 10 →(pool 2) 5 →(valid 3) 3 →(avg same 2) 2: 2·2·8 = 32 features.
+        dense: [w.tensor("kernel", [32, 3]), w.tensor("bias", [3])],
       },
       kerasVersion: "3.10.0",
     },
