@@ -165,20 +165,42 @@ export class Conv2D extends Layer {
     // each image, or im2col tiles) and says how much scratch it wants for it. With kernel threads
     // on, large batches split into one range of images per thread, each with its own scratch.
     const k = kh * kw * c;
-    const flops = 2 * batch * gy.out * gx.out * this.filters * k;
-    const ranges = parallelRanges(ctx.kernels, batch, flops);
-    const scratches: number[] = [];
-    try {
-      const jobs: KernelJob[] = ranges.map(([b0, nb]) => {
-        const pixels = nb * gy.out * gx.out;
-        const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(SCRATCH_FLOATS / k)));
-        const scratchFloats = ctx.kernels.conv2dScratchFloats(
+    this.#runImageRanges(ctx, x, y, (b0, nb, scratchOf) => {
+      const pixels = nb * gy.out * gx.out;
+      const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(SCRATCH_FLOATS / k)));
+      const scratchFloats = ctx.kernels.conv2dScratchFloats(
+        nb,
+        h,
+        w,
+        c,
+        gy.out,
+        gx.out,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        gy.padBefore,
+        gx.padBefore,
+        im2colFloats,
+      );
+      return {
+        fn: "conv2d",
+        args: [
+          x.ptr + b0 * h * w * c * 4,
+          this.weightPtrs[0],
+          this.useBias ? this.weightPtrs[1] : 0,
+          y.ptr + b0 * gy.out * gx.out * this.filters * 4,
+          scratchOf(scratchFloats),
+          scratchFloats,
           nb,
           h,
           w,
           c,
           gy.out,
           gx.out,
+          this.filters,
           kh,
           kw,
           sh,
@@ -187,43 +209,10 @@ export class Conv2D extends Layer {
           dw,
           gy.padBefore,
           gx.padBefore,
-          im2colFloats,
-        );
-        const scratch = scratchFloats > 0 ? ctx.heap.alloc(scratchFloats * 4) : 0;
-        scratches.push(scratch);
-        return {
-          fn: "conv2d",
-          args: [
-            x.ptr + b0 * h * w * c * 4,
-            this.weightPtrs[0],
-            this.useBias ? this.weightPtrs[1] : 0,
-            y.ptr + b0 * gy.out * gx.out * this.filters * 4,
-            scratch,
-            scratchFloats,
-            nb,
-            h,
-            w,
-            c,
-            gy.out,
-            gx.out,
-            this.filters,
-            kh,
-            kw,
-            sh,
-            sw,
-            dh,
-            dw,
-            gy.padBefore,
-            gx.padBefore,
-            fused ? act.code : 0,
-            fused ? act.alpha : 0,
-          ],
-        };
-      });
-      runJobs(ctx.kernels, jobs);
-    } finally {
-      for (const s of scratches) ctx.heap.free(s);
-    }
+          ...this.#fusedActivation(),
+        ],
+      };
+    });
     if (!fused) applyActivation(ctx, y, act);
     return y;
   }
@@ -235,7 +224,7 @@ export class Conv2D extends Layer {
     ctx: CallContext,
     wg: WinogradDeviceData,
   ): void {
-    const [batch, h, w, c] = x.shape;
+    const [, h, w, c] = x.shape;
     const [, outH, outW, outC] = y.shape;
     if (this.#winogradStale) {
       wg.transformFilters(
@@ -246,51 +235,72 @@ export class Conv2D extends Layer {
       this.#winogradStale = false;
     }
     const { m } = wg.plan;
-    const act = this.activation;
-    const fused = act.kind === "elementwise";
     const [kh, kw] = this.kernelSize;
     const gy = axisGeometry(h, kh, 1, 1, this.padding);
     const gx = axisGeometry(w, kw, 1, 1, this.padding);
     const tilesPerImage = Math.ceil(outH / m) * Math.ceil(outW / m);
+    this.#runImageRanges(ctx, x, y, (b0, nb, scratchOf) => {
+      const chunk = Math.max(
+        1,
+        Math.min(nb * tilesPerImage, Math.floor(WINOGRAD_CHUNK_FLOATS / (64 * (c + outC)))),
+      );
+      const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC);
+      return {
+        fn: "conv2dWinograd",
+        args: [
+          x.ptr + b0 * h * w * c * 4,
+          wg.u,
+          this.useBias ? this.weightPtrs[1] : 0,
+          y.ptr + b0 * outH * outW * outC * 4,
+          scratchOf(scratchFloats),
+          scratchFloats,
+          nb,
+          h,
+          w,
+          c,
+          outH,
+          outW,
+          outC,
+          m,
+          gy.padBefore,
+          gx.padBefore,
+          ...this.#fusedActivation(),
+        ],
+      };
+    });
+  }
+
+  /** Activation code and alpha the kernels fuse into their store (0, 0 when applied after). */
+  #fusedActivation(): [number, number] {
+    const act = this.activation;
+    return act.kind === "elementwise" ? [act.code, act.alpha] : [0, 0];
+  }
+
+  /**
+   * Runs one kernel job per range of images of x → y (one range per kernel thread when they are
+   * on and the conv is large enough), each with its own scratch, freed afterwards.
+   */
+  #runImageRanges(
+    ctx: CallContext,
+    x: DeviceTensor,
+    y: DeviceTensor,
+    job: (b0: number, nb: number, scratchOf: (floats: number) => number) => KernelJob,
+  ): void {
+    const [batch, , , c] = x.shape;
+    const [, outH, outW, outC] = y.shape;
+    const [kh, kw] = this.kernelSize;
     const flops = 2 * batch * outH * outW * outC * kh * kw * c;
-    const ranges = parallelRanges(ctx.kernels, batch, flops);
     const scratches: number[] = [];
+    const scratchOf = (floats: number) => {
+      const p = floats > 0 ? ctx.heap.alloc(floats * 4) : 0;
+      if (p) scratches.push(p);
+      return p;
+    };
     try {
-      const jobs: KernelJob[] = ranges.map(([b0, nb]) => {
-        const chunk = Math.max(
-          1,
-          Math.min(nb * tilesPerImage, Math.floor(WINOGRAD_CHUNK_FLOATS / (64 * (c + outC)))),
-        );
-        const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC);
-        const scratch = ctx.heap.alloc(scratchFloats * 4);
-        scratches.push(scratch);
-        return {
-          fn: "conv2dWinograd",
-          args: [
-            x.ptr + b0 * h * w * c * 4,
-            wg.u,
-            this.useBias ? this.weightPtrs[1] : 0,
-            y.ptr + b0 * outH * outW * outC * 4,
-            scratch,
-            scratchFloats,
-            nb,
-            h,
-            w,
-            c,
-            outH,
-            outW,
-            outC,
-            m,
-            gy.padBefore,
-            gx.padBefore,
-            fused ? act.code : 0,
-            fused ? act.alpha : 0,
-          ],
-        };
-      });
-      runJobs(ctx.kernels, jobs);
+      const ranges = parallelRanges(ctx.kernels, batch, flops);
+      runJobs(ctx.kernels, ranges.map(([b0, nb]) => job(b0, nb, scratchOf)));
     } finally {
-      for (const s of scratches) ctx.heap.free(s);
+      for (const p of scratches) ctx.heap.free(p);
     }
   }
 }
