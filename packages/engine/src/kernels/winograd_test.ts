@@ -2,7 +2,7 @@ import { getRuntime } from "../wasm/kernels.ts";
 import { type Activation, ActivationCode } from "../activations.ts";
 import { Rng } from "../../testing/random.ts";
 import { assertClose, assertCloseToScale } from "../../testing/assert.ts";
-import { conv2dParams } from "../../testing/kernel_cases.ts";
+import { conv2dParams, conv2dWinogradKernelArgs } from "../../testing/kernel_cases.ts";
 import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
 import {
   conv2dWinogradReference,
@@ -40,16 +40,7 @@ function runWinograd(
     py,
     ps,
     scratchFloats,
-    p.batch,
-    p.h,
-    p.w,
-    p.c,
-    p.outH,
-    p.outW,
-    p.outC,
-    t.m,
-    p.padTop,
-    p.padLeft,
+    ...conv2dWinogradKernelArgs(p, t.m),
     code,
     act.kind === "elementwise" ? act.alpha : 0,
   );
