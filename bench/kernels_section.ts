@@ -1,9 +1,12 @@
 /**
  * Kernel-level numbers: the measured single-core SIMD peak (a register-resident f32x4
  * multiply-add loop in AssemblyScript, `wasm/assembly/peak.ts`), and GEMM / Conv2D GFLOP/s of
- * the engine (both builds) and TF.js wasm beside it.
+ * the engine (both builds) and TF.js wasm beside it; for the conv shapes where the engine's
+ * default (`convAlgorithm: "auto"`) picks Winograd, the `conv2dWinograd` kernel too.
  */
 import { instantiateKernels, type KernelRuntime } from "../packages/engine/src/wasm/kernels.ts";
+import { winogradFilterTransform } from "../packages/engine/src/kernels/winograd_reference.ts";
+import { type WinogradPlan, winogradPlan } from "../packages/engine/src/winograd.ts";
 import { Rng } from "../packages/engine/testing/random.ts";
 import { bestOf } from "./timing.ts";
 import { tf, useTfjsBackend } from "./tfjs_backends.ts";
@@ -40,6 +43,16 @@ export interface KernelResult {
   peakNowGflops: number;
   /** engineGflops / peakNowGflops. */
   percentOfPeakNow: number;
+  /**
+   * Conv2D shapes where `convAlgorithm: "auto"` runs Winograd: the `conv2dWinograd` kernel
+   * (relaxed build) in *effective* GFLOP/s — the direct sum's `flops` ÷ its time, so it can
+   * exceed the SIMD peak. Absent elsewhere (and in reports from before Winograd).
+   */
+  engineWinogradGflops?: number;
+  /** "F(m×m, r×r)" of that measurement. */
+  winograd?: string;
+  /** Largest |Winograd − direct| over the largest |direct| output of that shape. */
+  winogradRelDiff?: number;
 }
 
 const PEAK_ITERATIONS = 2_000_000;
@@ -89,6 +102,8 @@ interface ConvShape {
   outC: number;
   k: number;
   role: string;
+  /** Measured by `--quick` too. */
+  quick?: boolean;
 }
 
 const GEMM_SHAPES: GemmShape[] = [
@@ -101,10 +116,14 @@ const GEMM_SHAPES: GemmShape[] = [
   { m: 1, n: 256, k: 64, role: "LSTM-64 recurrent step, batch 1 (matrix-vector)" },
 ];
 
+// `--quick` keeps one direct-only shape (3 input channels) and one Winograd shape.
 const CONV_SHAPES: ConvShape[] = [
-  { batch: 64, size: 32, c: 3, outC: 32, k: 3, role: "seeds CNN conv 1 (k3)" },
-  { batch: 64, size: 16, c: 32, outC: 64, k: 3, role: "seeds CNN conv 2 (k3)" },
+  { batch: 64, size: 32, c: 3, outC: 32, k: 3, role: "seeds CNN conv 1 (k3)", quick: true },
+  { batch: 64, size: 16, c: 32, outC: 64, k: 3, role: "seeds CNN conv 2 (k3)", quick: true },
   { batch: 64, size: 8, c: 64, outC: 64, k: 3, role: "seeds CNN conv 3 (k3)" },
+  { batch: 64, size: 16, c: 32, outC: 64, k: 5, role: "32-64-64 k5 conv 2" },
+  { batch: 64, size: 16, c: 32, outC: 64, k: 7, role: "32-64-64 k7 conv 2" },
+  { batch: 64, size: 8, c: 64, outC: 64, k: 7, role: "32-64-64 k7 conv 3" },
   { batch: 64, size: 16, c: 64, outC: 64, k: 7, role: "64-64-64 k7 conv 2" },
   { batch: 1, size: 16, c: 32, outC: 64, k: 3, role: "seeds CNN conv 2, batch 1" },
 ];
@@ -146,14 +165,35 @@ function engineGemm(rt: KernelRuntime, s: GemmShape, quick: boolean): number {
   return r;
 }
 
-function engineConv(rt: KernelRuntime, s: ConvShape, quick: boolean): number {
+/** GFLOP/s of one Conv2D shape: direct, and (with a plan) Winograd on the same inputs. */
+interface ConvMeasurement {
+  direct: number;
+  /** Effective: the direct sum's flops ÷ the Winograd kernel's time. */
+  winograd?: number;
+  /** Largest |Winograd − direct| over the largest |direct|. */
+  relDiff?: number;
+}
+
+/**
+ * Times the direct `conv2d` kernel (same padding, relu) on `s` and, when `plan` is given,
+ * `conv2dWinograd` on the same inputs with scratch sized as the Conv2D layer sizes it; checks the
+ * two outputs agree so a wrong kernel cannot be timed by accident.
+ */
+function engineConv(
+  rt: KernelRuntime,
+  s: ConvShape,
+  plan: WinogradPlan | null,
+  quick: boolean,
+): ConvMeasurement {
   const { kernels, heap } = rt;
   const rng = new Rng(6);
   const pad = (s.k - 1) >> 1;
   const x = heap.upload(rng.floats(s.batch * s.size * s.size * s.c));
-  const w = heap.upload(rng.floats(s.k * s.k * s.c * s.outC, -0.1, 0.1));
+  const hostW = rng.floats(s.k * s.k * s.c * s.outC, -0.1, 0.1);
+  const w = heap.upload(hostW);
   const bias = heap.upload(rng.floats(s.outC));
-  const y = heap.alloc(s.batch * s.size * s.size * s.outC * 4);
+  const outFloats = s.batch * s.size * s.size * s.outC;
+  const y = heap.alloc(outFloats * 4);
   const kk = s.k * s.k * s.c;
   const scratchFloats = kernels.conv2dScratchFloats(
     s.batch,
@@ -174,42 +214,110 @@ function engineConv(rt: KernelRuntime, s: ConvShape, quick: boolean): number {
   );
   const scratch = heap.alloc(Math.max(scratchFloats, 1) * 4);
   const flops = 2 * s.batch * s.size * s.size * s.outC * kk;
-  const r = gflops(
-    () =>
-      kernels.conv2d(
-        x,
-        w,
-        bias,
-        y,
-        scratch,
-        scratchFloats,
-        s.batch,
-        s.size,
-        s.size,
-        s.c,
-        s.size,
-        s.size,
-        s.outC,
-        s.k,
-        s.k,
-        1,
-        1,
-        1,
-        1,
-        pad,
-        pad,
-        1,
-        0,
-      ),
-    flops,
-    quick,
-  );
-  [x, w, bias, y, scratch].forEach((p) => heap.free(p));
-  return r;
+  const buffers = [x, w, bias, y, scratch];
+  try {
+    const direct = gflops(
+      () =>
+        kernels.conv2d(
+          x,
+          w,
+          bias,
+          y,
+          scratch,
+          scratchFloats,
+          s.batch,
+          s.size,
+          s.size,
+          s.c,
+          s.size,
+          s.size,
+          s.outC,
+          s.k,
+          s.k,
+          1,
+          1,
+          1,
+          1,
+          pad,
+          pad,
+          1,
+          0,
+        ),
+      flops,
+      quick,
+    );
+    if (!plan) return { direct };
+    const expected = heap.f32(y, outFloats).slice();
+    const u = heap.upload(
+      Float32Array.from(winogradFilterTransform(hostW, s.c, s.outC, plan.transforms)),
+    );
+    buffers.push(u);
+    // Chunks of tiles as `Conv2D` sizes them: V and M of a chunk in 2^18 floats (512 KiB).
+    const tiles = s.batch * Math.ceil(s.size / plan.m) ** 2;
+    const chunk = Math.max(1, Math.min(tiles, Math.floor((1 << 18) / (64 * (s.c + s.outC)))));
+    const wgScratchFloats = kernels.conv2dWinogradScratchFloats(chunk, s.c, s.outC);
+    const wgScratch = heap.alloc(wgScratchFloats * 4);
+    buffers.push(wgScratch);
+    heap.f32(y, outFloats).fill(NaN);
+    const winograd = gflops(
+      () =>
+        kernels.conv2dWinograd(
+          x,
+          u,
+          bias,
+          y,
+          wgScratch,
+          wgScratchFloats,
+          s.batch,
+          s.size,
+          s.size,
+          s.c,
+          s.size,
+          s.size,
+          s.outC,
+          plan.m,
+          pad,
+          pad,
+          1,
+          0,
+        ),
+      flops,
+      quick,
+    );
+    const got = heap.f32(y, outFloats);
+    let diff = 0, scale = 0;
+    for (let i = 0; i < outFloats; i++) {
+      // NaN-safe: a cell the kernel never wrote stays NaN and fails the check below.
+      const d = Math.abs(got[i] - expected[i]);
+      diff = d > diff || Number.isNaN(d) ? d : diff;
+      scale = Math.max(scale, Math.abs(expected[i]));
+    }
+    const relDiff = diff / scale;
+    if (!(relDiff < 1e-3)) {
+      throw new Error(
+        `conv2dWinograd F(${plan.m}×${plan.m}, ${plan.r}×${plan.r}) on ${shapeName(s)}: ` +
+          `max |Δ| vs direct ${diff} at output scale ${scale}, expected under 1e-3 of it`,
+      );
+    }
+    return { direct, winograd, relDiff };
+  } finally {
+    buffers.forEach((p) => heap.free(p));
+  }
 }
 
-/** GEMM and Conv2D GFLOP/s: engine relaxed + plain builds, TF.js wasm; % of `peak`. */
-export async function measureKernels(peak: PeakResult, quick: boolean): Promise<KernelResult[]> {
+function shapeName(s: ConvShape): string {
+  return `b${s.batch} ${s.size}x${s.size}x${s.c}→${s.outC} k${s.k}`;
+}
+
+/**
+ * GEMM and Conv2D GFLOP/s: engine relaxed + plain builds, TF.js wasm; % of `peak`; Winograd
+ * (relaxed build) where `convAlgorithm: "auto"` picks it. `log` gets one line per conv shape.
+ */
+export async function measureKernels(
+  peak: PeakResult,
+  quick: boolean,
+  log: (message: string) => void = () => {},
+): Promise<KernelResult[]> {
   const best = instantiateKernels();
   const plain = instantiateKernels("simd");
   await useTfjsBackend("wasm");
@@ -245,11 +353,12 @@ export async function measureKernels(peak: PeakResult, quick: boolean): Promise<
       percentOfPeakNow: 100 * engine / now,
     });
   }
-  const convShapes = quick ? CONV_SHAPES.slice(0, 3) : CONV_SHAPES;
+  const convShapes = quick ? CONV_SHAPES.filter((s) => s.quick) : CONV_SHAPES;
   for (const s of convShapes) {
     const flops = 2 * s.batch * s.size * s.size * s.outC * s.k * s.k * s.c;
+    const plan = winogradPlan("auto", [s.k, s.k], [1, 1], [1, 1], s.c, s.outC);
     const before = peakNow(best);
-    const engine = engineConv(best, s, quick);
+    const { direct: engine, winograd, relDiff } = engineConv(best, s, plan, quick);
     const now = Math.max(before, peakNow(best));
     // TF.js through a Conv2D layer, fresh input tensor per call (as for Dense above).
     const conv = tf.sequential({
@@ -269,18 +378,31 @@ export async function measureKernels(peak: PeakResult, quick: boolean): Promise<
       quick,
     );
     conv.dispose();
-    out.push({
+    const r: KernelResult = {
       kind: "conv2d",
-      shape: `b${s.batch} ${s.size}x${s.size}x${s.c}→${s.outC} k${s.k}`,
+      shape: shapeName(s),
       role: s.role,
       flops,
       engineGflops: engine,
-      enginePlainGflops: engineConv(plain, s, quick),
+      enginePlainGflops: engineConv(plain, s, null, quick).direct,
       tfjsWasmGflops: tfjs,
       percentOfPeak: 100 * engine / peak.peakGflops,
       peakNowGflops: now,
       percentOfPeakNow: 100 * engine / now,
-    });
+    };
+    if (plan && winograd !== undefined) {
+      r.engineWinogradGflops = winograd;
+      r.winograd = `F(${plan.m}×${plan.m}, ${plan.r}×${plan.r})`;
+      r.winogradRelDiff = relDiff;
+    }
+    log(
+      `  conv2d ${r.shape}: direct ${engine.toFixed(1)} GFLOP/s` +
+        (r.engineWinogradGflops === undefined ? ", no Winograd plan" : `, Winograd ${r.winograd} ` +
+          `${winograd!.toFixed(1)} effective (${(winograd! / engine).toFixed(2)}× direct, ` +
+          `max |Δ| ${relDiff!.toExponential(1)} of the output scale)`) +
+        `, TF.js wasm ${tfjs.toFixed(1)}`,
+    );
+    out.push(r);
   }
   return out;
 }

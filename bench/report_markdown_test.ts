@@ -90,3 +90,40 @@ Deno.test("renderMarkdown lists every model row and marks missed targets", () =>
   // Both rows miss 20× cpu: each is explained with the GFLOP/s 20× would take.
   if (!md.includes("- cnn model, batch 64: 13.3× — engine 2.0 GFLOP/s")) throw new Error(md);
 });
+
+Deno.test("renderMarkdown shows Winograd effective GFLOP/s in its column, — where absent", () => {
+  const direct: KernelResult = {
+    ...gemm,
+    kind: "conv2d",
+    shape: "b64 32x32x3→32 k3",
+    role: "first conv",
+    engineGflops: 30,
+  };
+  const winograd: KernelResult = {
+    ...direct,
+    shape: "b64 16x16x32→64 k7",
+    role: "k7 conv",
+    engineWinogradGflops: 123.4,
+    winograd: "F(2×2, 7×7)",
+    winogradRelDiff: 2e-6,
+  };
+  const md = renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    mode: "quick",
+    durationSeconds: 60,
+    environment: { cpu: "test", cores: 2 },
+    peak,
+    kernels: [gemm, direct, winograd],
+    models: [],
+    loads: [],
+    memory: [],
+    targets: [],
+  });
+  const lines = md.split("\n");
+  const header = lines.find((l) => l.startsWith("| kernel |"));
+  const row = (shape: string) => lines.find((l) => l.includes(`| ${shape} |`));
+  if (!header?.endsWith("| TF.js wasm | Winograd (eff.) |")) throw new Error(String(header));
+  if (!row("b64 16x16x32→64 k7")?.endsWith("| 20.0 | 123.4 |")) throw new Error(md);
+  if (!row("b64 32x32x3→32 k3")?.endsWith("| 20.0 | — |")) throw new Error(md);
+  if (!row("512x512x512")?.endsWith("| 20.0 | — |")) throw new Error(md);
+});

@@ -1,8 +1,9 @@
 /**
  * `deno task bench:report [--quick | --full]`: the performance report of issue 7 — the seeds'
  * CNN and text models at batch 1, 8 and 64 (engine vs TF.js wasm vs TF.js cpu), GEMM and Conv2D
- * GFLOP/s beside the measured SIMD peak, load time of 1 MB and 50 MB `.keras` / `.h5` files and
- * peak memory. Writes `bench/results.json` and `bench/RESULTS.md`.
+ * GFLOP/s beside the measured SIMD peak (Winograd Conv2D too where the engine picks it), load
+ * time of 1 MB and 50 MB `.keras` / `.h5` files and peak memory. Writes `bench/results.json` and
+ * `bench/RESULTS.md`.
  *
  * `--quick`: three models, short budgets, 1 MB files only (about a minute).
  * `--full`: every model combination (27 CNNs, 36 text models; much longer).
@@ -90,7 +91,7 @@ log("SIMD peak");
 const peak = measurePeak(quick);
 log(`peak ${peak.mulAddGflops.toFixed(1)} (mul+add) / ${peak.fmaGflops.toFixed(1)} (fma) GFLOP/s`);
 log("GEMM and Conv2D kernels");
-const kernels = await measureKernels(peak, quick);
+const kernels = await measureKernels(peak, quick, log);
 
 const cases: ModelCase[] = quick
   ? [cnnCase([32, 64, 64], 3), textCase("LSTM", true, 1, 64), textCase("GRU", false, 1, 128)]
