@@ -68,6 +68,12 @@ export interface ExperimentOptions {
   dataDir: string | null;
   /** Progress output: per-epoch lines on a terminal, one line per variant otherwise, or none. */
   progress: "auto" | "epoch" | "variant" | "none";
+  /**
+   * Conv2D method of the engine's evaluation passes (default "direct": the run checks the
+   * engine against the reference, so its convolutions sum directly; "auto" measures Winograd's
+   * rounding too). Training always sums directly.
+   */
+  conv: "auto" | "direct" | "winograd";
 }
 
 /** The `--help` text. */
@@ -113,6 +119,9 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
   --dropout X              dropout before the classifier (default 0.5)
   --data-dir DIR           folder holding the data set files
   --progress MODE          auto | epoch | variant | none (default auto: epoch lines on a terminal)
+  --conv auto|direct|winograd
+                           Conv2D method of the engine's evaluation (default direct: the run
+                           checks the engine against the reference; auto = Winograd for 3×3…7×7)
   --help                   this text
 `;
 
@@ -144,6 +153,7 @@ const VALUE_FLAGS = new Set([
   "dropout",
   "data-dir",
   "progress",
+  "conv",
 ]);
 const BOOLEAN_FLAGS = new Set([
   "quick",
@@ -354,5 +364,6 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     dropout: num(flags, "dropout", 0.5, (n) => n >= 0 && n < 1, "a rate in [0, 1)"),
     dataDir: str(flags, "data-dir") ?? null,
     progress: oneOf(flags, "progress", ["auto", "epoch", "variant", "none"] as const, "auto"),
+    conv: oneOf(flags, "conv", ["auto", "direct", "winograd"] as const, "direct"),
   };
 }

@@ -89,6 +89,7 @@ Deno.test("bad arguments are UsageErrors naming the argument", () => {
     [["lstm", "--repeats", "0"], "--repeats"],
     [["lstm", "--monitor", "loss"], "--monitor"],
     [["lstm", "--monitor", "val_loss", "--no-early-stopping"], "--monitor"],
+    [["cnn", "--conv", "fft"], "--conv"],
   ];
   for (const [argv, argument] of cases) {
     assert.throws(
@@ -97,6 +98,12 @@ Deno.test("bad arguments are UsageErrors naming the argument", () => {
       `${argv.join(" ")} → ${argument}`,
     );
   }
+});
+
+Deno.test("--conv: the engine's evaluation sums convolutions directly unless asked", () => {
+  assert.equal(parseExperimentArgs(["cnn"]).conv, "direct");
+  assert.equal(parseExperimentArgs(["cnn", "--conv", "auto"]).conv, "auto");
+  assert.equal(parseExperimentArgs(["cnn", "--conv=winograd"]).conv, "winograd");
 });
 
 Deno.test("wantsHelp", () => {

@@ -109,8 +109,12 @@ function settingsOf(o: ExperimentOptions, seed = o.seed): TrainSettings {
 }
 
 /** Test and validation macro-F1 of a trained spec, in memory (for repeated runs). */
-function scoreInMemory(trained: TrainOutcome, data: ExperimentData): [number, number] {
-  const model = buildModel(trained.spec);
+function scoreInMemory(
+  trained: TrainOutcome,
+  data: ExperimentData,
+  o: ExperimentOptions,
+): [number, number] {
+  const model = buildModel(trained.spec, { convAlgorithm: o.conv });
   try {
     const classes = data.labelNames.length;
     const test = model.predict(data.test.x, { batchSize: 64 }).data as Float32Array;
@@ -172,7 +176,7 @@ async function trainRepeated(
     const [testF1, valF1] = await stage(
       variant.id,
       `scoring (seed ${seed})`,
-      () => scoreInMemory(trained, data),
+      () => scoreInMemory(trained, data, o),
     );
     const valLoss = Math.min(...(trained.history.val_loss ?? [Infinity]));
     const better = valF1 > keptVal || (valF1 === keptVal && valLoss < keptLoss);
@@ -240,7 +244,11 @@ export async function runVariant(
     await saveKeras({ ...trained.spec, kerasVersion: KERAS_VERSION }, path);
   });
   result.modelFile = modelFile;
-  const loaded = await stage(variant.id, "reloading .keras", () => loadModel(path));
+  const loaded = await stage(
+    variant.id,
+    "reloading .keras",
+    () => loadModel(path, { convAlgorithm: o.conv }),
+  );
   const model = loaded.model as Model;
   try {
     const t0 = performance.now();
@@ -390,7 +398,7 @@ export async function runExperiment(
       quick: o.quick,
       trainSize: o.trainSize,
       dropout: o.dropout,
-      ...(o.family === "cnn" ? {} : {
+      ...(o.family === "cnn" ? { conv: o.conv } : {
         recurrentInit: o.recurrentInit,
         sequenceLength: o.sequenceLength,
         maxTokens: o.maxTokens,
