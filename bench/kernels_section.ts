@@ -6,7 +6,11 @@
  */
 import { instantiateKernels, type KernelRuntime } from "../packages/engine/src/wasm/kernels.ts";
 import { winogradFilterTransform } from "../packages/engine/src/kernels/winograd_reference.ts";
-import { type WinogradPlan, winogradPlan } from "../packages/engine/src/winograd.ts";
+import {
+  winogradChunkTiles,
+  type WinogradPlan,
+  winogradPlan,
+} from "../packages/engine/src/winograd.ts";
 import { Rng } from "../packages/engine/testing/random.ts";
 import { bestOf } from "./timing.ts";
 import { tf, useTfjsBackend } from "./tfjs_backends.ts";
@@ -252,9 +256,9 @@ function engineConv(
       Float32Array.from(winogradFilterTransform(hostW, s.c, s.outC, plan.transforms)),
     );
     buffers.push(u);
-    // Chunks of tiles as `Conv2D` sizes them: V and M of a chunk in 2^18 floats (512 KiB).
+    // Chunks of tiles as `Conv2D` sizes them.
     const tiles = s.batch * Math.ceil(s.size / plan.m) ** 2;
-    const chunk = Math.max(1, Math.min(tiles, Math.floor((1 << 18) / (64 * (s.c + s.outC)))));
+    const chunk = winogradChunkTiles(tiles, s.c, s.outC);
     const wgScratchFloats = kernels.conv2dWinogradScratchFloats(chunk, s.c, s.outC);
     const wgScratch = heap.alloc(wgScratchFloats * 4);
     buffers.push(wgScratch);

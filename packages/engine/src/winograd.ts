@@ -34,6 +34,18 @@ export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
  */
 export type ConvAlgorithm = "auto" | "direct" | "winograd";
 
+/**
+ * Floats of one chunk's transformed tiles, V and M (2^18 floats = 1 MiB, the size of L2 on the
+ * machines measured): chunks that fit keep the 64 GEMMs' operands cache-resident.
+ */
+const WINOGRAD_CHUNK_FLOATS = 1 << 18;
+
+/** Output tiles per kernel chunk for `tiles` tiles in all, c → outC channels. */
+export function winogradChunkTiles(tiles: number, c: number, outC: number): number {
+  const perTile = WINOGRAD_ALPHA * WINOGRAD_ALPHA * (c + outC);
+  return Math.max(1, Math.min(tiles, Math.floor(WINOGRAD_CHUNK_FLOATS / perTile)));
+}
+
 /** The tile sizes of one Winograd convolution. */
 export interface WinogradPlan {
   /** Output tile side, 8 − r + 1. */

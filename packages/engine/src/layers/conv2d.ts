@@ -18,12 +18,15 @@ import {
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
 import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
-import { type ConvAlgorithm, WinogradDeviceData, winogradPlan } from "../winograd.ts";
+import {
+  type ConvAlgorithm,
+  winogradChunkTiles,
+  WinogradDeviceData,
+  winogradPlan,
+} from "../winograd.ts";
 
 /** Floats of im2col scratch per call (256 KiB): tiles of output pixels stay cache-resident. */
 const SCRATCH_FLOATS = 1 << 16;
-/** Floats of a Winograd chunk's transformed tiles (V and M, 512 KiB): about half of L2. */
-const WINOGRAD_CHUNK_FLOATS = 1 << 18;
 
 /**
  * Keras `Conv2D` (NHWC): kernel `(kh, kw, in, out)`, bias `(out)`, `valid`/`same` padding,
@@ -240,10 +243,7 @@ export class Conv2D extends Layer {
     const gx = axisGeometry(w, kw, 1, 1, this.padding);
     const tilesPerImage = Math.ceil(outH / m) * Math.ceil(outW / m);
     this.#runImageRanges(ctx, x, y, (b0, nb, scratchOf) => {
-      const chunk = Math.max(
-        1,
-        Math.min(nb * tilesPerImage, Math.floor(WINOGRAD_CHUNK_FLOATS / (64 * (c + outC)))),
-      );
+      const chunk = winogradChunkTiles(nb * tilesPerImage, c, outC);
       const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC);
       return {
         fn: "conv2dWinograd",
