@@ -96,7 +96,8 @@ export function readKerasArchive(
     throw new FormatError(`.keras archive has no "model.weights.h5"`, source);
   }
   const weightsSource = `${source}#model.weights.h5`;
-  const root = openHdf5(files["model.weights.h5"], weightsSource, limits);
+  // The inflated entry is the importer's own: no copy.
+  const root = openHdf5(files["model.weights.h5"], weightsSource, limits, true);
   const spec = specFromKerasV3(model, root, weightsSource, (key) => {
     const own = files[`assets/layers/${key}/vocabulary.txt`] ??
       files[`assets/layers/${key}/_lookup_layer/vocabulary.txt`];
