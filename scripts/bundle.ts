@@ -6,13 +6,15 @@
  * |---|---|
  * | `engine.js`, `tokenizer.js`, `keras-importer.js` | one self-contained bundle per package |
  * | `scratchnet.js` | all-in-one: the three packages sharing one engine (`web/scratchnet.ts`) |
+ * | `training_worker.js` | the engine's training worker (module worker), found by the bundles above |
  * | `index.html`, `app.js`, `style.css`, `sw.js` | the page (`web/`), using `scratchnet.js` |
  *
  * Workspace names (`@scratchnet/engine`), import-map names (`fflate`) and `npm:` specifiers are
  * resolved to the packages in Deno's npm cache, read with esbuild's browser conditions (so e.g.
  * fflate's browser build is used, not its Node build). `node:` imports are refused: nothing
  * Deno- or Node-only may reach a browser bundle. Modules that need Deno (the importer's local file
- * access) are replaced by their browser variants listed in {@linkcode BROWSER_VARIANTS}.
+ * access) or the source tree (the training worker's location) are replaced by their variants
+ * listed in {@linkcode BROWSER_VARIANTS}.
  *
  * @module
  */
@@ -41,6 +43,14 @@ export const PACKAGE_BUNDLES: readonly BundleEntry[] = [
   { file: "scratchnet.js", entry: "web/scratchnet.ts" },
 ];
 
+/**
+ * The training worker, written beside the bundles that contain the engine: their
+ * `fit({ workers })` starts it by default (`default_worker_url_bundle.ts`).
+ */
+export const WORKER_BUNDLES: readonly BundleEntry[] = [
+  { file: "training_worker.js", entry: "packages/engine/src/training/parallel/worker.ts" },
+];
+
 /** The page's scripts; `app.js` imports the all-in-one bundle instead of including it. */
 export const PAGE_BUNDLES: readonly BundleEntry[] = [
   { file: "app.js", entry: "web/app.ts", externals: { "/scratchnet.ts": "./scratchnet.js" } },
@@ -51,12 +61,22 @@ export const PAGE_BUNDLES: readonly BundleEntry[] = [
 export const PAGE_FILES: readonly string[] = ["web/index.html", "web/style.css"];
 
 /**
- * Deno-only modules and the browser variant (same exports) that replaces each in every bundle,
- * both relative to the repository root.
+ * Modules that work only in Deno or from the sources, and the variant (same exports) that replaces
+ * each in every bundle, both relative to the repository root.
  */
 export const BROWSER_VARIANTS: Readonly<Record<string, string>> = {
   "packages/keras-importer/local_files.ts": "packages/keras-importer/local_files_browser.ts",
+  "packages/engine/src/training/parallel/default_worker_url.ts":
+    "packages/engine/src/training/parallel/default_worker_url_bundle.ts",
 };
+
+/**
+ * Variants that find a file beside their bundle through `import.meta.url`: the build fails if one
+ * would be moved into a shared chunk (`chunks/`), where that URL points elsewhere.
+ */
+const ENTRY_ONLY_VARIANTS: readonly string[] = [
+  "packages/engine/src/training/parallel/default_worker_url_bundle.ts",
+];
 
 /** Size of one written file. */
 export interface BundleSize {
@@ -71,6 +91,14 @@ export interface BundleOptions {
   outDir?: string;
   /** Minify (default true). */
   minify?: boolean;
+}
+
+/** Thrown when a build's output is not laid out as the bundles need. */
+export class BundleLayoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BundleLayoutError";
+  }
 }
 
 /** Thrown when a specifier cannot be resolved for the browser. */
@@ -297,6 +325,22 @@ function externalsPlugin(externals: Record<string, string>): esbuild.Plugin {
   };
 }
 
+/** Throws {@linkcode BundleLayoutError} if an {@linkcode ENTRY_ONLY_VARIANTS} module is in a chunk. */
+function checkEntryOnly(meta: esbuild.Metafile, entryFile: string): void {
+  const variants = new Set(ENTRY_ONLY_VARIANTS.map((path) => join(REPO_ROOT, path)));
+  // Metafile paths are relative to the working directory.
+  for (const [output, { inputs }] of Object.entries(meta.outputs)) {
+    if (resolve(output) === entryFile) continue;
+    const moved = Object.keys(inputs).find((input) => variants.has(resolve(input)));
+    if (moved) {
+      throw new BundleLayoutError(
+        `${moved} went into ${output} instead of ${entryFile}: its import.meta.url would not ` +
+          `be the bundle's`,
+      );
+    }
+  }
+}
+
 async function gzipSize(bytes: Uint8Array): Promise<number> {
   const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
   return (await new Response(stream).arrayBuffer()).byteLength;
@@ -333,6 +377,8 @@ export async function bundle(options: BundleOptions = {}): Promise<BundleSize[]>
         platform: "browser",
         target: "es2022",
         minify,
+        // Error classes name themselves with `new.target.name`: keep it through minification.
+        keepNames: true,
         define,
         legalComments: "none",
         write: false,
@@ -345,6 +391,7 @@ export async function bundle(options: BundleOptions = {}): Promise<BundleSize[]>
         ],
       });
       for (const out of result.outputFiles) await write(relative(outDir, out.path), out.contents);
+      checkEntryOnly(result.metafile, join(outDir, item.file));
       return result.metafile;
     };
     for (const item of PACKAGE_BUNDLES) {
@@ -358,6 +405,7 @@ export async function bundle(options: BundleOptions = {}): Promise<BundleSize[]>
         }
       }
     }
+    for (const item of WORKER_BUNDLES) await build(item);
     for (const item of PAGE_BUNDLES) {
       if (item.file === "sw.js") continue;
       await build(item);

@@ -6,7 +6,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { buildModel, Tensor } from "../packages/engine/mod.ts";
+import { buildModel, type ModelSpec, Tensor } from "../packages/engine/mod.ts";
 import { TextVectorization } from "../packages/tokenizer/mod.ts";
 import { denseModel } from "../packages/keras-importer/testing/model_specs.ts";
 import {
@@ -17,10 +17,11 @@ import {
   PACKAGE_BUNDLES,
   parseNpmSpecifier,
   REPO_ROOT,
+  WORKER_BUNDLES,
 } from "./bundle.ts";
 
-/** The browser bundles: one per package plus the all-in-one. */
-const BROWSER_BUNDLES = PACKAGE_BUNDLES.map((b) => b.file);
+/** The browser bundles: one per package, the all-in-one and the training worker. */
+const BROWSER_BUNDLES = [...PACKAGE_BUNDLES, ...WORKER_BUNDLES].map((b) => b.file);
 
 let built: Promise<{ dir: string; sizes: BundleSize[] }> | undefined;
 /** Builds once for all tests of this file. */
@@ -68,7 +69,7 @@ Deno.test("bundle: no Deno or Node API in the browser bundles", async () => {
   }
 });
 
-Deno.test("bundle: every Deno-only module has its browser variant", async () => {
+Deno.test("bundle: every Deno- or source-only module has its bundle variant", async () => {
   for (const [deno, browser] of Object.entries(BROWSER_VARIANTS)) {
     const [denoExports, browserExports] = await Promise.all(
       [deno, browser].map(async (path) =>
@@ -138,4 +139,71 @@ Deno.test("bundle: npm specifiers are split into name, version and subpath", () 
   });
   assertEquals(parseNpmSpecifier("npm:jsfive"), { name: "jsfive", version: "", subpath: "" });
   assertEquals(parseNpmSpecifier("fflate"), undefined);
+});
+
+Deno.test("bundle: the training worker is a module beside the engine bundles", async () => {
+  const { dir, sizes } = await buildOnce();
+  assert(sizes.some((s) => s.file === "training_worker.js"), "training_worker.js not written");
+  const worker = await bundleText(dir, "training_worker.js");
+  assert(!/\bDeno\./.test(worker), "the worker bundle mentions Deno.");
+  assert(!/["']node:/.test(worker), "the worker bundle imports a node: module");
+  // It is the worker entry: it answers the trainer's messages.
+  assert(/\bonmessage\b/.test(worker) && /postMessage/.test(worker), "no message handler");
+  for (const file of ["engine.js", "keras-importer.js", "scratchnet.js"]) {
+    const text = await Deno.readTextFile(join(dir, file));
+    assert(text.includes(`"./training_worker.js",import.meta.url`), `${file}: no default worker`);
+  }
+});
+
+Deno.test("bundle: the bundled engine trains with its bundled worker (2 threads = 1 thread)", async () => {
+  const { dir } = await buildOnce();
+  const bundled = await import(pathToFileURL(join(dir, "engine.js")).href);
+  const spec: ModelSpec = {
+    config: {
+      class_name: "Sequential",
+      config: {
+        name: "bundled_fit",
+        layers: [
+          { class_name: "InputLayer", config: { name: "in", batch_shape: [null, 6] } },
+          { class_name: "Dense", config: { name: "hidden", units: 5, activation: "tanh" } },
+          { class_name: "Dense", config: { name: "out", units: 2, activation: "softmax" } },
+        ],
+      },
+    },
+    weights: {},
+  };
+  const n = 40;
+  const x = Float32Array.from({ length: n * 6 }, (_, i) => Math.sin(i * 0.7));
+  const y = Float32Array.from({ length: n }, (_, i) => (x[i * 6] > 0 ? 1 : 0));
+  const started: string[] = [];
+  const NativeWorker = globalThis.Worker;
+  globalThis.Worker = class extends NativeWorker {
+    constructor(url: string | URL, options?: WorkerOptions) {
+      super(url, options);
+      started.push(String(url));
+    }
+  };
+  const fit = async (threads: number) => {
+    const model = bundled.buildModel(spec, { initialize: { seed: 3 } });
+    model.compile({ optimizer: "adam", loss: "sparse_categorical_crossentropy", seed: 1 });
+    const xs = new bundled.Tensor(x, [n, 6]), ys = new bundled.Tensor(y, [n]);
+    await model.fit(xs, ys, { epochs: 2, batchSize: 20, verbose: 0, workers: threads });
+    const weights = model.getWeights().map((w: { data: Float32Array }) => w.data);
+    model.dispose();
+    return weights as Float32Array[];
+  };
+  let one: Float32Array[], two: Float32Array[];
+  try {
+    one = await fit(1);
+    assertEquals(started, []);
+    two = await fit(2);
+  } finally {
+    globalThis.Worker = NativeWorker;
+  }
+  assertEquals(started, [pathToFileURL(join(dir, "training_worker.js")).href]);
+  let diff = 0;
+  one.forEach((w, i) => w.forEach((v, j) => (diff = Math.max(diff, Math.abs(v - two[i][j])))));
+  assert(diff <= 5.6e-7, `2 threads vs 1: max |diff| ${diff}`);
+  // Error classes keep their names through minification (they name themselves).
+  assertEquals(new bundled.TrainingWorkerError("x").name, "TrainingWorkerError");
 });

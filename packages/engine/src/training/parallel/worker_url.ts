@@ -1,13 +1,17 @@
 /** Where training workers load their entry module from. */
 import { TrainingConfigError } from "../errors.ts";
+import { defaultTrainingWorkerUrl } from "./default_worker_url.ts";
 
 let configured: URL | undefined;
 
 /**
  * Sets where training workers load their entry module from. By default it is `worker.ts` beside
- * this module, which exists when the engine runs from its sources (as in Deno); a bundled engine
- * must point this at a bundle of `src/training/parallel/worker.ts` to train with workers (until
- * then, `workers: "auto"` trains on one thread and an explicit count throws). `undefined` resets.
+ * this module when the engine runs from its sources (as in Deno), and `training_worker.js` beside
+ * the bundle in the bundles of `deno task bundle`. Set it when the worker is served elsewhere
+ * (e.g. the engine bundle comes from another origin, whose scripts a page cannot start as
+ * workers), or for an engine bundled by another tool: point it at a bundle of
+ * `src/training/parallel/worker.ts` (until then, `workers: "auto"` trains on one thread and an
+ * explicit count throws). `undefined` resets.
  */
 export function setTrainingWorkerUrl(url: URL | string | undefined): void {
   if (url === undefined) {
@@ -21,14 +25,9 @@ export function setTrainingWorkerUrl(url: URL | string | undefined): void {
   }
 }
 
-/** The worker entry, or undefined when there is none (a bundle without a configured URL). */
+/** The worker entry, or undefined when there is none (another bundler, no configured URL). */
 export function trainingWorkerUrl(): URL | undefined {
-  if (configured) return configured;
-  // From the sources this module is `…/worker_url.ts` with `worker.ts` beside it; bundled, it
-  // is part of another file and there is no such sibling.
-  return import.meta.url.endsWith("/worker_url.ts")
-    ? new URL("./worker.ts", import.meta.url)
-    : undefined;
+  return configured ?? defaultTrainingWorkerUrl();
 }
 
 /** The page's address in a browser (relative worker URLs resolve against it). */
