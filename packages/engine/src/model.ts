@@ -10,6 +10,9 @@ import {
 } from "./errors.ts";
 import type { CallContext, Layer, LayerConfig, WeightTensor } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
+import { RecurrentLayer } from "./layers/recurrent.ts";
+import { Bidirectional } from "./layers/bidirectional.ts";
+import { kernelThreads } from "./wasm/threads.ts";
 import { layerFactory } from "./registry.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
 import { getRuntime } from "./wasm/kernels.ts";
@@ -62,9 +65,15 @@ export interface ModelBuildOptions {
 
 /** Options of {@link Model.predict}. */
 export interface PredictOptions {
-  /** Samples per kernel call (default 32); the result does not depend on it. */
+  /**
+   * Most samples per kernel call (default 32; feed-forward models with large activations use
+   * smaller, cache-sized chunks). The result does not depend on it.
+   */
   batchSize?: number;
 }
+
+/** Bytes of the largest activation a predict chunk aims to keep per thread (half of L2). */
+const CACHE_CHUNK_BYTES = 512 * 1024;
 
 /** Keras model classes the engine builds. */
 const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
@@ -180,8 +189,8 @@ export class Model {
   }
 
   /**
-   * Runs the model. Batches of `batchSize` are run in one kernel call each; the result is the same
-   * as one sample at a time.
+   * Runs the model. Chunks of at most `batchSize` samples run in one kernel call each; the result
+   * is the same as one sample at a time.
    */
   predict(x: Tensor, options: PredictOptions = {}): Tensor {
     if (this.#disposed) throw new ModelConfigError(`model "${this.name}" was disposed`);
@@ -203,10 +212,11 @@ export class Model {
       x = new Tensor(Float32Array.from(x.data), x.shape);
     }
     const n = x.shape[0];
+    const step = Math.min(batchSize, this.#cacheChunk());
     let out: Float32Array | undefined;
     let outShape: number[] = [];
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
+    for (let start = 0; start < n; start += step) {
+      const end = Math.min(n, start + step);
       const y = this.#runBatch(x.sliceBatch(start, end));
       if (!out) {
         outShape = [n, ...y.shape.slice(1)];
@@ -220,6 +230,25 @@ export class Model {
       out = new Float32Array(0);
     }
     return new Tensor(out, outShape);
+  }
+
+  /**
+   * Samples per kernel call that keep a feed-forward model's largest activation within
+   * {@link CACHE_CHUNK_BYTES} per kernel thread (measured: the 1-conv seeds CNN at batch 64 ran
+   * 10–15 % faster in chunks of 4–8 than in one call, and the others no slower). Recurrent
+   * models take the whole batch: their per-step GEMMs have the batch as rows and lose more.
+   * The result does not depend on it (every kernel's result is independent of the batch size).
+   */
+  #cacheChunk(): number {
+    let largest = 0;
+    for (const layer of this.layers) {
+      if (layer instanceof RecurrentLayer || layer instanceof Bidirectional) return Infinity;
+      const dims = layer.outputShape;
+      if (dims.some((d) => d === null)) return Infinity;
+      largest = Math.max(largest, sizeOf(dims as number[]) * 4);
+    }
+    if (largest === 0) return Infinity;
+    return Math.max(1, Math.floor(CACHE_CHUNK_BYTES / largest)) * Math.max(1, kernelThreads());
   }
 
   /** Whether the first computing layer reads int32 token ids (an Embedding). */
