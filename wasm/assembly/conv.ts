@@ -9,25 +9,8 @@
 // - im2col: a tile of output pixels' windows copied into scratch, then `gemm` (dilated columns,
 //   or when the scratch is too small for a padded image).
 // Padding cells are zeros (cross-correlation).
+import { copyFloats, zeroFloats } from "./floats";
 import { gemm, gemmRowBlock, nextRowBlock } from "./gemm";
-
-// @ts-ignore: decorator
-@inline function copyFloats(dst: usize, src: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize> i << 2;
-    v128.store(dst + o, v128.load(src + o));
-  }
-  for (; i < n; i++) {
-    const o = <usize> i << 2;
-    store<f32>(dst + o, load<f32>(src + o));
-  }
-}
-
-// @ts-ignore: decorator
-@inline function zeroFloats(dst: usize, n: i32): void {
-  memory.fill(dst, 0, <usize> n << 2);
-}
 
 /**
  * y[b, oh, ow, o] = act(bias[o] + Σ x[b, oh*sh - padTop + ky*dh, ow*sw - padLeft + kx*dw, c]
@@ -64,37 +47,61 @@ function conv2dIm2col(
   let tile = scratchFloats / k;
   if (tile > 4) tile &= ~3; // whole 4-row blocks for the gemm register tile
   if (tile < 1) tile = 1;
-  const rowBytes = <usize> k << 2;
-  const pixelsPerImage = outH * outW;
   for (let p0 = 0; p0 < total; p0 += tile) {
     const rows = min(tile, total - p0);
-    for (let r = 0; r < rows; r++) {
-      const p = p0 + r;
-      const b = p / pixelsPerImage;
-      const q = p - b * pixelsPerImage;
-      const oh = q / outW;
-      const ow = q - oh * outW;
-      const image = x + (<usize> b * <usize> h * <usize> wd * <usize> c << 2);
-      let dst = scratch + <usize> r * rowBytes;
-      const iy0 = oh * sh - padTop;
-      const ix0 = ow * sw - padLeft;
-      for (let ky = 0; ky < kh; ky++) {
-        const iy = iy0 + ky * dh;
-        if (iy < 0 || iy >= h) {
-          zeroFloats(dst, kw * c);
-          dst += <usize> (kw * c) << 2;
-          continue;
-        }
-        const rowBase = image + (<usize> iy * <usize> wd * <usize> c << 2);
-        for (let kx = 0; kx < kw; kx++) {
-          const ix = ix0 + kx * dw;
-          if (ix < 0 || ix >= wd) zeroFloats(dst, c);
-          else copyFloats(dst, rowBase + (<usize> ix * <usize> c << 2), c);
-          dst += <usize> c << 2;
-        }
+    im2colTile(x, scratch, p0, rows, h, wd, c, outH, outW, kh, kw, sh, sw, dh, dw, padTop, padLeft);
+    gemm(scratch, w, bias, y + (<usize> p0 * <usize> outC << 2), rows, outC, k, act, alpha);
+  }
+}
+
+/** Writes the im2col rows of output pixels [p0, p0 + rows) into `col` (K floats per row). */
+export function im2colTile(
+  x: usize,
+  col: usize,
+  p0: i32,
+  rows: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+): void {
+  const k = kh * kw * c;
+  const pixelsPerImage = outH * outW;
+  const cBytes = <usize> c << 2;
+  for (let r = 0; r < rows; r++) {
+    const p = p0 + r;
+    const b = p / pixelsPerImage;
+    const q = p - b * pixelsPerImage;
+    const oh = q / outW;
+    const ow = q - oh * outW;
+    const image = x + <usize> b * <usize> h * <usize> wd * cBytes;
+    let dst = col + (<usize> r * <usize> k << 2);
+    const iy0 = oh * sh - padTop;
+    const ix0 = ow * sw - padLeft;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = iy0 + ky * dh;
+      if (iy < 0 || iy >= h) {
+        zeroFloats(dst, kw * c);
+        dst += <usize> (kw * c) << 2;
+        continue;
+      }
+      const rowBase = image + <usize> iy * <usize> wd * cBytes;
+      for (let kx = 0; kx < kw; kx++) {
+        const ix = ix0 + kx * dw;
+        if (ix < 0 || ix >= wd) zeroFloats(dst, c);
+        else copyFloats(dst, rowBase + <usize> ix * cBytes, c);
+        dst += cBytes;
       }
     }
-    gemm(scratch, w, bias, y + (<usize> p0 * <usize> outC << 2), rows, outC, k, act, alpha);
   }
 }
 

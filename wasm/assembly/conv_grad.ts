@@ -7,21 +7,8 @@
 //   of dZ with the kernel flipped in space and transposed (in ↔ out), padded by span − 1 − pad.
 // - dx otherwise: dcol = dZ · Wᵀ per tile, scatter-added into dx (col2im, SIMD across
 //   channels).
-import { conv2d } from "./conv";
+import { conv2d, im2colTile } from "./conv";
 import { gemmStrided } from "./gemm";
-
-// @ts-ignore: decorator
-@inline function copyFloats(dst: usize, src: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize> i << 2;
-    v128.store(dst + o, v128.load(src + o));
-  }
-  for (; i < n; i++) {
-    const o = <usize> i << 2;
-    store<f32>(dst + o, load<f32>(src + o));
-  }
-}
 
 // @ts-ignore: decorator
 @inline function addFloats(dst: usize, src: usize, n: i32): void {
@@ -77,57 +64,6 @@ export function transposeMatrix(src: usize, lds: i32, dst: usize, rows: i32, col
     const s = src + <usize> i * sBytes;
     for (let j = 0; j < cols; j++) {
       store<f32>(dst + <usize> j * dBytes + (<usize> i << 2), load<f32>(s + (<usize> j << 2)));
-    }
-  }
-}
-
-/** Writes the im2col rows of output pixels [p0, p0 + rows) into `col` (K floats per row). */
-function im2colTile(
-  x: usize,
-  col: usize,
-  p0: i32,
-  rows: i32,
-  h: i32,
-  wd: i32,
-  c: i32,
-  outH: i32,
-  outW: i32,
-  kh: i32,
-  kw: i32,
-  sh: i32,
-  sw: i32,
-  dh: i32,
-  dw: i32,
-  padTop: i32,
-  padLeft: i32,
-): void {
-  const k = kh * kw * c;
-  const pixelsPerImage = outH * outW;
-  const cBytes = <usize> c << 2;
-  for (let r = 0; r < rows; r++) {
-    const p = p0 + r;
-    const b = p / pixelsPerImage;
-    const q = p - b * pixelsPerImage;
-    const oh = q / outW;
-    const ow = q - oh * outW;
-    const image = x + <usize> b * <usize> h * <usize> wd * cBytes;
-    let dst = col + (<usize> r * <usize> k << 2);
-    const iy0 = oh * sh - padTop;
-    const ix0 = ow * sw - padLeft;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = iy0 + ky * dh;
-      if (iy < 0 || iy >= h) {
-        memory.fill(dst, 0, <usize> (kw * c) << 2);
-        dst += <usize> (kw * c) << 2;
-        continue;
-      }
-      const rowBase = image + <usize> iy * <usize> wd * cBytes;
-      for (let kx = 0; kx < kw; kx++) {
-        const ix = ix0 + kx * dw;
-        if (ix < 0 || ix >= wd) memory.fill(dst, 0, cBytes);
-        else copyFloats(dst, rowBase + <usize> ix * cBytes, c);
-        dst += cBytes;
-      }
     }
   }
 }

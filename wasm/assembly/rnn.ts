@@ -6,6 +6,7 @@
 // previous output (zeros before the first real step) or, with zero_output_for_mask, is zero.
 // Cell codes and flags must match packages/engine/src/kernels/rnn_codes.ts.
 import { activateScalar, activateV, LINEAR } from "./activations";
+import { copyFloats, zeroFloats } from "./floats";
 import { gemm, gemmStrided } from "./gemm";
 
 const CELL_SIMPLE: i32 = 0;
@@ -52,27 +53,6 @@ export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32):
     const off = <usize> j << 2;
     store<f32>(dst + off, load<f32>(dst + off) + load<f32>(src + off));
   }
-}
-
-// @ts-ignore: decorator
-@inline function copyFloats(dst: usize, src: usize, n: i32): void {
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const off = <usize> j << 2;
-    v128.store(dst + off, v128.load(src + off));
-  }
-  for (; j < n; j++) {
-    const off = <usize> j << 2;
-    store<f32>(dst + off, load<f32>(src + off));
-  }
-}
-
-// @ts-ignore: decorator
-@inline function zeroFloats(dst: usize, n: i32): void {
-  const z = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) v128.store(dst + (<usize> j << 2), z);
-  for (; j < n; j++) store<f32>(dst + (<usize> j << 2), 0);
 }
 
 /**

@@ -11,6 +11,7 @@
 // Cell codes and flags are those of rnn.ts / packages/engine/src/kernels/rnn_codes.ts.
 import { activateScalar, LINEAR } from "./activations";
 import { activationDerivative } from "./activation_grad";
+import { copyFloats, zeroFloats } from "./floats";
 import { gemm, gemmStrided } from "./gemm";
 import { gemmNT } from "./dense_grad";
 
@@ -32,16 +33,6 @@ const FLAG_REVERSE_OUTPUT: i32 = 8;
 // @ts-ignore: decorator
 @inline function paddedBytes(floats: f64): f64 {
   return Math.ceil(floats / 4) * 16;
-}
-
-// @ts-ignore: decorator
-@inline function copyFloats(dst: usize, src: usize, n: i32): void {
-  memory.copy(dst, src, <usize> n << 2);
-}
-
-// @ts-ignore: decorator
-@inline function zeroFloats(dst: usize, n: i32): void {
-  memory.fill(dst, 0, <usize> n << 2);
 }
 
 // @ts-ignore: decorator
