@@ -71,7 +71,7 @@ export {
 } from "./src/metrics/classification.ts";
 // CNN layers: geometry and the plain TypeScript references (oracles for other packages' tests).
 export { type AxisGeometry, axisGeometry, type Padding } from "./src/conv_geometry.ts";
-export type { ConvAlgorithm } from "./src/winograd.ts";
+export { CONV_ALGORITHMS, type ConvAlgorithm } from "./src/winograd.ts";
 export { type Conv2DParams, conv2dReference } from "./src/kernels/conv_reference.ts";
 export {
   globalPool2dReference,

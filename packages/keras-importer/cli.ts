@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type ConvAlgorithm, Tensor } from "../engine/mod.ts";
+import { CONV_ALGORITHMS, type ConvAlgorithm, Tensor } from "../engine/mod.ts";
 import { ImportError } from "./errors.ts";
 import { loadModel } from "./load.ts";
 import { readNpy, writeNpy } from "./npy.ts";
@@ -118,7 +118,7 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
       }
     }
     const conv = flags.conv as string | undefined;
-    if (conv !== undefined && !["auto", "direct", "winograd"].includes(conv)) {
+    if (conv !== undefined && !(CONV_ALGORITHMS as readonly string[]).includes(conv)) {
       throw new UsageError(`--conv must be auto, direct or winograd, got "${conv}"`);
     }
     const output = flags.output as string;

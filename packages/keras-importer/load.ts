@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { buildModel, type ConvAlgorithm, EngineError, type Model } from "../engine/mod.ts";
+import {
+  buildModel,
+  CONV_ALGORITHMS,
+  type ConvAlgorithm,
+  EngineError,
+  type Model,
+} from "../engine/mod.ts";
 import { engineLayerClasses, type PreprocessingLayer } from "./config.ts";
 import {
   CorruptFileError,
@@ -68,8 +74,6 @@ export interface LoadOptions {
    */
   convAlgorithm?: ConvAlgorithm;
 }
-
-const CONV_ALGORITHMS: readonly string[] = ["auto", "direct", "winograd"];
 
 function isTfjsInMemory(source: unknown): source is TfjsInMemory {
   return typeof source === "object" && source !== null && "modelJson" in source &&

@@ -3,7 +3,7 @@
  * family, every bad value refused with a {@link UsageError} naming the flag.
  */
 import { NUSAX_LANGUAGES, type NusaxLanguage } from "@scratchnet/datasets";
-import { resolveInitializer } from "@scratchnet/engine";
+import { CONV_ALGORITHMS, type ConvAlgorithm, resolveInitializer } from "@scratchnet/engine";
 import { UsageError } from "./errors.ts";
 
 /** Model families: a CNN on images, or a recurrent text classifier. */
@@ -73,7 +73,7 @@ export interface ExperimentOptions {
    * engine against the reference, so its convolutions sum directly; "auto" measures Winograd's
    * rounding too). Training always sums directly.
    */
-  conv: "auto" | "direct" | "winograd";
+  conv: ConvAlgorithm;
 }
 
 /** The `--help` text. */
@@ -364,6 +364,6 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     dropout: num(flags, "dropout", 0.5, (n) => n >= 0 && n < 1, "a rate in [0, 1)"),
     dataDir: str(flags, "data-dir") ?? null,
     progress: oneOf(flags, "progress", ["auto", "epoch", "variant", "none"] as const, "auto"),
-    conv: oneOf(flags, "conv", ["auto", "direct", "winograd"] as const, "direct"),
+    conv: oneOf(flags, "conv", CONV_ALGORITHMS, "direct"),
   };
 }

@@ -16,7 +16,7 @@ import { kernelThreads } from "./wasm/threads.ts";
 import { layerFactory } from "./registry.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
 import { getRuntime } from "./wasm/kernels.ts";
-import type { ConvAlgorithm } from "./winograd.ts";
+import { CONV_ALGORITHMS, type ConvAlgorithm } from "./winograd.ts";
 import type { WeightTensor as LayerWeight } from "./layer.ts";
 import { initialWeights } from "./training/initializers.ts";
 import { SeededRandom } from "./training/random.ts";
@@ -98,6 +98,12 @@ export class Model {
       throw new ModelConfigError("model spec: expected an object { config, weights }");
     }
     const { config, weights, kerasVersion } = spec;
+    const conv = options.convAlgorithm;
+    if (conv !== undefined && !CONV_ALGORITHMS.includes(conv)) {
+      throw new ModelConfigError(
+        `convAlgorithm: expected one of ${CONV_ALGORITHMS.join(", ")}, got ${JSON.stringify(conv)}`,
+      );
+    }
     if (!config || typeof config !== "object" || typeof config.class_name !== "string") {
       throw new ModelConfigError("model config: expected an object with class_name and config");
     }

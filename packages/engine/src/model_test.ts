@@ -171,3 +171,23 @@ Deno.test("a Keras 2 Sequential without an InputLayer takes batch_input_shape fr
   }
   if (!model.summary().includes("Total params: 8")) throw new Error(model.summary());
 });
+
+Deno.test("buildModel refuses an unknown convAlgorithm with a typed error naming it", () => {
+  const spec = {
+    config: {
+      class_name: "Sequential",
+      config: {
+        name: "m",
+        layers: [{ class_name: "InputLayer", config: { name: "in", batch_shape: [null, 2] } }],
+      },
+    },
+    weights: {},
+  };
+  expectThrows(
+    () => buildModel(spec, { convAlgorithm: "fft" as "auto" }),
+    ModelConfigError,
+    "convAlgorithm",
+    "auto, direct, winograd",
+    '"fft"',
+  );
+});

@@ -34,6 +34,9 @@ export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
  */
 export type ConvAlgorithm = "auto" | "direct" | "winograd";
 
+/** Every {@link ConvAlgorithm}, for validating options and command lines. */
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ["auto", "direct", "winograd"];
+
 /**
  * Floats of one chunk's transformed tiles, V and M (2^18 floats = 1 MiB, the size of L2 on the
  * machines measured): chunks that fit keep the 64 GEMMs' operands cache-resident.
