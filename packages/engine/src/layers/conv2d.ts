@@ -160,7 +160,7 @@ export class Conv2D extends Layer {
     const act = this.activation;
     const fused = act.kind === "elementwise";
     if (this.#winograd && !ctx.training && !ctx.tape) {
-      this.#callWinograd(x, y, ctx, this.#winograd);
+      this.#callWinograd(x, y, ctx, this.#winograd, gy.padBefore, gx.padBefore);
       if (!fused) applyActivation(ctx, y, act);
       return y;
     }
@@ -220,12 +220,17 @@ export class Conv2D extends Layer {
     return y;
   }
 
-  /** Inference by Winograd: one range of images per kernel thread, each with its own scratch. */
+  /**
+   * Inference by Winograd (padding as `call` resolved it): one range of images per kernel
+   * thread, each with its own scratch.
+   */
   #callWinograd(
     x: DeviceTensor,
     y: DeviceTensor,
     ctx: CallContext,
     wg: WinogradDeviceData,
+    padTop: number,
+    padLeft: number,
   ): void {
     const [, h, w, c] = x.shape;
     const [, outH, outW, outC] = y.shape;
@@ -238,9 +243,6 @@ export class Conv2D extends Layer {
       this.#winogradStale = false;
     }
     const { m } = wg.plan;
-    const [kh, kw] = this.kernelSize;
-    const gy = axisGeometry(h, kh, 1, 1, this.padding);
-    const gx = axisGeometry(w, kw, 1, 1, this.padding);
     const tilesPerImage = Math.ceil(outH / m) * Math.ceil(outW / m);
     this.#runImageRanges(ctx, x, y, (b0, nb, scratchOf) => {
       const chunk = winogradChunkTiles(nb * tilesPerImage, c, outC);
@@ -262,8 +264,8 @@ export class Conv2D extends Layer {
           outW,
           outC,
           m,
-          gy.padBefore,
-          gx.padBefore,
+          padTop,
+          padLeft,
           ...this.#fusedActivation(),
         ],
       };
