@@ -12,6 +12,11 @@ import {
   winogradPlan,
 } from "../packages/engine/src/winograd.ts";
 import { Rng } from "../packages/engine/testing/random.ts";
+import {
+  conv2dKernelArgs,
+  conv2dParams,
+  conv2dWinogradKernelArgs,
+} from "../packages/engine/testing/kernel_cases.ts";
 import { bestOf } from "./timing.ts";
 import { tf, useTfjsBackend } from "./tfjs_backends.ts";
 
@@ -192,6 +197,16 @@ function engineConv(
   const { kernels, heap } = rt;
   const rng = new Rng(6);
   const pad = (s.k - 1) >> 1;
+  // "same" padding, stride 1: the kernels' positional geometry from the tests' helpers.
+  const p = conv2dParams(
+    s.batch,
+    [s.size, s.size, s.c],
+    s.outC,
+    [s.k, s.k],
+    [1, 1],
+    [1, 1],
+    "same",
+  );
   const x = heap.upload(rng.floats(s.batch * s.size * s.size * s.c));
   const hostW = rng.floats(s.k * s.k * s.c * s.outC, -0.1, 0.1);
   const w = heap.upload(hostW);
@@ -221,32 +236,7 @@ function engineConv(
   const buffers = [x, w, bias, y, scratch];
   try {
     const direct = gflops(
-      () =>
-        kernels.conv2d(
-          x,
-          w,
-          bias,
-          y,
-          scratch,
-          scratchFloats,
-          s.batch,
-          s.size,
-          s.size,
-          s.c,
-          s.size,
-          s.size,
-          s.outC,
-          s.k,
-          s.k,
-          1,
-          1,
-          1,
-          1,
-          pad,
-          pad,
-          1,
-          0,
-        ),
+      () => kernels.conv2d(x, w, bias, y, scratch, scratchFloats, ...conv2dKernelArgs(p), 1, 0),
       flops,
       quick,
     );
@@ -272,16 +262,7 @@ function engineConv(
           y,
           wgScratch,
           wgScratchFloats,
-          s.batch,
-          s.size,
-          s.size,
-          s.c,
-          s.size,
-          s.size,
-          s.outC,
-          plan.m,
-          pad,
-          pad,
+          ...conv2dWinogradKernelArgs(p, plan.m),
           1,
           0,
         ),
