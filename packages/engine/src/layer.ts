@@ -56,8 +56,10 @@ export abstract class Layer {
   readonly className: string;
   readonly config: LayerConfig;
   readonly kerasVersion?: string;
-  /** Input shape without batch (set by `build`). */
+  /** Input shape without batch (set by `build`; the first input's for a multi-input layer). */
   inputShape: Shape = [];
+  /** Every input's shape without batch (set by `build`; one entry for single-input layers). */
+  inputShapes: Shape[] = [];
   /** Output shape without batch (set by `build`). */
   outputShape: Shape = [];
   /** Host copies of the weights, Keras order. */
@@ -78,6 +80,40 @@ export abstract class Layer {
   /** Output shape for an input shape (no batch dim); validates the input rank. */
   abstract computeOutputShape(inputShape: Shape): Shape;
 
+  /**
+   * Whether one call takes a list of tensors (merge layers: Add, Concatenate, …). Such layers
+   * override {@link computeOutputShapes}, {@link callInputs} and {@link computeMasks}; single-input
+   * layers implement {@link computeOutputShape}, {@link call} and {@link computeMask}.
+   */
+  get multiInput(): boolean {
+    return false;
+  }
+
+  /** Output shape for the shapes of every input of one call (no batch dims). */
+  computeOutputShapes(inputShapes: Shape[]): Shape {
+    if (inputShapes.length !== 1) {
+      throw new InputShapeError(this.name, "one input tensor", `${inputShapes.length} tensors`);
+    }
+    return this.computeOutputShape(inputShapes[0]);
+  }
+
+  /** Runs one call on every input tensor of the call (default: the single-input {@link call}). */
+  callInputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor {
+    return this.call(xs[0], masks[0] ?? null, ctx);
+  }
+
+  /** The output mask of one call from every input and input mask (default {@link computeMask}). */
+  computeMasks(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+  ): DeviceTensor | null {
+    return this.computeMask(xs[0], masks[0] ?? null);
+  }
+
   /** Weights this layer expects for `inputShape`, in Keras order. */
   weightSpecs(_inputShape: Shape): WeightSpec[] {
     return [];
@@ -93,8 +129,18 @@ export abstract class Layer {
 
   /** Validates `weights` against the specs for `inputShape` and uploads them. */
   build(inputShape: Shape, weights: WeightTensor[] | undefined, heap: WasmHeap): void {
+    this.buildInputs([inputShape], weights, heap);
+  }
+
+  /**
+   * {@link build} for the shapes of every input of a call (merge layers take several). Weight
+   * specs follow the first input's shape.
+   */
+  buildInputs(inputShapes: Shape[], weights: WeightTensor[] | undefined, heap: WasmHeap): void {
+    const inputShape = inputShapes[0] ?? [];
+    this.inputShapes = inputShapes.map((s) => [...s]);
     this.inputShape = [...inputShape];
-    this.outputShape = this.computeOutputShape(inputShape);
+    this.outputShape = this.computeOutputShapes(inputShapes);
     const specs = this.weightSpecs(inputShape);
     const given = weights ?? [];
     if (given.length !== specs.length) {
@@ -165,8 +211,8 @@ export abstract class Layer {
     if (!this.#heap) {
       throw new LayerConfigError(this.name, "weights", "the layer is not built yet");
     }
-    this.build(
-      this.inputShape,
+    this.buildInputs(
+      this.inputShapes.length ? this.inputShapes : [this.inputShape],
       weights.map((w) => ({ ...w, data: Float32Array.from(w.data) })),
       this.#heap,
     );

@@ -135,7 +135,13 @@ export class Bidirectional extends Layer {
   }
 
   /** Builds the two wrapped layers from the forward weights then the backward weights. */
-  override build(inputShape: Shape, weights: WeightTensor[] | undefined, heap: WasmHeap): void {
+  override buildInputs(
+    inputShapes: Shape[],
+    weights: WeightTensor[] | undefined,
+    heap: WasmHeap,
+  ): void {
+    const inputShape = inputShapes[0] ?? [];
+    this.inputShapes = [[...inputShape]];
     this.inputShape = [...inputShape];
     this.outputShape = this.computeOutputShape(inputShape);
     const nf = this.forward.weightSpecs(inputShape).length;

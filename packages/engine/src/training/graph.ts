@@ -303,8 +303,12 @@ export class TrainingGraph {
         for (let i = last; i >= Math.max(0, this.#firstTrainable) && dy; i--) {
           const layer = this.layers[i];
           const ids = this.#paramsOf[i];
-          const dx: DeviceTensor | null = this.impls[i].backward(layer, {
+          const needInputGrad = i > this.#firstTrainable;
+          const ret = this.impls[i].backward(layer, {
             ...records[i],
+            xs: [records[i].x],
+            masks: [records[i].mask],
+            needInputGrads: [needInputGrad],
             dy,
             dyIsPreActivation: i === last &&
               this.#mode === LossKernelMode.FusedWithOutputActivation,
@@ -312,9 +316,10 @@ export class TrainingGraph {
               this.params[k].owner.deviceWeights()[this.params[k].ownerIndex]
             ),
             grads: ids.map((k) => this.params[k].grad),
-            needInputGrad: i > this.#firstTrainable,
+            needInputGrad,
             ctx,
           });
+          const dx = Array.isArray(ret) ? ret[0] : ret;
           if (!dx || dx.ptr !== dy.ptr) heap.free(dy.ptr);
           dy = dx;
         }

@@ -25,11 +25,14 @@ export interface TrainContext extends CallContext {
 
 /** What a layer's backward receives. */
 export interface BackwardArgs {
-  /** The layer's input and output of the forward pass (alive until the step ends). */
+  /** The layer's (first) input and output of the forward pass (alive until the step ends). */
   x: DeviceTensor;
   y: DeviceTensor;
   /** The mask the layer received (int32 [batch, time]) or null. */
   mask: DeviceTensor | null;
+  /** Every input of the call (multi-input layers; `[x]` otherwise) and their masks. */
+  xs: readonly DeviceTensor[];
+  masks: readonly (DeviceTensor | null)[];
   /**
    * ∂loss/∂y. Owned by the trainer and not needed afterwards: a backward may overwrite it in place
    * and return it as dx.
@@ -49,6 +52,8 @@ export interface BackwardArgs {
   grads: readonly number[];
   /** False when no earlier layer needs dx (the backward may then skip it and return null). */
   needInputGrad: boolean;
+  /** Per input of a multi-input call: whether its gradient is needed (`[needInputGrad]` else). */
+  needInputGrads: readonly boolean[];
   ctx: TrainContext;
 }
 
@@ -59,12 +64,21 @@ export interface LayerTraining<L extends Layer = Layer> {
    * in `ctx.tape` and register extra buffers with `ctx.keep`.
    */
   forward?(layer: L, x: DeviceTensor, mask: DeviceTensor | null, ctx: TrainContext): DeviceTensor;
+  /** The training-mode forward of a multi-input layer; default `layer.callInputs(xs, masks, ctx)`. */
+  forwardInputs?(
+    layer: L,
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: TrainContext,
+  ): DeviceTensor;
   /**
    * dx for dy, writing the weight gradients into `args.grads`. Returns null when
    * `needInputGrad` is false or the input has no gradient (integer ids). A returned tensor that
-   * is not `args.dy` must be a fresh allocation (the trainer frees it).
+   * is not `args.dy` must be a fresh allocation (the trainer frees it). Multi-input layers
+   * return one entry per input (null where not needed); entries may be `args.dy` itself or
+   * the same tensor more than once (the executor copies where a gradient is shared).
    */
-  backward(layer: L, args: BackwardArgs): DeviceTensor | null;
+  backward(layer: L, args: BackwardArgs): DeviceTensor | null | (DeviceTensor | null)[];
   /**
    * The layers owning device weights, in weight order (default `[layer]`); wrappers such as
    * Bidirectional return their inner layers. The trainer marks them updated after each step.
