@@ -11,12 +11,38 @@
  * {@link IDLE_MS} without work so an idle pool never keeps a process alive; the next parallel call
  * starts them again.
  */
-import { getRuntime, type KernelExports, type KernelRuntime } from "./kernels.ts";
+import {
+  getRuntime,
+  KERNEL_NAMES,
+  type KernelExports,
+  type KernelName,
+  type KernelRuntime,
+} from "./kernels.ts";
 
-/** One kernel call: an export name and its (numeric) arguments. */
-export interface KernelJob {
-  fn: string;
-  args: number[];
+/**
+ * One kernel call: an exported function's name and its arguments, typed by the name (a union over
+ * all kernels when `K` is left out), so a misspelt kernel or a wrong argument count fails
+ * `deno check`. Build one with {@link job}.
+ */
+export type KernelJob<K extends KernelName = KernelName> = {
+  [N in K]: { fn: N; args: Parameters<KernelExports[N]> };
+}[K];
+
+/** The job that calls kernel `fn` with `args` (typed like a direct call of `kernels[fn]`). */
+export function job<K extends KernelName>(
+  fn: K,
+  ...args: Parameters<KernelExports[K]>
+): KernelJob<K> {
+  return { fn, args } as KernelJob<K>;
+}
+
+/** Runs one job on `kernels` (the calling thread) and returns the kernel's result. */
+export function callKernel<K extends KernelName>(
+  kernels: KernelExports,
+  { fn, args }: KernelJob<K>,
+): ReturnType<KernelExports[K]> {
+  const kernel = kernels[fn] as (...a: typeof args) => ReturnType<KernelExports[K]>;
+  return kernel(...args);
 }
 
 /** Milliseconds a worker waits for work before it ends itself. */
@@ -107,8 +133,8 @@ export class KernelThreadError extends Error {
 export class KernelThreadPool {
   readonly #runtime: KernelRuntime;
   readonly #workers: number;
-  readonly #names: string[];
-  readonly #index = new Map<string, number>();
+  readonly #names: KernelName[];
+  readonly #index = new Map<KernelName, number>();
   readonly #control: SharedArrayBuffer;
   readonly #i32: Int32Array;
   readonly #f64: Float64Array;
@@ -119,9 +145,7 @@ export class KernelThreadPool {
   constructor(runtime: KernelRuntime, workers: number) {
     this.#runtime = runtime;
     this.#workers = workers;
-    this.#names = Object.keys(runtime.kernels).filter((k) =>
-      typeof (runtime.kernels as Record<string, unknown>)[k] === "function"
-    );
+    this.#names = [...KERNEL_NAMES];
     this.#names.forEach((n, i) => this.#index.set(n, i));
     this.#control = new SharedArrayBuffer(SLOT_INTS * 4 * Math.max(workers, 1));
     this.#i32 = new Int32Array(this.#control);
@@ -214,10 +238,7 @@ export class KernelThreadPool {
         Atomics.notify(this.#i32, base + SEQ);
         started.push(w);
       }
-      if (jobs.length > 0) {
-        const { fn, args } = jobs[0];
-        (this.#runtime.kernels as Record<string, (...a: number[]) => unknown>)[fn](...args);
-      }
+      if (jobs.length > 0) callKernel(this.#runtime.kernels, jobs[0]);
     } catch (e) {
       error = e;
     }
@@ -323,7 +344,7 @@ export function parallelRanges(
 /** Runs `jobs` (one per range from parallelRanges) on the pool, or the single one directly. */
 export function runJobs(kernels: KernelExports, jobs: KernelJob[]): void {
   if (jobs.length === 1) {
-    (kernels as Record<string, (...a: number[]) => unknown>)[jobs[0].fn](...jobs[0].args);
+    callKernel(kernels, jobs[0]);
     return;
   }
   const p = threadPoolFor(kernels);
