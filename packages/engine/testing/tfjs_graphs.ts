@@ -1,0 +1,814 @@
+/**
+ * Keras Functional graphs built in TF.js's layers API (cpu backend) with seeded random weights —
+ * the references the engine's graph executor is checked against: a residual CNN, an
+ * Inception-style block, a two-input / two-output model, a shared layer, nested models and a
+ * masked text model with merges. Plus the bridge to the engine: {@link specFromTfjs} (config in the
+ * Keras 2 / TF.js form, weights keyed by layer, nested layers as `"outer/inner"`),
+ * {@link keras3Config} (the same topology in the Keras 3 `{args, kwargs}` form) and
+ * {@link tfjsGraphGradients} (∂loss/∂w of every trainable weight with training propagated into
+ * nested models, which TF.js's own `execute` does not do).
+ *
+ * Every layer gets an explicit name, so spec keys and engine layer names are predictable.
+ */
+import type { KerasObject, ModelSpec, WeightTensor } from "../mod.ts";
+import { Rng } from "./random.ts";
+import { tf } from "./tfjs_reference.ts";
+import { tfjsLoss, type TfLoss } from "./tfjs_training.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+type Sym = tf.SymbolicTensor;
+
+/** One host array with its shape (batch first). */
+export interface HostTensor {
+  data: Float32Array | Int32Array;
+  shape: number[];
+}
+
+/** A reference graph: how to build it and what to feed it. */
+export interface GraphCase {
+  /** Short id used in test names. */
+  name: string;
+  /** The TF.js model with weights drawn from `seed` (same seed, same weights). */
+  build(seed?: number): tf.LayersModel;
+  /** Random inputs for `batch` samples, one per model input (model input order). */
+  inputs(rng: Rng, batch: number): HostTensor[];
+  /** Classes of the (first) softmax output: sparse targets for single-loss training. */
+  classes: number;
+  /** Whether the model has one output (a single loss can train it). */
+  singleOutput: boolean;
+  /** Whether the model has one input (`fit(x: Tensor)` can train it). */
+  singleInput: boolean;
+}
+
+// ---- weights ------------------------------------------------------------------------------
+
+/** The short Keras name of a TF.js weight variable (`"outer/bn/moving_mean_1"` → `moving_mean`). */
+export function shortWeightName(variable: tf.LayerVariable, layerName: string): string {
+  const full = (variable as Any).originalName as string ?? variable.name;
+  const parts = full.split("/");
+  const at = parts.lastIndexOf(layerName);
+  const tail = at >= 0 ? parts.slice(at + 1) : parts.slice(-1);
+  return tail.join("/").replace(/_\d+$/, "");
+}
+
+/** A leaf layer (not a model) of a TF.js model with its spec key (`"base/conv1"` when nested). */
+export interface KeyedLayer {
+  key: string;
+  layer: tf.layers.Layer;
+  /** Whether the layer and every model around it are trainable. */
+  trainable: boolean;
+}
+
+function isContainer(layer: tf.layers.Layer): layer is tf.LayersModel {
+  return layer instanceof tf.LayersModel;
+}
+
+/**
+ * Every leaf layer of `model` in layer order, recursing into nested models; a nested model used
+ * twice is listed once (its weights are shared), as Keras's weight list does.
+ */
+export function keyedLayers(model: tf.LayersModel, prefix = "", trainable = true): KeyedLayer[] {
+  const out: KeyedLayer[] = [];
+  for (const layer of model.layers) {
+    const key = `${prefix}${layer.name}`;
+    const on = trainable && layer.trainable;
+    if (isContainer(layer)) out.push(...keyedLayers(layer, `${key}/`, on));
+    else out.push({ key, layer, trainable: on });
+  }
+  return out;
+}
+
+/** Glorot-uniform limit of a kernel shape (conv: receptive field × channels). */
+function glorotLimit(shape: number[]): number {
+  if (shape.length < 2) return 0.1;
+  const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  const fanIn = shape[shape.length - 2] * receptive;
+  const fanOut = shape[shape.length - 1] * receptive;
+  return Math.sqrt(6 / (fanIn + fanOut));
+}
+
+/** The range a fresh weight of this short name is drawn from. */
+function weightRange(name: string, shape: number[]): [number, number] {
+  const base = name.split("/").pop() ?? name;
+  if (/kernel$/.test(base)) {
+    const l = glorotLimit(shape);
+    return [-l, l];
+  }
+  switch (base) {
+    case "gamma":
+      return [0.8, 1.2];
+    case "moving_mean":
+      return [-0.2, 0.2];
+    case "moving_variance":
+      return [0.5, 1.5];
+    case "embeddings":
+      return [-0.5, 0.5];
+    default:
+      return [-0.1, 0.1];
+  }
+}
+
+/**
+ * Overwrites every weight of `model` (nested models included, BatchNormalization moving
+ * statistics too) with uniform draws from `rng`: glorot-uniform kernels, gamma in [0.8, 1.2],
+ * moving variance in [0.5, 1.5], embeddings in [-0.5, 0.5], everything else in [-0.1, 0.1].
+ */
+export function randomizeWeights(model: tf.LayersModel, rng: Rng): void {
+  for (const { layer } of keyedLayers(model)) {
+    if (!layer.weights.length) continue;
+    const values = layer.weights.map((v) => {
+      const [lo, hi] = weightRange(shortWeightName(v, layer.name), v.shape as number[]);
+      const n = v.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+      return tf.tensor(rng.floats(n, lo, hi), v.shape as number[], "float32");
+    });
+    layer.setWeights(values);
+    values.forEach((t) => t.dispose());
+  }
+}
+
+// ---- TF.js → engine spec ------------------------------------------------------------------
+
+/** One weight of a spec: its layer key, index in that layer's list, and the TF.js variable. */
+export interface KeyedWeight {
+  key: string;
+  index: number;
+  name: string;
+  variable: tf.LayerVariable;
+  /** Trainable in Keras's sense (the variable, its layer and every enclosing model). */
+  trainable: boolean;
+}
+
+/** Every weight of `model` with its spec key, in Keras `get_weights()` order. */
+export function keyedWeights(model: tf.LayersModel): KeyedWeight[] {
+  return keyedLayers(model).flatMap(({ key, layer, trainable }) =>
+    layer.weights.map((variable, index) => ({
+      key,
+      index,
+      name: shortWeightName(variable, layer.name),
+      variable,
+      trainable: trainable && variable.trainable,
+    }))
+  );
+}
+
+/**
+ * The engine spec of a TF.js model: `config` is `model.toJSON(null, false)` (the Keras 2 / TF.js
+ * topology `{class_name: "Model" | "Sequential", config, keras_version, backend}`), `kerasVersion`
+ * its `keras_version` (`"tfjs-layers 4.22.0"`, Keras 2 semantics), and `weights` maps each leaf
+ * layer's key (`"name"`, or `"nested/inner"` inside nested models) to its weights in Keras order
+ * with short names (`kernel`, `bias`, `gamma`, `moving_mean`, …). Data are copies.
+ */
+export function specFromTfjs(model: tf.LayersModel): ModelSpec {
+  const config = model.toJSON(null, false) as unknown as KerasObject;
+  const weights: Record<string, WeightTensor[]> = {};
+  for (const w of keyedWeights(model)) {
+    (weights[w.key] ??= []).push({
+      name: w.name,
+      shape: [...w.variable.shape] as number[],
+      data: (w.variable.read().dataSync() as Float32Array).slice(),
+    });
+  }
+  const kerasVersion = typeof config.keras_version === "string" ? config.keras_version : undefined;
+  return { config, weights, kerasVersion };
+}
+
+/** Nodes of `layer` that belong to `model` (the ones its config numbers 0, 1, …). */
+function modelNodes(model: tf.LayersModel, layer: tf.layers.Layer): Any[] {
+  const kept = (model as Any).containerNodes as Set<string> | undefined;
+  const nodes = (layer as Any).inboundNodes as Any[];
+  return kept ? nodes.filter((_, i) => kept.has(`${layer.name}_ib-${i}`)) : nodes;
+}
+
+type Keras2Ref = [string, number, number, Record<string, unknown>?];
+
+/**
+ * A Keras 2 / TF.js tensor reference in the Keras 3 `__keras_tensor__` form. Keras 2 (tf.keras
+ * `get_network_config`, and TF.js `buildNodeConversionMap` for every container) numbers a nested
+ * model's calls from 1 (its node 0 is its own creation); Keras 3 `serialize_node` writes the call
+ * index from 0 in `args`, so a reference to a nested model drops by one here.
+ */
+function keras3Tensor(model: tf.LayersModel, ref: Keras2Ref): KerasObject {
+  const [name, node, index] = ref;
+  const layer = model.getLayer(name);
+  const call = isContainer(layer) ? node - 1 : node;
+  const sym = modelNodes(model, layer)[call]?.outputTensors?.[index] as Sym | undefined;
+  return {
+    class_name: "__keras_tensor__",
+    config: {
+      shape: sym ? [...sym.shape] : null,
+      dtype: sym?.dtype ?? "float32",
+      keras_history: [name, call, index],
+    },
+  };
+}
+
+function keras3LayerConfig(className: string, config: Record<string, unknown>) {
+  const c = { ...config };
+  if (className === "InputLayer" && "batch_input_shape" in c) {
+    c.batch_shape = c.batch_input_shape;
+    delete c.batch_input_shape;
+  }
+  if (className === "GRU" && c.reset_after === undefined) c.reset_after = false;
+  return c;
+}
+
+/**
+ * The topology of a TF.js model (`model.toJSON` form) rewritten in the Keras 3 form: Functional
+ * layers carry `module` / `registered_name` and `inbound_nodes: [{args, kwargs}]` whose tensors are
+ * `__keras_tensor__` objects (with their shapes, read from the TF.js graph), a merge layer's first
+ * argument is the list of its inputs, InputLayer says `batch_shape`, `"Model"` becomes
+ * `"Functional"`, nested models are converted recursively. Layer configs are otherwise kept (Keras
+ * 3 reads the Keras 2 field names of these layers), so both dialects describe the same model.
+ */
+export function keras3Config(model: tf.LayersModel, json?: KerasObject): KerasObject {
+  const obj = json ?? (model.toJSON(null, false) as unknown as KerasObject);
+  const sequential = obj.class_name === "Sequential";
+  const cfg = obj.config as { name: string; layers: Any[]; [k: string]: unknown };
+  const layers = cfg.layers.map((entry: Any, i: number) => {
+    const layerName = String(entry.name ?? entry.config?.name);
+    const inner = sequential
+      ? model.layers[model.layers.length - cfg.layers.length + i]
+      : model.getLayer(layerName);
+    const nested = ["Sequential", "Model", "Functional"].includes(entry.class_name);
+    const converted: KerasObject = nested ? keras3Config(inner as tf.LayersModel, entry) : {
+      module: "keras.layers",
+      class_name: entry.class_name,
+      config: keras3LayerConfig(entry.class_name, entry.config),
+      registered_name: null,
+    };
+    if (!sequential) {
+      converted.name = layerName;
+      converted.inbound_nodes = (entry.inbound_nodes as Keras2Ref[][]).map((call) => {
+        const tensors = call.map((ref) => keras3Tensor(model, ref));
+        return {
+          args: tensors.length === 1 ? tensors : [tensors],
+          kwargs: { ...(call[0]?.[3] ?? {}) },
+        };
+      });
+    }
+    return converted;
+  });
+  // Keras 3 Sequential configs start with an InputLayer where Keras 2 set batch_input_shape on
+  // the first layer.
+  const first = layers[0]?.config as Record<string, unknown> | undefined;
+  if (sequential && first && Array.isArray(first.batch_input_shape)) {
+    layers.unshift({
+      module: "keras.layers",
+      class_name: "InputLayer",
+      config: {
+        batch_shape: first.batch_input_shape,
+        dtype: first.dtype ?? "float32",
+        sparse: false,
+        name: `${cfg.name}_input`,
+      },
+      registered_name: null,
+    });
+    delete first.batch_input_shape;
+  }
+  const config: Record<string, unknown> = { ...cfg, layers };
+  if (!sequential) {
+    // Keras 3 `get_config` numbers the endpoints' nodes with its reindexing map: from 1 for a
+    // nested Functional (as Keras 2 does), from 0 for a nested Sequential (not a Functional there).
+    const triples = (v: unknown) =>
+      (v as [string, number, number][]).map(([name, node, index]) => {
+        const layer = model.getLayer(name);
+        const sequentialCall = isContainer(layer) && layer instanceof tf.Sequential;
+        return [name, sequentialCall ? node - 1 : node, index];
+      });
+    config.input_layers = triples(cfg.input_layers);
+    config.output_layers = triples(cfg.output_layers);
+  }
+  return {
+    module: sequential ? "keras" : "keras.src.models.functional",
+    class_name: sequential ? "Sequential" : "Functional",
+    config,
+    registered_name: null,
+  };
+}
+
+/** {@link specFromTfjs} with the config in the Keras 3 form ({@link keras3Config}). */
+export function keras3SpecFromTfjs(model: tf.LayersModel, kerasVersion = "3.10.0"): ModelSpec {
+  const { weights } = specFromTfjs(model);
+  return { config: keras3Config(model), weights, kerasVersion };
+}
+
+// ---- running TF.js graphs -----------------------------------------------------------------
+
+/** Host arrays as TF.js tensors (int32 stays int32). */
+export function toTfInputs(xs: HostTensor[]): tf.Tensor[] {
+  return xs.map((x) =>
+    tf.tensor(x.data, x.shape, x.data instanceof Int32Array ? "int32" : "float32")
+  );
+}
+
+/** TF.js `model.predict` on host inputs: one flat float32 array per model output. */
+export function tfjsPredictMany(model: tf.LayersModel, xs: HostTensor[]): Float32Array[] {
+  return tf.tidy(() => {
+    const inputs = toTfInputs(xs);
+    const y = model.predict(inputs.length === 1 ? inputs[0] : inputs);
+    return (Array.isArray(y) ? y : [y]).map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+/**
+ * Runs a TF.js model on tensors node by node, as Keras does: `training` reaches every layer,
+ * inside nested models too (TF.js's `Container.call` drops it), a layer whose `trainable` is false
+ * (or inside a frozen model) runs in inference mode (Keras ≥ 2.1 BatchNormalization), and masks
+ * flow along the edges (a merge receives every input's mask). Returns outputs and their masks.
+ */
+export function applyGraph(
+  model: tf.LayersModel,
+  inputs: tf.Tensor[],
+  { training = false, inputMasks = [] as (tf.Tensor | null)[] } = {},
+): { outputs: tf.Tensor[]; masks: (tf.Tensor | null)[] } {
+  const memo = new Map<number, [tf.Tensor, tf.Tensor | null]>();
+  model.inputs.forEach((s, i) => memo.set(s.id, [inputs[i], inputMasks[i] ?? null]));
+  const evaluate = (s: Sym): [tf.Tensor, tf.Tensor | null] => {
+    const hit = memo.get(s.id);
+    if (hit) return hit;
+    const layer = s.sourceLayer as tf.layers.Layer;
+    const node = (layer as Any).inboundNodes[s.nodeIndex];
+    const ins = (node.inputTensors as Sym[]).map(evaluate);
+    const values = ins.map((v) => v[0]);
+    const masks = ins.map((v) => v[1]);
+    let outs: tf.Tensor[];
+    let outMasks: (tf.Tensor | null)[];
+    if (isContainer(layer)) {
+      const r = applyGraph(layer, values, {
+        training: training && layer.trainable,
+        inputMasks: masks,
+      });
+      outs = r.outputs;
+      outMasks = r.masks;
+    } else {
+      const one = values.length === 1;
+      const kwargs: Any = { ...(node.callArgs ?? {}), training: training && layer.trainable };
+      if (masks.some((m) => m)) kwargs.mask = one ? masks[0] : masks;
+      const x = one ? values[0] : values;
+      const y = layer.apply(x, kwargs) as tf.Tensor | tf.Tensor[];
+      outs = Array.isArray(y) ? y : [y];
+      const m = layer.supportsMasking
+        ? layer.computeMask(x, one ? masks[0] ?? undefined : (masks as tf.Tensor[]))
+        : null;
+      outMasks = Array.isArray(m) ? m : outs.map(() => m as tf.Tensor | null);
+    }
+    (node.outputTensors as Sym[]).forEach((o, i) => memo.set(o.id, [outs[i], outMasks[i] ?? null]));
+    return memo.get(s.id)!;
+  };
+  const res = model.outputs.map(evaluate);
+  return { outputs: res.map((r) => r[0]), masks: res.map((r) => r[1]) };
+}
+
+/**
+ * Loss (Keras reduction, see `tfjsLoss`) and ∂loss/∂w of every trainable weight of a
+ * single-output TF.js model in training mode ({@link applyGraph}), keyed `"<layer key>#<index>"`
+ * as in {@link keyedWeights}. BatchNormalization layers also update their moving statistics (as
+ * one training step does).
+ */
+export function tfjsGraphGradients(
+  model: tf.LayersModel,
+  xs: HostTensor[],
+  y: Float32Array | Int32Array,
+  loss: TfLoss,
+): { loss: number; grads: Map<string, Float32Array> } {
+  const trainable = keyedWeights(model).filter((w) => w.trainable);
+  const vars = trainable.map((w) => w.variable.read() as tf.Variable);
+  const inputs = toTfInputs(xs);
+  const target = tf.tensor(y);
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const { outputs } = applyGraph(model, inputs, { training: true });
+      return tfjsLoss(loss, target, outputs[0]);
+    }, vars);
+    const out = new Map<string, Float32Array>();
+    trainable.forEach((w, i) => {
+      out.set(`${w.key}#${w.index}`, grads[vars[i].name].dataSync() as Float32Array);
+    });
+    const result = { loss: value.dataSync()[0], grads: out };
+    value.dispose();
+    Object.values(grads).forEach((g) => g.dispose());
+    return result;
+  } finally {
+    inputs.forEach((t) => t.dispose());
+    target.dispose();
+  }
+}
+
+/**
+ * Keras-style parameter counts of a TF.js model: total (`countParams()`), trainable
+ * (`trainableWeights`) and non-trainable (`nonTrainableWeights`) scalars.
+ */
+export function tfjsParamCounts(
+  model: tf.LayersModel,
+): { total: number; trainable: number; nonTrainable: number } {
+  const size = (ws: tf.LayerVariable[]) =>
+    ws.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+  return {
+    total: model.countParams(),
+    trainable: size(model.trainableWeights),
+    nonTrainable: size(model.nonTrainableWeights),
+  };
+}
+
+// ---- inputs ---------------------------------------------------------------------------------
+
+function floats(rng: Rng, shape: number[], lo = -1, hi = 1): HostTensor {
+  return { data: rng.floats(shape.reduce((a, b) => a * b, 1), lo, hi), shape };
+}
+
+/**
+ * Post-padded token ids: each row has a random length in [1, time] of ids in [1, vocab), then
+ * zeros (the padding `mask_zero` masks).
+ */
+export function paddedIds(rng: Rng, batch: number, time: number, vocab: number): HostTensor {
+  const data = new Int32Array(batch * time);
+  for (let b = 0; b < batch; b++) {
+    const len = rng.int(1, time + 1);
+    for (let t = 0; t < len; t++) data[b * time + t] = rng.int(1, vocab);
+  }
+  return { data, shape: [batch, time] };
+}
+
+/** Images with per-sample structure (a brightness per channel plus noise). */
+function images(rng: Rng, batch: number, size: number, channels: number): HostTensor {
+  const shape = [batch, size, size, channels];
+  const data = new Float32Array(batch * size * size * channels);
+  for (let b = 0; b < batch; b++) {
+    const level = Array.from({ length: channels }, () => rng.uniform(-1, 1));
+    for (let i = 0; i < size * size; i++) {
+      for (let c = 0; c < channels; c++) {
+        data[(b * size * size + i) * channels + c] = level[c] + rng.uniform(-0.5, 0.5);
+      }
+    }
+  }
+  return { data, shape };
+}
+
+// ---- the graphs -----------------------------------------------------------------------------
+
+const conv = (name: string, filters: number, k: number, activation = "linear") =>
+  tf.layers.conv2d({
+    name,
+    filters,
+    kernelSize: k,
+    padding: "same",
+    activation: activation as Any,
+  });
+const dense = (name: string, units: number, activation = "linear") =>
+  tf.layers.dense({ name, units, activation: activation as Any });
+const bn = (name: string) => tf.layers.batchNormalization({ name, momentum: 0.9 });
+const relu = (name: string) => tf.layers.activation({ name, activation: "relu" });
+const apply = (layer: tf.layers.Layer, x: Sym | Sym[]) => layer.apply(x) as Sym;
+
+/** Options of {@link residualCnn}. */
+export interface ResidualCnnOptions {
+  size?: number;
+  channels?: number;
+  filters?: number;
+  blocks?: number;
+  classes?: number;
+}
+
+/**
+ * A residual CNN: stem Conv2D, then `blocks` × [Conv2D → BatchNormalization → ReLU → Conv2D →
+ * Add(skip) → ReLU] (each block's input feeds its first conv and its Add), then
+ * GlobalAveragePooling2D → Dense softmax. Layers `stem`, `res{i}_conv_a|bn|relu|conv_b|add|out`,
+ * `gap`, `out`.
+ */
+export function residualCnn(
+  seed = 1,
+  { size = 8, channels = 3, filters = 4, blocks = 2, classes = 5 }: ResidualCnnOptions = {},
+): tf.LayersModel {
+  const input = tf.input({ name: "image", shape: [size, size, channels] });
+  let h = apply(conv("stem", filters, 3, "relu"), input);
+  for (let i = 1; i <= blocks; i++) {
+    let r = apply(conv(`res${i}_conv_a`, filters, 3), h);
+    r = apply(bn(`res${i}_bn`), r);
+    r = apply(relu(`res${i}_relu`), r);
+    r = apply(conv(`res${i}_conv_b`, filters, 3), r);
+    h = apply(tf.layers.add({ name: `res${i}_add` }), [r, h]);
+    h = apply(relu(`res${i}_out`), h);
+  }
+  h = apply(tf.layers.globalAveragePooling2d({ name: "gap" }), h);
+  const out = apply(dense("out", classes, "softmax"), h);
+  const model = tf.model({ name: "residual_cnn", inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * An Inception-style block on 8×8×3 images: parallel 1×1, 1×1→3×3, 1×1→5×5 convolutions and a
+ * 3×3/1 max-pool → 1×1 branch, concatenated on channels, BatchNormalization, then
+ * GlobalAveragePooling2D → Dense softmax (4 classes). The input feeds four branches.
+ */
+export function inceptionBlock(seed = 1, size = 8): tf.LayersModel {
+  const input = tf.input({ name: "image", shape: [size, size, 3] });
+  const b1 = apply(conv("b1_1x1", 3, 1, "relu"), input);
+  const b3 = apply(conv("b3_3x3", 4, 3, "relu"), apply(conv("b3_reduce", 2, 1, "relu"), input));
+  const b5 = apply(conv("b5_5x5", 2, 5, "relu"), apply(conv("b5_reduce", 2, 1, "relu"), input));
+  const pool = tf.layers.maxPooling2d({
+    name: "bp_pool",
+    poolSize: 3,
+    strides: 1,
+    padding: "same",
+  });
+  const bp = apply(conv("bp_1x1", 2, 1, "relu"), apply(pool, input));
+  let h = apply(tf.layers.concatenate({ name: "mixed", axis: -1 }), [b1, b3, b5, bp]);
+  h = apply(bn("mixed_bn"), h);
+  h = apply(tf.layers.globalAveragePooling2d({ name: "gap" }), h);
+  const out = apply(dense("out", 4, "softmax"), h);
+  const model = tf.model({ name: "inception_block", inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * Two inputs (`features` [6], `extra` [4]) and two outputs: each input through its own Dense,
+ * `Concatenate` → Dense tanh → `class_out` (softmax 3), and `Multiply` of the two branches →
+ * `reg_out` (linear 2). Outputs in that order.
+ */
+export function twoInTwoOut(seed = 1): tf.LayersModel {
+  const a = tf.input({ name: "features", shape: [6] });
+  const b = tf.input({ name: "extra", shape: [4] });
+  const ha = apply(dense("branch_a", 5, "relu"), a);
+  const hb = apply(dense("branch_b", 5, "tanh"), b);
+  const joined = apply(tf.layers.concatenate({ name: "joined" }), [ha, hb]);
+  const hidden = apply(dense("hidden", 6, "tanh"), joined);
+  const classOut = apply(dense("class_out", 3, "softmax"), hidden);
+  const prod = apply(tf.layers.multiply({ name: "product" }), [ha, hb]);
+  const regOut = apply(dense("reg_out", 2), prod);
+  const model = tf.model({
+    name: "two_in_two_out",
+    inputs: [a, b],
+    outputs: [classOut, regOut],
+  });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * A shared Dense (`shared`, tanh) called on two inputs (`left`, `right`, [6] each; node 0 and 1),
+ * whose outputs meet in `Concatenate` and `Maximum`, then `Average` of a Dense on each → Dense
+ * softmax `out` (3 classes). The shared kernel's gradient sums both calls.
+ */
+export function sharedDense(seed = 1): tf.LayersModel {
+  const left = tf.input({ name: "left", shape: [6] });
+  const right = tf.input({ name: "right", shape: [6] });
+  const shared = dense("shared", 5, "tanh");
+  const l = apply(shared, left);
+  const r = apply(shared, right);
+  const cat = apply(
+    dense("cat_dense", 4, "relu"),
+    apply(tf.layers.concatenate({ name: "cat" }), [
+      l,
+      r,
+    ]),
+  );
+  const max = apply(
+    dense("max_dense", 4, "relu"),
+    apply(tf.layers.maximum({ name: "max" }), [l, r]),
+  );
+  const avg = apply(tf.layers.average({ name: "avg" }), [cat, max]);
+  const out = apply(dense("out", 3, "softmax"), avg);
+  const model = tf.model({ name: "shared_dense", inputs: [left, right], outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * A shared Conv2D (`shared_conv`, 3×3 relu) called twice in a row on one 6×6×2 input (two nodes of
+ * one layer, the second reading the first's output), `Add` of both calls → GAP → Dense softmax.
+ */
+export function sharedConvChain(seed = 1): tf.LayersModel {
+  const input = tf.input({ name: "image", shape: [6, 6, 2] });
+  const shared = conv("shared_conv", 2, 3, "relu");
+  const c1 = apply(shared, input);
+  const c2 = apply(shared, c1);
+  let h = apply(tf.layers.add({ name: "sum" }), [c1, c2]);
+  h = apply(tf.layers.globalAveragePooling2d({ name: "gap" }), h);
+  const out = apply(dense("out", 3, "softmax"), h);
+  const model = tf.model({ name: "shared_conv_chain", inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * The transfer-learning base: a Functional `base` on 8×8×3 with `conv1` → `bn1` → `relu1` →
+ * `conv2` → `bn2` → `relu2` and a top block `top_conv` → `top_bn` → `top_relu`.
+ */
+export function transferBase(size = 8): tf.LayersModel {
+  const input = tf.input({ name: "base_input", shape: [size, size, 3] });
+  let h = apply(relu("relu1"), apply(bn("bn1"), apply(conv("conv1", 4, 3), input)));
+  h = apply(relu("relu2"), apply(bn("bn2"), apply(conv("conv2", 4, 3), h)));
+  h = apply(relu("top_relu"), apply(bn("top_bn"), apply(conv("top_conv", 6, 3), h)));
+  return tf.model({ name: "base", inputs: input, outputs: h });
+}
+
+/** Layers of {@link transferBase}'s top block (what phase 2 of fine-tuning unfreezes). */
+export const TRANSFER_TOP_BLOCK = ["top_conv", "top_bn"] as const;
+
+/**
+ * The transfer-learning shape: `Sequential([base, GlobalAveragePooling2D, Dense softmax])` with
+ * the Functional {@link transferBase} as its first layer (no InputLayer of its own). `frozen`
+ * lists base layers to mark `trainable: false` (`"base"` freezes the whole base).
+ */
+export function transferModel(seed = 1, frozen: string[] = [], classes = 4): tf.LayersModel {
+  const base = transferBase();
+  const model = tf.sequential({
+    name: "transfer",
+    layers: [
+      base,
+      tf.layers.globalAveragePooling2d({ name: "gap" }),
+      dense("head", classes, "softmax"),
+    ],
+  });
+  randomizeWeights(model, new Rng(seed));
+  for (const name of frozen) {
+    if (name === "base") base.trainable = false;
+    else base.getLayer(name).trainable = false;
+  }
+  return model;
+}
+
+/**
+ * A Functional that calls a nested Sequential `tower` ([4] → Dense 6 relu → Dense 4 tanh) twice in
+ * a row (`tower(tower(x))`), adds both calls and classifies with Dense softmax `out` (3).
+ */
+export function nestedTwice(seed = 1): tf.LayersModel {
+  const tower = tf.sequential({
+    name: "tower",
+    layers: [
+      tf.layers.dense({ name: "t_dense1", units: 6, activation: "relu", inputShape: [4] }),
+      dense("t_dense2", 4, "tanh"),
+    ],
+  });
+  const input = tf.input({ name: "x", shape: [4] });
+  const t1 = apply(tower, input);
+  const t2 = apply(tower, t1);
+  const sum = apply(tf.layers.add({ name: "sum" }), [t1, t2]);
+  const out = apply(dense("out", 3, "softmax"), sum);
+  const model = tf.model({ name: "nested_twice", inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/** Options of the text graphs. */
+export interface TextGraphOptions {
+  /** Sequence length (null: any length). */
+  time?: number | null;
+  vocab?: number;
+  /** Embedding `mask_zero` (default true). */
+  maskZero?: boolean;
+}
+
+/**
+ * Masked text with a merge of sequences: `tokens` → Embedding(`mask_zero`) → LSTM and GRU
+ * (`return_sequences`) on the same embedded sequence → `Concatenate` (their masks merge) → LSTM
+ * `lstm_c` (reads the merged mask) → Dense softmax `out` (3).
+ */
+export function textSequenceMerge(
+  seed = 1,
+  { time = 8, vocab = 20, maskZero = true }: TextGraphOptions = {},
+): tf.LayersModel {
+  const tokens = tf.input({ name: "tokens", shape: [time], dtype: "int32" });
+  const emb = apply(
+    tf.layers.embedding({ name: "emb", inputDim: vocab, outputDim: 6, maskZero }),
+    tokens,
+  );
+  const a = apply(
+    tf.layers.lstm({
+      name: "lstm_a",
+      units: 5,
+      returnSequences: true,
+      recurrentActivation: "sigmoid",
+    }),
+    emb,
+  );
+  const b = apply(
+    tf.layers.gru({
+      name: "gru_b",
+      units: 4,
+      returnSequences: true,
+      recurrentActivation: "sigmoid",
+    }),
+    emb,
+  );
+  const cat = apply(tf.layers.concatenate({ name: "concat", axis: -1 }), [a, b]);
+  const c = apply(
+    tf.layers.lstm({ name: "lstm_c", units: 5, recurrentActivation: "sigmoid" }),
+    cat,
+  );
+  const out = apply(dense("out", 3, "softmax"), c);
+  const model = tf.model({ name: "text_sequence_merge", inputs: tokens, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * Masked text with a merge of final states: `tokens` → Embedding(`mask_zero`) → LSTM `lstm_a` and
+ * GRU `gru_b` (last output each, 5 units) → `Add` → Dense softmax `out` (3).
+ */
+export function textStateAdd(
+  seed = 1,
+  { time = 8, vocab = 20, maskZero = true }: TextGraphOptions = {},
+): tf.LayersModel {
+  const tokens = tf.input({ name: "tokens", shape: [time], dtype: "int32" });
+  const emb = apply(
+    tf.layers.embedding({ name: "emb", inputDim: vocab, outputDim: 6, maskZero }),
+    tokens,
+  );
+  const a = apply(
+    tf.layers.lstm({ name: "lstm_a", units: 5, recurrentActivation: "sigmoid" }),
+    emb,
+  );
+  const b = apply(tf.layers.gru({ name: "gru_b", units: 5, recurrentActivation: "sigmoid" }), emb);
+  const sum = apply(tf.layers.add({ name: "sum" }), [a, b]);
+  const out = apply(dense("out", 3, "softmax"), sum);
+  const model = tf.model({ name: "text_state_add", inputs: tokens, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/** Every reference graph with its inputs. */
+export const GRAPH_CASES: readonly GraphCase[] = [
+  {
+    name: "residual_cnn",
+    build: (seed) => residualCnn(seed),
+    inputs: (rng, batch) => [images(rng, batch, 8, 3)],
+    classes: 5,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "inception_block",
+    build: (seed) => inceptionBlock(seed),
+    inputs: (rng, batch) => [images(rng, batch, 8, 3)],
+    classes: 4,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "two_in_two_out",
+    build: (seed) => twoInTwoOut(seed),
+    inputs: (rng, batch) => [floats(rng, [batch, 6]), floats(rng, [batch, 4])],
+    classes: 3,
+    singleOutput: false,
+    singleInput: false,
+  },
+  {
+    name: "shared_dense",
+    build: (seed) => sharedDense(seed),
+    inputs: (rng, batch) => [floats(rng, [batch, 6]), floats(rng, [batch, 6])],
+    classes: 3,
+    singleOutput: true,
+    singleInput: false,
+  },
+  {
+    name: "shared_conv_chain",
+    build: (seed) => sharedConvChain(seed),
+    inputs: (rng, batch) => [images(rng, batch, 6, 2)],
+    classes: 3,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "transfer",
+    build: (seed) => transferModel(seed),
+    inputs: (rng, batch) => [images(rng, batch, 8, 3)],
+    classes: 4,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "nested_twice",
+    build: (seed) => nestedTwice(seed),
+    inputs: (rng, batch) => [floats(rng, [batch, 4])],
+    classes: 3,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "text_sequence_merge",
+    build: (seed) => textSequenceMerge(seed),
+    inputs: (rng, batch) => [paddedIds(rng, batch, 8, 20)],
+    classes: 3,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "text_state_add",
+    build: (seed) => textStateAdd(seed),
+    inputs: (rng, batch) => [paddedIds(rng, batch, 8, 20)],
+    classes: 3,
+    singleOutput: true,
+    singleInput: true,
+  },
+];
+
+/** The case named `name` (throws for an unknown name). */
+export function graphCase(name: string): GraphCase {
+  const c = GRAPH_CASES.find((g) => g.name === name);
+  if (!c) throw new Error(`no graph case "${name}"`);
+  return c;
+}
