@@ -14,8 +14,16 @@ export function engineLayerClasses(): ReadonlySet<string> {
   return new Set(SUPPORTED_LAYER_CLASSES);
 }
 
-/** Model classes whose config holds a `layers` list the engine builds. */
-const MODEL_CLASSES: ReadonlySet<string> = new Set(["Sequential", "Functional", "Model"]);
+/**
+ * Model classes whose config holds a `layers` list the engine builds. A layer entry of one of
+ * these classes is a nested model: its `config` is a whole model config.
+ */
+export const MODEL_CLASSES: ReadonlySet<string> = new Set(["Sequential", "Functional", "Model"]);
+
+/** Whether a layer class is a model class (a layer entry of it is a nested model). */
+export function isModelClass(className: string): boolean {
+  return MODEL_CLASSES.has(className);
+}
 
 /** Classes taken out of the engine config and handed over as preprocessing. */
 export const PREPROCESSING_CLASSES: ReadonlySet<string> = new Set(["TextVectorization"]);
@@ -89,12 +97,15 @@ export function isKerasBuiltin(obj: Record<string, unknown>): boolean {
 
 /**
  * Refuses any layer the engine cannot run, naming its class and layer. TextVectorization is
- * allowed (it becomes preprocessing). Bidirectional wrappers must wrap a recurrent layer.
+ * allowed at the top level (it becomes preprocessing). Bidirectional wrappers must wrap a
+ * recurrent layer. Nested models (a layer entry of class Sequential / Functional / Model) are
+ * checked recursively; their layers are named by path (`"base/conv1"`) in errors.
  */
 export function checkLayerClasses(
   entries: readonly LayerEntry[],
   source: string,
   supported: ReadonlySet<string> = engineLayerClasses(),
+  prefix = "",
 ): void {
   const check = (raw: KerasObject, name: string) => {
     const className = raw.class_name;
@@ -111,30 +122,102 @@ export function checkLayerClasses(
         })`,
       );
     }
-    if (PREPROCESSING_CLASSES.has(className)) return;
+    if (PREPROCESSING_CLASSES.has(className)) {
+      if (prefix === "") return;
+      throw new UnsupportedLayerError(
+        className,
+        name,
+        source,
+        `TextVectorization is only supported in the top-level model, not inside nested model "${
+          prefix.slice(0, -1)
+        }"`,
+      );
+    }
+    if (isModelClass(className)) return;
     if (!supported.has(className)) {
       throw new UnsupportedLayerError(className, name, source, "not implemented by the engine");
     }
   };
   for (const entry of entries) {
-    check(entry.raw, entry.name);
+    const path = prefix + entry.name;
+    check(entry.raw, path);
+    if (isModelClass(entry.className)) {
+      checkLayerClasses(nestedModelLayers(entry, source, prefix), source, supported, `${path}/`);
+      continue;
+    }
     if (entry.className === "Bidirectional") {
       const parts = bidirectionalParts(entry.config);
-      if (!parts) throw new FormatError(`Bidirectional "${entry.name}" has no "layer"`, source);
+      if (!parts) throw new FormatError(`Bidirectional "${path}" has no "layer"`, source);
       for (const inner of [parts.forward, parts.backward]) {
-        const innerName = String(inner.config?.name ?? entry.name);
+        const innerName = prefix + String(inner.config?.name ?? entry.name);
         check(inner, innerName);
         if (!RNN_CLASSES.has(inner.class_name)) {
           throw new UnsupportedLayerError(
             inner.class_name,
             innerName,
             source,
-            `Bidirectional "${entry.name}" must wrap SimpleRNN, LSTM or GRU`,
+            `Bidirectional "${path}" must wrap SimpleRNN, LSTM or GRU`,
           );
         }
       }
     }
   }
+}
+
+/**
+ * The layers of a nested model entry (its `config` is a whole model config). `prefix` is the
+ * path of the model holding the entry, for errors.
+ */
+export function nestedModelLayers(entry: LayerEntry, source: string, prefix = ""): LayerEntry[] {
+  try {
+    return modelLayers(entry.raw, source);
+  } catch (e) {
+    if (e instanceof FormatError) {
+      throw new FormatError(
+        `nested model "${prefix}${entry.name}" (${entry.className}): ${
+          e.message.slice(source.length + 2)
+        }`,
+        source,
+      );
+    }
+    throw e;
+  }
+}
+
+/** A layer that is not a model, found by walking nested models. */
+export interface LeafLayer {
+  /**
+   * The key of its weights in `ModelSpec.weights`: the layer name at the top level, else the
+   * nested models' layer names and its own joined by `/` (`"outer/inner/conv1"`).
+   */
+  key: string;
+  entry: LayerEntry;
+  /** False when the layer or any model holding it has `trainable: false` in its config. */
+  trainable: boolean;
+}
+
+/**
+ * Every non-model layer of a model config, depth first in config order, nested models
+ * expanded in place. A nested model appears once in its parent's `layers` however often it is
+ * called, so each leaf appears once.
+ */
+export function leafLayers(
+  entries: readonly LayerEntry[],
+  source: string,
+  prefix = "",
+  trainable = true,
+): LeafLayer[] {
+  const out: LeafLayer[] = [];
+  for (const entry of entries) {
+    const own = trainable && entry.config.trainable !== false;
+    if (isModelClass(entry.className)) {
+      const inner = nestedModelLayers(entry, source, prefix);
+      out.push(...leafLayers(inner, source, `${prefix}${entry.name}/`, own));
+    } else {
+      out.push({ key: prefix + entry.name, entry, trainable: own });
+    }
+  }
+  return out;
 }
 
 /** A TextVectorization layer taken out of the model, for `TextVectorization.fromConfig`. */

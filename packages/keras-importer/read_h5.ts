@@ -7,6 +7,12 @@
  * order of its datasets (Keras 2 `dense/kernel:0`; Keras 3 `sequential/dense/kernel`).
  * Keras 2 weights-only files put `layer_names` and the layer groups at the root.
  *
+ * A nested model is one entry of `layer_names`: its group lists the weights of all its layers
+ * (at any depth) in Keras `trainable_weights + non_trainable_weights` order, named by the inner
+ * layer (`inner_dense/kernel:0` in Keras 2, the variable path in Keras 3); they are split per
+ * inner layer and keyed `"<model>/<inner layer>"` (keras/src/legacy/saving/legacy_h5_format.py
+ * `save_weights_to_hdf5_group`, `_legacy_weights`).
+ *
  * @module
  */
 import type { WeightTensor } from "../engine/mod.ts";
@@ -14,7 +20,10 @@ import {
   asModelConfig,
   checkLayerClasses,
   extractPreprocessing,
+  isModelClass,
   type LayerEntry,
+  type LeafLayer,
+  leafLayers,
   modelLayers,
 } from "./config.ts";
 import { FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
@@ -61,7 +70,102 @@ function shortWeightName(path: string, layerName: string): string {
   return (at >= 0 && at < parts.length - 1 ? parts.slice(at + 1) : parts.slice(-1)).join("/");
 }
 
-/** Reads `layer_names` / `weight_names` groups into weights keyed by config layer name. */
+/** Weight names Keras keeps out of `trainable_weights` even in a trainable layer. */
+const NON_TRAINABLE: Readonly<Record<string, ReadonlySet<string>>> = {
+  BatchNormalization: new Set(["moving_mean", "moving_variance"]),
+};
+
+/** One layer group of a legacy file: its weights with their names as stored. */
+interface FileLayer {
+  name: string;
+  tensors: { stored: string; shape: number[]; data: Float32Array }[];
+}
+
+/** How many weights a config layer (or nested model, all its layers) holds. */
+function weightCount(entry: LayerEntry, source: string): number {
+  if (!isModelClass(entry.className)) return layerWeightNames(entry.className, entry.config).length;
+  return leafLayers([entry], source).reduce(
+    (n, leaf) => n + layerWeightNames(leaf.entry.className, leaf.entry.config).length,
+    0,
+  );
+}
+
+/**
+ * Splits the weights of a nested model's group among its inner layers: by the inner layer
+ * named in each weight's path when every name resolves to exactly one inner layer with the
+ * right count, else by position in Keras's order (all trainable weights of the inner layers in
+ * layer order, then all non-trainable ones), which is how Keras itself loads the group.
+ */
+export function splitNestedWeights(
+  model: LayerEntry,
+  tensors: FileLayer["tensors"],
+  source: string,
+  prefix = "",
+): Record<string, WeightTensor[]> {
+  const leaves = leafLayers([model], source, prefix).filter((l) =>
+    layerWeightNames(l.entry.className, l.entry.config).length > 0
+  );
+  const byName = new Map<string, LeafLayer | null>();
+  for (const leaf of leaves) {
+    byName.set(leaf.entry.name, byName.has(leaf.entry.name) ? null : leaf);
+  }
+  const out: Record<string, WeightTensor[]> = {};
+  let resolved = true;
+  for (const t of tensors) {
+    const segments = t.stored.replace(/:\d+$/, "").split("/");
+    const at = segments.findIndex((s) => byName.get(s));
+    if (at < 0 || at === segments.length - 1) {
+      resolved = false;
+      break;
+    }
+    const leaf = byName.get(segments[at])!;
+    (out[leaf.key] ??= []).push({
+      name: segments.slice(at + 1).join("/"),
+      shape: t.shape,
+      data: t.data,
+    });
+  }
+  if (
+    resolved &&
+    leaves.every((l) =>
+      (out[l.key]?.length ?? 0) === layerWeightNames(l.entry.className, l.entry.config).length
+    )
+  ) {
+    return out;
+  }
+  const slots: { leaf: LeafLayer; index: number; trainable: boolean }[] = [];
+  for (const leaf of leaves) {
+    const frozen = NON_TRAINABLE[leaf.entry.className];
+    layerWeightNames(leaf.entry.className, leaf.entry.config).forEach((name, index) =>
+      slots.push({ leaf, index, trainable: leaf.trainable && !frozen?.has(name) })
+    );
+  }
+  const ordered = [...slots.filter((s) => s.trainable), ...slots.filter((s) => !s.trainable)];
+  const modelKey = prefix + model.name;
+  if (ordered.length !== tensors.length) {
+    throw new WeightMismatchError(
+      modelKey,
+      `nested ${model.className} model: expected ${ordered.length} weights for its layers ` +
+        `[${leaves.map((l) => l.key)}], found ${tensors.length}`,
+      source,
+    );
+  }
+  const placed: Record<string, WeightTensor[]> = {};
+  ordered.forEach((slot, i) => {
+    const t = tensors[i];
+    (placed[slot.leaf.key] ??= [])[slot.index] = {
+      name: shortWeightName(t.stored, slot.leaf.entry.name),
+      shape: t.shape,
+      data: t.data,
+    };
+  });
+  return placed;
+}
+
+/**
+ * Reads `layer_names` / `weight_names` groups into weights keyed by config layer name (layers
+ * of nested models by path).
+ */
 function readLegacyWeights(
   weightsRoot: H5Group,
   entries: readonly LayerEntry[],
@@ -71,7 +175,7 @@ function readLegacyWeights(
   if (!layerNames) {
     throw new FormatError(`"${weightsRoot.path}" has no "layer_names" attribute`, source);
   }
-  const fileLayers: { name: string; tensors: WeightTensor[] }[] = [];
+  const fileLayers: FileLayer[] = [];
   for (const layerName of layerNames) {
     const group = weightsRoot.get(layerName);
     if (group === undefined || group.kind !== "group") {
@@ -83,23 +187,19 @@ function readLegacyWeights(
       if (item === undefined || item.kind !== "dataset") {
         throw new MissingWeightError(layerName, `${group.path}/${weightName}`, source);
       }
-      return {
-        name: shortWeightName(weightName, layerName),
-        shape: item.shape,
-        data: item.readFloat32(),
-      };
+      return { stored: weightName, shape: item.shape, data: item.readFloat32() };
     });
     fileLayers.push({ name: layerName, tensors });
   }
   const withWeights = fileLayers.filter((l) => l.tensors.length > 0);
-  const configNames = new Set(entries.map((e) => e.name));
-  const weights: Record<string, WeightTensor[]> = {};
-  if (withWeights.every((l) => configNames.has(l.name))) {
-    for (const l of withWeights) weights[l.name] = l.tensors;
+  const byConfigName = new Map(entries.map((e) => [e.name, e]));
+  const pairs: [LayerEntry, FileLayer][] = [];
+  if (withWeights.every((l) => byConfigName.has(l.name))) {
+    for (const l of withWeights) pairs.push([byConfigName.get(l.name)!, l]);
   } else {
     // Keras itself matches layers with weights by position when names differ (e.g. a config
     // regenerated with other auto-numbered names).
-    const expecting = entries.filter((e) => layerWeightNames(e.className, e.config).length > 0);
+    const expecting = entries.filter((e) => weightCount(e, source) > 0);
     if (expecting.length !== withWeights.length) {
       throw new WeightMismatchError(
         expecting.map((e) => e.name).join(","),
@@ -108,22 +208,36 @@ function readLegacyWeights(
         source,
       );
     }
-    expecting.forEach((entry, i) => weights[entry.name] = withWeights[i].tensors);
+    expecting.forEach((entry, i) => pairs.push([entry, withWeights[i]]));
   }
-  for (const entry of entries) {
+  const weights: Record<string, WeightTensor[]> = {};
+  for (const [entry, file] of pairs) {
+    if (isModelClass(entry.className)) {
+      Object.assign(weights, splitNestedWeights(entry, file.tensors, source));
+    } else {
+      weights[entry.name] = file.tensors.map((t) => ({
+        name: shortWeightName(t.stored, file.name),
+        shape: t.shape,
+        data: t.data,
+      }));
+    }
+  }
+  for (const leaf of leafLayers(entries, source)) {
+    const entry = leaf.entry;
     const expected = layerWeightNames(entry.className, entry.config);
-    const got = weights[entry.name]?.length ?? 0;
+    const got = weights[leaf.key]?.length ?? 0;
     if (expected.length > 0 && got !== expected.length) {
+      const top = leaf.key.split("/")[0];
       if (got < expected.length) {
         throw new MissingWeightError(
-          entry.name,
-          `${weightsRoot.path === "/" ? "" : weightsRoot.path}/${entry.name}`,
+          leaf.key,
+          `${weightsRoot.path === "/" ? "" : weightsRoot.path}/${top}`,
           source,
           `expected ${expected.length} weights (${expected.join(", ")}), found ${got}`,
         );
       }
       throw new WeightMismatchError(
-        entry.name,
+        leaf.key,
         `expected ${expected.length} weights, found ${got}`,
         source,
       );

@@ -16,8 +16,7 @@ import { type H5Group, openHdf5 } from "./hdf5_read.ts";
 import { checkJsonDepth, DEFAULT_IMPORT_LIMITS, type ImportLimits } from "./limits.ts";
 import type { KerasObject } from "./keras_layout.ts";
 import type { ImportedModelSpec } from "./types.ts";
-import { readKerasV3Weights, trackedLayers } from "./weights_v3.ts";
-import { kerasV3LayerKeys } from "./keras_layout.ts";
+import { readKerasV3Weights, trackedLayerKeys, trackedLayers } from "./weights_v3.ts";
 import { readZipEntries } from "./zip.ts";
 
 /**
@@ -121,7 +120,7 @@ export function specFromKerasV3(
   checkLayerClasses(entries, source, supported);
   const weights = readKerasV3Weights(root, model, entries, source);
   const tracked = trackedLayers(model.class_name, entries);
-  const keys = kerasV3LayerKeys(tracked.map((e) => e.className));
+  const keys = trackedLayerKeys(tracked);
   const keyOf = new Map<LayerEntry, string>(tracked.map((e, i) => [e, keys[i]]));
   const { config, preprocessing } = extractPreprocessing(model, entries, (entry) => {
     const key = keyOf.get(entry) ?? "";

@@ -10,6 +10,8 @@ import {
   checkLayerClasses,
   extractPreprocessing,
   type LayerEntry,
+  type LeafLayer,
+  leafLayers,
   modelLayers,
 } from "./config.ts";
 import {
@@ -221,17 +223,30 @@ export function decodeTfjsGroup(
   });
 }
 
-/** Assigns manifest weights to layers: a weight belongs to the first path segment naming a layer. */
+/**
+ * Assigns manifest weights to layers: a weight belongs to the first path segment naming a
+ * layer. Layers of nested models are named by their own name in the manifest (TF.js and the
+ * converter write `inner_dense/kernel`, not the model path) and keyed by path
+ * (`"base/inner_dense"`); a name shared by two layers of different nested models is refused.
+ * TF.js lists a model's trainable weights before its non-trainable ones; the order of one
+ * layer's weights is kept.
+ */
 function assignToLayers(
   tensors: WeightTensor[],
   entries: readonly LayerEntry[],
   source: string,
 ): Record<string, WeightTensor[]> {
-  const names = new Set(entries.map((e) => e.name));
+  const leaves = leafLayers(entries, source);
+  const byName = new Map<string, LeafLayer[]>();
+  for (const leaf of leaves) {
+    const list = byName.get(leaf.entry.name) ?? [];
+    list.push(leaf);
+    byName.set(leaf.entry.name, list);
+  }
   const weights: Record<string, WeightTensor[]> = {};
   for (const t of tensors) {
     const segments = t.name.replace(/:\d+$/, "").split("/");
-    const at = segments.findIndex((s) => names.has(s));
+    const at = segments.findIndex((s) => byName.has(s));
     if (at < 0) {
       throw new WeightMismatchError(
         segments[0],
@@ -239,15 +254,25 @@ function assignToLayers(
         source,
       );
     }
-    const layer = segments[at];
-    (weights[layer] ??= []).push({ ...t, name: segments.slice(at + 1).join("/") || t.name });
+    const owners = byName.get(segments[at])!;
+    if (owners.length > 1) {
+      throw new WeightMismatchError(
+        segments[at],
+        `manifest weight "${t.name}" is ambiguous: layers [${
+          owners.map((o) => o.key)
+        }] share the name "${segments[at]}"`,
+        source,
+      );
+    }
+    const key = owners[0].key;
+    (weights[key] ??= []).push({ ...t, name: segments.slice(at + 1).join("/") || t.name });
   }
-  for (const entry of entries) {
+  for (const { key, entry } of leaves) {
     const expected = layerWeightNames(entry.className, entry.config);
-    const got = weights[entry.name]?.length ?? 0;
+    const got = weights[key]?.length ?? 0;
     if (expected.length > 0 && got < expected.length) {
       throw new MissingWeightError(
-        entry.name,
+        key,
         `weightsManifest "${entry.name}/…"`,
         source,
         `expected ${expected.length} weights (${expected.join(", ")}), found ${got}`,
@@ -255,7 +280,7 @@ function assignToLayers(
     }
     if (expected.length > 0 && got > expected.length) {
       throw new WeightMismatchError(
-        entry.name,
+        key,
         `expected ${expected.length} weights, found ${got}`,
         source,
       );

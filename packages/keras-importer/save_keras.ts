@@ -6,7 +6,7 @@
  */
 import type { Model, ModelSpec } from "../engine/mod.ts";
 import { strToU8, zipSync } from "npm:fflate@0.8.2";
-import { modelLayers } from "./config.ts";
+import { isModelClass, modelLayers } from "./config.ts";
 import { writeHdf5 } from "./hdf5_write.ts";
 import { localFileWriter } from "./local_files.ts";
 import type { KerasObject } from "./keras_layout.ts";
@@ -38,10 +38,12 @@ function kerasDate(date: Date): string {
 
 /**
  * Adds the `module` / `registered_name` fields a Keras 3 loader needs to locate built-in
- * classes when the config came from Keras 2 or TF.js. Keras 3 configs are returned unchanged.
+ * classes when the config came from Keras 2 or TF.js, in nested models too. Fields already
+ * present (Keras 3 configs) are kept unchanged.
  */
 export function withKeras3Modules(model: KerasObject): KerasObject {
   const layerObject = (obj: KerasObject): KerasObject => {
+    if (isModelClass(obj.class_name)) return modelObject(obj);
     const out: KerasObject = { ...obj };
     if (out.module === undefined) out.module = "keras.layers";
     if (out.registered_name === undefined) out.registered_name = null;
@@ -55,17 +57,20 @@ export function withKeras3Modules(model: KerasObject): KerasObject {
     }
     return out;
   };
-  const top: KerasObject = { ...model };
-  if (top.module === undefined) {
-    top.module = top.class_name === "Functional" ? "keras.src.models.functional" : "keras";
-  }
-  if (top.registered_name === undefined) top.registered_name = null;
-  const config = { ...(model.config as Record<string, unknown>) };
-  if (Array.isArray(config.layers)) {
-    config.layers = (config.layers as KerasObject[]).map(layerObject);
-  }
-  top.config = config;
-  return top;
+  const modelObject = (obj: KerasObject): KerasObject => {
+    const top: KerasObject = { ...obj };
+    if (top.module === undefined) {
+      top.module = top.class_name === "Functional" ? "keras.src.models.functional" : "keras";
+    }
+    if (top.registered_name === undefined) top.registered_name = null;
+    const config = { ...(obj.config as Record<string, unknown>) };
+    if (Array.isArray(config.layers)) {
+      config.layers = (config.layers as KerasObject[]).map(layerObject);
+    }
+    top.config = config;
+    return top;
+  };
+  return modelObject(model);
 }
 
 function isModel(value: Model | ModelSpec): value is Model {

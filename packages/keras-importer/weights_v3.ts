@@ -2,11 +2,15 @@
  * Reading and writing weights in the Keras 3 variable layout (`model.weights.h5` inside
  * `.keras`, and `.weights.h5`): `layers/<key>/vars/<i>`, recurrent weights under
  * `layers/<key>/cell/vars`, Bidirectional under `layers/<key>/{forward,backward}_layer/cell/vars`.
+ * A nested model is one tracked layer (key `functional`, `sequential`, … with the same `_N`
+ * numbering) whose own layers live below it: `layers/<model key>/layers/<inner key>/vars`, at
+ * any depth (keras/src/saving/saving_lib.py `_save_state` walks `Sequential`/`Functional.layers`
+ * first, then `_save_container_state` names each by its snake_case class).
  *
  * @module
  */
 import type { KerasObject, WeightTensor } from "../engine/mod.ts";
-import type { LayerEntry } from "./config.ts";
+import { isModelClass, type LayerEntry, nestedModelLayers } from "./config.ts";
 import { FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
 import type { H5Dataset, H5Group } from "./hdf5_read.ts";
 import { ensureGroup, h5Group, type H5WriteGroup, putDataset } from "./hdf5_write.ts";
@@ -32,9 +36,24 @@ export function trackedLayers<T extends { className: string }>(
   return [...entries];
 }
 
-/** Where each layer's variables live, in `get_weights()` order of the groups. */
-export function varGroupPaths(key: string, className: string, config: Record<string, unknown>) {
-  const base = `layers/${key}`;
+/**
+ * The Python class Keras 3 instantiates for a config class (its snake_case name is the `.keras`
+ * key): a `Model` config with inputs and outputs becomes a `Functional`.
+ */
+function savedClassName(className: string): string {
+  return className === "Model" ? "Functional" : className;
+}
+
+/** Keras 3 `.keras` keys of tracked layers (see {@link kerasV3LayerKeys}). */
+export function trackedLayerKeys(tracked: readonly { className: string }[]): string[] {
+  return kerasV3LayerKeys(tracked.map((e) => savedClassName(e.className)));
+}
+
+/**
+ * Where a layer's variables live, in `get_weights()` order of the groups; `base` is the
+ * layer's group (`layers/<key>`, or `layers/<model key>/layers/<key>` inside a nested model).
+ */
+export function varGroupPaths(base: string, className: string, config: Record<string, unknown>) {
   if (RNN_CLASSES.has(className)) return [`${base}/cell/vars`];
   if (className === "Bidirectional") {
     const parts = bidirectionalParts(config);
@@ -70,7 +89,10 @@ function readVarGroup(root: H5Group, path: string, source: string): H5Dataset[] 
   });
 }
 
-/** Reads every layer's weights from a Keras 3 layout, keyed by layer config name. */
+/**
+ * Reads every layer's weights from a Keras 3 layout, keyed by layer config name (layers of
+ * nested models by path, `"base/conv1"`).
+ */
 export function readKerasV3Weights(
   root: H5Group,
   model: KerasObject,
@@ -87,17 +109,45 @@ export function readKerasV3Weights(
     }
     throw new FormatError(`weights file has no "layers" group (Keras 3 layout expected)`, source);
   }
-  const tracked = trackedLayers(model.class_name, entries);
-  const keys = kerasV3LayerKeys(tracked.map((e) => e.className));
   const weights: Record<string, WeightTensor[]> = {};
+  readTracked(root, "layers", model.class_name, entries, "", weights, source);
+  return weights;
+}
+
+function readTracked(
+  root: H5Group,
+  base: string,
+  modelClass: string,
+  entries: readonly LayerEntry[],
+  prefix: string,
+  weights: Record<string, WeightTensor[]>,
+  source: string,
+): void {
+  const tracked = trackedLayers(modelClass, entries);
+  const keys = trackedLayerKeys(tracked);
   tracked.forEach((entry, i) => {
+    const group = `${base}/${keys[i]}`;
+    const key = prefix + entry.name;
+    if (isModelClass(entry.className)) {
+      const inner = nestedModelLayers(entry, source, prefix);
+      if (root.get(group) === undefined && inner.length > 0) {
+        throw new MissingWeightError(
+          key,
+          group,
+          source,
+          `nested ${entry.className} model has no group in the weights file`,
+        );
+      }
+      readTracked(root, `${group}/layers`, entry.className, inner, `${key}/`, weights, source);
+      return;
+    }
     const expected = layerWeightNames(entry.className, entry.config);
-    const paths = varGroupPaths(keys[i], entry.className, entry.config);
+    const paths = varGroupPaths(group, entry.className, entry.config);
     const datasets = paths.flatMap((p) => readVarGroup(root, p, source));
     if (datasets.length === 0 && expected.length === 0) return;
     if (datasets.length < expected.length) {
       throw new MissingWeightError(
-        entry.name,
+        key,
         paths.join(" + "),
         source,
         `expected ${expected.length} variables (${expected.join(", ")}), found ${datasets.length}`,
@@ -105,24 +155,24 @@ export function readKerasV3Weights(
     }
     if (expected.length > 0 && datasets.length > expected.length) {
       throw new WeightMismatchError(
-        entry.name,
+        key,
         `expected ${expected.length} variables at ${paths.join(" + ")}, found ${datasets.length}`,
         source,
       );
     }
-    weights[entry.name] = datasets.map((d, j) => ({
+    weights[key] = datasets.map((d, j) => ({
       name: expected[j] ?? d.path.replace(/^\//, ""),
       shape: d.shape,
       data: d.readFloat32(),
     }));
   });
-  return weights;
 }
 
 /**
  * Builds the Keras 3 weights tree for a model: root `vars`, and for every tracked layer its
  * `vars` group (plus `cell` / `forward_layer` / `backward_layer` groups), each `vars` group
- * carrying the owning object's `name` attribute as Keras 3.10 writes it.
+ * carrying the owning object's `name` attribute as Keras 3.10 writes it. A nested model gets
+ * its own (empty) `vars` group and its layers below `layers/<model key>/layers/`.
  */
 export function buildKerasV3WeightsTree(
   model: KerasObject,
@@ -130,24 +180,45 @@ export function buildKerasV3WeightsTree(
   weights: Record<string, WeightTensor[]>,
 ): H5WriteGroup {
   const root = h5Group();
-  const tracked = trackedLayers(model.class_name, entries);
-  const keys = kerasV3LayerKeys(tracked.map((e) => e.className));
   ensureGroup(root, "layers");
+  writeTracked(root, "layers", model.class_name, entries, "", weights);
+  ensureGroup(root, "vars").attrs = { name: String(model.config.name ?? "model") };
+  return root;
+}
+
+function writeTracked(
+  root: H5WriteGroup,
+  layersPath: string,
+  modelClass: string,
+  entries: readonly LayerEntry[],
+  prefix: string,
+  weights: Record<string, WeightTensor[]>,
+): void {
+  const tracked = trackedLayers(modelClass, entries);
+  const keys = trackedLayerKeys(tracked);
+  const named = (path: string, name: string) => {
+    const group = ensureGroup(root, path);
+    group.attrs = { name };
+  };
   tracked.forEach((entry, i) => {
-    const base = `layers/${keys[i]}`;
-    const list = weights[entry.name] ?? [];
+    const base = `${layersPath}/${keys[i]}`;
+    const key = prefix + entry.name;
+    if (isModelClass(entry.className)) {
+      named(`${base}/vars`, entry.name);
+      ensureGroup(root, `${base}/layers`);
+      const inner = nestedModelLayers(entry, "saveKeras", prefix);
+      writeTracked(root, `${base}/layers`, entry.className, inner, `${key}/`, weights);
+      return;
+    }
+    const list = weights[key] ?? [];
     const expected = layerWeightNames(entry.className, entry.config);
     if (expected.length > 0 && list.length !== expected.length) {
       throw new WeightMismatchError(
-        entry.name,
+        key,
         `${list.length} weights given, ${expected.length} expected (${expected.join(", ")})`,
         "saveKeras",
       );
     }
-    const named = (path: string, name: string) => {
-      const group = ensureGroup(root, path);
-      group.attrs = { name };
-    };
     if (RNN_CLASSES.has(entry.className)) {
       named(`${base}/vars`, entry.name);
       named(`${base}/cell/vars`, RNN_CELL_NAMES[entry.className]);
@@ -173,6 +244,4 @@ export function buildKerasV3WeightsTree(
       list.forEach((w, j) => putDataset(root, `${base}/vars/${j}`, w.shape, w.data));
     }
   });
-  ensureGroup(root, "vars").attrs = { name: String(model.config.name ?? "model") };
-  return root;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { KerasObject, ModelSpec, WeightTensor } from "@scratchnet/engine";
-import { type LayerEntry, modelLayers } from "../config.ts";
+import { isModelClass, type LayerEntry, leafLayers, modelLayers } from "../config.ts";
 import { ensureGroup, h5Group, type H5WriteGroup, putDataset, writeHdf5 } from "../hdf5_write.ts";
 import {
   bidirectionalParts,
@@ -57,15 +57,51 @@ export function legacyWeightPaths(
   return names.map((n) => `${prefix}/${n}${suffix}`);
 }
 
-function weightsOf(spec: ModelSpec, entry: LayerEntry): WeightTensor[] {
-  const list = spec.weights[entry.name] ?? [];
+function weightsOf(spec: ModelSpec, entry: LayerEntry, key = entry.name): WeightTensor[] {
+  const list = spec.weights[key] ?? [];
   const expected = layerWeightNames(entry.className, entry.config).length;
   if (list.length !== expected) {
-    throw new Error(
-      `writer: layer "${entry.name}" has ${list.length} weights, ${expected} expected`,
-    );
+    throw new Error(`writer: layer "${key}" has ${list.length} weights, ${expected} expected`);
   }
   return list;
+}
+
+/** Non-trainable weight names (BatchNormalization's moving statistics). */
+function isNonTrainable(entry: LayerEntry, weightName: string): boolean {
+  return entry.className === "BatchNormalization" && weightName.startsWith("moving_");
+}
+
+/** One weight of a model's layers with its path in a legacy file. */
+interface PlacedWeight {
+  path: string;
+  tensor: WeightTensor;
+}
+
+/**
+ * The weights of a list of layers (nested models expanded) in Keras's model order: every
+ * trainable weight in layer order, then every non-trainable one (`model.trainable_weights +
+ * model.non_trainable_weights`, what a nested model's legacy group and TF.js manifests hold).
+ * Keras 3 paths are prefixed by the innermost model's name.
+ */
+export function modelOrderWeights(
+  spec: ModelSpec,
+  entries: readonly LayerEntry[],
+  style: LegacyStyle,
+  prefix = "",
+): PlacedWeight[] {
+  const trainable: PlacedWeight[] = [];
+  const frozen: PlacedWeight[] = [];
+  for (const leaf of leafLayers(entries, "writer", prefix)) {
+    const parts = leaf.key.split("/");
+    const owner = parts.length > 1 ? parts[parts.length - 2] : String(spec.config.config.name);
+    const paths = legacyWeightPaths(leaf.entry, owner, style);
+    const names = layerWeightNames(leaf.entry.className, leaf.entry.config);
+    weightsOf(spec, leaf.entry, leaf.key).forEach((tensor, i) => {
+      const list = leaf.trainable && !isNonTrainable(leaf.entry, names[i]) ? trainable : frozen;
+      list.push({ path: paths[i], tensor });
+    });
+  }
+  return [...trainable, ...frozen];
 }
 
 /** Fills `group` with `layer_names` and one group per layer holding `weight_names` + datasets. */
@@ -84,8 +120,15 @@ function fillLegacyWeights(
     layer_names: { strings: layers.map((l) => l.name) },
   };
   for (const entry of layers) {
-    const paths = legacyWeightPaths(entry, modelName, style);
     const layerGroup = ensureGroup(group, entry.name);
+    if (isModelClass(entry.className)) {
+      // A nested model: one group with all its layers' weights, in Keras model order.
+      const placed = modelOrderWeights(spec, [entry], style);
+      layerGroup.attrs = { weight_names: { strings: placed.map((w) => w.path) } };
+      for (const w of placed) putDataset(layerGroup, w.path, w.tensor.shape, w.tensor.data);
+      continue;
+    }
+    const paths = legacyWeightPaths(entry, modelName, style);
     layerGroup.attrs = { weight_names: { strings: paths } };
     const tensors = weightsOf(spec, entry);
     paths.forEach((p, i) => putDataset(layerGroup, p, tensors[i].shape, tensors[i].data));
@@ -205,25 +248,21 @@ export interface TfjsExport {
 /**
  * Writes a TF.js layers-format export like `tensorflowjs_converter` does: weight names
  * `<layer>/<weight>` (recurrent: `<layer>/<cell>/<weight>`; Bidirectional:
- * `<layer>/forward_<inner>/<cell>/<weight>`), one manifest group split into shards of at most
- * `shardBytes`.
+ * `<layer>/forward_<inner>/<cell>/<weight>`; layers of nested models by their own name), in
+ * TF.js's model order (trainable weights first), one manifest group split into shards of at
+ * most `shardBytes`.
  */
 export function writeTfjs(
   spec: ModelSpec,
   quantization: TfjsQuantization = "none",
   shardBytes = 4 * 1024 * 1024,
 ): TfjsExport {
-  const modelName = String(spec.config.config.name ?? "model");
   const weights: TfjsWeightEntry[] = [];
   const chunks: Uint8Array[] = [];
-  for (const entry of modelLayers(spec.config, "writer")) {
-    const paths = legacyWeightPaths(entry, modelName, "keras2");
-    if (paths.length === 0) continue;
-    weightsOf(spec, entry).forEach((t, i) => {
-      const { entry: manifestEntry, bytes } = encodeWeight(t, quantization);
-      weights.push({ name: paths[i].replace(/:0$/, ""), ...manifestEntry });
-      chunks.push(bytes);
-    });
+  for (const w of modelOrderWeights(spec, modelLayers(spec.config, "writer"), "keras2")) {
+    const { entry: manifestEntry, bytes } = encodeWeight(w.tensor, quantization);
+    weights.push({ name: w.path.replace(/:0$/, ""), ...manifestEntry });
+    chunks.push(bytes);
   }
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const all = new Uint8Array(total);
