@@ -25,3 +25,15 @@ export {
 export * from "./pool_grad";
 export * from "./batchnorm_grad";
 export { conv2dWinograd, conv2dWinogradScratchFloats } from "./winograd";
+export {
+  broadcastTo,
+  sumToShape,
+  mergeInto,
+  mergeSelect,
+  selectGrad,
+  maskRowsFill,
+  scaleFloats,
+  copyStrided,
+  l2NormalizeRows,
+  l2NormalizeRowsGrad,
+} from "./merge";

@@ -22,6 +22,15 @@ import { Embedding } from "./layers/embedding.ts";
 import { GRU } from "./layers/gru.ts";
 import { LSTM } from "./layers/lstm.ts";
 import { SimpleRNN } from "./layers/simple_rnn.ts";
+// Merge layers
+import { Add } from "./layers/add.ts";
+import { Average } from "./layers/average.ts";
+import { Concatenate } from "./layers/concatenate.ts";
+import { Dot } from "./layers/dot.ts";
+import { Maximum } from "./layers/maximum.ts";
+import { Minimum } from "./layers/minimum.ts";
+import { Multiply } from "./layers/multiply.ts";
+import { Subtract } from "./layers/subtract.ts";
 
 /** A layer constructor as the registry stores it. */
 export type LayerFactory = (config: LayerConfig, options: LayerBuildOptions) => Layer;
@@ -49,6 +58,15 @@ const registry = new Map<string, LayerFactory>([
   ["LSTM", (c, o) => new LSTM(c, o)],
   ["GRU", (c, o) => new GRU(c, o)],
   ["Bidirectional", (c, o) => new Bidirectional(c, o)],
+  // Merge layers
+  ["Add", (c, o) => new Add(c, o)],
+  ["Subtract", (c, o) => new Subtract(c, o)],
+  ["Multiply", (c, o) => new Multiply(c, o)],
+  ["Average", (c, o) => new Average(c, o)],
+  ["Maximum", (c, o) => new Maximum(c, o)],
+  ["Minimum", (c, o) => new Minimum(c, o)],
+  ["Concatenate", (c, o) => new Concatenate(c, o)],
+  ["Dot", (c, o) => new Dot(c, o)],
 ]);
 
 /** Looks up a layer class; `undefined` when the engine does not support it. */

@@ -246,6 +246,126 @@ export interface KernelFunctions {
    */
   conv2dWinogradScratchFloats(tiles: number, c: number, outC: number): number;
   /**
+   * dst (contiguous, the descriptor's output dims) = src read through the descriptor's strides: an
+   * input broadcast to the output shape. Descriptor at `desc`: [rank, dims..., strides...].
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `broadcastTo(src: usize, dst: usize, desc: usize): void`
+   */
+  broadcastTo(src: number, dst: number, desc: number): void;
+  /**
+   * The backward of `broadcastTo`: dst (`dstFloats` floats, the input's own size) = src (contiguous,
+   * the output dims) summed into the input cells the descriptor's strides map it to.
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `sumToShape(src: usize, dst: usize, dstFloats: i32, desc: usize): void`
+   */
+  sumToShape(src: number, dst: number, dstFloats: number, desc: number): void;
+  /**
+   * acc[i] = op(acc[i], x[i]) over n floats (op: MERGE_ADD … MERGE_MINIMUM).
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `mergeInto(op: i32, acc: usize, x: usize, n: i32): void`
+   */
+  mergeInto(op: number, acc: number, x: number, n: number): void;
+  /**
+   * One step of a Maximum (`isMin` 0) or Minimum (`isMin` 1) merge that remembers the winner:
+   * where x[i] beats acc[i] strictly, acc[i] = x[i] and winner[i] = `index` (ties keep the earlier
+   * input). With masks (int32 per row of `rowLen` floats; 0 pointer = every row valid): x only
+   * takes part in its valid rows, and it also wins where no earlier input was valid
+   * (`anyValid`, updated here to anyValid | valid).
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `mergeSelect(isMin: i32, acc: usize, x: usize, winner: usize, index: i32, n: i32, valid: usize, anyValid: usize, rowLen: i32): void`
+   */
+  mergeSelect(
+    isMin: number,
+    acc: number,
+    x: number,
+    winner: number,
+    index: number,
+    n: number,
+    valid: number,
+    anyValid: number,
+    rowLen: number,
+  ): void;
+  /**
+   * dx[i] = winner[i] == index ? dy[i] : 0 (the gradient Maximum/Minimum route to one input).
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `selectGrad(dy: usize, winner: usize, index: i32, dx: usize, n: i32): void`
+   */
+  selectGrad(dy: number, winner: number, index: number, dx: number, n: number): void;
+  /**
+   * dst row r (`rowLen` floats) = src row r where mask[r] != 0, else `value` in every cell (in
+   * place when dst == src). Multiply fills masked rows with 1 and zeroes rows no input covers.
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `maskRowsFill(src: usize, dst: usize, mask: usize, rows: i32, rowLen: i32, value: f32): void`
+   */
+  maskRowsFill(
+    src: number,
+    dst: number,
+    mask: number,
+    rows: number,
+    rowLen: number,
+    value: number,
+  ): void;
+  /**
+   * dst[i] = src[i] · s over n floats (in place when dst == src).
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `scaleFloats(src: usize, dst: usize, n: i32, s: f32): void`
+   */
+  scaleFloats(src: number, dst: number, n: number, s: number): void;
+  /**
+   * Copies `rows` runs of `cols` floats: run r from src + r·srcStride to dst + r·dstStride (strides
+   * in floats). Concatenate writes each input into its slot of the output's rows; its backward
+   * reads the slots back.
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `copyStrided(src: usize, srcStride: i32, dst: usize, dstStride: i32, rows: i32, cols: i32): void`
+   */
+  copyStrided(
+    src: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+    rows: number,
+    cols: number,
+  ): void;
+  /**
+   * y row r = x row r / max(‖x row r‖₂, minNorm), over `rows` rows of `cols` floats; norms[r] keeps
+   * the denominator (for the backward).
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `l2NormalizeRows(x: usize, y: usize, norms: usize, rows: i32, cols: i32, minNorm: f32): void`
+   */
+  l2NormalizeRows(
+    x: number,
+    y: number,
+    norms: number,
+    rows: number,
+    cols: number,
+    minNorm: number,
+  ): void;
+  /**
+   * Backward of `l2NormalizeRows` from its output y and denominators: dx = (dy − y·(y·dy)) / norm
+   * per row, or dy / norm where the norm was clamped to `minNorm`.
+   *
+   * AssemblyScript, wasm/assembly/merge.ts:
+   * `l2NormalizeRowsGrad(y: usize, dy: usize, norms: usize, dx: usize, rows: i32, cols: i32, minNorm: f32): void`
+   */
+  l2NormalizeRowsGrad(
+    y: number,
+    dy: number,
+    norms: number,
+    dx: number,
+    rows: number,
+    cols: number,
+    minNorm: number,
+  ): void;
+  /**
    * First byte the TypeScript heap may use (after AssemblyScript's static data).
    *
    * AssemblyScript, wasm/assembly/runtime.ts:
@@ -903,6 +1023,16 @@ export const KERNEL_NAMES = [
   "transposeMatrix",
   "conv2dWinograd",
   "conv2dWinogradScratchFloats",
+  "broadcastTo",
+  "sumToShape",
+  "mergeInto",
+  "mergeSelect",
+  "selectGrad",
+  "maskRowsFill",
+  "scaleFloats",
+  "copyStrided",
+  "l2NormalizeRows",
+  "l2NormalizeRowsGrad",
   "heapBase",
   "simdEnabled",
   "simdPeakMulAdd",

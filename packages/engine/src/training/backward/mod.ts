@@ -13,6 +13,7 @@ import "./batch_normalization.ts";
 import "./embedding.ts";
 import "./recurrent.ts";
 import "./bidirectional.ts";
+import "./merge.ts";
 
 export {
   type BackwardArgs,

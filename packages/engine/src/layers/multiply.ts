@@ -1,0 +1,14 @@
+import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
+import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+
+/**
+ * Keras `Multiply`: the element-wise product of its inputs; in Keras 3 masked rows of an input count as 1
+ * and rows no input covers are 0 (see {@link ElementwiseMerge}).
+ */
+export class Multiply extends ElementwiseMerge {
+  readonly op: ElementwiseOp = "multiply";
+
+  constructor(config: LayerConfig = {}, options: LayerBuildOptions = {}) {
+    super("Multiply", config, options);
+  }
+}

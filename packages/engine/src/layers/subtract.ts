@@ -1,0 +1,17 @@
+import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
+import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+
+/**
+ * Keras `Subtract`: `inputs[0] - inputs[1]`, exactly two inputs (broadcasting as {@link ElementwiseMerge}).
+ */
+export class Subtract extends ElementwiseMerge {
+  readonly op: ElementwiseOp = "subtract";
+
+  constructor(config: LayerConfig = {}, options: LayerBuildOptions = {}) {
+    super("Subtract", config, options);
+  }
+
+  protected override get inputCountRange(): [number, number] {
+    return [2, 2];
+  }
+}
