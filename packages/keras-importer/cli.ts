@@ -6,6 +6,7 @@
  */
 import { CONV_ALGORITHMS, type ConvAlgorithm, Tensor } from "../engine/mod.ts";
 import { ImportError } from "./errors.ts";
+import { connectionsTable, layerNames, modelEndpoints } from "./graph_info.ts";
 import { loadModel } from "./load.ts";
 import { readNpy, writeNpy } from "./npy.ts";
 
@@ -23,13 +24,38 @@ export class UsageError extends Error {}
 /** A file named on the command line cannot be checked or written; printed, exit code 1. */
 export class CliIoError extends Error {}
 
-/** Parses `--flag value` / `--flag=value` / boolean `--flag` arguments. */
+/**
+ * The command line does not fit the model: a wrong number of `--input` / `--output` files, or an
+ * `--output-layer` the model does not have. Names the flag, what the model expects and what was
+ * given; printed with the usage text, exit code 2.
+ */
+export class ModelArgumentError extends UsageError {
+  /** The flag, without dashes (`"input"`, `"output"`, `"output-layer"`). */
+  readonly flag: string;
+  readonly expected: string;
+  readonly received: string;
+  constructor(flag: string, expected: string, received: string) {
+    super(`--${flag}: expected ${expected}, got ${received}`);
+    this.flag = flag;
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/** Parsed flags: a string per valued flag, `true` per boolean flag, a list per repeatable flag. */
+export type Flags = Record<string, string | boolean | string[]>;
+
+/**
+ * Parses `--flag value` / `--flag=value` / boolean `--flag` arguments. A valued flag given twice
+ * is refused unless it is `repeatable` (its values are then collected in order).
+ */
 export function parseFlags(
   args: readonly string[],
   valued: readonly string[],
   booleans: readonly string[],
-): Record<string, string | boolean> {
-  const out: Record<string, string | boolean> = {};
+  repeatable: readonly string[] = [],
+): Flags {
+  const out: Flags = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (!arg.startsWith("--")) throw new UsageError(`unexpected argument "${arg}"`);
@@ -38,10 +64,14 @@ export function parseFlags(
     if (booleans.includes(name)) {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
       out[name] = true;
-    } else if (valued.includes(name)) {
+    } else if (valued.includes(name) || repeatable.includes(name)) {
       const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
       if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) {
         throw new UsageError(`--${name} needs a value`);
+      }
+      if (repeatable.includes(name)) {
+        ((out[name] ??= []) as string[]).push(value);
+        continue;
       }
       if (name in out) throw new UsageError(`--${name} given twice`);
       out[name] = value;
@@ -54,13 +84,19 @@ export function parseFlags(
 
 /** Usage text of `predict`. */
 export const PREDICT_USAGE =
-  "usage: deno task predict --model FILE --input X.npy --output Y.npy [--batch-size N]\n" +
+  "usage: deno task predict --model FILE --input X.npy [--input X2.npy …] --output Y.npy\n" +
+  "         [--output Y2.npy …] [--output-layer NAME …] [--batch-size N]\n" +
   "         [--conv auto|direct|winograd] [--force]\n" +
   "  FILE: .keras, legacy .h5 or TF.js model.json; X.npy: float32 or int32 (int64 is narrowed)\n" +
+  "  --input: one per model input, --output: one per model output, in the model's order\n" +
+  "  --output-layer: write this layer's output instead (a name, or a path such as base/conv1\n" +
+  "    inside nested model base); repeatable, one --output per --output-layer\n" +
   "  --conv: Conv2D method (default auto: Winograd for 3×3…7×7 stride-1 convs; direct sums)";
 
 /** Usage text of `inspect`. */
-export const INSPECT_USAGE = "usage: deno task inspect --model FILE";
+export const INSPECT_USAGE = "usage: deno task inspect --model FILE\n" +
+  "  prints each layer's output shape, parameters and, for Functional models, the layers it is\n" +
+  "  connected to; then total, trainable and non-trainable parameter counts";
 
 function formatShape(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
@@ -93,21 +129,54 @@ async function run(io: CliIo, usage: string, body: () => Promise<void>): Promise
   }
 }
 
-/** `predict`: runs a model on a `.npy` batch and writes the outputs as `.npy`. */
+/** The engine's graph API (`predictMany`, input/output names), when the engine has it. */
+interface GraphModelApi {
+  inputNames?: string[];
+  outputNames?: string[];
+  predictMany?: (xs: Tensor[], options: { batchSize?: number; outputs?: string[] }) => Tensor[];
+}
+
+function list(flags: Flags, name: string): string[] {
+  const value = flags[name];
+  return Array.isArray(value) ? value : [];
+}
+
+function namesText(names: readonly string[]): string {
+  return names.join(", ");
+}
+
+async function readInput(path: string) {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new UsageError(`cannot read --input ${path}: ${(e as Error).message}`);
+  }
+  return readNpy(bytes, path);
+}
+
+/**
+ * `predict`: runs a model on one `.npy` batch per model input and writes one `.npy` per model
+ * output (or per `--output-layer`).
+ */
 export function predictCommand(args: readonly string[], io: CliIo = consoleIo): Promise<number> {
   return run(io, PREDICT_USAGE, async () => {
     const flags = parseFlags(
       args,
-      ["model", "input", "output", "batch-size", "conv"],
+      ["model", "batch-size", "conv"],
       ["force", "help"],
+      ["input", "output", "output-layer"],
     );
     if (flags.help) {
       io.out(PREDICT_USAGE);
       return;
     }
-    for (const required of ["model", "input", "output"]) {
-      if (typeof flags[required] !== "string") throw new UsageError(`--${required} is required`);
-    }
+    if (typeof flags.model !== "string") throw new UsageError(`--model is required`);
+    const inputPaths = list(flags, "input");
+    const outputPaths = list(flags, "output");
+    const outputLayers = list(flags, "output-layer");
+    if (inputPaths.length === 0) throw new UsageError(`--input is required`);
+    if (outputPaths.length === 0) throw new UsageError(`--output is required`);
     let batchSize: number | undefined;
     if (flags["batch-size"] !== undefined) {
       batchSize = Number(flags["batch-size"]);
@@ -121,20 +190,25 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
     if (conv !== undefined && !(CONV_ALGORITHMS as readonly string[]).includes(conv)) {
       throw new UsageError(`--conv must be auto, direct or winograd, got "${conv}"`);
     }
-    const output = flags.output as string;
-    if (!flags.force && await exists("output", output)) {
-      throw new UsageError(`${output} exists; pass --force to overwrite it`);
+    if (outputLayers.length > 0 && outputPaths.length !== outputLayers.length) {
+      throw new ModelArgumentError(
+        "output",
+        `${outputLayers.length} (one per --output-layer: ${namesText(outputLayers)})`,
+        String(outputPaths.length),
+      );
     }
-    const inputPath = flags.input as string;
-    let inputBytes: Uint8Array;
-    try {
-      inputBytes = await Deno.readFile(inputPath);
-    } catch (e) {
-      throw new UsageError(`cannot read --input ${inputPath}: ${(e as Error).message}`);
+    const seen = new Set<string>();
+    for (const output of outputPaths) {
+      if (seen.has(output)) throw new UsageError(`--output ${output} given twice`);
+      seen.add(output);
+      if (!flags.force && await exists("output", output)) {
+        throw new UsageError(`${output} exists; pass --force to overwrite it`);
+      }
     }
-    const x = readNpy(inputBytes, inputPath);
+    const xs = [];
+    for (const path of inputPaths) xs.push(await readInput(path));
     const started = performance.now();
-    const { model, meta } = await loadModel(flags.model as string, {
+    const { model, meta, spec } = await loadModel(flags.model, {
       convAlgorithm: conv as ConvAlgorithm | undefined,
     });
     if (model === null) {
@@ -142,18 +216,69 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
     }
     const loadedMs = performance.now() - started;
     try {
-      const y = model.predict(new Tensor(x.data, x.shape), batchSize ? { batchSize } : {});
+      const graph = model as unknown as GraphModelApi;
+      const endpoints = modelEndpoints(spec.config);
+      const inputNames = graph.inputNames ?? endpoints.inputs;
+      const outputNames = graph.outputNames ?? endpoints.outputs;
+      if (xs.length !== inputNames.length) {
+        throw new ModelArgumentError(
+          "input",
+          `${inputNames.length} (one per model input, in order: ${namesText(inputNames)})`,
+          String(xs.length),
+        );
+      }
+      if (outputLayers.length === 0 && outputPaths.length !== outputNames.length) {
+        throw new ModelArgumentError(
+          "output",
+          `${outputNames.length} (one per model output, in order: ${namesText(outputNames)})`,
+          String(outputPaths.length),
+        );
+      }
+      if (outputLayers.length > 0) {
+        const known = layerNames(spec.config);
+        for (const name of outputLayers) {
+          if (!known.includes(name)) {
+            const shown = known.length > 40 ? [...known.slice(0, 40), "…"] : known;
+            throw new ModelArgumentError(
+              "output-layer",
+              `a layer of model "${model.name}" (${namesText(shown)})`,
+              JSON.stringify(name),
+            );
+          }
+        }
+      }
+      const tensors = xs.map((x) => new Tensor(x.data, x.shape));
+      const options = batchSize ? { batchSize } : {};
+      let ys: Tensor[];
+      if (typeof graph.predictMany === "function") {
+        ys = graph.predictMany(tensors, {
+          ...options,
+          ...(outputLayers.length ? { outputs: outputLayers } : {}),
+        });
+      } else if (outputLayers.length === 0 && tensors.length === 1) {
+        ys = [model.predict(tensors[0], options)];
+      } else {
+        throw new UsageError(
+          `this engine build runs one input and one output only (no predictMany)`,
+        );
+      }
       const predictMs = performance.now() - started - loadedMs;
-      try {
-        await Deno.writeFile(output, writeNpy({ data: y.data, shape: [...y.shape] }));
-      } catch (e) {
-        throw new CliIoError(`cannot write --output ${output}: ${(e as Error).message}`);
+      for (const [i, y] of ys.entries()) {
+        try {
+          await Deno.writeFile(outputPaths[i], writeNpy({ data: y.data, shape: [...y.shape] }));
+        } catch (e) {
+          throw new CliIoError(`cannot write --output ${outputPaths[i]}: ${(e as Error).message}`);
+        }
       }
       const dtype = (a: Float32Array | Int32Array) => a instanceof Int32Array ? "int32" : "float32";
+      const describe = (items: { data: Float32Array | Int32Array; shape: readonly number[] }[]) =>
+        items.map((t) => `${formatShape(t.shape)} ${dtype(t.data)}`).join(", ");
       io.out(
         `${model.name} (${meta.format}, Keras ${meta.kerasVersion ?? "?"}): ` +
-          `${formatShape(x.shape)} ${dtype(x.data)} → ${formatShape(y.shape)} ${dtype(y.data)} ` +
-          `→ ${output} (load ${loadedMs.toFixed(0)} ms, predict ${predictMs.toFixed(0)} ms)`,
+          `${describe(xs)} → ${describe(ys)}` +
+          `${outputLayers.length ? ` (layers ${namesText(outputLayers)})` : ""} ` +
+          `→ ${outputPaths.join(", ")} ` +
+          `(load ${loadedMs.toFixed(0)} ms, predict ${predictMs.toFixed(0)} ms)`,
       );
     } finally {
       model.dispose();
@@ -161,7 +286,10 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
   });
 }
 
-/** `inspect`: prints a Keras `summary()`-style table of a model file. */
+/**
+ * `inspect`: prints a Keras `summary()`-style table of a model file; for Functional models each
+ * layer's inbound layers ("Connected to").
+ */
 export function inspectCommand(args: readonly string[], io: CliIo = consoleIo): Promise<number> {
   return run(io, INSPECT_USAGE, async () => {
     const flags = parseFlags(args, ["model"], ["help"]);
@@ -170,7 +298,7 @@ export function inspectCommand(args: readonly string[], io: CliIo = consoleIo): 
       return;
     }
     if (typeof flags.model !== "string") throw new UsageError("--model is required");
-    const { model, meta, preprocessing } = await loadModel(flags.model);
+    const { model, meta, preprocessing, spec } = await loadModel(flags.model);
     io.out(
       `File: ${meta.sourceName} (format ${meta.format}, Keras ${meta.kerasVersion ?? "unknown"}` +
         `${meta.backend ? `, backend ${meta.backend}` : ""})`,
@@ -187,7 +315,12 @@ export function inspectCommand(args: readonly string[], io: CliIo = consoleIo): 
       return;
     }
     try {
-      io.out(model.summary());
+      const summary = model.summary();
+      io.out(summary);
+      if (spec.config.class_name !== "Sequential" && !summary.includes("Connected to")) {
+        // An engine whose summary has no graph column: the connections from the config.
+        io.out(connectionsTable(spec.config));
+      }
     } finally {
       model.dispose();
     }
