@@ -157,10 +157,12 @@ export function keyedWeights(model: tf.LayersModel): KeyedWeight[] {
  * topology `{class_name: "Model" | "Sequential", config, keras_version, backend}`), `kerasVersion`
  * its `keras_version` (`"tfjs-layers 4.22.0"`, Keras 2 semantics), and `weights` maps each leaf
  * layer's key (`"name"`, or `"nested/inner"` inside nested models) to its weights in Keras order
- * with short names (`kernel`, `bias`, `gamma`, `moving_mean`, …). Data are copies.
+ * with short names (`kernel`, `bias`, `gamma`, `moving_mean`, …). Data are copies. A frozen
+ * nested model is written frozen as Keras writes it (see `markFrozenModels`).
  */
 export function specFromTfjs(model: tf.LayersModel): ModelSpec {
   const config = model.toJSON(null, false) as unknown as KerasObject;
+  markFrozenModels(config, model);
   const weights: Record<string, WeightTensor[]> = {};
   for (const w of keyedWeights(model)) {
     (weights[w.key] ??= []).push({
@@ -171,6 +173,36 @@ export function specFromTfjs(model: tf.LayersModel): ModelSpec {
   }
   const kerasVersion = typeof config.keras_version === "string" ? config.keras_version : undefined;
   return { config, weights, kerasVersion };
+}
+
+/** The TF.js layer of each entry of a model config's `layers` (Sequential: by position). */
+function entryLayers(json: KerasObject, model: tf.LayersModel): tf.layers.Layer[] {
+  const entries = (json.config as { layers: Any[] }).layers;
+  if (json.class_name === "Sequential") {
+    return entries.map((_, i) => model.layers[model.layers.length - entries.length + i]);
+  }
+  return entries.map((e) => model.getLayer(String(e.name ?? e.config?.name)));
+}
+
+function freezeAll(entry: Any): void {
+  entry.config.trainable = false;
+  for (const inner of entry.config.layers ?? []) freezeAll(inner);
+}
+
+/**
+ * TF.js's JSON drops a nested model's `trainable: false` (`LayersModel.getConfig` has no such
+ * field, and its layers keep `trainable: true`); Keras writes it on the model (Keras 3) and on
+ * every layer inside (Keras 2 and 3). Writes both into `json`, so the spec is the Keras file.
+ */
+function markFrozenModels(json: KerasObject, model: tf.LayersModel): void {
+  const entries = (json.config as { layers: Any[] }).layers;
+  const layers = entryLayers(json, model);
+  entries.forEach((entry, i) => {
+    const layer = layers[i];
+    if (!layer || !isContainer(layer)) return;
+    if (!layer.trainable) freezeAll(entry);
+    else markFrozenModels(entry, layer);
+  });
 }
 
 /** Nodes of `layer` that belong to `model` (the ones its config numbers 0, 1, …). */
@@ -225,11 +257,10 @@ export function keras3Config(model: tf.LayersModel, json?: KerasObject): KerasOb
   const obj = json ?? (model.toJSON(null, false) as unknown as KerasObject);
   const sequential = obj.class_name === "Sequential";
   const cfg = obj.config as { name: string; layers: Any[]; [k: string]: unknown };
+  const innerLayers = entryLayers(obj, model);
   const layers = cfg.layers.map((entry: Any, i: number) => {
     const layerName = String(entry.name ?? entry.config?.name);
-    const inner = sequential
-      ? model.layers[model.layers.length - cfg.layers.length + i]
-      : model.getLayer(layerName);
+    const inner = innerLayers[i];
     const nested = ["Sequential", "Model", "Functional"].includes(entry.class_name);
     const converted: KerasObject = nested ? keras3Config(inner as tf.LayersModel, entry) : {
       module: "keras.layers",
@@ -289,8 +320,8 @@ export function keras3Config(model: tf.LayersModel, json?: KerasObject): KerasOb
 
 /** {@link specFromTfjs} with the config in the Keras 3 form ({@link keras3Config}). */
 export function keras3SpecFromTfjs(model: tf.LayersModel, kerasVersion = "3.10.0"): ModelSpec {
-  const { weights } = specFromTfjs(model);
-  return { config: keras3Config(model), weights, kerasVersion };
+  const { config, weights } = specFromTfjs(model);
+  return { config: keras3Config(model, config), weights, kerasVersion };
 }
 
 // ---- running TF.js graphs -----------------------------------------------------------------
@@ -447,14 +478,18 @@ function images(rng: Rng, batch: number, size: number, channels: number): HostTe
 
 // ---- the graphs -----------------------------------------------------------------------------
 
-const conv = (name: string, filters: number, k: number, activation = "linear") =>
+const conv = (name: string, filters: number, k: number, activation = "linear", useBias = true) =>
   tf.layers.conv2d({
     name,
     filters,
     kernelSize: k,
     padding: "same",
     activation: activation as Any,
+    useBias,
   });
+/** A convolution feeding BatchNormalization: no bias (under batch statistics its gradient is 0). */
+const convBn = (name: string, filters: number, k: number) =>
+  conv(name, filters, k, "linear", false);
 const dense = (name: string, units: number, activation = "linear") =>
   tf.layers.dense({ name, units, activation: activation as Any });
 const bn = (name: string) => tf.layers.batchNormalization({ name, momentum: 0.9 });
@@ -471,7 +506,8 @@ export interface ResidualCnnOptions {
 }
 
 /**
- * A residual CNN: stem Conv2D, then `blocks` × [Conv2D → BatchNormalization → ReLU → Conv2D →
+ * A residual CNN: stem Conv2D, then `blocks` × [Conv2D (no bias) → BatchNormalization → ReLU →
+ * Conv2D →
  * Add(skip) → ReLU] (each block's input feeds its first conv and its Add), then
  * GlobalAveragePooling2D → Dense softmax. Layers `stem`, `res{i}_conv_a|bn|relu|conv_b|add|out`,
  * `gap`, `out`.
@@ -483,7 +519,7 @@ export function residualCnn(
   const input = tf.input({ name: "image", shape: [size, size, channels] });
   let h = apply(conv("stem", filters, 3, "relu"), input);
   for (let i = 1; i <= blocks; i++) {
-    let r = apply(conv(`res${i}_conv_a`, filters, 3), h);
+    let r = apply(convBn(`res${i}_conv_a`, filters, 3), h);
     r = apply(bn(`res${i}_bn`), r);
     r = apply(relu(`res${i}_relu`), r);
     r = apply(conv(`res${i}_conv_b`, filters, 3), r);
@@ -594,14 +630,15 @@ export function sharedConvChain(seed = 1): tf.LayersModel {
 }
 
 /**
- * The transfer-learning base: a Functional `base` on 8×8×3 with `conv1` → `bn1` → `relu1` →
+ * The transfer-learning base: a Functional `base` on 8×8×3 with (bias-free convolutions)
+ * `conv1` → `bn1` → `relu1` →
  * `conv2` → `bn2` → `relu2` and a top block `top_conv` → `top_bn` → `top_relu`.
  */
 export function transferBase(size = 8): tf.LayersModel {
   const input = tf.input({ name: "base_input", shape: [size, size, 3] });
-  let h = apply(relu("relu1"), apply(bn("bn1"), apply(conv("conv1", 4, 3), input)));
-  h = apply(relu("relu2"), apply(bn("bn2"), apply(conv("conv2", 4, 3), h)));
-  h = apply(relu("top_relu"), apply(bn("top_bn"), apply(conv("top_conv", 6, 3), h)));
+  let h = apply(relu("relu1"), apply(bn("bn1"), apply(convBn("conv1", 4, 3), input)));
+  h = apply(relu("relu2"), apply(bn("bn2"), apply(convBn("conv2", 4, 3), h)));
+  h = apply(relu("top_relu"), apply(bn("top_bn"), apply(convBn("top_conv", 6, 3), h)));
   return tf.model({ name: "base", inputs: input, outputs: h });
 }
 

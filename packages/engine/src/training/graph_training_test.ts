@@ -1,0 +1,316 @@
+/**
+ * Issue 14, training: on the TF.js reference graphs (residual CNN, Inception block, shared
+ * layers, nested models, masked text with merges), one engine step's gradient of every trainable
+ * weight vs `tf.variableGrads` (≤ 1e-4 relative; tensors consumed twice sum their gradients);
+ * fine-tuning a frozen base (weights and BatchNormalization statistics bit-identical after 3
+ * epochs, unfreezing the top block changes exactly those weights); Keras-style `summary()`
+ * trainable / non-trainable counts equal TF.js's.
+ *
+ * The engine's gradient is read off one SGD step with learning rate 1 and no momentum
+ * (new weights = old − gradient), so it is the trainer's own forward/backward on the graph.
+ */
+import {
+  buildModel,
+  type Logs,
+  type Model,
+  type ModelSpec,
+  SGD,
+  Tensor,
+  type WeightTensor,
+} from "../../mod.ts";
+import { relativeError } from "../../testing/gradient_check.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import {
+  GRAPH_CASES,
+  type HostTensor,
+  keyedWeights,
+  specFromTfjs,
+  tfjsGraphGradients,
+  tfjsParamCounts,
+  TRANSFER_TOP_BLOCK,
+  transferModel,
+} from "../../testing/tfjs_graphs.ts";
+import { type tf, tfReady } from "../../testing/tfjs_reference.ts";
+
+const TOL = 1e-4;
+const SPARSE = { name: "sparse_categorical_crossentropy" as const };
+
+/**
+ * `trainOnBatch` on one tensor per model input. Multi-input training takes `x: Tensor[]`; the
+ * cast keeps this file compiling while the engine's signature still names one Tensor.
+ */
+function trainOnBatch(model: Model, xs: Tensor[], y: Tensor): Logs {
+  if (xs.length === 1) return model.trainOnBatch(xs[0], y);
+  const multi = model.trainOnBatch as unknown as (x: Tensor[], y: Tensor) => Logs;
+  return multi.call(model, xs, y);
+}
+
+function copyWeights(spec: ModelSpec): Record<string, WeightTensor[]> {
+  return Object.fromEntries(
+    Object.entries(spec.weights).map((
+      [k, ws],
+    ) => [k, ws.map((w) => ({ ...w, data: w.data.slice() }))]),
+  );
+}
+
+/**
+ * The engine's loss and gradient of every weight for one batch: one SGD(learning rate 1) step,
+ * gradient = weights before − weights after, keyed `"<layer key>#<index>"`.
+ */
+function engineGradients(
+  spec: ModelSpec,
+  xs: HostTensor[],
+  y: Float32Array,
+): { loss: number; grads: Map<string, Float32Array>; before: ModelSpec; after: ModelSpec } {
+  const model = buildModel(spec);
+  try {
+    model.compile({ optimizer: new SGD({ learningRate: 1 }), loss: SPARSE.name });
+    const before = { ...model.toSpec(), weights: copyWeights(model.toSpec()) };
+    const logs = trainOnBatch(
+      model,
+      xs.map((x) => new Tensor(x.data, x.shape)),
+      new Tensor(y, [y.length]),
+    );
+    const after = model.toSpec();
+    const grads = new Map<string, Float32Array>();
+    for (const [key, ws] of Object.entries(before.weights)) {
+      ws.forEach((w, i) => {
+        const now = after.weights[key]?.[i];
+        if (!now) throw new Error(`engine lost weight ${key}#${i} in training`);
+        grads.set(`${key}#${i}`, Float32Array.from(w.data, (v, j) => v - now.data[j]));
+      });
+    }
+    return { loss: logs.loss, grads, before, after };
+  } finally {
+    model.dispose();
+  }
+}
+
+for (const c of GRAPH_CASES.filter((g) => g.singleOutput)) {
+  Deno.test(`gradients of ${c.name}: every trainable weight, engine vs tf.variableGrads ≤ ${TOL} relative`, async () => {
+    await tfReady();
+    const ref = c.build(24);
+    const rng = new Rng(2400);
+    const batch = 6;
+    const xs = c.inputs(rng, batch);
+    const y = Float32Array.from({ length: batch }, () => rng.int(0, c.classes));
+    const spec = specFromTfjs(ref);
+    const weights = keyedWeights(ref);
+    try {
+      const want = tfjsGraphGradients(ref, xs, y, SPARSE);
+      const got = engineGradients(spec, xs, y);
+      if (!(Math.abs(got.loss - want.loss) <= TOL * Math.max(1, Math.abs(want.loss)))) {
+        throw new Error(`loss: engine ${got.loss} vs TF.js ${want.loss}`);
+      }
+      let worst = 0;
+      for (const w of weights) {
+        const id = `${w.key}#${w.index}`;
+        const g = got.grads.get(id);
+        if (!g) throw new Error(`engine has no weight ${id} (${w.name})`);
+        if (!w.trainable) continue;
+        const ref = want.grads.get(id)!;
+        const e = relativeError(g, ref);
+        if (!(e <= TOL)) {
+          throw new Error(
+            `gradient of ${w.key}/${w.name}: relative error ${e} > ${TOL} ` +
+              `(engine [${Array.from(g.slice(0, 3))}…] vs TF.js [${Array.from(ref.slice(0, 3))}…])`,
+          );
+        }
+        // A zero gradient would make the comparison vacuous.
+        if (!(Math.max(...Array.from(ref, Math.abs)) > 1e-6)) {
+          throw new Error(`gradient of ${w.key}/${w.name} is ~0: the check is blind`);
+        }
+        worst = Math.max(worst, e);
+      }
+      // Weights that are not trainable stay, except BatchNormalization's moving statistics.
+      for (const w of weights.filter((w) => !w.trainable && !/^moving_/.test(w.name))) {
+        const g = got.grads.get(`${w.key}#${w.index}`)!;
+        if (g.some((v) => v !== 0)) throw new Error(`non-trainable ${w.key}/${w.name} changed`);
+      }
+      console.log(
+        `${c.name}: ${want.grads.size} gradients, worst relative error ${worst.toExponential(2)}`,
+      );
+    } finally {
+      ref.dispose();
+    }
+  });
+}
+
+// ---- fine-tuning ----------------------------------------------------------------------------
+
+const BOTTOM = ["conv1", "bn1", "conv2", "bn2"];
+
+function transferData(rng: Rng, n: number, classes = 4): { x: Tensor; y: Tensor } {
+  // Per-image brightness per channel (the class) plus noise: a learnable task.
+  const y = Float32Array.from({ length: n }, () => rng.int(0, classes));
+  const x = new Float32Array(n * 8 * 8 * 3);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < 64; p++) {
+      for (let ch = 0; ch < 3; ch++) {
+        x[(i * 64 + p) * 3 + ch] = (ch === y[i] % 3 ? 1 : -0.5) + rng.uniform(-0.5, 0.5);
+      }
+    }
+  }
+  return { x: new Tensor(x, [n, 8, 8, 3]), y: new Tensor(y, [n]) };
+}
+
+/** Keys of `after` whose weights (any of them) differ bitwise from `before`. */
+function changedKeys(
+  before: Record<string, WeightTensor[]>,
+  after: Record<string, WeightTensor[]>,
+): string[] {
+  return Object.keys(before).filter((k) =>
+    before[k].some((w, i) => maxAbsDiff(w.data, after[k][i].data) !== 0)
+  ).sort();
+}
+
+/** Keys of weights where every tensor changed (each weight of the layer moved). */
+function fullyChangedKeys(
+  before: Record<string, WeightTensor[]>,
+  after: Record<string, WeightTensor[]>,
+): string[] {
+  return Object.keys(before).filter((k) =>
+    before[k].every((w, i) => maxAbsDiff(w.data, after[k][i].data) > 0)
+  ).sort();
+}
+
+async function fit3(model: Model, data: { x: Tensor; y: Tensor }, lr: number): Promise<void> {
+  model.compile({ optimizer: new SGD({ learningRate: lr, momentum: 0.9 }), loss: SPARSE.name });
+  await model.fit(data.x, data.y, { epochs: 3, batchSize: 8, verbose: 0, shuffle: true });
+}
+
+/** Total / trainable / non-trainable counts from the engine's `summary()` text. */
+function summaryCounts(model: Model): { total: number; trainable: number; nonTrainable: number } {
+  const text = model.summary();
+  const read = (label: string) => {
+    const m = text.match(new RegExp(`^${label}: ([\\d,]+)`, "m"));
+    if (!m) throw new Error(`summary has no "${label}:" line:\n${text}`);
+    return Number(m[1].replaceAll(",", ""));
+  };
+  return {
+    total: read("Total params"),
+    trainable: read("Trainable params"),
+    nonTrainable: read("Non-trainable params"),
+  };
+}
+
+function expectCountsMatch(label: string, model: Model, ref: tf.LayersModel): void {
+  const got = summaryCounts(model), want = tfjsParamCounts(ref);
+  if (JSON.stringify(got) !== JSON.stringify(want)) {
+    throw new Error(
+      `${label}: summary counts ${JSON.stringify(got)} vs TF.js ${JSON.stringify(want)}`,
+    );
+  }
+}
+
+for (const via of ["setTrainable", "config"] as const) {
+  Deno.test(`fine-tuning (${via}): a frozen base stays bit-identical over 3 epochs of the head, BN statistics included`, async () => {
+    await tfReady();
+    const ref = transferModel(25, via === "config" ? ["base"] : []);
+    const spec = specFromTfjs(ref);
+    if (via === "config") {
+      const base = (spec.config.config as { layers: { config: { trainable?: boolean } }[] })
+        .layers[0];
+      if (base.config.trainable !== false) throw new Error("config does not freeze the base");
+    }
+    const start = copyWeights(spec);
+    const model = buildModel(spec);
+    try {
+      if (via === "setTrainable") {
+        model.setTrainable("base", false);
+        ref.getLayer("base").trainable = false;
+      }
+      expectCountsMatch("frozen base", model, ref);
+      await fit3(model, transferData(new Rng(2500), 32), 0.05);
+      const after = model.toSpec().weights;
+      const changed = changedKeys(start, after);
+      if (JSON.stringify(changed) !== JSON.stringify(["head"])) {
+        throw new Error(`changed: ${changed} (only the head may change)`);
+      }
+      if (fullyChangedKeys(start, after).join() !== "head") throw new Error("head did not train");
+    } finally {
+      model.dispose();
+      ref.dispose();
+    }
+  });
+}
+
+Deno.test("fine-tuning phase 2: unfreezing the base's top block changes exactly top_conv, top_bn and the head", async () => {
+  await tfReady();
+  const ref = transferModel(26);
+  const spec = specFromTfjs(ref);
+  const model = buildModel(spec);
+  try {
+    // Phase 1: head only.
+    model.setTrainable("base", false);
+    await fit3(model, transferData(new Rng(2600), 32), 0.05);
+    const phase1 = copyWeights(model.toSpec());
+    // Phase 2: unfreeze the base, freeze its bottom again (Keras: base.trainable = True, then
+    // layer.trainable = False for all but the top block), recompile with a small learning rate.
+    model.setTrainable("base", true);
+    for (const name of BOTTOM) model.setTrainable(`base/${name}`, false);
+    const base = ref.getLayer("base") as tf.LayersModel;
+    for (const name of BOTTOM) base.getLayer(name).trainable = false;
+    expectCountsMatch("top block unfrozen", model, ref);
+    await fit3(model, transferData(new Rng(2601), 32), 0.01);
+    const after = model.toSpec().weights;
+    const want = [...TRANSFER_TOP_BLOCK.map((n) => `base/${n}`), "head"].sort();
+    const changed = changedKeys(phase1, after);
+    if (JSON.stringify(changed) !== JSON.stringify(want)) {
+      throw new Error(`changed: ${changed}; expected exactly ${want}`);
+    }
+    // Every weight of those layers moved: kernel, gamma, beta and the moving statistics.
+    const full = fullyChangedKeys(phase1, after);
+    if (JSON.stringify(full) !== JSON.stringify(want)) {
+      throw new Error(`fully changed: ${full}; expected ${want}`);
+    }
+  } finally {
+    model.dispose();
+    ref.dispose();
+  }
+});
+
+Deno.test("fine-tuning by config: trainable: false on the base's bottom layers trains only the top block and the head", async () => {
+  await tfReady();
+  const ref = transferModel(27, BOTTOM);
+  const spec = specFromTfjs(ref);
+  const start = copyWeights(spec);
+  const model = buildModel(spec);
+  try {
+    expectCountsMatch("bottom frozen by config", model, ref);
+    await fit3(model, transferData(new Rng(2700), 32), 0.01);
+    const want = [...TRANSFER_TOP_BLOCK.map((n) => `base/${n}`), "head"].sort();
+    const changed = changedKeys(start, model.toSpec().weights);
+    if (JSON.stringify(changed) !== JSON.stringify(want)) {
+      throw new Error(`changed: ${changed}; expected exactly ${want}`);
+    }
+  } finally {
+    model.dispose();
+    ref.dispose();
+  }
+});
+
+Deno.test("summary: total / trainable / non-trainable counts equal TF.js's on every reference graph; Functional rows say what they are connected to", async () => {
+  await tfReady();
+  for (const c of GRAPH_CASES) {
+    const ref = c.build(28);
+    const model = buildModel(specFromTfjs(ref));
+    try {
+      expectCountsMatch(c.name, model, ref);
+      if (model.countParams() !== ref.countParams()) {
+        throw new Error(`${c.name}: countParams ${model.countParams()} vs ${ref.countParams()}`);
+      }
+      if (c.name === "residual_cnn") {
+        const text = model.summary();
+        if (!/Connected to/.test(text)) throw new Error(`no "Connected to" column:\n${text}`);
+        const row = text.split("\n").find((l) => l.startsWith("res1_add "));
+        if (!row || !row.includes("res1_conv_b[0][0]") || !row.includes("stem[0][0]")) {
+          throw new Error(`res1_add row does not name both inputs:\n${text}`);
+        }
+      }
+    } finally {
+      model.dispose();
+      ref.dispose();
+    }
+  }
+});
