@@ -6,9 +6,9 @@
  * @module
  */
 import { type BrowserContext, chromium } from "playwright-core";
+import { ChromiumMissingError, chromiumPath } from "./chromium.ts";
 
-/** Where Debian's `chromium` package installs the browser. */
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+export { CHROMIUM_PATH, ChromiumMissingError, chromiumPath } from "./chromium.ts";
 
 /** The flags every launch uses. */
 export const CHROMIUM_ARGS: readonly string[] = [
@@ -22,27 +22,10 @@ export const CHROMIUM_ARGS: readonly string[] = [
   "--disable-sync",
 ];
 
-/** Thrown when Chromium is not installed, saying how to install it. */
-export class ChromiumMissingError extends Error {
-  constructor(path: string) {
-    super(
-      `Chromium not found at ${path}: the browser test needs Debian's Chromium. Install it with ` +
-        `"apt-get update && apt-get install -y chromium" (CI does this in .ci/run), ` +
-        `or set SCRATCHNET_CHROMIUM to another Chromium binary.`,
-    );
-    this.name = "ChromiumMissingError";
-  }
-}
-
 /** A running browser and how to close it (which also removes its profile directory). */
 export interface LaunchedBrowser {
   context: BrowserContext;
   close(): Promise<void>;
-}
-
-/** The Chromium binary: `$SCRATCHNET_CHROMIUM` or `/usr/bin/chromium`. */
-export function chromiumPath(): string {
-  return Deno.env.get("SCRATCHNET_CHROMIUM") ?? CHROMIUM_PATH;
 }
 
 /**

@@ -3,8 +3,9 @@
  * port. Models are loaded through the page's file inputs, and every prediction the page shows is
  * compared with the Deno engine's output for the same model and input (≤ 1e-6).
  *
- * Needs `/usr/bin/chromium` (`apt-get install -y chromium`); without it the test fails with a
- * message saying so. It is never skipped.
+ * Needs `/usr/bin/chromium` (or `$SCRATCHNET_CHROMIUM`): `deno task test` installs Debian's
+ * `chromium` first when it is missing (scripts/provision.ts); run without it, the test fails with a
+ * message saying how to install it. It is never skipped.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Buffer } from "node:buffer";

@@ -13,6 +13,20 @@ import "./tfjs_layers_rnn.ts";
 export { tf };
 export { TFJS_LAYER_BUILDERS, type TfjsBuildOptions } from "./tfjs_layers_core.ts";
 
+/**
+ * Stops TF.js's cpu backend from printing its one-time "Hi, looks like you are running TensorFlow.js
+ * in Node.js … install our node backend" banner: Deno looks like Node.js to TF.js, and the advice
+ * (tfjs-node) does not apply here. The backend prints it on its first tensor unless its `firstUse`
+ * flag is already cleared; other TF.js warnings are untouched. Returns whether the flag was found.
+ */
+export function silenceTfjsNodeBanner(): boolean {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (!cpu || typeof cpu.firstUse !== "boolean") return false;
+  cpu.firstUse = false;
+  return true;
+}
+silenceTfjsNodeBanner();
+
 let ready: Promise<void> | undefined;
 /** Selects the TF.js cpu backend once. */
 export function tfReady(): Promise<void> {
