@@ -1,0 +1,238 @@
+/**
+ * Graphs made with TF.js's layers API (the engine's reference graphs: residual CNN, Inception
+ * block, two inputs / two outputs, shared layers, a Sequential around a Functional base, a nested
+ * model called twice, masked text with merges), saved by TF.js's own save handler, read by the
+ * importer — every weight on its key (`"base/conv1"` inside nested models), bit-identical to
+ * the TF.js variables — then written in every format and read back. End to end (engine
+ * `predictMany` vs TF.js `predict`, ≤ 1e-5 per output) where the engine runs graphs: those
+ * tests are ignored (not passed) while `engineSupportsGraphs` is false.
+ */
+import assert from "node:assert/strict";
+import { buildModel, SUPPORTED_LAYER_CLASSES, Tensor } from "@scratchnet/engine";
+import { tf, tfReady } from "../engine/testing/tfjs_reference.ts";
+import {
+  GRAPH_CASES,
+  keras3Config,
+  keyedLayers,
+  tfjsPredictMany,
+} from "../engine/testing/tfjs_graphs.ts";
+import { Rng } from "../engine/testing/random.ts";
+import { leafLayers, modelLayers } from "./config.ts";
+import { loadModel, type ModelSource, readModelSpec } from "./load.ts";
+import { kerasArchiveBytes } from "./save_keras.ts";
+import { sameWeightsBitwise } from "./testing/helpers.ts";
+import {
+  writeKeras2WeightsH5,
+  writeKeras3WeightsH5,
+  writeLegacyH5,
+  writeTfjs,
+} from "./testing/writers.ts";
+import type { ImportedModelSpec } from "./types.ts";
+
+const TOLERANCE = 1e-5;
+
+/** The engine's graph API (present once the graph executor lands). */
+interface GraphModel {
+  predictMany(xs: Tensor[], options?: { batchSize?: number; outputs?: string[] }): Tensor[];
+  inputNames: string[];
+  outputNames: string[];
+  dispose(): void;
+}
+
+/**
+ * Whether the engine builds and runs Functional graphs: a model with one input feeding two
+ * Dense outputs must build and return two tensors from `predictMany`.
+ */
+function probeEngineGraphs(): boolean {
+  const dense = (name: string) => ({
+    class_name: "Dense",
+    config: { name, units: 1, activation: "linear", use_bias: true },
+    name,
+    inbound_nodes: [[["x", 0, 0, {}]]],
+  });
+  try {
+    const model = buildModel({
+      config: {
+        class_name: "Model",
+        config: {
+          name: "probe",
+          layers: [
+            {
+              class_name: "InputLayer",
+              config: { name: "x", batch_input_shape: [null, 2], dtype: "float32" },
+              name: "x",
+              inbound_nodes: [],
+            },
+            dense("a"),
+            dense("b"),
+          ],
+          input_layers: [["x", 0, 0]],
+          output_layers: [["a", 0, 0], ["b", 0, 0]],
+        },
+      },
+      weights: Object.fromEntries(["a", "b"].map((k) => [k, [
+        { name: "kernel", shape: [2, 1], data: new Float32Array([1, 2]) },
+        { name: "bias", shape: [1], data: new Float32Array([k === "a" ? 0 : 1]) },
+      ]])),
+    }) as unknown as Partial<GraphModel> & { dispose(): void };
+    try {
+      if (typeof model.predictMany !== "function") return false;
+      const ys = model.predictMany([new Tensor(new Float32Array([1, 1]), [1, 2])]);
+      return ys.length === 2 && ys[0].data[0] === 3 && ys[1].data[0] === 4;
+    } finally {
+      model.dispose();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the engine's graph executor is present (else the end-to-end tests are ignored). */
+export const engineSupportsGraphs: boolean = probeEngineGraphs();
+
+await tfReady();
+
+/** What TF.js's own save handler writes for a model, as an in-memory `model.json` + shard. */
+async function tfjsSaved(model: tf.LayersModel): Promise<ModelSource> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler((a) => {
+    artifacts = a;
+    return Promise.resolve({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+    });
+  }));
+  const weightData = artifacts!.weightData;
+  const buffer = Array.isArray(weightData) ? weightData : [weightData!];
+  return {
+    modelJson: {
+      format: "layers-model",
+      generatedBy: "TensorFlow.js tfjs-layers v4.22.0",
+      convertedBy: null,
+      modelTopology: artifacts!.modelTopology,
+      weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: artifacts!.weightSpecs }],
+    },
+    shards: [new Uint8Array(buffer[0] as ArrayBuffer)],
+  };
+}
+
+/** Layout tests accept exactly the classes the model uses. */
+function ownClasses(spec: ImportedModelSpec): Set<string> {
+  const leaves = leafLayers(modelLayers(spec.config, "t"), "t");
+  return new Set(leaves.map((l) => l.entry.className));
+}
+
+/** The classes a TF.js model's config uses (every leaf layer). */
+function classesOf(model: tf.LayersModel): Set<string> {
+  return new Set(keyedLayers(model).map((l) => l.layer.getClassName()));
+}
+
+/** Every format a spec can be written in, read back with `supported` classes. */
+async function everyFormat(
+  spec: ImportedModelSpec,
+  supported: ReadonlySet<string>,
+  tfModel: tf.LayersModel,
+): Promise<[string, ImportedModelSpec][]> {
+  const read = (source: ModelSource, options = {}) => readModelSpec(source, options, supported);
+  const exported = writeTfjs(spec);
+  return [
+    [".keras", await read(await kerasArchiveBytes(spec))],
+    [
+      ".keras (Keras 3 config form)",
+      await read(
+        await kerasArchiveBytes({
+          config: keras3Config(tfModel),
+          weights: spec.weights,
+        }),
+      ),
+    ],
+    [".weights.h5", await read(await writeKeras3WeightsH5(spec), { config: spec.config })],
+    [".h5 (Keras 2)", await read(await writeLegacyH5(spec, "keras2"))],
+    [".h5 (Keras 3 legacy)", await read(await writeLegacyH5(spec, "keras3"))],
+    [
+      ".h5 weights (Keras 2)",
+      await read(await writeKeras2WeightsH5(spec), { config: spec.config }),
+    ],
+    [
+      "model.json (writer)",
+      await read({
+        modelJson: exported.modelJson,
+        shards: [...exported.files.values()],
+      }),
+    ],
+  ];
+}
+
+for (const graph of GRAPH_CASES) {
+  Deno.test(`TF.js ${graph.name}: its saved model.json puts every weight on its key, in every format`, async () => {
+    const model = graph.build(3);
+    try {
+      const source = await tfjsSaved(model);
+      const probe = await readModelSpec(source, {}, classesOf(model));
+      const spec = await readModelSpec(source, {}, ownClasses(probe));
+      // Keys and values: each leaf layer's weights as TF.js holds them.
+      const expected: Record<string, { shape: number[]; data: Float32Array; name: string }[]> = {};
+      for (const { key, layer } of keyedLayers(model)) {
+        if (layer.weights.length === 0) continue;
+        expected[key] = layer.getWeights().map((t, i) => ({
+          name: layer.weights[i].name,
+          shape: [...t.shape],
+          data: t.dataSync() as Float32Array,
+        }));
+      }
+      assert.deepEqual(Object.keys(spec.weights).sort(), Object.keys(expected).sort());
+      assert.equal(sameWeightsBitwise(expected, spec.weights), undefined, graph.name);
+      for (const [label, again] of await everyFormat(spec, ownClasses(spec), model)) {
+        const diff = sameWeightsBitwise(spec.weights, again.weights);
+        assert.equal(diff, undefined, `${graph.name} via ${label}: ${diff}`);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
+for (const graph of GRAPH_CASES) {
+  const model = graph.build(5);
+  const needed = [...classesOf(model)].filter((c) => !SUPPORTED_LAYER_CLASSES.includes(c));
+  model.dispose();
+  Deno.test({
+    name: `engine vs TF.js ${graph.name}: every format, every output ≤ ${TOLERANCE}` +
+      (engineSupportsGraphs ? "" : " [ignored: engine has no graph executor]") +
+      (needed.length ? ` [ignored: engine lacks ${needed.join(", ")}]` : ""),
+    ignore: !engineSupportsGraphs || needed.length > 0,
+    fn: async () => {
+      const tfModel = graph.build(5);
+      try {
+        const xs = graph.inputs(new Rng(9), 3);
+        const want = tfjsPredictMany(tfModel, xs);
+        const source = await tfjsSaved(tfModel);
+        const spec = await readModelSpec(source, {}, new Set(SUPPORTED_LAYER_CLASSES));
+        const sources: [string, ModelSource][] = [
+          ["TF.js model.json", source],
+          [".keras", await kerasArchiveBytes(spec)],
+          [".h5 (Keras 2)", await writeLegacyH5(spec, "keras2", "2.15.0")],
+        ];
+        for (const [label, bytes] of sources) {
+          const { model } = await loadModel(bytes);
+          const engine = model as unknown as GraphModel;
+          try {
+            const ys = engine.predictMany(xs.map((x) => new Tensor(x.data, x.shape)));
+            assert.equal(ys.length, want.length, `${label}: outputs`);
+            ys.forEach((y, i) => {
+              let max = 0;
+              for (let j = 0; j < want[i].length; j++) {
+                max = Math.max(max, Math.abs(y.data[j] - want[i][j]));
+              }
+              assert.equal(y.data.length, want[i].length, `${label} output ${i}: size`);
+              assert.ok(max <= TOLERANCE, `${graph.name} via ${label} output ${i}: |Δ| ${max}`);
+            });
+          } finally {
+            engine.dispose();
+          }
+        }
+      } finally {
+        tfModel.dispose();
+      }
+    },
+  });
+}
