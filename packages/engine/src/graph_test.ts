@@ -74,7 +74,8 @@ for (const c of GRAPH_CASES) {
         if (model.inputNames.length !== ref.inputs.length) {
           throw new Error(`${model.inputNames.length} inputs, TF.js has ${ref.inputs.length}`);
         }
-        const wantNames = ref.outputNames;
+        // TF.js's Sequential leaves `outputNames` empty: name the layers producing the outputs.
+        const wantNames = ref.outputs.map((o) => o.sourceLayer.name);
         if (JSON.stringify(model.outputNames) !== JSON.stringify(wantNames)) {
           throw new Error(`outputNames ${model.outputNames} vs TF.js ${wantNames}`);
         }

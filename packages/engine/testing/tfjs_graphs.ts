@@ -345,7 +345,8 @@ export function tfjsPredictMany(model: tf.LayersModel, xs: HostTensor[]): Float3
 /**
  * Runs a TF.js model on tensors node by node, as Keras does: `training` reaches every layer,
  * inside nested models too (TF.js's `Container.call` drops it), a layer whose `trainable` is false
- * (or inside a frozen model) runs in inference mode (Keras ≥ 2.1 BatchNormalization), and masks
+ * (or inside a frozen model) and a call recorded with `training: false` run in inference mode
+ * (Keras ≥ 2.1 BatchNormalization), and masks
  * flow along the edges (a merge receives every input's mask). Returns outputs and their masks.
  */
 export function applyGraph(
@@ -365,16 +366,16 @@ export function applyGraph(
     const masks = ins.map((v) => v[1]);
     let outs: tf.Tensor[];
     let outMasks: (tf.Tensor | null)[];
+    // Keras: a frozen layer (or model) runs in inference mode, and so does a call with
+    // `training: false` (`base(x, training=False)`, recorded in the node's kwargs).
+    const train = training && layer.trainable && node.callArgs?.training !== false;
     if (isContainer(layer)) {
-      const r = applyGraph(layer, values, {
-        training: training && layer.trainable,
-        inputMasks: masks,
-      });
+      const r = applyGraph(layer, values, { training: train, inputMasks: masks });
       outs = r.outputs;
       outMasks = r.masks;
     } else {
       const one = values.length === 1;
-      const kwargs: Any = { ...(node.callArgs ?? {}), training: training && layer.trainable };
+      const kwargs: Any = { ...(node.callArgs ?? {}), training: train };
       if (masks.some((m) => m)) kwargs.mask = one ? masks[0] : masks;
       const x = one ? values[0] : values;
       const y = layer.apply(x, kwargs) as tf.Tensor | tf.Tensor[];
@@ -669,6 +670,46 @@ export function transferModel(seed = 1, frozen: string[] = [], classes = 4): tf.
 }
 
 /**
+ * The other transfer-learning shape: a Functional `transfer_functional` calling the
+ * {@link transferBase} with `training: false` (`base(inputs, training=False)`: its
+ * BatchNormalization layers stay in inference mode even in `fit`, though the base is trainable),
+ * then GlobalAveragePooling2D → Dense softmax `head`.
+ */
+export function transferInferenceCall(seed = 1, classes = 4): tf.LayersModel {
+  const base = transferBase();
+  const input = tf.input({ name: "image", shape: [8, 8, 3] });
+  const features = base.apply(input, { training: false }) as Sym;
+  const pooled = apply(tf.layers.globalAveragePooling2d({ name: "gap" }), features);
+  const out = apply(dense("head", classes, "softmax"), pooled);
+  const model = tf.model({ name: "transfer_functional", inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * A nested Functional `encoder` ([4] → Dense 6 tanh → Dense 4 tanh) called twice (`x`, then a
+ * Dense `mix` of the first call), whose second call is itself the first model output; the second
+ * output is Dense softmax `out` (3) of `Add` of both calls. Exercises how each config dialect
+ * numbers a nested Functional's calls (Keras 2 / TF.js from 1 everywhere; Keras 3 from 0 in
+ * `args` and from 1 in `output_layers`).
+ */
+export function nestedFunctionalOutputs(seed = 1): tf.LayersModel {
+  const encIn = tf.input({ name: "enc_in", shape: [4] });
+  const encOut = apply(
+    dense("enc_dense2", 4, "tanh"),
+    apply(dense("enc_dense1", 6, "tanh"), encIn),
+  );
+  const encoder = tf.model({ name: "encoder", inputs: encIn, outputs: encOut });
+  const x = tf.input({ name: "x", shape: [4] });
+  const e1 = apply(encoder, x);
+  const e2 = apply(encoder, apply(dense("mix", 4), e1));
+  const out = apply(dense("out", 3, "softmax"), apply(tf.layers.add({ name: "sum" }), [e1, e2]));
+  const model = tf.model({ name: "nested_functional_outputs", inputs: x, outputs: [e2, out] });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
  * A Functional that calls a nested Sequential `tower` ([4] → Dense 6 relu → Dense 4 tanh) twice in
  * a row (`tower(tower(x))`), adds both calls and classifies with Dense softmax `out` (3).
  */
@@ -815,6 +856,22 @@ export const GRAPH_CASES: readonly GraphCase[] = [
     inputs: (rng, batch) => [images(rng, batch, 8, 3)],
     classes: 4,
     singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "transfer_functional",
+    build: (seed) => transferInferenceCall(seed),
+    inputs: (rng, batch) => [images(rng, batch, 8, 3)],
+    classes: 4,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "nested_functional_outputs",
+    build: (seed) => nestedFunctionalOutputs(seed),
+    inputs: (rng, batch) => [floats(rng, [batch, 4])],
+    classes: 3,
+    singleOutput: false,
     singleInput: true,
   },
   {

@@ -23,11 +23,13 @@ import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import {
   GRAPH_CASES,
   type HostTensor,
+  keras3SpecFromTfjs,
   keyedWeights,
   specFromTfjs,
   tfjsGraphGradients,
   tfjsParamCounts,
   TRANSFER_TOP_BLOCK,
+  transferInferenceCall,
   transferModel,
 } from "../../testing/tfjs_graphs.ts";
 import { type tf, tfReady } from "../../testing/tfjs_reference.ts";
@@ -86,54 +88,61 @@ function engineGradients(
   }
 }
 
+const dialects = { keras2: specFromTfjs, keras3: keras3SpecFromTfjs } as const;
+
 for (const c of GRAPH_CASES.filter((g) => g.singleOutput)) {
-  Deno.test(`gradients of ${c.name}: every trainable weight, engine vs tf.variableGrads ≤ ${TOL} relative`, async () => {
-    await tfReady();
-    const ref = c.build(24);
-    const rng = new Rng(2400);
-    const batch = 6;
-    const xs = c.inputs(rng, batch);
-    const y = Float32Array.from({ length: batch }, () => rng.int(0, c.classes));
-    const spec = specFromTfjs(ref);
-    const weights = keyedWeights(ref);
-    try {
-      const want = tfjsGraphGradients(ref, xs, y, SPARSE);
-      const got = engineGradients(spec, xs, y);
-      if (!(Math.abs(got.loss - want.loss) <= TOL * Math.max(1, Math.abs(want.loss)))) {
-        throw new Error(`loss: engine ${got.loss} vs TF.js ${want.loss}`);
-      }
-      let worst = 0;
-      for (const w of weights) {
-        const id = `${w.key}#${w.index}`;
-        const g = got.grads.get(id);
-        if (!g) throw new Error(`engine has no weight ${id} (${w.name})`);
-        if (!w.trainable) continue;
-        const ref = want.grads.get(id)!;
-        const e = relativeError(g, ref);
-        if (!(e <= TOL)) {
-          throw new Error(
-            `gradient of ${w.key}/${w.name}: relative error ${e} > ${TOL} ` +
-              `(engine [${Array.from(g.slice(0, 3))}…] vs TF.js [${Array.from(ref.slice(0, 3))}…])`,
-          );
+  for (const [dialect, toSpec] of Object.entries(dialects)) {
+    Deno.test(`gradients of ${c.name} (${dialect} config): every trainable weight, engine vs tf.variableGrads ≤ ${TOL} relative`, async () => {
+      await tfReady();
+      const ref = c.build(24);
+      const rng = new Rng(2400);
+      const batch = 6;
+      const xs = c.inputs(rng, batch);
+      const y = Float32Array.from({ length: batch }, () => rng.int(0, c.classes));
+      const spec = toSpec(ref);
+      const weights = keyedWeights(ref);
+      try {
+        const want = tfjsGraphGradients(ref, xs, y, SPARSE);
+        const got = engineGradients(spec, xs, y);
+        if (!(Math.abs(got.loss - want.loss) <= TOL * Math.max(1, Math.abs(want.loss)))) {
+          throw new Error(`loss: engine ${got.loss} vs TF.js ${want.loss}`);
         }
-        // A zero gradient would make the comparison vacuous.
-        if (!(Math.max(...Array.from(ref, Math.abs)) > 1e-6)) {
-          throw new Error(`gradient of ${w.key}/${w.name} is ~0: the check is blind`);
+        let worst = 0;
+        for (const w of weights) {
+          const id = `${w.key}#${w.index}`;
+          const g = got.grads.get(id);
+          if (!g) throw new Error(`engine has no weight ${id} (${w.name})`);
+          if (!w.trainable) continue;
+          const ref = want.grads.get(id)!;
+          const e = relativeError(g, ref);
+          if (!(e <= TOL)) {
+            throw new Error(
+              `gradient of ${w.key}/${w.name}: relative error ${e} > ${TOL} ` +
+                `(engine [${Array.from(g.slice(0, 3))}…] vs TF.js [${
+                  Array.from(ref.slice(0, 3))
+                }…])`,
+            );
+          }
+          // A zero gradient would make the comparison vacuous.
+          if (!(Math.max(...Array.from(ref, Math.abs)) > 1e-6)) {
+            throw new Error(`gradient of ${w.key}/${w.name} is ~0: the check is blind`);
+          }
+          worst = Math.max(worst, e);
         }
-        worst = Math.max(worst, e);
+        // Weights that are not trainable stay, except BatchNormalization's moving statistics.
+        for (const w of weights.filter((w) => !w.trainable && !/^moving_/.test(w.name))) {
+          const g = got.grads.get(`${w.key}#${w.index}`)!;
+          if (g.some((v) => v !== 0)) throw new Error(`non-trainable ${w.key}/${w.name} changed`);
+        }
+        console.log(
+          `${c.name} (${dialect}): ${want.grads.size} gradients, worst relative error ` +
+            worst.toExponential(2),
+        );
+      } finally {
+        ref.dispose();
       }
-      // Weights that are not trainable stay, except BatchNormalization's moving statistics.
-      for (const w of weights.filter((w) => !w.trainable && !/^moving_/.test(w.name))) {
-        const g = got.grads.get(`${w.key}#${w.index}`)!;
-        if (g.some((v) => v !== 0)) throw new Error(`non-trainable ${w.key}/${w.name} changed`);
-      }
-      console.log(
-        `${c.name}: ${want.grads.size} gradients, worst relative error ${worst.toExponential(2)}`,
-      );
-    } finally {
-      ref.dispose();
-    }
-  });
+    });
+  }
 }
 
 // ---- fine-tuning ----------------------------------------------------------------------------
@@ -290,12 +299,42 @@ Deno.test("fine-tuning by config: trainable: false on the base's bottom layers t
   }
 });
 
+for (const [dialect, toSpec] of Object.entries(dialects)) {
+  Deno.test(`fine-tuning with base(x, training=False) (${dialect} config): the base trains but its BatchNormalization statistics stay bit-identical`, async () => {
+    await tfReady();
+    const ref = transferInferenceCall(29);
+    const spec = toSpec(ref);
+    const start = copyWeights(spec);
+    const model = buildModel(spec);
+    try {
+      expectCountsMatch("inference call", model, ref);
+      await fit3(model, transferData(new Rng(2900), 32), 0.01);
+      const after = model.toSpec().weights;
+      const problems: string[] = [];
+      for (const w of keyedWeights(ref)) {
+        const moved = maxAbsDiff(start[w.key][w.index].data, after[w.key][w.index].data) > 0;
+        const statistic = /^moving_/.test(w.name);
+        if (statistic && moved) {
+          problems.push(`${w.key}/${w.name} moved (must stay: training=False)`);
+        }
+        if (!statistic && !moved) problems.push(`${w.key}/${w.name} did not train`);
+      }
+      if (problems.length) throw new Error(problems.join("; "));
+    } finally {
+      model.dispose();
+      ref.dispose();
+    }
+  });
+}
+
 Deno.test("summary: total / trainable / non-trainable counts equal TF.js's on every reference graph; Functional rows say what they are connected to", async () => {
   await tfReady();
+  const problems: string[] = [];
   for (const c of GRAPH_CASES) {
     const ref = c.build(28);
-    const model = buildModel(specFromTfjs(ref));
+    let model: Model | undefined;
     try {
+      model = buildModel(specFromTfjs(ref));
       expectCountsMatch(c.name, model, ref);
       if (model.countParams() !== ref.countParams()) {
         throw new Error(`${c.name}: countParams ${model.countParams()} vs ${ref.countParams()}`);
@@ -308,9 +347,12 @@ Deno.test("summary: total / trainable / non-trainable counts equal TF.js's on ev
           throw new Error(`res1_add row does not name both inputs:\n${text}`);
         }
       }
+    } catch (e) {
+      problems.push(`${c.name}: ${(e as Error).message}`);
     } finally {
-      model.dispose();
+      model?.dispose();
       ref.dispose();
     }
   }
+  if (problems.length) throw new Error(problems.join("\n"));
 });
