@@ -2,7 +2,7 @@ import { InputShapeError, LayerConfigError } from "../errors.ts";
 import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
-import { formatRuntimeShape, isKeras2, MergeLayer } from "./merge.ts";
+import { formatRuntimeShape, legacyMergeMasks, MergeLayer } from "./merge.ts";
 
 /** Where one input sits in a concatenated output (see {@link Concatenate.layoutOf}). */
 export interface ConcatLayout {
@@ -25,7 +25,8 @@ export interface ConcatLayout {
  *
  * Mask (int32, one value per row of the last axis): none when no input has one; a missing mask
  * counts as all valid. Along the last axis the output row is valid when any input row is
- * (Keras 3) or when every input row is (Keras 2); along another axis the masks are concatenated.
+ * (Keras ≥ 3.4) or when every input row is (Keras 2, Keras 3 before 3.4); along another axis the
+ * masks are concatenated.
  */
 export class Concatenate extends MergeLayer {
   /** The axis as configured (may be negative). */
@@ -146,7 +147,7 @@ export class Concatenate extends MergeLayer {
     });
     const maskShape = outRowShape.length === 1 ? [outRowShape[0]] : outRowShape;
     if (l.axis === rank - 1) {
-      const all = isKeras2(this.kerasVersion);
+      const all = legacyMergeMasks(this.kerasVersion);
       out.fill(all ? 1 : 0);
       for (let r = 0; r < outRows; r++) {
         for (const v of views) {

@@ -7,12 +7,12 @@
  * broadcasts against any other size; the batch sizes must be equal.
  *
  * Masks (int32, one value per row of the last axis, e.g. [batch, time] for [batch, time, feat]):
- * - Keras 3: the output mask is the OR of the input masks when every input has one, else none;
+ * - Keras ≥ 3.4: the output mask is the OR of the input masks when every input has one, else none;
  *   Multiply, Maximum and Minimum also let masks choose values: an input takes part only in its
  *   valid rows (Maximum/Minimum keep the first input's values where no input is valid; Multiply
  *   gives 0 there when every input is masked).
- * - Keras 2 (`kerasVersion` 2.x): the output mask is the AND of the masks present (none when no
- *   input has one) and values ignore masks.
+ * - Keras 2 and Keras 3 before 3.4 (see {@link legacyMergeMasks}): the output mask is the AND of
+ *   the masks present (none when no input has one) and values ignore masks.
  */
 import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
@@ -23,6 +23,19 @@ import type { WasmHeap } from "../wasm/heap.ts";
 /** True for Keras 2.x (and older) semantics. */
 export function isKeras2(kerasVersion: string | undefined): boolean {
   return kerasVersion !== undefined && /^[012]\./.test(kerasVersion);
+}
+
+/**
+ * True when merge layers use the masking rules before Keras 3.4 (keras-team/keras#19685, "Fix
+ * masking in merge layers"): output mask = AND of the masks present, values ignore masks,
+ * Concatenate ANDs along the last axis. An unknown version gets the current rules.
+ */
+export function legacyMergeMasks(kerasVersion: string | undefined): boolean {
+  if (kerasVersion === undefined) return false;
+  const m = /^(\d+)\.(\d+)/.exec(kerasVersion);
+  if (!m) return false;
+  const major = Number(m[1]), minor = Number(m[2]);
+  return major < 3 || (major === 3 && minor < 4);
 }
 
 /** `[2, 3]` → `"[2, 3]"`: a run-time shape (with batch) for error messages. */
@@ -194,9 +207,9 @@ export abstract class ElementwiseMerge extends MergeLayer {
     return [xs[0].shape[0], ...(shape as number[])];
   }
 
-  /** Whether masks select values in this layer (Keras 3 Multiply, Maximum, Minimum). */
+  /** Whether masks select values in this layer (Keras ≥ 3.4 Multiply, Maximum, Minimum). */
   get masksChooseValues(): boolean {
-    return !isKeras2(this.kerasVersion) &&
+    return !legacyMergeMasks(this.kerasVersion) &&
       (this.op === "multiply" || this.op === "maximum" || this.op === "minimum");
   }
 
@@ -340,8 +353,8 @@ export abstract class ElementwiseMerge extends MergeLayer {
   }
 
   /**
-   * Keras 3: a new mask, the OR of the input masks, when every input has one (else null).
-   * Keras 2: the AND of the masks present (the mask itself when only one input has one).
+   * Keras ≥ 3.4: a new mask, the OR of the input masks, when every input has one (else null).
+   * Keras 2 / Keras 3 before 3.4: the AND of the masks present (the mask itself when only one input has one).
    */
   override computeMasks(
     xs: readonly DeviceTensor[],
@@ -349,7 +362,7 @@ export abstract class ElementwiseMerge extends MergeLayer {
   ): DeviceTensor | null {
     const present = xs.map((_, i) => masks[i] ?? null);
     const { heap } = getRuntime();
-    if (isKeras2(this.kerasVersion)) {
+    if (legacyMergeMasks(this.kerasVersion)) {
       const given = present.filter((m): m is DeviceTensor => m !== null);
       if (given.length === 0) return null;
       if (given.length === 1) return given[0];

@@ -141,7 +141,7 @@ function rowMask(rng: Rng, batch: number, time: number): HostMask {
   return { data, shape: [batch, time] };
 }
 
-Deno.test("masks: Keras 3 ORs them (all present), Keras 2 ANDs those present; Dot drops them", () => {
+Deno.test("masks: Keras ≥ 3.4 ORs them (all present), Keras 2 / < 3.4 ANDs those present; Dot drops them", () => {
   const rng = new Rng(1412);
   const shapes = [[3, 4, 5], [3, 4, 5]];
   const xs = randomInputs(rng, shapes);
@@ -157,6 +157,11 @@ Deno.test("masks: Keras 3 ORs them (all present), Keras 2 ANDs those present; Do
     assertClose(runMerge(k2, xs, [null, m1]).mask!.data, m1.data, 0, `${cls} Keras 2 one mask`);
     if (runMerge(k2, xs, [null, null]).mask !== null) throw new Error(`${cls}: no masks → none`);
   }
+  // The rules changed in Keras 3.4 (keras-team/keras#19685): 3.3 still ANDs.
+  const k33 = buildMerge("Add", {}, shapes, "3.3.3");
+  assertClose(runMerge(k33, xs, [m0, m1]).mask!.data, and, 0, "Keras 3.3 mask");
+  const k34 = buildMerge("Add", {}, shapes, "3.4.0");
+  assertClose(runMerge(k34, xs, [m0, m1]).mask!.data, or, 0, "Keras 3.4 mask");
   const dot = buildMerge("Dot", { axes: 2 }, shapes);
   if (runMerge(dot, xs, [m0, m1]).mask !== null) throw new Error("Dot returns no mask");
 });
