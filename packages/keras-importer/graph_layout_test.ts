@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
 import type { ModelSpec } from "@scratchnet/engine";
-import { kerasArchiveBytes, withKeras3Modules } from "./save_keras.ts";
+import { keras3NodeIndices, kerasArchiveBytes, withKeras3Modules } from "./save_keras.ts";
 import { readModelSpec } from "./load.ts";
 import { checkLayerClasses, leafLayers, modelLayers } from "./config.ts";
 import { splitNestedWeights } from "./read_h5.ts";
@@ -16,6 +16,7 @@ import { ALL_ENGINE_CLASSES, listHdf5, sameWeightsBitwise } from "./testing/help
 import {
   type ConfigForm,
   functionalInSequentialFixture,
+  functionalTwiceFixture,
   GRAPH_CLASSES,
   graphFixtures,
   sequentialInFunctionalFixture,
@@ -28,6 +29,11 @@ import {
 } from "./testing/writers.ts";
 
 const CLASSES: ReadonlySet<string> = new Set([...ALL_ENGINE_CLASSES, ...GRAPH_CLASSES]);
+
+/** The config a `.keras` file holds for a fixture config: Keras 2 forms gain Keras 3 modules
+ * and node numbering. */
+const inKerasFile = (config: ModelSpec["config"], form: ConfigForm) =>
+  form === "keras3" ? config : withKeras3Modules(keras3NodeIndices(config));
 
 const read = (source: Parameters<typeof readModelSpec>[0], options = {}) =>
   readModelSpec(source, options, CLASSES);
@@ -65,7 +71,7 @@ for (const form of ["keras3", "keras2"] as ConfigForm[]) {
         assert.equal(diff, undefined, `${fixture.label} via ${label}: ${diff}`);
         // A .keras file holds Keras 3 configs: Keras 2 ones gain `module` / `registered_name`.
         const config = label === ".keras"
-          ? withKeras3Modules(fixture.spec.config)
+          ? inKerasFile(fixture.spec.config, form)
           : fixture.spec.config;
         assert.deepEqual(spec.config, config, `${label}: config kept`);
       }
@@ -148,9 +154,7 @@ Deno.test(".keras round trip: load → save → load keeps the config JSON and b
       const bytes = await kerasArchiveBytes({ config: first.config, weights: first.weights });
       const second = await read(bytes);
       const configJson = new TextDecoder().decode(unzipSync(bytes)["config.json"]);
-      const expected = form === "keras3"
-        ? fixture.spec.config
-        : withKeras3Modules(fixture.spec.config);
+      const expected = inKerasFile(fixture.spec.config, form);
       assert.deepEqual(JSON.parse(configJson), expected, fixture.label);
       assert.deepEqual(second.config, first.config, fixture.label);
       assert.equal(sameWeightsBitwise(first.weights, second.weights), undefined, fixture.label);
@@ -163,7 +167,7 @@ Deno.test("legacy .h5 round trip through .keras: weights bit-identical, config g
   for (const fixture of graphFixtures("keras2")) {
     const fromH5 = await read(await writeLegacyH5(fixture.spec, "keras2"));
     const again = await read(await kerasArchiveBytes(fromH5));
-    assert.deepEqual(again.config, withKeras3Modules(fixture.spec.config), fixture.label);
+    assert.deepEqual(again.config, inKerasFile(fixture.spec.config, "keras2"), fixture.label);
     assert.equal(sameWeightsBitwise(fromH5.weights, again.weights), undefined, fixture.label);
   }
 });
@@ -185,6 +189,28 @@ Deno.test("withKeras3Modules: nested models get model modules, their layers kera
     withKeras3Modules(functionalInSequentialFixture("keras3").spec.config),
     functionalInSequentialFixture("keras3").spec.config,
   );
+});
+
+Deno.test("keras3NodeIndices: Keras 2 references to a nested Sequential drop its own node", () => {
+  const { spec } = sequentialInFunctionalFixture("keras2");
+  const layers = (c: ModelSpec["config"]) => c.config.layers as { inbound_nodes: unknown }[];
+  assert.deepEqual(layers(spec.config)[2].inbound_nodes, [[["base", 1, 0, {}]]]);
+  const renumbered = keras3NodeIndices(spec.config);
+  assert.deepEqual(layers(renumbered)[2].inbound_nodes, [[["base", 0, 0, {}]]]);
+  assert.deepEqual(renumbered.config.output_layers, [["head", 0, 0]]);
+  // Now Keras 3 numbering: the Keras 3 form of the same model.
+  const keras3 = sequentialInFunctionalFixture("keras3").spec.config;
+  const history =
+    (layers(keras3)[2].inbound_nodes as { args: { config: { keras_history: [] } }[] }[])[0]
+      .args[0].config.keras_history;
+  assert.deepEqual(history, ["base", 0, 0]);
+  // Nested Functional models keep their own node in both numberings.
+  const twice = functionalTwiceFixture("keras2").spec.config;
+  assert.deepEqual(keras3NodeIndices(twice), twice);
+  // Deeper: the Sequential "core" inside Functional "fbase" inside a Sequential.
+  const deep = keras3NodeIndices(functionalInSequentialFixture("keras2").spec.config);
+  const fbase = layers(deep)[1] as unknown as ModelSpec["config"];
+  assert.deepEqual(layers(fbase)[3].inbound_nodes, [[["fd", 0, 0, {}], ["core", 0, 0, {}]]]);
 });
 
 Deno.test("legacy .h5 nested group: split by inner-layer names, else by Keras's trainable-first order", () => {

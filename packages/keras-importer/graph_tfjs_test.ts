@@ -8,10 +8,11 @@
  * tests are ignored (not passed) while `engineSupportsGraphs` is false.
  */
 import assert from "node:assert/strict";
-import { buildModel, SUPPORTED_LAYER_CLASSES, Tensor } from "@scratchnet/engine";
+import { buildModel, type ModelSpec, SUPPORTED_LAYER_CLASSES, Tensor } from "@scratchnet/engine";
 import { tf, tfReady } from "../engine/testing/tfjs_reference.ts";
 import {
   GRAPH_CASES,
+  type HostTensor,
   keras3Config,
   keyedLayers,
   tfjsPredictMany,
@@ -21,6 +22,7 @@ import { leafLayers, modelLayers } from "./config.ts";
 import { loadModel, type ModelSource, readModelSpec } from "./load.ts";
 import { kerasArchiveBytes } from "./save_keras.ts";
 import { sameWeightsBitwise } from "./testing/helpers.ts";
+import { type ConfigForm, graphFixtures } from "./testing/graph_specs.ts";
 import {
   writeKeras2WeightsH5,
   writeKeras3WeightsH5,
@@ -235,4 +237,76 @@ for (const graph of GRAPH_CASES) {
       }
     },
   });
+}
+
+/** A TF.js model from a Keras 2-form fixture config with the fixture's weights. */
+function tfjsFromFixture(spec: ModelSpec): Promise<tf.LayersModel> {
+  return tf.models.modelFromJSON({
+    modelTopology: spec.config as unknown as tf.io.ModelJSON["modelTopology"],
+  }).then((model) => {
+    for (const [key, list] of Object.entries(spec.weights)) {
+      let layer: tf.layers.Layer = model;
+      for (const part of key.split("/")) layer = (layer as tf.LayersModel).getLayer(part);
+      layer.setWeights(list.map((w) => tf.tensor(w.data, w.shape)));
+    }
+    return model;
+  });
+}
+
+function fixtureInputs(model: tf.LayersModel, batch: number, seed: number): HostTensor[] {
+  const rng = new Rng(seed);
+  return model.inputs.map((input) => {
+    const shape = [batch, ...(input.shape.slice(1) as number[])];
+    const n = shape.reduce((a, b) => a * b, 1);
+    return { data: Float32Array.from({ length: n }, () => rng.uniform(-1, 1)), shape };
+  });
+}
+
+for (const name of graphFixtures("keras2").map((f) => f.label.replace(/ \(keras2\)$/, ""))) {
+  const forms = (["keras2", "keras3"] as ConfigForm[]).map((form) =>
+    graphFixtures(form).find((f) => f.label.startsWith(name))!
+  );
+  const needed = [...new Set(forms.flatMap((f) => fixtureClasses(f.spec)))].filter((c) =>
+    !SUPPORTED_LAYER_CLASSES.includes(c)
+  );
+  Deno.test({
+    name: `engine vs TF.js, hand-written ${name}: Keras 3 and Keras 2 config forms, .keras and ` +
+      `.h5, every output ≤ ${TOLERANCE}` +
+      (engineSupportsGraphs ? "" : " [ignored: engine has no graph executor]") +
+      (needed.length ? ` [ignored: engine lacks ${needed.join(", ")}]` : ""),
+    ignore: !engineSupportsGraphs || needed.length > 0,
+    fn: async () => {
+      const reference = await tfjsFromFixture(forms[0].spec);
+      try {
+        const xs = fixtureInputs(reference, 4, 21);
+        const want = tfjsPredictMany(reference, xs);
+        for (const fixture of forms) {
+          const sources: [string, ModelSource][] = [
+            [".keras", await kerasArchiveBytes(fixture.spec)],
+            [".h5 (Keras 2)", await writeLegacyH5(fixture.spec, "keras2")],
+          ];
+          for (const [label, bytes] of sources) {
+            const { model } = await loadModel(bytes);
+            const engine = model as unknown as GraphModel;
+            try {
+              const ys = engine.predictMany(xs.map((x) => new Tensor(x.data, x.shape)));
+              assert.equal(ys.length, want.length);
+              ys.forEach((y, i) => {
+                const max = want[i].reduce((m, v, j) => Math.max(m, Math.abs(v - y.data[j])), 0);
+                assert.ok(max <= TOLERANCE, `${fixture.label} via ${label} output ${i}: ${max}`);
+              });
+            } finally {
+              engine.dispose();
+            }
+          }
+        }
+      } finally {
+        reference.dispose();
+      }
+    },
+  });
+}
+
+function fixtureClasses(spec: ModelSpec): string[] {
+  return leafLayers(modelLayers(spec.config, "t"), "t").map((l) => l.entry.className);
 }

@@ -73,6 +73,64 @@ export function withKeras3Modules(model: KerasObject): KerasObject {
   return modelObject(model);
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Whether a spec's node indices follow Keras 2 / TF.js numbering: its `kerasVersion` is not a
+ * Keras 3 one (`"2.15.0"`, `"tfjs-layers 4.22.0"`), or, without a version, its config has no
+ * Keras 3 marks (`module` fields, `{args, kwargs}` nodes).
+ */
+export function usesKeras2NodeIndices(spec: ModelSpec): boolean {
+  if (spec.kerasVersion !== undefined) return !/^3\./.test(spec.kerasVersion);
+  return spec.config.module === undefined && !JSON.stringify(spec.config).includes('"args":');
+}
+
+/**
+ * Renumbers references to nested Sequential models from Keras 2 / TF.js to Keras 3: Keras 2
+ * gives every model a node of its own, so the first call of a nested Sequential is node 1;
+ * Keras 3's Sequential has none (first call node 0) while its Functional keeps one
+ * (keras/src/models/functional.py `get_config`: `kept_nodes = 1` for Functional only). Applied
+ * to Keras 2-form configs written into a `.keras` file, whose readers use Keras 3 numbering.
+ */
+export function keras3NodeIndices(model: KerasObject): KerasObject {
+  const config = model.config as Record<string, unknown>;
+  if (!Array.isArray(config.layers)) return model;
+  const layers = config.layers as KerasObject[];
+  const sequential = new Set(
+    layers.filter((l) => l.class_name === "Sequential").map((l) =>
+      String(l.name ?? l.config?.name)
+    ),
+  );
+  const ref = (value: unknown): unknown => {
+    if (!Array.isArray(value)) return value;
+    if (value.length >= 3 && typeof value[0] === "string" && typeof value[1] === "number") {
+      return sequential.has(value[0]) && value[1] > 0
+        ? [value[0], value[1] - 1, ...value.slice(2)]
+        : value;
+    }
+    return value.map(ref);
+  };
+  const out: Record<string, unknown> = { ...config };
+  out.layers = layers.map((layer) => {
+    let entry: KerasObject = layer;
+    if (model.class_name !== "Sequential" && Array.isArray(layer.inbound_nodes)) {
+      entry = {
+        ...entry,
+        inbound_nodes: layer.inbound_nodes.map((node) => isRecord(node) ? node : ref(node)),
+      };
+    }
+    return isModelClass(layer.class_name) ? keras3NodeIndices(entry) : entry;
+  });
+  if (model.class_name !== "Sequential") {
+    for (const key of ["input_layers", "output_layers"]) {
+      if (key in config) out[key] = ref(config[key]);
+    }
+  }
+  return { ...model, config: out };
+}
+
 function isModel(value: Model | ModelSpec): value is Model {
   return typeof (value as Model).toSpec === "function";
 }
@@ -83,7 +141,9 @@ export async function kerasArchiveBytes(
   options: SaveKerasOptions = {},
 ): Promise<Uint8Array> {
   const spec = isModel(modelOrSpec) ? modelOrSpec.toSpec() : modelOrSpec;
-  const config = withKeras3Modules(spec.config);
+  const config = withKeras3Modules(
+    usesKeras2NodeIndices(spec) ? keras3NodeIndices(spec.config) : spec.config,
+  );
   const entries = modelLayers(config, "saveKeras");
   const weightsBytes = await writeHdf5(buildKerasV3WeightsTree(config, entries, spec.weights));
   const version = options.kerasVersion ??
@@ -99,8 +159,11 @@ export async function kerasArchiveBytes(
 }
 
 /**
- * Writes an engine model (or spec) as a Keras 3 `.keras` file that Python Keras
- * (`keras.saving.load_model`) can load. Returns the bytes written. Writing a path needs Deno: the
+ * Writes an engine model (or spec) as a Keras 3 `.keras` file (Functional graphs and nested
+ * models included; weights of nested models at `layers/<model key>/layers/<inner key>`). A
+ * Keras 3 config is written unchanged; a Keras 2 / TF.js one gains the `module` fields and the
+ * Keras 3 node numbering of nested Sequential models ({@link keras3NodeIndices}), so that Python
+ * Keras (`keras.saving.load_model`) can load it. Returns the bytes written. Writing a path needs Deno: the
  * browser bundle refuses it with a `SourceError`; there, {@link kerasArchiveBytes} gives the bytes.
  */
 export async function saveKeras(

@@ -321,6 +321,44 @@ export function functionalInSequentialFixture(form: ConfigForm, seed = 15): Grap
   return fixture(`Functional in Sequential (${form})`, config, w);
 }
 
+/**
+ * A Functional base (Dense, BatchNormalization) called twice inside a Functional model (shared
+ * nested model: nodes 1 and 2 — a Functional keeps a node of its own in Keras 3 and Keras 2),
+ * the two calls added, then a Dense head.
+ */
+export function functionalTwiceFixture(form: ConfigForm, seed = 16): GraphFixture {
+  const w = new Weights(seed);
+  w.dense("tower/td", 4, 3);
+  w.batchNorm("tower/tbn", 3);
+  w.dense("head", 3, 2);
+  const tower = functional(
+    form,
+    "tower",
+    [
+      { obj: inputLayer(form, "ti", [4]), calls: [] },
+      { obj: dense(form, "td", 3, "relu"), calls: [[["ti", 0, 0]]] },
+      { obj: batchNorm(form, "tbn"), calls: [[["td", 0, 0]]] },
+    ],
+    [["ti", 0, 0]],
+    [["tbn", 0, 0]],
+    "Model",
+  );
+  const config = functional(
+    form,
+    "twice",
+    [
+      { obj: inputLayer(form, "p", [4]), calls: [] },
+      { obj: inputLayer(form, "q", [4]), calls: [] },
+      { obj: asLayer(form, tower, [4]), calls: [[["p", 0, 0]], [["q", 0, 0]]] },
+      { obj: merge(form, "Add", "both"), calls: [[["tower", 1, 0], ["tower", 2, 0]]] },
+      { obj: dense(form, "head", 2), calls: [[["both", 0, 0]]] },
+    ],
+    [["p", 0, 0], ["q", 0, 0]],
+    [["head", 0, 0]],
+  );
+  return fixture(`Functional called twice (${form})`, config, w);
+}
+
 /** Every hand-written graph fixture in one config form. */
 export function graphFixtures(form: ConfigForm): GraphFixture[] {
   return [
@@ -329,6 +367,7 @@ export function graphFixtures(form: ConfigForm): GraphFixture[] {
     sharedLayerFixture(form),
     sequentialInFunctionalFixture(form),
     functionalInSequentialFixture(form),
+    functionalTwiceFixture(form),
   ];
 }
 
