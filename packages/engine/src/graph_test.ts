@@ -167,6 +167,30 @@ for (
   });
 }
 
+Deno.test("graph configs with nested models: TF.js reads the Keras 2 config the engine gets back to the same outputs (control)", async () => {
+  // Keras 2 and TF.js number a nested model's calls from 1 in inbound nodes and output_layers
+  // (tf.keras `_should_skip_first_node`, TF.js `buildNodeConversionMap`): the config is valid,
+  // and TF.js's own reader resolves it to the same graph.
+  await tfReady();
+  for (const name of ["nested_twice", "nested_functional_outputs", "transfer_functional"]) {
+    const c = GRAPH_CASES.find((g) => g.name === name)!;
+    const ref = c.build(17);
+    const spec = specFromTfjs(ref);
+    const back = await tf.models.modelFromJSON({ modelTopology: spec.config } as never);
+    try {
+      back.setWeights(ref.getWeights());
+      const xs = c.inputs(new Rng(1403), 4);
+      const want = tfjsPredictMany(ref, xs), got = tfjsPredictMany(back, xs);
+      want.forEach((w, i) => {
+        if (maxAbsDiff(w, got[i]) !== 0) throw new Error(`${name}: output ${i} differs`);
+      });
+    } finally {
+      ref.dispose();
+      back.dispose();
+    }
+  }
+});
+
 Deno.test("graph feature extraction: predictMany outputs by layer name and nested path vs TF.js sub-models", async () => {
   await tfReady();
   const rng = new Rng(1401);
