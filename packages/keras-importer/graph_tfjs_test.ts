@@ -8,7 +8,7 @@
  * tests are ignored (not passed) while `engineSupportsGraphs` is false.
  */
 import assert from "node:assert/strict";
-import { buildModel, type ModelSpec, SUPPORTED_LAYER_CLASSES, Tensor } from "@scratchnet/engine";
+import { type ModelSpec, SUPPORTED_LAYER_CLASSES, Tensor } from "@scratchnet/engine";
 import { tf, tfReady } from "../engine/testing/tfjs_reference.ts";
 import {
   GRAPH_CASES,
@@ -22,6 +22,7 @@ import { leafLayers, modelLayers } from "./config.ts";
 import { loadModel, type ModelSource, readModelSpec } from "./load.ts";
 import { kerasArchiveBytes } from "./save_keras.ts";
 import { sameWeightsBitwise } from "./testing/helpers.ts";
+import { engineSupportsGraphs, type GraphModel } from "./testing/engine_probe.ts";
 import { type ConfigForm, graphFixtures } from "./testing/graph_specs.ts";
 import {
   writeKeras2WeightsH5,
@@ -32,65 +33,6 @@ import {
 import type { ImportedModelSpec } from "./types.ts";
 
 const TOLERANCE = 1e-5;
-
-/** The engine's graph API (present once the graph executor lands). */
-interface GraphModel {
-  predictMany(xs: Tensor[], options?: { batchSize?: number; outputs?: string[] }): Tensor[];
-  inputNames: string[];
-  outputNames: string[];
-  dispose(): void;
-}
-
-/**
- * Whether the engine builds and runs Functional graphs: a model with one input feeding two
- * Dense outputs must build and return two tensors from `predictMany`.
- */
-function probeEngineGraphs(): boolean {
-  const dense = (name: string) => ({
-    class_name: "Dense",
-    config: { name, units: 1, activation: "linear", use_bias: true },
-    name,
-    inbound_nodes: [[["x", 0, 0, {}]]],
-  });
-  try {
-    const model = buildModel({
-      config: {
-        class_name: "Model",
-        config: {
-          name: "probe",
-          layers: [
-            {
-              class_name: "InputLayer",
-              config: { name: "x", batch_input_shape: [null, 2], dtype: "float32" },
-              name: "x",
-              inbound_nodes: [],
-            },
-            dense("a"),
-            dense("b"),
-          ],
-          input_layers: [["x", 0, 0]],
-          output_layers: [["a", 0, 0], ["b", 0, 0]],
-        },
-      },
-      weights: Object.fromEntries(["a", "b"].map((k) => [k, [
-        { name: "kernel", shape: [2, 1], data: new Float32Array([1, 2]) },
-        { name: "bias", shape: [1], data: new Float32Array([k === "a" ? 0 : 1]) },
-      ]])),
-    }) as unknown as Partial<GraphModel> & { dispose(): void };
-    try {
-      if (typeof model.predictMany !== "function") return false;
-      const ys = model.predictMany([new Tensor(new Float32Array([1, 1]), [1, 2])]);
-      return ys.length === 2 && ys[0].data[0] === 3 && ys[1].data[0] === 4;
-    } finally {
-      model.dispose();
-    }
-  } catch {
-    return false;
-  }
-}
-
-/** Whether the engine's graph executor is present (else the end-to-end tests are ignored). */
-export const engineSupportsGraphs: boolean = probeEngineGraphs();
 
 await tfReady();
 
