@@ -226,6 +226,27 @@ export abstract class Layer {
     this.#hostStale = true;
   }
 
+  /**
+   * Keras `layer.trainable`: whether `fit` updates this layer's weights (and, for
+   * BatchNormalization, whether it uses batch statistics). Kept in the config, so a saved model
+   * keeps it. A model also freezes the layers of a nested model that is not trainable.
+   */
+  get trainable(): boolean {
+    return this.config.trainable !== false;
+  }
+
+  set trainable(value: boolean) {
+    this.config.trainable = value;
+  }
+
+  /**
+   * Per weight (Keras order): whether it is a trainable variable. Default all; layers with
+   * statistics updated by other means (BatchNormalization's moving mean and variance) override.
+   */
+  weightTrainable(): boolean[] {
+    return this.weightSpecs(this.inputShape).map(() => true);
+  }
+
   /** Number of scalars in the weights. */
   countParams(): number {
     return this.weightSpecs(this.inputShape).reduce((n, s) => n + sizeOf(s.shape), 0);

@@ -1,6 +1,8 @@
 /**
- * Models: a chain of layers built from a Keras model config (Sequential, or a Functional model
- * whose graph is a chain), with weights per layer name in Keras order.
+ * Models: a Keras model config (Sequential, or Functional of any shape: several inputs and
+ * outputs, branches, merges, shared layers, nested models) built into a {@link Graph} of layer
+ * calls, with weights per layer path in Keras order. One executor (`executor.ts`) runs the graph
+ * for `predict` and, through the trainer, for `fit`.
  */
 import {
   InputShapeError,
@@ -8,16 +10,17 @@ import {
   UnsupportedLayerError,
   WeightShapeError,
 } from "./errors.ts";
-import type { CallContext, Layer, LayerConfig, WeightTensor } from "./layer.ts";
+import type { CallContext, Layer, WeightTensor } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
 import { RecurrentLayer } from "./layers/recurrent.ts";
 import { Bidirectional } from "./layers/bidirectional.ts";
 import { kernelThreads } from "./wasm/threads.ts";
-import { layerFactory } from "./registry.ts";
-import { type DeviceTensor, formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
+import { buildGraph, type Graph, type GraphLayer, type GraphNode, MODEL_CLASSES } from "./graph.ts";
+import { type GraphPlan, planGraph, runForward, TensorStore } from "./executor.ts";
+import type { KerasObject, ModelSpec } from "./spec.ts";
+import { formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
 import { getRuntime } from "./wasm/kernels.ts";
 import { CONV_ALGORITHMS, type ConvAlgorithm } from "./winograd.ts";
-import type { WeightTensor as LayerWeight } from "./layer.ts";
 import { initialWeights } from "./training/initializers.ts";
 import { SeededRandom } from "./training/random.ts";
 import { TrainingConfigError } from "./training/errors.ts";
@@ -30,22 +33,7 @@ import {
   Trainer,
 } from "./training/trainer.ts";
 
-/** A serialized Keras object: `{ class_name, config }` (plus Keras 3 `module`, `registered_name`, …). */
-export interface KerasObject {
-  class_name: string;
-  config: Record<string, unknown>;
-  [key: string]: unknown;
-}
-
-/** What the engine builds a model from. */
-export interface ModelSpec {
-  /** The Keras model JSON (`config.json`, `model_config`, or TF.js `modelTopology.model_config`). */
-  config: KerasObject;
-  /** Weights per layer config name, Keras order (Bidirectional: forward, then backward). */
-  weights: Record<string, WeightTensor[]>;
-  /** keras_version of the source file; selects version-dependent semantics. */
-  kerasVersion?: string;
-}
+export type { KerasObject, ModelSpec };
 
 /** Options of {@link buildModel} / the {@link Model} constructor. */
 export interface ModelBuildOptions {
@@ -72,24 +60,39 @@ export interface PredictOptions {
   batchSize?: number;
 }
 
+/** Options of {@link Model.predictMany}. */
+export interface PredictManyOptions extends PredictOptions {
+  /**
+   * Layer names (or nested paths such as `"base/conv1"`) whose outputs to return instead of the
+   * model's outputs — Keras's `Model(inputs, model.get_layer(name).output)` feature extraction.
+   * A layer called several times gives its first call's output.
+   */
+  outputs?: string[];
+}
+
 /** Bytes of the largest activation a predict chunk aims to keep per thread (half of L2). */
 const CACHE_CHUNK_BYTES = 512 * 1024;
 
-/** Keras model classes the engine builds. */
-const MODEL_CLASSES = new Set(["Sequential", "Functional", "Model"]);
-
-/** A runnable chain of layers. */
+/** A runnable model: a graph of layer calls with the layers' weights on the device. */
 export class Model {
   readonly name: string;
   readonly className: string;
-  /** The layers in order; the first is the model's InputLayer (synthesised when absent). */
-  readonly layers: Layer[];
   readonly kerasVersion?: string;
+  /** A private copy of the config (trainable flags set through the model are kept in it). */
   readonly #config: KerasObject;
+  readonly #options: ModelBuildOptions;
+  readonly #weights: Record<string, WeightTensor[]>;
+  #graph: Graph;
+  /** Output shape (no batch) of every node. */
+  #shapes: Shape[] = [];
+  #info = new Map<Layer, GraphLayer>();
+  #plans = new Map<string, GraphPlan>();
   #built = false;
   #disposed = false;
   #initRng?: SeededRandom;
   #trainer?: Trainer;
+  /** `layerTrainable()` when the trainer was compiled (a change needs a new compile). */
+  #compiledTrainable = "";
   /** Set by a callback (e.g. EarlyStopping) to end `fit` after the current epoch. */
   stopTraining = false;
 
@@ -115,36 +118,11 @@ export class Model {
       );
     }
     this.className = config.class_name;
-    this.#config = config;
+    this.#config = structuredClone(config);
+    this.#options = options;
     this.kerasVersion = kerasVersion;
-    const inner = config.config ?? {};
+    const inner = this.#config.config ?? {};
     this.name = typeof inner.name === "string" ? inner.name : "model";
-    const layerObjs = orderedLayerObjects(config);
-    this.layers = [];
-    for (const obj of layerObjs) {
-      const cfg = (obj.config ?? {}) as LayerConfig;
-      const layerName = String(cfg.name ?? obj.name ?? obj.class_name);
-      const factory = layerFactory(obj.class_name);
-      if (!factory) throw new UnsupportedLayerError(obj.class_name, layerName);
-      this.layers.push(factory({ ...cfg, name: layerName }, {
-        kerasVersion,
-        convAlgorithm: options.convAlgorithm,
-      }));
-    }
-    // Keras 2 Sequential (and Keras 3 with build_input_shape) put the input shape elsewhere.
-    if (!(this.layers[0] instanceof InputLayer)) {
-      const first = layerObjs[0]?.config as LayerConfig | undefined;
-      const batchShape = first?.batch_input_shape ?? first?.batch_shape ?? inner.build_input_shape;
-      if (Array.isArray(batchShape)) {
-        this.layers.unshift(
-          new InputLayer({
-            name: `${this.name}_input`,
-            batch_shape: batchShape,
-            dtype: first?.dtype,
-          }, { kerasVersion }),
-        );
-      }
-    }
     this.#weights = weights ?? {};
     if (options.initialize !== undefined) {
       const seed = options.initialize?.seed;
@@ -155,53 +133,232 @@ export class Model {
       }
       this.#initRng = new SeededRandom(seed);
     }
-    const input = this.layers[0];
-    if (input instanceof InputLayer) this.#build(input.declaredShape);
+    this.#graph = this.#makeGraph();
+    if (!this.#graph.needsInputShape) this.#build();
   }
 
-  #weights: Record<string, WeightTensor[]>;
+  #makeGraph(inputBatchShape?: (number | null)[]): Graph {
+    const graph = buildGraph(this.#config, {
+      kerasVersion: this.kerasVersion,
+      convAlgorithm: this.#options.convAlgorithm,
+    }, inputBatchShape);
+    this.#info = new Map(graph.layers.map((l) => [l.layer, l]));
+    this.#plans.clear();
+    return graph;
+  }
 
-  /** Builds every layer for `inputShape` (no batch), validating and uploading weights. */
-  #build(inputShape: Shape): void {
+  /** The weights given for a layer: by its path, or by its name when that names one layer. */
+  #weightsFor(info: GraphLayer): WeightTensor[] | undefined {
+    const byPath = this.#weights[info.path];
+    if (byPath !== undefined || info.path === info.layer.name) return byPath;
+    const same = this.#graph.layers.filter((l) => l.layer.name === info.layer.name);
+    return same.length === 1 ? this.#weights[info.layer.name] : undefined;
+  }
+
+  /** Builds every layer on its first call's input shapes, validating and uploading weights. */
+  #build(): void {
     const { heap } = getRuntime();
-    let shape = inputShape;
+    const graph = this.#graph;
+    const shapes: Shape[] = new Array(graph.nodes.length);
+    const built = new Set<Layer>();
     try {
-      for (const layer of this.layers) {
-        let weights = this.#weights[layer.name];
-        if (weights === undefined && this.#initRng && layer.weightSpecs(shape).length) {
-          weights = initialWeights(layer, shape, this.#initRng);
+      for (const node of graph.nodes) {
+        const layer = node.layer;
+        if (node.inputIndex >= 0) {
+          const input = layer as InputLayer;
+          if (!built.has(layer)) input.build(input.declaredShape, undefined, heap);
+          built.add(layer);
+          shapes[node.id] = input.outputShape;
+          continue;
         }
-        if (weights !== undefined) checkWeightList(layer.name, weights);
-        layer.build(shape, weights, heap);
-        shape = layer.outputShape;
+        const inputShapes = node.inputs.map((i) => shapes[i]);
+        if (built.has(layer)) {
+          shapes[node.id] = layer.computeOutputShapes(inputShapes);
+          continue;
+        }
+        const info = this.#info.get(layer)!;
+        let weights = this.#weightsFor(info);
+        if (weights === undefined && this.#initRng && layer.weightSpecs(inputShapes[0]).length) {
+          weights = initialWeights(layer, inputShapes[0], this.#initRng);
+        }
+        if (weights !== undefined) checkWeightList(info.path, weights);
+        layer.buildInputs(inputShapes, weights, heap);
+        built.add(layer);
+        shapes[node.id] = layer.outputShape;
       }
     } catch (e) {
       // A layer refused its config or weights: free what the layers before it uploaded, so a
       // failed build (e.g. of a corrupted file) leaks no device memory.
-      for (const layer of this.layers) layer.dispose();
+      for (const l of graph.layers) l.layer.dispose();
       throw e;
     }
+    this.#shapes = shapes;
     this.#built = true;
   }
 
-  /** The declared input shape without batch (may contain null). */
-  get inputShape(): Shape {
-    return this.layers[0]?.outputShape ?? [];
-  }
-
-  /** The output shape without batch. */
-  get outputShape(): Shape {
-    return this.layers[this.layers.length - 1]?.outputShape ?? [];
+  /** The graph of layer calls (nodes in execution order, inputs, outputs, nested models). */
+  get graph(): Graph {
+    return this.#graph;
   }
 
   /**
-   * Runs the model. Chunks of at most `batchSize` samples run in one kernel call each; the result
-   * is the same as one sample at a time.
+   * Every layer once, in order of first call; a Sequential's synthesised or declared InputLayer
+   * first. Layers of nested models are included (their paths: {@link layerPath}).
+   */
+  get layers(): Layer[] {
+    return this.#graph.layers.map((l) => l.layer);
+  }
+
+  /** A layer's path: its name, under the names of the nested models holding it. */
+  layerPath(layer: Layer): string {
+    const info = this.#info.get(layer);
+    if (!info) throw new ModelConfigError(`layer "${layer.name}" is not in model "${this.name}"`);
+    return info.path;
+  }
+
+  /** Output shape (no batch) of a graph node. */
+  nodeShape(id: number): Shape {
+    this.#alive();
+    return this.#shapes[id] ?? [];
+  }
+
+  /** Names of the model's inputs (its InputLayers), in order. */
+  get inputNames(): string[] {
+    return this.#graph.inputs.map((id) => this.#graph.nodes[id].layer.name);
+  }
+
+  /** Names of the layers producing the model's outputs, in order. */
+  get outputNames(): string[] {
+    return this.#graph.outputs.map((id) => this.#info.get(this.#graph.nodes[id].layer)!.path);
+  }
+
+  /** Every input's declared shape without batch (may contain null). */
+  get inputShapes(): Shape[] {
+    return this.#graph.inputs.map((id) => this.#shapes[id] ?? []);
+  }
+
+  /** Every output's shape without batch. */
+  get outputShapes(): Shape[] {
+    return this.#graph.outputs.map((id) => this.#shapes[id] ?? []);
+  }
+
+  /** The (first) input's declared shape without batch (may contain null). */
+  get inputShape(): Shape {
+    return this.inputShapes[0] ?? [];
+  }
+
+  /** The (first) output's shape without batch. */
+  get outputShape(): Shape {
+    return this.outputShapes[0] ?? [];
+  }
+
+  /**
+   * A layer by name or path (`"base/conv1"` inside a nested model `base`). A plain name finds a
+   * nested layer too when no other layer has that name.
+   */
+  getLayer(name: string): Layer {
+    const byPath = this.#graph.layers.find((l) => l.path === name);
+    if (byPath) return byPath.layer;
+    const byName = this.#graph.layers.filter((l) => l.layer.name === name);
+    if (byName.length === 1) return byName[0].layer;
+    throw new ModelConfigError(
+      byName.length
+        ? `model "${this.name}": "${name}" names ${byName.length} layers (${
+          byName.map((l) => l.path).join(", ")
+        }); give its path`
+        : `model "${this.name}" has no layer "${name}" (layers: ${
+          this.#graph.layers.map((l) => l.path).join(", ")
+        })`,
+    );
+  }
+
+  /** The nested models (models used as layers), by path. */
+  get nestedModels(): string[] {
+    return this.#graph.models.map((m) => m.path);
+  }
+
+  /**
+   * Keras `layer.trainable = value` for a layer or a nested model (by name or path). Freezing a
+   * nested model freezes every layer in it, and unfreezing it unfreezes them all (as Keras's
+   * setter does); then single layers can be frozen again — the two-phase fine-tuning recipe.
+   * Takes effect at the next `compile` (as in Keras); `fit` refuses a stale compile.
+   */
+  setTrainable(name: string, value: boolean): void {
+    this.#alive();
+    if (typeof value !== "boolean") {
+      throw new ModelConfigError(`setTrainable("${name}"): expected true or false, got ${value}`);
+    }
+    const model = this.#graph.models.find((m) => m.path === name) ??
+      (this.#graph.models.filter((m) => m.path.split("/").pop() === name).length === 1
+        ? this.#graph.models.find((m) => m.path.split("/").pop() === name)
+        : undefined);
+    if (model) {
+      model.config.trainable = value;
+      const inside = (p: string) => p.startsWith(`${model.path}/`);
+      for (const m of this.#graph.models) if (inside(m.path)) m.config.trainable = value;
+      for (const l of this.#graph.layers) {
+        if (inside(l.path)) {
+          l.layer.trainable = value;
+          this.#rawLayerConfig(l.path).trainable = value;
+        }
+      }
+      return;
+    }
+    const layer = this.getLayer(name);
+    layer.trainable = value;
+    this.#rawLayerConfig(this.layerPath(layer)).trainable = value;
+  }
+
+  /** The config object of the layer at `path` inside this model's own config copy. */
+  #rawLayerConfig(path: string): Record<string, unknown> {
+    let cfg = this.#config.config as Record<string, unknown>;
+    const parts = path.split("/");
+    for (let i = 0; i < parts.length; i++) {
+      const list = (Array.isArray(cfg) ? cfg : cfg.layers) as
+        | { config?: Record<string, unknown> }[]
+        | undefined;
+      const entry = list?.find((e) => e?.config?.name === parts[i]);
+      if (!entry?.config) return {};
+      cfg = entry.config;
+    }
+    return cfg;
+  }
+
+  /**
+   * Per layer of {@link layers}: whether `fit` trains it — its own `trainable` and that of every
+   * nested model holding it.
+   */
+  layerTrainable(): boolean[] {
+    const frozen = new Set(
+      this.#graph.models.filter((m) => m.config.trainable === false).map((m) => m.path),
+    );
+    return this.#graph.layers.map((l) => l.layer.trainable && !l.models.some((m) => frozen.has(m)));
+  }
+
+  /**
+   * Runs a model with one input and one output. Chunks of at most `batchSize` samples run in one
+   * kernel call each; the result is the same as one sample at a time. Models with several inputs
+   * or outputs run with {@link predictMany}.
    */
   predict(x: Tensor, options: PredictOptions = {}): Tensor {
     if (this.#disposed) throw new ModelConfigError(`model "${this.name}" was disposed`);
-    if (!(x instanceof Tensor)) {
-      throw new InputShapeError(this.name, "a Tensor", x === null ? "null" : typeof x);
+    if (this.#graph.inputs.length > 1 || this.#graph.outputs.length > 1) {
+      throw new ModelConfigError(
+        `model "${this.name}" has ${this.#graph.inputs.length} inputs and ` +
+          `${this.#graph.outputs.length} outputs: use predictMany([inputs…])`,
+      );
+    }
+    return this.predictMany([x], options)[0];
+  }
+
+  /**
+   * Runs the model on one tensor per input (in {@link inputNames} order); returns one tensor per
+   * output (in {@link outputNames} order), or per layer named in `options.outputs`.
+   */
+  predictMany(xs: Tensor[], options: PredictManyOptions = {}): Tensor[] {
+    if (this.#disposed) throw new ModelConfigError(`model "${this.name}" was disposed`);
+    if (!Array.isArray(xs)) {
+      throw new InputShapeError(this.name, "an array of Tensors", xs === null ? "null" : typeof xs);
     }
     if (typeof options !== "object" || options === null) {
       throw new InputShapeError(this.name, "options an object", String(options));
@@ -210,32 +367,84 @@ export class Model {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new InputShapeError(this.name, "batchSize a positive integer", String(batchSize));
     }
-    this.#ensureBuilt(x);
-    this.#checkInput(x);
-    // Keras casts inputs to the model's dtype: int32 data for a model that does not start with
-    // an Embedding is converted, never reinterpreted as float bits by the kernels.
-    if (x.dtype === "int32" && !this.#takesIds()) {
-      x = new Tensor(Float32Array.from(x.data), x.shape);
+    this.#ensureBuilt(xs);
+    this.#checkInputs(xs);
+    const inputs = this.#castInputs(xs);
+    const wanted = options.outputs === undefined
+      ? this.#graph.outputs
+      : this.#nodesOf(options.outputs);
+    return this.#run(inputs, wanted, batchSize);
+  }
+
+  /** Node ids of the first call of each named layer. */
+  #nodesOf(names: unknown): number[] {
+    if (!Array.isArray(names) || !names.every((n) => typeof n === "string")) {
+      throw new ModelConfigError(`outputs: expected a list of layer names, got ${names}`);
     }
-    const n = x.shape[0];
-    const step = Math.min(batchSize, this.#cacheChunk());
-    let out: Float32Array | undefined;
-    let outShape: number[] = [];
+    return names.map((name) => {
+      const layer = this.getLayer(name);
+      const node = this.#graph.nodes.find((n) => n.layer === layer);
+      if (!node) {
+        throw new ModelConfigError(`model "${this.name}": layer "${name}" is never called`);
+      }
+      return node.id;
+    });
+  }
+
+  #plan(wanted: readonly number[]): GraphPlan {
+    const key = wanted.join(",");
+    let plan = this.#plans.get(key);
+    if (!plan) {
+      plan = planGraph(this.#graph, wanted);
+      this.#plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  /** Runs the forward pass in chunks; returns the wanted tensors on the host. */
+  #run(xs: Tensor[], wanted: readonly number[], batchSize: number): Tensor[] {
+    const { kernels, heap } = getRuntime();
+    const ctx: CallContext = { kernels, heap, training: false };
+    const plan = this.#plan(wanted);
+    const n = xs[0]?.shape[0] ?? 0;
+    const step = Math.min(batchSize, this.#cacheChunk(plan));
+    const outs: Float32Array[] = [];
+    const outShapes: number[][] = [];
     for (let start = 0; start < n; start += step) {
       const end = Math.min(n, start + step);
-      const y = this.#runBatch(x.sliceBatch(start, end));
-      if (!out) {
-        outShape = [n, ...y.shape.slice(1)];
-        out = new Float32Array(sizeOf(outShape));
+      const store = new TensorStore(this.#graph.nodes.length, heap);
+      try {
+        const inputs = xs.map((x) => {
+          const part = x.sliceBatch(start, end);
+          return { ptr: heap.upload(part.data), shape: [...part.shape], dtype: part.dtype };
+        });
+        runForward(
+          this.#graph,
+          plan,
+          inputs,
+          store,
+          (node, ins, masks) => node.layer.callInputs(ins, masks, ctx),
+          false,
+        );
+        wanted.forEach((id, k) => {
+          const t = store.values[id]!;
+          const size = sizeOf(t.shape);
+          if (!outs[k]) {
+            outShapes[k] = [n, ...t.shape.slice(1)];
+            outs[k] = new Float32Array(sizeOf(outShapes[k]));
+          }
+          const data = t.dtype === "int32" ? heap.i32(t.ptr, size) : heap.f32(t.ptr, size);
+          outs[k].set(data, start * sizeOf(outShapes[k].slice(1)));
+        });
+      } finally {
+        store.releaseAll();
       }
-      out.set(y.data as Float32Array, start * sizeOf(outShape.slice(1)));
     }
-    if (!out) {
+    return wanted.map((id, k) => {
+      if (outs[k]) return new Tensor(outs[k], outShapes[k]);
       // Empty batch: output shape from the static shapes (unknown dims → 0 values).
-      outShape = [0, ...this.outputShape.map((d) => d ?? 0)];
-      out = new Float32Array(0);
-    }
-    return new Tensor(out, outShape);
+      return new Tensor(new Float32Array(0), [0, ...(this.#shapes[id] ?? []).map((d) => d ?? 0)]);
+    });
   }
 
   /**
@@ -245,103 +454,101 @@ export class Model {
    * models take the whole batch: their per-step GEMMs have the batch as rows and lose more.
    * The result does not depend on it (every kernel's result is independent of the batch size).
    */
-  #cacheChunk(): number {
+  #cacheChunk(plan: GraphPlan): number {
     let largest = 0;
-    for (const layer of this.layers) {
+    for (const node of plan.steps) {
+      const layer = node.layer;
       if (layer instanceof RecurrentLayer || layer instanceof Bidirectional) return Infinity;
-      const dims = layer.outputShape;
-      if (dims.some((d) => d === null)) return Infinity;
+      const dims = this.#shapes[node.id];
+      if (!dims || dims.some((d) => d === null)) return Infinity;
       largest = Math.max(largest, sizeOf(dims as number[]) * 4);
     }
     if (largest === 0) return Infinity;
     return Math.max(1, Math.floor(CACHE_CHUNK_BYTES / largest)) * Math.max(1, kernelThreads());
   }
 
-  /** Whether the first computing layer reads int32 token ids (an Embedding). */
-  #takesIds(): boolean {
-    return this.layers.find((l) => !(l instanceof InputLayer))?.className === "Embedding";
+  /**
+   * Keras casts inputs to the model's dtype: int32 data for an input that does not feed only
+   * Embeddings is converted, never reinterpreted as float bits by the kernels.
+   */
+  #castInputs(xs: Tensor[]): Tensor[] {
+    return xs.map((x, i) => {
+      if (x.dtype !== "int32") return x;
+      const id = this.#graph.inputs[i];
+      const readers = this.#graph.nodes.filter((n) => n.inputs.includes(id));
+      const ids = readers.length > 0 && readers.every((n) => n.layer.className === "Embedding");
+      return ids ? x : new Tensor(Float32Array.from(x.data), x.shape);
+    });
   }
 
-  /** Builds a model without an InputLayer for the shape of its first input. */
-  #ensureBuilt(x: Tensor): void {
+  /** Builds a Sequential that declares no input shape for the shape of its first input. */
+  #ensureBuilt(xs: Tensor[]): void {
     if (this.#built) return;
-    if (this.layers.length === 0 || !(this.layers[0] instanceof InputLayer)) {
-      this.layers.unshift(
-        new InputLayer({ name: `${this.name}_input`, batch_shape: [null, ...x.shape.slice(1)] }, {
-          kerasVersion: this.kerasVersion,
-        }),
-      );
+    const x = xs[0];
+    if (!(x instanceof Tensor)) {
+      throw new InputShapeError(this.name, "a Tensor", x === null ? "null" : typeof x);
     }
-    this.#build((this.layers[0] as InputLayer).declaredShape);
+    this.#graph = this.#makeGraph([null, ...x.shape.slice(1)]);
+    this.#build();
   }
 
-  #checkInput(x: Tensor): void {
-    const declared = this.inputShape;
-    const got = x.shape.slice(1);
-    const ok = got.length === declared.length &&
-      declared.every((d, i) => d === null || d === got[i]);
-    if (!ok) {
+  #checkInputs(xs: Tensor[], field = ""): void {
+    const suffix = field ? ` (${field})` : "";
+    const ids = this.#graph.inputs;
+    if (xs.length !== ids.length) {
       throw new InputShapeError(
-        this.layers[0].name,
-        formatShape(declared),
-        `(${x.shape.join(", ")})`,
+        this.name,
+        `${ids.length} input tensor${ids.length === 1 ? "" : "s"} (${
+          this.inputNames.join(", ")
+        })${suffix}`,
+        `${xs.length}`,
       );
     }
-    if (x.data instanceof Float32Array) {
-      for (let i = 0; i < x.data.length; i++) {
-        if (!Number.isFinite(x.data[i])) {
-          throw new InputShapeError(
-            this.layers[0].name,
-            "finite values",
-            `${x.data[i]} at flat index ${i}`,
-          );
+    xs.forEach((x, i) => {
+      const inputName = this.#graph.nodes[ids[i]].layer.name;
+      if (!(x instanceof Tensor)) {
+        throw new InputShapeError(inputName, `a Tensor${suffix}`, x === null ? "null" : typeof x);
+      }
+      const declared = this.#shapes[ids[i]];
+      const got = x.shape.slice(1);
+      const ok = got.length === declared.length &&
+        declared.every((d, j) => d === null || d === got[j]);
+      if (!ok) {
+        throw new InputShapeError(
+          inputName,
+          `${formatShape(declared)}${suffix}`,
+          `(${x.shape.join(", ")})`,
+        );
+      }
+      if (x.shape[0] !== xs[0].shape[0]) {
+        throw new InputShapeError(
+          inputName,
+          `${xs[0].shape[0]} samples, as the first input${suffix}`,
+          `${x.shape[0]}`,
+        );
+      }
+      if (x.data instanceof Float32Array) {
+        for (let k = 0; k < x.data.length; k++) {
+          if (!Number.isFinite(x.data[k])) {
+            throw new InputShapeError(
+              inputName,
+              `finite values${suffix}`,
+              `${x.data[k]} at flat index ${k}`,
+            );
+          }
         }
       }
-    }
+    });
   }
 
-  #runBatch(x: Tensor): Tensor {
-    const { kernels, heap } = getRuntime();
-    const ctx: CallContext = { kernels, heap, training: false };
-    const owned = new Set<number>();
-    let cur: DeviceTensor = { ptr: heap.upload(x.data), shape: [...x.shape], dtype: x.dtype };
-    owned.add(cur.ptr);
-    let mask: DeviceTensor | null = null;
-    try {
-      for (const layer of this.layers) {
-        const next = layer.call(cur, mask, ctx);
-        owned.add(next.ptr);
-        const nextMask = layer.computeMask(cur, mask);
-        if (nextMask) owned.add(nextMask.ptr);
-        if (mask && nextMask?.ptr !== mask.ptr && next.ptr !== mask.ptr) {
-          heap.free(mask.ptr);
-          owned.delete(mask.ptr);
-        }
-        if (next.ptr !== cur.ptr && nextMask?.ptr !== cur.ptr) {
-          heap.free(cur.ptr);
-          owned.delete(cur.ptr);
-        }
-        cur = next;
-        mask = nextMask;
-      }
-      const n = sizeOf(cur.shape);
-      const data = cur.dtype === "int32"
-        ? Float32Array.from(heap.i32(cur.ptr, n))
-        : heap.f32(cur.ptr, n).slice();
-      return new Tensor(data, cur.shape);
-    } finally {
-      for (const p of owned) heap.free(p);
-    }
-  }
-
-  /** The config and weights as built, for saving. */
+  /** The config (with trainable flags set through the model) and current weights, for saving. */
   toSpec(): ModelSpec {
     const weights: Record<string, WeightTensor[]> = {};
-    for (const l of this.layers) {
-      const w = l.getWeights();
-      if (w.length) weights[l.name] = w;
+    for (const l of this.#graph.layers) {
+      const w = l.layer.getWeights();
+      if (w.length) weights[l.path] = w;
     }
-    return { config: this.#config, weights, kerasVersion: this.kerasVersion };
+    return { config: structuredClone(this.#config), weights, kerasVersion: this.kerasVersion };
   }
 
   /** Total number of weight scalars. */
@@ -349,19 +556,81 @@ export class Model {
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
-  /** A Keras-style summary table. */
+  /** Trainable and non-trainable weight scalars, as Keras's `summary()` counts them. */
+  countParamsByKind(): { trainable: number; nonTrainable: number } {
+    const flags = this.layerTrainable();
+    let trainable = 0, nonTrainable = 0;
+    this.#graph.layers.forEach((l, i) => {
+      const kinds = l.layer.weightTrainable();
+      l.layer.weightSpecs(l.layer.inputShape).forEach((s, j) => {
+        if (flags[i] && kinds[j] !== false) trainable += sizeOf(s.shape);
+        else nonTrainable += sizeOf(s.shape);
+      });
+    });
+    return { trainable, nonTrainable };
+  }
+
+  /**
+   * A Keras-style summary table: one row per layer (a nested model is one row), its output
+   * shape and parameters, and for Functional models the layers each one is connected to; then
+   * the total, trainable and non-trainable parameter counts.
+   */
   summary(): string {
-    const rows = this.layers.filter((l) =>
-      !(l instanceof InputLayer) || this.className !== "Sequential"
-    ).map((l) => [
-      `${l.name} (${l.className})`,
-      formatShape(l.outputShape),
-      String(l.countParams()),
-    ]);
-    const head = ["Layer (type)", "Output Shape", "Param #"];
+    const graph = this.#graph;
+    const functional = this.className !== "Sequential";
+    const group = (layer: Layer) => {
+      const info = this.#info.get(layer)!;
+      return info.models[0] ?? info.path;
+    };
+    const groups: string[] = [];
+    const nodesOf = new Map<string, GraphNode[]>();
+    for (const node of graph.nodes) {
+      const g = group(node.layer);
+      if (!nodesOf.has(g)) {
+        groups.push(g);
+        nodesOf.set(g, []);
+      }
+      nodesOf.get(g)!.push(node);
+    }
+    const callIndex = (node: GraphNode) => {
+      const g = group(node.layer);
+      const calls = nodesOf.get(g)!.filter((n) => this.#info.get(n.layer)!.models.length === 0);
+      const k = calls.indexOf(node);
+      return k >= 0 ? k : 0;
+    };
+    const rows: string[][] = [];
+    for (const g of groups) {
+      const nodes = nodesOf.get(g)!;
+      const first = nodes[0].layer;
+      const nested = graph.models.find((m) => m.path === g);
+      if (!nested && first instanceof InputLayer && !functional) continue;
+      const members = graph.layers.filter((l) => l.path === g || l.path.startsWith(`${g}/`));
+      const params = members.reduce((n, l) => n + l.layer.countParams(), 0);
+      const label = nested ? `${g} (${nested.className})` : `${first.name} (${first.className})`;
+      const shapes = nested
+        ? [this.#shapes[nodes[nodes.length - 1].id]]
+        : nodes.map((n) => this.#shapes[n.id]);
+      const shapeText = shapes.every((s) => formatShape(s ?? []) === formatShape(shapes[0] ?? []))
+        ? formatShape(shapes[0] ?? [])
+        : "multiple";
+      const inGroup = new Set(nodes.map((n) => n.id));
+      const sources = nodes.flatMap((n) => n.inputs.filter((i) => !inGroup.has(i)));
+      const connected = [...new Set(sources)].map((i) => {
+        const src = graph.nodes[i];
+        return `${group(src.layer)}[${callIndex(src)}][0]`;
+      });
+      rows.push([label, shapeText, String(params), ...(functional ? [connected.join(", ")] : [])]);
+    }
+    const head = [
+      "Layer (type)",
+      "Output Shape",
+      "Param #",
+      ...(functional ? ["Connected to"] : []),
+    ];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)) + 2);
     const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join("").trimEnd();
     const rule = "─".repeat(w.reduce((a, b) => a + b, 0));
+    const { trainable, nonTrainable } = this.countParamsByKind();
     return [
       `Model: "${this.name}"`,
       rule,
@@ -369,7 +638,9 @@ export class Model {
       rule,
       ...rows.map(line),
       rule,
-      `Total params: ${this.countParams()}`,
+      `Total params: ${trainable + nonTrainable}`,
+      `Trainable params: ${trainable}`,
+      `Non-trainable params: ${nonTrainable}`,
     ].join("\n");
   }
 
@@ -377,7 +648,7 @@ export class Model {
 
   /**
    * Configures training (Keras `compile`): optimizer (default Adam), loss, metrics. Recompiling
-   * discards the previous optimizer state.
+   * discards the previous optimizer state; changing `trainable` needs a new compile.
    */
   compile(options: CompileOptions): void {
     this.#alive();
@@ -385,22 +656,23 @@ export class Model {
     this.#trainer = undefined;
     this.#trainer = new Trainer(this, options, (x, field) => {
       if (!(x instanceof Tensor)) throw new InputShapeError(this.name, "a Tensor", typeof x);
-      this.#ensureBuilt(x);
-      try {
-        this.#checkInput(x);
-      } catch (e) {
-        if (e instanceof InputShapeError) {
-          throw new InputShapeError(e.layerName, `${e.expected} (${field})`, e.received);
-        }
-        throw e;
-      }
+      this.#ensureBuilt([x]);
+      this.#checkInputs([x], field);
     });
+    this.#compiledTrainable = this.layerTrainable().join();
   }
 
   #compiled(what: string): Trainer {
     this.#alive();
     if (!this.#trainer) {
       throw new TrainingConfigError(what, `model "${this.name}" must be compiled first`);
+    }
+    if (what !== "optimizer" && this.#compiledTrainable !== this.layerTrainable().join()) {
+      throw new TrainingConfigError(
+        what,
+        `layers' trainable flags changed after compile: call compile() again (as in Keras, ` +
+          `where the change takes effect only then)`,
+      );
     }
     return this.#trainer;
   }
@@ -432,12 +704,15 @@ export class Model {
     return this.#compiled("trainOnBatch").trainOnBatch(x, y, sampleWeight);
   }
 
-  /** Copies of every layer's current weights, in layer then Keras order (Keras `get_weights`). */
-  getWeights(): LayerWeight[] {
+  /**
+   * Copies of every layer's current weights, in layer then Keras order (Keras `get_weights`),
+   * named `<layer path>/<weight>`.
+   */
+  getWeights(): WeightTensor[] {
     this.#alive();
-    return this.layers.flatMap((l) =>
-      l.getWeights().map((w) => ({
-        name: `${l.name}/${w.name}`,
+    return this.#graph.layers.flatMap((l) =>
+      l.layer.getWeights().map((w) => ({
+        name: `${l.path}/${w.name}`,
         shape: [...w.shape],
         data: w.data.slice(),
       }))
@@ -445,9 +720,10 @@ export class Model {
   }
 
   /** Replaces every layer's weights from a list shaped like {@link getWeights}' (Keras `set_weights`). */
-  setWeights(weights: LayerWeight[]): void {
+  setWeights(weights: WeightTensor[]): void {
     this.#alive();
-    const counts = this.layers.map((l) => l.getWeights().length);
+    const layers = this.layers;
+    const counts = layers.map((l) => l.getWeights().length);
     const total = counts.reduce((a, b) => a + b, 0);
     if (!Array.isArray(weights) || weights.length !== total) {
       throw new ModelConfigError(
@@ -457,7 +733,7 @@ export class Model {
       );
     }
     let k = 0;
-    this.layers.forEach((l, i) => {
+    layers.forEach((l, i) => {
       const mine = weights.slice(k, k + counts[i]);
       k += counts[i];
       if (mine.length) {
@@ -505,102 +781,4 @@ function checkWeightList(layerName: string, weights: unknown): void {
  */
 export function buildModel(spec: ModelSpec, options: ModelBuildOptions = {}): Model {
   return new Model(spec, options);
-}
-
-interface LayerObject {
-  class_name: string;
-  config?: Record<string, unknown>;
-  name?: string;
-  inbound_nodes?: unknown;
-}
-
-/** The layer objects of a Sequential list, or of a Functional chain in execution order. */
-function orderedLayerObjects(model: KerasObject): LayerObject[] {
-  const cfg = model.config ?? {};
-  const layers = (Array.isArray(cfg) ? cfg : cfg.layers) as LayerObject[] | undefined;
-  if (!Array.isArray(layers)) {
-    throw new ModelConfigError(`model "${cfg.name}": config.layers is not a list`);
-  }
-  for (const l of layers) {
-    if (!l || typeof l.class_name !== "string") {
-      throw new ModelConfigError(`model "${cfg.name}": a layer entry has no class_name`);
-    }
-  }
-  if (model.class_name === "Sequential") return layers;
-  // Functional: follow inbound nodes from the single input to the single output.
-  const byName = new Map<string, LayerObject>();
-  for (const l of layers) byName.set(layerName(l), l);
-  const next = new Map<string, string>();
-  for (const l of layers) {
-    const inbound = inboundNames(l);
-    if (inbound.length > 1) {
-      throw new ModelConfigError(
-        `model "${cfg.name}": layer "${
-          layerName(l)
-        }" has ${inbound.length} inputs; only chains of layers are supported`,
-      );
-    }
-    if (inbound.length === 1) {
-      if (next.has(inbound[0])) {
-        throw new ModelConfigError(
-          `model "${cfg.name}": layer "${
-            inbound[0]
-          }" feeds more than one layer; only chains are supported`,
-        );
-      }
-      next.set(inbound[0], layerName(l));
-    }
-  }
-  const roots = layers.filter((l) => inboundNames(l).length === 0);
-  if (roots.length !== 1) {
-    throw new ModelConfigError(
-      `model "${cfg.name}": expected one input layer, found ${roots.length}`,
-    );
-  }
-  const order: LayerObject[] = [];
-  let cur: string | undefined = layerName(roots[0]);
-  while (cur !== undefined) {
-    const obj = byName.get(cur);
-    if (!obj || order.includes(obj)) break;
-    order.push(obj);
-    cur = next.get(cur);
-  }
-  if (order.length !== layers.length) {
-    throw new ModelConfigError(`model "${cfg.name}": layers are not a single chain`);
-  }
-  return order;
-}
-
-function layerName(l: LayerObject): string {
-  return String(l.config?.name ?? l.name ?? l.class_name);
-}
-
-/** Names of the layers feeding `l`, in Keras 2 (`[[["name", 0, 0, {}]]]`) or Keras 3 form. */
-function inboundNames(l: LayerObject): string[] {
-  const nodes = l.inbound_nodes;
-  if (!Array.isArray(nodes) || nodes.length === 0) return [];
-  if (nodes.length > 1) {
-    throw new ModelConfigError(
-      `layer "${layerName(l)}" is called ${nodes.length} times; shared layers are not supported`,
-    );
-  }
-  const node = nodes[0] as unknown;
-  const names: string[] = [];
-  const visit = (v: unknown): void => {
-    if (Array.isArray(v)) {
-      if (typeof v[0] === "string" && typeof v[1] === "number") names.push(v[0]);
-      else v.forEach(visit);
-    } else if (v && typeof v === "object") {
-      const o = v as Record<string, unknown>;
-      if (o.class_name === "__keras_tensor__") {
-        const hist = (o.config as Record<string, unknown>)?.keras_history as unknown[] | undefined;
-        if (Array.isArray(hist) && typeof hist[0] === "string") names.push(hist[0]);
-        return;
-      }
-      if (Array.isArray(o.args)) o.args.forEach(visit);
-      // Keras 3 passes a `mask` kwarg tensor too; it is not a data input.
-    }
-  };
-  visit(node);
-  return [...new Set(names)];
 }

@@ -5,6 +5,7 @@ import {
   SUPPORTED_LAYER_CLASSES,
   Tensor,
   UnsupportedLayerError,
+  WeightShapeError,
 } from "../mod.ts";
 import { maxAbsDiff, Rng } from "../testing/random.ts";
 import { expectThrows } from "../testing/assert.ts";
@@ -103,9 +104,17 @@ Deno.test("Functional chains (Keras 3 and Keras 2 inbound forms) run like the Se
   if (maxAbsDiff(ys[0].data, ys[2].data) > 0 || maxAbsDiff(ys[1].data, ys[2].data) > 0) {
     throw new Error("functional and sequential disagree");
   }
+  // A branch: "a" feeds "b" and "c"; without output_layers both unread layers are outputs.
   const branching = structuredClone(keras2);
   branching.config.layers.push(dense("c", 2, [[["a", 0, 0, {}]]]));
-  expectThrows(() => buildModel({ config: branching, weights: w }), ModelConfigError, "a");
+  const withC = { ...w, c: w.b.map((t) => ({ ...t, data: t.data.map((v) => -v) })) };
+  const branched = buildModel({ config: branching, weights: withC });
+  expectThrows(() => branched.predict(x), ModelConfigError, "predictMany");
+  const [yb, yc] = branched.predictMany([x]);
+  if (maxAbsDiff(yb.data, ys[2].data) > 0) throw new Error("branch b differs from the chain");
+  if (maxAbsDiff(yb.data, yc.data) === 0) throw new Error("branch c computed b's weights");
+  // The branch c has no weights given: a typed error names it.
+  expectThrows(() => buildModel({ config: branching, weights: w }), WeightShapeError, '"c"');
 });
 
 Deno.test("predict refuses wrong shapes and non-finite input, and stays usable after", () => {

@@ -89,6 +89,11 @@ export class BatchNormalization extends Layer {
     return specs;
   }
 
+  /** γ and β train; the moving mean and variance are updated by `fit`, not by gradients. */
+  override weightTrainable(): boolean[] {
+    return [...(this.scale ? [true] : []), ...(this.center ? [true] : []), false, false];
+  }
+
   protected override afterBuild(heap: WasmHeap): void {
     const w = this.hostWeights;
     let i = 0;

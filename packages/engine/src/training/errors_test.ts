@@ -12,6 +12,7 @@ import {
   UntrainableLayerError,
 } from "../../mod.ts";
 import { Loss } from "./losses.ts";
+import type { Graph } from "../graph.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { InputShapeError } from "../errors.ts";
 import { expectThrows } from "../../testing/assert.ts";
@@ -111,7 +112,18 @@ class Mystery extends Layer {
 Deno.test("a layer class without a backward pass is refused by class and layer name", () => {
   const { kernels, heap } = getRuntime();
   expectThrows(
-    () => new TrainingGraph([new Mystery()], new Loss("mean_squared_error"), [], kernels, heap),
+    () => {
+      const layer = new Mystery();
+      const graph: Graph = {
+        nodes: [{ id: 0, layer, inputs: [], inferenceOnly: false, inputIndex: 0 }],
+        inputs: [0],
+        outputs: [0],
+        layers: [{ layer, path: "mystery", models: [] }],
+        models: [],
+        needsInputShape: false,
+      };
+      return new TrainingGraph(graph, [true], new Loss("mean_squared_error"), [], kernels, heap);
+    },
     UntrainableLayerError,
     "Mystery",
     "mystery",

@@ -27,10 +27,10 @@ export function modelGradients(
 ): { loss: number; grads: WeightTensor[] } {
   const { kernels, heap } = getRuntime();
   const loss = Loss.from(options.loss);
-  if (!model.layers.length || model.layers[0].outputShape.length === 0 && x.shape.length > 1) {
+  if (model.graph.needsInputShape) {
     throw new TrainingConfigError("model", "must be built (give it an InputLayer)");
   }
-  const graph = new TrainingGraph(model.layers, loss, [], kernels, heap);
+  const graph = new TrainingGraph(model.graph, model.layerTrainable(), loss, [], kernels, heap);
   try {
     const targets = loss.sparse ? Int32Array.from(y.data) : Float32Array.from(y.data);
     if (options.sampleWeight && options.sampleWeight.length !== x.shape[0]) {

@@ -1,30 +1,34 @@
 /**
- * A model's layers prepared for training: each layer's training behaviour, the parameter table
+ * A model's graph prepared for training: each layer's training behaviour, the parameter table
  * (device weights, gradient buffers, trainable flags), and the two per-slice computations the
  * trainer is built from:
  *
  * - {@link TrainingGraph.computeGradients}: forward in training mode with a tape, loss, backward;
  *   OVERWRITES the gradient buffers with the slice's unscaled gradient sums. It only reads the
- *   weights, so a later version can run slices of one batch in workers (each with its own graph
- *   replica) and sum their gradients.
+ *   weights, so slices of one batch can run in workers (each with its own graph replica) and sum
+ *   their gradients.
  * - {@link TrainingGraph.evaluate}: forward in inference mode and the loss, no gradients.
  *
- * Every device buffer a step allocates is freed before it returns (the heap does not grow across
- * steps).
+ * The forward pass is the model's own executor (`executor.ts`) over the same graph `predict`
+ * runs; the backward pass walks its plan in reverse, summing the gradients of a tensor read by
+ * several layers and the weight gradients of a layer called several times. Every device buffer
+ * a step allocates is freed before it returns (the heap does not grow across steps).
  */
+import { type GraphPlan, planGraph, runForward, TensorStore } from "../executor.ts";
+import type { Graph, GraphNode } from "../graph.ts";
 import type { Layer } from "../layer.ts";
 import { type DeviceTensor, sizeOf, type Tensor } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import type { KernelExports } from "../wasm/kernels.ts";
 import { type LayerTraining, paramOwners, type TrainContext, trainingFor } from "./backward/mod.ts";
-import { TrainingDataError, UntrainableLayerError } from "./errors.ts";
+import { TrainingConfigError, TrainingDataError, UntrainableLayerError } from "./errors.ts";
 import { type Loss, LossKernelMode } from "./losses.ts";
 import { accumulateMetrics, type Metric } from "./metrics.ts";
 import type { ParamRef } from "./optimizers.ts";
 
 /** One weight tensor of the model as the trainer tracks it. */
 export interface Param {
-  /** Index of the model layer it belongs to. */
+  /** Index of the graph layer it belongs to (`graph.layers`). */
   layerIndex: number;
   /** The layer owning the device buffer and its index there. */
   owner: Layer;
@@ -59,12 +63,6 @@ export interface SliceResult {
   metricWeights: number[];
 }
 
-interface ForwardRecord {
-  x: DeviceTensor;
-  y: DeviceTensor;
-  mask: DeviceTensor | null;
-}
-
 /** The seed a layer's random draws use in a step: the step seed mixed with the layer index. */
 export function mixSeed(seed: number, index: number): number {
   let h = (seed ^ Math.imul(index + 1, 0x9e3779b9)) >>> 0;
@@ -80,54 +78,79 @@ function nameHash(name: string): number {
   return (h >>> 0) | 0x10000;
 }
 
-/** The trainable view of a chain of layers. */
+/** The trainable view of a model's graph. */
 export class TrainingGraph {
+  /** The graph's layers (`graph.layers`), each once. */
   readonly layers: readonly Layer[];
   readonly impls: readonly LayerTraining[];
   readonly params: Param[] = [];
+  readonly #graph: Graph;
+  readonly #plan: GraphPlan;
+  readonly #layerIndex: Map<Layer, number>;
+  /** Whether `fit` trains each layer (its own flag and its nested models'). */
+  readonly #layerTrainable: readonly boolean[];
   /** Param indices per layer, in the layer's weight order. */
   readonly #paramsOf: number[][];
-  /** Index of the first layer with a trainable weight (backward stops there). */
-  readonly #firstTrainable: number;
+  /** Per node: whether its output's gradient is needed (a trainable weight lies upstream). */
+  readonly #needGrad: Uint8Array;
+  readonly #output: number;
   readonly #kernels: KernelExports;
   readonly #heap: WasmHeap;
   readonly #loss: Loss;
   readonly #metrics: readonly Metric[];
   readonly #mode: LossKernelMode;
+  /** Whether the loss's gradient is taken before the output layer's softmax/sigmoid. */
+  readonly #fused: boolean;
 
+  /**
+   * @param graph the model's graph (`model.graph`, built)
+   * @param layerTrainable per graph layer: whether `fit` trains it (`model.layerTrainable()`)
+   */
   constructor(
-    layers: readonly Layer[],
+    graph: Graph,
+    layerTrainable: readonly boolean[],
     loss: Loss,
     metrics: readonly Metric[],
     kernels: KernelExports,
     heap: WasmHeap,
   ) {
-    this.layers = layers;
+    if (graph.outputs.length !== 1) {
+      throw new TrainingConfigError(
+        "model",
+        `training supports models with one output; this one has ${graph.outputs.length}`,
+      );
+    }
+    this.#graph = graph;
+    this.layers = graph.layers.map((l) => l.layer);
+    this.#layerIndex = new Map(this.layers.map((l, i) => [l, i]));
+    this.#layerTrainable = graph.layers.map((_, i) => layerTrainable[i] !== false);
     this.#kernels = kernels;
     this.#heap = heap;
     this.#loss = loss;
     this.#metrics = metrics;
-    this.impls = layers.map((layer) => {
+    this.#output = graph.outputs[0];
+    this.#plan = planGraph(graph, [this.#output]);
+    this.impls = graph.layers.map(({ layer, path }) => {
       const impl = trainingFor(layer.className);
-      if (!impl) throw new UntrainableLayerError(layer.className, layer.name);
+      if (!impl) throw new UntrainableLayerError(layer.className, path);
       return impl;
     });
-    this.#paramsOf = layers.map((layer, li) => {
+    this.#paramsOf = graph.layers.map(({ layer, path }, li) => {
       const impl = this.impls[li];
-      const frozen = layer.config.trainable === false;
-      const flags = impl.trainable?.(layer);
+      const frozen = !this.#layerTrainable[li];
+      const flags = impl.trainable?.(layer) ?? layer.weightTrainable();
       const ids: number[] = [];
       let k = 0;
       for (const owner of paramOwners(layer, impl)) {
         owner.getWeights().forEach((w, oi) => {
-          const trainable = !frozen && (flags ? flags[k] !== false : true);
+          const trainable = !frozen && flags[k] !== false;
           const size = sizeOf(w.shape);
           ids.push(this.params.length);
           this.params.push({
             layerIndex: li,
             owner,
             ownerIndex: oi,
-            name: `${layer.name}/${w.name}`,
+            name: `${path}/${w.name}`,
             shape: [...w.shape],
             size,
             trainable,
@@ -138,13 +161,23 @@ export class TrainingGraph {
       }
       return ids;
     });
-    this.#firstTrainable = this.#paramsOf.findIndex((ids) =>
-      ids.some((i) => this.params[i].trainable)
-    );
-    const last = layers.length - 1;
-    this.#mode = loss.mode(
-      last >= 0 ? this.impls[last].outputActivation?.(layers[last]) ?? null : null,
-    );
+    const hasTrainable = this.#paramsOf.map((ids) => ids.some((i) => this.params[i].trainable));
+    this.#needGrad = new Uint8Array(graph.nodes.length);
+    for (const node of graph.nodes) {
+      if (node.inputIndex >= 0) continue;
+      this.#needGrad[node.id] = hasTrainable[this.#layerIndex.get(node.layer)!] ||
+          node.inputs.some((i) => this.#needGrad[i])
+        ? 1
+        : 0;
+    }
+    const outNode = graph.nodes[this.#output];
+    const readers = graph.nodes.filter((n) => n.inputs.includes(this.#output)).length;
+    const outImpl = this.impls[this.#layerIndex.get(outNode.layer)!];
+    const act = readers === 0 && outNode.inputIndex < 0
+      ? outImpl.outputActivation?.(outNode.layer) ?? null
+      : null;
+    this.#mode = loss.mode(act);
+    this.#fused = this.#mode === LossKernelMode.FusedWithOutputActivation;
   }
 
   /** How the loss reads the model output (fused with its softmax/sigmoid, logits, …). */
@@ -193,65 +226,74 @@ export class TrainingGraph {
 
   #run(slice: BatchSlice, seed: number, training: boolean): SliceResult {
     const kernels = this.#kernels, heap = this.#heap;
+    const graph = this.#graph;
     const owned = new Set<number>();
     const keep = (p: number) => {
       owned.add(p);
       return p;
     };
-    const layerIndex = new Map<Layer, number>(this.layers.map((l, i) => [l, i]));
-    const ctx: TrainContext = {
-      kernels,
-      heap,
-      training: true,
-      tape: new Map(),
-      keep,
-      // Inner layers of wrappers are not in the chain: their name picks their stream.
-      seedFor: (layer) => mixSeed(seed, layerIndex.get(layer) ?? nameHash(layer.name)),
-      sampleOffset: slice.sampleOffset,
+    const store = new TensorStore(graph.nodes.length, heap);
+    // One tape and context per call: a layer called twice keeps both calls' records.
+    const contexts = new Map<number, TrainContext>();
+    const calls = new Map<Layer, number>();
+    const ctxFor = (node: GraphNode): TrainContext => {
+      const known = contexts.get(node.id);
+      if (known) return known;
+      {
+        const li = this.#layerIndex.get(node.layer)!;
+        const call = calls.get(node.layer) ?? 0;
+        calls.set(node.layer, call + 1);
+        const ctx: TrainContext = {
+          kernels,
+          heap,
+          training: !node.inferenceOnly,
+          trainable: this.#layerTrainable[li],
+          tape: new Map(),
+          keep,
+          // Inner layers of wrappers are not graph layers: their name picks their stream. A
+          // layer's second call draws from another stream than its first.
+          seedFor: (layer) =>
+            mixSeed(
+              seed,
+              (this.#layerIndex.get(layer) ?? nameHash(layer.name)) + call * 0x20000,
+            ),
+          sampleOffset: slice.sampleOffset,
+        };
+        contexts.set(node.id, ctx);
+        return ctx;
+      }
     };
     const inferCtx = { kernels, heap, training: false };
-    const records: ForwardRecord[] = [];
     let gradPtr = 0;
+    const grads = new Map<number, DeviceTensor>();
     try {
       const x = slice.x;
-      let cur: DeviceTensor = {
-        ptr: keep(heap.upload(x.data)),
-        shape: [...x.shape],
-        dtype: x.dtype,
-      };
-      let mask: DeviceTensor | null = null;
-      for (let i = 0; i < this.layers.length; i++) {
-        const layer = this.layers[i];
-        const impl = this.impls[i];
-        const y: DeviceTensor = training
-          ? impl.forward ? impl.forward(layer, cur, mask, ctx) : layer.call(cur, mask, ctx)
-          : layer.call(cur, mask, inferCtx);
-        keep(y.ptr);
-        const nextMask = layer.computeMask(cur, mask);
-        if (nextMask) keep(nextMask.ptr);
-        if (training) records.push({ x: cur, y, mask });
-        else {
-          // Inference: free what no later layer reads (as Model.predict does).
-          if (mask && nextMask?.ptr !== mask.ptr && y.ptr !== mask.ptr) {
-            heap.free(mask.ptr);
-            owned.delete(mask.ptr);
-          }
-          if (y.ptr !== cur.ptr && nextMask?.ptr !== cur.ptr) {
-            heap.free(cur.ptr);
-            owned.delete(cur.ptr);
-          }
+      const input: DeviceTensor = { ptr: heap.upload(x.data), shape: [...x.shape], dtype: x.dtype };
+      runForward(graph, this.#plan, [input], store, (node, xs, masks) => {
+        const layer = node.layer;
+        if (!training) return layer.callInputs(xs, masks, inferCtx);
+        const impl = this.impls[this.#layerIndex.get(layer)!];
+        const ctx = ctxFor(node);
+        if (layer.multiInput) {
+          return impl.forwardInputs
+            ? impl.forwardInputs(layer, xs, masks, ctx)
+            : layer.callInputs(xs, masks, ctx);
         }
-        cur = y;
-        mask = nextMask;
-      }
+        return impl.forward
+          ? impl.forward(layer, xs[0], masks[0], ctx)
+          : layer.call(xs[0], masks[0], ctx);
+      }, training);
       // ---- loss ----
-      const out = cur;
+      const outId = this.#output;
+      const out = store.values[outId]!;
+      const mask = store.masks[outId];
+      const outLayer = graph.nodes[outId].layer;
       const cols = out.shape[out.shape.length - 1];
       const n = sizeOf(out.shape);
       const rows = n / cols;
       const samples = out.shape[0];
       const rowsPerSample = samples ? rows / samples : 0;
-      const rowWeights = this.#rowWeights(slice.sampleWeight, mask, rows, rowsPerSample);
+      const rowWeights = this.#rowWeights(slice.sampleWeight, mask, rows, rowsPerSample, outLayer);
       const lossCount = mask ? heap.i32(mask.ptr, rows).reduce((a, b) => a + (b ? 1 : 0), 0) : rows;
       const wantTargets = this.#loss.sparse ? rows : n;
       if (slice.targets.length !== wantTargets) {
@@ -295,40 +337,103 @@ export class TrainingGraph {
           metricWeights,
         );
       }
-      // ---- backward ----
       if (training) {
-        let dy: DeviceTensor | null = { ptr: gradPtr, shape: [...out.shape], dtype: "float32" };
+        grads.set(outId, { ptr: gradPtr, shape: [...out.shape], dtype: "float32" });
         gradPtr = 0;
-        const last = this.layers.length - 1;
-        for (let i = last; i >= Math.max(0, this.#firstTrainable) && dy; i--) {
-          const layer = this.layers[i];
-          const ids = this.#paramsOf[i];
-          const needInputGrad = i > this.#firstTrainable;
-          const ret = this.impls[i].backward(layer, {
-            ...records[i],
-            xs: [records[i].x],
-            masks: [records[i].mask],
-            needInputGrads: [needInputGrad],
-            dy,
-            dyIsPreActivation: i === last &&
-              this.#mode === LossKernelMode.FusedWithOutputActivation,
-            weights: ids.map((k) =>
-              this.params[k].owner.deviceWeights()[this.params[k].ownerIndex]
-            ),
-            grads: ids.map((k) => this.params[k].grad),
-            needInputGrad,
-            ctx,
-          });
-          const dx = Array.isArray(ret) ? ret[0] : ret;
-          if (!dx || dx.ptr !== dy.ptr) heap.free(dy.ptr);
-          dy = dx;
-        }
-        if (dy) heap.free(dy.ptr);
+        this.#backward(store, grads, ctxFor);
       }
       return { lossSum, lossCount, metricSums, metricWeights };
     } finally {
       if (gradPtr) heap.free(gradPtr);
-      for (const p of owned) heap.free(p);
+      for (const g of grads.values()) heap.free(g.ptr);
+      for (const p of owned) if (!store.holds(p)) heap.free(p);
+      store.releaseAll();
+    }
+  }
+
+  /**
+   * Walks the plan backwards from the loss gradient in `grads` (node id → ∂loss/∂output, owned
+   * here): each layer's backward turns its output's gradient into its inputs' gradients, which
+   * are summed where a tensor has several readers. Weight gradients of a layer called more than
+   * once are summed over its calls.
+   */
+  #backward(
+    store: TensorStore,
+    grads: Map<number, DeviceTensor>,
+    ctxFor: (node: GraphNode) => TrainContext,
+  ): void {
+    const kernels = this.#kernels, heap = this.#heap;
+    const steps = this.#plan.steps;
+    const done = new Set<Layer>();
+    for (let s = steps.length - 1; s >= 0; s--) {
+      const node = steps[s];
+      const dy = grads.get(node.id);
+      if (!dy) continue;
+      grads.delete(node.id);
+      if (!this.#needGrad[node.id]) {
+        heap.free(dy.ptr);
+        continue;
+      }
+      const layer = node.layer;
+      const li = this.#layerIndex.get(layer)!;
+      const ids = this.#paramsOf[li];
+      const params = ids.map((k) => this.params[k]);
+      // A second call's weight gradients go to scratch first, then add to the first call's.
+      const again = done.has(layer);
+      done.add(layer);
+      const scratch = again ? params.map((p) => (p.trainable ? heap.alloc(p.size * 4) : 0)) : [];
+      const xs = node.inputs.map((i) => store.values[i]!);
+      const masks = node.inputs.map((i) => store.masks[i]);
+      const needs = node.inputs.map((i) => this.#needGrad[i] === 1);
+      let ret: DeviceTensor | null | (DeviceTensor | null)[];
+      try {
+        ret = this.impls[li].backward(layer, {
+          x: xs[0],
+          y: store.values[node.id]!,
+          mask: masks[0],
+          xs,
+          masks,
+          dy,
+          dyIsPreActivation: this.#fused && node.id === this.#output,
+          weights: params.map((p) => p.owner.deviceWeights()[p.ownerIndex]),
+          grads: again ? scratch : params.map((p) => p.grad),
+          needInputGrad: needs[0] ?? false,
+          needInputGrads: needs,
+          ctx: ctxFor(node),
+        });
+        params.forEach((p, j) => {
+          if (again && p.trainable) kernels.addInto(scratch[j], p.grad, p.size, 1);
+        });
+      } catch (e) {
+        heap.free(dy.ptr);
+        throw e;
+      } finally {
+        for (const p of scratch) if (p) heap.free(p);
+      }
+      const dxs = Array.isArray(ret) ? ret : [ret];
+      // Returned gradients may be dy itself or repeat one buffer: each input gets its own.
+      const claimed = new Set<number>();
+      const candidates = new Set<number>([dy.ptr]);
+      node.inputs.forEach((inId, j) => {
+        let dx = dxs[j] ?? null;
+        if (dx) candidates.add(dx.ptr);
+        if (!dx || !needs[j]) return;
+        if (claimed.has(dx.ptr)) {
+          const n = sizeOf(dx.shape);
+          const copy = heap.alloc(n * 4);
+          kernels.addInto(dx.ptr, copy, n, 0);
+          dx = { ...dx, ptr: copy };
+        }
+        const prev = grads.get(inId);
+        if (prev) {
+          kernels.addInto(dx.ptr, prev.ptr, sizeOf(prev.shape), 1);
+          if (!claimed.has(dx.ptr) && dx.ptr !== dxs[j]!.ptr) heap.free(dx.ptr);
+        } else {
+          grads.set(inId, dx);
+          claimed.add(dx.ptr);
+        }
+      });
+      for (const p of candidates) if (!claimed.has(p)) heap.free(p);
     }
   }
 
@@ -338,6 +443,7 @@ export class TrainingGraph {
     mask: DeviceTensor | null,
     rows: number,
     rowsPerSample: number,
+    outLayer: Layer,
   ): Float32Array | null {
     if (!sampleWeight && !mask) return null;
     const w = new Float32Array(rows);
@@ -347,8 +453,8 @@ export class TrainingGraph {
     if (mask) {
       if (sizeOf(mask.shape) !== rows) {
         throw new UntrainableLayerError(
-          this.layers[this.layers.length - 1].className,
-          this.layers[this.layers.length - 1].name,
+          outLayer.className,
+          outLayer.name,
           `output mask of shape [${mask.shape}] does not match ${rows} loss rows`,
         );
       }

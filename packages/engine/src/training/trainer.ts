@@ -211,8 +211,14 @@ export class Trainer {
   get graph(): TrainingGraph {
     if (!this.#graph) {
       const { kernels, heap } = getRuntime();
-      const layers = this.#model.layers;
-      this.#graph = new TrainingGraph(layers, this.loss, this.#resolvedMetrics(), kernels, heap);
+      this.#graph = new TrainingGraph(
+        this.#model.graph,
+        this.#model.layerTrainable(),
+        this.loss,
+        this.#resolvedMetrics(),
+        kernels,
+        heap,
+      );
     }
     return this.#graph;
   }
@@ -304,10 +310,8 @@ export class Trainer {
       type: "init",
       spec: this.#model.toSpec(),
       inputShape: [...this.#model.inputShape],
-      layerNames: graph.layers.map((l) => l.name),
-      layerTrainable: graph.layers.map((l) =>
-        typeof l.config.trainable === "boolean" ? l.config.trainable : undefined
-      ),
+      layerNames: graph.layers.map((l) => this.#model.layerPath(l)),
+      layerTrainable: this.#model.layerTrainable(),
       loss: { name: this.loss.name, fromLogits: this.loss.fromLogits },
       metrics: this.#resolvedMetrics().map((m) => ({ ...m })),
       params: paramInfo(graph.params),

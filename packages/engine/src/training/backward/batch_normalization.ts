@@ -42,7 +42,9 @@ registerTraining<BatchNormalization>("BatchNormalization", {
     const c = x.shape[x.shape.length - 1];
     const rows = sizeOf(x.shape) / c;
     const stats = ctx.keep(heap.alloc(c * 4 * 4));
-    const frozen = layer.config.trainable === false;
+    // Keras ≥ 2.1: a frozen BatchNormalization, or a call with training=False, uses the moving
+    // statistics and leaves them alone.
+    const frozen = !ctx.trainable || !ctx.training;
     ctx.tape.set(layer, { stats, frozen } satisfies BatchTape);
     const w = layer.deviceWeights();
     const idx = weightIndex(layer);
@@ -115,6 +117,26 @@ registerTraining<BatchNormalization>("BatchNormalization", {
     const c = x.shape[x.shape.length - 1];
     const rows = sizeOf(x.shape) / c;
     if (tape.frozen) {
+      const idx = weightIndex(layer);
+      const dgamma = idx.gamma >= 0 ? a.grads[idx.gamma] : 0;
+      const dbeta = idx.beta >= 0 ? a.grads[idx.beta] : 0;
+      if (dgamma || dbeta) {
+        // A trainable layer called with training=False: γ and β still learn, through the
+        // moving statistics (x̂ = (x − moving_mean)/√(moving_var + ε)). A rare path: on the host.
+        const mean = heap.f32(a.weights[idx.mean], c);
+        const variance = heap.f32(a.weights[idx.variance], c);
+        const xs = heap.f32(x.ptr, rows * c), dys = heap.f32(a.dy.ptr, rows * c);
+        const g = new Float64Array(c), b = new Float64Array(c);
+        for (let r = 0; r < rows; r++) {
+          for (let j = 0; j < c; j++) {
+            const d = dys[r * c + j];
+            g[j] += d * (xs[r * c + j] - mean[j]) / Math.sqrt(variance[j] + layer.epsilon);
+            b[j] += d;
+          }
+        }
+        if (dgamma) heap.f32(dgamma, c).set(g);
+        if (dbeta) heap.f32(dbeta, c).set(b);
+      }
       if (!a.needInputGrad) return null;
       const zeros = ctx.keep(heap.alloc(c * 4));
       heap.f32(zeros, c).fill(0);

@@ -14,7 +14,8 @@ registerTraining<Dropout>("Dropout", {
     if (noise !== undefined && noise !== null) {
       throw new UntrainableLayerError("Dropout", layer.name, "noise_shape is not supported");
     }
-    if (layer.rate <= 0) return x;
+    // A call in inference mode (`training=False`) keeps every element.
+    if (layer.rate <= 0 || !ctx.training) return x;
     const n = sizeOf(x.shape);
     const perSample = n / Math.max(1, x.shape[0]);
     const scale = ctx.keep(ctx.heap.alloc(n * 4));

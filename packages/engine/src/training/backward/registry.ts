@@ -7,9 +7,17 @@
 import type { CallContext, Layer } from "../../layer.ts";
 import type { DeviceTensor } from "../../tensor.ts";
 
-/** The call context in training mode: `ctx.training` is true and a tape is present. */
+/**
+ * The call context of one layer call inside `fit`: a tape is present. `training` is false for a
+ * call Keras runs in inference mode even while fitting (`base(x, training=False)`).
+ */
 export interface TrainContext extends CallContext {
-  training: true;
+  training: boolean;
+  /**
+   * Whether `fit` trains this layer (its own `trainable` and its nested models'). Keras runs a
+   * BatchNormalization that is not trainable in inference mode.
+   */
+  trainable: boolean;
   /** Per-step storage for each layer's backward (e.g. Dense's pre-activation, Dropout's mask). */
   tape: Map<Layer, unknown>;
   /** Registers a device buffer to be freed when the step ends; returns `ptr`. */

@@ -266,13 +266,20 @@ Deno.test("workers end with fit: after EarlyStopping, a throwing callback and a 
 
     // A replica that does not match the model: start fails with a typed error, nothing left.
     const { kernels, heap } = getRuntime();
-    const graph = new TrainingGraph(model.layers, Loss.from("mse"), [], kernels, heap);
+    const graph = new TrainingGraph(
+      model.graph,
+      model.layerTrainable(),
+      Loss.from("mse"),
+      [],
+      kernels,
+      heap,
+    );
     const init: WorkerInit = {
       type: "init",
       spec: model.toSpec(),
       inputShape: [...model.inputShape],
-      layerNames: model.layers.map((l) => l.name),
-      layerTrainable: model.layers.map(() => undefined),
+      layerNames: model.layers.map((l) => model.layerPath(l)),
+      layerTrainable: model.layerTrainable(),
       loss: { name: "mean_squared_error", fromLogits: false },
       metrics: [],
       params: paramInfo(graph.params).map((p) => ({ ...p, size: p.size + 1 })),

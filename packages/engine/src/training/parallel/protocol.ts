@@ -7,7 +7,7 @@
  * and loss/metric sums ({@link WorkerResult}); the trainer adds them to its own slice's in worker
  * order, so a step's result depends on the split only through float rounding.
  */
-import type { ModelSpec } from "../../model.ts";
+import type { ModelSpec } from "../../spec.ts";
 import type { Shape } from "../../tensor.ts";
 import type { WasmHeap } from "../../wasm/heap.ts";
 import type { Param } from "../graph.ts";
@@ -21,10 +21,10 @@ export interface WorkerInit {
   spec: ModelSpec;
   /** The model's input shape without batch (builds a model whose config has no InputLayer). */
   inputShape: Shape;
-  /** Names of the model's layers, checked against the replica's. */
+  /** Paths of the model's layers (`model.layerPath`), checked against the replica's. */
   layerNames: string[];
-  /** Each layer's `config.trainable` as the trainer sees it (it may have been changed). */
-  layerTrainable: (boolean | undefined)[];
+  /** Per layer: whether `fit` trains it, as the trainer sees it (`model.layerTrainable()`). */
+  layerTrainable: boolean[];
   loss: { name: LossName; fromLogits: boolean };
   metrics: Metric[];
   /** The parameter table, checked against the replica's. */

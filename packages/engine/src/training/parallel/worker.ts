@@ -35,24 +35,20 @@ let replica: { model: Model; graph: TrainingGraph } | undefined;
 function init(msg: WorkerInit): void {
   const { heap, kernels } = getRuntime();
   const model = new Model(msg.spec);
-  if (model.layers.length !== msg.layerNames.length) {
-    // The config had no InputLayer: build for the trainer's input shape (as its first input did).
+  if (model.graph.needsInputShape) {
+    // The config had no input shape: build for the trainer's input shape (as its first input did).
     const shape = msg.inputShape.map((d) => d ?? 1);
     model.predict(new Tensor(new Float32Array(0), [0, ...shape]));
   }
-  const names = model.layers.map((l) => l.name);
+  const names = model.layers.map((l) => model.layerPath(l));
   if (names.join("\n") !== msg.layerNames.join("\n")) {
     throw new TrainingWorkerError(
       `replica layers [${names}] differ from the model's [${msg.layerNames}]`,
     );
   }
-  model.layers.forEach((layer, i) => {
-    const trainable = msg.layerTrainable[i];
-    if (trainable === undefined) delete layer.config.trainable;
-    else layer.config.trainable = trainable;
-  });
   const graph = new TrainingGraph(
-    model.layers,
+    model.graph,
+    msg.layerTrainable,
     Loss.from(msg.loss),
     msg.metrics,
     kernels,
