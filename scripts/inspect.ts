@@ -1,6 +1,7 @@
 /**
  * `deno task inspect --model FILE`
- * Prints layers, output shapes and parameter counts of a Keras model file, like `summary()`.
+ * Prints layers, output shapes, parameter counts (trainable / non-trainable) and, for Functional
+ * models, each layer's inbound layers ("Connected to") of a Keras model file, like `summary()`.
  */
 import { inspectCommand } from "../packages/keras-importer/cli.ts";
 
