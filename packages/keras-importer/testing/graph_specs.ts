@@ -169,12 +169,14 @@ function asLayer(form: ConfigForm, model: KerasObject, inputShape: number[]): Ke
 }
 
 /**
- * The node index a consumer reads after the first call of a nested model: Keras 3
- * `Functional` models start with one node of their own (`kept_nodes = 1` in
- * `Functional.get_config`), Keras 3 `Sequential` does not; in Keras 2 / TF.js both do.
+ * The node index of the first call of a nested model as a consumer's node arguments name it.
+ * Keras 2 / TF.js count the nested model's own build as its node 0, so calls are 1-based;
+ * Keras 3 node arguments drop nodes outside the outer graph (`serialize_node`'s
+ * `irrelevant_node_count`), so they are 0-based for Sequential and Functional alike — only
+ * `output_layers` keeps a nested Functional 1-based (`get_config`'s `kept_nodes = 1`).
  */
-function nestedNode(form: ConfigForm, className: string): number {
-  return form === "keras3" && className === "Sequential" ? 0 : 1;
+function nestedNode(form: ConfigForm): number {
+  return form === "keras3" ? 0 : 1;
 }
 
 function fixture(label: string, config: KerasObject, weights: Weights): GraphFixture {
@@ -270,7 +272,7 @@ export function sequentialInFunctionalFixture(form: ConfigForm, seed = 14): Grap
     batchNorm(form, "bn"),
     dense(form, "d2", 3),
   ]);
-  const node = nestedNode(form, "Sequential");
+  const node = nestedNode(form);
   const config = functional(
     form,
     "outer",
@@ -300,7 +302,7 @@ export function functionalInSequentialFixture(form: ConfigForm, seed = 15): Grap
     dense(form, "c1", 4, "relu"),
     batchNorm(form, "cbn"),
   ]);
-  const coreNode = nestedNode(form, "Sequential");
+  const coreNode = nestedNode(form);
   const fbase = functional(
     form,
     "fbase",
@@ -322,9 +324,10 @@ export function functionalInSequentialFixture(form: ConfigForm, seed = 15): Grap
 }
 
 /**
- * A Functional base (Dense, BatchNormalization) called twice inside a Functional model (shared
- * nested model: nodes 1 and 2 — a Functional keeps a node of its own in Keras 3 and Keras 2),
- * the two calls added, then a Dense head.
+ * A Functional base (Dense, BatchNormalization) called twice inside a Functional model (a shared
+ * nested model: its calls are nodes 0 and 1 in Keras 3 node arguments, 1 and 2 in Keras 2), the
+ * two calls added, then a Dense head; the first call is also a model output (node 1 in
+ * `output_layers` in both forms).
  */
 export function functionalTwiceFixture(form: ConfigForm, seed = 16): GraphFixture {
   const w = new Weights(seed);
@@ -350,7 +353,10 @@ export function functionalTwiceFixture(form: ConfigForm, seed = 16): GraphFixtur
       { obj: inputLayer(form, "p", [4]), calls: [] },
       { obj: inputLayer(form, "q", [4]), calls: [] },
       { obj: asLayer(form, tower, [4]), calls: [[["p", 0, 0]], [["q", 0, 0]]] },
-      { obj: merge(form, "Add", "both"), calls: [[["tower", 1, 0], ["tower", 2, 0]]] },
+      {
+        obj: merge(form, "Add", "both"),
+        calls: [[["tower", nestedNode(form), 0], ["tower", nestedNode(form) + 1, 0]]],
+      },
       { obj: dense(form, "head", 2), calls: [[["both", 0, 0]]] },
     ],
     [["p", 0, 0], ["q", 0, 0]],
