@@ -98,6 +98,8 @@ interface ModelDef {
   members: Map<string, { layer?: Layer; model?: ModelDef; path: string }>;
   inputs: Ref[];
   outputs: Ref[];
+  /** Whether the config uses Keras 3 node objects (`{args, kwargs}`). */
+  keras3: boolean;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -261,6 +263,10 @@ class GraphBuilder {
       members: new Map(),
       inputs: refList(inner.input_layers, `model "${name}" input_layers`),
       outputs: refList(inner.output_layers, `model "${name}" output_layers`),
+      keras3: list.some((raw) =>
+        Array.isArray(raw?.inbound_nodes) &&
+        raw.inbound_nodes.some((n: unknown) => isRecord(n))
+      ),
     };
     for (const e of entries) {
       if (def.members.has(e.name)) {
@@ -397,19 +403,30 @@ class GraphBuilder {
 
   /** Expands a Functional model's calls, given the tensors of its inputs. */
   #runFunctional(def: ModelDef, inputs: number[], inferenceOnly: boolean): number[] {
-    // TF.js numbers a nested model's calls from 1 when the model was built on an input of its
-    // own (that build is its node 0); Keras renumbers them from 0. Find each layer's offset.
-    const offset = new Map<string, number>();
-    const allRefs = [...def.entries.flatMap((e) => e.calls.flatMap((c) => c.refs)), ...def.outputs];
+    // How files number a nested model's calls: Keras 2 and TF.js count its own build (input →
+    // output) as its node 0, so the calls of the outer graph are 1, 2, …; Keras 3 counts them
+    // from 0 in node arguments but from 1 in `output_layers` for a nested Functional. Offsets
+    // are found from the references themselves (a reference past the last call is 1-based).
+    const argOffset = new Map<string, number>();
+    const outOffset = new Map<string, number>();
+    const argRefs = def.entries.flatMap((e) => e.calls.flatMap((c) => c.refs));
+    const detect = (refs: Ref[], name: string, calls: number) => {
+      const top = Math.max(-1, ...refs.filter((r) => r.layer === name).map((r) => r.node));
+      return top >= calls ? top - (calls - 1) : undefined;
+    };
     for (const e of def.entries) {
       if (e.className === "InputLayer" || e.calls.length === 0) continue;
-      const nodes = allRefs.filter((r) => r.layer === e.name).map((r) => r.node);
-      const top = Math.max(-1, ...nodes);
-      if (top >= e.calls.length) offset.set(e.name, top - (e.calls.length - 1));
+      const inArgs = detect(argRefs, e.name, e.calls.length);
+      if (inArgs !== undefined) argOffset.set(e.name, inArgs);
+      const keras3Functional = def.keras3 && e.className !== "Sequential" &&
+        MODEL_CLASSES.has(e.className);
+      const inOuts = keras3Functional ? 1 : inArgs ?? detect(def.outputs, e.name, e.calls.length);
+      if (inOuts !== undefined) outOffset.set(e.name, inOuts);
     }
     const slot = (layer: string, node: number, index: number) =>
       `${layer}\u0000${node}\u0000${index}`;
-    const key = (r: Ref) => slot(r.layer, r.node - (offset.get(r.layer) ?? 0), r.index);
+    const key = (r: Ref, offsets = argOffset) =>
+      slot(r.layer, r.node - (offsets.get(r.layer) ?? 0), r.index);
     const produced = new Map<string, number>();
     def.inputs.forEach((ref, i) => produced.set(slot(ref.layer, ref.node, 0), inputs[i]));
     const models = this.#modelPaths(def);
@@ -449,7 +466,7 @@ class GraphBuilder {
       }
     }
     return def.outputs.map((ref, i) => {
-      const id = produced.get(key(ref));
+      const id = produced.get(key(ref, outOffset));
       if (id === undefined) {
         throw new ModelConfigError(
           `model "${def.name}": output_layers[${i}] ${ref.layer}[${ref.node}][${ref.index}] ` +

@@ -227,9 +227,15 @@ export class Model {
     return this.#graph.inputs.map((id) => this.#graph.nodes[id].layer.name);
   }
 
-  /** Names of the layers producing the model's outputs, in order. */
+  /**
+   * Names of the layers producing the model's outputs, in order (Keras's `output_names`: a nested
+   * model's output is named after the nested model).
+   */
   get outputNames(): string[] {
-    return this.#graph.outputs.map((id) => this.#info.get(this.#graph.nodes[id].layer)!.path);
+    return this.#graph.outputs.map((id) => {
+      const info = this.#info.get(this.#graph.nodes[id].layer)!;
+      return info.models[0] ?? info.path;
+    });
   }
 
   /** Every input's declared shape without batch (may contain null). */
@@ -654,10 +660,9 @@ export class Model {
     this.#alive();
     this.#trainer?.dispose();
     this.#trainer = undefined;
-    this.#trainer = new Trainer(this, options, (x, field) => {
-      if (!(x instanceof Tensor)) throw new InputShapeError(this.name, "a Tensor", typeof x);
-      this.#ensureBuilt([x]);
-      this.#checkInputs([x], field);
+    this.#trainer = new Trainer(this, options, (xs, field) => {
+      this.#ensureBuilt(xs);
+      this.#checkInputs(xs, field);
     });
     this.#compiledTrainable = this.layerTrainable().join();
   }
@@ -688,19 +693,19 @@ export class Model {
 
   /**
    * Trains the model (Keras `fit`): returns the per-epoch `history` (`loss`, metrics, `val_*`).
-   * See {@link FitOptions}.
+   * `x` is one tensor per model input (a list for several inputs). See {@link FitOptions}.
    */
-  fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+  fit(x: Tensor | Tensor[], y: Tensor, options: FitOptions = {}): Promise<History> {
     return this.#compiled("fit").fit(x, y, options);
   }
 
   /** Loss and metrics over (x, y) in inference mode (Keras `evaluate`, as a record). */
-  evaluate(x: Tensor, y: Tensor, options: EvaluateOptions = {}): Logs {
+  evaluate(x: Tensor | Tensor[], y: Tensor, options: EvaluateOptions = {}): Logs {
     return this.#compiled("evaluate").evaluate(x, y, options);
   }
 
   /** One gradient step on one batch; returns its loss and metrics (Keras `train_on_batch`). */
-  trainOnBatch(x: Tensor, y: Tensor, sampleWeight?: Float32Array): Logs {
+  trainOnBatch(x: Tensor | Tensor[], y: Tensor, sampleWeight?: Float32Array): Logs {
     return this.#compiled("trainOnBatch").trainOnBatch(x, y, sampleWeight);
   }
 

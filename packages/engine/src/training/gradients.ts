@@ -21,7 +21,7 @@ export interface ModelGradientOptions {
 /** The batch loss (Keras reduction) and ∂loss/∂w for every trainable weight, in model order. */
 export function modelGradients(
   model: Model,
-  x: Tensor,
+  x: Tensor | Tensor[],
   y: Tensor,
   options: ModelGradientOptions,
 ): { loss: number; grads: WeightTensor[] } {
@@ -32,16 +32,18 @@ export function modelGradients(
   }
   const graph = new TrainingGraph(model.graph, model.layerTrainable(), loss, [], kernels, heap);
   try {
+    const xs = Array.isArray(x) ? x : [x];
+    const n = xs[0]?.shape[0] ?? 0;
     const targets = loss.sparse ? Int32Array.from(y.data) : Float32Array.from(y.data);
-    if (options.sampleWeight && options.sampleWeight.length !== x.shape[0]) {
+    if (options.sampleWeight && options.sampleWeight.length !== n) {
       throw new TrainingDataError(
         "sampleWeight",
-        `${x.shape[0]} weights`,
+        `${n} weights`,
         `${options.sampleWeight.length}`,
       );
     }
     const res = graph.computeGradients(
-      { x, targets, sampleWeight: options.sampleWeight ?? null, sampleOffset: 0 },
+      { xs, targets, sampleWeight: options.sampleWeight ?? null, sampleOffset: 0 },
       options.seed ?? 0,
     );
     const scale = res.lossCount > 0 ? 1 / res.lossCount : 0;

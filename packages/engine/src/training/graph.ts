@@ -43,7 +43,8 @@ export interface Param {
 
 /** One slice of a batch: inputs, targets, sample weights. */
 export interface BatchSlice {
-  x: Tensor;
+  /** One tensor per model input. */
+  xs: Tensor[];
   /** Class indices (sparse losses: rows per sample each) or targets (rows per sample × cols). */
   targets: Float32Array | Int32Array;
   /** One weight per sample, or null for all ones. */
@@ -267,9 +268,18 @@ export class TrainingGraph {
     let gradPtr = 0;
     const grads = new Map<number, DeviceTensor>();
     try {
-      const x = slice.x;
-      const input: DeviceTensor = { ptr: heap.upload(x.data), shape: [...x.shape], dtype: x.dtype };
-      runForward(graph, this.#plan, [input], store, (node, xs, masks) => {
+      const inputs: DeviceTensor[] = [];
+      for (const x of slice.xs) {
+        inputs.push({ ptr: keep(heap.upload(x.data)), shape: [...x.shape], dtype: x.dtype });
+      }
+      if (inputs.length !== graph.inputs.length) {
+        throw new TrainingDataError(
+          "x",
+          `${graph.inputs.length} input tensors`,
+          `${inputs.length}`,
+        );
+      }
+      runForward(graph, this.#plan, inputs, store, (node, xs, masks) => {
         const layer = node.layer;
         if (!training) return layer.callInputs(xs, masks, inferCtx);
         const impl = this.impls[this.#layerIndex.get(layer)!];

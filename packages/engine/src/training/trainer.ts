@@ -48,9 +48,9 @@ export interface CompileOptions {
 
 /** Validation data for `fit`: `[x, y]`, `[x, y, sampleWeight]` or an object. */
 export type ValidationData =
-  | [Tensor, Tensor]
-  | [Tensor, Tensor, Float32Array]
-  | { x: Tensor; y: Tensor; sampleWeight?: Float32Array };
+  | [Tensor | Tensor[], Tensor]
+  | [Tensor | Tensor[], Tensor, Float32Array]
+  | { x: Tensor | Tensor[]; y: Tensor; sampleWeight?: Float32Array };
 
 /** Options of `Model.fit`. */
 export interface FitOptions {
@@ -89,7 +89,8 @@ export interface EvaluateOptions {
 
 /** Host-side training data, validated. */
 interface Dataset {
-  x: Tensor;
+  /** One tensor per model input. */
+  xs: Tensor[];
   targets: Float32Array | Int32Array;
   targetsPerSample: number;
   sampleWeight: Float32Array | null;
@@ -112,11 +113,10 @@ function sliceDataset(
   end: number,
   order: Int32Array | null,
 ): BatchSlice {
-  const per = xPerSample(d.x);
   const tp = d.targetsPerSample;
   if (!order) {
     return {
-      x: d.x.sliceBatch(start, end),
+      xs: d.xs.map((x) => x.sliceBatch(start, end)),
       targets: d.targets.subarray(start * tp, end * tp),
       sampleWeight: d.sampleWeight ? d.sampleWeight.subarray(start, end) : null,
       sampleOffset: 0,
@@ -124,7 +124,9 @@ function sliceDataset(
   }
   const idx = order.subarray(start, end);
   return {
-    x: new Tensor(gather(d.x.data, per, idx), [end - start, ...d.x.shape.slice(1)]),
+    xs: d.xs.map((x) =>
+      new Tensor(gather(x.data, xPerSample(x), idx), [end - start, ...x.shape.slice(1)])
+    ),
     targets: gather(d.targets, tp, idx),
     sampleWeight: d.sampleWeight ? gather(d.sampleWeight, 1, idx) : null,
     sampleOffset: 0,
@@ -173,19 +175,19 @@ export class Trainer {
   readonly optimizer: Optimizer;
   readonly metricNames: readonly string[];
   readonly #model: Model;
-  readonly #checkInput: (x: Tensor, field: string) => void;
+  readonly #checkInput: (xs: Tensor[], field: string) => void;
   readonly #rng: SeededRandom;
   readonly #workers: WorkersOption;
   #metrics?: Metric[];
   #graph?: TrainingGraph;
 
   /**
-   * @param checkInput validates an input tensor against the model's input (throws a typed error)
+   * @param checkInput validates input tensors against the model's inputs (throws a typed error)
    */
   constructor(
     model: Model,
     options: CompileOptions,
-    checkInput: (x: Tensor, field: string) => void,
+    checkInput: (xs: Tensor[], field: string) => void,
   ) {
     if (!options || typeof options !== "object") {
       throw new TrainingConfigError("compile", "expected { optimizer, loss, metrics }");
@@ -240,15 +242,18 @@ export class Trainer {
 
   /** Validates x / y / sample weights into a dataset. */
   #dataset(
-    x: Tensor,
+    x: Tensor | Tensor[],
     y: Tensor,
     sampleWeight: Float32Array | null | undefined,
     field: string,
   ): Dataset {
-    if (!(x instanceof Tensor)) throw new TrainingDataError(`${field} x`, "a Tensor", typeof x);
+    const xs = Array.isArray(x) ? x : [x];
+    if (!xs.every((t) => t instanceof Tensor) || xs.length === 0) {
+      throw new TrainingDataError(`${field} x`, "a Tensor or a list of Tensors", typeof x);
+    }
     if (!(y instanceof Tensor)) throw new TrainingDataError(`${field} y`, "a Tensor", typeof y);
-    this.#checkInput(x, `${field} x`);
-    const n = x.shape[0];
+    this.#checkInput(xs, `${field} x`);
+    const n = xs[0].shape[0];
     if (y.shape[0] !== n) {
       throw new TrainingDataError(`${field} y`, `${n} samples (as x)`, `shape [${y.shape}]`);
     }
@@ -282,7 +287,7 @@ export class Trainer {
         }
       }
     }
-    return { x, targets, targetsPerSample: perY, sampleWeight: sampleWeight ?? null };
+    return { xs, targets, targetsPerSample: perY, sampleWeight: sampleWeight ?? null };
   }
 
   /** One optimizer step on a batch; returns what the batch contributed. */
@@ -331,22 +336,23 @@ export class Trainer {
   }
 
   /** One gradient step on (x, y); returns the batch's loss and metrics. */
-  trainOnBatch(x: Tensor, y: Tensor, sampleWeight?: Float32Array): Logs {
+  trainOnBatch(x: Tensor | Tensor[], y: Tensor, sampleWeight?: Float32Array): Logs {
     const d = this.#dataset(x, y, sampleWeight, "trainOnBatch");
     const agg = new Aggregate(this.#resolvedMetrics());
-    agg.add(this.#step(sliceDataset(d, 0, x.shape[0], null), this.#rng.nextUint32()), x.shape[0]);
+    const n = d.xs[0].shape[0];
+    agg.add(this.#step(sliceDataset(d, 0, n, null), this.#rng.nextUint32()), n);
     return agg.logs();
   }
 
   /** Loss and metrics over (x, y) in inference mode. */
-  evaluate(x: Tensor, y: Tensor, options: EvaluateOptions = {}): Logs {
+  evaluate(x: Tensor | Tensor[], y: Tensor, options: EvaluateOptions = {}): Logs {
     const d = this.#dataset(x, y, options.sampleWeight, "evaluate");
     return this.#evaluateDataset(d, positiveInt(options.batchSize ?? 32, "batchSize"), "");
   }
 
   #evaluateDataset(d: Dataset, batchSize: number, prefix: string): Logs {
     const agg = new Aggregate(this.#resolvedMetrics());
-    const n = d.x.shape[0];
+    const n = d.xs[0].shape[0];
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
       agg.add(this.graph.evaluate(sliceDataset(d, start, end, null)), end - start);
@@ -355,7 +361,7 @@ export class Trainer {
   }
 
   /** Keras `fit`. */
-  async fit(x: Tensor, y: Tensor, options: FitOptions = {}): Promise<History> {
+  async fit(x: Tensor | Tensor[], y: Tensor, options: FitOptions = {}): Promise<History> {
     const epochs = positiveInt(options.epochs ?? 1, "epochs");
     const batchSize = positiveInt(options.batchSize ?? 32, "batchSize");
     if (options.workers !== undefined) checkWorkersOption(options.workers);
@@ -377,7 +383,7 @@ export class Trainer {
           `expected a number in (0, 1), got ${split}`,
         );
       }
-      const n = train.x.shape[0];
+      const n = train.xs[0].shape[0];
       const at = Math.floor(n * (1 - split));
       if (at < 1 || at >= n) {
         throw new TrainingConfigError(
@@ -387,19 +393,19 @@ export class Trainer {
       }
       const head = sliceDataset(train, 0, at, null), tail = sliceDataset(train, at, n, null);
       val = {
-        x: tail.x,
+        xs: tail.xs,
         targets: tail.targets,
         targetsPerSample: train.targetsPerSample,
         sampleWeight: tail.sampleWeight,
       };
       train = {
-        x: head.x,
+        xs: head.xs,
         targets: head.targets,
         targetsPerSample: train.targetsPerSample,
         sampleWeight: head.sampleWeight,
       };
     }
-    const n = train.x.shape[0];
+    const n = train.xs[0].shape[0];
     if (n === 0) throw new TrainingDataError("fit x", "at least one sample", "0 samples");
     const steps = Math.ceil(n / batchSize);
     const rng = options.seed !== undefined ? new SeededRandom(options.seed) : this.#rng;

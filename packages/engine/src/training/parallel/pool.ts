@@ -84,7 +84,7 @@ class GradientWorker {
       const id = this.#nextId++;
       this.#pending.set(id, { resolve, reject });
       const msg: WorkerStep = { type: "step", id, ...step };
-      const transfer = [msg.weights.buffer, msg.x.buffer, msg.targets.buffer];
+      const transfer = [msg.weights.buffer, ...msg.xs.map((x) => x.buffer), msg.targets.buffer];
       if (msg.sampleWeight) transfer.push(msg.sampleWeight.buffer);
       this.#worker.postMessage(msg, transfer as ArrayBuffer[]);
     });
@@ -165,12 +165,12 @@ export class GradientWorkerPool {
     slice: BatchSlice,
     seed: number,
   ): Promise<SliceResult> {
-    const n = slice.x.shape[0];
+    const n = slice.xs[0].shape[0];
     const bounds = splitBounds(n, this.#workers.length + 1);
     if (bounds.length < 2) return graph.computeGradients(slice, seed);
     const tPer = n ? slice.targets.length / n : 0;
     const part = ([start, end]: [number, number]): BatchSlice => ({
-      x: slice.x.sliceBatch(start, end),
+      xs: slice.xs.map((x) => x.sliceBatch(start, end)),
       targets: slice.targets.subarray(start * tPer, end * tPer),
       sampleWeight: slice.sampleWeight ? slice.sampleWeight.subarray(start, end) : null,
       sampleOffset: slice.sampleOffset + start,
@@ -183,8 +183,8 @@ export class GradientWorkerPool {
         const p = part(b);
         return this.#workers[i].compute({
           weights: i === bounds.length - 2 ? weights : weights.slice(),
-          x: p.x.data.slice(),
-          xShape: [...p.x.shape],
+          xs: p.xs.map((x) => x.data.slice()),
+          xShapes: p.xs.map((x) => [...x.shape]),
           targets: p.targets.slice(),
           sampleWeight: p.sampleWeight ? p.sampleWeight.slice() : null,
           sampleOffset: p.sampleOffset,

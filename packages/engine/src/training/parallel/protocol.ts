@@ -45,8 +45,9 @@ export interface WorkerStep {
   id: number;
   /** Every parameter's current value, packed by {@link packWeights}. */
   weights: Float32Array;
-  x: Float32Array | Int32Array;
-  xShape: number[];
+  /** One array per model input, with its shape. */
+  xs: (Float32Array | Int32Array)[];
+  xShapes: number[][];
   targets: Float32Array | Int32Array;
   sampleWeight: Float32Array | null;
   /** Index of the slice's first sample in the batch (Dropout draws depend on it). */

@@ -75,7 +75,7 @@ function step(msg: WorkerStep): WorkerReply {
     impl.afterUpdate?.(layer);
   });
   const res = graph.computeGradients({
-    x: new Tensor(msg.x, msg.xShape),
+    xs: msg.xs.map((x, i) => new Tensor(x, msg.xShapes[i])),
     targets: msg.targets,
     sampleWeight: msg.sampleWeight,
     sampleOffset: msg.sampleOffset,
