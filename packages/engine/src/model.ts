@@ -95,6 +95,12 @@ export class Model {
   #compiledTrainable = "";
   /** Set by a callback (e.g. EarlyStopping) to end `fit` after the current epoch. */
   stopTraining = false;
+  /**
+   * Activation memory of the last predict chunk: the most bytes of tensors alive at once
+   * (`peakBytes`: the executor frees each after its last reader) against the sum of every
+   * tensor the graph produced (`totalBytes`: what keeping all activations would take).
+   */
+  lastPredictMemory: { peakBytes: number; totalBytes: number } = { peakBytes: 0, totalBytes: 0 };
 
   constructor(spec: ModelSpec, options: ModelBuildOptions = {}) {
     if (typeof spec !== "object" || spec === null) {
@@ -442,6 +448,13 @@ export class Model {
           const data = t.dtype === "int32" ? heap.i32(t.ptr, size) : heap.f32(t.ptr, size);
           outs[k].set(data, start * sizeOf(outShapes[k].slice(1)));
         });
+        let totalBytes = 0;
+        for (const t of inputs) totalBytes += sizeOf(t.shape) * 4;
+        for (const node of plan.steps) {
+          const dims = (this.#shapes[node.id] ?? []).map((d) => d ?? 1);
+          totalBytes += (end - start) * sizeOf(dims) * 4;
+        }
+        this.lastPredictMemory = { peakBytes: store.peakBytes, totalBytes };
       } finally {
         store.releaseAll();
       }

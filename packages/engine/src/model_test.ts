@@ -200,3 +200,45 @@ Deno.test("buildModel refuses an unknown convAlgorithm with a typed error naming
     '"fft"',
   );
 });
+
+Deno.test("predict frees each activation after its last reader: a deep residual graph's peak is a few tensors, not all", () => {
+  const rng = new Rng(21);
+  const width = 24, depth = 12, batch = 8;
+  const layers: Record<string, unknown>[] = [{
+    class_name: "InputLayer",
+    config: { name: "x", batch_input_shape: [null, width] },
+    inbound_nodes: [],
+  }];
+  const weights: Record<string, { name: string; shape: number[]; data: Float32Array }[]> = {};
+  let prev = "x";
+  for (let i = 0; i < depth; i++) {
+    const d = `d${i}`, a = `add${i}`;
+    layers.push(dense(d, width, [[[prev, 0, 0, {}]]]));
+    layers.push({
+      class_name: "Add",
+      config: { name: a },
+      inbound_nodes: [[[prev, 0, 0, {}], [d, 0, 0, {}]]],
+    });
+    weights[d] = [
+      {
+        name: "kernel",
+        shape: [width, width],
+        data: rng.floats(width * width).map((v) => v * 0.1),
+      },
+      { name: "bias", shape: [width], data: rng.floats(width) },
+    ];
+    prev = a;
+  }
+  const config = {
+    class_name: "Functional",
+    config: { name: "deep", layers, input_layers: [["x", 0, 0]], output_layers: [[prev, 0, 0]] },
+  };
+  const model = buildModel({ config, weights });
+  model.predict(new Tensor(rng.floats(batch * width), [batch, width]), { batchSize: batch });
+  const tensor = batch * width * 4;
+  const { peakBytes, totalBytes } = model.lastPredictMemory;
+  if (totalBytes !== (2 * depth + 1) * tensor) throw new Error(`total ${totalBytes}`);
+  // Alive at once: the running sum, the Dense output and the new sum.
+  if (peakBytes > 3 * tensor) throw new Error(`peak ${peakBytes} > 3 tensors (${3 * tensor})`);
+  model.dispose();
+});
