@@ -11,7 +11,7 @@ import { keras3NodeIndices, kerasArchiveBytes, withKeras3Modules } from "./save_
 import { readModelSpec } from "./load.ts";
 import { checkLayerClasses, leafLayers, modelLayers } from "./config.ts";
 import { splitNestedWeights } from "./read_h5.ts";
-import { UnsupportedLayerError, WeightMismatchError } from "./errors.ts";
+import { MissingWeightError, UnsupportedLayerError, WeightMismatchError } from "./errors.ts";
 import { ALL_ENGINE_CLASSES, listHdf5, sameWeightsBitwise } from "./testing/helpers.ts";
 import {
   type ConfigForm,
@@ -308,4 +308,54 @@ Deno.test("config checks recurse into nested models and name the refused layer b
     () => checkLayerClasses(modelLayers(spec.config, "m.keras"), "m.keras", ALL_ENGINE_CLASSES),
     /layer "fbase\/fadd" has unsupported class "Add"/,
   );
+});
+
+/** The fixture's config with one more Dense `d3` (3 → 3) at the end of nested model `base`. */
+function withExtraInnerLayer(spec: ModelSpec): ModelSpec["config"] {
+  const config = structuredClone(spec.config);
+  const base = (config.config.layers as { config: { layers: unknown[] } }[])[1];
+  base.config.layers.push({
+    class_name: "Dense",
+    config: { name: "d3", units: 3, activation: "linear", use_bias: true },
+  });
+  return config;
+}
+
+Deno.test("nested weights missing or not fitting the config: typed errors naming the layer path", async () => {
+  const { spec } = sequentialInFunctionalFixture("keras2");
+  const config = withExtraInnerLayer(spec);
+  await assert.rejects(
+    async () => read(await writeKeras3WeightsH5(spec), { config, name: "w.weights.h5" }),
+    (e) =>
+      e instanceof MissingWeightError && e.layerName === "base/d3" &&
+      e.path === "layers/sequential/layers/dense_2/vars" && /w\.weights\.h5/.test(e.message),
+  );
+  await assert.rejects(
+    async () => read(await writeKeras2WeightsH5(spec), { config, name: "w.h5" }),
+    (e) =>
+      e instanceof WeightMismatchError && e.layerName === "base" &&
+      /nested Sequential model: expected 10 weights .*found 8/.test(e.message),
+  );
+  const exported = writeTfjs(spec);
+  exported.modelJson.modelTopology = { model_config: config };
+  await assert.rejects(
+    () => read({ modelJson: exported.modelJson, shards: [...exported.files.values()] }),
+    (e) => e instanceof MissingWeightError && e.layerName === "base/d3",
+  );
+  // Two nested layers named alike: TF.js manifest names cannot tell them apart.
+  const deep = functionalInSequentialFixture("keras2").spec;
+  const renamed = JSON.parse(JSON.stringify(deep.config).replaceAll('"c1"', '"fd"'));
+  const { "fbase/core/c1": c1, ...rest } = deep.weights;
+  const clash = { config: renamed, weights: { ...rest, "fbase/core/fd": c1 } };
+  const tfjs = writeTfjs(clash);
+  await assert.rejects(
+    () => read({ modelJson: tfjs.modelJson, shards: [...tfjs.files.values()] }),
+    (e) =>
+      e instanceof WeightMismatchError &&
+      /"fd\/kernel" is ambiguous: layers \[fbase\/fd,fbase\/core\/fd\]/.test(e.message),
+  );
+  // A Keras 3 legacy .h5 of the same model still loads (its paths are prefixed by the inner
+  // model's name, so HDF5 can hold both): the nested group is split by position.
+  const fromH5 = await read(await writeLegacyH5(clash, "keras3"));
+  assert.equal(sameWeightsBitwise(fromH5.weights, clash.weights), undefined);
 });
