@@ -24,7 +24,10 @@ export interface ImportMeta {
 export interface ImportedModelSpec {
   /** Keras model JSON for the engine (TextVectorization layers removed). */
   config: KerasObject;
-  /** Weights per layer config name, in Keras `get_weights()` order. */
+  /**
+   * Weights per layer config name, in Keras `get_weights()` order; a layer inside a nested model
+   * is keyed by the path of names (`"base/conv1"`, `"outer/inner/conv1"`).
+   */
   weights: Record<string, WeightTensor[]>;
   meta: ImportMeta;
   /** Embedded TextVectorization layers with their vocabularies, in model order. */
