@@ -20,6 +20,7 @@ import {
   SWISH,
   TANH,
 } from "./activations";
+import { addFloats } from "./floats";
 
 const SELU_ALPHA: f64 = 1.6732632423543772;
 const SELU_SCALE: f64 = 1.0507009873554805;
@@ -225,13 +226,5 @@ export function addInto(a: usize, c: usize, n: i32, accumulate: i32): void {
     memory.copy(c, a, <usize> n << 2);
     return;
   }
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize> i << 2;
-    v128.store(c + o, f32x4.add(v128.load(c + o), v128.load(a + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize> i << 2;
-    store<f32>(c + o, load<f32>(c + o) + load<f32>(a + o));
-  }
+  addFloats(c, a, n);
 }

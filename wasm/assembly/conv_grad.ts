@@ -8,20 +8,9 @@
 // - dx otherwise: dcol = dZ · Wᵀ per tile, scatter-added into dx (col2im, SIMD across
 //   channels).
 import { conv2d, im2colTile } from "./conv";
+import { addFloats } from "./floats";
 import { gemmStrided } from "./gemm";
 
-// @ts-ignore: decorator
-@inline function addFloats(dst: usize, src: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize> i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize> i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
-}
 
 /** dst[cols × rows] = srcᵀ for a row-major rows × cols matrix whose rows are `lds` floats apart. */
 export function transposeMatrix(src: usize, lds: i32, dst: usize, rows: i32, cols: i32): void {

@@ -1,6 +1,7 @@
 // Backward of Embedding: the table's gradient is a scatter-add of the output gradient rows into
 // the rows of the ids that were looked up (ids carry no gradient). The gradient buffer is dense
 // (inputDim × dim, what the dense optimizers update), but the work is proportional to the ids.
+import { addFloats } from "./floats";
 
 // @ts-ignore: decorator
 @inline function loadId(ids: usize, i: i32, idsAreInt: i32): i32 {
@@ -28,14 +29,6 @@ export function embeddingGrad(
   for (let i = 0; i < n; i++) {
     const dst = grad + <usize> loadId(ids, i, idsAreInt) * rowBytes;
     const src = dy + <usize> i * rowBytes;
-    let j = 0;
-    for (; j + 4 <= dim; j += 4) {
-      const o = <usize> j << 2;
-      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    }
-    for (; j < dim; j++) {
-      const o = <usize> j << 2;
-      store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-    }
+    addFloats(dst, src, dim);
   }
 }

@@ -8,7 +8,7 @@
 // - Maximum/Minimum record per element which input won (`winner`); ties keep the earlier input,
 //   as TF routes the gradient of maximum(a, b) to a where a >= b (minimum: a <= b).
 // - Masks are int32 per row of the last axis (a [batch, time] mask over [batch, time, features]).
-import { copyFloats, zeroFloats } from "./floats";
+import { addFloats, copyFloats, zeroFloats } from "./floats";
 
 /** Element-wise op codes of `mergeInto`. */
 export const MERGE_ADD: i32 = 0;
@@ -58,15 +58,7 @@ function sumDim(src: usize, dst: usize, desc: usize, rank: i32, dim: i32): usize
   const db = <usize> stride << 2;
   if (dim == rank - 1) {
     if (stride == 1) {
-      let i = 0;
-      for (; i + 4 <= n; i += 4) {
-        const o = <usize> i << 2;
-        v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-      }
-      for (; i < n; i++) {
-        const o = <usize> i << 2;
-        store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-      }
+      addFloats(dst, src, n);
     } else if (stride == 0) {
       let acc = f32x4.splat(0);
       let i = 0;

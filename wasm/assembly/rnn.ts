@@ -6,7 +6,7 @@
 // previous output (zeros before the first real step) or, with zero_output_for_mask, is zero.
 // Cell codes and flags must match packages/engine/src/kernels/rnn_codes.ts.
 import { activateScalar, activateV, LINEAR } from "./activations";
-import { copyFloats, zeroFloats } from "./floats";
+import { addFloats, copyFloats, zeroFloats } from "./floats";
 import { gemm, gemmStrided } from "./gemm";
 
 const CELL_SIMPLE: i32 = 0;
@@ -41,19 +41,6 @@ export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32):
   return activateScalar(x, code, alpha);
 }
 
-/** dst[0..n) += src[0..n) */
-// @ts-ignore: decorator
-@inline function addInto(dst: usize, src: usize, n: i32): void {
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const off = <usize> j << 2;
-    v128.store(dst + off, f32x4.add(v128.load(dst + off), v128.load(src + off)));
-  }
-  for (; j < n; j++) {
-    const off = <usize> j << 2;
-    store<f32>(dst + off, load<f32>(dst + off) + load<f32>(src + off));
-  }
-}
 
 /**
  * Runs one recurrent layer over x[batch, time, inDim].
@@ -114,7 +101,7 @@ export function rnnSequence(
         const hr = hp + <usize> b * gBytes;
         const hs = h + <usize> b * uBytes;
         const rh = aux + <usize> b * uBytes;
-        addInto(hr, xr, 2 * u);
+        addFloats(hr, xr, 2 * u);
         let j = 0;
         for (; j + 4 <= u; j += 4) {
           const o = <usize> j << 2;
@@ -143,7 +130,7 @@ export function rnnSequence(
         const xr = xp + (<usize> b * <usize> time + <usize> t) * gBytes;
         const hr = hp + <usize> b * gBytes;
         if (cell == CELL_SIMPLE) {
-          addInto(hr, xr, u);
+          addFloats(hr, xr, u);
           let j = 0;
           for (; j + 4 <= u; j += 4) {
             const o = <usize> j << 2;
@@ -155,7 +142,7 @@ export function rnnSequence(
           }
         } else if (cell == CELL_LSTM) {
           const cs = aux + <usize> b * uBytes;
-          addInto(hr, xr, g);
+          addFloats(hr, xr, g);
           let j = 0;
           for (; j + 4 <= u; j += 4) {
             const o = <usize> j << 2;
