@@ -1,11 +1,13 @@
 /**
  * The benchmarked models: the seeds' CNNs (conv-layer count, filter combinations, kernel sizes)
  * and text models (SimpleRNN / LSTM / GRU, uni- or bidirectional, 1–3 layers, 64 or 128 units,
- * length 100), with seeded inputs and forward FLOP counts. Shared by the `deno bench` suites and
- * `scripts/bench_report.ts`.
+ * length 100), and a residual CNN (a Keras Functional graph with Add merges), with seeded inputs
+ * and forward FLOP counts. Shared by the `deno bench` suites and `scripts/bench_report.ts`.
  */
 import type { ModelSpec } from "../packages/engine/mod.ts";
 import { Tensor } from "../packages/engine/mod.ts";
+import { tf } from "../packages/engine/testing/tfjs_reference.ts";
+import { randomizeWeights, specFromTfjs } from "../packages/engine/testing/tfjs_graphs.ts";
 import {
   randomIdBatch,
   seedsCnnSpec,
@@ -17,10 +19,17 @@ import { Rng } from "../packages/engine/testing/random.ts";
 export interface ModelCase {
   /** Short stable id, e.g. `cnn-3x3-32.64.64` or `text-bi-lstm-1x64`. */
   id: string;
-  family: "cnn" | "text";
+  family: "cnn" | "text" | "graph";
   /** Human-readable description for tables. */
   label: string;
   spec: ModelSpec;
+  /**
+   * Builds the same model (same weights) in TF.js on the active backend — graphs, which the
+   * Sequential reference builder (`tfjsModelFromSpec`) cannot build; chains leave it out.
+   */
+  tfjsModel?: () => tf.LayersModel;
+  /** Largest |engine − TF.js wasm| output difference accepted before timing (graphs: 1e-4). */
+  tolerance?: number;
   /** A seeded input batch of `batch` samples. */
   input(batch: number): Tensor;
   /** Forward multiply-add FLOPs (2 per MAC) per sample of the GEMM-shaped layers. */
@@ -48,6 +57,78 @@ export function cnnCase(filters: number[], kernelSize: number): ModelCase {
     family: "cnn",
     label: `CNN ${filters.length} conv ${filters.join("-")} k${kernelSize}`,
     spec,
+    input: (b) =>
+      new Tensor(rng.floats(b * IMAGE * IMAGE * CHANNELS, 0, 1), [b, IMAGE, IMAGE, CHANNELS]),
+    flopsPerSample: flops,
+  };
+}
+
+/** Layer names and sizes of {@link residualCnnModel}. */
+export interface ResidualCnnShape {
+  /** Residual blocks (default 2). */
+  blocks?: number;
+  /** Filters of every conv (default 32). */
+  filters?: number;
+  /** Weight seed (default 7). */
+  seed?: number;
+}
+
+/**
+ * A residual CNN as a TF.js Functional model with seeded random weights, on the active TF.js
+ * backend: 32×32×3 → Conv2D(filters, 3×3, same, relu) `stem` → `blocks` × [Conv2D(3×3, same,
+ * relu) `res{i}_a` → Conv2D(3×3, same) `res{i}_b` → Add(with the block input) `res{i}_add` →
+ * ReLU `res{i}_relu`] → MaxPooling2D 2×2 `pool` → GlobalAveragePooling2D `gap` → Dense(10,
+ * softmax) `out`. The same seed gives the same weights on every backend.
+ */
+export function residualCnnModel(
+  { blocks = 2, filters = 32, seed = 7 }: ResidualCnnShape = {},
+): tf.LayersModel {
+  type Sym = tf.SymbolicTensor;
+  const conv = (name: string, activation?: "relu") =>
+    tf.layers.conv2d({ name, filters, kernelSize: 3, padding: "same", activation });
+  const input = tf.input({ name: "image", shape: [IMAGE, IMAGE, CHANNELS] });
+  let h = conv("stem", "relu").apply(input) as Sym;
+  for (let i = 1; i <= blocks; i++) {
+    let r = conv(`res${i}_a`, "relu").apply(h) as Sym;
+    r = conv(`res${i}_b`).apply(r) as Sym;
+    h = tf.layers.add({ name: `res${i}_add` }).apply([r, h]) as Sym;
+    h = tf.layers.activation({ name: `res${i}_relu`, activation: "relu" }).apply(h) as Sym;
+  }
+  h = tf.layers.maxPooling2d({ name: "pool", poolSize: 2 }).apply(h) as Sym;
+  h = tf.layers.globalAveragePooling2d({ name: "gap" }).apply(h) as Sym;
+  const out = tf.layers.dense({ name: "out", units: 10, activation: "softmax" }).apply(h) as Sym;
+  const model = tf.model({ name: `residual_cnn_${blocks}`, inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/** The engine spec of {@link residualCnnModel} (config `model.toJSON(null, false)`). */
+export function residualCnnSpec(shape: ResidualCnnShape = {}): ModelSpec {
+  const model = residualCnnModel(shape);
+  try {
+    return specFromTfjs(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The residual CNN of issue 14 as a report case: {@link residualCnnModel} with 32 filters. Needs
+ * an initialised TF.js backend (its weights are drawn in TF.js).
+ */
+export function residualCnnCase(blocks = 2): ModelCase {
+  const filters = 32, seed = 7;
+  const spec = residualCnnSpec({ blocks, filters, seed });
+  const conv = (c: number) => 2 * IMAGE * IMAGE * filters * 9 * c;
+  const flops = conv(CHANNELS) + 2 * blocks * conv(filters) + 2 * filters * 10;
+  const rng = new Rng(3000 + blocks);
+  return {
+    id: `graph-rescnn-${blocks}x${filters}`,
+    family: "graph",
+    label: `Residual CNN ${blocks} blocks ${filters} k3`,
+    spec,
+    tfjsModel: () => residualCnnModel({ blocks, filters, seed }),
+    tolerance: 1e-4,
     input: (b) =>
       new Tensor(rng.floats(b * IMAGE * IMAGE * CHANNELS, 0, 1), [b, IMAGE, IMAGE, CHANNELS]),
     flopsPerSample: flops,

@@ -30,7 +30,7 @@ export interface ContenderResult extends Stats {
 /** One model at one batch size. */
 export interface ModelResult {
   id: string;
-  family: "cnn" | "text";
+  family: "cnn" | "text" | "graph";
   label: string;
   batch: number;
   /** Forward multiply-add flops per sample of the GEMM-shaped layers. */
@@ -70,8 +70,8 @@ export async function measureModel(
   threads = 1,
 ): Promise<ModelResult[]> {
   const engine: Model = buildModel(c.spec);
-  const wasm = await tfjsRunner(c.spec, "wasm");
-  const cpu = await tfjsRunner(c.spec, "cpu");
+  const wasm = await tfjsRunner(c.spec, "wasm", c.tfjsModel);
+  const cpu = await tfjsRunner(c.spec, "cpu", c.tfjsModel);
   const { fast, cpu: cpuBudget, rounds } = budgets(quick);
   const out: ModelResult[] = [];
   let cpuMsPerSample = 0;
@@ -85,6 +85,12 @@ export async function measureModel(
       let maxDiff = 0;
       for (let i = 0; i < yEngine.length; i++) {
         maxDiff = Math.max(maxDiff, Math.abs(yEngine[i] - yWasm[i]));
+      }
+      if (yEngine.length !== yWasm.length || !(maxDiff <= (c.tolerance ?? Infinity))) {
+        throw new Error(
+          `${c.label}, batch ${batch}: engine and TF.js wasm outputs differ (max |Δ| ${maxDiff}, ` +
+            `${yEngine.length} vs ${yWasm.length} values; tolerance ${c.tolerance})`,
+        );
       }
       // TF.js cpu: one untimed call first (JIT warm-up, and the estimate for slow models).
       await cpu.activate();

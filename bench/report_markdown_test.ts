@@ -127,3 +127,47 @@ Deno.test("renderMarkdown shows Winograd effective GFLOP/s in its column, — wh
   if (!row("b64 32x32x3→32 k3")?.endsWith("| 20.0 | — |")) throw new Error(md);
   if (!row("512x512x512")?.endsWith("| 20.0 | — |")) throw new Error(md);
 });
+
+Deno.test("renderMarkdown shows graph memory per sample, per chunk and scaled to the batch", () => {
+  const base = {
+    date: "2026-01-01T00:00:00Z",
+    mode: "quick" as const,
+    durationSeconds: 60,
+    environment: { cpu: "test", cores: 2 },
+    peak,
+    kernels: [],
+    models: [],
+    loads: [],
+    memory: [],
+    targets: [],
+  };
+  if (renderMarkdown(base).includes("## Graph memory")) throw new Error("section without data");
+  const mib = 1024 * 1024;
+  const md = renderMarkdown({
+    ...base,
+    graphMemory: {
+      model: "Residual CNN 16 blocks 32 k3",
+      blocks: 16,
+      layers: 69,
+      batch: 64,
+      chunkSamples: 4,
+      peakBytes: 4 * 0.375 * mib,
+      totalBytes: 4 * 8 * mib,
+      perSamplePeakBytes: 0.375 * mib,
+      perSampleTotalBytes: 8 * mib,
+      ratio: 8 / 0.375,
+    },
+  });
+  const lines = md.split("\n");
+  const row = (start: string) => lines.find((l) => l.startsWith(`| ${start}`));
+  if (!md.includes("## Graph memory") || !md.includes("chunks of 4 samples")) throw new Error(md);
+  if (
+    row("per sample")?.replace(/ +/g, " ") !==
+      "| per sample (batch-1 predict) | 1 | 0.38 | 8.00 | 21.3 |"
+  ) {
+    throw new Error(md);
+  }
+  if (!row("batch 64 in one chunk")?.includes("| 64 | 24.00 | 512.00 | 21.3 |")) {
+    throw new Error(md);
+  }
+});

@@ -48,10 +48,17 @@ export interface TfjsRunner {
   dispose(): void;
 }
 
-/** Builds `spec` as a TF.js model on `backend` (weights live in that backend). */
-export async function tfjsRunner(spec: ModelSpec, backend: TfjsBackend): Promise<TfjsRunner> {
+/**
+ * Builds `spec` as a TF.js model on `backend` (weights live in that backend), or, given `build`,
+ * the model it builds on that backend (graphs: the same model and weights as `spec`).
+ */
+export async function tfjsRunner(
+  spec: ModelSpec,
+  backend: TfjsBackend,
+  build?: () => tf.LayersModel,
+): Promise<TfjsRunner> {
   await useTfjsBackend(backend);
-  const model = tfjsModelFromSpec(spec);
+  const model: tf.LayersModel = build ? build() : tfjsModelFromSpec(spec);
   return {
     backend,
     activate: () => useTfjsBackend(backend),

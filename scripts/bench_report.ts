@@ -2,10 +2,11 @@
  * `deno task bench:report [--quick | --full]`: the performance report of issue 7 — the seeds'
  * CNN and text models at batch 1, 8 and 64 (engine vs TF.js wasm vs TF.js cpu), GEMM and Conv2D
  * GFLOP/s beside the measured SIMD peak (Winograd Conv2D too where the engine picks it), load
- * time of 1 MB and 50 MB `.keras` / `.h5` files and peak memory. Writes `bench/results.json` and
- * `bench/RESULTS.md`.
+ * time of 1 MB and 50 MB `.keras` / `.h5` files and peak memory; a residual CNN (a Functional
+ * graph, issue 14) beside them, and the activation memory of a deep residual graph (peak live vs
+ * sum of all). Writes `bench/results.json` and `bench/RESULTS.md`.
  *
- * `--quick`: three models, short budgets, 1 MB files only (about a minute).
+ * `--quick`: four models (the residual CNN among them), short budgets, 1 MB files only.
  * `--full`: every model combination (27 CNNs, 36 text models; much longer).
  * `--out <dir>`: write the two files elsewhere.
  * `--threads <n>`: threads of the engine's multi-threaded column (default: the core count; 1
@@ -13,7 +14,8 @@
  * `--render <results.json>`: only re-render RESULTS.md (next to the JSON) from a previous run.
  */
 import { getRuntime, setKernelThreads } from "../packages/engine/mod.ts";
-import { cnnCase, type ModelCase, reportCases, textCase } from "../bench/cases.ts";
+import { cnnCase, type ModelCase, reportCases, residualCnnCase, textCase } from "../bench/cases.ts";
+import { measureGraphMemory } from "../bench/graph_memory_section.ts";
 import { measureKernels, measurePeak } from "../bench/kernels_section.ts";
 import { measureLoads, writeBenchFiles } from "../bench/load_section.ts";
 import type { MemoryProbe } from "../bench/memory_probe.ts";
@@ -93,9 +95,13 @@ log(`peak ${peak.mulAddGflops.toFixed(1)} (mul+add) / ${peak.fmaGflops.toFixed(1
 log("GEMM and Conv2D kernels");
 const kernels = await measureKernels(peak, quick, log);
 
-const cases: ModelCase[] = quick
-  ? [cnnCase([32, 64, 64], 3), textCase("LSTM", true, 1, 64), textCase("GRU", false, 1, 128)]
-  : reportCases(full);
+const cases: ModelCase[] = [
+  ...(quick
+    ? [cnnCase([32, 64, 64], 3), textCase("LSTM", true, 1, 64), textCase("GRU", false, 1, 128)]
+    : reportCases(full)),
+  // A Functional graph (issue 14): its weights are drawn in TF.js, so after the backend is up.
+  residualCnnCase(2),
+];
 const models: ModelResult[] = [];
 for (const c of cases) {
   log(`model ${c.label}`);
@@ -112,6 +118,13 @@ for (const c of cases) {
   }
   models.push(...rs);
 }
+
+log("graph memory (deep residual CNN, batch 64)");
+const graphMemory = measureGraphMemory(16, 64);
+log(
+  `  ${graphMemory.model}: peak ${graphMemory.peakBytes} B vs total ${graphMemory.totalBytes} B ` +
+    `(×${graphMemory.ratio.toFixed(1)}) per ${graphMemory.chunkSamples}-sample chunk`,
+);
 
 log("load times");
 const dir = await Deno.makeTempDir({ prefix: "scratchnet-bench-" });
@@ -159,6 +172,7 @@ const report: BenchReport = {
   models,
   loads,
   memory,
+  graphMemory,
   targets: evaluateTargets(models, kernels, peak),
 };
 
