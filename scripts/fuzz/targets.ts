@@ -82,8 +82,9 @@ function exercise(model: Model | null): void {
     const shape = model.inputShape.map((d) => d ?? 4);
     const count = shape.reduce((a, b) => a * b, 1);
     if (count > 100_000) return;
-    const first = model.layers[0] as unknown as { dtype?: string };
-    const data = first.dtype === "int32" ? new Int32Array(2 * count) : new Float32Array(2 * count);
+    // A Sequential that declares no input shape has no layers until its first call.
+    const first = model.layers[0] as unknown as { dtype?: string } | undefined;
+    const data = first?.dtype === "int32" ? new Int32Array(2 * count) : new Float32Array(2 * count);
     try {
       model.predict(new Tensor(data, [2, ...shape]));
     } catch (e) {
