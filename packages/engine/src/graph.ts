@@ -247,6 +247,15 @@ class GraphBuilder {
       }
       const config = isRecord(raw.config) ? raw.config : {};
       const layerName = String(config.name ?? raw.name ?? `${raw.class_name}_${i}`);
+      // Keras 3 records tensor expressions (`x + y`, `ops.mean`) as operation nodes whose class
+      // names can equal a layer's (`Add`, `Dot`) with other semantics: refuse them by name.
+      if (typeof raw.module === "string" && /^keras(\.src)?\.ops\b/.test(raw.module)) {
+        throw new UnsupportedLayerError(
+          raw.class_name,
+          layerName,
+          `a Keras operation node (${raw.module}), not a layer; operation nodes are not supported yet`,
+        );
+      }
       return {
         className: raw.class_name,
         name: layerName,

@@ -242,3 +242,39 @@ Deno.test("predict frees each activation after its last reader: a deep residual 
   if (peakBytes > 3 * tensor) throw new Error(`peak ${peakBytes} > 3 tensors (${3 * tensor})`);
   model.dispose();
 });
+
+Deno.test("a Keras 3 operation node (x + y recorded as keras.src.ops.numpy Add) is refused by name, not run as the Add layer", () => {
+  const tensor = (name: string) => ({
+    class_name: "__keras_tensor__",
+    config: { shape: [null, 3], dtype: "float32", keras_history: [name, 0, 0] },
+  });
+  const config = {
+    class_name: "Functional",
+    config: {
+      name: "ops",
+      layers: [
+        {
+          class_name: "InputLayer",
+          config: { name: "a", batch_shape: [null, 3] },
+          inbound_nodes: [],
+        },
+        {
+          class_name: "InputLayer",
+          config: { name: "b", batch_shape: [null, 3] },
+          inbound_nodes: [],
+        },
+        {
+          module: "keras.src.ops.numpy",
+          class_name: "Add",
+          config: { name: "add" },
+          registered_name: "Add",
+          name: "add",
+          inbound_nodes: [{ args: [tensor("a"), tensor("b")], kwargs: {} }],
+        },
+      ],
+      input_layers: [["a", 0, 0], ["b", 0, 0]],
+      output_layers: [["add", 0, 0]],
+    },
+  };
+  expectThrows(() => buildModel({ config, weights: {} }), UnsupportedLayerError, "keras.src.ops");
+});
