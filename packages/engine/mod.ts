@@ -26,7 +26,9 @@ export {
 } from "./src/errors.ts";
 export {
   type CallContext,
+  type KerasVarGroup,
   Layer,
+  type LayerBuildOptions,
   type LayerConfig,
   type WeightSpec,
   type WeightTensor,
@@ -39,7 +41,17 @@ export {
   type ModelSpec,
   type PredictOptions,
 } from "./src/model.ts";
-export { supportedLayerClasses } from "./src/registry.ts";
+export {
+  createLayer,
+  layerClass,
+  layerVarGroups,
+  layerWeightNames,
+  paramOwners,
+  supportedLayerClasses,
+  trainingFor,
+} from "./src/registry.ts";
+export { defineLayer, type LayerClass } from "./src/layer_class.ts";
+export { LAYER_CLASSES } from "./src/layers/mod.ts";
 export {
   activateReference,
   type Activation,
@@ -153,11 +165,6 @@ export { TrainingWorkerError } from "./src/training/parallel/errors.ts";
 export { setTrainingWorkerUrl } from "./src/training/parallel/worker_url.ts";
 export type { WorkersOption } from "./src/training/parallel/plan.ts";
 export { mixSeed, type Param, TrainingGraph } from "./src/training/graph.ts";
-export {
-  type BackwardArgs,
-  type LayerTraining,
-  registerTraining,
-  trainableLayerClasses,
-  type TrainContext,
-} from "./src/training/backward/mod.ts";
+export type { BackwardArgs, LayerTraining, TrainContext } from "./src/layer_training.ts";
+export { registerTraining, trainableLayerClasses } from "./src/registry.ts";
 export { dropoutScaleReference } from "./src/kernels/activation_grad_reference.ts";

@@ -12,7 +12,7 @@
 import { ModelConfigError, UnsupportedLayerError } from "./errors.ts";
 import type { Layer, LayerBuildOptions } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
-import { layerFactory } from "./registry.ts";
+import { createLayer } from "./registry.ts";
 import type { KerasObject } from "./spec.ts";
 
 /** Keras model classes whose config is a graph of layers. */
@@ -288,10 +288,12 @@ class GraphBuilder {
         def.members.set(e.name, { model: nested, path });
         continue;
       }
-      const factory = layerFactory(e.className);
-      if (!factory) throw new UnsupportedLayerError(e.className, path);
       def.members.set(e.name, {
-        layer: factory({ ...e.config, name: e.name }, this.#options),
+        layer: createLayer(
+          { class_name: e.className, config: { ...e.config, name: e.name } },
+          this.#options,
+          path,
+        ),
         path,
       });
     }

@@ -42,6 +42,31 @@ export interface LayerBuildOptions {
   kerasVersion?: string;
   /** Conv2D's inference method (default "auto"; see `ConvAlgorithm` in winograd.ts). */
   convAlgorithm?: ConvAlgorithm;
+  /**
+   * Builds a layer from a nested Keras object (`{class_name, config}`), for wrappers such as
+   * Bidirectional; set by the graph builder from the layer registry. Throws
+   * `UnsupportedLayerError` for an unknown class.
+   */
+  createLayer?: (
+    object: { class_name: string; config: LayerConfig },
+    options: LayerBuildOptions,
+  ) => Layer;
+}
+
+/**
+ * One group of a layer's variables in a Keras 3 `.keras` weights file (`model.weights.h5`).
+ * Keras writes each tracked object's variables as `<object>/vars/0..n-1` and names the `vars`
+ * group after the object (its `name` attribute).
+ */
+export interface KerasVarGroup {
+  /** Path below the layer's own group `layers/<key>`: `"vars"`, `"cell/vars"`, … */
+  path: string;
+  /** Index of the group's first weight in {@link Layer.weightNames} order. */
+  start: number;
+  /** How many weights the group holds (0 for an object that only owns sub-objects). */
+  count: number;
+  /** The group's `name` attribute; default the layer's name. */
+  objectName?: string;
 }
 
 /** A Keras config object: `config` of `{class_name, config}`. */
@@ -114,9 +139,62 @@ export abstract class Layer {
     return this.computeMask(xs[0], masks[0] ?? null);
   }
 
-  /** Weights this layer expects for `inputShape`, in Keras order. */
+  /**
+   * Weights this layer expects for `inputShape`, in Keras order, named as {@link weightNames}
+   * names them.
+   */
   weightSpecs(_inputShape: Shape): WeightSpec[] {
     return [];
+  }
+
+  /**
+   * Keras weight names from the config alone, in `layer.get_weights()` order (trainable, then
+   * non-trainable; wrappers prefix their sublayers' names, `forward/kernel`). Default: none.
+   */
+  weightNames(): string[] {
+    return [];
+  }
+
+  /**
+   * Where Keras 3 keeps this layer's weights in a `.keras` file, relative to `layers/<key>`, in
+   * the order Keras writes the groups. Default: all weights in `vars`.
+   */
+  kerasVarGroups(): KerasVarGroup[] {
+    return [{ path: "vars", start: 0, count: this.weightNames().length }];
+  }
+
+  /**
+   * A special initial value for one weight (Keras initializer quirks such as LSTM's
+   * `unit_forget_bias`), or undefined for the config's initializer as is. `init` draws from the
+   * weight's resolved initializer.
+   */
+  initialWeight(
+    _name: string,
+    _shape: readonly number[],
+    _init: (shape: number[]) => Float32Array,
+  ): Float32Array | undefined {
+    return undefined;
+  }
+
+  /**
+   * Whether `predict` should run the whole batch in one call rather than cache-sized chunks
+   * (recurrent layers: their per-step products have the batch as rows).
+   */
+  get prefersWholeBatch(): boolean {
+    return false;
+  }
+
+  /** Whether the layer reads int32 ids as they are (Embedding); other layers get floats. */
+  get readsIds(): boolean {
+    return false;
+  }
+
+  /**
+   * Whether the training forward couples the samples of a batch (a trainable
+   * BatchNormalization's batch statistics), so a batch cannot be split across workers.
+   */
+  couplesSamples(): boolean {
+    return false;
   }
 
   /** Runs the layer on a device tensor; returns a new tensor (or `x` itself for identity). */

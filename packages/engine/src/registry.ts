@@ -1,80 +1,112 @@
-/** Keras class name → engine layer class. Exactly the classes the engine runs. */
-import type { Layer, LayerBuildOptions, LayerConfig } from "./layer.ts";
-import { Activation } from "./layers/activation.ts";
-import { Dense } from "./layers/dense.ts";
-import { Dropout } from "./layers/dropout.ts";
-import { Flatten } from "./layers/flatten.ts";
-import { InputLayer } from "./layers/input_layer.ts";
-import { LeakyReLU } from "./layers/leaky_relu.ts";
-import { ReLU } from "./layers/relu.ts";
-import { Reshape } from "./layers/reshape.ts";
-import { Softmax } from "./layers/softmax.ts";
-// CNN layers
-import { AveragePooling2D } from "./layers/average_pooling2d.ts";
-import { BatchNormalization } from "./layers/batch_normalization.ts";
-import { Conv2D } from "./layers/conv2d.ts";
-import { GlobalAveragePooling2D } from "./layers/global_average_pooling2d.ts";
-import { GlobalMaxPooling2D } from "./layers/global_max_pooling2d.ts";
-import { MaxPooling2D } from "./layers/max_pooling2d.ts";
-// RNN layers
-import { Bidirectional } from "./layers/bidirectional.ts";
-import { Embedding } from "./layers/embedding.ts";
-import { GRU } from "./layers/gru.ts";
-import { LSTM } from "./layers/lstm.ts";
-import { SimpleRNN } from "./layers/simple_rnn.ts";
-// Merge layers
-import { Add } from "./layers/add.ts";
-import { Average } from "./layers/average.ts";
-import { Concatenate } from "./layers/concatenate.ts";
-import { Dot } from "./layers/dot.ts";
-import { Maximum } from "./layers/maximum.ts";
-import { Minimum } from "./layers/minimum.ts";
-import { Multiply } from "./layers/multiply.ts";
-import { Subtract } from "./layers/subtract.ts";
+/**
+ * Keras class name → engine layer class, built from the one list `LAYER_CLASSES`
+ * (`layers/mod.ts`): how the model builder creates layers, the trainer finds their training
+ * behaviour and the importer learns their weight names and `.keras` layout.
+ *
+ * @module
+ */
+import { UnsupportedLayerError } from "./errors.ts";
+import type { KerasVarGroup, Layer, LayerBuildOptions, LayerConfig } from "./layer.ts";
+import type { LayerClass } from "./layer_class.ts";
+import type { LayerTraining } from "./layer_training.ts";
+import { LAYER_CLASSES } from "./layers/mod.ts";
 
-/** A layer constructor as the registry stores it. */
+/** A layer constructor as the registry hands it out. */
 export type LayerFactory = (config: LayerConfig, options: LayerBuildOptions) => Layer;
 
-const registry = new Map<string, LayerFactory>([
-  ["InputLayer", (c, o) => new InputLayer(c, o)],
-  ["Dense", (c, o) => new Dense(c, o)],
-  ["Activation", (c, o) => new Activation(c, o)],
-  ["ReLU", (c, o) => new ReLU(c, o)],
-  ["LeakyReLU", (c, o) => new LeakyReLU(c, o)],
-  ["Softmax", (c, o) => new Softmax(c, o)],
-  ["Dropout", (c, o) => new Dropout(c, o)],
-  ["Flatten", (c, o) => new Flatten(c, o)],
-  ["Reshape", (c, o) => new Reshape(c, o)],
-  // CNN layers
-  ["Conv2D", (c, o) => new Conv2D(c, o)],
-  ["MaxPooling2D", (c, o) => new MaxPooling2D(c, o)],
-  ["AveragePooling2D", (c, o) => new AveragePooling2D(c, o)],
-  ["GlobalMaxPooling2D", (c, o) => new GlobalMaxPooling2D(c, o)],
-  ["GlobalAveragePooling2D", (c, o) => new GlobalAveragePooling2D(c, o)],
-  ["BatchNormalization", (c, o) => new BatchNormalization(c, o)],
-  // RNN layers
-  ["Embedding", (c, o) => new Embedding(c, o)],
-  ["SimpleRNN", (c, o) => new SimpleRNN(c, o)],
-  ["LSTM", (c, o) => new LSTM(c, o)],
-  ["GRU", (c, o) => new GRU(c, o)],
-  ["Bidirectional", (c, o) => new Bidirectional(c, o)],
-  // Merge layers
-  ["Add", (c, o) => new Add(c, o)],
-  ["Subtract", (c, o) => new Subtract(c, o)],
-  ["Multiply", (c, o) => new Multiply(c, o)],
-  ["Average", (c, o) => new Average(c, o)],
-  ["Maximum", (c, o) => new Maximum(c, o)],
-  ["Minimum", (c, o) => new Minimum(c, o)],
-  ["Concatenate", (c, o) => new Concatenate(c, o)],
-  ["Dot", (c, o) => new Dot(c, o)],
-]);
+const classes = new Map<string, LayerClass>();
+for (const def of LAYER_CLASSES) {
+  for (const name of [def.className, ...(def.aliases ?? [])]) {
+    if (classes.has(name)) throw new Error(`layer class ${name} is listed twice in LAYER_CLASSES`);
+    classes.set(name, def);
+  }
+}
 
-/** Looks up a layer class; `undefined` when the engine does not support it. */
+/** Training behaviour registered at run time ({@link registerTraining}); wins over the class's. */
+const extraTraining = new Map<string, LayerTraining>();
+
+/** The definition of a Keras layer class (also found by alias); undefined when unsupported. */
+export function layerClass(className: string): LayerClass | undefined {
+  return classes.get(className);
+}
+
+/** Looks up a layer class's constructor; `undefined` when the engine does not support it. */
 export function layerFactory(className: string): LayerFactory | undefined {
-  return registry.get(className);
+  if (!classes.has(className)) return undefined;
+  return (config, options) => createLayer({ class_name: className, config }, options);
+}
+
+/**
+ * Builds a layer from a Keras object `{class_name, config}`; throws
+ * {@link UnsupportedLayerError} for a class the engine does not run.
+ */
+export function createLayer(
+  object: { class_name: string; config: LayerConfig },
+  options: LayerBuildOptions = {},
+  path?: string,
+): Layer {
+  const def = classes.get(object.class_name);
+  if (!def) {
+    throw new UnsupportedLayerError(object.class_name, path ?? String(object.config.name ?? ""));
+  }
+  return def.create(object.config, { ...options, createLayer: options.createLayer ?? createLayer });
 }
 
 /** The Keras layer classes this engine can run. */
 export function supportedLayerClasses(): readonly string[] {
-  return [...registry.keys()];
+  return LAYER_CLASSES.map((def) => def.className);
+}
+
+/**
+ * Registers (or replaces) the training behaviour of a supported Keras layer class at run time.
+ * A layer class normally carries its training in its definition (`LayerClass.training`).
+ */
+export function registerTraining<L extends Layer>(className: string, impl: LayerTraining<L>): void {
+  extraTraining.set(className, impl as unknown as LayerTraining);
+}
+
+/** The training behaviour of `className`, or undefined when it has none yet. */
+export function trainingFor(className: string): LayerTraining | undefined {
+  return extraTraining.get(className) ?? classes.get(className)?.training;
+}
+
+/** Keras classes the trainer can train. */
+export function trainableLayerClasses(): readonly string[] {
+  const names = LAYER_CLASSES.filter((def) => def.training).map((def) => def.className);
+  for (const name of extraTraining.keys()) if (!names.includes(name)) names.push(name);
+  return names;
+}
+
+/** The layers owning `layer`'s device weights. */
+export function paramOwners(layer: Layer, impl: LayerTraining): Layer[] {
+  return impl.params ? impl.params(layer) : [layer];
+}
+
+/** A layer object for config-only questions, or undefined when the class or config is not usable. */
+function probe(className: string, config: LayerConfig): Layer | undefined {
+  if (!classes.has(className)) return undefined;
+  try {
+    return createLayer({ class_name: className, config: structuredClone(config) });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keras weight names of one layer from its class and config, in `layer.get_weights()` order
+ * (Bidirectional: `forward/…` then `backward/…`). `[]` for classes without weights, classes the
+ * engine does not run and configs it cannot build (building the model reports those).
+ */
+export function layerWeightNames(className: string, config: LayerConfig): string[] {
+  return probe(className, config)?.weightNames() ?? [];
+}
+
+/**
+ * Where Keras 3 keeps one layer's variables in a `.keras` weights file, relative to the layer's
+ * group `layers/<key>`, in the order Keras writes them (see {@link Layer.kerasVarGroups}).
+ * Unknown classes and configs: everything under `vars`.
+ */
+export function layerVarGroups(className: string, config: LayerConfig): KerasVarGroup[] {
+  return probe(className, config)?.kerasVarGroups() ??
+    [{ path: "vars", start: 0, count: 0 }];
 }

@@ -7,6 +7,7 @@ import {
   type LayerConfig,
 } from "../layer.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Copies `x` to a fresh device tensor (element-wise layers never write into their input). */
 export function copyDevice(ctx: CallContext, x: DeviceTensor): DeviceTensor {
@@ -39,3 +40,9 @@ export class Activation extends Layer {
     return mask;
   }
 }
+
+/** The `Activation` layer class (see `layer_class.ts`). */
+export const ACTIVATION: LayerClass<Activation> = defineLayer({
+  className: "Activation",
+  create: (config, options) => new Activation(config, options),
+});

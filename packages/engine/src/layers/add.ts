@@ -1,5 +1,6 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `Add`: the element-wise sum of its inputs (broadcasting as {@link ElementwiseMerge}).
@@ -11,3 +12,9 @@ export class Add extends ElementwiseMerge {
     super("Add", config, options);
   }
 }
+
+/** The `Add` layer class (see `layer_class.ts`). */
+export const ADD: LayerClass<Add> = defineLayer({
+  className: "Add",
+  create: (config, options) => new Add(config, options),
+});

@@ -1,5 +1,6 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `Average`: the element-wise mean of its inputs (broadcasting as {@link ElementwiseMerge}).
@@ -11,3 +12,9 @@ export class Average extends ElementwiseMerge {
     super("Average", config, options);
   }
 }
+
+/** The `Average` layer class (see `layer_class.ts`). */
+export const AVERAGE: LayerClass<Average> = defineLayer({
+  className: "Average",
+  create: (config, options) => new Average(config, options),
+});

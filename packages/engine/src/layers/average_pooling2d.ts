@@ -1,5 +1,6 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { Pooling2D } from "./pooling2d.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `AveragePooling2D` (NHWC); with `same` padding divides by the real cells of a window. */
 export class AveragePooling2D extends Pooling2D {
@@ -7,3 +8,9 @@ export class AveragePooling2D extends Pooling2D {
     super("AveragePooling2D", "avg", config, options);
   }
 }
+
+/** The `AveragePooling2D` layer class (see `layer_class.ts`). */
+export const AVERAGE_POOLING2D: LayerClass<AveragePooling2D> = defineLayer({
+  className: "AveragePooling2D",
+  create: (config, options) => new AveragePooling2D(config, options),
+});

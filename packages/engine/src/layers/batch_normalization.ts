@@ -8,6 +8,7 @@ import {
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Inference statistics of one BatchNormalization layer (`gamma`/`beta` null when disabled). */
 export interface BatchNormStatistics {
@@ -169,3 +170,9 @@ export class BatchNormalization extends Layer {
     return mask;
   }
 }
+
+/** The `BatchNormalization` layer class (see `layer_class.ts`). */
+export const BATCH_NORMALIZATION: LayerClass<BatchNormalization> = defineLayer({
+  className: "BatchNormalization",
+  create: (config, options) => new BatchNormalization(config, options),
+});

@@ -11,16 +11,8 @@ import {
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import { parallelRanges, runJobs } from "../wasm/threads.ts";
-import { GRU } from "./gru.ts";
-import { LSTM } from "./lstm.ts";
-import type { RecurrentLayer, RecurrentOutput } from "./recurrent.ts";
-import { SimpleRNN } from "./simple_rnn.ts";
-
-const WRAPPABLE: Record<string, (c: LayerConfig, o: LayerBuildOptions) => RecurrentLayer> = {
-  SimpleRNN: (c, o) => new SimpleRNN(c, o),
-  LSTM: (c, o) => new LSTM(c, o),
-  GRU: (c, o) => new GRU(c, o),
-};
+import { RecurrentLayer, type RecurrentOutput } from "./recurrent.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 const MERGE_MODES = ["concat", "sum", "mul", "ave"] as const;
 type MergeMode = typeof MERGE_MODES[number];
@@ -108,15 +100,29 @@ export class Bidirectional extends Layer {
     config: LayerConfig,
     options: LayerBuildOptions,
   ): RecurrentLayer {
-    const make = WRAPPABLE[obj.class_name];
-    if (!make) {
-      throw new UnsupportedLayerError(
-        obj.class_name,
-        String(config.name),
-        `Bidirectional wraps only ${Object.keys(WRAPPABLE).join(", ")}`,
+    const create = options.createLayer;
+    if (!create) {
+      throw new LayerConfigError(
+        this.name,
+        "layer",
+        "building the wrapped layer needs LayerBuildOptions.createLayer (set by the model builder)",
       );
     }
-    return make(config, options);
+    const refuse = () =>
+      new UnsupportedLayerError(
+        obj.class_name,
+        String(config.name),
+        "Bidirectional wraps only recurrent layers (SimpleRNN, LSTM, GRU)",
+      );
+    let layer: Layer;
+    try {
+      layer = create({ class_name: obj.class_name, config }, options);
+    } catch (e) {
+      if (e instanceof UnsupportedLayerError && e.className === obj.class_name) throw refuse();
+      throw e;
+    }
+    if (!(layer instanceof RecurrentLayer)) throw refuse();
+    return layer;
   }
 
   computeOutputShape(inputShape: Shape): Shape {
@@ -240,3 +246,9 @@ export class Bidirectional extends Layer {
     return this.returnSequences ? mask : null;
   }
 }
+
+/** The `Bidirectional` layer class (see `layer_class.ts`). */
+export const BIDIRECTIONAL: LayerClass<Bidirectional> = defineLayer({
+  className: "Bidirectional",
+  create: (config, options) => new Bidirectional(config, options),
+});

@@ -3,6 +3,7 @@ import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { formatRuntimeShape, legacyMergeMasks, MergeLayer } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Where one input sits in a concatenated output (see {@link Concatenate.layoutOf}). */
 export interface ConcatLayout {
@@ -176,3 +177,9 @@ export class Concatenate extends MergeLayer {
     return { ptr, shape: maskShape, dtype: "int32" };
   }
 }
+
+/** The `Concatenate` layer class (see `layer_class.ts`). */
+export const CONCATENATE: LayerClass<Concatenate> = defineLayer({
+  className: "Concatenate",
+  create: (config, options) => new Concatenate(config, options),
+});

@@ -24,6 +24,7 @@ import {
   WinogradDeviceData,
   winogradPlan,
 } from "../winograd.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Floats of im2col scratch per call (256 KiB): tiles of output pixels stay cache-resident. */
 const SCRATCH_FLOATS = 1 << 16;
@@ -306,3 +307,9 @@ export class Conv2D extends Layer {
     }
   }
 }
+
+/** The `Conv2D` layer class (see `layer_class.ts`). */
+export const CONV2D: LayerClass<Conv2D> = defineLayer({
+  className: "Conv2D",
+  create: (config, options) => new Conv2D(config, options),
+});

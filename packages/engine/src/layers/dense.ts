@@ -8,6 +8,9 @@ import {
   type WeightSpec,
 } from "../layer.ts";
 import { InputShapeError } from "../errors.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { LayerTraining } from "../layer_training.ts";
+import { activationBackward, activationOutputKind } from "./activation_backward.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { parallelRanges, runJobs } from "../wasm/threads.ts";
 
@@ -29,6 +32,10 @@ export class Dense extends Layer {
       throw new InputShapeError(this.name, "a known last dimension", formatShape(inputShape));
     }
     return [...inputShape.slice(0, -1), this.units];
+  }
+
+  override weightNames(): string[] {
+    return this.useBias ? ["kernel", "bias"] : ["kernel"];
   }
 
   override weightSpecs(inputShape: Shape): WeightSpec[] {
@@ -71,3 +78,59 @@ export class Dense extends Layer {
     return mask;
   }
 }
+
+/**
+ * Dense in training: the forward keeps the pre-activation z = x·W + b (when the activation is
+ * not linear); backward: dz = dy·act'(z), dW = Xᵀ·dz, db = Σ dz, dX = dz·Wᵀ.
+ */
+const DENSE_TRAINING: LayerTraining<Dense> = {
+  forward(layer, x, _mask, ctx) {
+    const k = x.shape[x.shape.length - 1];
+    const rows = sizeOf(x.shape) / k;
+    const shape = [...x.shape.slice(0, -1), layer.units];
+    const n = sizeOf(shape);
+    const z = ctx.heap.alloc(n * 4);
+    const w = layer.deviceWeights();
+    ctx.kernels.gemm(x.ptr, w[0], layer.useBias ? w[1] : 0, z, rows, layer.units, k, 0, 0);
+    const act = layer.activation;
+    if (act.kind === "elementwise" && act.code === 0) return { ptr: z, shape, dtype: "float32" };
+    ctx.keep(z);
+    ctx.tape.set(layer, z);
+    const y: DeviceTensor = { ptr: ctx.heap.alloc(n * 4), shape, dtype: "float32" };
+    ctx.heap.f32(y.ptr, n).set(ctx.heap.f32(z, n));
+    applyActivation(ctx, y, act);
+    return y;
+  },
+
+  backward(layer, a) {
+    const { ctx, x, y } = a;
+    const { kernels, heap } = ctx;
+    const k = x.shape[x.shape.length - 1];
+    const units = layer.units;
+    const rows = sizeOf(x.shape) / k;
+    // dz overwrites dy in place (dy is the trainer's and not needed afterwards).
+    const z = (ctx.tape.get(layer) as number | undefined) ?? y.ptr;
+    const dz = a.dyIsPreActivation
+      ? a.dy.ptr
+      : activationBackward(ctx, layer.activation, { ...y, ptr: z }, y, a.dy).ptr;
+    if (a.grads[0]) kernels.gemmTN(x.ptr, k, dz, units, a.grads[0], units, k, units, rows, 0);
+    if (layer.useBias && a.grads[1]) kernels.columnSums(dz, a.grads[1], rows, units, 0);
+    if (!a.needInputGrad) return null;
+    const dx: DeviceTensor = {
+      ptr: heap.alloc(rows * k * 4),
+      shape: [...x.shape],
+      dtype: "float32",
+    };
+    kernels.gemmNT(dz, units, a.weights[0], units, dx.ptr, k, rows, k, units, 0);
+    return dx;
+  },
+
+  outputActivation: (layer) => activationOutputKind(layer.activation),
+};
+
+/** The `Dense` layer class (see `layer_class.ts`). */
+export const DENSE: LayerClass<Dense> = defineLayer({
+  className: "Dense",
+  create: (config, options) => new Dense(config, options),
+  training: DENSE_TRAINING,
+});

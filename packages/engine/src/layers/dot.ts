@@ -2,6 +2,7 @@ import { InputShapeError, LayerConfigError } from "../errors.ts";
 import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { isKeras2, MergeLayer } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * A Dot call as per-sample matrices: x as P×K and y as Q×K (the dot axis moved last, the other
@@ -221,3 +222,9 @@ export class Dot extends MergeLayer {
     return null;
   }
 }
+
+/** The `Dot` layer class (see `layer_class.ts`). */
+export const DOT: LayerClass<Dot> = defineLayer({
+  className: "Dot",
+  create: (config, options) => new Dot(config, options),
+});

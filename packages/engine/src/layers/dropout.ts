@@ -1,5 +1,6 @@
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import type { DeviceTensor, Shape } from "../tensor.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `Dropout`: identity at inference; passes the mask on. (Training mode: the trainer.) */
 export class Dropout extends Layer {
@@ -22,3 +23,9 @@ export class Dropout extends Layer {
     return mask;
   }
 }
+
+/** The `Dropout` layer class (see `layer_class.ts`). */
+export const DROPOUT: LayerClass<Dropout> = defineLayer({
+  className: "Dropout",
+  create: (config, options) => new Dropout(config, options),
+});

@@ -8,6 +8,7 @@ import {
 } from "../layer.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `Embedding`: `embeddings (input_dim, output_dim)` rows gathered by id for (batch, time)
@@ -86,3 +87,9 @@ export class Embedding extends Layer {
     return mask;
   }
 }
+
+/** The `Embedding` layer class (see `layer_class.ts`). */
+export const EMBEDDING: LayerClass<Embedding> = defineLayer({
+  className: "Embedding",
+  create: (config, options) => new Embedding(config, options),
+});

@@ -1,6 +1,7 @@
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { InputShapeError, UnsupportedLayerError } from "../errors.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `Flatten`: row-major over (H, W, C) for channels_last — a zero-copy reshape. */
 export class Flatten extends Layer {
@@ -22,3 +23,9 @@ export class Flatten extends Layer {
     return { ptr: x.ptr, shape: [x.shape[0], sizeOf(x.shape.slice(1))], dtype: x.dtype };
   }
 }
+
+/** The `Flatten` layer class (see `layer_class.ts`). */
+export const FLATTEN: LayerClass<Flatten> = defineLayer({
+  className: "Flatten",
+  create: (config, options) => new Flatten(config, options),
+});

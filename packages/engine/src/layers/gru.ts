@@ -1,6 +1,7 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `GRU`, gate order z, r, h, `h = z*h_prev + (1-z)*hh`. `reset_after=True` (the default):
@@ -21,3 +22,9 @@ export class GRU extends RecurrentLayer {
     return this.resetAfter ? [2, 3 * this.units] : [3 * this.units];
   }
 }
+
+/** The `GRU` layer class (see `layer_class.ts`). */
+export const GRU_LAYER: LayerClass<GRU> = defineLayer({
+  className: "GRU",
+  create: (config, options) => new GRU(config, options),
+});

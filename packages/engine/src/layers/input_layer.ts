@@ -1,6 +1,7 @@
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { LayerConfigError } from "../errors.ts";
 import type { DeviceTensor, DType, Shape } from "../tensor.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `InputLayer`: declares the input shape (`batch_shape` in Keras 3, `batch_input_shape` in
@@ -38,3 +39,9 @@ export class InputLayer extends Layer {
     return x;
   }
 }
+
+/** The `InputLayer` layer class (see `layer_class.ts`). */
+export const INPUT_LAYER: LayerClass<InputLayer> = defineLayer({
+  className: "InputLayer",
+  create: (config, options) => new InputLayer(config, options),
+});

@@ -2,6 +2,7 @@ import { ActivationCode } from "../activations.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { copyDevice } from "./activation.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `LeakyReLU`: slope `negative_slope` (Keras 3) or `alpha` (Keras 2), default 0.3. */
 export class LeakyReLU extends Layer {
@@ -29,3 +30,9 @@ export class LeakyReLU extends Layer {
     return mask;
   }
 }
+
+/** The `LeakyReLU` layer class (see `layer_class.ts`). */
+export const LEAKY_RELU: LayerClass<LeakyReLU> = defineLayer({
+  className: "LeakyReLU",
+  create: (config, options) => new LeakyReLU(config, options),
+});

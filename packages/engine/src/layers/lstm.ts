@@ -1,6 +1,7 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `LSTM`, gate order i, f, c, o: `c = f*c + i*act(..)`, `h = o*act(c)`; weights
@@ -13,3 +14,9 @@ export class LSTM extends RecurrentLayer {
     super("LSTM", config, options);
   }
 }
+
+/** The `LSTM` layer class (see `layer_class.ts`). */
+export const LSTM_LAYER: LayerClass<LSTM> = defineLayer({
+  className: "LSTM",
+  create: (config, options) => new LSTM(config, options),
+});

@@ -1,5 +1,6 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `Maximum`: the element-wise maximum of its inputs; ties go to the earlier input (its gradient too),
@@ -12,3 +13,9 @@ export class Maximum extends ElementwiseMerge {
     super("Maximum", config, options);
   }
 }
+
+/** The `Maximum` layer class (see `layer_class.ts`). */
+export const MAXIMUM: LayerClass<Maximum> = defineLayer({
+  className: "Maximum",
+  create: (config, options) => new Maximum(config, options),
+});

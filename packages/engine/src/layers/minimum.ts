@@ -1,5 +1,6 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `Minimum`: the element-wise minimum of its inputs; ties go to the earlier input (its gradient too),
@@ -12,3 +13,9 @@ export class Minimum extends ElementwiseMerge {
     super("Minimum", config, options);
   }
 }
+
+/** The `Minimum` layer class (see `layer_class.ts`). */
+export const MINIMUM: LayerClass<Minimum> = defineLayer({
+  className: "Minimum",
+  create: (config, options) => new Minimum(config, options),
+});

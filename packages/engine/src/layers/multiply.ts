@@ -1,5 +1,6 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `Multiply`: the element-wise product of its inputs; in Keras 3 masked rows of an input count as 1
@@ -12,3 +13,9 @@ export class Multiply extends ElementwiseMerge {
     super("Multiply", config, options);
   }
 }
+
+/** The `Multiply` layer class (see `layer_class.ts`). */
+export const MULTIPLY: LayerClass<Multiply> = defineLayer({
+  className: "Multiply",
+  create: (config, options) => new Multiply(config, options),
+});

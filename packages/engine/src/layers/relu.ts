@@ -2,6 +2,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { LayerConfigError } from "../errors.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { copyDevice } from "./activation.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `ReLU` layer: `max_value`, `negative_slope`, `threshold`. */
 export class ReLU extends Layer {
@@ -44,3 +45,9 @@ export class ReLU extends Layer {
     return mask;
   }
 }
+
+/** The `ReLU` layer class (see `layer_class.ts`). */
+export const RELU: LayerClass<ReLU> = defineLayer({
+  className: "ReLU",
+  create: (config, options) => new ReLU(config, options),
+});

@@ -1,6 +1,7 @@
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `Reshape`: `target_shape` without batch; one `-1` is inferred. Zero-copy. */
 export class Reshape extends Layer {
@@ -47,3 +48,9 @@ export class Reshape extends Layer {
     return { ptr: x.ptr, shape: [x.shape[0], ...this.#resolve(x.shape.slice(1))], dtype: x.dtype };
   }
 }
+
+/** The `Reshape` layer class (see `layer_class.ts`). */
+export const RESHAPE: LayerClass<Reshape> = defineLayer({
+  className: "Reshape",
+  create: (config, options) => new Reshape(config, options),
+});

@@ -1,6 +1,7 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `SimpleRNN`: `h = act(x·kernel + bias + h_prev·recurrent_kernel)`; weights `kernel (in, u)`,
@@ -13,3 +14,9 @@ export class SimpleRNN extends RecurrentLayer {
     super("SimpleRNN", config, options);
   }
 }
+
+/** The `SimpleRNN` layer class (see `layer_class.ts`). */
+export const SIMPLE_RNN: LayerClass<SimpleRNN> = defineLayer({
+  className: "SimpleRNN",
+  create: (config, options) => new SimpleRNN(config, options),
+});

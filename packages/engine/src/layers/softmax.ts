@@ -8,6 +8,7 @@ import {
 import { LayerConfigError } from "../errors.ts";
 import type { DeviceTensor, Shape } from "../tensor.ts";
 import { copyDevice } from "./activation.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `Softmax` layer on the last axis (other axes are refused by name). */
 export class Softmax extends Layer {
@@ -37,3 +38,9 @@ export class Softmax extends Layer {
     return y;
   }
 }
+
+/** The `Softmax` layer class (see `layer_class.ts`). */
+export const SOFTMAX: LayerClass<Softmax> = defineLayer({
+  className: "Softmax",
+  create: (config, options) => new Softmax(config, options),
+});

@@ -1,5 +1,6 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
  * Keras `Subtract`: `inputs[0] - inputs[1]`, exactly two inputs (broadcasting as {@link ElementwiseMerge}).
@@ -15,3 +16,9 @@ export class Subtract extends ElementwiseMerge {
     return [2, 2];
   }
 }
+
+/** The `Subtract` layer class (see `layer_class.ts`). */
+export const SUBTRACT: LayerClass<Subtract> = defineLayer({
+  className: "Subtract",
+  create: (config, options) => new Subtract(config, options),
+});

@@ -2,7 +2,6 @@
  * Registers the training behaviour of every layer class the trainer supports (one file per
  * family). Add a new layer's backward by creating its file and importing it here.
  */
-import "./dense.ts";
 import "./activation.ts";
 import "./dropout.ts";
 import "./reshape.ts";

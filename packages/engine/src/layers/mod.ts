@@ -1,0 +1,70 @@
+/**
+ * Every layer class the engine runs: THE list. Adding a layer class is its file under `layers/`
+ * (the class and its `LayerClass` definition, see `layer_class.ts`) plus one line here.
+ *
+ * @module
+ */
+import type { LayerClass } from "../layer_class.ts";
+import { ACTIVATION } from "./activation.ts";
+import { ADD } from "./add.ts";
+import { AVERAGE } from "./average.ts";
+import { AVERAGE_POOLING2D } from "./average_pooling2d.ts";
+import { BATCH_NORMALIZATION } from "./batch_normalization.ts";
+import { BIDIRECTIONAL } from "./bidirectional.ts";
+import { CONCATENATE } from "./concatenate.ts";
+import { CONV2D } from "./conv2d.ts";
+import { DENSE } from "./dense.ts";
+import { DOT } from "./dot.ts";
+import { DROPOUT } from "./dropout.ts";
+import { EMBEDDING } from "./embedding.ts";
+import { FLATTEN } from "./flatten.ts";
+import { GLOBAL_AVERAGE_POOLING2D } from "./global_average_pooling2d.ts";
+import { GLOBAL_MAX_POOLING2D } from "./global_max_pooling2d.ts";
+import { GRU_LAYER } from "./gru.ts";
+import { INPUT_LAYER } from "./input_layer.ts";
+import { LEAKY_RELU } from "./leaky_relu.ts";
+import { LSTM_LAYER } from "./lstm.ts";
+import { MAX_POOLING2D } from "./max_pooling2d.ts";
+import { MAXIMUM } from "./maximum.ts";
+import { MINIMUM } from "./minimum.ts";
+import { MULTIPLY } from "./multiply.ts";
+import { RELU } from "./relu.ts";
+import { RESHAPE } from "./reshape.ts";
+import { SIMPLE_RNN } from "./simple_rnn.ts";
+import { SOFTMAX } from "./softmax.ts";
+import { SUBTRACT } from "./subtract.ts";
+
+/** The layer classes the engine runs, in the order `supportedLayerClasses()` lists them. */
+export const LAYER_CLASSES: readonly LayerClass[] = [
+  INPUT_LAYER,
+  DENSE,
+  ACTIVATION,
+  RELU,
+  LEAKY_RELU,
+  SOFTMAX,
+  DROPOUT,
+  FLATTEN,
+  RESHAPE,
+  // CNN layers
+  CONV2D,
+  MAX_POOLING2D,
+  AVERAGE_POOLING2D,
+  GLOBAL_MAX_POOLING2D,
+  GLOBAL_AVERAGE_POOLING2D,
+  BATCH_NORMALIZATION,
+  // RNN layers
+  EMBEDDING,
+  SIMPLE_RNN,
+  LSTM_LAYER,
+  GRU_LAYER,
+  BIDIRECTIONAL,
+  // Merge layers
+  ADD,
+  SUBTRACT,
+  MULTIPLY,
+  AVERAGE,
+  MAXIMUM,
+  MINIMUM,
+  CONCATENATE,
+  DOT,
+];
