@@ -115,6 +115,7 @@ export {
   type CompileOptions,
   type EvaluateOptions,
   type FitOptions,
+  type Targets,
   Trainer,
   type ValidationData,
 } from "./src/training/trainer.ts";

@@ -30,6 +30,7 @@ import {
   type CompileOptions,
   type EvaluateOptions,
   type FitOptions,
+  type Targets,
   Trainer,
 } from "./training/trainer.ts";
 
@@ -706,19 +707,21 @@ export class Model {
 
   /**
    * Trains the model (Keras `fit`): returns the per-epoch `history` (`loss`, metrics, `val_*`).
-   * `x` is one tensor per model input (a list for several inputs). See {@link FitOptions}.
+   * `x` is one tensor per model input (a list for several inputs), `y` one per output (a list or
+   * a record by output name; each output has its loss, `lossWeights` and metrics from `compile`,
+   * logged as `<output>_loss` / `<output>_<metric>`). See {@link FitOptions}.
    */
-  fit(x: Tensor | Tensor[], y: Tensor, options: FitOptions = {}): Promise<History> {
+  fit(x: Tensor | Tensor[], y: Targets, options: FitOptions = {}): Promise<History> {
     return this.#compiled("fit").fit(x, y, options);
   }
 
   /** Loss and metrics over (x, y) in inference mode (Keras `evaluate`, as a record). */
-  evaluate(x: Tensor | Tensor[], y: Tensor, options: EvaluateOptions = {}): Logs {
+  evaluate(x: Tensor | Tensor[], y: Targets, options: EvaluateOptions = {}): Logs {
     return this.#compiled("evaluate").evaluate(x, y, options);
   }
 
   /** One gradient step on one batch; returns its loss and metrics (Keras `train_on_batch`). */
-  trainOnBatch(x: Tensor | Tensor[], y: Tensor, sampleWeight?: Float32Array): Logs {
+  trainOnBatch(x: Tensor | Tensor[], y: Targets, sampleWeight?: Float32Array): Logs {
     return this.#compiled("trainOnBatch").trainOnBatch(x, y, sampleWeight);
   }
 

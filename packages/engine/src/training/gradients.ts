@@ -34,7 +34,7 @@ export function modelGradients(
   try {
     const xs = Array.isArray(x) ? x : [x];
     const n = xs[0]?.shape[0] ?? 0;
-    const targets = loss.sparse ? Int32Array.from(y.data) : Float32Array.from(y.data);
+    const targets = [loss.sparse ? Int32Array.from(y.data) : Float32Array.from(y.data)];
     if (options.sampleWeight && options.sampleWeight.length !== n) {
       throw new TrainingDataError(
         "sampleWeight",

@@ -45,8 +45,11 @@ export interface Param {
 export interface BatchSlice {
   /** One tensor per model input. */
   xs: Tensor[];
-  /** Class indices (sparse losses: rows per sample each) or targets (rows per sample × cols). */
-  targets: Float32Array | Int32Array;
+  /**
+   * Per model output: class indices (sparse losses: rows per sample each) or targets (rows per
+   * sample × cols).
+   */
+  targets: (Float32Array | Int32Array)[];
   /** One weight per sample, or null for all ones. */
   sampleWeight: Float32Array | null;
   /** Index of the slice's first sample within its batch (random draws depend on it). */
@@ -59,7 +62,12 @@ export interface SliceResult {
   lossSum: number;
   /** Loss rows counted by Keras's `sum_over_batch_size` (unmasked rows under an output mask). */
   lossCount: number;
-  /** Per metric: Σ w·value and Σ w. */
+  /**
+   * Models with several outputs: per output, its loss's Σ w·L over its loss rows divided by its
+   * rows per sample (so that Σ over slices / samples is the output's Keras loss).
+   */
+  outputLossSums?: number[];
+  /** Per metric (every output's metrics in order): Σ w·value and Σ w. */
   metricSums: number[];
   metricWeights: number[];
 }
@@ -94,31 +102,45 @@ export class TrainingGraph {
   readonly #paramsOf: number[][];
   /** Per node: whether its output's gradient is needed (a trainable weight lies upstream). */
   readonly #needGrad: Uint8Array;
-  readonly #output: number;
   readonly #kernels: KernelExports;
   readonly #heap: WasmHeap;
-  readonly #loss: Loss;
-  readonly #metrics: readonly Metric[];
-  readonly #mode: LossKernelMode;
-  /** Whether the loss's gradient is taken before the output layer's softmax/sigmoid. */
-  readonly #fused: boolean;
+  /** Per model output: its node, loss, loss weight, metrics and how the loss reads it. */
+  readonly #outputs: {
+    id: number;
+    loss: Loss;
+    weight: number;
+    metrics: readonly Metric[];
+    mode: LossKernelMode;
+  }[];
+  /** Output nodes whose loss gradient is taken before the layer's softmax/sigmoid. */
+  readonly #fused = new Set<number>();
 
   /**
    * @param graph the model's graph (`model.graph`, built)
    * @param layerTrainable per graph layer: whether `fit` trains it (`model.layerTrainable()`)
+   * @param loss one loss, or one per model output (Keras `compile(loss=[…])`)
+   * @param metrics the metrics of a single output, or one list per output
+   * @param lossWeights per output: its weight in the total loss (Keras `loss_weights`; default 1)
    */
   constructor(
     graph: Graph,
     layerTrainable: readonly boolean[],
-    loss: Loss,
-    metrics: readonly Metric[],
+    loss: Loss | readonly Loss[],
+    metrics: readonly Metric[] | readonly (readonly Metric[])[],
     kernels: KernelExports,
     heap: WasmHeap,
+    lossWeights?: readonly number[],
   ) {
-    if (graph.outputs.length !== 1) {
+    const count = graph.outputs.length;
+    const losses = Array.isArray(loss) ? loss : graph.outputs.map(() => loss as Loss);
+    const perOutput = metrics.length > 0 && Array.isArray(metrics[0])
+      ? metrics as readonly (readonly Metric[])[]
+      : [metrics as readonly Metric[], ...graph.outputs.slice(1).map(() => [])];
+    if (losses.length !== count || perOutput.length !== count) {
       throw new TrainingConfigError(
-        "model",
-        `training supports models with one output; this one has ${graph.outputs.length}`,
+        "loss",
+        `the model has ${count} outputs: give one loss (and metric list) per output, got ` +
+          `${losses.length} losses and ${perOutput.length} metric lists`,
       );
     }
     this.#graph = graph;
@@ -127,10 +149,7 @@ export class TrainingGraph {
     this.#layerTrainable = graph.layers.map((_, i) => layerTrainable[i] !== false);
     this.#kernels = kernels;
     this.#heap = heap;
-    this.#loss = loss;
-    this.#metrics = metrics;
-    this.#output = graph.outputs[0];
-    this.#plan = planGraph(graph, [this.#output]);
+    this.#plan = planGraph(graph, graph.outputs);
     this.impls = graph.layers.map(({ layer, path }) => {
       const impl = trainingFor(layer.className);
       if (!impl) throw new UntrainableLayerError(layer.className, path);
@@ -171,19 +190,27 @@ export class TrainingGraph {
         ? 1
         : 0;
     }
-    const outNode = graph.nodes[this.#output];
-    const readers = graph.nodes.filter((n) => n.inputs.includes(this.#output)).length;
-    const outImpl = this.impls[this.#layerIndex.get(outNode.layer)!];
-    const act = readers === 0 && outNode.inputIndex < 0
-      ? outImpl.outputActivation?.(outNode.layer) ?? null
-      : null;
-    this.#mode = loss.mode(act);
-    this.#fused = this.#mode === LossKernelMode.FusedWithOutputActivation;
+    this.#outputs = graph.outputs.map((id, i) => {
+      const node = graph.nodes[id];
+      // The loss may take its gradient before the output's softmax/sigmoid only when nothing
+      // else reads that output (another layer, or another output's loss).
+      const readers = graph.nodes.filter((n) => n.inputs.includes(id)).length +
+        graph.outputs.filter((o) => o === id).length - 1;
+      const impl = node.inputIndex < 0 ? this.impls[this.#layerIndex.get(node.layer)!] : undefined;
+      const act = readers === 0 ? impl?.outputActivation?.(node.layer) ?? null : null;
+      const mode = losses[i].mode(act);
+      if (mode === LossKernelMode.FusedWithOutputActivation) this.#fused.add(id);
+      const weight = lossWeights?.[i] ?? 1;
+      if (!Number.isFinite(weight) || weight < 0) {
+        throw new TrainingConfigError("lossWeights", `expected numbers ≥ 0, got ${weight}`);
+      }
+      return { id, loss: losses[i], weight, metrics: perOutput[i], mode };
+    });
   }
 
-  /** How the loss reads the model output (fused with its softmax/sigmoid, logits, …). */
+  /** How the loss reads the (first) model output (fused with its softmax/sigmoid, logits, …). */
   get lossMode(): LossKernelMode {
-    return this.#mode;
+    return this.#outputs[0].mode;
   }
 
   /** The trainable tensors with their current device pointers, for the optimizer. */
@@ -293,66 +320,116 @@ export class TrainingGraph {
           ? impl.forward(layer, xs[0], masks[0], ctx)
           : layer.call(xs[0], masks[0], ctx);
       }, training);
-      // ---- loss ----
-      const outId = this.#output;
-      const out = store.values[outId]!;
-      const mask = store.masks[outId];
-      const outLayer = graph.nodes[outId].layer;
-      const cols = out.shape[out.shape.length - 1];
-      const n = sizeOf(out.shape);
-      const rows = n / cols;
-      const samples = out.shape[0];
-      const rowsPerSample = samples ? rows / samples : 0;
-      const rowWeights = this.#rowWeights(slice.sampleWeight, mask, rows, rowsPerSample, outLayer);
-      const lossCount = mask ? heap.i32(mask.ptr, rows).reduce((a, b) => a + (b ? 1 : 0), 0) : rows;
-      const wantTargets = this.#loss.sparse ? rows : n;
-      if (slice.targets.length !== wantTargets) {
+      // ---- losses, one per output ----
+      // One output: Keras's sum_over_batch_size (the caller divides by lossCount). Several:
+      // each output's loss is its own mean, weighted; its gradient is scaled here by
+      // weight / (rows per sample) and the caller divides by the samples (lossCount).
+      const multi = this.#outputs.length > 1;
+      if (slice.targets.length !== this.#outputs.length) {
         throw new TrainingDataError(
           "y",
-          `${wantTargets / Math.max(1, samples)} ${
-            this.#loss.sparse ? "class indices" : "targets"
-          } per sample for an output of shape [${out.shape.slice(1)}]`,
-          `${slice.targets.length / Math.max(1, samples)}`,
+          `${this.#outputs.length} target arrays (one per output)`,
+          `${slice.targets.length}`,
         );
       }
-      const pTargets = keep(heap.upload(slice.targets));
-      const pWeights = rowWeights ? keep(heap.upload(rowWeights)) : 0;
-      if (training) gradPtr = heap.alloc(n * 4);
-      const lossSum = this.#loss.compute(
-        kernels,
-        out.ptr,
-        pTargets,
-        pWeights,
-        gradPtr,
-        rows,
-        cols,
-        training
-          ? this.#mode
-          : (this.#loss.fromLogits ? LossKernelMode.Logits : LossKernelMode.Probabilities),
-        1,
-      );
-      // ---- metrics (host; predictions are batch × classes) ----
-      const metricSums = this.#metrics.map(() => 0);
-      const metricWeights = this.#metrics.map(() => 0);
-      if (this.#metrics.length) {
-        accumulateMetrics(
-          this.#metrics,
-          heap.f32(out.ptr, n).slice(),
-          slice.targets,
-          this.#loss.sparse,
-          rowWeights,
+      let lossSum = 0, lossCount = 0;
+      const outputLossSums: number[] = [];
+      const metricSums: number[] = [], metricWeights: number[] = [];
+      this.#outputs.forEach((o, k) => {
+        const out = store.values[o.id]!;
+        const mask = store.masks[o.id];
+        const outLayer = graph.nodes[o.id].layer;
+        const targets = slice.targets[k];
+        const cols = out.shape[out.shape.length - 1];
+        const n = sizeOf(out.shape);
+        const rows = n / cols;
+        const samples = out.shape[0];
+        const rowsPerSample = samples ? rows / samples : 0;
+        if (multi && mask) {
+          throw new UntrainableLayerError(
+            outLayer.className,
+            outLayer.name,
+            "an output mask on a model with several outputs is not supported in training",
+          );
+        }
+        const rowWeights = this.#rowWeights(
+          slice.sampleWeight,
+          mask,
+          rows,
+          rowsPerSample,
+          outLayer,
+        );
+        const wantTargets = o.loss.sparse ? rows : n;
+        if (targets.length !== wantTargets) {
+          throw new TrainingDataError(
+            multi ? `y[${k}]` : "y",
+            `${wantTargets / Math.max(1, samples)} ${
+              o.loss.sparse ? "class indices" : "targets"
+            } per sample for an output of shape [${out.shape.slice(1)}]`,
+            `${targets.length / Math.max(1, samples)}`,
+          );
+        }
+        const pTargets = keep(heap.upload(targets));
+        const pWeights = rowWeights ? keep(heap.upload(rowWeights)) : 0;
+        if (training) gradPtr = heap.alloc(n * 4);
+        const scale = multi ? o.weight / Math.max(1, rowsPerSample) : 1;
+        const sum = o.loss.compute(
+          kernels,
+          out.ptr,
+          pTargets,
+          pWeights,
+          gradPtr,
           rows,
           cols,
-          metricSums,
-          metricWeights,
+          training
+            ? o.mode
+            : (o.loss.fromLogits ? LossKernelMode.Logits : LossKernelMode.Probabilities),
+          scale,
         );
-      }
-      if (training) {
-        grads.set(outId, { ptr: gradPtr, shape: [...out.shape], dtype: "float32" });
-        gradPtr = 0;
-        this.#backward(store, grads, ctxFor);
-      }
-      return { lossSum, lossCount, metricSums, metricWeights };
+        if (multi) {
+          const own = sum / Math.max(1, rowsPerSample);
+          outputLossSums.push(own);
+          lossSum += o.weight * own;
+          lossCount = samples;
+        } else {
+          lossSum = sum;
+          lossCount = mask ? heap.i32(mask.ptr, rows).reduce((a, b) => a + (b ? 1 : 0), 0) : rows;
+        }
+        // ---- metrics (host; predictions are batch × classes) ----
+        const sums = o.metrics.map(() => 0), weights = o.metrics.map(() => 0);
+        if (o.metrics.length) {
+          accumulateMetrics(
+            o.metrics,
+            heap.f32(out.ptr, n).slice(),
+            targets,
+            o.loss.sparse,
+            rowWeights,
+            rows,
+            cols,
+            sums,
+            weights,
+          );
+        }
+        metricSums.push(...sums);
+        metricWeights.push(...weights);
+        if (training) {
+          const g: DeviceTensor = { ptr: gradPtr, shape: [...out.shape], dtype: "float32" };
+          gradPtr = 0;
+          const prev = grads.get(o.id);
+          if (prev) {
+            kernels.addInto(g.ptr, prev.ptr, n, 1);
+            heap.free(g.ptr);
+          } else grads.set(o.id, g);
+        }
+      });
+      if (training) this.#backward(store, grads, ctxFor);
+      return {
+        lossSum,
+        lossCount,
+        ...(multi ? { outputLossSums } : {}),
+        metricSums,
+        metricWeights,
+      };
     } finally {
       if (gradPtr) heap.free(gradPtr);
       for (const g of grads.values()) heap.free(g.ptr);
@@ -404,7 +481,7 @@ export class TrainingGraph {
           xs,
           masks,
           dy,
-          dyIsPreActivation: this.#fused && node.id === this.#output,
+          dyIsPreActivation: this.#fused.has(node.id),
           weights: params.map((p) => p.owner.deviceWeights()[p.ownerIndex]),
           grads: again ? scratch : params.map((p) => p.grad),
           needInputGrad: needs[0] ?? false,

@@ -29,11 +29,23 @@ import { paramInfo, type WorkerInit } from "./parallel/protocol.ts";
 export interface CompileOptions {
   /** `"adam"` (default), `"sgd"`, `"rmsprop"`, an {@link Optimizer}, or a Keras config object. */
   optimizer?: OptimizerConfig;
-  /** `"sparse_categorical_crossentropy"`, `"categorical_crossentropy"`, `"binary_crossentropy"`,
-   * `"mse"`, or `{ name, fromLogits }`. */
-  loss: LossConfig;
-  /** Metric names: `"accuracy"` (resolved from the loss as Keras does), `"mse"`, `"mae"`, … */
-  metrics?: string[];
+  /**
+   * `"sparse_categorical_crossentropy"`, `"categorical_crossentropy"`, `"binary_crossentropy"`,
+   * `"mse"`, or `{ name, fromLogits }`. A model with several outputs takes one loss for all, a
+   * list with one per output, or a record by output name (Keras `compile(loss=…)`).
+   */
+  loss: LossConfig | LossConfig[] | Record<string, LossConfig>;
+  /**
+   * Per output: its weight in the total loss (Keras `loss_weights`; default 1 each), as a list
+   * or a record by output name.
+   */
+  lossWeights?: number[] | Record<string, number>;
+  /**
+   * Metric names: `"accuracy"` (resolved from the loss as Keras does), `"mse"`, `"mae"`, … With
+   * several outputs: one list for every output, a list of lists, or a record by output name;
+   * logged as `<output>_<metric>`.
+   */
+  metrics?: string[] | string[][] | Record<string, string[]>;
   /** Seed of the shuffling and Dropout streams (default 1337); `fit({seed})` overrides. */
   seed?: number;
   /**
@@ -46,11 +58,14 @@ export interface CompileOptions {
   workers?: WorkersOption;
 }
 
+/** Targets: one tensor, or one per model output (a list, or a record by output name). */
+export type Targets = Tensor | Tensor[] | Record<string, Tensor>;
+
 /** Validation data for `fit`: `[x, y]`, `[x, y, sampleWeight]` or an object. */
 export type ValidationData =
-  | [Tensor | Tensor[], Tensor]
-  | [Tensor | Tensor[], Tensor, Float32Array]
-  | { x: Tensor | Tensor[]; y: Tensor; sampleWeight?: Float32Array };
+  | [Tensor | Tensor[], Targets]
+  | [Tensor | Tensor[], Targets, Float32Array]
+  | { x: Tensor | Tensor[]; y: Targets; sampleWeight?: Float32Array };
 
 /** Options of `Model.fit`. */
 export interface FitOptions {
@@ -91,8 +106,9 @@ export interface EvaluateOptions {
 interface Dataset {
   /** One tensor per model input. */
   xs: Tensor[];
-  targets: Float32Array | Int32Array;
-  targetsPerSample: number;
+  /** One target array per model output, and its values per sample. */
+  targets: (Float32Array | Int32Array)[];
+  targetsPerSample: number[];
   sampleWeight: Float32Array | null;
 }
 
@@ -113,11 +129,11 @@ function sliceDataset(
   end: number,
   order: Int32Array | null,
 ): BatchSlice {
-  const tp = d.targetsPerSample;
+  const tps = d.targetsPerSample;
   if (!order) {
     return {
       xs: d.xs.map((x) => x.sliceBatch(start, end)),
-      targets: d.targets.subarray(start * tp, end * tp),
+      targets: d.targets.map((t, i) => t.subarray(start * tps[i], end * tps[i])),
       sampleWeight: d.sampleWeight ? d.sampleWeight.subarray(start, end) : null,
       sampleOffset: 0,
     };
@@ -127,7 +143,7 @@ function sliceDataset(
     xs: d.xs.map((x) =>
       new Tensor(gather(x.data, xPerSample(x), idx), [end - start, ...x.shape.slice(1)])
     ),
-    targets: gather(d.targets, tp, idx),
+    targets: d.targets.map((t, i) => gather(t, tps[i], idx)),
     sampleWeight: d.sampleWeight ? gather(d.sampleWeight, 1, idx) : null,
     sampleOffset: 0,
   };
@@ -137,17 +153,26 @@ function sliceDataset(
 class Aggregate {
   samples = 0;
   weightedLoss = 0;
+  readonly outputLosses: number[];
   readonly sums: number[];
   readonly weights: number[];
 
-  constructor(readonly metrics: readonly Metric[]) {
-    this.sums = metrics.map(() => 0);
-    this.weights = metrics.map(() => 0);
+  /**
+   * @param metricNames the logged name of every metric, every output's in order
+   * @param outputNames with several outputs: their names (`<name>_loss` is logged for each)
+   */
+  constructor(readonly metricNames: readonly string[], readonly outputNames: readonly string[]) {
+    this.sums = metricNames.map(() => 0);
+    this.weights = metricNames.map(() => 0);
+    this.outputLosses = outputNames.map(() => 0);
   }
 
   add(res: SliceResult, samples: number): void {
     const batchLoss = res.lossCount > 0 ? res.lossSum / res.lossCount : 0;
     this.weightedLoss += batchLoss * samples;
+    res.outputLossSums?.forEach((s, i) => {
+      this.outputLosses[i] += (res.lossCount > 0 ? s / res.lossCount : 0) * samples;
+    });
     this.samples += samples;
     res.metricSums.forEach((s, i) => (this.sums[i] += s));
     res.metricWeights.forEach((w, i) => (this.weights[i] += w));
@@ -155,11 +180,67 @@ class Aggregate {
 
   logs(prefix = ""): Logs {
     const logs: Logs = { [`${prefix}loss`]: this.samples ? this.weightedLoss / this.samples : 0 };
-    this.metrics.forEach((m, i) => {
-      logs[`${prefix}${m.name}`] = this.weights[i] > 0 ? this.sums[i] / this.weights[i] : 0;
+    this.outputNames.forEach((name, i) => {
+      logs[`${prefix}${name}_loss`] = this.samples ? this.outputLosses[i] / this.samples : 0;
+    });
+    this.metricNames.forEach((name, i) => {
+      logs[`${prefix}${name}`] = this.weights[i] > 0 ? this.sums[i] / this.weights[i] : 0;
     });
     return logs;
   }
+}
+
+/** One model output as the trainer sees it: its loss, loss weight and metrics. */
+interface Head {
+  name: string;
+  loss: Loss;
+  weight: number;
+  metrics: Metric[];
+}
+
+/** A record of losses by output name (not one loss given as `{ name }` or a Keras object). */
+function isLossRecord(v: unknown): v is Record<string, LossConfig> {
+  return isRecordOf(v) && !("name" in v) && !("class_name" in v);
+}
+
+function isRecordOf(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A per-output option as Keras takes it: one value for every output, a list with one per output,
+ * or a record by output name. `single` tells a lone value from a record/list.
+ */
+function perOutput<T>(
+  value: unknown,
+  names: readonly string[],
+  field: string,
+  single: (v: unknown) => boolean,
+  fallback: T,
+): T[] {
+  if (value === undefined) return names.map(() => fallback);
+  if (single(value)) return names.map(() => value as T);
+  if (Array.isArray(value)) {
+    if (value.length !== names.length) {
+      throw new TrainingConfigError(
+        field,
+        `the model has ${names.length} outputs (${names.join(", ")}): expected ${names.length} ` +
+          `entries, got ${value.length}`,
+      );
+    }
+    return value as T[];
+  }
+  if (isRecordOf(value)) {
+    const unknown = Object.keys(value).filter((k) => !names.includes(k));
+    if (unknown.length) {
+      throw new TrainingConfigError(
+        field,
+        `no output named ${unknown.join(", ")} (outputs: ${names.join(", ")})`,
+      );
+    }
+    return names.map((n) => (n in value ? value[n] as T : fallback));
+  }
+  throw new TrainingConfigError(field, `expected a value, a list or a record by output name`);
 }
 
 function positiveInt(v: unknown, field: string): number {
@@ -178,7 +259,8 @@ export class Trainer {
   readonly #checkInput: (xs: Tensor[], field: string) => void;
   readonly #rng: SeededRandom;
   readonly #workers: WorkersOption;
-  #metrics?: Metric[];
+  readonly #options: CompileOptions;
+  #heads?: Head[];
   #graph?: TrainingGraph;
 
   /**
@@ -194,17 +276,33 @@ export class Trainer {
     }
     this.#model = model;
     this.#checkInput = checkInput;
-    this.loss = Loss.from(options.loss);
+    this.#options = options;
+    // Checked now (a typo fails at compile, as in Keras); resolved per output on first use.
+    const losses = Array.isArray(options.loss)
+      ? options.loss
+      : isLossRecord(options.loss)
+      ? Object.values(options.loss)
+      : [options.loss];
+    if (losses.length === 0) throw new TrainingConfigError("loss", "expected at least one loss");
+    losses.forEach((l) => Loss.from(l as LossConfig));
+    this.loss = Loss.from(losses[0] as LossConfig);
     this.optimizer = resolveOptimizer(options.optimizer);
     const metrics = options.metrics ?? [];
-    if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === "string")) {
-      throw new TrainingConfigError(
-        "metrics",
-        `expected a list of names, got ${JSON.stringify(metrics)}`,
-      );
+    const lists = Array.isArray(metrics)
+      ? (metrics.every((m) => typeof m === "string") ? [metrics] : metrics)
+      : isRecordOf(metrics)
+      ? Object.values(metrics)
+      : [metrics];
+    for (const list of lists) {
+      if (!Array.isArray(list) || !list.every((m) => typeof m === "string")) {
+        throw new TrainingConfigError(
+          "metrics",
+          `expected a list of names (or one per output), got ${JSON.stringify(metrics)}`,
+        );
+      }
+      checkMetricNames(list as string[]);
     }
-    checkMetricNames(metrics);
-    this.metricNames = [...metrics];
+    this.metricNames = lists.flat() as string[];
     this.#rng = new SeededRandom(options.seed ?? 1337);
     this.#workers = checkWorkersOption(options.workers ?? "auto");
   }
@@ -213,37 +311,83 @@ export class Trainer {
   get graph(): TrainingGraph {
     if (!this.#graph) {
       const { kernels, heap } = getRuntime();
+      const heads = this.#resolvedHeads();
       this.#graph = new TrainingGraph(
         this.#model.graph,
         this.#model.layerTrainable(),
-        this.loss,
-        this.#resolvedMetrics(),
+        heads.map((h) => h.loss),
+        heads.map((h) => h.metrics),
         kernels,
         heap,
+        heads.map((h) => h.weight),
       );
     }
     return this.#graph;
   }
 
-  #resolvedMetrics(): Metric[] {
-    if (!this.#metrics) {
-      const out = this.#model.outputShape;
-      const cols = out[out.length - 1];
-      if (cols === null || cols === undefined) {
-        throw new TrainingConfigError(
-          "model",
-          "the output's last dimension must be known to train",
-        );
-      }
-      this.#metrics = resolveMetrics(this.metricNames, this.loss, cols);
+  /** Each output's loss, loss weight and metrics (the model must be built). */
+  #resolvedHeads(): Head[] {
+    if (!this.#heads) {
+      const names = this.#model.outputNames;
+      const shapes = this.#model.outputShapes;
+      const o = this.#options;
+      const losses = perOutput<LossConfig>(
+        o.loss,
+        names,
+        "loss",
+        (v) => !Array.isArray(v) && !isLossRecord(v),
+        "mse",
+      ).map((l) => Loss.from(l));
+      const weights = perOutput<number>(
+        o.lossWeights,
+        names,
+        "lossWeights",
+        (v) => typeof v === "number",
+        1,
+      );
+      const metrics = perOutput<string[]>(
+        o.metrics ?? [],
+        names,
+        "metrics",
+        (v) => Array.isArray(v) && v.every((m) => typeof m === "string"),
+        [],
+      );
+      this.#heads = names.map((name, i) => {
+        const out = shapes[i];
+        const cols = out[out.length - 1];
+        if (cols === null || cols === undefined) {
+          throw new TrainingConfigError(
+            "model",
+            `output "${name}": its last dimension must be known to train`,
+          );
+        }
+        return {
+          name,
+          loss: losses[i],
+          weight: weights[i],
+          metrics: resolveMetrics(metrics[i], losses[i], cols),
+        };
+      });
     }
-    return this.#metrics;
+    return this.#heads;
+  }
+
+  /** Logged metric names, every output's in order (`<output>_<metric>` with several outputs). */
+  #metricLogNames(): string[] {
+    const heads = this.#resolvedHeads();
+    const multi = heads.length > 1;
+    return heads.flatMap((h) => h.metrics.map((m) => (multi ? `${h.name}_${m.name}` : m.name)));
+  }
+
+  #aggregate(): Aggregate {
+    const heads = this.#resolvedHeads();
+    return new Aggregate(this.#metricLogNames(), heads.length > 1 ? heads.map((h) => h.name) : []);
   }
 
   /** Validates x / y / sample weights into a dataset. */
   #dataset(
     x: Tensor | Tensor[],
-    y: Tensor,
+    y: Targets,
     sampleWeight: Float32Array | null | undefined,
     field: string,
   ): Dataset {
@@ -251,24 +395,44 @@ export class Trainer {
     if (!xs.every((t) => t instanceof Tensor) || xs.length === 0) {
       throw new TrainingDataError(`${field} x`, "a Tensor or a list of Tensors", typeof x);
     }
-    if (!(y instanceof Tensor)) throw new TrainingDataError(`${field} y`, "a Tensor", typeof y);
     this.#checkInput(xs, `${field} x`);
     const n = xs[0].shape[0];
-    if (y.shape[0] !== n) {
-      throw new TrainingDataError(`${field} y`, `${n} samples (as x)`, `shape [${y.shape}]`);
+    const heads = this.#resolvedHeads();
+    const names = heads.map((h) => h.name);
+    const ys = y instanceof Tensor
+      ? [y]
+      : perOutput<Tensor>(y, names, `${field} y`, () => false, null as unknown as Tensor);
+    if (ys.length !== heads.length) {
+      throw new TrainingDataError(
+        `${field} y`,
+        `${heads.length} target tensors (one per output: ${names.join(", ")})`,
+        `${ys.length}`,
+      );
     }
-    const out = this.#model.outputShape;
-    const cols = out[out.length - 1] as number;
-    const perY = n ? y.size / n : 0;
-    // Loss rows per sample: from the output shape when fully known, else from y (the graph
-    // checks it against the actual output of each batch).
-    const known = out.slice(0, -1).every((d) => d !== null);
-    const rowsPerSample = known
-      ? out.slice(0, -1).reduce((a: number, b) => a * (b as number), 1)
-      : this.loss.sparse
-      ? perY
-      : perY / cols;
-    const targets = this.loss.checkTargets(y.data, n, rowsPerSample, cols, `${field} y`);
+    const shapes = this.#model.outputShapes;
+    const targets: (Float32Array | Int32Array)[] = [];
+    const perSample: number[] = [];
+    heads.forEach((head, i) => {
+      const yi = ys[i];
+      const where = heads.length > 1 ? `${field} y[${head.name}]` : `${field} y`;
+      if (!(yi instanceof Tensor)) throw new TrainingDataError(where, "a Tensor", typeof yi);
+      if (yi.shape[0] !== n) {
+        throw new TrainingDataError(where, `${n} samples (as x)`, `shape [${yi.shape}]`);
+      }
+      const out = shapes[i];
+      const cols = out[out.length - 1] as number;
+      const perY = n ? yi.size / n : 0;
+      // Loss rows per sample: from the output shape when fully known, else from y (the graph
+      // checks it against the actual output of each batch).
+      const known = out.slice(0, -1).every((d) => d !== null);
+      const rowsPerSample = known
+        ? out.slice(0, -1).reduce((a: number, b) => a * (b as number), 1)
+        : head.loss.sparse
+        ? perY
+        : perY / cols;
+      targets.push(head.loss.checkTargets(yi.data, n, rowsPerSample, cols, where));
+      perSample.push(perY);
+    });
     if (sampleWeight !== undefined && sampleWeight !== null) {
       if (!(sampleWeight instanceof Float32Array) || sampleWeight.length !== n) {
         throw new TrainingDataError(
@@ -287,7 +451,7 @@ export class Trainer {
         }
       }
     }
-    return { xs, targets, targetsPerSample: perY, sampleWeight: sampleWeight ?? null };
+    return { xs, targets, targetsPerSample: perSample, sampleWeight: sampleWeight ?? null };
   }
 
   /** One optimizer step on a batch; returns what the batch contributed. */
@@ -317,8 +481,12 @@ export class Trainer {
       inputShape: [...this.#model.inputShape],
       layerNames: graph.layers.map((l) => this.#model.layerPath(l)),
       layerTrainable: this.#model.layerTrainable(),
-      loss: { name: this.loss.name, fromLogits: this.loss.fromLogits },
-      metrics: this.#resolvedMetrics().map((m) => ({ ...m })),
+      losses: this.#resolvedHeads().map((h) => ({
+        name: h.loss.name,
+        fromLogits: h.loss.fromLogits,
+      })),
+      lossWeights: this.#resolvedHeads().map((h) => h.weight),
+      metrics: this.#resolvedHeads().map((h) => h.metrics.map((m) => ({ ...m }))),
       params: paramInfo(graph.params),
     };
   }
@@ -336,22 +504,22 @@ export class Trainer {
   }
 
   /** One gradient step on (x, y); returns the batch's loss and metrics. */
-  trainOnBatch(x: Tensor | Tensor[], y: Tensor, sampleWeight?: Float32Array): Logs {
+  trainOnBatch(x: Tensor | Tensor[], y: Targets, sampleWeight?: Float32Array): Logs {
     const d = this.#dataset(x, y, sampleWeight, "trainOnBatch");
-    const agg = new Aggregate(this.#resolvedMetrics());
+    const agg = this.#aggregate();
     const n = d.xs[0].shape[0];
     agg.add(this.#step(sliceDataset(d, 0, n, null), this.#rng.nextUint32()), n);
     return agg.logs();
   }
 
   /** Loss and metrics over (x, y) in inference mode. */
-  evaluate(x: Tensor | Tensor[], y: Tensor, options: EvaluateOptions = {}): Logs {
+  evaluate(x: Tensor | Tensor[], y: Targets, options: EvaluateOptions = {}): Logs {
     const d = this.#dataset(x, y, options.sampleWeight, "evaluate");
     return this.#evaluateDataset(d, positiveInt(options.batchSize ?? 32, "batchSize"), "");
   }
 
   #evaluateDataset(d: Dataset, batchSize: number, prefix: string): Logs {
-    const agg = new Aggregate(this.#resolvedMetrics());
+    const agg = this.#aggregate();
     const n = d.xs[0].shape[0];
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
@@ -361,7 +529,7 @@ export class Trainer {
   }
 
   /** Keras `fit`. */
-  async fit(x: Tensor | Tensor[], y: Tensor, options: FitOptions = {}): Promise<History> {
+  async fit(x: Tensor | Tensor[], y: Targets, options: FitOptions = {}): Promise<History> {
     const epochs = positiveInt(options.epochs ?? 1, "epochs");
     const batchSize = positiveInt(options.batchSize ?? 32, "batchSize");
     if (options.workers !== undefined) checkWorkersOption(options.workers);
@@ -409,7 +577,7 @@ export class Trainer {
     if (n === 0) throw new TrainingDataError("fit x", "at least one sample", "0 samples");
     const steps = Math.ceil(n / batchSize);
     const rng = options.seed !== undefined ? new SeededRandom(options.seed) : this.#rng;
-    const metrics = this.#resolvedMetrics();
+    const heads = this.#resolvedHeads();
     const history = new History();
     const verbose = options.verbose ?? "auto";
     const callbacks: Callback[] = [];
@@ -429,7 +597,11 @@ export class Trainer {
       steps,
       samples: n,
       batchSize,
-      metrics: ["loss", ...metrics.map((m) => m.name)],
+      metrics: [
+        "loss",
+        ...(heads.length > 1 ? heads.map((h) => `${h.name}_loss`) : []),
+        ...this.#metricLogNames(),
+      ],
     };
     for (const cb of callbacks) cb.setModel(this.#model, params);
     this.#model.stopTraining = false;
@@ -449,7 +621,7 @@ export class Trainer {
       for (let epoch = initialEpoch; epoch < epochs; epoch++) {
         for (const cb of callbacks) await cb.onEpochBegin(epoch);
         const order = options.shuffle === false ? null : rng.permutation(n);
-        const agg = new Aggregate(metrics);
+        const agg = this.#aggregate();
         for (let b = 0; b < steps; b++) {
           for (const cb of callbacks) await cb.onTrainBatchBegin(b);
           const start = b * batchSize, end = Math.min(n, start + batchSize);

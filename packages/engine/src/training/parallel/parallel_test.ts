@@ -280,8 +280,9 @@ Deno.test("workers end with fit: after EarlyStopping, a throwing callback and a 
       inputShape: [...model.inputShape],
       layerNames: model.layers.map((l) => model.layerPath(l)),
       layerTrainable: model.layerTrainable(),
-      loss: { name: "mean_squared_error", fromLogits: false },
-      metrics: [],
+      losses: [{ name: "mean_squared_error", fromLogits: false }],
+      lossWeights: [1],
+      metrics: [[]],
       params: paramInfo(graph.params).map((p) => ({ ...p, size: p.size + 1 })),
     };
     graph.dispose();

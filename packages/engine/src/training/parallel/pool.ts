@@ -84,7 +84,11 @@ class GradientWorker {
       const id = this.#nextId++;
       this.#pending.set(id, { resolve, reject });
       const msg: WorkerStep = { type: "step", id, ...step };
-      const transfer = [msg.weights.buffer, ...msg.xs.map((x) => x.buffer), msg.targets.buffer];
+      const transfer = [
+        msg.weights.buffer,
+        ...msg.xs.map((x) => x.buffer),
+        ...msg.targets.map((t) => t.buffer),
+      ];
       if (msg.sampleWeight) transfer.push(msg.sampleWeight.buffer);
       this.#worker.postMessage(msg, transfer as ArrayBuffer[]);
     });
@@ -168,10 +172,10 @@ export class GradientWorkerPool {
     const n = slice.xs[0].shape[0];
     const bounds = splitBounds(n, this.#workers.length + 1);
     if (bounds.length < 2) return graph.computeGradients(slice, seed);
-    const tPer = n ? slice.targets.length / n : 0;
+    const tPer = slice.targets.map((t) => (n ? t.length / n : 0));
     const part = ([start, end]: [number, number]): BatchSlice => ({
       xs: slice.xs.map((x) => x.sliceBatch(start, end)),
-      targets: slice.targets.subarray(start * tPer, end * tPer),
+      targets: slice.targets.map((t, i) => t.subarray(start * tPer[i], end * tPer[i])),
       sampleWeight: slice.sampleWeight ? slice.sampleWeight.subarray(start, end) : null,
       sampleOffset: slice.sampleOffset + start,
     });
@@ -185,7 +189,7 @@ export class GradientWorkerPool {
           weights: i === bounds.length - 2 ? weights : weights.slice(),
           xs: p.xs.map((x) => x.data.slice()),
           xShapes: p.xs.map((x) => [...x.shape]),
-          targets: p.targets.slice(),
+          targets: p.targets.map((t) => t.slice()),
           sampleWeight: p.sampleWeight ? p.sampleWeight.slice() : null,
           sampleOffset: p.sampleOffset,
           seed,
@@ -205,8 +209,10 @@ export class GradientWorkerPool {
       lossCount: own.lossCount,
       metricSums: [...own.metricSums],
       metricWeights: [...own.metricWeights],
+      ...(own.outputLossSums ? { outputLossSums: [...own.outputLossSums] } : {}),
     };
     for (const r of results) {
+      r.outputLossSums?.forEach((s, i) => (total.outputLossSums![i] += s));
       addGradients(graph.params, heap, r.grads);
       total.lossSum += r.lossSum;
       total.lossCount += r.lossCount;

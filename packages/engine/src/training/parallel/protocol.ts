@@ -25,8 +25,10 @@ export interface WorkerInit {
   layerNames: string[];
   /** Per layer: whether `fit` trains it, as the trainer sees it (`model.layerTrainable()`). */
   layerTrainable: boolean[];
-  loss: { name: LossName; fromLogits: boolean };
-  metrics: Metric[];
+  /** Per model output: its loss, loss weight and metrics. */
+  losses: { name: LossName; fromLogits: boolean }[];
+  lossWeights: number[];
+  metrics: Metric[][];
   /** The parameter table, checked against the replica's. */
   params: ParamInfo[];
 }
@@ -48,7 +50,8 @@ export interface WorkerStep {
   /** One array per model input, with its shape. */
   xs: (Float32Array | Int32Array)[];
   xShapes: number[][];
-  targets: Float32Array | Int32Array;
+  /** One target array per model output. */
+  targets: (Float32Array | Int32Array)[];
   sampleWeight: Float32Array | null;
   /** Index of the slice's first sample in the batch (Dropout draws depend on it). */
   sampleOffset: number;
@@ -71,6 +74,8 @@ export interface WorkerResult {
   grads: Float32Array;
   lossSum: number;
   lossCount: number;
+  /** With several outputs: each output's loss sum (see `SliceResult`). */
+  outputLossSums?: number[];
   metricSums: number[];
   metricWeights: number[];
 }

@@ -49,10 +49,11 @@ function init(msg: WorkerInit): void {
   const graph = new TrainingGraph(
     model.graph,
     msg.layerTrainable,
-    Loss.from(msg.loss),
+    msg.losses.map((l) => Loss.from(l)),
     msg.metrics,
     kernels,
     heap,
+    msg.lossWeights,
   );
   const got = JSON.stringify(paramInfo(graph.params)), want = JSON.stringify(msg.params);
   if (got !== want) {
