@@ -37,3 +37,5 @@ export {
   l2NormalizeRows,
   l2NormalizeRowsGrad,
 } from "./merge";
+export * from "./conv_transpose";
+export * from "./resize";

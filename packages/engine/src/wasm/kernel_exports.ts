@@ -1001,6 +1001,210 @@ export interface KernelFunctions {
     dbeta: number,
     work: number,
   ): void;
+  /**
+   * Floats of scratch `conv2dTranspose` needs at least for a kernel (kh, kw, filters, c); more
+   * scratch gives larger tiles.
+   *
+   * AssemblyScript, wasm/assembly/conv_transpose.ts:
+   * `conv2dTransposeMinScratch(kh: i32, kw: i32, c: i32, filters: i32): i32`
+   */
+  conv2dTransposeMinScratch(kh: number, kw: number, c: number, filters: number): number;
+  /**
+   * y[b, oh, ow, f] = act(bias[f] + Σ x[b, iy, ix, c] · w[ky, kx, f, c]) over the (iy, ix, ky, kx)
+   * with oh = iy·sh + ky·dh − padTop and ow = ix·sw + kx·dw − padLeft.
+   * x is [batch, h, wd, c], y [batch, outH, outW, filters] (OVERWRITTEN), w (kh, kw, filters, c),
+   * bias (filters) or 0 (none). `scratch` holds `scratchFloats` ≥ `conv2dTransposeMinScratch`.
+   *
+   * AssemblyScript, wasm/assembly/conv_transpose.ts:
+   * `conv2dTranspose(x: usize, w: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, filters: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32): void`
+   */
+  conv2dTranspose(
+    x: number,
+    w: number,
+    bias: number,
+    y: number,
+    scratch: number,
+    scratchFloats: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    filters: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /**
+   * In place over `rows` rows of `cols` floats: v = act(v + bias[col]) (bias 0: none).
+   *
+   * AssemblyScript, wasm/assembly/conv_transpose.ts:
+   * `biasActivate(y: usize, bias: usize, rows: i32, cols: i32, act: i32, alpha: f32): void`
+   */
+  biasActivate(
+    y: number,
+    bias: number,
+    rows: number,
+    cols: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /**
+   * Floats of scratch `conv2dTransposeBackward` needs at least: 2·kh·kw·filters (the filter
+   * gradient's im2col rows of dZ and their transpose; also enough for dx's im2col convolution).
+   *
+   * AssemblyScript, wasm/assembly/conv_transpose.ts:
+   * `conv2dTransposeBackwardMinScratch(kh: i32, kw: i32, filters: i32): i32`
+   */
+  conv2dTransposeBackwardMinScratch(kh: number, kw: number, filters: number): number;
+  /**
+   * Conv2DTranspose backward for dZ [batch, outH, outW, filters] (the gradient at the
+   * pre-activation; the bias gradient is dZ's column sums, `columnSums`):
+   * - `dx` (0: skip) receives ∂loss/∂x [batch, h, wd, c], OVERWRITTEN;
+   * - `dw` (0: skip) receives ∂loss/∂w (kh, kw, filters, c), OVERWRITTEN.
+   * `scratch` holds `scratchFloats` ≥ `conv2dTransposeBackwardMinScratch` floats.
+   *
+   * AssemblyScript, wasm/assembly/conv_transpose.ts:
+   * `conv2dTransposeBackward(x: usize, dz: usize, w: usize, dx: usize, dw: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, filters: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padTop: i32, padLeft: i32): void`
+   */
+  conv2dTransposeBackward(
+    x: number,
+    dz: number,
+    w: number,
+    dx: number,
+    dw: number,
+    scratch: number,
+    scratchFloats: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    filters: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dwl: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  /**
+   * y[b, i·fh + u, j·fw + v, :] = x[b, i, j, :] for u < fh, v < fw; y is [batch, h·fh, wd·fw, c].
+   *
+   * AssemblyScript, wasm/assembly/resize.ts:
+   * `upsampleNearest(x: usize, y: usize, batch: i32, h: i32, wd: i32, c: i32, fh: i32, fw: i32): void`
+   */
+  upsampleNearest(
+    x: number,
+    y: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    fh: number,
+    fw: number,
+  ): void;
+  /**
+   * dx[b, i, j, :] = Σ_{u < fh, v < fw} dy[b, i·fh + u, j·fw + v, :] (dx OVERWRITTEN).
+   *
+   * AssemblyScript, wasm/assembly/resize.ts:
+   * `upsampleNearestGrad(dy: usize, dx: usize, batch: i32, h: i32, wd: i32, c: i32, fh: i32, fw: i32): void`
+   */
+  upsampleNearestGrad(
+    dy: number,
+    dx: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    fh: number,
+    fw: number,
+  ): void;
+  /**
+   * y [batch, outH, outW, c] = bilinear resize of x [batch, h, wd, c] (`axisTap` per axis):
+   * top = tl + (tr − tl)·xl, bottom = bl + (br − bl)·xl, y = top + (bottom − top)·yl.
+   *
+   * AssemblyScript, wasm/assembly/resize.ts:
+   * `resizeBilinear(x: usize, y: usize, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, halfPixel: i32): void`
+   */
+  resizeBilinear(
+    x: number,
+    y: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    halfPixel: number,
+  ): void;
+  /**
+   * Backward of `resizeBilinear`: dx [batch, h, wd, c] (OVERWRITTEN) receives each dy cell spread
+   * over its four source cells with weights (1−yl)(1−xl), (1−yl)xl, yl(1−xl), yl·xl.
+   *
+   * AssemblyScript, wasm/assembly/resize.ts:
+   * `resizeBilinearGrad(dy: usize, dx: usize, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, halfPixel: i32): void`
+   */
+  resizeBilinearGrad(
+    dy: number,
+    dx: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    halfPixel: number,
+  ): void;
+  /**
+   * y [batch, outH, outW, c] = x [batch, h, wd, c] cropped: y[b, i, j] = x[b, top + i, left + j]
+   * (Keras Cropping2D, outH = h − top − bottom, outW = wd − left − right).
+   *
+   * AssemblyScript, wasm/assembly/resize.ts:
+   * `crop2d(x: usize, y: usize, batch: i32, h: i32, wd: i32, c: i32, top: i32, left: i32, outH: i32, outW: i32): void`
+   */
+  crop2d(
+    x: number,
+    y: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    top: number,
+    left: number,
+    outH: number,
+    outW: number,
+  ): void;
+  /**
+   * Backward of `crop2d`: dx [batch, h, wd, c] (OVERWRITTEN) is zero except the cropped window,
+   * which receives dy [batch, outH, outW, c].
+   *
+   * AssemblyScript, wasm/assembly/resize.ts:
+   * `crop2dGrad(dy: usize, dx: usize, batch: i32, h: i32, wd: i32, c: i32, top: i32, left: i32, outH: i32, outW: i32): void`
+   */
+  crop2dGrad(
+    dy: number,
+    dx: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    top: number,
+    left: number,
+    outH: number,
+    outW: number,
+  ): void;
 }
 
 /** The names of all exported functions, in the module's export order. */
@@ -1073,6 +1277,17 @@ export const KERNEL_NAMES = [
   "globalPool2dBackward",
   "batchNormMoments",
   "batchNormBackward",
+  "conv2dTransposeMinScratch",
+  "conv2dTranspose",
+  "biasActivate",
+  "conv2dTransposeBackwardMinScratch",
+  "conv2dTransposeBackward",
+  "upsampleNearest",
+  "upsampleNearestGrad",
+  "resizeBilinear",
+  "resizeBilinearGrad",
+  "crop2d",
+  "crop2dGrad",
 ] as const;
 
 /** The name of an exported kernel function. */
