@@ -39,3 +39,9 @@ export {
 } from "./merge";
 export * from "./conv_transpose";
 export * from "./resize";
+export {
+  depthwiseConv2d,
+  depthwiseConv2dScratchFloats,
+  depthwiseConv2dBackwardInput,
+  depthwiseConv2dBackwardFilter,
+} from "./depthwise_conv";

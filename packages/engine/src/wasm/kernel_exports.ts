@@ -366,6 +366,108 @@ export interface KernelFunctions {
     minNorm: number,
   ): void;
   /**
+   * y[b, oh, ow, ci·dm + m] = act(bias[ci·dm + m] + Σ_{ky,kx} x[b, oh·sh − padTop + ky·dh,
+   * ow·sw − padLeft + kx·dw, ci] · w[ky, kx, ci, m]); padding cells are zeros. `bias` may be 0
+   * (none); `scratch` holds depthwiseConv2dScratchFloats floats (unused when dm = 1).
+   *
+   * AssemblyScript, wasm/assembly/depthwise_conv.ts:
+   * `depthwiseConv2d(x: usize, w: usize, bias: usize, y: usize, scratch: usize, batch: i32, h: i32, wd: i32, c: i32, dm: i32, outH: i32, outW: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32): void`
+   */
+  depthwiseConv2d(
+    x: number,
+    w: number,
+    bias: number,
+    y: number,
+    scratch: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    dm: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /**
+   * Floats of scratch the depthwise kernels need per call (one image expanded to in·dm channels):
+   * 0 when dm = 1.
+   *
+   * AssemblyScript, wasm/assembly/depthwise_conv.ts:
+   * `depthwiseConv2dScratchFloats(h: i32, wd: i32, c: i32, dm: i32): i32`
+   */
+  depthwiseConv2dScratchFloats(h: number, wd: number, c: number, dm: number): number;
+  /**
+   * Input gradient of depthwiseConv2d: dx[b, iy, ix, ci] = Σ over the output pixels and taps that
+   * read cell (iy, ix) of Σ_m dz[b, oh, ow, ci·dm + m] · w[ky, kx, ci, m]. dz is the gradient at the
+   * pre-activation; dx is overwritten. `scratch` holds depthwiseConv2dScratchFloats floats.
+   *
+   * AssemblyScript, wasm/assembly/depthwise_conv.ts:
+   * `depthwiseConv2dBackwardInput(dz: usize, w: usize, dx: usize, scratch: usize, batch: i32, h: i32, wd: i32, c: i32, dm: i32, outH: i32, outW: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32): void`
+   */
+  depthwiseConv2dBackwardInput(
+    dz: number,
+    w: number,
+    dx: number,
+    scratch: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    dm: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  /**
+   * Filter and bias gradients of depthwiseConv2d from dz (the gradient at the pre-activation):
+   * dW[ky, kx, ci, m] = Σ_{b,oh,ow} x[b, cell(oh, ky), cell(ow, kx), ci] · dz[b, oh, ow, ci·dm + m]
+   * and db[o] = Σ dz[.., o] (skipped when db is 0). Overwrites dW / db, or adds to them when
+   * `accumulate` is 1 (partial sums over ranges of images). `scratch` holds
+   * depthwiseConv2dScratchFloats floats.
+   *
+   * AssemblyScript, wasm/assembly/depthwise_conv.ts:
+   * `depthwiseConv2dBackwardFilter(x: usize, dz: usize, dW: usize, db: usize, scratch: usize, accumulate: i32, batch: i32, h: i32, wd: i32, c: i32, dm: i32, outH: i32, outW: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32): void`
+   */
+  depthwiseConv2dBackwardFilter(
+    x: number,
+    dz: number,
+    dW: number,
+    db: number,
+    scratch: number,
+    accumulate: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    dm: number,
+    outH: number,
+    outW: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  /**
    * First byte the TypeScript heap may use (after AssemblyScript's static data).
    *
    * AssemblyScript, wasm/assembly/runtime.ts:
@@ -1237,6 +1339,10 @@ export const KERNEL_NAMES = [
   "copyStrided",
   "l2NormalizeRows",
   "l2NormalizeRowsGrad",
+  "depthwiseConv2d",
+  "depthwiseConv2dScratchFloats",
+  "depthwiseConv2dBackwardInput",
+  "depthwiseConv2dBackwardFilter",
   "heapBase",
   "simdEnabled",
   "simdPeakMulAdd",

@@ -1,0 +1,744 @@
+// DepthwiseConv2D (NHWC) with a depth multiplier dm: output channel o = ci·dm + m reads input
+// channel ci only, kernel in Keras layout (kh, kw, in, dm), i.e. per tap one row of in·dm floats
+// in output-channel order. A dedicated direct kernel (no im2col / GEMM): SIMD across channels.
+//
+// - dm = 1: the kernel row of a tap lines up with the input pixel's channels, so an output
+//   channel block is Σ over taps of x[cell, block] · w[tap, block]. The forward tiles 4
+//   consecutive output pixels × 8 channels (8 accumulators, one kernel load shared by 4 pixels),
+//   then 4 channels, then a scalar tail for channel counts not a multiple of 4.
+// - dm > 1: each image is first expanded into scratch with every input channel repeated dm
+//   times (h·w·in·dm floats), which makes it a dm = 1 problem over in·dm channels; the input
+//   gradient is scattered into an expanded scratch image and reduced over m.
+// - Padding: no padded copy. Each output row uses only the kernel rows that land inside the
+//   image; the columns whose window crosses the left or right edge run one pixel at a time with
+//   the kernel columns that land inside; the interior runs the 4-pixel tiles.
+// - Everything works image by image, so a caller may split the batch into ranges of images (one
+//   per kernel thread, each with its own scratch) by offsetting x / y / dz / dx.
+// Geometry arguments of every export, in order: batch, h, wd, c, dm, outH, outW, kh, kw, sh, sw,
+// dh, dw, padTop, padLeft (Keras's split of `same` padding resolved by the caller).
+import { activateScalar, activateV, LINEAR, RELU, RELU6 } from "./activations";
+import { addFloats, zeroFloats } from "./floats";
+import { madd } from "./gemm";
+
+// @ts-ignore: decorator
+@inline function ceilDiv(a: i32, b: i32): i32 {
+  return a >= 0 ? (a + b - 1) / b : -(-a / b);
+}
+
+// @ts-ignore: decorator
+@inline function floorDiv(a: i32, b: i32): i32 {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/** First tap k ≥ 0 whose cell base + k·d is ≥ 0. */
+// @ts-ignore: decorator
+@inline function tapLo(base: i32, d: i32): i32 {
+  return base >= 0 ? 0 : ceilDiv(-base, d);
+}
+
+/** One past the last tap k < n whose cell base + k·d is < len (may be ≤ tapLo: no tap). */
+// @ts-ignore: decorator
+@inline function tapHi(base: i32, d: i32, n: i32, len: i32): i32 {
+  const last = len - 1 - base;
+  return last < 0 ? 0 : min(n, last / d + 1);
+}
+
+// @ts-ignore: decorator
+@inline function finishV(v: v128, act: i32, alpha: f32): v128 {
+  if (act == LINEAR) return v;
+  if (act == RELU) return f32x4.max(v, f32x4.splat(0));
+  if (act == RELU6) return f32x4.min(f32x4.max(v, f32x4.splat(0)), f32x4.splat(6));
+  return activateOutOfLine(v, act, alpha);
+}
+
+/** The other activations of the store, out of line so the tiles stay small. */
+function activateOutOfLine(v: v128, act: i32, alpha: f32): v128 {
+  return activateV(v, act, alpha);
+}
+
+// @ts-ignore: decorator
+@inline function biasV(bias: usize, o: usize): v128 {
+  return bias ? v128.load(bias + o) : f32x4.splat(0);
+}
+
+// @ts-ignore: decorator
+@inline function biasS(bias: usize, o: usize): f32 {
+  return bias ? load<f32>(bias + o) : 0;
+}
+
+/** dst[p, ci·dm + m] = src[p, ci] for `pixels` pixels of c channels. */
+function expandChannels(src: usize, dst: usize, pixels: i32, c: i32, dm: i32): void {
+  const n = pixels * c;
+  let d = dst;
+  if (dm == 2) {
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const v = v128.load(src + (<usize> i << 2));
+      v128.store(d, v128.shuffle<f32>(v, v, 0, 0, 1, 1));
+      v128.store(d, v128.shuffle<f32>(v, v, 2, 2, 3, 3), 16);
+      d += 32;
+    }
+    for (; i < n; i++) {
+      const s = load<f32>(src + (<usize> i << 2));
+      store<f32>(d, s);
+      store<f32>(d, s, 4);
+      d += 8;
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const s = load<f32>(src + (<usize> i << 2));
+    for (let m = 0; m < dm; m++) {
+      store<f32>(d, s);
+      d += 4;
+    }
+  }
+}
+
+/** dst[p, ci] = Σ_m src[p, ci·dm + m] for `pixels` pixels of c channels. */
+function reduceChannels(src: usize, dst: usize, pixels: i32, c: i32, dm: i32): void {
+  const n = pixels * c;
+  let s = src;
+  for (let i = 0; i < n; i++) {
+    let acc: f32 = 0;
+    for (let m = 0; m < dm; m++) {
+      acc += load<f32>(s);
+      s += 4;
+    }
+    store<f32>(dst + (<usize> i << 2), acc);
+  }
+}
+
+/**
+ * 4 consecutive output pixels (inputs `xPix` bytes apart, outputs c floats apart from `y`), all
+ * channels, nky × nkx taps starting at x / w (window rows `xRow` bytes apart, columns `xCol`;
+ * kernel rows `wRow` bytes apart, columns one channel row apart).
+ */
+function dwPixels4(
+  x: usize,
+  xPix: usize,
+  w: usize,
+  nky: i32,
+  nkx: i32,
+  xRow: usize,
+  xCol: usize,
+  wRow: usize,
+  c: i32,
+  bias: usize,
+  y: usize,
+  act: i32,
+  alpha: f32,
+): void {
+  const cBytes = <usize> c << 2;
+  const x1 = x + xPix;
+  const x2 = x1 + xPix;
+  const x3 = x2 + xPix;
+  let ci = 0;
+  for (; ci + 8 <= c; ci += 8) {
+    const o = <usize> ci << 2;
+    const b0 = biasV(bias, o);
+    const b1 = biasV(bias, o + 16);
+    let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+    let xr = o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        const w0 = v128.load(wp);
+        const w1 = v128.load(wp, 16);
+        a00 = madd(a00, v128.load(x + xp), w0);
+        a01 = madd(a01, v128.load(x + xp, 16), w1);
+        a10 = madd(a10, v128.load(x1 + xp), w0);
+        a11 = madd(a11, v128.load(x1 + xp, 16), w1);
+        a20 = madd(a20, v128.load(x2 + xp), w0);
+        a21 = madd(a21, v128.load(x2 + xp, 16), w1);
+        a30 = madd(a30, v128.load(x3 + xp), w0);
+        a31 = madd(a31, v128.load(x3 + xp, 16), w1);
+        xp += xCol;
+        wp += cBytes;
+      }
+      xr += xRow;
+      wr += wRow;
+    }
+    const yp = y + o;
+    v128.store(yp, finishV(a00, act, alpha));
+    v128.store(yp, finishV(a01, act, alpha), 16);
+    v128.store(yp + cBytes, finishV(a10, act, alpha));
+    v128.store(yp + cBytes, finishV(a11, act, alpha), 16);
+    v128.store(yp + 2 * cBytes, finishV(a20, act, alpha));
+    v128.store(yp + 2 * cBytes, finishV(a21, act, alpha), 16);
+    v128.store(yp + 3 * cBytes, finishV(a30, act, alpha));
+    v128.store(yp + 3 * cBytes, finishV(a31, act, alpha), 16);
+  }
+  for (; ci + 4 <= c; ci += 4) {
+    const o = <usize> ci << 2;
+    const b0 = biasV(bias, o);
+    let a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+    let xr = o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        const w0 = v128.load(wp);
+        a0 = madd(a0, v128.load(x + xp), w0);
+        a1 = madd(a1, v128.load(x1 + xp), w0);
+        a2 = madd(a2, v128.load(x2 + xp), w0);
+        a3 = madd(a3, v128.load(x3 + xp), w0);
+        xp += xCol;
+        wp += cBytes;
+      }
+      xr += xRow;
+      wr += wRow;
+    }
+    const yp = y + o;
+    v128.store(yp, finishV(a0, act, alpha));
+    v128.store(yp + cBytes, finishV(a1, act, alpha));
+    v128.store(yp + 2 * cBytes, finishV(a2, act, alpha));
+    v128.store(yp + 3 * cBytes, finishV(a3, act, alpha));
+  }
+  for (; ci < c; ci++) {
+    const o = <usize> ci << 2;
+    const b0 = biasS(bias, o);
+    let a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+    let xr = o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        const w0 = load<f32>(wp);
+        a0 += load<f32>(x + xp) * w0;
+        a1 += load<f32>(x1 + xp) * w0;
+        a2 += load<f32>(x2 + xp) * w0;
+        a3 += load<f32>(x3 + xp) * w0;
+        xp += xCol;
+        wp += cBytes;
+      }
+      xr += xRow;
+      wr += wRow;
+    }
+    const yp = y + o;
+    store<f32>(yp, activateScalar(a0, act, alpha));
+    store<f32>(yp + cBytes, activateScalar(a1, act, alpha));
+    store<f32>(yp + 2 * cBytes, activateScalar(a2, act, alpha));
+    store<f32>(yp + 3 * cBytes, activateScalar(a3, act, alpha));
+  }
+}
+
+/** One output pixel, all channels, nky × nkx taps from x / w (strides as in dwPixels4). */
+function dwPixel1(
+  x: usize,
+  w: usize,
+  nky: i32,
+  nkx: i32,
+  xRow: usize,
+  xCol: usize,
+  wRow: usize,
+  c: i32,
+  bias: usize,
+  y: usize,
+  act: i32,
+  alpha: f32,
+): void {
+  const cBytes = <usize> c << 2;
+  let ci = 0;
+  for (; ci + 8 <= c; ci += 8) {
+    const o = <usize> ci << 2;
+    let a0 = biasV(bias, o);
+    let a1 = biasV(bias, o + 16);
+    // Two more chains (alternate taps) so the multiply-adds overlap.
+    let a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let xr = x + o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      let kx = 0;
+      for (; kx + 2 <= nkx; kx += 2) {
+        a0 = madd(a0, v128.load(xp), v128.load(wp));
+        a1 = madd(a1, v128.load(xp, 16), v128.load(wp, 16));
+        a2 = madd(a2, v128.load(xp + xCol), v128.load(wp + cBytes));
+        a3 = madd(a3, v128.load(xp + xCol, 16), v128.load(wp + cBytes, 16));
+        xp += xCol << 1;
+        wp += cBytes << 1;
+      }
+      if (kx < nkx) {
+        a0 = madd(a0, v128.load(xp), v128.load(wp));
+        a1 = madd(a1, v128.load(xp, 16), v128.load(wp, 16));
+      }
+      xr += xRow;
+      wr += wRow;
+    }
+    v128.store(y + o, finishV(f32x4.add(a0, a2), act, alpha));
+    v128.store(y + o, finishV(f32x4.add(a1, a3), act, alpha), 16);
+  }
+  for (; ci + 4 <= c; ci += 4) {
+    const o = <usize> ci << 2;
+    let a0 = biasV(bias, o);
+    let xr = x + o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        a0 = madd(a0, v128.load(xp), v128.load(wp));
+        xp += xCol;
+        wp += cBytes;
+      }
+      xr += xRow;
+      wr += wRow;
+    }
+    v128.store(y + o, finishV(a0, act, alpha));
+  }
+  for (; ci < c; ci++) {
+    const o = <usize> ci << 2;
+    let a0 = biasS(bias, o);
+    let xr = x + o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        a0 += load<f32>(xp) * load<f32>(wp);
+        xp += xCol;
+        wp += cBytes;
+      }
+      xr += xRow;
+      wr += wRow;
+    }
+    store<f32>(y + o, activateScalar(a0, act, alpha));
+  }
+}
+
+/** Forward of one image, dm = 1 over c channels (x already expanded when dm > 1). */
+function dwForwardImage(
+  x: usize,
+  w: usize,
+  bias: usize,
+  y: usize,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+  act: i32,
+  alpha: f32,
+): void {
+  const cBytes = <usize> c << 2;
+  const rowBytes = <usize> wd * cBytes;
+  const xRow = <usize> dh * rowBytes;
+  const xCol = <usize> dw * cBytes;
+  const wRow = <usize> kw * cBytes;
+  const xPix = <usize> sw * cBytes;
+  // Interior columns: the whole window row lies inside the image.
+  const owA = min(tapLo(-padLeft, sw), outW);
+  const owB = max(owA, min(floorDiv(wd - 1 - (kw - 1) * dw + padLeft, sw) + 1, outW));
+  for (let oh = 0; oh < outH; oh++) {
+    const iyBase = oh * sh - padTop;
+    const ky0 = tapLo(iyBase, dh);
+    const nky = max(0, tapHi(iyBase, dh, kh, h) - ky0);
+    const xRowBase = nky > 0 ? x + <usize> (iyBase + ky0 * dh) * rowBytes : x;
+    const wBase = w + <usize> ky0 * wRow;
+    const yRow = y + <usize> oh * <usize> outW * cBytes;
+    for (let ow = 0; ow < owA; ow++) {
+      dwEdgePixel(xRowBase, wBase, nky, ow, wd, kw, sw, dw, padLeft, xRow, xCol, wRow, c, bias, yRow, act, alpha);
+    }
+    const xInterior = xRowBase + <usize> (owA * sw - padLeft) * cBytes;
+    let ow = owA;
+    for (; ow + 4 <= owB; ow += 4) {
+      dwPixels4(
+        xInterior + <usize> (ow - owA) * xPix, xPix, wBase, nky, kw, xRow, xCol, wRow, c, bias,
+        yRow + <usize> ow * cBytes, act, alpha,
+      );
+    }
+    for (; ow < owB; ow++) {
+      dwPixel1(
+        xInterior + <usize> (ow - owA) * xPix, wBase, nky, kw, xRow, xCol, wRow, c, bias,
+        yRow + <usize> ow * cBytes, act, alpha,
+      );
+    }
+    for (ow = owB; ow < outW; ow++) {
+      dwEdgePixel(xRowBase, wBase, nky, ow, wd, kw, sw, dw, padLeft, xRow, xCol, wRow, c, bias, yRow, act, alpha);
+    }
+  }
+}
+
+/** An output pixel whose window crosses the left or right edge: only its inside columns. */
+function dwEdgePixel(
+  xRowBase: usize,
+  wBase: usize,
+  nky: i32,
+  ow: i32,
+  wd: i32,
+  kw: i32,
+  sw: i32,
+  dw: i32,
+  padLeft: i32,
+  xRow: usize,
+  xCol: usize,
+  wRow: usize,
+  c: i32,
+  bias: usize,
+  yRow: usize,
+  act: i32,
+  alpha: f32,
+): void {
+  const cBytes = <usize> c << 2;
+  const ixBase = ow * sw - padLeft;
+  const kx0 = tapLo(ixBase, dw);
+  const nkx = max(0, tapHi(ixBase, dw, kw, wd) - kx0);
+  const xp = nkx > 0 ? xRowBase + <usize> (ixBase + kx0 * dw) * cBytes : xRowBase;
+  dwPixel1(
+    xp, wBase + <usize> kx0 * cBytes, nky, nkx, xRow, xCol, wRow, c, bias, yRow + <usize> ow * cBytes,
+    act, alpha,
+  );
+}
+
+/**
+ * Floats of scratch the depthwise kernels need per call (one image expanded to in·dm channels):
+ * 0 when dm = 1.
+ */
+export function depthwiseConv2dScratchFloats(h: i32, wd: i32, c: i32, dm: i32): i32 {
+  return dm == 1 ? 0 : h * wd * c * dm;
+}
+
+/**
+ * y[b, oh, ow, ci·dm + m] = act(bias[ci·dm + m] + Σ_{ky,kx} x[b, oh·sh − padTop + ky·dh,
+ * ow·sw − padLeft + kx·dw, ci] · w[ky, kx, ci, m]); padding cells are zeros. `bias` may be 0
+ * (none); `scratch` holds depthwiseConv2dScratchFloats floats (unused when dm = 1).
+ */
+export function depthwiseConv2d(
+  x: usize,
+  w: usize,
+  bias: usize,
+  y: usize,
+  scratch: usize,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  dm: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+  act: i32,
+  alpha: f32,
+): void {
+  const ce = c * dm;
+  const inImage = <usize> h * <usize> wd * <usize> c << 2;
+  const outImage = <usize> outH * <usize> outW * <usize> ce << 2;
+  for (let b = 0; b < batch; b++) {
+    let img = x + <usize> b * inImage;
+    if (dm != 1) {
+      expandChannels(img, scratch, h * wd, c, dm);
+      img = scratch;
+    }
+    dwForwardImage(
+      img, w, bias, y + <usize> b * outImage, h, wd, ce, outH, outW, kh, kw, sh, sw, dh, dw,
+      padTop, padLeft, act, alpha,
+    );
+  }
+}
+
+/** Input gradient of one image, dm = 1 over c channels: dx (zeroed) += dz spread through w. */
+function dwScatterImage(
+  dz: usize,
+  w: usize,
+  dx: usize,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+): void {
+  const cBytes = <usize> c << 2;
+  const rowBytes = <usize> wd * cBytes;
+  const xRow = <usize> dh * rowBytes;
+  const xCol = <usize> dw * cBytes;
+  const wRow = <usize> kw * cBytes;
+  for (let oh = 0; oh < outH; oh++) {
+    const iyBase = oh * sh - padTop;
+    const ky0 = tapLo(iyBase, dh);
+    const nky = tapHi(iyBase, dh, kh, h) - ky0;
+    if (nky <= 0) continue;
+    const xRowBase = dx + <usize> (iyBase + ky0 * dh) * rowBytes;
+    const wBase = w + <usize> ky0 * wRow;
+    for (let ow = 0; ow < outW; ow++) {
+      const ixBase = ow * sw - padLeft;
+      const kx0 = tapLo(ixBase, dw);
+      const nkx = tapHi(ixBase, dw, kw, wd) - kx0;
+      if (nkx <= 0) continue;
+      const cell0 = xRowBase + <usize> (ixBase + kx0 * dw) * cBytes;
+      const w0 = wBase + <usize> kx0 * cBytes;
+      const g = dz + (<usize> (oh * outW + ow) * cBytes);
+      let ci = 0;
+      for (; ci + 8 <= c; ci += 8) {
+        const o = <usize> ci << 2;
+        const g0 = v128.load(g + o);
+        const g1 = v128.load(g + o, 16);
+        let xr = cell0 + o;
+        let wr = w0 + o;
+        for (let ky = 0; ky < nky; ky++) {
+          let xp = xr;
+          let wp = wr;
+          for (let kx = 0; kx < nkx; kx++) {
+            v128.store(xp, madd(v128.load(xp), g0, v128.load(wp)));
+            v128.store(xp, madd(v128.load(xp, 16), g1, v128.load(wp, 16)), 16);
+            xp += xCol;
+            wp += cBytes;
+          }
+          xr += xRow;
+          wr += wRow;
+        }
+      }
+      for (; ci + 4 <= c; ci += 4) {
+        const o = <usize> ci << 2;
+        const g0 = v128.load(g + o);
+        let xr = cell0 + o;
+        let wr = w0 + o;
+        for (let ky = 0; ky < nky; ky++) {
+          let xp = xr;
+          let wp = wr;
+          for (let kx = 0; kx < nkx; kx++) {
+            v128.store(xp, madd(v128.load(xp), g0, v128.load(wp)));
+            xp += xCol;
+            wp += cBytes;
+          }
+          xr += xRow;
+          wr += wRow;
+        }
+      }
+      for (; ci < c; ci++) {
+        const o = <usize> ci << 2;
+        const g0 = load<f32>(g + o);
+        let xr = cell0 + o;
+        let wr = w0 + o;
+        for (let ky = 0; ky < nky; ky++) {
+          let xp = xr;
+          let wp = wr;
+          for (let kx = 0; kx < nkx; kx++) {
+            store<f32>(xp, load<f32>(xp) + g0 * load<f32>(wp));
+            xp += xCol;
+            wp += cBytes;
+          }
+          xr += xRow;
+          wr += wRow;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Input gradient of depthwiseConv2d: dx[b, iy, ix, ci] = Σ over the output pixels and taps that
+ * read cell (iy, ix) of Σ_m dz[b, oh, ow, ci·dm + m] · w[ky, kx, ci, m]. dz is the gradient at the
+ * pre-activation; dx is overwritten. `scratch` holds depthwiseConv2dScratchFloats floats.
+ */
+export function depthwiseConv2dBackwardInput(
+  dz: usize,
+  w: usize,
+  dx: usize,
+  scratch: usize,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  dm: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+): void {
+  const ce = c * dm;
+  const inImage = <usize> h * <usize> wd * <usize> c << 2;
+  const outImage = <usize> outH * <usize> outW * <usize> ce << 2;
+  for (let b = 0; b < batch; b++) {
+    const dxImg = dx + <usize> b * inImage;
+    const target = dm == 1 ? dxImg : scratch;
+    zeroFloats(target, h * wd * ce);
+    dwScatterImage(
+      dz + <usize> b * outImage, w, target, h, wd, ce, outH, outW, kh, kw, sh, sw, dh, dw, padTop,
+      padLeft,
+    );
+    if (dm != 1) reduceChannels(scratch, dxImg, h * wd, c, dm);
+  }
+}
+
+/** Filter gradient of one image, dm = 1 over c channels: dW[ky, kx, :] += Σ_pixels x · dz. */
+function dwFilterImage(
+  x: usize,
+  dz: usize,
+  dW: usize,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+): void {
+  const cBytes = <usize> c << 2;
+  const rowBytes = <usize> wd * cBytes;
+  const xStep = <usize> sw * cBytes;
+  for (let oh = 0; oh < outH; oh++) {
+    const iyBase = oh * sh - padTop;
+    const ky0 = tapLo(iyBase, dh);
+    const ky1 = tapHi(iyBase, dh, kh, h);
+    const zRow = dz + <usize> oh * <usize> outW * cBytes;
+    for (let ky = ky0; ky < ky1; ky++) {
+      const xRowPtr = x + <usize> (iyBase + ky * dh) * rowBytes;
+      for (let kx = 0; kx < kw; kx++) {
+        // Output columns whose tap kx lands inside the row: 0 ≤ ow·sw + off < wd.
+        const off = kx * dw - padLeft;
+        const lo = max(0, ceilDiv(-off, sw));
+        const hi = min(outW, floorDiv(wd - 1 - off, sw) + 1);
+        const n = hi - lo;
+        if (n <= 0) continue;
+        const x0 = xRowPtr + <usize> (lo * sw + off) * cBytes;
+        const z0 = zRow + <usize> lo * cBytes;
+        const dWp = dW + <usize> (ky * kw + kx) * cBytes;
+        let ci = 0;
+        for (; ci + 8 <= c; ci += 8) {
+          const o = <usize> ci << 2;
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+          let xp = x0 + o;
+          let zp = z0 + o;
+          let j = 0;
+          for (; j + 2 <= n; j += 2) {
+            a0 = madd(a0, v128.load(xp), v128.load(zp));
+            a1 = madd(a1, v128.load(xp, 16), v128.load(zp, 16));
+            b0 = madd(b0, v128.load(xp + xStep), v128.load(zp + cBytes));
+            b1 = madd(b1, v128.load(xp + xStep, 16), v128.load(zp + cBytes, 16));
+            xp += xStep << 1;
+            zp += cBytes << 1;
+          }
+          if (j < n) {
+            a0 = madd(a0, v128.load(xp), v128.load(zp));
+            a1 = madd(a1, v128.load(xp, 16), v128.load(zp, 16));
+          }
+          const d = dWp + o;
+          v128.store(d, f32x4.add(v128.load(d), f32x4.add(a0, b0)));
+          v128.store(d, f32x4.add(v128.load(d, 16), f32x4.add(a1, b1)), 16);
+        }
+        for (; ci + 4 <= c; ci += 4) {
+          const o = <usize> ci << 2;
+          let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+          let xp = x0 + o;
+          let zp = z0 + o;
+          let j = 0;
+          for (; j + 2 <= n; j += 2) {
+            a0 = madd(a0, v128.load(xp), v128.load(zp));
+            b0 = madd(b0, v128.load(xp + xStep), v128.load(zp + cBytes));
+            xp += xStep << 1;
+            zp += cBytes << 1;
+          }
+          if (j < n) a0 = madd(a0, v128.load(xp), v128.load(zp));
+          const d = dWp + o;
+          v128.store(d, f32x4.add(v128.load(d), f32x4.add(a0, b0)));
+        }
+        for (; ci < c; ci++) {
+          const o = <usize> ci << 2;
+          let a0: f32 = 0;
+          let xp = x0 + o;
+          let zp = z0 + o;
+          for (let j = 0; j < n; j++) {
+            a0 += load<f32>(xp) * load<f32>(zp);
+            xp += xStep;
+            zp += cBytes;
+          }
+          store<f32>(dWp + o, load<f32>(dWp + o) + a0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Filter and bias gradients of depthwiseConv2d from dz (the gradient at the pre-activation):
+ * dW[ky, kx, ci, m] = Σ_{b,oh,ow} x[b, cell(oh, ky), cell(ow, kx), ci] · dz[b, oh, ow, ci·dm + m]
+ * and db[o] = Σ dz[.., o] (skipped when db is 0). Overwrites dW / db, or adds to them when
+ * `accumulate` is 1 (partial sums over ranges of images). `scratch` holds
+ * depthwiseConv2dScratchFloats floats.
+ */
+export function depthwiseConv2dBackwardFilter(
+  x: usize,
+  dz: usize,
+  dW: usize,
+  db: usize,
+  scratch: usize,
+  accumulate: i32,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  dm: i32,
+  outH: i32,
+  outW: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+): void {
+  const ce = c * dm;
+  if (!accumulate) {
+    zeroFloats(dW, kh * kw * ce);
+    if (db) zeroFloats(db, ce);
+  }
+  const inImage = <usize> h * <usize> wd * <usize> c << 2;
+  const pixels = outH * outW;
+  const outImage = <usize> pixels * <usize> ce << 2;
+  for (let b = 0; b < batch; b++) {
+    let img = x + <usize> b * inImage;
+    if (dm != 1) {
+      expandChannels(img, scratch, h * wd, c, dm);
+      img = scratch;
+    }
+    const dzImg = dz + <usize> b * outImage;
+    dwFilterImage(img, dzImg, dW, h, wd, ce, outH, outW, kh, kw, sh, sw, dh, dw, padTop, padLeft);
+    if (db) {
+      const rowBytes = <usize> ce << 2;
+      for (let p = 0; p < pixels; p++) addFloats(db, dzImg + <usize> p * rowBytes, ce);
+    }
+  }
+}
