@@ -1,0 +1,625 @@
+/**
+ * A folder of images, one sub-folder per class, loaded with the semantics of Keras's
+ * `keras.utils.image_dataset_from_directory`: class names are the sorted sub-folder names (or
+ * given), files are listed in `os.walk` order, shuffled with NumPy's `RandomState(seed)` and split
+ * into training / validation exactly as Keras does. Reads a folder or a `.zip` of one, decodes
+ * JPEG, PNG, BMP and GIF (first frame), resizes, and caches the decoded bytes in the data cache.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { relative } from "node:path";
+import {
+  COLOR_MODE_CHANNELS,
+  type ColorMode,
+  decodeImageSync,
+  type Interpolation,
+  loadImageDecoders,
+  resizeImage,
+  sniffImageFormat,
+} from "./image_decode.ts";
+import {
+  CorruptFileError,
+  DatasetError,
+  DatasetNotFoundError,
+  InvalidOptionError,
+} from "./errors.ts";
+import { numpyShuffle } from "./numpy_random.ts";
+import { defaultCacheDir, isDirectory, isFile, join, toPath } from "./paths.ts";
+import { createProgress, type ProgressSetting } from "./progress.ts";
+import { listZip, readZipEntries, type ZipEntry } from "./zip.ts";
+import { publishFile, removeQuietly } from "./download.ts";
+
+/** File extensions Keras lists (compared case-insensitively); other files are ignored. */
+export const IMAGE_EXTENSIONS: readonly string[] = [".bmp", ".gif", ".jpeg", ".jpg", ".png"];
+
+/** How labels are returned, as Keras's `label_mode`. */
+export type LabelMode = "int" | "categorical" | "binary";
+
+/** Options of {@linkcode loadImageFolder}; names follow Keras's arguments in camelCase. */
+export interface LoadImageFolderOptions {
+  /** `"inferred"` (default: the class is the top-level sub-folder) or `null` (no labels). */
+  labels?: "inferred" | null;
+  /** `"int"` (default: `Int32Array` class ids), `"categorical"` (one-hot), `"binary"` (0/1). */
+  labelMode?: LabelMode | null;
+  /** Classes to read, in this order; each must be a sub-folder. Default: all, sorted. */
+  classNames?: readonly string[];
+  /** `"rgb"` (default), `"grayscale"` or `"rgba"`. */
+  colorMode?: ColorMode;
+  /** `[height, width]` (or one number for both) every image is resized to; default 256×256. */
+  imageSize?: number | readonly [number, number];
+  /** `"bilinear"` (default) or `"nearest"`. */
+  interpolation?: Interpolation;
+  /** Centre-crop to the target aspect ratio before resizing (Keras `smart_resize`); default false. */
+  cropToAspectRatio?: boolean;
+  /** Shuffle the file order with `seed` (default true); false keeps the sorted order. */
+  shuffle?: boolean;
+  /** Seed of the shuffle (NumPy `RandomState`); default a random integer below 10^6, as Keras. */
+  seed?: number;
+  /** Fraction of the files kept for validation (the last `trunc(fraction × n)` after shuffling). */
+  validationSplit?: number;
+  /** `"training"` or `"validation"` (with `validationSplit`). */
+  subset?: "training" | "validation";
+  /** For a zip: the folder inside the archive that holds the class folders; default its root. */
+  root?: string;
+  /** Skip (and report in `skipped`) images that fail to decode instead of throwing. */
+  skipBadImages?: boolean;
+  /** Called for each skipped image; default prints one line on stderr. */
+  onSkip?: (file: string, error: CorruptFileError) => void;
+  /** Cache the decoded images (default true) in `<cacheDir>/image-folder/`. */
+  cache?: boolean;
+  /** The data cache; default `$SCRATCHNET_DATA_DIR` or the repository's `data/`. */
+  cacheDir?: string | URL;
+  /** Progress bar on stderr; default only if stderr is a terminal. */
+  progress?: ProgressSetting;
+}
+
+/** An image skipped under `skipBadImages`. */
+export interface SkippedImage {
+  /** The file (for a zip, `archive.zip:path/inside`). */
+  file: string;
+  /** Why it could not be decoded. */
+  reason: string;
+}
+
+/** What {@linkcode loadImageFolder} returns. */
+export interface ImageFolderDataset {
+  /** Pixels, NHWC bytes (0–255). */
+  images: Uint8Array;
+  /** `[n, height, width, channels]`. */
+  shape: [number, number, number, number];
+  /** Class id of each image (`undefined` with `labels: null`). */
+  labels: Int32Array | undefined;
+  /**
+   * Labels as `labelMode` asks: `int` → the class ids; `categorical` → one-hot `[n, classes]`;
+   * `binary` → `[n, 1]` of 0 / 1.
+   */
+  targets: Int32Array | Float32Array | undefined;
+  /** Class names in id order (`undefined` with `labels: null`). */
+  classNames: string[] | undefined;
+  /** Path of each image, in the returned order. */
+  filePaths: string[];
+  /** The seed used for the shuffle (drawn at random when none was given). */
+  seed: number;
+  /** Images skipped under `skipBadImages`. */
+  skipped: SkippedImage[];
+  /** True when the pixels came from the cache. */
+  fromCache: boolean;
+  /** The folder or zip read. */
+  source: string;
+}
+
+interface IndexedFile {
+  /** Path relative to the folder of class folders (`cls/sub/x.jpg`). */
+  rel: string;
+  label: number;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isImageName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return IMAGE_EXTENSIONS.some((ext) => lower.endsWith(ext));
+}
+
+/** `os.walk`-order listing of one folder tree: directories sorted, then files sorted. */
+async function walk(dir: string): Promise<string[]> {
+  const byRoot: [string, string[]][] = [];
+  const visit = async (root: string) => {
+    const files: string[] = [];
+    for await (const entry of Deno.readDir(root)) {
+      const full = join(root, entry.name);
+      if (entry.isDirectory) await visit(full);
+      else if (entry.isFile && isImageName(entry.name)) files.push(entry.name);
+    }
+    byRoot.push([root, files.sort(compareStrings)]);
+  };
+  await visit(dir);
+  byRoot.sort((a, b) => compareStrings(a[0], b[0]));
+  return byRoot.flatMap(([root, files]) => files.map((name) => join(root, name)));
+}
+
+/** The same order for a set of `/`-separated paths (relative to one class folder). */
+function walkOrder(paths: string[]): string[] {
+  const split = paths.map((path) => {
+    const cut = path.lastIndexOf("/");
+    return { dir: cut < 0 ? "" : path.slice(0, cut), name: path.slice(cut + 1), path };
+  });
+  split.sort((a, b) => compareStrings(a.dir, b.dir) || compareStrings(a.name, b.name));
+  return split.map((item) => item.path);
+}
+
+function pickClasses(found: string[], given: readonly string[] | undefined, source: string) {
+  if (given === undefined) return found;
+  const missing = given.filter((name) => !found.includes(name));
+  if (missing.length > 0) {
+    throw new InvalidOptionError(
+      "classNames",
+      `sub-folders of ${source} (found: ${found.join(", ")})`,
+      given.join(", "),
+    );
+  }
+  return [...given];
+}
+
+interface Index {
+  files: IndexedFile[];
+  classNames: string[] | undefined;
+  /** A fingerprint of the indexed files' sizes and dates (folder) or CRCs (zip), for the cache. */
+  fingerprint: string;
+  read(onFile: (index: number, bytes: Uint8Array, name: string) => void): Promise<void>;
+}
+
+async function indexFolder(
+  dir: string,
+  inferred: boolean,
+  classNames: readonly string[] | undefined,
+): Promise<Index> {
+  let classes: string[] | undefined;
+  const files: IndexedFile[] = [];
+  if (inferred) {
+    const found: string[] = [];
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory && !entry.name.startsWith(".")) found.push(entry.name);
+    }
+    classes = pickClasses(found.sort(compareStrings), classNames, dir);
+    for (let label = 0; label < classes.length; label++) {
+      for (const path of await walk(join(dir, classes[label]))) {
+        files.push({ rel: relative(dir, path), label });
+      }
+    }
+  } else {
+    for (const path of await walk(dir)) files.push({ rel: relative(dir, path), label: -1 });
+  }
+  const stats: string[] = [];
+  for (const file of files) {
+    const info = await Deno.stat(join(dir, file.rel));
+    stats.push(`${file.rel}\0${info.size}\0${info.mtime?.getTime() ?? 0}`);
+  }
+  return {
+    files,
+    classNames: classes,
+    fingerprint: stats.join("\n"),
+    async read(onFile) {
+      for (let i = 0; i < files.length; i++) {
+        const path = join(dir, files[i].rel);
+        onFile(i, await Deno.readFile(path), path);
+      }
+    },
+  };
+}
+
+async function indexZip(
+  zipPath: string,
+  root: string,
+  inferred: boolean,
+  classNames: readonly string[] | undefined,
+): Promise<Index> {
+  const prefix = root === "" ? "" : `${root.replace(/\/+$/, "")}/`;
+  const entries = (await listZip(zipPath)).filter((entry) =>
+    entry.name.startsWith(prefix) && !entry.name.startsWith("__MACOSX/")
+  );
+  const byRel = new Map<string, ZipEntry>();
+  for (const entry of entries) byRel.set(entry.name.slice(prefix.length), entry);
+  if (byRel.size === 0) {
+    throw new DatasetNotFoundError(
+      "image folder",
+      [{ path: `${zipPath}:${prefix}`, urls: [] }],
+      `the archive has no entries under "${prefix}"`,
+    );
+  }
+  let classes: string[] | undefined;
+  const files: IndexedFile[] = [];
+  const images = [...byRel.keys()].filter((rel) =>
+    isImageName(rel.slice(rel.lastIndexOf("/") + 1))
+  );
+  if (inferred) {
+    const found = new Set<string>();
+    for (const rel of byRel.keys()) {
+      const cut = rel.indexOf("/");
+      if (cut > 0 && !rel.startsWith(".")) found.add(rel.slice(0, cut));
+    }
+    classes = pickClasses([...found].sort(compareStrings), classNames, `${zipPath}:${prefix}`);
+    const perClass = new Map<string, string[]>(classes.map((name) => [name, []]));
+    for (const rel of images) {
+      const cut = rel.indexOf("/");
+      if (cut > 0) perClass.get(rel.slice(0, cut))?.push(rel.slice(cut + 1));
+    }
+    classes.forEach((name, label) => {
+      for (const inner of walkOrder(perClass.get(name)!)) {
+        files.push({ rel: `${name}/${inner}`, label });
+      }
+    });
+  } else {
+    for (const rel of walkOrder(images)) files.push({ rel, label: -1 });
+  }
+  const picked = files.map((file) => byRel.get(file.rel)!);
+  return {
+    files,
+    classNames: classes,
+    fingerprint: picked.map((e) => `${e.name}\0${e.size}\0${e.crc}`).join("\n"),
+    read: (onFile) =>
+      readZipEntries(
+        zipPath,
+        picked,
+        (i, bytes) => onFile(i, bytes, `${zipPath}:${picked[i].name}`),
+      ),
+  };
+}
+
+function checkOptions(options: LoadImageFolderOptions) {
+  const labels = options.labels === undefined ? "inferred" : options.labels;
+  if (labels !== "inferred" && labels !== null) {
+    throw new InvalidOptionError("labels", '"inferred" or null', labels);
+  }
+  if (labels === null && options.classNames !== undefined) {
+    throw new InvalidOptionError(
+      "classNames",
+      "no class names when labels is null",
+      options.classNames,
+    );
+  }
+  const labelMode = labels === null
+    ? null
+    : options.labelMode === undefined
+    ? "int"
+    : options.labelMode;
+  if (labelMode !== null && !["int", "categorical", "binary"].includes(labelMode)) {
+    throw new InvalidOptionError("labelMode", '"int", "categorical", "binary" or null', labelMode);
+  }
+  const colorMode = options.colorMode ?? "rgb";
+  if (!(colorMode in COLOR_MODE_CHANNELS)) {
+    throw new InvalidOptionError("colorMode", '"rgb", "grayscale" or "rgba"', colorMode);
+  }
+  const size = options.imageSize ?? [256, 256];
+  const [height, width] = typeof size === "number" ? [size, size] : size;
+  if (
+    !Number.isInteger(height) || !Number.isInteger(width) || !(height > 0) || !(width > 0) ||
+    (typeof size !== "number" && size.length !== 2)
+  ) {
+    throw new InvalidOptionError("imageSize", "[height, width] of positive integers", size);
+  }
+  const interpolation = options.interpolation ?? "bilinear";
+  if (interpolation !== "bilinear" && interpolation !== "nearest") {
+    throw new InvalidOptionError("interpolation", '"bilinear" or "nearest"', interpolation);
+  }
+  const split = options.validationSplit;
+  if (split !== undefined && split !== 0 && !(split > 0 && split < 1)) {
+    throw new InvalidOptionError("validationSplit", "a number between 0 and 1", split);
+  }
+  if (Boolean(split) !== (options.subset !== undefined)) {
+    throw new InvalidOptionError(
+      "subset",
+      "subset together with validationSplit (both or neither)",
+      options.subset,
+    );
+  }
+  if (
+    options.subset !== undefined && options.subset !== "training" && options.subset !== "validation"
+  ) {
+    throw new InvalidOptionError("subset", '"training" or "validation"', options.subset);
+  }
+  const shuffle = options.shuffle ?? true;
+  if (split && shuffle && options.seed === undefined) {
+    throw new InvalidOptionError(
+      "seed",
+      "a seed when validationSplit is used with shuffling (so training and validation do not overlap)",
+      undefined,
+    );
+  }
+  if (
+    options.seed !== undefined &&
+    !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32)
+  ) {
+    throw new InvalidOptionError("seed", "an integer in [0, 2^32 - 1]", options.seed);
+  }
+  return { labels, labelMode, colorMode, height, width, interpolation, shuffle };
+}
+
+const CACHE_MAGIC = "SNIMG001";
+const encoder = new TextEncoder();
+
+/** SHA-256 (hex); node:crypto hashes large buffers about 1.5× faster than WebCrypto here. */
+function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Reads a whole file in 16 MB reads into one buffer (faster than Deno.readFile for 100+ MB). */
+async function readWhole(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  const out = new Uint8Array(size);
+  let done = 0;
+  while (done < size) {
+    const n = await file.read(out.subarray(done, Math.min(size, done + (16 << 20))));
+    if (n === null) break;
+    done += n;
+  }
+  return out.subarray(0, done);
+}
+
+interface Decoded {
+  pixels: Uint8Array;
+  /** Indices (into the index) of the images kept. */
+  kept: number[];
+  skipped: SkippedImage[];
+}
+
+interface CacheHeader {
+  key: string;
+  count: number;
+  sampleShape: [number, number, number];
+  kept: number[];
+  skipped: SkippedImage[];
+  sha256: string;
+}
+
+async function readCache(path: string, key: string): Promise<Decoded | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readWhole(path);
+  } catch {
+    return undefined;
+  }
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic !== CACHE_MAGIC || bytes.length < 12) return undefined;
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset + 8, 4).getUint32(0, true);
+  let header: CacheHeader;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
+  } catch {
+    return undefined;
+  }
+  const pixels = bytes.subarray(12 + headerLength);
+  const [h, w, c] = header.sampleShape;
+  if (
+    header.key !== key || pixels.length !== header.kept.length * h * w * c ||
+    (sha256Hex(pixels)) !== header.sha256
+  ) {
+    console.warn(`image cache ${path} is stale or corrupt (checksum mismatch): decoding again`);
+    return undefined;
+  }
+  return { pixels, kept: header.kept, skipped: header.skipped };
+}
+
+async function writeCache(path: string, header: CacheHeader, pixels: Uint8Array) {
+  const json = encoder.encode(JSON.stringify(header));
+  const head = new Uint8Array(12);
+  head.set(encoder.encode(CACHE_MAGIC));
+  new DataView(head.buffer).setUint32(8, json.length, true);
+  await Deno.mkdir(join(path, ".."), { recursive: true });
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.part`;
+  try {
+    using file = await Deno.open(tmp, { write: true, createNew: true });
+    for (const part of [head, json, pixels]) {
+      let done = 0;
+      while (done < part.length) done += await file.write(part.subarray(done));
+    }
+    file.close();
+    await removeQuietly(path);
+    await publishFile(tmp, path);
+  } finally {
+    await removeQuietly(tmp);
+  }
+}
+
+/**
+ * Loads a folder (or `.zip` of one) of images with the semantics of Keras 3's
+ * `image_dataset_from_directory` (unbatched: all images in one NHWC byte array).
+ *
+ * - Classes: the top-level sub-folders not starting with `.`, sorted, or `classNames` in its
+ *   order. Files: `.bmp .gif .jpeg .jpg .png` (any case) anywhere below a class folder, in
+ *   `os.walk` order (folders sorted, then names sorted); other files are ignored.
+ * - `shuffle` (default true) reorders files and labels with NumPy's
+ *   `RandomState(seed).shuffle`, bit for bit as Keras; `validationSplit` + `subset` keep the first
+ *   `n - trunc(split × n)` (training) or the last `trunc(split × n)` (validation) of that order.
+ *   Keras's tf.data dataset additionally reshuffles training batches every epoch (a TensorFlow
+ *   shuffle buffer that cannot be reproduced outside TensorFlow): shuffle per epoch in training.
+ * - Images are decoded (format sniffed from the bytes), converted to `colorMode` and resized to
+ *   `imageSize` (see {@linkcode resizeImage}: values are rounded to bytes, where Keras keeps
+ *   float32; images already of that size are exact).
+ *
+ * The decoded bytes of all listed files are cached in `<cacheDir>/image-folder/` under a key made
+ * of the source (its files' sizes and dates, or the zip's CRC-32s) and the decoding options, with
+ * a SHA-256 of the pixels checked on every read; a second run skips decoding.
+ *
+ * @throws {DatasetNotFoundError} `source` does not exist.
+ * @throws {CorruptFileError} an image cannot be decoded (names the file), unless `skipBadImages`.
+ * @throws {InvalidOptionError} an option outside Keras's accepted values.
+ * @throws {DatasetError} no image found, or a subset would be empty.
+ */
+export async function loadImageFolder(
+  source: string | URL,
+  options: LoadImageFolderOptions = {},
+): Promise<ImageFolderDataset> {
+  const opts = checkOptions(options);
+  const path = toPath(source);
+  const channels = COLOR_MODE_CHANNELS[opts.colorMode];
+  const inferred = opts.labels === "inferred";
+  let index: Index;
+  if (await isDirectory(path)) {
+    index = await indexFolder(path, inferred, options.classNames);
+  } else if (await isFile(path)) {
+    index = await indexZip(path, options.root ?? "", inferred, options.classNames);
+  } else {
+    throw new DatasetNotFoundError("image folder", [{ path, urls: [] }], "no such folder or zip");
+  }
+  if (index.files.length === 0) {
+    throw new DatasetError(
+      `${path}: no images found (expected ${IMAGE_EXTENSIONS.join(" ")} files` +
+        `${inferred ? " in class sub-folders" : ""})`,
+    );
+  }
+  if (opts.labelMode === "binary" && index.classNames!.length !== 2) {
+    throw new InvalidOptionError(
+      "labelMode",
+      'exactly 2 classes for "binary"',
+      `${index.classNames!.length} classes (${index.classNames!.join(", ")})`,
+    );
+  }
+
+  const sampleShape: [number, number, number] = [opts.height, opts.width, channels];
+  const sampleSize = opts.height * opts.width * channels;
+  const key = sha256Hex(JSON.stringify({
+    version: 1,
+    path,
+    root: options.root ?? "",
+    classNames: index.classNames,
+    fingerprint: sha256Hex(index.fingerprint),
+    colorMode: opts.colorMode,
+    size: [opts.height, opts.width],
+    interpolation: opts.interpolation,
+    crop: options.cropToAspectRatio ?? false,
+    skipBadImages: options.skipBadImages ?? false,
+  }));
+  const useCache = options.cache ?? true;
+  const cachePath = join(
+    options.cacheDir === undefined ? defaultCacheDir() : toPath(options.cacheDir),
+    "image-folder",
+    `${key.slice(0, 32)}.bin`,
+  );
+  let decoded = useCache ? await readCache(cachePath, key) : undefined;
+  const fromCache = decoded !== undefined;
+  if (!decoded) {
+    decoded = await decodeAll(index, sampleSize, opts, options);
+    if (useCache) {
+      await writeCache(cachePath, {
+        key,
+        count: index.files.length,
+        sampleShape,
+        kept: decoded.kept,
+        skipped: decoded.skipped,
+        sha256: sha256Hex(decoded.pixels),
+      }, decoded.pixels);
+    }
+  }
+
+  // Keras order: the sorted listing (bad images dropped), shuffled with the seed, then split.
+  const seed = options.seed ?? Math.floor(Math.random() * 1e6);
+  const order = Int32Array.from(decoded.kept.keys());
+  if (opts.shuffle) numpyShuffle(order, seed);
+  let picked = order;
+  if (options.validationSplit) {
+    const numVal = Math.trunc(options.validationSplit * order.length);
+    picked = options.subset === "training"
+      ? order.subarray(0, order.length - numVal)
+      : order.subarray(order.length - numVal);
+    if (picked.length === 0 || numVal === 0) {
+      throw new DatasetError(
+        `${path}: validationSplit ${options.validationSplit} of ${order.length} images leaves ` +
+          `no ${numVal === 0 ? "validation" : options.subset} images`,
+      );
+    }
+  }
+  // Unshuffled and unsplit: the decoded buffer is already in order (no 100+ MB copy).
+  const identity = picked.length === decoded.kept.length && picked.every((v, i) => v === i);
+  const images = identity ? decoded.pixels : new Uint8Array(picked.length * sampleSize);
+  const labels = inferred ? new Int32Array(picked.length) : undefined;
+  const filePaths: string[] = [];
+  const isZip = !(await isDirectory(path));
+  for (let i = 0; i < picked.length; i++) {
+    const slot = picked[i];
+    if (!identity) {
+      images.set(
+        decoded.pixels.subarray(slot * sampleSize, (slot + 1) * sampleSize),
+        i * sampleSize,
+      );
+    }
+    const file = index.files[decoded.kept[slot]];
+    if (labels) labels[i] = file.label;
+    const prefix = options.root ? `${options.root.replace(/\/+$/, "")}/` : "";
+    filePaths.push(isZip ? `${path}:${prefix}${file.rel}` : join(path, file.rel));
+  }
+  return {
+    images,
+    shape: [picked.length, ...sampleShape],
+    labels,
+    targets: labels && makeTargets(labels, opts.labelMode!, index.classNames!.length),
+    classNames: index.classNames,
+    filePaths,
+    seed,
+    skipped: decoded.skipped,
+    fromCache,
+    source: path,
+  };
+}
+
+function makeTargets(labels: Int32Array, mode: LabelMode, classes: number) {
+  if (mode === "int") return labels;
+  if (mode === "binary") return Float32Array.from(labels);
+  const out = new Float32Array(labels.length * classes);
+  for (let i = 0; i < labels.length; i++) out[i * classes + labels[i]] = 1;
+  return out;
+}
+
+async function decodeAll(
+  index: Index,
+  sampleSize: number,
+  opts: ReturnType<typeof checkOptions>,
+  options: LoadImageFolderOptions,
+): Promise<Decoded> {
+  await loadImageDecoders();
+  const count = index.files.length;
+  const pixels = new Uint8Array(count * sampleSize);
+  const ok = new Uint8Array(count);
+  const skipped: SkippedImage[] = [];
+  const onSkip = options.onSkip ??
+    ((_file: string, error: CorruptFileError) => console.warn(`skipping ${error.message}`));
+  const progress = createProgress(`decode ${count} images`, count, {
+    enabled: options.progress,
+    unit: "items",
+  });
+  try {
+    await index.read((i, bytes, file) => {
+      try {
+        if (sniffImageFormat(bytes) === undefined && bytes.length === 0) {
+          throw new CorruptFileError(file, "empty file (expected an image)");
+        }
+        const image = decodeImageSync(bytes, file, opts.colorMode);
+        resizeImage(image, opts.height, opts.width, {
+          interpolation: opts.interpolation,
+          cropToAspectRatio: options.cropToAspectRatio,
+        }, pixels.subarray(i * sampleSize, (i + 1) * sampleSize));
+        ok[i] = 1;
+      } catch (error) {
+        if (!(error instanceof CorruptFileError) || !options.skipBadImages) throw error;
+        skipped.push({ file, reason: error.message });
+        onSkip(file, error);
+      }
+      progress.add(1);
+    });
+  } finally {
+    progress.done();
+  }
+  const kept: number[] = [];
+  for (let i = 0; i < count; i++) if (ok[i]) kept.push(i);
+  if (kept.length === count) return { pixels, kept, skipped };
+  const compact = new Uint8Array(kept.length * sampleSize);
+  kept.forEach((from, to) =>
+    compact.set(pixels.subarray(from * sampleSize, (from + 1) * sampleSize), to * sampleSize)
+  );
+  return { pixels: compact, kept, skipped };
+}
