@@ -8,6 +8,7 @@ import {
   GELU_TANH,
   HARD_SIGMOID,
   HARD_SIGMOID_K2,
+  HARD_SILU,
   LEAKY_RELU,
   LINEAR,
   MISH,
@@ -101,6 +102,9 @@ export function activationDerivative(z: f32, y: f32, code: i32, alpha: f32): f32
       return z > -3 && z < 3 ? <f32> (1.0 / 6.0) : 0;
     case HARD_SIGMOID_K2:
       return z > -2.5 && z < 2.5 ? <f32> 0.2 : 0;
+    case HARD_SILU:
+      // d/dz z·relu6(z + 3)/6 with relu6' = 1 strictly inside (0, 6), as TF differentiates it.
+      return z >= 3 ? 1 : z > -3 ? <f32> ((2.0 * v + 3.0) / 6.0) : 0;
     default:
       unreachable();
   }
@@ -109,7 +113,7 @@ export function activationDerivative(z: f32, y: f32, code: i32, alpha: f32): f32
 
 /**
  * dz[i] = dy[i] · f'(z[i]) over `n` floats. `z` is the pre-activation, `y` the output (either may
- * be 0 when the code does not read it: relu/relu6/leaky/hard_sigmoid/elu/selu/softplus/softsign/
+ * be 0 when the code does not read it: relu/relu6/leaky/hard_sigmoid/hard_silu/elu/selu/softplus/softsign/
  * swish/gelu/mish read z; sigmoid/tanh/exponential read y). `dz` may be `dy`.
  */
 export function activationGrad(

@@ -18,6 +18,7 @@ export const LEAKY_RELU: i32 = 13;
 export const MISH: i32 = 14;
 export const HARD_SIGMOID: i32 = 15;
 export const HARD_SIGMOID_K2: i32 = 16;
+export const HARD_SILU: i32 = 17;
 
 const SELU_ALPHA: f64 = 1.6732632423543772;
 const SELU_SCALE: f64 = 1.0507009873554805;
@@ -90,6 +91,11 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
       // Keras 2: clip(0.2x + 0.5, 0, 1)
       const y = 0.2 * v + 0.5;
       return <f32> (y > 0 ? (y < 1 ? y : 1) : 0);
+    }
+    case HARD_SILU: {
+      // Keras 3 hard_silu / hard_swish: x · relu6(x + 3) / 6
+      const y = v + 3.0;
+      return <f32> (v * (y > 0 ? (y < 6 ? y : 6) : 0) / 6.0);
     }
     default:
       unreachable();
@@ -165,7 +171,7 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
 }
 
 /**
- * An activation on 4 lanes: vector forms for linear, relu, sigmoid, tanh and the hard sigmoids;
+ * An activation on 4 lanes: vector forms for linear, relu, sigmoid, tanh, the hard sigmoids and hard_silu;
  * every other code lane by lane through activateScalar.
  */
 // @ts-ignore: decorator
@@ -177,6 +183,10 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
   if (code == HARD_SIGMOID) {
     const y = f32x4.div(f32x4.add(v, f32x4.splat(3)), f32x4.splat(6));
     return f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1));
+  }
+  if (code == HARD_SILU) {
+    const y = f32x4.div(f32x4.add(v, f32x4.splat(3)), f32x4.splat(6));
+    return f32x4.mul(v, f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1)));
   }
   if (code == HARD_SIGMOID_K2) {
     const y = f32x4.add(f32x4.mul(v, f32x4.splat(0.2)), f32x4.splat(0.5));

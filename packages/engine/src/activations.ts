@@ -23,6 +23,8 @@ export enum ActivationCode {
   Mish = 14,
   HardSigmoid = 15,
   HardSigmoidKeras2 = 16,
+  /** Keras 3 `hard_silu` (alias `hard_swish`): x·relu6(x + 3)/6. */
+  HardSilu = 17,
 }
 
 /** A resolved activation: an element-wise code, or a row-wise softmax / log-softmax. */
@@ -47,6 +49,9 @@ const ELEMENTWISE: Record<string, [ActivationCode, number]> = {
   // keras.activations.leaky_relu defaults negative_slope to 0.2 (the LeakyReLU layer uses 0.3).
   leaky_relu: [ActivationCode.LeakyRelu, 0.2],
   mish: [ActivationCode.Mish, 0],
+  // keras.activations.hard_silu; Keras exports it as hard_swish too (same function).
+  hard_silu: [ActivationCode.HardSilu, 0],
+  hard_swish: [ActivationCode.HardSilu, 0],
 };
 
 /** Whether `kerasVersion` follows Keras 2 semantics (Keras 2.x and TF.js layers files). */
@@ -153,6 +158,8 @@ export function activateReference(x: number, code: ActivationCode, alpha: number
       return Math.min(Math.max(x + 3, 0), 6) / 6;
     case ActivationCode.HardSigmoidKeras2:
       return Math.min(Math.max(0.2 * x + 0.5, 0), 1);
+    case ActivationCode.HardSilu:
+      return x * Math.min(Math.max(x + 3, 0), 6) / 6;
   }
 }
 

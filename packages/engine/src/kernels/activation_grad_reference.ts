@@ -62,6 +62,9 @@ export function activationDerivativeReference(
       return z > -3 && z < 3 ? 1 / 6 : 0;
     case ActivationCode.HardSigmoidKeras2:
       return z > -2.5 && z < 2.5 ? 0.2 : 0;
+    case ActivationCode.HardSilu:
+      // relu6(z + 3)/6 + z·relu6'(z + 3)/6, relu6' = 1 strictly inside (0, 6) as in TF.
+      return z >= 3 ? 1 : z > -3 ? (2 * z + 3) / 6 : 0;
   }
 }
 

@@ -84,7 +84,7 @@ export interface KernelFunctions {
   gemmFusedMultiplyAdd(): number;
   /**
    * dz[i] = dy[i] · f'(z[i]) over `n` floats. `z` is the pre-activation, `y` the output (either may
-   * be 0 when the code does not read it: relu/relu6/leaky/hard_sigmoid/elu/selu/softplus/softsign/
+   * be 0 when the code does not read it: relu/relu6/leaky/hard_sigmoid/hard_silu/elu/selu/softplus/softsign/
    * swish/gelu/mish read z; sigmoid/tanh/exponential read y). `dz` may be `dy`.
    *
    * AssemblyScript, wasm/assembly/activation_grad.ts:
