@@ -1,6 +1,8 @@
 /**
- * Dataset loaders for scratchnet: NusaX-Sentiment (12 languages), CIFAR-10 (binary version, with
- * a seeded stratified 40k / 10k train / validation split), MNIST, Fashion-MNIST and IMDb.
+ * Dataset loaders for scratchnet: NusaX-Sentiment (12 languages), CIFAR-10 (binary version or
+ * its JPEG re-encoding, with a seeded stratified 40k / 10k train / validation split), MNIST,
+ * Fashion-MNIST, IMDb, and folders (or zips) of images with Keras's
+ * `image_dataset_from_directory` semantics ({@linkcode loadImageFolder}).
  *
  * Every loader reads a local folder (`dir`) or a download cache (`cacheDir`, default the
  * repository's `data/`), downloading the official files into the cache when they are missing
@@ -50,6 +52,8 @@ export {
   type Cifar10,
   CIFAR10_ARCHIVE,
   CIFAR10_FOLDER,
+  CIFAR10_JPEG_ARCHIVE,
+  CIFAR10_JPEG_FOLDER,
   CIFAR10_LABEL_NAMES,
   CIFAR10_MD5,
   CIFAR10_RECORD_BYTES,
@@ -87,6 +91,30 @@ export {
   type LoadImdbOptions,
 } from "./src/imdb.ts";
 export type { ImageArray, ImageDtype, ImageSplit } from "./src/images.ts";
+export {
+  IMAGE_EXTENSIONS,
+  type ImageFolderDataset,
+  type LabelMode,
+  loadImageFolder,
+  type LoadImageFolderOptions,
+  type SkippedImage,
+} from "./src/image_folder.ts";
+export {
+  COLOR_MODE_CHANNELS,
+  type ColorMode,
+  type DecodedImage,
+  decodeImage,
+  decodeImageSync,
+  fromRgba,
+  type ImageFormat,
+  type Interpolation,
+  loadImageDecoders,
+  resizeImage,
+  type ResizeOptions,
+  sniffImageFormat,
+} from "./src/image_decode.ts";
+export { listZip, readZipEntries, type ZipEntry } from "./src/zip.ts";
+export { Mt19937, numpyShuffle } from "./src/numpy_random.ts";
 export { type IdxArray, parseIdx } from "./src/idx.ts";
 export { type CsvRecord, type CsvTable, parseCsv } from "./src/csv.ts";
 export {

@@ -16,9 +16,11 @@ import {
 } from "./download.ts";
 import { CorruptFileError, DatasetNotFoundError, InvalidOptionError } from "./errors.ts";
 import { checkDtype, type ImageDtype, type ImageSplit, makeImageSplit } from "./images.ts";
-import { defaultCacheDir, isFile, join, toPath } from "./paths.ts";
+import { defaultCacheDir, isDirectory, isFile, join, toPath } from "./paths.ts";
 import { createProgress, type ProgressSetting } from "./progress.ts";
 import { checkSplitOptions, stratifiedSplit } from "./split.ts";
+import { loadImageFolder } from "./image_folder.ts";
+import { listZip } from "./zip.ts";
 
 /** The official tarball. */
 export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
@@ -125,6 +127,11 @@ export interface Cifar10TrainSplit<D extends ImageDtype> extends ImageSplit<D> {
   sourceIndices: Int32Array;
 }
 
+/** File name of the JPEG re-encoding's zip (class-folder layout, see {@linkcode loadCifar10}). */
+export const CIFAR10_JPEG_ARCHIVE = "cifar-10-jpeg.zip";
+/** Folder of the JPEG re-encoding: `cifar-10-jpeg/{train,test}/<class>/NNNN.jpg`. */
+export const CIFAR10_JPEG_FOLDER = "cifar-10-jpeg";
+
 /** CIFAR-10 with the seeded stratified train/validation split. */
 export interface Cifar10<D extends ImageDtype = "float32"> {
   /** Training images (40,000 for the real data and the default fraction). */
@@ -139,6 +146,13 @@ export interface Cifar10<D extends ImageDtype = "float32"> {
   seed: number;
   /** The validation fraction used. */
   validationFraction: number;
+  /**
+   * What was read, for reports: `"CIFAR-10 (binary)"` or `"CIFAR-10 (JPEG re-encoding)"` (pixels
+   * close to, not identical with, the official release).
+   */
+  source: string;
+  /** The folder, tarball or zip read. */
+  sourcePath: string;
 }
 
 /** Options of {@linkcode loadCifar10}. */
@@ -168,6 +182,14 @@ export interface LoadCifar10Options<D extends ImageDtype = "float32"> {
   limits?: Partial<ArchiveLimits>;
   /** fetch implementation (tests). */
   fetch?: typeof fetch;
+  /**
+   * The JPEG re-encoding instead of the binary batches: a `.zip` or folder holding
+   * `train/<class>/*.jpg` and `test/<class>/*.jpg` (directly or inside one top folder, as
+   * `cifar-10-jpeg.zip`). Read with {@linkcode loadImageFolder} (decoded bytes cached in
+   * `cacheDir`). Also used when `dir` has no binary files but holds `cifar-10-jpeg.zip` or
+   * `cifar-10-jpeg/`.
+   */
+  images?: string | URL;
 }
 
 /** Reads the six batch files from the tarball's bytes. */
@@ -283,8 +305,13 @@ async function locate(
  * a seeded, stratified shuffle (default 4:1 → 40,000 / 10,000, 4,000 / 1,000 per class). The
  * official test batch is the test split. Images are NHWC `[n, 32, 32, 3]`.
  *
- * Sources, in order: `dir` if given; else `<cacheDir>/cifar-10-batches-bin/`; else the tarball
- * in the cache (downloaded if missing, MD5-checked, then extracted there).
+ * Sources, in order: `images` (the JPEG re-encoding's zip or folder) if given; `dir` if given
+ * (its binary files, else a `cifar-10-jpeg.zip` / `cifar-10-jpeg/` in it); else
+ * `<cacheDir>/cifar-10-batches-bin/`; else the tarball in the cache (downloaded if missing,
+ * MD5-checked, then extracted there). `source` in the result says which (`"CIFAR-10 (binary)"`
+ * or `"CIFAR-10 (JPEG re-encoding)"`). For the JPEG source, training images are in Keras's order
+ * (classes sorted, file names sorted) before the same seeded stratified split, so
+ * `sourceIndices` index that order.
  *
  * @throws {DatasetNotFoundError} files missing and not downloadable, with where to get them.
  * @throws {ChecksumError} the tarball is not the published one.
@@ -298,6 +325,12 @@ export async function loadCifar10<D extends ImageDtype = "float32">(
   const seed = options.seed ?? 42;
   const validationFraction = options.validationFraction ?? 0.2;
   checkSplitOptions(validationFraction, seed);
+  const jpeg = options.images !== undefined
+    ? toPath(options.images)
+    : options.dir !== undefined
+    ? await jpegInDir(toPath(options.dir))
+    : undefined;
+  if (jpeg !== undefined) return loadCifar10Jpeg(jpeg, options, dtype, seed, validationFraction);
   const source = await locate(options as LoadCifar10Options<ImageDtype>);
   const readBatch = async (name: string): Promise<[Uint8Array, string]> => {
     if ("folder" in source) {
@@ -337,5 +370,93 @@ export async function loadCifar10<D extends ImageDtype = "float32">(
     labelNames: CIFAR10_LABEL_NAMES,
     seed,
     validationFraction,
+    source: "CIFAR-10 (binary)",
+    sourcePath: "folder" in source ? source.folder : join(toPath(options.dir!), CIFAR10_ARCHIVE),
+  };
+}
+
+/** The JPEG re-encoding in `dir` when `dir` holds no binary batches nor the binary tarball. */
+async function jpegInDir(dir: string): Promise<string | undefined> {
+  if (
+    (await hasAny(join(dir, CIFAR10_FOLDER))) || (await hasAny(dir)) ||
+    (await isFile(join(dir, CIFAR10_ARCHIVE)))
+  ) return undefined;
+  if (await isFile(join(dir, CIFAR10_JPEG_ARCHIVE))) return join(dir, CIFAR10_JPEG_ARCHIVE);
+  if (await isDirectory(join(dir, CIFAR10_JPEG_FOLDER))) return join(dir, CIFAR10_JPEG_FOLDER);
+  if ((await isDirectory(join(dir, "train"))) && (await isDirectory(join(dir, "test")))) return dir;
+  return undefined;
+}
+
+/**
+ * Where `train/` and `test/` are in the JPEG re-encoding at `path` (a folder or zip): directly,
+ * or inside one top folder. Returns the folder (or zip root) prefix, ending in `/` if not empty.
+ */
+async function jpegPrefix(path: string): Promise<string> {
+  if (await isDirectory(path)) {
+    for (const prefix of ["", `${CIFAR10_JPEG_FOLDER}/`]) {
+      if (
+        (await isDirectory(join(path, prefix, "train"))) &&
+        (await isDirectory(join(path, prefix, "test")))
+      ) return prefix;
+    }
+  } else if (await isFile(path)) {
+    for (const entry of await listZip(path)) {
+      const match = /^(.*?)(train|test)\/[^/]+\/[^/]+$/.exec(entry.name);
+      if (match && !match[1].includes("__MACOSX")) return match[1];
+    }
+  } else {
+    throw new DatasetNotFoundError("CIFAR-10", [{ path, urls: [] }], "no such zip or folder");
+  }
+  throw new CorruptFileError(
+    path,
+    "expected train/<class>/*.jpg and test/<class>/*.jpg (directly or in one top folder)",
+  );
+}
+
+/** Loads the JPEG re-encoding (class folders) and applies the same stratified split. */
+async function loadCifar10Jpeg<D extends ImageDtype>(
+  path: string,
+  options: LoadCifar10Options<D>,
+  dtype: D,
+  seed: number,
+  validationFraction: number,
+): Promise<Cifar10<D>> {
+  const prefix = await jpegPrefix(path);
+  const zip = !(await isDirectory(path));
+  const read = (split: string) =>
+    loadImageFolder(zip ? path : join(path, prefix, split), {
+      root: zip ? `${prefix}${split}` : undefined,
+      // The binary release's class ids, which are also the sorted folder names Keras uses.
+      classNames: CIFAR10_LABEL_NAMES,
+      imageSize: [SIDE, SIDE],
+      colorMode: "rgb",
+      shuffle: false,
+      cacheDir: options.cacheDir,
+      progress: options.progress,
+    });
+  const train = await read("train");
+  const test = await read("test");
+  for (const [split, data] of [["train", train], ["test", test]] as const) {
+    if (data.images.length !== data.labels!.length * PIXELS) {
+      throw new CorruptFileError(path, `${split}: expected 32×32 RGB images`);
+    }
+  }
+  const split = stratifiedSplit(train.labels!, validationFraction, seed);
+  const shape: [number, number, number] = [SIDE, SIDE, 3];
+  return {
+    train: {
+      ...makeImageSplit(train.images, train.labels!, shape, dtype, split.train),
+      sourceIndices: split.train,
+    },
+    validation: {
+      ...makeImageSplit(train.images, train.labels!, shape, dtype, split.validation),
+      sourceIndices: split.validation,
+    },
+    test: makeImageSplit(test.images, test.labels!, shape, dtype),
+    labelNames: CIFAR10_LABEL_NAMES,
+    seed,
+    validationFraction,
+    source: "CIFAR-10 (JPEG re-encoding)",
+    sourcePath: path,
   };
 }

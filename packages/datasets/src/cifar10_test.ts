@@ -1,9 +1,11 @@
 import { join } from "node:path";
-import { gzipSync } from "fflate";
+import { gzipSync, zipSync } from "fflate";
+import { encode as encodePng } from "@cwasm/lodepng";
 import { createTar } from "nanotar";
 import {
   CIFAR10_ARCHIVE,
   CIFAR10_FOLDER,
+  CIFAR10_JPEG_ARCHIVE,
   CIFAR10_LABEL_NAMES,
   CIFAR10_MD5,
   CIFAR10_RECORD_BYTES,
@@ -264,4 +266,74 @@ Deno.test("CIFAR-10: bad split options are InvalidOptionErrors, checked before r
     "validationFraction",
   );
   await assertRejects(() => loadCifar10({ dir: tmp.path, seed: 1.5 }), InvalidOptionError, "seed");
+});
+
+/** A 32×32 PNG whose every pixel is (label * 20, index, 7). */
+function cifarPng(label: number, index: number): Uint8Array {
+  const data = new Uint8Array(32 * 32 * 4);
+  for (let p = 0; p < 1024; p++) data.set([label * 20, index, 7, 255], p * 4);
+  return encodePng({ width: 32, height: 32, data });
+}
+
+/** The JPEG-release layout (PNGs here) with `perClass` training and 1 test image per class. */
+function cifarImageTree(perClass: number): Record<string, Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  CIFAR10_LABEL_NAMES.forEach((name, label) => {
+    for (let i = 0; i < perClass; i++) {
+      files[`cifar-10-jpeg/train/${name}/${String(i).padStart(4, "0")}.png`] = cifarPng(label, i);
+    }
+    files[`cifar-10-jpeg/test/${name}/0000.png`] = cifarPng(label, 99);
+  });
+  return files;
+}
+
+Deno.test("loadCifar10: the image-folder (JPEG re-encoding) layout, as zip and as folder", async () => {
+  await using dir = await tempDir();
+  const tree = cifarImageTree(4);
+  const zipPath = join(dir.path, CIFAR10_JPEG_ARCHIVE);
+  await Deno.writeFile(
+    zipPath,
+    zipSync(Object.fromEntries(Object.entries(tree).map(([k, v]) => [k, [v, { level: 0 }]]))),
+  );
+  const cacheDir = join(dir.path, "cache");
+  const data = await loadCifar10({ images: zipPath, cacheDir, seed: 7, validationFraction: 0.25 });
+  assertEquals(data.source, "CIFAR-10 (JPEG re-encoding)");
+  assertEquals(data.sourcePath, zipPath);
+  assertEquals(data.train.shape, [30, 32, 32, 3]);
+  assertEquals(data.validation.shape, [10, 32, 32, 3]);
+  assertEquals(data.test.shape, [10, 32, 32, 3]);
+  // One validation image per class; labels match the pixels written for them.
+  assertEquals(Array.from(data.validation.labels), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  for (let i = 0; i < 10; i++) {
+    const label = data.validation.labels[i];
+    assertEquals(data.validation.images[i * 3072], Math.fround((label * 20) / 255));
+    // Training source index = position in Keras's sorted listing (class-major, file order).
+    assertEquals(Math.floor(data.validation.sourceIndices[i] / 4), label);
+    assertEquals(
+      Math.round(data.validation.images[i * 3072 + 1] * 255),
+      data.validation.sourceIndices[i] % 4,
+    );
+  }
+  assertEquals(data.test.images[9 * 3072 + 1], Math.fround(99 / 255));
+  // The same folder unpacked, found through `dir`, gives the same split and pixels.
+  await Promise.all(
+    Object.entries(tree).map(async ([rel, bytes]) => {
+      await Deno.mkdir(join(dir.path, "unpacked", rel, ".."), { recursive: true });
+      await Deno.writeFile(join(dir.path, "unpacked", rel), bytes);
+    }),
+  );
+  const fromDir = await loadCifar10({
+    dir: join(dir.path, "unpacked"),
+    cacheDir,
+    seed: 7,
+    validationFraction: 0.25,
+    dtype: "uint8",
+  });
+  assertEquals(fromDir.sourcePath, join(dir.path, "unpacked", "cifar-10-jpeg"));
+  assertEquals(fromDir.validation.sourceIndices, data.validation.sourceIndices);
+  assertEquals(fromDir.train.images[3], Math.round(data.train.images[3] * 255));
+  await assertRejects(
+    () => loadCifar10({ images: join(dir.path, "none.zip"), cacheDir }),
+    DatasetNotFoundError,
+  );
 });
