@@ -7,7 +7,8 @@ import type { Layer } from "../src/layer.ts";
 import { tf } from "./tfjs_reference.ts";
 import { layerFactory } from "../src/registry.ts";
 import { type DeviceTensor, sizeOf } from "../src/tensor.ts";
-import { type TrainContext, trainingFor } from "../src/training/backward/mod.ts";
+import type { TrainContext } from "../src/layer_training.ts";
+import { trainingFor } from "../src/registry.ts";
 import { getRuntime } from "../src/wasm/kernels.ts";
 
 /** A host tensor: data and shape with batch. */

@@ -8,7 +8,7 @@ import {
   recurrentBackward,
   recurrentTrainForward,
   tapeBuffers,
-} from "../training/backward/recurrent.ts";
+} from "../layers/recurrent_training.ts";
 import { Rng } from "../../testing/random.ts";
 import { gateCount, RnnCell } from "./rnn_codes.ts";
 import { rnnForward64, rnnGradReference, type RnnGradReferenceArgs } from "./rnn_grad_reference.ts";

@@ -1,3 +1,5 @@
+import { activationBackward, activationOutputKind } from "./activation_backward.ts";
+import type { LayerTraining } from "../layer_training.ts";
 import { type Activation as ResolvedActivation, resolveActivation } from "../activations.ts";
 import {
   applyActivation,
@@ -41,8 +43,18 @@ export class Activation extends Layer {
   }
 }
 
+/** In training: the inference forward (x and y stay alive); backward overwrites dy with dy·f'(x). */
+const ACTIVATION_TRAINING: LayerTraining<Activation> = {
+  backward(layer, a) {
+    if (a.dyIsPreActivation) return a.dy;
+    return activationBackward(a.ctx, layer.activation, a.x, a.y, a.dy);
+  },
+  outputActivation: (layer) => activationOutputKind(layer.activation),
+};
+
 /** The `Activation` layer class (see `layer_class.ts`). */
 export const ACTIVATION: LayerClass<Activation> = defineLayer({
   className: "Activation",
   create: (config, options) => new Activation(config, options),
+  training: ACTIVATION_TRAINING,
 });

@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -14,7 +14,8 @@ export class Add extends ElementwiseMerge {
 }
 
 /** The `Add` layer class (see `layer_class.ts`). */
-export const ADD: LayerClass<Add> = defineLayer({
+export const ADD: LayerClass<Add> = defineLayer<Add>({
   className: "Add",
   create: (config, options) => new Add(config, options),
+  training: ELEMENTWISE_MERGE_TRAINING,
 });

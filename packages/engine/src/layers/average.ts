@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -14,7 +14,8 @@ export class Average extends ElementwiseMerge {
 }
 
 /** The `Average` layer class (see `layer_class.ts`). */
-export const AVERAGE: LayerClass<Average> = defineLayer({
+export const AVERAGE: LayerClass<Average> = defineLayer<Average>({
   className: "Average",
   create: (config, options) => new Average(config, options),
+  training: ELEMENTWISE_MERGE_TRAINING,
 });

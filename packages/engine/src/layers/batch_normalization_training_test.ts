@@ -6,16 +6,16 @@ import {
   type ModelSpec,
   Tensor,
   UntrainableLayerError,
-} from "../../../mod.ts";
-import { maxAbsDiff, Rng } from "../../../testing/random.ts";
-import { expectThrows } from "../../../testing/assert.ts";
-import { randomSpec, relativeError } from "../../../testing/gradient_check.ts";
-import { tf, tfjsModelFromSpec, tfReady } from "../../../testing/tfjs_reference.ts";
-import { tfjsLoss } from "../../../testing/tfjs_training.ts";
+} from "../../mod.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { expectThrows } from "../../testing/assert.ts";
+import { randomSpec, relativeError } from "../../testing/gradient_check.ts";
+import { tf, tfjsModelFromSpec, tfReady } from "../../testing/tfjs_reference.ts";
+import { tfjsLoss } from "../../testing/tfjs_training.ts";
 import {
   batchMomentsReference,
   movingAverageReference,
-} from "../../kernels/batchnorm_grad_reference.ts";
+} from "../kernels/batchnorm_grad_reference.ts";
 
 const sparse = { name: "sparse_categorical_crossentropy" as const };
 

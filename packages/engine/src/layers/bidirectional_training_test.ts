@@ -1,8 +1,8 @@
-import { Adam, buildModel, EarlyStopping, Tensor, WeightShapeError } from "../../../mod.ts";
-import { maxAbsDiff, Rng } from "../../../testing/random.ts";
-import { compareWithTfjs } from "../../../testing/gradient_check.ts";
-import { type LayerObject, postPaddedIds, textModelSpec } from "../../../testing/rnn_cases.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
+import { Adam, buildModel, EarlyStopping, Tensor, WeightShapeError } from "../../mod.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { compareWithTfjs } from "../../testing/gradient_check.ts";
+import { type LayerObject, postPaddedIds, textModelSpec } from "../../testing/rnn_cases.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 // Bidirectional gradients vs TF.js `tf.variableGrads` (cpu backend), relative error
 // max |engine − TF.js| / max |TF.js| ≤ 1e-4 per weight tensor. Keras zeroes the masked steps of a

@@ -1,3 +1,4 @@
+import type { LayerTraining } from "../layer_training.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
@@ -178,8 +179,30 @@ export class Concatenate extends MergeLayer {
   }
 }
 
+/** Concatenate in training: each input's gradient is its slot of dy. No weights. */
+const CONCATENATE_TRAINING: LayerTraining<Concatenate> = {
+  backward(layer, a) {
+    const { kernels, heap } = a.ctx;
+    const l = layer.layoutOf(a.xs);
+    return a.xs.map((x, i) => {
+      if (!(a.needInputGrads[i] ?? a.needInputGrad)) return null;
+      const ptr = heap.alloc(sizeOf(x.shape) * 4);
+      kernels.copyStrided(
+        a.dy.ptr + l.offsets[i] * 4,
+        l.outChunk,
+        ptr,
+        l.chunks[i],
+        l.outer,
+        l.chunks[i],
+      );
+      return { ptr, shape: [...x.shape], dtype: "float32" };
+    });
+  },
+};
+
 /** The `Concatenate` layer class (see `layer_class.ts`). */
 export const CONCATENATE: LayerClass<Concatenate> = defineLayer({
   className: "Concatenate",
   create: (config, options) => new Concatenate(config, options),
+  training: CONCATENATE_TRAINING,
 });

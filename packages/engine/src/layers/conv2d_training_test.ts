@@ -1,8 +1,8 @@
-import { buildModel, modelGradients, type ModelSpec, Tensor } from "../../../mod.ts";
-import { Rng } from "../../../testing/random.ts";
-import { compareWithTfjs, randomSpec, relativeError } from "../../../testing/gradient_check.ts";
-import { tf, tfReady, toTf } from "../../../testing/tfjs_reference.ts";
-import { tfjsLoss } from "../../../testing/tfjs_training.ts";
+import { buildModel, modelGradients, type ModelSpec, Tensor } from "../../mod.ts";
+import { Rng } from "../../testing/random.ts";
+import { compareWithTfjs, randomSpec, relativeError } from "../../testing/gradient_check.ts";
+import { tf, tfReady, toTf } from "../../testing/tfjs_reference.ts";
+import { tfjsLoss } from "../../testing/tfjs_training.ts";
 
 const conv = (name: string, filters: number, config: Record<string, unknown>) => ({
   class_name: "Conv2D",

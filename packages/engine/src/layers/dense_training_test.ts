@@ -1,6 +1,6 @@
-import { Rng } from "../../../testing/random.ts";
-import { compareWithTfjs, randomSpec } from "../../../testing/gradient_check.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
+import { Rng } from "../../testing/random.ts";
+import { compareWithTfjs, randomSpec } from "../../testing/gradient_check.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 const dense = (name: string, units: number, activation: string, useBias = true) => ({
   class_name: "Dense",

@@ -1,3 +1,4 @@
+import type { LayerTraining } from "../layer_training.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
@@ -223,8 +224,80 @@ export class Dot extends MergeLayer {
   }
 }
 
+/**
+ * Dot in training: dX = dOut·Y, dY = dOutᵀ·X per sample, through the L2 normalisation when
+ * `normalize` (the normalised operands are recomputed from `args.xs`). No weights.
+ */
+const DOT_TRAINING: LayerTraining<Dot> = {
+  backward(layer, a) {
+    const { kernels, heap } = a.ctx;
+    const need = [0, 1].map((i) => a.needInputGrads[i] ?? a.needInputGrad);
+    if (!need[0] && !need[1]) return [null, null];
+    const ops = layer.prepare(a.xs, a.ctx);
+    const { p, q, k, batch } = ops.layout;
+    const dy = a.dy.ptr;
+    const out: (DeviceTensor | null)[] = [null, null];
+    try {
+      const grads = [0, 1].map((i) => {
+        if (!need[i]) return 0;
+        const rows = i === 0 ? p : q;
+        const g = heap.alloc(Math.max(batch * rows * k, 1) * 4);
+        for (let s = 0; s < batch; s++) {
+          const dOut = dy + s * p * q * 4;
+          if (i === 0) {
+            // dX[p×k] = dOut[p×q] · Y[q×k]
+            kernels.gemmStrided(
+              dOut,
+              q,
+              ops.ym + s * q * k * 4,
+              k,
+              0,
+              g + s * p * k * 4,
+              k,
+              p,
+              k,
+              q,
+              0,
+              0,
+              0,
+            );
+          } else {
+            // dY[q×k] = dOutᵀ · X[p×k]
+            kernels.gemmTN(dOut, q, ops.xm + s * p * k * 4, k, g + s * q * k * 4, k, q, k, p, 0);
+          }
+        }
+        if (layer.normalize) {
+          const [m, norms] = i === 0 ? [ops.xm, ops.xNorms] : [ops.ym, ops.yNorms];
+          kernels.l2NormalizeRowsGrad(m, g, norms, g, batch * rows, k, layer.minNorm);
+        }
+        return g;
+      });
+      [0, 1].forEach((i) => {
+        if (!need[i]) return;
+        const x = a.xs[i];
+        const after = ops.layout.after[i];
+        let ptr = grads[i];
+        if (after !== 1) {
+          // Move the dot axis back from last to its place: per block [after, k] → [k, after].
+          ptr = heap.alloc(sizeOf(x.shape) * 4);
+          const block = k * after;
+          for (let s = 0; s < batch * ops.layout.before[i]; s++) {
+            kernels.transposeMatrix(grads[i] + s * block * 4, k, ptr + s * block * 4, after, k);
+          }
+          heap.free(grads[i]);
+        }
+        out[i] = { ptr, shape: [...x.shape], dtype: "float32" };
+      });
+    } finally {
+      for (const t of ops.temps) heap.free(t);
+    }
+    return out;
+  },
+};
+
 /** The `Dot` layer class (see `layer_class.ts`). */
 export const DOT: LayerClass<Dot> = defineLayer({
   className: "Dot",
   create: (config, options) => new Dot(config, options),
+  training: DOT_TRAINING,
 });

@@ -1,7 +1,7 @@
-import { buildModel, mixSeed, modelGradients, Tensor } from "../../../mod.ts";
-import { maxAbsDiff, Rng } from "../../../testing/random.ts";
-import { compareWithTfjs, randomSpec } from "../../../testing/gradient_check.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
+import { buildModel, mixSeed, modelGradients, Tensor } from "../../mod.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { compareWithTfjs, randomSpec } from "../../testing/gradient_check.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 const dense = (name: string, units: number, activation = "linear") => ({
   class_name: "Dense",

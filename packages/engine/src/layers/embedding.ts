@@ -1,3 +1,4 @@
+import type { LayerTraining } from "../layer_training.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import {
   type CallContext,
@@ -88,8 +89,35 @@ export class Embedding extends Layer {
   }
 }
 
+/**
+ * Embedding in training: the ids carry no gradient; the table's gradient is the output gradient's
+ * rows scatter-added into the rows of the ids looked up (`embeddingGrad`). The gradient buffer is
+ * dense (input_dim × output_dim) and zero in the rows of ids not in the batch, so a dense
+ * optimizer step behaves as in Keras / TF.js with a dense gradient: Adam still decays both
+ * moments of every row, and rows with non-zero momentum keep moving.
+ */
+const EMBEDDING_TRAINING: LayerTraining<Embedding> = {
+  backward(layer, a) {
+    const grad = a.grads[0];
+    if (grad) {
+      a.ctx.kernels.embeddingGrad(
+        a.x.ptr,
+        a.x.dtype === "int32" ? 1 : 0,
+        a.dy.ptr,
+        grad,
+        sizeOf(a.x.shape),
+        layer.inputDim,
+        layer.outputDim,
+        1,
+      );
+    }
+    return null;
+  },
+};
+
 /** The `Embedding` layer class (see `layer_class.ts`). */
 export const EMBEDDING: LayerClass<Embedding> = defineLayer({
   className: "Embedding",
   create: (config, options) => new Embedding(config, options),
+  training: EMBEDDING_TRAINING,
 });

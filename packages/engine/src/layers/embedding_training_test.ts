@@ -1,8 +1,8 @@
-import { buildModel, modelGradients, Tensor } from "../../../mod.ts";
-import { Rng } from "../../../testing/random.ts";
-import { compareWithTfjs } from "../../../testing/gradient_check.ts";
-import { textModelSpec } from "../../../testing/rnn_cases.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
+import { buildModel, modelGradients, Tensor } from "../../mod.ts";
+import { Rng } from "../../testing/random.ts";
+import { compareWithTfjs } from "../../testing/gradient_check.ts";
+import { textModelSpec } from "../../testing/rnn_cases.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 const TIME = 6, VOCAB = 13, DIM = 5, CLASSES = 3;
 const SCE = { name: "sparse_categorical_crossentropy" as const };

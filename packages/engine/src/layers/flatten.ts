@@ -1,3 +1,4 @@
+import { type LayerTraining, reshaped } from "../layer_training.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { InputShapeError, UnsupportedLayerError } from "../errors.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
@@ -24,8 +25,14 @@ export class Flatten extends Layer {
   }
 }
 
+/** Training: the shape only changes, so dx is dy with x's shape. */
+const FLATTEN_TRAINING: LayerTraining<Flatten> = {
+  backward: (_layer, a) => (a.needInputGrad ? reshaped(a.dy, a.x.shape) : null),
+};
+
 /** The `Flatten` layer class (see `layer_class.ts`). */
 export const FLATTEN: LayerClass<Flatten> = defineLayer({
   className: "Flatten",
   create: (config, options) => new Flatten(config, options),
+  training: FLATTEN_TRAINING,
 });

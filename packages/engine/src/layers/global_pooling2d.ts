@@ -1,7 +1,8 @@
+import type { LayerTraining } from "../layer_training.ts";
 import { requireChannelsLast } from "../conv_geometry.ts";
 import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
-import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 
 /**
  * Shared body of Keras `GlobalMaxPooling2D` / `GlobalAveragePooling2D` (NHWC): reduces height and
@@ -40,4 +41,27 @@ export abstract class GlobalPooling2D extends Layer {
     ctx.kernels.globalPool2d(x.ptr, y.ptr, batch, h * w, c, this.#isAvg ? 1 : 0);
     return y;
   }
+}
+
+/**
+ * GlobalMaxPooling2D / GlobalAveragePooling2D (with or without `keepdims`) in training: the
+ * inference forward; backward gives each channel's gradient to its first maximal position
+ * (`isAvg` 0), or dy / (h·w) to every position (`isAvg` 1). No weights.
+ */
+export function globalPoolingTraining(isAvg: 0 | 1): LayerTraining<GlobalPooling2D> {
+  return {
+    backward(_layer, a) {
+      if (!a.needInputGrad) return null;
+      const { x } = a;
+      const [batch, h, w, c] = x.shape;
+      const dx: DeviceTensor = {
+        ptr: a.ctx.heap.alloc(sizeOf(x.shape) * 4),
+        shape: [...x.shape],
+        dtype: "float32",
+      };
+      // dy is [batch, c] or, with keepdims, [batch, 1, 1, c]: the same memory.
+      a.ctx.kernels.globalPool2dBackward(x.ptr, a.dy.ptr, dx.ptr, batch, h * w, c, isAvg);
+      return dx;
+    },
+  };
 }

@@ -1,6 +1,6 @@
-import { Rng } from "../../../testing/random.ts";
-import { compareWithTfjs, randomSpec } from "../../../testing/gradient_check.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
+import { Rng } from "../../testing/random.ts";
+import { compareWithTfjs, randomSpec } from "../../testing/gradient_check.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 Deno.test("GlobalMax/GlobalAveragePooling2D gradients match TF.js, with and without keepdims", async () => {
   await tfReady();

@@ -1,6 +1,7 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
+import { RECURRENT_TRAINING } from "./recurrent_training.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -24,7 +25,8 @@ export class GRU extends RecurrentLayer {
 }
 
 /** The `GRU` layer class (see `layer_class.ts`). */
-export const GRU_LAYER: LayerClass<GRU> = defineLayer({
+export const GRU_LAYER: LayerClass<GRU> = defineLayer<GRU>({
   className: "GRU",
   create: (config, options) => new GRU(config, options),
+  training: RECURRENT_TRAINING,
 });

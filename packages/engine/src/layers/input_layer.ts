@@ -1,3 +1,4 @@
+import { type LayerTraining, reshaped } from "../layer_training.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { LayerConfigError } from "../errors.ts";
 import type { DeviceTensor, DType, Shape } from "../tensor.ts";
@@ -40,8 +41,14 @@ export class InputLayer extends Layer {
   }
 }
 
+/** Training: the shape only changes, so dx is dy with x's shape. */
+const INPUT_LAYER_TRAINING: LayerTraining<InputLayer> = {
+  backward: (_layer, a) => (a.needInputGrad ? reshaped(a.dy, a.x.shape) : null),
+};
+
 /** The `InputLayer` layer class (see `layer_class.ts`). */
 export const INPUT_LAYER: LayerClass<InputLayer> = defineLayer({
   className: "InputLayer",
   create: (config, options) => new InputLayer(config, options),
+  training: INPUT_LAYER_TRAINING,
 });

@@ -1,3 +1,4 @@
+import type { LayerTraining } from "../layer_training.ts";
 import { ActivationCode } from "../activations.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
@@ -31,8 +32,26 @@ export class LeakyReLU extends Layer {
   }
 }
 
+/** In training: the inference forward (x and y stay alive); backward overwrites dy with dy·f'(x). */
+const LEAKY_RELU_TRAINING: LayerTraining<LeakyReLU> = {
+  backward(layer, a) {
+    const n = sizeOf(a.dy.shape);
+    a.ctx.kernels.activationGrad(
+      a.x.ptr,
+      0,
+      a.dy.ptr,
+      a.dy.ptr,
+      n,
+      ActivationCode.LeakyRelu,
+      layer.negativeSlope,
+    );
+    return a.dy;
+  },
+};
+
 /** The `LeakyReLU` layer class (see `layer_class.ts`). */
 export const LEAKY_RELU: LayerClass<LeakyReLU> = defineLayer({
   className: "LeakyReLU",
   create: (config, options) => new LeakyReLU(config, options),
+  training: LEAKY_RELU_TRAINING,
 });

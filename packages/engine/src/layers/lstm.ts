@@ -1,6 +1,7 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
+import { RECURRENT_TRAINING } from "./recurrent_training.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -16,7 +17,8 @@ export class LSTM extends RecurrentLayer {
 }
 
 /** The `LSTM` layer class (see `layer_class.ts`). */
-export const LSTM_LAYER: LayerClass<LSTM> = defineLayer({
+export const LSTM_LAYER: LayerClass<LSTM> = defineLayer<LSTM>({
   className: "LSTM",
   create: (config, options) => new LSTM(config, options),
+  training: RECURRENT_TRAINING,
 });

@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -15,7 +15,8 @@ export class Maximum extends ElementwiseMerge {
 }
 
 /** The `Maximum` layer class (see `layer_class.ts`). */
-export const MAXIMUM: LayerClass<Maximum> = defineLayer({
+export const MAXIMUM: LayerClass<Maximum> = defineLayer<Maximum>({
   className: "Maximum",
   create: (config, options) => new Maximum(config, options),
+  training: ELEMENTWISE_MERGE_TRAINING,
 });

@@ -14,6 +14,7 @@
  * - Keras 2 and Keras 3 before 3.4 (see {@link legacyMergeMasks}): the output mask is the AND of
  *   the masks present (none when no input has one) and values ignore masks.
  */
+import type { BackwardArgs, LayerTraining, TrainContext } from "../layer_training.ts";
 import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
@@ -394,3 +395,138 @@ export abstract class ElementwiseMerge extends MergeLayer {
     }
   }
 }
+
+// ---- training ------------------------------------------------------------------------------
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** A fresh gradient of x's shape: `g` (at the output shape) summed over x's broadcast dims. */
+function sumToInput(
+  ctx: TrainContext,
+  g: DeviceTensor,
+  x: DeviceTensor,
+  outShape: number[],
+): DeviceTensor {
+  const { kernels, heap } = ctx;
+  const n = sizeOf(x.shape);
+  const ptr = heap.alloc(n * 4);
+  const desc = heap.upload(broadcastDescriptor(x.shape, outShape));
+  kernels.sumToShape(g.ptr, ptr, n, desc);
+  heap.free(desc);
+  return { ptr, shape: [...x.shape], dtype: "float32" };
+}
+
+/**
+ * The gradient of input i from its full-size gradient `g`: `g` itself when the input was not
+ * broadcast, else a reduced copy (`g` is then freed unless it is `args.dy`).
+ */
+function toInput(
+  a: BackwardArgs,
+  g: DeviceTensor,
+  i: number,
+  outShape: number[],
+): DeviceTensor {
+  const x = a.xs[i];
+  if (sameShape(x.shape, outShape)) return g;
+  const dx = sumToInput(a.ctx, g, x, outShape);
+  if (g.ptr !== a.dy.ptr) a.ctx.heap.free(g.ptr);
+  return dx;
+}
+
+function elementwiseBackward(layer: ElementwiseMerge, a: BackwardArgs): (DeviceTensor | null)[] {
+  const { kernels, heap } = a.ctx;
+  const xs = a.xs;
+  const outShape = layer.outputShapeOf(xs);
+  const n = sizeOf(outShape);
+  const need = xs.map((_, i) => a.needInputGrads[i] ?? a.needInputGrad);
+  const fresh = (): DeviceTensor => ({
+    ptr: heap.alloc(n * 4),
+    shape: [...outShape],
+    dtype: "float32",
+  });
+  const out: (DeviceTensor | null)[] = xs.map(() => null);
+  switch (layer.op) {
+    case "average":
+      kernels.scaleFloats(a.dy.ptr, a.dy.ptr, n, 1 / xs.length);
+      // falls through
+    case "add":
+      xs.forEach((_, i) => {
+        if (need[i]) out[i] = toInput(a, a.dy, i, outShape);
+      });
+      return out;
+    case "subtract":
+      if (need[1]) {
+        const g = fresh();
+        kernels.scaleFloats(a.dy.ptr, g.ptr, n, -1);
+        out[1] = toInput(a, g, 1, outShape);
+      }
+      if (need[0]) out[0] = toInput(a, a.dy, 0, outShape);
+      return out;
+    case "maximum":
+    case "minimum": {
+      if (!need.some(Boolean)) return out;
+      const run = layer.run(xs, a.masks, a.ctx, true);
+      heap.free(run.y.ptr);
+      const winner = run.winner as number;
+      try {
+        xs.forEach((_, i) => {
+          if (!need[i]) return;
+          const g = fresh();
+          kernels.selectGrad(a.dy.ptr, winner, i, g.ptr, n);
+          out[i] = toInput(a, g, i, outShape);
+        });
+      } finally {
+        heap.free(winner);
+      }
+      return out;
+    }
+    case "multiply": {
+      if (!need.some(Boolean)) return out;
+      const rowLen = outShape.length > 1 ? outShape[outShape.length - 1] : 1;
+      const rows = n / Math.max(rowLen, 1);
+      const vm = layer.valueMasks(a.masks, outShape, xs.length);
+      const temps: number[] = [];
+      try {
+        const es = layer.expandInputs(xs, outShape, kernels, heap, temps);
+        const filled = es.map((e, j) => {
+          const m = vm[j];
+          if (!m) return e.ptr;
+          const p = heap.alloc(n * 4);
+          temps.push(p);
+          kernels.maskRowsFill(e.ptr, p, m.ptr, rows, rowLen, 1);
+          return p;
+        });
+        xs.forEach((_, i) => {
+          if (!need[i]) return;
+          const g = fresh();
+          kernels.addInto(a.dy.ptr, g.ptr, n, 0);
+          filled.forEach((f, j) => {
+            if (j !== i) kernels.mergeInto(MERGE_OP_CODES.multiply, g.ptr, f, n);
+          });
+          const m = vm[i];
+          if (m) kernels.maskRowsFill(g.ptr, g.ptr, m.ptr, rows, rowLen, 0);
+          out[i] = toInput(a, g, i, outShape);
+        });
+      } finally {
+        for (const p of temps) heap.free(p);
+      }
+      return out;
+    }
+  }
+}
+
+/**
+ * The training of the element-wise merges (Add, Subtract, Multiply, Average, Maximum, Minimum):
+ * the inference forward; backward as {@link elementwiseBackward}. Stateless: what a backward
+ * needs beyond the inputs (Maximum/Minimum's winners) is recomputed from `args.xs`.
+ * - Add: dy to every input; Average: dy / n; Subtract: dy and −dy.
+ * - Multiply: dy times the product of the other inputs (masked rows count as 1 and get no
+ *   gradient, Keras 3).
+ * - Maximum/Minimum: dy to the input that supplied each element (ties: the earlier input).
+ * - A broadcast input's gradient is summed over its broadcast dims.
+ */
+export const ELEMENTWISE_MERGE_TRAINING: LayerTraining<ElementwiseMerge> = {
+  backward: elementwiseBackward,
+};

@@ -1,5 +1,5 @@
-import { Rng } from "../../../testing/random.ts";
-import { tf, tfReady } from "../../../testing/tfjs_reference.ts";
+import { Rng } from "../../testing/random.ts";
+import { tf, tfReady } from "../../testing/tfjs_reference.ts";
 import {
   buildMerge,
   type HostMask,
@@ -8,7 +8,7 @@ import {
   mergeFiniteDifferences,
   mergeGradients,
   tfjsMerge,
-} from "../../../testing/merge_cases.ts";
+} from "../../testing/merge_cases.ts";
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 

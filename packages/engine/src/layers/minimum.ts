@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -15,7 +15,8 @@ export class Minimum extends ElementwiseMerge {
 }
 
 /** The `Minimum` layer class (see `layer_class.ts`). */
-export const MINIMUM: LayerClass<Minimum> = defineLayer({
+export const MINIMUM: LayerClass<Minimum> = defineLayer<Minimum>({
   className: "Minimum",
   create: (config, options) => new Minimum(config, options),
+  training: ELEMENTWISE_MERGE_TRAINING,
 });

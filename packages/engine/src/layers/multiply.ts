@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -15,7 +15,8 @@ export class Multiply extends ElementwiseMerge {
 }
 
 /** The `Multiply` layer class (see `layer_class.ts`). */
-export const MULTIPLY: LayerClass<Multiply> = defineLayer({
+export const MULTIPLY: LayerClass<Multiply> = defineLayer<Multiply>({
   className: "Multiply",
   create: (config, options) => new Multiply(config, options),
+  training: ELEMENTWISE_MERGE_TRAINING,
 });

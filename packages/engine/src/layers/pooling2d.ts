@@ -1,3 +1,4 @@
+import type { BackwardArgs, LayerTraining } from "../layer_training.ts";
 import {
   axisGeometry,
   axisOutput,
@@ -7,7 +8,7 @@ import {
 } from "../conv_geometry.ts";
 import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
-import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /**
@@ -91,3 +92,96 @@ export abstract class Pooling2D extends Layer {
     return y;
   }
 }
+
+// ---- training (wasm/assembly/pool_grad.ts) ------------------------------------------------
+
+/** The layer's window geometry for input `x`. */
+function trainGeometry(layer: Pooling2D, x: DeviceTensor) {
+  const [batch, h, w, c] = x.shape;
+  const [ph, pw] = layer.poolSize;
+  const [sh, sw] = layer.strides;
+  const gy = axisGeometry(h, ph, sh, 1, layer.padding);
+  const gx = axisGeometry(w, pw, sw, 1, layer.padding);
+  return { batch, h, w, c, ph, pw, sh, sw, gy, gx };
+}
+
+/** dx for `a.dy`; `arg` is the max-pooling argmax (0 for average pooling). */
+function poolBackward(layer: Pooling2D, a: BackwardArgs, arg: number, isAvg: number): DeviceTensor {
+  const { x } = a;
+  const g = trainGeometry(layer, x);
+  const dx: DeviceTensor = {
+    ptr: a.ctx.heap.alloc(sizeOf(x.shape) * 4),
+    shape: [...x.shape],
+    dtype: "float32",
+  };
+  a.ctx.kernels.pool2dBackward(
+    arg,
+    a.dy.ptr,
+    dx.ptr,
+    g.batch,
+    g.h,
+    g.w,
+    g.c,
+    g.gy.out,
+    g.gx.out,
+    g.ph,
+    g.pw,
+    g.sh,
+    g.sw,
+    g.gy.padBefore,
+    g.gx.padBefore,
+    isAvg,
+  );
+  return dx;
+}
+
+/**
+ * MaxPooling2D in training: the forward records each output's argmax cell (the first maximal one
+ * on ties, as TF) and the backward routes the gradient there.
+ */
+export const MAX_POOLING_TRAINING: LayerTraining<Pooling2D> = {
+  forward(layer, x, mask, ctx) {
+    const g = trainGeometry(layer, x);
+    // Shape checks (and their typed errors) as at inference.
+    if (g.gy.out === 0 || g.gx.out === 0) return layer.call(x, mask, ctx);
+    const shape = [g.batch, g.gy.out, g.gx.out, g.c];
+    const n = sizeOf(shape);
+    const y: DeviceTensor = { ptr: ctx.heap.alloc(n * 4), shape, dtype: "float32" };
+    const arg = ctx.keep(ctx.heap.alloc(n * 4));
+    ctx.kernels.maxPool2dTrain(
+      x.ptr,
+      y.ptr,
+      arg,
+      g.batch,
+      g.h,
+      g.w,
+      g.c,
+      g.gy.out,
+      g.gx.out,
+      g.ph,
+      g.pw,
+      g.sh,
+      g.sw,
+      g.gy.padBefore,
+      g.gx.padBefore,
+    );
+    ctx.tape.set(layer, arg);
+    return y;
+  },
+
+  backward(layer, a) {
+    if (!a.needInputGrad) return null;
+    return poolBackward(layer, a, a.ctx.tape.get(layer) as number, 0);
+  },
+};
+
+/**
+ * AveragePooling2D in training: the inference forward; the backward spreads each window's
+ * gradient evenly over its real cells.
+ */
+export const AVERAGE_POOLING_TRAINING: LayerTraining<Pooling2D> = {
+  backward(layer, a) {
+    if (!a.needInputGrad) return null;
+    return poolBackward(layer, a, 0, 1);
+  },
+};

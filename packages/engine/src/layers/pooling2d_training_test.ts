@@ -1,10 +1,10 @@
-import { Rng } from "../../../testing/random.ts";
+import { Rng } from "../../testing/random.ts";
 import {
   compareWithFiniteDifferences,
   compareWithTfjs,
   randomSpec,
-} from "../../../testing/gradient_check.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
+} from "../../testing/gradient_check.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 const sparse = { name: "sparse_categorical_crossentropy" as const };
 const head = [

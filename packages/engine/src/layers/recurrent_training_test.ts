@@ -1,23 +1,23 @@
-import { buildModel, modelGradients, Tensor, UntrainableLayerError } from "../../../mod.ts";
-import { getRuntime } from "../../wasm/kernels.ts";
-import { Rng } from "../../../testing/random.ts";
-import { compareWithTfjs, relativeError } from "../../../testing/gradient_check.ts";
+import { buildModel, modelGradients, Tensor, UntrainableLayerError } from "../../mod.ts";
+import { getRuntime } from "../wasm/kernels.ts";
+import { Rng } from "../../testing/random.ts";
+import { compareWithTfjs, relativeError } from "../../testing/gradient_check.ts";
 import {
   type LayerObject,
   postPaddedIds,
   type TextModelOptions,
   textModelSpec,
-} from "../../../testing/rnn_cases.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
-import { embeddingReference } from "../../kernels/embedding_reference.ts";
-import { embeddingGradReference } from "../../kernels/embedding_grad_reference.ts";
-import { RnnCell } from "../../kernels/rnn_codes.ts";
+} from "../../testing/rnn_cases.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
+import { embeddingReference } from "../kernels/embedding_reference.ts";
+import { embeddingGradReference } from "../kernels/embedding_grad_reference.ts";
+import { RnnCell } from "../kernels/rnn_codes.ts";
 import {
   rnnForward64,
   rnnGradReference,
   type RnnGradReferenceArgs,
-} from "../../kernels/rnn_grad_reference.ts";
-import { reverseTimeReference } from "../../kernels/rnn_reference.ts";
+} from "../kernels/rnn_grad_reference.ts";
+import { reverseTimeReference } from "../kernels/rnn_reference.ts";
 
 // Gradients of every weight (Embedding table, recurrent kernels, Dense head) vs TF.js
 // `tf.variableGrads` on the same weights and batch, cpu backend. compareWithTfjs's relative error

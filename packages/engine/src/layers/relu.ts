@@ -1,3 +1,4 @@
+import type { LayerTraining } from "../layer_training.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { LayerConfigError } from "../errors.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
@@ -46,8 +47,26 @@ export class ReLU extends Layer {
   }
 }
 
+/** In training: the inference forward (x and y stay alive); backward overwrites dy with dy·f'(x). */
+const RELU_TRAINING: LayerTraining<ReLU> = {
+  backward(layer, a) {
+    const n = sizeOf(a.dy.shape);
+    a.ctx.kernels.reluGeneralGrad(
+      a.x.ptr,
+      a.dy.ptr,
+      a.dy.ptr,
+      n,
+      layer.negativeSlope,
+      layer.maxValue ?? -1,
+      layer.threshold,
+    );
+    return a.dy;
+  },
+};
+
 /** The `ReLU` layer class (see `layer_class.ts`). */
 export const RELU: LayerClass<ReLU> = defineLayer({
   className: "ReLU",
   create: (config, options) => new ReLU(config, options),
+  training: RELU_TRAINING,
 });

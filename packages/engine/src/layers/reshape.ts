@@ -1,3 +1,4 @@
+import { type LayerTraining, reshaped } from "../layer_training.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
@@ -49,8 +50,14 @@ export class Reshape extends Layer {
   }
 }
 
+/** Training: the shape only changes, so dx is dy with x's shape. */
+const RESHAPE_TRAINING: LayerTraining<Reshape> = {
+  backward: (_layer, a) => (a.needInputGrad ? reshaped(a.dy, a.x.shape) : null),
+};
+
 /** The `Reshape` layer class (see `layer_class.ts`). */
 export const RESHAPE: LayerClass<Reshape> = defineLayer({
   className: "Reshape",
   create: (config, options) => new Reshape(config, options),
+  training: RESHAPE_TRAINING,
 });

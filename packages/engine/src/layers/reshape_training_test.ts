@@ -1,6 +1,6 @@
-import { Rng } from "../../../testing/random.ts";
-import { compareWithTfjs, randomSpec } from "../../../testing/gradient_check.ts";
-import { tfReady } from "../../../testing/tfjs_reference.ts";
+import { Rng } from "../../testing/random.ts";
+import { compareWithTfjs, randomSpec } from "../../testing/gradient_check.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 Deno.test("Flatten and Reshape pass gradients through (vs TF.js)", async () => {
   await tfReady();

@@ -1,6 +1,7 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
+import { RECURRENT_TRAINING } from "./recurrent_training.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -16,7 +17,8 @@ export class SimpleRNN extends RecurrentLayer {
 }
 
 /** The `SimpleRNN` layer class (see `layer_class.ts`). */
-export const SIMPLE_RNN: LayerClass<SimpleRNN> = defineLayer({
+export const SIMPLE_RNN: LayerClass<SimpleRNN> = defineLayer<SimpleRNN>({
   className: "SimpleRNN",
   create: (config, options) => new SimpleRNN(config, options),
+  training: RECURRENT_TRAINING,
 });

@@ -1,3 +1,5 @@
+import { activationBackward } from "./activation_backward.ts";
+import type { LayerTraining } from "../layer_training.ts";
 import {
   applyActivation,
   type CallContext,
@@ -39,8 +41,18 @@ export class Softmax extends Layer {
   }
 }
 
+/** In training: the inference forward (x and y stay alive); backward overwrites dy with dy·f'(x). */
+const SOFTMAX_TRAINING: LayerTraining<Softmax> = {
+  backward(_layer, a) {
+    if (a.dyIsPreActivation) return a.dy;
+    return activationBackward(a.ctx, { kind: "softmax", name: "softmax" }, a.x, a.y, a.dy);
+  },
+  outputActivation: () => "softmax",
+};
+
 /** The `Softmax` layer class (see `layer_class.ts`). */
 export const SOFTMAX: LayerClass<Softmax> = defineLayer({
   className: "Softmax",
   create: (config, options) => new Softmax(config, options),
+  training: SOFTMAX_TRAINING,
 });

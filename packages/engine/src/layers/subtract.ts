@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -18,7 +18,8 @@ export class Subtract extends ElementwiseMerge {
 }
 
 /** The `Subtract` layer class (see `layer_class.ts`). */
-export const SUBTRACT: LayerClass<Subtract> = defineLayer({
+export const SUBTRACT: LayerClass<Subtract> = defineLayer<Subtract>({
   className: "Subtract",
   create: (config, options) => new Subtract(config, options),
+  training: ELEMENTWISE_MERGE_TRAINING,
 });

@@ -8,7 +8,7 @@
 import { Model } from "../../model.ts";
 import { Tensor } from "../../tensor.ts";
 import { getRuntime } from "../../wasm/kernels.ts";
-import { paramOwners } from "../backward/mod.ts";
+import { paramOwners } from "../../registry.ts";
 import { TrainingGraph } from "../graph.ts";
 import { Loss } from "../losses.ts";
 import { TrainingWorkerError } from "./errors.ts";
