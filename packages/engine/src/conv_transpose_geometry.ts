@@ -12,9 +12,11 @@
  * The transposed convolution scatters input cell `i`, tap `t` to output cell
  * `i·stride + t·dilation − padBefore`. `padBefore` is the top/left padding of the Conv2D whose
  * input gradient this is (input length `out`, output length `in`): `floor(max((in − 1)·stride +
- * k' − out, 0) / 2)` for `same`, 0 for `valid`. (JAX's and Torch's Keras backends compute the same
- * split from `_convert_conv_transpose_padding_args_from_keras_to_jax`.) Output cells no tap reaches
- * hold the bias alone.
+ * k' − out, 0) / 2)` for `same`, 0 for `valid` — equal to the explicit padding Keras's JAX,
+ * Torch and MLX backends derive (checked for every small case in `kernels/conv_transpose_test.ts`).
+ * The TF backend hands the output shape to TensorFlow, which agrees wherever its shape check
+ * passes and raises where it does not (for instance `same` with an even span and
+ * `output_padding` 0). Output cells no tap reaches hold the bias alone.
  */
 import type { Padding } from "./conv_geometry.ts";
 

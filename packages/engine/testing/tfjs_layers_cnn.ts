@@ -61,3 +61,37 @@ TFJS_LAYER_BUILDERS.set("BatchNormalization", (c, base) =>
     center: c.center !== false,
     scale: c.scale !== false,
   }));
+
+// TF.js's conv2dTranspose has no dilation and no output_padding (their Keras configs have no
+// TF.js counterpart); the builder refuses them rather than drop them.
+TFJS_LAYER_BUILDERS.set("Conv2DTranspose", (c, base) => {
+  const dilation = pair(c.dilation_rate, 1);
+  if (dilation[0] !== 1 || dilation[1] !== 1 || (c.output_padding ?? null) !== null) {
+    throw new Error("TF.js conv2dTranspose has no dilation_rate or output_padding");
+  }
+  return tf.layers.conv2dTranspose({
+    ...base,
+    filters: c.filters as number,
+    kernelSize: pair(c.kernel_size, 1),
+    strides: pair(c.strides, 1),
+    padding: padding(c.padding),
+    dataFormat: "channelsLast",
+    activation: tfActivation(c.activation) as Any,
+    useBias: c.use_bias !== false,
+  });
+});
+
+TFJS_LAYER_BUILDERS.set("UpSampling2D", (c, base) =>
+  tf.layers.upSampling2d({
+    ...base,
+    size: pair(c.size, 2),
+    interpolation: (c.interpolation ?? "nearest") as Any,
+    dataFormat: "channelsLast",
+  }));
+
+TFJS_LAYER_BUILDERS.set("Cropping2D", (c, base) =>
+  tf.layers.cropping2D({
+    ...base,
+    cropping: (c.cropping ?? [[0, 0], [0, 0]]) as Any,
+    dataFormat: "channelsLast",
+  }));

@@ -291,3 +291,60 @@ Deno.test("transposeAxisGeometry follows Keras's compute_conv_transpose_output_s
     }
   }
 });
+
+/**
+ * Keras states the `same`/`valid` split once, backend-free, as explicit paddings of the
+ * stride-dilated input (its JAX/Torch/MLX backends use them; the TF backend passes the output
+ * shape to TensorFlow instead, which refuses the shapes where the two could differ): `valid` pads
+ * k' − 1 on the left and k' − 1 + output_padding on the right (output_padding defaulting to
+ * max(k', s) − k'); `same` pads a total of s + k' − 2 (no output_padding) or k' + k' % 2 − 2 +
+ * output_padding, the left part being min(⌈total / 2⌉, k' − 1). The crop is then k' − 1 − left.
+ */
+function kerasExplicitPadding(
+  len: number,
+  span: number,
+  stride: number,
+  padding: Padding,
+  outputPadding: number | null,
+): { out: number; padBefore: number } {
+  let left: number, right: number;
+  if (padding === "valid") {
+    left = span - 1;
+    right = span - 1 + (outputPadding ?? Math.max(span, stride) - span);
+  } else {
+    const total = outputPadding === null
+      ? stride + span - 2
+      : span + (span % 2) - 2 + outputPadding;
+    left = Math.min(Math.ceil(total / 2), span - 1);
+    right = total - left;
+  }
+  return { out: (len - 1) * stride + left + right - span + 2, padBefore: span - 1 - left };
+}
+
+Deno.test("transposeAxisGeometry equals Keras's explicit (backend-free) padding rule everywhere", () => {
+  let n = 0;
+  for (let k = 1; k <= 6; k++) {
+    for (const d of [1, 2, 3]) {
+      for (let s = 1; s <= 5; s++) {
+        for (const op of [null, 0, 1, 2, 3, 4]) {
+          if (op !== null && op >= s) continue;
+          for (const padding of ["valid", "same"] as Padding[]) {
+            for (let len = 1; len <= 7; len++) {
+              const got = transposeAxisGeometry(len, k, s, d, padding, op);
+              const want = kerasExplicitPadding(len, d * (k - 1) + 1, s, padding, op);
+              if (got.out !== want.out || got.padBefore !== want.padBefore) {
+                throw new Error(
+                  `len ${len} k ${k} d ${d} s ${s} op ${op} ${padding}: got ${
+                    JSON.stringify(got)
+                  }, want ${JSON.stringify(want)}`,
+                );
+              }
+              n++;
+            }
+          }
+        }
+      }
+    }
+  }
+  if (n < 1000) throw new Error(`only ${n} cases`);
+});

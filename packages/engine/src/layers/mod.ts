@@ -13,6 +13,8 @@ import { BATCH_NORMALIZATION } from "./batch_normalization.ts";
 import { BIDIRECTIONAL } from "./bidirectional.ts";
 import { CONCATENATE } from "./concatenate.ts";
 import { CONV2D } from "./conv2d.ts";
+import { CONV2D_TRANSPOSE } from "./conv2d_transpose.ts";
+import { CROPPING2D } from "./cropping2d.ts";
 import { DENSE } from "./dense.ts";
 import { DOT } from "./dot.ts";
 import { DROPOUT } from "./dropout.ts";
@@ -33,6 +35,7 @@ import { RESHAPE } from "./reshape.ts";
 import { SIMPLE_RNN } from "./simple_rnn.ts";
 import { SOFTMAX } from "./softmax.ts";
 import { SUBTRACT } from "./subtract.ts";
+import { UP_SAMPLING2D } from "./up_sampling2d.ts";
 
 /** The layer classes the engine runs, in the order `supportedLayerClasses()` lists them. */
 export const LAYER_CLASSES: readonly LayerClass[] = [
@@ -52,6 +55,9 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   GLOBAL_MAX_POOLING2D,
   GLOBAL_AVERAGE_POOLING2D,
   BATCH_NORMALIZATION,
+  CONV2D_TRANSPOSE,
+  UP_SAMPLING2D,
+  CROPPING2D,
   // RNN layers
   EMBEDDING,
   SIMPLE_RNN,
