@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { layerWeightNames as engineLayerWeightNames } from "../engine/mod.ts";
 
 /** A Keras object as it appears in model JSON: `{ class_name, config, module?, ... }`. */
 export interface KerasObject {
@@ -71,7 +72,7 @@ export function bidirectionalParts(
 /**
  * Keras weight names of one layer, in `layer.get_weights()` order (trainable then
  * non-trainable; Bidirectional: forward then backward, each prefixed by its sublayer role).
- * Classes without weights return `[]`.
+ * Other classes: the engine layer's own `weightNames()` (`[]` without weights or when unknown).
  */
 export function layerWeightNames(className: string, config: Record<string, unknown>): string[] {
   switch (className) {
@@ -106,6 +107,8 @@ export function layerWeightNames(className: string, config: Record<string, unkno
       ];
     }
     default:
-      return [];
+      // Every other class: the engine layer's own weightNames() (PReLU's alpha, …); [] for
+      // classes without weights or unknown to the engine.
+      return engineLayerWeightNames(className, config);
   }
 }

@@ -248,6 +248,7 @@ const WEIGHT_DEFAULTS: Record<string, [field: string, fallback: string]> = {
   moving_variance: ["moving_variance_initializer", "ones"],
   depthwise_kernel: ["depthwise_initializer", "glorot_uniform"],
   pointwise_kernel: ["pointwise_initializer", "glorot_uniform"],
+  alpha: ["alpha_initializer", "zeros"],
 };
 
 /**
