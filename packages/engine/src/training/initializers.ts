@@ -248,6 +248,10 @@ const WEIGHT_DEFAULTS: Record<string, [field: string, fallback: string]> = {
   moving_variance: ["moving_variance_initializer", "ones"],
   depthwise_kernel: ["depthwise_initializer", "glorot_uniform"],
   pointwise_kernel: ["pointwise_initializer", "glorot_uniform"],
+  // Normalization's adapt state before adapt() (Keras: zeros, ones, zeros; no config field).
+  mean: ["mean_initializer", "zeros"],
+  variance: ["variance_initializer", "ones"],
+  count: ["count_initializer", "zeros"],
   alpha: ["alpha_initializer", "zeros"],
 };
 
