@@ -95,3 +95,25 @@ TFJS_LAYER_BUILDERS.set("Cropping2D", (c, base) =>
     cropping: (c.cropping ?? [[0, 0], [0, 0]]) as Any,
     dataFormat: "channelsLast",
   }));
+
+const depthwiseArgs = (c: Record<string, unknown>) => ({
+  kernelSize: pair(c.kernel_size, 1),
+  strides: pair(c.strides, 1),
+  dilationRate: pair(c.dilation_rate, 1),
+  padding: padding(c.padding),
+  depthMultiplier: (c.depth_multiplier ?? 1) as number,
+  dataFormat: "channelsLast" as const,
+  activation: tfActivation(c.activation) as Any,
+  useBias: c.use_bias !== false,
+});
+
+TFJS_LAYER_BUILDERS.set(
+  "DepthwiseConv2D",
+  (c, base) => tf.layers.depthwiseConv2d({ ...base, ...depthwiseArgs(c) } as Any),
+);
+
+TFJS_LAYER_BUILDERS.set(
+  "SeparableConv2D",
+  (c, base) =>
+    tf.layers.separableConv2d({ ...base, ...depthwiseArgs(c), filters: c.filters as number }),
+);

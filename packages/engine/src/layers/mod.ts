@@ -12,12 +12,12 @@ import { AVERAGE } from "./average.ts";
 import { AVERAGE_POOLING2D } from "./average_pooling2d.ts";
 import { BATCH_NORMALIZATION } from "./batch_normalization.ts";
 import { BIDIRECTIONAL } from "./bidirectional.ts";
-import { CENTER_CROP } from "./center_crop.ts";
 import { CONCATENATE } from "./concatenate.ts";
 import { CONV2D } from "./conv2d.ts";
 import { CONV2D_TRANSPOSE } from "./conv2d_transpose.ts";
 import { CROPPING2D } from "./cropping2d.ts";
 import { DENSE } from "./dense.ts";
+import { DEPTHWISE_CONV2D } from "./depthwise_conv2d.ts";
 import { DOT } from "./dot.ts";
 import { DROPOUT } from "./dropout.ts";
 import { ELU_LAYER } from "./elu.ts";
@@ -36,17 +36,9 @@ import { MAX_POOLING2D } from "./max_pooling2d.ts";
 import { MAXIMUM } from "./maximum.ts";
 import { MINIMUM } from "./minimum.ts";
 import { MULTIPLY } from "./multiply.ts";
-import { NORMALIZATION } from "./normalization.ts";
 import { PRELU } from "./prelu.ts";
-import { RANDOM_CONTRAST } from "./random_contrast.ts";
-import { RANDOM_FLIP } from "./random_flip.ts";
-import { RANDOM_ROTATION } from "./random_rotation.ts";
-import { RANDOM_TRANSLATION } from "./random_translation.ts";
-import { RANDOM_ZOOM } from "./random_zoom.ts";
 import { RELU } from "./relu.ts";
-import { RESCALING } from "./rescaling.ts";
 import { RESHAPE } from "./reshape.ts";
-import { RESIZING } from "./resizing.ts";
 import { SIMPLE_RNN } from "./simple_rnn.ts";
 import { SOFTMAX } from "./softmax.ts";
 import { SPATIAL_DROPOUT2D } from "./spatial_dropout2d.ts";
@@ -73,6 +65,7 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   RESHAPE,
   // CNN layers
   CONV2D,
+  DEPTHWISE_CONV2D,
   MAX_POOLING2D,
   AVERAGE_POOLING2D,
   GLOBAL_MAX_POOLING2D,
@@ -96,14 +89,4 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   MINIMUM,
   CONCATENATE,
   DOT,
-  // Preprocessing and augmentation layers
-  RESCALING,
-  NORMALIZATION,
-  CENTER_CROP,
-  RESIZING,
-  RANDOM_FLIP,
-  RANDOM_CONTRAST,
-  RANDOM_TRANSLATION,
-  RANDOM_ZOOM,
-  RANDOM_ROTATION,
 ];

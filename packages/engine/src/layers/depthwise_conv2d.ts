@@ -1,0 +1,395 @@
+/**
+ * Keras `DepthwiseConv2D` (NHWC) on the dedicated SIMD depthwise kernels
+ * (`wasm/assembly/depthwise_conv.ts`), and the window/config handling it shares with
+ * `SeparableConv2D` (`separable_conv2d.ts`).
+ *
+ * @module
+ */
+import { type Activation, ActivationCode, resolveActivation } from "../activations.ts";
+import {
+  axisGeometry,
+  axisOutput,
+  type Padding,
+  parsePadding,
+  requireChannelsLast,
+} from "../conv_geometry.ts";
+import { InputShapeError, LayerConfigError } from "../errors.ts";
+import {
+  applyActivation,
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+  type WeightSpec,
+} from "../layer.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { LayerTraining, TrainContext } from "../layer_training.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import type { KernelExports } from "../wasm/kernels.ts";
+import type { WasmHeap } from "../wasm/heap.ts";
+import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
+import { activationBackward, activationOutputKind } from "./activation_backward.ts";
+
+/** The resolved geometry of one depthwise call (padding split as Keras/TF). */
+export interface DepthwiseGeometry {
+  batch: number;
+  h: number;
+  w: number;
+  /** Input channels. */
+  c: number;
+  /** `depth_multiplier`. */
+  dm: number;
+  outH: number;
+  outW: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** The 15 geometry arguments of the depthwise kernel exports, in their order. */
+type GeometryArgs = [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
+
+/** The geometry arguments for `batch` images (a range of the batch). */
+function geometryArgs(g: DepthwiseGeometry, batch = g.batch): GeometryArgs {
+  return [
+    batch,
+    g.h,
+    g.w,
+    g.c,
+    g.dm,
+    g.outH,
+    g.outW,
+    g.kh,
+    g.kw,
+    g.sh,
+    g.sw,
+    g.dh,
+    g.dw,
+    g.padTop,
+    g.padLeft,
+  ];
+}
+
+/** Activation codes whose derivative the backward reads off the output y in place of z. */
+const DERIVATIVE_FROM_OUTPUT = new Set<number>([
+  ActivationCode.Linear,
+  ActivationCode.Relu,
+  ActivationCode.Relu6,
+  ActivationCode.Sigmoid,
+  ActivationCode.Tanh,
+  ActivationCode.Exponential,
+]);
+
+/** Whether training may run the fused inference forward (act' is a function of y). */
+export const derivativeFromOutput = (act: Activation): boolean =>
+  act.kind === "elementwise" && DERIVATIVE_FROM_OUTPUT.has(act.code);
+
+/**
+ * The config and window shared by `DepthwiseConv2D` and `SeparableConv2D`: `kernel_size`,
+ * `strides`, `dilation_rate`, `padding`, `depth_multiplier`, `use_bias`, `activation`
+ * (channels_last only). Like Keras, strides > 1 together with dilation_rate > 1 is refused.
+ */
+export abstract class DepthwiseWindowLayer extends Layer {
+  readonly kernelSize: number[];
+  readonly strides: number[];
+  readonly dilationRate: number[];
+  readonly padding: Padding;
+  readonly depthMultiplier: number;
+  readonly useBias: boolean;
+  readonly activation: Activation;
+
+  constructor(className: string, config: LayerConfig, options: LayerBuildOptions = {}) {
+    super(className, config, options);
+    requireChannelsLast(config, className, this.name);
+    this.kernelSize = this.intTuple("kernel_size", 2);
+    this.strides = this.intTuple("strides", 2, 1);
+    this.dilationRate = this.intTuple("dilation_rate", 2, 1);
+    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
+      throw new LayerConfigError(
+        this.name,
+        "strides",
+        `expected strides of 1 with dilation_rate ${
+          JSON.stringify(this.dilationRate)
+        } (Keras refuses strides > 1 with dilation_rate > 1), got ${JSON.stringify(this.strides)}`,
+      );
+    }
+    this.padding = parsePadding(config.padding, this.name);
+    this.depthMultiplier = this.num("depth_multiplier", 1, true);
+    if (this.depthMultiplier < 1) {
+      throw new LayerConfigError(
+        this.name,
+        "depth_multiplier",
+        `expected an integer ≥ 1, got ${this.depthMultiplier}`,
+      );
+    }
+    this.useBias = this.bool("use_bias", true);
+    this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
+  }
+
+  /** `[outH, outW]` for an input shape without batch; throws when the window does not fit. */
+  protected windowOutput(inputShape: Shape): [number | null, number | null] {
+    this.expectRank(inputShape, 3, "(height, width, channels) ");
+    if (inputShape[2] === null) {
+      throw new InputShapeError(this.name, "a known channel dimension", formatShape(inputShape));
+    }
+    const outH = axisOutput(
+      inputShape[0],
+      this.kernelSize[0],
+      this.strides[0],
+      this.dilationRate[0],
+      this.padding,
+    );
+    const outW = axisOutput(
+      inputShape[1],
+      this.kernelSize[1],
+      this.strides[1],
+      this.dilationRate[1],
+      this.padding,
+    );
+    if (outH === 0 || outW === 0) throw this.windowError(formatShape(inputShape));
+    return [outH, outW];
+  }
+
+  #windowText(): string {
+    return `height × width that fits the ${this.kernelSize.join("×")} window (dilation ${
+      this.dilationRate.join("×")
+    }, padding ${this.padding})`;
+  }
+
+  protected windowError(received: string): InputShapeError {
+    return new InputShapeError(this.name, this.#windowText(), received);
+  }
+
+  /** The depthwise geometry of a call on the NHWC device tensor shape `xShape`. */
+  geometry(xShape: readonly number[]): DepthwiseGeometry {
+    const [batch, h, w, c] = xShape;
+    const [kh, kw] = this.kernelSize;
+    const [sh, sw] = this.strides;
+    const [dh, dw] = this.dilationRate;
+    const gy = axisGeometry(h, kh, sh, dh, this.padding);
+    const gx = axisGeometry(w, kw, sw, dw, this.padding);
+    if (gy.out === 0 || gx.out === 0) throw this.windowError(`(${xShape.join(", ")})`);
+    return {
+      batch,
+      h,
+      w,
+      c,
+      dm: this.depthMultiplier,
+      outH: gy.out,
+      outW: gx.out,
+      kh,
+      kw,
+      sh,
+      sw,
+      dh,
+      dw,
+      padTop: gy.padBefore,
+      padLeft: gx.padBefore,
+    };
+  }
+
+  /** Activation code and alpha the kernels fuse into their store (0, 0 when applied after). */
+  protected fusedActivation(): [number, number] {
+    const act = this.activation;
+    return act.kind === "elementwise" ? [act.code, act.alpha] : [0, 0];
+  }
+}
+
+/**
+ * y = act(bias + depthwise(x, kernel)) into `y` ([batch, outH, outW, c·dm]); `bias` 0 for none,
+ * `act`/`alpha` the fused element-wise activation (0, 0 for none). With kernel threads on, a
+ * large batch splits into one range of images per thread, each with its own scratch.
+ */
+export function depthwiseForward(
+  ctx: CallContext,
+  g: DepthwiseGeometry,
+  x: number,
+  kernel: number,
+  bias: number,
+  y: number,
+  act: number,
+  alpha: number,
+): void {
+  const flops = 2 * g.batch * g.outH * g.outW * g.c * g.dm * g.kh * g.kw;
+  const scratchFloats = ctx.kernels.depthwiseConv2dScratchFloats(g.h, g.w, g.c, g.dm);
+  const inImage = g.h * g.w * g.c * 4;
+  const outImage = g.outH * g.outW * g.c * g.dm * 4;
+  const scratches: number[] = [];
+  try {
+    const ranges = parallelRanges(ctx.kernels, g.batch, flops);
+    const jobs = ranges.map(([b0, nb]) => {
+      const scratch = scratchFloats > 0 ? ctx.heap.alloc(scratchFloats * 4) : 0;
+      if (scratch) scratches.push(scratch);
+      return job(
+        "depthwiseConv2d",
+        x + b0 * inImage,
+        kernel,
+        bias,
+        y + b0 * outImage,
+        scratch,
+        ...geometryArgs(g, nb),
+        act,
+        alpha,
+      );
+    });
+    runJobs(ctx.kernels, jobs);
+  } finally {
+    for (const p of scratches) ctx.heap.free(p);
+  }
+}
+
+/**
+ * Gradients of the depthwise step from dz (the gradient at its output, before any bias /
+ * activation): writes ∂/∂kernel into `dKernel` (skipped when 0) and returns dx, a fresh tensor
+ * (null when `needInputGrad` is false).
+ */
+export function depthwiseBackward(
+  kernels: KernelExports,
+  heap: WasmHeap,
+  g: DepthwiseGeometry,
+  x: DeviceTensor,
+  dz: number,
+  kernel: number,
+  dKernel: number,
+  needInputGrad: boolean,
+): DeviceTensor | null {
+  const scratchFloats = kernels.depthwiseConv2dScratchFloats(g.h, g.w, g.c, g.dm);
+  const scratch = scratchFloats > 0 ? heap.alloc(scratchFloats * 4) : 0;
+  try {
+    const args = geometryArgs(g);
+    if (dKernel) kernels.depthwiseConv2dBackwardFilter(x.ptr, dz, dKernel, 0, scratch, 0, ...args);
+    if (!needInputGrad) return null;
+    const dx: DeviceTensor = {
+      ptr: heap.alloc(sizeOf(x.shape) * 4),
+      shape: [...x.shape],
+      dtype: "float32",
+    };
+    kernels.depthwiseConv2dBackwardInput(dz, kernel, dx.ptr, scratch, ...args);
+    return dx;
+  } finally {
+    if (scratch) heap.free(scratch);
+  }
+}
+
+/**
+ * Keras `DepthwiseConv2D` (NHWC): each input channel convolved with its own `depth_multiplier`
+ * filters, output channel `c · depth_multiplier + m`. Weights `depthwise_kernel (kh, kw, in,
+ * depth_multiplier)` and `bias (in · depth_multiplier)`; strides, dilation, `valid`/`same`
+ * padding, fused bias + activation.
+ */
+export class DepthwiseConv2D extends DepthwiseWindowLayer {
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("DepthwiseConv2D", config, options);
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    const [outH, outW] = this.windowOutput(inputShape);
+    return [outH, outW, (inputShape[2] as number) * this.depthMultiplier];
+  }
+
+  override weightNames(): string[] {
+    return this.useBias ? ["depthwise_kernel", "bias"] : ["depthwise_kernel"];
+  }
+
+  override weightSpecs(inputShape: Shape): WeightSpec[] {
+    const inC = inputShape[2] as number;
+    const specs = [{
+      name: "depthwise_kernel",
+      shape: [...this.kernelSize, inC, this.depthMultiplier],
+    }];
+    if (this.useBias) specs.push({ name: "bias", shape: [inC * this.depthMultiplier] });
+    return specs;
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    return this.convolve(x, ctx, true);
+  }
+
+  /**
+   * The convolution plus bias, with the activation (`withActivation`) or without (the
+   * pre-activation z training keeps).
+   */
+  convolve(x: DeviceTensor, ctx: CallContext, withActivation: boolean): DeviceTensor {
+    const g = this.geometry(x.shape);
+    const y = this.allocOutput(ctx, [g.batch, g.outH, g.outW, g.c * g.dm]);
+    const [act, alpha] = withActivation ? this.fusedActivation() : [0, 0];
+    const w = this.deviceWeights();
+    depthwiseForward(ctx, g, x.ptr, w[0], this.useBias ? w[1] : 0, y.ptr, act, alpha);
+    if (withActivation && this.activation.kind !== "elementwise") {
+      applyActivation(ctx, y, this.activation);
+    }
+    return y;
+  }
+}
+
+/**
+ * DepthwiseConv2D in training. Forward: the fused inference call when act' can be read off the
+ * output; otherwise the pre-activation z is kept and the activation applied to a copy.
+ * Backward: dz = dy·act'(z); db = Σ dz; dW and dx by the depthwise backward kernels.
+ */
+const DEPTHWISE_CONV2D_TRAINING: LayerTraining<DepthwiseConv2D> = {
+  forward(layer, x, mask, ctx: TrainContext) {
+    if (derivativeFromOutput(layer.activation)) return layer.call(x, mask, ctx);
+    const z = layer.convolve(x, ctx, false);
+    ctx.keep(z.ptr);
+    ctx.tape.set(layer, z.ptr);
+    const n = sizeOf(z.shape);
+    const y: DeviceTensor = { ptr: ctx.heap.alloc(n * 4), shape: [...z.shape], dtype: "float32" };
+    ctx.heap.f32(y.ptr, n).set(ctx.heap.f32(z.ptr, n));
+    applyActivation(ctx, y, layer.activation);
+    return y;
+  },
+
+  backward(layer, a) {
+    const { ctx, x, y } = a;
+    const z = (ctx.tape.get(layer) as number | undefined) ?? y.ptr;
+    const dz = a.dyIsPreActivation
+      ? a.dy.ptr
+      : activationBackward(ctx, layer.activation, { ...y, ptr: z }, y, a.dy).ptr;
+    const g = layer.geometry(x.shape);
+    const outC = g.c * g.dm;
+    if (layer.useBias && a.grads[1]) {
+      ctx.kernels.columnSums(dz, a.grads[1], g.batch * g.outH * g.outW, outC, 0);
+    }
+    return depthwiseBackward(
+      ctx.kernels,
+      ctx.heap,
+      g,
+      x,
+      dz,
+      a.weights[0],
+      a.grads[0] ?? 0,
+      a.needInputGrad,
+    );
+  },
+
+  outputActivation: (layer) => activationOutputKind(layer.activation),
+};
+
+/** The `DepthwiseConv2D` layer class (see `layer_class.ts`). */
+export const DEPTHWISE_CONV2D: LayerClass<DepthwiseConv2D> = defineLayer({
+  className: "DepthwiseConv2D",
+  create: (config, options) => new DepthwiseConv2D(config, options),
+  training: DEPTHWISE_CONV2D_TRAINING,
+});
