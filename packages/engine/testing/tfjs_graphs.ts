@@ -731,6 +731,38 @@ export function nestedTwice(seed = 1): tf.LayersModel {
   return model;
 }
 
+/**
+ * A small U-Net classifier on 8×8×3 images: enc1 Conv2D(4, relu) → pool1 → enc2 Conv2D(6, relu)
+ * → up1 Conv2DTranspose(4, 3×3, stride 2, same, relu) → skip1 Concatenate(up1, enc1) → crop1
+ * Cropping2D((1, 0), (0, 1)) → mix Conv2D(3, tanh) → gap → out Dense softmax (3 classes). The
+ * decoder layers in the graph cases: every dialect, file format and the training graph.
+ */
+export function unetClassifier(seed = 1): tf.LayersModel {
+  const input = tf.input({ name: "image", shape: [8, 8, 3] });
+  const e1 = apply(conv("enc1", 4, 3, "relu"), input);
+  const p1 = apply(tf.layers.maxPooling2d({ name: "pool1", poolSize: 2 }), e1);
+  const e2 = apply(conv("enc2", 6, 3, "relu"), p1);
+  const up = apply(
+    tf.layers.conv2dTranspose({
+      name: "up1",
+      filters: 4,
+      kernelSize: 3,
+      strides: 2,
+      padding: "same",
+      activation: "relu",
+    }),
+    e2,
+  );
+  let h = apply(tf.layers.concatenate({ name: "skip1" }), [up, e1]);
+  h = apply(tf.layers.cropping2D({ name: "crop1", cropping: [[1, 0], [0, 1]] }), h);
+  h = apply(conv("mix", 3, 3, "tanh"), h);
+  h = apply(tf.layers.globalAveragePooling2d({ name: "gap" }), h);
+  const out = apply(dense("out", 3, "softmax"), h);
+  const model = tf.model({ name: "unet_classifier", inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
 /** Options of the text graphs. */
 export interface TextGraphOptions {
   /** Sequence length (null: any length). */
@@ -894,6 +926,14 @@ export const GRAPH_CASES: readonly GraphCase[] = [
     name: "text_state_add",
     build: (seed) => textStateAdd(seed),
     inputs: (rng, batch) => [paddedIds(rng, batch, 8, 20)],
+    classes: 3,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "unet_classifier",
+    build: (seed) => unetClassifier(seed),
+    inputs: (rng, batch) => [images(rng, batch, 8, 3)],
     classes: 3,
     singleOutput: true,
     singleInput: true,
