@@ -72,6 +72,13 @@ import { supportedLayerClasses } from "./src/registry.ts";
 /** The Keras layer classes the engine runs (exactly those the importer accepts). */
 export const SUPPORTED_LAYER_CLASSES: readonly string[] = supportedLayerClasses();
 export {
+  createOpLayer,
+  isOperationEntry,
+  type OpEntryObject,
+  SUPPORTED_OPERATIONS,
+  unsupportedOperation,
+} from "./src/ops/mod.ts";
+export {
   accuracy,
   type ClassificationReport,
   classificationReport,

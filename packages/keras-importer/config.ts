@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SUPPORTED_LAYER_CLASSES } from "../engine/mod.ts";
+import { isOperationEntry, SUPPORTED_LAYER_CLASSES, unsupportedOperation } from "../engine/mod.ts";
 import { FormatError, UnsupportedLayerError } from "./errors.ts";
 import { bidirectionalParts, type KerasObject, RNN_CLASSES } from "./keras_layout.ts";
 
@@ -134,6 +134,13 @@ export function checkLayerClasses(
       );
     }
     if (isModelClass(className)) return;
+    // Operation nodes (Keras 3 `keras.src.ops.*`, tf.keras 2 TFOpLambda / SlicingOpLambda):
+    // accepted for the ops the engine runs, refused by op name otherwise.
+    if (isOperationEntry(raw)) {
+      const why = unsupportedOperation(raw);
+      if (why) throw new UnsupportedLayerError(className, name, source, why);
+      return;
+    }
     if (!supported.has(className)) {
       throw new UnsupportedLayerError(className, name, source, "not implemented by the engine");
     }

@@ -24,16 +24,22 @@ import {
 
 /**
  * The layers Keras walks when saving, in order: `Sequential.layers` leaves out its leading
- * InputLayer; `Functional.layers` keeps every layer, inputs included.
+ * InputLayer; `Functional.layers` keeps every layer, inputs included, but not the operation
+ * nodes of tensor expressions (`module: "keras.src.ops.…"`: keras/src/models/functional.py
+ * `layers` keeps only `Layer` instances of its operations), which own no variables and take no
+ * `.keras` key.
  */
-export function trackedLayers<T extends { className: string }>(
+export function trackedLayers<T extends { className: string; raw?: Record<string, unknown> }>(
   modelClass: string,
   entries: readonly T[],
 ): T[] {
-  if (modelClass === "Sequential" && entries[0]?.className === "InputLayer") {
-    return entries.slice(1);
+  const layers = entries.filter((e) =>
+    !(typeof e.raw?.module === "string" && /^keras(\.src)?\.ops(\.|$)/.test(e.raw.module))
+  );
+  if (modelClass === "Sequential" && layers[0]?.className === "InputLayer") {
+    return layers.slice(1);
   }
-  return [...entries];
+  return layers;
 }
 
 /**

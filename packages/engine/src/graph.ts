@@ -9,9 +9,10 @@
  * its layers' nodes, so one executor runs every model, however deeply nested. The node list is
  * in a topological order (each node after the nodes it reads).
  */
-import { ModelConfigError, UnsupportedLayerError } from "./errors.ts";
+import { ModelConfigError } from "./errors.ts";
 import type { Layer, LayerBuildOptions } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
+import { createOpLayer, isOperationEntry } from "./ops/mod.ts";
 import { createLayer } from "./registry.ts";
 import type { KerasObject } from "./spec.ts";
 
@@ -79,6 +80,8 @@ interface Ref {
 interface CallSpec {
   refs: Ref[];
   inferenceOnly: boolean;
+  /** The inbound node as the file has it (an operation's constant arguments live there). */
+  node: unknown;
 }
 
 interface Entry {
@@ -86,6 +89,8 @@ interface Entry {
   name: string;
   config: Record<string, unknown>;
   calls: CallSpec[];
+  /** Operation nodes (`ops/`): one weightless layer per call, aligned with `calls`. */
+  ops?: Layer[];
 }
 
 /** A parsed model config; its layers are created once however often the model is called. */
@@ -95,7 +100,7 @@ interface ModelDef {
   path: string;
   config: Record<string, unknown>;
   entries: Entry[];
-  members: Map<string, { layer?: Layer; model?: ModelDef; path: string }>;
+  members: Map<string, { layer?: Layer; model?: ModelDef; ops?: Layer[]; path: string }>;
   inputs: Ref[];
   outputs: Ref[];
   /** Whether the config uses Keras 3 node objects (`{args, kwargs}`). */
@@ -158,20 +163,24 @@ function parseCalls(raw: Record<string, unknown>, name: string): CallSpec[] {
         else if (key !== "mask") kerasTensors(value, refs);
       }
     } else if (Array.isArray(node)) {
-      for (const t of node) {
+      // A TFOpLambda called on one tensor keeps it unwrapped: `[layer, node, index, kwargs]`.
+      for (const t of typeof node[0] === "string" ? [node] : node) {
         if (!Array.isArray(t) || typeof t[0] !== "string") {
           throw new ModelConfigError(
             `layer "${name}": inbound node ${k} holds ${JSON.stringify(t)}, expected ` +
               `[layer, node, index, kwargs]`,
           );
         }
-        refs.push({ layer: t[0], node: Number(t[1] ?? 0), index: Number(t[2] ?? 0) });
+        // `_CONSTANT_VALUE` stands for a constant first argument of a TFOpLambda.
+        if (t[0] !== "_CONSTANT_VALUE") {
+          refs.push({ layer: t[0], node: Number(t[1] ?? 0), index: Number(t[2] ?? 0) });
+        }
         if (isRecord(t[3]) && t[3].training === false) inferenceOnly = true;
       }
     } else {
       throw new ModelConfigError(`layer "${name}": inbound node ${k} is not a list or object`);
     }
-    return { refs, inferenceOnly };
+    return { refs, inferenceOnly, node };
   });
 }
 
@@ -247,14 +256,27 @@ class GraphBuilder {
       }
       const config = isRecord(raw.config) ? raw.config : {};
       const layerName = String(config.name ?? raw.name ?? `${raw.class_name}_${i}`);
-      // Keras 3 records tensor expressions (`x + y`, `ops.mean`) as operation nodes whose class
-      // names can equal a layer's (`Add`, `Dot`) with other semantics: refuse them by name.
-      if (typeof raw.module === "string" && /^keras(\.src)?\.ops\b/.test(raw.module)) {
-        throw new UnsupportedLayerError(
-          raw.class_name,
-          layerName,
-          `a Keras operation node (${raw.module}), not a layer; operation nodes are not supported yet`,
-        );
+      // Tensor expressions (`x + y`, `ops.mean`, `x[:, 0]`): Keras 3 operation nodes (whose
+      // class names can equal a layer's, `Add`, with other semantics) and TFOpLambda. Each call
+      // becomes its own weightless layer reading the tensors its arguments name.
+      if (isOperationEntry(raw as { class_name: string })) {
+        if (model.class_name === "Sequential") {
+          throw new ModelConfigError(
+            `model "${name}": operation node "${layerName}" (${raw.class_name}) in a Sequential`,
+          );
+        }
+        const calls = parseCalls(raw, layerName);
+        const ops = calls.map((call) => {
+          const op = createOpLayer(
+            raw as { class_name: string },
+            layerName,
+            call.node,
+            this.#options,
+          );
+          call.refs = op.inputs;
+          return op.layer;
+        });
+        return { className: raw.class_name, name: layerName, config, calls, ops };
       }
       return {
         className: raw.class_name,
@@ -282,6 +304,10 @@ class GraphBuilder {
         throw new ModelConfigError(`model "${name}": two layers are named "${e.name}"`);
       }
       const path = prefix ? `${prefix}/${e.name}` : e.name;
+      if (e.ops) {
+        def.members.set(e.name, { ops: e.ops, path });
+        continue;
+      }
       if (MODEL_CLASSES.has(e.className)) {
         const nested = this.parse({ class_name: e.className, config: e.config }, path, e.name);
         this.models.push({ path, className: e.className, config: e.config });
@@ -461,7 +487,8 @@ class GraphBuilder {
           const outs = this.#callModel(m.model, ids as number[], mode);
           outs.forEach((id, i) => produced.set(slot(entry.name, k, i), id));
         } else {
-          const id = this.#addNode(m.layer!, m.path, models, ids as number[], mode);
+          const layer = m.ops ? m.ops[k] : m.layer!;
+          const id = this.#addNode(layer, m.path, models, ids as number[], mode);
           produced.set(slot(entry.name, k, 0), id);
         }
         pending.splice(p--, 1);

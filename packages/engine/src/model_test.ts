@@ -243,7 +243,7 @@ Deno.test("predict frees each activation after its last reader: a deep residual 
   model.dispose();
 });
 
-Deno.test("a Keras 3 operation node (x + y recorded as keras.src.ops.numpy Add) is refused by name, not run as the Add layer", () => {
+Deno.test("a Keras 3 operation node (x + y recorded as keras.src.ops.numpy Add) runs as the operation, not as the Add layer; an unsupported op is refused by name", () => {
   const tensor = (name: string) => ({
     class_name: "__keras_tensor__",
     config: { shape: [null, 3], dtype: "float32", keras_history: [name, 0, 0] },
@@ -276,5 +276,19 @@ Deno.test("a Keras 3 operation node (x + y recorded as keras.src.ops.numpy Add) 
       output_layers: [["add", 0, 0]],
     },
   };
-  expectThrows(() => buildModel({ config, weights: {} }), UnsupportedLayerError, "keras.src.ops");
+  const model = buildModel({ config, weights: {} });
+  const a = new Tensor(new Float32Array([1, 2, 3]), [1, 3]);
+  const b = new Tensor(new Float32Array([10, 20, 30]), [1, 3]);
+  const sum = model.predictMany([a, b])[0];
+  model.dispose();
+  if (sum.data.join() !== "11,22,33") throw new Error(`a + b = ${sum.data}`);
+  if (model.layers[2].className !== "op:add") throw new Error(model.layers[2].className);
+  const op = config.config.layers[2];
+  Object.assign(op, { class_name: "Einsum", registered_name: "Einsum" });
+  expectThrows(
+    () => buildModel({ config, weights: {} }),
+    UnsupportedLayerError,
+    "keras.src.ops.numpy.Einsum",
+    "add",
+  );
 });
