@@ -9,6 +9,7 @@ import { ImportError } from "./errors.ts";
 import { connectionsTable, layerNames, modelEndpoints } from "./graph_info.ts";
 import { loadModel } from "./load.ts";
 import { readNpy, writeNpy } from "./npy.ts";
+import { ImagesUsageError, predictImages } from "./predict_images.ts";
 
 /** Where a command writes its output. */
 export interface CliIo {
@@ -91,7 +92,13 @@ export const PREDICT_USAGE =
   "  --input: one per model input, --output: one per model output, in the model's order\n" +
   "  --output-layer: write this layer's output instead (a name, or a path such as base/conv1\n" +
   "    inside nested model base); repeatable, one --output per --output-layer\n" +
-  "  --conv: Conv2D method (default auto: Winograd for 3×3…7×7 stride-1 convs; direct sums)";
+  "  --conv: Conv2D method (default auto: Winograd for 3×3…7×7 stride-1 convs; direct sums)\n" +
+  "   or: deno task predict --model FILE --images IMG|DIR|ZIP [--labels NAMES.txt] [--top-k N]\n" +
+  "         [--pixels 0-1|0-255] [--output Y.npy] [--batch-size N] [--conv …] [--force]\n" +
+  "  --images: one image, or a folder / zip of them (class sub-folders as Keras's\n" +
+  "    image_dataset_from_directory), resized to the model's input; prints the top-k classes\n" +
+  "    (names from --labels, one per line, or the class folders); --pixels: the input range\n" +
+  "    (default 0-255 when the model has a Rescaling layer, else 0-1)";
 
 /** Usage text of `inspect`. */
 export const INSPECT_USAGE = "usage: deno task inspect --model FILE\n" +
@@ -163,13 +170,39 @@ export function predictCommand(args: readonly string[], io: CliIo = consoleIo): 
   return run(io, PREDICT_USAGE, async () => {
     const flags = parseFlags(
       args,
-      ["model", "batch-size", "conv"],
+      ["model", "batch-size", "conv", "images", "labels", "top-k", "pixels"],
       ["force", "help"],
       ["input", "output", "output-layer"],
     );
     if (flags.help) {
       io.out(PREDICT_USAGE);
       return;
+    }
+    if (flags.images !== undefined) {
+      if (typeof flags.model !== "string") throw new UsageError(`--model is required`);
+      const outputs = list(flags, "output");
+      if (list(flags, "input").length > 0 || list(flags, "output-layer").length > 0) {
+        throw new UsageError(`--images replaces --input and takes no --output-layer`);
+      }
+      if (outputs.length > 1) throw new UsageError(`--images takes at most one --output`);
+      try {
+        return await predictImages({
+          model: flags.model,
+          images: flags.images as string,
+          labels: flags.labels as string | undefined,
+          topK: flags["top-k"] as string | undefined,
+          pixels: flags.pixels as string | undefined,
+          output: outputs[0],
+          batchSize: flags["batch-size"] as string | undefined,
+          conv: flags.conv as string | undefined,
+          force: flags.force === true,
+        }, io);
+      } catch (e) {
+        throw e instanceof ImagesUsageError ? new UsageError(e.message) : e;
+      }
+    }
+    for (const flag of ["labels", "top-k", "pixels"]) {
+      if (flags[flag] !== undefined) throw new UsageError(`--${flag} goes with --images`);
     }
     if (typeof flags.model !== "string") throw new UsageError(`--model is required`);
     const inputPaths = list(flags, "input");
