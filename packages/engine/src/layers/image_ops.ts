@@ -229,6 +229,8 @@ function affineTaps(
   visit: (cell: number, weight: number) => void,
 ): void {
   const k = t[6] * ox + t[7] * oy + 1;
+  // A point at infinity is outside the input (TF returns the fill value).
+  if (k === 0) return visit(-1, 1);
   const ix = mapCoordinate((t[0] * ox + t[1] * oy + t[2]) / k, w, fillMode);
   const iy = mapCoordinate((t[3] * ox + t[4] * oy + t[5]) / k, h, fillMode);
   const cell = (r: number, c: number) => (r >= 0 && r < h && c >= 0 && c < w ? r * w + c : -1);

@@ -254,6 +254,39 @@ Deno.test("CenterCrop matches TF's slice / smart_resize ops (crop, even↔odd, s
   console.log(`CenterCrop: max |Δ| vs TF ops ${worst}`);
 });
 
+Deno.test("CenterCrop matches tf.layers.centerCrop where TF.js crops as Keras (inputs at least the target, not 1 pixel wider), batch 1 and 17", async () => {
+  await tfReady();
+  const rng = new Rng(20);
+  let worst = 0;
+  for (
+    const [sample, height, width] of [[[9, 11, 3], 5, 6], [[10, 12, 2], 6, 6], [[7, 7, 5], 3, 3], [
+      [8, 5, 1],
+      3,
+      5,
+    ]] as [number[], number, number][]
+  ) {
+    const model = buildModel(
+      sequentialSpec(sample, [{ class_name: "CenterCrop", config: { height, width } }]),
+    );
+    const layer = tf.layers.centerCrop({ height, width });
+    for (const batch of [1, 17]) {
+      const shape = [batch, ...sample];
+      const x = rng.floats(shape.reduce((a, b) => a * b, 1));
+      const want = tfOut((t) => layer.apply(t) as tf.Tensor, x, shape);
+      worst = Math.max(
+        worst,
+        expectClose(
+          run(model, x, shape).data,
+          want,
+          `CenterCrop vs tf.layers [${shape}] → ${height}×${width}`,
+        ),
+      );
+    }
+    model.dispose();
+  }
+  console.log(`CenterCrop: max |Δ| vs tf.layers.centerCrop ${worst}`);
+});
+
 Deno.test("Resizing matches TF's half-pixel resizeBilinear / resizeNearestNeighbor (up, down, odd; crop_to_aspect_ratio), batch 1 and 17", async () => {
   await tfReady();
   const rng = new Rng(18);

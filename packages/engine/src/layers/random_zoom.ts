@@ -6,7 +6,7 @@ import { AffineAugmentation, affineTraining } from "./affine_augmentation.ts";
 /**
  * Keras `RandomZoom`: identity at inference; in training each sample draws a vertical zoom
  * `1 + u` (u uniform in the `height_factor` range: a number f → `[−f, f]`, a pair sorted,
- * lower bound ≥ −1) and a horizontal zoom `1 + v` from `width_factor` (the vertical zoom when
+ * within [−1, 1]) and a horizontal zoom `1 + v` from `width_factor` (the vertical zoom when
  * `width_factor` is null), and is resampled about its centre (zoom > 1 zooms out).
  */
 export class RandomZoom extends AffineAugmentation {
@@ -15,10 +15,10 @@ export class RandomZoom extends AffineAugmentation {
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("RandomZoom", config, options);
-    this.heightRange = this.factorRange("height_factor", -1, Number.MAX_VALUE);
+    this.heightRange = this.factorRange("height_factor", -1, 1);
     this.widthRange = config.width_factor === undefined || config.width_factor === null
       ? null
-      : this.factorRange("width_factor", -1, Number.MAX_VALUE);
+      : this.factorRange("width_factor", -1, 1);
   }
 
   drawTransform(u: (draw: number) => number, g: ImageGeometry): Transform8 {
