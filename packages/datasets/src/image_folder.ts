@@ -133,7 +133,9 @@ async function walk(dir: string): Promise<string[]> {
     for await (const entry of Deno.readDir(root)) {
       const full = join(root, entry.name);
       if (entry.isDirectory) await visit(full);
-      else if (entry.isFile && isImageName(entry.name)) files.push(entry.name);
+      // os.walk(followlinks=False): a link to a folder is not entered; any other link is a file.
+      else if (entry.isSymlink && (await isDirectory(full))) continue;
+      else if (isImageName(entry.name)) files.push(entry.name);
     }
     byRoot.push([root, files.sort(compareStrings)]);
   };
@@ -170,7 +172,10 @@ interface Index {
   classNames: string[] | undefined;
   /** A fingerprint of the indexed files' sizes and dates (folder) or CRCs (zip), for the cache. */
   fingerprint: string;
-  read(onFile: (index: number, bytes: Uint8Array, name: string) => void): Promise<void>;
+  /** Calls `onFile` per file in index order (folder) or archive order (zip); `failed` if unreadable. */
+  read(
+    onFile: (index: number, bytes: Uint8Array, name: string, failed?: CorruptFileError) => void,
+  ): Promise<void>;
 }
 
 async function indexFolder(
@@ -183,7 +188,11 @@ async function indexFolder(
   if (inferred) {
     const found: string[] = [];
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory && !entry.name.startsWith(".")) found.push(entry.name);
+      if (entry.name.startsWith(".")) continue;
+      // os.path.isdir follows links: a linked folder is a class too.
+      if (entry.isDirectory || (entry.isSymlink && (await isDirectory(join(dir, entry.name))))) {
+        found.push(entry.name);
+      }
     }
     classes = pickClasses(found.sort(compareStrings), classNames, dir);
     for (let label = 0; label < classes.length; label++) {
@@ -196,8 +205,12 @@ async function indexFolder(
   }
   const stats: string[] = [];
   for (const file of files) {
-    const info = await Deno.stat(join(dir, file.rel));
-    stats.push(`${file.rel}\0${info.size}\0${info.mtime?.getTime() ?? 0}`);
+    try {
+      const info = await Deno.stat(join(dir, file.rel));
+      stats.push(`${file.rel}\0${info.size}\0${info.mtime?.getTime() ?? 0}`);
+    } catch {
+      stats.push(`${file.rel}\0unreadable`); // e.g. a broken link: reported when decoding
+    }
   }
   return {
     files,
@@ -206,7 +219,15 @@ async function indexFolder(
     async read(onFile) {
       for (let i = 0; i < files.length; i++) {
         const path = join(dir, files[i].rel);
-        onFile(i, await Deno.readFile(path), path);
+        let bytes: Uint8Array;
+        try {
+          bytes = await Deno.readFile(path);
+        } catch (error) {
+          bytes = new Uint8Array(0);
+          onFile(i, bytes, path, new CorruptFileError(path, `cannot read (${String(error)})`));
+          continue;
+        }
+        onFile(i, bytes, path);
       }
     },
   };
@@ -593,8 +614,9 @@ async function decodeAll(
     unit: "items",
   });
   try {
-    await index.read((i, bytes, file) => {
+    await index.read((i, bytes, file, failed) => {
       try {
+        if (failed) throw failed;
         if (sniffImageFormat(bytes) === undefined && bytes.length === 0) {
           throw new CorruptFileError(file, "empty file (expected an image)");
         }

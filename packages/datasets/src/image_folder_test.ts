@@ -316,6 +316,41 @@ Deno.test("loadImageFolder: a tampered cache fails its checksum and is rebuilt",
   assert(warnings.some((w) => w.includes("checksum")), warnings.join("\n"));
 });
 
+Deno.test("loadImageFolder: links as os.walk sees them (followlinks=False)", async () => {
+  await using dir = await tempDir();
+  await writeTree(join(dir.path, "elsewhere"), { "x/one.png": png(2, 2), "two.png": png(2, 2) });
+  await writeTree(join(dir.path, "data"), { "cats/a.png": png(2, 2) });
+  // A linked class folder is a class; a linked folder inside a class is not entered; a linked
+  // file is a file; a broken link is listed and fails to read.
+  await Deno.symlink(join(dir.path, "elsewhere", "x"), join(dir.path, "data", "linked"));
+  await Deno.symlink(join(dir.path, "elsewhere", "x"), join(dir.path, "data", "cats", "sub"));
+  await Deno.symlink(
+    join(dir.path, "elsewhere", "two.png"),
+    join(dir.path, "data", "cats", "b.png"),
+  );
+  const common = { imageSize: 2, shuffle: false, cache: false } as const;
+  const ds = await loadImageFolder(join(dir.path, "data"), common);
+  assertEquals(ds.classNames, ["cats", "linked"]);
+  assertEquals(ds.filePaths.map((p) => p.slice(dir.path.length + 6)), [
+    join("cats", "a.png"),
+    join("cats", "b.png"),
+    join("linked", "one.png"),
+  ]);
+  await Deno.symlink(join(dir.path, "nowhere.png"), join(dir.path, "data", "cats", "c.png"));
+  await assertRejects(
+    () => loadImageFolder(join(dir.path, "data"), common),
+    CorruptFileError,
+    "c.png",
+  );
+  const skipping = await loadImageFolder(join(dir.path, "data"), {
+    ...common,
+    skipBadImages: true,
+    onSkip: () => {},
+  });
+  assertEquals(skipping.shape[0], 3);
+  assertEquals(skipping.skipped.length, 1);
+});
+
 const CIFAR_ZIP = join(SHARED_DATA, "cifar-10-jpeg", "cifar-10-jpeg.zip");
 const hasCifarZip = (() => {
   try {
