@@ -4,8 +4,9 @@
  * gradients of dilated layers, which TF.js cannot differentiate itself
  * (`depthwiseConv2dNative`'s gradient refuses dilations > 1).
  */
-import { buildModel, type ModelSpec, Tensor } from "../mod.ts";
+import { buildModel, modelGradients, type ModelSpec, Tensor } from "../mod.ts";
 import { type LayerCase, randomWeight, sequentialSpec } from "./cnn_cases.ts";
+import { compareWithTfjs, randomSpec, relativeError } from "./gradient_check.ts";
 import { maxAbsDiff, type Rng } from "./random.ts";
 import { tf, toTf } from "./tfjs_reference.ts";
 import { tfjsLoss } from "./tfjs_training.ts";
@@ -160,6 +161,79 @@ export function expectMatchesTfjsOps(
     }
   } finally {
     model.dispose();
+  }
+  return worst;
+}
+
+const FIRST = {
+  class_name: "Conv2D",
+  config: { name: "first", filters: 3, kernel_size: [3, 3], padding: "same", activation: "tanh" },
+};
+const HEAD = [
+  { class_name: "Flatten", config: { name: "flat" } },
+  { class_name: "Dense", config: { name: "out", units: 4, activation: "softmax" } },
+];
+const SPARSE = { name: "sparse_categorical_crossentropy" as const };
+
+/**
+ * Gradients of first (Conv2D 3×3 same, tanh) → second (the case) → Flatten → Dense softmax vs
+ * TF.js: the case's dx reaches the first conv's kernel, so input gradients are compared too.
+ * Dilated cases go through {@link tfjsDilatedDepthwiseGradients}. Returns the worst relative
+ * error.
+ */
+export function checkDepthwiseGradients(
+  rng: Rng,
+  className: "DepthwiseConv2D" | "SeparableConv2D",
+  input: number[],
+  second: Record<string, unknown>,
+  batches = [1, 17],
+): number {
+  const dilated = ((second.dilation_rate ?? [1, 1]) as number[]).some((d) => d > 1);
+  const layer = {
+    class_name: className,
+    config: { name: "second", kernel_size: [3, 3], activation: "relu", ...second },
+  };
+  // Small weights: no saturated softmax, where TF.js's clipped loss has no gradient while the
+  // engine (as Keras's TF backend) differentiates the fused softmax + cross-entropy.
+  const spec = randomSpec([FIRST, layer, ...HEAD], input, rng, { scale: 0.4 });
+  let worst = 0;
+  for (const batch of batches) {
+    const x = rng.floats(batch * input.reduce((a, b) => a * b, 1), -1.5, 1.5);
+    const y = Float32Array.from({ length: batch }, () => rng.int(0, 4));
+    const what = `${className} ${JSON.stringify(second)} batch ${batch}`;
+    if (!dilated) {
+      try {
+        worst = Math.max(worst, compareWithTfjs(spec, x, [batch, ...input], y, { loss: SPARSE }));
+      } catch (e) {
+        throw new Error(`${what}: ${(e as Error).message}`);
+      }
+      continue;
+    }
+    const model = buildModel(spec);
+    try {
+      const mine = modelGradients(
+        model,
+        new Tensor(x, [batch, ...input]),
+        new Tensor(y, [batch, 1]),
+        {
+          loss: SPARSE,
+        },
+      );
+      const dilatedCase: DilatedCase = {
+        className,
+        kernel_size: layer.config.kernel_size as number[],
+        dilation_rate: second.dilation_rate as number[],
+        padding: second.padding as "valid" | "same",
+      };
+      const ref = tfjsDilatedDepthwiseGradients(spec, x, [batch, ...input], y, dilatedCase);
+      mine.grads.forEach((g, i) => {
+        const e = relativeError(g.data, ref[i]);
+        if (!(e <= 1e-4)) throw new Error(`${what} ${g.name}: relative error ${e}`);
+        worst = Math.max(worst, e);
+      });
+    } finally {
+      model.dispose();
+    }
   }
   return worst;
 }

@@ -39,6 +39,7 @@ import { MULTIPLY } from "./multiply.ts";
 import { PRELU } from "./prelu.ts";
 import { RELU } from "./relu.ts";
 import { RESHAPE } from "./reshape.ts";
+import { SEPARABLE_CONV2D } from "./separable_conv2d.ts";
 import { SIMPLE_RNN } from "./simple_rnn.ts";
 import { SOFTMAX } from "./softmax.ts";
 import { SPATIAL_DROPOUT2D } from "./spatial_dropout2d.ts";
@@ -66,6 +67,7 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   // CNN layers
   CONV2D,
   DEPTHWISE_CONV2D,
+  SEPARABLE_CONV2D,
   MAX_POOLING2D,
   AVERAGE_POOLING2D,
   GLOBAL_MAX_POOLING2D,
