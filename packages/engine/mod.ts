@@ -100,6 +100,30 @@ export {
 export { type BatchNormParams, batchNormReference } from "./src/kernels/batchnorm_reference.ts";
 export { batchNormScaleShift } from "./src/layers/batch_normalization.ts";
 
+// Preprocessing layers (Normalization.adapt) and the image operations of the augmentation layers.
+export { Rescaling } from "./src/layers/rescaling.ts";
+export {
+  Normalization,
+  NORMALIZATION_EPSILON,
+  type NormalizationStats,
+  normalizationStats,
+} from "./src/layers/normalization.ts";
+export { CenterCrop } from "./src/layers/center_crop.ts";
+export { Resizing } from "./src/layers/resizing.ts";
+export {
+  adjustContrast,
+  affineTransformImages,
+  aspectCropWindow,
+  type FillMode,
+  flipImages,
+  type Interpolation,
+  resizeNearest,
+  rotationTransform,
+  type Transform8,
+  translationTransform,
+  zoomTransform,
+} from "./src/layers/image_ops.ts";
+
 // Text layers and their TypeScript references (oracles for other packages' tests).
 export { Embedding } from "./src/layers/embedding.ts";
 export { RecurrentLayer, type RecurrentOutput } from "./src/layers/recurrent.ts";

@@ -5,8 +5,7 @@
  * predictions.
  */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { buildModel, Tensor } from "../engine/mod.ts";
-import type { Normalization } from "../engine/src/layers/normalization.ts";
+import { buildModel, type Normalization, Tensor } from "../engine/mod.ts";
 import { kerasArchiveBytes, loadModel, loadModelSpec } from "./mod.ts";
 
 Deno.test(".keras round trip of Rescaling + adapted Normalization + CenterCrop keeps the adapt state and the predictions", async () => {
