@@ -5,8 +5,14 @@
  * `Functional.layers`, which leaves operations out), so the layers after them keep their keys.
  */
 import assert from "node:assert/strict";
-import type { KerasObject } from "@scratchnet/engine";
-import { checkLayerClasses, modelLayers } from "./config.ts";
+import { buildModel, type KerasObject, type ModelSpec } from "@scratchnet/engine";
+import { Rng } from "../engine/testing/random.ts";
+import { inputs, keras2Config, keras3Config, randomWeights } from "../engine/testing/op_graphs.ts";
+import { checkLayerClasses, engineLayerClasses, modelLayers } from "./config.ts";
+import { readModelSpec } from "./load.ts";
+import { kerasArchiveBytes } from "./save_keras.ts";
+import { sameWeightsBitwise } from "./testing/helpers.ts";
+import { writeKeras3WeightsH5, writeLegacyH5 } from "./testing/writers.ts";
 import { UnsupportedLayerError } from "./errors.ts";
 import { trackedLayerKeys, trackedLayers } from "./weights_v3.ts";
 
@@ -115,3 +121,44 @@ Deno.test(".keras keys: Keras 3 operation nodes take no key, the Add layer after
     ["x", "add_layer", "dense"],
   );
 });
+
+/** Both dialects of the engine's op-graph fixture, written in their formats and read back. */
+const OP_GRAPHS = [
+  { label: "Keras 3 operation nodes", config: keras3Config, kerasVersion: "3.10.0" },
+  { label: "tf.keras 2 TFOpLambda", config: keras2Config, kerasVersion: "2.15.0" },
+];
+
+for (const g of OP_GRAPHS) {
+  Deno.test(`op graph (${g.label}): written and read back in each format, predicts as before`, async () => {
+    const weights = randomWeights(new Rng(5));
+    const spec: ModelSpec = {
+      config: g.config() as ModelSpec["config"],
+      weights,
+      kerasVersion: g.kerasVersion,
+    };
+    const read = (source: Parameters<typeof readModelSpec>[0], options = {}) =>
+      readModelSpec(source, options, engineLayerClasses());
+    const formats: [string, () => Promise<ModelSpec>][] = g.kerasVersion.startsWith("3")
+      ? [
+        [".keras", async () => read(await kerasArchiveBytes(spec))],
+        [
+          ".weights.h5",
+          async () => read(await writeKeras3WeightsH5(spec), { config: spec.config }),
+        ],
+      ]
+      : [[".h5 (Keras 2 legacy)", async () => read(await writeLegacyH5(spec, "keras2"))]];
+    const [x, y] = inputs(new Rng(6), 3);
+    const reference = buildModel(spec);
+    const want = reference.predictMany([x, y])[0];
+    reference.dispose();
+    for (const [label, load] of formats) {
+      const loaded = await load();
+      assert.deepEqual(Object.keys(loaded.weights).sort(), ["dense", "head"], label);
+      assert.equal(sameWeightsBitwise(weights, loaded.weights), undefined, label);
+      const model = buildModel(loaded);
+      const got = model.predictMany([x, y])[0];
+      model.dispose();
+      assert.deepEqual(Array.from(got.data), Array.from(want.data), `${label}: outputs`);
+    }
+  });
+}
