@@ -209,9 +209,9 @@ export interface ResizeOptions {
 
 /**
  * Resizes an HWC image to `height × width` as `tf.image.resize` does (half-pixel centres, no
- * antialiasing), writing bytes into `out` (rounded to the nearest integer: Keras keeps the
- * float32 values, which differ from these by less than 0.5). An image already of the target
- * size is copied unchanged, as in Keras.
+ * antialiasing), writing bytes into `out` from `offset` on (rounded to the nearest integer:
+ * Keras keeps the float32 values, which differ from these by less than 0.5). An image already of
+ * the target size is copied unchanged, as in Keras. Returns `out`.
  */
 export function resizeImage(
   image: DecodedImage,
@@ -219,6 +219,7 @@ export function resizeImage(
   width: number,
   options: ResizeOptions = {},
   out: Uint8Array = new Uint8Array(height * width * image.channels),
+  offset = 0,
 ): Uint8Array {
   const c = image.channels;
   let top = 0, left = 0, srcH = image.height, srcW = image.width;
@@ -234,9 +235,21 @@ export function resizeImage(
   const src = image.data;
   const rowStride = image.width * c;
   if (srcH === height && srcW === width) {
+    if (srcW === image.width) {
+      // The whole frame (or full-width rows): one contiguous copy.
+      const from = top * rowStride;
+      const length = height * width * c;
+      out.set(
+        from === 0 && src.length === length ? src : src.subarray(from, from + length),
+        offset,
+      );
+      return out;
+    }
+    const rowBytes = width * c;
     for (let y = 0; y < height; y++) {
       const from = (top + y) * rowStride + left * c;
-      out.set(src.subarray(from, from + width * c), y * width * c);
+      const to = offset + y * rowBytes;
+      for (let k = 0; k < rowBytes; k++) out[to + k] = src[from + k];
     }
     return out;
   }
@@ -249,7 +262,7 @@ export function resizeImage(
       for (let x = 0; x < width; x++) {
         const sx = Math.min(srcW - 1, Math.floor((x + 0.5) * scaleX)) + left;
         const s = sy * rowStride + sx * c;
-        const o = (y * width + x) * c;
+        const o = offset + (y * width + x) * c;
         for (let k = 0; k < c; k++) out[o + k] = src[s + k];
       }
     }
@@ -270,7 +283,7 @@ export function resizeImage(
     const r1 = (Math.min(Math.ceil(inY), srcH - 1) + top) * rowStride;
     const yl = inY - f;
     for (let x = 0; x < width; x++) {
-      const o = (y * width + x) * c;
+      const o = offset + (y * width + x) * c;
       const a = xl[x];
       for (let k = 0; k < c; k++) {
         const topV = src[r0 + x0[x] + k] + (src[r0 + x1[x] + k] - src[r0 + x0[x] + k]) * a;

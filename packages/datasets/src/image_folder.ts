@@ -621,10 +621,17 @@ async function decodeAll(
           throw new CorruptFileError(file, "empty file (expected an image)");
         }
         const image = decodeImageSync(bytes, file, opts.colorMode);
-        resizeImage(image, opts.height, opts.width, {
-          interpolation: opts.interpolation,
-          cropToAspectRatio: options.cropToAspectRatio,
-        }, pixels.subarray(i * sampleSize, (i + 1) * sampleSize));
+        resizeImage(
+          image,
+          opts.height,
+          opts.width,
+          {
+            interpolation: opts.interpolation,
+            cropToAspectRatio: options.cropToAspectRatio,
+          },
+          pixels,
+          i * sampleSize,
+        );
         ok[i] = 1;
       } catch (error) {
         if (!(error instanceof CorruptFileError) || !options.skipBadImages) throw error;

@@ -391,3 +391,11 @@ Deno.test({
     }
   },
 });
+
+Deno.test("resizeImage: writes at an offset of a shared buffer", () => {
+  const image = { width: 2, height: 1, channels: 1, data: Uint8Array.from([0, 100]) };
+  const out = new Uint8Array(9).fill(1);
+  resizeImage(image, 1, 2, {}, out, 2); // same size: a copy
+  resizeImage(image, 1, 4, {}, out, 5); // resized
+  assertEquals(Array.from(out), [1, 1, 0, 100, 1, 0, 25, 75, 100]);
+});
