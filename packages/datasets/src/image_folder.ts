@@ -59,8 +59,11 @@ export interface LoadImageFolderOptions {
   seed?: number;
   /** Fraction of the files kept for validation (the last `trunc(fraction × n)` after shuffling). */
   validationSplit?: number;
-  /** `"training"` or `"validation"` (with `validationSplit`). */
-  subset?: "training" | "validation";
+  /**
+   * `"training"`, `"validation"` (with `validationSplit`), or `"both"`: then
+   * {@linkcode loadImageFolder} returns `[training, validation]` from one decode.
+   */
+  subset?: "training" | "validation" | "both";
   /** For a zip: the folder inside the archive that holds the class folders; default its root. */
   root?: string;
   /** Skip (and report in `skipped`) images that fail to decode instead of throwing. */
@@ -339,9 +342,10 @@ function checkOptions(options: LoadImageFolderOptions) {
     );
   }
   if (
-    options.subset !== undefined && options.subset !== "training" && options.subset !== "validation"
+    options.subset !== undefined && options.subset !== "training" &&
+    options.subset !== "validation" && options.subset !== "both"
   ) {
-    throw new InvalidOptionError("subset", '"training" or "validation"', options.subset);
+    throw new InvalidOptionError("subset", '"training", "validation" or "both"', options.subset);
   }
   const shuffle = options.shuffle ?? true;
   if (split && shuffle && options.seed === undefined) {
@@ -474,8 +478,16 @@ async function writeCache(path: string, header: CacheHeader, pixels: Uint8Array)
  */
 export async function loadImageFolder(
   source: string | URL,
+  options: LoadImageFolderOptions & { subset: "both" },
+): Promise<[ImageFolderDataset, ImageFolderDataset]>;
+export async function loadImageFolder(
+  source: string | URL,
+  options?: LoadImageFolderOptions & { subset?: "training" | "validation" },
+): Promise<ImageFolderDataset>;
+export async function loadImageFolder(
+  source: string | URL,
   options: LoadImageFolderOptions = {},
-): Promise<ImageFolderDataset> {
+): Promise<ImageFolderDataset | [ImageFolderDataset, ImageFolderDataset]> {
   const opts = checkOptions(options);
   const path = toPath(source);
   const channels = COLOR_MODE_CHANNELS[opts.colorMode];
@@ -542,50 +554,53 @@ export async function loadImageFolder(
   const seed = options.seed ?? Math.floor(Math.random() * 1e6);
   const order = Int32Array.from(decoded.kept.keys());
   if (opts.shuffle) numpyShuffle(order, seed);
-  let picked = order;
-  if (options.validationSplit) {
-    const numVal = Math.trunc(options.validationSplit * order.length);
-    picked = options.subset === "training"
-      ? order.subarray(0, order.length - numVal)
-      : order.subarray(order.length - numVal);
-    if (picked.length === 0 || numVal === 0) {
-      throw new DatasetError(
-        `${path}: validationSplit ${options.validationSplit} of ${order.length} images leaves ` +
-          `no ${numVal === 0 ? "validation" : options.subset} images`,
-      );
-    }
+  if (!options.validationSplit) return gather(order);
+  const numVal = Math.trunc(options.validationSplit * order.length);
+  if (numVal === 0 || numVal === order.length) {
+    throw new DatasetError(
+      `${path}: validationSplit ${options.validationSplit} of ${order.length} images leaves ` +
+        `no ${numVal === 0 ? "validation" : "training"} images`,
+    );
   }
-  // Unshuffled and unsplit: the decoded buffer is already in order (no 100+ MB copy).
-  const identity = picked.length === decoded.kept.length && picked.every((v, i) => v === i);
-  const images = identity ? decoded.pixels : new Uint8Array(picked.length * sampleSize);
-  const labels = inferred ? new Int32Array(picked.length) : undefined;
-  const filePaths: string[] = [];
-  const isZip = !(await isDirectory(path));
-  for (let i = 0; i < picked.length; i++) {
-    const slot = picked[i];
-    if (!identity) {
-      images.set(
-        decoded.pixels.subarray(slot * sampleSize, (slot + 1) * sampleSize),
-        i * sampleSize,
-      );
+  const training = () => gather(order.subarray(0, order.length - numVal));
+  const validation = () => gather(order.subarray(order.length - numVal));
+  if (options.subset === "both") return [await training(), await validation()];
+  return options.subset === "training" ? training() : validation();
+
+  async function gather(picked: Int32Array): Promise<ImageFolderDataset> {
+    const data = decoded!;
+    // Unshuffled and unsplit: the decoded buffer is already in order (no 100+ MB copy).
+    const identity = picked.length === data.kept.length && picked.every((v, i) => v === i);
+    const images = identity ? data.pixels : new Uint8Array(picked.length * sampleSize);
+    const labels = inferred ? new Int32Array(picked.length) : undefined;
+    const filePaths: string[] = [];
+    const isZip = !(await isDirectory(path));
+    for (let i = 0; i < picked.length; i++) {
+      const slot = picked[i];
+      if (!identity) {
+        images.set(
+          data.pixels.subarray(slot * sampleSize, (slot + 1) * sampleSize),
+          i * sampleSize,
+        );
+      }
+      const file = index.files[data.kept[slot]];
+      if (labels) labels[i] = file.label;
+      const prefix = options.root ? `${options.root.replace(/\/+$/, "")}/` : "";
+      filePaths.push(isZip ? `${path}:${prefix}${file.rel}` : join(path, file.rel));
     }
-    const file = index.files[decoded.kept[slot]];
-    if (labels) labels[i] = file.label;
-    const prefix = options.root ? `${options.root.replace(/\/+$/, "")}/` : "";
-    filePaths.push(isZip ? `${path}:${prefix}${file.rel}` : join(path, file.rel));
+    return {
+      images,
+      shape: [picked.length, ...sampleShape],
+      labels,
+      targets: labels && makeTargets(labels, opts.labelMode!, index.classNames!.length),
+      classNames: index.classNames,
+      filePaths,
+      seed,
+      skipped: data.skipped,
+      fromCache,
+      source: path,
+    };
   }
-  return {
-    images,
-    shape: [picked.length, ...sampleShape],
-    labels,
-    targets: labels && makeTargets(labels, opts.labelMode!, index.classNames!.length),
-    classNames: index.classNames,
-    filePaths,
-    seed,
-    skipped: decoded.skipped,
-    fromCache,
-    source: path,
-  };
 }
 
 function makeTargets(labels: Int32Array, mode: LabelMode, classes: number) {

@@ -222,6 +222,10 @@ Deno.test("loadImageFolder: NumPy-seeded shuffle and Keras's validation split", 
   );
   assertEquals(val.filePaths.map(name), ["a/3.png", "b/6.png"]);
   assertEquals(Array.from(val.labels!), [0, 1]);
+  const [bothTrain, bothVal] = await loadImageFolder(dir.path, { ...common, subset: "both" });
+  assertEquals(bothTrain.filePaths, train.filePaths);
+  assertEquals(bothVal.filePaths, val.filePaths);
+  assertEquals(bothVal.images, val.images);
   await assertRejects(
     () => loadImageFolder(dir.path, { imageSize: 1, validationSplit: 0.2, subset: "training" }),
     InvalidOptionError,
