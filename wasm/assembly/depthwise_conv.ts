@@ -110,8 +110,8 @@ function reduceChannels(src: usize, dst: usize, pixels: i32, c: i32, dm: i32): v
 }
 
 /**
- * 4 consecutive output pixels (inputs `xPix` bytes apart, outputs c floats apart from `y`), all
- * channels, nky × nkx taps starting at x / w (window rows `xRow` bytes apart, columns `xCol`;
+ * 4 consecutive output pixels (inputs `xPix` bytes apart, outputs c floats apart from `y`),
+ * channels [ci0, c), nky × nkx taps starting at x / w (window rows `xRow` bytes apart, columns `xCol`;
  * kernel rows `wRow` bytes apart, columns one channel row apart).
  */
 function dwPixels4(
@@ -124,6 +124,7 @@ function dwPixels4(
   xCol: usize,
   wRow: usize,
   c: i32,
+  ci0: i32,
   bias: usize,
   y: usize,
   act: i32,
@@ -133,7 +134,7 @@ function dwPixels4(
   const x1 = x + xPix;
   const x2 = x1 + xPix;
   const x3 = x2 + xPix;
-  let ci = 0;
+  let ci = ci0;
   for (; ci + 8 <= c; ci += 8) {
     const o = <usize> ci << 2;
     const b0 = biasV(bias, o);
@@ -225,6 +226,104 @@ function dwPixels4(
     store<f32>(yp + 2 * cBytes, activateScalar(a2, act, alpha));
     store<f32>(yp + 3 * cBytes, activateScalar(a3, act, alpha));
   }
+}
+
+/**
+ * dwPixels4 for a 3-wide window row at stride 1 and column dilation 1 (MobileNet's stride-1
+ * depthwise layers): the 4 pixels' 3 taps read 6 consecutive input cells, so each row of the
+ * window loads 6 input vectors and 3 kernel vectors per channel block for 12 multiply-adds.
+ */
+function dwPixels4K3S1(
+  x: usize,
+  w: usize,
+  nky: i32,
+  xRow: usize,
+  wRow: usize,
+  c: i32,
+  bias: usize,
+  y: usize,
+  act: i32,
+  alpha: f32,
+): void {
+  const cBytes = <usize> c << 2;
+  let ci = 0;
+  for (; ci + 8 <= c; ci += 8) {
+    const o = <usize> ci << 2;
+    const b0 = biasV(bias, o);
+    const b1 = biasV(bias, o + 16);
+    let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+    let xr = x + o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      // Lower 4 channels.
+      let w0 = v128.load(wr);
+      let w1 = v128.load(wr + cBytes);
+      let w2 = v128.load(wr + 2 * cBytes);
+      let p = xr;
+      let v = v128.load(p);
+      a00 = madd(a00, v, w0);
+      p += cBytes;
+      v = v128.load(p);
+      a00 = madd(a00, v, w1);
+      a10 = madd(a10, v, w0);
+      p += cBytes;
+      v = v128.load(p);
+      a00 = madd(a00, v, w2);
+      a10 = madd(a10, v, w1);
+      a20 = madd(a20, v, w0);
+      p += cBytes;
+      v = v128.load(p);
+      a10 = madd(a10, v, w2);
+      a20 = madd(a20, v, w1);
+      a30 = madd(a30, v, w0);
+      p += cBytes;
+      v = v128.load(p);
+      a20 = madd(a20, v, w2);
+      a30 = madd(a30, v, w1);
+      p += cBytes;
+      a30 = madd(a30, v128.load(p), w2);
+      // Upper 4 channels.
+      w0 = v128.load(wr, 16);
+      w1 = v128.load(wr + cBytes, 16);
+      w2 = v128.load(wr + 2 * cBytes, 16);
+      p = xr;
+      v = v128.load(p, 16);
+      a01 = madd(a01, v, w0);
+      p += cBytes;
+      v = v128.load(p, 16);
+      a01 = madd(a01, v, w1);
+      a11 = madd(a11, v, w0);
+      p += cBytes;
+      v = v128.load(p, 16);
+      a01 = madd(a01, v, w2);
+      a11 = madd(a11, v, w1);
+      a21 = madd(a21, v, w0);
+      p += cBytes;
+      v = v128.load(p, 16);
+      a11 = madd(a11, v, w2);
+      a21 = madd(a21, v, w1);
+      a31 = madd(a31, v, w0);
+      p += cBytes;
+      v = v128.load(p, 16);
+      a21 = madd(a21, v, w2);
+      a31 = madd(a31, v, w1);
+      p += cBytes;
+      a31 = madd(a31, v128.load(p, 16), w2);
+      xr += xRow;
+      wr += wRow;
+    }
+    const yp = y + o;
+    v128.store(yp, finishV(a00, act, alpha));
+    v128.store(yp, finishV(a01, act, alpha), 16);
+    v128.store(yp + cBytes, finishV(a10, act, alpha));
+    v128.store(yp + cBytes, finishV(a11, act, alpha), 16);
+    v128.store(yp + 2 * cBytes, finishV(a20, act, alpha));
+    v128.store(yp + 2 * cBytes, finishV(a21, act, alpha), 16);
+    v128.store(yp + 3 * cBytes, finishV(a30, act, alpha));
+    v128.store(yp + 3 * cBytes, finishV(a31, act, alpha), 16);
+  }
+  // The channel tail (fewer than 8) through the general tile.
+  if (ci < c) dwPixels4(x, cBytes, w, nky, 3, xRow, cBytes, wRow, c, ci, bias, y, act, alpha);
 }
 
 /** One output pixel, all channels, nky × nkx taps from x / w (strides as in dwPixels4). */
@@ -343,6 +442,7 @@ function dwForwardImage(
   // Interior columns: the whole window row lies inside the image.
   const owA = min(tapLo(-padLeft, sw), outW);
   const owB = max(owA, min(floorDiv(wd - 1 - (kw - 1) * dw + padLeft, sw) + 1, outW));
+  const k3s1 = kw == 3 && sw == 1 && dw == 1;
   for (let oh = 0; oh < outH; oh++) {
     const iyBase = oh * sh - padTop;
     const ky0 = tapLo(iyBase, dh);
@@ -355,11 +455,20 @@ function dwForwardImage(
     }
     const xInterior = xRowBase + <usize> (owA * sw - padLeft) * cBytes;
     let ow = owA;
-    for (; ow + 4 <= owB; ow += 4) {
-      dwPixels4(
-        xInterior + <usize> (ow - owA) * xPix, xPix, wBase, nky, kw, xRow, xCol, wRow, c, bias,
-        yRow + <usize> ow * cBytes, act, alpha,
-      );
+    if (k3s1) {
+      for (; ow + 4 <= owB; ow += 4) {
+        dwPixels4K3S1(
+          xInterior + <usize> (ow - owA) * xPix, wBase, nky, xRow, wRow, c, bias,
+          yRow + <usize> ow * cBytes, act, alpha,
+        );
+      }
+    } else {
+      for (; ow + 4 <= owB; ow += 4) {
+        dwPixels4(
+          xInterior + <usize> (ow - owA) * xPix, xPix, wBase, nky, kw, xRow, xCol, wRow, c, 0,
+          bias, yRow + <usize> ow * cBytes, act, alpha,
+        );
+      }
     }
     for (; ow < owB; ow++) {
       dwPixel1(

@@ -152,6 +152,10 @@ Deno.test("depthwiseConv2d: channel counts around the 8/4-lane blocks, dm 3, no 
     [[3, 2, 5], 1, [3, 3], [1, 1], [3, 3], "same"], // every window mostly padding
     [[1, 1, 12], 1, [3, 3], [2, 2], [1, 1], "same"],
     [[2, 40, 9], 1, [1, 7], [1, 1], [1, 1], "same"], // long interior runs of 4-pixel tiles
+    // 3-wide stride-1 rows (the sliding-window tile) with dilated rows, odd channel tails.
+    [[7, 9, 10], 1, [3, 3], [1, 1], [2, 1], "same"],
+    [[6, 11, 12], 2, [3, 3], [1, 1], [3, 1], "valid"],
+    [[9, 14, 21], 1, [5, 3], [2, 1], [1, 1], "same"],
   ];
   for (const rt of runtimes) {
     for (const [input, dm, ks, strides, dilation, padding] of shapes) {
