@@ -378,7 +378,7 @@ Deno.test("fit with RandomFlip runs and is reproducible for a seed", async () =>
   const n = 48;
   const x = rng.floats(n * 16);
   const y = Int32Array.from({ length: n }, (_, i) => i % 2);
-  const train = async (seed: number) => {
+  const train = async (seed: number, workers: number | "auto" = "auto") => {
     const model = buildModel(structuredClone(spec));
     model.compile({ optimizer: "adam", loss: "sparse_categorical_crossentropy" });
     const history = await model.fit(new Tensor(x, [n, 4, 4, 1]), new Tensor(y, [n]), {
@@ -386,6 +386,7 @@ Deno.test("fit with RandomFlip runs and is reproducible for a seed", async () =>
       batchSize: 16,
       seed,
       verbose: 0,
+      workers,
     });
     const w = model.getLayer("out").getWeights()[0].data.slice();
     model.dispose();
@@ -396,4 +397,9 @@ Deno.test("fit with RandomFlip runs and is reproducible for a seed", async () =>
   assertEquals(a.loss, b.loss);
   if (!a.loss.every(Number.isFinite)) throw new Error(`losses ${a.loss}`);
   if (maxAbsDiff(a.w, c.w) === 0) throw new Error("seeds 5 and 6 trained identical weights");
+  // Two worker threads split each batch: the same flips, so the same weights up to rounding.
+  const one = await train(5, 1), two = await train(5, 2);
+  const d = maxAbsDiff(one.w, two.w);
+  if (!(d <= 1e-5)) throw new Error(`1 vs 2 workers: max |Δw| = ${d}`);
+  console.log(`fit with RandomFlip: 1 vs 2 workers max |Δw| ${d}`);
 });
