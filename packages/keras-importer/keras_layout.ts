@@ -13,15 +13,8 @@ export interface KerasObject {
   [key: string]: unknown;
 }
 
-/** Recurrent layer classes whose weights live in a cell. */
+/** Recurrent layer classes (the classes a Bidirectional may wrap; see `config.ts`). */
 export const RNN_CLASSES: ReadonlySet<string> = new Set(["SimpleRNN", "LSTM", "GRU"]);
-
-/** The cell class Keras creates for each recurrent layer (its snake_case name is the weight scope). */
-export const RNN_CELL_NAMES: Readonly<Record<string, string>> = {
-  SimpleRNN: "simple_rnn_cell",
-  LSTM: "lstm_cell",
-  GRU: "gru_cell",
-};
 
 /**
  * Keras `naming.to_snake_case`: drop non-word characters, then split CamelCase words with `_`.
@@ -52,11 +45,6 @@ export function kerasV3LayerKeys(classNames: readonly string[]): string[] {
   });
 }
 
-function flag(config: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const value = config[key];
-  return typeof value === "boolean" ? value : fallback;
-}
-
 /** The inner layers of a Bidirectional config: forward (`layer`) and backward (`backward_layer`). */
 export function bidirectionalParts(
   config: Record<string, unknown>,
@@ -71,44 +59,9 @@ export function bidirectionalParts(
 
 /**
  * Keras weight names of one layer, in `layer.get_weights()` order (trainable then
- * non-trainable; Bidirectional: forward then backward, each prefixed by its sublayer role).
- * Other classes: the engine layer's own `weightNames()` (`[]` without weights or when unknown).
+ * non-trainable; Bidirectional: forward then backward, each prefixed by its sublayer role): the
+ * engine layer's own `weightNames()`, so each layer class states them once, in its definition.
+ * `[]` for classes without weights or unknown to the engine.
  */
-export function layerWeightNames(className: string, config: Record<string, unknown>): string[] {
-  switch (className) {
-    case "Dense":
-    case "Conv2D":
-      return flag(config, "use_bias", true) ? ["kernel", "bias"] : ["kernel"];
-    case "Embedding":
-      return ["embeddings"];
-    case "BatchNormalization":
-      return [
-        ...(flag(config, "scale", true) ? ["gamma"] : []),
-        ...(flag(config, "center", true) ? ["beta"] : []),
-        "moving_mean",
-        "moving_variance",
-      ];
-    case "SimpleRNN":
-    case "LSTM":
-    case "GRU":
-      return flag(config, "use_bias", true)
-        ? ["kernel", "recurrent_kernel", "bias"]
-        : ["kernel", "recurrent_kernel"];
-    case "Bidirectional": {
-      const parts = bidirectionalParts(config);
-      if (!parts) return [];
-      return [
-        ...layerWeightNames(parts.forward.class_name, parts.forward.config ?? {}).map((n) =>
-          `forward/${n}`
-        ),
-        ...layerWeightNames(parts.backward.class_name, parts.backward.config ?? {}).map((n) =>
-          `backward/${n}`
-        ),
-      ];
-    }
-    default:
-      // Every other class: the engine layer's own weightNames() (PReLU's alpha, …); [] for
-      // classes without weights or unknown to the engine.
-      return engineLayerWeightNames(className, config);
-  }
-}
+export const layerWeightNames: (className: string, config: Record<string, unknown>) => string[] =
+  engineLayerWeightNames;

@@ -9,18 +9,17 @@
  *
  * @module
  */
-import type { KerasObject, WeightTensor } from "../engine/mod.ts";
+import {
+  type KerasObject,
+  type KerasVarGroup,
+  layerVarGroups,
+  type WeightTensor,
+} from "../engine/mod.ts";
 import { isModelClass, type LayerEntry, nestedModelLayers } from "./config.ts";
 import { FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
 import type { H5Dataset, H5Group } from "./hdf5_read.ts";
 import { ensureGroup, h5Group, type H5WriteGroup, putDataset } from "./hdf5_write.ts";
-import {
-  bidirectionalParts,
-  kerasV3LayerKeys,
-  layerWeightNames,
-  RNN_CELL_NAMES,
-  RNN_CLASSES,
-} from "./keras_layout.ts";
+import { kerasV3LayerKeys, layerWeightNames } from "./keras_layout.ts";
 
 /**
  * The layers Keras walks when saving, in order: `Sequential.layers` leaves out its leading
@@ -56,21 +55,27 @@ export function trackedLayerKeys(tracked: readonly { className: string }[]): str
 }
 
 /**
+ * The groups holding a layer's variables, in `get_weights()` order, from the engine layer's
+ * {@link KerasVarGroup}s (each class states its layout once, in its definition); all of `vars` for
+ * classes without weights or unknown to the engine.
+ */
+function readGroups(className: string, config: Record<string, unknown>): KerasVarGroup[] {
+  const groups = layerVarGroups(className, config);
+  const holding = groups.filter((g) => g.count > 0);
+  const read = holding.length > 0 ? holding : groups.filter((g) => g.path === "vars");
+  return read.sort((x, y) => x.start - y.start);
+}
+
+/**
  * Where a layer's variables live, in `get_weights()` order of the groups; `base` is the
  * layer's group (`layers/<key>`, or `layers/<model key>/layers/<key>` inside a nested model).
  */
-export function varGroupPaths(base: string, className: string, config: Record<string, unknown>) {
-  if (RNN_CLASSES.has(className)) return [`${base}/cell/vars`];
-  if (className === "Bidirectional") {
-    const parts = bidirectionalParts(config);
-    const inner = (k: string, cls: string | undefined) =>
-      cls && RNN_CLASSES.has(cls) ? `${base}/${k}/cell/vars` : `${base}/${k}/vars`;
-    return [
-      inner("forward_layer", parts?.forward.class_name),
-      inner("backward_layer", parts?.backward.class_name),
-    ];
-  }
-  return [`${base}/vars`];
+export function varGroupPaths(
+  base: string,
+  className: string,
+  config: Record<string, unknown>,
+): string[] {
+  return readGroups(className, config).map((g) => `${base}/${g.path}`);
 }
 
 function readVarGroup(root: H5Group, path: string, source: string): H5Dataset[] {
@@ -225,29 +230,16 @@ function writeTracked(
         "saveKeras",
       );
     }
-    if (RNN_CLASSES.has(entry.className)) {
-      named(`${base}/vars`, entry.name);
-      named(`${base}/cell/vars`, RNN_CELL_NAMES[entry.className]);
-      list.forEach((w, j) => putDataset(root, `${base}/cell/vars/${j}`, w.shape, w.data));
-    } else if (entry.className === "Bidirectional") {
-      const parts = bidirectionalParts(entry.config)!;
-      named(`${base}/vars`, entry.name);
-      const forwardCount = layerWeightNames(parts.forward.class_name, parts.forward.config).length;
-      const sides = [
-        ["forward_layer", parts.forward, list.slice(0, forwardCount)],
-        ["backward_layer", parts.backward, list.slice(forwardCount)],
-      ] as const;
-      // Keras visits attributes in sorted order, so backward_layer is written first.
-      for (const [attr, inner, innerWeights] of [sides[1], sides[0]]) {
-        named(`${base}/${attr}/vars`, String(inner.config.name ?? attr));
-        named(`${base}/${attr}/cell/vars`, RNN_CELL_NAMES[inner.class_name] ?? "cell");
-        innerWeights.forEach((w, j) =>
-          putDataset(root, `${base}/${attr}/cell/vars/${j}`, w.shape, w.data)
-        );
-      }
-    } else {
-      named(`${base}/vars`, entry.name);
-      list.forEach((w, j) => putDataset(root, `${base}/vars/${j}`, w.shape, w.data));
+    // Every group the layer's class names (empty ones carry only their object's name), in the
+    // order Keras writes them; a class without known weights keeps what it is given in `vars`.
+    const groups = layerVarGroups(entry.className, entry.config);
+    const known = groups.some((g) => g.count > 0);
+    for (const g of groups) {
+      named(`${base}/${g.path}`, g.objectName ?? entry.name);
+      const count = !known && g.path === "vars" ? list.length : g.count;
+      list.slice(g.start, g.start + count).forEach((w, j) =>
+        putDataset(root, `${base}/${g.path}/${j}`, w.shape, w.data)
+      );
     }
   });
 }

@@ -12,8 +12,6 @@ import {
 } from "./errors.ts";
 import type { CallContext, Layer, WeightTensor } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
-import { RecurrentLayer } from "./layers/recurrent.ts";
-import { Bidirectional } from "./layers/bidirectional.ts";
 import { kernelThreads } from "./wasm/threads.ts";
 import { buildGraph, type Graph, type GraphLayer, type GraphNode, MODEL_CLASSES } from "./graph.ts";
 import { type GraphPlan, planGraph, runForward, TensorStore } from "./executor.ts";
@@ -478,7 +476,7 @@ export class Model {
     let largest = 0;
     for (const node of plan.steps) {
       const layer = node.layer;
-      if (layer instanceof RecurrentLayer || layer instanceof Bidirectional) return Infinity;
+      if (layer.prefersWholeBatch) return Infinity;
       const dims = this.#shapes[node.id];
       if (!dims || dims.some((d) => d === null)) return Infinity;
       largest = Math.max(largest, sizeOf(dims as number[]) * 4);
@@ -496,7 +494,7 @@ export class Model {
       if (x.dtype !== "int32") return x;
       const id = this.#graph.inputs[i];
       const readers = this.#graph.nodes.filter((n) => n.inputs.includes(id));
-      const ids = readers.length > 0 && readers.every((n) => n.layer.className === "Embedding");
+      const ids = readers.length > 0 && readers.every((n) => n.layer.readsIds);
       return ids ? x : new Tensor(Float32Array.from(x.data), x.shape);
     });
   }

@@ -5,15 +5,15 @@
  *
  * @module
  */
-import type { KerasObject, ModelSpec, WeightTensor } from "@scratchnet/engine";
+import {
+  type KerasObject,
+  layerVarGroups,
+  type ModelSpec,
+  type WeightTensor,
+} from "@scratchnet/engine";
 import { isModelClass, type LayerEntry, leafLayers, modelLayers } from "../config.ts";
 import { ensureGroup, h5Group, type H5WriteGroup, putDataset, writeHdf5 } from "../hdf5_write.ts";
-import {
-  bidirectionalParts,
-  layerWeightNames,
-  RNN_CELL_NAMES,
-  RNN_CLASSES,
-} from "../keras_layout.ts";
+import { bidirectionalParts, layerWeightNames } from "../keras_layout.ts";
 import type { TfjsManifestGroup, TfjsWeightEntry } from "../read_tfjs.ts";
 import { buildKerasV3WeightsTree } from "../weights_v3.ts";
 
@@ -28,6 +28,12 @@ function legacyLayers(config: KerasObject): LayerEntry[] {
     : entries;
 }
 
+/** The cell object's name of a recurrent layer (`lstm_cell`), from its `.keras` layout. */
+function cellName(object: { class_name: string; config: Record<string, unknown> }) {
+  return layerVarGroups(object.class_name, object.config).find((g) => g.path === "cell/vars")
+    ?.objectName;
+}
+
 /** Per-weight path of one layer in a legacy file (relative to the layer's group). */
 export function legacyWeightPaths(
   entry: LayerEntry,
@@ -37,9 +43,8 @@ export function legacyWeightPaths(
   const prefix = style === "keras3" ? `${modelName}/${entry.name}` : entry.name;
   const suffix = style === "keras2" ? ":0" : "";
   const names = layerWeightNames(entry.className, entry.config);
-  if (RNN_CLASSES.has(entry.className)) {
-    return names.map((n) => `${prefix}/${RNN_CELL_NAMES[entry.className]}/${n}${suffix}`);
-  }
+  const cell = cellName({ class_name: entry.className, config: entry.config });
+  if (cell) return names.map((n) => `${prefix}/${cell}/${n}${suffix}`);
   if (entry.className === "Bidirectional") {
     const parts = bidirectionalParts(entry.config)!;
     const innerName = (inner: KerasObject, role: "forward" | "backward") => {
@@ -49,9 +54,7 @@ export function legacyWeightPaths(
     return names.map((n) => {
       const [role, weight] = n.split("/") as ["forward" | "backward", string];
       const inner = role === "forward" ? parts.forward : parts.backward;
-      return `${prefix}/${innerName(inner, role)}/${
-        RNN_CELL_NAMES[inner.class_name]
-      }/${weight}${suffix}`;
+      return `${prefix}/${innerName(inner, role)}/${cellName(inner)}/${weight}${suffix}`;
     });
   }
   return names.map((n) => `${prefix}/${n}${suffix}`);

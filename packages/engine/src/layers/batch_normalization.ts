@@ -83,13 +83,23 @@ export class BatchNormalization extends Layer {
     return [...inputShape];
   }
 
+  override weightNames(): string[] {
+    return [
+      ...(this.scale ? ["gamma"] : []),
+      ...(this.center ? ["beta"] : []),
+      "moving_mean",
+      "moving_variance",
+    ];
+  }
+
   override weightSpecs(inputShape: Shape): WeightSpec[] {
     const c = [inputShape[inputShape.length - 1] as number];
-    const specs: WeightSpec[] = [];
-    if (this.scale) specs.push({ name: "gamma", shape: c });
-    if (this.center) specs.push({ name: "beta", shape: c });
-    specs.push({ name: "moving_mean", shape: c }, { name: "moving_variance", shape: c });
-    return specs;
+    return this.weightNames().map((name) => ({ name, shape: c }));
+  }
+
+  /** A trainable layer normalises with the batch's statistics, which couple its samples. */
+  override couplesSamples(): boolean {
+    return this.trainable;
   }
 
   /** γ and β train; the moving mean and variance are updated by `fit`, not by gradients. */

@@ -9,6 +9,7 @@ import { LayerConfigError, UnsupportedLayerError, WeightShapeError } from "../er
 import { MERGE_CODES } from "../kernels/rnn_codes.ts";
 import {
   type CallContext,
+  type KerasVarGroup,
   Layer,
   type LayerBuildOptions,
   type LayerConfig,
@@ -141,10 +142,56 @@ export class Bidirectional extends Layer {
     return [...f.slice(0, -1), last];
   }
 
+  /** The forward layer's weight names prefixed `forward/`, then the backward's `backward/`. */
+  override weightNames(): string[] {
+    return [
+      ...this.forward.weightNames().map((n) => `forward/${n}`),
+      ...this.backward.weightNames().map((n) => `backward/${n}`),
+    ];
+  }
+
   override weightSpecs(inputShape: Shape): WeightSpec[] {
-    const named = (l: RecurrentLayer) =>
-      l.weightSpecs(inputShape).map((s) => ({ ...s, name: `${l.name}/${s.name}` }));
-    return [...named(this.forward), ...named(this.backward)];
+    const named = (l: RecurrentLayer, role: string) =>
+      l.weightSpecs(inputShape).map((s) => ({ ...s, name: `${role}/${s.name}` }));
+    return [...named(this.forward, "forward"), ...named(this.backward, "backward")];
+  }
+
+  /**
+   * Keras 3 keeps the wrapped layers as `forward_layer` and `backward_layer`, each with its own
+   * (empty) `vars` named after the wrapped config and its cell's `cell/vars`. Keras visits
+   * attributes in sorted order, so the backward layer's groups come first.
+   */
+  override kerasVarGroups(): KerasVarGroup[] {
+    const nf = this.forward.weightNames().length;
+    const side = (attr: string, layer: RecurrentLayer, field: string, start: number) => {
+      const raw = (this.config[field] ?? this.config.layer) as { config?: LayerConfig };
+      const objectName = String(raw.config?.name ?? attr);
+      return layer.kerasVarGroups().map((g) => ({
+        path: `${attr}/${g.path}`,
+        start: start + g.start,
+        count: g.count,
+        objectName: g.objectName ?? objectName,
+      }));
+    };
+    return [
+      { path: "vars", start: 0, count: 0 },
+      ...side("backward_layer", this.backward, "backward_layer", nf),
+      ...side("forward_layer", this.forward, "layer", 0),
+    ];
+  }
+
+  /** Bidirectional runs the whole batch at once, as its recurrent layers do. */
+  override get prefersWholeBatch(): boolean {
+    return true;
+  }
+
+  /** Initial values follow the wrapped forward layer (LSTM's `unit_forget_bias`). */
+  override initialWeight(
+    name: string,
+    shape: readonly number[],
+    init: (shape: number[]) => Float32Array,
+  ): Float32Array | undefined {
+    return this.forward.initialWeight(name.split("/").pop() ?? name, shape, init);
   }
 
   /** Builds the two wrapped layers from the forward weights then the backward weights. */

@@ -139,6 +139,10 @@ export class Conv2D extends Layer {
     return [outH, outW, this.filters];
   }
 
+  override weightNames(): string[] {
+    return this.useBias ? ["kernel", "bias"] : ["kernel"];
+  }
+
   override weightSpecs(inputShape: Shape): WeightSpec[] {
     const inC = inputShape[2] as number;
     const specs = [{ name: "kernel", shape: [...this.kernelSize, inC, this.filters] }];

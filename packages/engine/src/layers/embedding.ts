@@ -45,6 +45,15 @@ export class Embedding extends Layer {
     return [...inputShape, this.outputDim];
   }
 
+  /** Embedding reads int32 ids as they are. */
+  override get readsIds(): boolean {
+    return true;
+  }
+
+  override weightNames(): string[] {
+    return ["embeddings"];
+  }
+
   override weightSpecs(_inputShape: Shape): WeightSpec[] {
     return [{ name: "embeddings", shape: [this.inputDim, this.outputDim] }];
   }

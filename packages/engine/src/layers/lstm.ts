@@ -11,6 +11,25 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 export class LSTM extends RecurrentLayer {
   readonly cell = RnnCell.LSTM;
 
+  /**
+   * Keras `unit_forget_bias` (default true): the bias starts as
+   * `concat(init(units), ones(units), init(2 * units))`, gate order i, f, c, o.
+   */
+  override initialWeight(
+    name: string,
+    shape: readonly number[],
+    init: (shape: number[]) => Float32Array,
+  ): Float32Array | undefined {
+    if (name !== "bias" || (this.config.unit_forget_bias ?? true) !== true) return undefined;
+    if (shape.length !== 1 || shape[0] % 4 !== 0) return undefined;
+    const u = shape[0] / 4;
+    const data = new Float32Array(4 * u);
+    data.set(init([u]), 0);
+    data.fill(1, u, 2 * u);
+    data.set(init([2 * u]), 2 * u);
+    return data;
+  }
+
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("LSTM", config, options);
   }

@@ -45,6 +45,7 @@ import { SOFTMAX } from "./softmax.ts";
 import { SPATIAL_DROPOUT2D } from "./spatial_dropout2d.ts";
 import { SUBTRACT } from "./subtract.ts";
 import { UP_SAMPLING2D } from "./up_sampling2d.ts";
+import { ZERO_PADDING2D } from "./zero_padding2d.ts";
 
 /** The layer classes the engine runs, in the order `supportedLayerClasses()` lists them. */
 export const LAYER_CLASSES: readonly LayerClass[] = [
@@ -76,6 +77,7 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   CONV2D_TRANSPOSE,
   UP_SAMPLING2D,
   CROPPING2D,
+  ZERO_PADDING2D,
   // RNN layers
   EMBEDDING,
   SIMPLE_RNN,

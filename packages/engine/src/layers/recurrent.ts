@@ -7,6 +7,7 @@ import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { gateCount, RnnCell, RnnFlag } from "../kernels/rnn_codes.ts";
 import {
   type CallContext,
+  type KerasVarGroup,
   Layer,
   type LayerBuildOptions,
   type LayerConfig,
@@ -110,6 +111,31 @@ export abstract class RecurrentLayer extends Layer {
       throw new InputShapeError(this.name, "a known feature dimension", formatShape(inputShape));
     }
     return this.returnSequences ? [inputShape[0], this.units] : [this.units];
+  }
+
+  override weightNames(): string[] {
+    return this.useBias ? ["kernel", "recurrent_kernel", "bias"] : ["kernel", "recurrent_kernel"];
+  }
+
+  /**
+   * Keras 3 keeps an RNN's weights in its cell: `cell/vars`, named after the cell class
+   * (`lstm_cell`); the layer's own `vars` group is empty.
+   */
+  override kerasVarGroups(): KerasVarGroup[] {
+    return [
+      { path: "vars", start: 0, count: 0 },
+      {
+        path: "cell/vars",
+        start: 0,
+        count: this.weightNames().length,
+        objectName: `${kerasSnakeCase(this.className)}_cell`,
+      },
+    ];
+  }
+
+  /** Recurrent layers run the whole batch at once: their per-step products have it as rows. */
+  override get prefersWholeBatch(): boolean {
+    return true;
   }
 
   override weightSpecs(inputShape: Shape): WeightSpec[] {
@@ -244,4 +270,10 @@ export abstract class RecurrentLayer extends Layer {
   override computeMask(_x: DeviceTensor, mask: DeviceTensor | null): DeviceTensor | null {
     return this.returnSequences ? mask : null;
   }
+}
+
+/** Keras `naming.to_snake_case` (`SimpleRNN` → `simple_rnn`): the cell object's name. */
+function kerasSnakeCase(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_]+/g, "").replace(/(.)([A-Z][a-z]+)/g, "$1_$2");
+  return s.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }

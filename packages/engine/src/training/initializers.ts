@@ -258,7 +258,8 @@ const WEIGHT_DEFAULTS: Record<string, [field: string, fallback: string]> = {
 /**
  * Fresh weights for `layer` at `inputShape` (no batch dim), in the layer's Keras order, from its
  * config's initializers (Keras defaults when absent). Wrappers (`Bidirectional`) read the wrapped
- * layer's config; LSTM `unit_forget_bias` (default true) sets the forget-gate bias block to 1.
+ * layer's config; a layer's own quirks (LSTM `unit_forget_bias`, which sets the forget-gate bias
+ * block to 1) come from its `initialWeight` hook.
  */
 export function initialWeights(
   layer: Layer,
@@ -268,7 +269,6 @@ export function initialWeights(
   const wrapped = layer.config.layer as { class_name?: string; config?: LayerConfig } | undefined;
   const inner = wrapped && typeof wrapped === "object" && wrapped.config ? wrapped : undefined;
   const cfg = inner?.config ?? layer.config;
-  const className = inner?.class_name ?? layer.className;
   return layer.weightSpecs(inputShape).map((spec) => {
     const base = spec.name.split("/").pop() ?? spec.name;
     const defaults = WEIGHT_DEFAULTS[base];
@@ -281,20 +281,8 @@ export function initialWeights(
     const [field, fallback] = defaults;
     const where = `layer "${layer.name}" ${field}`;
     const init = resolveInitializer(cfg[field] ?? fallback, where);
-    let data: Float32Array;
-    if (
-      base === "bias" && className === "LSTM" && (cfg.unit_forget_bias ?? true) === true &&
-      spec.shape.length === 1 && spec.shape[0] % 4 === 0
-    ) {
-      // Keras: concat(init(units), ones(units), init(2 * units)) — gate order i, f, c, o.
-      const u = spec.shape[0] / 4;
-      data = new Float32Array(4 * u);
-      data.set(init([u], rng), 0);
-      data.fill(1, u, 2 * u);
-      data.set(init([2 * u], rng), 2 * u);
-    } else {
-      data = init(spec.shape, rng);
-    }
+    const data = layer.initialWeight(spec.name, spec.shape, (shape) => init(shape, rng)) ??
+      init(spec.shape, rng);
     return { name: spec.name, shape: [...spec.shape], data };
   });
 }

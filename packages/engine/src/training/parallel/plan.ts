@@ -66,11 +66,6 @@ function cores(): number {
   return typeof n === "number" && n >= 1 ? n : 1;
 }
 
-/** A layer whose training forward couples the samples of a batch. */
-function couplesSamples(layer: Layer): boolean {
-  return layer.className === "BatchNormalization" && layer.config.trainable !== false;
-}
-
 /**
  * Forward multiply-adds per sample, roughly: each layer's parameters times the positions it is
  * applied at (the input's dims but the last: image pixels, time steps). Embedding tables are
@@ -79,7 +74,7 @@ function couplesSamples(layer: Layer): boolean {
 export function estimateMacsPerSample(layers: readonly Layer[]): number {
   let macs = 0;
   for (const layer of layers) {
-    if (layer.className === "Embedding") continue;
+    if (layer.readsIds) continue;
     const params = layer.countParams();
     if (!params) continue;
     const positions = layer.inputShape.slice(0, -1).reduce(
@@ -98,7 +93,7 @@ export function planWorkers(
   batchSize: number,
 ): WorkerPlan {
   checkWorkersOption(option);
-  const coupled = layers.find(couplesSamples);
+  const coupled = layers.find((layer) => layer.couplesSamples());
   if (coupled) {
     return {
       workers: 1,

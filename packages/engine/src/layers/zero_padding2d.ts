@@ -1,0 +1,104 @@
+import { requireChannelsLast } from "../conv_geometry.ts";
+import { LayerConfigError } from "../errors.ts";
+import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { LayerTraining } from "../layer_training.ts";
+import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+
+/** Largest padding per side a config may ask for (keeps the output size a 32-bit integer). */
+const MAX_PADDING = 65535;
+
+/**
+ * Keras `ZeroPadding2D` (NHWC): `padding` is an integer (every side), `(h, w)` (top and bottom h,
+ * left and right w) or `((top, bottom), (left, right))`; the added rows and columns are zeros.
+ * `channels_first` is refused by name. No weights; masks end here (Keras does not carry them).
+ */
+export class ZeroPadding2D extends Layer {
+  /** `[[top, bottom], [left, right]]`. */
+  readonly padding: [[number, number], [number, number]];
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("ZeroPadding2D", config, options);
+    requireChannelsLast(config, "ZeroPadding2D", this.name);
+    this.padding = ZeroPadding2D.#parse(config.padding ?? [[1, 1], [1, 1]], this.name);
+  }
+
+  static #parse(v: unknown, name: string): [[number, number], [number, number]] {
+    const n = (d: unknown) =>
+      Number.isInteger(d) && (d as number) >= 0 && (d as number) <= MAX_PADDING;
+    if (n(v)) return [[v as number, v as number], [v as number, v as number]];
+    if (Array.isArray(v) && v.length === 2) {
+      if (v.every(n)) return [[v[0], v[0]], [v[1], v[1]]];
+      if (v.every((p) => Array.isArray(p) && p.length === 2 && p.every(n))) {
+        return [[v[0][0], v[0][1]], [v[1][0], v[1][1]]];
+      }
+    }
+    throw new LayerConfigError(
+      name,
+      "padding",
+      `expected an integer in [0, ${MAX_PADDING}], (h, w) or ((top, bottom), (left, right)), ` +
+        `got ${JSON.stringify(v)}`,
+    );
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 3, "(height, width, channels) ");
+    const [[top, bottom], [left, right]] = this.padding;
+    const [h, w, c] = inputShape;
+    return [h === null ? null : h + top + bottom, w === null ? null : w + left + right, c];
+  }
+
+  call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    const [batch, h, w, c] = x.shape;
+    const [[top, bottom], [left, right]] = this.padding;
+    const outH = h + top + bottom;
+    const outW = w + left + right;
+    const y = this.allocOutput(ctx, [batch, outH, outW, c]);
+    ctx.heap.f32(y.ptr, sizeOf(y.shape)).fill(0);
+    // Per image: h rows of w·c floats into rows of outW·c floats, from (top, left) on.
+    for (let b = 0; b < batch; b++) {
+      ctx.kernels.copyStrided(
+        x.ptr + b * h * w * c * 4,
+        w * c,
+        y.ptr + ((b * outH + top) * outW + left) * c * 4,
+        outW * c,
+        h,
+        w * c,
+      );
+    }
+    return y;
+  }
+}
+
+/** Training: the inference forward; dx is the window of dy the input was copied to. */
+const ZERO_PADDING2D_TRAINING: LayerTraining<ZeroPadding2D> = {
+  backward(layer, a) {
+    if (!a.needInputGrad) return null;
+    const [batch, h, w, c] = a.x.shape;
+    const [, outH, outW] = a.dy.shape;
+    const [[top], [left]] = layer.padding;
+    const dx: DeviceTensor = {
+      ptr: a.ctx.heap.alloc(sizeOf(a.x.shape) * 4),
+      shape: [...a.x.shape],
+      dtype: "float32",
+    };
+    for (let b = 0; b < batch; b++) {
+      a.ctx.kernels.copyStrided(
+        a.dy.ptr + ((b * outH + top) * outW + left) * c * 4,
+        outW * c,
+        dx.ptr + b * h * w * c * 4,
+        w * c,
+        h,
+        w * c,
+      );
+    }
+    return dx;
+  },
+};
+
+/** The `ZeroPadding2D` layer class (see `layer_class.ts`). */
+export const ZERO_PADDING2D: LayerClass<ZeroPadding2D> = defineLayer({
+  className: "ZeroPadding2D",
+  create: (config, options) => new ZeroPadding2D(config, options),
+  training: ZERO_PADDING2D_TRAINING,
+});
