@@ -39,6 +39,7 @@ import type { OpLayer } from "./op_layer.ts";
 import { type ReduceFn, ReduceOp } from "./reduce.ts";
 import { ExpandDimsOp, JoinOp, ReshapeOp, SqueezeOp, TransposeOp } from "./shape.ts";
 import { GetItemOp } from "./slice.ts";
+import { type ActivationFn, ActivationOp } from "./activation.ts";
 
 export { OpLayer } from "./op_layer.ts";
 export type { OpTensorRef } from "./args.ts";
@@ -146,17 +147,35 @@ function keras3Reduce(fn: ReduceFn): OpBuilder {
   };
 }
 
-/** The Keras 3 operation classes (`keras.src.ops.numpy.<class>`) the engine runs. */
+function activation(fn: ActivationFn, params: readonly string[]): OpBuilder {
+  return (b) => {
+    const bound = bindArgs(b.call, params);
+    if (!(bound[params[0]] instanceof TensorArg)) {
+      throw new UnsupportedLayerError(b.label, b.name, "an activation of a constant");
+    }
+    const axis = fn === "softmax" ? (plain(bound.axis) ?? b.config.axis ?? -1) : undefined;
+    return new ActivationOp(fn, b.label, b.name, axis, b.options);
+  };
+}
+
+/**
+ * The Keras 3 operation classes the engine runs, keyed `<ops module>.<class>`
+ * (`numpy.Add` is `keras.src.ops.numpy.Add`).
+ */
 const KERAS3_OPS: Record<string, OpBuilder> = {
   ...Object.fromEntries(
     Object.entries(KERAS3_ELEMENTWISE).map(([cls, fn]) => [
-      cls,
+      `numpy.${cls}`,
       elementwise(fn, UNARY_FNS.includes(fn as never) ? ["x"] : ["x1", "x2"]),
     ]),
   ),
-  Reshape: (b) =>
+  "numpy.Tanh": activation("tanh", ["x"]),
+  "nn.Relu": activation("relu", ["x"]),
+  "nn.Sigmoid": activation("sigmoid", ["x"]),
+  "nn.Softmax": activation("softmax", ["x", "axis"]),
+  "numpy.Reshape": (b) =>
     new ReshapeOp(b.label, b.name, k3(b, ["x", "newshape"], "newshape", "new_shape"), b.options),
-  Transpose: (b) => {
+  "numpy.Transpose": (b) => {
     const axes = k3(b, ["x", "axes"], "axes");
     if (axes === null || axes === undefined) {
       throw new UnsupportedLayerError(
@@ -167,9 +186,10 @@ const KERAS3_OPS: Record<string, OpBuilder> = {
     }
     return new TransposeOp(b.label, b.name, axes, b.options);
   },
-  ExpandDims: (b) => new ExpandDimsOp(b.label, b.name, k3(b, ["x", "axis"], "axis"), b.options),
-  Squeeze: (b) => new SqueezeOp(b.label, b.name, k3(b, ["x", "axis"], "axis"), b.options),
-  Concatenate: (b) =>
+  "numpy.ExpandDims": (b) =>
+    new ExpandDimsOp(b.label, b.name, k3(b, ["x", "axis"], "axis"), b.options),
+  "numpy.Squeeze": (b) => new SqueezeOp(b.label, b.name, k3(b, ["x", "axis"], "axis"), b.options),
+  "numpy.Concatenate": (b) =>
     new JoinOp(
       false,
       b.label,
@@ -178,7 +198,7 @@ const KERAS3_OPS: Record<string, OpBuilder> = {
       k3(b, ["xs", "axis"], "axis") ?? 0,
       b.options,
     ),
-  Stack: (b) =>
+  "numpy.Stack": (b) =>
     new JoinOp(
       true,
       b.label,
@@ -187,13 +207,14 @@ const KERAS3_OPS: Record<string, OpBuilder> = {
       k3(b, ["x", "axis"], "axis") ?? 0,
       b.options,
     ),
-  Mean: keras3Reduce("mean"),
-  Sum: keras3Reduce("sum"),
-  Max: keras3Reduce("max"),
-  Amax: keras3Reduce("max"),
-  Min: keras3Reduce("min"),
-  Amin: keras3Reduce("min"),
-  GetItem: (b) => new GetItemOp(b.label, b.name, bindArgs(b.call, ["x", "key"]).key, b.options),
+  "numpy.Mean": keras3Reduce("mean"),
+  "numpy.Sum": keras3Reduce("sum"),
+  "numpy.Max": keras3Reduce("max"),
+  "numpy.Amax": keras3Reduce("max"),
+  "numpy.Min": keras3Reduce("min"),
+  "numpy.Amin": keras3Reduce("min"),
+  "numpy.GetItem": (b) =>
+    new GetItemOp(b.label, b.name, bindArgs(b.call, ["x", "key"]).key, b.options),
 };
 
 /** A TF function's argument (bound by its parameter name). */
@@ -231,6 +252,16 @@ const tfAliases: [ElementwiseFn, string[]][] = [
   ["exp", ["math.exp", "exp"]],
   ["log", ["math.log", "log"]],
 ];
+for (
+  const [fn, params, names] of [
+    ["relu", ["features"], ["nn.relu"]],
+    ["sigmoid", ["x"], ["math.sigmoid", "sigmoid", "nn.sigmoid"]],
+    ["tanh", ["x"], ["math.tanh", "tanh", "nn.tanh"]],
+    ["softmax", ["logits", "axis"], ["nn.softmax", "math.softmax"]],
+  ] as [ActivationFn, string[], string[]][]
+) {
+  for (const n of names) TF_OPS[n] = activation(fn, params);
+}
 for (const [fn, names] of tfAliases) {
   const params = UNARY_FNS.includes(fn as never) ? ["x"] : ["x", "y"];
   for (const n of names) TF_OPS[n] = elementwise(fn, params);
@@ -316,14 +347,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function lookup(raw: OpEntryObject): { builder: OpBuilder; label: string } | { refused: string } {
   const config = isRecord(raw.config) ? raw.config : {};
   if (typeof raw.module === "string" && KERAS3_OPS_MODULE.test(raw.module)) {
-    const module = raw.module.replace(/^keras\.src\./, "keras.");
-    const builder = module === "keras.ops.numpy" && Object.hasOwn(KERAS3_OPS, raw.class_name)
-      ? KERAS3_OPS[raw.class_name]
-      : undefined;
+    const key = `${raw.module.replace(/^keras(\.src)?\.ops\.?/, "")}.${raw.class_name}`;
+    const builder = Object.hasOwn(KERAS3_OPS, key) ? KERAS3_OPS[key] : undefined;
     if (builder) return { builder, label: raw.class_name };
     return {
       refused: `a Keras operation (${raw.module}.${raw.class_name}) the engine does not run; ` +
-        `supported: ${Object.keys(KERAS3_OPS).join(", ")} (keras.src.ops.numpy)`,
+        `supported (keras.src.ops.…): ${Object.keys(KERAS3_OPS).join(", ")}`,
     };
   }
   const fn = config.function;
@@ -385,7 +414,10 @@ export function createOpLayer(
   return { layer, inputs: call.inputs };
 }
 
-/** The Keras 3 op classes and TF functions the engine runs (for documentation and the importer). */
+/**
+ * The Keras 3 op classes (`<ops module>.<class>`, e.g. `numpy.Add`, `nn.Relu`) and TF functions
+ * the engine runs (for documentation and messages).
+ */
 export const SUPPORTED_OPERATIONS: {
   readonly keras3: readonly string[];
   readonly tfOpLambda: readonly string[];
@@ -404,6 +436,10 @@ for (
   const op of [
     ...UNARY_FNS,
     ...BINARY_FNS,
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
     "reshape",
     "transpose",
     "expand_dims",

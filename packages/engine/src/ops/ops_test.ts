@@ -97,6 +97,12 @@ const k2 = (
 });
 
 const S = [3, 5];
+/** A Keras 3 `keras.src.ops.nn` entry. */
+const nn = (cls: string, config: Record<string, unknown> = {}): OpEntryObject => ({
+  class_name: cls,
+  module: "keras.src.ops.nn",
+  config: { name: "op", ...config },
+});
 const CASES: OpCase[] = [
   // element-wise, two tensors (with broadcasting) and numbers on either side
   k3("Add", {}, (t) => [t[0], t[1]], [S, S], ([a, b]) => tf.add(a, b), "Add x + y"),
@@ -118,6 +124,14 @@ const CASES: OpCase[] = [
   k3("Sqrt", {}, (t) => [t[0]], [S], ([a]) => tf.sqrt(a), "Sqrt", true),
   k3("Exp", {}, (t) => [t[0]], [S], ([a]) => tf.exp(a)),
   k3("Log", {}, (t) => [t[0]], [S], ([a]) => tf.log(a), "Log", true),
+  // activations (WASM kernels)
+  { ...k3("Relu", {}, (t) => [t[0]], [S], ([a]) => tf.relu(a)), entry: nn("Relu") },
+  { ...k3("Sigmoid", {}, (t) => [t[0]], [S], ([a]) => tf.sigmoid(a)), entry: nn("Sigmoid") },
+  k3("Tanh", {}, (t) => [t[0]], [S], ([a]) => tf.tanh(a)),
+  {
+    ...k3("Softmax", {}, (t) => [t[0]], [[3, 4]], ([a]) => tf.softmax(a)),
+    entry: nn("Softmax", { axis: -1 }),
+  },
   // shape
   k3("Reshape", { newshape: [-1, 5, 3] }, (t) => [t[0]], [S], ([a]) => tf.reshape(a, [-1, 5, 3])),
   k3(
@@ -247,6 +261,9 @@ const CASES: OpCase[] = [
   ),
   k2("math.pow", (r) => r[0], { y: 3, name: null }, [S], ([a]) => tf.pow(a, 3)),
   k2("math.sqrt", (r) => r[0], { name: null }, [S], ([a]) => tf.sqrt(a), false, true),
+  k2("nn.relu", (r) => r[0], { name: null }, [S], ([a]) => tf.relu(a)),
+  k2("math.sigmoid", (r) => r[0], { name: null }, [S], ([a]) => tf.sigmoid(a)),
+  k2("nn.softmax", (r) => r[0], { axis: -1, name: null }, [[2, 6]], ([a]) => tf.softmax(a)),
   k2("reshape", (r) => r[0], { shape: [-1, 15] }, [S], ([a]) => tf.reshape(a, [-1, 15])),
   k2("transpose", (r) => r[0], { perm: [0, 2, 1] }, [S], ([a]) => tf.transpose(a, [0, 2, 1])),
   k2("concat", (r) => r, { axis: -1 }, [[3, 2], [3, 1]], ([a, b]) => tf.concat([a, b], -1)),
@@ -357,7 +374,7 @@ Deno.test("op: every listed Keras 3 op and TF function has a case", () => {
   for (const cls of ["Add", "Subtract", "Multiply", "TrueDivide", "Maximum", "Minimum", "Power"]) {
     assert(covered.has(cls), cls);
   }
-  assert(SUPPORTED_OPERATIONS.keras3.includes("GetItem"));
+  assert(SUPPORTED_OPERATIONS.keras3.includes("numpy.GetItem"));
   assert(SUPPORTED_OPERATIONS.tfOpLambda.includes("math.reduce_mean"));
   assert(SUPPORTED_OPERATIONS.slicingOpLambda.includes("__operators__.getitem"));
 });
@@ -373,13 +390,13 @@ Deno.test("op: refusals name the op and the node", () => {
   expectThrows(
     () =>
       createOpLayer(
-        { class_name: "Softmax", module: "keras.src.ops.nn", config: {} },
+        { class_name: "LogSoftmax", module: "keras.src.ops.nn", config: {} },
         "softmax_op",
         node,
       ),
     UnsupportedLayerError,
     "softmax_op",
-    "keras.src.ops.nn.Softmax",
+    "keras.src.ops.nn.LogSoftmax",
   );
   expectThrows(
     () =>
@@ -452,6 +469,16 @@ Deno.test("op: batch-moving arguments and bad shapes are typed errors", () => {
     "whole batch",
   );
   expectThrows(() => build("Squeeze", { axis: 1 }, [kt("x")], [3]), InputShapeError);
+  const softmax = createOpLayer(nn("Softmax", { axis: 1 }), "softmax_1", {
+    args: [kt("x")],
+    kwargs: {},
+  }).layer;
+  expectThrows(
+    () => softmax.buildInputs([[3, 4]], [], heap),
+    InputShapeError,
+    "softmax_1",
+    "last axis",
+  );
   const add = createOpLayer(
     { class_name: "Add", module: NUMPY, config: { name: "add" } },
     "add",
