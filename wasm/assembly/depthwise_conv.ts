@@ -326,6 +326,107 @@ function dwPixels4K3S1(
   if (ci < c) dwPixels4(x, cBytes, w, nky, 3, xRow, cBytes, wRow, c, ci, bias, y, act, alpha);
 }
 
+/**
+ * dwPixels4 for a 3-wide window row at stride 2 and column dilation 1 (MobileNet's downsampling
+ * depthwise layers): the 4 pixels' 3 taps read 9 consecutive input cells (neighbours share one),
+ * so each window row loads 9 input and 3 kernel vectors per channel block for 12 multiply-adds.
+ */
+function dwPixels4K3S2(
+  x: usize,
+  w: usize,
+  nky: i32,
+  xRow: usize,
+  wRow: usize,
+  c: i32,
+  bias: usize,
+  y: usize,
+  act: i32,
+  alpha: f32,
+): void {
+  const cBytes = <usize> c << 2;
+  let ci = 0;
+  for (; ci + 8 <= c; ci += 8) {
+    const o = <usize> ci << 2;
+    const b0 = biasV(bias, o);
+    const b1 = biasV(bias, o + 16);
+    let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+    let xr = x + o;
+    let wr = w + o;
+    for (let ky = 0; ky < nky; ky++) {
+      // Lower 4 channels.
+      let w0: v128, w1: v128, w2: v128, v: v128, p: usize;
+      w0 = v128.load(wr);
+      w1 = v128.load(wr + cBytes);
+      w2 = v128.load(wr + 2 * cBytes);
+      p = xr;
+      a00 = madd(a00, v128.load(p), w0);
+      p += cBytes;
+      a00 = madd(a00, v128.load(p), w1);
+      p += cBytes;
+      v = v128.load(p);
+      a00 = madd(a00, v, w2);
+      a10 = madd(a10, v, w0);
+      p += cBytes;
+      a10 = madd(a10, v128.load(p), w1);
+      p += cBytes;
+      v = v128.load(p);
+      a10 = madd(a10, v, w2);
+      a20 = madd(a20, v, w0);
+      p += cBytes;
+      a20 = madd(a20, v128.load(p), w1);
+      p += cBytes;
+      v = v128.load(p);
+      a20 = madd(a20, v, w2);
+      a30 = madd(a30, v, w0);
+      p += cBytes;
+      a30 = madd(a30, v128.load(p), w1);
+      p += cBytes;
+      a30 = madd(a30, v128.load(p), w2);
+      // Upper 4 channels.
+      w0 = v128.load(wr, 16);
+      w1 = v128.load(wr + cBytes, 16);
+      w2 = v128.load(wr + 2 * cBytes, 16);
+      p = xr;
+      a01 = madd(a01, v128.load(p, 16), w0);
+      p += cBytes;
+      a01 = madd(a01, v128.load(p, 16), w1);
+      p += cBytes;
+      v = v128.load(p, 16);
+      a01 = madd(a01, v, w2);
+      a11 = madd(a11, v, w0);
+      p += cBytes;
+      a11 = madd(a11, v128.load(p, 16), w1);
+      p += cBytes;
+      v = v128.load(p, 16);
+      a11 = madd(a11, v, w2);
+      a21 = madd(a21, v, w0);
+      p += cBytes;
+      a21 = madd(a21, v128.load(p, 16), w1);
+      p += cBytes;
+      v = v128.load(p, 16);
+      a21 = madd(a21, v, w2);
+      a31 = madd(a31, v, w0);
+      p += cBytes;
+      a31 = madd(a31, v128.load(p, 16), w1);
+      p += cBytes;
+      a31 = madd(a31, v128.load(p, 16), w2);
+      xr += xRow;
+      wr += wRow;
+    }
+    const yp = y + o;
+    v128.store(yp, finishV(a00, act, alpha));
+    v128.store(yp, finishV(a01, act, alpha), 16);
+    v128.store(yp + cBytes, finishV(a10, act, alpha));
+    v128.store(yp + cBytes, finishV(a11, act, alpha), 16);
+    v128.store(yp + 2 * cBytes, finishV(a20, act, alpha));
+    v128.store(yp + 2 * cBytes, finishV(a21, act, alpha), 16);
+    v128.store(yp + 3 * cBytes, finishV(a30, act, alpha));
+    v128.store(yp + 3 * cBytes, finishV(a31, act, alpha), 16);
+  }
+  // The channel tail (fewer than 8) through the general tile.
+  if (ci < c) dwPixels4(x, cBytes << 1, w, nky, 3, xRow, cBytes, wRow, c, ci, bias, y, act, alpha);
+}
+
 /** One output pixel, all channels, nky × nkx taps from x / w (strides as in dwPixels4). */
 function dwPixel1(
   x: usize,
@@ -443,6 +544,7 @@ function dwForwardImage(
   const owA = min(tapLo(-padLeft, sw), outW);
   const owB = max(owA, min(floorDiv(wd - 1 - (kw - 1) * dw + padLeft, sw) + 1, outW));
   const k3s1 = kw == 3 && sw == 1 && dw == 1;
+  const k3s2 = kw == 3 && sw == 2 && dw == 1;
   for (let oh = 0; oh < outH; oh++) {
     const iyBase = oh * sh - padTop;
     const ky0 = tapLo(iyBase, dh);
@@ -458,6 +560,13 @@ function dwForwardImage(
     if (k3s1) {
       for (; ow + 4 <= owB; ow += 4) {
         dwPixels4K3S1(
+          xInterior + <usize> (ow - owA) * xPix, wBase, nky, xRow, wRow, c, bias,
+          yRow + <usize> ow * cBytes, act, alpha,
+        );
+      }
+    } else if (k3s2) {
+      for (; ow + 4 <= owB; ow += 4) {
+        dwPixels4K3S2(
           xInterior + <usize> (ow - owA) * xPix, wBase, nky, xRow, wRow, c, bias,
           yRow + <usize> ow * cBytes, act, alpha,
         );
