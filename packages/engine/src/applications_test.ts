@@ -1,0 +1,98 @@
+/**
+ * Issue 15, "Show": architecture replicas of six `keras.applications` families (MobileNetV2,
+ * ResNet50, InceptionV3, DenseNet121, EfficientNetB0, Xception; `testing/tfjs_applications.ts`)
+ * built in TF.js with random weights and calibrated-then-perturbed BatchNormalization statistics,
+ * run by the engine from their config (`specFromTfjs`, or the Keras 3 form `keras3SpecFromTfjs`
+ * for every other family) and by TF.js (wasm backend): on 16 images, identical argmax per image
+ * and max |Δp| ≤ 1e-4.
+ *
+ * CI tier: small variants (32–75 px inputs, thinner and shallower stages, 10 classes) of all six.
+ * Slow tier (only with `SCRATCHNET_SLOW_TESTS=1`): the real architectures at Keras's default
+ * sizes (224 × 224, 299 × 299 for InceptionV3 / Xception), width 1, every block, 1000 classes.
+ */
+import { buildModel, Tensor } from "../mod.ts";
+import { argmaxRows, maxAbsDiff, Rng } from "../testing/random.ts";
+import {
+  APPLICATION_FAMILIES,
+  type ApplicationFamily,
+  applicationInputs,
+  type ApplicationOptions,
+  useApplicationBackend,
+} from "../testing/tfjs_applications.ts";
+import { keras3SpecFromTfjs, specFromTfjs, tfjsPredictMany } from "../testing/tfjs_graphs.ts";
+
+const TOL = 1e-4;
+const BATCH = 16;
+const slow = Deno.env.get("SCRATCHNET_SLOW_TESTS") === "1";
+
+/** CI-tier size knobs per family: seconds on 2 loaded cores, every layer class kept. */
+const CI_TIER: Record<string, ApplicationOptions> = {
+  MobileNetV2: { inputSize: 64, width: 0.35, depthScale: 1, classes: 10 },
+  ResNet50: { inputSize: 64, width: 0.25, depthScale: 0.5, classes: 10 },
+  InceptionV3: { inputSize: 75, width: 0.25, depthScale: 0.67, classes: 10 },
+  DenseNet121: { inputSize: 64, width: 0.5, depthScale: 0.25, classes: 10 },
+  EfficientNetB0: { inputSize: 64, width: 0.5, depthScale: 0.5, classes: 10 },
+  Xception: { inputSize: 71, width: 0.25, depthScale: 0.25, classes: 10 },
+};
+
+/** Runs one family both ways and throws unless argmax agrees and |Δp| ≤ TOL everywhere. */
+async function compareFamily(
+  family: ApplicationFamily,
+  options: ApplicationOptions,
+  dialect: "keras2" | "keras3",
+): Promise<void> {
+  await useApplicationBackend("wasm");
+  const t0 = performance.now();
+  const ref = family.build({ seed: 15, ...options });
+  const size = options.inputSize ?? family.defaultSize;
+  const x = applicationInputs(new Rng(1500), BATCH, size, family.pixelRange);
+  try {
+    const t1 = performance.now();
+    const want = tfjsPredictMany(ref, [x])[0];
+    const t2 = performance.now();
+    const spec = dialect === "keras2" ? specFromTfjs(ref) : keras3SpecFromTfjs(ref);
+    const model = buildModel(spec);
+    try {
+      const t3 = performance.now();
+      const got = model.predict(new Tensor(x.data, x.shape));
+      const t4 = performance.now();
+      const classes = want.length / BATCH;
+      const d = maxAbsDiff(got.data, want);
+      const a = argmaxRows(got.data, classes), b = argmaxRows(want, classes);
+      const agree = a.filter((v, i) => v === b[i]).length;
+      const distinct = new Set(b).size;
+      console.log(
+        `${family.name} ${size}px (${dialect}): max |Δp| ${d.toExponential(2)}, argmax ` +
+          `${agree}/${BATCH} (${distinct} distinct classes), build ${
+            ((t1 - t0) / 1000).toFixed(1)
+          } s, TF.js ${((t2 - t1) / 1000).toFixed(1)} s, engine ${((t4 - t3) / 1000).toFixed(1)} s`,
+      );
+      if (!(d <= TOL)) throw new Error(`${family.name}: max |Δp| ${d} > ${TOL}`);
+      if (agree !== BATCH) {
+        throw new Error(`${family.name}: argmax engine [${a}] vs TF.js [${b}]`);
+      }
+      if (distinct < 2) throw new Error(`${family.name}: every image predicts class ${b[0]}`);
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    ref.dispose();
+  }
+}
+
+APPLICATION_FAMILIES.forEach((family, i) => {
+  const dialect = i % 2 === 0 ? "keras2" : "keras3";
+  const ci = CI_TIER[family.name];
+  Deno.test(
+    `${family.name} replica, CI tier (${ci.inputSize}px, width ${ci.width}, depth ${ci.depthScale}, ` +
+      `${dialect} config): engine vs TF.js on ${BATCH} images, argmax identical, max |Δp| ≤ ${TOL}`,
+    () => compareFamily(family, ci, dialect),
+  );
+  Deno.test({
+    name: `${family.name} replica, SLOW TIER (real size ${family.defaultSize}px, width 1, every ` +
+      `block, 1000 classes; runs only with SCRATCHNET_SLOW_TESTS=1): engine vs TF.js on ${BATCH} ` +
+      `images, argmax identical, max |Δp| ≤ ${TOL}`,
+    ignore: !slow,
+    fn: () => compareFamily(family, {}, dialect),
+  });
+});
