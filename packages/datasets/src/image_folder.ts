@@ -30,6 +30,7 @@ import { defaultCacheDir, isDirectory, isFile, join, toPath } from "./paths.ts";
 import { createProgress, type ProgressSetting } from "./progress.ts";
 import { listZip, readZipEntries, type ZipEntry } from "./zip.ts";
 import { publishFile, removeQuietly } from "./download.ts";
+import type { DecodeReply, DecodeRequest } from "./image_decode_worker.ts";
 
 /** File extensions Keras lists (compared case-insensitively); other files are ignored. */
 export const IMAGE_EXTENSIONS: readonly string[] = [".bmp", ".gif", ".jpeg", ".jpg", ".png"];
@@ -76,6 +77,12 @@ export interface LoadImageFolderOptions {
   cacheDir?: string | URL;
   /** Progress bar on stderr; default only if stderr is a terminal. */
   progress?: ProgressSetting;
+  /**
+   * Decoding Workers; default 0 (decode in this thread). Results do not depend on it. On the
+   * project's shared 2-core machine under load, 2 Workers were slower than none (10,000 CIFAR-10
+   * JPEGs: 6.1 s vs 4.6 s), so they are opt-in: measure before turning them on.
+   */
+  workers?: number;
 }
 
 /** An image skipped under `skipBadImages`. */
@@ -177,7 +184,12 @@ interface Index {
   fingerprint: string;
   /** Calls `onFile` per file in index order (folder) or archive order (zip); `failed` if unreadable. */
   read(
-    onFile: (index: number, bytes: Uint8Array, name: string, failed?: CorruptFileError) => void,
+    onFile: (
+      index: number,
+      bytes: Uint8Array,
+      name: string,
+      failed?: CorruptFileError,
+    ) => void | Promise<void>,
   ): Promise<void>;
 }
 
@@ -227,10 +239,15 @@ async function indexFolder(
           bytes = await Deno.readFile(path);
         } catch (error) {
           bytes = new Uint8Array(0);
-          onFile(i, bytes, path, new CorruptFileError(path, `cannot read (${String(error)})`));
+          await onFile(
+            i,
+            bytes,
+            path,
+            new CorruptFileError(path, `cannot read (${String(error)})`),
+          );
           continue;
         }
-        onFile(i, bytes, path);
+        await onFile(i, bytes, path);
       }
     },
   };
@@ -611,12 +628,27 @@ function makeTargets(labels: Int32Array, mode: LabelMode, classes: number) {
   return out;
 }
 
+/** Files per message to a Worker. */
+const BATCH = 256;
+
+function workerCount(requested: number | undefined, count: number): number {
+  if (requested !== undefined) {
+    if (!Number.isInteger(requested) || requested < 0) {
+      throw new InvalidOptionError("workers", "a non-negative integer", requested);
+    }
+    return Math.min(requested, count);
+  }
+  return 0;
+}
+
 async function decodeAll(
   index: Index,
   sampleSize: number,
   opts: ReturnType<typeof checkOptions>,
   options: LoadImageFolderOptions,
 ): Promise<Decoded> {
+  const workers = workerCount(options.workers, index.files.length);
+  if (workers >= 1) return await decodeInWorkers(index, sampleSize, opts, options, workers);
   await loadImageDecoders();
   const count = index.files.length;
   const pixels = new Uint8Array(count * sampleSize);
@@ -658,6 +690,17 @@ async function decodeAll(
   } finally {
     progress.done();
   }
+  return compactDecoded(pixels, ok, skipped, sampleSize);
+}
+
+/** Drops the slots of images that failed (`ok[i] === 0`). */
+function compactDecoded(
+  pixels: Uint8Array,
+  ok: Uint8Array,
+  skipped: SkippedImage[],
+  sampleSize: number,
+): Decoded {
+  const count = ok.length;
   const kept: number[] = [];
   for (let i = 0; i < count; i++) if (ok[i]) kept.push(i);
   if (kept.length === count) return { pixels, kept, skipped };
@@ -666,4 +709,135 @@ async function decodeAll(
     compact.set(pixels.subarray(from * sampleSize, (from + 1) * sampleSize), to * sampleSize)
   );
   return { pixels: compact, kept, skipped };
+}
+
+/**
+ * {@linkcode decodeAll} on `workers` Workers: files are read here in batches of 256 and decoded
+ * there (each batch's pixels come back as one transferred buffer). At most two batches wait per
+ * Worker, so memory stays bounded. The result is identical to decoding in this thread; with
+ * several bad images, the one reported (or the order of `skipped`) follows the index.
+ */
+async function decodeInWorkers(
+  index: Index,
+  sampleSize: number,
+  opts: ReturnType<typeof checkOptions>,
+  options: LoadImageFolderOptions,
+  workers: number,
+): Promise<Decoded> {
+  const count = index.files.length;
+  const pixels = new Uint8Array(count * sampleSize);
+  const ok = new Uint8Array(count);
+  const failures: { index: number; error: CorruptFileError }[] = [];
+  let fatal: Error | undefined;
+  const progress = createProgress(`decode ${count} images (${workers} workers)`, count, {
+    enabled: options.progress,
+    unit: "items",
+  });
+  const pool = Array.from(
+    { length: workers },
+    () => new Worker(new URL("./image_decode_worker.ts", import.meta.url).href, { type: "module" }),
+  );
+  const busy = new Array<number>(workers).fill(0);
+  const batches = new Map<number, { indices: number[]; files: string[]; done: () => void }>();
+  let wake: (() => void) | undefined;
+  const settle = (worker: number, id: number) => {
+    batches.get(id)?.done();
+    batches.delete(id);
+    busy[worker]--;
+    wake?.();
+  };
+  pool.forEach((worker, w) => {
+    worker.onmessage = (event: MessageEvent<DecodeReply>) => {
+      const reply = event.data;
+      const batch = batches.get(reply.id)!;
+      reply.errors.forEach((error, j) => {
+        const slot = batch.indices[j];
+        if (error === null) {
+          pixels.set(
+            reply.pixels.subarray(j * sampleSize, (j + 1) * sampleSize),
+            slot * sampleSize,
+          );
+          ok[slot] = 1;
+        } else if ("detail" in error) {
+          failures.push({ index: slot, error: new CorruptFileError(batch.files[j], error.detail) });
+        } else {
+          fatal ??= new Error(`decoding ${batch.files[j]} failed: ${error.fatal}`);
+        }
+      });
+      progress.add(reply.errors.length);
+      settle(w, reply.id);
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      fatal ??= new Error(`image decoding worker failed: ${event.message}`);
+      for (const [id] of batches) settle(w, id);
+    };
+  });
+  const stopIfFailed = () => {
+    if (fatal) throw fatal;
+    if (failures.length > 0 && !options.skipBadImages) {
+      throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
+    }
+  };
+  const inFlight: Promise<void>[] = [];
+  let nextId = 0;
+  let current = { indices: [] as number[], files: [] as string[], buffers: [] as ArrayBuffer[] };
+  const dispatch = async () => {
+    if (current.indices.length === 0) return;
+    let w = busy.indexOf(Math.min(...busy));
+    while (busy[w] >= 2) {
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      w = busy.indexOf(Math.min(...busy));
+    }
+    stopIfFailed();
+    const id = nextId++;
+    const { indices, files, buffers } = current;
+    current = { indices: [], files: [], buffers: [] };
+    inFlight.push(new Promise<void>((done) => batches.set(id, { indices, files, done })));
+    busy[w]++;
+    const request: DecodeRequest = {
+      id,
+      files,
+      buffers,
+      colorMode: opts.colorMode,
+      height: opts.height,
+      width: opts.width,
+      interpolation: opts.interpolation,
+      cropToAspectRatio: options.cropToAspectRatio ?? false,
+    };
+    pool[w].postMessage(request, buffers);
+  };
+  try {
+    await index.read(async (i, bytes, file, failed) => {
+      if (failed) {
+        failures.push({ index: i, error: failed });
+        progress.add(1);
+        return;
+      }
+      // Own, transferable bytes (a zip entry is a view into a shared read block).
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+        ? bytes.buffer as ArrayBuffer
+        : bytes.slice().buffer;
+      current.indices.push(i);
+      current.files.push(file);
+      current.buffers.push(own);
+      if (current.indices.length >= BATCH) await dispatch();
+    });
+    await dispatch();
+    await Promise.all(inFlight);
+    stopIfFailed();
+  } finally {
+    for (const worker of pool) worker.terminate();
+    progress.done();
+  }
+  failures.sort((a, b) => a.index - b.index);
+  const onSkip = options.onSkip ??
+    ((_file: string, error: CorruptFileError) => console.warn(`skipping ${error.message}`));
+  const skipped: SkippedImage[] = [];
+  for (const { error } of failures) {
+    skipped.push({ file: error.file, reason: error.message });
+    onSkip(error.file, error);
+  }
+  return compactDecoded(pixels, ok, skipped, sampleSize);
 }

@@ -403,3 +403,34 @@ Deno.test("resizeImage: writes at an offset of a shared buffer", () => {
   resizeImage(image, 1, 4, {}, out, 5); // resized
   assertEquals(Array.from(out), [1, 1, 0, 100, 1, 0, 25, 75, 100]);
 });
+
+Deno.test("loadImageFolder: decoding on Workers gives the same bytes, errors and skips", async () => {
+  await using dir = await tempDir();
+  const tree = fixtureTree();
+  for (let i = 0; i < 300; i++) {
+    tree[`cats/many/${String(i).padStart(3, "0")}.png`] = png(3, 5 + (i % 4));
+  }
+  await writeTree(dir.path, tree);
+  const common = { imageSize: [4, 6] as [number, number], seed: 3, cache: false } as const;
+  const inThread = await loadImageFolder(dir.path, { ...common, workers: 0 });
+  const onWorkers = await loadImageFolder(dir.path, { ...common, workers: 2 });
+  assertEquals(onWorkers.shape, [305, 4, 6, 3]);
+  assertEquals(onWorkers.filePaths, inThread.filePaths);
+  assertEquals(onWorkers.images, inThread.images);
+
+  const good = jpg(6, 6);
+  await Deno.writeFile(join(dir.path, "dogs", "bad1.jpg"), good.subarray(0, 100));
+  await Deno.writeFile(join(dir.path, "cats", "many", "150.png"), new Uint8Array(10));
+  const error = await assertRejects(
+    () => loadImageFolder(dir.path, { ...common, workers: 2 }),
+    CorruptFileError,
+  );
+  // The first bad file in Keras's listing order is the one reported.
+  assert(error.file.endsWith(join("cats", "many", "150.png")), error.message);
+  const skipping = { ...common, skipBadImages: true, onSkip: () => {} } as const;
+  const a = await loadImageFolder(dir.path, { ...skipping, workers: 0 });
+  const b = await loadImageFolder(dir.path, { ...skipping, workers: 2 });
+  assertEquals(b.skipped, a.skipped);
+  assertEquals(b.images, a.images);
+  assertEquals(b.shape[0], 304);
+});
