@@ -12,6 +12,7 @@ import {
   keras2Config,
   keras3Config,
   kt,
+  layer3,
   NUMPY,
   op3,
   randomWeights,
@@ -216,4 +217,103 @@ Deno.test("op graph: an unknown op, a Lambda and a custom class are refused by n
     ModelConfigError,
     "add",
   );
+});
+
+/**
+ * A nested Functional model holding operation nodes (`x * 2.0 + x` after a Dense), called on two
+ * inputs, then `inner(p) - inner(q)`: each op layer runs twice (once per call of the nested
+ * model) and the shared Dense's gradient sums over both calls.
+ */
+function nestedOpsConfig(): Record<string, unknown> {
+  const inner = {
+    name: "inner",
+    layers: [
+      {
+        module: "keras.layers",
+        class_name: "InputLayer",
+        config: { name: "ix", batch_shape: [null, 3], dtype: "float32" },
+        name: "ix",
+        inbound_nodes: [],
+      },
+      layer3("Dense", { name: "idense", units: 3 }, [kt("ix")]),
+      op3("Multiply", "multiply", {}, [kt("idense"), 2.0]),
+      op3("Add", "add", {}, [kt("multiply"), kt("ix")]),
+    ],
+    input_layers: [["ix", 0, 0]],
+    output_layers: [["add", 0, 0]],
+  };
+  const input = (name: string) => ({
+    module: "keras.layers",
+    class_name: "InputLayer",
+    config: { name, batch_shape: [null, 3], dtype: "float32" },
+    name,
+    inbound_nodes: [],
+  });
+  return {
+    class_name: "Functional",
+    config: {
+      name: "outer",
+      layers: [
+        input("p"),
+        input("q"),
+        {
+          module: "keras.src.models.functional",
+          class_name: "Functional",
+          config: inner,
+          name: "inner",
+          inbound_nodes: [{ args: [kt("p")], kwargs: {} }, { args: [kt("q")], kwargs: {} }],
+        },
+        op3("Subtract", "subtract", {}, [kt("inner", 0), kt("inner", 1)]),
+      ],
+      input_layers: [["p", 0, 0], ["q", 0, 0]],
+      output_layers: [["subtract", 0, 0]],
+    },
+  };
+}
+
+Deno.test("op graph: a nested model with operation nodes called twice predicts and trains as TF.js", async () => {
+  await tfReady();
+  const rng = new Rng(31);
+  const kernel = rng.floats(9, -0.5, 0.5);
+  const bias = rng.floats(3, -0.5, 0.5);
+  const weights = {
+    "inner/idense": [
+      { name: "kernel", shape: [3, 3], data: kernel },
+      { name: "bias", shape: [3], data: bias },
+    ],
+  };
+  const batch = 4;
+  const p = new Tensor(rng.floats(batch * 3), [batch, 3]);
+  const q = new Tensor(rng.floats(batch * 3), [batch, 3]);
+  const target = rng.floats(batch * 3);
+  const spec = { config: nestedOpsConfig() as ModelSpec["config"], weights };
+  const model = buildModel(spec);
+  const w = tf.variable(tf.tensor(kernel, [3, 3]));
+  const b = tf.variable(tf.tensor(bias, [3]));
+  const f = (v: tf.Tensor) => tf.add(tf.mul(tf.add(tf.matMul(v, w), b), 2.0), v);
+  const pt = tf.tensor(p.data, [batch, 3]);
+  const qt = tf.tensor(q.data, [batch, 3]);
+  try {
+    const got = model.predictMany([p, q])[0];
+    const want = tf.tidy(() => tf.sub(f(pt), f(qt)).dataSync().slice());
+    const d = maxAbsDiff(got.data, want);
+    if (!(d <= 1e-5)) throw new Error(`nested ops: max diff ${d}`);
+    model.compile({ optimizer: new SGD({ learningRate: 1 }), loss: "mse" });
+    model.trainOnBatch([p, q], new Tensor(target, [batch, 3]));
+    const after = model.toSpec().weights["inner/idense"];
+    const { grads } = tf.variableGrads(() =>
+      tf.mean(tf.square(tf.sub(tf.sub(f(pt), f(qt)), tf.tensor(target, [batch, 3]))))
+    );
+    const pairs: [number, Float32Array, tf.Variable][] = [[0, kernel, w], [1, bias, b]];
+    for (const [i, before, v] of pairs) {
+      const g = Float32Array.from(before, (x, j) => x - after[i].data[j]);
+      const ref = grads[v.name].dataSync();
+      const e = relativeError(g, ref);
+      if (!(e <= 1e-4)) throw new Error(`idense#${i}: rel err ${e}`);
+    }
+    Object.values(grads).forEach((g) => g.dispose());
+  } finally {
+    model.dispose();
+    [w, b, pt, qt].forEach((t) => t.dispose());
+  }
 });
