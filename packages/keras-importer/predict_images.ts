@@ -18,7 +18,9 @@ import { writeNpy } from "./npy.ts";
 
 /** Where the command writes (same shape as the CLI's). */
 export interface ImagesIo {
+  /** Result lines. */
   out: (line: string) => void;
+  /** Error lines. */
   err: (line: string) => void;
 }
 
@@ -112,14 +114,23 @@ export function hasRescaling(config: unknown): boolean {
 
 /** Parsed flags of the images mode (see {@linkcode predictImages}). */
 export interface PredictImagesFlags {
+  /** `--model`: the model file. */
   model: string;
+  /** `--images`: an image file, a folder or a zip. */
   images: string;
+  /** `--labels`: a text file of class names, one per line. */
   labels?: string;
+  /** `--top-k` (default 5). */
   topK?: string;
+  /** `--pixels`: `0-1` or `0-255` (default from the model). */
   pixels?: string;
+  /** `--output`: where to write the model's outputs (`.npy`). */
   output?: string;
+  /** `--batch-size`. */
   batchSize?: string;
+  /** `--conv`: Conv2D method. */
   conv?: string;
+  /** `--force`: overwrite `output`. */
   force?: boolean;
 }
 

@@ -24,16 +24,23 @@ export interface DecodeRequest {
   files: string[];
   /** Each file's bytes (transferred). */
   buffers: ArrayBuffer[];
+  /** Channels to decode to. */
   colorMode: ColorMode;
+  /** Target height. */
   height: number;
+  /** Target width. */
   width: number;
+  /** Resizing method. */
   interpolation: Interpolation;
+  /** Centre-crop to the target aspect ratio first. */
   cropToAspectRatio: boolean;
 }
 
 /** A worker's reply: pixels of every file, `null` or the failure per file. */
 export interface DecodeReply {
+  /** The request's batch id. */
   id: number;
+  /** The batch's pixels, one sample after another (failed files' slots are zero). */
   pixels: Uint8Array;
   /** Per file: `null` (decoded), `{ detail }` (a CorruptFileError's detail) or `{ fatal }`. */
   errors: ({ detail: string } | { fatal: string } | null)[];

@@ -492,11 +492,17 @@ async function writeCache(path: string, header: CacheHeader, pixels: Uint8Array)
  * @throws {CorruptFileError} an image cannot be decoded (names the file), unless `skipBadImages`.
  * @throws {InvalidOptionError} an option outside Keras's accepted values.
  * @throws {DatasetError} no image found, or a subset would be empty.
+ *
+ * With `subset: "both"`, returns `[training, validation]` from one decode.
  */
 export async function loadImageFolder(
   source: string | URL,
   options: LoadImageFolderOptions & { subset: "both" },
 ): Promise<[ImageFolderDataset, ImageFolderDataset]>;
+/**
+ * Loads all images of the folder or zip, or one subset (`"training"` / `"validation"`); see the
+ * `subset: "both"` overload for the semantics.
+ */
 export async function loadImageFolder(
   source: string | URL,
   options?: LoadImageFolderOptions & { subset?: "training" | "validation" },
