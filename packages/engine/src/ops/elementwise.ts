@@ -41,36 +41,22 @@ export type ElementwiseFn = typeof UNARY_FNS[number] | typeof BINARY_FNS[number]
 /** One operand: a tensor input of the call (its index) or a number. */
 export type Operand = { tensor: number } | { value: number };
 
-function f(fn: ElementwiseFn, a: number, b: number): number {
-  switch (fn) {
-    case "add":
-      return a + b;
-    case "subtract":
-      return a - b;
-    case "multiply":
-      return a * b;
-    case "divide":
-      return a / b;
-    case "maximum":
-      return a >= b ? a : b;
-    case "minimum":
-      return a <= b ? a : b;
-    case "power":
-      return Math.pow(a, b);
-    case "negative":
-      return -a;
-    case "abs":
-      return Math.abs(a);
-    case "square":
-      return a * a;
-    case "sqrt":
-      return Math.sqrt(a);
-    case "exp":
-      return Math.exp(a);
-    case "log":
-      return Math.log(a);
-  }
-}
+/** Each function as its own closure (monomorphic in the forward loops). */
+const FNS: Record<ElementwiseFn, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  subtract: (a, b) => a - b,
+  multiply: (a, b) => a * b,
+  divide: (a, b) => a / b,
+  maximum: (a, b) => (a >= b ? a : b),
+  minimum: (a, b) => (a <= b ? a : b),
+  power: (a, b) => Math.pow(a, b),
+  negative: (a) => -a,
+  abs: (a) => Math.abs(a),
+  square: (a) => a * a,
+  sqrt: (a) => Math.sqrt(a),
+  exp: (a) => Math.exp(a),
+  log: (a) => Math.log(a),
+};
 
 /** ∂f/∂(operand `side`) at (a, b) with output y. */
 function df(fn: ElementwiseFn, side: 0 | 1, a: number, b: number, y: number): number {
@@ -163,11 +149,15 @@ export class ElementwiseOp extends OpLayer {
     const y = this.allocOutput(ctx, shape);
     const [a, b] = this.#expand(xs, ctx, shape);
     const out = ctx.heap.f32(y.ptr, n);
-    const fn = this.fn;
-    for (let i = 0; i < n; i++) {
-      const av = typeof a === "number" ? a : a[i];
-      const bv = b === undefined ? 0 : typeof b === "number" ? b : b[i];
-      out[i] = f(fn, av, bv);
+    const g = FNS[this.fn];
+    // One loop per operand kind, so the per-element work is the function alone.
+    if (typeof a !== "number" && b !== undefined && typeof b !== "number") {
+      for (let i = 0; i < n; i++) out[i] = g(a[i], b[i]);
+    } else if (typeof a !== "number") {
+      const bv = typeof b === "number" ? b : 0;
+      for (let i = 0; i < n; i++) out[i] = g(a[i], bv);
+    } else if (b !== undefined && typeof b !== "number") {
+      for (let i = 0; i < n; i++) out[i] = g(a, b[i]);
     }
     return y;
   }

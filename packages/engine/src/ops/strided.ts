@@ -36,8 +36,11 @@ export function gather(
   shape: readonly number[],
   dst: Float32Array,
 ): void {
-  walk(shape, strides, offset, (i, j) => {
-    dst[i] = src[j];
+  const inner = shape.length ? shape[shape.length - 1] : 1;
+  const s = shape.length ? strides[strides.length - 1] : 0;
+  rows(shape, strides, offset, (i, j) => {
+    if (s === 1) dst.set(src.subarray(j, j + inner), i);
+    else for (let k = 0; k < inner; k++) dst[i + k] = src[j + k * s];
   });
 }
 
@@ -49,8 +52,10 @@ export function scatterAdd(
   offset: number,
   strides: readonly number[],
 ): void {
-  walk(shape, strides, offset, (i, j) => {
-    dst[j] += src[i];
+  const inner = shape.length ? shape[shape.length - 1] : 1;
+  const s = shape.length ? strides[strides.length - 1] : 0;
+  rows(shape, strides, offset, (i, j) => {
+    for (let k = 0; k < inner; k++) dst[j + k * s] += src[i + k];
   });
 }
 
@@ -62,9 +67,44 @@ export function scatter(
   offset: number,
   strides: readonly number[],
 ): void {
-  walk(shape, strides, offset, (i, j) => {
-    dst[j] = src[i];
+  const inner = shape.length ? shape[shape.length - 1] : 1;
+  const s = shape.length ? strides[strides.length - 1] : 0;
+  rows(shape, strides, offset, (i, j) => {
+    if (s === 1) dst.set(src.subarray(i, i + inner), j);
+    else for (let k = 0; k < inner; k++) dst[j + k * s] = src[i + k];
   });
+}
+
+/**
+ * Calls `row(i, j)` for every row (all dims but the last) of `shape` in row-major order: `i` the
+ * flat index of the row's first element, `j` `offset + Σ c_d·strides[d]` over the outer dims.
+ */
+function rows(
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+  row: (i: number, j: number) => void,
+): void {
+  const rank = shape.length;
+  const total = count(shape);
+  if (total === 0) return;
+  if (rank <= 1) {
+    row(0, offset);
+    return;
+  }
+  const inner = shape[rank - 1];
+  const idx = new Array<number>(rank).fill(0);
+  let base = offset;
+  for (let i = 0; i < total; i += inner) {
+    row(i, base);
+    for (let d = rank - 2; d >= 0; d--) {
+      idx[d]++;
+      base += strides[d];
+      if (idx[d] < shape[d]) break;
+      base -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
 }
 
 /**
