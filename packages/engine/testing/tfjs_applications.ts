@@ -48,6 +48,11 @@ export interface ApplicationOptions {
   classes?: number;
   /** Seed of the weights and of the BatchNormalization calibration batch (default 1). */
   seed?: number;
+  /**
+   * Keras's `include_top` (default true): false ends the model at its last feature map (Keras's
+   * `include_top=False, pooling=None`), the base of transfer learning.
+   */
+  includeTop?: boolean;
 }
 
 /** One family: its builder, Keras default input size and what its inputs look like. */
@@ -313,7 +318,10 @@ function input(size: number): Sym {
   return tf.input({ name: "input_layer", shape: [size, size, 3] });
 }
 
-function head(x: Sym, classes: number, pool = "avg_pool"): Sym {
+/** GlobalAveragePooling2D → Dense softmax `predictions`, or `x` itself without the top. */
+function head(x: Sym, options: ApplicationOptions, pool = "avg_pool"): Sym {
+  const { classes = 1000, includeTop = true } = options;
+  if (!includeTop) return x;
   const pooled = apply(tf.layers.globalAveragePooling2d({ name: pool }), x);
   return apply(
     tf.layers.dense({ name: "predictions", units: classes, activation: "softmax" }),
@@ -360,7 +368,7 @@ const MOBILENET_V2_STAGES: [number, number, number, number][] = [
  * predictions. BatchNormalization epsilon 1e-3, momentum 0.999.
  */
 export function mobileNetV2(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 224, width = 1, depthScale = 1, classes = 1000, seed = 1 } = options;
+  const { inputSize = 224, width = 1, depthScale = 1, seed = 1 } = options;
   const alpha = width;
   const bnm = (name: string) => bn(name, 1e-3, { momentum: 0.999 });
   const relu6 = (name: string) => tf.layers.reLU({ name, maxValue: 6 });
@@ -417,7 +425,7 @@ export function mobileNetV2(options: ApplicationOptions = {}): tf.LayersModel {
   const model = tf.model({
     name: `mobilenetv2_${alpha.toFixed(2)}_${inputSize}`,
     inputs: img,
-    outputs: head(x, classes, "global_average_pooling2d"),
+    outputs: head(x, options, "global_average_pooling2d"),
   });
   return finish(model, seed, inputSize, [-1, 1]);
 }
@@ -433,7 +441,7 @@ export function mobileNetV2(options: ApplicationOptions = {}): tf.LayersModel {
  * bias.
  */
 export function resNet50(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 224, width = 1, depthScale = 1, classes = 1000, seed = 1 } = options;
+  const { inputSize = 224, width = 1, depthScale = 1, seed = 1 } = options;
   const eps = 1.001e-5;
   const img = input(inputSize);
   let x = apply(tf.layers.zeroPadding2d({ name: "conv1_pad", padding: [[3, 3], [3, 3]] }), img);
@@ -469,7 +477,7 @@ export function resNet50(options: ApplicationOptions = {}): tf.LayersModel {
       x = block(x, f, 1, false, `${name}_block${i}`);
     }
   }
-  const model = tf.model({ name: "resnet50", inputs: img, outputs: head(x, classes) });
+  const model = tf.model({ name: "resnet50", inputs: img, outputs: head(x, options) });
   return finish(model, seed, inputSize, [-1, 1]);
 }
 
@@ -486,7 +494,7 @@ export function resNet50(options: ApplicationOptions = {}): tf.LayersModel {
  * mixed5–6 and `round(2·d)` of mixed9–10 (at least one); mixed names stay sequential.
  */
 export function inceptionV3(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 299, width = 1, depthScale = 1, classes = 1000, seed = 1 } = options;
+  const { inputSize = 299, width = 1, depthScale = 1, seed = 1 } = options;
   const names = new AutoNames();
   const f = (n: number) => scaled(n, width);
   const cb = (
@@ -575,7 +583,7 @@ export function inceptionV3(options: ApplicationOptions = {}): tf.LayersModel {
     const bp = cb(avg(x), 192, 1, 1);
     x = cat([b1, b3split, bdsplit, bp], nextMixed());
   }
-  const model = tf.model({ name: "inception_v3", inputs: img, outputs: head(x, classes) });
+  const model = tf.model({ name: "inception_v3", inputs: img, outputs: head(x, options) });
   return finish(model, seed, inputSize, [-1, 1]);
 }
 
@@ -590,7 +598,7 @@ export function inceptionV3(options: ApplicationOptions = {}): tf.LayersModel {
  * avg_pool → predictions. BatchNormalization epsilon 1.001e-5.
  */
 export function denseNet121(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 224, width = 1, depthScale = 1, classes = 1000, seed = 1 } = options;
+  const { inputSize = 224, width = 1, depthScale = 1, seed = 1 } = options;
   const eps = 1.001e-5;
   const growth = scaled(32, width);
   const img = input(inputSize);
@@ -620,7 +628,7 @@ export function denseNet121(options: ApplicationOptions = {}): tf.LayersModel {
     }
   });
   x = apply(act("relu", "relu"), apply(bn("bn", eps), x));
-  const model = tf.model({ name: "densenet121", inputs: img, outputs: head(x, classes) });
+  const model = tf.model({ name: "densenet121", inputs: img, outputs: head(x, options) });
   return finish(model, seed, inputSize, [-1, 1]);
 }
 
@@ -735,12 +743,15 @@ export function efficientNetB0(options: ApplicationOptions = {}): tf.LayersModel
   });
   x = apply(conv("top_conv", roundFilters(1280), 1, { padding: "same", useBias: false }), x);
   x = apply(act("top_activation", swish), apply(bn("top_bn"), x));
-  x = apply(tf.layers.globalAveragePooling2d({ name: "avg_pool" }), x);
-  x = apply(tf.layers.dropout({ name: "top_dropout", rate: 0.2 }), x);
-  const out = apply(
-    tf.layers.dense({ name: "predictions", units: classes, activation: "softmax" }),
-    x,
-  );
+  let out = x;
+  if (options.includeTop ?? true) {
+    x = apply(tf.layers.globalAveragePooling2d({ name: "avg_pool" }), x);
+    x = apply(tf.layers.dropout({ name: "top_dropout", rate: 0.2 }), x);
+    out = apply(
+      tf.layers.dense({ name: "predictions", units: classes, activation: "softmax" }),
+      x,
+    );
+  }
   const model = tf.model({ name: "efficientnetb0", inputs: img, outputs: out });
   return finish(model, seed, inputSize, [0, 255]);
 }
@@ -757,7 +768,7 @@ export function efficientNetB0(options: ApplicationOptions = {}): tf.LayersModel
  * separable + BN + ReLU), avg_pool → predictions.
  */
 export function xception(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 299, width = 1, depthScale = 1, classes = 1000, seed = 1 } = options;
+  const { inputSize = 299, width = 1, depthScale = 1, seed = 1 } = options;
   const names = new AutoNames();
   const f = (n: number) => scaled(n, width);
   const sep = (name: string, filters: number) =>
@@ -817,7 +828,7 @@ export function xception(options: ApplicationOptions = {}): tf.LayersModel {
   x = apply(relu("block14_sepconv1_act"), x);
   x = apply(bn("block14_sepconv2_bn"), apply(sep("block14_sepconv2", 2048), x));
   x = apply(relu("block14_sepconv2_act"), x);
-  const model = tf.model({ name: "xception", inputs: img, outputs: head(x, classes) });
+  const model = tf.model({ name: "xception", inputs: img, outputs: head(x, options) });
   return finish(model, seed, inputSize, [-1, 1]);
 }
 
