@@ -46,6 +46,7 @@ export {
   layerClass,
   layerVarGroups,
   layerWeightNames,
+  layerWeightTrainable,
   paramOwners,
   supportedLayerClasses,
   trainingFor,

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { WeightTensor } from "../engine/mod.ts";
+import { layerWeightTrainable, type WeightTensor } from "../engine/mod.ts";
 import {
   asModelConfig,
   checkLayerClasses,
@@ -69,11 +69,6 @@ function shortWeightName(path: string, layerName: string): string {
   const at = parts.indexOf(layerName);
   return (at >= 0 && at < parts.length - 1 ? parts.slice(at + 1) : parts.slice(-1)).join("/");
 }
-
-/** Weight names Keras keeps out of `trainable_weights` even in a trainable layer. */
-const NON_TRAINABLE: Readonly<Record<string, ReadonlySet<string>>> = {
-  BatchNormalization: new Set(["moving_mean", "moving_variance"]),
-};
 
 /** One layer group of a legacy file: its weights with their names as stored. */
 interface FileLayer {
@@ -135,9 +130,11 @@ export function splitNestedWeights(
   }
   const slots: { leaf: LeafLayer; index: number; trainable: boolean }[] = [];
   for (const leaf of leaves) {
-    const frozen = NON_TRAINABLE[leaf.entry.className];
-    layerWeightNames(leaf.entry.className, leaf.entry.config).forEach((name, index) =>
-      slots.push({ leaf, index, trainable: leaf.trainable && !frozen?.has(name) })
+    // Keras keeps some weights out of `trainable_weights` even in a trainable layer
+    // (BatchNormalization's moving statistics): the engine layer says which.
+    const trains = layerWeightTrainable(leaf.entry.className, leaf.entry.config);
+    layerWeightNames(leaf.entry.className, leaf.entry.config).forEach((_name, index) =>
+      slots.push({ leaf, index, trainable: leaf.trainable && trains[index] !== false })
     );
   }
   const ordered = [...slots.filter((s) => s.trainable), ...slots.filter((s) => !s.trainable)];

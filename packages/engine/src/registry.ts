@@ -102,6 +102,22 @@ export function layerWeightNames(className: string, config: LayerConfig): string
 }
 
 /**
+ * Per weight of {@link layerWeightNames}: whether Keras lists it in `trainable_weights` of a
+ * trainable layer (BatchNormalization's moving statistics are not). All true when unknown.
+ */
+export function layerWeightTrainable(className: string, config: LayerConfig): boolean[] {
+  const layer = probe(className, config);
+  if (!layer) return [];
+  let flags: boolean[] = [];
+  try {
+    flags = layer.weightTrainable();
+  } catch {
+    // A layer whose weight specs need the input shape: every weight trains.
+  }
+  return layer.weightNames().map((_, i) => flags[i] !== false);
+}
+
+/**
  * Where Keras 3 keeps one layer's variables in a `.keras` weights file, relative to the layer's
  * group `layers/<key>`, in the order Keras writes them (see {@link Layer.kerasVarGroups}).
  * Unknown classes and configs: everything under `vars`.

@@ -8,6 +8,7 @@
 import {
   type KerasObject,
   layerVarGroups,
+  layerWeightTrainable,
   type ModelSpec,
   type WeightTensor,
 } from "@scratchnet/engine";
@@ -69,9 +70,9 @@ function weightsOf(spec: ModelSpec, entry: LayerEntry, key = entry.name): Weight
   return list;
 }
 
-/** Non-trainable weight names (BatchNormalization's moving statistics). */
-function isNonTrainable(entry: LayerEntry, weightName: string): boolean {
-  return entry.className === "BatchNormalization" && weightName.startsWith("moving_");
+/** Whether weight `index` is non-trainable (BatchNormalization's moving statistics), per the engine. */
+function isNonTrainable(entry: LayerEntry, index: number): boolean {
+  return layerWeightTrainable(entry.className, entry.config)[index] === false;
 }
 
 /** One weight of a model's layers with its path in a legacy file. */
@@ -98,9 +99,8 @@ export function modelOrderWeights(
     const parts = leaf.key.split("/");
     const owner = parts.length > 1 ? parts[parts.length - 2] : String(spec.config.config.name);
     const paths = legacyWeightPaths(leaf.entry, owner, style);
-    const names = layerWeightNames(leaf.entry.className, leaf.entry.config);
     weightsOf(spec, leaf.entry, leaf.key).forEach((tensor, i) => {
-      const list = leaf.trainable && !isNonTrainable(leaf.entry, names[i]) ? trainable : frozen;
+      const list = leaf.trainable && !isNonTrainable(leaf.entry, i) ? trainable : frozen;
       list.push({ path: paths[i], tensor });
     });
   }
