@@ -13,7 +13,12 @@ import {
   modelGradients,
   Tensor,
 } from "../../mod.ts";
-import { compareWithFiniteDifferences, randomSpec } from "../../testing/gradient_check.ts";
+import {
+  compareWithFiniteDifferences,
+  randomSpec,
+  relativeError,
+} from "../../testing/gradient_check.ts";
+import { tf, tfReady } from "../../testing/tfjs_reference.ts";
 import { sequentialSpec } from "../../testing/cnn_cases.ts";
 import { expectThrows } from "../../testing/assert.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
@@ -23,6 +28,7 @@ import type { TrainContext } from "../layer_training.ts";
 import {
   adjustContrast,
   affineTransformImages,
+  affineTransformImagesGrad,
   type FillMode,
   flipImages,
   rotationTransform,
@@ -402,4 +408,78 @@ Deno.test("fit with RandomFlip runs and is reproducible for a seed", async () =>
   const d = maxAbsDiff(one.w, two.w);
   if (!(d <= 1e-5)) throw new Error(`1 vs 2 workers: max |Δw| = ${d}`);
   console.log(`fit with RandomFlip: 1 vs 2 workers max |Δw| ${d}`);
+});
+
+Deno.test("affine augmentation transforms and their gradients match tf.image.transform (TF's ImageProjectiveTransformV3 port) for every fill mode and interpolation", async () => {
+  await tfReady();
+  const rng = new Rng(44);
+  const [h, w, c] = [7, 9, 3];
+  let worstForward = 0, worstGrad = 0;
+  for (const fillMode of ["reflect", "wrap", "nearest", "constant"] as const) {
+    for (const interpolation of ["bilinear", "nearest"] as const) {
+      for (const batch of [1, 17]) {
+        // Per sample: a translation, a zoom or a rotation with random parameters.
+        const transforms = Array.from({ length: batch }, (_, b) => {
+          const kind = b % 3;
+          if (kind === 0) return translationTransform(rng.uniform(-4, 4), rng.uniform(-3, 3));
+          if (kind === 1) return zoomTransform(rng.uniform(0.5, 1.6), rng.uniform(0.5, 1.6), h, w);
+          return rotationTransform(rng.uniform(-Math.PI, Math.PI), h, w);
+        });
+        const g = { batch, h, w, c };
+        const options = { interpolation, fillMode, fillValue: 0.75 };
+        const x = rng.floats(batch * h * w * c);
+        // One call per sample: TF.js 4.22's cpu Transform kernel only fills the first image of a
+        // batch (the others come out 0).
+        const per = h * w * c;
+        const want = new Float32Array(batch * per);
+        tf.tidy(() => {
+          transforms.forEach((t, s) => {
+            const img = tf.tensor(x.subarray(s * per, (s + 1) * per), [1, h, w, c]) as tf.Tensor4D;
+            const out = tf.image.transform(
+              img,
+              tf.tensor2d([...t], [1, 8]),
+              interpolation,
+              fillMode,
+              0.75,
+            );
+            want.set(out.dataSync(), s * per);
+          });
+        });
+        const got = affineTransformImages(x, g, transforms, options);
+        const d = maxAbsDiff(got, want);
+        if (!(d <= 1e-5)) throw new Error(`${fillMode} ${interpolation} batch ${batch}: |Δ| ${d}`);
+        worstForward = Math.max(worstForward, d);
+        // Gradient: the transpose of TF's op. The op acts on each channel alike, so its Jacobian
+        // is one (h·w)×(h·w) matrix per sample: the op applied to an image whose channel p is the
+        // one-hot image of pixel p (fill value 0: a constant has no gradient).
+        const dy = rng.floats(batch * per);
+        const dx = affineTransformImagesGrad(dy, g, transforms, options);
+        const hw = h * w;
+        const eye = new Float32Array(hw * hw);
+        for (let p = 0; p < hw; p++) eye[p * hw + p] = 1;
+        const ref = new Float32Array(batch * per);
+        tf.tidy(() => {
+          const basis = tf.tensor(eye, [1, h, w, hw]) as tf.Tensor4D;
+          transforms.forEach((t, s) => {
+            const jac = tf.image.transform(
+              basis,
+              tf.tensor2d([...t], [1, 8]),
+              interpolation,
+              fillMode,
+              0,
+            )
+              .reshape([hw, hw]);
+            const dyS = tf.tensor(dy.subarray(s * per, (s + 1) * per), [hw, c]);
+            ref.set(tf.matMul(jac, dyS, true, false).dataSync(), s * per);
+          });
+        });
+        const e = relativeError(dx, ref);
+        if (!(e <= 1e-4)) throw new Error(`grad ${fillMode} ${interpolation} batch ${batch}: ${e}`);
+        worstGrad = Math.max(worstGrad, e);
+      }
+    }
+  }
+  console.log(
+    `affine transforms vs tf.image.transform: max |Δ| ${worstForward}, gradients relative ${worstGrad}`,
+  );
 });

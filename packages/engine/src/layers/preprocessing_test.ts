@@ -5,8 +5,20 @@
  * examples, and input gradients vs central finite differences.
  */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { buildModel, type KerasObject, type Model, Tensor, type WeightTensor } from "../../mod.ts";
-import { compareWithFiniteDifferences, randomSpec } from "../../testing/gradient_check.ts";
+import {
+  buildModel,
+  getRuntime,
+  type KerasObject,
+  type Layer,
+  type Model,
+  Tensor,
+  type WeightTensor,
+} from "../../mod.ts";
+import {
+  compareWithFiniteDifferences,
+  randomSpec,
+  relativeError,
+} from "../../testing/gradient_check.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { tf, tfReady } from "../../testing/tfjs_reference.ts";
 import { sequentialSpec } from "../../testing/cnn_cases.ts";
@@ -14,6 +26,10 @@ import { expectThrows } from "../../testing/assert.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { aspectCropWindow } from "./image_ops.ts";
 import { Normalization, normalizationStats } from "./normalization.ts";
+import { RESIZING, Resizing } from "./resizing.ts";
+import { CENTER_CROP, CenterCrop } from "./center_crop.ts";
+import type { LayerClass } from "../layer_class.ts";
+import type { TrainContext } from "../layer_training.ts";
 
 const TOL = 1e-5;
 
@@ -414,4 +430,131 @@ Deno.test("input gradients of Rescaling, Normalization, CenterCrop and Resizing 
     worst = Math.max(worst, e);
   }
   console.log(`preprocessing input gradients: worst relative error vs finite differences ${worst}`);
+});
+
+/** Runs a layer class's backward for dy on host data (the layer built for `shape`). */
+function layerInputGrad(
+  def: LayerClass<Layer>,
+  layer: Layer,
+  x: Float32Array,
+  shape: number[],
+  dy: Float32Array,
+  dyShape: number[],
+): Float32Array {
+  const { kernels, heap } = getRuntime();
+  const xPtr = heap.upload(x), dyPtr = heap.upload(dy);
+  const ctx: TrainContext = {
+    kernels,
+    heap,
+    training: true,
+    trainable: true,
+    tape: new Map(),
+    keep: (p) => p,
+    seedFor: () => 1,
+    sampleOffset: 0,
+  };
+  const xt = { ptr: xPtr, shape, dtype: "float32" as const };
+  const dyt = { ptr: dyPtr, shape: dyShape, dtype: "float32" as const };
+  try {
+    const dx = def.training!.backward(layer, {
+      x: xt,
+      y: dyt,
+      mask: null,
+      xs: [xt],
+      masks: [null],
+      dy: dyt,
+      dyIsPreActivation: false,
+      weights: [],
+      grads: [],
+      needInputGrad: true,
+      needInputGrads: [true],
+      ctx,
+    }) as { ptr: number };
+    const out = heap.f32(dx.ptr, x.length).slice();
+    if (dx.ptr !== dyPtr) heap.free(dx.ptr);
+    return out;
+  } finally {
+    heap.free(xPtr);
+    heap.free(dyPtr);
+  }
+}
+
+Deno.test("Resizing and CenterCrop input gradients match the transpose of TF's ops ≤ 1e-4 relative, batch 1 and 17", async () => {
+  await tfReady();
+  const rng = new Rng(21);
+  let worst = 0;
+  // TF.js 4.22's ResizeBilinearGrad / ResizeNearestNeighborGrad ignore halfPixelCenters (and the
+  // former swaps height and width of non-square inputs), so tf.grad cannot serve: the reference
+  // is the exact transpose of TF's forward op, dx = Jᵀ·dy with J the op applied to every one-hot
+  // input image.
+  const cases: [LayerClass<Layer>, Layer, number[], (t: tf.Tensor4D) => tf.Tensor][] = [];
+  for (const interpolation of ["bilinear", "nearest"] as const) {
+    for (const crop of [false, true]) {
+      for (
+        const [sample, h, w] of [[[7, 9, 3], 5, 13], [[8, 6, 4], 11, 3], [[9, 9, 2], 4, 4]] as [
+          number[],
+          number,
+          number,
+        ][]
+      ) {
+        const layer = new Resizing({
+          name: "r",
+          height: h,
+          width: w,
+          interpolation,
+          crop_to_aspect_ratio: crop,
+        });
+        cases.push([RESIZING as LayerClass<Layer>, layer, sample, (t) => {
+          let src = t;
+          if (crop) {
+            const win = aspectCropWindow(sample[0], sample[1], h, w);
+            src = tf.slice4d(t, [0, win.top, win.left, 0], [-1, win.height, win.width, sample[2]]);
+          }
+          return interpolation === "bilinear"
+            ? tf.image.resizeBilinear(src, [h, w], false, true)
+            : tf.image.resizeNearestNeighbor(src, [h, w], false, true);
+        }]);
+      }
+    }
+  }
+  for (
+    const [sample, h, w] of [[[9, 11, 3], 5, 6], [[4, 5, 2], 9, 11]] as [number[], number, number][]
+  ) {
+    cases.push([
+      CENTER_CROP as LayerClass<Layer>,
+      new CenterCrop({ name: "c", height: h, width: w }),
+      sample,
+      (t) => tfCenterCrop(t, h, w),
+    ]);
+  }
+  for (const [def, layer, sample, op] of cases) {
+    for (const batch of [1, 17]) {
+      const shape = [batch, ...sample];
+      const x = rng.floats(shape.reduce((a, b) => a * b, 1));
+      const outShape = [batch, ...(layer.computeOutputShape(sample) as number[])];
+      const dy = rng.floats(outShape.reduce((a, b) => a * b, 1));
+      const want = tf.tidy(() => {
+        const n = sample.reduce((a, b) => a * b, 1);
+        const m = dy.length / batch;
+        const basis = tf.cast(tf.oneHot(tf.range(0, n, 1, "int32"), n), "float32").reshape([
+          n,
+          ...sample,
+        ]);
+        const jacobian = op(basis as tf.Tensor4D).reshape([n, m]);
+        return tf.matMul(tf.tensor(dy, [batch, m]), jacobian, false, true)
+          .dataSync() as Float32Array;
+      });
+      const got = layerInputGrad(def, layer, x, shape, dy, outShape);
+      const e = relativeError(got, want);
+      if (!(e <= 1e-4)) {
+        throw new Error(
+          `${layer.className} ${JSON.stringify(layer.config)} [${shape}]: relative error ${e}`,
+        );
+      }
+      worst = Math.max(worst, e);
+    }
+  }
+  console.log(
+    `Resizing / CenterCrop input gradients: worst relative error vs TF's transposed ops ${worst}`,
+  );
 });
