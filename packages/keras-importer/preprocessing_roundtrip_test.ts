@@ -7,7 +7,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { unzipSync, zipSync } from "fflate";
 import { buildModel, type Normalization, Tensor } from "../engine/mod.ts";
-import { kerasArchiveBytes, loadModel, loadModelSpec } from "./mod.ts";
+import { kerasArchiveBytes, layerWeightNames, loadModel, loadModelSpec } from "./mod.ts";
 
 Deno.test(".keras round trip of Rescaling + adapted Normalization + CenterCrop keeps the adapt state and the predictions", async () => {
   const config = {
@@ -155,4 +155,15 @@ Deno.test("a .keras whose Normalization count is an int64 scalar (as Keras 3 wri
   assertEquals([...got.data], [...model.predict(x).data]);
   model.dispose();
   loaded!.dispose();
+});
+
+Deno.test("the importer learns Normalization's variables from the layer: mean, variance, count when adapted, none with config statistics", () => {
+  assertEquals(layerWeightNames("Normalization", { axis: [-1], mean: null, variance: null }), [
+    "mean",
+    "variance",
+    "count",
+  ]);
+  assertEquals(layerWeightNames("Normalization", { axis: -1, mean: [1, 2], variance: [3, 4] }), []);
+  assertEquals(layerWeightNames("Rescaling", { scale: 0.5, offset: 0 }), []);
+  assertEquals(layerWeightNames("RandomFlip", { mode: "horizontal" }), []);
 });
