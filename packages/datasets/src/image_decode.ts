@@ -205,6 +205,11 @@ export interface ResizeOptions {
    * `crop_to_aspect_ratio` / `smart_resize`); default false (the image is stretched).
    */
   cropToAspectRatio?: boolean;
+  /**
+   * Resize to fit inside the target keeping the aspect ratio, then pad with zeros around it
+   * (Keras's `pad_to_aspect_ratio`, `tf.image.resize_with_pad`); default false.
+   */
+  padToAspectRatio?: boolean;
 }
 
 /**
@@ -222,6 +227,31 @@ export function resizeImage(
   offset = 0,
 ): Uint8Array {
   const c = image.channels;
+  if (options.padToAspectRatio) {
+    if (options.cropToAspectRatio) {
+      throw new InvalidOptionError(
+        "padToAspectRatio",
+        "only one of padToAspectRatio and cropToAspectRatio",
+        true,
+      );
+    }
+    // tf.image.resize_with_pad: fit inside, floor the fitted size, centre with floor padding.
+    const ratio = Math.max(image.width / width, image.height / height);
+    const fitH = image.height / ratio, fitW = image.width / ratio;
+    const innerH = Math.max(1, Math.floor(fitH)), innerW = Math.max(1, Math.floor(fitW));
+    const padTop = Math.max(0, Math.floor((height - fitH) / 2));
+    const padLeft = Math.max(0, Math.floor((width - fitW) / 2));
+    const inner = resizeImage(image, innerH, innerW, { interpolation: options.interpolation });
+    out.fill(0, offset, offset + height * width * c);
+    for (let y = 0; y < innerH && padTop + y < height; y++) {
+      const rowLength = Math.min(innerW, width - padLeft) * c;
+      out.set(
+        inner.subarray(y * innerW * c, y * innerW * c + rowLength),
+        offset + ((padTop + y) * width + padLeft) * c,
+      );
+    }
+    return out;
+  }
   let top = 0, left = 0, srcH = image.height, srcW = image.width;
   if (options.cropToAspectRatio) {
     // smart_resize: the largest centred crop with the target's aspect ratio.

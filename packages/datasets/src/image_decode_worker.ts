@@ -34,6 +34,8 @@ export interface DecodeRequest {
   interpolation: Interpolation;
   /** Centre-crop to the target aspect ratio first. */
   cropToAspectRatio: boolean;
+  /** Fit inside the target and pad with zeros. */
+  padToAspectRatio: boolean;
 }
 
 /** A worker's reply: pixels of every file, `null` or the failure per file. */
@@ -66,6 +68,7 @@ self.onmessage = async (event: MessageEvent<DecodeRequest>) => {
         {
           interpolation: request.interpolation,
           cropToAspectRatio: request.cropToAspectRatio,
+          padToAspectRatio: request.padToAspectRatio,
         },
         pixels,
         i * sampleSize,

@@ -54,6 +54,8 @@ export interface LoadImageFolderOptions {
   interpolation?: Interpolation;
   /** Centre-crop to the target aspect ratio before resizing (Keras `smart_resize`); default false. */
   cropToAspectRatio?: boolean;
+  /** Fit inside the target size and pad with zeros (Keras `pad_to_aspect_ratio`); default false. */
+  padToAspectRatio?: boolean;
   /** Shuffle the file order with `seed` (default true); false keeps the sorted order. */
   shuffle?: boolean;
   /** Seed of the shuffle (NumPy `RandomState`); default a random integer below 10^6, as Keras. */
@@ -364,6 +366,13 @@ function checkOptions(options: LoadImageFolderOptions) {
   ) {
     throw new InvalidOptionError("subset", '"training", "validation" or "both"', options.subset);
   }
+  if (options.cropToAspectRatio && options.padToAspectRatio) {
+    throw new InvalidOptionError(
+      "padToAspectRatio",
+      "only one of padToAspectRatio and cropToAspectRatio",
+      true,
+    );
+  }
   const shuffle = options.shuffle ?? true;
   if (split && shuffle && options.seed === undefined) {
     throw new InvalidOptionError(
@@ -549,6 +558,7 @@ export async function loadImageFolder(
     size: [opts.height, opts.width],
     interpolation: opts.interpolation,
     crop: options.cropToAspectRatio ?? false,
+    pad: options.padToAspectRatio ?? false,
     skipBadImages: options.skipBadImages ?? false,
   }));
   const useCache = options.cache ?? true;
@@ -681,6 +691,7 @@ async function decodeAll(
           {
             interpolation: opts.interpolation,
             cropToAspectRatio: options.cropToAspectRatio,
+            padToAspectRatio: options.padToAspectRatio,
           },
           pixels,
           i * sampleSize,
@@ -811,6 +822,7 @@ async function decodeInWorkers(
       width: opts.width,
       interpolation: opts.interpolation,
       cropToAspectRatio: options.cropToAspectRatio ?? false,
+      padToAspectRatio: options.padToAspectRatio ?? false,
     };
     pool[w].postMessage(request, buffers);
   };

@@ -202,6 +202,28 @@ Deno.test("resizeImage: tf.image.resize bilinear (half-pixel centres), nearest, 
   assertEquals(Array.from(resizeImage(wide, 2, 2, { cropToAspectRatio: true })), [2, 3, 6, 7]);
   // Without the crop the whole width is squeezed: columns (0,1) and (2,3) averaged.
   assertEquals(Array.from(resizeImage(wide, 2, 2)), [2, 4, 6, 8]);
+  // pad_to_aspect_ratio: 2×4 into 4×4 → fitted 2×4 (unchanged) between rows of zeros.
+  assertEquals(Array.from(resizeImage(wide, 4, 4, { padToAspectRatio: true })), [
+    0,
+    0,
+    0,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    0,
+    0,
+    0,
+    0,
+  ]);
+  // 2×4 into 3×3: fitted 1.5×3 → floor 1×3 at row floor(0.75) = 0, column 0.
+  const padded = resizeImage(wide, 3, 3, { padToAspectRatio: true });
+  assertEquals(Array.from(padded.subarray(3)), [0, 0, 0, 0, 0, 0]);
   const grey = fromRgba([9, 9, 9, 255], 1, 1, "grayscale");
   assertEquals(Array.from(grey.data), [9]);
 });
