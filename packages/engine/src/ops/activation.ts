@@ -9,7 +9,7 @@
 import { type Activation, resolveActivation } from "../activations.ts";
 import { applyActivation, type CallContext, type LayerBuildOptions } from "../layer.ts";
 import type { BackwardArgs } from "../layer_training.ts";
-import { activationBackward } from "../layers/activation_backward.ts";
+import { activationBackward, activationOutputKind } from "../layers/activation_backward.ts";
 import { type DeviceTensor, sizeOf } from "../tensor.ts";
 import { type FullShape, normAxis, OpLayer } from "./op_layer.ts";
 
@@ -55,8 +55,15 @@ export class ActivationOp extends OpLayer {
     return y;
   }
 
+  /** `softmax` / `sigmoid` when the loss may fuse this op as the model's output activation. */
+  get outputKind(): "softmax" | "sigmoid" | null {
+    return activationOutputKind(this.activation);
+  }
+
   backwardInputs(a: BackwardArgs): (DeviceTensor | null)[] {
     if (!(a.needInputGrads[0] ?? a.needInputGrad)) return [null];
+    // The loss already gave the gradient at the softmax / sigmoid input.
+    if (a.dyIsPreActivation) return [a.dy];
     return [activationBackward(a.ctx, this.activation, a.xs[0], a.y, a.dy)];
   }
 }

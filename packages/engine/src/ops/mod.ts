@@ -430,6 +430,8 @@ export const SUPPORTED_OPERATIONS: {
 
 const OP_TRAINING: LayerTraining<OpLayer> = {
   backward: (layer, args) => layer.backwardInputs(args),
+  // A softmax / sigmoid op as the model output lets the loss fuse it, as for a Dense's.
+  outputActivation: (layer) => (layer instanceof ActivationOp ? layer.outputKind : null),
 };
 
 for (

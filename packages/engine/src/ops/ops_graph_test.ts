@@ -317,3 +317,74 @@ Deno.test("op graph: a nested model with operation nodes called twice predicts a
     [w, b, pt, qt].forEach((t) => t.dispose());
   }
 });
+
+Deno.test("op graph: an ops.softmax output is fused with the loss; the step equals tf.variableGrads", async () => {
+  await tfReady();
+  const rng = new Rng(8);
+  const kernel = rng.floats(12, -1, 1);
+  const bias = rng.floats(3, -0.5, 0.5);
+  const config = {
+    class_name: "Functional",
+    config: {
+      name: "soft",
+      layers: [
+        {
+          module: "keras.layers",
+          class_name: "InputLayer",
+          config: { name: "x", batch_shape: [null, 4] },
+          name: "x",
+          inbound_nodes: [],
+        },
+        layer3("Dense", { name: "logits", units: 3 }, [kt("x")]),
+        {
+          module: "keras.src.ops.nn",
+          class_name: "Softmax",
+          config: { name: "softmax", axis: -1 },
+          registered_name: "Softmax",
+          name: "softmax",
+          inbound_nodes: [{ args: [kt("logits")], kwargs: {} }],
+        },
+      ],
+      input_layers: [["x", 0, 0]],
+      output_layers: [["softmax", 0, 0]],
+    },
+  } as ModelSpec["config"];
+  const weights = {
+    logits: [
+      { name: "kernel", shape: [4, 3], data: kernel },
+      { name: "bias", shape: [3], data: bias },
+    ],
+  };
+  const batch = 6;
+  const x = new Tensor(rng.floats(batch * 4, -2, 2), [batch, 4]);
+  const labels = Float32Array.from({ length: batch }, () => rng.int(0, 3));
+  const model = buildModel({ config, weights });
+  let after: WeightTensor[];
+  try {
+    model.compile({
+      optimizer: new SGD({ learningRate: 1 }),
+      loss: "sparse_categorical_crossentropy",
+    });
+    model.trainOnBatch(x, new Tensor(labels, [batch]));
+    after = model.toSpec().weights.logits;
+  } finally {
+    model.dispose();
+  }
+  const w = tf.variable(tf.tensor(kernel, [4, 3]));
+  const b = tf.variable(tf.tensor(bias, [3]));
+  const xt = tf.tensor(x.data, [batch, 4]);
+  const { grads } = tf.variableGrads(() =>
+    tf.losses.softmaxCrossEntropy(
+      tf.oneHot(tf.tensor1d(labels, "int32"), 3),
+      tf.add(tf.matMul(xt, w), b),
+    )
+  );
+  const pairs: [number, Float32Array, tf.Variable][] = [[0, kernel, w], [1, bias, b]];
+  for (const [i, before, v] of pairs) {
+    const g = Float32Array.from(before, (q, j) => q - after[i].data[j]);
+    const e = relativeError(g, grads[v.name].dataSync());
+    if (!(e <= 1e-4)) throw new Error(`logits#${i}: rel err ${e}`);
+  }
+  Object.values(grads).forEach((g) => g.dispose());
+  [w, b, xt].forEach((t) => t.dispose());
+});
