@@ -5,10 +5,14 @@
 // - dm = 1: the kernel row of a tap lines up with the input pixel's channels, so an output
 //   channel block is Σ over taps of x[cell, block] · w[tap, block]. The forward tiles 4
 //   consecutive output pixels × 8 channels (8 accumulators, one kernel load shared by 4 pixels),
-//   then 4 channels, then a scalar tail for channel counts not a multiple of 4.
+//   then 4 channels, then a scalar tail for channel counts not a multiple of 4. Rows of 3-wide
+//   windows at stride 1 or 2 (MobileNet's) load each input cell once for the 4 pixels that share
+//   it (sliding-window tiles).
 // - dm > 1: each image is first expanded into scratch with every input channel repeated dm
 //   times (h·w·in·dm floats), which makes it a dm = 1 problem over in·dm channels; the input
-//   gradient is scattered into an expanded scratch image and reduced over m.
+//   gradient goes to an expanded scratch image and is reduced over m.
+// - Input gradient: at stride 1 the forward kernel on dz with the kernel rotated 180° (a gather,
+//   same tiles); at larger strides dz is scattered back through the taps.
 // - Padding: no padded copy. Each output row uses only the kernel rows that land inside the
 //   image; the columns whose window crosses the left or right edge run one pixel at a time with
 //   the kernel columns that land inside; the interior runs the 4-pixel tiles.
@@ -772,10 +776,39 @@ function dwScatterImage(
   }
 }
 
+/** dst = the kernel rotated 180° in space: dst[kh−1−ky, kw−1−kx, :] = w[ky, kx, :] (c floats). */
+function flipKernel(w: usize, dst: usize, kh: i32, kw: i32, c: i32): void {
+  const taps = kh * kw;
+  const cBytes = <usize> c << 2;
+  for (let t = 0; t < taps; t++) {
+    memory.copy(dst + <usize> (taps - 1 - t) * cBytes, w + <usize> t * cBytes, cBytes);
+  }
+}
+
+/**
+ * Floats of scratch depthwiseConv2dBackwardInput needs: the rotated kernel (kh·kw·c·dm) at
+ * stride 1, plus an expanded input-gradient image (h·w·c·dm) when dm > 1.
+ */
+export function depthwiseConv2dBackwardInputScratchFloats(
+  h: i32,
+  wd: i32,
+  c: i32,
+  dm: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+): i32 {
+  const flip = sh == 1 && sw == 1 ? kh * kw * c * dm : 0;
+  return flip + (dm == 1 ? 0 : h * wd * c * dm);
+}
+
 /**
  * Input gradient of depthwiseConv2d: dx[b, iy, ix, ci] = Σ over the output pixels and taps that
  * read cell (iy, ix) of Σ_m dz[b, oh, ow, ci·dm + m] · w[ky, kx, ci, m]. dz is the gradient at the
- * pre-activation; dx is overwritten. `scratch` holds depthwiseConv2dScratchFloats floats.
+ * pre-activation; dx is overwritten. At stride 1 it is the forward kernel on dz with the kernel
+ * rotated 180° and the padding mirrored ((k−1)·d − pad before); at other strides dz is scattered
+ * back through the taps. `scratch` holds depthwiseConv2dBackwardInputScratchFloats floats.
  */
 export function depthwiseConv2dBackwardInput(
   dz: usize,
@@ -801,15 +834,28 @@ export function depthwiseConv2dBackwardInput(
   const ce = c * dm;
   const inImage = <usize> h * <usize> wd * <usize> c << 2;
   const outImage = <usize> outH * <usize> outW * <usize> ce << 2;
+  const gather = sh == 1 && sw == 1;
+  let expanded = scratch;
+  if (gather) {
+    flipKernel(w, scratch, kh, kw, ce);
+    expanded += <usize> (kh * kw * ce) << 2;
+  }
   for (let b = 0; b < batch; b++) {
     const dxImg = dx + <usize> b * inImage;
-    const target = dm == 1 ? dxImg : scratch;
-    zeroFloats(target, h * wd * ce);
-    dwScatterImage(
-      dz + <usize> b * outImage, w, target, h, wd, ce, outH, outW, kh, kw, sh, sw, dh, dw, padTop,
-      padLeft,
-    );
-    if (dm != 1) reduceChannels(scratch, dxImg, h * wd, c, dm);
+    const target = dm == 1 ? dxImg : expanded;
+    const dzImg = dz + <usize> b * outImage;
+    if (gather) {
+      dwForwardImage(
+        dzImg, scratch, 0, target, outH, outW, ce, h, wd, kh, kw, 1, 1, dh, dw,
+        (kh - 1) * dh - padTop, (kw - 1) * dw - padLeft, LINEAR, 0,
+      );
+    } else {
+      zeroFloats(target, h * wd * ce);
+      dwScatterImage(
+        dzImg, w, target, h, wd, ce, outH, outW, kh, kw, sh, sw, dh, dw, padTop, padLeft,
+      );
+    }
+    if (dm != 1) reduceChannels(expanded, dxImg, h * wd, c, dm);
   }
 }
 

@@ -43,5 +43,6 @@ export {
   depthwiseConv2d,
   depthwiseConv2dScratchFloats,
   depthwiseConv2dBackwardInput,
+  depthwiseConv2dBackwardInputScratchFloats,
   depthwiseConv2dBackwardFilter,
 } from "./depthwise_conv";

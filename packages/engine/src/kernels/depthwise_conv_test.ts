@@ -80,9 +80,20 @@ function runBackward(
   const pdb = heap.upload(new Float32Array(outC).fill(-3));
   const scratchFloats = kernels.depthwiseConv2dScratchFloats(p.h, p.w, p.c, p.dm);
   const ps = scratchFloats ? heap.alloc(scratchFloats * 4) : 0;
+  const dxFloats = kernels.depthwiseConv2dBackwardInputScratchFloats(
+    p.h,
+    p.w,
+    p.c,
+    p.dm,
+    p.kh,
+    p.kw,
+    p.strides[0],
+    p.strides[1],
+  );
+  const pdxs = dxFloats ? heap.alloc(dxFloats * 4) : 0;
   try {
     const args = depthwiseKernelArgs(p);
-    kernels.depthwiseConv2dBackwardInput(pdz, pk, pdx, ps, ...args);
+    kernels.depthwiseConv2dBackwardInput(pdz, pk, pdx, pdxs, ...args);
     kernels.depthwiseConv2dBackwardFilter(px, pdz, pdw, pdb, ps, 0, ...args);
     return {
       dx: heap.f32(pdx, x.length).slice(),
@@ -90,7 +101,7 @@ function runBackward(
       db: heap.f32(pdb, outC).slice(),
     };
   } finally {
-    [px, pk, pdz, pdx, pdw, pdb, ps].forEach((q) => q && heap.free(q));
+    [px, pk, pdz, pdx, pdw, pdb, ps, pdxs].forEach((q) => q && heap.free(q));
   }
 }
 

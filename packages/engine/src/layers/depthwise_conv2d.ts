@@ -274,22 +274,33 @@ export function depthwiseBackward(
   dKernel: number,
   needInputGrad: boolean,
 ): DeviceTensor | null {
-  const scratchFloats = kernels.depthwiseConv2dScratchFloats(g.h, g.w, g.c, g.dm);
-  const scratch = scratchFloats > 0 ? heap.alloc(scratchFloats * 4) : 0;
-  try {
-    const args = geometryArgs(g);
-    if (dKernel) kernels.depthwiseConv2dBackwardFilter(x.ptr, dz, dKernel, 0, scratch, 0, ...args);
-    if (!needInputGrad) return null;
-    const dx: DeviceTensor = {
-      ptr: heap.alloc(sizeOf(x.shape) * 4),
-      shape: [...x.shape],
-      dtype: "float32",
-    };
-    kernels.depthwiseConv2dBackwardInput(dz, kernel, dx.ptr, scratch, ...args);
-    return dx;
-  } finally {
-    if (scratch) heap.free(scratch);
+  const args = geometryArgs(g);
+  const withScratch = <T>(floats: number, run: (scratch: number) => T): T => {
+    const scratch = floats > 0 ? heap.alloc(floats * 4) : 0;
+    try {
+      return run(scratch);
+    } finally {
+      if (scratch) heap.free(scratch);
+    }
+  };
+  if (dKernel) {
+    withScratch(
+      kernels.depthwiseConv2dScratchFloats(g.h, g.w, g.c, g.dm),
+      (scratch) =>
+        kernels.depthwiseConv2dBackwardFilter(x.ptr, dz, dKernel, 0, scratch, 0, ...args),
+    );
   }
+  if (!needInputGrad) return null;
+  const dx: DeviceTensor = {
+    ptr: heap.alloc(sizeOf(x.shape) * 4),
+    shape: [...x.shape],
+    dtype: "float32",
+  };
+  withScratch(
+    kernels.depthwiseConv2dBackwardInputScratchFloats(g.h, g.w, g.c, g.dm, g.kh, g.kw, g.sh, g.sw),
+    (scratch) => kernels.depthwiseConv2dBackwardInput(dz, kernel, dx.ptr, scratch, ...args),
+  );
+  return dx;
 }
 
 /**

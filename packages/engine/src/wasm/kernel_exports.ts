@@ -408,7 +408,9 @@ export interface KernelFunctions {
   /**
    * Input gradient of depthwiseConv2d: dx[b, iy, ix, ci] = Σ over the output pixels and taps that
    * read cell (iy, ix) of Σ_m dz[b, oh, ow, ci·dm + m] · w[ky, kx, ci, m]. dz is the gradient at the
-   * pre-activation; dx is overwritten. `scratch` holds depthwiseConv2dScratchFloats floats.
+   * pre-activation; dx is overwritten. At stride 1 it is the forward kernel on dz with the kernel
+   * rotated 180° and the padding mirrored ((k−1)·d − pad before); at other strides dz is scattered
+   * back through the taps. `scratch` holds depthwiseConv2dBackwardInputScratchFloats floats.
    *
    * AssemblyScript, wasm/assembly/depthwise_conv.ts:
    * `depthwiseConv2dBackwardInput(dz: usize, w: usize, dx: usize, scratch: usize, batch: i32, h: i32, wd: i32, c: i32, dm: i32, outH: i32, outW: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32): void`
@@ -434,6 +436,23 @@ export interface KernelFunctions {
     padTop: number,
     padLeft: number,
   ): void;
+  /**
+   * Floats of scratch depthwiseConv2dBackwardInput needs: the rotated kernel (kh·kw·c·dm) at
+   * stride 1, plus an expanded input-gradient image (h·w·c·dm) when dm > 1.
+   *
+   * AssemblyScript, wasm/assembly/depthwise_conv.ts:
+   * `depthwiseConv2dBackwardInputScratchFloats(h: i32, wd: i32, c: i32, dm: i32, kh: i32, kw: i32, sh: i32, sw: i32): i32`
+   */
+  depthwiseConv2dBackwardInputScratchFloats(
+    h: number,
+    wd: number,
+    c: number,
+    dm: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+  ): number;
   /**
    * Filter and bias gradients of depthwiseConv2d from dz (the gradient at the pre-activation):
    * dW[ky, kx, ci, m] = Σ_{b,oh,ow} x[b, cell(oh, ky), cell(ow, kx), ci] · dz[b, oh, ow, ci·dm + m]
@@ -1342,6 +1361,7 @@ export const KERNEL_NAMES = [
   "depthwiseConv2d",
   "depthwiseConv2dScratchFloats",
   "depthwiseConv2dBackwardInput",
+  "depthwiseConv2dBackwardInputScratchFloats",
   "depthwiseConv2dBackwardFilter",
   "heapBase",
   "simdEnabled",
