@@ -230,6 +230,25 @@ Deno.test("RandomFlip flips about half the samples, the same ones for a seed, wh
   }
 });
 
+Deno.test("RandomFlip of a Keras 2 file draws each axis on its own: four outcomes ≈ ¼ each", () => {
+  const n = 400;
+  const x = Float32Array.from({ length: n * 6 }, (_, i) => i % 6);
+  const layer = new RandomFlip({ name: "flip" }, { kerasVersion: "2.15.0" });
+  const y = trainForward(RANDOM_FLIP, layer, x, [n, 2, 3, 1], 321);
+  const counts = new Map<number, number>();
+  for (let b = 0; b < n; b++) counts.set(y[b * 6], (counts.get(y[b * 6]) ?? 0) + 1);
+  // First pixel: 0 unflipped, 2 left-right, 3 top-bottom, 5 both.
+  assertEquals([...counts.keys()].sort(), [0, 2, 3, 5]);
+  for (const [first, k] of counts) {
+    if (Math.abs(k - n / 4) > 35) throw new Error(`outcome ${first}: ${k} of ${n}`);
+  }
+  // Keras 3: one draw for both axes, never one flip alone.
+  const y3 = trainForward(RANDOM_FLIP, new RandomFlip({ name: "flip" }), x, [n, 2, 3, 1], 321);
+  for (let b = 0; b < n; b++) {
+    if (y3[b * 6] !== 0 && y3[b * 6] !== 5) throw new Error(`Keras 3 sample ${b}: ${y3[b * 6]}`);
+  }
+});
+
 Deno.test("RandomContrast, RandomTranslation, RandomZoom and RandomRotation draw per sample within their ranges, split-independent", () => {
   const rng = new Rng(41);
   const shape = [64, 5, 6, 2];

@@ -1,15 +1,22 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { flipImages } from "./image_ops.ts";
+import { flipImages, type ImageGeometry } from "./image_ops.ts";
 import { augmentationTraining, ImageAugmentation } from "./image_augmentation.ts";
 
 /** Keras RandomFlip modes. */
 export type FlipMode = "horizontal" | "vertical" | "horizontal_and_vertical";
 
+/** One sample's flips. */
+export interface SampleFlips {
+  horizontal: boolean;
+  vertical: boolean;
+}
+
 /**
  * Keras `RandomFlip`: identity at inference; in training each sample is flipped with
- * probability ½ (one draw per sample, `u ≤ ½`). As Keras 3, `horizontal_and_vertical` uses that
- * one draw for both axes: a flipped sample is mirrored left-right AND top-bottom.
+ * probability ½. As Keras 3, `horizontal_and_vertical` uses one draw per sample for both axes (a
+ * flipped sample is mirrored left-right AND top-bottom); files from Keras 2 (`kerasVersion` 2.x,
+ * tf.keras's `random_flip_left_right` then `random_flip_up_down`) draw each axis independently.
  */
 export class RandomFlip extends ImageAugmentation {
   readonly mode: FlipMode;
@@ -32,19 +39,37 @@ export class RandomFlip extends ImageAugmentation {
   get vertical(): boolean {
     return this.mode !== "horizontal";
   }
+
+  /** Whether each axis draws its own flip (Keras 2) rather than sharing one draw (Keras 3). */
+  get independentAxes(): boolean {
+    return /^2\./.test(this.kerasVersion ?? "");
+  }
+
+  /** One sample's flips from its uniform draws `u(j)`. */
+  drawFlips(u: (draw: number) => number): SampleFlips {
+    if (this.independentAxes) {
+      return { horizontal: this.horizontal && u(0) < 0.5, vertical: this.vertical && u(1) < 0.5 };
+    }
+    const flip = u(0) <= 0.5;
+    return { horizontal: this.horizontal && flip, vertical: this.vertical && flip };
+  }
+}
+
+/** Applies per-sample flips (left-right, then top-bottom: they commute, so also the backward). */
+function applyFlips(x: Float32Array, g: ImageGeometry, flips: SampleFlips[], y: Float32Array) {
+  flipImages(x, g, flips.map((f) => f.horizontal), true, false, y);
+  if (flips.some((f) => f.vertical)) {
+    flipImages(y.slice(), g, flips.map((f) => f.vertical), false, true, y);
+  }
 }
 
 /** The `RandomFlip` layer class; backward flips dy back (a flip is its own transpose). */
 export const RANDOM_FLIP: LayerClass<RandomFlip> = defineLayer({
   className: "RandomFlip",
   create: (config, options) => new RandomFlip(config, options),
-  training: augmentationTraining<RandomFlip, boolean>({
-    draw: (_layer, u) => u(0) <= 0.5,
-    apply: (layer, x, g, flips, y) => {
-      flipImages(x, g, flips, layer.horizontal, layer.vertical, y);
-    },
-    grad: (layer, dy, _x, g, flips, dx) => {
-      flipImages(dy, g, flips, layer.horizontal, layer.vertical, dx);
-    },
+  training: augmentationTraining<RandomFlip, SampleFlips>({
+    draw: (layer, u) => layer.drawFlips(u),
+    apply: (_layer, x, g, flips, y) => applyFlips(x, g, flips, y),
+    grad: (_layer, dy, _x, g, flips, dx) => applyFlips(dy, g, flips, dx),
   }),
 });
