@@ -40,9 +40,16 @@ export type LabelMode = "int" | "categorical" | "binary";
 
 /** Options of {@linkcode loadImageFolder}; names follow Keras's arguments in camelCase. */
 export interface LoadImageFolderOptions {
-  /** `"inferred"` (default: the class is the top-level sub-folder) or `null` (no labels). */
-  labels?: "inferred" | null;
-  /** `"int"` (default: `Int32Array` class ids), `"categorical"` (one-hot), `"binary"` (0/1). */
+  /**
+   * `"inferred"` (default: the class is the top-level sub-folder), `null` (no labels), or one
+   * integer label per image file, in the order of the listing of the whole folder (Keras's
+   * explicit labels: class names are then the sorted distinct labels, as strings).
+   */
+  labels?: "inferred" | null | readonly number[];
+  /**
+   * `"int"` (default: `Int32Array` class ids), `"categorical"` (one-hot), `"binary"` (0/1), or
+   * `null`: no labels (as `labels: null`).
+   */
   labelMode?: LabelMode | null;
   /** Classes to read, in this order; each must be a sub-folder. Default: all, sorted. */
   classNames?: readonly string[];
@@ -314,14 +321,23 @@ async function indexZip(
 }
 
 function checkOptions(options: LoadImageFolderOptions) {
-  const labels = options.labels === undefined ? "inferred" : options.labels;
-  if (labels !== "inferred" && labels !== null) {
-    throw new InvalidOptionError("labels", '"inferred" or null', labels);
+  // As Keras: labelMode null means no labels at all.
+  const labels = options.labelMode === null
+    ? null
+    : options.labels === undefined
+    ? "inferred"
+    : options.labels;
+  if (Array.isArray(labels)) {
+    if (!labels.every((label) => Number.isInteger(label) && label >= 0 && label < 2 ** 31)) {
+      throw new InvalidOptionError("labels", "non-negative integer labels", labels);
+    }
+  } else if (labels !== "inferred" && labels !== null) {
+    throw new InvalidOptionError("labels", '"inferred", null or a list of integers', labels);
   }
-  if (labels === null && options.classNames !== undefined) {
+  if (labels !== "inferred" && options.classNames !== undefined) {
     throw new InvalidOptionError(
       "classNames",
-      "no class names when labels is null",
+      'no class names unless labels is "inferred"',
       options.classNames,
     );
   }
@@ -524,6 +540,7 @@ export async function loadImageFolder(
   const path = toPath(source);
   const channels = COLOR_MODE_CHANNELS[opts.colorMode];
   const inferred = opts.labels === "inferred";
+  const explicit = Array.isArray(opts.labels) ? opts.labels as readonly number[] : undefined;
   let index: Index;
   if (await isDirectory(path)) {
     index = await indexFolder(path, inferred, options.classNames);
@@ -537,6 +554,17 @@ export async function loadImageFolder(
       `${path}: no images found (expected ${IMAGE_EXTENSIONS.join(" ")} files` +
         `${inferred ? " in class sub-folders" : ""})`,
     );
+  }
+  if (explicit) {
+    if (explicit.length !== index.files.length) {
+      throw new InvalidOptionError(
+        "labels",
+        `${index.files.length} labels (one per image file found in ${path})`,
+        `${explicit.length} labels`,
+      );
+    }
+    index.files.forEach((file, i) => (file.label = explicit[i]));
+    index.classNames = [...new Set(explicit)].sort((a, b) => a - b).map(String);
   }
   if (opts.labelMode === "binary" && index.classNames!.length !== 2) {
     throw new InvalidOptionError(
@@ -605,7 +633,7 @@ export async function loadImageFolder(
     // Unshuffled and unsplit: the decoded buffer is already in order (no 100+ MB copy).
     const identity = picked.length === data.kept.length && picked.every((v, i) => v === i);
     const images = identity ? data.pixels : new Uint8Array(picked.length * sampleSize);
-    const labels = inferred ? new Int32Array(picked.length) : undefined;
+    const labels = inferred || explicit ? new Int32Array(picked.length) : undefined;
     const filePaths: string[] = [];
     const isZip = !(await isDirectory(path));
     for (let i = 0; i < picked.length; i++) {
@@ -640,7 +668,10 @@ function makeTargets(labels: Int32Array, mode: LabelMode, classes: number) {
   if (mode === "int") return labels;
   if (mode === "binary") return Float32Array.from(labels);
   const out = new Float32Array(labels.length * classes);
-  for (let i = 0; i < labels.length; i++) out[i * classes + labels[i]] = 1;
+  // As tf.one_hot: a label outside [0, classes) (explicit labels) gives a row of zeros.
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] < classes) out[i * classes + labels[i]] = 1;
+  }
   return out;
 }
 

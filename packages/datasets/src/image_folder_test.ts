@@ -456,3 +456,34 @@ Deno.test("loadImageFolder: decoding on Workers gives the same bytes, errors and
   assertEquals(b.images, a.images);
   assertEquals(b.shape[0], 304);
 });
+
+Deno.test("loadImageFolder: explicit labels and labelMode null, as Keras", async () => {
+  await using dir = await tempDir();
+  await writeTree(dir.path, fixtureTree());
+  const common = { imageSize: 2, shuffle: false, cache: false } as const;
+  // labels=null / explicit lists index the whole folder: 7 images (loose and hidden included).
+  const explicit = [0, 3, 3, 0, 3, 0, 3];
+  const ds = await loadImageFolder(dir.path, {
+    ...common,
+    labels: explicit,
+    labelMode: "categorical",
+  });
+  assertEquals(ds.classNames, ["0", "3"]);
+  assertEquals(Array.from(ds.labels!), explicit);
+  // tf.one_hot(3, 2) is all zeros: the label is kept, the row is empty.
+  assertEquals(Array.from(ds.targets!.subarray(0, 4)), [1, 0, 0, 0]);
+  await assertRejects(
+    () => loadImageFolder(dir.path, { ...common, labels: [0, 1] }),
+    InvalidOptionError,
+    "7 labels",
+  );
+  await assertRejects(
+    () => loadImageFolder(dir.path, { ...common, labels: [0, 1], classNames: ["a"] }),
+    InvalidOptionError,
+    "classNames",
+  );
+  const none = await loadImageFolder(dir.path, { ...common, labelMode: null });
+  assertEquals(none.labels, undefined);
+  assertEquals(none.targets, undefined);
+  assertEquals(none.shape[0], 7);
+});
