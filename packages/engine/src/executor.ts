@@ -29,11 +29,23 @@ export function planGraph(graph: Graph, wanted: readonly number[]): GraphPlan {
     for (const i of graph.nodes[id].inputs) stack.push(i);
   }
   const steps = graph.nodes.filter((n) => needed[n.id] && n.inputIndex < 0);
+  return planOfSteps(graph, steps, wanted);
+}
+
+/**
+ * The plan running `steps` (topologically ordered) for `wanted`, with each tensor's last reader:
+ * also how a rewritten plan (inference-time fusion, `fusion.ts`) gets its `lastUse`.
+ */
+export function planOfSteps(
+  graph: Graph,
+  steps: readonly GraphNode[],
+  wanted: readonly number[],
+): GraphPlan {
   const lastUse = new Int32Array(graph.nodes.length).fill(-1);
   steps.forEach((node, s) => {
     for (const i of node.inputs) lastUse[i] = s;
   });
-  return { steps, lastUse, wanted: [...wanted] };
+  return { steps: [...steps], lastUse, wanted: [...wanted] };
 }
 
 /**

@@ -94,6 +94,7 @@ export abstract class Layer {
   #heap?: WasmHeap;
   /** Set when the trainer changed the device weights: host copies are refreshed on demand. */
   #hostStale = false;
+  #weightsVersion = 0;
 
   constructor(className: string, config: LayerConfig, options: LayerBuildOptions = {}) {
     this.className = className;
@@ -254,7 +255,17 @@ export abstract class Layer {
     }));
     this.weightPtrs = given.map((w) => heap.upload(w.data));
     this.#hostStale = false;
+    this.#weightsVersion++;
     this.afterBuild(heap);
+  }
+
+  /**
+   * Counts the changes of the weights' values (each build or `setWeights`, each
+   * {@link weightsUpdated}): copies derived from them elsewhere (the folded weights of
+   * inference-time fusion, `fusion.ts`) compare it to know when to rebuild.
+   */
+  get weightsVersion(): number {
+    return this.#weightsVersion;
   }
 
   /** Hook for layers that pack or derive device data from their weights (e.g. BN scale/shift). */
@@ -302,6 +313,7 @@ export abstract class Layer {
    */
   weightsUpdated(): void {
     this.#hostStale = true;
+    this.#weightsVersion++;
   }
 
   /**

@@ -15,6 +15,7 @@ import { InputLayer } from "./layers/input_layer.ts";
 import { kernelThreads } from "./wasm/threads.ts";
 import { buildGraph, type Graph, type GraphLayer, type GraphNode, MODEL_CLASSES } from "./graph.ts";
 import { type GraphPlan, planGraph, runForward, TensorStore } from "./executor.ts";
+import { type FoldedLayer, type FusedPlan, fusePlan } from "./fusion.ts";
 import type { KerasObject, ModelSpec } from "./spec.ts";
 import { formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
 import { getRuntime } from "./wasm/kernels.ts";
@@ -48,6 +49,13 @@ export interface ModelBuildOptions {
    * Winograd wherever it can run. See `ConvAlgorithm`.
    */
   convAlgorithm?: ConvAlgorithm;
+  /**
+   * Inference-time fusion (default true): `predict` runs a convolution or Dense followed by a
+   * BatchNormalization and/or an activation layer as one kernel call, with the
+   * BatchNormalization folded into a copy of its weights (see `fusion.ts`); `fit` always runs
+   * the layers as they are. `false` runs every layer on its own (results equal within ~1e-6).
+   */
+  fuse?: boolean;
 }
 
 /** Options of {@link Model.predict}. */
@@ -85,7 +93,9 @@ export class Model {
   /** Output shape (no batch) of every node. */
   #shapes: Shape[] = [];
   #info = new Map<Layer, GraphLayer>();
-  #plans = new Map<string, GraphPlan>();
+  #plans = new Map<string, GraphPlan | FusedPlan>();
+  /** The folded layers of fused plans, by chain (see `fusion.ts`). */
+  #folded = new Map<string, FoldedLayer>();
   #built = false;
   #disposed = false;
   #initRng?: SeededRandom;
@@ -107,6 +117,11 @@ export class Model {
     }
     const { config, weights, kerasVersion } = spec;
     const conv = options.convAlgorithm;
+    if (options.fuse !== undefined && typeof options.fuse !== "boolean") {
+      throw new ModelConfigError(
+        `fuse: expected true or false, got ${JSON.stringify(options.fuse)}`,
+      );
+    }
     if (conv !== undefined && !CONV_ALGORITHMS.includes(conv)) {
       throw new ModelConfigError(
         `convAlgorithm: expected one of ${CONV_ALGORITHMS.join(", ")}, got ${JSON.stringify(conv)}`,
@@ -149,6 +164,7 @@ export class Model {
     }, inputBatchShape);
     this.#info = new Map(graph.layers.map((l) => [l.layer, l]));
     this.#plans.clear();
+    this.#disposeFolded();
     return graph;
   }
 
@@ -402,14 +418,26 @@ export class Model {
     });
   }
 
-  #plan(wanted: readonly number[]): GraphPlan {
+  /** The predict plan for `wanted`: fused (see `fusion.ts`) unless `fuse: false`. */
+  #plan(wanted: readonly number[]): GraphPlan | FusedPlan {
     const key = wanted.join(",");
     let plan = this.#plans.get(key);
     if (!plan) {
       plan = planGraph(this.#graph, wanted);
+      if (this.#options.fuse !== false) {
+        plan = fusePlan(this.#graph, plan, this.#folded, {
+          kerasVersion: this.kerasVersion,
+          convAlgorithm: this.#options.convAlgorithm,
+        });
+      }
       this.#plans.set(key, plan);
     }
     return plan;
+  }
+
+  #disposeFolded(): void {
+    for (const f of this.#folded.values()) f.dispose();
+    this.#folded.clear();
   }
 
   /** Runs the forward pass in chunks; returns the wanted tensors on the host. */
@@ -417,6 +445,8 @@ export class Model {
     const { kernels, heap } = getRuntime();
     const ctx: CallContext = { kernels, heap, training: false };
     const plan = this.#plan(wanted);
+    // Folded weights follow the layers' current ones (changed by fit or setWeights).
+    if ("folded" in plan) { for (const f of plan.folded) f.sync(heap); }
     const n = xs[0]?.shape[0] ?? 0;
     const step = Math.min(batchSize, this.#cacheChunk(plan));
     const outs: Float32Array[] = [];
@@ -766,6 +796,7 @@ export class Model {
     this.#trainer?.dispose();
     this.#trainer = undefined;
     for (const l of this.layers) l.dispose();
+    this.#disposeFolded();
     this.#disposed = true;
   }
 }
