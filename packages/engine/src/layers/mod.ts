@@ -12,6 +12,7 @@ import { AVERAGE } from "./average.ts";
 import { AVERAGE_POOLING2D } from "./average_pooling2d.ts";
 import { BATCH_NORMALIZATION } from "./batch_normalization.ts";
 import { BIDIRECTIONAL } from "./bidirectional.ts";
+import { CENTER_CROP } from "./center_crop.ts";
 import { CONCATENATE } from "./concatenate.ts";
 import { CONV2D } from "./conv2d.ts";
 import { CONV2D_TRANSPOSE } from "./conv2d_transpose.ts";
@@ -36,9 +37,17 @@ import { MAX_POOLING2D } from "./max_pooling2d.ts";
 import { MAXIMUM } from "./maximum.ts";
 import { MINIMUM } from "./minimum.ts";
 import { MULTIPLY } from "./multiply.ts";
+import { NORMALIZATION } from "./normalization.ts";
 import { PRELU } from "./prelu.ts";
+import { RANDOM_CONTRAST } from "./random_contrast.ts";
+import { RANDOM_FLIP } from "./random_flip.ts";
+import { RANDOM_ROTATION } from "./random_rotation.ts";
+import { RANDOM_TRANSLATION } from "./random_translation.ts";
+import { RANDOM_ZOOM } from "./random_zoom.ts";
 import { RELU } from "./relu.ts";
+import { RESCALING } from "./rescaling.ts";
 import { RESHAPE } from "./reshape.ts";
+import { RESIZING } from "./resizing.ts";
 import { SEPARABLE_CONV2D } from "./separable_conv2d.ts";
 import { SIMPLE_RNN } from "./simple_rnn.ts";
 import { SOFTMAX } from "./softmax.ts";
@@ -93,4 +102,14 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   MINIMUM,
   CONCATENATE,
   DOT,
+  // Preprocessing and augmentation layers
+  RESCALING,
+  NORMALIZATION,
+  CENTER_CROP,
+  RESIZING,
+  RANDOM_FLIP,
+  RANDOM_CONTRAST,
+  RANDOM_TRANSLATION,
+  RANDOM_ZOOM,
+  RANDOM_ROTATION,
 ];
