@@ -4,7 +4,9 @@
  * built in TF.js with random weights and calibrated-then-perturbed BatchNormalization statistics,
  * run by the engine from their config (`specFromTfjs`, or the Keras 3 form `keras3SpecFromTfjs`
  * for every other family) and by TF.js (wasm backend): on 16 images, identical argmax per image
- * and max |Δp| ≤ 1e-4.
+ * and max |Δp| ≤ 1e-4. EfficientNetB0 runs with Keras's `Normalization` layer in the engine (TF.js
+ * has none: its model holds a 1×1 DepthwiseConv2D with the same per-channel map, see
+ * `withKerasNormalization`).
  *
  * CI tier: small variants (32–75 px inputs, thinner and shallower stages, 10 classes) of all six.
  * Slow tier (only with `SCRATCHNET_SLOW_TESTS=1`): the real architectures at Keras's default
@@ -18,6 +20,7 @@ import {
   applicationInputs,
   type ApplicationOptions,
   useApplicationBackend,
+  withKerasNormalization,
 } from "../testing/tfjs_applications.ts";
 import { keras3SpecFromTfjs, specFromTfjs, tfjsPredictMany } from "../testing/tfjs_graphs.ts";
 
@@ -35,6 +38,12 @@ const CI_TIER: Record<string, ApplicationOptions> = {
   Xception: { inputSize: 71, width: 0.25, depthScale: 0.25, classes: 10 },
 };
 
+/**
+ * Families built with Keras's Normalization layer: TF.js holds a 1×1 DepthwiseConv2D stand-in
+ * with the same per-channel map, the engine's spec the real adapted `Normalization`.
+ */
+const NORMALIZED = new Set(["EfficientNetB0"]);
+
 /** Runs one family both ways and throws unless argmax agrees and |Δp| ≤ TOL everywhere. */
 async function compareFamily(
   family: ApplicationFamily,
@@ -43,14 +52,16 @@ async function compareFamily(
 ): Promise<void> {
   await useApplicationBackend("wasm");
   const t0 = performance.now();
-  const ref = family.build({ seed: 15, ...options });
+  const normalization = NORMALIZED.has(family.name);
+  const ref = family.build({ seed: 15, ...options, normalization } as ApplicationOptions);
   const size = options.inputSize ?? family.defaultSize;
   const x = applicationInputs(new Rng(1500), BATCH, size, family.pixelRange);
   try {
     const t1 = performance.now();
     const want = tfjsPredictMany(ref, [x])[0];
     const t2 = performance.now();
-    const spec = dialect === "keras2" ? specFromTfjs(ref) : keras3SpecFromTfjs(ref);
+    let spec = dialect === "keras2" ? specFromTfjs(ref) : keras3SpecFromTfjs(ref);
+    if (NORMALIZED.has(family.name)) spec = withKerasNormalization(spec);
     const model = buildModel(spec);
     try {
       const t3 = performance.now();
@@ -83,9 +94,11 @@ async function compareFamily(
 APPLICATION_FAMILIES.forEach((family, i) => {
   const dialect = i % 2 === 0 ? "keras2" : "keras3";
   const ci = CI_TIER[family.name];
+  const norm = NORMALIZED.has(family.name) ? ", Keras Normalization in the engine" : "";
   Deno.test(
     `${family.name} replica, CI tier (${ci.inputSize}px, width ${ci.width}, depth ${ci.depthScale}, ` +
-      `${dialect} config): engine vs TF.js on ${BATCH} images, argmax identical, max |Δp| ≤ ${TOL}`,
+      `${dialect} config${norm}): engine vs TF.js on ${BATCH} images, argmax identical, ` +
+      `max |Δp| ≤ ${TOL}`,
     () => compareFamily(family, ci, dialect),
   );
   Deno.test({

@@ -14,9 +14,12 @@
  * - `classes`: size of the softmax head (Keras's 1000).
  *
  * At `width: 1, depthScale: 1, classes: 1000` and the default input size a replica has the real
- * family's layer list and parameter count. Differences from Keras, on purpose: EfficientNetB0 has
- * no `Normalization` layer after its `Rescaling(1/255)` (TF.js has no Normalization layer; the
- * engine's Normalization is checked against its own reference in `layers/preprocessing_test.ts`).
+ * family's layer list and parameter count. One difference: TF.js has no `Normalization` layer, so
+ * EfficientNetB0 either leaves Keras's `Normalization` (after `Rescaling(1/255)`) out, or with
+ * `normalization: true` holds a stand-in computing the same per-channel map — a 1×1
+ * DepthwiseConv2D `normalization` with kernel 1/√variance and bias −mean/√variance (ImageNet
+ * statistics) — which {@link withKerasNormalization} turns back into Keras's adapted
+ * `Normalization` layer (mean, variance, count) in the engine's spec.
  *
  * Weights: kernels variance-preserving uniform (He for convolutions, `1/fan_in` for the head),
  * biases / beta in [-0.1, 0.1], gamma in [0.8, 1.2]; every BatchNormalization's moving statistics
@@ -27,6 +30,7 @@
  *
  * @module
  */
+import type { ModelSpec } from "../mod.ts";
 import { type HostTensor, shortWeightName } from "./tfjs_graphs.ts";
 import { Rng } from "./random.ts";
 import { tf } from "./tfjs_reference.ts";
@@ -249,9 +253,11 @@ function finish(
   seed: number,
   size: number,
   range: [number, number],
+  fixed?: () => void,
 ): tf.LayersModel {
   const rng = new Rng(seed);
   randomizeApplication(model, rng);
+  fixed?.();
   const cal = applicationInputs(new Rng(seed + 7919), size <= 96 ? 32 : 8, size, range);
   const x = tf.tensor(cal.data, cal.shape);
   calibrateBatchNorm(model, x, rng);
@@ -647,8 +653,8 @@ const EFFICIENTNET_STAGES: [number, number, number, number, number, number][] = 
 
 /**
  * `keras.applications.EfficientNetB0` (with `width` / `depthScale` as `width_coefficient` /
- * `depth_coefficient`: `round_filters`, `round_repeats = ceil`): rescaling (1/255) → [Keras's
- * Normalization left out: TF.js has none] → stem_conv_pad (correct_pad) → stem_conv 3×3/2 valid
+ * `depth_coefficient`: `round_filters`, `round_repeats = ceil`): rescaling (1/255) → Keras's
+ * normalization (left out, or its stand-in with `normalization: true`) → stem_conv_pad (correct_pad) → stem_conv 3×3/2 valid
  * → stem_bn → stem_activation (swish), 16 MBConv blocks `block{stage}{a,b,…}_` (`expand_conv` →
  * `expand_bn` → `expand_activation` when expanding; `dwconv_pad` + valid DepthwiseConv2D on
  * stride 2; `dwconv` → `bn` → `activation`; squeeze-and-excitation `se_squeeze` GAP →
@@ -657,13 +663,17 @@ const EFFICIENTNET_STAGES: [number, number, number, number, number, number][] = 
  * 0.2 · b / blocks, noise shape (None, 1, 1, 1)) → `add`), top_conv 1×1 (1280) → top_bn →
  * top_activation → avg_pool → top_dropout (0.2) → predictions. Inputs are pixels in [0, 255].
  */
-export function efficientNetB0(options: ApplicationOptions = {}): tf.LayersModel {
+export function efficientNetB0(options: EfficientNetOptions = {}): tf.LayersModel {
   const { inputSize = 224, width = 1, depthScale = 1, classes = 1000, seed = 1 } = options;
   const roundFilters = (n: number) => makeDivisible(n * width, 8);
   const roundRepeats = (n: number) => Math.ceil(n * depthScale);
   const swish = "swish";
   const img = input(inputSize);
   let x = apply(tf.layers.rescaling({ name: "rescaling", scale: 1 / 255 }), img);
+  if (options.normalization) {
+    const stand = tf.layers.depthwiseConv2d({ name: "normalization", kernelSize: 1 });
+    x = apply(stand, x);
+  }
   x = apply(
     tf.layers.zeroPadding2d({ name: "stem_conv_pad", padding: correctPad(side(x), 3) }),
     x,
@@ -753,7 +763,61 @@ export function efficientNetB0(options: ApplicationOptions = {}): tf.LayersModel
     );
   }
   const model = tf.model({ name: "efficientnetb0", inputs: img, outputs: out });
-  return finish(model, seed, inputSize, [0, 255]);
+  return finish(model, seed, inputSize, [0, 255], () => {
+    if (!options.normalization) return;
+    const std = IMAGENET_VARIANCE.map(Math.sqrt);
+    const kernel = tf.tensor(std.map((s) => 1 / s), [1, 1, 3, 1]);
+    const bias = tf.tensor(IMAGENET_MEAN.map((m, c) => -m / std[c]), [3]);
+    model.getLayer("normalization").setWeights([kernel, bias]);
+    kernel.dispose();
+    bias.dispose();
+  });
+}
+
+/** ImageNet channel means of pixels in [0, 1] (the adapted state of EfficientNet's Normalization). */
+export const IMAGENET_MEAN: readonly number[] = [0.485, 0.456, 0.406];
+/** ImageNet channel variances of pixels in [0, 1]. */
+export const IMAGENET_VARIANCE: readonly number[] = [0.229 ** 2, 0.224 ** 2, 0.225 ** 2];
+
+/** Options of {@link efficientNetB0}. */
+export interface EfficientNetOptions extends ApplicationOptions {
+  /**
+   * Keras's `Normalization` after the rescaling, held in TF.js by a 1×1 DepthwiseConv2D
+   * `normalization` stand-in with the same per-channel map (see {@link withKerasNormalization}).
+   */
+  normalization?: boolean;
+}
+
+/**
+ * The spec of an EfficientNet built with `normalization: true`, with the `normalization`
+ * stand-in turned into what Keras writes: an adapted `Normalization` layer (axis −1, `mean` /
+ * `variance` null in the config) whose non-trainable variables are `mean`, `variance` (ImageNet)
+ * and `count`. Works on both config dialects (Keras 2 / TF.js and Keras 3); returns a new spec.
+ */
+export function withKerasNormalization(spec: ModelSpec): ModelSpec {
+  const config = structuredClone(spec.config);
+  const layers = (config.config as { layers: Any[] }).layers;
+  const entry = layers.find((l) => (l.name ?? l.config?.name) === "normalization");
+  if (!entry || entry.class_name !== "DepthwiseConv2D") {
+    throw new Error("withKerasNormalization: no normalization stand-in in the spec");
+  }
+  entry.class_name = "Normalization";
+  entry.config = {
+    name: "normalization",
+    trainable: true,
+    dtype: "float32",
+    axis: -1,
+    invert: false,
+    mean: null,
+    variance: null,
+  };
+  const weights = { ...spec.weights };
+  weights.normalization = [
+    { name: "mean", shape: [3], data: Float32Array.from(IMAGENET_MEAN) },
+    { name: "variance", shape: [3], data: Float32Array.from(IMAGENET_VARIANCE) },
+    { name: "count", shape: [], data: Float32Array.of(1281167) },
+  ];
+  return { ...spec, config, weights };
 }
 
 // ---- Xception ---------------------------------------------------------------------------------
