@@ -215,8 +215,9 @@ function roundHalfAway(v: number): number {
 }
 
 /**
- * Calls `visit(srcCell, weight)` for each input cell output pixel `(ox, oy)` reads under
- * transform `t` (srcCell −1: the constant fill). Weights of one pixel sum to 1.
+ * The input cells output pixel `(ox, oy)` reads under transform `t` and their weights, written to
+ * `cells` / `weights` (cell −1: the fill value); returns how many (1 nearest, 4 bilinear). The
+ * weights of one pixel sum to 1.
  */
 function affineTaps(
   ox: number,
@@ -226,24 +227,37 @@ function affineTaps(
   w: number,
   interpolation: Interpolation,
   fillMode: FillMode,
-  visit: (cell: number, weight: number) => void,
-): void {
+  cells: Int32Array,
+  weights: Float64Array,
+): number {
   const k = t[6] * ox + t[7] * oy + 1;
-  // A point at infinity is outside the input (TF returns the fill value).
-  if (k === 0) return visit(-1, 1);
+  if (k === 0) {
+    // A point at infinity is outside the input (TF returns the fill value).
+    cells[0] = -1;
+    weights[0] = 1;
+    return 1;
+  }
   const ix = mapCoordinate((t[0] * ox + t[1] * oy + t[2]) / k, w, fillMode);
   const iy = mapCoordinate((t[3] * ox + t[4] * oy + t[5]) / k, h, fillMode);
-  const cell = (r: number, c: number) => (r >= 0 && r < h && c >= 0 && c < w ? r * w + c : -1);
   if (interpolation === "nearest") {
-    visit(cell(roundHalfAway(iy), roundHalfAway(ix)), 1);
-    return;
+    const r = roundHalfAway(iy), c = roundHalfAway(ix);
+    cells[0] = r >= 0 && r < h && c >= 0 && c < w ? r * w + c : -1;
+    weights[0] = 1;
+    return 1;
   }
   const y0 = Math.floor(iy), x0 = Math.floor(ix);
   const fy = iy - y0, fx = ix - x0;
-  visit(cell(y0, x0), (1 - fy) * (1 - fx));
-  visit(cell(y0, x0 + 1), (1 - fy) * fx);
-  visit(cell(y0 + 1, x0), fy * (1 - fx));
-  visit(cell(y0 + 1, x0 + 1), fy * fx);
+  const inY0 = y0 >= 0 && y0 < h, inY1 = y0 + 1 >= 0 && y0 + 1 < h;
+  const inX0 = x0 >= 0 && x0 < w, inX1 = x0 + 1 >= 0 && x0 + 1 < w;
+  cells[0] = inY0 && inX0 ? y0 * w + x0 : -1;
+  cells[1] = inY0 && inX1 ? y0 * w + x0 + 1 : -1;
+  cells[2] = inY1 && inX0 ? (y0 + 1) * w + x0 : -1;
+  cells[3] = inY1 && inX1 ? (y0 + 1) * w + x0 + 1 : -1;
+  weights[0] = (1 - fy) * (1 - fx);
+  weights[1] = (1 - fy) * fx;
+  weights[2] = fy * (1 - fx);
+  weights[3] = fy * fx;
+  return 4;
 }
 
 /** Options of {@link affineTransformImages} and its backward. */
@@ -267,7 +281,8 @@ export function affineTransformImages(
 ): Float32Array {
   const { batch, h, w, c } = g;
   const per = h * w * c;
-  const acc = new Float64Array(c);
+  const { interpolation, fillMode, fillValue } = options;
+  const cells = new Int32Array(4), weights = new Float64Array(4);
   for (let b = 0; b < batch; b++) {
     const base = b * per;
     const t = transforms[b];
@@ -275,20 +290,20 @@ export function affineTransformImages(
       y.set(x.subarray(base, base + per), base);
       continue;
     }
+    let d = base;
     for (let oy = 0; oy < h; oy++) {
       for (let ox = 0; ox < w; ox++) {
-        acc.fill(0);
-        affineTaps(ox, oy, t, h, w, options.interpolation, options.fillMode, (cell, wt) => {
-          if (wt === 0) return;
-          if (cell < 0) {
-            for (let k = 0; k < c; k++) acc[k] += wt * options.fillValue;
-          } else {
-            const s = base + cell * c;
-            for (let k = 0; k < c; k++) acc[k] += wt * x[s + k];
+        const n = affineTaps(ox, oy, t, h, w, interpolation, fillMode, cells, weights);
+        for (let k = 0; k < c; k++) {
+          let acc = 0;
+          for (let j = 0; j < n; j++) {
+            const wt = weights[j];
+            if (wt === 0) continue;
+            const cell = cells[j];
+            acc += wt * (cell < 0 ? fillValue : x[base + cell * c + k]);
           }
-        });
-        const d = base + (oy * w + ox) * c;
-        for (let k = 0; k < c; k++) y[d + k] = acc[k];
+          y[d++] = acc;
+        }
       }
     }
   }
@@ -308,7 +323,9 @@ export function affineTransformImagesGrad(
 ): Float32Array {
   const { batch, h, w, c } = g;
   const per = h * w * c;
+  const { interpolation, fillMode } = options;
   const acc = new Float64Array(per);
+  const cells = new Int32Array(4), weights = new Float64Array(4);
   for (let b = 0; b < batch; b++) {
     const base = b * per;
     const t = transforms[b];
@@ -317,14 +334,17 @@ export function affineTransformImagesGrad(
       continue;
     }
     acc.fill(0);
+    let s = base;
     for (let oy = 0; oy < h; oy++) {
       for (let ox = 0; ox < w; ox++) {
-        const s = base + (oy * w + ox) * c;
-        affineTaps(ox, oy, t, h, w, options.interpolation, options.fillMode, (cell, wt) => {
-          if (cell < 0 || wt === 0) return;
+        const n = affineTaps(ox, oy, t, h, w, interpolation, fillMode, cells, weights);
+        for (let j = 0; j < n; j++) {
+          const cell = cells[j], wt = weights[j];
+          if (cell < 0 || wt === 0) continue;
           const d = cell * c;
           for (let k = 0; k < c; k++) acc[d + k] += wt * dy[s + k];
-        });
+        }
+        s += c;
       }
     }
     for (let i = 0; i < per; i++) dx[base + i] = acc[i];
