@@ -9,7 +9,7 @@ import {
   parsePadding,
   requireChannelsLast,
 } from "../conv_geometry.ts";
-import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
+import { InputShapeError, LayerConfigError } from "../errors.ts";
 import {
   applyActivation,
   type CallContext,
@@ -33,12 +33,40 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 const SCRATCH_FLOATS = 1 << 16;
 
 /**
- * Keras `Conv2D` (NHWC): kernel `(kh, kw, in, out)`, bias `(out)`, `valid`/`same` padding,
- * strides, dilation, fused bias + activation. `groups` other than 1 and `channels_first` are
+ * Copies channels `[srcC0, srcC0 + n)` of each of `rows` rows of `src` (`srcC` channels a row)
+ * to channels `[dstC0, dstC0 + n)` of the rows of `dst` (`dstC` a row): how grouped convolution
+ * gathers one group's input, kernel columns and output gradient, and scatters its results.
+ */
+function copyChannels(
+  heap: WasmHeap,
+  src: number,
+  srcC: number,
+  srcC0: number,
+  dst: number,
+  dstC: number,
+  dstC0: number,
+  n: number,
+  rows: number,
+): void {
+  const a = heap.f32(src, rows * srcC);
+  const b = heap.f32(dst, rows * dstC);
+  for (let r = 0; r < rows; r++) {
+    const i = r * srcC + srcC0, o = r * dstC + dstC0;
+    for (let j = 0; j < n; j++) b[o + j] = a[i + j];
+  }
+}
+
+/**
+ * Keras `Conv2D` (NHWC): kernel `(kh, kw, in / groups, out)`, bias `(out)`, `valid`/`same`
+ * padding, strides, dilation, fused bias + activation. With `groups` = g the input and output
+ * channels split into g equal groups, group k's filters reading only group k's input channels:
+ * each group runs the dense kernel on gathered channels (never Winograd). `channels_first` is
  * refused by name.
  */
 export class Conv2D extends Layer {
   readonly filters: number;
+  /** Keras `groups`: channel groups convolved independently (1: an ordinary convolution). */
+  readonly groups: number;
   readonly kernelSize: number[];
   readonly strides: number[];
   readonly dilationRate: number[];
@@ -54,17 +82,17 @@ export class Conv2D extends Layer {
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Conv2D", config, options);
     requireChannelsLast(config, "Conv2D", this.name);
-    const groups = config.groups ?? 1;
-    if (groups !== 1) {
-      throw new UnsupportedLayerError(
-        "Conv2D",
-        this.name,
-        `groups ${JSON.stringify(groups)}; only groups=1 is supported`,
-      );
-    }
     this.filters = this.num("filters", undefined, true);
     if (this.filters < 1) {
       throw new LayerConfigError(this.name, "filters", `expected ≥ 1, got ${this.filters}`);
+    }
+    this.groups = this.num("groups", 1, true);
+    if (this.groups < 1 || this.filters % this.groups !== 0) {
+      throw new LayerConfigError(
+        this.name,
+        "groups",
+        `expected a positive divisor of filters (${this.filters}), got ${this.groups}`,
+      );
     }
     this.kernelSize = this.intTuple("kernel_size", 2);
     this.strides = this.intTuple("strides", 2, 1);
@@ -83,6 +111,7 @@ export class Conv2D extends Layer {
 
   protected override afterBuild(heap: WasmHeap): void {
     const c = this.inputShape[2] as number;
+    if (this.groups > 1) return;
     const plan = winogradPlan(
       this.algorithm,
       this.kernelSize,
@@ -112,6 +141,13 @@ export class Conv2D extends Layer {
     this.expectRank(inputShape, 3, "(height, width, channels) ");
     if (inputShape[2] === null) {
       throw new InputShapeError(this.name, "a known channel dimension", formatShape(inputShape));
+    }
+    if (inputShape[2] % this.groups !== 0) {
+      throw new InputShapeError(
+        this.name,
+        `input channels divisible by groups (${this.groups})`,
+        formatShape(inputShape),
+      );
     }
     const outH = axisOutput(
       inputShape[0],
@@ -144,14 +180,14 @@ export class Conv2D extends Layer {
   }
 
   override weightSpecs(inputShape: Shape): WeightSpec[] {
-    const inC = inputShape[2] as number;
+    const inC = (inputShape[2] as number) / this.groups;
     const specs = [{ name: "kernel", shape: [...this.kernelSize, inC, this.filters] }];
     if (this.useBias) specs.push({ name: "bias", shape: [this.filters] });
     return specs;
   }
 
   call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
-    const [batch, h, w, c] = x.shape;
+    const [batch, h, w] = x.shape;
     const [kh, kw] = this.kernelSize;
     const [sh, sw] = this.strides;
     const [dh, dw] = this.dilationRate;
@@ -167,25 +203,83 @@ export class Conv2D extends Layer {
     const y = this.allocOutput(ctx, [batch, gy.out, gx.out, this.filters]);
     const act = this.activation;
     const fused = act.kind === "elementwise";
-    if (this.#winograd && !ctx.training && !ctx.tape) {
+    if (this.groups > 1) this.convolveGroups(ctx, x, y, this.#fusedActivation());
+    else if (this.#winograd && !ctx.training && !ctx.tape) {
       this.#callWinograd(x, y, ctx, this.#winograd, gy.padBefore, gx.padBefore);
-      if (!fused) applyActivation(ctx, y, act);
-      return y;
+    } else {
+      const bias = this.useBias ? this.weightPtrs[1] : 0;
+      this.#direct(ctx, x, y, this.weightPtrs[0], bias, this.#fusedActivation());
     }
+    if (!fused) applyActivation(ctx, y, act);
+    return y;
+  }
+
+  /**
+   * `y = act(x ⊛ kernel + bias)` for a grouped layer (`act` the fused code and alpha, `[0, 0]`
+   * for none): per group, its input channels and kernel columns gathered into dense buffers,
+   * the dense kernel run on them and the group's output channels scattered into `y`.
+   */
+  convolveGroups(
+    ctx: CallContext,
+    x: DeviceTensor,
+    y: DeviceTensor,
+    act: [number, number],
+  ): void {
+    const { heap } = ctx;
+    const [batch, h, w, c] = x.shape;
+    const [, outH, outW, outC] = y.shape;
+    const g = this.groups, cg = c / g, fg = outC / g;
+    const taps = this.kernelSize[0] * this.kernelSize[1] * cg;
+    const xg: DeviceTensor = { ptr: 0, shape: [batch, h, w, cg], dtype: "float32" };
+    const yg: DeviceTensor = { ptr: 0, shape: [batch, outH, outW, fg], dtype: "float32" };
+    const rowsIn = batch * h * w, rowsOut = batch * outH * outW;
+    let wg = 0;
+    try {
+      xg.ptr = heap.alloc(rowsIn * cg * 4);
+      yg.ptr = heap.alloc(rowsOut * fg * 4);
+      wg = heap.alloc(taps * fg * 4);
+      for (let k = 0; k < g; k++) {
+        copyChannels(heap, x.ptr, c, k * cg, xg.ptr, cg, 0, cg, rowsIn);
+        copyChannels(heap, this.weightPtrs[0], outC, k * fg, wg, fg, 0, fg, taps);
+        const bias = this.useBias ? this.weightPtrs[1] + k * fg * 4 : 0;
+        this.#direct(ctx, xg, yg, wg, bias, act);
+        copyChannels(heap, yg.ptr, fg, 0, y.ptr, outC, k * fg, fg, rowsOut);
+      }
+    } finally {
+      for (const p of [xg.ptr, yg.ptr, wg]) if (p) heap.free(p);
+    }
+  }
+
+  /** The direct convolution x → y with the given kernel and bias pointers (bias 0: none). */
+  #direct(
+    ctx: CallContext,
+    x: DeviceTensor,
+    y: DeviceTensor,
+    kernel: number,
+    bias: number,
+    act: [number, number],
+  ): void {
+    const [, h, w, c] = x.shape;
+    const [, outH, outW, outC] = y.shape;
+    const [kh, kw] = this.kernelSize;
+    const [sh, sw] = this.strides;
+    const [dh, dw] = this.dilationRate;
+    const gy = axisGeometry(h, kh, sh, dh, this.padding);
+    const gx = axisGeometry(w, kw, sw, dw, this.padding);
     // The kernel picks its method by shape (1×1 gemm, implicit GEMM over a zero-padded copy of
     // each image, or im2col tiles) and says how much scratch it wants for it. With kernel threads
     // on, large batches split into one range of images per thread, each with its own scratch.
     const k = kh * kw * c;
     this.#runImageRanges(ctx, x, y, (b0, nb, scratchOf) => {
-      const pixels = nb * gy.out * gx.out;
+      const pixels = nb * outH * outW;
       const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(SCRATCH_FLOATS / k)));
       const scratchFloats = ctx.kernels.conv2dScratchFloats(
         nb,
         h,
         w,
         c,
-        gy.out,
-        gx.out,
+        outH,
+        outW,
         kh,
         kw,
         sh,
@@ -200,18 +294,18 @@ export class Conv2D extends Layer {
         fn: "conv2d",
         args: [
           x.ptr + b0 * h * w * c * 4,
-          this.weightPtrs[0],
-          this.useBias ? this.weightPtrs[1] : 0,
-          y.ptr + b0 * gy.out * gx.out * this.filters * 4,
+          kernel,
+          bias,
+          y.ptr + b0 * outH * outW * outC * 4,
           scratchOf(scratchFloats),
           scratchFloats,
           nb,
           h,
           w,
           c,
-          gy.out,
-          gx.out,
-          this.filters,
+          outH,
+          outW,
+          outC,
           kh,
           kw,
           sh,
@@ -220,12 +314,10 @@ export class Conv2D extends Layer {
           dw,
           gy.padBefore,
           gx.padBefore,
-          ...this.#fusedActivation(),
+          ...act,
         ],
       };
     });
-    if (!fused) applyActivation(ctx, y, act);
-    return y;
   }
 
   /**
@@ -354,6 +446,10 @@ function convolveLinear(layer: Conv2D, x: DeviceTensor, ctx: TrainContext): Devi
   const g = trainGeometry(layer, x);
   const shape = [g.batch, g.gy.out, g.gx.out, layer.filters];
   const z: DeviceTensor = { ptr: ctx.heap.alloc(sizeOf(shape) * 4), shape, dtype: "float32" };
+  if (layer.groups > 1) {
+    layer.convolveGroups(ctx, x, z, [0, 0]);
+    return z;
+  }
   const k = g.kh * g.kw * g.c;
   const pixels = g.batch * g.gy.out * g.gx.out;
   const scratchFloats = k * Math.min(pixels, Math.max(4, Math.floor(FORWARD_SCRATCH_FLOATS / k)));
@@ -392,11 +488,107 @@ function convolveLinear(layer: Conv2D, x: DeviceTensor, ctx: TrainContext): Devi
 }
 
 /**
+ * One tiled backward pass (`conv2dBackward`) of a dense (ungrouped) convolution with `c` input
+ * and `outC` output channels: dx (when `dx` ≠ 0) and dW (when `dW` ≠ 0) from x and dZ.
+ */
+function backwardDense(
+  ctx: TrainContext,
+  g: ReturnType<typeof trainGeometry>,
+  x: number,
+  dz: number,
+  kernel: number,
+  dx: number,
+  dW: number,
+  c: number,
+  outC: number,
+): void {
+  const { kernels, heap } = ctx;
+  const scratchFloats = Math.max(
+    kernels.conv2dBackwardMinScratch(g.kh, g.kw, c, outC, dx ? 1 : 0),
+    BACKWARD_SCRATCH_FLOATS,
+  );
+  const scratch = heap.alloc(scratchFloats * 4);
+  try {
+    kernels.conv2dBackward(
+      x,
+      dz,
+      kernel,
+      dx,
+      dW,
+      scratch,
+      scratchFloats,
+      g.batch,
+      g.h,
+      g.w,
+      c,
+      g.gy.out,
+      g.gx.out,
+      outC,
+      g.kh,
+      g.kw,
+      g.sh,
+      g.sw,
+      g.dh,
+      g.dw,
+      g.gy.padBefore,
+      g.gx.padBefore,
+    );
+  } finally {
+    heap.free(scratch);
+  }
+}
+
+/**
+ * The backward of a grouped convolution: per group, its input channels, output-gradient
+ * channels and kernel columns gathered into dense buffers, one {@link backwardDense}, and the
+ * group's dx channels and dW columns scattered back (every group writes its own, so `dx` and
+ * `dW` are overwritten whole).
+ */
+function backwardGroups(
+  layer: Conv2D,
+  ctx: TrainContext,
+  x: DeviceTensor,
+  dz: number,
+  kernel: number,
+  dx: DeviceTensor | null,
+  dW: number,
+): void {
+  const { heap } = ctx;
+  const g = trainGeometry(layer, x);
+  const groups = layer.groups, cg = g.c / groups, fg = layer.filters / groups;
+  const outC = layer.filters;
+  const taps = g.kh * g.kw * cg;
+  const rowsIn = g.batch * g.h * g.w, rowsOut = g.batch * g.gy.out * g.gx.out;
+  const bufs: number[] = [];
+  const alloc = (floats: number) => {
+    const p = heap.alloc(floats * 4);
+    bufs.push(p);
+    return p;
+  };
+  try {
+    const xg = alloc(rowsIn * cg), dzg = alloc(rowsOut * fg), wg = alloc(taps * fg);
+    const dxg = dx ? alloc(rowsIn * cg) : 0;
+    const dWg = dW ? alloc(taps * fg) : 0;
+    for (let k = 0; k < groups; k++) {
+      copyChannels(heap, x.ptr, g.c, k * cg, xg, cg, 0, cg, rowsIn);
+      copyChannels(heap, dz, outC, k * fg, dzg, fg, 0, fg, rowsOut);
+      copyChannels(heap, kernel, outC, k * fg, wg, fg, 0, fg, taps);
+      backwardDense(ctx, g, xg, dzg, wg, dxg, dWg, cg, fg);
+      if (dx) copyChannels(heap, dxg, cg, 0, dx.ptr, g.c, k * cg, cg, rowsIn);
+      if (dW) copyChannels(heap, dWg, fg, 0, dW, outC, k * fg, fg, taps);
+    }
+  } finally {
+    for (const p of bufs) heap.free(p);
+  }
+}
+
+/**
  * Conv2D in training. Forward: the inference convolution with its fused activation when the
  * activation's derivative can be read off the output (linear, relu, relu6, sigmoid, tanh,
  * exponential); otherwise the convolution without activation, keeping the pre-activation z.
  * Backward: dZ = dy·act'(z), then one tiled pass (`conv2dBackward`, wasm/assembly/conv_grad.ts)
- * gives dW (im2col + GEMM) and dx (GEMM + col2im); db = Σ dZ.
+ * gives dW (im2col + GEMM) and dx (GEMM + col2im) — one pass per group for `groups` > 1 — and
+ * db = Σ dZ.
  */
 const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
   forward(layer, x, mask, ctx) {
@@ -427,39 +619,9 @@ const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
     const dx: DeviceTensor | null = a.needInputGrad
       ? { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" }
       : null;
-    const scratchFloats = Math.max(
-      kernels.conv2dBackwardMinScratch(g.kh, g.kw, g.c, outC, dx ? 1 : 0),
-      BACKWARD_SCRATCH_FLOATS,
-    );
-    const scratch = heap.alloc(scratchFloats * 4);
-    try {
-      kernels.conv2dBackward(
-        x.ptr,
-        dz,
-        a.weights[0],
-        dx ? dx.ptr : 0,
-        wantKernel ? a.grads[0] : 0,
-        scratch,
-        scratchFloats,
-        g.batch,
-        g.h,
-        g.w,
-        g.c,
-        g.gy.out,
-        g.gx.out,
-        outC,
-        g.kh,
-        g.kw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.gy.padBefore,
-        g.gx.padBefore,
-      );
-    } finally {
-      heap.free(scratch);
-    }
+    const dW = wantKernel ? a.grads[0] : 0;
+    if (layer.groups > 1) backwardGroups(layer, ctx, x, dz, a.weights[0], dx, dW);
+    else backwardDense(ctx, g, x.ptr, dz, a.weights[0], dx ? dx.ptr : 0, dW, g.c, outC);
     return dx;
   },
 
