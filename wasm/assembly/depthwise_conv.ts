@@ -12,7 +12,9 @@
 //   times (h·w·in·dm floats), which makes it a dm = 1 problem over in·dm channels; the input
 //   gradient goes to an expanded scratch image and is reduced over m.
 // - Input gradient: at stride 1 the forward kernel on dz with the kernel rotated 180° (a gather,
-//   same tiles); at larger strides dz is scattered back through the taps.
+//   same tiles); at larger strides dz is scattered back through the taps. Filter gradient: per
+//   tap, dz against the input cells it read, over runs of output pixels; 3-wide rows at stride 1
+//   load each input vector once for its 3 taps.
 // - Padding: no padded copy. Each output row uses only the kernel rows that land inside the
 //   image; the columns whose window crosses the left or right edge run one pixel at a time with
 //   the kernel columns that land inside; the interior runs the 4-pixel tiles.
@@ -859,6 +861,151 @@ export function depthwiseConv2dBackwardInput(
   }
 }
 
+/**
+ * dW[tap, :] (c floats at dWp) += Σ_{j<n} x[x0 + j·xStep] · dz[z0 + j·c] over all channels: one
+ * kernel tap over a run of output pixels.
+ */
+function dwFilterTapRun(x0: usize, z0: usize, n: i32, xStep: usize, c: i32, dWp: usize): void {
+  const cBytes = <usize> c << 2;
+  let ci = 0;
+  for (; ci + 8 <= c; ci += 8) {
+    const o = <usize> ci << 2;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let xp = x0 + o;
+    let zp = z0 + o;
+    let j = 0;
+    for (; j + 2 <= n; j += 2) {
+      a0 = madd(a0, v128.load(xp), v128.load(zp));
+      a1 = madd(a1, v128.load(xp, 16), v128.load(zp, 16));
+      b0 = madd(b0, v128.load(xp + xStep), v128.load(zp + cBytes));
+      b1 = madd(b1, v128.load(xp + xStep, 16), v128.load(zp + cBytes, 16));
+      xp += xStep << 1;
+      zp += cBytes << 1;
+    }
+    if (j < n) {
+      a0 = madd(a0, v128.load(xp), v128.load(zp));
+      a1 = madd(a1, v128.load(xp, 16), v128.load(zp, 16));
+    }
+    const d = dWp + o;
+    v128.store(d, f32x4.add(v128.load(d), f32x4.add(a0, b0)));
+    v128.store(d, f32x4.add(v128.load(d, 16), f32x4.add(a1, b1)), 16);
+  }
+  for (; ci + 4 <= c; ci += 4) {
+    const o = <usize> ci << 2;
+    let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
+    let xp = x0 + o;
+    let zp = z0 + o;
+    let j = 0;
+    for (; j + 2 <= n; j += 2) {
+      a0 = madd(a0, v128.load(xp), v128.load(zp));
+      b0 = madd(b0, v128.load(xp + xStep), v128.load(zp + cBytes));
+      xp += xStep << 1;
+      zp += cBytes << 1;
+    }
+    if (j < n) a0 = madd(a0, v128.load(xp), v128.load(zp));
+    const d = dWp + o;
+    v128.store(d, f32x4.add(v128.load(d), f32x4.add(a0, b0)));
+  }
+  for (; ci < c; ci++) {
+    const o = <usize> ci << 2;
+    let a0: f32 = 0;
+    let xp = x0 + o;
+    let zp = z0 + o;
+    for (let j = 0; j < n; j++) {
+      a0 += load<f32>(xp) * load<f32>(zp);
+      xp += xStep;
+      zp += cBytes;
+    }
+    store<f32>(dWp + o, load<f32>(dWp + o) + a0);
+  }
+}
+
+/**
+ * The three taps of a 3-wide kernel row at stride 1 and column dilation 1 over n output pixels
+ * whose windows lie inside the row (x0: the first pixel's leftmost cell): each input vector is
+ * loaded once for the 3 taps that read it (dW[tap k] at dWp + k·c floats).
+ */
+function dwFilterRowK3S1(x0: usize, z0: usize, n: i32, c: i32, dWp: usize): void {
+  const cBytes = <usize> c << 2;
+  let ci = 0;
+  for (; ci + 8 <= c; ci += 8) {
+    const o = <usize> ci << 2;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0);
+    let xp = x0 + o;
+    let zp = z0 + o;
+    let xa0 = v128.load(xp), xa1 = v128.load(xp + cBytes);
+    let xb0 = v128.load(xp, 16), xb1 = v128.load(xp + cBytes, 16);
+    xp += cBytes << 1;
+    for (let j = 0; j < n; j++) {
+      const za = v128.load(zp);
+      const xa2 = v128.load(xp);
+      a0 = madd(a0, xa0, za);
+      a1 = madd(a1, xa1, za);
+      a2 = madd(a2, xa2, za);
+      xa0 = xa1;
+      xa1 = xa2;
+      const zb = v128.load(zp, 16);
+      const xb2 = v128.load(xp, 16);
+      b0 = madd(b0, xb0, zb);
+      b1 = madd(b1, xb1, zb);
+      b2 = madd(b2, xb2, zb);
+      xb0 = xb1;
+      xb1 = xb2;
+      xp += cBytes;
+      zp += cBytes;
+    }
+    const d = dWp + o;
+    v128.store(d, f32x4.add(v128.load(d), a0));
+    v128.store(d, f32x4.add(v128.load(d, 16), b0), 16);
+    v128.store(d + cBytes, f32x4.add(v128.load(d + cBytes), a1));
+    v128.store(d + cBytes, f32x4.add(v128.load(d + cBytes, 16), b1), 16);
+    v128.store(d + 2 * cBytes, f32x4.add(v128.load(d + 2 * cBytes), a2));
+    v128.store(d + 2 * cBytes, f32x4.add(v128.load(d + 2 * cBytes, 16), b2), 16);
+  }
+  for (; ci + 4 <= c; ci += 4) {
+    const o = <usize> ci << 2;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+    let xp = x0 + o;
+    let zp = z0 + o;
+    let xa0 = v128.load(xp), xa1 = v128.load(xp + cBytes);
+    xp += cBytes << 1;
+    for (let j = 0; j < n; j++) {
+      const za = v128.load(zp);
+      const xa2 = v128.load(xp);
+      a0 = madd(a0, xa0, za);
+      a1 = madd(a1, xa1, za);
+      a2 = madd(a2, xa2, za);
+      xa0 = xa1;
+      xa1 = xa2;
+      xp += cBytes;
+      zp += cBytes;
+    }
+    const d = dWp + o;
+    v128.store(d, f32x4.add(v128.load(d), a0));
+    v128.store(d + cBytes, f32x4.add(v128.load(d + cBytes), a1));
+    v128.store(d + 2 * cBytes, f32x4.add(v128.load(d + 2 * cBytes), a2));
+  }
+  for (; ci < c; ci++) {
+    const o = <usize> ci << 2;
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0;
+    let xp = x0 + o;
+    let zp = z0 + o;
+    for (let j = 0; j < n; j++) {
+      const z = load<f32>(zp);
+      a0 += load<f32>(xp) * z;
+      a1 += load<f32>(xp + cBytes) * z;
+      a2 += load<f32>(xp + 2 * cBytes) * z;
+      xp += cBytes;
+      zp += cBytes;
+    }
+    const d = dWp + o;
+    store<f32>(d, load<f32>(d) + a0);
+    store<f32>(d + cBytes, load<f32>(d + cBytes) + a1);
+    store<f32>(d + 2 * cBytes, load<f32>(d + 2 * cBytes) + a2);
+  }
+}
+
 /** Filter gradient of one image, dm = 1 over c channels: dW[ky, kx, :] += Σ_pixels x · dz. */
 function dwFilterImage(
   x: usize,
@@ -881,6 +1028,11 @@ function dwFilterImage(
   const cBytes = <usize> c << 2;
   const rowBytes = <usize> wd * cBytes;
   const xStep = <usize> sw * cBytes;
+  // 3-wide rows at stride 1: the interior columns (whole window row inside) run the
+  // sliding-window form, the edge columns tap by tap.
+  const k3s1 = kw == 3 && sw == 1 && dw == 1;
+  const owA = k3s1 ? min(padLeft, outW) : 0;
+  const owB = k3s1 ? max(owA, min(wd - 2 + padLeft, outW)) : 0;
   for (let oh = 0; oh < outH; oh++) {
     const iyBase = oh * sh - padTop;
     const ky0 = tapLo(iyBase, dh);
@@ -888,66 +1040,42 @@ function dwFilterImage(
     const zRow = dz + <usize> oh * <usize> outW * cBytes;
     for (let ky = ky0; ky < ky1; ky++) {
       const xRowPtr = x + <usize> (iyBase + ky * dh) * rowBytes;
+      const dWRow = dW + <usize> (ky * kw) * cBytes;
+      if (owB > owA) {
+        dwFilterRowK3S1(
+          xRowPtr + <usize> (owA - padLeft) * cBytes, zRow + <usize> owA * cBytes, owB - owA, c,
+          dWRow,
+        );
+      }
       for (let kx = 0; kx < kw; kx++) {
         // Output columns whose tap kx lands inside the row: 0 ≤ ow·sw + off < wd.
         const off = kx * dw - padLeft;
         const lo = max(0, ceilDiv(-off, sw));
         const hi = min(outW, floorDiv(wd - 1 - off, sw) + 1);
-        const n = hi - lo;
-        if (n <= 0) continue;
-        const x0 = xRowPtr + <usize> (lo * sw + off) * cBytes;
-        const z0 = zRow + <usize> lo * cBytes;
-        const dWp = dW + <usize> (ky * kw + kx) * cBytes;
-        let ci = 0;
-        for (; ci + 8 <= c; ci += 8) {
-          const o = <usize> ci << 2;
-          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
-          let xp = x0 + o;
-          let zp = z0 + o;
-          let j = 0;
-          for (; j + 2 <= n; j += 2) {
-            a0 = madd(a0, v128.load(xp), v128.load(zp));
-            a1 = madd(a1, v128.load(xp, 16), v128.load(zp, 16));
-            b0 = madd(b0, v128.load(xp + xStep), v128.load(zp + cBytes));
-            b1 = madd(b1, v128.load(xp + xStep, 16), v128.load(zp + cBytes, 16));
-            xp += xStep << 1;
-            zp += cBytes << 1;
+        const dWp = dWRow + <usize> kx * cBytes;
+        if (owB > owA) {
+          // Only the edge columns are left: [lo, owA) and [owB, hi).
+          const leftEnd = min(hi, owA);
+          if (leftEnd > lo) {
+            dwFilterTapRun(
+              xRowPtr + <usize> (lo * sw + off) * cBytes, zRow + <usize> lo * cBytes, leftEnd - lo,
+              xStep, c, dWp,
+            );
           }
-          if (j < n) {
-            a0 = madd(a0, v128.load(xp), v128.load(zp));
-            a1 = madd(a1, v128.load(xp, 16), v128.load(zp, 16));
+          const rightStart = max(lo, owB);
+          if (hi > rightStart) {
+            dwFilterTapRun(
+              xRowPtr + <usize> (rightStart * sw + off) * cBytes,
+              zRow + <usize> rightStart * cBytes, hi - rightStart, xStep, c, dWp,
+            );
           }
-          const d = dWp + o;
-          v128.store(d, f32x4.add(v128.load(d), f32x4.add(a0, b0)));
-          v128.store(d, f32x4.add(v128.load(d, 16), f32x4.add(a1, b1)), 16);
+          continue;
         }
-        for (; ci + 4 <= c; ci += 4) {
-          const o = <usize> ci << 2;
-          let a0 = f32x4.splat(0), b0 = f32x4.splat(0);
-          let xp = x0 + o;
-          let zp = z0 + o;
-          let j = 0;
-          for (; j + 2 <= n; j += 2) {
-            a0 = madd(a0, v128.load(xp), v128.load(zp));
-            b0 = madd(b0, v128.load(xp + xStep), v128.load(zp + cBytes));
-            xp += xStep << 1;
-            zp += cBytes << 1;
-          }
-          if (j < n) a0 = madd(a0, v128.load(xp), v128.load(zp));
-          const d = dWp + o;
-          v128.store(d, f32x4.add(v128.load(d), f32x4.add(a0, b0)));
-        }
-        for (; ci < c; ci++) {
-          const o = <usize> ci << 2;
-          let a0: f32 = 0;
-          let xp = x0 + o;
-          let zp = z0 + o;
-          for (let j = 0; j < n; j++) {
-            a0 += load<f32>(xp) * load<f32>(zp);
-            xp += xStep;
-            zp += cBytes;
-          }
-          store<f32>(dWp + o, load<f32>(dWp + o) + a0);
+        if (hi > lo) {
+          dwFilterTapRun(
+            xRowPtr + <usize> (lo * sw + off) * cBytes, zRow + <usize> lo * cBytes, hi - lo, xStep,
+            c, dWp,
+          );
         }
       }
     }

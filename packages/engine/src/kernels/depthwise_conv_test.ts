@@ -16,7 +16,7 @@ import {
 const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
 
 const STRIDES: [number, number][] = [[1, 1], [2, 2], [2, 3], [3, 1]];
-const DILATIONS: [number, number][] = [[1, 1], [2, 2], [1, 3]];
+const DILATIONS: [number, number][] = [[1, 1], [2, 2], [1, 3], [2, 1]];
 const PADDINGS: Padding[] = ["valid", "same"];
 
 /** The params with `batch` images instead (same geometry). */
