@@ -73,6 +73,12 @@ export interface LoadOptions {
    * `ConvAlgorithm`.
    */
   convAlgorithm?: ConvAlgorithm;
+  /**
+   * Inference-time fusion for {@link loadModel} (default true: BatchNormalization folded into the
+   * preceding convolution / Dense, activation layers into its kernel; `false` runs every layer on
+   * its own). See the engine's `ModelBuildOptions.fuse`.
+   */
+  fuse?: boolean;
 }
 
 function isTfjsInMemory(source: unknown): source is TfjsInMemory {
@@ -305,6 +311,11 @@ export async function loadModel(
       options.convAlgorithm,
     );
   }
+  if (typeof options === "object" && options !== null && options.fuse !== undefined) {
+    if (typeof options.fuse !== "boolean") {
+      throw new OptionError("fuse", "true or false", options.fuse);
+    }
+  }
   const spec = await loadModelSpec(source, options);
   const layers = (spec.config.config as Record<string, unknown>).layers;
   const runnable = Array.isArray(layers) &&
@@ -316,7 +327,7 @@ export async function loadModel(
         config: spec.config,
         weights: spec.weights,
         kerasVersion: spec.meta.kerasVersion,
-      }, { convAlgorithm: options.convAlgorithm });
+      }, { convAlgorithm: options.convAlgorithm, fuse: options.fuse });
     } catch (e) {
       // The engine's typed errors name the layer; the file is named here.
       if (e instanceof EngineError) throw new ModelBuildError(e, spec.meta.sourceName);
