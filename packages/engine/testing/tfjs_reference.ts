@@ -9,6 +9,7 @@ import type { ModelSpec, WeightTensor } from "../mod.ts";
 import { TFJS_LAYER_BUILDERS, type TfjsBuildOptions } from "./tfjs_layers_core.ts";
 import "./tfjs_layers_cnn.ts";
 import "./tfjs_layers_rnn.ts";
+import "./tfjs_layers_sequence.ts";
 
 export { tf };
 export { TFJS_LAYER_BUILDERS, type TfjsBuildOptions } from "./tfjs_layers_core.ts";

@@ -55,6 +55,18 @@ import { SPATIAL_DROPOUT2D } from "./spatial_dropout2d.ts";
 import { SUBTRACT } from "./subtract.ts";
 import { UP_SAMPLING2D } from "./up_sampling2d.ts";
 import { ZERO_PADDING2D } from "./zero_padding2d.ts";
+import { CONV1D } from "./conv1d.ts";
+import { MAX_POOLING1D } from "./max_pooling1d.ts";
+import { AVERAGE_POOLING1D } from "./average_pooling1d.ts";
+import { GLOBAL_MAX_POOLING1D } from "./global_max_pooling1d.ts";
+import { GLOBAL_AVERAGE_POOLING1D } from "./global_average_pooling1d.ts";
+import { ZERO_PADDING1D } from "./zero_padding1d.ts";
+import { CROPPING1D } from "./cropping1d.ts";
+import { UP_SAMPLING1D } from "./up_sampling1d.ts";
+import { REPEAT_VECTOR } from "./repeat_vector.ts";
+import { PERMUTE } from "./permute.ts";
+import { MASKING } from "./masking.ts";
+import { SPATIAL_DROPOUT1D } from "./spatial_dropout1d.ts";
 
 /** The layer classes the engine runs, in the order `supportedLayerClasses()` lists them. */
 export const LAYER_CLASSES: readonly LayerClass[] = [
@@ -87,6 +99,19 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   UP_SAMPLING2D,
   CROPPING2D,
   ZERO_PADDING2D,
+  // Sequence (1-D) layers
+  CONV1D,
+  MAX_POOLING1D,
+  AVERAGE_POOLING1D,
+  GLOBAL_MAX_POOLING1D,
+  GLOBAL_AVERAGE_POOLING1D,
+  ZERO_PADDING1D,
+  CROPPING1D,
+  UP_SAMPLING1D,
+  REPEAT_VECTOR,
+  PERMUTE,
+  MASKING,
+  SPATIAL_DROPOUT1D,
   // RNN layers
   EMBEDDING,
   SIMPLE_RNN,

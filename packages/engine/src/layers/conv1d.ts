@@ -1,0 +1,94 @@
+/**
+ * Keras `Conv1D`.
+ *
+ * @module
+ */
+import { InputShapeError, LayerConfigError } from "../errors.ts";
+import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
+import { formatShape, type Shape } from "../tensor.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { CONV2D, type Conv2D } from "./conv2d.ts";
+import {
+  parseWindow,
+  requireSequenceChannelsLast,
+  SEQUENCE_AS_IMAGE_TRAINING,
+  SequenceAsImage,
+} from "./sequence_as_image.ts";
+
+/**
+ * Keras `Conv1D` on `[batch, time, channels]`: kernel `(k, in / groups, filters)`, bias
+ * `(filters)`, padding `valid`, `same` or `causal` (dilation·(k − 1) zero steps on the left only,
+ * then `valid`, so output t sees inputs ≤ t), strides, dilation, `groups`, fused activation.
+ * Runs as Conv2D with a `(1, k)` window on `[batch, 1, time, channels]` (same kernels, same
+ * backward). Masks end here, as in Keras.
+ */
+export class Conv1D extends SequenceAsImage<Conv2D> {
+  /** Keras `padding` as configured (`causal` runs `valid` behind a left zero prefix). */
+  readonly padding: "valid" | "same" | "causal";
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly dilation: number;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    const name = typeof config.name === "string" ? config.name : "conv1d";
+    requireSequenceChannelsLast(config, name);
+    const k = parseWindow(config, "kernel_size", name);
+    const s = parseWindow(config, "strides", name, 1);
+    const d = parseWindow(config, "dilation_rate", name, 1);
+    const raw = typeof config.padding === "string" ? config.padding.toLowerCase() : config.padding;
+    const padding = raw ?? "valid";
+    if (padding !== "valid" && padding !== "same" && padding !== "causal") {
+      throw new LayerConfigError(
+        name,
+        "padding",
+        `expected one of valid | same | causal, got ${JSON.stringify(config.padding)}`,
+      );
+    }
+    super("Conv1D", config, options, CONV2D, {
+      filters: config.filters,
+      kernel_size: [1, k],
+      strides: [1, s],
+      dilation_rate: [1, d],
+      padding: padding === "causal" ? "valid" : padding,
+      groups: config.groups ?? 1,
+      activation: config.activation,
+      use_bias: config.use_bias,
+      data_format: "channels_last",
+    }, padding === "causal" ? d * (k - 1) : 0);
+    this.padding = padding;
+    this.kernelSize = k;
+    this.stride = s;
+    this.dilation = d;
+  }
+
+  override computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 2, "(time, channels) ");
+    const span = this.dilation * (this.kernelSize - 1) + 1;
+    const t = inputShape[0];
+    if (this.padding === "valid" && t !== null && t < span) {
+      throw new InputShapeError(
+        this.name,
+        `at least ${span} steps (kernel ${this.kernelSize}, dilation ${this.dilation})`,
+        formatShape(inputShape),
+      );
+    }
+    return super.computeOutputShape(inputShape);
+  }
+
+  /** The inner `(1, k, in, filters)` kernel is Keras's `(k, in, filters)`. */
+  protected override toOuterShape(innerShape: readonly number[]): number[] {
+    return innerShape.length === 4 ? innerShape.slice(1) : [...innerShape];
+  }
+
+  protected override toInnerShape(outerShape: readonly number[]): number[] {
+    return outerShape.length === 3 ? [1, ...outerShape] : [...outerShape];
+  }
+}
+
+/** The `Conv1D` layer class (see `layer_class.ts`). */
+export const CONV1D: LayerClass<Conv1D> = defineLayer({
+  className: "Conv1D",
+  aliases: ["Convolution1D"],
+  create: (config, options) => new Conv1D(config, options),
+  training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<Conv1D>["training"],
+});
