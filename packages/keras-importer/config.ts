@@ -152,6 +152,21 @@ export function checkLayerClasses(
       checkLayerClasses(nestedModelLayers(entry, source, prefix), source, supported, `${path}/`);
       continue;
     }
+    if (entry.className === "TimeDistributed") {
+      const inner = entry.config.layer as KerasObject | undefined;
+      if (!isRecord(inner) || typeof inner.class_name !== "string" || !isRecord(inner.config)) {
+        throw new FormatError(`TimeDistributed "${path}" has no "layer"`, source);
+      }
+      check(inner, `${path}/${String(inner.config.name ?? inner.class_name)}`);
+      if (isModelClass(inner.class_name)) {
+        throw new UnsupportedLayerError(
+          inner.class_name,
+          `${path}/${String(inner.config.name ?? "")}`,
+          source,
+          `TimeDistributed "${path}" wrapping a model is not supported`,
+        );
+      }
+    }
     if (entry.className === "Bidirectional") {
       const parts = bidirectionalParts(entry.config);
       if (!parts) throw new FormatError(`Bidirectional "${path}" has no "layer"`, source);

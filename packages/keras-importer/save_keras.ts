@@ -47,7 +47,9 @@ export function withKeras3Modules(model: KerasObject): KerasObject {
     const out: KerasObject = { ...obj };
     if (out.module === undefined) out.module = "keras.layers";
     if (out.registered_name === undefined) out.registered_name = null;
-    if (obj.class_name === "Bidirectional" && obj.config) {
+    if (
+      (obj.class_name === "Bidirectional" || obj.class_name === "TimeDistributed") && obj.config
+    ) {
       const config = { ...obj.config };
       for (const key of ["layer", "backward_layer"]) {
         const inner = config[key] as KerasObject | undefined;

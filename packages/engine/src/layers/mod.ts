@@ -53,6 +53,7 @@ import { SIMPLE_RNN } from "./simple_rnn.ts";
 import { SOFTMAX } from "./softmax.ts";
 import { SPATIAL_DROPOUT2D } from "./spatial_dropout2d.ts";
 import { SUBTRACT } from "./subtract.ts";
+import { TIME_DISTRIBUTED } from "./time_distributed.ts";
 import { UP_SAMPLING2D } from "./up_sampling2d.ts";
 import { ZERO_PADDING2D } from "./zero_padding2d.ts";
 import { CONV1D } from "./conv1d.ts";
@@ -118,6 +119,7 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   LSTM_LAYER,
   GRU_LAYER,
   BIDIRECTIONAL,
+  TIME_DISTRIBUTED,
   // Merge layers
   ADD,
   SUBTRACT,
