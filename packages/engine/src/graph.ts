@@ -79,6 +79,13 @@ interface Ref {
 
 interface CallSpec {
   refs: Ref[];
+  /**
+   * Keras 3 nodes: how the call passed each tensor of `refs` (`"0"`, `"1"`, … for positional
+   * arguments, the keyword otherwise); null for Keras 2 / TF.js nodes.
+   */
+  argNames: string[] | null;
+  /** Keras 3 nodes: the call's keyword arguments as the file has them (`{}` otherwise). */
+  kwargs: Record<string, unknown>;
   inferenceOnly: boolean;
   /** The inbound node as the file has it (an operation's constant arguments live there). */
   node: unknown;
@@ -153,14 +160,28 @@ function parseCalls(raw: Record<string, unknown>, name: string): CallSpec[] {
   }
   return nodes.map((node, k) => {
     const refs: Ref[] = [];
+    let argNames: string[] | null = null;
+    let kwargs: Record<string, unknown> = {};
     let inferenceOnly = false;
     if (isRecord(node)) {
-      // Keras 3: tensors in args; kwargs may hold more inputs, `training` and a `mask`.
-      kerasTensors(node.args, refs);
-      const kwargs = isRecord(node.kwargs) ? node.kwargs : {};
+      // Keras 3: tensors in args; kwargs may hold more inputs, `training` and a `mask` (also
+      // MultiHeadAttention's `query_mask` / `value_mask` / `key_mask`, which Keras fills from the
+      // tensors' own masks: the engine carries those along the edges).
+      argNames = [];
+      const args = Array.isArray(node.args) ? node.args : [node.args];
+      args.forEach((arg, i) => {
+        const before = refs.length;
+        kerasTensors(arg, refs);
+        for (let j = before; j < refs.length; j++) argNames!.push(String(i));
+      });
+      kwargs = isRecord(node.kwargs) ? node.kwargs : {};
       for (const [key, value] of Object.entries(kwargs)) {
         if (key === "training") inferenceOnly = value === false;
-        else if (key !== "mask") kerasTensors(value, refs);
+        else if (!CALL_MASK_KWARGS.has(key)) {
+          const before = refs.length;
+          kerasTensors(value, refs);
+          for (let j = before; j < refs.length; j++) argNames.push(key);
+        }
       }
     } else if (Array.isArray(node)) {
       // A TFOpLambda called on one tensor keeps it unwrapped: `[layer, node, index, kwargs]`.
@@ -180,9 +201,17 @@ function parseCalls(raw: Record<string, unknown>, name: string): CallSpec[] {
     } else {
       throw new ModelConfigError(`layer "${name}": inbound node ${k} is not a list or object`);
     }
-    return { refs, inferenceOnly, node };
+    return { refs, argNames, kwargs, inferenceOnly, node };
   });
 }
+
+/** Keyword arguments of a Keras 3 call that carry input masks, not inputs. */
+const CALL_MASK_KWARGS: ReadonlySet<string> = new Set([
+  "mask",
+  "query_mask",
+  "value_mask",
+  "key_mask",
+]);
 
 /**
  * Builds the graph of a model config (creating every layer object). `inputBatchShape` is the
@@ -488,6 +517,7 @@ class GraphBuilder {
           outs.forEach((id, i) => produced.set(slot(entry.name, k, i), id));
         } else {
           const layer = m.ops ? m.ops[k] : m.layer!;
+          if (!m.ops) layer.bindCallArguments(call.argNames, call.kwargs);
           const id = this.#addNode(layer, m.path, models, ids as number[], mode);
           produced.set(slot(entry.name, k, 0), id);
         }

@@ -115,6 +115,19 @@ export abstract class Layer {
     return false;
   }
 
+  /**
+   * Tells the layer how a call of it in a Keras 3 config passes its input tensors (set by the
+   * graph builder, once per call, before the model is built). `names` is aligned with the call's
+   * inputs: `"0"`, `"1"`, … for positional arguments, the keyword for keyword arguments; null for
+   * Keras 2 / TF.js nodes, which do not say. `kwargs` are the call's keyword arguments as written
+   * (`use_causal_mask`, …). Default: ignored; layers whose inputs play different roles
+   * (MultiHeadAttention's query / value / key / attention_mask) override it.
+   */
+  bindCallArguments(
+    _names: readonly string[] | null,
+    _kwargs: Readonly<Record<string, unknown>>,
+  ): void {}
+
   /** Output shape for the shapes of every input of one call (no batch dims). */
   computeOutputShapes(inputShapes: Shape[]): Shape {
     if (inputShapes.length !== 1) {

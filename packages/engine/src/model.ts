@@ -199,6 +199,8 @@ export class Model {
         }
         const info = this.#info.get(layer)!;
         let weights = this.#weightsFor(info);
+        // Layers whose weights depend on several inputs (MultiHeadAttention) read them here.
+        layer.inputShapes = inputShapes.map((s) => [...s]);
         if (weights === undefined && this.#initRng && layer.weightSpecs(inputShapes[0]).length) {
           weights = initialWeights(layer, inputShapes[0], this.#initRng);
         }

@@ -47,7 +47,14 @@ export function createLayer(
 ): Layer {
   const def = classes.get(object.class_name);
   if (!def) {
-    throw new UnsupportedLayerError(object.class_name, path ?? String(object.config.name ?? ""));
+    throw new UnsupportedLayerError(
+      object.class_name,
+      path ?? String(object.config.name ?? ""),
+      /Position(al)?(Embedding|Encoding)/i.test(object.class_name)
+        ? "a custom class; write it in the standard form: Embedding(vocab, d, mask_zero=True)" +
+          "(tokens) + Embedding(length, d)(positions), with the positions as an Input"
+        : "",
+    );
   }
   return def.create(object.config, { ...options, createLayer: options.createLayer ?? createLayer });
 }

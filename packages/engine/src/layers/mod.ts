@@ -31,11 +31,13 @@ import { GLOBAL_MAX_POOLING2D } from "./global_max_pooling2d.ts";
 import { GRU_LAYER } from "./gru.ts";
 import { IDENTITY } from "./identity.ts";
 import { INPUT_LAYER } from "./input_layer.ts";
+import { LAYER_NORMALIZATION } from "./layer_normalization.ts";
 import { LEAKY_RELU } from "./leaky_relu.ts";
 import { LSTM_LAYER } from "./lstm.ts";
 import { MAX_POOLING2D } from "./max_pooling2d.ts";
 import { MAXIMUM } from "./maximum.ts";
 import { MINIMUM } from "./minimum.ts";
+import { MULTI_HEAD_ATTENTION } from "./multi_head_attention.ts";
 import { MULTIPLY } from "./multiply.ts";
 import { NORMALIZATION } from "./normalization.ts";
 import { PRELU } from "./prelu.ts";
@@ -120,6 +122,9 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   GRU_LAYER,
   BIDIRECTIONAL,
   TIME_DISTRIBUTED,
+  // Transformer layers
+  LAYER_NORMALIZATION,
+  MULTI_HEAD_ATTENTION,
   // Merge layers
   ADD,
   SUBTRACT,
