@@ -26,6 +26,7 @@ import {
   leafLayers,
   modelLayers,
 } from "./config.ts";
+import { convertCudnnConfig, convertCudnnWeights } from "./cudnn.ts";
 import { FormatError, MissingWeightError, WeightMismatchError } from "./errors.ts";
 import type { H5Group } from "./hdf5_read.ts";
 import { type KerasObject, layerWeightNames } from "./keras_layout.ts";
@@ -244,14 +245,17 @@ function readLegacyWeights(
 }
 
 function legacySpec(
-  model: KerasObject,
+  saved: KerasObject,
   weightsRoot: H5Group,
   source: string,
   supported?: ReadonlySet<string>,
 ): Omit<ImportedModelSpec, "meta"> {
+  // Keras 2 CuDNNLSTM / CuDNNGRU load as LSTM / GRU with their weights converted (cudnn.ts).
+  const { model, conversions } = convertCudnnConfig(saved, source);
   const entries = modelLayers(model, source);
   checkLayerClasses(entries, source, supported);
   const weights = readLegacyWeights(weightsRoot, entries, source);
+  convertCudnnWeights(weights, conversions, source);
   const { config, preprocessing } = extractPreprocessing(
     model,
     entries,
