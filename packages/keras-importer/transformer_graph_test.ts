@@ -215,3 +215,65 @@ Deno.test("A custom TokenAndPositionEmbedding class is refused by name with the 
   }
   assert.fail("not refused");
 });
+
+Deno.test("Attention (scalar weights) and AdditiveAttention save as .keras and reload with equal predictions", async () => {
+  const rng = new Rng(1722);
+  for (
+    const [cls, cfg] of [
+      ["Attention", { use_scale: true, score_mode: "concat" }],
+      ["AdditiveAttention", {}],
+    ] as const
+  ) {
+    const config: KerasObject = {
+      class_name: "Functional",
+      config: {
+        name: "att_model",
+        layers: [
+          {
+            class_name: "InputLayer",
+            name: "q",
+            config: { name: "q", batch_shape: [null, 3, 4] },
+            inbound_nodes: [],
+          },
+          {
+            class_name: "InputLayer",
+            name: "v",
+            config: { name: "v", batch_shape: [null, 5, 4] },
+            inbound_nodes: [],
+          },
+          {
+            class_name: cls,
+            name: "att",
+            config: { name: "att", ...cfg },
+            inbound_nodes: [{ args: [[kt("q"), kt("v")]], kwargs: { use_causal_mask: true } }],
+          },
+        ],
+        input_layers: [["q", 0, 0], ["v", 0, 0]],
+        output_layers: [["att", 0, 0]],
+      },
+    };
+    const model = buildModel({ config, weights: {} }, { initialize: { seed: 2 } });
+    model.setWeights(
+      model.getWeights().map((w) => ({ ...w, data: rng.floats(w.data.length, 0.5, 1.5) })),
+    );
+    const xs = [
+      new Tensor(rng.floats(2 * 12, -1, 1), [2, 3, 4]),
+      new Tensor(rng.floats(2 * 20, -1, 1), [2, 5, 4]),
+    ];
+    const want = model.predictMany(xs)[0].data;
+    const dir = await Deno.makeTempDir();
+    try {
+      await saveKeras(model, `${dir}/a.keras`);
+      const again = await loadModel(`${dir}/a.keras`);
+      assert.equal(maxAbsDiff(again.model!.predictMany(xs)[0].data, want), 0, cls);
+      assert.deepEqual(
+        again.model!.getWeights().map((w) => [w.name, w.shape]),
+        model.getWeights().map((w) => [w.name, w.shape]),
+      );
+      again.model!.dispose();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    model.dispose();
+  }
+});

@@ -8,6 +8,8 @@ import type { LayerClass } from "../layer_class.ts";
 import { ACTIVATION } from "./activation.ts";
 import { ACTIVITY_REGULARIZATION } from "./activity_regularization.ts";
 import { ADD } from "./add.ts";
+import { ADDITIVE_ATTENTION } from "./additive_attention.ts";
+import { ATTENTION } from "./attention.ts";
 import { AVERAGE } from "./average.ts";
 import { AVERAGE_POOLING2D } from "./average_pooling2d.ts";
 import { BATCH_NORMALIZATION } from "./batch_normalization.ts";
@@ -125,6 +127,8 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   // Transformer layers
   LAYER_NORMALIZATION,
   MULTI_HEAD_ATTENTION,
+  ATTENTION,
+  ADDITIVE_ATTENTION,
   // Merge layers
   ADD,
   SUBTRACT,

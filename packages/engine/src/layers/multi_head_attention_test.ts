@@ -1,6 +1,13 @@
-import { buildModel, type KerasObject, type ModelSpec, Tensor } from "../../mod.ts";
+import {
+  buildModel,
+  type KerasObject,
+  LayerConfigError,
+  type ModelSpec,
+  Tensor,
+  UnsupportedLayerError,
+} from "../../mod.ts";
 import { Rng } from "../../testing/random.ts";
-import { assertClose } from "../../testing/assert.ts";
+import { assertClose, expectThrows } from "../../testing/assert.ts";
 import { compareWithFiniteDifferences } from "../../testing/gradient_check.ts";
 import { multiHeadAttentionReference } from "./multi_head_attention.ts";
 
@@ -204,10 +211,16 @@ Deno.test("MultiHeadAttention vs the TypeScript reference: key, value_dim, outpu
   console.log(`MultiHeadAttention vs reference: max |Δ| ${worst.toExponential(2)}`);
 });
 
-Deno.test("MultiHeadAttention gradients (every weight, through the inputs) vs finite differences", () => {
+Deno.test("MultiHeadAttention gradients (every weight, through the inputs, with dropout) vs finite differences", () => {
   const rng = new Rng(1711);
   let worst = 0;
-  for (const [useBias, causal] of [[true, false], [false, true]] as const) {
+  for (
+    const [useBias, causal, dropout] of [[true, false, 0], [false, true, 0], [
+      true,
+      false,
+      0.3,
+    ]] as const
+  ) {
     const config = functional(
       [
         { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 4] } },
@@ -218,7 +231,14 @@ Deno.test("MultiHeadAttention gradients (every weight, through the inputs) vs fi
         },
         {
           class_name: "MultiHeadAttention",
-          config: { name: "mha", num_heads: 2, key_dim: 3, value_dim: 2, use_bias: useBias },
+          config: {
+            name: "mha",
+            num_heads: 2,
+            key_dim: 3,
+            value_dim: 2,
+            use_bias: useBias,
+            dropout,
+          },
           args: [kt("pre"), kt("pre")],
           kwargs: { use_causal_mask: causal },
         },
@@ -248,11 +268,46 @@ Deno.test("MultiHeadAttention gradients (every weight, through the inputs) vs fi
         worst,
         compareWithFiniteDifferences({ config, weights, kerasVersion: "3.10.0" }, x, [b, 3, 4], y, {
           name: "sparse_categorical_crossentropy",
-        }, { samples: 8 }),
+        }, { samples: 8, h: 1e-2 }),
       );
     }
   }
   console.log(
     `MultiHeadAttention gradients vs finite differences: worst ${worst.toExponential(2)}`,
+  );
+});
+
+Deno.test("MultiHeadAttention refuses return_attention_scores, attention_axes and unknown call tensors by name", () => {
+  const cfg = (kwargs: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    functional(
+      [
+        { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 4] } },
+        {
+          class_name: "MultiHeadAttention",
+          config: { name: "attn", num_heads: 2, key_dim: 2, ...extra },
+          args: [kt("x"), kt("x")],
+          kwargs,
+        },
+      ],
+      ["x"],
+      "attn",
+    );
+  expectThrows(
+    () => buildModel({ config: cfg({ return_attention_scores: true }), weights: {} }),
+    UnsupportedLayerError,
+    "attn",
+    "return_attention_scores",
+  );
+  expectThrows(
+    () => buildModel({ config: cfg({}, { attention_axes: [1, 2] }), weights: {} }),
+    UnsupportedLayerError,
+    "attn",
+    "attention_axes",
+  );
+  expectThrows(
+    () => buildModel({ config: cfg({ bias: kt("x") }), weights: {} }),
+    LayerConfigError,
+    "attn",
+    "bias",
   );
 });

@@ -253,6 +253,11 @@ const WEIGHT_DEFAULTS: Record<string, [field: string, fallback: string]> = {
   variance: ["variance_initializer", "ones"],
   count: ["count_initializer", "zeros"],
   alpha: ["alpha_initializer", "zeros"],
+  // Attention's scalar weights (no config field: Keras fixes ones) and AdditiveAttention's
+  // per-feature scale (glorot_uniform), keyed by class where classes differ.
+  scale: ["scale_initializer", "ones"],
+  concat_score_weight: ["concat_score_weight_initializer", "ones"],
+  "AdditiveAttention/scale": ["scale_initializer", "glorot_uniform"],
 };
 
 /**
@@ -271,7 +276,7 @@ export function initialWeights(
   const cfg = inner?.config ?? layer.config;
   return layer.weightSpecs(inputShape).map((spec) => {
     const base = spec.name.split("/").pop() ?? spec.name;
-    const defaults = WEIGHT_DEFAULTS[base];
+    const defaults = WEIGHT_DEFAULTS[`${layer.className}/${base}`] ?? WEIGHT_DEFAULTS[base];
     if (!defaults) {
       throw new TrainingConfigError(
         `layer "${layer.name}" weight ${spec.name}`,

@@ -1,0 +1,475 @@
+/**
+ * Keras `Attention` (Luong-style) on `[query, value]` or `[query, value, key]` (key defaults to
+ * value): query [B, T, D], value [B, S, Dv], key [B, S, D]. Forward and backward in TypeScript over
+ * the kernel memory ({@link attentionReference} is the shared reference and the forward).
+ *
+ * - `score_mode: "dot"`: scores = Q·Kᵀ, times the scalar weight `scale` with `use_scale`.
+ * - `score_mode: "concat"`: scores = c · Σ_d tanh(scale · (q_d + k_d)) with the scalar weights
+ *   `concat_score_weight` (c) and, with `use_scale`, `scale`. Weight order: scale, then c.
+ * - The value's mask (and `use_causal_mask=True`) subtracts 1e9 from the masked scores before the
+ *   softmax over the keys, as Keras does; `dropout` applies to the probabilities in training only;
+ *   the query's mask zeroes the masked query rows of the output and is the output's mask.
+ * - `return_attention_scores=True` is refused by name (a call with two outputs).
+ *
+ * `AdditiveAttention` (additive_attention.ts) shares this layer with Bahdanau scores.
+ *
+ * @module
+ */
+import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
+import {
+  type CallContext,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+  type WeightSpec,
+} from "../layer.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { BackwardArgs, LayerTraining, TrainContext } from "../layer_training.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+
+/** How scores are computed: Luong dot, Luong concat, or Bahdanau additive. */
+export type AttentionScoreMode = "dot" | "concat" | "additive";
+
+/** Host inputs of {@link attentionReference}. */
+export interface AttentionArgs {
+  query: Float32Array;
+  value: Float32Array;
+  /** Defaults to `value`. */
+  key?: Float32Array;
+  batch: number;
+  t: number;
+  s: number;
+  /** Feature size of query and key. */
+  d: number;
+  /** Feature size of value. */
+  dv: number;
+  mode: AttentionScoreMode;
+  /** dot/concat: the scalar `scale` (or null without use_scale); additive: the (d) scale vector or null. */
+  scale: Float32Array | null;
+  /** concat: the scalar `concat_score_weight`. */
+  concatWeight: Float32Array | null;
+  /** Per [B, S]: 0 where the value is masked; null for none. */
+  valueMask?: ArrayLike<number> | null;
+  /** Per [B, T]: 0 where the query is masked; null for none. */
+  queryMask?: ArrayLike<number> | null;
+  causal?: boolean;
+  /** Dropout scales per probability [B, T, S] (training), or null. */
+  dropScale?: Float32Array | null;
+}
+
+/** Keras's amount subtracted from a masked score. */
+const MASK_PENALTY = 1e9;
+
+/** The raw score of (query row `qo`, key row `ko`) before masking. */
+function score(a: AttentionArgs, key: Float32Array, qo: number, ko: number): number {
+  let acc = 0;
+  if (a.mode === "dot") {
+    for (let c = 0; c < a.d; c++) acc += a.query[qo + c] * key[ko + c];
+    return a.scale ? acc * a.scale[0] : acc;
+  }
+  if (a.mode === "concat") {
+    const sc = a.scale ? a.scale[0] : 1;
+    for (let c = 0; c < a.d; c++) acc += Math.tanh(sc * (a.query[qo + c] + key[ko + c]));
+    return acc * (a.concatWeight ? a.concatWeight[0] : 1);
+  }
+  for (let c = 0; c < a.d; c++) {
+    acc += (a.scale ? a.scale[c] : 1) * Math.tanh(a.query[qo + c] + key[ko + c]);
+  }
+  return acc;
+}
+
+/**
+ * Keras's dense attention (see the module doc): returns the output [B, T, Dv] and the
+ * probabilities [B, T, S] (before dropout).
+ */
+export function attentionReference(
+  a: AttentionArgs,
+): { output: Float32Array; probs: Float32Array } {
+  const { batch: b, t, s, d, dv } = a;
+  const key = a.key ?? a.value;
+  const probs = new Float32Array(b * t * s);
+  const output = new Float32Array(b * t * dv);
+  const row = new Float64Array(s);
+  for (let bi = 0; bi < b; bi++) {
+    for (let ti = 0; ti < t; ti++) {
+      let max = -Infinity;
+      for (let si = 0; si < s; si++) {
+        let v = Math.fround(score(a, key, (bi * t + ti) * d, (bi * s + si) * d));
+        const masked = (a.valueMask && !a.valueMask[bi * s + si]) || (a.causal && si > ti);
+        if (masked) v = Math.fround(v - MASK_PENALTY);
+        row[si] = v;
+        if (v > max) max = v;
+      }
+      let z = 0;
+      for (let si = 0; si < s; si++) z += row[si] = Math.exp(row[si] - max);
+      const keepRow = !a.queryMask || a.queryMask[bi * t + ti] ? 1 : 0;
+      for (let si = 0; si < s; si++) {
+        const p = row[si] / z;
+        const i = (bi * t + ti) * s + si;
+        probs[i] = p;
+        const pd = a.dropScale ? p * a.dropScale[i] : p;
+        if (!keepRow) continue;
+        for (let c = 0; c < dv; c++) {
+          output[(bi * t + ti) * dv + c] += pd * a.value[(bi * s + si) * dv + c];
+        }
+      }
+    }
+  }
+  return { output, probs };
+}
+
+/** Gradients of {@link attentionReference} for the output gradient `dy`. */
+export function attentionBackwardReference(
+  a: AttentionArgs,
+  probs: Float32Array,
+  dy: Float32Array,
+): {
+  dQuery: Float32Array;
+  dValue: Float32Array;
+  dKey: Float32Array;
+  dScale: Float64Array | null;
+  dConcat: number;
+} {
+  const { batch: b, t, s, d, dv } = a;
+  const key = a.key ?? a.value;
+  const dQuery = new Float32Array(a.query.length);
+  const dValue = new Float32Array(a.value.length);
+  const dKey = new Float32Array(key.length);
+  const dScale = a.scale ? new Float64Array(a.scale.length) : null;
+  let dConcat = 0;
+  const dp = new Float64Array(s);
+  for (let bi = 0; bi < b; bi++) {
+    for (let ti = 0; ti < t; ti++) {
+      if (a.queryMask && !a.queryMask[bi * t + ti]) continue;
+      const yo = (bi * t + ti) * dv;
+      let dot = 0;
+      for (let si = 0; si < s; si++) {
+        const i = (bi * t + ti) * s + si;
+        const vo = (bi * s + si) * dv;
+        const drop = a.dropScale ? a.dropScale[i] : 1;
+        let g = 0;
+        for (let c = 0; c < dv; c++) {
+          g += dy[yo + c] * a.value[vo + c];
+          dValue[vo + c] += probs[i] * drop * dy[yo + c];
+        }
+        dp[si] = g * drop;
+        dot += dp[si] * probs[i];
+      }
+      const qo = (bi * t + ti) * d;
+      for (let si = 0; si < s; si++) {
+        const ds = probs[(bi * t + ti) * s + si] * (dp[si] - dot);
+        const ko = (bi * s + si) * d;
+        if (a.mode === "dot") {
+          const sc = a.scale ? a.scale[0] : 1;
+          let raw = 0;
+          for (let c = 0; c < d; c++) {
+            raw += a.query[qo + c] * key[ko + c];
+            dQuery[qo + c] += ds * sc * key[ko + c];
+            dKey[ko + c] += ds * sc * a.query[qo + c];
+          }
+          if (dScale) dScale[0] += ds * raw;
+        } else if (a.mode === "concat") {
+          const sc = a.scale ? a.scale[0] : 1;
+          const cw = a.concatWeight ? a.concatWeight[0] : 1;
+          let sumTh = 0;
+          for (let c = 0; c < d; c++) {
+            const u = a.query[qo + c] + key[ko + c];
+            const th = Math.tanh(sc * u);
+            sumTh += th;
+            const du = ds * cw * (1 - th * th);
+            dQuery[qo + c] += du * sc;
+            dKey[ko + c] += du * sc;
+            if (dScale) dScale[0] += du * u;
+          }
+          dConcat += ds * sumTh;
+        } else {
+          for (let c = 0; c < d; c++) {
+            const th = Math.tanh(a.query[qo + c] + key[ko + c]);
+            const w = a.scale ? a.scale[c] : 1;
+            if (dScale) dScale[c] += ds * th;
+            const du = ds * w * (1 - th * th);
+            dQuery[qo + c] += du;
+            dKey[ko + c] += du;
+          }
+        }
+      }
+    }
+  }
+  return { dQuery, dValue, dKey, dScale, dConcat };
+}
+
+/** What the training forward keeps. */
+interface AttentionTape {
+  args: AttentionArgs;
+  probs: Float32Array;
+}
+
+/** Keras `Attention` (see the module doc); `AdditiveAttention` extends it. */
+export class Attention extends Layer {
+  readonly useScale: boolean;
+  readonly scoreMode: AttentionScoreMode;
+  readonly dropout: number;
+  /** `use_causal_mask` of the call. */
+  useCausalMask = false;
+  #bound: string | null = null;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}, className = "Attention") {
+    super(className, config, options);
+    const additive = className === "AdditiveAttention";
+    this.useScale = this.bool("use_scale", additive);
+    this.scoreMode = additive ? "additive" : this.oneOf("score_mode", ["dot", "concat"], "dot");
+    this.dropout = this.num("dropout", 0);
+    if (!(this.dropout >= 0 && this.dropout < 1)) {
+      throw new LayerConfigError(
+        this.name,
+        "dropout",
+        `expected a rate in [0, 1), got ${this.dropout}`,
+      );
+    }
+    if (config.causal === true) this.useCausalMask = true; // Keras 2's config flag
+  }
+
+  override get multiInput(): boolean {
+    return true;
+  }
+
+  override bindCallArguments(
+    names: readonly string[] | null,
+    kwargs: Readonly<Record<string, unknown>>,
+  ): void {
+    if (kwargs.return_attention_scores === true) {
+      throw new UnsupportedLayerError(
+        this.className,
+        this.name,
+        "return_attention_scores=True (a layer call with two outputs) is not supported",
+      );
+    }
+    if (names && names.some((n) => n !== "0" && n !== "inputs")) {
+      throw new LayerConfigError(
+        this.name,
+        "call",
+        `expected one list [query, value] or [query, value, key], got tensors for ${
+          names.join(", ")
+        }`,
+      );
+    }
+    const causal = kwargs.use_causal_mask === true || this.config.causal === true;
+    const key = String(causal);
+    if (this.#bound !== null && this.#bound !== key) {
+      throw new UnsupportedLayerError(
+        this.className,
+        this.name,
+        "called several times with different use_causal_mask",
+      );
+    }
+    this.#bound = key;
+    this.useCausalMask = causal;
+  }
+
+  /** Throws unless the shapes (no batch) are [query, value] or [query, value, key] of rank 2. */
+  #check(shapes: readonly Shape[]): { q: Shape; v: Shape; k: Shape } {
+    if (shapes.length < 2 || shapes.length > 3) {
+      throw new InputShapeError(
+        this.name,
+        "a list [query, value] or [query, value, key]",
+        `${shapes.length} tensor${shapes.length === 1 ? "" : "s"}`,
+      );
+    }
+    const [q, v] = shapes;
+    const k = shapes[2] ?? v;
+    for (const [what, s] of [["query", q], ["value", v], ["key", k]] as const) {
+      if (s.length !== 2 || s[1] === null) {
+        throw new InputShapeError(
+          this.name,
+          `a ${what} of rank 3 with known features`,
+          formatShape(s),
+        );
+      }
+    }
+    if (q[1] !== k[1]) {
+      throw new InputShapeError(
+        this.name,
+        `a key with the query's feature size ${q[1]}`,
+        formatShape(k),
+      );
+    }
+    return { q, v, k };
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    return this.computeOutputShapes([inputShape]);
+  }
+
+  override computeOutputShapes(inputShapes: Shape[]): Shape {
+    const { q, v } = this.#check(inputShapes);
+    return [q[0], v[1]];
+  }
+
+  override weightNames(): string[] {
+    const names: string[] = [];
+    if (this.useScale) names.push("scale");
+    if (this.scoreMode === "concat") names.push("concat_score_weight");
+    return names;
+  }
+
+  override weightSpecs(inputShape: Shape): WeightSpec[] {
+    const d = inputShape[inputShape.length - 1] as number;
+    return this.weightNames().map((name) => ({
+      name,
+      shape: name === "scale" && this.scoreMode === "additive" ? [d] : [],
+    }));
+  }
+
+  /** The host arguments of one call (weights read from `weights`). */
+  argsOf(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+    weights: readonly number[],
+  ): AttentionArgs {
+    this.#check(xs.map((x) => x.shape.slice(1)));
+    const [query, value] = xs;
+    const key = xs[2] ?? value;
+    const b = query.shape[0], t = query.shape[1], s = value.shape[1];
+    if (value.shape[0] !== b || key.shape[0] !== b || key.shape[1] !== s) {
+      throw new InputShapeError(
+        this.name,
+        `value and key with the query's batch (${b}) and equal lengths`,
+        `query [${query.shape}], value [${value.shape}], key [${key.shape}]`,
+      );
+    }
+    const d = query.shape[2], dv = value.shape[2];
+    const f = (x: DeviceTensor) => ctx.heap.f32(x.ptr, sizeOf(x.shape)).slice();
+    const m = (x: DeviceTensor | null | undefined, n: number) => {
+      if (!x) return null;
+      if (sizeOf(x.shape) !== n) {
+        throw new InputShapeError(this.name, `input masks of ${n} values`, `[${x.shape}]`);
+      }
+      return x.dtype === "int32" ? ctx.heap.i32(x.ptr, n).slice() : ctx.heap.f32(x.ptr, n).slice();
+    };
+    let wi = 0;
+    const scale = this.useScale
+      ? ctx.heap.f32(weights[wi++], this.scoreMode === "additive" ? d : 1).slice()
+      : null;
+    const concatWeight = this.scoreMode === "concat"
+      ? ctx.heap.f32(weights[wi++], 1).slice()
+      : null;
+    return {
+      query: f(query),
+      value: f(value),
+      key: xs[2] ? f(key) : undefined,
+      batch: b,
+      t,
+      s,
+      d,
+      dv,
+      mode: this.scoreMode,
+      scale,
+      concatWeight,
+      queryMask: m(masks[0], b * t),
+      valueMask: m(masks[1], b * s),
+      causal: this.useCausalMask,
+    };
+  }
+
+  /** The forward; `train` set: dropout (training mode) and a tape for the backward. */
+  run(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+    train: TrainContext | null,
+  ): DeviceTensor {
+    const args = this.argsOf(xs, masks, ctx, this.weightPtrs);
+    if (train && train.training && this.dropout > 0) {
+      const n = args.batch * args.t * args.s;
+      const scale = train.keep(ctx.heap.alloc(n * 4));
+      const ones = train.keep(ctx.heap.upload(new Float32Array(n).fill(1)));
+      ctx.kernels.dropoutForward(
+        ones,
+        ones,
+        scale,
+        n,
+        this.dropout,
+        train.seedFor(this),
+        (train.sampleOffset * args.t * args.s) >>> 0,
+      );
+      args.dropScale = ctx.heap.f32(scale, n).slice();
+    }
+    const { output, probs } = attentionReference(args);
+    if (train) train.tape.set(this, { args, probs } satisfies AttentionTape);
+    const y = this.allocOutput(ctx, [args.batch, args.t, args.dv]);
+    ctx.heap.f32(y.ptr, output.length).set(output);
+    return y;
+  }
+
+  override callInputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor {
+    return this.run(xs, masks, ctx, null);
+  }
+
+  /** Attention takes its inputs through {@link callInputs}. */
+  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    return this.callInputs([x], [mask], ctx);
+  }
+
+  override computeMasks(
+    _xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+  ): DeviceTensor | null {
+    return masks[0] ?? null;
+  }
+
+  /** The backward of {@link run}: one gradient per input, weight gradients into `a.grads`. */
+  backward(a: BackwardArgs): (DeviceTensor | null)[] {
+    const { heap } = a.ctx;
+    const tape = a.ctx.tape.get(this) as AttentionTape;
+    const g = attentionBackwardReference(
+      tape.args,
+      tape.probs,
+      heap.f32(a.dy.ptr, sizeOf(a.dy.shape)).slice(),
+    );
+    let wi = 0;
+    if (this.useScale) {
+      if (a.grads[wi]) heap.f32(a.grads[wi], g.dScale!.length).set(Float32Array.from(g.dScale!));
+      wi++;
+    }
+    if (this.scoreMode === "concat" && a.grads[wi]) heap.f32(a.grads[wi], 1)[0] = g.dConcat;
+    const out = (x: DeviceTensor, data: Float32Array): DeviceTensor => {
+      const t: DeviceTensor = {
+        ptr: heap.alloc(data.length * 4),
+        shape: [...x.shape],
+        dtype: "float32",
+      };
+      heap.f32(t.ptr, data.length).set(data);
+      return t;
+    };
+    const grads: (DeviceTensor | null)[] = a.xs.map(() => null);
+    const need = (i: number) => a.needInputGrads[i] ?? a.needInputGrad;
+    if (need(0)) grads[0] = out(a.xs[0], g.dQuery);
+    if (a.xs.length === 3) {
+      if (need(1)) grads[1] = out(a.xs[1], g.dValue);
+      if (need(2)) grads[2] = out(a.xs[2], g.dKey);
+    } else if (need(1)) {
+      // Without a key the value is also the key.
+      for (let i = 0; i < g.dValue.length; i++) g.dValue[i] += g.dKey[i];
+      grads[1] = out(a.xs[1], g.dValue);
+    }
+    return grads;
+  }
+}
+
+/** Attention in training (also AdditiveAttention's). */
+export const ATTENTION_TRAINING: LayerTraining<Attention> = {
+  forwardInputs: (layer, xs, masks, ctx) => layer.run(xs, masks, ctx, ctx),
+  backward: (layer, a) => layer.backward(a),
+};
+
+/** The `Attention` layer class (see `layer_class.ts`). */
+export const ATTENTION: LayerClass<Attention> = defineLayer({
+  className: "Attention",
+  create: (config, options) => new Attention(config, options),
+  training: ATTENTION_TRAINING,
+});
