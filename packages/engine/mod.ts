@@ -169,6 +169,7 @@ export { ProgressBar, type ProgressSink } from "./src/training/progress.ts";
 export {
   Adam,
   type AdamOptions,
+  AdamW,
   Optimizer,
   type OptimizerConfig,
   type OptimizerOptions,
@@ -180,6 +181,15 @@ export {
   type SGDOptions,
 } from "./src/training/optimizers.ts";
 export { EPSILON, Loss, type LossConfig, type LossName } from "./src/training/losses.ts";
+export {
+  CosineDecay,
+  type CosineDecayOptions,
+  ExponentialDecay,
+  type ExponentialDecayOptions,
+  LearningRateSchedule,
+  PiecewiseConstantDecay,
+  resolveSchedule,
+} from "./src/training/schedules.ts";
 export { type Metric, type MetricKind, resolveMetrics } from "./src/training/metrics.ts";
 export {
   computeFans,

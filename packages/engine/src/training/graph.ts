@@ -220,6 +220,7 @@ export class TrainingGraph {
       weight: p.owner.deviceWeights()[p.ownerIndex],
       grad: p.grad,
       size: p.size,
+      name: p.name,
     }));
   }
 
@@ -370,7 +371,7 @@ export class TrainingGraph {
             `${targets.length / Math.max(1, samples)}`,
           );
         }
-        const pTargets = keep(heap.upload(targets));
+        const pTargets = keep(heap.upload(o.loss.lossTargets(targets, cols)));
         const pWeights = rowWeights ? keep(heap.upload(rowWeights)) : 0;
         if (training) gradPtr = heap.alloc(n * 4);
         const scale = multi ? o.weight / Math.max(1, rowsPerSample) : 1;

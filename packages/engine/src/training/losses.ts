@@ -3,7 +3,9 @@
  * categorical and binary cross-entropy (from probabilities with Keras's clipping to
  * [1e-7, 1 − 1e-7], or from logits), mean squared error. Reduction is Keras's
  * `sum_over_batch_size`: Σ w·L over the batch's loss rows divided by their number (the number of
- * unmasked rows when the output carries a mask).
+ * unmasked rows when the output carries a mask). `label_smoothing` (categorical and binary
+ * cross-entropy, as Keras 3) moves the loss's targets towards uniform: categorical
+ * `y·(1 − s) + s/classes`, binary `y·(1 − s) + s/2`; metrics still see the targets as given.
  */
 import type { KernelExports } from "../wasm/kernels.ts";
 import { TrainingConfigError, TrainingDataError } from "./errors.ts";
@@ -18,8 +20,8 @@ export type LossName =
 /** A loss as `compile` accepts it: a Keras name, or `{ name, fromLogits }`, or a Keras object. */
 export type LossConfig =
   | string
-  | { name: string; fromLogits?: boolean }
-  | { class_name: string; config?: { from_logits?: boolean } };
+  | { name: string; fromLogits?: boolean; labelSmoothing?: number }
+  | { class_name: string; config?: { from_logits?: boolean; label_smoothing?: number } };
 
 const ALIASES: Record<string, LossName> = {
   sparse_categorical_crossentropy: "sparse_categorical_crossentropy",
@@ -47,23 +49,43 @@ export enum LossKernelMode {
 export class Loss {
   readonly name: LossName;
   readonly fromLogits: boolean;
+  /** Keras `label_smoothing` in [0, 1] (categorical and binary cross-entropy; 0 for none). */
+  readonly labelSmoothing: number;
 
-  constructor(name: LossName, fromLogits = false) {
+  constructor(name: LossName, fromLogits = false, labelSmoothing = 0) {
     this.name = name;
     this.fromLogits = fromLogits;
+    if (!(typeof labelSmoothing === "number" && labelSmoothing >= 0 && labelSmoothing <= 1)) {
+      throw new TrainingConfigError(
+        "loss.labelSmoothing",
+        `expected a number in [0, 1], got ${JSON.stringify(labelSmoothing)}`,
+      );
+    }
+    if (
+      labelSmoothing !== 0 && name !== "categorical_crossentropy" && name !== "binary_crossentropy"
+    ) {
+      throw new TrainingConfigError(
+        "loss.labelSmoothing",
+        `Keras applies it to categorical_crossentropy and binary_crossentropy only, got ${name}`,
+      );
+    }
+    this.labelSmoothing = labelSmoothing;
   }
 
   /** Resolves a `compile` loss option. */
   static from(config: LossConfig): Loss {
     let name: string | undefined;
     let fromLogits: unknown = false;
+    let smoothing: unknown = 0;
     if (typeof config === "string") name = config;
     else if (config && typeof config === "object" && "name" in config) {
       name = config.name;
       fromLogits = config.fromLogits ?? false;
+      smoothing = config.labelSmoothing ?? 0;
     } else if (config && typeof config === "object" && "class_name" in config) {
       name = config.class_name;
       fromLogits = config.config?.from_logits ?? false;
+      smoothing = config.config?.label_smoothing ?? 0;
     }
     const resolved = name === undefined ? undefined : ALIASES[name];
     if (!resolved) {
@@ -78,7 +100,18 @@ export class Loss {
     if (resolved === "mean_squared_error" && fromLogits) {
       throw new TrainingConfigError("loss.fromLogits", "mean_squared_error has no logits form");
     }
-    return new Loss(resolved, fromLogits);
+    return new Loss(resolved, fromLogits, smoothing as number);
+  }
+
+  /**
+   * The targets the loss kernel reads: `targets` itself, or a smoothed copy with
+   * `label_smoothing` (`cols` classes per row for the categorical form).
+   */
+  lossTargets(targets: Float32Array | Int32Array, cols: number): Float32Array | Int32Array {
+    const s = this.labelSmoothing;
+    if (s === 0) return targets;
+    const add = this.name === "binary_crossentropy" ? 0.5 * s : s / cols;
+    return Float32Array.from(targets, (y) => y * (1 - s) + add);
   }
 
   /** Whether targets are one class index per loss row (else one value per output element). */

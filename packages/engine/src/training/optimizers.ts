@@ -1,12 +1,15 @@
 /**
- * Keras 3 optimizers with SIMD update kernels (`wasm/assembly/optim.ts`): Adam, SGD (momentum,
- * Nesterov), RMSprop (momentum, centered); gradient clipping by `clipnorm` (each tensor by its own
- * norm), `global_clipnorm` (all tensors together) or `clipvalue` — at most one, as in Keras.
- * Slot variables (moments) live in the kernel module's memory, one set per trainable tensor.
+ * Keras 3 optimizers with SIMD update kernels (`wasm/assembly/optim.ts`): Adam, AdamW, SGD
+ * (momentum, Nesterov), RMSprop (momentum, centered); gradient clipping by `clipnorm` (each tensor
+ * by its own norm), `global_clipnorm` (all tensors together) or `clipvalue` — at most one, as in
+ * Keras; decoupled `weight_decay` (every optimizer, as Keras 3's base optimizer); a learning rate
+ * that is a number or a `LearningRateSchedule` (`schedules.ts`). Slot variables (moments) live in
+ * the kernel module's memory, one set per trainable tensor.
  */
 import type { WasmHeap } from "../wasm/heap.ts";
 import type { KernelExports } from "../wasm/kernels.ts";
 import { TrainingConfigError } from "./errors.ts";
+import { LearningRateSchedule, resolveSchedule } from "./schedules.ts";
 
 /** One trainable tensor as the optimizer sees it: current weight and gradient buffers. */
 export interface ParamRef {
@@ -16,11 +19,19 @@ export interface ParamRef {
   grad: number;
   /** Number of floats. */
   size: number;
+  /** The weight's path (`"dense/kernel"`), for `excludeFromWeightDecay` name patterns. */
+  name?: string;
 }
 
 /** Options every optimizer takes (Keras names in camelCase). */
 export interface OptimizerOptions {
-  learningRate?: number;
+  /** A number, or a schedule evaluated at `iterations` before every step. */
+  learningRate?: number | LearningRateSchedule;
+  /**
+   * Keras 3 decoupled weight decay: before each update, every trainable weight not excluded
+   * ({@link Optimizer.excludeFromWeightDecay}) becomes `w − w·weightDecay·lr`.
+   */
+  weightDecay?: number;
   /** Clip each gradient tensor to this L2 norm. */
   clipnorm?: number;
   /** Clip every gradient element to [-clipvalue, clipvalue]. */
@@ -48,15 +59,27 @@ export abstract class Optimizer {
   readonly clipnorm?: number;
   readonly clipvalue?: number;
   readonly globalClipnorm?: number;
+  /** Decoupled weight decay (Keras `weight_decay`), or undefined for none. */
+  readonly weightDecay?: number;
+  /** The learning-rate schedule, when the learning rate is one. */
+  readonly schedule?: LearningRateSchedule;
   #learningRate: number;
+  #excludePattern?: RegExp;
   #slots: number[][] = [];
   #sizes: number[] = [];
   #heap?: WasmHeap;
 
   constructor(options: OptimizerOptions, defaultLearningRate: number) {
-    this.#learningRate = Math.fround(
-      positive(options.learningRate ?? defaultLearningRate, "optimizer.learningRate"),
-    );
+    const lr = options.learningRate ?? defaultLearningRate;
+    if (lr instanceof LearningRateSchedule) {
+      this.schedule = lr;
+      this.#learningRate = Math.fround(lr.at(0));
+    } else {
+      this.#learningRate = Math.fround(positive(lr, "optimizer.learningRate"));
+    }
+    if (options.weightDecay != null) {
+      this.weightDecay = positive(options.weightDecay, "optimizer.weightDecay", true);
+    }
     const clips = (["clipnorm", "clipvalue", "globalClipnorm"] as const).filter((k) =>
       options[k] !== undefined && options[k] !== null
     );
@@ -75,13 +98,44 @@ export abstract class Optimizer {
     }
   }
 
-  /** The learning rate (stored as float32, like Keras's variable). */
+  /**
+   * The learning rate of the next step (float32, like Keras's variable): the schedule's value at
+   * `iterations` when there is one.
+   */
   get learningRate(): number {
-    return this.#learningRate;
+    return this.schedule ? Math.fround(this.schedule.at(this.iterations)) : this.#learningRate;
   }
 
   set learningRate(value: number) {
+    if (this.schedule) {
+      throw new TrainingConfigError(
+        "optimizer.learningRate",
+        `is the schedule ${this.schedule.className} and cannot be set to ${value}`,
+      );
+    }
     this.#learningRate = Math.fround(positive(value, "optimizer.learningRate", true));
+  }
+
+  /**
+   * Keras `exclude_from_weight_decay(var_names=…)`: weights whose path matches any of the
+   * patterns (regular-expression search, `"bias"`) are not decayed. Keras excludes nothing by
+   * default. Call before the first step.
+   */
+  excludeFromWeightDecay(varNames: readonly string[]): void {
+    if (this.#sizes.length) {
+      throw new TrainingConfigError(
+        "optimizer.excludeFromWeightDecay",
+        "can only be configured before the optimizer is built (its first step)",
+      );
+    }
+    this.#excludePattern = varNames.length
+      ? new RegExp(varNames.map((n) => `(?:${n})`).join("|"))
+      : undefined;
+  }
+
+  /** Whether `p` is decayed (Keras `_use_weight_decay`). */
+  #decays(p: ParamRef): boolean {
+    return !(this.#excludePattern && p.name !== undefined && this.#excludePattern.test(p.name));
   }
 
   /** Slot buffers per parameter (e.g. Adam: m, v). */
@@ -117,7 +171,13 @@ export abstract class Optimizer {
     } else if (this.clipvalue !== undefined) {
       for (const p of params) kernels.clipInPlace(p.grad, p.size, -this.clipvalue, this.clipvalue);
     }
-    params.forEach((p, i) => this.updateStep(kernels, p, this.#slots[i], this.#learningRate));
+    const lr = this.learningRate;
+    if (this.weightDecay) {
+      // Keras 3 `_apply_weight_decay`, before the update: w ← w − w·wd·lr.
+      const keep = Math.fround(1 - Math.fround(this.weightDecay * lr));
+      for (const p of params) if (this.#decays(p)) kernels.scaleInPlace(p.weight, p.size, keep);
+    }
+    params.forEach((p, i) => this.updateStep(kernels, p, this.#slots[i], lr));
     this.iterations++;
   }
 
@@ -159,7 +219,8 @@ export abstract class Optimizer {
   /** Keras-style config (`get_config`). */
   getConfig(): Record<string, unknown> {
     return {
-      learning_rate: this.learningRate,
+      learning_rate: this.schedule ? this.schedule.toKeras() : this.learningRate,
+      weight_decay: this.weightDecay ?? null,
       clipnorm: this.clipnorm ?? null,
       clipvalue: this.clipvalue ?? null,
       global_clipnorm: this.globalClipnorm ?? null,
@@ -179,7 +240,7 @@ export interface AdamOptions extends OptimizerOptions {
  * `alpha = lr·√(1−β2^t)/(1−β1^t)`, `w −= alpha·m/(√v + ε)`.
  */
 export class Adam extends Optimizer {
-  readonly className = "Adam";
+  readonly className: string = "Adam";
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -208,6 +269,20 @@ export class Adam extends Optimizer {
 
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon };
+  }
+}
+
+/**
+ * Keras 3 AdamW: Adam with decoupled weight decay on by default (`weight_decay` 0.004; lr 1e-3,
+ * β1 0.9, β2 0.999, ε 1e-7). Each step first decays every trainable weight not excluded by
+ * {@link Optimizer.excludeFromWeightDecay} (`w −= w·wd·lr`, none excluded by default), then
+ * applies Adam's update.
+ */
+export class AdamW extends Adam {
+  override readonly className = "AdamW";
+
+  constructor(options: AdamOptions = {}) {
+    super({ ...options, weightDecay: options.weightDecay ?? 0.004 });
   }
 }
 
@@ -304,6 +379,7 @@ export class RMSprop extends Optimizer {
 export type OptimizerConfig =
   | Optimizer
   | "adam"
+  | "adamw"
   | "sgd"
   | "rmsprop"
   | string
@@ -314,6 +390,7 @@ const SNAKE_TO_CAMEL: Record<string, string> = {
   beta_1: "beta1",
   beta_2: "beta2",
   global_clipnorm: "globalClipnorm",
+  weight_decay: "weightDecay",
 };
 
 /** Resolves `compile`'s optimizer option (Keras config fields in snake_case are accepted). */
@@ -326,8 +403,10 @@ export function resolveOptimizer(config: OptimizerConfig | undefined): Optimizer
   else if (config && typeof config === "object" && typeof config.class_name === "string") {
     name = config.class_name;
     for (const [k, v] of Object.entries(config.config ?? {})) {
-      if (v === null || k === "name" || k === "weight_decay" && v === null) continue;
-      options[SNAKE_TO_CAMEL[k] ?? k] = v;
+      if (v === null || k === "name") continue;
+      options[SNAKE_TO_CAMEL[k] ?? k] = k === "learning_rate" && typeof v === "object"
+        ? resolveSchedule(v, "optimizer.learning_rate")
+        : v;
     }
   } else {
     throw new TrainingConfigError(
@@ -335,7 +414,7 @@ export function resolveOptimizer(config: OptimizerConfig | undefined): Optimizer
       `expected an Optimizer, a name or {class_name, config}, got ${JSON.stringify(config)}`,
     );
   }
-  for (const k of ["amsgrad", "use_ema", "weight_decay"]) {
+  for (const k of ["amsgrad", "use_ema"]) {
     if (options[k] !== undefined && options[k] !== false && options[k] !== null) {
       throw new TrainingConfigError(`optimizer.${k}`, "is not supported");
     }
@@ -344,6 +423,8 @@ export function resolveOptimizer(config: OptimizerConfig | undefined): Optimizer
   switch (name.toLowerCase()) {
     case "adam":
       return new Adam(options as AdamOptions);
+    case "adamw":
+      return new AdamW(options as AdamOptions);
     case "sgd":
       return new SGD(options as SGDOptions);
     case "rmsprop":
@@ -351,7 +432,7 @@ export function resolveOptimizer(config: OptimizerConfig | undefined): Optimizer
     default:
       throw new TrainingConfigError(
         "optimizer",
-        `unknown optimizer ${JSON.stringify(name)} (supported: adam, sgd, rmsprop)`,
+        `unknown optimizer ${JSON.stringify(name)} (supported: adam, adamw, sgd, rmsprop)`,
       );
   }
 }
