@@ -462,6 +462,20 @@ export function paddedIds(rng: Rng, batch: number, time: number, vocab: number):
   return { data, shape: [batch, time] };
 }
 
+/**
+ * Post-padded token ids with at most 2 padding steps per row (lengths in [time − 2, time]): no two
+ * kernel-3 windows of a text CNN are all padding, so no GlobalMaxPooling1D ties arise where TF.js's
+ * `max` gradient (the whole gradient to every tied step) departs from TensorFlow's (split evenly).
+ */
+export function shortPaddedIds(rng: Rng, batch: number, time: number, vocab: number): HostTensor {
+  const data = new Int32Array(batch * time);
+  for (let b = 0; b < batch; b++) {
+    const len = rng.int(Math.max(1, time - 2), time + 1);
+    for (let t = 0; t < len; t++) data[b * time + t] = rng.int(1, vocab);
+  }
+  return { data, shape: [batch, time] };
+}
+
 /** Images with per-sample structure (a brightness per channel plus noise). */
 function images(rng: Rng, batch: number, size: number, channels: number): HostTensor {
   const shape = [batch, size, size, channels];
@@ -840,6 +854,68 @@ export function textStateAdd(
   return model;
 }
 
+/**
+ * A Keras-style text CNN: `tokens` → Embedding(`mask_zero`) → Conv1D `conv` (relu, kernel 3) →
+ * GlobalMaxPooling1D → Dense softmax `out` (3). Keras's Conv1D ends the Embedding's mask.
+ */
+export function textCnn(
+  seed = 1,
+  { time = 12, vocab = 20, maskZero = true }: TextGraphOptions = {},
+): tf.LayersModel {
+  const tokens = tf.input({ name: "tokens", shape: [time], dtype: "int32" });
+  const emb = apply(
+    tf.layers.embedding({ name: "emb", inputDim: vocab, outputDim: 6, maskZero }),
+    tokens,
+  );
+  const c = apply(
+    tf.layers.conv1d({ name: "conv", filters: 8, kernelSize: 3, activation: "relu" }),
+    emb,
+  );
+  const pooled = apply(tf.layers.globalMaxPooling1d({ name: "pool" }), c);
+  const out = apply(dense("out", 3, "softmax"), pooled);
+  const model = tf.model({ name: "text_cnn", inputs: tokens, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * A two-branch text CNN (Kim 2014 style): `tokens` → Embedding(`mask_zero`) → Conv1D kernel 3
+ * (`conv3`, relu) and kernel 5 (`conv5`, relu, `same` padding) → GlobalMaxPooling1D each →
+ * `Concatenate` → Dense softmax `out` (3).
+ */
+export function textCnnTwoBranch(
+  seed = 1,
+  { time = 12, vocab = 20, maskZero = true }: TextGraphOptions = {},
+): tf.LayersModel {
+  const tokens = tf.input({ name: "tokens", shape: [time], dtype: "int32" });
+  const emb = apply(
+    tf.layers.embedding({ name: "emb", inputDim: vocab, outputDim: 6, maskZero }),
+    tokens,
+  );
+  const branch = (k: number, padding: "valid" | "same") =>
+    apply(
+      tf.layers.globalMaxPooling1d({ name: `pool${k}` }),
+      apply(
+        tf.layers.conv1d({
+          name: `conv${k}`,
+          filters: 5,
+          kernelSize: k,
+          padding,
+          activation: "relu",
+        }),
+        emb,
+      ),
+    );
+  const cat = apply(tf.layers.concatenate({ name: "concat" }), [
+    branch(3, "valid"),
+    branch(5, "same"),
+  ]);
+  const out = apply(dense("out", 3, "softmax"), cat);
+  const model = tf.model({ name: "text_cnn_two_branch", inputs: tokens, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
 /** Every reference graph with its inputs. */
 export const GRAPH_CASES: readonly GraphCase[] = [
   {
@@ -926,6 +1002,22 @@ export const GRAPH_CASES: readonly GraphCase[] = [
     name: "text_state_add",
     build: (seed) => textStateAdd(seed),
     inputs: (rng, batch) => [paddedIds(rng, batch, 8, 20)],
+    classes: 3,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "text_cnn",
+    build: (seed) => textCnn(seed),
+    inputs: (rng, batch) => [shortPaddedIds(rng, batch, 12, 20)],
+    classes: 3,
+    singleOutput: true,
+    singleInput: true,
+  },
+  {
+    name: "text_cnn_two_branch",
+    build: (seed) => textCnnTwoBranch(seed),
+    inputs: (rng, batch) => [shortPaddedIds(rng, batch, 12, 20)],
     classes: 3,
     singleOutput: true,
     singleInput: true,

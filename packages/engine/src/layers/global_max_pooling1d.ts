@@ -8,7 +8,7 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { GLOBAL_POOLING1D_TRAINING, GlobalPooling1D } from "./global_pooling1d.ts";
 
 /**
- * Keras `GlobalMaxPooling1D` on `[batch, time, channels]`: the largest value of each channel over time (the mask is ignored, as in Keras); `keepdims` keeps a time axis of 1.
+ * Keras `GlobalMaxPooling1D` on `[batch, time, channels]`: the largest value of each channel over time (the mask is ignored, as in Keras; tied maxima share the gradient evenly, as TensorFlow's); `keepdims` keeps a time axis of 1.
  */
 export class GlobalMaxPooling1D extends GlobalPooling1D {
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {

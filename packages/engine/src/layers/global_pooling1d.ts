@@ -87,8 +87,10 @@ export abstract class GlobalPooling1D extends Layer {
 }
 
 /**
- * dx of a global pooling over time for dy `[batch, c]`: max routes each channel's gradient to
- * the first step holding the maximum; average spreads dy / count over the unmasked steps.
+ * dx of a global pooling over time for dy `[batch, c]`: max splits each channel's gradient
+ * evenly over the steps holding the maximum (TensorFlow's `reduce_max` gradient, so Keras's;
+ * TF.js gives every tied step the whole gradient — the padded windows of a text CNN tie); average
+ * spreads dy / count over the unmasked steps.
  */
 function poolBackward(
   heap: WasmHeap,
@@ -106,11 +108,16 @@ function poolBackward(
   for (let b = 0; b < batch; b++) {
     if (kind === "max") {
       for (let k = 0; k < c; k++) {
-        let best = 0;
-        for (let t = 1; t < time; t++) {
-          if (xs[(b * time + t) * c + k] > xs[(b * time + best) * c + k]) best = t;
+        let best = -Infinity, ties = 0;
+        for (let t = 0; t < time; t++) {
+          const v = xs[(b * time + t) * c + k];
+          if (v > best) [best, ties] = [v, 1];
+          else if (v === best) ties++;
         }
-        dx[(b * time + best) * c + k] = dy[b * c + k];
+        const share = dy[b * c + k] / ties;
+        for (let t = 0; t < time; t++) {
+          if (xs[(b * time + t) * c + k] === best) dx[(b * time + t) * c + k] = share;
+        }
       }
       continue;
     }
