@@ -78,6 +78,8 @@ export interface ExperimentOptions {
 
 /** The `--help` text. */
 export const USAGE: string = `deno task experiment <cnn|rnn|lstm|gru> [options]
+       deno task experiment transfer --help      (pretrain, freeze, fine-tune vs scratch)
+       deno task experiment autoencoder --help   (convolutional autoencoder on MNIST)
 
 Trains every variant of one family's hyper-parameter grid, saves each as .keras, reloads it through
 the importer, runs the engine's forward pass and a reference (TF.js, or the scalar host reference
@@ -128,7 +130,8 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
 const FAMILIES: readonly Family[] = ["cnn", "rnn", "lstm", "gru"];
 const IMAGE_DATASETS: readonly ImageDataset[] = ["cifar10", "mnist", "fashion-mnist"];
 
-type Raw = Map<string, string | true>;
+/** Parsed flags: a value, or `true` for a boolean flag. */
+export type Raw = Map<string, string | true>;
 
 const VALUE_FLAGS = new Set([
   "dataset",
@@ -166,7 +169,22 @@ const BOOLEAN_FLAGS = new Set([
 /** Flags that take an optional `=value`. */
 const OPTIONAL_VALUE_FLAGS = new Set(["early-stopping"]);
 
-function splitArgs(argv: readonly string[]): { positional: string[]; flags: Raw } {
+/** The flags a family accepts: with a value, without, and with an optional `=value`. */
+export interface FlagSet {
+  value: ReadonlySet<string>;
+  boolean: ReadonlySet<string>;
+  optional?: ReadonlySet<string>;
+}
+
+/**
+ * Splits `argv` into positional arguments and flags (`--name value`, `--name=value`, `--flag`).
+ *
+ * @throws {UsageError} an unknown flag, a flag given twice, or a value missing / not expected.
+ */
+export function splitArgs(
+  argv: readonly string[],
+  known: FlagSet = { value: VALUE_FLAGS, boolean: BOOLEAN_FLAGS, optional: OPTIONAL_VALUE_FLAGS },
+): { positional: string[]; flags: Raw } {
   const positional: string[] = [];
   const flags: Raw = new Map();
   for (let i = 0; i < argv.length; i++) {
@@ -179,16 +197,16 @@ function splitArgs(argv: readonly string[]): { positional: string[]; flags: Raw 
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
     if (flags.has(name)) throw new UsageError(`--${name}`, "the flag once", "it twice");
-    if (VALUE_FLAGS.has(name)) {
+    if (known.value.has(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined || (inline === undefined && value.startsWith("--"))) {
         throw new UsageError(`--${name}`, "a value", "nothing");
       }
       flags.set(name, value);
-    } else if (BOOLEAN_FLAGS.has(name)) {
+    } else if (known.boolean.has(name)) {
       if (inline !== undefined) throw new UsageError(`--${name}`, "no value", `"${inline}"`);
       flags.set(name, true);
-    } else if (OPTIONAL_VALUE_FLAGS.has(name)) {
+    } else if (known.optional?.has(name)) {
       flags.set(name, inline ?? true);
     } else {
       throw new UsageError(arg, "a known flag (see --help)", `"${arg}"`);
@@ -197,12 +215,18 @@ function splitArgs(argv: readonly string[]): { positional: string[]; flags: Raw 
   return { positional, flags };
 }
 
-function str(flags: Raw, name: string): string | undefined {
+/** The string value of `--name`, if given. */
+export function str(flags: Raw, name: string): string | undefined {
   const v = flags.get(name);
   return typeof v === "string" ? v : undefined;
 }
 
-function int(flags: Raw, name: string, fallback: number, min = 1): number {
+/**
+ * The integer value of `--name` (≥ `min`), or `fallback`.
+ *
+ * @throws {UsageError} not an integer ≥ `min`.
+ */
+export function int(flags: Raw, name: string, fallback: number, min = 1): number {
   const v = str(flags, name);
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -212,7 +236,12 @@ function int(flags: Raw, name: string, fallback: number, min = 1): number {
   return n;
 }
 
-function num(
+/**
+ * The number value of `--name` accepted by `ok` (`what` describes it), or `fallback`.
+ *
+ * @throws {UsageError} not a finite number accepted by `ok`.
+ */
+export function num(
   flags: Raw,
   name: string,
   fallback: number,
@@ -228,7 +257,12 @@ function num(
   return n;
 }
 
-function oneOf<T extends string>(
+/**
+ * The value of `--name`, one of `allowed`, or `fallback`.
+ *
+ * @throws {UsageError} a value outside `allowed`.
+ */
+export function oneOf<T extends string>(
   flags: Raw,
   name: string,
   allowed: readonly T[],
@@ -242,7 +276,12 @@ function oneOf<T extends string>(
   return v as T;
 }
 
-function list(flags: Raw, name: string): string[] {
+/**
+ * The comma-separated values of `--name` (empty when absent).
+ *
+ * @throws {UsageError} a value with no item.
+ */
+export function list(flags: Raw, name: string): string[] {
   const v = str(flags, name);
   if (v === undefined) return [];
   const items = v.split(",").map((s) => s.trim()).filter(Boolean);
