@@ -57,6 +57,14 @@ export interface ApplicationOptions {
    * `include_top=False, pooling=None`), the base of transfer learning.
    */
   includeTop?: boolean;
+  /**
+   * Images the BatchNormalization statistics are calibrated on (default: 32 generated images up
+   * to 96 px, 8 above). Passing the evaluation images gives every channel statistics of data it
+   * sees, as a network trained on that data has — a channel that only fires on a pattern absent
+   * from the calibration images would otherwise be normalized by a tiny variance and amplify its
+   * input (and float rounding) ×100.
+   */
+  calibration?: HostTensor;
 }
 
 /** One family: its builder, Keras default input size and what its inputs look like. */
@@ -175,8 +183,9 @@ export function randomizeApplication(model: tf.LayersModel, rng: Rng): void {
 /**
  * Runs `model` node by node on `x` and, at each BatchNormalization, sets its moving statistics to
  * those of its actual input (mean and variance over batch, height and width) perturbed by `rng`:
- * mean + u·0.2·σ (u ∈ [-1, 1]), variance × [0.6, 1.4]. Intermediate tensors are released after
- * their last use, so a full-size model calibrates in one pass.
+ * mean + u·0.2·σ (u ∈ [-1, 1]), variance (floored at a tenth of the layer's mean variance) ×
+ * [0.6, 1.4]. Intermediate tensors are released after their last use, so a full-size model
+ * calibrates in one pass.
  */
 export function calibrateBatchNorm(model: tf.LayersModel, x: tf.Tensor, rng: Rng): void {
   const uses = new Map<number, number>();
@@ -229,13 +238,17 @@ function setStatistics(layer: tf.layers.Layer, input: tf.Tensor, rng: Rng): void
   const v = variance.dataSync() as Float32Array;
   mean.dispose();
   variance.dispose();
+  // A channel almost constant on the calibration images (e.g. swish far below zero) would get a
+  // tiny variance and BN would amplify every other image's deviation on it ×100 or more:
+  // variances are floored at a tenth of the layer's mean variance.
+  const floor = Math.max(0.1 * v.reduce((a, b) => a + b, 0) / v.length, 1e-4);
   const values = layer.getWeights().map((w, i) => {
     const name = shortWeightName(layer.weights[i], layer.name);
     if (name === "moving_mean") {
       return tf.tensor(m.map((mu, c) => mu + rng.uniform(-0.2, 0.2) * Math.sqrt(v[c])), w.shape);
     }
     if (name === "moving_variance") {
-      return tf.tensor(v.map((s) => Math.max(s, 1e-4) * rng.uniform(0.6, 1.4)), w.shape);
+      return tf.tensor(v.map((s) => Math.max(s, floor) * rng.uniform(0.6, 1.4)), w.shape);
     }
     return w.clone();
   });
@@ -244,21 +257,23 @@ function setStatistics(layer: tf.layers.Layer, input: tf.Tensor, rng: Rng): void
 }
 
 /**
- * Random weights, then BatchNormalization statistics calibrated on images of the family: 32 for
- * inputs up to 96 px (deep layers of small inputs have 1×1 maps, where a few images would give
+ * Random weights, then BatchNormalization statistics calibrated on `options.calibration` or
+ * generated images of the family: 32 for inputs up to 96 px (deep layers of small inputs have 1×1 maps, where a few images would give
  * noisy, tiny variances that turn BN into a ×100 amplifier), 8 above.
  */
 function finish(
   model: tf.LayersModel,
-  seed: number,
+  options: ApplicationOptions,
   size: number,
   range: [number, number],
   fixed?: () => void,
 ): tf.LayersModel {
+  const seed = options.seed ?? 1;
   const rng = new Rng(seed);
   randomizeApplication(model, rng);
   fixed?.();
-  const cal = applicationInputs(new Rng(seed + 7919), size <= 96 ? 32 : 8, size, range);
+  const cal = options.calibration ??
+    applicationInputs(new Rng(seed + 7919), size <= 96 ? 32 : 8, size, range);
   const x = tf.tensor(cal.data, cal.shape);
   calibrateBatchNorm(model, x, rng);
   x.dispose();
@@ -374,7 +389,7 @@ const MOBILENET_V2_STAGES: [number, number, number, number][] = [
  * predictions. BatchNormalization epsilon 1e-3, momentum 0.999.
  */
 export function mobileNetV2(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 224, width = 1, depthScale = 1, seed = 1 } = options;
+  const { inputSize = 224, width = 1, depthScale = 1 } = options;
   const alpha = width;
   const bnm = (name: string) => bn(name, 1e-3, { momentum: 0.999 });
   const relu6 = (name: string) => tf.layers.reLU({ name, maxValue: 6 });
@@ -433,7 +448,7 @@ export function mobileNetV2(options: ApplicationOptions = {}): tf.LayersModel {
     inputs: img,
     outputs: head(x, options, "global_average_pooling2d"),
   });
-  return finish(model, seed, inputSize, [-1, 1]);
+  return finish(model, options, inputSize, [-1, 1]);
 }
 
 // ---- ResNet50 ---------------------------------------------------------------------------------
@@ -447,7 +462,7 @@ export function mobileNetV2(options: ApplicationOptions = {}): tf.LayersModel {
  * bias.
  */
 export function resNet50(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 224, width = 1, depthScale = 1, seed = 1 } = options;
+  const { inputSize = 224, width = 1, depthScale = 1 } = options;
   const eps = 1.001e-5;
   const img = input(inputSize);
   let x = apply(tf.layers.zeroPadding2d({ name: "conv1_pad", padding: [[3, 3], [3, 3]] }), img);
@@ -484,7 +499,7 @@ export function resNet50(options: ApplicationOptions = {}): tf.LayersModel {
     }
   }
   const model = tf.model({ name: "resnet50", inputs: img, outputs: head(x, options) });
-  return finish(model, seed, inputSize, [-1, 1]);
+  return finish(model, options, inputSize, [-1, 1]);
 }
 
 // ---- InceptionV3 ------------------------------------------------------------------------------
@@ -500,7 +515,7 @@ export function resNet50(options: ApplicationOptions = {}): tf.LayersModel {
  * mixed5–6 and `round(2·d)` of mixed9–10 (at least one); mixed names stay sequential.
  */
 export function inceptionV3(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 299, width = 1, depthScale = 1, seed = 1 } = options;
+  const { inputSize = 299, width = 1, depthScale = 1 } = options;
   const names = new AutoNames();
   const f = (n: number) => scaled(n, width);
   const cb = (
@@ -590,7 +605,7 @@ export function inceptionV3(options: ApplicationOptions = {}): tf.LayersModel {
     x = cat([b1, b3split, bdsplit, bp], nextMixed());
   }
   const model = tf.model({ name: "inception_v3", inputs: img, outputs: head(x, options) });
-  return finish(model, seed, inputSize, [-1, 1]);
+  return finish(model, options, inputSize, [-1, 1]);
 }
 
 // ---- DenseNet121 ------------------------------------------------------------------------------
@@ -604,7 +619,7 @@ export function inceptionV3(options: ApplicationOptions = {}): tf.LayersModel {
  * avg_pool → predictions. BatchNormalization epsilon 1.001e-5.
  */
 export function denseNet121(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 224, width = 1, depthScale = 1, seed = 1 } = options;
+  const { inputSize = 224, width = 1, depthScale = 1 } = options;
   const eps = 1.001e-5;
   const growth = scaled(32, width);
   const img = input(inputSize);
@@ -635,7 +650,7 @@ export function denseNet121(options: ApplicationOptions = {}): tf.LayersModel {
   });
   x = apply(act("relu", "relu"), apply(bn("bn", eps), x));
   const model = tf.model({ name: "densenet121", inputs: img, outputs: head(x, options) });
-  return finish(model, seed, inputSize, [-1, 1]);
+  return finish(model, options, inputSize, [-1, 1]);
 }
 
 // ---- EfficientNetB0 ---------------------------------------------------------------------------
@@ -664,7 +679,7 @@ const EFFICIENTNET_STAGES: [number, number, number, number, number, number][] = 
  * top_activation → avg_pool → top_dropout (0.2) → predictions. Inputs are pixels in [0, 255].
  */
 export function efficientNetB0(options: EfficientNetOptions = {}): tf.LayersModel {
-  const { inputSize = 224, width = 1, depthScale = 1, classes = 1000, seed = 1 } = options;
+  const { inputSize = 224, width = 1, depthScale = 1, classes = 1000 } = options;
   const roundFilters = (n: number) => makeDivisible(n * width, 8);
   const roundRepeats = (n: number) => Math.ceil(n * depthScale);
   const swish = "swish";
@@ -763,7 +778,7 @@ export function efficientNetB0(options: EfficientNetOptions = {}): tf.LayersMode
     );
   }
   const model = tf.model({ name: "efficientnetb0", inputs: img, outputs: out });
-  return finish(model, seed, inputSize, [0, 255], () => {
+  return finish(model, options, inputSize, [0, 255], () => {
     if (!options.normalization) return;
     const std = IMAGENET_VARIANCE.map(Math.sqrt);
     const kernel = tf.tensor(std.map((s) => 1 / s), [1, 1, 3, 1]);
@@ -832,7 +847,7 @@ export function withKerasNormalization(spec: ModelSpec): ModelSpec {
  * separable + BN + ReLU), avg_pool → predictions.
  */
 export function xception(options: ApplicationOptions = {}): tf.LayersModel {
-  const { inputSize = 299, width = 1, depthScale = 1, seed = 1 } = options;
+  const { inputSize = 299, width = 1, depthScale = 1 } = options;
   const names = new AutoNames();
   const f = (n: number) => scaled(n, width);
   const sep = (name: string, filters: number) =>
@@ -893,7 +908,7 @@ export function xception(options: ApplicationOptions = {}): tf.LayersModel {
   x = apply(bn("block14_sepconv2_bn"), apply(sep("block14_sepconv2", 2048), x));
   x = apply(relu("block14_sepconv2_act"), x);
   const model = tf.model({ name: "xception", inputs: img, outputs: head(x, options) });
-  return finish(model, seed, inputSize, [-1, 1]);
+  return finish(model, options, inputSize, [-1, 1]);
 }
 
 // ---- the families -----------------------------------------------------------------------------
