@@ -44,6 +44,8 @@ async function runStudy(kind: "transfer" | "autoencoder", args: string[]): Promi
     console.log(
       s.scratchLabelled === null
         ? `samples saved: not reached (scratch below ${f4(s.target)} up to the largest count)`
+        : s.saved === 0
+        ? `samples saved: none (scratch matched transfer at the smallest count)`
         : `samples saved: scratch needs ${s.scratchLabelled} labelled samples to match ` +
           `transfer at ${s.transferLabelled}`,
     );

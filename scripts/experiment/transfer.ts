@@ -722,6 +722,9 @@ export function transferConclusion(results: TransferResults): string[] {
       ? `Samples saved: scratch did not reach transfer's macro-F1 at ${s.transferLabelled} ` +
         `labelled samples (${f4(s.target)}) at any count run — **not reached** up to ` +
         `${rows.at(-1)?.labelled ?? 0} labelled samples.`
+      : s.saved === 0
+      ? `Samples saved: none — scratch already reached transfer's macro-F1 (${f4(s.target)}) ` +
+        `at the smallest count (${s.transferLabelled} labelled samples).`
       : `Samples saved: scratch first matched transfer's macro-F1 at ${s.transferLabelled} ` +
         `labelled samples (${f4(s.target)}) with **${s.scratchLabelled}** labelled samples ` +
         `(the counts are a coarse grid: transfer saves up to ${s.saved} labels, ` +

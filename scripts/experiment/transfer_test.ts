@@ -10,6 +10,7 @@ import {
   parseTransferArgs,
   runTransfer,
   samplesSaved,
+  transferConclusion,
   type TransferResults,
   type TransferRow,
 } from "./transfer.ts";
@@ -85,6 +86,35 @@ Deno.test("samples saved: the smallest count where scratch reaches transfer's fi
   assert.equal(not.scratchLabelled, null);
   assert.equal(not.saved, null);
   assert.equal(samplesSaved([row(100, 0.6, 0.7)]).saved, 0);
+});
+
+Deno.test("transfer conclusion: saved labels, none saved, not reached", () => {
+  const results = (rows: TransferRow[]) =>
+    ({
+      source: { name: "src", train: 10 },
+      settings: { fineTuneLearningRate: 1e-4, quick: false },
+      pretrained: { sourceTestMacroF1: 0.8, reference: { maxAbsDiff: 0, agreement: 1 } },
+      rows: rows.map((r) => ({
+        ...r,
+        transfer: {
+          ...r.transfer,
+          frozenMacroF1: 0,
+          fineTuneEpochs: 0,
+          reference: { maxAbsDiff: 1e-7, agreement: 1 },
+        },
+        scratch: { ...r.scratch, reference: { maxAbsDiff: 2e-7, agreement: 1 } },
+      })),
+      samplesSaved: samplesSaved(rows),
+    }) as unknown as TransferResults;
+  const line = (rows: TransferRow[]) =>
+    transferConclusion(results(rows)).find((l) => l.startsWith("Samples saved"))!;
+  assert.match(
+    line([row(100, 0.8, 0.5), row(500, 0.9, 0.85)]),
+    /with \*\*500\*\* labelled.*400 labels, 5\.0× fewer/,
+  );
+  assert.match(line([row(100, 0.6, 0.7)]), /none — scratch already reached/);
+  assert.match(line([row(100, 0.8, 0.5), row(500, 0.9, 0.7)]), /\*\*not reached\*\* up to 500/);
+  assert.match(transferConclusion(results([row(100, 0.8, 0.5)])).at(-1)!, /max \|Δp\| 2\.00e-7/);
 });
 
 Deno.test("transfer --quick end to end: frozen base kept, top block tuned, engine = TF.js", async () => {
