@@ -230,6 +230,16 @@ function innerContext(ctx: TrainContext, time: number): TrainContext {
 const TIME_DISTRIBUTED_TRAINING: LayerTraining<TimeDistributed> = {
   forward(layer, x, _mask, ctx) {
     const impl = innerTraining(layer);
+    if (ctx.training && layer.inner.couplesSamples()) {
+      // Keras calls the wrapped layer once per timestep: batch statistics per timestep, which
+      // one call over [batch·time] rows would not reproduce.
+      throw new UntrainableLayerError(
+        layer.inner.className,
+        `${layer.name}/${layer.inner.name}`,
+        `wrapped by TimeDistributed "${layer.name}": its batch statistics are per timestep in ` +
+          "Keras; freeze it (trainable: false) to train the rest",
+      );
+    }
     const [batch, time] = x.shape;
     const inner = innerContext(ctx, time);
     const view = stepView(x);

@@ -6,6 +6,7 @@ import {
   LayerConfigError,
   Tensor,
   UnsupportedLayerError,
+  UntrainableLayerError,
 } from "../../mod.ts";
 import { expectThrows } from "../../testing/assert.ts";
 import { compareWithTfjs, randomSpec, relativeError } from "../../testing/gradient_check.ts";
@@ -252,4 +253,34 @@ Deno.test("TimeDistributed refuses bad configs and inputs by name", () => {
     "td",
     "rank ≥ 3",
   );
+});
+
+Deno.test("TimeDistributed(BatchNormalization) predicts with moving statistics and refuses batch-statistics training", () => {
+  const rng = new Rng(1705);
+  const spec = randomSpec([td("td_bn", "BatchNormalization", { name: "bn" })], [3, 4], rng);
+  // Positive variances for the moving statistics.
+  spec.weights.td_bn[3] = {
+    ...spec.weights.td_bn[3],
+    data: spec.weights.td_bn[3].data.map((v) => 1 + Math.abs(v)),
+  };
+  const model = buildModel(spec);
+  try {
+    const x = rng.floats(2 * 3 * 4, -1, 1);
+    const y = model.predict(new Tensor(x, [2, 3, 4])).data;
+    const [gamma, beta, mean, variance] = spec.weights.td_bn.map((w) => w.data);
+    const ref = x.map((v, i) => {
+      const c = i % 4;
+      return (v - mean[c]) / Math.sqrt(variance[c] + 1e-3) * gamma[c] + beta[c];
+    });
+    assert(maxAbsDiff(y, ref) < 1e-5);
+    model.compile({ optimizer: "sgd", loss: "mse" });
+    expectThrows(
+      () => model.trainOnBatch(new Tensor(x, [2, 3, 4]), new Tensor(x, [2, 3, 4])),
+      UntrainableLayerError,
+      "td_bn/bn",
+      "per timestep",
+    );
+  } finally {
+    model.dispose();
+  }
 });
