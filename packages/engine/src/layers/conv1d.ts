@@ -18,15 +18,18 @@ import {
 /**
  * Keras `Conv1D` on `[batch, time, channels]`: kernel `(k, in / groups, filters)`, bias
  * `(filters)`, padding `valid`, `same` or `causal` (dilation·(k − 1) zero steps on the left only,
- * then `valid`, so output t sees inputs ≤ t), strides, dilation, `groups`, fused activation.
+ * then `valid`, so output t sees inputs ≤ t), strides or dilation, `groups`, fused activation.
  * Runs as Conv2D with a `(1, k)` window on `[batch, 1, time, channels]` (same kernels, same
  * backward). Masks end here, as in Keras.
  */
 export class Conv1D extends SequenceAsImage<Conv2D> {
   /** Keras `padding` as configured (`causal` runs `valid` behind a left zero prefix). */
   readonly padding: "valid" | "same" | "causal";
+  /** Taps of the window (Keras `kernel_size`). */
   readonly kernelSize: number;
+  /** Keras `strides`. */
   readonly stride: number;
+  /** Keras `dilation_rate` (not above 1 together with a stride above 1, as Keras). */
   readonly dilation: number;
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
@@ -35,6 +38,14 @@ export class Conv1D extends SequenceAsImage<Conv2D> {
     const k = parseWindow(config, "kernel_size", name);
     const s = parseWindow(config, "strides", name, 1);
     const d = parseWindow(config, "dilation_rate", name, 1);
+    if (s > 1 && d > 1) {
+      throw new LayerConfigError(
+        name,
+        "dilation_rate",
+        `expected 1 when strides > 1 (Keras refuses both above 1), got strides ${s} and ` +
+          `dilation_rate ${d}`,
+      );
+    }
     const raw = typeof config.padding === "string" ? config.padding.toLowerCase() : config.padding;
     const padding = raw ?? "valid";
     if (padding !== "valid" && padding !== "same" && padding !== "causal") {

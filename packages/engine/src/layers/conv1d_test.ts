@@ -263,6 +263,12 @@ Deno.test("Conv1D refuses bad padding, groups not dividing and channels_first by
     "c1d",
     "data_format",
   );
+  expectThrows(
+    () => build({ strides: 2, dilation_rate: 2 }),
+    LayerConfigError,
+    "c1d",
+    "dilation_rate",
+  );
   // A valid window longer than the sequence: 5 taps at dilation 2 span 9 steps, the input has 8.
   expectThrows(
     () => build({ kernel_size: 5, dilation_rate: 2 }),
