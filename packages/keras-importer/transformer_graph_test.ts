@@ -7,7 +7,7 @@
  * differences on a tiny version.
  */
 import assert from "node:assert/strict";
-import { unzipSync } from "fflate";
+import { strToU8, unzipSync, zipSync } from "fflate";
 import {
   buildModel,
   type KerasObject,
@@ -19,6 +19,9 @@ import {
 import { maxAbsDiff, Rng } from "../engine/testing/random.ts";
 import { loadModel } from "./load.ts";
 import { saveKeras } from "./save_keras.ts";
+import { modelLayers } from "./config.ts";
+import { type H5WriteGroup, writeHdf5 } from "./hdf5_write.ts";
+import { buildKerasV3WeightsTree } from "./weights_v3.ts";
 import { listHdf5 } from "./testing/helpers.ts";
 
 const kt = (layer: string) => ({
@@ -114,18 +117,40 @@ Deno.test("Transformer classifier graph: predicts, saves as .keras and reloads, 
     const paths = listHdf5(unzipSync(bytes)["model.weights.h5"]);
     for (
       const p of [
-        "/layers/multi_head_attention/_query_dense/vars/0 [8,2,4]",
-        "/layers/multi_head_attention/_query_dense/vars/1 [2,4]",
-        "/layers/multi_head_attention/_key_dense/vars/0 [8,2,4]",
-        "/layers/multi_head_attention/_value_dense/vars/0 [8,2,4]",
-        "/layers/multi_head_attention/_output_dense/vars/0 [2,4,8]",
-        "/layers/multi_head_attention/_output_dense/vars/1 [8]",
+        "/layers/multi_head_attention/query_dense/vars/0 [8,2,4]",
+        "/layers/multi_head_attention/query_dense/vars/1 [2,4]",
+        "/layers/multi_head_attention/key_dense/vars/0 [8,2,4]",
+        "/layers/multi_head_attention/value_dense/vars/0 [8,2,4]",
+        "/layers/multi_head_attention/output_dense/vars/0 [2,4,8]",
+        "/layers/multi_head_attention/output_dense/vars/1 [8]",
         "/layers/layer_normalization/vars/0 [8]",
         "/layers/layer_normalization_1/vars/1 [8]",
       ]
     ) {
       assert.ok(paths.includes(p), `${p} missing from\n${paths.join("\n")}`);
     }
+    // Keras versions before the public `query_dense`… aliases wrote the private attribute names.
+    const spec = model.toSpec();
+    const tree = buildKerasV3WeightsTree(
+      spec.config,
+      modelLayers(spec.config, "test"),
+      spec.weights,
+    );
+    const mha = (tree.children.get("layers") as H5WriteGroup).children.get(
+      "multi_head_attention",
+    ) as H5WriteGroup;
+    for (const attr of ["query_dense", "key_dense", "value_dense", "output_dense"]) {
+      mha.children.set(`_${attr}`, mha.children.get(attr)!);
+      mha.children.delete(attr);
+    }
+    const old = zipSync({
+      "metadata.json": strToU8(JSON.stringify({ keras_version: "3.10.0" })),
+      "config.json": strToU8(JSON.stringify(spec.config)),
+      "model.weights.h5": await writeHdf5(tree),
+    });
+    const fromOld = await loadModel(old);
+    assert.equal(maxAbsDiff(fromOld.model!.predictMany(xs)[0].data, before), 0);
+    fromOld.model!.dispose();
     const again = await loadModel(`${dir}/t.keras`);
     const mine = model.getWeights(), theirs = again.model!.getWeights();
     assert.deepEqual(theirs.map((w) => w.name), mine.map((w) => w.name));

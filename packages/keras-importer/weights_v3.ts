@@ -78,6 +78,22 @@ export function varGroupPaths(
   return readGroups(className, config).map((g) => `${base}/${g.path}`);
 }
 
+/**
+ * {@link varGroupPaths} resolved against a file: each group's path, or the first of its
+ * alternates (paths other Keras versions write) that the file holds.
+ */
+function presentGroupPaths(
+  root: H5Group,
+  base: string,
+  className: string,
+  config: Record<string, unknown>,
+): string[] {
+  return readGroups(className, config).map((g) => {
+    const paths = [g.path, ...(g.alternatePaths ?? [])].map((p) => `${base}/${p}`);
+    return paths.find((p) => root.get(p) !== undefined) ?? paths[0];
+  });
+}
+
 function readVarGroup(root: H5Group, path: string, source: string): H5Dataset[] {
   const group = root.get(path);
   if (group === undefined) return [];
@@ -153,7 +169,7 @@ function readTracked(
       return;
     }
     const expected = layerWeightNames(entry.className, entry.config);
-    const paths = varGroupPaths(group, entry.className, entry.config);
+    const paths = presentGroupPaths(root, group, entry.className, entry.config);
     const datasets = paths.flatMap((p) => readVarGroup(root, p, source));
     if (datasets.length === 0 && expected.length === 0) return;
     if (datasets.length < expected.length) {

@@ -67,6 +67,11 @@ export interface KerasVarGroup {
   count: number;
   /** The group's `name` attribute; default the layer's name. */
   objectName?: string;
+  /**
+   * Other paths (same base) where some Keras versions keep this group; readers try them in order
+   * when `path` is absent (MultiHeadAttention's `_query_dense/vars` before its public aliases).
+   */
+  alternatePaths?: readonly string[];
 }
 
 /** A Keras config object: `config` of `{class_name, config}`. */

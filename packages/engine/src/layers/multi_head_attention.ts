@@ -5,8 +5,8 @@
  * - Projections are Keras's EinsumDense sublayers `query`, `key`, `value` (kernel (D, heads,
  *   key_dim or value_dim), bias (heads, dim)) and `attention_output` (kernel (heads, value_dim,
  *   out), bias (out)); weights in that order, kernel then bias, named `query/kernel`, …. In a
- *   `.keras` file they live under `_query_dense/vars`, `_key_dense/vars`, `_value_dense/vars` and
- *   `_output_dense/vars` ({@link MultiHeadAttention.kerasVarGroups}). They run in the GEMM kernels.
+ *   `.keras` file they live under `query_dense/vars`, `key_dense/vars`, `value_dense/vars` and
+ *   `output_dense/vars` (`_query_dense/…` in older files; {@link MultiHeadAttention.kerasVarGroups}). They run in the GEMM kernels.
  * - Scores `softmax(Q·Kᵀ / √key_dim)` over the keys per head; `dropout` on the probabilities in
  *   training only (Dropout's counter hash from `ctx.seedFor`).
  * - The attention mask is Keras's `_compute_attention_mask`: the AND of the query's mask [B, T, 1],
@@ -264,17 +264,27 @@ export class MultiHeadAttention extends Layer {
   }
 
   /**
-   * Keras 3 keeps the weights in the four EinsumDense sublayers (attributes `_query_dense`, …,
-   * named `query`, `key`, `value`, `attention_output`); the layer's own `vars` is empty.
+   * Keras 3 keeps the weights in the four EinsumDense sublayers (named `query`, `key`, `value`,
+   * `attention_output`); the layer's own `vars` is empty. The saver walks attributes with the
+   * private ones last, so the public aliases `query_dense`, `key_dense`, `value_dense` and
+   * `output_dense` name the groups; files from Keras versions without the aliases keep them under
+   * `_query_dense`, … (read as alternates).
    */
   override kerasVarGroups(): KerasVarGroup[] {
     const per = this.useBias ? 2 : 1;
+    const group = (attr: string, index: number, objectName: string): KerasVarGroup => ({
+      path: `${attr}/vars`,
+      start: index * per,
+      count: per,
+      objectName,
+      alternatePaths: [`_${attr}/vars`],
+    });
     return [
       { path: "vars", start: 0, count: 0 },
-      { path: "_key_dense/vars", start: per, count: per, objectName: "key" },
-      { path: "_output_dense/vars", start: 3 * per, count: per, objectName: "attention_output" },
-      { path: "_query_dense/vars", start: 0, count: per, objectName: "query" },
-      { path: "_value_dense/vars", start: 2 * per, count: per, objectName: "value" },
+      group("key_dense", 1, "key"),
+      group("output_dense", 3, "attention_output"),
+      group("query_dense", 0, "query"),
+      group("value_dense", 2, "value"),
     ];
   }
 
