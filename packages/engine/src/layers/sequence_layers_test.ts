@@ -449,3 +449,53 @@ Deno.test("sequence layers refuse bad configs and inputs by name", () => {
   );
   expectThrows(() => build("MaxPooling1D", {}, [4, 4, 2]), InputShapeError, "seq_x");
 });
+
+Deno.test("SpatialDropout1D passes an Embedding mask on (GlobalAveragePooling1D still averages unmasked steps)", () => {
+  const rng = new Rng(1719);
+  const table = randomWeight(rng, "embeddings", [6, 2]);
+  const layers = (dropout: boolean) => [
+    {
+      class_name: "InputLayer",
+      config: { name: "ids", batch_shape: [null, 4], dtype: "int32" },
+    },
+    {
+      class_name: "Embedding",
+      config: { name: "emb", input_dim: 6, output_dim: 2, mask_zero: true },
+    },
+    ...(dropout ? [{ class_name: "SpatialDropout1D", config: { name: "sd", rate: 0.3 } }] : []),
+    { class_name: "GlobalAveragePooling1D", config: { name: "gap" } },
+  ];
+  const spec = (dropout: boolean) =>
+    ({
+      config: { class_name: "Sequential", config: { name: "m", layers: layers(dropout) } },
+      weights: { emb: [table] },
+    }) as unknown as ModelSpec;
+  const ids = Int32Array.of(1, 2, 0, 0, 5, 0, 0, 0);
+  const a = run(spec(true), ids, [2, 4]), b = run(spec(false), ids, [2, 4]);
+  const want = [0, 1].map((k) => (table.data[2 + k] + table.data[4 + k]) / 2).concat(
+    [0, 1].map((k) => table.data[10 + k]),
+  );
+  if (maxAbsDiff(a.data, want) > 1e-6 || maxAbsDiff(b.data, want) > 1e-6) {
+    throw new Error(`masked GAP behind SpatialDropout1D: [${a.data}] / [${b.data}] vs [${want}]`);
+  }
+});
+
+Deno.test("Masking's backward: a bias-free Dense before it keeps masked steps exactly at 0 (finite differences)", () => {
+  const rng = new Rng(1720);
+  const spec = randomSpec(
+    [
+      { class_name: "Dense", config: { name: "proj", units: 3, use_bias: false } },
+      { class_name: "Masking", config: { name: "mask" } },
+      { class_name: "LSTM", config: { name: "lstm", units: 3 } },
+      { class_name: "Dense", config: { name: "out", units: 3, activation: "softmax" } },
+    ],
+    [6, 2],
+    rng,
+  );
+  for (const batch of [1, 17]) {
+    const x = rng.floats(batch * 12, -1.5, 1.5);
+    for (let b = 0; b < batch; b++) x.fill(0, b * 12 + 2 * (b % 4 + 2), b * 12 + 12);
+    const y = Float32Array.from({ length: batch }, () => rng.int(0, 3));
+    compareWithFiniteDifferences(spec, x, [batch, 6, 2], y, sparse, { samples: 5 });
+  }
+});
