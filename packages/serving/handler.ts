@@ -1,0 +1,783 @@
+/**
+ * The web-standard request handler every host uses: TF Serving's REST predict API (row format),
+ * model signatures, health, readiness and Prometheus metrics, with dynamic batching and limits.
+ */
+import { type Model, Tensor } from "../engine/mod.ts";
+import { InputShapeError } from "../engine/mod.ts";
+import type { PreprocessingLayer } from "../keras-importer/mod.ts";
+import { TextVectorization } from "../tokenizer/mod.ts";
+import { Batcher, type BatchOutput, type BatchPart } from "./batcher.ts";
+import { type ErrorKind, ServingConfigError, ServingError } from "./errors.ts";
+import { Metrics } from "./metrics.ts";
+
+/** Dtype of a model input as the service accepts it. */
+export type InputDType = "float32" | "int32";
+
+/** A model to serve. `loadModel`'s result fits as it is. */
+export interface ModelEntry {
+  /** The engine model (`null` is refused: a file with preprocessing only has nothing to run). */
+  model: Model | null;
+  /** Preprocessing taken out of the file: a TextVectorization makes the model accept strings. */
+  preprocessing?: readonly PreprocessingLayer[];
+  /** The spec the model was built from; its InputLayer dtypes decide int32 vs float32 inputs. */
+  spec?: { config: unknown };
+  /** Class names reported by the signature endpoint, when known. */
+  classNames?: readonly string[];
+  /** Dtype per input, overriding what the spec says (default float32). */
+  inputDtypes?: readonly InputDType[];
+}
+
+/** Options of {@link createHandler}. */
+export interface HandlerOptions {
+  /** Models by name, as addressed in `/v1/models/<name>`. */
+  models: Record<string, ModelEntry>;
+  /** Most instances per engine batch (default 32). */
+  maxBatchSize?: number;
+  /** Longest a request waits for others to share its batch, ms (default 2; 0 disables waiting). */
+  maxWaitMs?: number;
+  /** Most requests waiting per model before 429 (default 256). */
+  maxQueue?: number;
+  /** Largest request body in bytes (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Most instances in one request (default 256). */
+  maxInstances?: number;
+  /** Time a request may take from arrival to answer, ms (default 30000). */
+  deadlineMs?: number;
+}
+
+/** The handler: `fetch`-style, plus `drain()` for graceful shutdown. */
+export interface ServingHandler {
+  (req: Request): Promise<Response>;
+  /** Stops accepting predictions (503, `/readyz` fails) and resolves when none is in flight. */
+  drain(): Promise<void>;
+  /** The metrics registry behind `/metrics`. */
+  readonly metrics: Metrics;
+}
+
+interface InputSig {
+  name: string;
+  shape: (number | null)[];
+  dtype: InputDType;
+}
+
+interface Served {
+  name: string;
+  model: Model;
+  inputs: InputSig[];
+  outputs: { name: string; shape: (number | null)[] }[];
+  vectorizer: TextVectorization | null;
+  classNames: readonly string[] | null;
+  batcher: Batcher;
+}
+
+const DEFAULTS = {
+  maxBatchSize: 32,
+  maxWaitMs: 2,
+  maxQueue: 256,
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxInstances: 256,
+  deadlineMs: 30_000,
+};
+
+function positiveInt(
+  option: string,
+  value: number | undefined,
+  fallback: number,
+  min = 1,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ServingConfigError(option, `an integer ≥ ${min}`, value);
+  }
+  return value;
+}
+
+/** Builds the request handler for `options.models`. */
+export function createHandler(options: HandlerOptions): ServingHandler {
+  if (
+    typeof options !== "object" || options === null ||
+    typeof options.models !== "object"
+  ) {
+    throw new ServingConfigError(
+      "models",
+      "an object of models by name",
+      options,
+    );
+  }
+  const maxBatchSize = positiveInt(
+    "maxBatchSize",
+    options.maxBatchSize,
+    DEFAULTS.maxBatchSize,
+  );
+  const maxWaitMs = positiveInt(
+    "maxWaitMs",
+    options.maxWaitMs,
+    DEFAULTS.maxWaitMs,
+    0,
+  );
+  const maxQueue = positiveInt("maxQueue", options.maxQueue, DEFAULTS.maxQueue);
+  const maxBodyBytes = positiveInt(
+    "maxBodyBytes",
+    options.maxBodyBytes,
+    DEFAULTS.maxBodyBytes,
+  );
+  const maxInstances = positiveInt(
+    "maxInstances",
+    options.maxInstances,
+    DEFAULTS.maxInstances,
+  );
+  const deadlineMs = positiveInt(
+    "deadlineMs",
+    options.deadlineMs,
+    DEFAULTS.deadlineMs,
+  );
+  const metrics = new Metrics();
+  const served = new Map<string, Served>();
+  for (const [name, entry] of Object.entries(options.models)) {
+    served.set(
+      name,
+      prepare(name, entry, { maxBatchSize, maxWaitMs, maxQueue }, metrics),
+    );
+  }
+  let draining = false;
+  let inFlight = 0;
+  let idle: (() => void)[] = [];
+
+  const handle = async (req: Request): Promise<Response> => {
+    const started = performance.now();
+    let modelLabel = "";
+    inFlight++;
+    let response: Response;
+    try {
+      const route = routeOf(req);
+      modelLabel = route.model ?? "";
+      response = await dispatch(route, req);
+    } catch (e) {
+      const err = e instanceof ServingError ? e : new ServingError(
+        500,
+        "internal",
+        null,
+        "internal error while answering the request",
+      );
+      if (!(e instanceof ServingError)) {
+        console.error("serving: internal error:", e);
+      }
+      metrics.error(err.kind);
+      response = json(err.toBody(), err.status, err.headers);
+    } finally {
+      inFlight--;
+    }
+    metrics.request(
+      modelLabel,
+      response.status,
+      (performance.now() - started) / 1000,
+    );
+    if (inFlight === 0) {
+      const waiting = idle;
+      idle = [];
+      for (const w of waiting) w();
+    }
+    return response;
+  };
+
+  async function dispatch(route: Route, req: Request): Promise<Response> {
+    switch (route.kind) {
+      case "healthz":
+        onlyGet(req);
+        return json({ status: "ok" });
+      case "readyz":
+        onlyGet(req);
+        return draining
+          ? json({ status: "draining" }, 503)
+          : json({ status: "ready", models: [...served.keys()] });
+      case "metrics":
+        onlyGet(req);
+        return new Response(metrics.render(), {
+          headers: {
+            "content-type": "text/plain; version=0.0.4; charset=utf-8",
+          },
+        });
+      case "models":
+        onlyGet(req);
+        return json({ models: [...served.values()].map(signature) });
+      case "signature":
+        onlyGet(req);
+        return json(signature(find(route.model!)));
+      case "predict": {
+        if (req.method !== "POST") {
+          throw new ServingError(
+            405,
+            "method_not_allowed",
+            "method",
+            `${route.model}:predict takes POST, not ${req.method}`,
+            { Allow: "POST" },
+          );
+        }
+        const s = find(route.model!);
+        if (draining) {
+          throw new ServingError(
+            503,
+            "unavailable",
+            null,
+            "the server is shutting down",
+            { "Retry-After": "1" },
+          );
+        }
+        return await predict(s, req);
+      }
+    }
+  }
+
+  function find(name: string): Served {
+    const s = served.get(name);
+    if (!s) {
+      throw new ServingError(
+        404,
+        "not_found",
+        "path",
+        `no model named "${name}" (served: ${[...served.keys()].join(", ")})`,
+      );
+    }
+    return s;
+  }
+
+  async function predict(s: Served, req: Request): Promise<Response> {
+    const type = req.headers.get("content-type");
+    if (type !== null && !JSON_TYPES.test(type.trim())) {
+      throw new ServingError(
+        415,
+        "unsupported_media_type",
+        "content-type",
+        `expected a JSON body (application/json), received ${type}`,
+      );
+    }
+    const text = await readBody(req, maxBodyBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      throw new ServingError(
+        400,
+        "invalid_json",
+        "body",
+        `expected a JSON object: ${(e as Error).message}`,
+      );
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new ServingError(
+        400,
+        "invalid_body",
+        "body",
+        `expected a JSON object {"instances": [...]}, received ${describe(body)}`,
+      );
+    }
+    const instances = (body as Record<string, unknown>).instances;
+    if (instances === undefined) {
+      const columnar = "inputs" in (body as Record<string, unknown>);
+      throw new ServingError(
+        400,
+        "invalid_body",
+        "instances",
+        columnar
+          ? 'the columnar "inputs" format is not supported; send {"instances": [...]} (row format)'
+          : 'expected a field "instances" holding an array',
+      );
+    }
+    if (!Array.isArray(instances) || instances.length === 0) {
+      throw new ServingError(
+        400,
+        "invalid_body",
+        "instances",
+        `expected a non-empty array, received ${describe(instances)}`,
+      );
+    }
+    if (instances.length > maxInstances) {
+      throw new ServingError(
+        413,
+        "too_many_instances",
+        "instances",
+        `expected at most ${maxInstances} instances, received ${instances.length}`,
+      );
+    }
+    const parts = decodeInstances(s, instances);
+    const outputs = await s.batcher.submit(parts, instances.length, deadlineMs);
+    return json({ predictions: toPredictions(s, outputs, instances.length) });
+  }
+
+  const handler = handle as ServingHandler;
+  Object.defineProperty(handler, "metrics", { value: metrics });
+  handler.drain = () => {
+    draining = true;
+    const busy = () => inFlight > 0 || [...served.values()].some((s) => s.batcher.pending > 0);
+    if (!busy()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const check = () => (busy() ? idle.push(check) : resolve());
+      idle.push(check);
+    });
+  };
+  return handler;
+}
+
+/**
+ * Content types read as JSON: `application/json`, and what `fetch` with a string body
+ * (`text/plain`) and `curl -d` (`application/x-www-form-urlencoded`) send, as TF Serving does.
+ */
+const JSON_TYPES = /^(application\/json|text\/plain|application\/x-www-form-urlencoded)\s*(;|$)/i;
+
+type Route =
+  | { kind: "healthz" | "readyz" | "metrics" | "models"; model?: undefined }
+  | { kind: "signature" | "predict"; model: string };
+
+function routeOf(req: Request): Route {
+  const path = new URL(req.url).pathname;
+  if (path === "/healthz") return { kind: "healthz" };
+  if (path === "/readyz") return { kind: "readyz" };
+  if (path === "/metrics") return { kind: "metrics" };
+  if (path === "/v1/models" || path === "/v1/models/") {
+    return { kind: "models" };
+  }
+  const m = /^\/v1\/models\/([^/:]+)(:predict|\/metadata)?$/.exec(path);
+  if (m) {
+    let model: string;
+    try {
+      model = decodeURIComponent(m[1]);
+    } catch {
+      throw new ServingError(404, "not_found", "path", `no route for ${path}`);
+    }
+    return { kind: m[2] === ":predict" ? "predict" : "signature", model };
+  }
+  throw new ServingError(
+    404,
+    "not_found",
+    "path",
+    `no route for ${path} (try /v1/models/<name>:predict)`,
+  );
+}
+
+function onlyGet(req: Request): void {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    throw new ServingError(
+      405,
+      "method_not_allowed",
+      "method",
+      `expected GET, received ${req.method}`,
+      { Allow: "GET" },
+    );
+  }
+}
+
+function json(
+  body: unknown,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** Reads the body as UTF-8 text, refusing (413) more than `limit` bytes before reading them all. */
+async function readBody(req: Request, limit: number): Promise<string> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    throw new ServingError(
+      413,
+      "payload_too_large",
+      "body",
+      `expected at most ${limit} bytes, the request declares ${declared}`,
+    );
+  }
+  if (req.body === null) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw new ServingError(
+          413,
+          "payload_too_large",
+          "body",
+          `expected at most ${limit} bytes, received more`,
+        );
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (e instanceof ServingError) throw e;
+    throw new ServingError(
+      400,
+      "invalid_body",
+      "body",
+      `the body could not be read: ${(e as Error).message}`,
+    );
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(all);
+  } catch {
+    throw new ServingError(
+      400,
+      "invalid_json",
+      "body",
+      "expected UTF-8 JSON, received invalid UTF-8",
+    );
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === "string") return `a string`;
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${String(v)}`;
+}
+
+function fail(kind: ErrorKind, field: string, message: string): never {
+  throw new ServingError(400, kind, field, message);
+}
+
+/** The per-input parts of a request's instances, validated against the model's signature. */
+function decodeInstances(s: Served, instances: unknown[]): BatchPart[] {
+  const multi = s.inputs.length > 1;
+  return s.inputs.map((sig, i) => {
+    const values = instances.map((inst, k) => {
+      const field = `instances[${k}]`;
+      if (multi || isPlainObject(inst)) {
+        if (!isPlainObject(inst)) {
+          fail(
+            "invalid_body",
+            field,
+            `expected an object keyed by input name (${
+              s.inputs.map((x) => x.name).join(", ")
+            }), received ${describe(inst)}`,
+          );
+        }
+        const known = new Set(s.inputs.map((x) => x.name));
+        const extra = Object.keys(inst).find((key) => !known.has(key));
+        if (extra !== undefined) {
+          fail(
+            "invalid_body",
+            `${field}.${extra}`,
+            `unknown input "${extra}"; expected ${[...known].join(", ")}`,
+          );
+        }
+        if (!(sig.name in inst)) {
+          fail(
+            "invalid_body",
+            `${field}.${sig.name}`,
+            `missing input "${sig.name}"`,
+          );
+        }
+        return { value: inst[sig.name], field: `${field}.${sig.name}` };
+      }
+      return { value: inst, field };
+    });
+    if (
+      i === 0 && s.vectorizer && values.some((v) => typeof v.value === "string")
+    ) {
+      return vectorize(s, sig, values);
+    }
+    return numericPart(sig, values);
+  });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function vectorize(
+  s: Served,
+  sig: InputSig,
+  values: { value: unknown; field: string }[],
+): BatchPart {
+  const bad = values.find((v) => typeof v.value !== "string");
+  if (bad) {
+    fail(
+      "dtype",
+      bad.field,
+      `expected a string like the other instances, received ${describe(bad.value)}`,
+    );
+  }
+  const { data, shape } = s.vectorizer!.call(
+    values.map((v) => v.value as string),
+  );
+  const one = shape.slice(1);
+  if (
+    one.length !== sig.shape.length ||
+    sig.shape.some((d, j) => d !== null && d !== one[j])
+  ) {
+    throw new ServingError(
+      500,
+      "internal",
+      null,
+      `the model's TextVectorization gives [${one}] per text, the input ${sig.name} takes [${sig.shape}]`,
+    );
+  }
+  const typed = sig.dtype === "int32" && data instanceof Float32Array
+    ? Int32Array.from(data)
+    : data;
+  return { data: typed, shape: one };
+}
+
+/** Flattens nested arrays of numbers of the input's shape, checking every value. */
+function numericPart(
+  sig: InputSig,
+  values: { value: unknown; field: string }[],
+): BatchPart {
+  let shape: number[] | null = null;
+  const out: number[] = [];
+  for (const { value, field } of values) {
+    const own = inferShape(sig, value, field);
+    if (shape === null) shape = own;
+    else if (own.join() !== shape.join()) {
+      fail(
+        "shape",
+        field,
+        `expected the shape [${shape}] of the first instance, received [${own}]`,
+      );
+    }
+    flatten(value, own, 0, field, sig, out);
+  }
+  const data = sig.dtype === "int32" ? Int32Array.from(out) : Float32Array.from(out);
+  return { data, shape: shape! };
+}
+
+function inferShape(sig: InputSig, value: unknown, field: string): number[] {
+  const shape: number[] = [];
+  let v = value;
+  let path = field;
+  for (let d = 0; d < sig.shape.length; d++) {
+    if (!Array.isArray(v)) {
+      fail(
+        "shape",
+        path,
+        `expected an array for axis ${d + 1} of input ${sig.name} (shape [${
+          shapeText(sig.shape)
+        }] per instance), received ${describe(v)}`,
+      );
+    }
+    const want = sig.shape[d];
+    if (want !== null && v.length !== want) {
+      fail(
+        "shape",
+        path,
+        `expected ${want} values on axis ${d + 1} of input ${sig.name} (shape [${
+          shapeText(sig.shape)
+        }] per instance), received ${v.length}`,
+      );
+    }
+    if (v.length === 0) {
+      fail("shape", path, `expected a non-empty array on axis ${d + 1}`);
+    }
+    shape.push(v.length);
+    v = v[0];
+    path += "[0]";
+  }
+  return shape;
+}
+
+function flatten(
+  v: unknown,
+  shape: number[],
+  d: number,
+  field: string,
+  sig: InputSig,
+  out: number[],
+): void {
+  if (d === shape.length) {
+    if (typeof v !== "number") {
+      fail(
+        "dtype",
+        field,
+        `expected a number (input ${sig.name} is ${sig.dtype}), received ${describe(v)}`,
+      );
+    }
+    if (!Number.isFinite(v)) {
+      fail("non_finite", field, `expected a finite number, received ${v}`);
+    }
+    if (
+      sig.dtype === "int32" &&
+      (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+    ) {
+      fail(
+        "dtype",
+        field,
+        `expected an integer (input ${sig.name} is int32), received ${v}`,
+      );
+    }
+    out.push(v);
+    return;
+  }
+  if (!Array.isArray(v)) {
+    fail(
+      "shape",
+      field,
+      `expected an array of ${shape[d]}, received ${describe(v)}`,
+    );
+  }
+  if (v.length !== shape[d]) {
+    fail("shape", field, `expected ${shape[d]} values, received ${v.length}`);
+  }
+  for (let j = 0; j < v.length; j++) {
+    flatten(v[j], shape, d + 1, `${field}[${j}]`, sig, out);
+  }
+}
+
+function shapeText(shape: (number | null)[]): string {
+  return shape.map((d) => (d === null ? "None" : d)).join(", ");
+}
+
+function toPredictions(
+  s: Served,
+  outputs: BatchOutput[],
+  n: number,
+): unknown[] {
+  const rows = outputs.map((o) => {
+    const per = o.shape.reduce((a, b) => a * b, 1);
+    return Array.from(
+      { length: n },
+      (_, k) => nest(o.data, k * per, o.shape, 0),
+    );
+  });
+  if (s.outputs.length === 1) return rows[0];
+  return Array.from(
+    { length: n },
+    (_, k) => Object.fromEntries(s.outputs.map((o, j) => [o.name, rows[j][k]])),
+  );
+}
+
+function nest(
+  data: ArrayLike<number>,
+  offset: number,
+  shape: number[],
+  d: number,
+): unknown {
+  if (d === shape.length) return data[offset];
+  const stride = shape.slice(d + 1).reduce((a, b) => a * b, 1);
+  return Array.from(
+    { length: shape[d] },
+    (_, j) => nest(data, offset + j * stride, shape, d + 1),
+  );
+}
+
+function signature(s: Served): Record<string, unknown> {
+  return {
+    name: s.name,
+    inputs: s.inputs.map((i) => ({
+      name: i.name,
+      shape: [null, ...i.shape],
+      dtype: i.dtype,
+    })),
+    outputs: s.outputs.map((o) => ({
+      name: o.name,
+      shape: [null, ...o.shape],
+      dtype: "float32",
+    })),
+    classNames: s.classNames,
+    preprocessing: s.vectorizer
+      ? {
+        className: "TextVectorization",
+        input: s.inputs[0].name,
+        accepts: "string",
+      }
+      : null,
+  };
+}
+
+function prepare(
+  name: string,
+  entry: ModelEntry,
+  limits: { maxBatchSize: number; maxWaitMs: number; maxQueue: number },
+  metrics: Metrics,
+): Served {
+  if (
+    !entry || typeof entry !== "object" || entry.model === null ||
+    entry.model === undefined
+  ) {
+    throw new ServingConfigError(
+      `models.${name}.model`,
+      "an engine model",
+      entry?.model ?? entry,
+    );
+  }
+  const model = entry.model;
+  const tv = (entry.preprocessing ?? []).find((p) => p.className === "TextVectorization");
+  const vectorizer = tv ? TextVectorization.fromConfig(tv.config, tv.vocabulary) : null;
+  const fromSpec = specDtypes(entry.spec?.config, model.inputNames);
+  const inputs: InputSig[] = model.inputNames.map((n, i) => ({
+    name: n,
+    shape: [...model.inputShapes[i]],
+    dtype: entry.inputDtypes?.[i] ??
+      (i === 0 && vectorizer ? "int32" : fromSpec[i]),
+  }));
+  const outputs = model.outputNames.map((n, i) => ({
+    name: n,
+    shape: [...model.outputShapes[i]],
+  }));
+  const run = (parts: BatchPart[], n: number): BatchOutput[] => {
+    const xs = parts.map((p) => new Tensor(p.data, [n, ...p.shape]));
+    let ys: Tensor[];
+    try {
+      ys = model.predictMany(xs);
+    } catch (e) {
+      if (e instanceof InputShapeError) {
+        throw new ServingError(
+          400,
+          "shape",
+          "instances",
+          `the model refused the input: ${e.message}`,
+        );
+      }
+      throw e;
+    }
+    return ys.map((y) => ({ data: y.data, shape: y.shape.slice(1) }));
+  };
+  const batcher = new Batcher(run, {
+    ...limits,
+    onBatch: (size) => metrics.batch(name, size),
+  });
+  metrics.queueDepth(name, () => batcher.depth);
+  return {
+    name,
+    model,
+    inputs,
+    outputs,
+    vectorizer,
+    classNames: entry.classNames ?? null,
+    batcher,
+  };
+}
+
+/** int32 for InputLayers declared int32 in the Keras config, float32 otherwise. */
+function specDtypes(config: unknown, names: string[]): InputDType[] {
+  const found = new Map<string, string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!isPlainObject(node)) return;
+    if (node.class_name === "InputLayer" && isPlainObject(node.config)) {
+      const c = node.config;
+      const dtype = typeof c.dtype === "string"
+        ? c.dtype
+        : isPlainObject(c.dtype) && isPlainObject(c.dtype.config)
+        ? String(c.dtype.config.name)
+        : "float32";
+      if (typeof c.name === "string") found.set(c.name, dtype);
+    }
+    for (const v of Object.values(node)) visit(v);
+  };
+  visit(config);
+  return names.map((
+    n,
+  ) => (/^u?int/.test(found.get(n) ?? "") ? "int32" : "float32"));
+}

@@ -1,0 +1,30 @@
+/**
+ * `@scratchnet/serving`: a prediction service for engine models — TF Serving's REST predict API
+ * (row format), dynamic batching, limits and Prometheus metrics — as one web-standard handler
+ * that every host (`Deno.serve` in `scripts/serve_api.ts`) wraps.
+ *
+ * ```ts
+ * import { loadModel } from "@scratchnet/keras-importer";
+ * import { createHandler } from "@scratchnet/serving";
+ * const handler = createHandler({ models: { sentiment: await loadModel("model.keras") } });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8501 }, handler);
+ * ```
+ *
+ * @module
+ */
+export {
+  createHandler,
+  type HandlerOptions,
+  type InputDType,
+  type ModelEntry,
+  type ServingHandler,
+} from "./handler.ts";
+export {
+  Batcher,
+  type BatcherOptions,
+  type BatchOutput,
+  type BatchPart,
+  type BatchRunner,
+} from "./batcher.ts";
+export { type ErrorBody, type ErrorKind, ServingConfigError, ServingError } from "./errors.ts";
+export { BATCH_BUCKETS, LATENCY_BUCKETS, Metrics } from "./metrics.ts";
