@@ -10,7 +10,9 @@
  *
  * CI tier: small variants (32–75 px inputs, thinner and shallower stages, 10 classes) of all six.
  * Slow tier (only with `SCRATCHNET_SLOW_TESTS=1`): the real architectures at Keras's default
- * sizes (224 × 224, 299 × 299 for InceptionV3 / Xception), width 1, every block, 1000 classes.
+ * sizes (224 × 224, 299 × 299 for InceptionV3 / Xception), width 1, every block, 1000 classes,
+ * calibrated on the evaluation images; and the full-size parameter counts of TF.js and the engine
+ * against keras.applications' own.
  */
 import { buildModel, Tensor } from "../mod.ts";
 import { argmaxRows, maxAbsDiff, Rng } from "../testing/random.ts";
@@ -117,4 +119,47 @@ APPLICATION_FAMILIES.forEach((family, i) => {
     ignore: !slow,
     fn: () => compareFamily(family, {}, dialect),
   });
+});
+
+/** `keras.applications` parameter counts (`model.count_params()`, include_top, 1000 classes). */
+const KERAS_PARAMS: Record<string, number> = {
+  MobileNetV2: 3_538_984,
+  ResNet50: 25_636_712,
+  InceptionV3: 23_851_784,
+  DenseNet121: 8_062_504,
+  EfficientNetB0: 5_330_571,
+  Xception: 22_910_480,
+};
+
+Deno.test({
+  name: "SLOW TIER (runs only with SCRATCHNET_SLOW_TESTS=1): at width 1 and every block the " +
+    "replicas have keras.applications' parameter counts, in TF.js and in the engine " +
+    "(EfficientNetB0 with Keras's Normalization: its mean, variance and count included)",
+  ignore: !slow,
+  fn: async () => {
+    await useApplicationBackend("wasm");
+    const problems: string[] = [];
+    for (const family of APPLICATION_FAMILIES) {
+      const normalization = NORMALIZED.has(family.name);
+      // Parameter counts do not depend on the input size: the smallest Keras accepts (≥ 32).
+      const ref = family.build({ inputSize: family.minSize, normalization } as ApplicationOptions);
+      try {
+        let spec = specFromTfjs(ref);
+        if (normalization) spec = withKerasNormalization(spec);
+        const model = buildModel(spec);
+        const want = KERAS_PARAMS[family.name];
+        // TF.js's stand-in for Normalization has a 3-element kernel and bias (6) where Keras's
+        // layer has mean, variance and count (7).
+        const tfjs = ref.countParams() + (normalization ? 1 : 0);
+        if (tfjs !== want) problems.push(`${family.name}: TF.js ${tfjs} vs Keras ${want}`);
+        if (model.countParams() !== want) {
+          problems.push(`${family.name}: engine ${model.countParams()} vs Keras ${want}`);
+        }
+        model.dispose();
+      } finally {
+        ref.dispose();
+      }
+    }
+    if (problems.length) throw new Error(problems.join("; "));
+  },
 });
