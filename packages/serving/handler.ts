@@ -251,7 +251,8 @@ export function createHandler(options: HandlerOptions): ServingHandler {
         `expected a JSON body (application/json), received ${type}`,
       );
     }
-    const text = await readBody(req, maxBodyBytes);
+    const started = performance.now();
+    const text = await readBody(req, maxBodyBytes, deadlineMs);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -300,7 +301,8 @@ export function createHandler(options: HandlerOptions): ServingHandler {
       );
     }
     const parts = decodeInstances(s, instances);
-    const outputs = await s.batcher.submit(parts, instances.length, deadlineMs);
+    const left = Math.max(1, deadlineMs - (performance.now() - started));
+    const outputs = await s.batcher.submit(parts, instances.length, left);
     return json({ predictions: toPredictions(s, outputs, instances.length) });
   }
 
@@ -378,7 +380,7 @@ function json(
 }
 
 /** Reads the body as UTF-8 text, refusing (413) more than `limit` bytes before reading them all. */
-async function readBody(req: Request, limit: number): Promise<string> {
+async function readBody(req: Request, limit: number, deadlineMs: number): Promise<string> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) {
     throw new ServingError(
@@ -390,11 +392,30 @@ async function readBody(req: Request, limit: number): Promise<string> {
   }
   if (req.body === null) return "";
   const reader = req.body.getReader();
+  // A client that sends its body too slowly is cut off at the deadline (408).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expired = false;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      reject(
+        new ServingError(
+          408,
+          "deadline_exceeded",
+          "body",
+          `expected the whole body within the request deadline of ${deadlineMs} ms`,
+        ),
+      );
+      reader.cancel().catch(() => {});
+    }, deadlineMs);
+  });
+  late.catch(() => {});
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await Promise.race([reader.read(), late]);
+      if (expired) await late;
       if (done) break;
       size += value.byteLength;
       if (size > limit) {
@@ -416,6 +437,8 @@ async function readBody(req: Request, limit: number): Promise<string> {
       "body",
       `the body could not be read: ${(e as Error).message}`,
     );
+  } finally {
+    clearTimeout(timer);
   }
   const all = new Uint8Array(size);
   let at = 0;

@@ -404,3 +404,132 @@ Deno.test("drain: readiness fails, in-flight requests finish, new predictions ge
   await res.body?.cancel();
   await drained;
 });
+
+/** Inputs a [2] and b [3] → Concatenate → 2 linear. */
+const TWO_INPUTS: KerasObject = {
+  class_name: "Functional",
+  config: {
+    name: "two_inputs",
+    layers: [
+      {
+        class_name: "InputLayer",
+        name: "a",
+        config: { name: "a", batch_input_shape: [null, 2] },
+        inbound_nodes: [],
+      },
+      {
+        class_name: "InputLayer",
+        name: "b",
+        config: { name: "b", batch_input_shape: [null, 3] },
+        inbound_nodes: [],
+      },
+      {
+        class_name: "Concatenate",
+        name: "cat",
+        config: { name: "cat", axis: -1 },
+        inbound_nodes: [[["a", 0, 0, {}], ["b", 0, 0, {}]]],
+      },
+      { ...dense("out", 2, "linear"), name: "out", inbound_nodes: [[["cat", 0, 0, {}]]] },
+    ],
+    input_layers: [["a", 0, 0], ["b", 0, 0]],
+    output_layers: [["out", 0, 0]],
+  },
+};
+
+/** int32 token sequences of any length → Embedding → mean → 2 softmax. */
+const RAGGED: KerasObject = {
+  class_name: "Sequential",
+  config: {
+    name: "ragged",
+    layers: [
+      {
+        class_name: "InputLayer",
+        config: { name: "ids", batch_shape: [null, null], dtype: "int32" },
+      },
+      { class_name: "Embedding", config: { name: "embed", input_dim: 10, output_dim: 3 } },
+      { class_name: "GlobalAveragePooling1D", config: { name: "pool" } },
+      dense("p", 2, "softmax"),
+    ],
+  },
+};
+
+Deno.test("multi-input models take objects keyed by input name; each input is checked", async () => {
+  const two = await saved(TWO_INPUTS, 17);
+  const handler = createHandler({ models: { two } });
+  const instances = [{ a: [1, 2], b: [3, 4, 5] }, { b: [0, 0.5, -1], a: [-2, 0.25] }];
+  const res = await handler(post("two", { instances }));
+  assertEquals(res.status, 200);
+  const [y] = two.model!.predictMany([
+    new Tensor(Float32Array.from([1, 2, -2, 0.25]), [2, 2]),
+    new Tensor(Float32Array.from([3, 4, 5, 0, 0.5, -1]), [2, 3]),
+  ]);
+  assertEquals(Float32Array.from((await res.json()).predictions.flat()), y.data);
+  await errorOf(
+    await handler(post("two", { instances: [{ a: [1, 2] }] })),
+    400,
+    "invalid_body",
+    "instances[0].b",
+  );
+  await errorOf(
+    await handler(post("two", { instances: [[1, 2, 3, 4, 5]] })),
+    400,
+    "invalid_body",
+    "instances[0]",
+  );
+  await errorOf(
+    await handler(post("two", { instances: [{ a: [1, 2], b: [1, 2] }] })),
+    400,
+    "shape",
+    "instances[0].b",
+  );
+  two.model!.dispose();
+});
+
+Deno.test("inputs with a free axis: requests of different lengths batch apart, each as alone", async () => {
+  const ragged = await saved(RAGGED, 23);
+  const requests = [[[1, 2, 3]], [[4, 5, 6, 7, 8]], [[9, 1, 2]], [[3, 3, 3, 3, 3], [
+    1,
+    1,
+    1,
+    1,
+    1,
+  ]]];
+  const alone = createHandler({ models: { ragged }, maxWaitMs: 0, maxBatchSize: 1 });
+  const expected = [];
+  for (const x of requests) {
+    expected.push(await (await alone(post("ragged", { instances: x }))).text());
+  }
+  const batched = createHandler({ models: { ragged }, maxWaitMs: 30 });
+  const got = await Promise.all(
+    requests.map(async (x) => await (await batched(post("ragged", { instances: x }))).text()),
+  );
+  assertEquals(got, expected);
+  const metrics = await (await batched(new Request(`${BASE}/metrics`))).text();
+  assert(metrics.includes('serving_batch_size_count{model="ragged"} 2'), metrics);
+  // Within one request every instance must share the shape.
+  await errorOf(
+    await batched(post("ragged", { instances: [[1, 2], [1, 2, 3]] })),
+    400,
+    "shape",
+    "instances[1]",
+  );
+  ragged.model!.dispose();
+});
+
+Deno.test("a client that sends its body too slowly gets 408 at the deadline", async () => {
+  await models();
+  const handler = make({ deadlineMs: 50 });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode('{"instances": [[1, 2'));
+      timer = setTimeout(() => c.close(), 1000); // never in time
+    },
+    cancel() {
+      clearTimeout(timer);
+    },
+  });
+  const res = await handler(new Request(`${BASE}/v1/models/mlp:predict`, { method: "POST", body }));
+  clearTimeout(timer);
+  await errorOf(res, 408, "deadline_exceeded", "body");
+});
