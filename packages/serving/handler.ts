@@ -150,7 +150,8 @@ export function createHandler(options: HandlerOptions): ServingHandler {
     let response: Response;
     try {
       const route = routeOf(req);
-      modelLabel = route.model ?? "";
+      // Only served names become labels: a client cannot grow the metrics with made-up names.
+      modelLabel = route.model !== undefined && served.has(route.model) ? route.model : "";
       response = await dispatch(route, req);
     } catch (e) {
       const err = e instanceof ServingError ? e : new ServingError(
@@ -532,9 +533,17 @@ function vectorize(
       `expected a string like the other instances, received ${describe(bad.value)}`,
     );
   }
-  const { data, shape } = s.vectorizer!.call(
-    values.map((v) => v.value as string),
-  );
+  let vectorized: { data: Int32Array | Float32Array; shape: number[] };
+  try {
+    vectorized = s.vectorizer!.call(values.map((v) => v.value as string));
+  } catch (e) {
+    fail(
+      "invalid_body",
+      "instances",
+      `the model's TextVectorization refused the texts: ${(e as Error).message}`,
+    );
+  }
+  const { data, shape } = vectorized;
   const one = shape.slice(1);
   if (
     one.length !== sig.shape.length ||
@@ -737,6 +746,18 @@ function prepare(
   const model = entry.model;
   const tv = (entry.preprocessing ?? []).find((p) => p.className === "TextVectorization");
   const vectorizer = tv ? TextVectorization.fromConfig(tv.config, tv.vocabulary) : null;
+  if (vectorizer && model.inputNames.length === 1) {
+    // Refuse at startup a vectorizer whose output the model cannot take.
+    const one = vectorizer.call(["probe"]).shape.slice(1);
+    const want = model.inputShapes[0];
+    if (one.length !== want.length || want.some((d, j) => d !== null && d !== one[j])) {
+      throw new ServingConfigError(
+        `models.${name}.preprocessing`,
+        `a TextVectorization giving [${shapeText(want)}] per text (the model's input)`,
+        `one giving [${one}]`,
+      );
+    }
+  }
   const fromSpec = specDtypes(entry.spec?.config, model.inputNames);
   const inputs: InputSig[] = model.inputNames.map((n, i) => ({
     name: n,

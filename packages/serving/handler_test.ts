@@ -3,11 +3,11 @@
  * importer's `loadModel`: the predict API (single-output, multi-output, text), batching equal to
  * unbatched predictions bit for bit, every error path, limits, metrics and draining.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { buildModel, type KerasObject, Tensor } from "../engine/mod.ts";
 import { type LoadedModel, loadModel, saveKeras } from "../keras-importer/mod.ts";
 import { TextVectorization } from "../tokenizer/mod.ts";
-import { createHandler, type ServingHandler } from "./mod.ts";
+import { createHandler, ServingConfigError, type ServingHandler } from "./mod.ts";
 
 const BASE = "http://serving.test";
 
@@ -532,4 +532,35 @@ Deno.test("a client that sends its body too slowly gets 408 at the deadline", as
   const res = await handler(new Request(`${BASE}/v1/models/mlp:predict`, { method: "POST", body }));
   clearTimeout(timer);
   await errorOf(res, 408, "deadline_exceeded", "body");
+});
+
+Deno.test("configuration: a vectorizer the model cannot take, a file without a model, bad limits", async () => {
+  await models();
+  const long = new TextVectorization({ maxTokens: 20, outputSequenceLength: 9 });
+  long.adapt(TEXTS);
+  const preprocessing = [{
+    layerName: long.name,
+    className: "TextVectorization" as const,
+    config: long.getConfig() as unknown as Record<string, unknown>,
+    vocabulary: long.getVocabulary(),
+  }];
+  throws(
+    () => createHandler({ models: { text: { ...text, preprocessing } } }),
+    (e: unknown) =>
+      e instanceof ServingConfigError && /\[9\]/.test(e.message) && /None, 6|6/.test(e.message),
+  );
+  throws(() => createHandler({ models: { none: { model: null } } }), ServingConfigError);
+  throws(() => createHandler({ models: { mlp }, maxBatchSize: 0 }), /maxBatchSize/);
+  throws(() => createHandler({ models: { mlp }, maxWaitMs: -1 }), /maxWaitMs/);
+});
+
+Deno.test("metrics label only served models: made-up names do not grow the registry", async () => {
+  await models();
+  const handler = make();
+  for (let i = 0; i < 5; i++) {
+    await (await handler(post(`made-up-${i}`, { instances: [[1]] }))).body?.cancel();
+  }
+  const metrics = await (await handler(new Request(`${BASE}/metrics`))).text();
+  assert(!metrics.includes("made-up"), metrics);
+  assert(metrics.includes('serving_requests_total{model="",status="404"} 5'), metrics);
 });
