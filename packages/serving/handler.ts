@@ -635,8 +635,8 @@ function flatten(
         `expected a number (input ${sig.name} is ${sig.dtype}), received ${describe(v)}`,
       );
     }
-    if (!Number.isFinite(v)) {
-      fail("non_finite", field, `expected a finite number, received ${v}`);
+    if (!Number.isFinite(v) || (sig.dtype === "float32" && !Number.isFinite(Math.fround(v)))) {
+      fail("non_finite", field, `expected a finite float32 number (|x| < 3.4e38), received ${v}`);
     }
     if (
       sig.dtype === "int32" &&

@@ -308,6 +308,12 @@ Deno.test("every error path names the field and what was expected", async () => 
     "non_finite",
     "instances[0][3]",
   );
+  await errorOf(
+    await handler(post("mlp", { instances: [[1, 2, 3, 4], [1, -1e308, 3, 4]] })),
+    400,
+    "non_finite",
+    "instances[1][1]",
+  );
   await errorOf(await handler(post("mlp", { instances: [] })), 400, "invalid_body", "instances");
   await errorOf(await handler(post("mlp", { instances: 5 })), 400, "invalid_body", "instances");
   await errorOf(
