@@ -95,7 +95,7 @@ Deno.test({
           "--port",
           "0",
           "--max-wait-ms",
-          "400",
+          "1500",
           "--max-batch-size",
           "64",
         ],
@@ -113,12 +113,17 @@ Deno.test({
         }
         const url = /(http:\/\/[^/\s]+)\/v1/.exec(out)![1];
         const x = [[3, 2, 1]];
-        // Waits up to 400 ms in the batch queue: still in flight when SIGTERM arrives.
+        // Waits 1.5 s in the batch queue: still in flight when SIGTERM arrives.
         const pending = fetch(`${url}/v1/models/mlp:predict`, {
           method: "POST",
           body: JSON.stringify({ instances: x }),
         });
-        await new Promise((r) => setTimeout(r, 100));
+        // SIGTERM once the request waits in the queue (not before it reached the server).
+        for (;;) {
+          const metrics = await (await fetch(`${url}/metrics`)).text();
+          if (metrics.includes('serving_queue_depth{model="mlp"} 1')) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
         child.kill("SIGTERM");
         const res = await pending;
         assertEquals(res.status, 200);
