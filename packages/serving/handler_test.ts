@@ -570,3 +570,53 @@ Deno.test("metrics label only served models: made-up names do not grow the regis
   assert(!metrics.includes("made-up"), metrics);
   assert(metrics.includes('serving_requests_total{model="",status="404"} 5'), metrics);
 });
+
+const VECTORIZER_SAMPLE = new URL(
+  "../../../shared/keras-samples/vectorizer.keras",
+  import.meta.url,
+);
+const HAS_SAMPLE = (() => {
+  try {
+    return Deno.statSync(VECTORIZER_SAMPLE).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "text: a TextVectorization saved by Keras (vectorizer.keras sample) serves raw strings",
+  ignore: !HAS_SAMPLE,
+  fn: async () => {
+    const { preprocessing } = await loadModel(VECTORIZER_SAMPLE.pathname);
+    const config: KerasObject = {
+      class_name: "Sequential",
+      config: {
+        name: "nusax",
+        layers: [
+          {
+            class_name: "InputLayer",
+            config: { name: "ids", batch_shape: [null, 64], dtype: "int32" },
+          },
+          {
+            class_name: "Embedding",
+            config: { name: "embed", input_dim: preprocessing[0].vocabulary.length, output_dim: 4 },
+          },
+          { class_name: "GlobalAveragePooling1D", config: { name: "pool" } },
+          dense("p", 3, "softmax"),
+        ],
+      },
+    };
+    const served = { ...(await saved(config, 41)), preprocessing };
+    const handler = createHandler({ models: { nusax: served } });
+    const texts = ["Makanannya enak sekali!", "Pelayanannya lambat dan mahal."];
+    const res = await handler(post("nusax", { instances: texts }));
+    assertEquals(res.status, 200);
+    const tv = TextVectorization.fromConfig(preprocessing[0].config, preprocessing[0].vocabulary);
+    const ids = tv.call(texts);
+    assertEquals(ids.shape, [2, 64]);
+    assert(ids.data.some((v) => v > 1), "the sample vocabulary should know some of these words");
+    const want = served.model!.predict(new Tensor(ids.data as Int32Array, ids.shape));
+    assertEquals(Float32Array.from((await res.json()).predictions.flat()), want.data);
+    served.model!.dispose();
+  },
+});
