@@ -9,6 +9,10 @@ import { Tensor } from "../packages/engine/mod.ts";
 import { tf } from "../packages/engine/testing/tfjs_reference.ts";
 import { randomizeWeights, specFromTfjs } from "../packages/engine/testing/tfjs_graphs.ts";
 import {
+  applicationFamily,
+  applicationInputs,
+} from "../packages/engine/testing/tfjs_applications.ts";
+import {
   randomIdBatch,
   seedsCnnSpec,
   seedsTextSpec,
@@ -19,7 +23,7 @@ import { Rng } from "../packages/engine/testing/random.ts";
 export interface ModelCase {
   /** Short stable id, e.g. `cnn-3x3-32.64.64` or `text-bi-lstm-1x64`. */
   id: string;
-  family: "cnn" | "text" | "graph";
+  family: "cnn" | "text" | "graph" | "application";
   /** Human-readable description for tables. */
   label: string;
   spec: ModelSpec;
@@ -27,9 +31,18 @@ export interface ModelCase {
    * Builds the same model (same weights) in TF.js on the active backend — graphs, which the
    * Sequential reference builder (`tfjsModelFromSpec`) cannot build; chains leave it out.
    */
-  tfjsModel?: () => tf.LayersModel;
+  tfjsModel?: (backend: "wasm" | "cpu") => tf.LayersModel | Promise<tf.LayersModel>;
   /** Largest |engine − TF.js wasm| output difference accepted before timing (graphs: 1e-4). */
   tolerance?: number;
+  /** Batch sizes it runs at (default: every one of `BATCHES` in `models_section.ts`). */
+  batches?: number[];
+  /**
+   * Samples of the TF.js cpu slice when a call would be too slow (default `CPU_SLICE`); 1 for the
+   * full-size applications, whose one TF.js cpu image takes seconds.
+   */
+  cpuSlice?: number;
+  /** Square input side of image models (the applications' table shows it). */
+  inputSize?: number;
   /** A seeded input batch of `batch` samples. */
   input(batch: number): Tensor;
   /** Forward multiply-add FLOPs (2 per MAC) per sample of the GEMM-shaped layers. */
@@ -131,6 +144,77 @@ export function residualCnnCase(blocks = 2): ModelCase {
     tolerance: 1e-4,
     input: (b) =>
       new Tensor(rng.floats(b * IMAGE * IMAGE * CHANNELS, 0, 1), [b, IMAGE, IMAGE, CHANNELS]),
+    flopsPerSample: flops,
+  };
+}
+
+/** The keras.applications families the report runs (issue 15). */
+export const APPLICATION_CASES = ["MobileNetV2", "ResNet50", "InceptionV3"] as const;
+
+/** Input side of the applications under `--quick` (Keras's defaults otherwise). */
+export const QUICK_APPLICATION_SIZE = 96;
+
+/**
+ * Forward multiply-add FLOPs per sample of `model`'s convolutions (Conv2D, DepthwiseConv2D) and
+ * Dense layers: 2 · output pixels · kernel elements for a rank-4 kernel, 2 · kernel elements for
+ * a Dense one.
+ */
+export function tfjsModelFlops(model: tf.LayersModel): number {
+  let flops = 0;
+  for (const layer of model.layers) {
+    const kernel = layer.weights.find((w) => /kernel$/.test(w.originalName ?? w.name));
+    if (!kernel) continue;
+    const size = (kernel.shape as number[]).reduce((a, b) => a * b, 1);
+    const out = layer.outputShape as number[];
+    flops += kernel.shape.length === 4 ? 2 * out[1] * out[2] * size : 2 * size;
+  }
+  return flops;
+}
+
+/**
+ * A keras.applications replica (`packages/engine/testing/tfjs_applications.ts`: width 1, full
+ * depth, 1000 classes, random weights with calibrated BatchNormalization statistics) at
+ * `inputSize` (default: the family's Keras default, 224 or 299) as a report case at batch 1 and
+ * 8. The replica is built once in TF.js wasm (needs the backend initialised); the engine runs
+ * its `specFromTfjs` config and weights, TF.js cpu a copy rebuilt from the same config with the
+ * same weights (so the calibration runs once, not on the slow backend).
+ */
+export function applicationCase(name: string, inputSize?: number): ModelCase {
+  const family = applicationFamily(name);
+  const size = inputSize ?? family.defaultSize;
+  const ref = family.build({ inputSize: size, seed: 1 });
+  const spec = specFromTfjs(ref);
+  const topology = ref.toJSON(null, false);
+  const weights = ref.getWeights().map((w) => ({
+    shape: w.shape,
+    data: (w.dataSync() as Float32Array).slice(),
+  }));
+  const flops = tfjsModelFlops(ref);
+  let used = false;
+  const rng = new Rng(4000 + size);
+  return {
+    id: `app-${name.toLowerCase()}-${size}`,
+    family: "application",
+    label: `${name} ${size}×${size}`,
+    spec,
+    tfjsModel: async (backend) => {
+      // The first wasm build is the calibrated replica itself; other builds copy it.
+      if (backend === "wasm" && !used) {
+        used = true;
+        return ref;
+      }
+      const model = await tf.models.modelFromJSON(topology as unknown as tf.io.ModelJSON);
+      model.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
+      return model;
+    },
+    tolerance: 1e-4,
+    batches: [1, 8],
+    cpuSlice: 1,
+    inputSize: size,
+    input: (b) => {
+      const h = applicationInputs(rng, b, size, family.pixelRange);
+      return new Tensor(h.data, h.shape);
+    },
     flopsPerSample: flops,
   };
 }

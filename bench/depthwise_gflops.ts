@@ -15,24 +15,10 @@ import {
 import { ActivationCode } from "../packages/engine/src/activations.ts";
 import { Rng } from "../packages/engine/testing/random.ts";
 import { sampleFor, summarize } from "./timing.ts";
+import { DEPTHWISE_SHAPES } from "./kernels_section.ts";
 
-interface Shape {
-  size: number;
-  c: number;
-  stride: number;
-  role: string;
-}
-
-/** MobileNetV2 (α = 1, 224×224) depthwise layers: input side, channels, stride. */
-const SHAPES: Shape[] = [
-  { size: 112, c: 32, stride: 1, role: "block 1 (expanded_conv)" },
-  { size: 112, c: 96, stride: 2, role: "block 2 (s2)" },
-  { size: 56, c: 144, stride: 1, role: "block 3" },
-  { size: 56, c: 144, stride: 2, role: "block 4 (s2)" },
-  { size: 28, c: 192, stride: 1, role: "blocks 5–6" },
-  { size: 14, c: 384, stride: 1, role: "blocks 8–10" },
-  { size: 7, c: 960, stride: 1, role: "blocks 15–16" },
-];
+// The shapes are the report's (`kernels_section.ts`), so both measure the same layers.
+const SHAPES = DEPTHWISE_SHAPES;
 
 const BUDGET_MS = 600;
 const withTfjs = !Deno.args.includes("--no-tfjs");

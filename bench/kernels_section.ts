@@ -1,8 +1,9 @@
 /**
  * Kernel-level numbers: the measured single-core SIMD peak (a register-resident f32x4
- * multiply-add loop in AssemblyScript, `wasm/assembly/peak.ts`), and GEMM / Conv2D GFLOP/s of
- * the engine (both builds) and TF.js wasm beside it; for the conv shapes where the engine's
- * default (`convAlgorithm: "auto"`) picks Winograd, the `conv2dWinograd` kernel too.
+ * multiply-add loop in AssemblyScript, `wasm/assembly/peak.ts`), and GEMM / Conv2D /
+ * DepthwiseConv2D GFLOP/s of the engine (both builds) and TF.js wasm beside it; for the conv
+ * shapes where the engine's default (`convAlgorithm: "auto"`) picks Winograd, the
+ * `conv2dWinograd` kernel too.
  */
 import { instantiateKernels, type KernelRuntime } from "../packages/engine/src/wasm/kernels.ts";
 import { winogradFilterTransform } from "../packages/engine/src/kernels/winograd_reference.ts";
@@ -17,6 +18,11 @@ import {
   conv2dParams,
   conv2dWinogradKernelArgs,
 } from "../packages/engine/testing/kernel_cases.ts";
+import {
+  depthwiseConv2dParams,
+  depthwiseKernelArgs,
+} from "../packages/engine/src/kernels/depthwise_conv_reference.ts";
+import { ActivationCode } from "../packages/engine/src/activations.ts";
 import { bestOf } from "./timing.ts";
 import { tf, useTfjsBackend } from "./tfjs_backends.ts";
 
@@ -32,8 +38,8 @@ export interface PeakResult {
 
 /** GFLOP/s of one GEMM or Conv2D shape. */
 export interface KernelResult {
-  kind: "gemm" | "conv2d";
-  /** e.g. `512x512x512` (m×n×k) or `b64 32x32x3→32 k3`. */
+  kind: "gemm" | "conv2d" | "depthwise";
+  /** e.g. `512x512x512` (m×n×k), `b64 32x32x3→32 k3` or `b1 112x112x96 k3 s2`. */
   shape: string;
   /** What the shape is in the seeds' models. */
   role: string;
@@ -386,6 +392,123 @@ export async function measureKernels(
           `${winograd!.toFixed(1)} effective (${(winograd! / engine).toFixed(2)}× direct, ` +
           `max |Δ| ${relDiff!.toExponential(1)} of the output scale)`) +
         `, TF.js wasm ${tfjs.toFixed(1)}`,
+    );
+    out.push(r);
+  }
+  return out;
+}
+
+/** One MobileNetV2 depthwise layer: input side, channels, stride (3×3, same padding). */
+export interface DepthwiseShape {
+  size: number;
+  c: number;
+  stride: number;
+  role: string;
+  /** Measured by `--quick` too. */
+  quick?: boolean;
+}
+
+/** MobileNetV2 (α = 1, 224×224) depthwise layers, batch 1 (`bench/depthwise_gflops.ts` too). */
+export const DEPTHWISE_SHAPES: DepthwiseShape[] = [
+  { size: 112, c: 32, stride: 1, role: "block 1 (expanded_conv)", quick: true },
+  { size: 112, c: 96, stride: 2, role: "block 2 (s2)" },
+  { size: 56, c: 144, stride: 1, role: "block 3", quick: true },
+  { size: 56, c: 144, stride: 2, role: "block 4 (s2)" },
+  { size: 28, c: 192, stride: 1, role: "blocks 5–6" },
+  { size: 14, c: 384, stride: 1, role: "blocks 8–10", quick: true },
+  { size: 7, c: 960, stride: 1, role: "blocks 15–16" },
+];
+
+/**
+ * DepthwiseConv2D GFLOP/s (3×3 same, batch 1, bias + relu6 fused; flops = 2 · outH · outW · C ·
+ * 9) on MobileNetV2's depthwise shapes: the engine's `depthwiseConv2d` kernel (both builds) and
+ * TF.js wasm's `tf.depthwiseConv2d` (XNNPACK) + bias + relu6 as its layer runs them, beside the
+ * peak (run's best and re-measured around each shape). The engine's output is checked against
+ * TF.js's (≤ 1e-4) before timing.
+ */
+export async function measureDepthwise(
+  peak: PeakResult,
+  quick: boolean,
+  log: (message: string) => void = () => {},
+): Promise<KernelResult[]> {
+  const best = instantiateKernels();
+  const plain = instantiateKernels("simd");
+  await useTfjsBackend("wasm");
+  const rng = new Rng(15);
+  const out: KernelResult[] = [];
+  for (const s of quick ? DEPTHWISE_SHAPES.filter((d) => d.quick) : DEPTHWISE_SHAPES) {
+    const p = depthwiseConv2dParams(
+      1,
+      [s.size, s.size, s.c],
+      1,
+      [3, 3],
+      [s.stride, s.stride],
+      [1, 1],
+      "same",
+    );
+    const flops = 2 * p.outH * p.outW * s.c * 9;
+    const x = rng.floats(s.size * s.size * s.c);
+    const kernel = rng.floats(9 * s.c, -0.3, 0.3);
+    const bias = rng.floats(s.c);
+    const outN = p.outH * p.outW * s.c;
+    const engine = (rt: KernelRuntime): { gflops: number; y: Float32Array } => {
+      const { kernels, heap } = rt;
+      const px = heap.upload(x), pk = heap.upload(kernel), pb = heap.upload(bias);
+      const py = heap.alloc(outN * 4);
+      const args = depthwiseKernelArgs(p);
+      try {
+        const run = () =>
+          kernels.depthwiseConv2d(px, pk, pb, py, 0, ...args, ActivationCode.Relu6, 0);
+        run();
+        const y = heap.f32(py, outN).slice();
+        return { gflops: gflops(run, flops, quick), y };
+      } finally {
+        [px, pk, pb, py].forEach((q) => heap.free(q));
+      }
+    };
+    const tx = tf.tensor4d(x, [1, s.size, s.size, s.c]);
+    const tk = tf.tensor4d(kernel, [3, 3, s.c, 1]);
+    const tb = tf.tensor1d(bias);
+    const tfRun = () =>
+      tf.tidy(() => tf.clipByValue(tf.add(tf.depthwiseConv2d(tx, tk, s.stride, "same"), tb), 0, 6));
+    let tfjs: number;
+    const before = peakNow(best);
+    const relaxed = engine(best);
+    const now = Math.max(before, peakNow(best));
+    try {
+      const ref = tfRun();
+      const want = ref.dataSync() as Float32Array;
+      ref.dispose();
+      let d = 0;
+      for (let i = 0; i < outN; i++) {
+        const e = Math.abs(want[i] - relaxed.y[i]);
+        d = e > d || Number.isNaN(e) ? e : d;
+      }
+      if (!(d <= 1e-4)) {
+        throw new Error(`depthwiseConv2d ${s.role}: engine vs TF.js wasm max |Δ| = ${d}`);
+      }
+      tfjs = gflops(() => void tf.tidy(() => void tfRun().dataSync()), flops, quick);
+    } finally {
+      tx.dispose();
+      tk.dispose();
+      tb.dispose();
+    }
+    const r: KernelResult = {
+      kind: "depthwise",
+      shape: `b1 ${s.size}x${s.size}x${s.c} k3 s${s.stride}`,
+      role: `MobileNetV2 ${s.role}`,
+      flops,
+      engineGflops: relaxed.gflops,
+      enginePlainGflops: engine(plain).gflops,
+      tfjsWasmGflops: tfjs,
+      percentOfPeak: 100 * relaxed.gflops / peak.peakGflops,
+      peakNowGflops: now,
+      percentOfPeakNow: 100 * relaxed.gflops / now,
+    };
+    log(
+      `  depthwise ${r.shape}: ${relaxed.gflops.toFixed(1)} GFLOP/s ` +
+        `(${r.percentOfPeakNow.toFixed(0)} % of the peak around it, ${now.toFixed(1)}), ` +
+        `TF.js wasm ${tfjs.toFixed(1)}`,
     );
     out.push(r);
   }

@@ -30,7 +30,9 @@ export interface ContenderResult extends Stats {
 /** One model at one batch size. */
 export interface ModelResult {
   id: string;
-  family: "cnn" | "text" | "graph";
+  family: "cnn" | "text" | "graph" | "application";
+  /** Square input side of image models (the applications). */
+  inputSize?: number;
   label: string;
   batch: number;
   /** Forward multiply-add flops per sample of the GEMM-shaped layers. */
@@ -63,7 +65,10 @@ function budgets(quick: boolean): { fast: number; cpu: number; rounds: number } 
   return quick ? { fast: 120, cpu: 100, rounds: 2 } : { fast: 250, cpu: 200, rounds: 3 };
 }
 
-/** Runs one model case at every batch size; `threads` > 1 adds the engine with kernel threads. */
+/**
+ * Runs one model case at every batch size (`c.batches`, default {@link BATCHES}); `threads` > 1
+ * adds the engine with kernel threads.
+ */
 export async function measureModel(
   c: ModelCase,
   quick: boolean,
@@ -76,7 +81,8 @@ export async function measureModel(
   const out: ModelResult[] = [];
   let cpuMsPerSample = 0;
   try {
-    for (const batch of BATCHES) {
+    const slice = c.cpuSlice ?? CPU_SLICE;
+    for (const batch of c.batches ?? BATCHES) {
       const x = c.input(batch);
       // Same input, same weights: the outputs must agree (catches a benchmark of a wrong model).
       const yEngine = engine.predict(x, { batchSize: batch }).data;
@@ -94,17 +100,15 @@ export async function measureModel(
       }
       // TF.js cpu: one untimed call first (JIT warm-up, and the estimate for slow models).
       await cpu.activate();
-      const probeX = batch > CPU_SLICE ? x.sliceBatch(0, CPU_SLICE) : x;
+      const probeX = batch > slice ? x.sliceBatch(0, slice) : x;
       const probeStart = performance.now();
       cpu.predict(probeX);
       const probeMs = performance.now() - probeStart;
       const projected = Math.max(
         cpuMsPerSample * batch,
-        probeMs * batch / Math.min(batch, CPU_SLICE),
+        probeMs * batch / Math.min(batch, slice),
       );
-      const cpuX = batch > CPU_SLICE && projected > CPU_SLICE_THRESHOLD_MS
-        ? x.sliceBatch(0, CPU_SLICE)
-        : x;
+      const cpuX = batch > slice && projected > CPU_SLICE_THRESHOLD_MS ? x.sliceBatch(0, slice) : x;
       const cpuCallMs = projected * cpuX.shape[0] / batch;
       // A call over a second is its own sample (JIT warm-up is noise at that scale).
       const probeIsSample = probeMs > 1000 && cpuX.shape[0] === probeX.shape[0];
@@ -170,6 +174,7 @@ export async function measureModel(
       out.push({
         id: c.id,
         family: c.family,
+        inputSize: c.inputSize,
         label: c.label,
         batch,
         flopsPerSample: c.flopsPerSample,

@@ -171,3 +171,50 @@ Deno.test("renderMarkdown shows graph memory per sample, per chunk and scaled to
     throw new Error(md);
   }
 });
+
+Deno.test("renderMarkdown: applications in ms per image with cpu marks; depthwise beside GEMM", () => {
+  const app = (batch: number, cpuCalls: number, cpuSamples: number): ModelResult => {
+    const r = model("cnn", batch, 20, 10, 0.5); // 50 ms/img, 100 ms/img, 2000 ms/img
+    r.family = "application";
+    r.id = `app-mobilenetv2-224`;
+    r.label = "MobileNetV2 224×224";
+    r.inputSize = 224;
+    r.flopsPerSample = 6e8;
+    r.tfjsCpu = { ...r.tfjsCpu, calls: cpuCalls, samplesPerCall: cpuSamples };
+    return r;
+  };
+  const depthwise: KernelResult = {
+    ...gemm,
+    kind: "depthwise",
+    shape: "b1 112x112x32 k3 s1",
+    role: "MobileNetV2 block 1",
+    engineGflops: 20,
+    tfjsWasmGflops: 7,
+    percentOfPeakNow: 100 * 20 / 62,
+  };
+  const models = [model("cnn", 1, 2000, 1000, 150), app(1, 1, 1), app(8, 1, 1)];
+  const md = renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    mode: "default",
+    durationSeconds: 60,
+    environment: { cpu: "test", cores: 2 },
+    peak,
+    kernels: [gemm, depthwise],
+    models,
+    loads: [],
+    memory: [],
+    targets: evaluateTargets(models, [gemm], peak),
+  });
+  const expect = (s: string) => {
+    if (!md.includes(s)) throw new Error(`missing ${JSON.stringify(s)} in\n${md}`);
+  };
+  expect("## keras.applications replicas: ms per image");
+  expect("| MobileNetV2 224×224 | 1 | 50.0 | 100 | 2,000 ‡ | 2.00 | 40.0 | 12.0 | 0.60 |");
+  expect("| MobileNetV2 224×224 | 8 | 50.0 | 100 | 2,000 † ‡ | 2.00 | 40.0 | 12.0 | 0.60 |");
+  expect("| depthwise | b1 112x112x32 k3 s1 |");
+  expect("DepthwiseConv2D beside the GEMM peak: the engine's depthwise kernel runs at 20.0–20.0");
+  // Applications stay out of the samples/s table and of issue 7's "everywhere" target.
+  if (md.split("\n").some((l) => l.startsWith("| MobileNetV2 224×224 | 1 | 20 |"))) {
+    throw new Error(md);
+  }
+});

@@ -50,15 +50,16 @@ export interface TfjsRunner {
 
 /**
  * Builds `spec` as a TF.js model on `backend` (weights live in that backend), or, given `build`,
- * the model it builds on that backend (graphs: the same model and weights as `spec`).
+ * the model it builds on that backend (graphs: the same model and weights as `spec`; it may be
+ * async, and gets the backend it builds on).
  */
 export async function tfjsRunner(
   spec: ModelSpec,
   backend: TfjsBackend,
-  build?: () => tf.LayersModel,
+  build?: (backend: TfjsBackend) => tf.LayersModel | Promise<tf.LayersModel>,
 ): Promise<TfjsRunner> {
   await useTfjsBackend(backend);
-  const model: tf.LayersModel = build ? build() : tfjsModelFromSpec(spec);
+  const model: tf.LayersModel = build ? await build(backend) : tfjsModelFromSpec(spec);
   return {
     backend,
     activate: () => useTfjsBackend(backend),

@@ -4,9 +4,12 @@
  * GFLOP/s beside the measured SIMD peak (Winograd Conv2D too where the engine picks it), load
  * time of 1 MB and 50 MB `.keras` / `.h5` files and peak memory; a residual CNN (a Functional
  * graph, issue 14) beside them, and the activation memory of a deep residual graph (peak live vs
- * sum of all). Writes `bench/results.json` and `bench/RESULTS.md`.
+ * sum of all); keras.applications replicas (MobileNetV2, ResNet50, InceptionV3, issue 15) at
+ * batch 1 and 8 in ms per image, and DepthwiseConv2D GFLOP/s on MobileNetV2's shapes beside the
+ * peak. Writes `bench/results.json` and `bench/RESULTS.md`.
  *
- * `--quick`: four models (the residual CNN among them), short budgets, 1 MB files only.
+ * `--quick`: four models (the residual CNN among them), the applications at 96×96, short
+ * budgets, 1 MB files only.
  * `--full`: every model combination (27 CNNs, 36 text models; much longer).
  * `--out <dir>`: write the two files elsewhere.
  * `--threads <n>`: threads of the engine's multi-threaded column (default: the core count; 1
@@ -14,9 +17,18 @@
  * `--render <results.json>`: only re-render RESULTS.md (next to the JSON) from a previous run.
  */
 import { getRuntime, setKernelThreads } from "../packages/engine/mod.ts";
-import { cnnCase, type ModelCase, reportCases, residualCnnCase, textCase } from "../bench/cases.ts";
+import {
+  APPLICATION_CASES,
+  applicationCase,
+  cnnCase,
+  type ModelCase,
+  QUICK_APPLICATION_SIZE,
+  reportCases,
+  residualCnnCase,
+  textCase,
+} from "../bench/cases.ts";
 import { measureGraphMemory } from "../bench/graph_memory_section.ts";
-import { measureKernels, measurePeak } from "../bench/kernels_section.ts";
+import { measureDepthwise, measureKernels, measurePeak } from "../bench/kernels_section.ts";
 import { measureLoads, writeBenchFiles } from "../bench/load_section.ts";
 import type { MemoryProbe } from "../bench/memory_probe.ts";
 import { measureModel, type ModelResult } from "../bench/models_section.ts";
@@ -94,16 +106,25 @@ const peak = measurePeak(quick);
 log(`peak ${peak.mulAddGflops.toFixed(1)} (mul+add) / ${peak.fmaGflops.toFixed(1)} (fma) GFLOP/s`);
 log("GEMM and Conv2D kernels");
 const kernels = await measureKernels(peak, quick, log);
+log("DepthwiseConv2D kernels (MobileNetV2 shapes)");
+kernels.push(...await measureDepthwise(peak, quick, log));
 
-const cases: ModelCase[] = [
+// Cases are built when their turn comes: a full-size application holds ~100 MB of weights.
+const cases: (() => ModelCase)[] = [
   ...(quick
     ? [cnnCase([32, 64, 64], 3), textCase("LSTM", true, 1, 64), textCase("GRU", false, 1, 128)]
-    : reportCases(full)),
+    : reportCases(full)).map((c) => () => c),
   // A Functional graph (issue 14): its weights are drawn in TF.js, so after the backend is up.
-  residualCnnCase(2),
+  () => residualCnnCase(2),
+  // keras.applications replicas (issue 15) at batch 1 and 8; `--quick` shrinks their input.
+  ...APPLICATION_CASES.map((name) => () =>
+    applicationCase(name, quick ? QUICK_APPLICATION_SIZE : undefined)
+  ),
 ];
 const models: ModelResult[] = [];
-for (const c of cases) {
+for (const make of cases) {
+  if (tf.getBackend() !== "wasm") await useTfjsBackend("wasm");
+  const c = make();
   log(`model ${c.label}`);
   const rs = await measureModel(c, quick, threads);
   for (const r of rs) {
