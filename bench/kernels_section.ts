@@ -411,7 +411,7 @@ export interface DepthwiseShape {
 /** MobileNetV2 (α = 1, 224×224) depthwise layers, batch 1 (`bench/depthwise_gflops.ts` too). */
 export const DEPTHWISE_SHAPES: DepthwiseShape[] = [
   { size: 112, c: 32, stride: 1, role: "block 1 (expanded_conv)", quick: true },
-  { size: 112, c: 96, stride: 2, role: "block 2 (s2)" },
+  { size: 112, c: 96, stride: 2, role: "block 2 (s2)", quick: true },
   { size: 56, c: 144, stride: 1, role: "block 3", quick: true },
   { size: 56, c: 144, stride: 2, role: "block 4 (s2)" },
   { size: 28, c: 192, stride: 1, role: "blocks 5–6" },
