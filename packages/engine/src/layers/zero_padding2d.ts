@@ -48,24 +48,15 @@ export class ZeroPadding2D extends Layer {
     return [h === null ? null : h + top + bottom, w === null ? null : w + left + right, c];
   }
 
+  // Padding is the transpose of cropping: the forward scatters x into a zeroed larger image as
+  // Cropping2D's backward does (crop2dGrad), and the backward crops dy back (crop2d).
   call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
     const [batch, h, w, c] = x.shape;
     const [[top, bottom], [left, right]] = this.padding;
     const outH = h + top + bottom;
     const outW = w + left + right;
     const y = this.allocOutput(ctx, [batch, outH, outW, c]);
-    ctx.heap.f32(y.ptr, sizeOf(y.shape)).fill(0);
-    // Per image: h rows of w·c floats into rows of outW·c floats, from (top, left) on.
-    for (let b = 0; b < batch; b++) {
-      ctx.kernels.copyStrided(
-        x.ptr + b * h * w * c * 4,
-        w * c,
-        y.ptr + ((b * outH + top) * outW + left) * c * 4,
-        outW * c,
-        h,
-        w * c,
-      );
-    }
+    ctx.kernels.crop2dGrad(x.ptr, y.ptr, batch, outH, outW, c, top, left, h, w);
     return y;
   }
 }
@@ -82,16 +73,7 @@ const ZERO_PADDING2D_TRAINING: LayerTraining<ZeroPadding2D> = {
       shape: [...a.x.shape],
       dtype: "float32",
     };
-    for (let b = 0; b < batch; b++) {
-      a.ctx.kernels.copyStrided(
-        a.dy.ptr + ((b * outH + top) * outW + left) * c * 4,
-        outW * c,
-        dx.ptr + b * h * w * c * 4,
-        w * c,
-        h,
-        w * c,
-      );
-    }
+    a.ctx.kernels.crop2d(a.dy.ptr, dx.ptr, batch, outH, outW, c, top, left, h, w);
     return dx;
   },
 };
