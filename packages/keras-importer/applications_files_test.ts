@@ -23,7 +23,7 @@ import {
   Tensor,
   type WeightTensor,
 } from "@scratchnet/engine";
-import { tf } from "../engine/testing/tfjs_reference.ts";
+import type { tf } from "../engine/testing/tfjs_reference.ts";
 import {
   applicationFamily,
   applicationInputs,
@@ -35,35 +35,13 @@ import {
 import { keras3Config, keyedLayers, tfjsPredictMany } from "../engine/testing/tfjs_graphs.ts";
 import { argmaxRows, maxAbsDiff, Rng } from "../engine/testing/random.ts";
 import { loadModel, type ModelSource, readModelSpec } from "./load.ts";
+import { tfjsSaved } from "./testing/tfjs_saved.ts";
 import { kerasArchiveBytes, saveKeras } from "./save_keras.ts";
 import { sameWeightsBitwise } from "./testing/helpers.ts";
 import { writeLegacyH5 } from "./testing/writers.ts";
 
 const TOL = 1e-4;
 const BATCH = 16;
-
-/** What TF.js's own save handler writes for a model, as an in-memory `model.json` + shard. */
-async function tfjsSaved(model: tf.LayersModel): Promise<ModelSource> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler((a) => {
-    artifacts = a;
-    return Promise.resolve({
-      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
-    });
-  }));
-  const weightData = artifacts!.weightData;
-  const buffer = Array.isArray(weightData) ? weightData[0] : weightData!;
-  return {
-    modelJson: {
-      format: "layers-model",
-      generatedBy: "TensorFlow.js tfjs-layers v4.22.0",
-      convertedBy: null,
-      modelTopology: artifacts!.modelTopology,
-      weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: artifacts!.weightSpecs }],
-    },
-    shards: [new Uint8Array(buffer as ArrayBuffer)],
-  };
-}
 
 /** Each leaf layer's weights as the TF.js variables hold them. */
 function tfjsWeights(model: tf.LayersModel): Record<string, WeightTensor[]> {

@@ -10,32 +10,10 @@ import { tf, tfReady } from "../engine/testing/tfjs_reference.ts";
 import { randomSpec } from "../engine/testing/gradient_check.ts";
 import { maxAbsDiff, Rng } from "../engine/testing/random.ts";
 import { loadModel, type ModelSource } from "./load.ts";
+import { tfjsSaved } from "./testing/tfjs_saved.ts";
 import { kerasArchiveBytes, saveKeras } from "./save_keras.ts";
 import { listHdf5, sameWeightsBitwise } from "./testing/helpers.ts";
 import { writeKeras3WeightsH5, writeLegacyH5 } from "./testing/writers.ts";
-
-/** What TF.js's own save handler writes for a model, as an in-memory `model.json` + shard. */
-async function tfjsSaved(model: tf.LayersModel): Promise<ModelSource> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler((a) => {
-    artifacts = a;
-    return Promise.resolve({
-      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
-    });
-  }));
-  const weightData = artifacts!.weightData;
-  const buffer = Array.isArray(weightData) ? weightData : [weightData!];
-  return {
-    modelJson: {
-      format: "layers-model",
-      generatedBy: "TensorFlow.js tfjs-layers v4.22.0",
-      convertedBy: null,
-      modelTopology: artifacts!.modelTopology,
-      weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: artifacts!.weightSpecs }],
-    },
-    shards: [new Uint8Array(buffer[0] as ArrayBuffer)],
-  };
-}
 
 /** The Keras 3 `.weights.h5` variable paths of the depthwise and separable layers below. */
 const KERAS3_PATHS = [

@@ -20,6 +20,7 @@ import {
 import { Rng } from "../engine/testing/random.ts";
 import { leafLayers, modelLayers } from "./config.ts";
 import { loadModel, type ModelSource, readModelSpec } from "./load.ts";
+import { tfjsSaved } from "./testing/tfjs_saved.ts";
 import { kerasArchiveBytes } from "./save_keras.ts";
 import { sameWeightsBitwise } from "./testing/helpers.ts";
 import { engineSupportsGraphs, type GraphModel } from "./testing/engine_probe.ts";
@@ -35,29 +36,6 @@ import type { ImportedModelSpec } from "./types.ts";
 const TOLERANCE = 1e-5;
 
 await tfReady();
-
-/** What TF.js's own save handler writes for a model, as an in-memory `model.json` + shard. */
-async function tfjsSaved(model: tf.LayersModel): Promise<ModelSource> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler((a) => {
-    artifacts = a;
-    return Promise.resolve({
-      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
-    });
-  }));
-  const weightData = artifacts!.weightData;
-  const buffer = Array.isArray(weightData) ? weightData : [weightData!];
-  return {
-    modelJson: {
-      format: "layers-model",
-      generatedBy: "TensorFlow.js tfjs-layers v4.22.0",
-      convertedBy: null,
-      modelTopology: artifacts!.modelTopology,
-      weightsManifest: [{ paths: ["group1-shard1of1.bin"], weights: artifacts!.weightSpecs }],
-    },
-    shards: [new Uint8Array(buffer[0] as ArrayBuffer)],
-  };
-}
 
 /** Layout tests accept exactly the classes the model uses. */
 function ownClasses(spec: ImportedModelSpec): Set<string> {
