@@ -33,6 +33,9 @@ export {
   type WeightSpec,
   type WeightTensor,
 } from "./src/layer.ts";
+// Keras config JSON: which classes are models, and the record check every config reader uses.
+export { MODEL_CLASSES } from "./src/graph.ts";
+export { isRecord } from "./src/spec.ts";
 export {
   buildModel,
   type KerasObject,

@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { isOperationEntry, SUPPORTED_LAYER_CLASSES, unsupportedOperation } from "../engine/mod.ts";
+import {
+  isOperationEntry,
+  isRecord,
+  MODEL_CLASSES,
+  SUPPORTED_LAYER_CLASSES,
+  unsupportedOperation,
+} from "../engine/mod.ts";
 import { FormatError, UnsupportedLayerError } from "./errors.ts";
 import { bidirectionalParts, type KerasObject, RNN_CLASSES } from "./keras_layout.ts";
 
@@ -15,10 +21,10 @@ export function engineLayerClasses(): ReadonlySet<string> {
 }
 
 /**
- * Model classes whose config holds a `layers` list the engine builds. A layer entry of one of
- * these classes is a nested model: its `config` is a whole model config.
+ * Model classes whose config holds a `layers` list the engine builds (the engine's own set). A
+ * layer entry of one of these classes is a nested model: its `config` is a whole model config.
  */
-export const MODEL_CLASSES: ReadonlySet<string> = new Set(["Sequential", "Functional", "Model"]);
+export { MODEL_CLASSES };
 
 /** Whether a layer class is a model class (a layer entry of it is a nested model). */
 export function isModelClass(className: string): boolean {
@@ -34,10 +40,6 @@ export interface LayerEntry {
   name: string;
   config: Record<string, unknown>;
   raw: KerasObject;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Checks the top level of a model JSON and returns it typed. */

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { KerasObject, WeightTensor } from "../engine/mod.ts";
+import { isRecord, type KerasObject, type WeightTensor } from "../engine/mod.ts";
 import { WeightMismatchError } from "./errors.ts";
 import { MODEL_CLASSES } from "./config.ts";
 
@@ -32,10 +32,6 @@ export interface CudnnConversion {
   key: string;
   /** The CuDNN class of each weight triple, in the layer's weight order (Bidirectional: two). */
   parts: ("CuDNNLSTM" | "CuDNNGRU")[];
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The plain-layer config a CuDNN layer config loads as (cuDNN's fixed activations). */

@@ -6,12 +6,9 @@
  *
  * @module
  */
+import { isRecord } from "../engine/mod.ts";
 import { isModelClass, type LayerEntry, leafLayers, modelLayers } from "./config.ts";
 import type { KerasObject } from "./keras_layout.ts";
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** `[layer, node, index]`: one tensor reference in `input_layers` / `output_layers`. */
 function isTriple(value: unknown): value is [string, number, number] {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { WeightTensor } from "../engine/mod.ts";
+import { isRecord, type WeightTensor } from "../engine/mod.ts";
 import {
   asModelConfig,
   checkLayerClasses,
@@ -51,10 +51,6 @@ export interface TfjsModelJson {
   convertedBy?: string | null;
   modelTopology: unknown;
   weightsManifest?: TfjsManifestGroup[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Model, ModelSpec } from "../engine/mod.ts";
+import { isRecord, type Model, type ModelSpec } from "../engine/mod.ts";
 import { strToU8, zipSync } from "npm:fflate@0.8.2";
 import { isModelClass, modelLayers } from "./config.ts";
 import { writeHdf5 } from "./hdf5_write.ts";
@@ -73,10 +73,6 @@ export function withKeras3Modules(model: KerasObject): KerasObject {
     return top;
   };
   return modelObject(model);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Layer, LayerBuildOptions } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
 import { createOpLayer, isOperationEntry } from "./ops/mod.ts";
 import { createLayer } from "./registry.ts";
-import type { KerasObject } from "./spec.ts";
+import { isRecord, type KerasObject } from "./spec.ts";
 
 /** Keras model classes whose config is a graph of layers. */
 export const MODEL_CLASSES: ReadonlySet<string> = new Set(["Sequential", "Functional", "Model"]);
@@ -112,10 +112,6 @@ interface ModelDef {
   outputs: Ref[];
   /** Whether the config uses Keras 3 node objects (`{args, kwargs}`). */
   keras3: boolean;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** `[name, node, index]` triples: one triple or a list of them (Keras 3 writes both). */

@@ -25,3 +25,8 @@ export interface ModelSpec {
   /** keras_version of the source file; selects version-dependent semantics. */
   kerasVersion?: string;
 }
+
+/** Whether a parsed JSON value is an object (not null, not an array): a Keras config record. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { isRecord } from "../spec.ts";
 import { ModelConfigError, UnsupportedLayerError } from "../errors.ts";
 
 /** A tensor argument: the index of the tensor in the op call's inputs. */
@@ -66,10 +67,6 @@ export interface DecodedCall {
 
 /** Marker of a constant first argument in a Keras 2 node. */
 export const CONSTANT_VALUE = "_CONSTANT_VALUE";
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function sliceBound(v: unknown, what: string, op: string, name: string): number | null {
   if (v === null || v === undefined) return null;

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { isRecord } from "../spec.ts";
 import { ModelConfigError, UnsupportedLayerError } from "../errors.ts";
 import type { Layer, LayerBuildOptions } from "../layer.ts";
 import type { LayerTraining } from "../layer_training.ts";
@@ -337,10 +338,6 @@ const KERAS3_OPS_MODULE = /^keras(\.src)?\.ops(\.|$)/;
 export function isOperationEntry(raw: OpEntryObject): boolean {
   if (typeof raw.module === "string" && KERAS3_OPS_MODULE.test(raw.module)) return true;
   return raw.class_name === "TFOpLambda" || raw.class_name === "SlicingOpLambda";
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The builder of an operation entry and its label, or why it is refused. */

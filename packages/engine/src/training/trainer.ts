@@ -9,6 +9,7 @@
  * and the weights only, so a worker version can split it), scaling by the batch's loss count,
  * clipping and the optimizer update.
  */
+import { isRecord } from "../spec.ts";
 import type { Model } from "../model.ts";
 import { Tensor } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
@@ -200,11 +201,7 @@ interface Head {
 
 /** A record of losses by output name (not one loss given as `{ name }` or a Keras object). */
 function isLossRecord(v: unknown): v is Record<string, LossConfig> {
-  return isRecordOf(v) && !("name" in v) && !("class_name" in v);
-}
-
-function isRecordOf(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  return isRecord(v) && !("name" in v) && !("class_name" in v);
 }
 
 /**
@@ -230,7 +227,7 @@ function perOutput<T>(
     }
     return value as T[];
   }
-  if (isRecordOf(value)) {
+  if (isRecord(value)) {
     const unknown = Object.keys(value).filter((k) => !names.includes(k));
     if (unknown.length) {
       throw new TrainingConfigError(
@@ -290,7 +287,7 @@ export class Trainer {
     const metrics = options.metrics ?? [];
     const lists = Array.isArray(metrics)
       ? (metrics.every((m) => typeof m === "string") ? [metrics] : metrics)
-      : isRecordOf(metrics)
+      : isRecord(metrics)
       ? Object.values(metrics)
       : [metrics];
     for (const list of lists) {
