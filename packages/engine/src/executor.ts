@@ -123,11 +123,6 @@ export class TensorStore {
     this.values.fill(null);
     this.masks.fill(null);
   }
-
-  /** Bytes of the tensors held now. */
-  get liveBytes(): number {
-    return this.#liveBytes;
-  }
 }
 
 /** How a run calls one node: its inputs and their masks → its output. */

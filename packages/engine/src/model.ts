@@ -239,12 +239,6 @@ export class Model {
     return info.path;
   }
 
-  /** Output shape (no batch) of a graph node. */
-  nodeShape(id: number): Shape {
-    this.#alive();
-    return this.#shapes[id] ?? [];
-  }
-
   /** Names of the model's inputs (its InputLayers), in order. */
   get inputNames(): string[] {
     return this.#graph.inputs.map((id) => this.#graph.nodes[id].layer.name);
