@@ -183,14 +183,18 @@ export abstract class Layer {
   }
 
   /**
-   * A special initial value for one weight (Keras initializer quirks such as LSTM's
-   * `unit_forget_bias`), or undefined for the config's initializer as is. `init` draws from the
-   * weight's resolved initializer.
+   * This layer's own initial value for one weight, or undefined for the initializer Keras layers
+   * share for that weight name (`kernel` ← `kernel_initializer`, glorot_uniform; `bias` ←
+   * `bias_initializer`, zeros; … in `training/initializers.ts`). A layer overrides it for weights
+   * of its class alone (PReLU's `alpha`, Normalization's adapt state) and for Keras initializer
+   * quirks (LSTM's `unit_forget_bias`). `init(shape, initializer?)` draws seeded values from
+   * `initializer` — a Keras config value (`"zeros"`, `{class_name, config}`) — or, when it is
+   * omitted, from the weight's shared initializer.
    */
   initialWeight(
     _name: string,
     _shape: readonly number[],
-    _init: (shape: number[]) => Float32Array,
+    _init: (shape: number[], initializer?: unknown) => Float32Array,
   ): Float32Array | undefined {
     return undefined;
   }

@@ -15,6 +15,15 @@ export class AdditiveAttention extends Attention {
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super(config, options, "AdditiveAttention");
   }
+
+  /** Keras fixes the per-feature `scale`'s initializer to glorot_uniform (no config field). */
+  override initialWeight(
+    name: string,
+    shape: readonly number[],
+    init: (shape: number[], initializer?: unknown) => Float32Array,
+  ): Float32Array | undefined {
+    return name === "scale" ? init([...shape], "glorot_uniform") : undefined;
+  }
 }
 
 /** The `AdditiveAttention` layer class (see `layer_class.ts`). */

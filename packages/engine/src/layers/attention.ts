@@ -320,6 +320,16 @@ export class Attention extends Layer {
     }));
   }
 
+  /** Keras fixes both scalar weights' initializer to ones (no config field). */
+  override initialWeight(
+    name: string,
+    shape: readonly number[],
+    _init?: (shape: number[], initializer?: unknown) => Float32Array,
+  ): Float32Array | undefined {
+    if (name !== "scale" && name !== "concat_score_weight") return undefined;
+    return new Float32Array(sizeOf(shape)).fill(1);
+  }
+
   /** The host arguments of one call (weights read from `weights`). */
   argsOf(
     xs: readonly DeviceTensor[],

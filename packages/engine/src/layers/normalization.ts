@@ -24,6 +24,11 @@ export interface NormalizationStats {
   shape: number[];
 }
 
+/** One adapt-state weight before `adapt()`: variance 1, mean and count 0 (Keras's values). */
+function unadaptedState(name: string, shape: readonly number[]): Float32Array {
+  return new Float32Array(sizeOf(shape)).fill(name === "variance" ? 1 : 0);
+}
+
 /**
  * What Keras's `Normalization.adapt` computes for one array: mean and variance (ddof 0) over
  * every axis except `keepAxes` (non-negative, sorted, of the full shape including batch), in
@@ -203,6 +208,19 @@ export class Normalization extends Layer {
     return [{ name: "mean", shape }, { name: "variance", shape }, { name: "count", shape: [] }];
   }
 
+  /**
+   * The adapt state before `adapt()`, as Keras creates it (fixed initializers, no config field):
+   * mean 0, variance 1, count 0.
+   */
+  override initialWeight(
+    name: string,
+    shape: readonly number[],
+    _init?: (shape: number[], initializer?: unknown) => Float32Array,
+  ): Float32Array | undefined {
+    if (name !== "mean" && name !== "variance" && name !== "count") return undefined;
+    return unadaptedState(name, shape);
+  }
+
   /** All three adapt variables are non-trainable (Keras `trainable=False`). */
   override weightTrainable(): boolean[] {
     return this.weightSpecs(this.inputShape).map(() => false);
@@ -219,7 +237,7 @@ export class Normalization extends Layer {
       given = this.weightSpecs(inputShapes[0]).map((s) => ({
         name: s.name,
         shape: [...s.shape],
-        data: new Float32Array(sizeOf(s.shape)).fill(s.name === "variance" ? 1 : 0),
+        data: unadaptedState(s.name, s.shape),
       }));
     }
     super.buildInputs(inputShapes, given, heap);

@@ -78,6 +78,16 @@ export class PReLU extends Layer {
     return [{ name: "alpha", shape: this.alphaShape(inputShape) }];
   }
 
+  /** `alpha` starts from the config's `alpha_initializer`, Keras's default zeros. */
+  override initialWeight(
+    name: string,
+    shape: readonly number[],
+    init: (shape: number[], initializer?: unknown) => Float32Array,
+  ): Float32Array | undefined {
+    if (name !== "alpha") return undefined;
+    return init([...shape], this.config.alpha_initializer ?? "zeros");
+  }
+
   protected override afterBuild(_heap: WasmHeap): void {
     const shape = this.inputShape;
     const alpha = this.alphaShape(shape);

@@ -236,8 +236,13 @@ export function resolveInitializer(value: unknown, where: string): Initializer {
   }
 }
 
-/** Keras's config field and default initializer for each weight name. */
-const WEIGHT_DEFAULTS: Record<string, [field: string, fallback: string]> = {
+/**
+ * Keras's initializer for the weights many layer classes share, by weight name: the config field
+ * that sets it and Keras's default. Weights of one class alone (PReLU's `alpha`, Normalization's
+ * adapt state, Attention's `scale`) get their initial values from that layer's `initialWeight`
+ * hook, so adding a layer touches nothing here.
+ */
+const SHARED_WEIGHT_DEFAULTS: Record<string, [field: string, fallback: string]> = {
   kernel: ["kernel_initializer", "glorot_uniform"],
   recurrent_kernel: ["recurrent_initializer", "orthogonal"],
   bias: ["bias_initializer", "zeros"],
@@ -248,23 +253,13 @@ const WEIGHT_DEFAULTS: Record<string, [field: string, fallback: string]> = {
   moving_variance: ["moving_variance_initializer", "ones"],
   depthwise_kernel: ["depthwise_initializer", "glorot_uniform"],
   pointwise_kernel: ["pointwise_initializer", "glorot_uniform"],
-  // Normalization's adapt state before adapt() (Keras: zeros, ones, zeros; no config field).
-  mean: ["mean_initializer", "zeros"],
-  variance: ["variance_initializer", "ones"],
-  count: ["count_initializer", "zeros"],
-  alpha: ["alpha_initializer", "zeros"],
-  // Attention's scalar weights (no config field: Keras fixes ones) and AdditiveAttention's
-  // per-feature scale (glorot_uniform), keyed by class where classes differ.
-  scale: ["scale_initializer", "ones"],
-  concat_score_weight: ["concat_score_weight_initializer", "ones"],
-  "AdditiveAttention/scale": ["scale_initializer", "glorot_uniform"],
 };
 
 /**
- * Fresh weights for `layer` at `inputShape` (no batch dim), in the layer's Keras order, from its
- * config's initializers (Keras defaults when absent). Wrappers (`Bidirectional`) read the wrapped
- * layer's config; a layer's own quirks (LSTM `unit_forget_bias`, which sets the forget-gate bias
- * block to 1) come from its `initialWeight` hook.
+ * Fresh weights for `layer` at `inputShape` (no batch dim), in the layer's Keras order. Each
+ * weight comes from the layer's `initialWeight` hook (its own weights and Keras quirks such as
+ * LSTM's `unit_forget_bias`), else from the shared per-name default above, read from the layer's
+ * config (a wrapper's — `Bidirectional`, `TimeDistributed` — from the wrapped layer's config).
  */
 export function initialWeights(
   layer: Layer,
@@ -276,18 +271,30 @@ export function initialWeights(
   const cfg = inner?.config ?? layer.config;
   return layer.weightSpecs(inputShape).map((spec) => {
     const base = spec.name.split("/").pop() ?? spec.name;
-    const defaults = WEIGHT_DEFAULTS[`${layer.className}/${base}`] ?? WEIGHT_DEFAULTS[base];
-    if (!defaults) {
-      throw new TrainingConfigError(
-        `layer "${layer.name}" weight ${spec.name}`,
-        "no initializer is known for this weight; pass its weights explicitly",
+    // Resolved only when drawn: a layer that supplies a weight needs no shared default for it.
+    const draw = (shape: number[], initializer?: unknown): Float32Array => {
+      if (initializer !== undefined) {
+        return resolveInitializer(initializer, `layer "${layer.name}" weight ${spec.name}`)(
+          shape,
+          rng,
+        );
+      }
+      const shared = Object.hasOwn(SHARED_WEIGHT_DEFAULTS, base)
+        ? SHARED_WEIGHT_DEFAULTS[base]
+        : undefined;
+      if (!shared) {
+        throw new TrainingConfigError(
+          `layer "${layer.name}" weight ${spec.name}`,
+          "no initializer is known for this weight; pass its weights explicitly",
+        );
+      }
+      const [field, fallback] = shared;
+      return resolveInitializer(cfg[field] ?? fallback, `layer "${layer.name}" ${field}`)(
+        shape,
+        rng,
       );
-    }
-    const [field, fallback] = defaults;
-    const where = `layer "${layer.name}" ${field}`;
-    const init = resolveInitializer(cfg[field] ?? fallback, where);
-    const data = layer.initialWeight(spec.name, spec.shape, (shape) => init(shape, rng)) ??
-      init(spec.shape, rng);
+    };
+    const data = layer.initialWeight(spec.name, spec.shape, draw) ?? draw([...spec.shape]);
     return { name: spec.name, shape: [...spec.shape], data };
   });
 }

@@ -9,6 +9,10 @@ import {
 } from "../../mod.ts";
 import { LSTM } from "../layers/lstm.ts";
 import { Dense } from "../layers/dense.ts";
+import { Attention } from "../layers/attention.ts";
+import { AdditiveAttention } from "../layers/additive_attention.ts";
+import { Layer, type WeightSpec } from "../layer.ts";
+import type { DeviceTensor, Shape } from "../tensor.ts";
 
 function stats(a: Float32Array) {
   let mean = 0, min = Infinity, max = -Infinity;
@@ -152,4 +156,108 @@ Deno.test("buildModel({initialize}) fills missing weights, keeps given ones, is 
     throw new Error(`bad initializer error: ${err}`);
   }
   [m1, m2, m3].forEach((m) => m.dispose());
+});
+
+/** A Sequential config of an input of `shape` (no batch) and the given layers. */
+function sequentialOf(shape: number[], layers: unknown[]) {
+  return {
+    class_name: "Sequential",
+    config: {
+      name: "m",
+      layers: [
+        { class_name: "InputLayer", config: { name: "in", batch_shape: [null, ...shape] } },
+        ...layers,
+      ],
+    },
+  };
+}
+
+Deno.test("layer-owned weights start from the layer's initialWeight (PReLU, Normalization, Attention)", () => {
+  const prelu = (name: string, extra: Record<string, unknown>) => ({
+    class_name: "PReLU",
+    config: { name, ...extra },
+  });
+  const m = buildModel({
+    config: sequentialOf([3, 2], [
+      prelu("p0", {}),
+      prelu("p1", { alpha_initializer: { class_name: "Constant", config: { value: 0.25 } } }),
+      { class_name: "Normalization", config: { name: "norm", axis: -1 } },
+      {
+        class_name: "TimeDistributed",
+        config: {
+          name: "td",
+          layer: prelu("p2", { alpha_initializer: "ones", shared_axes: [1] }),
+        },
+      },
+    ]),
+    weights: {},
+  }, { initialize: { seed: 5 } });
+  const values = (layer: string) => m.getLayer(layer).getWeights().map((w) => Array.from(w.data));
+  if (values("p0")[0].some((v) => v !== 0)) throw new Error(`PReLU default ${values("p0")}`);
+  if (values("p1")[0].some((v) => v !== 0.25)) throw new Error(`PReLU config ${values("p1")}`);
+  // The wrapped layer's own hook and config decide (shared axis 1: alpha has shape [1]).
+  if (values("td").join() !== "1") throw new Error(`TimeDistributed(PReLU) ${values("td")}`);
+  const [mean, variance, count] = values("norm");
+  if (mean.join() !== "0,0" || variance.join() !== "1,1" || count.join() !== "0") {
+    throw new Error(`Normalization adapt state ${values("norm")}`);
+  }
+  m.dispose();
+
+  const rng = new SeededRandom(6);
+  const att = initialWeights(new Attention({ name: "a", use_scale: true, score_mode: "concat" }), [
+    4,
+    8,
+  ], rng);
+  if (att.map((w) => `${w.name}=${w.data.join()}`).join(" ") !== "scale=1 concat_score_weight=1") {
+    throw new Error(`Attention ${JSON.stringify(att)}`);
+  }
+  const d = 40;
+  const [scale] = initialWeights(new AdditiveAttention({ name: "add" }), [4, d], rng);
+  const limit = Math.sqrt(6 / (2 * d)); // glorot_uniform of a (d) vector: fan_in = fan_out = d
+  const s = stats(scale.data);
+  if (scale.data.length !== d || s.max > limit || s.min < -limit || s.std < limit / 4) {
+    throw new Error(`AdditiveAttention scale ${s.min}..${s.max} vs ±${limit}`);
+  }
+});
+
+Deno.test("a new layer's own weight needs only its own initialWeight (no table keyed by name)", () => {
+  // A layer defined here alone: weights `kernel` (shared default) and `gain` (its own).
+  class Gain extends Layer {
+    constructor(readonly own: boolean) {
+      super("Gain", { name: "gain_layer", kernel_initializer: "ones" });
+    }
+    computeOutputShape(inputShape: Shape): Shape {
+      return inputShape;
+    }
+    override weightSpecs(inputShape: Shape): WeightSpec[] {
+      return [{ name: "kernel", shape: [inputShape[0] as number, 2] }, {
+        name: "gain",
+        shape: [3],
+      }];
+    }
+    override initialWeight(
+      name: string,
+      shape: readonly number[],
+      init: (shape: number[], initializer?: unknown) => Float32Array,
+    ): Float32Array | undefined {
+      if (!this.own || name !== "gain") return undefined;
+      return init([...shape], { class_name: "Constant", config: { value: 2 } });
+    }
+    call(x: DeviceTensor): DeviceTensor {
+      return x;
+    }
+  }
+  const rng = new SeededRandom(7);
+  const [kernel, gain] = initialWeights(new Gain(true), [4], rng);
+  if (kernel.data.join() !== "1,1,1,1,1,1,1,1") throw new Error(`kernel ${kernel.data}`);
+  if (gain.data.join() !== "2,2,2") throw new Error(`gain ${gain.data}`);
+  let err: unknown;
+  try {
+    initialWeights(new Gain(false), [4], rng);
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof TrainingConfigError) || !String(err.message).includes("weight gain")) {
+    throw new Error(`unknown weight must be refused by name: ${err}`);
+  }
 });
