@@ -136,13 +136,15 @@ export async function loadImageData(o: ImageDataOptions): Promise<ExperimentData
   let labelNames: readonly string[];
   let source: string;
   if (o.dataset === "cifar10") {
-    const dir = o.dataDir ?? sharedDir("cifar10");
+    // The binary batches if a machine has them, else the JPEG re-encoding's zip.
+    const dir = o.dataDir ?? sharedDir("cifar10") ?? sharedDir("cifar-10-jpeg");
     const cifar = await loadCifar10({ seed: o.seed, ...(dir ? { dir } : {}) });
     train = toSplit(cifar.train);
     validation = toSplit(cifar.validation);
     test = toSplit(cifar.test);
     labelNames = cifar.labelNames;
-    source = dir ?? "download cache";
+    // "CIFAR-10 (JPEG re-encoding)" or "CIFAR-10 (binary)": reports must say which.
+    source = `${cifar.source}, ${cifar.sourcePath}`;
   } else {
     const debian = "/usr/share/datasets/fashion-mnist";
     const dir = o.dataDir ??

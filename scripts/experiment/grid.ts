@@ -4,7 +4,8 @@
  * Variants shared by several studies (the baseline) are trained once.
  */
 import { UsageError } from "./errors.ts";
-import type { Family } from "./options.ts";
+import type { Family, Recipe } from "./options.ts";
+import { recipeGrid, type RecipeHyper } from "./recipe.ts";
 
 /** A CNN variant: `convLayers` × (Conv2D → pooling), then Flatten → Dense → Dense softmax. */
 export interface CnnHyper {
@@ -21,7 +22,7 @@ export interface RnnHyper {
 }
 
 /** One model to train. */
-export interface Variant<H = CnnHyper | RnnHyper> {
+export interface Variant<H = CnnHyper | RnnHyper | RecipeHyper> {
   /** Stable id, used for file names (`models/<id>.keras`). */
   id: string;
   /** Short human label, e.g. `BiLSTM 64-64`. */
@@ -40,7 +41,7 @@ export interface Study {
 }
 
 /** The variants and studies of a family. */
-export interface Grid<H = CnnHyper | RnnHyper> {
+export interface Grid<H = CnnHyper | RnnHyper | RecipeHyper> {
   variants: Variant<H>[];
   studies: Study[];
 }
@@ -149,8 +150,9 @@ export function rnnGrid(family: Exclude<Family, "cnn">): Grid<RnnHyper> {
   ], (h) => rnnVariant(family, h));
 }
 
-/** The grid of `family`. */
-export function familyGrid(family: Family): Grid {
+/** The grid of `family`; with `recipe` "best" (cnn only), the best recipe's one-variant grid. */
+export function familyGrid(family: Family, recipe: Recipe = "grid"): Grid {
+  if (recipe === "best") return recipeGrid();
   return family === "cnn" ? cnnGrid() : rnnGrid(family);
 }
 

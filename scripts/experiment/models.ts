@@ -31,11 +31,13 @@ export function kerasInitializer(name: string, config: Record<string, unknown> =
   };
 }
 
-function layer(className: string, config: Record<string, unknown>): KerasObject {
+/** Keras 3's serialized form of a built-in layer. */
+export function layer(className: string, config: Record<string, unknown>): KerasObject {
   return { module: "keras.layers", class_name: className, config, registered_name: null };
 }
 
-function sequential(name: string, layers: KerasObject[]): KerasObject {
+/** Keras 3's serialized form of a Sequential model of `layers`. */
+export function sequential(name: string, layers: KerasObject[]): KerasObject {
   return {
     module: "keras",
     class_name: "Sequential",

@@ -12,6 +12,10 @@ export type Family = "cnn" | "rnn" | "lstm" | "gru";
 export type ImageDataset = "cifar10" | "mnist" | "fashion-mnist";
 /** Every data set name the CLI accepts. */
 export type DatasetName = ImageDataset | "nusax";
+/** What the cnn family trains: the assignment's grid, or the best recipe (`recipe.ts`). */
+export type Recipe = "grid" | "best";
+/** Learning rate over training: constant, or Keras `CosineDecay` from it to 0 over every step. */
+export type LrSchedule = "constant" | "cosine";
 /** Who runs the training loop. */
 export type TrainerName = "engine" | "tfjs";
 /** Which reference forward pass checks the engine: TF.js, the host (scalar) text reference, or the
@@ -74,7 +78,18 @@ export interface ExperimentOptions {
    * rounding too). Training always sums directly.
    */
   conv: ConvAlgorithm;
+  /** cnn: the assignment's grid or the best recipe. */
+  recipe: Recipe;
+  /** Learning-rate schedule (default constant; cosine for `--recipe best`). */
+  lrSchedule: LrSchedule;
+  /** Threads `fit` computes each batch's gradients on (engine trainer), or "auto". */
+  threads: number | "auto";
 }
+
+/** Epochs `--recipe best` trains by default (its cosine schedule decays over exactly these). */
+export const BEST_RECIPE_EPOCHS = 10;
+/** Batch size of `--recipe best` by default (larger GEMMs per step than the grid's 32). */
+export const BEST_RECIPE_BATCH = 64;
 
 /** The `--help` text. */
 export const USAGE: string = `deno task experiment <cnn|rnn|lstm|gru> [options]
@@ -121,6 +136,15 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
   --dropout X              dropout before the classifier (default 0.5)
   --data-dir DIR           folder holding the data set files
   --progress MODE          auto | epoch | variant | none (default auto: epoch lines on a terminal)
+  --recipe grid|best       cnn: the assignment's grid (default), or the best recipe: VGG-style
+                           3 blocks × 2 conv 3×3 (32-64-128) + BatchNormalization, max pooling,
+                           dropout, RandomFlip + RandomTranslation in the model; defaults then
+                           ${BEST_RECIPE_EPOCHS} epochs, batch ${BEST_RECIPE_BATCH}, --lr-schedule cosine, no early stopping
+  --lr-schedule constant|cosine
+                           Adam learning rate constant (default) or CosineDecay to 0 over all
+                           steps (default for --recipe best)
+  --threads N|auto         threads each training batch is split over (engine trainer; default
+                           auto; models with BatchNormalization always train on one)
   --conv auto|direct|winograd
                            Conv2D method of the engine's evaluation (default direct: the run
                            checks the engine against the reference; auto = Winograd for 3×3…7×7)
@@ -157,6 +181,9 @@ const VALUE_FLAGS = new Set([
   "data-dir",
   "progress",
   "conv",
+  "recipe",
+  "lr-schedule",
+  "threads",
 ]);
 const BOOLEAN_FLAGS = new Set([
   "quick",
@@ -321,8 +348,24 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
   }
   const language = oneOf(flags, "language", NUSAX_LANGUAGES, "indonesian");
   const quick = flags.has("quick");
-  const epochs = int(flags, "epochs", text ? (quick ? 2 : 20) : (quick ? 1 : 10));
+  if (text && flags.has("recipe")) {
+    throw new UsageError("--recipe", "the cnn family", family);
+  }
   const trainer = oneOf(flags, "trainer", ["engine", "tfjs"] as const, "engine");
+  const recipe = oneOf(flags, "recipe", ["grid", "best"] as const, "grid");
+  const best = recipe === "best";
+  if (best && trainer === "tfjs") {
+    throw new UsageError(
+      "--trainer",
+      "engine with --recipe best (TF.js has no RandomFlip / RandomTranslation layers)",
+      '"tfjs"',
+    );
+  }
+  const epochs = int(
+    flags,
+    "epochs",
+    text ? (quick ? 2 : 20) : quick ? 1 : best ? BEST_RECIPE_EPOCHS : 10,
+  );
   const reference = oneOf(flags, "reference", ["auto", "tfjs", "host"] as const, "auto");
   if (reference === "host" && !text) {
     throw new UsageError("--reference", "tfjs or auto for the cnn family", '"host"');
@@ -366,14 +409,35 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
   const patience = typeof early === "string"
     ? int(new Map([["early-stopping", early]]), "early-stopping", 3)
     : 3;
-  const earlyStopping = noEarly ? null : { patience, monitor };
+  // The best recipe's cosine schedule decays over exactly --epochs: it stops only when asked.
+  const earlyStopping = noEarly || (best && early === undefined) ? null : { patience, monitor };
+  const lrSchedule = oneOf(
+    flags,
+    "lr-schedule",
+    ["constant", "cosine"] as const,
+    best ? "cosine" : "constant",
+  );
+  if (lrSchedule === "cosine" && (flags.has("reduce-lr-on-plateau") || imdb)) {
+    throw new UsageError(
+      "--lr-schedule",
+      "constant with --reduce-lr-on-plateau / --imdb-protocol (Keras cannot set a scheduled rate)",
+      '"cosine"',
+    );
+  }
+  const threadsFlag = str(flags, "threads");
+  if (threadsFlag !== undefined && threadsFlag !== "auto" && !/^[1-9]\d*$/.test(threadsFlag)) {
+    throw new UsageError("--threads", "an integer ≥ 1 or auto", `"${threadsFlag}"`);
+  }
+  const threads = threadsFlag === undefined || threadsFlag === "auto"
+    ? "auto"
+    : Number(threadsFlag);
   const studies = list(flags, "study");
   const variants = list(flags, "variants");
   const trainSize = flags.has("train-size") ? int(flags, "train-size", 1) : null;
   const maxTokens = flags.has("max-tokens") ? int(flags, "max-tokens", 3, 3) : null;
   const defaultOut = `experiments/${family}-${dataset}${text ? `-${language}` : ""}${
-    quick ? "-quick" : ""
-  }`;
+    best ? "-best" : ""
+  }${quick ? "-quick" : ""}`;
   return {
     family,
     dataset,
@@ -385,7 +449,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     out: str(flags, "out") ?? defaultOut,
     force: flags.has("force"),
     seed: int(flags, "seed", 42, 0),
-    batchSize: int(flags, "batch-size", 32),
+    batchSize: int(flags, "batch-size", best ? BEST_RECIPE_BATCH : 32),
     learningRate: num(flags, "learning-rate", 1e-3, (n) => n > 0, "a number > 0"),
     recurrentInit,
     clipnorm,
@@ -404,5 +468,8 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     dataDir: str(flags, "data-dir") ?? null,
     progress: oneOf(flags, "progress", ["auto", "epoch", "variant", "none"] as const, "auto"),
     conv: oneOf(flags, "conv", CONV_ALGORITHMS, "direct"),
+    recipe,
+    lrSchedule,
+    threads,
   };
 }

@@ -56,13 +56,48 @@ export function referencePathFor(spec: ModelSpec, choice: ReferenceName): Refere
   return needsHostReference(spec) ? "host-reference" : "tfjs-cpu";
 }
 
-/** TF.js predictions over `x` in chunks of `chunk` samples (keeps intermediate tensors small). */
+/**
+ * Keras image augmentation layers: the identity at inference (Keras runs them only in training)
+ * and absent from TF.js's layers.
+ */
+export const INFERENCE_IDENTITY_LAYERS: ReadonlySet<string> = new Set([
+  "RandomFlip",
+  "RandomTranslation",
+  "RandomRotation",
+  "RandomZoom",
+  "RandomContrast",
+]);
+
+/**
+ * `spec` without its inference-identity augmentation layers ({@link INFERENCE_IDENTITY_LAYERS}),
+ * so TF.js can run the same inference model (they hold no weights).
+ */
+export function inferenceSpec(spec: ModelSpec): ModelSpec {
+  const layers = layerObjects(spec);
+  if (!layers.some((l) => INFERENCE_IDENTITY_LAYERS.has(l.class_name))) return spec;
+  const config = spec.config.config as Record<string, unknown>;
+  return {
+    ...spec,
+    config: {
+      ...spec.config,
+      config: {
+        ...config,
+        layers: layers.filter((l) => !INFERENCE_IDENTITY_LAYERS.has(l.class_name)),
+      },
+    },
+  };
+}
+
+/**
+ * TF.js predictions over `x` in chunks of `chunk` samples (keeps intermediate tensors small).
+ * Augmentation layers are left out ({@link inferenceSpec}): at inference they pass images through.
+ */
 export async function tfjsPredictAll(
   spec: ModelSpec,
   x: Tensor,
   chunk = 256,
 ): Promise<Float32Array> {
-  const model = await tfjsModel(spec);
+  const model = await tfjsModel(inferenceSpec(spec));
   try {
     const n = x.shape[0];
     const per = x.size / Math.max(1, n);

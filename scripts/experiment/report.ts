@@ -221,8 +221,11 @@ function settingsLines(results: ExperimentResults): string[] {
     `- data: ${results.dataset.name} — ${results.dataset.train} train / ` +
     `${results.dataset.validation} validation / ${results.dataset.test} test, input ` +
     `[${results.dataset.inputShape}]` +
-    (results.dataset.vocabularySize ? `, vocabulary ${results.dataset.vocabularySize}` : ""),
-    `- training: ${s.trainer}, Adam lr ${s.learningRate}, batch ${s.batchSize}, ≤ ${s.epochs} ` +
+    (results.dataset.vocabularySize ? `, vocabulary ${results.dataset.vocabularySize}` : "") +
+    ` (from ${results.dataset.source})`,
+    `- training: ${s.trainer}, Adam lr ${s.learningRate}` +
+    (s.lrSchedule === "cosine" ? " with cosine decay to 0 over every step" : "") +
+    `, batch ${s.batchSize}, ≤ ${s.epochs} ` +
     `epochs, seed ${s.seed}, dropout ${s.dropout}` +
     (s.clipnorm ? `, clipnorm ${s.clipnorm}` : "") +
     (s.earlyStopping

@@ -18,6 +18,7 @@ import {
   type Variant,
 } from "./grid.ts";
 import { cnnConfig, textConfig } from "./models.ts";
+import { isRecipe, recipeConfig } from "./recipe.ts";
 import type { ExperimentOptions, Family } from "./options.ts";
 import type { ExperimentProgress } from "./progress.ts";
 import { referencePredict } from "./reference.ts";
@@ -79,6 +80,13 @@ export function variantConfig(
   const classes = data.labelNames.length;
   if (family === "cnn") {
     const [h, w, c] = data.inputShape;
+    if (isRecipe(variant.hyper)) {
+      return recipeConfig(
+        variant.hyper,
+        { input: [h, w, c], classes, dropout: o.dropout },
+        variant.id,
+      );
+    }
     return cnnConfig(variant.hyper as CnnHyper, {
       input: [h, w, c],
       classes,
@@ -105,6 +113,8 @@ function settingsOf(o: ExperimentOptions, seed = o.seed): TrainSettings {
     reduceLrOnPlateau: o.reduceLrOnPlateau,
     earlyStopping: o.earlyStopping,
     seed,
+    lrSchedule: o.lrSchedule,
+    workers: o.threads,
   };
 }
 
@@ -305,7 +315,7 @@ export function variantSummary(r: VariantResult): string {
 
 /** The grid this run trains. */
 export function experimentGrid(o: ExperimentOptions): Grid {
-  return selectGrid(familyGrid(o.family), o.studies, o.variants);
+  return selectGrid(familyGrid(o.family, o.recipe), o.studies, o.variants);
 }
 
 /**
@@ -387,6 +397,8 @@ export async function runExperiment(
       batchSize: o.batchSize,
       optimizer: "adam",
       learningRate: o.learningRate,
+      lrSchedule: o.lrSchedule,
+      threads: o.threads,
       loss: "sparse_categorical_crossentropy",
       clipnorm: o.clipnorm,
       reduceLrOnPlateau: o.reduceLrOnPlateau,
@@ -398,7 +410,7 @@ export async function runExperiment(
       quick: o.quick,
       trainSize: o.trainSize,
       dropout: o.dropout,
-      ...(o.family === "cnn" ? { conv: o.conv } : {
+      ...(o.family === "cnn" ? { conv: o.conv, recipe: o.recipe } : {
         recurrentInit: o.recurrentInit,
         sequenceLength: o.sequenceLength,
         maxTokens: o.maxTokens,

@@ -8,6 +8,7 @@ import {
   Adam,
   buildModel,
   Callback,
+  CosineDecay,
   EarlyStopping,
   type KerasObject,
   type Logs,
@@ -19,7 +20,7 @@ import {
 } from "@scratchnet/engine";
 import { tf, tfjsModel } from "./tfjs_model.ts";
 import type { LabelledSplit } from "./data.ts";
-import type { ReduceLrSettings, TrainerName } from "./options.ts";
+import type { LrSchedule, ReduceLrSettings, TrainerName } from "./options.ts";
 import { needsHostReference } from "./reference.ts";
 
 /** What early stopping watches: the lowest validation loss or the highest validation accuracy. */
@@ -38,6 +39,24 @@ export interface TrainSettings {
   /** Keras EarlyStopping restoring the best weights of `monitor`, or null. */
   earlyStopping: { patience: number; monitor: EarlyStoppingMonitor } | null;
   seed: number;
+  /** Constant learning rate, or cosine decay to 0 over every step (default constant). */
+  lrSchedule?: LrSchedule;
+  /** Threads of the engine's `fit` (default "auto"); the TF.js trainer ignores it. */
+  workers?: number | "auto";
+}
+
+/**
+ * The cosine schedule of `s` for `samples` training samples: Keras `CosineDecay` from the
+ * learning rate to 0 over every step of every epoch (`ceil(samples / batch)` steps each), or
+ * null for a constant rate.
+ */
+export function cosineScheduleOf(s: TrainSettings, samples: number): CosineDecay | null {
+  if (s.lrSchedule !== "cosine") return null;
+  return new CosineDecay({
+    initialLearningRate: s.learningRate,
+    decaySteps: Math.max(1, s.epochs * Math.ceil(samples / s.batchSize)),
+    alpha: 0,
+  });
 }
 
 /** Called after every epoch with Keras-style logs (`loss`, `accuracy`, `val_loss`, …). */
@@ -118,9 +137,10 @@ export async function trainWithEngine(
     initialize: { seed: s.seed },
   });
   try {
+    const schedule = cosineScheduleOf(s, train.y.length);
     model.compile({
       optimizer: new Adam({
-        learningRate: s.learningRate,
+        learningRate: schedule ?? s.learningRate,
         ...(s.clipnorm !== null ? { clipnorm: s.clipnorm } : {}),
       }),
       loss: "sparse_categorical_crossentropy",
@@ -147,6 +167,7 @@ export async function trainWithEngine(
       callbacks,
       verbose: 0,
       seed: s.seed,
+      workers: s.workers ?? "auto",
     });
     const h = history.history;
     const bestEpoch = argminPlusOne(h.val_loss ?? []);
@@ -209,6 +230,7 @@ export async function trainWithTfjs(
   const xShape = train.x.shape.slice(1);
   const history: Record<string, number[]> = {};
   let lr = s.learningRate;
+  const schedule = cosineScheduleOf(s, train.y.length);
   let step = 0;
   let best = Infinity, bestWeights: Float32Array[] | null = null, wait = 0;
   let lrBest = Infinity, lrWait = 0;
@@ -253,7 +275,9 @@ export async function trainWithTfjs(
             return sparseCrossEntropy(yt, p);
           }, vars);
           lossSum += value.dataSync()[0] * idx.length;
-          const alpha = (lr * Math.sqrt(1 - 0.999 ** step)) / (1 - 0.9 ** step);
+          // A schedule is evaluated at the optimizer's iteration count before the update.
+          const rate = schedule ? schedule.at(step - 1) : lr;
+          const alpha = (rate * Math.sqrt(1 - 0.999 ** step)) / (1 - 0.9 ** step);
           vars.forEach((v, i) => {
             let g = grads[v.name];
             if (s.clipnorm !== null) {
