@@ -9,6 +9,16 @@ import { TextVectorization } from "../tokenizer/mod.ts";
 import { Batcher, type BatchOutput, type BatchPart } from "./batcher.ts";
 import { type ErrorKind, ServingConfigError, ServingError } from "./errors.ts";
 import { Metrics } from "./metrics.ts";
+import { decodeNpyBody, type NpyBody } from "./npy_body.ts";
+import {
+  decodeImageBody,
+  IMAGE_TYPES,
+  type ImageDecoder,
+  type ImageTarget,
+  imageTargetOf,
+  type PixelRange,
+  pixelRangeOf,
+} from "./image_body.ts";
 
 /** Dtype of a model input as the service accepts it. */
 export type InputDType = "float32" | "int32";
@@ -25,6 +35,11 @@ export interface ModelEntry {
   classNames?: readonly string[];
   /** Dtype per input, overriding what the spec says (default float32). */
   inputDtypes?: readonly InputDType[];
+  /**
+   * Pixel range of image bodies: bytes / 255 (`0-1`) or as they are (`0-255`). Default: `0-255`
+   * when the spec has a Rescaling layer, else `0-1` (as `deno task predict --images`).
+   */
+  pixels?: PixelRange;
 }
 
 /** Options of {@link createHandler}. */
@@ -43,6 +58,15 @@ export interface HandlerOptions {
   maxInstances?: number;
   /** Time a request may take from arrival to answer, ms (default 30000). */
   deadlineMs?: number;
+  /**
+   * Dynamic batching (default true). `false` runs each request's instances as one engine call
+   * inside the request: for hosts where one request cannot wake another (workerd isolates give
+   * each request its own I/O context; a promise settled from another request's timer never
+   * resumes it).
+   */
+  batching?: boolean;
+  /** Decodes image bodies (JPEG/PNG…); without one, image bodies get 415. */
+  imageDecoder?: ImageDecoder;
 }
 
 /** The handler: `fetch`-style, plus `drain()` for graceful shutdown. */
@@ -52,6 +76,13 @@ export interface ServingHandler {
   drain(): Promise<void>;
   /** The metrics registry behind `/metrics`. */
   readonly metrics: Metrics;
+  /**
+   * Atomically serves `entry` under `name` (replacing or adding it). Requests that already chose
+   * the old model finish on it; every later request uses the new one, so each answer comes wholly
+   * from one of the two. Throws {@link ServingConfigError} (the old model stays) when `entry`
+   * cannot be served.
+   */
+  replaceModel(name: string, entry: ModelEntry): void;
 }
 
 interface InputSig {
@@ -68,6 +99,11 @@ interface Served {
   vectorizer: TextVectorization | null;
   classNames: readonly string[] | null;
   batcher: Batcher;
+  /** Runs one engine call (what the batcher calls; also called directly without batching). */
+  run: (parts: BatchPart[], n: number) => BatchOutput[];
+  /** The image an image body is decoded to, when the model takes one image input. */
+  imageTarget: ImageTarget | null;
+  pixels: PixelRange;
 }
 
 const DEFAULTS = {
@@ -131,8 +167,12 @@ export function createHandler(options: HandlerOptions): ServingHandler {
     options.deadlineMs,
     DEFAULTS.deadlineMs,
   );
+  const batching = options.batching ?? true;
+  const imageDecoder = options.imageDecoder;
   const metrics = new Metrics();
   const served = new Map<string, Served>();
+  /** Batchers of replaced models that still hold requests: drain waits for them too. */
+  const retired = new Set<Batcher>();
   for (const [name, entry] of Object.entries(options.models)) {
     served.set(
       name,
@@ -243,75 +283,193 @@ export function createHandler(options: HandlerOptions): ServingHandler {
   }
 
   async function predict(s: Served, req: Request): Promise<Response> {
-    const type = req.headers.get("content-type");
-    if (type !== null && !JSON_TYPES.test(type.trim())) {
+    const type = (req.headers.get("content-type") ?? "application/json").split(";")[0].trim()
+      .toLowerCase();
+    const kind = JSON_TYPES.includes(type)
+      ? "json"
+      : type === NPY_TYPE
+      ? "npy"
+      : IMAGE_TYPES.includes(type)
+      ? "image"
+      : null;
+    if (kind === null) {
       throw new ServingError(
         415,
         "unsupported_media_type",
         "content-type",
-        `expected a JSON body (application/json), received ${type}`,
+        `expected application/json, ${NPY_TYPE} or an image (${IMAGE_TYPES.join(", ")}), ` +
+          `received ${type}`,
       );
     }
     const started = performance.now();
-    const text = await readBody(req, maxBodyBytes, deadlineMs);
+    const bytes = await readBody(req, maxBodyBytes, deadlineMs);
+    let request: DecodedRequest;
+    if (kind === "json") request = decodeJson(s, bytes);
+    else if (kind === "npy") request = decodeNpy(s, decodeNpyBody(bytes));
+    else request = await decodeImage(s, bytes);
+    const left = Math.max(1, deadlineMs - (performance.now() - started));
+    const outputs = batching
+      ? await s.batcher.submit(request.parts, request.n, left)
+      : runAlone(s, request);
+    if (request.columnar) return json({ outputs: toColumns(s, outputs, request.n) });
+    return json({ predictions: toPredictions(s, outputs, request.n) });
+  }
+
+  function decodeJson(s: Served, bytes: Uint8Array): DecodedRequest {
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      fail("invalid_json", "body", "expected UTF-8 JSON, received invalid UTF-8");
+    }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch (e) {
-      throw new ServingError(
-        400,
-        "invalid_json",
-        "body",
-        `expected a JSON object: ${(e as Error).message}`,
-      );
+      fail("invalid_json", "body", `expected a JSON object: ${(e as Error).message}`);
     }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new ServingError(
-        400,
+    if (!isPlainObject(body)) {
+      fail(
         "invalid_body",
         "body",
-        `expected a JSON object {"instances": [...]}, received ${describe(body)}`,
+        `expected a JSON object {"instances": [...]} or {"inputs": ...}, received ${
+          describe(body)
+        }`,
       );
     }
-    const instances = (body as Record<string, unknown>).instances;
+    if ("instances" in body && "inputs" in body) {
+      fail(
+        "invalid_body",
+        "body",
+        'expected either "instances" (row format) or "inputs" (columnar format), not both',
+      );
+    }
+    if ("inputs" in body) {
+      const { columns, n } = columnsOf(s, body.inputs);
+      checkCount(n, "inputs");
+      return { parts: decodeColumns(s, columns), n, columnar: true };
+    }
+    const instances = body.instances;
     if (instances === undefined) {
-      const columnar = "inputs" in (body as Record<string, unknown>);
-      throw new ServingError(
-        400,
+      fail(
         "invalid_body",
         "instances",
-        columnar
-          ? 'the columnar "inputs" format is not supported; send {"instances": [...]} (row format)'
-          : 'expected a field "instances" holding an array',
+        'expected a field "instances" holding an array (or "inputs", the columnar format)',
       );
     }
     if (!Array.isArray(instances) || instances.length === 0) {
-      throw new ServingError(
-        400,
+      fail(
         "invalid_body",
         "instances",
         `expected a non-empty array, received ${describe(instances)}`,
       );
     }
-    if (instances.length > maxInstances) {
+    checkCount(instances.length, "instances");
+    return { parts: decodeInstances(s, instances), n: instances.length, columnar: false };
+  }
+
+  function checkCount(n: number, field: string): void {
+    if (n > maxInstances) {
       throw new ServingError(
         413,
         "too_many_instances",
-        "instances",
-        `expected at most ${maxInstances} instances, received ${instances.length}`,
+        field,
+        `expected at most ${maxInstances} instances, received ${n}`,
       );
     }
-    const parts = decodeInstances(s, instances);
-    const left = Math.max(1, deadlineMs - (performance.now() - started));
-    const outputs = await s.batcher.submit(parts, instances.length, left);
-    return json({ predictions: toPredictions(s, outputs, instances.length) });
+  }
+
+  function decodeNpy(s: Served, body: NpyBody): DecodedRequest {
+    if (s.inputs.length !== 1) {
+      fail(
+        "invalid_body",
+        "content-type",
+        `model ${s.name} has ${s.inputs.length} inputs (${
+          s.inputs.map((i) => i.name).join(", ")
+        }): send JSON objects keyed by input name`,
+      );
+    }
+    const sig = s.inputs[0];
+    const one = body.shape.slice(1);
+    if (
+      body.shape.length !== sig.shape.length + 1 ||
+      sig.shape.some((d, j) => d !== null && d !== one[j]) || body.shape.includes(0)
+    ) {
+      fail(
+        "shape",
+        "body",
+        `expected an array of shape (n, ${shapeText(sig.shape)}) for input ${sig.name}, ` +
+          `received (${body.shape.join(", ")})`,
+      );
+    }
+    const n = body.shape[0];
+    checkCount(n, "body");
+    const per = one.reduce((a, b) => a * b, 1);
+    const at = (i: number) => `body[${Math.floor(i / per)}]` + (per > 1 ? `[flat ${i % per}]` : "");
+    let data: Float32Array | Int32Array;
+    if (sig.dtype === "int32") {
+      if (body.dtype !== "int32" && body.dtype !== "uint8") {
+        fail(
+          "dtype",
+          "body",
+          `expected int32 or uint8 values (input ${sig.name} is int32), received ${body.dtype}`,
+        );
+      }
+      data = body.data instanceof Int32Array ? body.data : Int32Array.from(body.data);
+    } else if (body.data instanceof Float32Array || body.data instanceof Float64Array) {
+      data = body.data instanceof Float32Array ? body.data : Float32Array.from(body.data);
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i])) {
+          fail(
+            "non_finite",
+            at(i),
+            `expected a finite float32 number (|x| < 3.4e38), received ${body.data[i]}`,
+          );
+        }
+      }
+    } else data = Float32Array.from(body.data);
+    return { parts: [{ data, shape: one }], n, columnar: false };
+  }
+
+  async function decodeImage(s: Served, bytes: Uint8Array): Promise<DecodedRequest> {
+    if (s.inputs.length !== 1 || s.imageTarget === null) {
+      fail(
+        "invalid_body",
+        "content-type",
+        `model ${s.name} does not take images (inputs ${
+          s.inputs.map((i) => `${i.name} [${shapeText(i.shape)}]`).join(", ")
+        }); an image body needs one input shaped [height, width, 1|3|4]`,
+      );
+    }
+    if (!imageDecoder) {
+      throw new ServingError(
+        415,
+        "unsupported_media_type",
+        "content-type",
+        "this host decodes no images: send JSON or .npy pixels",
+      );
+    }
+    const t = s.imageTarget;
+    const data = await decodeImageBody(imageDecoder, bytes, t, s.pixels);
+    return { parts: [{ data, shape: [t.height, t.width, t.channels] }], n: 1, columnar: false };
   }
 
   const handler = handle as ServingHandler;
   Object.defineProperty(handler, "metrics", { value: metrics });
+  handler.replaceModel = (name: string, entry: ModelEntry) => {
+    const next = prepare(name, entry, { maxBatchSize, maxWaitMs, maxQueue }, metrics);
+    const old = served.get(name);
+    // One Map write: a request either found the old entry already (and its batcher runs it) or
+    // finds the new one.
+    served.set(name, next);
+    for (const b of retired) if (b.pending === 0) retired.delete(b);
+    if (old && old.batcher.pending > 0) retired.add(old.batcher);
+  };
   handler.drain = () => {
     draining = true;
-    const busy = () => inFlight > 0 || [...served.values()].some((s) => s.batcher.pending > 0);
+    const busy = () =>
+      inFlight > 0 || [...served.values()].some((s) => s.batcher.pending > 0) ||
+      [...retired].some((b) => b.pending > 0);
     if (!busy()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const check = () => (busy() ? idle.push(check) : resolve());
@@ -325,7 +483,23 @@ export function createHandler(options: HandlerOptions): ServingHandler {
  * Content types read as JSON: `application/json`, and what `fetch` with a string body
  * (`text/plain`) and `curl -d` (`application/x-www-form-urlencoded`) send, as TF Serving does.
  */
-const JSON_TYPES = /^(application\/json|text\/plain|application\/x-www-form-urlencoded)\s*(;|$)/i;
+const JSON_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"];
+
+/** Content type of `.npy` bodies. */
+const NPY_TYPE = "application/x-npy";
+
+/** A request body turned into engine inputs. */
+interface DecodedRequest {
+  parts: BatchPart[];
+  n: number;
+  /** Whether the body used the columnar `inputs` format (the answer then uses `outputs`). */
+  columnar: boolean;
+}
+
+/** One engine call for one request (no batching), with the batcher's error handling. */
+function runAlone(s: Served, request: DecodedRequest): BatchOutput[] {
+  return s.run(request.parts, request.n);
+}
 
 type Route =
   | { kind: "healthz" | "readyz" | "metrics" | "models"; model?: undefined }
@@ -380,8 +554,8 @@ function json(
   });
 }
 
-/** Reads the body as UTF-8 text, refusing (413) more than `limit` bytes before reading them all. */
-async function readBody(req: Request, limit: number, deadlineMs: number): Promise<string> {
+/** Reads the body's bytes, refusing (413) more than `limit` bytes before reading them all. */
+async function readBody(req: Request, limit: number, deadlineMs: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) {
     throw new ServingError(
@@ -391,7 +565,7 @@ async function readBody(req: Request, limit: number, deadlineMs: number): Promis
       `expected at most ${limit} bytes, the request declares ${declared}`,
     );
   }
-  if (req.body === null) return "";
+  if (req.body === null) return new Uint8Array(0);
   const reader = req.body.getReader();
   // A client that sends its body too slowly is cut off at the deadline (408).
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -447,16 +621,7 @@ async function readBody(req: Request, limit: number, deadlineMs: number): Promis
     all.set(c, at);
     at += c.byteLength;
   }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(all);
-  } catch {
-    throw new ServingError(
-      400,
-      "invalid_json",
-      "body",
-      "expected UTF-8 JSON, received invalid UTF-8",
-    );
-  }
+  return all;
 }
 
 function describe(v: unknown): string {
@@ -471,60 +636,122 @@ function fail(kind: ErrorKind, field: string, message: string): never {
   throw new ServingError(400, kind, field, message);
 }
 
+/** A value of one input for one instance, and the request field it came from. */
+type FieldValue = { value: unknown; field: string };
+
 /** The per-input parts of a request's instances, validated against the model's signature. */
 function decodeInstances(s: Served, instances: unknown[]): BatchPart[] {
   const multi = s.inputs.length > 1;
+  return decodeColumns(
+    s,
+    s.inputs.map((sig) =>
+      instances.map((inst, k) => {
+        const field = `instances[${k}]`;
+        if (multi || isPlainObject(inst)) {
+          if (!isPlainObject(inst)) {
+            fail(
+              "invalid_body",
+              field,
+              `expected an object keyed by input name (${
+                s.inputs.map((x) => x.name).join(", ")
+              }), received ${describe(inst)}`,
+            );
+          }
+          const known = new Set(s.inputs.map((x) => x.name));
+          const extra = Object.keys(inst).find((key) => !known.has(key));
+          if (extra !== undefined) {
+            fail(
+              "invalid_body",
+              `${field}.${extra}`,
+              `unknown input "${extra}"; expected ${[...known].join(", ")}`,
+            );
+          }
+          if (!(sig.name in inst)) {
+            fail(
+              "invalid_body",
+              `${field}.${sig.name}`,
+              `missing input "${sig.name}"`,
+            );
+          }
+          return { value: inst[sig.name], field: `${field}.${sig.name}` };
+        }
+        return { value: inst, field };
+      })
+    ),
+  );
+}
+
+/** Validates each input's values (one per instance) into its batch part. */
+function decodeColumns(s: Served, columns: FieldValue[][]): BatchPart[] {
   return s.inputs.map((sig, i) => {
-    const values = instances.map((inst, k) => {
-      const field = `instances[${k}]`;
-      if (multi || isPlainObject(inst)) {
-        if (!isPlainObject(inst)) {
-          fail(
-            "invalid_body",
-            field,
-            `expected an object keyed by input name (${
-              s.inputs.map((x) => x.name).join(", ")
-            }), received ${describe(inst)}`,
-          );
-        }
-        const known = new Set(s.inputs.map((x) => x.name));
-        const extra = Object.keys(inst).find((key) => !known.has(key));
-        if (extra !== undefined) {
-          fail(
-            "invalid_body",
-            `${field}.${extra}`,
-            `unknown input "${extra}"; expected ${[...known].join(", ")}`,
-          );
-        }
-        if (!(sig.name in inst)) {
-          fail(
-            "invalid_body",
-            `${field}.${sig.name}`,
-            `missing input "${sig.name}"`,
-          );
-        }
-        return { value: inst[sig.name], field: `${field}.${sig.name}` };
-      }
-      return { value: inst, field };
-    });
-    if (
-      i === 0 && s.vectorizer && values.some((v) => typeof v.value === "string")
-    ) {
+    const values = columns[i];
+    if (i === 0 && s.vectorizer && values.some((v) => typeof v.value === "string")) {
       return vectorize(s, sig, values);
     }
     return numericPart(sig, values);
   });
 }
 
+/**
+ * TF Serving's columnar format: `"inputs"` is the batch of the only input (a list), or an object
+ * of batches by input name, all of the same length. Returns one column per model input.
+ */
+function columnsOf(s: Served, inputs: unknown): { columns: FieldValue[][]; n: number } {
+  const names = s.inputs.map((x) => x.name);
+  const batchOf = (v: unknown, field: string): FieldValue[] => {
+    if (!Array.isArray(v) || v.length === 0) {
+      fail(
+        "invalid_body",
+        field,
+        `expected a non-empty list (one entry per instance), received ${describe(v)}`,
+      );
+    }
+    return v.map((value, k) => ({ value, field: `${field}[${k}]` }));
+  };
+  let columns: FieldValue[][];
+  if (isPlainObject(inputs)) {
+    const extra = Object.keys(inputs).find((key) => !names.includes(key));
+    if (extra !== undefined) {
+      fail(
+        "invalid_body",
+        `inputs.${extra}`,
+        `unknown input "${extra}"; expected ${names.join(", ")}`,
+      );
+    }
+    const missing = names.find((name) => !(name in inputs));
+    if (missing !== undefined) {
+      fail("invalid_body", `inputs.${missing}`, `missing input "${missing}"`);
+    }
+    columns = names.map((name) => batchOf(inputs[name], `inputs.${name}`));
+  } else if (names.length === 1) {
+    columns = [batchOf(inputs, "inputs")];
+  } else {
+    fail(
+      "invalid_body",
+      "inputs",
+      `expected an object of batches keyed by input name (${names.join(", ")}), received ${
+        describe(inputs)
+      }`,
+    );
+  }
+  const n = columns[0].length;
+  columns.forEach((c, i) => {
+    if (c.length !== n) {
+      fail(
+        "shape",
+        `inputs.${names[i]}`,
+        `expected ${n} instances like inputs.${names[0]}, received ${c.length}`,
+      );
+    }
+  });
+  return { columns, n };
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function vectorize(
-  s: Served,
-  sig: InputSig,
-  values: { value: unknown; field: string }[],
-): BatchPart {
+function vectorize(s: Served, sig: InputSig, values: FieldValue[]): BatchPart {
   const bad = values.find((v) => typeof v.value !== "string");
   if (bad) {
     fail(
@@ -563,10 +790,7 @@ function vectorize(
 }
 
 /** Flattens nested arrays of numbers of the input's shape, checking every value. */
-function numericPart(
-  sig: InputSig,
-  values: { value: unknown; field: string }[],
-): BatchPart {
+function numericPart(sig: InputSig, values: FieldValue[]): BatchPart {
   let shape: number[] | null = null;
   const out: number[] = [];
   for (const { value, field } of values) {
@@ -703,6 +927,16 @@ function nest(
   );
 }
 
+/** Columnar answer: each output's batch, keyed by output name when there are several. */
+function toColumns(s: Served, outputs: BatchOutput[], n: number): unknown {
+  const batches = outputs.map((o) => {
+    const per = o.shape.reduce((a, b) => a * b, 1);
+    return Array.from({ length: n }, (_, k) => nest(o.data, k * per, o.shape, 0));
+  });
+  if (s.outputs.length === 1) return batches[0];
+  return Object.fromEntries(s.outputs.map((o, j) => [o.name, batches[j]]));
+}
+
 function signature(s: Served): Record<string, unknown> {
   return {
     name: s.name,
@@ -717,6 +951,7 @@ function signature(s: Served): Record<string, unknown> {
       dtype: "float32",
     })),
     classNames: s.classNames,
+    image: s.imageTarget ? { ...s.imageTarget, pixels: s.pixels } : null,
     preprocessing: s.vectorizer
       ? {
         className: "TextVectorization",
@@ -792,6 +1027,9 @@ function prepare(
     onBatch: (size) => metrics.batch(name, size),
   });
   metrics.queueDepth(name, () => batcher.depth);
+  const imageTarget = inputs.length === 1 && inputs[0].dtype === "float32"
+    ? imageTargetOf(inputs[0].shape)
+    : null;
   return {
     name,
     model,
@@ -800,6 +1038,13 @@ function prepare(
     vectorizer,
     classNames: entry.classNames ?? null,
     batcher,
+    run: (parts, n) => {
+      const out = run(parts, n);
+      metrics.batch(name, n);
+      return out;
+    },
+    imageTarget,
+    pixels: entry.pixels ?? pixelRangeOf(entry.spec?.config),
   };
 }
 

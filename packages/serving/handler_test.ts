@@ -256,7 +256,8 @@ Deno.test("bad requests interleaved with good ones in one batch window: the good
     { instances: [[1, 2, 3, 1e999]] },
     { instances: [[[1, 2, 3, 4]]] },
     { instances: {} },
-    { inputs: [[1, 2, 3, 4]] },
+    { inputs: [[1, 2, 3]] },
+    { instances: [[1, 2, 3, 4]], inputs: [[1, 2, 3, 4]] },
     [],
     "null",
   ];
@@ -317,11 +318,12 @@ Deno.test("every error path names the field and what was expected", async () => 
   await errorOf(await handler(post("mlp", { instances: [] })), 400, "invalid_body", "instances");
   await errorOf(await handler(post("mlp", { instances: 5 })), 400, "invalid_body", "instances");
   await errorOf(
-    await handler(post("mlp", { inputs: [[1, 2, 3, 4]] })),
+    await handler(post("mlp", { instances: [[1, 2, 3, 4]], inputs: [[1, 2, 3, 4]] })),
     400,
     "invalid_body",
-    "instances",
+    "body",
   );
+  await errorOf(await handler(post("mlp", { other: 1 })), 400, "invalid_body", "instances");
   await errorOf(await handler(post("mlp", "[1]")), 400, "invalid_body", "body");
   await errorOf(
     await handler(post("heads", { instances: [{ y: [1, 2, 3, 4] }] })),

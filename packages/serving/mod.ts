@@ -28,3 +28,18 @@ export {
 } from "./batcher.ts";
 export { type ErrorBody, type ErrorKind, ServingConfigError, ServingError } from "./errors.ts";
 export { BATCH_BUCKETS, LATENCY_BUCKETS, Metrics } from "./metrics.ts";
+export {
+  decodeNpyBody,
+  encodeNpy,
+  NPY_BODY_DTYPES,
+  type NpyBody,
+  type NpyBodyDtype,
+} from "./npy_body.ts";
+export {
+  IMAGE_TYPES,
+  type ImageDecoder,
+  type ImageTarget,
+  imageTargetOf,
+  type PixelRange,
+  pixelRangeOf,
+} from "./image_body.ts";
