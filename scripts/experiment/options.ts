@@ -84,6 +84,8 @@ export interface ExperimentOptions {
   lrSchedule: LrSchedule;
   /** Threads `fit` computes each batch's gradients on (engine trainer), or "auto". */
   threads: number | "auto";
+  /** Test samples the reference checks (the first N), or null for the whole test split. */
+  referenceSize: number | null;
 }
 
 /** Epochs `--recipe best` trains by default (its cosine schedule decays over exactly these). */
@@ -108,6 +110,8 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
                            TF.js lacks (GRU reset_after=true)
   --reference auto|tfjs|host
                            the forward pass the engine is compared with (default auto)
+  --reference-size N       check the reference on the first N test samples only (default: all;
+                           the engine's scores are always on the whole test split)
   --out DIR                output folder (default experiments/<family>-<dataset>)
   --force                  overwrite results already in --out
   --seed N                 initial weights, shuffling and dropout (default 42)
@@ -184,6 +188,7 @@ const VALUE_FLAGS = new Set([
   "recipe",
   "lr-schedule",
   "threads",
+  "reference-size",
 ]);
 const BOOLEAN_FLAGS = new Set([
   "quick",
@@ -471,5 +476,6 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     recipe,
     lrSchedule,
     threads,
+    referenceSize: flags.has("reference-size") ? int(flags, "reference-size", 1) : null,
   };
 }

@@ -165,6 +165,8 @@ Deno.test("cnn --recipe best --quick end to end: .keras round trip, engine = TF.
     "--quick",
     "--train-size",
     "64",
+    "--reference-size",
+    "100",
     "--out",
     out,
     "--force",
@@ -176,11 +178,16 @@ Deno.test("cnn --recipe best --quick end to end: .keras round trip, engine = TF.
   assert.equal(v.hyper.recipe, "vgg");
   assert.equal(v.params, recipeParamCount(BEST_RECIPE, [28, 28, 1], 10));
   assert.equal(v.reference!.path, "tfjs-cpu");
+  // --reference-size: TF.js saw the first 100 of the 256 quick test images, the engine all.
+  assert.equal(v.reference!.samples, 100);
+  assert.equal(v.engine!.confusionMatrix.flat().reduce((a, b) => a + b, 0), 256);
   assert.equal(v.agreement, 1);
   assert.ok(v.maxAbsDiff! <= 1e-5, `max |Δp| ${v.maxAbsDiff}`);
   assert.equal(results.settings.lrSchedule, "cosine");
   const report = await Deno.readTextFile(`${out}/report.md`);
   assert.match(report, /cosine decay to 0/);
   assert.match(report, /\| best \| `vgg3x2_f32-64-128_bn_aug` \|/);
+  assert.match(report, /\(first 100\)/);
+  assert.match(report, /argmax agrees on \d+ of 100 test predictions over 1 models/);
   await Deno.remove(out, { recursive: true });
 });

@@ -28,6 +28,17 @@ function monitorName(results: ExperimentResults): string {
   return es?.monitor ?? "val_loss";
 }
 
+/** Test samples the variant's reference ran on (all, unless `--reference-size` cut them). */
+function referenceSamples(r: VariantResult, results: ExperimentResults): number {
+  return r.reference?.samples ?? results.dataset.test;
+}
+
+/** The reference's macro-F1, saying "on the first N" when it did not see the whole test split. */
+function referenceF1(r: VariantResult, results: ExperimentResults): string {
+  const n = referenceSamples(r, results);
+  return f4(r.reference?.macroF1) + (n < results.dataset.test ? ` (first ${n})` : "");
+}
+
 function byId(results: ExperimentResults): Map<string, VariantResult> {
   return new Map(results.variants.map((v) => [v.id, v]));
 }
@@ -85,7 +96,7 @@ export function studyTable(study: Study, results: ExperimentResults): string {
       `| ${e.value} | \`${r.id}\` | ${r.params} | ${epochs(r)} | ` +
         `${f4(r.validationMacroF1)} | ${repeated ? `**${meanStd(r)}** | ` : ""}` +
         `${repeated ? f4(r.engine?.macroF1) : `**${f4(r.engine?.macroF1)}**`} | ${
-          f4(r.reference?.macroF1)
+          referenceF1(r, results)
         } | ` +
         `${f4(r.engine?.accuracy)} | ${pct(r.agreement)} | ${exp(r.maxAbsDiff)} |`,
     );
@@ -104,7 +115,7 @@ export function agreementTable(results: ExperimentResults): string {
     if (r.error || !r.engine || !r.reference) continue;
     rows.push(
       `| \`${r.id}\` | ${r.reference.path} | ${f4(r.engine.macroF1)} | ${
-        f4(r.reference.macroF1)
+        referenceF1(r, results)
       } | ` +
         `${pct(r.agreement)} | ${exp(r.maxAbsDiff)} | ${r.engine.predictSeconds.toFixed(2)} | ` +
         `${r.reference.predictSeconds.toFixed(2)} | ${r.trainSeconds?.toFixed(1)} | ${r.trainer}` +
@@ -188,16 +199,22 @@ export function conclusion(results: ExperimentResults): string[] {
     );
   }
   if (ok.length) {
-    const totalTest = ok.length * results.dataset.test;
-    const agreeing = ok.reduce((s, r) => s + Math.round(r.agreement! * results.dataset.test), 0);
+    const checked = ok.map((r) => referenceSamples(r, results));
+    const totalTest = checked.reduce((a, b) => a + b, 0);
+    const agreeing = ok.reduce((s, r, i) => s + Math.round(r.agreement! * checked[i]), 0);
     const worst = Math.max(...ok.map((r) => r.maxAbsDiff!));
-    const sameF1 = ok.filter((r) => r.engine!.macroF1 === r.reference!.macroF1).length;
+    // Macro-F1 is comparable only where the reference saw the whole test split.
+    const whole = ok.filter((r, i) => checked[i] === results.dataset.test);
+    const sameF1 = whole.filter((r) => r.engine!.macroF1 === r.reference!.macroF1).length;
     const paths = [...new Set(ok.map((r) => r.reference!.path))].join(" and ");
     out.push(
       `Engine vs reference (${paths}) on the reloaded .keras files: argmax agrees on ` +
         `${agreeing} of ${totalTest} test predictions over ${ok.length} models, the largest ` +
-        `probability difference is ${worst.toExponential(2)}, and macro-F1 is identical for ` +
-        `${sameF1} of ${ok.length} models.`,
+        `probability difference is ${worst.toExponential(2)}` +
+        (whole.length
+          ? `, and macro-F1 is identical for ${sameF1} of ${whole.length} models` +
+            (whole.length < ok.length ? " checked on the whole test split." : ".")
+          : " (the reference saw only the first test samples, so macro-F1 is not compared)."),
     );
   }
   const failed = results.variants.filter((r) => r.error);

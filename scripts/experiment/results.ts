@@ -57,6 +57,9 @@ export interface VariantResult {
     accuracy: number;
     macroF1: number;
     predictSeconds: number;
+    /** Set when the reference ran on the first `samples` test samples only (`--reference-size`):
+     * its scores, `agreement` and `maxAbsDiff` are then over those. */
+    samples?: number;
   };
   /**
    * With `--repeats` > 1: every seed's run, scored in memory (the kept run — best validation

@@ -276,21 +276,31 @@ export async function runVariant(
       weights: loaded.spec.weights,
       kerasVersion: loaded.meta.kerasVersion,
     };
+    // The reference (TF.js cpu) is slow on large CNNs: --reference-size checks a prefix.
+    const testCount = data.test.y.length;
+    const refCount = Math.min(o.referenceSize ?? testCount, testCount);
+    const refX = refCount < testCount ? data.test.x.sliceBatch(0, refCount) : data.test.x;
     const t2 = performance.now();
     const ref = await stage(
       variant.id,
       "reference forward pass",
-      () => referencePredict(spec, data.test.x, o.reference),
+      () => referencePredict(spec, refX, o.reference),
     );
     const t3 = performance.now();
-    const refMetrics = predictionMetrics(data.test.y, ref.probs, classes, (t3 - t2) / 1000);
+    const refMetrics = predictionMetrics(
+      data.test.y.subarray(0, refCount),
+      ref.probs,
+      classes,
+      (t3 - t2) / 1000,
+    );
     result.reference = {
       path: ref.path,
       accuracy: refMetrics.accuracy,
       macroF1: refMetrics.macroF1,
       predictSeconds: refMetrics.predictSeconds,
+      ...(refCount < testCount ? { samples: refCount } : {}),
     };
-    Object.assign(result, compareProbs(probs, ref.probs, classes));
+    Object.assign(result, compareProbs(probs.subarray(0, refCount * classes), ref.probs, classes));
   } finally {
     model.dispose();
   }
@@ -410,12 +420,14 @@ export async function runExperiment(
       quick: o.quick,
       trainSize: o.trainSize,
       dropout: o.dropout,
-      ...(o.family === "cnn" ? { conv: o.conv, recipe: o.recipe } : {
-        recurrentInit: o.recurrentInit,
-        sequenceLength: o.sequenceLength,
-        maxTokens: o.maxTokens,
-        embeddingDim: o.embeddingDim,
-      }),
+      ...(o.family === "cnn"
+        ? { conv: o.conv, recipe: o.recipe, referenceSize: o.referenceSize }
+        : {
+          recurrentInit: o.recurrentInit,
+          sequenceLength: o.sequenceLength,
+          maxTokens: o.maxTokens,
+          embeddingDim: o.embeddingDim,
+        }),
     },
     environment: {
       deno: Deno.version.deno,
