@@ -72,6 +72,10 @@ import { REPEAT_VECTOR } from "./repeat_vector.ts";
 import { PERMUTE } from "./permute.ts";
 import { MASKING } from "./masking.ts";
 import { SPATIAL_DROPOUT1D } from "./spatial_dropout1d.ts";
+import { MAX_POOLING3D } from "./max_pooling3d.ts";
+import { AVERAGE_POOLING3D } from "./average_pooling3d.ts";
+import { GLOBAL_MAX_POOLING3D } from "./global_max_pooling3d.ts";
+import { GLOBAL_AVERAGE_POOLING3D } from "./global_average_pooling3d.ts";
 
 /** The layer classes the engine runs, in the order `supportedLayerClasses()` lists them. */
 export const LAYER_CLASSES: readonly LayerClass[] = [
@@ -117,6 +121,11 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   PERMUTE,
   MASKING,
   SPATIAL_DROPOUT1D,
+  // Video (3-D) layers
+  MAX_POOLING3D,
+  AVERAGE_POOLING3D,
+  GLOBAL_MAX_POOLING3D,
+  GLOBAL_AVERAGE_POOLING3D,
   // RNN layers
   EMBEDDING,
   SIMPLE_RNN,

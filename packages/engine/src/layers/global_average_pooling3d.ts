@@ -1,0 +1,26 @@
+/**
+ * Keras `GlobalAveragePooling3D`.
+ *
+ * @module
+ */
+import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { GLOBAL_POOLING3D_TRAINING, GlobalPooling3D } from "./global_pooling3d.ts";
+
+/**
+ * Keras `GlobalAveragePooling3D` on `[batch, depth, rows, cols, channels]`: each channel's mean
+ * over the volume; `keepdims` keeps three axes of 1.
+ */
+export class GlobalAveragePooling3D extends GlobalPooling3D {
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("GlobalAveragePooling3D", "avg", config, options);
+  }
+}
+
+/** The `GlobalAveragePooling3D` layer class (see `layer_class.ts`). */
+export const GLOBAL_AVERAGE_POOLING3D: LayerClass<GlobalAveragePooling3D> = defineLayer({
+  className: "GlobalAveragePooling3D",
+  aliases: ["GlobalAvgPool3D"],
+  create: (config, options) => new GlobalAveragePooling3D(config, options),
+  training: GLOBAL_POOLING3D_TRAINING,
+});
