@@ -3,8 +3,11 @@
  * script in a child process draining an in-flight request on SIGTERM.
  */
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { buildModel, Tensor } from "../packages/engine/mod.ts";
+import { encode as encodePng } from "@cwasm/lodepng";
+import { decodeImage, resizeImage } from "../packages/datasets/mod.ts";
+import { buildModel, type KerasObject, type Model, Tensor } from "../packages/engine/mod.ts";
 import { saveKeras } from "../packages/keras-importer/mod.ts";
+import { TextVectorization } from "../packages/tokenizer/mod.ts";
 import { parseServeApiArgs, serveApi, ServeApiUsageError } from "./serve_api.ts";
 
 const CONFIG = {
@@ -53,6 +56,187 @@ Deno.test("parseServeApiArgs: models, loopback default, limits, refusals by flag
   throws(() => parseServeApiArgs(["--model", "a=x", "--max-batch-size", "0"]), /--max-batch-size/);
   throws(() => parseServeApiArgs(["--model", "a=x", "--frobnicate"]), /unknown flag/);
   throws(() => parseServeApiArgs(["--model"]), /needs a value/);
+  const g = parseServeApiArgs([
+    "--model=t=m.keras",
+    "--preprocessing",
+    "t=v.json",
+    "--watch",
+    "--no-batching",
+  ]);
+  assertEquals([g.preprocessing, g.watch, g.limits], [{ t: "v.json" }, true, { batching: false }]);
+  throws(
+    () => parseServeApiArgs(["--model", "a=x", "--preprocessing", "b=y"]),
+    /no --model named b/,
+  );
+});
+
+function build(config: KerasObject, seed: number): Model {
+  return buildModel({ config, weights: {} }, { initialize: { seed } });
+}
+
+Deno.test("serveApi --watch: a model file replaced under concurrent load; none lost, each answer old or new", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "serve_api_reload_" });
+  const [a, b] = [build(CONFIG, 31), build(CONFIG, 32)];
+  const lines: string[] = [];
+  try {
+    const path = `${dir}/mlp.keras`;
+    await saveKeras(a, path);
+    await saveKeras(b, `${dir}/next.keras.part`);
+    const next = await Deno.readFile(`${dir}/next.keras.part`);
+    const server = await serveApi({
+      models: { mlp: path },
+      watch: true,
+      port: 0,
+      limits: { maxWaitMs: 1 },
+      log: (line) => lines.push(line),
+    });
+    const x = [[0.25, -0.5, 1.5]];
+    const answer = (m: Model) =>
+      JSON.stringify([...m.predict(new Tensor(Float32Array.from(x.flat()), [1, 3])).data]);
+    const [fromA, fromB] = [answer(a), answer(b)];
+    assert(fromA !== fromB);
+    let sent = 0, old = 0, fresh = 0, stop = false;
+    const failures: string[] = [];
+    const client = async () => {
+      while (!stop) {
+        sent++;
+        const res = await fetch(`${server.url}/v1/models/mlp:predict`, {
+          method: "POST",
+          body: JSON.stringify({ instances: x }),
+        });
+        const text = await res.text();
+        if (res.status !== 200) {
+          failures.push(`${res.status} ${text}`);
+          continue;
+        }
+        const got = JSON.stringify(JSON.parse(text).predictions[0]);
+        if (got === fromA) old++;
+        else if (got === fromB) fresh++;
+        else failures.push(`neither model's answer: ${got}`);
+      }
+    };
+    try {
+      const clients = Array.from({ length: 6 }, client);
+      await new Promise((r) => setTimeout(r, 150));
+      // First half a file (a writer caught mid-copy): it fails to load, the old model stays…
+      await Deno.writeFile(path, next.subarray(0, next.length >> 1));
+      for (let i = 0; i < 200 && !lines.some((l) => l.includes("failed")); i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assert(lines.some((l) => l.includes("reload of mlp failed")), lines.join("\n"));
+      // …then the whole file, replaced atomically by rename.
+      await Deno.writeFile(`${dir}/tmp`, next);
+      await Deno.rename(`${dir}/tmp`, path);
+      for (let i = 0; i < 400 && fresh === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 100));
+      stop = true;
+      await Promise.all(clients);
+    } finally {
+      stop = true;
+      await server.shutdown();
+    }
+    assertEquals(failures, []);
+    assert(old > 0 && fresh > 0, `old ${old}, new ${fresh}`);
+    assertEquals(old + fresh, sent);
+    assert(lines.some((l) => l.includes("reloaded mlp")), lines.join("\n"));
+    // reload() on demand (what SIGHUP does): same file, same answers.
+    const again = await serveApi({ models: { mlp: path }, port: 0, log: () => {} });
+    try {
+      assertEquals(await again.reload(), [{ name: "mlp", ok: true }]);
+      assertEquals((await again.reload(["nope"]))[0].ok, false);
+    } finally {
+      await again.shutdown();
+    }
+  } finally {
+    a.dispose();
+    b.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serveApi: PNG bodies decoded as predict --images does; --preprocessing JSON gives raw strings", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "serve_api_bodies_" });
+  const cnn = build({
+    class_name: "Sequential",
+    config: {
+      name: "cnn",
+      layers: [
+        { class_name: "InputLayer", config: { name: "img", batch_shape: [null, 6, 5, 3] } },
+        { class_name: "Conv2D", config: { name: "c", filters: 2, kernel_size: [3, 3] } },
+        { class_name: "Flatten", config: { name: "f" } },
+        { class_name: "Dense", config: { name: "d", units: 3, activation: "softmax" } },
+      ],
+    },
+  }, 5);
+  const texts = ["good food here", "bad slow food", "good service"];
+  const tv = new TextVectorization({ maxTokens: 12, outputSequenceLength: 4 });
+  tv.adapt(texts);
+  const text = build({
+    class_name: "Sequential",
+    config: {
+      name: "text",
+      layers: [
+        {
+          class_name: "InputLayer",
+          config: { name: "ids", batch_shape: [null, 4], dtype: "int32" },
+        },
+        { class_name: "Embedding", config: { name: "e", input_dim: 12, output_dim: 3 } },
+        { class_name: "Flatten", config: { name: "f" } },
+        { class_name: "Dense", config: { name: "d", units: 2, activation: "softmax" } },
+      ],
+    },
+  }, 6);
+  try {
+    await saveKeras(cnn, `${dir}/cnn.keras`);
+    await saveKeras(text, `${dir}/text.keras`);
+    await Deno.writeTextFile(
+      `${dir}/vectorizer.json`,
+      JSON.stringify([{
+        className: "TextVectorization",
+        config: tv.getConfig(),
+        vocabulary: tv.getVocabulary(),
+      }]),
+    );
+    const server = await serveApi({
+      models: { cnn: `${dir}/cnn.keras`, text: `${dir}/text.keras` },
+      preprocessing: { text: `${dir}/vectorizer.json` },
+      port: 0,
+    });
+    try {
+      const rgba = Uint8Array.from({ length: 9 * 7 * 4 }, (_, i) => (i * 53 + 7) % 256);
+      const png = new Uint8Array(encodePng({ width: 9, height: 7, data: rgba }));
+      const res = await fetch(`${server.url}/v1/models/cnn:predict`, {
+        method: "POST",
+        headers: { "content-type": "image/png" },
+        body: png,
+      });
+      assertEquals(res.status, 200);
+      const pixels = resizeImage(await decodeImage(png, "x.png", "rgb"), 6, 5);
+      const want = cnn.predict(new Tensor(Float32Array.from(pixels, (p) => p / 255), [1, 6, 5, 3]));
+      assertEquals(Float32Array.from((await res.json()).predictions.flat()), want.data);
+      const bad = await fetch(`${server.url}/v1/models/cnn:predict`, {
+        method: "POST",
+        headers: { "content-type": "image/jpeg" },
+        body: png.subarray(0, 30),
+      });
+      assertEquals([bad.status, (await bad.json()).error.kind], [400, "invalid_body"]);
+
+      const words = await fetch(`${server.url}/v1/models/text:predict`, {
+        method: "POST",
+        body: JSON.stringify({ instances: ["good food", "slow service"] }),
+      });
+      assertEquals(words.status, 200);
+      const ids = tv.call(["good food", "slow service"]);
+      const wantText = text.predict(new Tensor(ids.data as Int32Array, ids.shape));
+      assertEquals(Float32Array.from((await words.json()).predictions.flat()), wantText.data);
+    } finally {
+      await server.shutdown();
+    }
+  } finally {
+    cnn.dispose();
+    text.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("serveApi on port 0: fetch gets the model's predictions, then it shuts down", async () => {

@@ -6,13 +6,7 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { buildModel, type KerasObject, Tensor } from "../engine/mod.ts";
 import { type LoadedModel, loadModel, saveKeras } from "../keras-importer/mod.ts";
-import {
-  createHandler,
-  decodeNpyBody,
-  encodeNpy,
-  type ImageDecoder,
-  ServingError,
-} from "./mod.ts";
+import { createHandler, decodeNpyBody, encodeNpy, type ImageDecoder, ServingError } from "./mod.ts";
 
 const BASE = "http://serving.test";
 

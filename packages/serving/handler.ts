@@ -80,9 +80,10 @@ export interface ServingHandler {
    * Atomically serves `entry` under `name` (replacing or adding it). Requests that already chose
    * the old model finish on it; every later request uses the new one, so each answer comes wholly
    * from one of the two. Throws {@link ServingConfigError} (the old model stays) when `entry`
-   * cannot be served.
+   * cannot be served. Resolves with the old model once no request uses it any more (the caller
+   * may then dispose it), or null when `name` was new.
    */
-  replaceModel(name: string, entry: ModelEntry): void;
+  replaceModel(name: string, entry: ModelEntry): Promise<Model | null>;
 }
 
 interface InputSig {
@@ -104,6 +105,10 @@ interface Served {
   /** The image an image body is decoded to, when the model takes one image input. */
   imageTarget: ImageTarget | null;
   pixels: PixelRange;
+  /** Predict requests using this model now (from routing to answer). */
+  users: number;
+  /** Called once `users` falls to 0 (a replaced model waits for this to be released). */
+  whenUnused: (() => void)[];
 }
 
 const DEFAULTS = {
@@ -171,8 +176,6 @@ export function createHandler(options: HandlerOptions): ServingHandler {
   const imageDecoder = options.imageDecoder;
   const metrics = new Metrics();
   const served = new Map<string, Served>();
-  /** Batchers of replaced models that still hold requests: drain waits for them too. */
-  const retired = new Set<Batcher>();
   for (const [name, entry] of Object.entries(options.models)) {
     served.set(
       name,
@@ -264,7 +267,12 @@ export function createHandler(options: HandlerOptions): ServingHandler {
             { "Retry-After": "1" },
           );
         }
-        return await predict(s, req);
+        s.users++;
+        try {
+          return await predict(s, req);
+        } finally {
+          if (--s.users === 0) { for (const f of s.whenUnused.splice(0)) f(); }
+        }
       }
     }
   }
@@ -459,17 +467,17 @@ export function createHandler(options: HandlerOptions): ServingHandler {
   handler.replaceModel = (name: string, entry: ModelEntry) => {
     const next = prepare(name, entry, { maxBatchSize, maxWaitMs, maxQueue }, metrics);
     const old = served.get(name);
-    // One Map write: a request either found the old entry already (and its batcher runs it) or
+    // One Map write: a request either found the old entry already (and finishes on it) or
     // finds the new one.
     served.set(name, next);
-    for (const b of retired) if (b.pending === 0) retired.delete(b);
-    if (old && old.batcher.pending > 0) retired.add(old.batcher);
+    if (!old) return Promise.resolve(null);
+    if (old.users === 0) return Promise.resolve(old.model);
+    return new Promise((resolve) => old.whenUnused.push(() => resolve(old.model)));
   };
   handler.drain = () => {
     draining = true;
-    const busy = () =>
-      inFlight > 0 || [...served.values()].some((s) => s.batcher.pending > 0) ||
-      [...retired].some((b) => b.pending > 0);
+    // Requests on replaced models are in flight too: inFlight covers them.
+    const busy = () => inFlight > 0 || [...served.values()].some((s) => s.batcher.pending > 0);
     if (!busy()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const check = () => (busy() ? idle.push(check) : resolve());
@@ -1045,6 +1053,8 @@ function prepare(
     },
     imageTarget,
     pixels: entry.pixels ?? pixelRangeOf(entry.spec?.config),
+    users: 0,
+    whenUnused: [],
   };
 }
 

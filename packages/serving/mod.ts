@@ -1,7 +1,9 @@
 /**
  * `@scratchnet/serving`: a prediction service for engine models — TF Serving's REST predict API
- * (row format), dynamic batching, limits and Prometheus metrics — as one web-standard handler
- * that every host (`Deno.serve` in `scripts/serve_api.ts`) wraps.
+ * (row and columnar JSON, `.npy` and image bodies), dynamic batching, limits, hot reload and
+ * Prometheus metrics — as one web-standard handler that every host wraps: `Deno.serve` in
+ * `scripts/serve_api.ts`, workerd / Cloudflare Workers and Deno Deploy through the edge bundle
+ * (`scripts/bundle_worker.ts`, entry `edge.ts`).
  *
  * ```ts
  * import { loadModel } from "@scratchnet/keras-importer";
@@ -43,3 +45,5 @@ export {
   type PixelRange,
   pixelRangeOf,
 } from "./image_body.ts";
+export { type BundledModelFiles, createBundledHandler, readPreprocessing } from "./bundled.ts";
+export { type PrecompiledWasm, usePrecompiledWasm, wasmFingerprint } from "./precompiled_wasm.ts";

@@ -45,9 +45,16 @@ Deno.test("reload: a queued request finishes on the old model, the next one uses
   assert(answer(a, x) !== answer(b, x), "the two models must differ");
   const queued = handler(post({ instances: x }));
   await new Promise((r) => setTimeout(r, 5)); // in the batch window now
-  handler.replaceModel("m", { model: b });
+  let released = false;
+  const old = handler.replaceModel("m", { model: b }).then((m) => {
+    released = true;
+    return m;
+  });
   const after = handler(post({ instances: x }));
+  await new Promise((r) => setTimeout(r, 5));
+  assert(!released, "the old model is still in use by the queued request");
   const [r1, r2] = await Promise.all([queued, after]);
+  assertEquals(await old, a);
   assertEquals(JSON.stringify((await r1.json()).predictions), answer(a, x));
   assertEquals(JSON.stringify((await r2.json()).predictions), answer(b, x));
   // A model that cannot be served is refused and the current one stays.
@@ -55,7 +62,7 @@ Deno.test("reload: a queued request finishes on the old model, the next one uses
   const still = await handler(post({ instances: x }));
   assertEquals(JSON.stringify((await still.json()).predictions), answer(b, x));
   // replaceModel can add a model under a new name.
-  handler.replaceModel("n", { model: a });
+  assertEquals(await handler.replaceModel("n", { model: a }), null);
   const models = await (await handler(new Request("http://serving.test/v1/models"))).json();
   assertEquals(models.models.map((m: { name: string }) => m.name).sort(), ["m", "n"]);
 });
