@@ -4,8 +4,17 @@
  * Variants shared by several studies (the baseline) are trained once.
  */
 import { UsageError } from "./errors.ts";
-import type { Family, Recipe } from "./options.ts";
+import type { Family, Recipe, RecurrentFamily } from "./options.ts";
 import { recipeGrid, type RecipeHyper } from "./recipe.ts";
+import {
+  cnn1dGrid,
+  type Cnn1dHyper,
+  transformerGrid,
+  type TransformerHyper,
+} from "./sequence_models.ts";
+
+/** The hyper-parameters of any family's variant. */
+export type AnyHyper = CnnHyper | RnnHyper | RecipeHyper | Cnn1dHyper | TransformerHyper;
 
 /** A CNN variant: `convLayers` × (Conv2D → pooling), then Flatten → Dense → Dense softmax. */
 export interface CnnHyper {
@@ -22,7 +31,7 @@ export interface RnnHyper {
 }
 
 /** One model to train. */
-export interface Variant<H = CnnHyper | RnnHyper | RecipeHyper> {
+export interface Variant<H = AnyHyper> {
   /** Stable id, used for file names (`models/<id>.keras`). */
   id: string;
   /** Short human label, e.g. `BiLSTM 64-64`. */
@@ -41,12 +50,12 @@ export interface Study {
 }
 
 /** The variants and studies of a family. */
-export interface Grid<H = CnnHyper | RnnHyper | RecipeHyper> {
+export interface Grid<H = AnyHyper> {
   variants: Variant<H>[];
   studies: Study[];
 }
 
-const CELL_LABEL: Record<Exclude<Family, "cnn">, string> = {
+const CELL_LABEL: Record<RecurrentFamily, string> = {
   rnn: "RNN",
   lstm: "LSTM",
   gru: "GRU",
@@ -63,7 +72,7 @@ export function cnnVariant(h: CnnHyper): Variant<CnnHyper> {
 }
 
 /** Id and label of a recurrent variant. */
-export function rnnVariant(family: Exclude<Family, "cnn">, h: RnnHyper): Variant<RnnHyper> {
+export function rnnVariant(family: RecurrentFamily, h: RnnHyper): Variant<RnnHyper> {
   const u = h.units.join("-");
   const cell = CELL_LABEL[family];
   return {
@@ -73,7 +82,8 @@ export function rnnVariant(family: Exclude<Family, "cnn">, h: RnnHyper): Variant
   };
 }
 
-function collect<H>(
+/** A grid from its studies: each entry's variant is made from its hyper-parameters (once per id). */
+export function collect<H>(
   studies: { name: string; title: string; entries: { hyper: H; value: string }[] }[],
   make: (h: H) => Variant<H>,
 ): Grid<H> {
@@ -129,7 +139,7 @@ export function cnnGrid(): Grid<CnnHyper> {
  * A recurrent family's grid around the baseline (bidirectional, 2 layers of 64 units):
  * layers 1 / 2 / 3 (64 units each), units 32-32 / 64-64 / 128-64, unidirectional vs bidirectional.
  */
-export function rnnGrid(family: Exclude<Family, "cnn">): Grid<RnnHyper> {
+export function rnnGrid(family: RecurrentFamily): Grid<RnnHyper> {
   const base: RnnHyper = { units: [64, 64], bidirectional: true };
   const layers = [1, 2, 3].map((n) => ({
     hyper: { ...base, units: Array(n).fill(64) },
@@ -153,6 +163,8 @@ export function rnnGrid(family: Exclude<Family, "cnn">): Grid<RnnHyper> {
 /** The grid of `family`; with `recipe` "best" (cnn only), the best recipe's one-variant grid. */
 export function familyGrid(family: Family, recipe: Recipe = "grid"): Grid {
   if (recipe === "best") return recipeGrid();
+  if (family === "cnn1d") return cnn1dGrid();
+  if (family === "transformer") return transformerGrid();
   return family === "cnn" ? cnnGrid() : rnnGrid(family);
 }
 

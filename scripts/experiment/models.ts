@@ -4,7 +4,7 @@
  */
 import type { KerasObject } from "@scratchnet/engine";
 import type { CnnHyper, RnnHyper } from "./grid.ts";
-import type { Family } from "./options.ts";
+import type { RecurrentFamily } from "./options.ts";
 
 /** Keras 3's serialized form of a built-in initializer. */
 export function kerasInitializer(name: string, config: Record<string, unknown> = {}): unknown {
@@ -130,20 +130,23 @@ export interface TextShape {
   dropout: number;
   /** Keras initializer name of the recurrent kernels. */
   recurrentInit: string;
+  /** SpatialDropout1D rate after the Embedding (0 or absent = none). */
+  spatialDropout?: number;
 }
 
-const CELL_CLASS: Record<Exclude<Family, "cnn">, string> = {
+const CELL_CLASS: Record<RecurrentFamily, string> = {
   rnn: "SimpleRNN",
   lstm: "LSTM",
   gru: "GRU",
 };
 
 /**
- * Embedding(`mask_zero`) → recurrent layers (`return_sequences` on all but the last, each optionally
- * Bidirectional concat) → Dropout → Dense softmax. GRU uses Keras's default `reset_after=true`.
+ * Embedding(`mask_zero`) → (SpatialDropout1D, which passes the mask on) → recurrent layers
+ * (`return_sequences` on all but the last, each optionally Bidirectional concat) → Dropout →
+ * Dense softmax. GRU uses Keras's default `reset_after=true`.
  */
 export function textConfig(
-  family: Exclude<Family, "cnn">,
+  family: RecurrentFamily,
   h: RnnHyper,
   shape: TextShape,
   name = `${family}_classifier`,
@@ -167,6 +170,14 @@ export function textConfig(
       mask_zero: true,
     }),
   ];
+  if (shape.spatialDropout) {
+    layers.push(layer("SpatialDropout1D", {
+      name: "spatial_dropout",
+      trainable: true,
+      dtype: "float32",
+      rate: shape.spatialDropout,
+    }));
+  }
   h.units.forEach((units, i) => {
     const config: Record<string, unknown> = {
       name: `${snake}_${i}`,

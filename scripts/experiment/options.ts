@@ -6,8 +6,12 @@ import { NUSAX_LANGUAGES, type NusaxLanguage } from "@scratchnet/datasets";
 import { CONV_ALGORITHMS, type ConvAlgorithm, resolveInitializer } from "@scratchnet/engine";
 import { UsageError } from "./errors.ts";
 
-/** Model families: a CNN on images, or a recurrent text classifier. */
-export type Family = "cnn" | "rnn" | "lstm" | "gru";
+/** Model families: a CNN on images, or a text classifier (recurrent, Conv1D or Transformer). */
+export type Family = "cnn" | RecurrentFamily | "cnn1d" | "transformer";
+/** The recurrent text families. */
+export type RecurrentFamily = "rnn" | "lstm" | "gru";
+/** The text families (every family but the image CNN). */
+export type TextFamily = Exclude<Family, "cnn">;
 /** Image data sets for the CNN family. */
 export type ImageDataset = "cifar10" | "mnist" | "fashion-mnist";
 /** Every data set name the CLI accepts. */
@@ -86,6 +90,10 @@ export interface ExperimentOptions {
   threads: number | "auto";
   /** Test samples the reference checks (the first N), or null for the whole test split. */
   referenceSize: number | null;
+  /** Text: SpatialDropout1D rate after the embedding (0 = none). */
+  spatialDropout: number;
+  /** Decoupled weight decay (Keras AdamW `weight_decay`), or null for Adam. */
+  weightDecay: number | null;
 }
 
 /** Epochs `--recipe best` trains by default (its cosine schedule decays over exactly these). */
@@ -94,7 +102,7 @@ export const BEST_RECIPE_EPOCHS = 10;
 export const BEST_RECIPE_BATCH = 64;
 
 /** The `--help` text. */
-export const USAGE: string = `deno task experiment <cnn|rnn|lstm|gru> [options]
+export const USAGE: string = `deno task experiment <cnn|rnn|lstm|gru|cnn1d|transformer> [options]
        deno task experiment transfer --help      (pretrain, freeze, fine-tune vs scratch)
        deno task experiment autoencoder --help   (convolutional autoencoder on MNIST)
 
@@ -102,8 +110,10 @@ Trains every variant of one family's hyper-parameter grid, saves each as .keras,
 the importer, runs the engine's forward pass and a reference (TF.js, or the scalar host reference
 for GRU reset_after=true) over the test split, and writes results.json, report.md and SVG plots.
 
-  --dataset NAME           cnn: cifar10 (default) | mnist | fashion-mnist; rnn/lstm/gru: nusax
-  --language NAME          NusaX language (default indonesian): ${NUSAX_LANGUAGES.join(", ")}
+  --dataset NAME           cnn: cifar10 (default) | mnist | fashion-mnist; text families: nusax
+  --language NAME          NusaX language (default indonesian): ${NUSAX_LANGUAGES.join(", ")};
+                           all: each text family's best variant on every language, 3 seeds
+                           each, one table (--families A,B narrows it)
   --epochs N               maximum epochs (default 20 text, 10 cnn; --quick: 2 text, 1 cnn)
   --quick                  every variant on a small slice (minutes; what CI runs)
   --trainer engine|tfjs    who trains (default engine); tfjs falls back to the engine for layers
@@ -138,6 +148,8 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
   --max-tokens N           text: vocabulary cap (default: the whole training vocabulary)
   --embedding-dim N        text: embedding size (default 128)
   --dropout X              dropout before the classifier (default 0.5)
+  --spatial-dropout X      text: SpatialDropout1D after the embedding (default 0: none)
+  --weight-decay X         AdamW: decoupled weight decay X (default none: Adam)
   --data-dir DIR           folder holding the data set files
   --progress MODE          auto | epoch | variant | none (default auto: epoch lines on a terminal)
   --recipe grid|best       cnn: the assignment's grid (default), or the best recipe: VGG-style
@@ -155,7 +167,12 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
   --help                   this text
 `;
 
-const FAMILIES: readonly Family[] = ["cnn", "rnn", "lstm", "gru"];
+const FAMILIES: readonly Family[] = ["cnn", "rnn", "lstm", "gru", "cnn1d", "transformer"];
+
+/** Whether `family` is one of the recurrent text families. */
+export function isRecurrentFamily(family: Family): family is RecurrentFamily {
+  return family === "rnn" || family === "lstm" || family === "gru";
+}
 const IMAGE_DATASETS: readonly ImageDataset[] = ["cifar10", "mnist", "fashion-mnist"];
 
 /** Parsed flags: a value, or `true` for a boolean flag. */
@@ -189,6 +206,8 @@ const VALUE_FLAGS = new Set([
   "lr-schedule",
   "threads",
   "reference-size",
+  "spatial-dropout",
+  "weight-decay",
 ]);
 const BOOLEAN_FLAGS = new Set([
   "quick",
@@ -377,8 +396,8 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
   }
   const imdb = flags.has("imdb-protocol");
   const recurrentInit = str(flags, "recurrent-init") ?? "orthogonal";
-  if (!text && flags.has("recurrent-init")) {
-    throw new UsageError("--recurrent-init", "a text family (rnn, lstm, gru)", "cnn");
+  if (!isRecurrentFamily(family) && flags.has("recurrent-init")) {
+    throw new UsageError("--recurrent-init", "a recurrent family (rnn, lstm, gru)", family);
   }
   try {
     resolveInitializer(recurrentInit, "--recurrent-init");
@@ -440,9 +459,25 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
   const variants = list(flags, "variants");
   const trainSize = flags.has("train-size") ? int(flags, "train-size", 1) : null;
   const maxTokens = flags.has("max-tokens") ? int(flags, "max-tokens", 3, 3) : null;
+  if (!text && flags.has("spatial-dropout")) {
+    throw new UsageError("--spatial-dropout", "a text family", family);
+  }
+  const spatialDropout = num(
+    flags,
+    "spatial-dropout",
+    0,
+    (n) => n >= 0 && n < 1,
+    "a rate in [0, 1)",
+  );
+  const weightDecay = flags.has("weight-decay")
+    ? num(flags, "weight-decay", 0, (n) => n > 0, "a number > 0")
+    : null;
+  // Regularised runs get folders of their own beside the plain grid's.
+  const regularised = (spatialDropout ? `-sd${spatialDropout}` : "") +
+    (weightDecay !== null ? `-wd${weightDecay}` : "");
   const defaultOut = `experiments/${family}-${dataset}${text ? `-${language}` : ""}${
     best ? "-best" : ""
-  }${quick ? "-quick" : ""}`;
+  }${regularised}${quick ? "-quick" : ""}`;
   return {
     family,
     dataset,
@@ -477,5 +512,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     lrSchedule,
     threads,
     referenceSize: flags.has("reference-size") ? int(flags, "reference-size", 1) : null,
+    spatialDropout,
+    weightDecay,
   };
 }

@@ -20,6 +20,7 @@ import {
 import { tf, tfjsModel } from "./tfjs_model.ts";
 import { ExperimentError } from "./errors.ts";
 import type { ReferenceName } from "./options.ts";
+import { graphHostReference } from "./graph_reference.ts";
 
 /** Which reference produced the probabilities. */
 export type ReferencePath = "tfjs-cpu" | "host-reference";
@@ -34,12 +35,24 @@ function layerObjects(spec: ModelSpec): LayerObj[] {
   return layers;
 }
 
-/** True when the model holds a layer TF.js cannot run: a GRU with `reset_after=true`. */
-export function needsHostReference(spec: ModelSpec): boolean {
-  return layerObjects(spec).some((l) => {
+/**
+ * What in the model TF.js cannot run — a GRU with `reset_after=true`, or MultiHeadAttention (the
+ * Transformer family's graph, checked by `graph_reference.ts`) — or null when TF.js runs it all.
+ */
+export function hostReferenceReason(spec: ModelSpec): string | null {
+  for (const l of layerObjects(spec)) {
+    if (l.class_name === "MultiHeadAttention") return "MultiHeadAttention";
     const inner = l.class_name === "Bidirectional" ? l.config.layer as LayerObj : l;
-    return inner?.class_name === "GRU" && inner.config.reset_after !== false;
-  });
+    if (inner?.class_name === "GRU" && inner.config.reset_after !== false) {
+      return "GRU reset_after=true";
+    }
+  }
+  return null;
+}
+
+/** True when the model holds a layer TF.js cannot run ({@link hostReferenceReason}). */
+export function needsHostReference(spec: ModelSpec): boolean {
+  return hostReferenceReason(spec) !== null;
 }
 
 /** The reference that `choice` selects for `spec`. */
@@ -48,7 +61,7 @@ export function referencePathFor(spec: ModelSpec, choice: ReferenceName): Refere
   if (choice === "tfjs") {
     if (needsHostReference(spec)) {
       throw new ExperimentError(
-        "--reference tfjs: TF.js implements only GRU reset_after=false; use --reference auto",
+        `--reference tfjs: TF.js lacks ${hostReferenceReason(spec)}; use --reference auto`,
       );
     }
     return "tfjs-cpu";
@@ -298,6 +311,7 @@ export async function referencePredict(
 ): Promise<{ probs: Float32Array; path: ReferencePath }> {
   const path = referencePathFor(spec, choice);
   if (path === "tfjs-cpu") return { probs: await tfjsPredictAll(spec, x), path };
+  if (spec.config.class_name === "Functional") return { probs: graphHostReference(spec, x), path };
   if (!(x.data instanceof Int32Array) || x.shape.length !== 2) {
     throw new ExperimentError(
       `host reference: expected int32 ids [batch, time], got ${x.dtype} [${x.shape}]`,

@@ -204,7 +204,7 @@ export function conclusion(results: ExperimentResults): string[] {
     const agreeing = ok.reduce((s, r, i) => s + Math.round(r.agreement! * checked[i]), 0);
     const worst = Math.max(...ok.map((r) => r.maxAbsDiff!));
     // Macro-F1 is comparable only where the reference saw the whole test split.
-    const whole = ok.filter((r, i) => checked[i] === results.dataset.test);
+    const whole = ok.filter((_r, i) => checked[i] === results.dataset.test);
     const sameF1 = whole.filter((r) => r.engine!.macroF1 === r.reference!.macroF1).length;
     const paths = [...new Set(ok.map((r) => r.reference!.path))].join(" and ");
     out.push(
@@ -240,7 +240,9 @@ function settingsLines(results: ExperimentResults): string[] {
     `[${results.dataset.inputShape}]` +
     (results.dataset.vocabularySize ? `, vocabulary ${results.dataset.vocabularySize}` : "") +
     ` (from ${results.dataset.source})`,
-    `- training: ${s.trainer}, Adam lr ${s.learningRate}` +
+    `- training: ${s.trainer}, ${
+      s.weightDecay ? `AdamW (weight decay ${s.weightDecay})` : "Adam"
+    } lr ${s.learningRate}` +
     (s.lrSchedule === "cosine" ? " with cosine decay to 0 over every step" : "") +
     `, batch ${s.batchSize}, ≤ ${s.epochs} ` +
     `epochs, seed ${s.seed}, dropout ${s.dropout}` +
@@ -253,9 +255,16 @@ function settingsLines(results: ExperimentResults): string[] {
     (s.reduceLrOnPlateau ? ", ReduceLROnPlateau on val_loss" : ""),
   ];
   if (s.sequenceLength) {
+    const spatial = s.spatialDropout ? ` → SpatialDropout1D ${s.spatialDropout}` : "";
     lines.push(
-      `- text: TextVectorization (sequence length ${s.sequenceLength}) → Embedding ` +
-        `${s.embeddingDim} mask_zero; recurrent init ${s.recurrentInit}`,
+      results.family === "transformer"
+        ? `- text: TextVectorization (sequence length ${s.sequenceLength}) → token Embedding ` +
+          `mask_zero + position Embedding${spatial} (width per variant)`
+        : results.family === "cnn1d"
+        ? `- text: TextVectorization (sequence length ${s.sequenceLength}) → Embedding ` +
+          `${s.embeddingDim}${spatial} (no mask: Conv1D takes none)`
+        : `- text: TextVectorization (sequence length ${s.sequenceLength}) → Embedding ` +
+          `${s.embeddingDim} mask_zero${spatial}; recurrent init ${s.recurrentInit}`,
     );
   }
   const e = results.environment;

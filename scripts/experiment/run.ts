@@ -19,7 +19,14 @@ import {
 } from "./grid.ts";
 import { cnnConfig, textConfig } from "./models.ts";
 import { isRecipe, recipeConfig } from "./recipe.ts";
-import type { ExperimentOptions, Family } from "./options.ts";
+import { type ExperimentOptions, type Family, isRecurrentFamily } from "./options.ts";
+import { predictProbs } from "./model_inputs.ts";
+import {
+  cnn1dConfig,
+  type Cnn1dHyper,
+  transformerConfig,
+  type TransformerHyper,
+} from "./sequence_models.ts";
 import type { ExperimentProgress } from "./progress.ts";
 import { referencePredict } from "./reference.ts";
 import { writeReport } from "./report.ts";
@@ -94,12 +101,20 @@ export function variantConfig(
     }, variant.id);
   }
   if (!data.vectorizer) throw new ExperimentError("text data without a vectorizer");
-  return textConfig(family, variant.hyper as RnnHyper, {
+  const text = {
     vocabSize: data.vectorizer.vocabularySize(),
     sequenceLength: o.sequenceLength,
     embeddingDim: o.embeddingDim,
     classes,
     dropout: o.dropout,
+    spatialDropout: o.spatialDropout,
+  };
+  if (family === "cnn1d") return cnn1dConfig(variant.hyper as Cnn1dHyper, text, variant.id);
+  if (family === "transformer") {
+    return transformerConfig(variant.hyper as TransformerHyper, text, variant.id);
+  }
+  return textConfig(family, variant.hyper as RnnHyper, {
+    ...text,
     recurrentInit: o.recurrentInit,
   }, variant.id);
 }
@@ -115,6 +130,7 @@ function settingsOf(o: ExperimentOptions, seed = o.seed): TrainSettings {
     seed,
     lrSchedule: o.lrSchedule,
     workers: o.threads,
+    weightDecay: o.weightDecay,
   };
 }
 
@@ -127,8 +143,8 @@ function scoreInMemory(
   const model = buildModel(trained.spec, { convAlgorithm: o.conv });
   try {
     const classes = data.labelNames.length;
-    const test = model.predict(data.test.x, { batchSize: 64 }).data as Float32Array;
-    const val = model.predict(data.validation.x, { batchSize: 64 }).data as Float32Array;
+    const test = predictProbs(model, data.test.x);
+    const val = predictProbs(model, data.validation.x);
     return [
       macroF1OfProbs(data.test.y, test, classes),
       macroF1OfProbs(data.validation.y, val, classes),
@@ -265,11 +281,11 @@ export async function runVariant(
     const probs = await stage(
       variant.id,
       "engine forward pass",
-      () => model.predict(data.test.x, { batchSize: 64 }).data as Float32Array,
+      () => predictProbs(model, data.test.x),
     );
     const t1 = performance.now();
     result.engine = predictionMetrics(data.test.y, probs, classes, (t1 - t0) / 1000);
-    const valProbs = model.predict(data.validation.x, { batchSize: 64 }).data as Float32Array;
+    const valProbs = predictProbs(model, data.validation.x);
     result.validationMacroF1 = macroF1OfProbs(data.validation.y, valProbs, classes);
     const spec = {
       config: loaded.spec.config,
@@ -420,10 +436,12 @@ export async function runExperiment(
       quick: o.quick,
       trainSize: o.trainSize,
       dropout: o.dropout,
+      weightDecay: o.weightDecay,
       ...(o.family === "cnn"
         ? { conv: o.conv, recipe: o.recipe, referenceSize: o.referenceSize }
         : {
-          recurrentInit: o.recurrentInit,
+          ...(isRecurrentFamily(o.family) ? { recurrentInit: o.recurrentInit } : {}),
+          spatialDropout: o.spatialDropout,
           sequenceLength: o.sequenceLength,
           maxTokens: o.maxTokens,
           embeddingDim: o.embeddingDim,

@@ -6,6 +6,7 @@
  */
 import {
   Adam,
+  AdamW,
   buildModel,
   Callback,
   CosineDecay,
@@ -21,7 +22,8 @@ import {
 import { tf, tfjsModel } from "./tfjs_model.ts";
 import type { LabelledSplit } from "./data.ts";
 import type { LrSchedule, ReduceLrSettings, TrainerName } from "./options.ts";
-import { needsHostReference } from "./reference.ts";
+import { hostReferenceReason, needsHostReference } from "./reference.ts";
+import { inputsFor } from "./model_inputs.ts";
 
 /** What early stopping watches: the lowest validation loss or the highest validation accuracy. */
 export type EarlyStoppingMonitor = "val_loss" | "val_accuracy";
@@ -43,6 +45,8 @@ export interface TrainSettings {
   lrSchedule?: LrSchedule;
   /** Threads of the engine's `fit` (default "auto"); the TF.js trainer ignores it. */
   workers?: number | "auto";
+  /** Decoupled weight decay (Keras AdamW), or null / absent for Adam. */
+  weightDecay?: number | null;
 }
 
 /**
@@ -138,11 +142,14 @@ export async function trainWithEngine(
   });
   try {
     const schedule = cosineScheduleOf(s, train.y.length);
+    const adam = {
+      learningRate: schedule ?? s.learningRate,
+      ...(s.clipnorm !== null ? { clipnorm: s.clipnorm } : {}),
+    };
     model.compile({
-      optimizer: new Adam({
-        learningRate: schedule ?? s.learningRate,
-        ...(s.clipnorm !== null ? { clipnorm: s.clipnorm } : {}),
-      }),
+      optimizer: s.weightDecay
+        ? new AdamW({ ...adam, weightDecay: s.weightDecay })
+        : new Adam(adam),
       loss: "sparse_categorical_crossentropy",
       metrics: ["accuracy"],
       seed: s.seed,
@@ -160,15 +167,22 @@ export async function trainWithEngine(
       : null;
     if (early) callbacks.push(early);
     callbacks.push(new EpochReporter(onEpoch));
-    const history = await model.fit(train.x, new Tensor(train.y, [train.y.length]), {
-      epochs: s.epochs,
-      batchSize: s.batchSize,
-      validationData: [validation.x, new Tensor(validation.y, [validation.y.length])],
-      callbacks,
-      verbose: 0,
-      seed: s.seed,
-      workers: s.workers ?? "auto",
-    });
+    const history = await model.fit(
+      inputsFor(model.inputNames, train.x),
+      new Tensor(train.y, [train.y.length]),
+      {
+        epochs: s.epochs,
+        batchSize: s.batchSize,
+        validationData: [
+          inputsFor(model.inputNames, validation.x),
+          new Tensor(validation.y, [validation.y.length]),
+        ],
+        callbacks,
+        verbose: 0,
+        seed: s.seed,
+        workers: s.workers ?? "auto",
+      },
+    );
     const h = history.history;
     const bestEpoch = argminPlusOne(h.val_loss ?? []);
     return {
@@ -205,7 +219,9 @@ function sparseCrossEntropy(y: tf.Tensor, probs: tf.Tensor): tf.Scalar {
  * Trains with TF.js (cpu): Keras 3 Adam written out (`alpha = lr·√(1-β₂ᵗ)/(1-β₁ᵗ)`, ε = 1e-7),
  * per-tensor clipnorm, shuffled mini-batches from the same seeded stream as the engine, Dropout in
  * training mode, and Keras's EarlyStopping (restoring the best weights) and ReduceLROnPlateau
- * rules on `val_loss`. Models TF.js cannot build (GRU `reset_after=true`) train with the engine.
+ * rules on `val_loss`; AdamW's decoupled weight decay (`w ← w − w·wd·lr` before the step, every
+ * trainable weight, as Keras 3). Models TF.js cannot build (GRU `reset_after=true`,
+ * MultiHeadAttention) train with the engine.
  */
 export async function trainWithTfjs(
   config: KerasObject,
@@ -217,7 +233,7 @@ export async function trainWithTfjs(
   const { spec: start, params } = initialSpec(config, s.seed);
   if (needsHostReference(start)) {
     const out = await trainWithEngine(config, train, validation, s, onEpoch);
-    return { ...out, note: "TF.js lacks GRU reset_after=true: trained with the engine" };
+    return { ...out, note: `TF.js lacks ${hostReferenceReason(start)}: trained with the engine` };
   }
   const t0 = performance.now();
   const model = await tfjsModel(start);
@@ -278,6 +294,11 @@ export async function trainWithTfjs(
           // A schedule is evaluated at the optimizer's iteration count before the update.
           const rate = schedule ? schedule.at(step - 1) : lr;
           const alpha = (rate * Math.sqrt(1 - 0.999 ** step)) / (1 - 0.9 ** step);
+          if (s.weightDecay) {
+            // Keras 3 `_apply_weight_decay`, before the update.
+            const keep = 1 - s.weightDecay * rate;
+            vars.forEach((v) => v.assign(tf.mul(v, keep)));
+          }
           vars.forEach((v, i) => {
             let g = grads[v.name];
             if (s.clipnorm !== null) {
