@@ -55,6 +55,14 @@ export {
   trainingFor,
 } from "./src/registry.ts";
 export { defineLayer, type LayerClass } from "./src/layer_class.ts";
+// ONNX export: the builder a layer class's `onnx` hook writes to (packages/onnx implements it).
+export {
+  type OnnxAttribute,
+  type OnnxElementType,
+  OnnxExportError,
+  type OnnxLayerContext,
+  type OnnxTensorData,
+} from "./src/onnx_emit.ts";
 export { LAYER_CLASSES } from "./src/layers/mod.ts";
 export {
   activateReference,

@@ -2,7 +2,7 @@
  * One layer class as the engine knows it: the Keras class name, how to build a layer from its
  * config, and how it trains. Each layer file under `layers/` exports its definition (e.g.
  * `DENSE`), and `layers/mod.ts` lists them all in `LAYER_CLASSES`; the model builder, the trainer
- * and the importer learn a class from that definition alone. The layer object itself carries the
+ * the importer and the ONNX exporter learn a class from that definition alone. The layer object itself carries the
  * rest: its config parsing, weight names and order ({@link Layer.weightNames}), its Keras 3 file
  * layout ({@link Layer.kerasVarGroups}), initializer quirks, output shape and forward.
  *
@@ -10,6 +10,7 @@
  */
 import type { Layer, LayerBuildOptions, LayerConfig } from "./layer.ts";
 import type { LayerTraining } from "./layer_training.ts";
+import type { OnnxLayerContext } from "./onnx_emit.ts";
 
 /** A Keras layer class the engine runs. */
 export interface LayerClass<L extends Layer = Layer> {
@@ -24,6 +25,11 @@ export interface LayerClass<L extends Layer = Layer> {
   create(config: LayerConfig, options: LayerBuildOptions): L;
   /** Training-mode forward and backward; absent for classes the trainer cannot train yet. */
   readonly training?: LayerTraining<L>;
+  /**
+   * Writes one call of the layer as ONNX nodes (`ctx.output` from `ctx.inputs`, channels-last as
+   * in Keras; see `onnx_emit.ts`); absent for classes the ONNX export cannot write yet.
+   */
+  onnx?(layer: L, ctx: OnnxLayerContext): void;
 }
 
 /**

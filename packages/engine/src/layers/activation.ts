@@ -10,6 +10,7 @@ import {
 } from "../layer.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { emitActivation, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Copies `x` to a fresh device tensor (element-wise layers never write into their input). */
 export function copyDevice(ctx: CallContext, x: DeviceTensor): DeviceTensor {
@@ -52,9 +53,15 @@ const ACTIVATION_TRAINING: LayerTraining<Activation> = {
   outputActivation: (layer) => activationOutputKind(layer.activation),
 };
 
+/** Activation in ONNX: the activation's operator(s). */
+function activationOnnx(layer: Activation, ctx: OnnxLayerContext): void {
+  emitActivation(ctx, layer.activation, ctx.inputs[0], ctx.output);
+}
+
 /** The `Activation` layer class (see `layer_class.ts`). */
 export const ACTIVATION: LayerClass<Activation> = defineLayer({
   className: "Activation",
   create: (config, options) => new Activation(config, options),
   training: ACTIVATION_TRAINING,
+  onnx: activationOnnx,
 });

@@ -1,5 +1,10 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import {
+  ELEMENTWISE_MERGE_TRAINING,
+  ElementwiseMerge,
+  elementwiseMergeOnnx,
+  type ElementwiseOp,
+} from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -18,4 +23,5 @@ export const ADD: LayerClass<Add> = defineLayer<Add>({
   className: "Add",
   create: (config, options) => new Add(config, options),
   training: ELEMENTWISE_MERGE_TRAINING,
+  onnx: elementwiseMergeOnnx,
 });

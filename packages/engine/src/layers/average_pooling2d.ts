@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { AVERAGE_POOLING_TRAINING, Pooling2D } from "./pooling2d.ts";
+import { AVERAGE_POOLING_TRAINING, Pooling2D, pooling2dOnnx } from "./pooling2d.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `AveragePooling2D` (NHWC); with `same` padding divides by the real cells of a window. */
@@ -14,4 +14,5 @@ export const AVERAGE_POOLING2D: LayerClass<AveragePooling2D> = defineLayer({
   className: "AveragePooling2D",
   create: (config, options) => new AveragePooling2D(config, options),
   training: AVERAGE_POOLING_TRAINING,
+  onnx: pooling2dOnnx("AveragePool"),
 });

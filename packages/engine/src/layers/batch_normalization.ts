@@ -11,6 +11,7 @@ import {
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Inference statistics of one BatchNormalization layer (`gamma`/`beta` null when disabled). */
 export interface BatchNormStatistics {
@@ -354,9 +355,29 @@ const BATCH_NORMALIZATION_TRAINING: LayerTraining<BatchNormalization> = {
   },
 };
 
+/**
+ * BatchNormalization in ONNX (inference): `x·scale + shift` on the last axis, with scale and shift
+ * folded from the moving statistics as the engine folds them ({@link batchNormScaleShift}).
+ */
+function batchNormalizationOnnx(layer: BatchNormalization, ctx: OnnxLayerContext): void {
+  const w = new Map(layer.getWeights().map((t, i) => [layer.weightNames()[i], t.data]));
+  const { scale, shift } = batchNormScaleShift({
+    gamma: w.get("gamma") ?? null,
+    beta: w.get("beta") ?? null,
+    movingMean: w.get("moving_mean")!,
+    movingVariance: w.get("moving_variance")!,
+    epsilon: layer.epsilon,
+  });
+  const scaled = ctx.fresh("scaled");
+  const c = [scale.length];
+  ctx.node("Mul", [ctx.inputs[0], ctx.initializer("scale", { float32: scale }, c)], [scaled]);
+  ctx.node("Add", [scaled, ctx.initializer("shift", { float32: shift }, c)], [ctx.output]);
+}
+
 /** The `BatchNormalization` layer class (see `layer_class.ts`). */
 export const BATCH_NORMALIZATION: LayerClass<BatchNormalization> = defineLayer({
   className: "BatchNormalization",
   create: (config, options) => new BatchNormalization(config, options),
   training: BATCH_NORMALIZATION_TRAINING,
+  onnx: batchNormalizationOnnx,
 });

@@ -5,6 +5,7 @@ import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts
 import { getRuntime } from "../wasm/kernels.ts";
 import { formatRuntimeShape, legacyMergeMasks, MergeLayer } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Where one input sits in a concatenated output (see {@link Concatenate.layoutOf}). */
 export interface ConcatLayout {
@@ -200,9 +201,16 @@ const CONCATENATE_TRAINING: LayerTraining<Concatenate> = {
   },
 };
 
+/** Concatenate in ONNX: Concat on the same axis (Keras's axis counts the batch, as ONNX's). */
+function concatenateOnnx(layer: Concatenate, ctx: OnnxLayerContext): void {
+  if (ctx.inputMasks.some((m) => m)) ctx.refuse("masked inputs (the merged mask is not exported)");
+  ctx.node("Concat", ctx.inputs, [ctx.output], { axis: { int: layer.axis } });
+}
+
 /** The `Concatenate` layer class (see `layer_class.ts`). */
 export const CONCATENATE: LayerClass<Concatenate> = defineLayer({
   className: "Concatenate",
   create: (config, options) => new Concatenate(config, options),
   training: CONCATENATE_TRAINING,
+  onnx: concatenateOnnx,
 });

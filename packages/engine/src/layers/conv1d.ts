@@ -14,6 +14,12 @@ import {
   SEQUENCE_AS_IMAGE_TRAINING,
   SequenceAsImage,
 } from "./sequence_as_image.ts";
+import {
+  convKernelToOnnx,
+  emitConv,
+  emitWithActivation,
+  type OnnxLayerContext,
+} from "../onnx_emit.ts";
 
 /**
  * Keras `Conv1D` on `[batch, time, channels]`: kernel `(k, in / groups, filters)`, bias
@@ -96,10 +102,31 @@ export class Conv1D extends SequenceAsImage<Conv2D> {
   }
 }
 
+/** Conv1D in ONNX: a 1-D Conv on `[N, C, T]` (causal: explicit left pads), then activation. */
+function conv1dOnnx(layer: Conv1D, ctx: OnnxLayerContext): void {
+  const [kernel, bias] = layer.getWeights();
+  const [k, cin, filters] = kernel.shape;
+  emitWithActivation(ctx, layer.inner.activation, (output) =>
+    emitConv(ctx, {
+      input: ctx.inputs[0],
+      output,
+      rank: 3,
+      weight: convKernelToOnnx(kernel.data, kernel.shape),
+      weightDims: [filters, cin, k],
+      bias: layer.inner.useBias ? bias.data : undefined,
+      strides: [layer.stride],
+      dilations: [layer.dilation],
+      padding: layer.padding,
+      pads: layer.padding === "causal" ? [layer.leftPad, 0] : undefined,
+      group: layer.inner.groups,
+    }));
+}
+
 /** The `Conv1D` layer class (see `layer_class.ts`). */
 export const CONV1D: LayerClass<Conv1D> = defineLayer({
   className: "Conv1D",
   aliases: ["Convolution1D"],
   create: (config, options) => new Conv1D(config, options),
   training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<Conv1D>["training"],
+  onnx: conv1dOnnx,
 });

@@ -28,6 +28,12 @@ import {
   winogradPlan,
 } from "../winograd.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import {
+  convKernelToOnnx,
+  emitConv,
+  emitWithActivation,
+  type OnnxLayerContext,
+} from "../onnx_emit.ts";
 
 /** Floats of im2col scratch per call (256 KiB): tiles of output pixels stay cache-resident. */
 const SCRATCH_FLOATS = 1 << 16;
@@ -632,9 +638,29 @@ const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
   },
 };
 
+/** Conv2D in ONNX: one Conv (with `group`) between channels-last Transposes, then activation. */
+function conv2dOnnx(layer: Conv2D, ctx: OnnxLayerContext): void {
+  const [kernel, bias] = layer.getWeights();
+  const [kh, kw, cin, filters] = kernel.shape;
+  emitWithActivation(ctx, layer.activation, (output) =>
+    emitConv(ctx, {
+      input: ctx.inputs[0],
+      output,
+      rank: 4,
+      weight: convKernelToOnnx(kernel.data, kernel.shape),
+      weightDims: [filters, cin, kh, kw],
+      bias: layer.useBias ? bias.data : undefined,
+      strides: layer.strides,
+      dilations: layer.dilationRate,
+      padding: layer.padding,
+      group: layer.groups,
+    }));
+}
+
 /** The `Conv2D` layer class (see `layer_class.ts`). */
 export const CONV2D: LayerClass<Conv2D> = defineLayer({
   className: "Conv2D",
   create: (config, options) => new Conv2D(config, options),
   training: CONV2_D_TRAINING,
+  onnx: conv2dOnnx,
 });

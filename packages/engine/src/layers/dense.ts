@@ -13,6 +13,7 @@ import type { LayerTraining } from "../layer_training.ts";
 import { activationBackward, activationOutputKind } from "./activation_backward.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { parallelRanges, runJobs } from "../wasm/threads.ts";
+import { emitWithActivation, floatInitializer, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `Dense`: `act(x · kernel + bias)` on the last axis of any rank. */
 export class Dense extends Layer {
@@ -128,9 +129,22 @@ const DENSE_TRAINING: LayerTraining<Dense> = {
   outputActivation: (layer) => activationOutputKind(layer.activation),
 };
 
+/** Dense in ONNX: MatMul on the last axis (any rank), Add of the bias, then the activation. */
+function denseOnnx(layer: Dense, ctx: OnnxLayerContext): void {
+  const [kernel, bias] = layer.getWeights();
+  const w = floatInitializer(ctx, "kernel", kernel.data, kernel.shape);
+  emitWithActivation(ctx, layer.activation, (out) => {
+    if (!layer.useBias) return ctx.node("MatMul", [ctx.inputs[0], w], [out]);
+    const product = ctx.fresh("matmul");
+    ctx.node("MatMul", [ctx.inputs[0], w], [product]);
+    ctx.node("Add", [product, floatInitializer(ctx, "bias", bias.data, bias.shape)], [out]);
+  });
+}
+
 /** The `Dense` layer class (see `layer_class.ts`). */
 export const DENSE: LayerClass<Dense> = defineLayer({
   className: "Dense",
   create: (config, options) => new Dense(config, options),
   training: DENSE_TRAINING,
+  onnx: denseOnnx,
 });

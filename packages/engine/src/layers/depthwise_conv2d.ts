@@ -29,6 +29,12 @@ import type { KernelExports } from "../wasm/kernels.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
 import { activationBackward, activationOutputKind } from "./activation_backward.ts";
+import {
+  convKernelToOnnx,
+  emitConv,
+  emitWithActivation,
+  type OnnxLayerContext,
+} from "../onnx_emit.ts";
 
 /** The resolved geometry of one depthwise call (padding split as Keras/TF). */
 export interface DepthwiseGeometry {
@@ -398,9 +404,51 @@ const DEPTHWISE_CONV2D_TRAINING: LayerTraining<DepthwiseConv2D> = {
   outputActivation: (layer) => activationOutputKind(layer.activation),
 };
 
+/**
+ * The depthwise step in ONNX: a Conv with one group per input channel; Keras's kernel
+ * `(kh, kw, c, m)` is ONNX's `(c·m, 1, kh, kw)` (output channel c·m + m', as Keras orders them).
+ */
+export function emitDepthwiseOnnx(
+  layer: DepthwiseWindowLayer,
+  ctx: OnnxLayerContext,
+  kernel: { data: Float32Array; shape: readonly number[] },
+  bias: Float32Array | undefined,
+  input: string,
+  output: string,
+): void {
+  const [kh, kw, c, m] = kernel.shape;
+  emitConv(ctx, {
+    input,
+    output,
+    rank: 4,
+    weight: convKernelToOnnx(kernel.data, [kh, kw, 1, c * m]),
+    weightDims: [c * m, 1, kh, kw],
+    bias,
+    strides: layer.strides,
+    dilations: layer.dilationRate,
+    padding: layer.padding,
+    group: c,
+  });
+}
+
+/** DepthwiseConv2D in ONNX: the grouped Conv, then the activation. */
+function depthwiseConv2dOnnx(layer: DepthwiseConv2D, ctx: OnnxLayerContext): void {
+  const [kernel, bias] = layer.getWeights();
+  emitWithActivation(ctx, layer.activation, (output) =>
+    emitDepthwiseOnnx(
+      layer,
+      ctx,
+      kernel,
+      layer.useBias ? bias.data : undefined,
+      ctx.inputs[0],
+      output,
+    ));
+}
+
 /** The `DepthwiseConv2D` layer class (see `layer_class.ts`). */
 export const DEPTHWISE_CONV2D: LayerClass<DepthwiseConv2D> = defineLayer({
   className: "DepthwiseConv2D",
   create: (config, options) => new DepthwiseConv2D(config, options),
   training: DEPTHWISE_CONV2D_TRAINING,
+  onnx: depthwiseConv2dOnnx,
 });

@@ -4,6 +4,7 @@ import type { LayerTraining } from "../layer_training.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import type { DeviceTensor, Shape } from "../tensor.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /** Keras `Dropout`: identity at inference; passes the mask on. (Training mode: the trainer.) */
 export class Dropout extends Layer {
@@ -71,4 +72,6 @@ export const DROPOUT: LayerClass<Dropout> = defineLayer({
   className: "Dropout",
   create: (config, options) => new Dropout(config, options),
   training: DROPOUT_TRAINING,
+  // Inactive at inference: the exported model is an inference graph.
+  onnx: identityOnnx,
 });

@@ -8,6 +8,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * Keras `ELU`: y = x for x > 0, alpha·(eˣ − 1) otherwise (`alpha` default 1.0; any finite value,
@@ -58,9 +59,15 @@ const ELU_TRAINING: LayerTraining<ELU> = {
   },
 };
 
+/** ELU in ONNX: Elu with the layer's alpha. */
+function eluOnnx(layer: ELU, ctx: OnnxLayerContext): void {
+  ctx.node("Elu", [ctx.inputs[0]], [ctx.output], { alpha: { float: layer.alpha } });
+}
+
 /** The `ELU` layer class (see `layer_class.ts`). */
 export const ELU_LAYER: LayerClass<ELU> = defineLayer({
   className: "ELU",
   create: (config, options) => new ELU(config, options),
   training: ELU_TRAINING,
+  onnx: eluOnnx,
 });

@@ -10,6 +10,7 @@ import {
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * Keras `Embedding`: `embeddings (input_dim, output_dim)` rows gathered by id for (batch, time)
@@ -124,9 +125,32 @@ const EMBEDDING_TRAINING: LayerTraining<Embedding> = {
   },
 };
 
+/**
+ * Embedding in ONNX: Gather of the ids' rows (float ids cast to int32 first); `mask_zero` adds
+ * the mask `ids != 0` for the layers that follow.
+ */
+function embeddingOnnx(layer: Embedding, ctx: OnnxLayerContext): void {
+  let ids = ctx.inputs[0];
+  if (ctx.inputTypes[0] !== "int32") {
+    const cast = ctx.fresh("ids");
+    ctx.node("Cast", [ids], [cast], { to: { int: 6 } }); // 6: INT32
+    ids = cast;
+  }
+  const [table] = layer.getWeights();
+  const weights = ctx.initializer("embeddings", { float32: table.data }, table.shape);
+  ctx.node("Gather", [weights, ids], [ctx.output], { axis: { int: 0 } });
+  if (!layer.maskZero) return;
+  const zero = ctx.initializer("zero", { int32: Int32Array.of(0) }, []);
+  const isPad = ctx.fresh("is_padding"), mask = ctx.fresh("mask");
+  ctx.node("Equal", [ids, zero], [isPad]);
+  ctx.node("Not", [isPad], [mask]);
+  ctx.setOutputMask(mask);
+}
+
 /** The `Embedding` layer class (see `layer_class.ts`). */
 export const EMBEDDING: LayerClass<Embedding> = defineLayer({
   className: "Embedding",
   create: (config, options) => new Embedding(config, options),
   training: EMBEDDING_TRAINING,
+  onnx: embeddingOnnx,
 });

@@ -3,6 +3,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { InputShapeError, UnsupportedLayerError } from "../errors.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `Flatten`: row-major over (H, W, C) for channels_last — a zero-copy reshape. */
 export class Flatten extends Layer {
@@ -30,9 +31,15 @@ const FLATTEN_TRAINING: LayerTraining<Flatten> = {
   backward: (_layer, a) => (a.needInputGrad ? reshaped(a.dy, a.x.shape) : null),
 };
 
+/** Flatten in ONNX: Flatten from axis 1 (row-major over channels-last axes, as Keras). */
+function flattenOnnx(_layer: Flatten, ctx: OnnxLayerContext): void {
+  ctx.node("Flatten", [ctx.inputs[0]], [ctx.output], { axis: { int: 1 } });
+}
+
 /** The `Flatten` layer class (see `layer_class.ts`). */
 export const FLATTEN: LayerClass<Flatten> = defineLayer({
   className: "Flatten",
   create: (config, options) => new Flatten(config, options),
   training: FLATTEN_TRAINING,
+  onnx: flattenOnnx,
 });

@@ -9,6 +9,7 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { fillNormal } from "./counter_random.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `GaussianDropout`: in training multiplies every element by 1-centred normal noise of
@@ -79,4 +80,6 @@ export const GAUSSIAN_DROPOUT: LayerClass<GaussianDropout> = defineLayer({
   className: "GaussianDropout",
   create: (config, options) => new GaussianDropout(config, options),
   training: GAUSSIAN_DROPOUT_TRAINING,
+  // Inactive at inference: the exported model is an inference graph.
+  onnx: identityOnnx,
 });

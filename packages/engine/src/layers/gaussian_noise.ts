@@ -9,6 +9,7 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { fillNormal } from "./counter_random.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `GaussianNoise`: in training adds zero-centred normal noise of standard deviation
@@ -65,4 +66,6 @@ export const GAUSSIAN_NOISE: LayerClass<GaussianNoise> = defineLayer({
   className: "GaussianNoise",
   create: (config, options) => new GaussianNoise(config, options),
   training: GAUSSIAN_NOISE_TRAINING,
+  // Inactive at inference: the exported model is an inference graph.
+  onnx: identityOnnx,
 });

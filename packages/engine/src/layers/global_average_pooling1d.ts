@@ -5,7 +5,11 @@
  */
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { GLOBAL_POOLING1D_TRAINING, GlobalPooling1D } from "./global_pooling1d.ts";
+import {
+  GLOBAL_POOLING1D_TRAINING,
+  GlobalPooling1D,
+  globalPooling1dOnnx,
+} from "./global_pooling1d.ts";
 
 /**
  * Keras `GlobalAveragePooling1D` on `[batch, time, channels]`: the mean of each channel over the unmasked steps (every step without a mask); `keepdims` keeps a time axis of 1.
@@ -22,4 +26,5 @@ export const GLOBAL_AVERAGE_POOLING1D: LayerClass<GlobalAveragePooling1D> = defi
   aliases: ["GlobalAveragePool1D"],
   create: (config, options) => new GlobalAveragePooling1D(config, options),
   training: GLOBAL_POOLING1D_TRAINING as LayerClass<GlobalAveragePooling1D>["training"],
+  onnx: globalPooling1dOnnx,
 });

@@ -5,7 +5,11 @@
  */
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { GLOBAL_POOLING1D_TRAINING, GlobalPooling1D } from "./global_pooling1d.ts";
+import {
+  GLOBAL_POOLING1D_TRAINING,
+  GlobalPooling1D,
+  globalPooling1dOnnx,
+} from "./global_pooling1d.ts";
 
 /**
  * Keras `GlobalMaxPooling1D` on `[batch, time, channels]`: the largest value of each channel over time (the mask is ignored, as in Keras; tied maxima share the gradient evenly, as TensorFlow's); `keepdims` keeps a time axis of 1.
@@ -22,4 +26,5 @@ export const GLOBAL_MAX_POOLING1D: LayerClass<GlobalMaxPooling1D> = defineLayer(
   aliases: ["GlobalMaxPool1D"],
   create: (config, options) => new GlobalMaxPooling1D(config, options),
   training: GLOBAL_POOLING1D_TRAINING as LayerClass<GlobalMaxPooling1D>["training"],
+  onnx: globalPooling1dOnnx,
 });

@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { GlobalPooling2D, globalPoolingTraining } from "./global_pooling2d.ts";
+import { GlobalPooling2D, globalPooling2dOnnx, globalPoolingTraining } from "./global_pooling2d.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `GlobalMaxPooling2D` (NHWC), with `keepdims`. */
@@ -14,4 +14,5 @@ export const GLOBAL_MAX_POOLING2D: LayerClass<GlobalMaxPooling2D> = defineLayer(
   className: "GlobalMaxPooling2D",
   create: (config, options) => new GlobalMaxPooling2D(config, options),
   training: globalPoolingTraining(0),
+  onnx: globalPooling2dOnnx("ReduceMax"),
 });

@@ -8,6 +8,7 @@ import type { LayerTraining } from "../layer_training.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { requireSequenceChannelsLast } from "./sequence_as_image.ts";
+import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * TypeScript reference (and the engine's implementation) of a global pooling over time of
@@ -147,3 +148,22 @@ export const GLOBAL_POOLING1D_TRAINING: LayerTraining<GlobalPooling1D> = {
     return dx;
   },
 };
+
+/**
+ * The ONNX hook of a global pooling over time: ReduceMax, or ReduceMean — with a mask, the sum of
+ * the unmasked steps over their count, as Keras's masked average.
+ */
+export function globalPooling1dOnnx(layer: GlobalPooling1D, ctx: OnnxLayerContext): void {
+  const mask = ctx.inputMasks[0];
+  const x = ctx.inputs[0];
+  if (layer.kind === "max") return emitReduce(ctx, "ReduceMax", x, [1], layer.keepdims, ctx.output);
+  if (!mask) return emitReduce(ctx, "ReduceMean", x, [1], layer.keepdims, ctx.output);
+  const weights = ctx.fresh("mask_float"), weights3 = ctx.fresh("mask_3d");
+  ctx.node("Cast", [mask], [weights], { to: { int: 1 } });
+  ctx.node("Unsqueeze", [weights, ctx.int64s("axes", [2])], [weights3]);
+  const masked = ctx.fresh("masked"), total = ctx.fresh("masked_sum"), count = ctx.fresh("count");
+  ctx.node("Mul", [x, weights3], [masked]);
+  emitReduce(ctx, "ReduceSum", masked, [1], layer.keepdims, total);
+  emitReduce(ctx, "ReduceSum", weights3, [1], layer.keepdims, count);
+  ctx.node("Div", [total, count], [ctx.output]);
+}

@@ -3,6 +3,7 @@ import { requireChannelsLast } from "../conv_geometry.ts";
 import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * Shared body of Keras `GlobalMaxPooling2D` / `GlobalAveragePooling2D` (NHWC): reduces height and
@@ -64,4 +65,11 @@ export function globalPoolingTraining(isAvg: 0 | 1): LayerTraining<GlobalPooling
       return dx;
     },
   };
+}
+
+/** The ONNX hook of a global 2-D pooling: a reduction over height and width (axes 1, 2). */
+export function globalPooling2dOnnx(
+  op: "ReduceMax" | "ReduceMean",
+): (layer: GlobalPooling2D, ctx: OnnxLayerContext) => void {
+  return (layer, ctx) => emitReduce(ctx, op, ctx.inputs[0], [1, 2], layer.keepdims, ctx.output);
 }

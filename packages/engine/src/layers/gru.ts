@@ -3,6 +3,7 @@ import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
 import { RECURRENT_TRAINING } from "./recurrent_training.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { recurrentOnnx } from "./recurrent_onnx.ts";
 
 /**
  * Keras `GRU`, gate order z, r, h, `h = z*h_prev + (1-z)*hh`. `reset_after=True` (the default):
@@ -29,4 +30,5 @@ export const GRU_LAYER: LayerClass<GRU> = defineLayer<GRU>({
   className: "GRU",
   create: (config, options) => new GRU(config, options),
   training: RECURRENT_TRAINING,
+  onnx: recurrentOnnx,
 });

@@ -7,6 +7,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import type { DeviceTensor, Shape } from "../tensor.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /** Keras `Identity`: returns its input unchanged (and passes the mask on). */
 export class Identity extends Layer {
@@ -37,4 +38,6 @@ export const IDENTITY: LayerClass<Identity> = defineLayer({
   className: "Identity",
   create: (config, options) => new Identity(config, options),
   training: IDENTITY_TRAINING,
+  // Inactive at inference: the exported model is an inference graph.
+  onnx: identityOnnx,
 });

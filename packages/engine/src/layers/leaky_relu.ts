@@ -4,6 +4,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { copyDevice } from "./activation.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `LeakyReLU`: slope `negative_slope` (Keras 3) or `alpha` (Keras 2), default 0.3. */
 export class LeakyReLU extends Layer {
@@ -49,9 +50,15 @@ const LEAKY_RELU_TRAINING: LayerTraining<LeakyReLU> = {
   },
 };
 
+/** LeakyReLU in ONNX: LeakyRelu with the layer's negative slope. */
+function leakyReluOnnx(layer: LeakyReLU, ctx: OnnxLayerContext): void {
+  ctx.node("LeakyRelu", [ctx.inputs[0]], [ctx.output], { alpha: { float: layer.negativeSlope } });
+}
+
 /** The `LeakyReLU` layer class (see `layer_class.ts`). */
 export const LEAKY_RELU: LayerClass<LeakyReLU> = defineLayer({
   className: "LeakyReLU",
   create: (config, options) => new LeakyReLU(config, options),
   training: LEAKY_RELU_TRAINING,
+  onnx: leakyReluOnnx,
 });

@@ -3,6 +3,7 @@ import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
 import { RECURRENT_TRAINING } from "./recurrent_training.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { recurrentOnnx } from "./recurrent_onnx.ts";
 
 /**
  * Keras `LSTM`, gate order i, f, c, o: `c = f*c + i*act(..)`, `h = o*act(c)`; weights
@@ -40,4 +41,5 @@ export const LSTM_LAYER: LayerClass<LSTM> = defineLayer<LSTM>({
   className: "LSTM",
   create: (config, options) => new LSTM(config, options),
   training: RECURRENT_TRAINING,
+  onnx: recurrentOnnx,
 });

@@ -1,5 +1,5 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { MAX_POOLING_TRAINING, Pooling2D } from "./pooling2d.ts";
+import { MAX_POOLING_TRAINING, Pooling2D, pooling2dOnnx } from "./pooling2d.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `MaxPooling2D` (NHWC); padded cells never win the max. */
@@ -14,4 +14,5 @@ export const MAX_POOLING2D: LayerClass<MaxPooling2D> = defineLayer({
   className: "MaxPooling2D",
   create: (config, options) => new MaxPooling2D(config, options),
   training: MAX_POOLING_TRAINING,
+  onnx: pooling2dOnnx("MaxPool"),
 });

@@ -20,6 +20,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { getRuntime, type KernelExports } from "../wasm/kernels.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** True for Keras 2.x (and older) semantics. */
 export function isKeras2(kerasVersion: string | undefined): boolean {
@@ -530,3 +531,26 @@ function elementwiseBackward(layer: ElementwiseMerge, a: BackwardArgs): (DeviceT
 export const ELEMENTWISE_MERGE_TRAINING: LayerTraining<ElementwiseMerge> = {
   backward: elementwiseBackward,
 };
+
+/** ONNX operators of the element-wise merges (Sum, Mean, Max, Min take any number of inputs). */
+const ONNX_MERGE_OPS: Readonly<Record<ElementwiseOp, string>> = {
+  add: "Sum",
+  subtract: "Sub",
+  multiply: "Mul",
+  average: "Mean",
+  maximum: "Max",
+  minimum: "Min",
+};
+
+/** The ONNX hook of the element-wise merges (Mul, being binary, chains over the inputs). */
+export function elementwiseMergeOnnx(layer: ElementwiseMerge, ctx: OnnxLayerContext): void {
+  if (ctx.inputMasks.some((m) => m)) ctx.refuse("masked inputs (the merged mask is not exported)");
+  const op = ONNX_MERGE_OPS[layer.op];
+  if (op !== "Mul" || ctx.inputs.length === 2) return ctx.node(op, ctx.inputs, [ctx.output]);
+  let acc = ctx.inputs[0];
+  ctx.inputs.slice(1).forEach((x, i) => {
+    const out = i === ctx.inputs.length - 2 ? ctx.output : ctx.fresh("product");
+    ctx.node("Mul", [acc, x], [out]);
+    acc = out;
+  });
+}

@@ -1,5 +1,10 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import {
+  ELEMENTWISE_MERGE_TRAINING,
+  ElementwiseMerge,
+  elementwiseMergeOnnx,
+  type ElementwiseOp,
+} from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -19,4 +24,5 @@ export const MULTIPLY: LayerClass<Multiply> = defineLayer<Multiply>({
   className: "Multiply",
   create: (config, options) => new Multiply(config, options),
   training: ELEMENTWISE_MERGE_TRAINING,
+  onnx: elementwiseMergeOnnx,
 });

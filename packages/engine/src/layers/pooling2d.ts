@@ -10,6 +10,7 @@ import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { parallelRanges, runJobs } from "../wasm/threads.ts";
+import { channelsFirst, type OnnxLayerContext, onnxPadding } from "../onnx_emit.ts";
 
 /**
  * Shared body of Keras `MaxPooling2D` / `AveragePooling2D` (NHWC): `pool_size`, `strides`
@@ -185,3 +186,19 @@ export const AVERAGE_POOLING_TRAINING: LayerTraining<Pooling2D> = {
     return poolBackward(layer, a, 0, 1);
   },
 };
+
+/**
+ * The ONNX hook of a 2-D pooling: MaxPool / AveragePool between channels-last Transposes. Keras
+ * averages over the real cells only, which is ONNX's `count_include_pad = 0` (the default).
+ */
+export function pooling2dOnnx(
+  op: "MaxPool" | "AveragePool",
+): (layer: Pooling2D, ctx: OnnxLayerContext) => void {
+  return (layer, ctx) =>
+    channelsFirst(ctx, ctx.inputs[0], ctx.output, 4, (x, y) =>
+      ctx.node(op, [x], [y], {
+        kernel_shape: { ints: layer.poolSize },
+        strides: { ints: layer.strides },
+        ...onnxPadding(layer.padding),
+      }));
+}

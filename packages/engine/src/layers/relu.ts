@@ -4,6 +4,7 @@ import { LayerConfigError } from "../errors.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { copyDevice } from "./activation.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `ReLU` layer: `max_value`, `negative_slope`, `threshold`. */
 export class ReLU extends Layer {
@@ -64,9 +65,32 @@ const RELU_TRAINING: LayerTraining<ReLU> = {
   },
 };
 
+/**
+ * ReLU in ONNX: Relu / Clip(0, max_value) in the usual case; with a threshold or negative slope,
+ * Keras's `x ≥ threshold ? x : slope·(x − threshold)`, then the cap.
+ */
+function reluOnnx(layer: ReLU, ctx: OnnxLayerContext): void {
+  const x = ctx.inputs[0];
+  const scalar = (v: number) => ctx.initializer("c", { float32: Float32Array.of(v) }, []);
+  const max = layer.maxValue;
+  if (layer.threshold === 0 && layer.negativeSlope === 0) {
+    if (max === null) return ctx.node("Relu", [x], [ctx.output]);
+    return ctx.node("Clip", [x, scalar(0), scalar(max)], [ctx.output]);
+  }
+  const above = ctx.fresh("above"), shifted = ctx.fresh("shifted"), below = ctx.fresh("below");
+  ctx.node("GreaterOrEqual", [x, scalar(layer.threshold)], [above]);
+  ctx.node("Sub", [x, scalar(layer.threshold)], [shifted]);
+  ctx.node("Mul", [shifted, scalar(layer.negativeSlope)], [below]);
+  if (max === null) return ctx.node("Where", [above, x, below], [ctx.output]);
+  const uncapped = ctx.fresh("uncapped");
+  ctx.node("Where", [above, x, below], [uncapped]);
+  ctx.node("Min", [uncapped, scalar(max)], [ctx.output]);
+}
+
 /** The `ReLU` layer class (see `layer_class.ts`). */
 export const RELU: LayerClass<ReLU> = defineLayer({
   className: "ReLU",
   create: (config, options) => new ReLU(config, options),
   training: RELU_TRAINING,
+  onnx: reluOnnx,
 });

@@ -3,6 +3,7 @@ import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * A Keras config number or array: a number, nested lists, or the `{"class_name": "__numpy__",
@@ -151,9 +152,19 @@ const RESCALING_TRAINING: LayerTraining<Rescaling> = {
   },
 };
 
+/** Rescaling in ONNX: Mul by the (broadcast) scale, Add of the offset. */
+function rescalingOnnx(layer: Rescaling, ctx: OnnxLayerContext): void {
+  const constant = (hint: string, v: { values: number[]; shape: number[] }) =>
+    ctx.initializer(hint, { float32: Float32Array.from(v.values) }, v.shape);
+  const scaled = ctx.fresh("scaled");
+  ctx.node("Mul", [ctx.inputs[0], constant("scale", layer.scale)], [scaled]);
+  ctx.node("Add", [scaled, constant("offset", layer.offset)], [ctx.output]);
+}
+
 /** The `Rescaling` layer class (see `layer_class.ts`). */
 export const RESCALING: LayerClass<Rescaling> = defineLayer({
   className: "Rescaling",
   create: (config, options) => new Rescaling(config, options),
   training: RESCALING_TRAINING,
+  onnx: rescalingOnnx,
 });

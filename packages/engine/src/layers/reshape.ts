@@ -3,6 +3,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `Reshape`: `target_shape` without batch; one `-1` is inferred. Zero-copy. */
 export class Reshape extends Layer {
@@ -55,9 +56,16 @@ const RESHAPE_TRAINING: LayerTraining<Reshape> = {
   backward: (_layer, a) => (a.needInputGrad ? reshaped(a.dy, a.x.shape) : null),
 };
 
+/** Reshape in ONNX: Reshape to the resolved target shape behind the batch axis (0: kept). */
+function reshapeOnnx(_layer: Reshape, ctx: OnnxLayerContext): void {
+  const shape = ctx.int64s("shape", [0, ...ctx.outputShape.map((d) => d ?? -1)]);
+  ctx.node("Reshape", [ctx.inputs[0], shape], [ctx.output]);
+}
+
 /** The `Reshape` layer class (see `layer_class.ts`). */
 export const RESHAPE: LayerClass<Reshape> = defineLayer({
   className: "Reshape",
   create: (config, options) => new Reshape(config, options),
   training: RESHAPE_TRAINING,
+  onnx: reshapeOnnx,
 });

@@ -22,7 +22,14 @@ import {
   depthwiseForward,
   DepthwiseWindowLayer,
   derivativeFromOutput,
+  emitDepthwiseOnnx,
 } from "./depthwise_conv2d.ts";
+import {
+  convKernelToOnnx,
+  emitConv,
+  emitWithActivation,
+  type OnnxLayerContext,
+} from "../onnx_emit.ts";
 
 /**
  * Keras `SeparableConv2D`: weights `depthwise_kernel (kh, kw, in, depth_multiplier)`,
@@ -187,10 +194,32 @@ const SEPARABLE_CONV2D_TRAINING: LayerTraining<SeparableConv2D> = {
   outputActivation: (layer) => activationOutputKind(layer.activation),
 };
 
+/** SeparableConv2D in ONNX: the depthwise Conv, a 1×1 Conv with the bias, the activation. */
+function separableConv2dOnnx(layer: SeparableConv2D, ctx: OnnxLayerContext): void {
+  const [depthwise, pointwise, bias] = layer.getWeights();
+  const mid = ctx.fresh("depthwise");
+  emitDepthwiseOnnx(layer, ctx, depthwise, undefined, ctx.inputs[0], mid);
+  const [, , cin, filters] = pointwise.shape;
+  emitWithActivation(ctx, layer.activation, (output) =>
+    emitConv(ctx, {
+      input: mid,
+      output,
+      rank: 4,
+      weight: convKernelToOnnx(pointwise.data, pointwise.shape),
+      weightDims: [filters, cin, 1, 1],
+      bias: layer.useBias ? bias.data : undefined,
+      strides: [1, 1],
+      dilations: [1, 1],
+      padding: "valid",
+      group: 1,
+    }));
+}
+
 /** The `SeparableConv2D` layer class (see `layer_class.ts`). */
 export const SEPARABLE_CONV2D: LayerClass<SeparableConv2D> = defineLayer({
   className: "SeparableConv2D",
   aliases: ["SeparableConvolution2D"],
   create: (config, options) => new SeparableConv2D(config, options),
   training: SEPARABLE_CONV2D_TRAINING,
+  onnx: separableConv2dOnnx,
 });

@@ -3,6 +3,7 @@ import { RnnCell } from "../kernels/rnn_codes.ts";
 import { RecurrentLayer } from "./recurrent.ts";
 import { RECURRENT_TRAINING } from "./recurrent_training.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { recurrentOnnx } from "./recurrent_onnx.ts";
 
 /**
  * Keras `SimpleRNN`: `h = act(x·kernel + bias + h_prev·recurrent_kernel)`; weights `kernel (in, u)`,
@@ -21,4 +22,5 @@ export const SIMPLE_RNN: LayerClass<SimpleRNN> = defineLayer<SimpleRNN>({
   className: "SimpleRNN",
   create: (config, options) => new SimpleRNN(config, options),
   training: RECURRENT_TRAINING,
+  onnx: recurrentOnnx,
 });

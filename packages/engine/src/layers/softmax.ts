@@ -11,6 +11,7 @@ import { LayerConfigError } from "../errors.ts";
 import type { DeviceTensor, Shape } from "../tensor.ts";
 import { copyDevice } from "./activation.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `Softmax` layer on the last axis (other axes are refused by name). */
 export class Softmax extends Layer {
@@ -50,9 +51,15 @@ const SOFTMAX_TRAINING: LayerTraining<Softmax> = {
   outputActivation: () => "softmax",
 };
 
+/** Softmax in ONNX: Softmax over the last axis (the only axis the layer takes). */
+function softmaxOnnx(_layer: Softmax, ctx: OnnxLayerContext): void {
+  ctx.node("Softmax", [ctx.inputs[0]], [ctx.output], { axis: { int: -1 } });
+}
+
 /** The `Softmax` layer class (see `layer_class.ts`). */
 export const SOFTMAX: LayerClass<Softmax> = defineLayer({
   className: "Softmax",
   create: (config, options) => new Softmax(config, options),
   training: SOFTMAX_TRAINING,
+  onnx: softmaxOnnx,
 });

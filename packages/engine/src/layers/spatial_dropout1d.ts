@@ -8,6 +8,7 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { DeviceTensor } from "../tensor.ts";
 import { SPATIAL_DROPOUT2D, type SpatialDropout2D } from "./spatial_dropout2d.ts";
 import { SEQUENCE_AS_IMAGE_TRAINING, SequenceAsImage } from "./sequence_as_image.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `SpatialDropout1D` on `[batch, time, channels]`: in training each (sample, channel) is
@@ -39,4 +40,6 @@ export const SPATIAL_DROPOUT1D: LayerClass<SpatialDropout1D> = defineLayer({
   className: "SpatialDropout1D",
   create: (config, options) => new SpatialDropout1D(config, options),
   training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<SpatialDropout1D>["training"],
+  // Inactive at inference: the exported model is an inference graph.
+  onnx: identityOnnx,
 });

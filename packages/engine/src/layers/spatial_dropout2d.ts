@@ -9,6 +9,7 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { keepScaleAt } from "./counter_random.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `SpatialDropout2D`: Dropout that drops whole feature maps. In training each (sample,
@@ -126,4 +127,6 @@ export const SPATIAL_DROPOUT2D: LayerClass<SpatialDropout2D> = defineLayer({
   className: "SpatialDropout2D",
   create: (config, options) => new SpatialDropout2D(config, options),
   training: SPATIAL_DROPOUT2D_TRAINING,
+  // Inactive at inference: the exported model is an inference graph.
+  onnx: identityOnnx,
 });

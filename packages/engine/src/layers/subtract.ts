@@ -1,5 +1,10 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { ELEMENTWISE_MERGE_TRAINING, ElementwiseMerge, type ElementwiseOp } from "./merge.ts";
+import {
+  ELEMENTWISE_MERGE_TRAINING,
+  ElementwiseMerge,
+  elementwiseMergeOnnx,
+  type ElementwiseOp,
+} from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /**
@@ -22,4 +27,5 @@ export const SUBTRACT: LayerClass<Subtract> = defineLayer<Subtract>({
   className: "Subtract",
   create: (config, options) => new Subtract(config, options),
   training: ELEMENTWISE_MERGE_TRAINING,
+  onnx: elementwiseMergeOnnx,
 });

@@ -4,6 +4,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Largest padding per side a config may ask for (keeps the output size a 32-bit integer). */
 const MAX_PADDING = 65535;
@@ -78,9 +79,17 @@ const ZERO_PADDING2D_TRAINING: LayerTraining<ZeroPadding2D> = {
   },
 };
 
+/** ZeroPadding2D in ONNX: a constant Pad of height and width (channels-last axes 1 and 2). */
+function zeroPadding2dOnnx(layer: ZeroPadding2D, ctx: OnnxLayerContext): void {
+  const [[top, bottom], [left, right]] = layer.padding;
+  const pads = ctx.int64s("pads", [0, top, left, 0, 0, bottom, right, 0]);
+  ctx.node("Pad", [ctx.inputs[0], pads], [ctx.output], { mode: { string: "constant" } });
+}
+
 /** The `ZeroPadding2D` layer class (see `layer_class.ts`). */
 export const ZERO_PADDING2D: LayerClass<ZeroPadding2D> = defineLayer({
   className: "ZeroPadding2D",
   create: (config, options) => new ZeroPadding2D(config, options),
   training: ZERO_PADDING2D_TRAINING,
+  onnx: zeroPadding2dOnnx,
 });

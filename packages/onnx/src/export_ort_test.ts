@@ -1,0 +1,308 @@
+/**
+ * ONNX export checked by ONNX Runtime: each model is exported, run by onnxruntime-node (the
+ * native build shipped in its npm package) and its outputs compared with the engine's on the same
+ * inputs (≤ 1e-5). Models: the seeds' CNN, the seeds' text models (BiLSTM, BiGRU, masked), single
+ * recurrent layers (GRU reset_after, SimpleRNN, go_backwards, masked sequences), a residual graph,
+ * a MobileNetV2-style block (ZeroPadding2D, DepthwiseConv2D, ReLU6, BatchNormalization, Add),
+ * separable / grouped / 1-D convolutions, and the typed refusal of a layer without an ONNX form.
+ */
+import assert from "node:assert/strict";
+import * as ort from "onnxruntime-node";
+import {
+  buildModel,
+  type Model,
+  type ModelSpec,
+  OnnxExportError,
+  Tensor,
+  type WeightTensor,
+} from "@scratchnet/engine";
+import { randomIdBatch, seedsCnnSpec, seedsTextSpec } from "../../engine/testing/seeds_models.ts";
+import { randomizeWeights, residualCnn, specFromTfjs } from "../../engine/testing/tfjs_graphs.ts";
+import { tf, tfReady } from "../../engine/testing/tfjs_reference.ts";
+import { maxAbsDiff, Rng } from "../../engine/testing/random.ts";
+import { collectGraph, exportOnnx } from "../mod.ts";
+
+/** Largest |engine − ORT| accepted. */
+const TOLERANCE = 1e-5;
+
+/** Runs the exported model in onnxruntime-node on `xs`; returns every output's data. */
+async function ortOutputs(model: Model, xs: Tensor[]): Promise<Float32Array[]> {
+  const bytes = exportOnnx(model);
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    session.inputNames.forEach((name, i) => {
+      const x = xs[i];
+      feeds[name] = x.dtype === "int32"
+        ? new ort.Tensor("int32", x.data as Int32Array, [...x.shape])
+        : new ort.Tensor("float32", x.data as Float32Array, [...x.shape]);
+    });
+    const result = await session.run(feeds);
+    return session.outputNames.map((name) => result[name].data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Exports `spec`'s model, runs it in ORT and asserts its outputs equal the engine's. */
+async function assertSameAsEngine(spec: ModelSpec, xs: Tensor[]): Promise<number> {
+  const model = buildModel(spec);
+  try {
+    const expected = model.predictMany(xs);
+    const got = await ortOutputs(model, xs);
+    assert.equal(got.length, expected.length);
+    let worst = 0;
+    expected.forEach((y, k) => {
+      assert.equal(got[k].length, y.data.length, `output ${k} size`);
+      const diff = maxAbsDiff(got[k], y.data);
+      assert.ok(diff <= TOLERANCE, `output ${k}: max |engine − ORT| ${diff} > ${TOLERANCE}`);
+      worst = Math.max(worst, diff);
+    });
+    return worst;
+  } finally {
+    model.dispose();
+  }
+}
+
+const images = (rng: Rng, n: number, size: number, c: number) =>
+  new Tensor(rng.floats(n * size * size * c, 0, 1), [n, size, size, c]);
+
+function ids(seed: number, batch: number, length: number, vocab: number): Tensor {
+  return new Tensor(randomIdBatch(new Rng(seed), batch, length, vocab), [batch, length]);
+}
+
+Deno.test("ONNX export: the seeds' CNN (Conv2D, MaxPooling2D, Flatten, Dense) runs in ORT", async () => {
+  for (const kernelSize of [3, 5]) {
+    const spec = seedsCnnSpec({ filters: [16, 32], kernelSize, imageSize: 32, seed: kernelSize });
+    await assertSameAsEngine(spec, [images(new Rng(1), 3, 32, 3)]);
+  }
+  const avg = seedsCnnSpec({ filters: [8], pooling: "average", imageSize: 15, seed: 3 });
+  await assertSameAsEngine(avg, [images(new Rng(2), 2, 15, 3)]);
+});
+
+Deno.test("ONNX export: the seeds' text models (masked BiLSTM, BiGRU, SimpleRNN) run in ORT", async () => {
+  const vocab = 400, length = 24;
+  for (
+    const [cell, bidirectional, units] of [
+      ["LSTM", true, [16, 12]],
+      ["GRU", true, [12]],
+      ["SimpleRNN", false, [10, 8]],
+      ["LSTM", false, [9]],
+    ] as const
+  ) {
+    const spec = seedsTextSpec({
+      vocabSize: vocab,
+      embeddingDim: 8,
+      units: [...units],
+      cell,
+      bidirectional,
+      sequenceLength: length,
+      seed: 5,
+    });
+    await assertSameAsEngine(spec, [ids(9, 6, length, vocab)]);
+  }
+});
+
+/** Embedding(mask_zero) → `rnn` layers → `head` layers → Dense(3, softmax), on 20 ids. */
+function sequenceSpec(rnn: Record<string, unknown>[], head: Record<string, unknown>[]): ModelSpec {
+  const layers = [
+    { class_name: "InputLayer", config: { name: "ids", batch_shape: [null, 20], dtype: "int32" } },
+    {
+      class_name: "Embedding",
+      config: { name: "embedding", input_dim: 50, output_dim: 6, mask_zero: true },
+    },
+    ...rnn,
+    ...head,
+    { class_name: "Dense", config: { name: "out", units: 3, activation: "softmax" } },
+  ];
+  return { config: { class_name: "Sequential", config: { name: "seq", layers } }, weights: {} };
+}
+
+async function assertInitialized(spec: ModelSpec, xs: Tensor[], seed: number): Promise<void> {
+  const model = buildModel(spec, { initialize: { seed } });
+  const weights: Record<string, WeightTensor[]> = {};
+  for (const layer of model.layers) {
+    const w = layer.getWeights();
+    if (w.length) weights[model.layerPath(layer)] = w.map((t) => ({ ...t, data: t.data.slice() }));
+  }
+  model.dispose();
+  // Random biases, so a wrong gate order or bias row shows.
+  const rng = new Rng(seed);
+  for (const list of Object.values(weights)) {
+    for (const w of list) if (/bias/.test(w.name)) w.data.set(rng.floats(w.data.length, -0.5, 0.5));
+  }
+  await assertSameAsEngine({ ...spec, weights }, xs);
+}
+
+Deno.test("ONNX export: GRU reset_after, go_backwards and masked sequence outputs run in ORT", async () => {
+  const x = [ids(3, 5, 20, 50)];
+  const gru = { class_name: "GRU", config: { name: "gru", units: 7, return_sequences: true } };
+  const pool = { class_name: "GlobalAveragePooling1D", config: { name: "pool" } };
+  // Masked sequence outputs: Keras repeats the last output at padded steps; the average reads
+  // the mask.
+  await assertInitialized(sequenceSpec([gru], [pool]), x, 1);
+  const gruBefore = { ...gru, config: { ...gru.config, reset_after: false } };
+  await assertInitialized(sequenceSpec([gruBefore], [pool]), x, 2);
+  const back = {
+    class_name: "LSTM",
+    config: { name: "back", units: 5, return_sequences: true, go_backwards: true },
+  };
+  const maxPool = { class_name: "GlobalMaxPooling1D", config: { name: "max" } };
+  await assertInitialized(sequenceSpec([back], [maxPool]), x, 3);
+  const hardSigmoid = {
+    class_name: "LSTM",
+    config: { name: "lstm", units: 4, recurrent_activation: "hard_sigmoid", activation: "relu" },
+  };
+  await assertInitialized(sequenceSpec([hardSigmoid], []), x, 4);
+  for (const merge of ["sum", "mul", "ave"]) {
+    const bi = {
+      class_name: "Bidirectional",
+      config: {
+        name: "bi",
+        merge_mode: merge,
+        layer: { class_name: "GRU", config: { name: "g", units: 4, return_sequences: true } },
+      },
+    };
+    await assertInitialized(sequenceSpec([bi], [maxPool]), x, 5);
+  }
+});
+
+Deno.test("ONNX export: a residual graph (Conv2D, BatchNormalization, ReLU, Add) runs in ORT", async () => {
+  await tfReady();
+  const model = residualCnn(7, { size: 12, filters: 6, blocks: 2 });
+  const spec = specFromTfjs(model);
+  model.dispose();
+  await assertSameAsEngine(spec, [images(new Rng(4), 3, 12, 3)]);
+});
+
+/**
+ * A MobileNetV2-style model: stem ZeroPadding2D + Conv2D stride 2 + BN + ReLU6, then an inverted
+ * residual block (1×1 expand, BN, ReLU6, DepthwiseConv2D 3×3, BN, ReLU6, 1×1 project, BN, Add)
+ * and a stride-2 block, GlobalAveragePooling2D, Dropout, Dense softmax.
+ */
+function mobileNetV2Block(seed: number): tf.LayersModel {
+  type Sym = tf.SymbolicTensor;
+  const apply = (layer: tf.layers.Layer, x: Sym | Sym[]) => layer.apply(x) as Sym;
+  const bn = (name: string) => tf.layers.batchNormalization({ name, epsilon: 1e-3 });
+  const relu6 = (name: string) => tf.layers.reLU({ name, maxValue: 6 });
+  const conv1x1 = (name: string, filters: number) =>
+    tf.layers.conv2d({ name, filters, kernelSize: 1, useBias: false });
+  const input = tf.input({ name: "image", shape: [17, 17, 3] });
+  let h = apply(tf.layers.zeroPadding2d({ name: "stem_pad", padding: [[0, 1], [0, 1]] }), input);
+  h = apply(tf.layers.conv2d({ name: "stem", filters: 8, kernelSize: 3, strides: 2 }), h);
+  h = apply(relu6("stem_relu"), apply(bn("stem_bn"), h));
+  const block = (name: string, x: Sym, stride: number, out: number) => {
+    let r = apply(
+      relu6(`${name}_expand_relu`),
+      apply(bn(`${name}_expand_bn`), apply(conv1x1(`${name}_expand`, 24), x)),
+    );
+    r = apply(
+      tf.layers.depthwiseConv2d({
+        name: `${name}_dw`,
+        kernelSize: 3,
+        strides: stride,
+        padding: "same",
+        useBias: false,
+      }),
+      r,
+    );
+    r = apply(relu6(`${name}_dw_relu`), apply(bn(`${name}_dw_bn`), r));
+    r = apply(bn(`${name}_project_bn`), apply(conv1x1(`${name}_project`, out), r));
+    return stride === 1 && out === x.shape[3]
+      ? apply(tf.layers.add({ name: `${name}_add` }), [x, r])
+      : r;
+  };
+  h = block("block1", h, 1, 8);
+  h = block("block2", h, 2, 12);
+  h = apply(tf.layers.globalAveragePooling2d({ name: "gap" }), h);
+  h = apply(tf.layers.dropout({ name: "drop", rate: 0.2 }), h);
+  const out = apply(tf.layers.dense({ name: "out", units: 5, activation: "softmax" }), h);
+  const model = tf.model({ name: "mobilenet_v2_block", inputs: input, outputs: out });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+Deno.test("ONNX export: a MobileNetV2-style block (DepthwiseConv2D, ReLU6, Add) runs in ORT", async () => {
+  await tfReady();
+  const model = mobileNetV2Block(11);
+  const spec = specFromTfjs(model);
+  model.dispose();
+  await assertSameAsEngine(spec, [images(new Rng(6), 4, 17, 3)]);
+});
+
+Deno.test("ONNX export: separable, grouped and 1-D convolutions, concatenation, activations", async () => {
+  const image = { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 9, 9, 4] } };
+  const layers = [
+    image,
+    {
+      class_name: "SeparableConv2D",
+      config: { name: "sep", filters: 6, kernel_size: 3, padding: "same", activation: "swish" },
+    },
+    {
+      class_name: "Conv2D",
+      config: { name: "grouped", filters: 6, kernel_size: 3, groups: 3, activation: "gelu" },
+    },
+    {
+      class_name: "AveragePooling2D",
+      config: { name: "avg", pool_size: 2, strides: 2, padding: "same" },
+    },
+    { class_name: "LeakyReLU", config: { name: "leaky", negative_slope: 0.1 } },
+    { class_name: "Reshape", config: { name: "rows", target_shape: [16, 6] } },
+    {
+      class_name: "Conv1D",
+      config: { name: "causal", filters: 5, kernel_size: 3, padding: "causal", activation: "elu" },
+    },
+    {
+      class_name: "Conv1D",
+      config: { name: "same", filters: 4, kernel_size: 4, strides: 2, padding: "same" },
+    },
+    { class_name: "Activation", config: { name: "hs", activation: "hard_swish" } },
+    { class_name: "Flatten", config: { name: "flat" } },
+    { class_name: "Dense", config: { name: "out", units: 3, activation: "tanh" } },
+  ];
+  const spec = {
+    config: { class_name: "Sequential", config: { name: "convs", layers } },
+    weights: {},
+  };
+  await assertInitialized(spec, [images(new Rng(8), 3, 9, 4)], 7);
+});
+
+Deno.test("ONNX export: a layer without an ONNX form is refused by name and class", () => {
+  const layers = [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4] } },
+    { class_name: "Dense", config: { name: "hidden", units: 4 } },
+    { class_name: "LayerNormalization", config: { name: "norm" } },
+  ];
+  const model = buildModel({
+    config: { class_name: "Sequential", config: { name: "m", layers } },
+    weights: {},
+  }, { initialize: { seed: 1 } });
+  try {
+    assert.throws(
+      () => exportOnnx(model),
+      (e: unknown) =>
+        e instanceof OnnxExportError && e.layerName === "norm" &&
+        e.className === "LayerNormalization" && /norm.*LayerNormalization/.test(e.message),
+    );
+    assert.throws(() => exportOnnx(model, { opset: 9 }), RangeError);
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("ONNX export: graph inputs and outputs keep Keras's names, dtypes and free batch", () => {
+  const spec = seedsTextSpec({ vocabSize: 30, embeddingDim: 4, units: [3], sequenceLength: 7 });
+  const model = buildModel(spec);
+  try {
+    const graph = collectGraph(model);
+    assert.deepEqual(graph.inputs, [{ name: "input_layer", type: "int32", dims: ["batch", 7] }]);
+    assert.deepEqual(graph.outputs, [{ name: "dense", type: "float32", dims: ["batch", 3] }]);
+    assert.equal(graph.opset, 17);
+    // One bidirectional LSTM operator, not two.
+    const lstm = graph.nodes.filter((n) => n.opType === "LSTM");
+    assert.equal(lstm.length, 1);
+    assert.deepEqual(lstm[0].attributes.direction, { string: "bidirectional" });
+  } finally {
+    model.dispose();
+  }
+});
