@@ -26,6 +26,8 @@ export const IMDB_LABEL_NAMES: readonly string[] = ["neg", "pos"];
 const SPLITS = ["train", "test"] as const;
 const REVIEW_NAME = /^(\d+)_(\d+)\.txt$/;
 const ARCHIVE_MEMBER = /^aclImdb\/(train|test)\/(neg|pos)\/(\d+_\d+\.txt)$/;
+/** File names read as gzipped tarballs of `aclImdb/` when given as (or found alone in) `dir`. */
+const TARBALL_NAME = /\.(tar\.gz|tgz)$/;
 
 /** One IMDb split. */
 export interface ImdbSplit {
@@ -54,8 +56,10 @@ export interface Imdb {
 /** Options of {@linkcode loadImdb}. */
 export interface LoadImdbOptions {
   /**
-   * A local folder holding `aclImdb/` (or its `train/` and `test/` directly), or
-   * `aclImdb_v1.tar.gz`. When given, nothing is downloaded or written.
+   * A local folder holding `aclImdb/` (or its `train/` and `test/` directly), `aclImdb_v1.tar.gz`
+   * or one other `.tar.gz` / `.tgz` of the same layout (a repackaged copy such as
+   * `aclImdb-labeled.tar.gz`); or the path of such a tarball itself. When given, nothing is
+   * downloaded or written.
    */
   dir?: string | URL;
   /** Download cache; default the repository's `data/`. */
@@ -203,15 +207,33 @@ async function locate(options: LoadImdbOptions): Promise<ReviewSource[]> {
   const urls = options.urls ?? [IMDB_URL];
   if (options.dir !== undefined) {
     const dir = toPath(options.dir);
-    if (await isDirectory(join(dir, IMDB_FOLDER))) return await listFolder(join(dir, IMDB_FOLDER));
-    if (await isDirectory(join(dir, "train"))) return await listFolder(dir);
-    const archive = join(dir, IMDB_ARCHIVE);
-    if (!(await isFile(archive))) {
-      throw new DatasetNotFoundError(
-        "IMDb",
-        [{ path: archive, urls }],
-        `no ${IMDB_FOLDER}/ folder and no ${IMDB_ARCHIVE} in the folder given as dir`,
-      );
+    let archive: string;
+    if (TARBALL_NAME.test(dir) && await isFile(dir)) archive = dir;
+    else {
+      if (await isDirectory(join(dir, IMDB_FOLDER))) {
+        return await listFolder(join(dir, IMDB_FOLDER));
+      }
+      if (await isDirectory(join(dir, "train"))) return await listFolder(dir);
+      archive = join(dir, IMDB_ARCHIVE);
+      if (!(await isFile(archive))) {
+        // A repackaged tarball under another name: accepted when it is the only one.
+        const others = (await isDirectory(dir))
+          ? (await Array.fromAsync(Deno.readDir(dir)))
+            .filter((e) => e.isFile && TARBALL_NAME.test(e.name)).map((e) => e.name)
+          : [];
+        if (others.length !== 1) {
+          throw new DatasetNotFoundError(
+            "IMDb",
+            [{ path: archive, urls }],
+            `no ${IMDB_FOLDER}/ folder, no ${IMDB_ARCHIVE} and ${
+              others.length
+                ? `${others.length} other tarballs (${others.join(", ")})`
+                : "no other tarball"
+            } in the folder given as dir`,
+          );
+        }
+        archive = join(dir, others[0]);
+      }
     }
     if (options.verifyChecksum) await verifyMd5(archive, IMDB_MD5);
     return listArchive(await Deno.readFile(archive), archive, options.progress, options.limits);

@@ -154,3 +154,21 @@ Deno.test("IMDb: bad names, bad UTF-8 and incomplete folders are typed errors", 
   assertEquals(error.missing.map((file) => file.path), [join(tmp.path, "test", "pos")]);
   assert(error.message.includes("incomplete"));
 });
+
+Deno.test("IMDb: a repackaged tarball under another name, as a file path or alone in dir", async () => {
+  await using tmp = await tempDir();
+  const file = join(tmp.path, "aclImdb-labeled.tar.gz");
+  await Deno.writeFile(file, tinyArchive());
+  await using folder = await tempDir();
+  await writeFolder(join(folder.path, IMDB_FOLDER));
+  const fromFolder = await loadImdb({ dir: folder.path });
+  assertEquals(await loadImdb({ dir: file }), fromFolder);
+  assertEquals(await loadImdb({ dir: tmp.path }), fromFolder);
+  // Two candidate tarballs: refused, naming both, rather than guessing.
+  await Deno.writeFile(join(tmp.path, "other.tgz"), tinyArchive());
+  await assertRejects(
+    () => loadImdb({ dir: tmp.path }),
+    DatasetNotFoundError,
+    "2 other tarballs (",
+  );
+});
