@@ -113,7 +113,8 @@ interface DenoConfig {
   imports?: Record<string, string>;
 }
 
-async function readImportMap(): Promise<Record<string, string>> {
+/** The repository's import map (`deno.json` "imports"). */
+export async function readImportMap(): Promise<Record<string, string>> {
   const text = await Deno.readTextFile(join(REPO_ROOT, "deno.json"));
   return (JSON.parse(text) as DenoConfig).imports ?? {};
 }
@@ -146,7 +147,7 @@ async function packageDirOf(fileUrl: string, name: string): Promise<string> {
  * Resolves workspace, import-map and `npm:` specifiers. npm packages are linked into a
  * temporary `node_modules` so that esbuild applies its own (browser) package resolution.
  */
-function denoResolvePlugin(
+export function denoResolvePlugin(
   importMap: Record<string, string>,
   nodeModules: LinkedNodeModules,
 ): esbuild.Plugin {
@@ -200,7 +201,7 @@ function denoResolvePlugin(
 }
 
 /** A temporary `node_modules` whose entries link to package folders in Deno's npm cache. */
-class LinkedNodeModules {
+export class LinkedNodeModules {
   readonly dir: string;
   readonly #links = new Map<string, Promise<string>>();
 
@@ -292,7 +293,7 @@ async function newestCached(name: string, importer: string): Promise<string> {
 }
 
 /** Resolves relative imports of a {@linkcode BROWSER_VARIANTS} module to its browser variant. */
-function browserVariantsPlugin(): esbuild.Plugin {
+export function browserVariantsPlugin(): esbuild.Plugin {
   const variants = new Map(
     Object.entries(BROWSER_VARIANTS).map(([deno, browser]) => [
       join(REPO_ROOT, deno),
