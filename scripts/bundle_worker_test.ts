@@ -11,7 +11,7 @@ import { encodeNpy } from "../packages/serving/mod.ts";
 import { TextVectorization } from "../packages/tokenizer/mod.ts";
 import { bundleWorker, BundleWorkerUsageError, parseBundleWorkerArgs } from "./bundle_worker.ts";
 import { serveApi } from "./serve_api.ts";
-import { provisionWorkerd, startWorkerd, workerdPackage } from "./workerd.ts";
+import { freePort, provisionWorkerd, startWorkerd, workerdPackage } from "./workerd.ts";
 
 Deno.test("parseBundleWorkerArgs: models, vectorizers, out, port, limits; refusals by flag", () => {
   const o = parseBundleWorkerArgs([
@@ -187,6 +187,39 @@ Deno.test("workerd serves the bundle with the Deno server's predictions (text mo
       assertEquals(signature.preprocessing.className, "TextVectorization");
       const metrics = await (await fetch(`${edge.url}/metrics`)).text();
       assert(metrics.includes('serving_requests_total{model="cnn",status="200"} 3'), metrics);
+
+      // The Deno Deploy entry of the same folder, run as Deno Deploy would (PORT given).
+      const port = freePort();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-config", `${out}/deno.js`],
+        env: { PORT: String(port) },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      try {
+        const [model, init] = requests[0];
+        let answer: string | undefined;
+        for (let i = 0; i < 300 && answer === undefined; i++) {
+          try {
+            const res = await fetch(`http://127.0.0.1:${port}/v1/models/${model}:predict`, {
+              method: "POST",
+              ...init,
+            });
+            answer = await res.text();
+          } catch {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        const want = await (await fetch(`${deno.url}/v1/models/${model}:predict`, {
+          method: "POST",
+          ...init,
+        })).text();
+        assertEquals(answer, want);
+      } finally {
+        child.kill("SIGTERM");
+        await child.status;
+        await child.stderr.cancel();
+      }
     } finally {
       await deno.shutdown();
       await edge.stop();
