@@ -2,8 +2,9 @@
  * `deno task experiment <cnn|rnn|lstm|gru> [options]` — trains a family's hyper-parameter grid,
  * checks every trained model's engine forward pass against a reference, and writes
  * `results.json`, `report.md` and SVG plots (see `--help` and the README's "Experiments").
- * `deno task experiment transfer|autoencoder [options]` runs those studies (`transfer.ts`,
- * `autoencoder.ts`; each has its own `--help`).
+ * `deno task experiment transfer|autoencoder|imdb [options]` runs those studies (`transfer.ts`,
+ * `autoencoder.ts`, `imdb.ts`; each has its own `--help`); `--language all` runs each text family's
+ * best variant on every NusaX language (`languages.ts`).
  *
  * Exit status: 0 when every variant ran, 1 when one failed (the others still ran and are
  * reported), 2 for bad arguments or an output folder holding results without `--force`.
@@ -15,6 +16,13 @@ import {
   runAutoencoder,
 } from "./experiment/autoencoder.ts";
 import { ExperimentError, OutputExistsError, UsageError } from "./experiment/errors.ts";
+import { IMDB_USAGE, imdbTable, parseImdbArgs, runImdb } from "./experiment/imdb.ts";
+import {
+  languagesTable,
+  parseLanguagesArgs,
+  runLanguages,
+  wantsAllLanguages,
+} from "./experiment/languages.ts";
 import { parseExperimentArgs, USAGE, wantsHelp } from "./experiment/options.ts";
 import { createProgress } from "./experiment/progress.ts";
 import { runExperiment } from "./experiment/run.ts";
@@ -23,13 +31,24 @@ import { e2, f4 } from "./experiment/study_common.ts";
 import { parseTransferArgs, runTransfer, TRANSFER_USAGE } from "./experiment/transfer.ts";
 
 /** The family named by the first positional argument, when it is one of the studies. */
-function study(args: readonly string[]): "transfer" | "autoencoder" | null {
+function study(args: readonly string[]): "transfer" | "autoencoder" | "imdb" | null {
   const first = args.find((a) => !a.startsWith("-"));
-  return first === "transfer" || first === "autoencoder" ? first : null;
+  return first === "transfer" || first === "autoencoder" || first === "imdb" ? first : null;
 }
 
-/** Runs `transfer` or `autoencoder`; returns the exit status. */
-async function runStudy(kind: "transfer" | "autoencoder", args: string[]): Promise<number> {
+/** Runs `transfer`, `autoencoder` or `imdb`; returns the exit status. */
+async function runStudy(
+  kind: "transfer" | "autoencoder" | "imdb",
+  args: string[],
+): Promise<number> {
+  if (kind === "imdb") {
+    const o = parseImdbArgs(args);
+    const r = await runImdb(o, createProgress(o.progress));
+    console.log(`\n${imdbTable(r.runs)}\n`);
+    console.log(`report: ${join(o.out, "report.md")}`);
+    console.log(`wall-clock: ${r.wallClockSeconds.toFixed(1)} s`);
+    return 0;
+  }
   if (kind === "transfer") {
     const o = parseTransferArgs(args);
     const r = await runTransfer(o, createProgress(o.progress));
@@ -75,6 +94,8 @@ if (import.meta.main) {
     ? TRANSFER_USAGE
     : kind === "autoencoder"
     ? AUTOENCODER_USAGE
+    : kind === "imdb"
+    ? IMDB_USAGE
     : USAGE;
   if (wantsHelp(args)) {
     console.log(usage);
@@ -82,6 +103,15 @@ if (import.meta.main) {
   }
   try {
     if (kind) Deno.exit(await runStudy(kind, args));
+    if (wantsAllLanguages(args)) {
+      const o = parseLanguagesArgs(args);
+      const first = o.perFamily.get(o.families[0])!;
+      const r = await runLanguages(o, createProgress(first.progress));
+      console.log(`\n${languagesTable(r)}\n`);
+      console.log(`report: ${join(o.out, "report.md")}`);
+      console.log(`wall-clock: ${r.wallClockSeconds.toFixed(1)} s`);
+      Deno.exit(r.cells.some((c) => c.error) ? 1 : 0);
+    }
     const options = parseExperimentArgs(args);
     const results = await runExperiment(options, createProgress(options.progress));
     console.log(`\n${summaryTable(results)}\n`);

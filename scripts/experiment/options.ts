@@ -105,6 +105,8 @@ export const BEST_RECIPE_BATCH = 64;
 export const USAGE: string = `deno task experiment <cnn|rnn|lstm|gru|cnn1d|transformer> [options]
        deno task experiment transfer --help      (pretrain, freeze, fine-tune vs scratch)
        deno task experiment autoencoder --help   (convolutional autoencoder on MNIST)
+       deno task experiment imdb --help          (RNN / LSTM / GRU study protocol on IMDb)
+       deno task experiment [family] --language all   (best variants on every NusaX language)
 
 Trains every variant of one family's hyper-parameter grid, saves each as .keras, reloads it through
 the importer, runs the engine's forward pass and a reference (TF.js, or the scalar host reference

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { NUSAX_LANGUAGES } from "@scratchnet/datasets";
+import { UsageError } from "./errors.ts";
+import { familyGrid } from "./grid.ts";
+import {
+  BEST_VARIANTS,
+  languagesTable,
+  parseLanguagesArgs,
+  TEXT_FAMILIES,
+  wantsAllLanguages,
+} from "./languages.ts";
+
+Deno.test("--language all: every text family's best variant exists in its grid", () => {
+  for (const f of TEXT_FAMILIES) {
+    assert.ok(familyGrid(f).variants.some((v) => v.id === BEST_VARIANTS[f]), f);
+  }
+});
+
+Deno.test("--language all options: all families and languages, 3 seeds by default; narrowing; refusals", () => {
+  assert.ok(
+    wantsAllLanguages(["--language", "all"]) && wantsAllLanguages(["lstm", "--language=all"]),
+  );
+  assert.ok(!wantsAllLanguages(["lstm", "--language", "javanese"]));
+  const all = parseLanguagesArgs(["--language", "all", "--quick"]);
+  assert.deepEqual(all.families, [...TEXT_FAMILIES]);
+  assert.deepEqual(all.languages, [...NUSAX_LANGUAGES]);
+  assert.equal(all.out, "experiments/languages-nusax-quick");
+  for (const f of TEXT_FAMILIES) {
+    const o = all.perFamily.get(f)!;
+    assert.deepEqual([o.family, o.repeats, o.referenceSize, o.variants], [f, 3, 100, [
+      BEST_VARIANTS[f],
+    ]]);
+  }
+  const one = parseLanguagesArgs([
+    "gru",
+    "--language",
+    "all",
+    "--languages",
+    "javanese,sundanese",
+    "--repeats",
+    "2",
+    "--variants",
+    "bigru_64-64",
+    "--epochs",
+    "5",
+  ]);
+  assert.deepEqual(one.families, ["gru"]);
+  assert.deepEqual(one.languages, ["javanese", "sundanese"]);
+  const g = one.perFamily.get("gru")!;
+  assert.deepEqual([g.repeats, g.variants, g.epochs], [2, ["bigru_64-64"], 5]);
+  assert.throws(() => parseLanguagesArgs(["cnn", "--language", "all"]), UsageError);
+  assert.throws(
+    () => parseLanguagesArgs(["--language", "all", "--languages", "klingon"]),
+    UsageError,
+  );
+  assert.throws(
+    () => parseLanguagesArgs(["--language", "all", "--variants", "bigru_64-64"]),
+    /only with one family/,
+  );
+});
+
+Deno.test("--language all table: bold row best, mean over languages, wins per family", () => {
+  const cell = (language: "javanese" | "sundanese", family: "lstm" | "gru", mean: number) => ({
+    language,
+    family,
+    variant: "v",
+    mean,
+    std: 0.01,
+    seeds: 3,
+  });
+  const table = languagesTable({
+    families: ["lstm", "gru"],
+    languages: ["javanese", "sundanese"],
+    cells: [
+      cell("javanese", "lstm", 0.7),
+      cell("javanese", "gru", 0.6),
+      cell("sundanese", "lstm", 0.5),
+      cell("sundanese", "gru", 0.8),
+    ],
+    wallClockSeconds: 1,
+  });
+  assert.match(table, /\| javanese \| \*\*0\.700 ± 0\.010\*\* \| 0\.600 ± 0\.010 \|/);
+  assert.match(table, /\| sundanese \| 0\.500 ± 0\.010 \| \*\*0\.800 ± 0\.010\*\* \|/);
+  assert.match(table, /\| mean over languages \| 0\.600 \| 0\.700 \|/);
+  assert.match(table, /\| languages won \| 1 \| 1 \|/);
+});
