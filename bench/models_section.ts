@@ -11,6 +11,7 @@ import { buildModel, type Model, setKernelThreads, type Tensor } from "../packag
 import type { ModelCase } from "./cases.ts";
 import { type Contender, interleaved, type Stats, summarize } from "./timing.ts";
 import { tfjsRunner } from "./tfjs_backends.ts";
+import { type OrtPeer, type OrtPeerName, ortPeers } from "./ort_peers.ts";
 
 /** Batch sizes every model runs at. */
 export const BATCHES = [1, 8, 64];
@@ -53,7 +54,17 @@ export interface ModelResult {
   threadsSpeedupVsCpu?: number;
   /** Largest |engine − TF.js wasm| over the outputs (sanity: same model). */
   maxAbsDiffVsWasm: number;
+  /**
+   * ONNX Runtime columns (the model exported by `@scratchnet/onnx`, same weights): ORT-web wasm
+   * and onnxruntime-node at 1 and 2 threads; absent for models run without them.
+   */
+  ort?: Partial<Record<OrtPeerName, ContenderResult>>;
+  /** Largest |engine − ONNX Runtime| over the outputs of every ORT column. */
+  maxAbsDiffVsOrt?: number;
 }
+
+/** Largest |engine − ONNX Runtime| accepted before timing. */
+export const ORT_TOLERANCE = 1e-4;
 
 function result(samples: number[], samplesPerCall: number): ContenderResult {
   const s = summarize(samples);
@@ -67,16 +78,18 @@ function budgets(quick: boolean): { fast: number; cpu: number; rounds: number } 
 
 /**
  * Runs one model case at every batch size (`c.batches`, default {@link BATCHES}); `threads` > 1
- * adds the engine with kernel threads.
+ * adds the engine with kernel threads; `withOrt` adds the ONNX Runtime columns.
  */
 export async function measureModel(
   c: ModelCase,
   quick: boolean,
   threads = 1,
+  withOrt = false,
 ): Promise<ModelResult[]> {
   const engine: Model = buildModel(c.spec);
   const wasm = await tfjsRunner(c.spec, "wasm", c.tfjsModel);
   const cpu = await tfjsRunner(c.spec, "cpu", c.tfjsModel);
+  const peers: OrtPeer[] = withOrt ? await ortPeers(engine) : [];
   const { fast, cpu: cpuBudget, rounds } = budgets(quick);
   const out: ModelResult[] = [];
   let cpuMsPerSample = 0;
@@ -97,6 +110,19 @@ export async function measureModel(
           `${c.label}, batch ${batch}: engine and TF.js wasm outputs differ (max |Δ| ${maxDiff}, ` +
             `${yEngine.length} vs ${yWasm.length} values; tolerance ${c.tolerance})`,
         );
+      }
+      let maxDiffOrt = 0;
+      for (const peer of peers) {
+        const y = await peer.predict(x);
+        for (let i = 0; i < yEngine.length; i++) {
+          maxDiffOrt = Math.max(maxDiffOrt, Math.abs(yEngine[i] - y[i]));
+        }
+        if (y.length !== yEngine.length || !(maxDiffOrt <= ORT_TOLERANCE)) {
+          throw new Error(
+            `${c.label}, batch ${batch}: engine and ${peer.name} outputs differ (max |Δ| ` +
+              `${maxDiffOrt}, ${yEngine.length} vs ${y.length} values)`,
+          );
+        }
       }
       // TF.js cpu: one untimed call first (JIT warm-up, and the estimate for slow models).
       await cpu.activate();
@@ -148,6 +174,16 @@ export async function measureModel(
           warmupMs: quick ? 100 : 200,
         });
       }
+      for (const peer of peers) {
+        contenders.push({
+          name: peer.name,
+          prepare: () => Promise.resolve(void setKernelThreads(1)),
+          sample: (budgetMs, minCalls, maxCalls) => peer.sample(x, budgetMs, minCalls, maxCalls),
+          budgetMs: fast,
+          minCalls: 2,
+          warmupMs: quick ? 200 : 400,
+        });
+      }
       if (!probeIsSample) {
         contenders.push({
           name: "cpu",
@@ -188,6 +224,14 @@ export async function measureModel(
         threadsSpeedupVsWasm: et ? et.samplesPerSecond / w.samplesPerSecond : undefined,
         threadsSpeedupVsCpu: et ? et.samplesPerSecond / p.samplesPerSecond : undefined,
         maxAbsDiffVsWasm: maxDiff,
+        ...(peers.length
+          ? {
+            ort: Object.fromEntries(
+              peers.map((peer) => [peer.name, result(samples.get(peer.name)!, batch)]),
+            ),
+            maxAbsDiffVsOrt: maxDiffOrt,
+          }
+          : {}),
       });
     }
   } finally {
@@ -195,6 +239,7 @@ export async function measureModel(
     engine.dispose();
     wasm.dispose();
     cpu.dispose();
+    for (const peer of peers) await peer.dispose();
   }
   return out;
 }

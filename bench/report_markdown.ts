@@ -4,6 +4,7 @@ import type { LoadResult } from "./load_section.ts";
 import type { GraphMemoryResult } from "./graph_memory_section.ts";
 import type { MemoryProbe } from "./memory_probe.ts";
 import type { ModelResult } from "./models_section.ts";
+import { ORT_PEER_LABELS, ORT_PEER_THREADS, ORT_PEERS, type OrtPeerName } from "./ort_peers.ts";
 
 /** Everything one report run measured. */
 export interface BenchReport {
@@ -78,6 +79,7 @@ export function evaluateTargets(
   );
   // Issue 7's models; the keras.applications rows (issue 15) report where they stand.
   judge("≥ 20× TF.js cpu everywhere", models.filter((r) => r.family !== "application"), 20, "Cpu");
+  out.push(...ortTargets(models));
   const square = kernels.find((k) => k.kind === "gemm" && k.shape === "512x512x512");
   if (square) {
     out.push({
@@ -89,6 +91,97 @@ export function evaluateTargets(
     });
   }
   return out;
+}
+
+/**
+ * Engine samples/s ÷ an ONNX Runtime column's, at equal threads (the 2-thread columns against
+ * the engine's threaded column when it ran 2 threads); undefined when either is missing.
+ */
+export function ortRatio(m: ModelResult, peer: OrtPeerName): number | undefined {
+  const theirs = m.ort?.[peer];
+  if (!theirs) return undefined;
+  const mine = ORT_PEER_THREADS[peer] === 1
+    ? m.engine
+    : m.threads === ORT_PEER_THREADS[peer]
+    ? m.engineThreads
+    : undefined;
+  return mine ? mine.samplesPerSecond / theirs.samplesPerSecond : undefined;
+}
+
+/** Issue 18's targets against ONNX Runtime (rows that ran its columns). */
+function ortTargets(models: ModelResult[]): TargetResult[] {
+  const out: TargetResult[] = [];
+  const rows = models.filter((m) => m.ort);
+  const worst = (peer: OrtPeerName, rs: ModelResult[]) => {
+    let w: { r: ModelResult; x: number } | undefined;
+    for (const r of rs) {
+      const x = ortRatio(r, peer);
+      if (x !== undefined && (!w || x < w.x)) w = { r, x };
+    }
+    return w;
+  };
+  for (const peer of ["ortWeb1", "ortWeb2"] as const) {
+    const w = worst(peer, rows);
+    if (!w) continue;
+    out.push({
+      target: `≥ 1.5× ${ORT_PEER_LABELS[peer]} at equal threads (every model and batch)`,
+      measured: `min ${f2(w.x)}× (${w.r.label}, batch ${w.r.batch})`,
+      met: w.x >= 1.5,
+    });
+  }
+  const seeds = rows.filter((m) => m.family === "cnn" || m.family === "text");
+  for (const peer of ["ortNode1", "ortNode2"] as const) {
+    const w = worst(peer, seeds);
+    if (!w) continue;
+    out.push({
+      target: `within 2.5× of ${ORT_PEER_LABELS[peer]} on the seeds' models (ratio ≥ 0.4)`,
+      measured: `min ${f2(w.x)}× (${w.r.label}, batch ${w.r.batch})`,
+      met: w.x >= 0.4,
+    });
+  }
+  return out;
+}
+
+/** The ONNX Runtime table: samples/s of every column and the engine's ratio at equal threads. */
+function renderOrt(rows: ModelResult[]): string[] {
+  const peers = ORT_PEERS.filter((p) => rows.some((m) => m.ort?.[p]));
+  const nThreads = rows.find((m) => m.threads)?.threads;
+  return [
+    "## ONNX Runtime: the same models and weights (exported by `@scratchnet/onnx`)",
+    "",
+    "Each model is exported to ONNX (opset 17, channels-last with Transposes around the " +
+    "convolutions) and run by onnxruntime-node (native, from its npm package; " +
+    "`intraOpNumThreads` 1 or 2) and onnxruntime-web (wasm SIMD; each thread count in its own " +
+    "worker, which times its own calls) in the same interleaved rounds as the engine and " +
+    "TF.js. Outputs are checked against the engine's (≤ 1e-4) before timing; `max Δ ORT` is " +
+    "the largest difference seen. Samples/s of the median call; `× X` = engine ÷ X at equal " +
+    "threads (the 2-thread columns against the engine's threaded column).",
+    "",
+    table(
+      [
+        "model",
+        "batch",
+        "engine",
+        ...(nThreads ? [`engine ${nThreads} thr`] : []),
+        ...peers.map((p) => ORT_PEER_LABELS[p]),
+        ...peers.map((p) => `× ${ORT_PEER_LABELS[p]}`),
+        "max Δ ORT",
+      ],
+      rows.map((m) => [
+        m.label,
+        String(m.batch),
+        rate(m.engine.samplesPerSecond),
+        ...(nThreads ? [m.engineThreads ? rate(m.engineThreads.samplesPerSecond) : "—"] : []),
+        ...peers.map((p) => (m.ort?.[p] ? rate(m.ort[p]!.samplesPerSecond) : "—")),
+        ...peers.map((p) => {
+          const x = ortRatio(m, p);
+          return x === undefined ? "—" : f2(x);
+        }),
+        m.maxAbsDiffVsOrt === undefined ? "—" : m.maxAbsDiffVsOrt.toExponential(1),
+      ]),
+    ),
+    "",
+  ];
 }
 
 function table(head: string[], rows: string[][], align?: string[]): string {
@@ -175,6 +268,8 @@ export function renderMarkdown(r: BenchReport): string {
     ]),
   ));
   lines.push("");
+  const withOrt = r.models.filter((m) => m.ort);
+  if (withOrt.length) lines.push(...renderOrt(withOrt));
   if (apps.length) lines.push(...renderApplications(apps, r.mode), "");
   const short = chains.filter((m) => m.speedupVsCpu < 20);
   if (short.length) {

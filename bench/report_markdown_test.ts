@@ -218,3 +218,56 @@ Deno.test("renderMarkdown: applications in ms per image with cpu marks; depthwis
     throw new Error(md);
   }
 });
+
+Deno.test("ONNX Runtime columns: ratios at equal threads, targets on the worst row, the table", () => {
+  const withOrt = (r: ModelResult, web1: number, web2: number, node1: number, node2: number) => {
+    const b = r.batch;
+    return {
+      ...r,
+      engineThreads: contender(r.engine.samplesPerSecond * 1.5, b),
+      threads: 2,
+      ort: {
+        ortWeb1: contender(web1, b),
+        ortWeb2: contender(web2, b),
+        ortNode1: contender(node1, b),
+        ortNode2: contender(node2, b),
+      },
+      maxAbsDiffVsOrt: 2e-6,
+    };
+  };
+  const a = withOrt(model("cnn", 64, 2000, 900, 10), 1000, 1500, 8000, 12000);
+  const b = withOrt(model("text", 1, 800, 16, 1), 1000, 900, 2400, 2000);
+  const targets = evaluateTargets([a, b], [], peak);
+  const web1 = targets.find((t) => t.target.startsWith("≥ 1.5× ORT-web wasm at"))!;
+  // Worst 1-thread row: text, 800 / 1000 = 0.8.
+  if (web1.met || !web1.measured.startsWith(`min ${(800 / 1000).toFixed(2)}×`)) {
+    throw new Error(JSON.stringify(web1));
+  }
+  const web2 = targets.find((t) => t.target.startsWith("≥ 1.5× ORT-web wasm 2 thr"))!;
+  // 2 threads: engine 1200 / 900 (text) and 3000 / 1500 (cnn): worst 1.33.
+  if (web2.met || !web2.measured.includes("1.33×")) throw new Error(JSON.stringify(web2));
+  const node1 = targets.find((t) => t.target.includes("onnxruntime-node on"))!;
+  if (node1.met || !node1.measured.includes("0.25×")) throw new Error(JSON.stringify(node1));
+  const md = renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    mode: "quick",
+    durationSeconds: 60,
+    environment: { cpu: "test", cores: 2 },
+    peak,
+    kernels: [],
+    models: [a, b],
+    loads: [],
+    memory: [],
+    targets,
+  });
+  const header = md.split("\n").find((l) =>
+    l.startsWith("| model | batch | engine | engine 2 thr | ORT-web")
+  );
+  if (!header) throw new Error(md);
+  const row = md.split("\n").find((l) =>
+    l.startsWith(
+      "| cnn model | 64 | 2,000 | 3,000 | 1,000 | 1,500 | 8,000 | 12,000 | 2.00 | 2.00 | 0.25 | 0.25 | 2.0e-6 |",
+    )
+  );
+  if (!row) throw new Error(md);
+});

@@ -44,12 +44,41 @@ export function sampleFor(
   return samples;
 }
 
+/**
+ * Calls the async `fn` until `budgetMs` have passed and at least `minCalls` were made; returns
+ * ms/call (each call awaited: ONNX Runtime's `run` returns a Promise).
+ */
+export async function sampleForAsync(
+  fn: () => Promise<unknown>,
+  budgetMs: number,
+  minCalls = 1,
+  maxCalls = 1e6,
+): Promise<number[]> {
+  const samples: number[] = [];
+  const start = performance.now();
+  while (
+    samples.length < maxCalls &&
+    (samples.length < minCalls || performance.now() - start < budgetMs)
+  ) {
+    const t = performance.now();
+    await fn();
+    samples.push(performance.now() - t);
+  }
+  return samples;
+}
+
 /** A contender in an interleaved comparison. */
 export interface Contender {
   name: string;
   /** Runs before each of its rounds, untimed (e.g. switching the TF.js backend). */
   prepare?: () => Promise<void>;
-  run: () => void;
+  /** One synchronous call (timed by {@link sampleFor}); or give `sample`. */
+  run?: () => void;
+  /**
+   * Times one round itself and returns ms per call: for asynchronous contenders (ONNX Runtime,
+   * or a runtime in a worker that times its own calls so messaging is not counted).
+   */
+  sample?: (budgetMs: number, minCalls: number, maxCalls?: number) => Promise<number[]>;
   /** Time budget per round (ms); slow contenders get a small one. */
   budgetMs: number;
   /** Calls per round at least (default 1). */
@@ -73,17 +102,29 @@ export async function interleaved(
   const out = new Map<string, number[]>();
   for (const c of contenders) {
     await c.prepare?.();
-    if (c.warmupMs !== undefined) sampleFor(c.run, c.warmupMs, 1);
+    if (c.warmupMs !== undefined) await roundOf(c, c.warmupMs, 1);
     out.set(c.name, []);
   }
   for (let r = 0; r < rounds; r++) {
     for (const c of contenders) {
       if (r >= (c.rounds ?? rounds)) continue;
       await c.prepare?.();
-      out.get(c.name)!.push(...sampleFor(c.run, c.budgetMs, c.minCalls ?? 1, c.maxCalls));
+      out.get(c.name)!.push(...await roundOf(c, c.budgetMs, c.minCalls ?? 1, c.maxCalls));
     }
   }
   return out;
+}
+
+/** One round of `c`'s calls: its own `sample`, or {@link sampleFor} over `run`. */
+function roundOf(
+  c: Contender,
+  budgetMs: number,
+  minCalls: number,
+  maxCalls?: number,
+): Promise<number[]> {
+  if (c.sample) return c.sample(budgetMs, minCalls, maxCalls);
+  if (!c.run) throw new Error(`contender ${c.name}: give run or sample`);
+  return Promise.resolve(sampleFor(c.run, budgetMs, minCalls, maxCalls));
 }
 
 /** Best (minimum) time of `fn` over `repeats` timed blocks of `inner` calls, ms per call. */

@@ -171,15 +171,25 @@ async function timeText(count: number, batch: number, workers: number): Promise<
   }
 }
 
-/** Seconds for one epoch of TF.js `fit` over the data (after a two-image warm-up). */
-async function timeTfjs(count: number, batch: number): Promise<number> {
+/**
+ * Seconds for one epoch of TF.js `fit` over the data, after a warm-up on its first two images (one
+ * when `count` is 1: a slice past the data would fail).
+ */
+export async function timeTfjs(count: number, batch: number): Promise<number> {
   await tfReady();
   const { x, y } = syntheticImages(count, 2);
   const model = tfjsModel();
   const xs = tf.tensor4d(x, [count, 32, 32, 3]);
   const ys = tf.tensor1d(y);
   try {
-    await model.fit(xs.slice(0, 2), ys.slice(0, 2), { epochs: 1, batchSize: 2 });
+    const warm = Math.min(2, count);
+    const [wx, wy] = [xs.slice(0, warm), ys.slice(0, warm)];
+    try {
+      await model.fit(wx, wy, { epochs: 1, batchSize: warm });
+    } finally {
+      wx.dispose();
+      wy.dispose();
+    }
     const t = performance.now();
     await model.fit(xs, ys, { epochs: 1, batchSize: batch, shuffle: true });
     return (performance.now() - t) / 1000;

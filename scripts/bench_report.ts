@@ -122,11 +122,14 @@ const cases: (() => ModelCase)[] = [
   ),
 ];
 const models: ModelResult[] = [];
+/** Families run beside ONNX Runtime too. */
+const ORT_FAMILIES = new Set<ModelCase["family"]>(["cnn", "text", "graph"]);
 for (const make of cases) {
   if (tf.getBackend() !== "wasm") await useTfjsBackend("wasm");
   const c = make();
   log(`model ${c.label}`);
-  const rs = await measureModel(c, quick, threads);
+  // ONNX Runtime columns (the same weights exported to ONNX) for the seeds' and graph models.
+  const rs = await measureModel(c, quick, threads, ORT_FAMILIES.has(c.family));
   for (const r of rs) {
     log(
       `  batch ${r.batch}: engine ${r.engine.samplesPerSecond.toFixed(0)}/s, ` +
@@ -134,6 +137,10 @@ for (const make of cases) {
         (r.engineThreads
           ? `; ${threads} threads ${r.engineThreads.samplesPerSecond.toFixed(0)}/s, ` +
             `×wasm ${r.threadsSpeedupVsWasm!.toFixed(2)}, ×cpu ${r.threadsSpeedupVsCpu!.toFixed(1)}`
+          : "") +
+        (r.ort
+          ? "; " + Object.entries(r.ort).map(([k, v]) => `${k} ${v!.samplesPerSecond.toFixed(0)}/s`)
+            .join(", ")
           : ""),
     );
   }
