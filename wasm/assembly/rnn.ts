@@ -49,6 +49,9 @@ export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32):
  * GRU reset_after only) or 0; mask int32 [batch, time] (1 = keep) or 0. Gate order: LSTM i,f,c,o;
  * GRU z,r,h. `out` rows are `ldOut` floats apart: [batch, time, ldOut] with return_sequences
  * (step s at position s, or T-1-s with FLAG_REVERSE_OUTPUT), else [batch, ldOut].
+ * `h0` / `c0` [batch, units]: the initial state (Keras `initial_state`; LSTM's cell state in
+ * `c0`), 0 for zeros. `hT` / `cT` [batch, units] receive the final state (`return_state`; a
+ * masked step keeps the state, so it is the state after the last kept step), 0 to skip.
  * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes.
  */
 export function rnnSequence(
@@ -70,6 +73,10 @@ export function rnnSequence(
   flags: i32,
   out: usize,
   ldOut: i32,
+  h0: usize,
+  c0: usize,
+  hT: usize,
+  cT: usize,
   work: usize,
 ): void {
   const u = units;
@@ -88,8 +95,10 @@ export function rnnSequence(
 
   // Input projection for all timesteps at once.
   gemm(x, kernel, bias, xp, batch * time, g, inDim, LINEAR, 0);
-  zeroFloats(h, batch * u);
-  zeroFloats(aux, batch * u);
+  if (h0) copyFloats(h, h0, batch * u);
+  else zeroFloats(h, batch * u);
+  if (cell == CELL_LSTM && c0) copyFloats(aux, c0, batch * u);
+  else zeroFloats(aux, batch * u);
 
   for (let s = 0; s < time; s++) {
     const t = goBack ? time - 1 - s : s;
@@ -238,6 +247,8 @@ export function rnnSequence(
       else zeroFloats(dst, u);
     }
   }
+  if (hT) copyFloats(hT, h, batch * u);
+  if (cT && cell == CELL_LSTM) copyFloats(cT, aux, batch * u);
 }
 
 /** In place a = merge(a, b) over n floats: 1 sum, 2 mul, 3 ave (Bidirectional merge modes). */

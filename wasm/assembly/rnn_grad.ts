@@ -40,10 +40,41 @@ const FLAG_REVERSE_OUTPUT: i32 = 8;
   return mask == 0 || load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) != 0;
 }
 
-/** Scratch bytes of `rnnTrainForward`: the running h and c of the batch, one projection row. */
+/**
+ * Scratch bytes of `rnnTrainForward`: the running h and c of the batch, one projection row, and
+ * the dropped-out h the recurrent projection reads under recurrent dropout.
+ */
 export function rnnTrainWorkspaceBytes(cell: i32, batch: i32, units: i32): f64 {
   const b = <f64> batch;
-  return 2 * paddedBytes(b * <f64> units) + paddedBytes(b * <f64> (gateCount(cell) * units));
+  return 3 * paddedBytes(b * <f64> units) + paddedBytes(b * <f64> (gateCount(cell) * units));
+}
+
+/**
+ * out[b, t, :] = src[b, t, :] ⊙ mask[b, :] over [batch, time, dim] (in place when out == src):
+ * a recurrent layer's dropout masks are drawn once per sequence and applied at every step.
+ */
+export function rnnMaskRows(src: usize, mask: usize, out: usize, batch: i32, time: i32, dim: i32): void {
+  const rowBytes = <usize> dim << 2;
+  for (let b = 0; b < batch; b++) {
+    const m = mask + <usize> b * rowBytes;
+    for (let t = 0; t < time; t++) {
+      const off = (<usize> b * <usize> time + <usize> t) * rowBytes;
+      mulRow(src + off, m, out + off, dim);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function mulRow(a: usize, m: usize, out: usize, n: i32): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize> j << 2;
+    v128.store(out + o, f32x4.mul(v128.load(a + o), v128.load(m + o)));
+  }
+  for (; j < n; j++) {
+    const o = <usize> j << 2;
+    store<f32>(out + o, load<f32>(a + o) * load<f32>(m + o));
+  }
 }
 
 /**
@@ -55,6 +86,10 @@ export function rnnTrainWorkspaceBytes(cell: i32, batch: i32, units: i32): f64 {
  * - `cPrev` [.., u]: LSTM's cell state before the step (0 for other cells).
  * - `aux` [.., u]: GRU reset_after: h·Uh + bh_rec (what r multiplies); GRU: r*hPrev (the input
  *   of Uh); 0 for other cells.
+ * `h0` / `c0` [batch, u]: the initial state (0: zeros); `hT` / `cT` [batch, u] receive the final
+ * state (0: skip). `recMask` [batch, u] (0: none): Keras `recurrent_dropout`'s per-sequence mask
+ * (already scaled by 1/(1−rate)); the recurrent projection reads h ⊙ mask, the state update the
+ * undropped h (not supported for CELL_GRU). `hPrev` records the undropped state.
  * `work` holds rnnTrainWorkspaceBytes(cell, batch, units) bytes.
  */
 export function rnnTrainForward(
@@ -80,13 +115,21 @@ export function rnnTrainForward(
   hPrev: usize,
   cPrev: usize,
   aux: usize,
+  h0: usize,
+  c0: usize,
+  hT: usize,
+  cT: usize,
+  recMask: usize,
   work: usize,
 ): void {
   const u = units;
   const g = gateCount(cell) * u;
   const h = work;
   const c = h + <usize> paddedBytes(<f64> batch * <f64> u);
-  const hp = c + <usize> paddedBytes(<f64> batch * <f64> u);
+  const hm = c + <usize> paddedBytes(<f64> batch * <f64> u);
+  const hp = hm + <usize> paddedBytes(<f64> batch * <f64> u);
+  // What the recurrent projection reads: h, or h ⊙ recMask under recurrent dropout.
+  const hIn = recMask ? hm : h;
   const uBytes = <usize> u << 2;
   const gBytes = <usize> g << 2;
   const outRow = <usize> ldOut << 2;
@@ -99,8 +142,10 @@ export function rnnTrainForward(
 
   // Input projection (+ input bias) of every timestep, straight into the pre-activations.
   gemm(x, kernel, bias, pre, batch * time, g, inDim, LINEAR, 0);
-  zeroFloats(h, batch * u);
-  zeroFloats(c, batch * u);
+  if (h0) copyFloats(h, h0, batch * u);
+  else zeroFloats(h, batch * u);
+  if (cell == CELL_LSTM && c0) copyFloats(c, c0, batch * u);
+  else zeroFloats(c, batch * u);
 
   for (let s = 0; s < time; s++) {
     const t = goBack ? time - 1 - s : s;
@@ -109,12 +154,16 @@ export function rnnTrainForward(
       const row = (<usize> b * <usize> time + <usize> t) * uBytes;
       copyFloats(hPrev + row, h + <usize> b * uBytes, u);
       if (cell == CELL_LSTM) copyFloats(cPrev + row, c + <usize> b * uBytes, u);
+      if (recMask) {
+        const off = <usize> b * uBytes;
+        mulRow(h + off, recMask + off, hm + off, u);
+      }
     }
     // Recurrent projection of the whole batch, added to the step's pre-activation rows.
     if (cell == CELL_SIMPLE || cell == CELL_LSTM) {
-      gemmStrided(h, u, recKernel, g, 0, preT, ldPre, batch, g, u, LINEAR, 0, 1);
+      gemmStrided(hIn, u, recKernel, g, 0, preT, ldPre, batch, g, u, LINEAR, 0, 1);
     } else if (cell == CELL_GRU_RESET_AFTER) {
-      gemmStrided(h, u, recKernel, g, recBias, hp, g, batch, g, u, LINEAR, 0, 0);
+      gemmStrided(hIn, u, recKernel, g, recBias, hp, g, batch, g, u, LINEAR, 0, 0);
       for (let b = 0; b < batch; b++) {
         const pr = preT + <usize> b * <usize> ldPre * 4;
         const hr = hp + <usize> b * gBytes;
@@ -208,6 +257,8 @@ export function rnnTrainForward(
       else zeroFloats(dst, u);
     }
   }
+  if (hT) copyFloats(hT, h, batch * u);
+  if (cT && cell == CELL_LSTM) copyFloats(cT, c, batch * u);
 }
 
 /** Scratch bytes of `rnnBackward`: four [batch, units] blocks. */
@@ -221,6 +272,9 @@ export function rnnBackwardWorkspaceBytes(batch: i32, units: i32): f64 {
  * `dA` [batch, time, G·u]: ∂loss/∂(gate pre-activations), zero at masked steps. For GRU
  * reset_after, `dAh` [batch, time, 3u] receives the gradient of the recurrent projection
  * h·U + bh_rec (its h block is r ⊙ dA's); pass 0 for other cells.
+ * `dhT` / `dcT` [batch, u]: ∂loss/∂(final state) when the layer returned its state (0: none);
+ * `dh0` / `dc0` [batch, u] receive ∂loss/∂(initial state) (0: skip). `recMask` as in
+ * `rnnTrainForward`: the recurrent path's gradient to the previous state is multiplied by it.
  * `work` holds rnnBackwardWorkspaceBytes(batch, units) bytes.
  */
 export function rnnBackward(
@@ -243,6 +297,11 @@ export function rnnBackward(
   aux: usize,
   dA: usize,
   dAh: usize,
+  dhT: usize,
+  dcT: usize,
+  dh0: usize,
+  dc0: usize,
+  recMask: usize,
   work: usize,
 ): void {
   const u = units;
@@ -261,13 +320,20 @@ export function rnnBackward(
   const revOut = (flags & FLAG_REVERSE_OUTPUT) != 0;
   const ldPre = time * g;
 
-  zeroFloats(dh, batch * u);
-  zeroFloats(dc, batch * u);
+  if (dhT) copyFloats(dh, dhT, batch * u);
+  else zeroFloats(dh, batch * u);
+  if (cell == CELL_LSTM && dcT) copyFloats(dc, dcT, batch * u);
+  else zeroFloats(dc, batch * u);
   if (!retSeq) {
     const tLast = goBack ? 0 : time - 1;
     for (let b = 0; b < batch; b++) {
       if (kept(mask, b, time, tLast) || !zeroMasked) {
-        copyFloats(dh + <usize> b * uBytes, dOut + <usize> b * outRow, u);
+        const dhb = dh + <usize> b * uBytes;
+        const src = dOut + <usize> b * outRow;
+        for (let j = 0; j < u; j++) {
+          const o = <usize> j << 2;
+          store<f32>(dhb + o, load<f32>(dhb + o) + load<f32>(src + o));
+        }
       }
     }
   }
@@ -381,13 +447,29 @@ export function rnnBackward(
         }
       }
       gemmNT(dAT, ldPre, recKernel, g, dhn, u, batch, u, 2 * u, 1);
-    } else if (cell == CELL_GRU_RESET_AFTER) {
-      gemmNT(dAh + <usize> t * gBytes, ldPre, recKernel, g, dhn, u, batch, u, g, 1);
     } else {
-      gemmNT(dAT, ldPre, recKernel, g, dhn, u, batch, u, g, 1);
+      const dRec = cell == CELL_GRU_RESET_AFTER ? dAh + <usize> t * gBytes : dAT;
+      if (recMask) {
+        // Recurrent dropout: the projection read h ⊙ mask, so its gradient to h is masked.
+        gemmNT(dRec, ldPre, recKernel, g, tmp, u, batch, u, g, 0);
+        for (let b = 0; b < batch; b++) {
+          const off = <usize> b * uBytes;
+          const dhnb = dhn + off;
+          const tb = tmp + off;
+          const mb = recMask + off;
+          for (let j = 0; j < u; j++) {
+            const o = <usize> j << 2;
+            store<f32>(dhnb + o, load<f32>(dhnb + o) + load<f32>(tb + o) * load<f32>(mb + o));
+          }
+        }
+      } else {
+        gemmNT(dRec, ldPre, recKernel, g, dhn, u, batch, u, g, 1);
+      }
     }
     const swap = dh;
     dh = dhn;
     dhn = swap;
   }
+  if (dh0) copyFloats(dh0, dh, batch * u);
+  if (dc0 && cell == CELL_LSTM) copyFloats(dc0, dc, batch * u);
 }

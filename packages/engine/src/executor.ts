@@ -125,12 +125,15 @@ export class TensorStore {
   }
 }
 
-/** How a run calls one node: its inputs and their masks → its output. */
+/**
+ * How a run calls one node: its inputs and their masks → its output, or every output of a call
+ * returning several (`Layer.callOutputs`; the first is the node's own).
+ */
 export type NodeCall = (
   node: GraphNode,
   xs: DeviceTensor[],
   masks: (DeviceTensor | null)[],
-) => DeviceTensor;
+) => DeviceTensor | readonly DeviceTensor[];
 
 /**
  * Runs a plan's forward pass. `inputs` are the graph's input tensors (the store takes them).
@@ -147,12 +150,29 @@ export function runForward(
 ): void {
   graph.inputs.forEach((id, i) => store.set(id, inputs[i], null));
   const keep = new Set(plan.wanted);
+  // Extra outputs of a call that no step reads are dropped as soon as the call returns them.
+  const used = new Set<number>(plan.wanted);
+  for (const node of plan.steps) used.add(node.id);
   plan.steps.forEach((node, s) => {
     const xs = node.inputs.map((i) => store.values[i]!);
     const masks = node.inputs.map((i) => store.masks[i]);
-    const y = call(node, xs, masks);
-    const mask = node.layer.computeMasks(xs, masks);
-    store.set(node.id, y, mask);
+    // An extra output node's tensor was stored when its call ran (below).
+    if (node.outputIndex === 0) {
+      const out = call(node, xs, masks);
+      const ys = Array.isArray(out) ? out as readonly DeviceTensor[] : [out as DeviceTensor];
+      if (ys.length !== 1 + node.extraOutputs.length) {
+        throw new Error(
+          `layer "${node.layer.name}" returned ${ys.length} tensors, expected ` +
+            `${1 + node.extraOutputs.length}`,
+        );
+      }
+      const mask = node.layer.computeMasks(xs, masks);
+      store.set(node.id, ys[0], mask);
+      node.extraOutputs.forEach((id, k) => {
+        store.set(id, ys[k + 1], null);
+        if (!used.has(id)) store.release(id);
+      });
+    }
     if (keepAll) return;
     for (const i of new Set(node.inputs)) {
       if (plan.lastUse[i] === s && !keep.has(i)) store.release(i);

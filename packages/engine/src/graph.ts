@@ -3,7 +3,9 @@
  * and Keras 2 / TF.js node formats), with nested models inlined.
  *
  * Every layer of the config (nested models' layers included) becomes one engine {@link Layer},
- * and every call of a layer becomes one {@link GraphNode} producing one tensor. A layer called
+ * and every call of a layer becomes one {@link GraphNode} producing one tensor; a call returning
+ * several tensors (an RNN's `return_state`) has one further node per extra output, which reads
+ * the call's node and holds what the call returned at that index. A layer called
  * several times (a shared layer, or the layers of a nested model called twice) has several nodes
  * and one set of weights. A nested model is not a node of its own: its calls are expanded into
  * its layers' nodes, so one executor runs every model, however deeply nested. The node list is
@@ -33,6 +35,13 @@ export interface GraphNode {
   readonly inferenceOnly: boolean;
   /** For the model's input nodes: which input (`-1` for every other node). */
   readonly inputIndex: number;
+  /**
+   * 0 for a layer call. k ≥ 1: the node is the k-th output of the call `inputs[0]` (a layer
+   * returning several tensors), produced when that call runs; it calls nothing itself.
+   */
+  readonly outputIndex: number;
+  /** A layer call's nodes of outputs 1, 2, … (empty for single-output calls). */
+  readonly extraOutputs: readonly number[];
 }
 
 /** One layer of the graph with where it sits. */
@@ -387,7 +396,22 @@ class GraphBuilder {
       this.layers.push({ layer, path, models });
     }
     const id = this.nodes.length;
-    this.nodes.push({ id, layer, inputs, inferenceOnly, inputIndex });
+    const extraOutputs: number[] = [];
+    this.nodes.push({ id, layer, inputs, inferenceOnly, inputIndex, outputIndex: 0, extraOutputs });
+    const count = inputIndex < 0 ? layer.outputCount : 1;
+    for (let k = 1; k < count; k++) {
+      const extra = this.nodes.length;
+      extraOutputs.push(extra);
+      this.nodes.push({
+        id: extra,
+        layer,
+        inputs: [id],
+        inferenceOnly,
+        inputIndex: -1,
+        outputIndex: k,
+        extraOutputs: [],
+      });
+    }
     return id;
   }
 
@@ -440,7 +464,15 @@ class GraphBuilder {
       if (e.className === "InputLayer") continue;
       const m = def.members.get(e.name)!;
       if (m.model) x = this.#callModel(m.model, [x], inferenceOnly)[0];
-      else x = this.#addNode(m.layer!, m.path, models, [x], inferenceOnly);
+      else {
+        if (m.layer!.outputCount > 1) {
+          throw new ModelConfigError(
+            `Sequential "${def.name}": layer "${e.name}" returns ${m.layer!.outputCount} ` +
+              "tensors (return_state / return_attention_scores); a Sequential passes one on",
+          );
+        }
+        x = this.#addNode(m.layer!, m.path, models, [x], inferenceOnly);
+      }
     }
     return x;
   }
@@ -516,6 +548,9 @@ class GraphBuilder {
           if (!m.ops) layer.bindCallArguments(call.argNames, call.kwargs);
           const id = this.#addNode(layer, m.path, models, ids as number[], mode);
           produced.set(slot(entry.name, k, 0), id);
+          this.nodes[id].extraOutputs.forEach((extra, i) =>
+            produced.set(slot(entry.name, k, i + 1), extra)
+          );
         }
         pending.splice(p--, 1);
         progressed = true;

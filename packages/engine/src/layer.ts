@@ -141,6 +141,37 @@ export abstract class Layer {
     return this.computeOutputShape(inputShapes[0]);
   }
 
+  /**
+   * How many tensors one call of the layer returns (Keras `return_state`, MultiHeadAttention's
+   * `return_attention_scores`): 1 for most layers. A layer returning more implements
+   * {@link computeOutputShapeList} and {@link callOutputs}; the graph gives each further output a
+   * node of its own (`GraphNode.outputIndex`).
+   */
+  get outputCount(): number {
+    return 1;
+  }
+
+  /**
+   * The shapes of every output of one call (no batch dims), for the shapes of its inputs; the
+   * first is {@link computeOutputShapes}'s. Multi-output layers override it.
+   */
+  computeOutputShapeList(inputShapes: Shape[]): Shape[] {
+    return [this.computeOutputShapes(inputShapes)];
+  }
+
+  /**
+   * Runs one call returning every output ({@link outputCount} tensors, the first the one
+   * {@link callInputs} returns). Default: `[callInputs(…)]`. Outputs after the first carry no
+   * mask. Two outputs may share one buffer (a GRU's last output and its state).
+   */
+  callOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor[] {
+    return [this.callInputs(xs, masks, ctx)];
+  }
+
   /** Runs one call on every input tensor of the call (default: the single-input {@link call}). */
   callInputs(
     xs: readonly DeviceTensor[],

@@ -48,6 +48,17 @@ export interface BackwardArgs {
    */
   dy: DeviceTensor;
   /**
+   * Layers returning several tensors ({@link Layer.outputCount} > 1): ∂loss/∂ each output, `dy`
+   * first; null for an output nothing reads (then its gradient is zero). `[dy]` otherwise. Owned
+   * by the trainer like `dy` (a backward may overwrite them).
+   */
+  dys: readonly (DeviceTensor | null)[];
+  /**
+   * Every output of the call (`[y]` for single-output layers); null for a further output
+   * nothing read (the executor freed it when the call returned).
+   */
+  ys: readonly (DeviceTensor | null)[];
+  /**
    * True when `dy` is already the gradient with respect to the pre-activation of the layer's
    * output softmax/sigmoid (the loss fused it, see {@link LayerTraining.outputActivation}).
    */
@@ -73,13 +84,17 @@ export interface LayerTraining<L extends Layer = Layer> {
    * in `ctx.tape` and register extra buffers with `ctx.keep`.
    */
   forward?(layer: L, x: DeviceTensor, mask: DeviceTensor | null, ctx: TrainContext): DeviceTensor;
-  /** The training-mode forward of a multi-input layer; default `layer.callInputs(xs, masks, ctx)`. */
+  /**
+   * The training-mode forward of a multi-input or multi-output layer (`multiInput` or
+   * `outputCount` > 1); default `layer.callOutputs(xs, masks, ctx)`. A multi-output layer returns
+   * every output.
+   */
   forwardInputs?(
     layer: L,
     xs: readonly DeviceTensor[],
     masks: readonly (DeviceTensor | null)[],
     ctx: TrainContext,
-  ): DeviceTensor;
+  ): DeviceTensor | DeviceTensor[];
   /**
    * dx for dy, writing the weight gradients into `args.grads`. Returns null when
    * `needInputGrad` is false or the input has no gradient (integer ids). A returned tensor that

@@ -192,6 +192,13 @@ export class Model {
           shapes[node.id] = input.outputShape;
           continue;
         }
+        if (node.outputIndex > 0) {
+          // The call's further outputs: shaped by the call's own inputs.
+          const call = graph.nodes[node.inputs[0]];
+          const list = layer.computeOutputShapeList(call.inputs.map((i) => shapes[i]));
+          shapes[node.id] = list[node.outputIndex];
+          continue;
+        }
         const inputShapes = node.inputs.map((i) => shapes[i]);
         if (built.has(layer)) {
           shapes[node.id] = layer.computeOutputShapes(inputShapes);
@@ -460,7 +467,10 @@ export class Model {
           plan,
           inputs,
           store,
-          (node, ins, masks) => node.layer.callInputs(ins, masks, ctx),
+          (node, ins, masks) =>
+            node.extraOutputs.length
+              ? node.layer.callOutputs(ins, masks, ctx)
+              : node.layer.callInputs(ins, masks, ctx),
           false,
         );
         wanted.forEach((id, k) => {
@@ -629,6 +639,7 @@ export class Model {
     const groups: string[] = [];
     const nodesOf = new Map<string, GraphNode[]>();
     for (const node of graph.nodes) {
+      if (node.outputIndex > 0) continue; // shown with its call
       const g = group(node.layer);
       if (!nodesOf.has(g)) {
         groups.push(g);
@@ -651,17 +662,23 @@ export class Model {
       const members = graph.layers.filter((l) => l.path === g || l.path.startsWith(`${g}/`));
       const params = members.reduce((n, l) => n + l.layer.countParams(), 0);
       const label = nested ? `${g} (${nested.className})` : `${first.name} (${first.className})`;
+      // A call returning several tensors shows them all, as Keras does: `[(…), (…)]`.
+      const callShape = (n: GraphNode) =>
+        n.extraOutputs.length
+          ? `[${
+            [n.id, ...n.extraOutputs].map((id) => formatShape(this.#shapes[id] ?? [])).join(", ")
+          }]`
+          : formatShape(this.#shapes[n.id] ?? []);
       const shapes = nested
-        ? [this.#shapes[nodes[nodes.length - 1].id]]
-        : nodes.map((n) => this.#shapes[n.id]);
-      const shapeText = shapes.every((s) => formatShape(s ?? []) === formatShape(shapes[0] ?? []))
-        ? formatShape(shapes[0] ?? [])
-        : "multiple";
+        ? [formatShape(this.#shapes[nodes[nodes.length - 1].id] ?? [])]
+        : nodes.map(callShape);
+      const shapeText = shapes.every((s) => s === shapes[0]) ? shapes[0] : "multiple";
       const inGroup = new Set(nodes.map((n) => n.id));
       const sources = nodes.flatMap((n) => n.inputs.filter((i) => !inGroup.has(i)));
       const connected = [...new Set(sources)].map((i) => {
-        const src = graph.nodes[i];
-        return `${group(src.layer)}[${callIndex(src)}][0]`;
+        const out = graph.nodes[i];
+        const src = out.outputIndex > 0 ? graph.nodes[out.inputs[0]] : out;
+        return `${group(src.layer)}[${callIndex(src)}][${out.outputIndex}]`;
       });
       rows.push([label, shapeText, String(params), ...(functional ? [connected.join(", ")] : [])]);
     }

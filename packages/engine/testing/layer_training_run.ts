@@ -84,6 +84,8 @@ export function runLayerTraining(
       xs: [xt],
       masks: [null],
       dy: dyt,
+      dys: [dyt],
+      ys: [yt],
       dyIsPreActivation: false,
       weights: [],
       grads: [],

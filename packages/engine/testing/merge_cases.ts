@@ -101,9 +101,9 @@ export function mergeGradients(
   const dm = xs.map((_, i) => (masks[i] ? upload(masks[i]!) : null));
   const owned = new Set([...dx.map((t) => t.ptr), ...dm.flatMap((m) => (m ? [m.ptr] : []))]);
   try {
-    const y = impl.forwardInputs
+    const y = (impl.forwardInputs
       ? impl.forwardInputs(layer, dx, dm, ctx)
-      : layer.callInputs(dx, dm, ctx);
+      : layer.callInputs(dx, dm, ctx)) as DeviceTensor;
     owned.add(y.ptr);
     if (sizeOf(y.shape) !== dy.length) throw new Error(`dy has ${dy.length} values, y ${y.shape}`);
     const dyT: DeviceTensor = { ptr: heap.upload(dy), shape: [...y.shape], dtype: "float32" };
@@ -115,6 +115,8 @@ export function mergeGradients(
       xs: dx,
       masks: dm,
       dy: dyT,
+      dys: [dyT],
+      ys: [y],
       dyIsPreActivation: false,
       weights: [],
       grads: [],

@@ -374,8 +374,11 @@ export function applyGraph(
       outs = r.outputs;
       outMasks = r.masks;
     } else {
-      const one = values.length === 1;
       const kwargs: Any = { ...(node.callArgs ?? {}), training: train };
+      // An RNN called with `initialState`: the states are the node's further input tensors.
+      const withStates = kwargs.initialState !== undefined;
+      if (withStates) kwargs.initialState = values.slice(1);
+      const one = values.length === 1 || withStates;
       if (masks.some((m) => m)) kwargs.mask = one ? masks[0] : masks;
       const x = one ? values[0] : values;
       const y = layer.apply(x, kwargs) as tf.Tensor | tf.Tensor[];

@@ -95,6 +95,10 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0) {
     flags,
     py,
     rowStride,
+    0,
+    0,
+    0,
+    0,
     work,
   );
   const all = heap.f32(py, rows * rowStride);
@@ -231,6 +235,10 @@ Deno.test("a masked step keeps the state and repeats the output (zeros before th
     RnnFlag.ReturnSequences,
     py,
     units,
+    0,
+    0,
+    0,
+    0,
     work,
   );
   const y = heap.f32(py, batch * time * units).slice();

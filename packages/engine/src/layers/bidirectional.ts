@@ -4,8 +4,13 @@ import {
   recurrentTrainForward,
   tapeBuffers,
 } from "./recurrent_training.ts";
-import type { LayerTraining } from "../layer_training.ts";
-import { LayerConfigError, UnsupportedLayerError, WeightShapeError } from "../errors.ts";
+import type { BackwardArgs, LayerTraining, TrainContext } from "../layer_training.ts";
+import {
+  InputShapeError,
+  LayerConfigError,
+  UnsupportedLayerError,
+  WeightShapeError,
+} from "../errors.ts";
 import { MERGE_CODES } from "../kernels/rnn_codes.ts";
 import {
   type CallContext,
@@ -16,10 +21,10 @@ import {
   type WeightSpec,
   type WeightTensor,
 } from "../layer.ts";
-import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import { parallelRanges, runJobs } from "../wasm/threads.ts";
-import { RecurrentLayer, type RecurrentOutput } from "./recurrent.ts";
+import { RecurrentLayer, type RecurrentOutput, type RecurrentStates } from "./recurrent.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { emitRecurrentOnnx } from "./recurrent_onnx.ts";
 
@@ -89,7 +94,74 @@ export class Bidirectional extends Layer {
         `${this.mergeMode} needs equal units, got forward ${this.forward.units} and backward ${this.backward.units}`,
       );
     }
+    if (this.forward.returnState !== this.backward.returnState) {
+      throw new LayerConfigError(
+        this.name,
+        "backward_layer",
+        `return_state differs between forward (${this.forward.returnState}) and backward`,
+      );
+    }
     this.returnSequences = this.forward.returnSequences;
+    this.returnState = this.forward.returnState;
+  }
+
+  /** The wrapped layer's `return_state`: the output, the forward states, the backward states. */
+  readonly returnState: boolean;
+
+  override get outputCount(): number {
+    return this.returnState ? 1 + this.forward.stateCount + this.backward.stateCount : 1;
+  }
+
+  /**
+   * The sequence, optionally followed by the initial states (Keras `initial_state`): the forward
+   * layer's, then the backward layer's.
+   */
+  override computeOutputShapes(inputShapes: Shape[]): Shape {
+    const states = inputShapes.length - 1;
+    const want = this.forward.stateCount + this.backward.stateCount;
+    if (states !== 0 && states !== want) {
+      throw new InputShapeError(
+        this.name,
+        `the sequence and ${want} initial state tensors (forward's, then backward's)`,
+        `${inputShapes.length} tensors`,
+      );
+    }
+    if (states) {
+      const nf = this.forward.stateCount;
+      this.forward.computeOutputShapes([inputShapes[0], ...inputShapes.slice(1, 1 + nf)]);
+      this.backward.computeOutputShapes([inputShapes[0], ...inputShapes.slice(1 + nf)]);
+    }
+    return this.computeOutputShape(inputShapes[0]);
+  }
+
+  override computeOutputShapeList(inputShapes: Shape[]): Shape[] {
+    const out = this.computeOutputShapes(inputShapes);
+    if (!this.returnState) return [out];
+    const side = (l: RecurrentLayer) => Array.from({ length: l.stateCount }, () => [l.units]);
+    return [out, ...side(this.forward), ...side(this.backward)];
+  }
+
+  /** The calls' inputs `[x, forward states…, backward states…]` split per direction. */
+  #directions(xs: readonly DeviceTensor[]): [DeviceTensor[], DeviceTensor[]] {
+    const nf = this.forward.stateCount;
+    if (xs.length === 1) return [[xs[0]], [xs[0]]];
+    if (xs.length !== 1 + nf + this.backward.stateCount) {
+      throw new InputShapeError(
+        this.name,
+        `the sequence and ${nf + this.backward.stateCount} initial state tensors`,
+        `${xs.length} tensors (${xs.map((t) => formatShape(t.shape)).join(", ")})`,
+      );
+    }
+    return [[xs[0], ...xs.slice(1, 1 + nf)], [xs[0], ...xs.slice(1 + nf)]];
+  }
+
+  /** One direction's states: its initial states, and where its final ones go. */
+  stateArgs(
+    layer: RecurrentLayer,
+    xs: readonly DeviceTensor[],
+    finals: readonly DeviceTensor[],
+  ): RecurrentStates {
+    return { ...layer.initialStates(xs), hT: finals[0]?.ptr ?? 0, cT: finals[1]?.ptr ?? 0 };
   }
 
   #wrapped(field: string): { class_name: string; config: LayerConfig } {
@@ -202,9 +274,9 @@ export class Bidirectional extends Layer {
     heap: WasmHeap,
   ): void {
     const inputShape = inputShapes[0] ?? [];
-    this.inputShapes = [[...inputShape]];
+    this.inputShapes = inputShapes.map((s) => [...s]);
     this.inputShape = [...inputShape];
-    this.outputShape = this.computeOutputShape(inputShape);
+    this.outputShape = this.computeOutputShapes(inputShapes);
     const nf = this.forward.weightSpecs(inputShape).length;
     const specs = this.weightSpecs(inputShape);
     const given = weights ?? [];
@@ -254,14 +326,53 @@ export class Bidirectional extends Layer {
   }
 
   call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    return this.#run([x], mask, ctx, false)[0];
+  }
+
+  override callInputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor {
+    return this.#run(xs, masks[0] ?? null, ctx, false)[0];
+  }
+
+  override callOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor[] {
+    return this.#run(xs, masks[0] ?? null, ctx, this.returnState);
+  }
+
+  /** One inference call: the merged output, then (with `withStates`) every final state. */
+  #run(
+    xs: readonly DeviceTensor[],
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+    withStates: boolean,
+  ): DeviceTensor[] {
+    const x = xs[0];
+    const [xsF, xsB] = this.#directions(xs);
     const [batch, time] = x.shape;
     const seq = this.returnSequences;
     const uf = this.forward.units, ub = this.backward.units;
     const width = this.mergeMode === "concat" ? uf + ub : uf;
     const y = this.allocOutput(ctx, seq ? [batch, time, width] : [batch, width]);
+    const finalsF: DeviceTensor[] = [], finalsB: DeviceTensor[] = [];
     let tmp = 0;
     const works: number[] = [];
     try {
+      if (withStates) {
+        for (let k = 0; k < this.forward.stateCount; k++) {
+          finalsF.push(this.allocOutput(ctx, [batch, uf]));
+        }
+        for (let k = 0; k < this.backward.stateCount; k++) {
+          finalsB.push(this.allocOutput(ctx, [batch, ub]));
+        }
+      }
+      const statesF = this.stateArgs(this.forward, xsF, finalsF);
+      const statesB = this.stateArgs(this.backward, xsB, finalsB);
       const outF: RecurrentOutput = {
         ptr: y.ptr,
         rowStride: width,
@@ -276,24 +387,24 @@ export class Bidirectional extends Layer {
       const flops = this.forward.sequenceFlops(x) + this.backward.sequenceFlops(x);
       if (parallelRanges(ctx.kernels, 2, flops).length === 2) {
         // Kernel threads on: the two directions run at the same time, one per thread.
-        const f = this.forward.sequenceJobs(x, mask, ctx, outF, [[0, batch]]);
+        const f = this.forward.sequenceJobs(x, mask, ctx, outF, [[0, batch]], statesF);
         works.push(...f.works);
-        const b = this.backward.sequenceJobs(x, mask, ctx, outB, [[0, batch]]);
+        const b = this.backward.sequenceJobs(x, mask, ctx, outB, [[0, batch]], statesB);
         works.push(...b.works);
         runJobs(ctx.kernels, [...f.jobs, ...b.jobs]);
       } else {
-        this.forward.runInto(x, mask, ctx, outF);
-        this.backward.runInto(x, mask, ctx, outB);
+        this.forward.runInto(x, mask, ctx, outF, statesF);
+        this.backward.runInto(x, mask, ctx, outB, statesB);
       }
       if (!concat) ctx.kernels.rnnMerge(y.ptr, tmp, sizeOf(y.shape), MERGE_CODES[this.mergeMode]);
     } catch (e) {
-      ctx.heap.free(y.ptr);
+      for (const t of [y, ...finalsF, ...finalsB]) ctx.heap.free(t.ptr);
       throw e;
     } finally {
-      ctx.heap.free(tmp);
+      if (tmp) ctx.heap.free(tmp);
       for (const w of works) ctx.heap.free(w);
     }
-    return y;
+    return [y, ...finalsF, ...finalsB];
   }
 
   /** The mask goes on with the sequences; a last-step output ends it. */
@@ -321,6 +432,30 @@ interface BidirectionalTape {
  */
 const BIDIRECTIONAL_TRAINING: LayerTraining<Bidirectional> = {
   forward(layer, x, mask, ctx) {
+    return bidirectionalTrainCall(layer, [x], mask, ctx)[0];
+  },
+
+  forwardInputs(layer, xs, masks, ctx) {
+    const outs = bidirectionalTrainCall(layer, xs, masks[0] ?? null, ctx);
+    return layer.returnState ? outs : outs[0];
+  },
+
+  backward(layer, a) {
+    return bidirectionalBackward(layer, a);
+  },
+
+  params: (layer) => [layer.forward, layer.backward],
+};
+
+/** The training forward of one call: the merged output, then (`return_state`) every state. */
+function bidirectionalTrainCall(
+  layer: Bidirectional,
+  xs: readonly DeviceTensor[],
+  mask: DeviceTensor | null,
+  ctx: TrainContext,
+): DeviceTensor[] {
+  {
+    const x = xs[0];
     const { heap, kernels } = ctx;
     const [batch, time] = x.shape;
     const seq = layer.returnSequences;
@@ -329,23 +464,55 @@ const BIDIRECTIONAL_TRAINING: LayerTraining<Bidirectional> = {
     const shape = seq ? [batch, time, width] : [batch, width];
     const n = sizeOf(shape);
     const y: DeviceTensor = { ptr: heap.alloc(n * 4), shape, dtype: "float32" };
+    const finalsF: DeviceTensor[] = [], finalsB: DeviceTensor[] = [];
+    const state = (units: number): DeviceTensor => ({
+      ptr: heap.alloc(batch * units * 4),
+      shape: [batch, units],
+      dtype: "float32",
+    });
     try {
+      if (layer.returnState) {
+        for (let k = 0; k < layer.forward.stateCount; k++) finalsF.push(state(uf));
+        for (let k = 0; k < layer.backward.stateCount; k++) finalsB.push(state(ub));
+      }
+      const nf = layer.forward.stateCount;
+      const xsF = xs.length > 1 ? [x, ...xs.slice(1, 1 + nf)] : [x];
+      const xsB = xs.length > 1 ? [x, ...xs.slice(1 + nf)] : [x];
+      // The inner layers are not graph layers: their names pick their dropout streams.
+      const noise = (l: RecurrentLayer) =>
+        ctx.training ? { seed: ctx.seedFor(l), sampleOffset: ctx.sampleOffset } : null;
       const concat = layer.mergeMode === "concat";
       const yForward = concat ? 0 : ctx.keep(heap.alloc(n * 4));
       const yBackward = concat ? 0 : ctx.keep(heap.alloc(n * 4));
-      const forward = recurrentTrainForward(layer.forward, x, mask, ctx, {
-        ptr: concat ? y.ptr : yForward,
-        rowStride: concat ? width : uf,
-        reverse: false,
-        zeroOutputForMask: seq,
-      });
+      const forward = recurrentTrainForward(
+        layer.forward,
+        x,
+        mask,
+        ctx,
+        {
+          ptr: concat ? y.ptr : yForward,
+          rowStride: concat ? width : uf,
+          reverse: false,
+          zeroOutputForMask: seq,
+        },
+        layer.stateArgs(layer.forward, xsF, finalsF),
+        noise(layer.forward),
+      );
       for (const p of tapeBuffers(forward)) ctx.keep(p);
-      const backward = recurrentTrainForward(layer.backward, x, mask, ctx, {
-        ptr: concat ? y.ptr + uf * 4 : yBackward,
-        rowStride: concat ? width : ub,
-        reverse: seq,
-        zeroOutputForMask: seq,
-      });
+      const backward = recurrentTrainForward(
+        layer.backward,
+        x,
+        mask,
+        ctx,
+        {
+          ptr: concat ? y.ptr + uf * 4 : yBackward,
+          rowStride: concat ? width : ub,
+          reverse: seq,
+          zeroOutputForMask: seq,
+        },
+        layer.stateArgs(layer.backward, xsB, finalsB),
+        noise(layer.backward),
+      );
       for (const p of tapeBuffers(backward)) ctx.keep(p);
       if (!concat) {
         heap.f32(y.ptr, n).set(heap.f32(yForward, n));
@@ -354,13 +521,23 @@ const BIDIRECTIONAL_TRAINING: LayerTraining<Bidirectional> = {
       const tape: BidirectionalTape = { forward, backward, yForward, yBackward };
       ctx.tape.set(layer, tape);
     } catch (e) {
-      heap.free(y.ptr);
+      for (const t of [y, ...finalsF, ...finalsB]) heap.free(t.ptr);
       throw e;
     }
-    return y;
-  },
+    return [y, ...finalsF, ...finalsB];
+  }
+}
 
-  backward(layer, a) {
+/**
+ * Backward of one call: the output gradient split by merge mode, each direction's backprop
+ * through time (with its final states' gradients), their input gradients summed; the initial
+ * states' gradients when the call passed `initial_state`.
+ */
+function bidirectionalBackward(
+  layer: Bidirectional,
+  a: BackwardArgs,
+): DeviceTensor | null | (DeviceTensor | null)[] {
+  {
     const { ctx, x } = a;
     const { heap, kernels } = ctx;
     const tape = ctx.tape.get(layer) as BidirectionalTape;
@@ -372,6 +549,22 @@ const BIDIRECTIONAL_TRAINING: LayerTraining<Bidirectional> = {
     const dx: DeviceTensor | null = a.needInputGrad
       ? { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" }
       : null;
+    const sf = layer.forward.stateCount, sb = layer.backward.stateCount;
+    const given = a.xs.length > 1;
+    // Initial states' gradients: forward's then backward's, as the call passed them.
+    const dStates: (DeviceTensor | null)[] = given
+      ? a.xs.slice(1).map((s, k) =>
+        a.needInputGrads[k + 1]
+          ? { ptr: heap.alloc(sizeOf(s.shape) * 4), shape: [...s.shape], dtype: "float32" }
+          : null
+      )
+      : [];
+    const gradsOf = (first: number, finals: number) => ({
+      dhT: a.dys[1 + first]?.ptr ?? 0,
+      dcT: finals > 1 ? a.dys[2 + first]?.ptr ?? 0 : 0,
+      dh0: dStates[first]?.ptr ?? 0,
+      dc0: finals > 1 ? dStates[first + 1]?.ptr ?? 0 : 0,
+    });
     try {
       switch (layer.mergeMode) {
         case "concat":
@@ -402,6 +595,7 @@ const BIDIRECTIONAL_TRAINING: LayerTraining<Bidirectional> = {
         a.grads.slice(0, nf),
         ctx,
         dx && { ptr: dx.ptr, accumulate: false },
+        gradsOf(0, sf),
       );
       recurrentBackward(
         layer.backward,
@@ -413,18 +607,18 @@ const BIDIRECTIONAL_TRAINING: LayerTraining<Bidirectional> = {
         a.grads.slice(nf),
         ctx,
         dx && { ptr: dx.ptr, accumulate: true },
+        gradsOf(sf, sb),
       );
     } catch (e) {
       if (dx) heap.free(dx.ptr);
+      for (const d of dStates) if (d) heap.free(d.ptr);
       throw e;
     } finally {
       for (const p of owned) heap.free(p);
     }
-    return dx;
-  },
-
-  params: (layer) => [layer.forward, layer.backward],
-};
+    return given ? [dx, ...dStates] : dx;
+  }
+}
 
 /** The `Bidirectional` layer class (see `layer_class.ts`). */
 export const BIDIRECTIONAL: LayerClass<Bidirectional> = defineLayer({

@@ -463,6 +463,8 @@ function layerInputGrad(
       xs: [xt],
       masks: [null],
       dy: dyt,
+      dys: [dyt],
+      ys: [dyt],
       dyIsPreActivation: false,
       weights: [],
       grads: [],

@@ -28,6 +28,21 @@ export interface RecurrentOutput {
   zeroOutputForMask: boolean;
 }
 
+/**
+ * Device pointers of a recurrent run's states, each [batch, units] (0: none). `h0` / `c0`: the
+ * initial state (Keras `initial_state`; zeros when 0); `hT` / `cT` receive the final state
+ * (`return_state`). `c*` are LSTM's cell state.
+ */
+export interface RecurrentStates {
+  h0: number;
+  c0: number;
+  hT: number;
+  cT: number;
+}
+
+/** A run with zero initial states whose final states are not wanted. */
+export const NO_STATES: Readonly<RecurrentStates> = Object.freeze({ h0: 0, c0: 0, hT: 0, cT: 0 });
+
 /** An element-wise activation for a recurrent layer (softmax cannot be fused per unit). */
 function elementwise(
   value: unknown,
@@ -57,6 +72,8 @@ export abstract class RecurrentLayer extends Layer {
   readonly units: number;
   readonly useBias: boolean;
   readonly returnSequences: boolean;
+  /** Keras `return_state`: a call also returns the final state(s) (LSTM: h and c). */
+  readonly returnState: boolean;
   readonly goBackwards: boolean;
   /** Keras RNN `zero_output_for_mask` (default false; Bidirectional overrides it per call). */
   readonly zeroOutputForMask: boolean;
@@ -72,14 +89,15 @@ export abstract class RecurrentLayer extends Layer {
     }
     this.useBias = this.bool("use_bias", true);
     this.returnSequences = this.bool("return_sequences", false);
+    this.returnState = this.bool("return_state", false);
     this.goBackwards = this.bool("go_backwards", false);
     this.zeroOutputForMask = this.bool("zero_output_for_mask", false);
-    for (const field of ["stateful", "return_state", "time_major"]) {
+    for (const field of ["stateful", "time_major"]) {
       if (this.bool(field, false)) {
         throw new LayerConfigError(
           this.name,
           field,
-          `true is not supported (the engine runs stateless chains of single-output layers)`,
+          `true is not supported (the engine runs stateless layers, batch first)`,
         );
       }
     }
@@ -103,6 +121,46 @@ export abstract class RecurrentLayer extends Layer {
   /** The bias weight's shape (GRU reset_after stores two rows). */
   protected biasShape(): number[] {
     return [gateCount(this.cell) * this.units];
+  }
+
+  /** How many state tensors the layer carries: LSTM h and c, the others h. */
+  get stateCount(): number {
+    return this.cell === RnnCell.LSTM ? 2 : 1;
+  }
+
+  /** With `return_state`: the output, then the final state(s). */
+  override get outputCount(): number {
+    return this.returnState ? 1 + this.stateCount : 1;
+  }
+
+  /**
+   * The sequence, optionally followed by the initial state(s) (Keras `initial_state`, each
+   * (batch, units)).
+   */
+  override computeOutputShapes(inputShapes: Shape[]): Shape {
+    const states = inputShapes.slice(1);
+    if (states.length !== 0 && states.length !== this.stateCount) {
+      throw new InputShapeError(
+        this.name,
+        `the sequence and ${this.stateCount} initial state tensor(s)`,
+        `${inputShapes.length} tensors`,
+      );
+    }
+    for (const s of states) {
+      if (s.length !== 1 || (s[0] !== null && s[0] !== this.units)) {
+        throw new InputShapeError(
+          this.name,
+          `initial states of shape (batch, ${this.units})`,
+          formatShape(s),
+        );
+      }
+    }
+    return this.computeOutputShape(inputShapes[0]);
+  }
+
+  override computeOutputShapeList(inputShapes: Shape[]): Shape[] {
+    const out = this.computeOutputShapes(inputShapes);
+    return [out, ...Array.from({ length: this.outputCount - 1 }, () => [this.units])];
   }
 
   computeOutputShape(inputShape: Shape): Shape {
@@ -149,35 +207,106 @@ export abstract class RecurrentLayer extends Layer {
   }
 
   call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    return this.#run([x], mask, ctx, false)[0];
+  }
+
+  override callInputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor {
+    return this.#run(xs, masks[0] ?? null, ctx, false)[0];
+  }
+
+  override callOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor[] {
+    return this.#run(xs, masks[0] ?? null, ctx, this.returnState);
+  }
+
+  /** One inference run: the output, and the final states when `withStates`. */
+  #run(
+    xs: readonly DeviceTensor[],
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+    withStates: boolean,
+  ): DeviceTensor[] {
+    const x = xs[0];
     const [batch, time] = x.shape;
     const y = this.allocOutput(
       ctx,
       this.returnSequences ? [batch, time, this.units] : [batch, this.units],
     );
+    const outs = [y];
     try {
+      if (withStates) {
+        for (let k = 0; k < this.stateCount; k++) {
+          outs.push(this.allocOutput(ctx, [batch, this.units]));
+        }
+      }
       this.runInto(x, mask, ctx, {
         ptr: y.ptr,
         rowStride: this.units,
         reverse: false,
         zeroOutputForMask: this.zeroOutputForMask,
+      }, {
+        ...this.initialStates(xs),
+        hT: outs[1]?.ptr ?? 0,
+        cT: outs[2]?.ptr ?? 0,
       });
     } catch (e) {
-      ctx.heap.free(y.ptr);
+      for (const t of outs) ctx.heap.free(t.ptr);
       throw e;
     }
-    return y;
+    return outs;
   }
 
-  /** Runs the layer on x [batch, time, features] and writes its output as `out` says. */
+  /**
+   * The initial-state pointers of a call's inputs `[sequence, h0, (c0)]`, validated against the
+   * batch: zeros when the call passes none.
+   */
+  initialStates(xs: readonly DeviceTensor[]): RecurrentStates {
+    const states = xs.slice(1);
+    if (states.length === 0) return { ...NO_STATES };
+    const batch = xs[0].shape[0];
+    if (states.length !== this.stateCount) {
+      throw new InputShapeError(
+        this.name,
+        `${this.stateCount} initial state tensor(s)`,
+        `${states.length}`,
+      );
+    }
+    for (const s of states) {
+      if (
+        s.dtype !== "float32" || s.shape.length !== 2 || s.shape[0] !== batch ||
+        s.shape[1] !== this.units
+      ) {
+        throw new InputShapeError(
+          this.name,
+          `initial states of shape [${batch}, ${this.units}]`,
+          `${s.dtype} [${s.shape.join(", ")}]`,
+        );
+      }
+    }
+    return { h0: states[0].ptr, c0: states[1]?.ptr ?? 0, hT: 0, cT: 0 };
+  }
+
+  /**
+   * Runs the layer on x [batch, time, features] and writes its output as `out` says, starting
+   * from and returning states as `states` says.
+   */
   runInto(
     x: DeviceTensor,
     mask: DeviceTensor | null,
     ctx: CallContext,
     out: RecurrentOutput,
+    states: Readonly<RecurrentStates> = NO_STATES,
   ): void {
     // With kernel threads on, a large batch splits into one range of sequences per thread.
     const ranges = parallelRanges(ctx.kernels, x.shape[0] ?? 0, this.sequenceFlops(x));
-    const { jobs, works } = this.sequenceJobs(x, mask, ctx, out, ranges);
+    const { jobs, works } = this.sequenceJobs(x, mask, ctx, out, ranges, states);
     try {
       runJobs(ctx.kernels, jobs);
     } finally {
@@ -202,6 +331,7 @@ export abstract class RecurrentLayer extends Layer {
     ctx: CallContext,
     out: RecurrentOutput,
     ranges: [number, number][],
+    states: Readonly<RecurrentStates> = NO_STATES,
   ): { jobs: KernelJob[]; works: number[] } {
     if (x.dtype !== "float32" || x.shape.length !== 3) {
       throw new InputShapeError(
@@ -234,6 +364,7 @@ export abstract class RecurrentLayer extends Layer {
       for (const [b0, nb] of ranges) {
         const work = heap.alloc(kernels.rnnWorkspaceBytes(this.cell, nb, time, this.units));
         works.push(work);
+        const at = (p: number) => (p ? p + b0 * this.units * 4 : 0);
         jobs.push({
           fn: "rnnSequence",
           args: [
@@ -255,6 +386,10 @@ export abstract class RecurrentLayer extends Layer {
             flags,
             out.ptr + b0 * outRows * out.rowStride * 4,
             out.rowStride,
+            at(states.h0),
+            at(states.c0),
+            at(states.hT),
+            at(states.cT),
             work,
           ],
         });

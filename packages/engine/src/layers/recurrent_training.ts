@@ -9,13 +9,18 @@
  *
  * @module
  */
-import { InputShapeError } from "../errors.ts";
+import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
 import type { CallContext } from "../layer.ts";
 import { gateCount, RnnCell, RnnFlag } from "../kernels/rnn_codes.ts";
-import type { RecurrentLayer, RecurrentOutput } from "./recurrent.ts";
+import {
+  NO_STATES,
+  type RecurrentLayer,
+  type RecurrentOutput,
+  type RecurrentStates,
+} from "./recurrent.ts";
 import type { DeviceTensor } from "../tensor.ts";
-import type { LayerTraining } from "../layer_training.ts";
+import type { LayerTraining, TrainContext } from "../layer_training.ts";
 
 type Runtime = Pick<CallContext, "kernels" | "heap">;
 
@@ -31,11 +36,87 @@ export interface RecurrentTape {
   cPrev: number;
   /** [batch, time, units] GRU: what the reset gate multiplies (0 for other cells). */
   aux: number;
+  /** Keras `dropout`: [batch, features] mask drawn once per sequence (0: none). */
+  inputMask: number;
+  /** x ⊙ `inputMask` at every step, what the kernel multiplied (0 without input dropout). */
+  xDropped: number;
+  /** Keras `recurrent_dropout`: [batch, units] mask on the recurrent projection's h (0: none). */
+  recurrentMask: number;
 }
 
 /** The device buffers of a tape, to free or to register with the step. */
 export function tapeBuffers(tape: RecurrentTape): number[] {
-  return [tape.pre, tape.hPrev, tape.cPrev, tape.aux].filter((p) => p !== 0);
+  return [
+    tape.pre,
+    tape.hPrev,
+    tape.cPrev,
+    tape.aux,
+    tape.inputMask,
+    tape.xDropped,
+    tape.recurrentMask,
+  ].filter((p) => p !== 0);
+}
+
+/** Gradients of a recurrent run's states (device pointers, each [batch, units]; 0: none). */
+export interface RecurrentStateGrads {
+  /** ∂loss/∂(final h) and LSTM ∂loss/∂(final c), when the layer returned its state. */
+  dhT: number;
+  dcT: number;
+  /** Receive ∂loss/∂(initial h) and LSTM ∂loss/∂(initial c) (for a given `initial_state`). */
+  dh0: number;
+  dc0: number;
+}
+
+const NO_STATE_GRADS: Readonly<RecurrentStateGrads> = Object.freeze({
+  dhT: 0,
+  dcT: 0,
+  dh0: 0,
+  dc0: 0,
+});
+
+/** The seeds of one training run's dropout masks (Keras draws them once per sequence). */
+export interface RecurrentNoise {
+  seed: number;
+  /** Index of the run's first sample in the whole batch (workers draw the same masks). */
+  sampleOffset: number;
+}
+
+/** A rate of `dropout` / `recurrent_dropout`, validated (Keras accepts [0, 1)). */
+function dropoutRate(layer: RecurrentLayer, field: string): number {
+  const rate = layer.config[field] ?? 0;
+  if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) {
+    throw new LayerConfigError(layer.name, field, `expected a number in [0, 1), got ${rate}`);
+  }
+  return rate;
+}
+
+/**
+ * An inverted-dropout mask [rows, cols] (kept entries 1/(1−rate), dropped 0), drawn per
+ * (sample, column) from `seed` as the Dropout layer draws (same counter-based hash).
+ */
+function dropoutMask(
+  rt: Runtime,
+  rows: number,
+  cols: number,
+  rate: number,
+  seed: number,
+  sampleOffset: number,
+): number {
+  const { kernels, heap } = rt;
+  const n = rows * cols;
+  const ones = heap.alloc(n * 4);
+  let mask = 0;
+  try {
+    heap.f32(ones, n).fill(1);
+    mask = heap.alloc(n * 4);
+    kernels.dropoutForward(ones, ones, mask, n, rate, seed >>> 0, (sampleOffset * cols) >>> 0);
+  } catch (e) {
+    if (mask) heap.free(mask);
+    throw e;
+  } finally {
+    heap.free(ones);
+  }
+  return mask;
 }
 
 function flagsOf(layer: RecurrentLayer, out: RecurrentOutput): number {
@@ -46,18 +127,14 @@ function flagsOf(layer: RecurrentLayer, out: RecurrentOutput): number {
 }
 
 function checkInput(layer: RecurrentLayer, x: DeviceTensor, mask: DeviceTensor | null): void {
-  // Keras drops cell inputs / states in training with these; silently skipping them would train
-  // a different model.
-  for (const field of ["dropout", "recurrent_dropout"]) {
-    const rate = layer.config[field] ?? 0;
-    if (rate !== 0) {
-      throw new UntrainableLayerError(
-        layer.className,
-        layer.name,
-        `${field}=${JSON.stringify(rate)} inside the cell is not implemented; ` +
-          "use 0 and a Dropout layer",
-      );
-    }
+  if (layer.cell === RnnCell.GRU && dropoutRate(layer, "recurrent_dropout") > 0) {
+    // The reset gate multiplies the dropped state before Uh there: a kernel path not written.
+    throw new UntrainableLayerError(
+      layer.className,
+      layer.name,
+      "recurrent_dropout with reset_after=False is not implemented; use reset_after=True " +
+        "(the Keras default)",
+    );
   }
   if (x.dtype !== "float32" || x.shape.length !== 3) {
     throw new InputShapeError(
@@ -79,7 +156,9 @@ function checkInput(layer: RecurrentLayer, x: DeviceTensor, mask: DeviceTensor |
 
 /**
  * Runs `layer` on x [batch, time, features] in training mode, writing its output as `out` says
- * (as `RecurrentLayer.runInto` does), and returns the tape. The caller owns the tape's buffers.
+ * (as `RecurrentLayer.runInto` does) and its states as `states` says, and returns the tape. The
+ * caller owns the tape's buffers. With `noise`, the cell's `dropout` / `recurrent_dropout` are
+ * active (Keras's training mode): one mask per sequence, the same at every step.
  */
 export function recurrentTrainForward(
   layer: RecurrentLayer,
@@ -87,6 +166,8 @@ export function recurrentTrainForward(
   mask: DeviceTensor | null,
   rt: Runtime,
   out: RecurrentOutput,
+  states: Readonly<RecurrentStates> = NO_STATES,
+  noise: RecurrentNoise | null = null,
 ): RecurrentTape {
   checkInput(layer, x, mask);
   const { kernels, heap } = rt;
@@ -97,9 +178,30 @@ export function recurrentTrainForward(
   const bias = layer.useBias ? w[2] : 0;
   const recBias = cell === RnnCell.GRUResetAfter && bias ? bias + g * 4 : 0;
   const rows = batch * time;
-  const tape: RecurrentTape = { out: { ...out }, pre: 0, hPrev: 0, cPrev: 0, aux: 0 };
+  const tape: RecurrentTape = {
+    out: { ...out },
+    pre: 0,
+    hPrev: 0,
+    cPrev: 0,
+    aux: 0,
+    inputMask: 0,
+    xDropped: 0,
+    recurrentMask: 0,
+  };
   let work = 0;
   try {
+    const inRate = dropoutRate(layer, "dropout");
+    const recRate = dropoutRate(layer, "recurrent_dropout");
+    if (noise && inRate > 0) {
+      tape.inputMask = dropoutMask(rt, batch, inDim, inRate, noise.seed, noise.sampleOffset);
+      tape.xDropped = heap.alloc(rows * inDim * 4);
+      kernels.rnnMaskRows(x.ptr, tape.inputMask, tape.xDropped, batch, time, inDim);
+    }
+    if (noise && recRate > 0) {
+      // Another stream than the input mask's.
+      const seed = (noise.seed ^ 0x5bd1e995) >>> 0;
+      tape.recurrentMask = dropoutMask(rt, batch, u, recRate, seed, noise.sampleOffset);
+    }
     tape.pre = heap.alloc(rows * g * 4);
     tape.hPrev = heap.alloc(rows * u * 4);
     if (cell === RnnCell.LSTM) tape.cPrev = heap.alloc(rows * u * 4);
@@ -107,7 +209,7 @@ export function recurrentTrainForward(
     work = heap.alloc(kernels.rnnTrainWorkspaceBytes(cell, batch, u));
     kernels.rnnTrainForward(
       cell,
-      x.ptr,
+      tape.xDropped || x.ptr,
       batch,
       time,
       inDim,
@@ -128,6 +230,11 @@ export function recurrentTrainForward(
       tape.hPrev,
       tape.cPrev,
       tape.aux,
+      states.h0,
+      states.c0,
+      states.hT,
+      states.cT,
+      tape.recurrentMask,
       work,
     );
   } catch (e) {
@@ -151,7 +258,7 @@ export interface InputGradient {
  * Backprop through time of one recurrent run: from the output gradient `dOut` (laid out as the
  * forward wrote the output: `tape.out`'s reverse flag, `ldOut` floats between rows) writes the
  * weight gradients into `grads` (aligned with the layer's weights; 0 skips one) and, when `dx` is
- * given, ∂loss/∂x.
+ * given, ∂loss/∂x; `stateGrads` brings the final states' gradients and takes the initial ones'.
  */
 export function recurrentBackward(
   layer: RecurrentLayer,
@@ -163,6 +270,7 @@ export function recurrentBackward(
   grads: readonly number[],
   rt: Runtime,
   dx: InputGradient | null,
+  stateGrads: Readonly<RecurrentStateGrads> = NO_STATE_GRADS,
 ): void {
   const { kernels, heap } = rt;
   const [batch, time, inDim] = x.shape;
@@ -201,66 +309,126 @@ export function recurrentBackward(
       tape.aux,
       dA,
       dAh,
+      stateGrads.dhT,
+      stateGrads.dcT,
+      stateGrads.dh0,
+      stateGrads.dc0,
+      tape.recurrentMask,
       work,
     );
     const [gKernel, gRecurrent, gBias] = grads;
-    if (gKernel) kernels.gemmTN(x.ptr, inDim, dA, g, gKernel, g, inDim, g, rows, 0);
+    // The kernel multiplied x ⊙ inputMask; the recurrent kernel h ⊙ recurrentMask.
+    const xSeen = tape.xDropped || x.ptr;
+    if (gKernel) kernels.gemmTN(xSeen, inDim, dA, g, gKernel, g, inDim, g, rows, 0);
     if (gRecurrent) {
+      let hSeen = tape.hPrev;
+      if (tape.recurrentMask) {
+        hSeen = alloc(rows * u * 4);
+        kernels.rnnMaskRows(tape.hPrev, tape.recurrentMask, hSeen, batch, time, u);
+      }
       if (cell === RnnCell.GRU) {
         // z and r blocks see h; the h block sees r ⊙ h (recorded in aux).
-        kernels.gemmTN(tape.hPrev, u, dA, g, gRecurrent, g, u, 2 * u, rows, 0);
+        kernels.gemmTN(hSeen, u, dA, g, gRecurrent, g, u, 2 * u, rows, 0);
         kernels.gemmTN(tape.aux, u, dA + 8 * u, g, gRecurrent + 8 * u, g, u, u, rows, 0);
       } else {
-        kernels.gemmTN(tape.hPrev, u, resetAfter ? dAh : dA, g, gRecurrent, g, u, g, rows, 0);
+        kernels.gemmTN(hSeen, u, resetAfter ? dAh : dA, g, gRecurrent, g, u, g, rows, 0);
       }
     }
     if (layer.useBias && gBias) {
       kernels.columnSums(dA, gBias, rows, g, 0);
       if (resetAfter) kernels.columnSums(dAh, gBias + g * 4, rows, g, 0);
     }
-    if (dx) kernels.gemmNT(dA, g, w[0], g, dx.ptr, inDim, rows, inDim, g, dx.accumulate ? 1 : 0);
+    if (dx && tape.inputMask) {
+      const part = alloc(rows * inDim * 4);
+      kernels.gemmNT(dA, g, w[0], g, part, inDim, rows, inDim, g, 0);
+      kernels.rnnMaskRows(part, tape.inputMask, part, batch, time, inDim);
+      kernels.addInto(part, dx.ptr, rows * inDim, dx.accumulate ? 1 : 0);
+    } else if (dx) {
+      kernels.gemmNT(dA, g, w[0], g, dx.ptr, inDim, rows, inDim, g, dx.accumulate ? 1 : 0);
+    }
   } finally {
     for (const p of owned) heap.free(p);
   }
 }
 
-/** The training of SimpleRNN, LSTM and GRU (their definitions carry it). */
-export const RECURRENT_TRAINING: LayerTraining<RecurrentLayer> = {
-  forward(layer, x, mask, ctx) {
-    const [batch, time] = x.shape;
-    const shape = layer.returnSequences ? [batch, time, layer.units] : [batch, layer.units];
-    const y: DeviceTensor = {
-      ptr: ctx.heap.alloc(shape.reduce((a, b) => a * b, 1) * 4),
-      shape,
-      dtype: "float32",
-    };
-    try {
-      const tape = recurrentTrainForward(layer, x, mask, ctx, {
-        ptr: y.ptr,
+/**
+ * The training forward of one call `[sequence, h0?, c0?]`: the output, then (with
+ * `return_state`) the final states. The tape goes to `ctx.tape`.
+ */
+function trainCall(
+  layer: RecurrentLayer,
+  xs: readonly DeviceTensor[],
+  mask: DeviceTensor | null,
+  ctx: TrainContext,
+): DeviceTensor[] {
+  const x = xs[0];
+  const [batch, time] = x.shape;
+  const shape = layer.returnSequences ? [batch, time, layer.units] : [batch, layer.units];
+  const alloc = (dims: number[]): DeviceTensor => ({
+    ptr: ctx.heap.alloc(dims.reduce((a, b) => a * b, 1) * 4),
+    shape: dims,
+    dtype: "float32",
+  });
+  const outs = [alloc(shape)];
+  try {
+    if (layer.returnState) {
+      for (let k = 0; k < layer.stateCount; k++) outs.push(alloc([batch, layer.units]));
+    }
+    const tape = recurrentTrainForward(
+      layer,
+      x,
+      mask,
+      ctx,
+      {
+        ptr: outs[0].ptr,
         rowStride: layer.units,
         reverse: false,
         zeroOutputForMask: layer.zeroOutputForMask,
-      });
-      for (const p of tapeBuffers(tape)) ctx.keep(p);
-      ctx.tape.set(layer, tape);
-    } catch (e) {
-      ctx.heap.free(y.ptr);
-      throw e;
-    }
-    return y;
+      },
+      { ...layer.initialStates(xs), hT: outs[1]?.ptr ?? 0, cT: outs[2]?.ptr ?? 0 },
+      ctx.training ? { seed: ctx.seedFor(layer), sampleOffset: ctx.sampleOffset } : null,
+    );
+    for (const p of tapeBuffers(tape)) ctx.keep(p);
+    ctx.tape.set(layer, tape);
+  } catch (e) {
+    for (const t of outs) ctx.heap.free(t.ptr);
+    throw e;
+  }
+  return outs;
+}
+
+/** The training of SimpleRNN, LSTM and GRU (their definitions carry it). */
+export const RECURRENT_TRAINING: LayerTraining<RecurrentLayer> = {
+  forward(layer, x, mask, ctx) {
+    return trainCall(layer, [x], mask, ctx)[0];
+  },
+
+  forwardInputs(layer, xs, masks, ctx) {
+    const outs = trainCall(layer, xs, masks[0] ?? null, ctx);
+    return layer.returnState ? outs : outs[0];
   },
 
   backward(layer, a) {
     const { ctx, x } = a;
     const tape = ctx.tape.get(layer) as RecurrentTape;
-    const dx: DeviceTensor | null = a.needInputGrad
-      ? {
-        ptr: ctx.heap.alloc(x.shape.reduce((p, d) => p * d, 1) * 4),
-        shape: [...x.shape],
-        dtype: "float32",
-      }
-      : null;
+    const heap = ctx.heap;
+    const alloc = (dims: readonly number[]): DeviceTensor => ({
+      ptr: heap.alloc(dims.reduce((p, d) => p * d, 1) * 4),
+      shape: [...dims],
+      dtype: "float32",
+    });
+    const states = a.xs.length - 1;
+    const made: DeviceTensor[] = [];
+    const make = (need: boolean, dims: readonly number[]) => {
+      if (!need) return null;
+      const t = alloc(dims);
+      made.push(t);
+      return t;
+    };
     try {
+      const dx = make(a.needInputGrad, x.shape);
+      const dh0 = make(states >= 1 && a.needInputGrads[1], [x.shape[0], layer.units]);
+      const dc0 = make(states >= 2 && a.needInputGrads[2], [x.shape[0], layer.units]);
       recurrentBackward(
         layer,
         x,
@@ -271,11 +439,17 @@ export const RECURRENT_TRAINING: LayerTraining<RecurrentLayer> = {
         a.grads,
         ctx,
         dx && { ptr: dx.ptr, accumulate: false },
+        {
+          dhT: a.dys[1]?.ptr ?? 0,
+          dcT: a.dys[2]?.ptr ?? 0,
+          dh0: dh0?.ptr ?? 0,
+          dc0: dc0?.ptr ?? 0,
+        },
       );
+      return states ? [dx, dh0, dc0].slice(0, 1 + states) : dx;
     } catch (e) {
-      if (dx) ctx.heap.free(dx.ptr);
+      for (const t of made) heap.free(t.ptr);
       throw e;
     }
-    return dx;
   },
 };

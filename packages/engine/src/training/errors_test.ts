@@ -115,7 +115,15 @@ Deno.test("a layer class without a backward pass is refused by class and layer n
     () => {
       const layer = new Mystery();
       const graph: Graph = {
-        nodes: [{ id: 0, layer, inputs: [], inferenceOnly: false, inputIndex: 0 }],
+        nodes: [{
+          id: 0,
+          layer,
+          inputs: [],
+          inferenceOnly: false,
+          inputIndex: 0,
+          outputIndex: 0,
+          extraOutputs: [],
+        }],
         inputs: [0],
         outputs: [0],
         layers: [{ layer, path: "mystery", models: [] }],

@@ -198,7 +198,9 @@ export class TrainingGraph {
       const readers = graph.nodes.filter((n) => n.inputs.includes(id)).length +
         graph.outputs.filter((o) => o === id).length - 1;
       const impl = node.inputIndex < 0 ? this.impls[this.#layerIndex.get(node.layer)!] : undefined;
-      const act = readers === 0 ? impl?.outputActivation?.(node.layer) ?? null : null;
+      const act = readers === 0 && node.outputIndex === 0
+        ? impl?.outputActivation?.(node.layer) ?? null
+        : null;
       const mode = losses[i].mode(act);
       if (mode === LossKernelMode.FusedWithOutputActivation) this.#fused.add(id);
       const weight = lossWeights?.[i] ?? 1;
@@ -310,13 +312,17 @@ export class TrainingGraph {
       }
       runForward(graph, this.#plan, inputs, store, (node, xs, masks) => {
         const layer = node.layer;
-        if (!training) return layer.callInputs(xs, masks, inferCtx);
+        const multiOutput = node.extraOutputs.length > 0;
+        if (!training) {
+          return multiOutput
+            ? layer.callOutputs(xs, masks, inferCtx)
+            : layer.callInputs(xs, masks, inferCtx);
+        }
         const impl = this.impls[this.#layerIndex.get(layer)!];
         const ctx = ctxFor(node);
-        if (layer.multiInput) {
-          return impl.forwardInputs
-            ? impl.forwardInputs(layer, xs, masks, ctx)
-            : layer.callInputs(xs, masks, ctx);
+        if (layer.multiInput || multiOutput || node.inputs.length > 1) {
+          if (impl.forwardInputs) return impl.forwardInputs(layer, xs, masks, ctx);
+          return multiOutput ? layer.callOutputs(xs, masks, ctx) : layer.callInputs(xs, masks, ctx);
         }
         return impl.forward
           ? impl.forward(layer, xs[0], masks[0], ctx)
@@ -456,11 +462,23 @@ export class TrainingGraph {
     const done = new Set<Layer>();
     for (let s = steps.length - 1; s >= 0; s--) {
       const node = steps[s];
-      const dy = grads.get(node.id);
+      // An extra output's gradient waits in `grads` for its call's backward (an earlier step).
+      if (node.outputIndex > 0) continue;
+      let dy = grads.get(node.id);
+      const extraDys = node.extraOutputs.map((id) => grads.get(id) ?? null);
+      for (const id of node.extraOutputs) grads.delete(id);
+      if (!dy && extraDys.some((d) => d)) {
+        // Only a further output is read (an encoder's states): the first output's gradient is 0.
+        const y = store.values[node.id]!;
+        const n = sizeOf(y.shape);
+        dy = { ptr: heap.alloc(n * 4), shape: [...y.shape], dtype: "float32" };
+        heap.f32(dy.ptr, n).fill(0);
+      }
       if (!dy) continue;
       grads.delete(node.id);
       if (!this.#needGrad[node.id]) {
         heap.free(dy.ptr);
+        for (const d of extraDys) if (d) heap.free(d.ptr);
         continue;
       }
       const layer = node.layer;
@@ -483,6 +501,8 @@ export class TrainingGraph {
           xs,
           masks,
           dy,
+          dys: [dy, ...extraDys],
+          ys: [store.values[node.id], ...node.extraOutputs.map((id) => store.values[id])],
           dyIsPreActivation: this.#fused.has(node.id),
           weights: params.map((p) => p.owner.deviceWeights()[p.ownerIndex]),
           grads: again ? scratch : params.map((p) => p.grad),
@@ -495,6 +515,7 @@ export class TrainingGraph {
         });
       } catch (e) {
         heap.free(dy.ptr);
+        for (const d of extraDys) if (d) heap.free(d.ptr);
         throw e;
       } finally {
         for (const p of scratch) if (p) heap.free(p);
@@ -503,6 +524,7 @@ export class TrainingGraph {
       // Returned gradients may be dy itself or repeat one buffer: each input gets its own.
       const claimed = new Set<number>();
       const candidates = new Set<number>([dy.ptr]);
+      for (const d of extraDys) if (d) candidates.add(d.ptr);
       node.inputs.forEach((inId, j) => {
         let dx = dxs[j] ?? null;
         if (dx) candidates.add(dx.ptr);

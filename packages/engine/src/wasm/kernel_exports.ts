@@ -675,10 +675,13 @@ export interface KernelFunctions {
    * GRU reset_after only) or 0; mask int32 [batch, time] (1 = keep) or 0. Gate order: LSTM i,f,c,o;
    * GRU z,r,h. `out` rows are `ldOut` floats apart: [batch, time, ldOut] with return_sequences
    * (step s at position s, or T-1-s with FLAG_REVERSE_OUTPUT), else [batch, ldOut].
+   * `h0` / `c0` [batch, units]: the initial state (Keras `initial_state`; LSTM's cell state in
+   * `c0`), 0 for zeros. `hT` / `cT` [batch, units] receive the final state (`return_state`; a
+   * masked step keeps the state, so it is the state after the last kept step), 0 to skip.
    * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes.
    *
    * AssemblyScript, wasm/assembly/rnn.ts:
-   * `rnnSequence(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, work: usize): void`
+   * `rnnSequence(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, h0: usize, c0: usize, hT: usize, cT: usize, work: usize): void`
    */
   rnnSequence(
     cell: number,
@@ -699,6 +702,10 @@ export interface KernelFunctions {
     flags: number,
     out: number,
     ldOut: number,
+    h0: number,
+    c0: number,
+    hT: number,
+    cT: number,
     work: number,
   ): void;
   /**
@@ -935,12 +942,28 @@ export interface KernelFunctions {
     overwrite: number,
   ): void;
   /**
-   * Scratch bytes of `rnnTrainForward`: the running h and c of the batch, one projection row.
+   * Scratch bytes of `rnnTrainForward`: the running h and c of the batch, one projection row, and
+   * the dropped-out h the recurrent projection reads under recurrent dropout.
    *
    * AssemblyScript, wasm/assembly/rnn_grad.ts:
    * `rnnTrainWorkspaceBytes(cell: i32, batch: i32, units: i32): f64`
    */
   rnnTrainWorkspaceBytes(cell: number, batch: number, units: number): number;
+  /**
+   * out[b, t, :] = src[b, t, :] ⊙ mask[b, :] over [batch, time, dim] (in place when out == src):
+   * a recurrent layer's dropout masks are drawn once per sequence and applied at every step.
+   *
+   * AssemblyScript, wasm/assembly/rnn_grad.ts:
+   * `rnnMaskRows(src: usize, mask: usize, out: usize, batch: i32, time: i32, dim: i32): void`
+   */
+  rnnMaskRows(
+    src: number,
+    mask: number,
+    out: number,
+    batch: number,
+    time: number,
+    dim: number,
+  ): void;
   /**
    * The training forward of one recurrent layer over x[batch, time, inDim]: the same output as
    * `rnnSequence` (same arguments up to `ldOut`), plus the tape, all [batch, time, ·] by position t:
@@ -950,10 +973,14 @@ export interface KernelFunctions {
    * - `cPrev` [.., u]: LSTM's cell state before the step (0 for other cells).
    * - `aux` [.., u]: GRU reset_after: h·Uh + bh_rec (what r multiplies); GRU: r*hPrev (the input
    *   of Uh); 0 for other cells.
+   * `h0` / `c0` [batch, u]: the initial state (0: zeros); `hT` / `cT` [batch, u] receive the final
+   * state (0: skip). `recMask` [batch, u] (0: none): Keras `recurrent_dropout`'s per-sequence mask
+   * (already scaled by 1/(1−rate)); the recurrent projection reads h ⊙ mask, the state update the
+   * undropped h (not supported for CELL_GRU). `hPrev` records the undropped state.
    * `work` holds rnnTrainWorkspaceBytes(cell, batch, units) bytes.
    *
    * AssemblyScript, wasm/assembly/rnn_grad.ts:
-   * `rnnTrainForward(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, pre: usize, hPrev: usize, cPrev: usize, aux: usize, work: usize): void`
+   * `rnnTrainForward(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, pre: usize, hPrev: usize, cPrev: usize, aux: usize, h0: usize, c0: usize, hT: usize, cT: usize, recMask: usize, work: usize): void`
    */
   rnnTrainForward(
     cell: number,
@@ -978,6 +1005,11 @@ export interface KernelFunctions {
     hPrev: number,
     cPrev: number,
     aux: number,
+    h0: number,
+    c0: number,
+    hT: number,
+    cT: number,
+    recMask: number,
     work: number,
   ): void;
   /**
@@ -993,10 +1025,13 @@ export interface KernelFunctions {
    * `dA` [batch, time, G·u]: ∂loss/∂(gate pre-activations), zero at masked steps. For GRU
    * reset_after, `dAh` [batch, time, 3u] receives the gradient of the recurrent projection
    * h·U + bh_rec (its h block is r ⊙ dA's); pass 0 for other cells.
+   * `dhT` / `dcT` [batch, u]: ∂loss/∂(final state) when the layer returned its state (0: none);
+   * `dh0` / `dc0` [batch, u] receive ∂loss/∂(initial state) (0: skip). `recMask` as in
+   * `rnnTrainForward`: the recurrent path's gradient to the previous state is multiplied by it.
    * `work` holds rnnBackwardWorkspaceBytes(batch, units) bytes.
    *
    * AssemblyScript, wasm/assembly/rnn_grad.ts:
-   * `rnnBackward(cell: i32, batch: i32, time: i32, units: i32, recKernel: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, dOut: usize, ldOut: i32, pre: usize, hPrev: usize, cPrev: usize, aux: usize, dA: usize, dAh: usize, work: usize): void`
+   * `rnnBackward(cell: i32, batch: i32, time: i32, units: i32, recKernel: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, dOut: usize, ldOut: i32, pre: usize, hPrev: usize, cPrev: usize, aux: usize, dA: usize, dAh: usize, dhT: usize, dcT: usize, dh0: usize, dc0: usize, recMask: usize, work: usize): void`
    */
   rnnBackward(
     cell: number,
@@ -1018,6 +1053,11 @@ export interface KernelFunctions {
     aux: number,
     dA: number,
     dAh: number,
+    dhT: number,
+    dcT: number,
+    dh0: number,
+    dc0: number,
+    recMask: number,
     work: number,
   ): void;
   /**
@@ -1395,6 +1435,7 @@ export const KERNEL_NAMES = [
   "rmspropUpdate",
   "embeddingGrad",
   "rnnTrainWorkspaceBytes",
+  "rnnMaskRows",
   "rnnTrainForward",
   "rnnBackwardWorkspaceBytes",
   "rnnBackward",

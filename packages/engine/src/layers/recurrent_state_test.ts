@@ -1,0 +1,327 @@
+/**
+ * Recurrent layers with `return_state` and `initial_state` in whole graphs (encoder–decoder
+ * models): TF.js builds them with its layers API and random weights, the engine runs them from
+ * `specFromTfjs` (Keras 2 / TF.js config: the states are further inbound tensors of the call) and
+ * from a Keras 3 config whose decoder passes `initial_state` as a keyword argument. Outputs ≤ 1e-5
+ * and gradients of every weight ≤ 1e-4 relative to `tf.variableGrads`; the states' gradients flow
+ * from the decoder back into the encoder.
+ */
+import {
+  buildModel,
+  type KerasObject,
+  ModelConfigError,
+  type ModelSpec,
+  SGD,
+  Tensor,
+  type WeightTensor,
+} from "../../mod.ts";
+import { relativeError } from "../../testing/gradient_check.ts";
+import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import {
+  type HostTensor,
+  keras3SpecFromTfjs,
+  keyedWeights,
+  paddedIds,
+  randomizeWeights,
+  specFromTfjs,
+  tfjsGraphGradients,
+  tfjsPredictMany,
+} from "../../testing/tfjs_graphs.ts";
+import { tf, tfReady } from "../../testing/tfjs_reference.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+type Sym = tf.SymbolicTensor;
+
+// TF.js's default recurrent activation is Keras 2's hard_sigmoid, which Keras 3 redefined: the
+// models use sigmoid so the Keras 3 configs mean the same.
+const VOCAB = 17, T_ENC = 7, T_DEC = 5, CLASSES = 3;
+
+const embed = (name: string, x: Sym) =>
+  tf.layers.embedding({ name, inputDim: VOCAB, outputDim: 4, maskZero: true }).apply(x) as Sym;
+const head = (x: Sym) =>
+  tf.layers.dense({ name: "out", units: CLASSES, activation: "softmax" }).apply(x) as Sym;
+
+/** TF.js's RNN `apply` with `initialState` (the states become further inputs of the call). */
+function withState(layer: tf.layers.Layer, x: Sym, states: Sym[]): Sym {
+  return (layer as Any).apply(x, { initialState: states }) as Sym;
+}
+
+interface Case {
+  name: string;
+  build(seed: number): tf.LayersModel;
+}
+
+/** Two token inputs: the encoder's and the decoder's. */
+function tokenInputs(): [Sym, Sym] {
+  return [
+    tf.input({ name: "enc_tokens", shape: [T_ENC], dtype: "int32" }),
+    tf.input({ name: "dec_tokens", shape: [T_DEC], dtype: "int32" }),
+  ];
+}
+
+const CASES: Case[] = [
+  {
+    // The classic Keras seq2seq: the encoder's output is dropped, its h and c start the decoder.
+    name: "LSTM encoder (return_state) → LSTM decoder (initial_state [h, c])",
+    build(seed) {
+      const [enc, dec] = tokenInputs();
+      const [, h, c] = tf.layers.lstm({
+        name: "encoder",
+        units: 6,
+        returnState: true,
+        recurrentActivation: "sigmoid",
+      })
+        .apply(embed("enc_emb", enc)) as Sym[];
+      const y = withState(
+        tf.layers.lstm({ name: "decoder", units: 6, recurrentActivation: "sigmoid" }),
+        embed("dec_emb", dec),
+        [h, c],
+      );
+      const model = tf.model({ name: "seq2seq_lstm", inputs: [enc, dec], outputs: head(y) });
+      randomizeWeights(model, new Rng(seed));
+      return model;
+    },
+  },
+  {
+    // Both the output (a sequence) and the state are read; the decoder runs backwards.
+    name: "GRU encoder (return_sequences + return_state) → GRU decoder, output and state merged",
+    build(seed) {
+      const [enc, dec] = tokenInputs();
+      const [seq, h] = tf.layers.gru({
+        name: "encoder",
+        units: 5,
+        returnSequences: true,
+        returnState: true,
+        recurrentActivation: "sigmoid",
+      }).apply(embed("enc_emb", enc)) as Sym[];
+      // (Flatten: TF.js's global pooling ignores masks where Keras's does not.)
+      const pooled = tf.layers.flatten({ name: "flat" }).apply(seq) as Sym;
+      const y = withState(
+        tf.layers.gru({
+          name: "decoder",
+          units: 5,
+          goBackwards: true,
+          recurrentActivation: "sigmoid",
+        }),
+        embed("dec_emb", dec),
+        [h],
+      );
+      const merged = tf.layers.concatenate({ name: "merge" }).apply([y, pooled, h]) as Sym;
+      const model = tf.model({ name: "seq2seq_gru", inputs: [enc, dec], outputs: head(merged) });
+      randomizeWeights(model, new Rng(seed));
+      return model;
+    },
+  },
+  {
+    name: "SimpleRNN encoder (return_state) → SimpleRNN decoder (initial_state)",
+    build(seed) {
+      const [enc, dec] = tokenInputs();
+      const [, h] = tf.layers.simpleRNN({ name: "encoder", units: 4, returnState: true })
+        .apply(embed("enc_emb", enc)) as Sym[];
+      const y = withState(
+        tf.layers.simpleRNN({ name: "decoder", units: 4 }),
+        embed("dec_emb", dec),
+        [h],
+      );
+      const model = tf.model({ name: "seq2seq_rnn", inputs: [enc, dec], outputs: head(y) });
+      randomizeWeights(model, new Rng(seed));
+      return model;
+    },
+  },
+  {
+    name: "Bidirectional LSTM encoder (return_state) → LSTM decoder from the concatenated states",
+    build(seed) {
+      const [enc, dec] = tokenInputs();
+      const [, fh, fc, bh, bc] = tf.layers.bidirectional({
+        name: "encoder",
+        layer: tf.layers.lstm({
+          name: "enc_lstm",
+          units: 3,
+          returnState: true,
+          recurrentActivation: "sigmoid",
+        }) as Any,
+        mergeMode: "concat",
+      }).apply(embed("enc_emb", enc)) as Sym[];
+      const h = tf.layers.concatenate({ name: "state_h" }).apply([fh, bh]) as Sym;
+      const c = tf.layers.concatenate({ name: "state_c" }).apply([fc, bc]) as Sym;
+      const y = withState(
+        tf.layers.lstm({ name: "decoder", units: 6, recurrentActivation: "sigmoid" }),
+        embed("dec_emb", dec),
+        [h, c],
+      );
+      const model = tf.model({ name: "seq2seq_bi", inputs: [enc, dec], outputs: head(y) });
+      randomizeWeights(model, new Rng(seed));
+      return model;
+    },
+  },
+];
+
+function tokens(rng: Rng, batch: number): HostTensor[] {
+  return [paddedIds(rng, batch, T_ENC, VOCAB), paddedIds(rng, batch, T_DEC, VOCAB)];
+}
+
+const asTensors = (xs: HostTensor[]) => xs.map((x) => new Tensor(x.data, x.shape));
+
+/**
+ * The Keras 3 form of the decoder's call: `decoder(x, initial_state=[h, c])`, the states in
+ * `kwargs` as Keras 3 writes them (keras3SpecFromTfjs passes every tensor positionally).
+ */
+function keras3WithStateKwargs(spec: ModelSpec): ModelSpec {
+  const config = structuredClone(spec.config) as KerasObject;
+  const layers = (config.config as { layers: Any[] }).layers;
+  for (const layer of layers) {
+    for (const node of layer.inbound_nodes ?? []) {
+      const tensors = node.args.flat(Infinity);
+      if (tensors.length > 1 && ["LSTM", "GRU", "SimpleRNN"].includes(layer.class_name)) {
+        node.args = [tensors[0]];
+        node.kwargs = { ...node.kwargs, initial_state: tensors.slice(1) };
+      }
+    }
+  }
+  return { ...spec, config };
+}
+
+for (const c of CASES) {
+  Deno.test(`${c.name}: predict vs TF.js ≤ 1e-5, batch 1 and 9, Keras 2 and 3 configs`, async () => {
+    await tfReady();
+    const ref = c.build(161);
+    const rng = new Rng(1661);
+    let worst = 0;
+    try {
+      const keras3 = keras3SpecFromTfjs(ref);
+      const specs: [string, ModelSpec][] = [
+        ["keras2/tfjs", specFromTfjs(ref)],
+        ["keras3", keras3],
+        ["keras3 initial_state kwarg", keras3WithStateKwargs(keras3)],
+      ];
+      for (const [dialect, spec] of specs) {
+        const model = buildModel(spec);
+        try {
+          for (const batch of [1, 9]) {
+            const xs = tokens(rng, batch);
+            const want = tfjsPredictMany(ref, xs)[0];
+            const got = model.predictMany(asTensors(xs))[0];
+            const d = maxAbsDiff(got.data, want);
+            if (!(d <= 1e-5)) throw new Error(`${dialect} batch ${batch}: max |Δ| = ${d}`);
+            worst = Math.max(worst, d);
+          }
+        } finally {
+          model.dispose();
+        }
+      }
+    } finally {
+      ref.dispose();
+    }
+    console.log(`${c.name} vs TF.js: max |Δ| = ${worst.toExponential(2)}`);
+  });
+}
+
+function copyWeights(spec: ModelSpec): Record<string, WeightTensor[]> {
+  return Object.fromEntries(
+    Object.entries(spec.weights).map((
+      [k, ws],
+    ) => [k, ws.map((w) => ({ ...w, data: w.data.slice() }))]),
+  );
+}
+
+/** The engine's gradient of every weight: one SGD(learning rate 1) step, before − after. */
+function engineGradients(spec: ModelSpec, xs: HostTensor[], y: Float32Array) {
+  const model = buildModel(spec);
+  try {
+    model.compile({
+      optimizer: new SGD({ learningRate: 1 }),
+      loss: "sparse_categorical_crossentropy",
+    });
+    const before = copyWeights(model.toSpec());
+    const logs = model.trainOnBatch(asTensors(xs), new Tensor(y, [y.length]));
+    const after = model.toSpec().weights;
+    const grads = new Map<string, Float32Array>();
+    for (const [key, ws] of Object.entries(before)) {
+      ws.forEach((w, i) => {
+        grads.set(`${key}#${i}`, Float32Array.from(w.data, (v, j) => v - after[key][i].data[j]));
+      });
+    }
+    return { loss: logs.loss, grads };
+  } finally {
+    model.dispose();
+  }
+}
+
+for (const c of CASES) {
+  Deno.test(`${c.name}: gradients of every weight vs tf.variableGrads ≤ 1e-4`, async () => {
+    await tfReady();
+    const ref = c.build(162);
+    const rng = new Rng(1662);
+    let worst = 0;
+    try {
+      const spec = specFromTfjs(ref);
+      for (const batch of [1, 6]) {
+        const xs = tokens(rng, batch);
+        const y = Float32Array.from({ length: batch }, () => rng.int(0, CLASSES));
+        const want = tfjsGraphGradients(ref, xs, y, { name: "sparse_categorical_crossentropy" });
+        const got = engineGradients(spec, xs, y);
+        if (!(Math.abs(got.loss - want.loss) <= 1e-4 * Math.max(1, Math.abs(want.loss)))) {
+          throw new Error(`batch ${batch} loss: engine ${got.loss} vs TF.js ${want.loss}`);
+        }
+        for (const w of keyedWeights(ref)) {
+          const id = `${w.key}#${w.index}`;
+          const g = got.grads.get(id), r = want.grads.get(id);
+          if (!g || !r) throw new Error(`no gradient for ${id}`);
+          const e = relativeError(g, r);
+          if (!(e <= 1e-4)) {
+            throw new Error(`batch ${batch}: gradient of ${w.key}/${w.name}: relative error ${e}`);
+          }
+          worst = Math.max(worst, e);
+        }
+        // The encoder learns only through the states it hands the decoder: its kernel's
+        // gradient must not be zero.
+        const enc = keyedWeights(ref).find((w) => w.key.startsWith("encoder"))!;
+        const r = want.grads.get(`${enc.key}#${enc.index}`)!;
+        if (!(Math.max(...Array.from(r, Math.abs)) > 1e-7)) {
+          throw new Error(`the encoder's gradient is ~0: the check is blind`);
+        }
+      }
+    } finally {
+      ref.dispose();
+    }
+    console.log(`${c.name}: worst relative gradient error ${worst.toExponential(2)}`);
+  });
+}
+
+Deno.test("return_state: summary lists every output; bad state reads and Sequential use are refused", async () => {
+  await tfReady();
+  const ref = CASES[0].build(163);
+  try {
+    const spec = specFromTfjs(ref);
+    const model = buildModel(spec);
+    try {
+      const text = model.summary();
+      if (!/encoder \(LSTM\)\s+\[\(None, 6\), \(None, 6\), \(None, 6\)\]/.test(text)) {
+        throw new Error(`summary does not list the encoder's three outputs:\n${text}`);
+      }
+      if (!/decoder \(LSTM\).*encoder\[0\]\[1\], encoder\[0\]\[2\]/.test(text)) {
+        throw new Error(`summary does not connect the decoder to the states:\n${text}`);
+      }
+    } finally {
+      model.dispose();
+    }
+    // A reference to a fourth output of the encoder: named in a typed error.
+    const bad = structuredClone(spec.config) as Any;
+    for (const layer of bad.config.layers) {
+      if (layer.name !== "decoder") continue;
+      layer.inbound_nodes[0][2] = ["encoder", 0, 3, {}];
+    }
+    let err: unknown;
+    try {
+      buildModel({ ...spec, config: bad }).dispose();
+    } catch (e) {
+      err = e;
+    }
+    if (!(err instanceof ModelConfigError) || !/encoder\[0\]\[3\]/.test(err.message)) {
+      throw new Error(`expected ModelConfigError naming encoder[0][3], got ${err}`);
+    }
+  } finally {
+    ref.dispose();
+  }
+});
