@@ -302,3 +302,53 @@ export function emitConv(ctx: OnnxLayerContext, conv: OnnxConv): void {
       }),
   );
 }
+
+/**
+ * A context for writing another layer's nodes inside this call (a wrapper running an inner layer):
+ * same graph and names, other inputs and output; masks stay with the outer call.
+ */
+export function innerContext(
+  ctx: OnnxLayerContext,
+  call: {
+    inputs: readonly string[];
+    inputShapes: readonly Shape[];
+    output: string;
+    outputShape: Shape;
+  },
+): OnnxLayerContext {
+  return {
+    opset: ctx.opset,
+    inputs: call.inputs,
+    inputShapes: call.inputShapes,
+    inputTypes: call.inputs.map(() => "float32"),
+    inputMasks: call.inputs.map(() => null),
+    output: call.output,
+    outputShape: call.outputShape,
+    node: (op, ins, outs, attrs) => ctx.node(op, ins, outs, attrs),
+    initializer: (hint, data, dims) => ctx.initializer(hint, data, dims),
+    int64s: (hint, values) => ctx.int64s(hint, values),
+    fresh: (hint) => ctx.fresh(hint),
+    setOutputMask: () => {},
+    refuse: (reason) => ctx.refuse(reason),
+  };
+}
+
+/** Writes `input[:, begin_k : size_k − end_k, …]` on `axes` (a Keras crop) as `output`. */
+export function emitCrop(
+  ctx: OnnxLayerContext,
+  input: string,
+  output: string,
+  axes: readonly number[],
+  crops: readonly (readonly [number, number])[],
+  sizes: readonly (number | null)[],
+): void {
+  const starts = crops.map(([begin]) => begin);
+  // An end of -end counts from the axis's end; 0 cropped at the end means "to the end".
+  const ends = crops.map(([, end], k) => end === 0 ? (sizes[k] ?? Number.MAX_SAFE_INTEGER) : -end);
+  ctx.node("Slice", [
+    input,
+    ctx.int64s("starts", starts),
+    ctx.int64s("ends", ends),
+    ctx.int64s("axes", axes),
+  ], [output]);
+}

@@ -268,25 +268,35 @@ Deno.test("ONNX export: separable, grouped and 1-D convolutions, concatenation, 
 });
 
 Deno.test("ONNX export: a layer without an ONNX form is refused by name and class", () => {
-  const layers = [
+  const build = (layers: Record<string, unknown>[]) =>
+    buildModel({
+      config: { class_name: "Sequential", config: { name: "m", layers } },
+      weights: {},
+    }, { initialize: { seed: 1 } });
+  const transposed = build([
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 4, 2] } },
+    { class_name: "Conv2D", config: { name: "conv", filters: 2, kernel_size: 1 } },
+    { class_name: "Conv2DTranspose", config: { name: "up", filters: 2, kernel_size: 2 } },
+  ]);
+  const normalized = build([
     { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4] } },
-    { class_name: "Dense", config: { name: "hidden", units: 4 } },
     { class_name: "LayerNormalization", config: { name: "norm" } },
-  ];
-  const model = buildModel({
-    config: { class_name: "Sequential", config: { name: "m", layers } },
-    weights: {},
-  }, { initialize: { seed: 1 } });
+  ]);
+  const refused = (name: string, className: string, why: RegExp) => (e: unknown) =>
+    e instanceof OnnxExportError && e.layerName === name && e.className === className &&
+    e.message.includes(`"${name}" (${className})`) && why.test(e.message);
   try {
+    assert.throws(() => exportOnnx(transposed), refused("up", "Conv2DTranspose", /no ONNX form/));
+    // LayerNormalization's operator exists from opset 17 on.
     assert.throws(
-      () => exportOnnx(model),
-      (e: unknown) =>
-        e instanceof OnnxExportError && e.layerName === "norm" &&
-        e.className === "LayerNormalization" && /norm.*LayerNormalization/.test(e.message),
+      () => exportOnnx(normalized, { opset: 16 }),
+      refused("norm", "LayerNormalization", /opset 17/),
     );
-    assert.throws(() => exportOnnx(model, { opset: 9 }), RangeError);
+    assert.ok(exportOnnx(normalized, { opset: 17 }).length > 0);
+    assert.throws(() => exportOnnx(normalized, { opset: 9 }), RangeError);
   } finally {
-    model.dispose();
+    transposed.dispose();
+    normalized.dispose();
   }
 });
 
@@ -305,4 +315,67 @@ Deno.test("ONNX export: graph inputs and outputs keep Keras's names, dtypes and 
   } finally {
     model.dispose();
   }
+});
+
+Deno.test("ONNX export: 1-D pooling/padding/cropping/upsampling, LayerNormalization, Permute", async () => {
+  const seq = [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 12, 5] } },
+    { class_name: "ZeroPadding1D", config: { name: "pad", padding: [2, 1] } },
+    { class_name: "MaxPooling1D", config: { name: "maxp", pool_size: 2 } },
+    { class_name: "UpSampling1D", config: { name: "up", size: 3 } },
+    { class_name: "Cropping1D", config: { name: "crop", cropping: [1, 2] } },
+    {
+      class_name: "AveragePooling1D",
+      config: { name: "avgp", pool_size: 3, strides: 2, padding: "same" },
+    },
+    { class_name: "Conv1D", config: { name: "conv", filters: 6, kernel_size: 2 } },
+    { class_name: "LayerNormalization", config: { name: "norm", epsilon: 1e-3 } },
+    { class_name: "Permute", config: { name: "swap", dims: [2, 1] } },
+    { class_name: "Flatten", config: { name: "flat" } },
+    { class_name: "Dense", config: { name: "out", units: 4, activation: "softmax" } },
+  ];
+  const spec = {
+    config: { class_name: "Sequential", config: { name: "s", layers: seq } },
+    weights: {},
+  };
+  const x = new Tensor(new Rng(12).floats(3 * 12 * 5, -1, 1), [3, 12, 5]);
+  await assertInitialized(spec, [x], 21);
+});
+
+Deno.test("ONNX export: Cropping2D, UpSampling2D (nearest, bilinear), RepeatVector, Masking", async () => {
+  const image = [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 9, 9, 3] } },
+    { class_name: "Cropping2D", config: { name: "crop", cropping: [[1, 0], [0, 2]] } },
+    { class_name: "UpSampling2D", config: { name: "up", size: [2, 3] } },
+    { class_name: "Conv2D", config: { name: "conv", filters: 4, kernel_size: 3, strides: 2 } },
+    {
+      class_name: "UpSampling2D",
+      config: { name: "bilinear", size: 2, interpolation: "bilinear" },
+    },
+    { class_name: "GlobalAveragePooling2D", config: { name: "gap" } },
+    { class_name: "RepeatVector", config: { name: "repeat", n: 3 } },
+    { class_name: "GRU", config: { name: "gru", units: 5 } },
+    { class_name: "Dense", config: { name: "out", units: 2 } },
+  ];
+  const spec = {
+    config: { class_name: "Sequential", config: { name: "i", layers: image } },
+    weights: {},
+  };
+  await assertInitialized(spec, [images(new Rng(13), 2, 9, 3)], 22);
+  // Masking: trailing all-zero steps are masked (each row a different length).
+  const masked = [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 10, 4] } },
+    { class_name: "Masking", config: { name: "mask", mask_value: 0 } },
+    { class_name: "LSTM", config: { name: "lstm", units: 6, return_sequences: true } },
+    { class_name: "GlobalAveragePooling1D", config: { name: "avg" } },
+    { class_name: "Dense", config: { name: "out", units: 3 } },
+  ];
+  const rng = new Rng(14);
+  const data = rng.floats(4 * 10 * 4, -1, 1);
+  [10, 7, 3, 1].forEach((len, b) => data.fill(0, (b * 10 + len) * 4, (b + 1) * 10 * 4));
+  const maskSpec = {
+    config: { class_name: "Sequential", config: { name: "m", layers: masked } },
+    weights: {},
+  };
+  await assertInitialized(maskSpec, [new Tensor(data, [4, 10, 4])], 23);
 });

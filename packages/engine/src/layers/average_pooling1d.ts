@@ -11,6 +11,7 @@ import {
   requireSequenceChannelsLast,
   SEQUENCE_AS_IMAGE_TRAINING,
   SequenceAsImage,
+  sequenceAsImageOnnx,
 } from "./sequence_as_image.ts";
 
 /**
@@ -31,4 +32,5 @@ export const AVERAGE_POOLING1D: LayerClass<AveragePooling1D> = defineLayer({
   className: "AveragePooling1D",
   create: (config, options) => new AveragePooling1D(config, options),
   training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<AveragePooling1D>["training"],
+  onnx: sequenceAsImageOnnx,
 });

@@ -11,6 +11,7 @@ import {
   requireSequenceChannelsLast,
   SEQUENCE_AS_IMAGE_TRAINING,
   SequenceAsImage,
+  sequenceAsImageOnnx,
 } from "./sequence_as_image.ts";
 
 /**
@@ -33,4 +34,5 @@ export const CROPPING1D: LayerClass<Cropping1D> = defineLayer({
   className: "Cropping1D",
   create: (config, options) => new Cropping1D(config, options),
   training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<Cropping1D>["training"],
+  onnx: sequenceAsImageOnnx,
 });

@@ -4,6 +4,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { emitCrop, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * Keras `Cropping2D` (NHWC): `cropping` is an integer (every side), `(h, w)` (top and bottom h,
@@ -79,9 +80,16 @@ const CROPPING2D_TRAINING: LayerTraining<Cropping2D> = {
   },
 };
 
+/** Cropping2D in ONNX: a Slice of height and width (channels-last axes 1 and 2). */
+function cropping2dOnnx(layer: Cropping2D, ctx: OnnxLayerContext): void {
+  const [h, w] = ctx.inputShapes[0];
+  emitCrop(ctx, ctx.inputs[0], ctx.output, [1, 2], layer.cropping, [h, w]);
+}
+
 /** The `Cropping2D` layer class (see `layer_class.ts`). */
 export const CROPPING2D: LayerClass<Cropping2D> = defineLayer({
   className: "Cropping2D",
   create: (config, options) => new Cropping2D(config, options),
   training: CROPPING2D_TRAINING,
+  onnx: cropping2dOnnx,
 });

@@ -26,6 +26,7 @@ import {
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Where each element of one sample goes: its normalisation group and its gamma/beta index. */
 export interface LayerNormLayout {
@@ -352,9 +353,42 @@ const LAYER_NORMALIZATION_TRAINING: LayerTraining<LayerNormalization> = {
   },
 };
 
+/**
+ * LayerNormalization in ONNX (opset ≥ 17): the LayerNormalization operator over the trailing
+ * axes from the first configured one, which must be all of them (Keras allows any set).
+ */
+function layerNormalizationOnnx(layer: LayerNormalization, ctx: OnnxLayerContext): void {
+  if (ctx.opset < 17) ctx.refuse("LayerNormalization needs opset 17 or later");
+  if (layer.rmsScaling) ctx.refuse("rms_scaling has no ONNX operator");
+  const rank = ctx.inputShapes[0].length + 1;
+  const axes = [...new Set(layer.axisConfig.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) =>
+    a - b
+  );
+  const trailing = axes.every((a, k) => a === rank - axes.length + k);
+  if (!trailing || axes[0] < 1) {
+    ctx.refuse(`axis ${JSON.stringify(layer.axisConfig)}: only trailing axes are exported`);
+  }
+  const dims = axes.map((a) => ctx.inputShapes[0][a - 1] as number);
+  const size = dims.reduce((p, d) => p * d, 1);
+  const weights = layer.getWeights();
+  const gamma = layer.hasGamma ? weights[0].data : new Float32Array(size).fill(1);
+  const beta = layer.hasBeta ? weights[layer.hasGamma ? 1 : 0].data : new Float32Array(size);
+  ctx.node(
+    "LayerNormalization",
+    [
+      ctx.inputs[0],
+      ctx.initializer("gamma", { float32: gamma }, dims),
+      ctx.initializer("beta", { float32: beta }, dims),
+    ],
+    [ctx.output],
+    { axis: { int: axes[0] }, epsilon: { float: layer.epsilon } },
+  );
+}
+
 /** The `LayerNormalization` layer class (see `layer_class.ts`). */
 export const LAYER_NORMALIZATION: LayerClass<LayerNormalization> = defineLayer({
   className: "LayerNormalization",
   create: (config, options) => new LayerNormalization(config, options),
   training: LAYER_NORMALIZATION_TRAINING,
+  onnx: layerNormalizationOnnx,
 });

@@ -8,6 +8,7 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
+import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * TypeScript reference (and the engine's implementation) of Keras `Masking`'s mask: per position
@@ -93,9 +94,30 @@ const MASKING_TRAINING: LayerTraining<Masking> = {
   },
 };
 
+/**
+ * Masking in ONNX: keep = any feature ≠ mask_value (ReduceMax over the last axis of the
+ * comparison), the output zeroed where not kept, and keep as the mask for the layers after it.
+ */
+function maskingOnnx(layer: Masking, ctx: OnnxLayerContext): void {
+  const x = ctx.inputs[0];
+  const value = ctx.initializer("mask_value", { float32: Float32Array.of(layer.maskValue) }, []);
+  const same = ctx.fresh("equal"), differs = ctx.fresh("differs"), asFloat = ctx.fresh("differs_f");
+  const anyFloat = ctx.fresh("keep_f"), keep = ctx.fresh("mask");
+  ctx.node("Equal", [x, value], [same]);
+  ctx.node("Not", [same], [differs]);
+  ctx.node("Cast", [differs], [asFloat], { to: { int: 1 } });
+  emitReduce(ctx, "ReduceMax", asFloat, [-1], true, anyFloat);
+  ctx.node("Mul", [x, anyFloat], [ctx.output]);
+  const squeezed = ctx.fresh("keep_squeezed");
+  ctx.node("Squeeze", [anyFloat, ctx.int64s("axes", [-1])], [squeezed]);
+  ctx.node("Cast", [squeezed], [keep], { to: { int: 9 } }); // 9: BOOL
+  ctx.setOutputMask(keep);
+}
+
 /** The `Masking` layer class (see `layer_class.ts`). */
 export const MASKING: LayerClass<Masking> = defineLayer({
   className: "Masking",
   create: (config, options) => new Masking(config, options),
   training: MASKING_TRAINING,
+  onnx: maskingOnnx,
 });

@@ -11,6 +11,7 @@ import {
   requireSequenceChannelsLast,
   SEQUENCE_AS_IMAGE_TRAINING,
   SequenceAsImage,
+  sequenceAsImageOnnx,
 } from "./sequence_as_image.ts";
 
 /**
@@ -31,4 +32,5 @@ export const MAX_POOLING1D: LayerClass<MaxPooling1D> = defineLayer({
   className: "MaxPooling1D",
   create: (config, options) => new MaxPooling1D(config, options),
   training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<MaxPooling1D>["training"],
+  onnx: sequenceAsImageOnnx,
 });

@@ -8,6 +8,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * TypeScript reference (and the engine's implementation) of a transpose of `x` (`shape` with the
@@ -107,9 +108,16 @@ const PERMUTE_TRAINING: LayerTraining<Permute> = {
   },
 };
 
+/** Permute in ONNX: Transpose with the batch axis kept first. */
+function permuteOnnx(layer: Permute, ctx: OnnxLayerContext): void {
+  const perm = [0, ...layer.perm.map((a) => a + 1)];
+  ctx.node("Transpose", [ctx.inputs[0]], [ctx.output], { perm: { ints: perm } });
+}
+
 /** The `Permute` layer class (see `layer_class.ts`). */
 export const PERMUTE: LayerClass<Permute> = defineLayer({
   className: "Permute",
   create: (config, options) => new Permute(config, options),
   training: PERMUTE_TRAINING,
+  onnx: permuteOnnx,
 });

@@ -8,6 +8,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `RepeatVector`: `(batch, features)` → `(batch, n, features)`, each row repeated `n` times. */
 export class RepeatVector extends Layer {
@@ -63,9 +64,17 @@ const REPEAT_VECTOR_TRAINING: LayerTraining<RepeatVector> = {
   },
 };
 
+/** RepeatVector in ONNX: Unsqueeze to `[N, 1, F]`, Tile n times on axis 1. */
+function repeatVectorOnnx(layer: RepeatVector, ctx: OnnxLayerContext): void {
+  const row = ctx.fresh("row");
+  ctx.node("Unsqueeze", [ctx.inputs[0], ctx.int64s("axes", [1])], [row]);
+  ctx.node("Tile", [row, ctx.int64s("repeats", [1, layer.n, 1])], [ctx.output]);
+}
+
 /** The `RepeatVector` layer class (see `layer_class.ts`). */
 export const REPEAT_VECTOR: LayerClass<RepeatVector> = defineLayer({
   className: "RepeatVector",
   create: (config, options) => new RepeatVector(config, options),
   training: REPEAT_VECTOR_TRAINING,
+  onnx: repeatVectorOnnx,
 });

@@ -20,6 +20,7 @@ import type { LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
+import { innerContext, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Largest padding or cropping per side a config may ask for. */
 export const MAX_SIDE = 65535;
@@ -308,4 +309,39 @@ export function poolConfig(config: LayerConfig, layerName: string): LayerConfig 
     layerName,
   );
   return { pool_size: [1, pool], strides: [1, stride], padding: config.padding ?? "valid" };
+}
+
+/**
+ * The ONNX hook of the layers that run a 2-D layer on a sequence as a one-row image (pooling,
+ * padding, cropping, upsampling over time): Unsqueeze to `[N, 1, T, C]` (behind the causal left
+ * zeros), the inner class's own hook, Squeeze back.
+ */
+export function sequenceAsImageOnnx<L extends SequenceAsImage>(
+  layer: L,
+  ctx: OnnxLayerContext,
+): void {
+  const hook = layer.innerClass.onnx;
+  if (!hook) ctx.refuse(`its inner ${layer.inner.className} has no ONNX form`);
+  let x = ctx.inputs[0];
+  const [t, c] = ctx.inputShapes[0];
+  if (layer.leftPad > 0) {
+    const padded = ctx.fresh("causal_pad");
+    const pads = ctx.int64s("pads", [0, layer.leftPad, 0, 0, 0, 0]);
+    ctx.node("Pad", [x, pads], [padded], { mode: { string: "constant" } });
+    x = padded;
+  }
+  const image = ctx.fresh("as_image"), out = ctx.fresh("image_out");
+  ctx.node("Unsqueeze", [x, ctx.int64s("axes", [1])], [image]);
+  const innerShape = [1, t === null ? null : t + layer.leftPad, c];
+  hook.call(
+    layer.innerClass,
+    layer.inner,
+    innerContext(ctx, {
+      inputs: [image],
+      inputShapes: [innerShape],
+      output: out,
+      outputShape: [1, ...ctx.outputShape],
+    }),
+  );
+  ctx.node("Squeeze", [out, ctx.int64s("axes", [1])], [ctx.output]);
 }

@@ -11,6 +11,7 @@ import {
   requireSequenceChannelsLast,
   SEQUENCE_AS_IMAGE_TRAINING,
   SequenceAsImage,
+  sequenceAsImageOnnx,
 } from "./sequence_as_image.ts";
 
 /**
@@ -34,4 +35,5 @@ export const UP_SAMPLING1D: LayerClass<UpSampling1D> = defineLayer({
   className: "UpSampling1D",
   create: (config, options) => new UpSampling1D(config, options),
   training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<UpSampling1D>["training"],
+  onnx: sequenceAsImageOnnx,
 });

@@ -4,6 +4,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** The interpolations the engine runs (Keras also has bicubic and lanczos3/5). */
 export type UpSamplingInterpolation = "nearest" | "bilinear";
@@ -109,9 +110,31 @@ const UP_SAMPLING2D_TRAINING: LayerTraining<UpSampling2D> = {
   },
 };
 
+/**
+ * UpSampling2D in ONNX: Resize of height and width by the integer factors — nearest repeats each
+ * pixel (asymmetric coordinates, floor), bilinear samples at half-pixel centres as Keras (TF.js
+ * files: its legacy asymmetric mapping).
+ */
+function upSampling2dOnnx(layer: UpSampling2D, ctx: OnnxLayerContext): void {
+  const scales = ctx.initializer(
+    "scales",
+    { float32: Float32Array.of(1, layer.size[0], layer.size[1], 1) },
+    [4],
+  );
+  const nearest = layer.interpolation === "nearest";
+  ctx.node("Resize", [ctx.inputs[0], "", scales], [ctx.output], {
+    mode: { string: nearest ? "nearest" : "linear" },
+    coordinate_transformation_mode: {
+      string: nearest || !layer.halfPixel ? "asymmetric" : "half_pixel",
+    },
+    ...(nearest ? { nearest_mode: { string: "floor" } } : {}),
+  });
+}
+
 /** The `UpSampling2D` layer class (see `layer_class.ts`). */
 export const UP_SAMPLING2D: LayerClass<UpSampling2D> = defineLayer({
   className: "UpSampling2D",
   create: (config, options) => new UpSampling2D(config, options),
   training: UP_SAMPLING2D_TRAINING,
+  onnx: upSampling2dOnnx,
 });

@@ -11,6 +11,7 @@ import {
   requireSequenceChannelsLast,
   SEQUENCE_AS_IMAGE_TRAINING,
   SequenceAsImage,
+  sequenceAsImageOnnx,
 } from "./sequence_as_image.ts";
 
 /**
@@ -33,4 +34,5 @@ export const ZERO_PADDING1D: LayerClass<ZeroPadding1D> = defineLayer({
   className: "ZeroPadding1D",
   create: (config, options) => new ZeroPadding1D(config, options),
   training: SEQUENCE_AS_IMAGE_TRAINING as LayerClass<ZeroPadding1D>["training"],
+  onnx: sequenceAsImageOnnx,
 });
