@@ -6,7 +6,14 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { buildModel, type KerasObject, Tensor } from "../engine/mod.ts";
 import { type LoadedModel, loadModel, saveKeras } from "../keras-importer/mod.ts";
-import { createHandler, decodeNpyBody, encodeNpy, type ImageDecoder, ServingError } from "./mod.ts";
+import {
+  createHandler,
+  decodeNpyBody,
+  encodeNpy,
+  type ImageDecoder,
+  imageDimensions,
+  ServingError,
+} from "./mod.ts";
 
 const BASE = "http://serving.test";
 
@@ -310,15 +317,15 @@ Deno.test("columnar: {inputs} takes one batch per input and answers {outputs}", 
 
 Deno.test("images: an image body is decoded by the host's decoder to the input, 0–255 or 0–1", async () => {
   const { img, mlp } = await models();
-  // A stand-in decoder: "decodes" a fake format whose bytes are the pixels after a 2-byte tag.
+  // A stand-in decoder: "decodes" a made-up format whose bytes are the pixels after a 00 01 tag.
   const seen: unknown[] = [];
   const decoder: ImageDecoder = (bytes, target) => {
     seen.push(target);
-    if (bytes[0] !== 0x42 || bytes[1] !== 0x4d) return Promise.reject(new Error("not BM"));
+    if (bytes[0] !== 0 || bytes[1] !== 1) return Promise.reject(new Error("no 00 01 tag"));
     return Promise.resolve(bytes.slice(2));
   };
   const pixels = Uint8Array.from({ length: 36 }, (_, i) => (i * 37) % 256);
-  const body = new Uint8Array([0x42, 0x4d, ...pixels]);
+  const body = new Uint8Array([0, 1, ...pixels]);
   const request = (model: string, b: Uint8Array) =>
     new Request(`${BASE}/v1/models/${model}:predict`, {
       method: "POST",
@@ -346,6 +353,14 @@ Deno.test("images: an image body is decoded by the host's decoder to the input, 
     "invalid_body",
     "body",
   );
+  // A small file declaring a huge image is refused before decoding (a decompression bomb).
+  const bomb = new Uint8Array(30);
+  bomb.set([0x42, 0x4d]);
+  new DataView(bomb.buffer).setInt32(18, 100_000, true);
+  new DataView(bomb.buffer).setInt32(22, -100_000, true);
+  const decoded = seen.length;
+  await errorOf(await handler(request("img", bomb)), 413, "payload_too_large", "body");
+  assertEquals(seen.length, decoded, "the decoder must not run");
   await errorOf(await handler(request("mlp", body)), 400, "invalid_body", "content-type");
   const none = createHandler({ models: { img } });
   await errorOf(await none(request("img", body)), 415, "unsupported_media_type", "content-type");
@@ -361,6 +376,47 @@ Deno.test("images: an image body is decoded by the host's decoder to the input, 
     "unsupported_media_type",
     "content-type",
   );
+});
+
+Deno.test("imageDimensions: PNG, GIF, BMP and JPEG headers", () => {
+  const png = new Uint8Array(24);
+  png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  new DataView(png.buffer).setUint32(16, 640);
+  new DataView(png.buffer).setUint32(20, 480);
+  assertEquals(imageDimensions(png), { width: 640, height: 480 });
+  const gif = Uint8Array.from([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x20, 0x01, 0x10, 0x00]);
+  assertEquals(imageDimensions(gif), { width: 288, height: 16 });
+  // SOI, an APP0 segment of 16 bytes, then SOF0: precision 8, height 0x0102, width 0x0304.
+  const jpeg = Uint8Array.from([
+    0xff,
+    0xd8,
+    0xff,
+    0xe0,
+    0x00,
+    0x10,
+    ...new Array(14).fill(0),
+    0xff,
+    0xc0,
+    0x00,
+    0x11,
+    0x08,
+    0x01,
+    0x02,
+    0x03,
+    0x04,
+    0x03,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ]);
+  assertEquals(imageDimensions(jpeg), { width: 0x0304, height: 0x0102 });
+  assertEquals(imageDimensions(new Uint8Array([1, 2, 3])), null);
 });
 
 Deno.test("batching off: each request is one engine call in the request, same answers", async () => {

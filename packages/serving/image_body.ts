@@ -33,13 +33,64 @@ export function imageTargetOf(shape: readonly (number | null)[]): ImageTarget | 
   return { height, width, channels };
 }
 
+/** Largest image (width × height) decoded by default: 4096 × 4096. */
+export const MAX_IMAGE_PIXELS = 4096 * 4096;
+
+/**
+ * Width and height from a JPEG, PNG, GIF or BMP header, without decoding; null when the bytes do
+ * not show them. Lets the server refuse a small file that would decode to gigabytes.
+ */
+export function imageDimensions(bytes: Uint8Array): { width: number; height: number } | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = bytes.length;
+  if (n >= 24 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+    return { width: view.getUint32(16), height: view.getUint32(20) }; // IHDR
+  }
+  if (n >= 10 && bytes[0] === 0x47 && bytes[1] === 0x49 && bytes[2] === 0x46) {
+    return { width: view.getUint16(6, true), height: view.getUint16(8, true) };
+  }
+  if (n >= 26 && bytes[0] === 0x42 && bytes[1] === 0x4d) {
+    return { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
+  }
+  if (n >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    // Walk the JPEG segments to the first start-of-frame (SOF0–SOF15 but DHT, JPG, DAC).
+    let at = 2;
+    while (at + 9 < n) {
+      if (bytes[at] !== 0xff) return null;
+      const marker = bytes[at + 1];
+      if (marker === 0xff) {
+        at++;
+        continue;
+      }
+      const length = view.getUint16(at + 2);
+      if (
+        marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc
+      ) {
+        return { width: view.getUint16(at + 7), height: view.getUint16(at + 5) };
+      }
+      at += 2 + length;
+    }
+  }
+  return null;
+}
+
 /** Decodes one image body into the model's float32 input (one instance, HWC). */
 export async function decodeImageBody(
   decoder: ImageDecoder,
   bytes: Uint8Array,
   target: ImageTarget,
   range: PixelRange,
+  maxPixels: number = MAX_IMAGE_PIXELS,
 ): Promise<Float32Array> {
+  const size = imageDimensions(bytes);
+  if (size && size.width * size.height > maxPixels) {
+    throw new ServingError(
+      413,
+      "payload_too_large",
+      "body",
+      `expected an image of at most ${maxPixels} pixels, received ${size.width}×${size.height}`,
+    );
+  }
   let pixels: Uint8Array;
   try {
     pixels = await decoder(bytes, target);

@@ -40,8 +40,10 @@ export {
 export {
   IMAGE_TYPES,
   type ImageDecoder,
+  imageDimensions,
   type ImageTarget,
   imageTargetOf,
+  MAX_IMAGE_PIXELS,
   type PixelRange,
   pixelRangeOf,
 } from "./image_body.ts";
