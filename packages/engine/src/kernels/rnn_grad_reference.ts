@@ -33,6 +33,17 @@ export interface RnnGradReferenceArgs {
   goBackwards?: boolean;
   returnSequences?: boolean;
   zeroOutputForMask?: boolean;
+  /** Initial state [batch, units] (Keras `initial_state`); zeros when absent. */
+  h0?: ArrayLike<number> | null;
+  /** LSTM's initial cell state [batch, units]; zeros when absent. */
+  c0?: ArrayLike<number> | null;
+  /** Keras `dropout` in training: [batch, inDim] scales multiplying x at every step. */
+  inputMask?: ArrayLike<number> | null;
+  /**
+   * Keras `recurrent_dropout` in training: [batch, units] scales multiplying the state the
+   * recurrent kernel reads (not the state the update carries), at every step.
+   */
+  recurrentMask?: ArrayLike<number> | null;
 }
 
 /** Gradients of a scalar loss with respect to a recurrent layer's input and weights. */
@@ -78,14 +89,21 @@ function forwardSample(a: RnnGradReferenceArgs, b: number): StepRecord[] {
   const g = gateCount(cell) * u;
   const inBias = (col: number) => (bias ? bias[col] : 0);
   const recBias = (col: number) => (cell === RnnCell.GRUResetAfter && bias ? bias[g + col] : 0);
-  let h = new Float64Array(u);
-  let c = new Float64Array(u);
+  let h = a.h0 ? Float64Array.from({ length: u }, (_, j) => a.h0![b * u + j]) : new Float64Array(u);
+  let c = a.c0 ? Float64Array.from({ length: u }, (_, j) => a.c0![b * u + j]) : new Float64Array(u);
+  const inScale = (k: number) => (a.inputMask ? a.inputMask[b * inDim + k] : 1);
+  const dropped = (vec: ArrayLike<number>) =>
+    a.recurrentMask
+      ? Float64Array.from({ length: u }, (_, j) => vec[j] * a.recurrentMask![b * u + j])
+      : vec;
   const steps: StepRecord[] = [];
   for (let s = 0; s < time; s++) {
     const t = a.goBackwards ? time - 1 - s : s;
     const xw = (col: number) => {
       let v = inBias(col);
-      for (let k = 0; k < inDim; k++) v += x[(b * time + t) * inDim + k] * kernel[k * g + col];
+      for (let k = 0; k < inDim; k++) {
+        v += x[(b * time + t) * inDim + k] * inScale(k) * kernel[k * g + col];
+      }
       return v;
     };
     const hu = (vec: ArrayLike<number>, col: number) => {
@@ -93,27 +111,28 @@ function forwardSample(a: RnnGradReferenceArgs, b: number): StepRecord[] {
       for (let k = 0; k < u; k++) v += vec[k] * rk[k * g + col];
       return v;
     };
+    const hIn = dropped(h);
     const pre = new Float64Array(g);
     const aux = new Float64Array(u);
     const nh = new Float64Array(u);
     const nc = new Float64Array(u);
     if (cell === RnnCell.SimpleRNN) {
       for (let j = 0; j < u; j++) {
-        pre[j] = xw(j) + hu(h, j);
+        pre[j] = xw(j) + hu(hIn, j);
         nh[j] = f(pre[j]);
       }
     } else if (cell === RnnCell.LSTM) {
-      for (let col = 0; col < g; col++) pre[col] = xw(col) + hu(h, col);
+      for (let col = 0; col < g; col++) pre[col] = xw(col) + hu(hIn, col);
       for (let j = 0; j < u; j++) {
         nc[j] = sig(pre[u + j]) * c[j] + sig(pre[j]) * f(pre[2 * u + j]);
         nh[j] = sig(pre[3 * u + j]) * f(nc[j]);
       }
     } else {
-      for (let col = 0; col < 2 * u; col++) pre[col] = xw(col) + hu(h, col);
+      for (let col = 0; col < 2 * u; col++) pre[col] = xw(col) + hu(hIn, col);
       const r = Array.from({ length: u }, (_, j) => sig(pre[u + j]));
       for (let j = 0; j < u; j++) {
         if (cell === RnnCell.GRUResetAfter) {
-          aux[j] = hu(h, 2 * u + j);
+          aux[j] = hu(hIn, 2 * u + j);
         } else {
           aux[j] = r[j] * h[j];
         }
@@ -134,6 +153,36 @@ function forwardSample(a: RnnGradReferenceArgs, b: number): StepRecord[] {
     }
   }
   return steps;
+}
+
+/**
+ * The final states in float64 (Keras `return_state`: the state after the last kept step): h and,
+ * for LSTM, c, each [batch, units].
+ */
+export function rnnFinalStates64(a: RnnGradReferenceArgs): { h: Float64Array; c: Float64Array } {
+  const u = a.units;
+  const h = new Float64Array(a.batch * u), c = new Float64Array(a.batch * u);
+  const { f, s: sig } = functions(a);
+  for (let b = 0; b < a.batch; b++) {
+    const steps = forwardSample(a, b);
+    const kept = steps.filter((st) => st.keep);
+    const last = kept[kept.length - 1];
+    if (!last) {
+      // No step was kept: the initial state carries through.
+      const first = steps[0];
+      h.set(first.hPrev, b * u);
+      c.set(first.cPrev, b * u);
+      continue;
+    }
+    h.set(stateAfter(a, last), b * u);
+    if (a.cell === RnnCell.LSTM) {
+      const p = last.pre;
+      for (let j = 0; j < u; j++) {
+        c[b * u + j] = sig(p[u + j]) * last.cPrev[j] + sig(p[j]) * f(p[2 * u + j]);
+      }
+    }
+  }
+  return { h, c };
 }
 
 /** The state after a processed step (recomputed from its record). */
@@ -176,6 +225,10 @@ export function rnnForward64(a: RnnGradReferenceArgs): Float64Array {
  * input and the weights, by backprop through time.
  */
 export function rnnGradReference(a: RnnGradReferenceArgs, dy: ArrayLike<number>): RnnGradients {
+  if (a.inputMask || a.recurrentMask) {
+    // Its backward formulas predate the dropout scales: check those by finite differences.
+    throw new Error("rnnGradReference: dropout masks are not supported (use finite differences)");
+  }
   const { cell, x, batch, time, inDim, units: u, kernel, recurrentKernel: rk } = a;
   const { f, df, s: sig, ds } = functions(a);
   const g = gateCount(cell) * u;
