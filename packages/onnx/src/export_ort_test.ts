@@ -379,3 +379,30 @@ Deno.test("ONNX export: Cropping2D, UpSampling2D (nearest, bilinear), RepeatVect
   };
   await assertInitialized(maskSpec, [new Tensor(data, [4, 10, 4])], 23);
 });
+
+Deno.test("ONNX export: PReLU (shared axes) and inference-time identities (augmentation)", async () => {
+  const layers = [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 6, 6, 2] } },
+    { class_name: "RandomFlip", config: { name: "flip", mode: "horizontal" } },
+    { class_name: "Conv2D", config: { name: "conv", filters: 3, kernel_size: 3 } },
+    { class_name: "PReLU", config: { name: "prelu", shared_axes: [1, 2] } },
+    { class_name: "ActivityRegularization", config: { name: "reg", l1: 0.01 } },
+    { class_name: "Flatten", config: { name: "flat" } },
+    { class_name: "PReLU", config: { name: "prelu2" } },
+  ];
+  const spec = { config: { class_name: "Sequential", config: { name: "p", layers } }, weights: {} };
+  const model = buildModel(spec, { initialize: { seed: 31 } });
+  // Alphas away from PReLU's zero initializer, so a negative slope is exercised.
+  for (const name of ["prelu", "prelu2"]) {
+    const layer = model.getLayer(name);
+    const [alpha] = layer.getWeights();
+    layer.setWeights([{ ...alpha, data: new Rng(32).floats(alpha.data.length, 0.1, 0.5) }]);
+  }
+  try {
+    const x = new Tensor(new Rng(33).floats(2 * 6 * 6 * 2, -1, 1), [2, 6, 6, 2]);
+    const got = await ortOutputs(model, [x]);
+    assert.ok(maxAbsDiff(got[0], model.predict(x).data) <= TOLERANCE);
+  } finally {
+    model.dispose();
+  }
+});

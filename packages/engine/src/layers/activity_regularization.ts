@@ -9,6 +9,7 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import type { DeviceTensor, Shape } from "../tensor.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `ActivityRegularization`: the identity on its input; in Keras's `fit` it also adds
@@ -64,5 +65,7 @@ const ACTIVITY_REGULARIZATION_TRAINING: LayerTraining<ActivityRegularization> = 
 export const ACTIVITY_REGULARIZATION: LayerClass<ActivityRegularization> = defineLayer({
   className: "ActivityRegularization",
   create: (config, options) => new ActivityRegularization(config, options),
+  // Only adds a loss in training: the identity in the exported inference graph.
+  onnx: identityOnnx,
   training: ACTIVITY_REGULARIZATION_TRAINING,
 });

@@ -3,6 +3,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import { LayerConfigError } from "../errors.ts";
 import type { DeviceTensor, DType, Shape } from "../tensor.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `InputLayer`: declares the input shape (`batch_shape` in Keras 3, `batch_input_shape` in
@@ -50,5 +51,7 @@ const INPUT_LAYER_TRAINING: LayerTraining<InputLayer> = {
 export const INPUT_LAYER: LayerClass<InputLayer> = defineLayer({
   className: "InputLayer",
   create: (config, options) => new InputLayer(config, options),
+  // The exporter names model inputs itself; a called InputLayer passes its tensor on.
+  onnx: identityOnnx,
   training: INPUT_LAYER_TRAINING,
 });

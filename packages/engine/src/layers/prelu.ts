@@ -10,6 +10,7 @@ import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * Keras `PReLU`: y = x for x ≥ 0, alpha·x otherwise, with `alpha` a weight of the input's shape
@@ -215,9 +216,17 @@ const PRELU_TRAINING: LayerTraining<PReLU> = {
   },
 };
 
+/** PReLU in ONNX: PRelu with the alpha weight (its shared axes of size 1 broadcast). */
+function preluOnnx(layer: PReLU, ctx: OnnxLayerContext): void {
+  const [alpha] = layer.getWeights();
+  const slope = ctx.initializer("alpha", { float32: alpha.data }, alpha.shape);
+  ctx.node("PRelu", [ctx.inputs[0], slope], [ctx.output]);
+}
+
 /** The `PReLU` layer class (see `layer_class.ts`). */
 export const PRELU: LayerClass<PReLU> = defineLayer({
   className: "PReLU",
   create: (config, options) => new PReLU(config, options),
   training: PRELU_TRAINING,
+  onnx: preluOnnx,
 });

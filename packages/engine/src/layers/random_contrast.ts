@@ -3,6 +3,7 @@ import { LayerConfigError } from "../errors.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { adjustContrast, adjustContrastGrad } from "./image_ops.ts";
 import { augmentationTraining, ImageAugmentation } from "./image_augmentation.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `RandomContrast`: identity at inference; in training each sample draws a contrast
@@ -37,6 +38,8 @@ export class RandomContrast extends ImageAugmentation {
 export const RANDOM_CONTRAST: LayerClass<RandomContrast> = defineLayer({
   className: "RandomContrast",
   create: (config, options) => new RandomContrast(config, options),
+  // Augmentation is the identity at inference.
+  onnx: identityOnnx,
   training: augmentationTraining<RandomContrast, number>({
     draw: (layer, u) => 1 - layer.lower + (layer.upper + layer.lower) * u(0),
     apply: (layer, x, g, factors, y) => {

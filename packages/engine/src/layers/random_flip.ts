@@ -2,6 +2,7 @@ import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { flipImages, type ImageGeometry } from "./image_ops.ts";
 import { augmentationTraining, ImageAugmentation } from "./image_augmentation.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /** Keras RandomFlip modes. */
 export type FlipMode = "horizontal" | "vertical" | "horizontal_and_vertical";
@@ -67,6 +68,8 @@ function applyFlips(x: Float32Array, g: ImageGeometry, flips: SampleFlips[], y: 
 export const RANDOM_FLIP: LayerClass<RandomFlip> = defineLayer({
   className: "RandomFlip",
   create: (config, options) => new RandomFlip(config, options),
+  // Augmentation is the identity at inference.
+  onnx: identityOnnx,
   training: augmentationTraining<RandomFlip, SampleFlips>({
     draw: (layer, u) => layer.drawFlips(u),
     apply: (_layer, x, g, flips, y) => applyFlips(x, g, flips, y),

@@ -2,6 +2,7 @@ import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { type ImageGeometry, rotationTransform, type Transform8 } from "./image_ops.ts";
 import { AffineAugmentation, affineTraining } from "./affine_augmentation.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `RandomRotation`: identity at inference; in training each sample is rotated by
@@ -27,5 +28,7 @@ export class RandomRotation extends AffineAugmentation {
 export const RANDOM_ROTATION: LayerClass<RandomRotation> = defineLayer({
   className: "RandomRotation",
   create: (config, options) => new RandomRotation(config, options),
+  // Augmentation is the identity at inference.
+  onnx: identityOnnx,
   training: affineTraining<RandomRotation>(),
 });

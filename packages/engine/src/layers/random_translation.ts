@@ -2,6 +2,7 @@ import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { type ImageGeometry, type Transform8, translationTransform } from "./image_ops.ts";
 import { AffineAugmentation, affineTraining } from "./affine_augmentation.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `RandomTranslation`: identity at inference; in training each sample moves down by
@@ -31,5 +32,7 @@ export class RandomTranslation extends AffineAugmentation {
 export const RANDOM_TRANSLATION: LayerClass<RandomTranslation> = defineLayer({
   className: "RandomTranslation",
   create: (config, options) => new RandomTranslation(config, options),
+  // Augmentation is the identity at inference.
+  onnx: identityOnnx,
   training: affineTraining<RandomTranslation>(),
 });

@@ -2,6 +2,7 @@ import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { type ImageGeometry, type Transform8, zoomTransform } from "./image_ops.ts";
 import { AffineAugmentation, affineTraining } from "./affine_augmentation.ts";
+import { identityOnnx } from "../onnx_emit.ts";
 
 /**
  * Keras `RandomZoom`: identity at inference; in training each sample draws a vertical zoom
@@ -35,5 +36,7 @@ export class RandomZoom extends AffineAugmentation {
 export const RANDOM_ZOOM: LayerClass<RandomZoom> = defineLayer({
   className: "RandomZoom",
   create: (config, options) => new RandomZoom(config, options),
+  // Augmentation is the identity at inference.
+  onnx: identityOnnx,
   training: affineTraining<RandomZoom>(),
 });
