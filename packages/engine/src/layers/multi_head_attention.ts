@@ -16,8 +16,9 @@
  *   `dot_product_attention`: a fully masked row attends uniformly). The output's mask is the
  *   query's.
  * - The roles of the inputs come from the Keras 3 call (`mha(query, value, key=…,
- *   attention_mask=…)`, see {@link Layer.bindCallArguments}); `return_attention_scores=True`,
- *   `attention_axes` other than the sequence axis and inputs of rank ≠ 3 are refused by name.
+ *   attention_mask=…)`, see {@link Layer.bindCallArguments}); `return_attention_scores=True`
+ *   makes the probabilities before dropout [B, H, T, S] a second output. `attention_axes` other
+ *   than the sequence axis and inputs of rank ≠ 3 are refused by name.
  *
  * {@link multiHeadAttentionReference} is the plain TypeScript reference the tests check against.
  *
@@ -145,6 +146,20 @@ export class MultiHeadAttention extends Layer {
     return true;
   }
 
+  /** The call's `return_attention_scores`: a second output, the probabilities [B, H, T, S]. */
+  #returnScores = false;
+
+  override get outputCount(): number {
+    return this.#returnScores ? 2 : 1;
+  }
+
+  override computeOutputShapeList(inputShapes: Shape[]): Shape[] {
+    const out = this.computeOutputShapes(inputShapes);
+    if (!this.#returnScores) return [out];
+    const { q, v } = this.#shapes(inputShapes);
+    return [out, [this.numHeads, q[0], v[0]]];
+  }
+
   /** The roles of the inputs, as bound from the call. */
   get roles(): Readonly<Roles> {
     return this.#roles;
@@ -154,13 +169,7 @@ export class MultiHeadAttention extends Layer {
     names: readonly string[] | null,
     kwargs: Readonly<Record<string, unknown>>,
   ): void {
-    if (kwargs.return_attention_scores === true) {
-      throw new UnsupportedLayerError(
-        "MultiHeadAttention",
-        this.name,
-        "return_attention_scores=True (a layer call with two outputs) is not supported",
-      );
-    }
+    this.#returnScores = kwargs.return_attention_scores === true;
     const causal = kwargs.use_causal_mask === true;
     const roles: Roles = { query: -1, value: -1, key: null, attentionMask: null };
     (names ?? []).forEach((n, i) => {
@@ -352,13 +361,18 @@ export class MultiHeadAttention extends Layer {
     return allowed;
   }
 
-  /** The forward; `train` set: keeps the intermediates for the backward (and applies dropout). */
+  /**
+   * The forward; `train` set: keeps the intermediates for the backward (and applies dropout).
+   * Returns the output, and with `withScores` the attention probabilities [B, H, T, S] (before
+   * dropout, as Keras returns them).
+   */
   run(
     xs: readonly DeviceTensor[],
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
     train: TrainContext | null,
-  ): DeviceTensor {
+    withScores = false,
+  ): DeviceTensor[] {
     const { kernels, heap } = ctx;
     const r = this.#roles;
     const query = xs[r.query], value = xs[r.value];
@@ -461,7 +475,10 @@ export class MultiHeadAttention extends Layer {
         const tape: MhaTape = { qp, kp, vp, probs, dropped, scale, allowed, context };
         train.tape.set(this, tape);
       }
-      return y;
+      if (!withScores) return [y];
+      const scores = this.allocOutput(ctx, [b, h, t, s]);
+      kernels.addInto(probs, scores.ptr, nScores, 0);
+      return [y, scores];
     } finally {
       for (const p of temps) heap.free(p);
     }
@@ -472,7 +489,15 @@ export class MultiHeadAttention extends Layer {
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
   ): DeviceTensor {
-    return this.run(xs, masks, ctx, null);
+    return this.run(xs, masks, ctx, null)[0];
+  }
+
+  override callOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor[] {
+    return this.run(xs, masks, ctx, null, this.#returnScores);
   }
 
   /** MultiHeadAttention takes its inputs through {@link callInputs}. */
@@ -527,6 +552,9 @@ export class MultiHeadAttention extends Layer {
       }
     }
     if (tape.scale) kernels.multiplyElementwise(dProbs, tape.scale, dProbs, nScores);
+    // The returned scores are the probabilities themselves (before dropout).
+    const dScores = a.dys[1];
+    if (dScores) kernels.addInto(dScores.ptr, dProbs, nScores, 1);
     kernels.softmaxGradRows(tape.probs, dProbs, dProbs, b * h * t, s, 0);
     const ds = heap.f32(dProbs, nScores);
     const inv = 1 / Math.sqrt(kd);
@@ -688,7 +716,10 @@ export function multiHeadAttentionReference(a: MhaReferenceArgs): {
 }
 
 const MULTI_HEAD_ATTENTION_TRAINING: LayerTraining<MultiHeadAttention> = {
-  forwardInputs: (layer, xs, masks, ctx) => layer.run(xs, masks, ctx, ctx),
+  forwardInputs: (layer, xs, masks, ctx) => {
+    const outs = layer.run(xs, masks, ctx, ctx, layer.outputCount > 1);
+    return outs.length > 1 ? outs : outs[0];
+  },
   backward: (layer, a) => layer.backward(a),
 };
 

@@ -277,7 +277,7 @@ Deno.test("MultiHeadAttention gradients (every weight, through the inputs, with 
   );
 });
 
-Deno.test("MultiHeadAttention refuses return_attention_scores, attention_axes and unknown call tensors by name", () => {
+Deno.test("MultiHeadAttention refuses attention_axes and unknown call tensors by name", () => {
   const cfg = (kwargs: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
     functional(
       [
@@ -293,12 +293,6 @@ Deno.test("MultiHeadAttention refuses return_attention_scores, attention_axes an
       "attn",
     );
   expectThrows(
-    () => buildModel({ config: cfg({ return_attention_scores: true }), weights: {} }),
-    UnsupportedLayerError,
-    "attn",
-    "return_attention_scores",
-  );
-  expectThrows(
     () => buildModel({ config: cfg({}, { attention_axes: [1, 2] }), weights: {} }),
     UnsupportedLayerError,
     "attn",
@@ -309,5 +303,111 @@ Deno.test("MultiHeadAttention refuses return_attention_scores, attention_axes an
     LayerConfigError,
     "attn",
     "bias",
+  );
+});
+
+/** A Keras 3 tensor reference to output `index` of `[layer, 0, index]`. */
+const ktOut = (layer: string, index: number) => ({
+  class_name: "__keras_tensor__",
+  config: { shape: null, dtype: "float32", keras_history: [layer, 0, index] },
+});
+
+Deno.test("MultiHeadAttention return_attention_scores: a second output equal to the reference's probabilities; gradients through both outputs vs finite differences", () => {
+  const rng = new Rng(1717);
+  const layers = (head: boolean) => [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 4] } },
+    {
+      class_name: "MultiHeadAttention",
+      config: { name: "mha", num_heads: 2, key_dim: 3, value_dim: 2 },
+      args: [kt("x"), kt("x")],
+      kwargs: { return_attention_scores: true, use_causal_mask: true },
+    },
+    ...(head
+      ? [
+        { class_name: "Flatten", config: { name: "f_out" }, args: [ktOut("mha", 0)] },
+        { class_name: "Flatten", config: { name: "f_scores" }, args: [ktOut("mha", 1)] },
+        {
+          class_name: "Concatenate",
+          config: { name: "cat" },
+          args: [[kt("f_out"), kt("f_scores")]],
+        },
+        {
+          class_name: "Dense",
+          config: { name: "out", units: 3, activation: "softmax" },
+          args: [kt("cat")],
+        },
+      ]
+      : []),
+  ];
+  // Inference: both outputs, against the reference (causal mask).
+  const config = functional(layers(false), ["x"], "mha");
+  (config.config as Record<string, unknown>).output_layers = [["mha", 0, 0], ["mha", 0, 1]];
+  const probe = buildModel({ config, weights: {}, kerasVersion: "3.10.0" }, {
+    initialize: { seed: 3 },
+  });
+  const weights = probe.getLayer("mha").getWeights().map((w) => ({
+    ...w,
+    data: rng.floats(w.data.length, -0.8, 0.8),
+  }));
+  probe.dispose();
+  const model = buildModel({ config, weights: { mha: weights }, kerasVersion: "3.10.0" });
+  try {
+    if (model.outputShapes[1].join() !== "2,3,3") {
+      throw new Error(`scores shape ${model.outputShapes[1]}`);
+    }
+    for (const b of [1, 5]) {
+      const x = rng.floats(b * 12, -1.5, 1.5);
+      const [out, scores] = model.predictMany([new Tensor(x, [b, 3, 4])]);
+      const allowed = new Uint8Array(b * 9);
+      for (let i = 0; i < b; i++) {
+        for (let t = 0; t < 3; t++) for (let s = 0; s <= t; s++) allowed[i * 9 + t * 3 + s] = 1;
+      }
+      const ref = multiHeadAttentionReference({
+        query: x,
+        value: x,
+        batch: b,
+        t: 3,
+        s: 3,
+        dq: 4,
+        dv: 4,
+        numHeads: 2,
+        keyDim: 3,
+        valueDim: 2,
+        outDim: 4,
+        weights: weights.map((w) => w.data),
+        useBias: true,
+        allowed,
+      });
+      assertClose(out.data, ref.output, 1e-5, `output batch ${b}`);
+      assertClose(scores.data, ref.probs, 1e-5, `scores batch ${b}`);
+    }
+  } finally {
+    model.dispose();
+  }
+  // Training: the loss reads both outputs, so the scores' gradient joins the softmax backward.
+  const trainConfig = functional(layers(true), ["x"], "out");
+  const probe2 = buildModel({ config: trainConfig, weights: {}, kerasVersion: "3.10.0" }, {
+    initialize: { seed: 4 },
+  });
+  const all: ModelSpec["weights"] = {};
+  for (const l of probe2.layers) {
+    const w = l.getWeights();
+    if (w.length) {
+      all[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -0.8, 0.8) }));
+    }
+  }
+  probe2.dispose();
+  const worst = compareWithFiniteDifferences(
+    { config: trainConfig, weights: all, kerasVersion: "3.10.0" },
+    rng.floats(4 * 12, -1.5, 1.5),
+    [4, 3, 4],
+    Float32Array.from([0, 1, 2, 1]),
+    { name: "sparse_categorical_crossentropy" },
+    { samples: 8, h: 1e-2 },
+  );
+  console.log(
+    `MultiHeadAttention with scores: gradients vs finite differences, worst ${
+      worst.toExponential(2)
+    }`,
   );
 });
