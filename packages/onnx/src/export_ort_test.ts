@@ -406,3 +406,25 @@ Deno.test("ONNX export: PReLU (shared axes) and inference-time identities (augme
     model.dispose();
   }
 });
+
+Deno.test("ONNX export: Normalization (config statistics, kept axes, invert)", async () => {
+  const x = new Tensor(new Rng(41).floats(3 * 4 * 5, -2, 2), [3, 4, 5]);
+  for (
+    const config of [
+      { axis: -1, mean: [0.1, -0.2, 0.3, 0, 1], variance: [1, 2, 0.5, 4, 0.25] },
+      { axis: 1, mean: [1, 2, 3, 4], variance: [2, 2, 1, 0.5], invert: true },
+      { axis: null, mean: 0.5, variance: 3 },
+    ]
+  ) {
+    const layers = [
+      { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 5] } },
+      { class_name: "Normalization", config: { name: "norm", ...config } },
+      { class_name: "Dense", config: { name: "out", units: 2 } },
+    ];
+    const spec = {
+      config: { class_name: "Sequential", config: { name: "n", layers } },
+      weights: {},
+    };
+    await assertInitialized(spec, [x], 42);
+  }
+});

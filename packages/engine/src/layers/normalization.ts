@@ -12,6 +12,7 @@ import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf, type Tensor } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import { configArray } from "./rescaling.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Keras `backend.epsilon()`: the floor of the standard deviation Normalization divides by. */
 export const NORMALIZATION_EPSILON = 1e-7;
@@ -377,9 +378,31 @@ const NORMALIZATION_TRAINING: LayerTraining<Normalization> = {
   trainable: (layer) => layer.weightTrainable(),
 };
 
+/**
+ * Normalization in ONNX: `(x − mean) / max(√variance, ε)` (`invert`: `x·scale + mean`) with the
+ * statistics shaped to broadcast over the axes they are not kept on.
+ */
+function normalizationOnnx(layer: Normalization, ctx: OnnxLayerContext): void {
+  const { mean, scale } = layer.statistics();
+  const shape = ctx.inputShapes[0];
+  const kept = layer.keepAxes(shape);
+  const dims = shape.map((d, i) => (kept.includes(i + 1) ? d as number : 1));
+  const m = ctx.initializer("mean", { float32: mean }, dims);
+  const s = ctx.initializer("scale", { float32: scale }, dims);
+  const t = ctx.fresh(layer.invert ? "scaled" : "centred");
+  if (layer.invert) {
+    ctx.node("Mul", [ctx.inputs[0], s], [t]);
+    ctx.node("Add", [t, m], [ctx.output]);
+  } else {
+    ctx.node("Sub", [ctx.inputs[0], m], [t]);
+    ctx.node("Div", [t, s], [ctx.output]);
+  }
+}
+
 /** The `Normalization` layer class (see `layer_class.ts`). */
 export const NORMALIZATION: LayerClass<Normalization> = defineLayer({
   className: "Normalization",
   create: (config, options) => new Normalization(config, options),
   training: NORMALIZATION_TRAINING,
+  onnx: normalizationOnnx,
 });
