@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { NUSAX_LANGUAGES } from "@scratchnet/datasets";
 import { UsageError } from "./errors.ts";
+import { createProgress } from "./progress.ts";
 import { familyGrid } from "./grid.ts";
 import {
   BEST_VARIANTS,
   languagesTable,
   parseLanguagesArgs,
+  runLanguages,
   TEXT_FAMILIES,
   wantsAllLanguages,
 } from "./languages.ts";
@@ -83,4 +87,47 @@ Deno.test("--language all table: bold row best, mean over languages, wins per fa
   assert.match(table, /\| sundanese \| 0\.500 ± 0\.010 \| \*\*0\.800 ± 0\.010\*\* \|/);
   assert.match(table, /\| mean over languages \| 0\.600 \| 0\.700 \|/);
   assert.match(table, /\| languages won \| 1 \| 1 \|/);
+});
+
+Deno.test("--language all --quick end to end: one family, two languages, two seeds, one table", async () => {
+  const out = await Deno.makeTempDir({ prefix: "languages_test_" });
+  try {
+    const o = parseLanguagesArgs([
+      "cnn1d",
+      "--language",
+      "all",
+      "--languages",
+      "javanese,sundanese",
+      "--quick",
+      "--repeats",
+      "2",
+      "--train-size",
+      "40",
+      "--epochs",
+      "1",
+      "--out",
+      out,
+      "--force",
+      "--progress",
+      "none",
+    ]);
+    const r = await runLanguages(o, createProgress("none"));
+    assert.deepEqual(r.cells.map((c) => `${c.language}/${c.family}`), [
+      "javanese/cnn1d",
+      "sundanese/cnn1d",
+    ]);
+    for (const c of r.cells) {
+      assert.equal(c.error, undefined, String(c.error));
+      assert.equal(c.seeds, 2);
+      assert.ok(c.mean! >= 0 && c.mean! <= 1 && c.std! >= 0);
+      assert.equal(c.agreement, 1);
+      assert.ok(c.maxAbsDiff! <= 1e-5);
+    }
+    const report = await Deno.readTextFile(join(out, "report.md"));
+    assert.match(report, /\| javanese \| \*\*0\.\d{3} ± 0\.\d{3}\*\* \|/);
+    assert.match(report, /mean ± std over 2 seeds/);
+    assert.ok(existsSync(join(out, "sundanese", "cnn1d", "models", "cnn1d_l2_f64_k5.keras")));
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
