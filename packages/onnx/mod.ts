@@ -18,6 +18,7 @@
 export {
   collectGraph,
   DEFAULT_OPSET,
+  exportableLayerClasses,
   exportOnnx,
   MAX_OPSET,
   MIN_OPSET,

@@ -12,6 +12,7 @@
 import {
   type DeviceTensor,
   type Layer,
+  LAYER_CLASSES,
   layerClass,
   type Model,
   type OnnxAttribute,
@@ -222,4 +223,9 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
     inputs,
     outputs,
   };
+}
+
+/** The engine's layer classes that have an ONNX form (their definitions carry an `onnx` hook). */
+export function exportableLayerClasses(): string[] {
+  return LAYER_CLASSES.filter((def) => def.onnx).map((def) => def.className);
 }

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import {
   buildModel,
+  LAYER_CLASSES,
   type Model,
   type ModelSpec,
   OnnxExportError,
@@ -20,7 +21,7 @@ import { randomIdBatch, seedsCnnSpec, seedsTextSpec } from "../../engine/testing
 import { randomizeWeights, residualCnn, specFromTfjs } from "../../engine/testing/tfjs_graphs.ts";
 import { tf, tfReady } from "../../engine/testing/tfjs_reference.ts";
 import { maxAbsDiff, Rng } from "../../engine/testing/random.ts";
-import { collectGraph, exportOnnx } from "../mod.ts";
+import { collectGraph, exportableLayerClasses, exportOnnx } from "../mod.ts";
 
 /** Largest |engine − ORT| accepted. */
 const TOLERANCE = 1e-5;
@@ -426,5 +427,19 @@ Deno.test("ONNX export: Normalization (config statistics, kept axes, invert)", a
       weights: {},
     };
     await assertInitialized(spec, [x], 42);
+  }
+});
+
+Deno.test("packages/onnx README names every exported layer class and every class not yet exported", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const [exported, notYet] = readme.split("Not yet:");
+  // "MaxPooling1D/2D" names MaxPooling1D and MaxPooling2D.
+  const expanded = exported.replace(/(\w+)1D\/2D/g, "$11D $12D");
+  const named = (c: string) => new RegExp(`\\b${c}\\b`).test(expanded);
+  const yes = new Set(exportableLayerClasses());
+  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("Conv2DTranspose"));
+  for (const c of yes) assert.ok(named(c), `README does not list exported ${c}`);
+  for (const c of LAYER_CLASSES.map((d) => d.className).filter((c) => !yes.has(c))) {
+    assert.ok(notYet.includes(c), `README's "Not yet" does not name ${c}`);
   }
 });
