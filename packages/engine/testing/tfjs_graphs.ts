@@ -919,6 +919,139 @@ export function textCnnTwoBranch(
   return model;
 }
 
+// ---- sequence-to-sequence (return_state / initial_state) -------------------------------------
+// TF.js's default recurrent activation is Keras 2's hard_sigmoid, which Keras 3 redefined: these
+// use sigmoid so the Keras 3 configs mean the same.
+
+const SEQ_VOCAB = 17, SEQ_T_ENC = 7, SEQ_T_DEC = 5, SEQ_CLASSES = 3;
+
+/** TF.js's RNN `apply` with `initialState` (the states become further inputs of the call). */
+function applyWithState(layer: tf.layers.Layer, x: Sym, states: Sym[]): Sym {
+  return (layer as Any).apply(x, { initialState: states }) as Sym;
+}
+
+function seqTokens(): [Sym, Sym, (name: string, x: Sym) => Sym, (x: Sym) => Sym] {
+  const embed = (name: string, x: Sym) =>
+    apply(tf.layers.embedding({ name, inputDim: SEQ_VOCAB, outputDim: 4, maskZero: true }), x);
+  return [
+    tf.input({ name: "enc_tokens", shape: [SEQ_T_ENC], dtype: "int32" }),
+    tf.input({ name: "dec_tokens", shape: [SEQ_T_DEC], dtype: "int32" }),
+    embed,
+    (x) => apply(dense("out", SEQ_CLASSES, "softmax"), x),
+  ];
+}
+
+/**
+ * The classic Keras seq2seq: `enc_tokens` → Embedding(`mask_zero`) → LSTM `encoder`
+ * (`return_state`; its output unused) → h, c start LSTM `decoder` over `dec_tokens` →
+ * Dense softmax `out`.
+ */
+export function seq2seqLstm(seed = 1): tf.LayersModel {
+  const [enc, dec, embed, head] = seqTokens();
+  const [, h, c] = tf.layers.lstm({
+    name: "encoder",
+    units: 6,
+    returnState: true,
+    recurrentActivation: "sigmoid",
+  }).apply(embed("enc_emb", enc)) as Sym[];
+  const y = applyWithState(
+    tf.layers.lstm({ name: "decoder", units: 6, recurrentActivation: "sigmoid" }),
+    embed("dec_emb", dec),
+    [h, c],
+  );
+  const model = tf.model({ name: "seq2seq_lstm", inputs: [enc, dec], outputs: head(y) });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * GRU `encoder` with `return_sequences` and `return_state` (both read: the sequence flattened,
+ * the state into a backwards GRU `decoder` and into the merge) → Concatenate → Dense softmax.
+ */
+export function seq2seqGru(seed = 1): tf.LayersModel {
+  const [enc, dec, embed, head] = seqTokens();
+  const [seq, h] = tf.layers.gru({
+    name: "encoder",
+    units: 5,
+    returnSequences: true,
+    returnState: true,
+    recurrentActivation: "sigmoid",
+  }).apply(embed("enc_emb", enc)) as Sym[];
+  // (Flatten: TF.js's global pooling ignores masks where Keras's does not.)
+  const flat = apply(tf.layers.flatten({ name: "flat" }), seq);
+  const y = applyWithState(
+    tf.layers.gru({ name: "decoder", units: 5, goBackwards: true, recurrentActivation: "sigmoid" }),
+    embed("dec_emb", dec),
+    [h],
+  );
+  const merged = apply(tf.layers.concatenate({ name: "merge" }), [y, flat, h]);
+  const model = tf.model({ name: "seq2seq_gru", inputs: [enc, dec], outputs: head(merged) });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/** SimpleRNN `encoder` (`return_state`) → SimpleRNN `decoder` (`initial_state`) → Dense. */
+export function seq2seqSimpleRnn(seed = 1): tf.LayersModel {
+  const [enc, dec, embed, head] = seqTokens();
+  const [, h] = tf.layers.simpleRNN({ name: "encoder", units: 4, returnState: true })
+    .apply(embed("enc_emb", enc)) as Sym[];
+  const y = applyWithState(
+    tf.layers.simpleRNN({ name: "decoder", units: 4 }),
+    embed("dec_emb", dec),
+    [h],
+  );
+  const model = tf.model({ name: "seq2seq_rnn", inputs: [enc, dec], outputs: head(y) });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/**
+ * Bidirectional LSTM `encoder` (`return_state`: output, forward h, c, backward h, c) → the two
+ * directions' h and c concatenated → LSTM `decoder` (`initial_state`) → Dense softmax.
+ */
+export function seq2seqBidirectional(seed = 1): tf.LayersModel {
+  const [enc, dec, embed, head] = seqTokens();
+  const [, fh, fc, bh, bc] = tf.layers.bidirectional({
+    name: "encoder",
+    layer: tf.layers.lstm({
+      name: "enc_lstm",
+      units: 3,
+      returnState: true,
+      recurrentActivation: "sigmoid",
+    }) as Any,
+    mergeMode: "concat",
+  }).apply(embed("enc_emb", enc)) as Sym[];
+  const h = apply(tf.layers.concatenate({ name: "state_h" }), [fh, bh]);
+  const c = apply(tf.layers.concatenate({ name: "state_c" }), [fc, bc]);
+  const y = applyWithState(
+    tf.layers.lstm({ name: "decoder", units: 6, recurrentActivation: "sigmoid" }),
+    embed("dec_emb", dec),
+    [h, c],
+  );
+  const model = tf.model({ name: "seq2seq_bi", inputs: [enc, dec], outputs: head(y) });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
+/** Encoder and decoder token ids for the seq2seq graphs. */
+function seqInputs(rng: Rng, batch: number): HostTensor[] {
+  return [paddedIds(rng, batch, SEQ_T_ENC, SEQ_VOCAB), paddedIds(rng, batch, SEQ_T_DEC, SEQ_VOCAB)];
+}
+
+const SEQ2SEQ_CASES: GraphCase[] = [
+  ["seq2seq_lstm", seq2seqLstm],
+  ["seq2seq_gru", seq2seqGru],
+  ["seq2seq_simple_rnn", seq2seqSimpleRnn],
+  ["seq2seq_bidirectional", seq2seqBidirectional],
+].map(([name, build]) => ({
+  name: name as string,
+  build: build as (seed?: number) => tf.LayersModel,
+  inputs: seqInputs,
+  classes: SEQ_CLASSES,
+  singleOutput: true,
+  singleInput: false,
+}));
+
 /** Every reference graph with its inputs. */
 export const GRAPH_CASES: readonly GraphCase[] = [
   {
@@ -1033,6 +1166,7 @@ export const GRAPH_CASES: readonly GraphCase[] = [
     singleOutput: true,
     singleInput: true,
   },
+  ...SEQ2SEQ_CASES,
 ];
 
 /** The case named `name` (throws for an unknown name). */

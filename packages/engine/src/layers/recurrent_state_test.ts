@@ -18,148 +18,28 @@ import {
 import { relativeError } from "../../testing/gradient_check.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import {
+  type GraphCase,
+  graphCase,
   type HostTensor,
   keras3SpecFromTfjs,
   keyedWeights,
-  paddedIds,
-  randomizeWeights,
   specFromTfjs,
   tfjsGraphGradients,
   tfjsPredictMany,
 } from "../../testing/tfjs_graphs.ts";
-import { tf, tfReady } from "../../testing/tfjs_reference.ts";
+import { tfReady } from "../../testing/tfjs_reference.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
-type Sym = tf.SymbolicTensor;
 
-// TF.js's default recurrent activation is Keras 2's hard_sigmoid, which Keras 3 redefined: the
-// models use sigmoid so the Keras 3 configs mean the same.
-const VOCAB = 17, T_ENC = 7, T_DEC = 5, CLASSES = 3;
-
-const embed = (name: string, x: Sym) =>
-  tf.layers.embedding({ name, inputDim: VOCAB, outputDim: 4, maskZero: true }).apply(x) as Sym;
-const head = (x: Sym) =>
-  tf.layers.dense({ name: "out", units: CLASSES, activation: "softmax" }).apply(x) as Sym;
-
-/** TF.js's RNN `apply` with `initialState` (the states become further inputs of the call). */
-function withState(layer: tf.layers.Layer, x: Sym, states: Sym[]): Sym {
-  return (layer as Any).apply(x, { initialState: states }) as Sym;
-}
-
-interface Case {
-  name: string;
-  build(seed: number): tf.LayersModel;
-}
-
-/** Two token inputs: the encoder's and the decoder's. */
-function tokenInputs(): [Sym, Sym] {
-  return [
-    tf.input({ name: "enc_tokens", shape: [T_ENC], dtype: "int32" }),
-    tf.input({ name: "dec_tokens", shape: [T_DEC], dtype: "int32" }),
-  ];
-}
-
-const CASES: Case[] = [
-  {
-    // The classic Keras seq2seq: the encoder's output is dropped, its h and c start the decoder.
-    name: "LSTM encoder (return_state) → LSTM decoder (initial_state [h, c])",
-    build(seed) {
-      const [enc, dec] = tokenInputs();
-      const [, h, c] = tf.layers.lstm({
-        name: "encoder",
-        units: 6,
-        returnState: true,
-        recurrentActivation: "sigmoid",
-      })
-        .apply(embed("enc_emb", enc)) as Sym[];
-      const y = withState(
-        tf.layers.lstm({ name: "decoder", units: 6, recurrentActivation: "sigmoid" }),
-        embed("dec_emb", dec),
-        [h, c],
-      );
-      const model = tf.model({ name: "seq2seq_lstm", inputs: [enc, dec], outputs: head(y) });
-      randomizeWeights(model, new Rng(seed));
-      return model;
-    },
-  },
-  {
-    // Both the output (a sequence) and the state are read; the decoder runs backwards.
-    name: "GRU encoder (return_sequences + return_state) → GRU decoder, output and state merged",
-    build(seed) {
-      const [enc, dec] = tokenInputs();
-      const [seq, h] = tf.layers.gru({
-        name: "encoder",
-        units: 5,
-        returnSequences: true,
-        returnState: true,
-        recurrentActivation: "sigmoid",
-      }).apply(embed("enc_emb", enc)) as Sym[];
-      // (Flatten: TF.js's global pooling ignores masks where Keras's does not.)
-      const pooled = tf.layers.flatten({ name: "flat" }).apply(seq) as Sym;
-      const y = withState(
-        tf.layers.gru({
-          name: "decoder",
-          units: 5,
-          goBackwards: true,
-          recurrentActivation: "sigmoid",
-        }),
-        embed("dec_emb", dec),
-        [h],
-      );
-      const merged = tf.layers.concatenate({ name: "merge" }).apply([y, pooled, h]) as Sym;
-      const model = tf.model({ name: "seq2seq_gru", inputs: [enc, dec], outputs: head(merged) });
-      randomizeWeights(model, new Rng(seed));
-      return model;
-    },
-  },
-  {
-    name: "SimpleRNN encoder (return_state) → SimpleRNN decoder (initial_state)",
-    build(seed) {
-      const [enc, dec] = tokenInputs();
-      const [, h] = tf.layers.simpleRNN({ name: "encoder", units: 4, returnState: true })
-        .apply(embed("enc_emb", enc)) as Sym[];
-      const y = withState(
-        tf.layers.simpleRNN({ name: "decoder", units: 4 }),
-        embed("dec_emb", dec),
-        [h],
-      );
-      const model = tf.model({ name: "seq2seq_rnn", inputs: [enc, dec], outputs: head(y) });
-      randomizeWeights(model, new Rng(seed));
-      return model;
-    },
-  },
-  {
-    name: "Bidirectional LSTM encoder (return_state) → LSTM decoder from the concatenated states",
-    build(seed) {
-      const [enc, dec] = tokenInputs();
-      const [, fh, fc, bh, bc] = tf.layers.bidirectional({
-        name: "encoder",
-        layer: tf.layers.lstm({
-          name: "enc_lstm",
-          units: 3,
-          returnState: true,
-          recurrentActivation: "sigmoid",
-        }) as Any,
-        mergeMode: "concat",
-      }).apply(embed("enc_emb", enc)) as Sym[];
-      const h = tf.layers.concatenate({ name: "state_h" }).apply([fh, bh]) as Sym;
-      const c = tf.layers.concatenate({ name: "state_c" }).apply([fc, bc]) as Sym;
-      const y = withState(
-        tf.layers.lstm({ name: "decoder", units: 6, recurrentActivation: "sigmoid" }),
-        embed("dec_emb", dec),
-        [h, c],
-      );
-      const model = tf.model({ name: "seq2seq_bi", inputs: [enc, dec], outputs: head(y) });
-      randomizeWeights(model, new Rng(seed));
-      return model;
-    },
-  },
-];
-
-function tokens(rng: Rng, batch: number): HostTensor[] {
-  return [paddedIds(rng, batch, T_ENC, VOCAB), paddedIds(rng, batch, T_DEC, VOCAB)];
-}
+/** The seq2seq graph cases (`testing/tfjs_graphs.ts`): every graph suite runs them too. */
+const CASES: GraphCase[] = [
+  "seq2seq_lstm",
+  "seq2seq_gru",
+  "seq2seq_simple_rnn",
+  "seq2seq_bidirectional",
+].map(graphCase);
+const CLASSES = 3;
 
 const asTensors = (xs: HostTensor[]) => xs.map((x) => new Tensor(x.data, x.shape));
 
@@ -183,7 +63,7 @@ function keras3WithStateKwargs(spec: ModelSpec): ModelSpec {
 }
 
 for (const c of CASES) {
-  Deno.test(`${c.name}: predict vs TF.js ≤ 1e-5, batch 1 and 9, Keras 2 and 3 configs`, async () => {
+  Deno.test(`${c.name} (return_state / initial_state): predict vs TF.js ≤ 1e-5, batch 1 and 9, Keras 2 and 3 configs`, async () => {
     await tfReady();
     const ref = c.build(161);
     const rng = new Rng(1661);
@@ -199,7 +79,7 @@ for (const c of CASES) {
         const model = buildModel(spec);
         try {
           for (const batch of [1, 9]) {
-            const xs = tokens(rng, batch);
+            const xs = c.inputs(rng, batch);
             const want = tfjsPredictMany(ref, xs)[0];
             const got = model.predictMany(asTensors(xs))[0];
             const d = maxAbsDiff(got.data, want);
@@ -249,7 +129,7 @@ function engineGradients(spec: ModelSpec, xs: HostTensor[], y: Float32Array) {
 }
 
 for (const c of CASES) {
-  Deno.test(`${c.name}: gradients of every weight vs tf.variableGrads ≤ 1e-4`, async () => {
+  Deno.test(`${c.name} (return_state / initial_state): gradients of every weight vs tf.variableGrads ≤ 1e-4`, async () => {
     await tfReady();
     const ref = c.build(162);
     const rng = new Rng(1662);
@@ -257,7 +137,7 @@ for (const c of CASES) {
     try {
       const spec = specFromTfjs(ref);
       for (const batch of [1, 6]) {
-        const xs = tokens(rng, batch);
+        const xs = c.inputs(rng, batch);
         const y = Float32Array.from({ length: batch }, () => rng.int(0, CLASSES));
         const want = tfjsGraphGradients(ref, xs, y, { name: "sparse_categorical_crossentropy" });
         const got = engineGradients(spec, xs, y);
