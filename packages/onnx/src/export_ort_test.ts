@@ -275,9 +275,8 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
       weights: {},
     }, { initialize: { seed: 1 } });
   const transposed = build([
-    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 4, 2] } },
-    { class_name: "Conv2D", config: { name: "conv", filters: 2, kernel_size: 1 } },
-    { class_name: "Conv2DTranspose", config: { name: "up", filters: 2, kernel_size: 2 } },
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 4, 4, 2] } },
+    { class_name: "MaxPooling3D", config: { name: "pool3d", pool_size: 2 } },
   ]);
   const normalized = build([
     { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4] } },
@@ -287,7 +286,7 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
     e instanceof OnnxExportError && e.layerName === name && e.className === className &&
     e.message.includes(`"${name}" (${className})`) && why.test(e.message);
   try {
-    assert.throws(() => exportOnnx(transposed), refused("up", "Conv2DTranspose", /no ONNX form/));
+    assert.throws(() => exportOnnx(transposed), refused("pool3d", "MaxPooling3D", /no ONNX form/));
     // LayerNormalization's operator exists from opset 17 on.
     assert.throws(
       () => exportOnnx(normalized, { opset: 16 }),
@@ -437,9 +436,34 @@ Deno.test("packages/onnx README names every exported layer class and every class
   const expanded = exported.replace(/(\w+)1D\/2D/g, "$11D $12D");
   const named = (c: string) => new RegExp(`\\b${c}\\b`).test(expanded);
   const yes = new Set(exportableLayerClasses());
-  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("Conv2DTranspose"));
+  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("MaxPooling3D"));
   for (const c of yes) assert.ok(named(c), `README does not list exported ${c}`);
   for (const c of LAYER_CLASSES.map((d) => d.className).filter((c) => !yes.has(c))) {
     assert.ok(notYet.includes(c), `README's "Not yet" does not name ${c}`);
+  }
+});
+
+Deno.test("ONNX export: Conv2DTranspose (valid, same, stride above the kernel, output_padding)", async () => {
+  const x = images(new Rng(51), 2, 5, 3);
+  for (
+    const config of [
+      { kernel_size: 3, strides: 2, padding: "valid" },
+      { kernel_size: 3, strides: 2, padding: "same", activation: "relu" },
+      { kernel_size: 2, strides: 2, padding: "same" },
+      { kernel_size: 2, strides: 3, padding: "valid" },
+      { kernel_size: 3, strides: 2, padding: "same", output_padding: 0 },
+      { kernel_size: 3, strides: 1, padding: "same", dilation_rate: 2 },
+      { kernel_size: [3, 2], strides: [2, 1], padding: "valid", output_padding: [1, 0] },
+    ]
+  ) {
+    const layers = [
+      { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 5, 5, 3] } },
+      { class_name: "Conv2DTranspose", config: { name: "up", filters: 4, ...config } },
+    ];
+    const spec = {
+      config: { class_name: "Sequential", config: { name: "t", layers } },
+      weights: {},
+    };
+    await assertInitialized(spec, [x], 52);
   }
 });

@@ -15,6 +15,7 @@ import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
 import { activationBackward, activationOutputKind } from "./activation_backward.ts";
+import { channelsFirst, emitWithActivation, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Floats of tile scratch per forward call beyond the kernel's minimum (256 KiB). */
 const SCRATCH_FLOATS = 1 << 16;
@@ -307,10 +308,63 @@ const CONV2D_TRANSPOSE_TRAINING: LayerTraining<Conv2DTranspose> = {
   outputActivation: (layer) => activationOutputKind(layer.activation),
 };
 
+/**
+ * Conv2DTranspose in ONNX: ConvTranspose between channels-last Transposes, Keras's kernel
+ * `(kh, kw, filters, in)` as ONNX's `(in, filters, kh, kw)`, and explicit pads (plus
+ * `output_padding` where the output reaches past the full scatter) from the layer's own geometry.
+ */
+function conv2dTransposeOnnx(layer: Conv2DTranspose, ctx: OnnxLayerContext): void {
+  const [h, w] = ctx.inputShapes[0];
+  if (h === null || w === null) ctx.refuse("an input of unknown height or width");
+  const [kernel, bias] = layer.getWeights();
+  const [kh, kw, filters, cin] = kernel.shape;
+  const weight = new Float32Array(kernel.data.length);
+  for (let s = 0; s < kh * kw; s++) {
+    for (let f = 0; f < filters; f++) {
+      for (let c = 0; c < cin; c++) {
+        weight[(c * filters + f) * kh * kw + s] = kernel.data[(s * filters + f) * cin + c];
+      }
+    }
+  }
+  const g = layer.geometry(h, w);
+  const axes = [[h, g.outH, g.padTop, 0], [w, g.outW, g.padLeft, 1]] as const;
+  const begin: number[] = [], end: number[] = [], outputPadding: number[] = [];
+  for (const [len, out, before, a] of axes) {
+    const full = (len - 1) * layer.strides[a] + layer.dilationRate[a] * (layer.kernelSize[a] - 1) +
+      1;
+    const rest = full - before - out;
+    begin.push(before);
+    end.push(Math.max(rest, 0));
+    outputPadding.push(Math.max(-rest, 0));
+  }
+  const inputs = [ctx.initializer("kernel", { float32: weight }, [cin, filters, kh, kw])];
+  if (layer.useBias) inputs.push(ctx.initializer("bias", { float32: bias.data }, [filters]));
+  emitWithActivation(
+    ctx,
+    layer.activation,
+    (output) =>
+      channelsFirst(
+        ctx,
+        ctx.inputs[0],
+        output,
+        4,
+        (x, y) =>
+          ctx.node("ConvTranspose", [x, ...inputs], [y], {
+            kernel_shape: { ints: [kh, kw] },
+            strides: { ints: layer.strides },
+            dilations: { ints: layer.dilationRate },
+            pads: { ints: [...begin, ...end] },
+            output_padding: { ints: outputPadding },
+          }),
+      ),
+  );
+}
+
 /** The `Conv2DTranspose` layer class (see `layer_class.ts`); Keras 2 also calls it Deconv2D. */
 export const CONV2D_TRANSPOSE: LayerClass<Conv2DTranspose> = defineLayer({
   className: "Conv2DTranspose",
   aliases: ["Convolution2DTranspose", "Deconvolution2D", "Deconv2D"],
   create: (config, options) => new Conv2DTranspose(config, options),
   training: CONV2D_TRANSPOSE_TRAINING,
+  onnx: conv2dTransposeOnnx,
 });
