@@ -299,17 +299,20 @@ export class TrainingGraph {
     let gradPtr = 0;
     const grads = new Map<number, DeviceTensor>();
     try {
-      const inputs: DeviceTensor[] = [];
-      for (const x of slice.xs) {
-        inputs.push({ ptr: keep(heap.upload(x.data)), shape: [...x.shape], dtype: x.dtype });
-      }
-      if (inputs.length !== graph.inputs.length) {
+      if (slice.xs.length !== graph.inputs.length) {
         throw new TrainingDataError(
           "x",
           `${graph.inputs.length} input tensors`,
-          `${inputs.length}`,
+          `${slice.xs.length}`,
         );
       }
+      // The store owns the inputs from here (`runForward` holds them): in inference mode it
+      // frees each after its last reader, so they must not be freed again below.
+      const inputs: DeviceTensor[] = slice.xs.map((x) => ({
+        ptr: heap.upload(x.data),
+        shape: [...x.shape],
+        dtype: x.dtype,
+      }));
       runForward(graph, this.#plan, inputs, store, (node, xs, masks) => {
         const layer = node.layer;
         const multiOutput = node.extraOutputs.length > 0;

@@ -20,6 +20,7 @@ import {
 } from "../../mod.ts";
 import { relativeError } from "../../testing/gradient_check.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { getRuntime } from "../wasm/kernels.ts";
 import {
   GRAPH_CASES,
   type HostTensor,
@@ -355,4 +356,40 @@ Deno.test("summary: total / trainable / non-trainable counts equal TF.js's on ev
     }
   }
   if (problems.length) throw new Error(problems.join("\n"));
+});
+
+Deno.test("evaluate on every single-output reference graph (several inputs too): the loss of predict's outputs, repeatable, no device memory kept", async () => {
+  await tfReady();
+  const { heap } = getRuntime();
+  for (const c of GRAPH_CASES.filter((g) => g.singleOutput)) {
+    const ref = c.build(29);
+    const model = buildModel(specFromTfjs(ref));
+    try {
+      const rng = new Rng(2929);
+      const batch = 7;
+      const xs = c.inputs(rng, batch).map((x) => new Tensor(x.data, x.shape));
+      const y = Float32Array.from({ length: batch }, () => rng.int(0, c.classes));
+      model.compile({ optimizer: "sgd", loss: "sparse_categorical_crossentropy" });
+      const p = model.predictMany(xs)[0];
+      const cols = p.shape[p.shape.length - 1];
+      let want = 0;
+      for (let i = 0; i < batch; i++) want -= Math.log(p.data[i * cols + y[i]]);
+      want /= batch;
+      // (The first call builds the trainer's own buffers.)
+      model.evaluate(xs, new Tensor(y, [batch]));
+      const live = heap.liveCount;
+      for (let k = 0; k < 3; k++) {
+        const got = model.evaluate(xs, new Tensor(y, [batch])).loss;
+        if (!(Math.abs(got - want) <= 1e-5 * Math.max(1, want))) {
+          throw new Error(`${c.name}: evaluate loss ${got} vs predict's ${want}`);
+        }
+      }
+      if (heap.liveCount !== live) {
+        throw new Error(`${c.name}: evaluate kept ${heap.liveCount - live} blocks`);
+      }
+    } finally {
+      model.dispose();
+      ref.dispose();
+    }
+  }
 });
