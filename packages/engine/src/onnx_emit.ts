@@ -193,18 +193,19 @@ export function emitReduce(
 
 /**
  * Runs a channels-first ONNX operator on a channels-last tensor of rank `rank` (3: `[N, T, C]`,
- * 4: `[N, H, W, C]`): Transpose to channels-first, `emit(from, to)` writes the operator, and
- * Transpose back to `output`.
+ * 4: `[N, H, W, C]`, 5: `[N, D, H, W, C]`): Transpose to channels-first, `emit(from, to)` writes
+ * the operator, and Transpose back to `output`.
  */
 export function channelsFirst(
   ctx: OnnxLayerContext,
   input: string,
   output: string,
-  rank: 3 | 4,
+  rank: 3 | 4 | 5,
   emit: (channelsFirstInput: string, channelsFirstOutput: string) => void,
 ): void {
-  const toFirst = rank === 4 ? [0, 3, 1, 2] : [0, 2, 1];
-  const toLast = rank === 4 ? [0, 2, 3, 1] : [0, 2, 1];
+  const spatial = Array.from({ length: rank - 2 }, (_, k) => k + 1);
+  const toFirst = [0, rank - 1, ...spatial];
+  const toLast = [0, ...spatial.map((a) => a + 1), 1];
   const x = ctx.fresh("nchw"), y = ctx.fresh("nchw_out");
   ctx.node("Transpose", [input], [x], { perm: { ints: toFirst } });
   emit(x, y);

@@ -275,8 +275,11 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
       weights: {},
     }, { initialize: { seed: 1 } });
   const transposed = build([
-    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 4, 4, 2] } },
-    { class_name: "MaxPooling3D", config: { name: "pool3d", pool_size: 2 } },
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 4] } },
+    {
+      class_name: "TimeDistributed",
+      config: { name: "td", layer: { class_name: "Dense", config: { name: "d", units: 2 } } },
+    },
   ]);
   const normalized = build([
     { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4] } },
@@ -286,7 +289,7 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
     e instanceof OnnxExportError && e.layerName === name && e.className === className &&
     e.message.includes(`"${name}" (${className})`) && why.test(e.message);
   try {
-    assert.throws(() => exportOnnx(transposed), refused("pool3d", "MaxPooling3D", /no ONNX form/));
+    assert.throws(() => exportOnnx(transposed), refused("td", "TimeDistributed", /no ONNX form/));
     // LayerNormalization's operator exists from opset 17 on.
     assert.throws(
       () => exportOnnx(normalized, { opset: 16 }),
@@ -436,7 +439,7 @@ Deno.test("packages/onnx README names every exported layer class and every class
   const expanded = exported.replace(/(\w+)1D\/2D/g, "$11D $12D");
   const named = (c: string) => new RegExp(`\\b${c}\\b`).test(expanded);
   const yes = new Set(exportableLayerClasses());
-  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("MaxPooling3D"));
+  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("TimeDistributed"));
   for (const c of yes) assert.ok(named(c), `README does not list exported ${c}`);
   for (const c of LAYER_CLASSES.map((d) => d.className).filter((c) => !yes.has(c))) {
     assert.ok(notYet.includes(c), `README's "Not yet" does not name ${c}`);
@@ -466,4 +469,21 @@ Deno.test("ONNX export: Conv2DTranspose (valid, same, stride above the kernel, o
     };
     await assertInitialized(spec, [x], 52);
   }
+});
+
+Deno.test("ONNX export: 3-D poolings (max, average same, global with keepdims)", async () => {
+  const x = new Tensor(new Rng(61).floats(2 * 5 * 6 * 4 * 3, -1, 1), [2, 5, 6, 4, 3]);
+  const layers = [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 5, 6, 4, 3] } },
+    { class_name: "MaxPooling3D", config: { name: "max", pool_size: [2, 2, 1] } },
+    {
+      class_name: "AveragePooling3D",
+      config: { name: "avg", pool_size: 2, strides: 1, padding: "same" },
+    },
+    { class_name: "GlobalMaxPooling3D", config: { name: "gmax", keepdims: true } },
+    { class_name: "GlobalAveragePooling3D", config: { name: "gavg" } },
+    { class_name: "Dense", config: { name: "out", units: 2 } },
+  ];
+  const spec = { config: { class_name: "Sequential", config: { name: "v", layers } }, weights: {} };
+  await assertInitialized(spec, [x], 62);
 });

@@ -5,7 +5,7 @@
  */
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { AVERAGE_POOLING3D_TRAINING, Pooling3D } from "./pooling3d.ts";
+import { AVERAGE_POOLING3D_TRAINING, Pooling3D, pooling3dOnnx } from "./pooling3d.ts";
 
 /**
  * Keras `AveragePooling3D` on `[batch, depth, rows, cols, channels]`: `pool_size` (default 2),
@@ -23,4 +23,5 @@ export const AVERAGE_POOLING3D: LayerClass<AveragePooling3D> = defineLayer({
   aliases: ["AvgPool3D"],
   create: (config, options) => new AveragePooling3D(config, options),
   training: AVERAGE_POOLING3D_TRAINING,
+  onnx: pooling3dOnnx,
 });

@@ -5,7 +5,11 @@
  */
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { GLOBAL_POOLING3D_TRAINING, GlobalPooling3D } from "./global_pooling3d.ts";
+import {
+  GLOBAL_POOLING3D_TRAINING,
+  GlobalPooling3D,
+  globalPooling3dOnnx,
+} from "./global_pooling3d.ts";
 
 /**
  * Keras `GlobalAveragePooling3D` on `[batch, depth, rows, cols, channels]`: each channel's mean
@@ -23,4 +27,5 @@ export const GLOBAL_AVERAGE_POOLING3D: LayerClass<GlobalAveragePooling3D> = defi
   aliases: ["GlobalAvgPool3D"],
   create: (config, options) => new GlobalAveragePooling3D(config, options),
   training: GLOBAL_POOLING3D_TRAINING,
+  onnx: globalPooling3dOnnx,
 });

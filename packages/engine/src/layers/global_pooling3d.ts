@@ -8,6 +8,7 @@ import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * Global pooling over depth, rows and cols of `[batch, depth, rows, cols, channels]` →
@@ -85,3 +86,9 @@ export const GLOBAL_POOLING3D_TRAINING: LayerTraining<GlobalPooling3D> = {
     return dx;
   },
 };
+
+/** The ONNX hook of the global 3-D poolings: a reduction over depth, height and width. */
+export function globalPooling3dOnnx(layer: GlobalPooling3D, ctx: OnnxLayerContext): void {
+  const op = layer.isAverage ? "ReduceMean" : "ReduceMax";
+  emitReduce(ctx, op, ctx.inputs[0], [1, 2, 3], layer.keepdims, ctx.output);
+}

@@ -5,7 +5,7 @@
  */
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { MAX_POOLING3D_TRAINING, Pooling3D } from "./pooling3d.ts";
+import { MAX_POOLING3D_TRAINING, Pooling3D, pooling3dOnnx } from "./pooling3d.ts";
 
 /**
  * Keras `MaxPooling3D` on `[batch, depth, rows, cols, channels]`: `pool_size` (default 2),
@@ -23,4 +23,5 @@ export const MAX_POOLING3D: LayerClass<MaxPooling3D> = defineLayer({
   aliases: ["MaxPool3D"],
   create: (config, options) => new MaxPooling3D(config, options),
   training: MAX_POOLING3D_TRAINING,
+  onnx: pooling3dOnnx,
 });

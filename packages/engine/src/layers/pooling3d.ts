@@ -16,6 +16,7 @@ import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
 import type { BackwardArgs, LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { channelsFirst, type OnnxLayerContext, onnxPadding } from "../onnx_emit.ts";
 
 /**
  * The geometry arguments of `pool2d` / `maxPool2dTrain` / `pool2dBackward`: batch, h, w, c,
@@ -204,3 +205,22 @@ export const AVERAGE_POOLING3D_TRAINING: LayerTraining<Pooling3D> = {
     return poolBackward(layer, a, null);
   },
 };
+
+/**
+ * The ONNX hook of MaxPooling3D / AveragePooling3D: MaxPool / AveragePool with a 3-D window
+ * between channels-last Transposes (the average counts real cells only, as Keras).
+ */
+export function pooling3dOnnx(layer: Pooling3D, ctx: OnnxLayerContext): void {
+  channelsFirst(
+    ctx,
+    ctx.inputs[0],
+    ctx.output,
+    5,
+    (x, y) =>
+      ctx.node(layer.isAverage ? "AveragePool" : "MaxPool", [x], [y], {
+        kernel_shape: { ints: layer.poolSize },
+        strides: { ints: layer.strides },
+        ...onnxPadding(layer.padding),
+      }),
+  );
+}
