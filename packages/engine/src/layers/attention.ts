@@ -9,7 +9,8 @@
  * - The value's mask (and `use_causal_mask=True`) subtracts 1e9 from the masked scores before the
  *   softmax over the keys, as Keras does; `dropout` applies to the probabilities in training only;
  *   the query's mask zeroes the masked query rows of the output and is the output's mask.
- * - `return_attention_scores=True` is refused by name (a call with two outputs).
+ * - `return_attention_scores=True`: a second output, the attention weights [B, T, S] (after
+ *   dropout in training, as Keras's `_apply_scores` returns them).
  *
  * `AdditiveAttention` (additive_attention.ts) shares this layer with Bahdanau scores.
  *
@@ -118,11 +119,15 @@ export function attentionReference(
   return { output, probs };
 }
 
-/** Gradients of {@link attentionReference} for the output gradient `dy`. */
+/**
+ * Gradients of {@link attentionReference} for the output gradient `dy` and, when the call
+ * returned its attention weights, their gradient `dScores` [B, T, S].
+ */
 export function attentionBackwardReference(
   a: AttentionArgs,
   probs: Float32Array,
   dy: Float32Array,
+  dScores: Float32Array | null = null,
 ): {
   dQuery: Float32Array;
   dValue: Float32Array;
@@ -152,7 +157,8 @@ export function attentionBackwardReference(
           g += dy[yo + c] * a.value[vo + c];
           dValue[vo + c] += probs[i] * drop * dy[yo + c];
         }
-        dp[si] = g * drop;
+        // The returned weights are the dropped-out probabilities.
+        dp[si] = (g + (dScores ? dScores[i] : 0)) * drop;
         dot += dp[si] * probs[i];
       }
       const qo = (bi * t + ti) * d;
@@ -237,13 +243,7 @@ export class Attention extends Layer {
     names: readonly string[] | null,
     kwargs: Readonly<Record<string, unknown>>,
   ): void {
-    if (kwargs.return_attention_scores === true) {
-      throw new UnsupportedLayerError(
-        this.className,
-        this.name,
-        "return_attention_scores=True (a layer call with two outputs) is not supported",
-      );
-    }
+    this.#returnScores = kwargs.return_attention_scores === true;
     if (names && names.some((n) => n !== "0" && n !== "inputs")) {
       throw new LayerConfigError(
         this.name,
@@ -303,6 +303,20 @@ export class Attention extends Layer {
   override computeOutputShapes(inputShapes: Shape[]): Shape {
     const { q, v } = this.#check(inputShapes);
     return [q[0], v[1]];
+  }
+
+  /** The call's `return_attention_scores`: a second output, the weights [B, T, S]. */
+  #returnScores = false;
+
+  override get outputCount(): number {
+    return this.#returnScores ? 2 : 1;
+  }
+
+  override computeOutputShapeList(inputShapes: Shape[]): Shape[] {
+    const out = this.computeOutputShapes(inputShapes);
+    if (!this.#returnScores) return [out];
+    const { q, v } = this.#check(inputShapes);
+    return [out, [q[0], v[0]]];
   }
 
   override weightNames(): string[] {
@@ -382,13 +396,17 @@ export class Attention extends Layer {
     };
   }
 
-  /** The forward; `train` set: dropout (training mode) and a tape for the backward. */
+  /**
+   * The forward; `train` set: dropout (training mode) and a tape for the backward. Returns the
+   * output, and with `withScores` the attention weights.
+   */
   run(
     xs: readonly DeviceTensor[],
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
     train: TrainContext | null,
-  ): DeviceTensor {
+    withScores = false,
+  ): DeviceTensor[] {
     const args = this.argsOf(xs, masks, ctx, this.weightPtrs);
     if (train && train.training && this.dropout > 0) {
       const n = args.batch * args.t * args.s;
@@ -409,7 +427,11 @@ export class Attention extends Layer {
     if (train) train.tape.set(this, { args, probs } satisfies AttentionTape);
     const y = this.allocOutput(ctx, [args.batch, args.t, args.dv]);
     ctx.heap.f32(y.ptr, output.length).set(output);
-    return y;
+    if (!withScores) return [y];
+    const scores = this.allocOutput(ctx, [args.batch, args.t, args.s]);
+    const drop = args.dropScale;
+    ctx.heap.f32(scores.ptr, probs.length).set(drop ? probs.map((p, i) => p * drop[i]) : probs);
+    return [y, scores];
   }
 
   override callInputs(
@@ -417,7 +439,15 @@ export class Attention extends Layer {
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
   ): DeviceTensor {
-    return this.run(xs, masks, ctx, null);
+    return this.run(xs, masks, ctx, null)[0];
+  }
+
+  override callOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor[] {
+    return this.run(xs, masks, ctx, null, this.#returnScores);
   }
 
   /** Attention takes its inputs through {@link callInputs}. */
@@ -436,10 +466,12 @@ export class Attention extends Layer {
   backward(a: BackwardArgs): (DeviceTensor | null)[] {
     const { heap } = a.ctx;
     const tape = a.ctx.tape.get(this) as AttentionTape;
+    const dScores = a.dys[1];
     const g = attentionBackwardReference(
       tape.args,
       tape.probs,
       heap.f32(a.dy.ptr, sizeOf(a.dy.shape)).slice(),
+      dScores ? heap.f32(dScores.ptr, sizeOf(dScores.shape)).slice() : null,
     );
     let wi = 0;
     if (this.useScale) {
@@ -473,7 +505,10 @@ export class Attention extends Layer {
 
 /** Attention in training (also AdditiveAttention's). */
 export const ATTENTION_TRAINING: LayerTraining<Attention> = {
-  forwardInputs: (layer, xs, masks, ctx) => layer.run(xs, masks, ctx, ctx),
+  forwardInputs: (layer, xs, masks, ctx) => {
+    const outs = layer.run(xs, masks, ctx, ctx, layer.outputCount > 1);
+    return outs.length > 1 ? outs : outs[0];
+  },
   backward: (layer, a) => layer.backward(a),
 };
 

@@ -261,7 +261,7 @@ Deno.test("Attention / AdditiveAttention gradients (weights, query, value) vs fi
   console.log(`Attention gradients vs finite differences: worst ${worst.toExponential(2)}`);
 });
 
-Deno.test("Attention refuses return_attention_scores and a bad score_mode by name", () => {
+Deno.test("Attention refuses a bad score_mode by name", () => {
   const cfg = (kwargs: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
     functional(
       [
@@ -277,15 +277,126 @@ Deno.test("Attention refuses return_attention_scores and a bad score_mode by nam
       "att",
     );
   expectThrows(
-    () => buildModel({ config: cfg({ return_attention_scores: true }), weights: {} }),
-    UnsupportedLayerError,
-    "att",
-    "return_attention_scores",
-  );
-  expectThrows(
     () => buildModel({ config: cfg({}, { score_mode: "general" }), weights: {} }),
     Error,
     "att",
     "score_mode",
+  );
+});
+
+const ktOut = (layer: string, index: number) => ({
+  class_name: "__keras_tensor__",
+  config: { shape: null, dtype: "float32", keras_history: [layer, 0, index] },
+});
+
+Deno.test("Attention / AdditiveAttention return_attention_scores: weights that sum to 1, respect the causal mask and make the output; gradients through both outputs (with dropout) vs finite differences", () => {
+  const rng = new Rng(1741);
+  let worst = 0;
+  for (const v of VARIANTS) {
+    // Inference: the output is the weights times the value (query = value = x here).
+    const config = functional(
+      [
+        { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 3] } },
+        {
+          class_name: v.cls,
+          config: { name: "att", ...v.cfg },
+          args: [[kt("x"), kt("x")]],
+          kwargs: { return_attention_scores: true, use_causal_mask: true },
+        },
+      ],
+      ["x"],
+      "att",
+    );
+    (config.config as Record<string, unknown>).output_layers = [["att", 0, 0], ["att", 0, 1]];
+    const probe = buildModel({ config, weights: {} }, { initialize: { seed: 5 } });
+    const weights: ModelSpec["weights"] = {};
+    for (const l of probe.layers) {
+      const w = l.getWeights();
+      if (w.length) {
+        weights[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, 0.5, 1.5) }));
+      }
+    }
+    probe.dispose();
+    const model = buildModel({ config, weights, kerasVersion: "3.10.0" });
+    try {
+      const b = 3;
+      const x = rng.floats(b * 12, -1.5, 1.5);
+      const [out, scores] = model.predictMany([new Tensor(x, [b, 4, 3])]);
+      if (scores.shape.join() !== "3,4,4") throw new Error(`${v.cls}: scores [${scores.shape}]`);
+      const want = new Float32Array(b * 12);
+      for (let bi = 0; bi < b; bi++) {
+        for (let t = 0; t < 4; t++) {
+          let sum = 0;
+          for (let s = 0; s < 4; s++) {
+            const p = scores.data[(bi * 4 + t) * 4 + s];
+            sum += p;
+            if (s > t && p !== 0) throw new Error(`${v.cls}: weight ${p} on a future step`);
+            for (let c = 0; c < 3; c++) want[(bi * 4 + t) * 3 + c] += p * x[(bi * 4 + s) * 3 + c];
+          }
+          if (Math.abs(sum - 1) > 1e-6) throw new Error(`${v.cls}: weights sum to ${sum}`);
+        }
+      }
+      assertClose(out.data, want, 1e-5, `${v.cls} output = weights · value`);
+    } finally {
+      model.dispose();
+    }
+    // Training: the loss reads both outputs.
+    for (const dropout of [0, 0.3]) {
+      const train = functional(
+        [
+          { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 3] } },
+          {
+            class_name: "Dense",
+            config: { name: "q", units: 3, activation: "tanh" },
+            args: [kt("x")],
+          },
+          {
+            class_name: v.cls,
+            config: { name: "att", dropout, ...v.cfg },
+            args: [[kt("q"), kt("x")]],
+            kwargs: { return_attention_scores: true },
+          },
+          { class_name: "Flatten", config: { name: "f_out" }, args: [ktOut("att", 0)] },
+          { class_name: "Flatten", config: { name: "f_w" }, args: [ktOut("att", 1)] },
+          {
+            class_name: "Concatenate",
+            config: { name: "cat" },
+            args: [[kt("f_out"), kt("f_w")]],
+          },
+          {
+            class_name: "Dense",
+            config: { name: "out", units: 3, activation: "softmax" },
+            args: [kt("cat")],
+          },
+        ],
+        ["x"],
+        "out",
+      );
+      const probe2 = buildModel({ config: train, weights: {} }, { initialize: { seed: 6 } });
+      const all: ModelSpec["weights"] = {};
+      for (const l of probe2.layers) {
+        const w = l.getWeights();
+        if (w.length) {
+          all[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -0.9, 0.9) }));
+        }
+      }
+      probe2.dispose();
+      worst = Math.max(
+        worst,
+        compareWithFiniteDifferences(
+          { config: train, weights: all, kerasVersion: "3.10.0" },
+          rng.floats(5 * 12, -1.5, 1.5),
+          [5, 4, 3],
+          Float32Array.from([0, 1, 2, 1, 0]),
+          { name: "sparse_categorical_crossentropy" },
+          { samples: 8, h: 1e-2 },
+        ),
+      );
+    }
+  }
+  console.log(
+    `Attention with weights returned: gradients vs finite differences, worst ${
+      worst.toExponential(2)
+    }`,
   );
 });
