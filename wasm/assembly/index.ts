@@ -23,6 +23,7 @@ export {
   transposeMatrix,
 } from "./conv_grad";
 export * from "./pool_grad";
+export * from "./lstm_cell";
 export * from "./batchnorm_grad";
 export { conv2dWinograd, conv2dWinogradScratchFloats } from "./winograd";
 export {

@@ -1127,6 +1127,48 @@ export interface KernelFunctions {
     isAvg: number,
   ): void;
   /**
+   * One LSTM step over `rows` rows: with z [rows, 4u] the gates' pre-activations,
+   * i = recAct(z_i), f = recAct(z_f), g = act(z_c), o = recAct(z_o),
+   * c ← f·c + i·g (`c` [rows, u] holds the previous cell state and receives the new one) and
+   * h = o·act(c) (`h` [rows, u], OVERWRITTEN).
+   *
+   * AssemblyScript, wasm/assembly/lstm_cell.ts:
+   * `lstmCellForward(z: usize, c: usize, h: usize, rows: i32, units: i32, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32): void`
+   */
+  lstmCellForward(
+    z: number,
+    c: number,
+    h: number,
+    rows: number,
+    units: number,
+    act: number,
+    actAlpha: number,
+    recAct: number,
+    recAlpha: number,
+  ): void;
+  /**
+   * The backward of {@link lstmCellForward} for `rows` rows, from the step's pre-activations `z`
+   * [rows, 4u] and previous cell state `cPrev` [rows, u]: `dh` [rows, u] is ∂loss/∂h of the step
+   * (read), `dc` [rows, u] holds ∂loss/∂c of the step from later steps and receives ∂loss/∂cPrev,
+   * `dz` [rows, 4u] receives ∂loss/∂z (OVERWRITTEN).
+   *
+   * AssemblyScript, wasm/assembly/lstm_cell.ts:
+   * `lstmCellBackward(z: usize, cPrev: usize, dh: usize, dc: usize, dz: usize, rows: i32, units: i32, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32): void`
+   */
+  lstmCellBackward(
+    z: number,
+    cPrev: number,
+    dh: number,
+    dc: number,
+    dz: number,
+    rows: number,
+    units: number,
+    act: number,
+    actAlpha: number,
+    recAct: number,
+    recAlpha: number,
+  ): void;
+  /**
    * mean[j] = Σ_r x[r, j] / rows, variance[j] = Σ_r (x[r, j] − mean[j])² / rows (biased, as Keras).
    * `work` holds 12·c bytes.
    *
@@ -1442,6 +1484,8 @@ export const KERNEL_NAMES = [
   "maxPool2dTrain",
   "pool2dBackward",
   "globalPool2dBackward",
+  "lstmCellForward",
+  "lstmCellBackward",
   "batchNormMoments",
   "batchNormBackward",
   "conv2dTransposeMinScratch",
