@@ -119,14 +119,18 @@ interface InputSignature {
   dtype: "float32" | "int32";
 }
 
-/** A deterministic instance for an input (free axes 16 long; ids below 100 for int32 inputs). */
+/**
+ * A deterministic instance for an input (free axes 16 long): small non-negative integers 0–9, so
+ * the same sample fits token-id inputs — including Keras files whose Embedding input is declared
+ * float32 — and image or feature inputs alike.
+ */
 export function sampleInstance(input: InputSignature, seed: number): unknown {
   let s = seed >>> 0;
   const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   const build = (d: number): unknown => {
     const shape = input.shape.slice(1);
     if (d === shape.length) {
-      return input.dtype === "int32" ? Math.floor(next() * 100) : Math.fround(next() * 2 - 1);
+      return Math.floor(next() * 10);
     }
     return Array.from({ length: shape[d] ?? 16 }, () => build(d + 1));
   };
@@ -162,9 +166,11 @@ async function offlineThroughput(
     const xs = model.inputShapes.map((shape, k) => {
       const dims = shape.map((d) => d ?? 16);
       const n = dims.reduce((a, b) => a * b, 1) * batch;
+      // The load test's values (integers 0–9), as int32 or float32 like the served input.
+      const values = Array.from({ length: n }, (_, i) => (i * 7919) % 10);
       const data = inputs[k]?.dtype === "int32"
-        ? Int32Array.from({ length: n }, (_, i) => (i * 7919) % 100)
-        : Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+        ? Int32Array.from(values)
+        : Float32Array.from(values);
       return new Tensor(data, [batch, ...dims]);
     });
     model.predictMany(xs); // warm-up

@@ -39,7 +39,7 @@ Deno.test("quantile: nearest rank; sample bodies follow the signature", () => {
   ]);
   assert(Number.isNaN(quantile([], 0.5)));
   const ids = sampleInstance({ name: "x", shape: [null, 3], dtype: "int32" }, 1) as number[];
-  assert(ids.length === 3 && ids.every((x) => Number.isInteger(x) && x >= 0 && x < 100));
+  assert(ids.length === 3 && ids.every((x) => Number.isInteger(x) && x >= 0 && x < 10));
   const img = sampleInstance({ name: "x", shape: [null, 2, null], dtype: "float32" }, 1);
   assertEquals([(img as number[][]).length, (img as number[][])[0].length], [2, 16]);
   const text = JSON.parse(sampleBody({ inputs: [], preprocessing: { className: "x" } }, 1));

@@ -1,6 +1,6 @@
 /**
  * `deno task serve:api --model NAME=PATH [--model …] [--preprocessing NAME=PATH] [--watch]
- *   [--host 127.0.0.1] [--port 8501] [--max-batch-size N] [--max-wait-ms N] [--no-batching]
+ *   [--host 127.0.0.1] [--port 8501] [--max-batch-size N] [--max-wait-ms N] [--fixed-wait] [--no-batching]
  *   [--max-queue N] [--max-body-bytes N] [--max-instances N] [--deadline-ms N]`
  *
  * Serves Keras model files (anything the importer's `loadModel` reads) over TF Serving's REST
@@ -35,7 +35,7 @@ import {
 
 const USAGE = `usage: deno task serve:api --model NAME=PATH [--model NAME=PATH …]
   [--preprocessing NAME=PATH] [--watch] [--host 127.0.0.1] [--port 8501]
-  [--max-batch-size 32] [--max-wait-ms 2] [--no-batching] [--max-queue 256]
+  [--max-batch-size 32] [--max-wait-ms 2] [--fixed-wait] [--no-batching] [--max-queue 256]
   [--max-body-bytes 4194304] [--max-instances 256] [--deadline-ms 30000]`;
 
 /** A command line the server refuses (exit status 2). */
@@ -119,6 +119,7 @@ export function parseServeApiArgs(args: readonly string[]): ServeApiFlags {
       into[name] = spec.slice(at + 1);
     } else if (flag === "--watch" && inline === undefined) flags.watch = true;
     else if (flag === "--no-batching" && inline === undefined) flags.limits.batching = false;
+    else if (flag === "--fixed-wait" && inline === undefined) flags.limits.adaptiveWait = false;
     else if (flag === "--host") flags.host = value();
     else if (flag === "--port") {
       flags.port = integer(0);

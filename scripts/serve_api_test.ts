@@ -62,8 +62,12 @@ Deno.test("parseServeApiArgs: models, loopback default, limits, refusals by flag
     "t=v.json",
     "--watch",
     "--no-batching",
+    "--fixed-wait",
   ]);
-  assertEquals([g.preprocessing, g.watch, g.limits], [{ t: "v.json" }, true, { batching: false }]);
+  assertEquals([g.preprocessing, g.watch, g.limits], [{ t: "v.json" }, true, {
+    batching: false,
+    adaptiveWait: false,
+  }]);
   throws(
     () => parseServeApiArgs(["--model", "a=x", "--preprocessing", "b=y"]),
     /no --model named b/,
@@ -282,6 +286,7 @@ Deno.test({
           "1500",
           "--max-batch-size",
           "64",
+          "--fixed-wait",
         ],
         stdout: "piped",
         stderr: "piped",

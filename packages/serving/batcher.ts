@@ -33,6 +33,12 @@ export interface BatcherOptions {
   maxQueue: number;
   /** Called with the size of every engine call. */
   onBatch?: (size: number) => void;
+  /**
+   * Whether requests not queued yet may still join (e.g. bodies being read). When given and it
+   * says no, queued requests run on the next macrotask instead of waiting `maxWaitMs` for
+   * companions that are not coming: a lone client pays no batching delay.
+   */
+  othersComing?: () => boolean;
 }
 
 interface Job {
@@ -115,7 +121,8 @@ export class Batcher {
 
   #schedule(): void {
     const queued = this.#queue.reduce((s, j) => s + j.n, 0);
-    if (queued >= this.options.maxBatchSize || this.options.maxWaitMs <= 0) {
+    const alone = this.options.othersComing !== undefined && !this.options.othersComing();
+    if (queued >= this.options.maxBatchSize || this.options.maxWaitMs <= 0 || alone) {
       clearTimeout(this.#timer);
       this.#timer = setTimeout(() => this.#flush(), 0);
     } else if (this.#timer === undefined) {

@@ -67,6 +67,12 @@ export interface HandlerOptions {
   batching?: boolean;
   /** Decodes image bodies (JPEG/PNG…); without one, image bodies get 415. */
   imageDecoder?: ImageDecoder;
+  /**
+   * Adaptive wait (default true): queued requests run at once when no other request for the
+   * model is still being read, instead of waiting `maxWaitMs` for companions that are not coming
+   * (a lone client pays no batching delay). `false` always waits `maxWaitMs`.
+   */
+  adaptiveWait?: boolean;
 }
 
 /** The handler: `fetch`-style, plus `drain()` for graceful shutdown. */
@@ -173,13 +179,14 @@ export function createHandler(options: HandlerOptions): ServingHandler {
     DEFAULTS.deadlineMs,
   );
   const batching = options.batching ?? true;
+  const adaptiveWait = options.adaptiveWait ?? true;
   const imageDecoder = options.imageDecoder;
   const metrics = new Metrics();
   const served = new Map<string, Served>();
   for (const [name, entry] of Object.entries(options.models)) {
     served.set(
       name,
-      prepare(name, entry, { maxBatchSize, maxWaitMs, maxQueue }, metrics),
+      prepare(name, entry, { maxBatchSize, maxWaitMs, maxQueue, adaptiveWait }, metrics),
     );
   }
   let draining = false;
@@ -465,7 +472,7 @@ export function createHandler(options: HandlerOptions): ServingHandler {
   const handler = handle as ServingHandler;
   Object.defineProperty(handler, "metrics", { value: metrics });
   handler.replaceModel = (name: string, entry: ModelEntry) => {
-    const next = prepare(name, entry, { maxBatchSize, maxWaitMs, maxQueue }, metrics);
+    const next = prepare(name, entry, { maxBatchSize, maxWaitMs, maxQueue, adaptiveWait }, metrics);
     const old = served.get(name);
     // One Map write: a request either found the old entry already (and finishes on it) or
     // finds the new one.
@@ -973,7 +980,7 @@ function signature(s: Served): Record<string, unknown> {
 function prepare(
   name: string,
   entry: ModelEntry,
-  limits: { maxBatchSize: number; maxWaitMs: number; maxQueue: number },
+  limits: { maxBatchSize: number; maxWaitMs: number; maxQueue: number; adaptiveWait: boolean },
   metrics: Metrics,
 ): Served {
   if (
@@ -1030,15 +1037,19 @@ function prepare(
     }
     return ys.map((y) => ({ data: y.data, shape: y.shape.slice(1) }));
   };
-  const batcher = new Batcher(run, {
-    ...limits,
+  // Requests in predict (reading, queued or running) beyond the batcher's are still coming.
+  let users = () => 0;
+  const { adaptiveWait, ...batchLimits } = limits;
+  const batcher: Batcher = new Batcher(run, {
+    ...batchLimits,
     onBatch: (size) => metrics.batch(name, size),
+    othersComing: adaptiveWait ? (): boolean => users() > batcher.pending : undefined,
   });
   metrics.queueDepth(name, () => batcher.depth);
   const imageTarget = inputs.length === 1 && inputs[0].dtype === "float32"
     ? imageTargetOf(inputs[0].shape)
     : null;
-  return {
+  const served: Served = {
     name,
     model,
     inputs,
@@ -1056,6 +1067,8 @@ function prepare(
     users: 0,
     whenUnused: [],
   };
+  users = () => served.users;
+  return served;
 }
 
 /** int32 for InputLayers declared int32 in the Keras config, float32 otherwise. */

@@ -395,8 +395,14 @@ Deno.test("limits: a full queue answers 429 with Retry-After; a request past its
   await errorOf(refused, 429, "queue_full", null);
   for (const r of res) if (r.status === 200) await r.body?.cancel();
 
-  const slow = make({ maxWaitMs: 200, deadlineMs: 20 });
+  // A lone request waits the whole window only with adaptiveWait off.
+  const slow = make({ maxWaitMs: 200, deadlineMs: 20, adaptiveWait: false });
   await errorOf(await slow(post("mlp", { instances: rows(1, 4) })), 504, "deadline_exceeded", null);
+  // Adaptive (the default): nobody else is coming, so it runs at once, well inside its deadline.
+  const adaptive = make({ maxWaitMs: 60_000, deadlineMs: 5_000 });
+  const lone = await adaptive(post("mlp", { instances: rows(1, 4) }));
+  assertEquals(lone.status, 200);
+  await lone.body?.cancel();
 });
 
 Deno.test("drain: readiness fails, in-flight requests finish, new predictions get 503", async () => {

@@ -40,7 +40,12 @@ function answer(m: Model, rows: number[][]): string {
 
 Deno.test("reload: a queued request finishes on the old model, the next one uses the new", async () => {
   const [a, b] = [model(1), model(2)];
-  const handler = createHandler({ models: { m: { model: a } }, maxWaitMs: 40 });
+  // A fixed batch window keeps the lone first request queued while the model is replaced.
+  const handler = createHandler({
+    models: { m: { model: a } },
+    maxWaitMs: 40,
+    adaptiveWait: false,
+  });
   const x = [[0.5, -1, 2]];
   assert(answer(a, x) !== answer(b, x), "the two models must differ");
   const queued = handler(post({ instances: x }));

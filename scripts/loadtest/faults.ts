@@ -205,26 +205,32 @@ export async function runFaults(o: FaultOptions): Promise<FaultReport> {
   ];
   const good = { sent: 0, correct: 0, wrong: 0, lost: 0 };
   let stop = false;
-  const injecting = (async () => {
-    let k = 0;
-    while (!stop) {
-      const [kind, expected, run] = injectors[k++ % injectors.length];
-      let status: number | null;
-      try {
-        status = await run();
-      } catch {
-        status = null;
+  // The slow client takes twice the deadline: it runs in a lane of its own beside the others.
+  const lane = (kinds: typeof injectors) =>
+    (async () => {
+      let k = 0;
+      while (!stop) {
+        const [kind, expected, run] = kinds[k++ % kinds.length];
+        let status: number | null;
+        try {
+          status = await run();
+        } catch {
+          status = null;
+        }
+        // A hang-up is "as expected" when the server is still there afterwards.
+        if (expected === null) {
+          const alive = await fetch(`${o.url}/healthz`).then(async (r) => {
+            await r.body?.cancel();
+            return r.status === 200;
+          }).catch(() => false);
+          note(kind, null, alive ? null : -1);
+        } else note(kind, expected, status);
       }
-      // A hang-up is "as expected" when the server is still there afterwards.
-      if (expected === null) {
-        const alive = await fetch(`${o.url}/healthz`).then(async (r) => {
-          await r.body?.cancel();
-          return r.status === 200;
-        }).catch(() => false);
-        note(kind, null, alive ? null : -1);
-      } else note(kind, expected, status);
-    }
-  })();
+    })();
+  const injecting = Promise.all([
+    lane(injectors.filter(([kind]) => kind !== "slow_client")),
+    lane(injectors.filter(([kind]) => kind === "slow_client")),
+  ]);
   const replacing = (async () => {
     if (!o.replaceModel) return;
     await new Promise((r) => setTimeout(r, (o.seconds * 1000) / 3));
