@@ -76,6 +76,7 @@ import { MAX_POOLING3D } from "./max_pooling3d.ts";
 import { AVERAGE_POOLING3D } from "./average_pooling3d.ts";
 import { GLOBAL_MAX_POOLING3D } from "./global_max_pooling3d.ts";
 import { GLOBAL_AVERAGE_POOLING3D } from "./global_average_pooling3d.ts";
+import { CONV_LSTM2D } from "./conv_lstm2d.ts";
 
 /** The layer classes the engine runs, in the order `supportedLayerClasses()` lists them. */
 export const LAYER_CLASSES: readonly LayerClass[] = [
@@ -126,6 +127,7 @@ export const LAYER_CLASSES: readonly LayerClass[] = [
   AVERAGE_POOLING3D,
   GLOBAL_MAX_POOLING3D,
   GLOBAL_AVERAGE_POOLING3D,
+  CONV_LSTM2D,
   // RNN layers
   EMBEDDING,
   SIMPLE_RNN,

@@ -1,0 +1,641 @@
+/**
+ * Keras `ConvLSTM2D`: an LSTM whose input and recurrent transformations are 2-D convolutions.
+ *
+ * Per step, with x_t [H, W, C] and the state h, c [H', W', f]:
+ * `z = conv(x_t, kernel, strides, padding, dilation) + bias + conv(h, recurrent_kernel, 1, same)`,
+ * then the LSTM gates (i, f, c, o) pixel by pixel. The input convolution of every step runs as one
+ * batched `conv2d` over the B·T frames; each step then runs the recurrent `conv2d` over the B
+ * states and the element-wise cell kernel (`lstmCellForward`, wasm/assembly/lstm_cell.ts).
+ * Training keeps the pre-activations and the states before each step; the backward runs the
+ * cell backward step by step (the recurrent convolution's input gradient feeding the previous
+ * step), then the three weight gradients as single passes over all B·T frames.
+ *
+ * @module
+ */
+import { type Activation, resolveActivation } from "../activations.ts";
+import { axisGeometry, type Padding, parsePadding, requireChannelsLast } from "../conv_geometry.ts";
+import { InputShapeError, LayerConfigError } from "../errors.ts";
+import {
+  type CallContext,
+  type KerasVarGroup,
+  Layer,
+  type LayerBuildOptions,
+  type LayerConfig,
+  type WeightSpec,
+} from "../layer.ts";
+import { defineLayer, type LayerClass } from "../layer_class.ts";
+import type { LayerTraining, TrainContext } from "../layer_training.ts";
+import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { UntrainableLayerError } from "../training/errors.ts";
+import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
+
+/** Floats of im2col scratch per convolution call (as Conv2D: tiles stay cache-resident). */
+const CONV_SCRATCH_FLOATS = 1 << 16;
+/** Floats of scratch per backward convolution call (as Conv2D's training). */
+const BACKWARD_SCRATCH_FLOATS = 1 << 18;
+
+type ElementwiseActivation = Extract<Activation, { kind: "elementwise" }>;
+
+/** The geometry of one convolution over `images` images (padding resolved). */
+interface ConvShape {
+  images: number;
+  h: number;
+  w: number;
+  c: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** What a training forward leaves for the backward (device pointers, freed with the step). */
+interface ConvLstmTape {
+  /** [B, T, H', W', 4f] gate pre-activations, by time position. */
+  z: number;
+  /** [B, T, H', W', f] the cell state before the step at each time position. */
+  cPrev: number;
+  /** [B, T, H', W', f] the output state before the step at each time position. */
+  hPrev: number;
+}
+
+function elementwise(
+  value: unknown,
+  fallback: string,
+  layerName: string,
+  field: string,
+  kerasVersion?: string,
+): ElementwiseActivation {
+  // An explicit null is Keras's `None` (linear); only an absent field takes the default.
+  const act = resolveActivation(
+    value === undefined ? fallback : value,
+    layerName,
+    kerasVersion,
+    field,
+  );
+  if (act.kind !== "elementwise") {
+    throw new LayerConfigError(
+      layerName,
+      field,
+      `${act.name} is not supported in a recurrent cell (element-wise activations only)`,
+    );
+  }
+  return act;
+}
+
+/**
+ * Keras `ConvLSTM2D` on `[batch, time, rows, cols, channels]` (channels_last only): `kernel`
+ * `(kh, kw, channels, 4·filters)`, `recurrent_kernel` `(kh, kw, filters, 4·filters)`, `bias`
+ * `(4·filters)`, gate order i, f, c, o; `padding` valid/same, `strides` or `dilation_rate` for the
+ * input convolution (the recurrent one is always stride 1, `same`, undilated, as Keras's);
+ * `return_sequences`, `go_backwards`, `activation` / `recurrent_activation`, `unit_forget_bias`.
+ * `return_state` and `stateful` are refused by name; cell `dropout` / `recurrent_dropout` are
+ * inactive at inference and refused in fit.
+ */
+export class ConvLSTM2D extends Layer {
+  readonly filters: number;
+  readonly kernelSize: number[];
+  readonly strides: number[];
+  readonly dilationRate: number[];
+  readonly padding: Padding;
+  readonly useBias: boolean;
+  readonly returnSequences: boolean;
+  readonly goBackwards: boolean;
+  readonly activation: ElementwiseActivation;
+  readonly recurrentActivation: ElementwiseActivation;
+
+  constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
+    super("ConvLSTM2D", config, options);
+    requireChannelsLast(config, "ConvLSTM2D", this.name);
+    this.filters = this.num("filters", undefined, true);
+    if (this.filters < 1) {
+      throw new LayerConfigError(this.name, "filters", `expected ≥ 1, got ${this.filters}`);
+    }
+    this.kernelSize = this.intTuple("kernel_size", 2);
+    this.strides = this.intTuple("strides", 2, 1);
+    this.dilationRate = this.intTuple("dilation_rate", 2, 1);
+    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
+      throw new LayerConfigError(
+        this.name,
+        "dilation_rate",
+        `expected 1 when strides > 1 (Keras refuses both above 1), got strides ` +
+          `${JSON.stringify(this.strides)} and dilation_rate ${JSON.stringify(this.dilationRate)}`,
+      );
+    }
+    this.padding = parsePadding(config.padding, this.name);
+    this.useBias = this.bool("use_bias", true);
+    this.returnSequences = this.bool("return_sequences", false);
+    this.goBackwards = this.bool("go_backwards", false);
+    for (const field of ["return_state", "stateful"]) {
+      if (this.bool(field, false)) {
+        throw new LayerConfigError(
+          this.name,
+          field,
+          "true is not supported yet (the layer returns its output sequence or last output only)",
+        );
+      }
+    }
+    this.activation = elementwise(
+      config.activation,
+      "tanh",
+      this.name,
+      "activation",
+      options.kerasVersion,
+    );
+    this.recurrentActivation = elementwise(
+      config.recurrent_activation,
+      "sigmoid",
+      this.name,
+      "recurrent_activation",
+      options.kerasVersion,
+    );
+  }
+
+  computeOutputShape(inputShape: Shape): Shape {
+    this.expectRank(inputShape, 4, "(time, rows, cols, channels) ");
+    const [time, h, w, c] = inputShape;
+    if (h === null || w === null || c === null) {
+      throw new InputShapeError(
+        this.name,
+        "known rows, cols and channels (Keras needs static spatial dimensions)",
+        formatShape(inputShape),
+      );
+    }
+    const gy = axisGeometry(
+      h,
+      this.kernelSize[0],
+      this.strides[0],
+      this.dilationRate[0],
+      this.padding,
+    );
+    const gx = axisGeometry(
+      w,
+      this.kernelSize[1],
+      this.strides[1],
+      this.dilationRate[1],
+      this.padding,
+    );
+    if (gy.out === 0 || gx.out === 0) {
+      throw new InputShapeError(
+        this.name,
+        `rows × cols that fit the ${this.kernelSize.join("×")} window (dilation ${
+          this.dilationRate.join("×")
+        }, padding ${this.padding})`,
+        formatShape(inputShape),
+      );
+    }
+    const frame = [gy.out, gx.out, this.filters];
+    return this.returnSequences ? [time, ...frame] : frame;
+  }
+
+  override weightNames(): string[] {
+    return this.useBias ? ["kernel", "recurrent_kernel", "bias"] : ["kernel", "recurrent_kernel"];
+  }
+
+  override weightSpecs(inputShape: Shape): WeightSpec[] {
+    const [kh, kw] = this.kernelSize;
+    const g = 4 * this.filters;
+    const specs: WeightSpec[] = [
+      { name: "kernel", shape: [kh, kw, inputShape[3] as number, g] },
+      { name: "recurrent_kernel", shape: [kh, kw, this.filters, g] },
+    ];
+    if (this.useBias) specs.push({ name: "bias", shape: [g] });
+    return specs;
+  }
+
+  /**
+   * Keras 3 keeps the weights in the cell (`cell/vars`, object `conv_lstm_cell`); the layer's own
+   * `vars` group is empty.
+   */
+  override kerasVarGroups(): KerasVarGroup[] {
+    return [
+      { path: "vars", start: 0, count: 0 },
+      {
+        path: "cell/vars",
+        start: 0,
+        count: this.weightNames().length,
+        objectName: "conv_lstm_cell",
+      },
+    ];
+  }
+
+  /**
+   * Keras `unit_forget_bias` (default true): the bias starts as
+   * `concat(init(f), ones(f), init(2f))`, gate order i, f, c, o.
+   */
+  override initialWeight(
+    name: string,
+    shape: readonly number[],
+    init: (shape: number[]) => Float32Array,
+  ): Float32Array | undefined {
+    if (name !== "bias" || (this.config.unit_forget_bias ?? true) !== true) return undefined;
+    const f = this.filters;
+    const data = new Float32Array(shape[0]);
+    data.set(init([f]), 0);
+    data.fill(1, f, 2 * f);
+    data.set(init([2 * f]), 2 * f);
+    return data;
+  }
+
+  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    return runConvLstm(this, x, mask, ctx, null);
+  }
+
+  /** The geometry of the input convolution over all B·T frames of `x`. */
+  inputConv(x: DeviceTensor): ConvShape {
+    const [batch, time, h, w, c] = x.shape;
+    const [kh, kw] = this.kernelSize;
+    const [sh, sw] = this.strides;
+    const [dh, dw] = this.dilationRate;
+    const gy = axisGeometry(h, kh, sh, dh, this.padding);
+    const gx = axisGeometry(w, kw, sw, dw, this.padding);
+    return {
+      images: batch * time,
+      h,
+      w,
+      c,
+      outH: gy.out,
+      outW: gx.out,
+      outC: 4 * this.filters,
+      kh,
+      kw,
+      sh,
+      sw,
+      dh,
+      dw,
+      padTop: gy.padBefore,
+      padLeft: gx.padBefore,
+    };
+  }
+
+  /** The geometry of the recurrent convolution over `images` states of `outH × outW`. */
+  recurrentConv(images: number, outH: number, outW: number): ConvShape {
+    const [kh, kw] = this.kernelSize;
+    return {
+      images,
+      h: outH,
+      w: outW,
+      c: this.filters,
+      outH,
+      outW,
+      outC: 4 * this.filters,
+      kh,
+      kw,
+      sh: 1,
+      sw: 1,
+      dh: 1,
+      dw: 1,
+      padTop: axisGeometry(outH, kh, 1, 1, "same").padBefore,
+      padLeft: axisGeometry(outW, kw, 1, 1, "same").padBefore,
+    };
+  }
+}
+
+/** Throws unless `x` is a float32 `[batch, time ≥ 1, rows, cols, channels]` and no mask came. */
+function checkInput(layer: ConvLSTM2D, x: DeviceTensor, mask: DeviceTensor | null): void {
+  if (x.dtype !== "float32" || x.shape.length !== 5 || x.shape[1] < 1) {
+    throw new InputShapeError(
+      layer.name,
+      "float32 (batch, time ≥ 1, rows, cols, channels)",
+      `${x.dtype} [${x.shape.join(", ")}]`,
+    );
+  }
+  if (mask) {
+    throw new InputShapeError(
+      layer.name,
+      "no mask (ConvLSTM2D does not run masked sequences yet)",
+      `a mask of shape [${mask.shape.join(", ")}]`,
+    );
+  }
+}
+
+/**
+ * y = x ⊛ kernel + bias (bias 0: none) over `g.images` images, one range of images per kernel
+ * thread when they are on, each with its own scratch.
+ */
+function convolve(
+  ctx: CallContext,
+  g: ConvShape,
+  x: number,
+  kernel: number,
+  bias: number,
+  y: number,
+): void {
+  const { kernels, heap } = ctx;
+  const k = g.kh * g.kw * g.c;
+  const flops = 2 * g.images * g.outH * g.outW * g.outC * k;
+  const scratches: number[] = [];
+  try {
+    const jobs = parallelRanges(kernels, g.images, flops).map(([i0, n]) => {
+      const pixels = n * g.outH * g.outW;
+      const im2col = k * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / k)));
+      const floats = kernels.conv2dScratchFloats(
+        n,
+        g.h,
+        g.w,
+        g.c,
+        g.outH,
+        g.outW,
+        g.kh,
+        g.kw,
+        g.sh,
+        g.sw,
+        g.dh,
+        g.dw,
+        g.padTop,
+        g.padLeft,
+        im2col,
+      );
+      const scratch = floats > 0 ? heap.alloc(floats * 4) : 0;
+      if (scratch) scratches.push(scratch);
+      return job(
+        "conv2d",
+        x + i0 * g.h * g.w * g.c * 4,
+        kernel,
+        bias,
+        y + i0 * g.outH * g.outW * g.outC * 4,
+        scratch,
+        floats,
+        n,
+        g.h,
+        g.w,
+        g.c,
+        g.outH,
+        g.outW,
+        g.outC,
+        g.kh,
+        g.kw,
+        g.sh,
+        g.sw,
+        g.dh,
+        g.dw,
+        g.padTop,
+        g.padLeft,
+        0,
+        0,
+      );
+    });
+    runJobs(kernels, jobs);
+  } finally {
+    for (const p of scratches) heap.free(p);
+  }
+}
+
+/** `conv2dBackward` of one convolution: dx (≠ 0) and/or dW (≠ 0), both OVERWRITTEN. */
+function convolveBackward(
+  ctx: CallContext,
+  g: ConvShape,
+  x: number,
+  dz: number,
+  kernel: number,
+  dx: number,
+  dW: number,
+): void {
+  if (!dx && !dW) return;
+  const { kernels, heap } = ctx;
+  const floats = Math.max(
+    kernels.conv2dBackwardMinScratch(g.kh, g.kw, g.c, g.outC, dx ? 1 : 0),
+    BACKWARD_SCRATCH_FLOATS,
+  );
+  const scratch = heap.alloc(floats * 4);
+  try {
+    kernels.conv2dBackward(
+      x,
+      dz,
+      kernel,
+      dx,
+      dW,
+      scratch,
+      floats,
+      g.images,
+      g.h,
+      g.w,
+      g.c,
+      g.outH,
+      g.outW,
+      g.outC,
+      g.kh,
+      g.kw,
+      g.sh,
+      g.sw,
+      g.dh,
+      g.dw,
+      g.padTop,
+      g.padLeft,
+    );
+  } finally {
+    heap.free(scratch);
+  }
+}
+
+/** Allocates `floats` floats set to zero. */
+function zeros(ctx: CallContext, floats: number): number {
+  const p = ctx.heap.alloc(floats * 4);
+  ctx.heap.f32(p, floats).fill(0);
+  return p;
+}
+
+/**
+ * The layer's forward over x [B, T, H, W, C]; with a `tape` (training) the pre-activations and
+ * the states before each step stay on the device for the backward.
+ */
+function runConvLstm(
+  layer: ConvLSTM2D,
+  x: DeviceTensor,
+  mask: DeviceTensor | null,
+  ctx: CallContext,
+  tape: ((t: ConvLstmTape) => void) | null,
+): DeviceTensor {
+  checkInput(layer, x, mask);
+  const { kernels, heap } = ctx;
+  const [batch, time] = x.shape;
+  const gi = layer.inputConv(x);
+  if (gi.outH === 0 || gi.outW === 0) {
+    throw new InputShapeError(
+      layer.name,
+      `rows × cols that fit the ${layer.kernelSize.join("×")} window`,
+      `[${x.shape.join(", ")}]`,
+    );
+  }
+  const gr = layer.recurrentConv(batch, gi.outH, gi.outW);
+  const f = layer.filters, p = gi.outH * gi.outW;
+  const stepU = p * f, stepG = 4 * p * f; // floats of one sample's state / gates per step
+  const [kernel, recKernel, bias] = layer.deviceWeights();
+  const { code: act, alpha: actAlpha } = layer.activation;
+  const { code: recAct, alpha: recAlpha } = layer.recurrentActivation;
+  const frame = [gi.outH, gi.outW, f];
+  const yShape = layer.returnSequences ? [batch, time, ...frame] : [batch, ...frame];
+  const y: DeviceTensor = { ptr: heap.alloc(sizeOf(yShape) * 4), shape: yShape, dtype: "float32" };
+  const owned: number[] = [];
+  const own = (ptr: number) => (owned.push(ptr), ptr);
+  let kept: ConvLstmTape | null = null;
+  try {
+    // The pre-activations of every step: the input convolution, then each step adds its
+    // recurrent convolution in place (so for training they are the tape as they stand).
+    const z = heap.alloc(batch * time * stepG * 4);
+    if (tape) kept = { z, cPrev: 0, hPrev: 0 };
+    else own(z);
+    convolve(ctx, gi, x.ptr, kernel, layer.useBias ? bias : 0, z);
+    const h = own(zeros(ctx, batch * stepU));
+    const c = own(zeros(ctx, batch * stepU));
+    const rec = own(heap.alloc(batch * stepG * 4));
+    if (kept) {
+      kept.cPrev = heap.alloc(batch * time * stepU * 4);
+      kept.hPrev = heap.alloc(batch * time * stepU * 4);
+    }
+    for (let s = 0; s < time; s++) {
+      const t = layer.goBackwards ? time - 1 - s : s;
+      // The first step's state is zero: its recurrent convolution adds nothing.
+      if (s > 0) convolve(ctx, gr, h, recKernel, 0, rec);
+      for (let b = 0; b < batch; b++) {
+        const row = b * time + t;
+        const zt = z + row * stepG * 4;
+        const hb = h + b * stepU * 4, cb = c + b * stepU * 4;
+        if (kept) {
+          kernels.addInto(cb, kept.cPrev + row * stepU * 4, stepU, 0);
+          kernels.addInto(hb, kept.hPrev + row * stepU * 4, stepU, 0);
+        }
+        if (s > 0) kernels.addInto(rec + b * stepG * 4, zt, stepG, 1);
+        kernels.lstmCellForward(zt, cb, hb, p, f, act, actAlpha, recAct, recAlpha);
+        // Keras's output sequence is in processing order (reversed with go_backwards).
+        if (layer.returnSequences) {
+          kernels.addInto(hb, y.ptr + (b * time + s) * stepU * 4, stepU, 0);
+        }
+      }
+    }
+    if (!layer.returnSequences) kernels.addInto(h, y.ptr, batch * stepU, 0);
+  } catch (e) {
+    heap.free(y.ptr);
+    if (kept) { for (const q of [kept.z, kept.cPrev, kept.hPrev]) if (q) heap.free(q); }
+    throw e;
+  } finally {
+    for (const q of owned) heap.free(q);
+  }
+  if (tape && kept) tape(kept);
+  return y;
+}
+
+/**
+ * Backprop through time from dy (laid out as the forward wrote y) and the tape: returns dx
+ * (null when not needed) and OVERWRITES the weight gradients `grads` (0 entries skipped).
+ */
+function backwardConvLstm(
+  layer: ConvLSTM2D,
+  x: DeviceTensor,
+  dy: DeviceTensor,
+  tape: ConvLstmTape,
+  grads: readonly number[],
+  needInputGrad: boolean,
+  ctx: TrainContext,
+): DeviceTensor | null {
+  const { kernels, heap } = ctx;
+  const [batch, time] = x.shape;
+  const gi = layer.inputConv(x);
+  const gr = layer.recurrentConv(batch, gi.outH, gi.outW);
+  const f = layer.filters, p = gi.outH * gi.outW;
+  const stepU = p * f, stepG = 4 * p * f;
+  const [kernel, recKernel] = layer.deviceWeights();
+  const { code: act, alpha: actAlpha } = layer.activation;
+  const { code: recAct, alpha: recAlpha } = layer.recurrentActivation;
+  const bufs: number[] = [];
+  const alloc = (floats: number) => {
+    const q = heap.alloc(floats * 4);
+    bufs.push(q);
+    return q;
+  };
+  let dx: DeviceTensor | null = null;
+  try {
+    const dz = alloc(batch * time * stepG);
+    const dh = alloc(batch * stepU);
+    const dc = alloc(batch * stepU);
+    heap.f32(dc, batch * stepU).fill(0);
+    if (layer.returnSequences) heap.f32(dh, batch * stepU).fill(0);
+    else kernels.addInto(dy.ptr, dh, batch * stepU, 0);
+    const dzStep = alloc(batch * stepG); // one step's dz, contiguous for the recurrent conv
+    for (let s = time - 1; s >= 0; s--) {
+      const t = layer.goBackwards ? time - 1 - s : s;
+      for (let b = 0; b < batch; b++) {
+        const row = b * time + t;
+        const dhb = dh + b * stepU * 4;
+        if (layer.returnSequences) {
+          kernels.addInto(dy.ptr + (b * time + s) * stepU * 4, dhb, stepU, 1);
+        }
+        kernels.lstmCellBackward(
+          tape.z + row * stepG * 4,
+          tape.cPrev + row * stepU * 4,
+          dhb,
+          dc + b * stepU * 4,
+          dz + row * stepG * 4,
+          p,
+          f,
+          act,
+          actAlpha,
+          recAct,
+          recAlpha,
+        );
+        if (s > 0) kernels.addInto(dz + row * stepG * 4, dzStep + b * stepG * 4, stepG, 0);
+      }
+      // ∂loss/∂h of the previous step: the recurrent convolution's input gradient.
+      if (s > 0) convolveBackward(ctx, gr, 0, dzStep, recKernel, dh, 0);
+    }
+    // Weight gradients over all B·T frames at once (the first step's zero state adds nothing).
+    const allFrames = layer.recurrentConv(batch * time, gi.outH, gi.outW);
+    convolveBackward(ctx, allFrames, tape.hPrev, dz, recKernel, 0, grads[1] ?? 0);
+    if (layer.useBias && grads[2]) kernels.columnSums(dz, grads[2], batch * time * p, 4 * f, 0);
+    if (needInputGrad) {
+      dx = { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" };
+    }
+    convolveBackward(ctx, gi, x.ptr, dz, kernel, dx ? dx.ptr : 0, grads[0] ?? 0);
+  } catch (e) {
+    if (dx) heap.free(dx.ptr);
+    throw e;
+  } finally {
+    for (const q of bufs) heap.free(q);
+  }
+  return dx;
+}
+
+/**
+ * ConvLSTM2D in training: the forward records the pre-activations and the states before each
+ * step ({@link runConvLstm}); the backward is {@link backwardConvLstm}. Cell dropout is refused.
+ */
+const CONV_LSTM2D_TRAINING: LayerTraining<ConvLSTM2D> = {
+  forward(layer, x, mask, ctx) {
+    // Keras drops cell inputs / states in training with these; skipping them would train a
+    // different model.
+    for (const field of ["dropout", "recurrent_dropout"]) {
+      const rate = layer.config[field] ?? 0;
+      if (rate !== 0) {
+        throw new UntrainableLayerError(
+          layer.className,
+          layer.name,
+          `${field}=${JSON.stringify(rate)} inside the cell is not implemented; ` +
+            "use 0 and a Dropout / SpatialDropout layer",
+        );
+      }
+    }
+    return runConvLstm(layer, x, mask, ctx, (tape) => {
+      for (const q of [tape.z, tape.cPrev, tape.hPrev]) ctx.keep(q);
+      ctx.tape.set(layer, tape);
+    });
+  },
+
+  backward(layer, a) {
+    const tape = a.ctx.tape.get(layer) as ConvLstmTape | undefined;
+    if (!tape) throw new Error(`layer "${layer.name}": backward without a training forward`);
+    return backwardConvLstm(layer, a.x, a.dy, tape, a.grads, a.needInputGrad, a.ctx);
+  },
+};
+
+/** The `ConvLSTM2D` layer class (see `layer_class.ts`). */
+export const CONV_LSTM2D: LayerClass<ConvLSTM2D> = defineLayer({
+  className: "ConvLSTM2D",
+  create: (config, options) => new ConvLSTM2D(config, options),
+  training: CONV_LSTM2D_TRAINING,
+});
