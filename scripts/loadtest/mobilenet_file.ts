@@ -7,7 +7,10 @@
  *
  * @module
  */
-import { mobileNetV2 } from "../../packages/engine/testing/tfjs_applications.ts";
+import {
+  mobileNetV2,
+  useApplicationBackend,
+} from "../../packages/engine/testing/tfjs_applications.ts";
 import { loadModel, saveKeras } from "../../packages/keras-importer/mod.ts";
 import { tfjsSaved } from "../../packages/keras-importer/testing/tfjs_saved.ts";
 
@@ -19,6 +22,7 @@ if (import.meta.main) {
     console.error("usage: deno run -A scripts/loadtest/mobilenet_file.ts OUT.keras [--size 224]");
     Deno.exit(2);
   }
+  await useApplicationBackend("wasm");
   const replica = mobileNetV2({ inputSize, seed: 1 });
   const { model } = await loadModel(await tfjsSaved(replica));
   await saveKeras(model!, out);
