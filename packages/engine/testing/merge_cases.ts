@@ -105,7 +105,9 @@ export function mergeGradients(
       ? impl.forwardInputs(layer, dx, dm, ctx)
       : layer.callInputs(dx, dm, ctx)) as DeviceTensor;
     owned.add(y.ptr);
-    if (sizeOf(y.shape) !== dy.length) throw new Error(`dy has ${dy.length} values, y ${y.shape}`);
+    if (sizeOf(y.shape) !== dy.length) {
+      throw new Error(`dy has ${dy.length} values, y ${y.shape}`);
+    }
     const dyT: DeviceTensor = { ptr: heap.upload(dy), shape: [...y.shape], dtype: "float32" };
     owned.add(dyT.ptr);
     const res = impl.backward(layer, {
@@ -127,8 +129,12 @@ export function mergeGradients(
     const list = Array.isArray(res) ? res : [res];
     return xs.map((x, i) => {
       const g = list[i] ?? null;
-      if (!need[i]) return null;
-      if (!g) throw new Error(`${layer.className}: no gradient for input ${i}`);
+      if (!need[i]) {
+        return null;
+      }
+      if (!g) {
+        throw new Error(`${layer.className}: no gradient for input ${i}`);
+      }
       owned.add(g.ptr);
       if (g.shape.join() !== x.shape.join()) {
         throw new Error(`${layer.className}: gradient ${i} has shape ${g.shape}, input ${x.shape}`);

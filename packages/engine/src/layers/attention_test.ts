@@ -3,7 +3,6 @@ import {
   type KerasObject,
   type ModelSpec,
   Tensor,
-  UnsupportedLayerError,
 } from "../../mod.ts";
 import { Rng } from "../../testing/random.ts";
 import { assertClose, expectThrows } from "../../testing/assert.ts";
