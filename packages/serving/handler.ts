@@ -818,7 +818,7 @@ function numericPart(sig: InputSig, values: FieldValue[]): BatchPart {
         `expected the shape [${shape}] of the first instance, received [${own}]`,
       );
     }
-    flatten(value, own, 0, field, sig, out);
+    flatten(value, own, 0, field, [], sig, out);
   }
   const data = sig.dtype === "int32" ? Int32Array.from(out) : Float32Array.from(out);
   return { data, shape: shape! };
@@ -862,20 +862,23 @@ function flatten(
   v: unknown,
   shape: number[],
   d: number,
-  field: string,
+  base: string,
+  path: number[],
   sig: InputSig,
   out: number[],
 ): void {
+  // The field is spelt out only for an error: building it per value costs more than the checks.
+  const field = () => base + path.map((j) => `[${j}]`).join("");
   if (d === shape.length) {
     if (typeof v !== "number") {
       fail(
         "dtype",
-        field,
+        field(),
         `expected a number (input ${sig.name} is ${sig.dtype}), received ${describe(v)}`,
       );
     }
     if (!Number.isFinite(v) || (sig.dtype === "float32" && !Number.isFinite(Math.fround(v)))) {
-      fail("non_finite", field, `expected a finite float32 number (|x| < 3.4e38), received ${v}`);
+      fail("non_finite", field(), `expected a finite float32 number (|x| < 3.4e38), received ${v}`);
     }
     if (
       sig.dtype === "int32" &&
@@ -883,7 +886,7 @@ function flatten(
     ) {
       fail(
         "dtype",
-        field,
+        field(),
         `expected an integer (input ${sig.name} is int32), received ${v}`,
       );
     }
@@ -893,15 +896,17 @@ function flatten(
   if (!Array.isArray(v)) {
     fail(
       "shape",
-      field,
+      field(),
       `expected an array of ${shape[d]}, received ${describe(v)}`,
     );
   }
   if (v.length !== shape[d]) {
-    fail("shape", field, `expected ${shape[d]} values, received ${v.length}`);
+    fail("shape", field(), `expected ${shape[d]} values, received ${v.length}`);
   }
   for (let j = 0; j < v.length; j++) {
-    flatten(v[j], shape, d + 1, `${field}[${j}]`, sig, out);
+    path.push(j);
+    flatten(v[j], shape, d + 1, base, path, sig, out);
+    path.pop();
   }
 }
 
