@@ -14,7 +14,7 @@ import {
   type NusaxLanguage,
   stratifiedSplit,
 } from "@scratchnet/datasets";
-import { Tensor } from "@scratchnet/engine";
+import { SeededRandom, Tensor } from "@scratchnet/engine";
 import { TextVectorization } from "@scratchnet/tokenizer";
 import type { ImageDataset } from "./options.ts";
 
@@ -139,9 +139,23 @@ export async function loadImageData(o: ImageDataOptions): Promise<ExperimentData
     // The binary batches if a machine has them, else the JPEG re-encoding's zip.
     const dir = o.dataDir ?? sharedDir("cifar10") ?? sharedDir("cifar-10-jpeg");
     const cifar = await loadCifar10({ seed: o.seed, ...(dir ? { dir } : {}) });
-    train = toSplit(cifar.train);
-    validation = toSplit(cifar.validation);
-    test = toSplit(cifar.test);
+    // The JPEG re-encoding lists images class by class, so a prefix (--quick, --train-size,
+    // --reference-size) would hold one class: validation and test (whose scores do not depend on
+    // the order) come in a seeded random order, and a smaller training set is a seeded random
+    // subset (the whole training split keeps its order, so full runs are unchanged).
+    const rng = new SeededRandom(o.seed);
+    const orderOf = (n: number) => rng.permutation(n);
+    const trainCount = cifar.train.labels.length;
+    const trainWanted = Math.min(
+      o.quick ? QUICK_SIZES.image.train : Infinity,
+      o.trainSize ?? Infinity,
+    );
+    validation = toSplit(cifar.validation, orderOf(cifar.validation.labels.length));
+    test = toSplit(cifar.test, orderOf(cifar.test.labels.length));
+    train = toSplit(
+      cifar.train,
+      trainWanted < trainCount ? orderOf(trainCount).slice(0, trainWanted) : undefined,
+    );
     labelNames = cifar.labelNames;
     // "CIFAR-10 (JPEG re-encoding)" or "CIFAR-10 (binary)": reports must say which.
     source = `${cifar.source}, ${cifar.sourcePath}`;
