@@ -155,7 +155,10 @@ function renderOrt(rows: ModelResult[]): string[] {
     "worker, which times its own calls) in the same interleaved rounds as the engine and " +
     "TF.js. Outputs are checked against the engine's (≤ 1e-4) before timing; `max Δ ORT` is " +
     "the largest difference seen. Samples/s of the median call; `× X` = engine ÷ X at equal " +
-    "threads (the 2-thread columns against the engine's threaded column).",
+    "threads (the 2-thread columns against the engine's threaded column). The text models' " +
+    "padding mask becomes the recurrent operators' `sequence_lens`, so ONNX Runtime stops " +
+    "each row at its last real token, while the engine steps through the padded tail too " +
+    "(carrying the state).",
     "",
     table(
       [

@@ -123,12 +123,12 @@ const cases: (() => ModelCase)[] = [
 ];
 const models: ModelResult[] = [];
 /** Families run beside ONNX Runtime too. */
-const ORT_FAMILIES = new Set<ModelCase["family"]>(["cnn", "text", "graph"]);
+const ORT_FAMILIES = new Set<ModelCase["family"]>(["cnn", "text", "graph", "application"]);
 for (const make of cases) {
   if (tf.getBackend() !== "wasm") await useTfjsBackend("wasm");
   const c = make();
   log(`model ${c.label}`);
-  // ONNX Runtime columns (the same weights exported to ONNX) for the seeds' and graph models.
+  // ONNX Runtime columns: the same weights exported to ONNX (every family exports).
   const rs = await measureModel(c, quick, threads, ORT_FAMILIES.has(c.family));
   for (const r of rs) {
     log(
