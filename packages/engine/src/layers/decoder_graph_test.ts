@@ -6,6 +6,7 @@
  */
 import { buildModel, type ModelSpec, SGD, Tensor, type WeightTensor } from "../../mod.ts";
 import { relativeError } from "../../testing/gradient_check.ts";
+import { engineGraphGradients } from "../../testing/graph_gradients.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import {
   type HostTensor,
@@ -180,37 +181,6 @@ for (const c of CASES) {
   });
 }
 
-function copyWeights(spec: ModelSpec): Record<string, WeightTensor[]> {
-  return Object.fromEntries(
-    Object.entries(spec.weights).map((
-      [k, ws],
-    ) => [k, ws.map((w) => ({ ...w, data: w.data.slice() }))]),
-  );
-}
-
-/** The engine's gradient of every weight: one SGD(learning rate 1) step, before − after. */
-function engineGradients(spec: ModelSpec, x: HostTensor, y: Float32Array) {
-  const model = buildModel(spec);
-  try {
-    model.compile({
-      optimizer: new SGD({ learningRate: 1 }),
-      loss: "sparse_categorical_crossentropy",
-    });
-    const before = copyWeights(model.toSpec());
-    const logs = model.trainOnBatch(new Tensor(x.data, x.shape), new Tensor(y, [y.length]));
-    const after = model.toSpec().weights;
-    const grads = new Map<string, Float32Array>();
-    for (const [key, ws] of Object.entries(before)) {
-      ws.forEach((w, i) => {
-        grads.set(`${key}#${i}`, Float32Array.from(w.data, (v, j) => v - after[key][i].data[j]));
-      });
-    }
-    return { loss: logs.loss, grads };
-  } finally {
-    model.dispose();
-  }
-}
-
 for (const c of CASES) {
   Deno.test(`${c.name}: gradients of every weight vs tf.variableGrads ≤ 1e-4 relative`, async () => {
     await tfReady();
@@ -223,7 +193,7 @@ for (const c of CASES) {
         const x = images(rng, batch, c.shape);
         const y = Float32Array.from({ length: batch }, () => rng.int(0, 3));
         const want = tfjsGraphGradients(ref, [x], y, { name: "sparse_categorical_crossentropy" });
-        const got = engineGradients(spec, x, y);
+        const got = engineGraphGradients(spec, [x], y);
         if (!(Math.abs(got.loss - want.loss) <= 1e-4 * Math.max(1, Math.abs(want.loss)))) {
           throw new Error(`batch ${batch} loss: engine ${got.loss} vs TF.js ${want.loss}`);
         }

@@ -16,6 +16,7 @@ import {
   type WeightTensor,
 } from "../../mod.ts";
 import { relativeError } from "../../testing/gradient_check.ts";
+import { engineGraphGradients } from "../../testing/graph_gradients.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import {
   type GraphCase,
@@ -97,37 +98,6 @@ for (const c of CASES) {
   });
 }
 
-function copyWeights(spec: ModelSpec): Record<string, WeightTensor[]> {
-  return Object.fromEntries(
-    Object.entries(spec.weights).map((
-      [k, ws],
-    ) => [k, ws.map((w) => ({ ...w, data: w.data.slice() }))]),
-  );
-}
-
-/** The engine's gradient of every weight: one SGD(learning rate 1) step, before − after. */
-function engineGradients(spec: ModelSpec, xs: HostTensor[], y: Float32Array) {
-  const model = buildModel(spec);
-  try {
-    model.compile({
-      optimizer: new SGD({ learningRate: 1 }),
-      loss: "sparse_categorical_crossentropy",
-    });
-    const before = copyWeights(model.toSpec());
-    const logs = model.trainOnBatch(asTensors(xs), new Tensor(y, [y.length]));
-    const after = model.toSpec().weights;
-    const grads = new Map<string, Float32Array>();
-    for (const [key, ws] of Object.entries(before)) {
-      ws.forEach((w, i) => {
-        grads.set(`${key}#${i}`, Float32Array.from(w.data, (v, j) => v - after[key][i].data[j]));
-      });
-    }
-    return { loss: logs.loss, grads };
-  } finally {
-    model.dispose();
-  }
-}
-
 for (const c of CASES) {
   Deno.test(`${c.name} (return_state / initial_state): gradients of every weight vs tf.variableGrads ≤ 1e-4`, async () => {
     await tfReady();
@@ -140,7 +110,7 @@ for (const c of CASES) {
         const xs = c.inputs(rng, batch);
         const y = Float32Array.from({ length: batch }, () => rng.int(0, CLASSES));
         const want = tfjsGraphGradients(ref, xs, y, { name: "sparse_categorical_crossentropy" });
-        const got = engineGradients(spec, xs, y);
+        const got = engineGraphGradients(spec, xs, y);
         if (!(Math.abs(got.loss - want.loss) <= 1e-4 * Math.max(1, Math.abs(want.loss)))) {
           throw new Error(`batch ${batch} loss: engine ${got.loss} vs TF.js ${want.loss}`);
         }

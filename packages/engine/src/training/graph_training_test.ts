@@ -22,6 +22,10 @@ import { relativeError } from "../../testing/gradient_check.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import {
+  copyWeights,
+  engineGraphGradients as engineGradients,
+} from "../../testing/graph_gradients.ts";
+import {
   GRAPH_CASES,
   type HostTensor,
   keras3SpecFromTfjs,
@@ -42,53 +46,6 @@ const SPARSE = { name: "sparse_categorical_crossentropy" as const };
  * `trainOnBatch` on one tensor per model input. Multi-input training takes `x: Tensor[]`; the
  * cast keeps this file compiling while the engine's signature still names one Tensor.
  */
-function trainOnBatch(model: Model, xs: Tensor[], y: Tensor): Logs {
-  if (xs.length === 1) return model.trainOnBatch(xs[0], y);
-  const multi = model.trainOnBatch as unknown as (x: Tensor[], y: Tensor) => Logs;
-  return multi.call(model, xs, y);
-}
-
-function copyWeights(spec: ModelSpec): Record<string, WeightTensor[]> {
-  return Object.fromEntries(
-    Object.entries(spec.weights).map((
-      [k, ws],
-    ) => [k, ws.map((w) => ({ ...w, data: w.data.slice() }))]),
-  );
-}
-
-/**
- * The engine's loss and gradient of every weight for one batch: one SGD(learning rate 1) step,
- * gradient = weights before − weights after, keyed `"<layer key>#<index>"`.
- */
-function engineGradients(
-  spec: ModelSpec,
-  xs: HostTensor[],
-  y: Float32Array,
-): { loss: number; grads: Map<string, Float32Array>; before: ModelSpec; after: ModelSpec } {
-  const model = buildModel(spec);
-  try {
-    model.compile({ optimizer: new SGD({ learningRate: 1 }), loss: SPARSE.name });
-    const before = { ...model.toSpec(), weights: copyWeights(model.toSpec()) };
-    const logs = trainOnBatch(
-      model,
-      xs.map((x) => new Tensor(x.data, x.shape)),
-      new Tensor(y, [y.length]),
-    );
-    const after = model.toSpec();
-    const grads = new Map<string, Float32Array>();
-    for (const [key, ws] of Object.entries(before.weights)) {
-      ws.forEach((w, i) => {
-        const now = after.weights[key]?.[i];
-        if (!now) throw new Error(`engine lost weight ${key}#${i} in training`);
-        grads.set(`${key}#${i}`, Float32Array.from(w.data, (v, j) => v - now.data[j]));
-      });
-    }
-    return { loss: logs.loss, grads, before, after };
-  } finally {
-    model.dispose();
-  }
-}
-
 const dialects = { keras2: specFromTfjs, keras3: keras3SpecFromTfjs } as const;
 
 for (const c of GRAPH_CASES.filter((g) => g.singleOutput)) {
