@@ -3,8 +3,29 @@
 // packages/engine/src/layers/conv_lstm2d.ts). A row is one pixel of one sample: its `4·units`
 // pre-activations in gate order i, f, c, o (Keras), its cell state and its output.
 // Reference: packages/engine/src/kernels/lstm_cell_reference.ts.
-import { activateScalar, activateV } from "./activations";
+import { activateScalar, activateV, LINEAR, SIGMOID, TANH } from "./activations";
 import { activationDerivative } from "./activation_grad";
+
+/**
+ * f'(z) on 4 lanes, `y` = f(z) as the forward computed it: vector forms for linear, sigmoid and
+ * tanh (from y, as `activationDerivative`), the other codes lane by lane.
+ */
+// @ts-ignore: decorator
+@inline function derivativeV(z: v128, y: v128, code: i32, alpha: f32): v128 {
+  if (code == LINEAR) return f32x4.splat(1);
+  if (code == SIGMOID) return f32x4.mul(y, f32x4.sub(f32x4.splat(1), y));
+  if (code == TANH) return f32x4.sub(f32x4.splat(1), f32x4.mul(y, y));
+  return derivativeLanes(z, y, code, alpha);
+}
+
+/** activationDerivative on each lane (the codes without a vector form; kept out of line). */
+function derivativeLanes(z: v128, y: v128, code: i32, alpha: f32): v128 {
+  let r = f32x4.splat(0);
+  r = f32x4.replace_lane(r, 0, activationDerivative(f32x4.extract_lane(z, 0), f32x4.extract_lane(y, 0), code, alpha));
+  r = f32x4.replace_lane(r, 1, activationDerivative(f32x4.extract_lane(z, 1), f32x4.extract_lane(y, 1), code, alpha));
+  r = f32x4.replace_lane(r, 2, activationDerivative(f32x4.extract_lane(z, 2), f32x4.extract_lane(y, 2), code, alpha));
+  return f32x4.replace_lane(r, 3, activationDerivative(f32x4.extract_lane(z, 3), f32x4.extract_lane(y, 3), code, alpha));
+}
 
 /**
  * One LSTM step over `rows` rows: with z [rows, 4u] the gates' pre-activations,
@@ -80,7 +101,33 @@ export function lstmCellBackward(
     const cp = cPrev + <usize> r * uBytes;
     const dhr = dh + <usize> r * uBytes;
     const dcr = dc + <usize> r * uBytes;
-    for (let j = 0; j < units; j++) {
+    let j = 0;
+    // Four units at a time; the gates are recomputed with the forward's vector activations.
+    for (; j + 4 <= units; j += 4) {
+      const o = <usize> j << 2;
+      const pi = v128.load(zr + o);
+      const pf = v128.load(zr + uBytes + o);
+      const pg = v128.load(zr + (uBytes << 1) + o);
+      const po = v128.load(zr + 3 * uBytes + o);
+      const ig = activateV(pi, recAct, recAlpha);
+      const fg = activateV(pf, recAct, recAlpha);
+      const cg = activateV(pg, act, actAlpha);
+      const og = activateV(po, recAct, recAlpha);
+      const cPrevJ = v128.load(cp + o);
+      const cn = f32x4.add(f32x4.mul(fg, cPrevJ), f32x4.mul(ig, cg));
+      const ac = activateV(cn, act, actAlpha);
+      const dhj = v128.load(dhr + o);
+      const dcj = f32x4.add(
+        v128.load(dcr + o),
+        f32x4.mul(f32x4.mul(dhj, og), derivativeV(cn, ac, act, actAlpha)),
+      );
+      v128.store(dzr + o, f32x4.mul(f32x4.mul(dcj, cg), derivativeV(pi, ig, recAct, recAlpha)));
+      v128.store(dzr + uBytes + o, f32x4.mul(f32x4.mul(dcj, cPrevJ), derivativeV(pf, fg, recAct, recAlpha)));
+      v128.store(dzr + (uBytes << 1) + o, f32x4.mul(f32x4.mul(dcj, ig), derivativeV(pg, cg, act, actAlpha)));
+      v128.store(dzr + 3 * uBytes + o, f32x4.mul(f32x4.mul(dhj, ac), derivativeV(po, og, recAct, recAlpha)));
+      v128.store(dcr + o, f32x4.mul(dcj, fg));
+    }
+    for (; j < units; j++) {
       const o = <usize> j << 2;
       const pi = load<f32>(zr + o);
       const pf = load<f32>(zr + uBytes + o);
