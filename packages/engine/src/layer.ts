@@ -481,6 +481,41 @@ export abstract class Layer {
   }
 }
 
+/**
+ * Base of layers whose one run can return several tensors (`return_state`,
+ * `return_attention_scores`): `call`, `callInputs` and `callOutputs` all go through
+ * {@link MultiOutputLayer.runOutputs}.
+ */
+export abstract class MultiOutputLayer extends Layer {
+  /** One run on every input of a call: the first output, then (with `all`) the others. */
+  abstract runOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+    all: boolean,
+  ): DeviceTensor[];
+
+  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    return this.runOutputs([x], [mask], ctx, false)[0];
+  }
+
+  override callInputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor {
+    return this.runOutputs(xs, masks, ctx, false)[0];
+  }
+
+  override callOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor[] {
+    return this.runOutputs(xs, masks, ctx, this.outputCount > 1);
+  }
+}
+
 /** Applies a resolved activation in place to a device tensor (last axis for softmax). */
 export function applyActivation(ctx: CallContext, t: DeviceTensor, act: Activation): void {
   const n = sizeOf(t.shape);

@@ -19,9 +19,10 @@
 import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
 import {
   type CallContext,
-  Layer,
+  type Layer,
   type LayerBuildOptions,
   type LayerConfig,
+  MultiOutputLayer,
   type WeightSpec,
 } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
@@ -211,7 +212,7 @@ interface AttentionTape {
 }
 
 /** Keras `Attention` (see the module doc); `AdditiveAttention` extends it. */
-export class Attention extends Layer {
+export class Attention extends MultiOutputLayer {
   readonly useScale: boolean;
   readonly scoreMode: AttentionScoreMode;
   readonly dropout: number;
@@ -434,25 +435,13 @@ export class Attention extends Layer {
     return [y, scores];
   }
 
-  override callInputs(
+  runOutputs(
     xs: readonly DeviceTensor[],
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
-  ): DeviceTensor {
-    return this.run(xs, masks, ctx, null)[0];
-  }
-
-  override callOutputs(
-    xs: readonly DeviceTensor[],
-    masks: readonly (DeviceTensor | null)[],
-    ctx: CallContext,
+    all: boolean,
   ): DeviceTensor[] {
-    return this.run(xs, masks, ctx, null, this.#returnScores);
-  }
-
-  /** Attention takes its inputs through {@link callInputs}. */
-  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
-    return this.callInputs([x], [mask], ctx);
+    return this.run(xs, masks, ctx, null, all);
   }
 
   override computeMasks(

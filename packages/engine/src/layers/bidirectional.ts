@@ -15,9 +15,10 @@ import { MERGE_CODES } from "../kernels/rnn_codes.ts";
 import {
   type CallContext,
   type KerasVarGroup,
-  Layer,
+  type Layer,
   type LayerBuildOptions,
   type LayerConfig,
+  MultiOutputLayer,
   type WeightSpec,
   type WeightTensor,
 } from "../layer.ts";
@@ -38,7 +39,7 @@ type MergeMode = typeof MERGE_MODES[number];
  * layer's, each in Keras order. With `return_sequences`, the backward output is flipped back in
  * time and masked steps output zeros (Keras forces `zero_output_for_mask` there).
  */
-export class Bidirectional extends Layer {
+export class Bidirectional extends MultiOutputLayer {
   readonly mergeMode: MergeMode;
   readonly forward: RecurrentLayer;
   readonly backward: RecurrentLayer;
@@ -325,34 +326,15 @@ export class Bidirectional extends Layer {
     this.backward.dispose();
   }
 
-  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
-    return this.#run([x], mask, ctx, false)[0];
-  }
-
-  override callInputs(
-    xs: readonly DeviceTensor[],
-    masks: readonly (DeviceTensor | null)[],
-    ctx: CallContext,
-  ): DeviceTensor {
-    return this.#run(xs, masks[0] ?? null, ctx, false)[0];
-  }
-
-  override callOutputs(
-    xs: readonly DeviceTensor[],
-    masks: readonly (DeviceTensor | null)[],
-    ctx: CallContext,
-  ): DeviceTensor[] {
-    return this.#run(xs, masks[0] ?? null, ctx, this.returnState);
-  }
-
   /** One inference call: the merged output, then (with `withStates`) every final state. */
-  #run(
+  runOutputs(
     xs: readonly DeviceTensor[],
-    mask: DeviceTensor | null,
+    masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
     withStates: boolean,
   ): DeviceTensor[] {
     const x = xs[0];
+    const mask = masks[0] ?? null;
     const [xsF, xsB] = this.#directions(xs);
     const [batch, time] = x.shape;
     const seq = this.returnSequences;

@@ -28,9 +28,10 @@ import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../err
 import {
   type CallContext,
   type KerasVarGroup,
-  Layer,
+  type Layer,
   type LayerBuildOptions,
   type LayerConfig,
+  MultiOutputLayer,
   type WeightSpec,
 } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
@@ -76,7 +77,7 @@ interface MhaTape {
 }
 
 /** Keras `MultiHeadAttention` (see the module doc). */
-export class MultiHeadAttention extends Layer {
+export class MultiHeadAttention extends MultiOutputLayer {
   readonly numHeads: number;
   readonly keyDim: number;
   readonly valueDim: number;
@@ -484,25 +485,13 @@ export class MultiHeadAttention extends Layer {
     }
   }
 
-  override callInputs(
+  runOutputs(
     xs: readonly DeviceTensor[],
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
-  ): DeviceTensor {
-    return this.run(xs, masks, ctx, null)[0];
-  }
-
-  override callOutputs(
-    xs: readonly DeviceTensor[],
-    masks: readonly (DeviceTensor | null)[],
-    ctx: CallContext,
+    all: boolean,
   ): DeviceTensor[] {
-    return this.run(xs, masks, ctx, null, this.#returnScores);
-  }
-
-  /** MultiHeadAttention takes its inputs through {@link callInputs}. */
-  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
-    return this.callInputs([x], [mask], ctx);
+    return this.run(xs, masks, ctx, null, all);
   }
 
   override computeMasks(

@@ -8,9 +8,9 @@ import { gateCount, RnnCell, RnnFlag } from "../kernels/rnn_codes.ts";
 import {
   type CallContext,
   type KerasVarGroup,
-  Layer,
   type LayerBuildOptions,
   type LayerConfig,
+  MultiOutputLayer,
   type WeightSpec,
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
@@ -68,7 +68,7 @@ function elementwise(
 }
 
 /** Base class of the Keras recurrent layers the engine runs. */
-export abstract class RecurrentLayer extends Layer {
+export abstract class RecurrentLayer extends MultiOutputLayer {
   readonly units: number;
   readonly useBias: boolean;
   readonly returnSequences: boolean;
@@ -206,34 +206,15 @@ export abstract class RecurrentLayer extends Layer {
     return specs;
   }
 
-  call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
-    return this.#run([x], mask, ctx, false)[0];
-  }
-
-  override callInputs(
-    xs: readonly DeviceTensor[],
-    masks: readonly (DeviceTensor | null)[],
-    ctx: CallContext,
-  ): DeviceTensor {
-    return this.#run(xs, masks[0] ?? null, ctx, false)[0];
-  }
-
-  override callOutputs(
-    xs: readonly DeviceTensor[],
-    masks: readonly (DeviceTensor | null)[],
-    ctx: CallContext,
-  ): DeviceTensor[] {
-    return this.#run(xs, masks[0] ?? null, ctx, this.returnState);
-  }
-
   /** One inference run: the output, and the final states when `withStates`. */
-  #run(
+  runOutputs(
     xs: readonly DeviceTensor[],
-    mask: DeviceTensor | null,
+    masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
     withStates: boolean,
   ): DeviceTensor[] {
     const x = xs[0];
+    const mask = masks[0] ?? null;
     const [batch, time] = x.shape;
     const y = this.allocOutput(
       ctx,
