@@ -338,3 +338,53 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "serve:api script: SIGHUP reloads the model files",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withModelFile(async (path) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("./serve_api.ts", import.meta.url).pathname,
+          "--model",
+          `mlp=${path}`,
+          "--port",
+          "0",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stderr = new Response(child.stderr).text();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      const until = async (pattern: RegExp) => {
+        while (!pattern.test(out)) {
+          const { done, value } = await reader.read();
+          if (done) throw new Error(`server output ended before ${pattern}: ${out}${await stderr}`);
+          out += value;
+        }
+      };
+      try {
+        await until(/http:\/\/\S+\/v1/);
+        child.kill("SIGHUP");
+        await until(/reloaded mlp from /);
+        child.kill("SIGTERM");
+        await until(/stopped/);
+        assertEquals((await child.status).code, 0);
+      } catch (e) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already gone */ }
+        throw e;
+      } finally {
+        reader.releaseLock();
+        await child.stdout.cancel().catch(() => {});
+        await child.status;
+        await stderr;
+      }
+    });
+  },
+});
