@@ -160,9 +160,16 @@ export function rnnGrid(family: RecurrentFamily): Grid<RnnHyper> {
   ], (h) => rnnVariant(family, h));
 }
 
-/** The grid of `family`; with `recipe` "best" (cnn only), the best recipe's one-variant grid. */
-export function familyGrid(family: Family, recipe: Recipe = "grid"): Grid {
-  if (recipe === "best") return recipeGrid();
+/**
+ * The grid of `family`; with `recipe` "best" (cnn only), the one-variant grid of `recipeHyper`
+ * (default the best recipe).
+ */
+export function familyGrid(
+  family: Family,
+  recipe: Recipe = "grid",
+  recipeHyper?: RecipeHyper,
+): Grid {
+  if (recipe === "best") return recipeGrid(recipeHyper);
   if (family === "cnn1d") return cnn1dGrid();
   if (family === "transformer") return transformerGrid();
   return family === "cnn" ? cnnGrid() : rnnGrid(family);

@@ -90,6 +90,10 @@ export interface ExperimentOptions {
   threads: number | "auto";
   /** Test samples the reference checks (the first N), or null for the whole test split. */
   referenceSize: number | null;
+  /** `--recipe best`: filters per block instead of the recipe's 32-64-128 (null = the recipe's). */
+  recipeFilters: number[] | null;
+  /** `--recipe best`: convolutions per block instead of the recipe's 2 (null = the recipe's). */
+  recipeConvs: number | null;
   /** Text: SpatialDropout1D rate after the embedding (0 = none). */
   spatialDropout: number;
   /** Decoupled weight decay (Keras AdamW `weight_decay`), or null for Adam. */
@@ -158,6 +162,8 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
                            3 blocks × 2 conv 3×3 (32-64-128) + BatchNormalization, max pooling,
                            dropout, RandomFlip + RandomTranslation in the model; defaults then
                            ${BEST_RECIPE_EPOCHS} epochs, batch ${BEST_RECIPE_BATCH}, --lr-schedule cosine, no early stopping
+  --recipe-filters A,B,…   --recipe best: filters per block (default 32,64,128), one block each
+  --recipe-convs N         --recipe best: Conv2D + BatchNormalization pairs per block (default 2)
   --lr-schedule constant|cosine
                            Adam learning rate constant (default) or CosineDecay to 0 over all
                            steps (default for --recipe best)
@@ -208,6 +214,8 @@ const VALUE_FLAGS = new Set([
   "lr-schedule",
   "threads",
   "reference-size",
+  "recipe-filters",
+  "recipe-convs",
   "spatial-dropout",
   "weight-decay",
 ]);
@@ -342,6 +350,20 @@ export function list(flags: Raw, name: string): string[] {
   return items;
 }
 
+/**
+ * `--recipe-filters`: positive integers, one per block.
+ *
+ * @throws {UsageError} an item that is not an integer ≥ 1.
+ */
+function recipeFilters(flags: Raw): number[] {
+  return list(flags, "recipe-filters").map((item) => {
+    if (!/^[1-9]\d*$/.test(item)) {
+      throw new UsageError("--recipe-filters", "integers ≥ 1 separated by commas", `"${item}"`);
+    }
+    return Number(item);
+  });
+}
+
 /** True when the arguments ask for `--help`. */
 export function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");
@@ -386,6 +408,9 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
       "engine with --recipe best (TF.js has no RandomFlip / RandomTranslation layers)",
       '"tfjs"',
     );
+  }
+  for (const flag of ["recipe-filters", "recipe-convs"]) {
+    if (!best && flags.has(flag)) throw new UsageError(`--${flag}`, "--recipe best", "no recipe");
   }
   const epochs = int(
     flags,
@@ -514,6 +539,8 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     lrSchedule,
     threads,
     referenceSize: flags.has("reference-size") ? int(flags, "reference-size", 1) : null,
+    recipeFilters: flags.has("recipe-filters") ? recipeFilters(flags) : null,
+    recipeConvs: flags.has("recipe-convs") ? int(flags, "recipe-convs", 2) : null,
     spatialDropout,
     weightDecay,
   };

@@ -45,6 +45,23 @@ export const BEST_RECIPE: RecipeHyper = {
   translate: 0.1,
 };
 
+/**
+ * The best recipe with other block widths and/or convolutions per block (`--recipe-filters`,
+ * `--recipe-convs`, to fit a compute budget); block dropout stays 0.1 / 0.2 / 0.3 (0.1 more per
+ * block, at most 0.5).
+ */
+export function recipeWith(
+  overrides: { blockFilters?: number[] | null; convsPerBlock?: number | null } = {},
+): RecipeHyper {
+  const blockFilters = overrides.blockFilters ?? BEST_RECIPE.blockFilters;
+  return {
+    ...BEST_RECIPE,
+    blockFilters: [...blockFilters],
+    convsPerBlock: overrides.convsPerBlock ?? BEST_RECIPE.convsPerBlock,
+    blockDropout: blockFilters.map((_, b) => Math.min(0.5, Math.round(10 * 0.1 * (b + 1)) / 10)),
+  };
+}
+
 /** True when `hyper` is a recipe's (not a grid variant's). */
 export function isRecipe(hyper: unknown): hyper is RecipeHyper {
   return typeof hyper === "object" && hyper !== null &&

@@ -51,6 +51,24 @@ Deno.test("--recipe best: defaults, and what it refuses", () => {
   assert.equal(custom.lrSchedule, "constant");
   assert.deepEqual(custom.earlyStopping, { patience: 2, monitor: "val_loss" });
   assert.equal(custom.threads, 2);
+  // A smaller recipe for a tighter budget: other block widths and convolutions per block.
+  const small = parseExperimentArgs([
+    "cnn",
+    "--recipe",
+    "best",
+    "--recipe-filters",
+    "16,32,64,96",
+    "--recipe-convs",
+    "1",
+  ]);
+  const [smallVariant] = experimentGrid(small).variants;
+  assert.deepEqual(smallVariant.hyper, {
+    ...BEST_RECIPE,
+    blockFilters: [16, 32, 64, 96],
+    convsPerBlock: 1,
+    blockDropout: [0.1, 0.2, 0.3, 0.4],
+  });
+  assert.equal(smallVariant.id, "vgg4x1_f16-32-64-96_bn_aug");
   // The grid stays the default, with a constant rate and automatic threads.
   const grid = parseExperimentArgs(["cnn"]);
   assert.equal(grid.recipe, "grid");
@@ -66,6 +84,10 @@ Deno.test("--recipe best: defaults, and what it refuses", () => {
       [["cnn", "--lr-schedule", "linear"], "--lr-schedule"],
       [["cnn", "--threads", "0"], "--threads"],
       [["cnn", "--threads", "two"], "--threads"],
+      [["cnn", "--recipe-convs", "1"], "--recipe-convs"],
+      [["cnn", "--recipe", "best", "--recipe-filters", "16,0"], "--recipe-filters"],
+      [["cnn", "--recipe", "best", "--recipe-filters", "16,x"], "--recipe-filters"],
+      [["cnn", "--recipe", "best", "--recipe-convs", "0"], "--recipe-convs"],
     ] as const
   ) {
     assert.throws(

@@ -18,7 +18,7 @@ import {
   type Variant,
 } from "./grid.ts";
 import { cnnConfig, textConfig } from "./models.ts";
-import { isRecipe, recipeConfig } from "./recipe.ts";
+import { isRecipe, recipeConfig, recipeWith } from "./recipe.ts";
 import { type ExperimentOptions, type Family, isRecurrentFamily } from "./options.ts";
 import { predictProbs } from "./model_inputs.ts";
 import {
@@ -341,7 +341,8 @@ export function variantSummary(r: VariantResult): string {
 
 /** The grid this run trains. */
 export function experimentGrid(o: ExperimentOptions): Grid {
-  return selectGrid(familyGrid(o.family, o.recipe), o.studies, o.variants);
+  const recipe = recipeWith({ blockFilters: o.recipeFilters, convsPerBlock: o.recipeConvs });
+  return selectGrid(familyGrid(o.family, o.recipe, recipe), o.studies, o.variants);
 }
 
 /**
