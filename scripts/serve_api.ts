@@ -332,40 +332,48 @@ async function main(args: string[]): Promise<number> {
     console.error(`serve:api: ${e.message}`);
     return 2;
   }
-  let server: ApiServer;
-  try {
-    server = await serveApi({
-      models: flags.models,
-      preprocessing: flags.preprocessing,
-      watch: flags.watch,
-      host: flags.host,
-      port: flags.port,
-      limits: flags.limits,
-      onListen: (url) => {
-        for (const name of Object.keys(flags.models)) {
-          console.log(`serving ${name} at ${url}/v1/models/${name}:predict`);
-        }
-      },
-    });
-  } catch (e) {
-    console.error(`serve:api: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  }
+  // Signals are handled from the start: the URL is printed before serveApi returns, and a signal
+  // arriving in between must not take its default action (SIGHUP would end the process).
+  let server: ApiServer | undefined;
+  let stopSignal: string | undefined;
   const stop = (signal: string) => {
     console.log(`serve:api: ${signal}: draining in-flight requests`);
-    server.shutdown();
+    if (server) server.shutdown();
+    else stopSignal = signal;
   };
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const listeners: [Deno.Signal, () => void][] = signals.map((s) => [s, () => stop(s)]);
   if (Deno.build.os !== "windows") {
     listeners.push(["SIGHUP", () => {
       console.log("serve:api: SIGHUP: reloading every model file");
-      server.reload();
+      server?.reload();
     }]);
   }
   for (const [s, f] of listeners) Deno.addSignalListener(s, f);
-  await server.finished;
-  for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
+  try {
+    try {
+      server = await serveApi({
+        models: flags.models,
+        preprocessing: flags.preprocessing,
+        watch: flags.watch,
+        host: flags.host,
+        port: flags.port,
+        limits: flags.limits,
+        onListen: (url) => {
+          for (const name of Object.keys(flags.models)) {
+            console.log(`serving ${name} at ${url}/v1/models/${name}:predict`);
+          }
+        },
+      });
+    } catch (e) {
+      console.error(`serve:api: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+    if (stopSignal !== undefined) server.shutdown();
+    await server.finished;
+  } finally {
+    for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
+  }
   console.log("serve:api: stopped");
   return 0;
 }
