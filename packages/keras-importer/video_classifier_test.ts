@@ -4,7 +4,7 @@
  * on clips of a square moving left, moving right or standing still (the loss falls), then written
  * as `.keras` (the ConvLSTM2D's weights where Keras 3 keeps them: `cell/vars`), legacy `.h5`
  * (Keras 2 and 3 naming) and TF.js, each read back and predicting exactly what the trained model
- * predicts.
+ * predicts. A model TF.js itself saved (its weight names and config) loads and predicts as TF.js.
  */
 import assert from "node:assert/strict";
 import { unzipSync } from "fflate";
@@ -13,6 +13,9 @@ import { kerasArchiveBytes, loadModel, type ModelSource } from "./mod.ts";
 import { listHdf5 } from "./testing/helpers.ts";
 import { writeLegacyH5, writeTfjs } from "./testing/writers.ts";
 import { Rng } from "../engine/testing/random.ts";
+import { relativeError } from "../engine/testing/gradient_check.ts";
+import { tf, tfjsPredict, tfReady } from "../engine/testing/tfjs_reference.ts";
+import { tfjsSaved } from "./testing/tfjs_saved.ts";
 
 const FRAMES = 4, SIZE = 7, CLASSES = 3;
 
@@ -124,5 +127,39 @@ Deno.test("video classifier (ConvLSTM2D → BatchNormalization → MaxPooling3D 
     }
   } finally {
     model.dispose();
+  }
+});
+
+Deno.test("a ConvLSTM2D → MaxPooling3D → Flatten → Dense model saved by TF.js itself loads and predicts what TF.js predicts (≤ 1e-5 relative)", async () => {
+  await tfReady();
+  const rng = new Rng(1732);
+  const ref = tf.sequential();
+  ref.add(tf.layers.convLstm2d({
+    inputShape: [3, 6, 5, 2],
+    filters: 3,
+    kernelSize: [3, 2],
+    padding: "same",
+    returnSequences: true,
+    goBackwards: true,
+    recurrentInitializer: "glorotUniform",
+  }));
+  ref.add(tf.layers.maxPooling3d({ poolSize: [2, 2, 2], padding: "same" }));
+  ref.add(tf.layers.flatten());
+  ref.add(tf.layers.dense({ units: 2, activation: "softmax" }));
+  const { model, spec } = await loadModel(await tfjsSaved(ref));
+  assert.ok(model);
+  try {
+    const saved = spec.config.config as { layers: { class_name: string }[] };
+    assert.ok(saved.layers.some((l) => l.class_name === "ConvLSTM2D"));
+    for (const batch of [1, 3]) {
+      const shape = [batch, 3, 6, 5, 2];
+      const x = rng.floats(shape.reduce((a, b) => a * b, 1), -1, 1);
+      const got = model.predict(new Tensor(x, shape)).data as Float32Array;
+      const e = relativeError(got, tfjsPredict(ref, x, shape));
+      assert.ok(e <= 1e-5, `batch ${batch}: relative error ${e}`);
+    }
+  } finally {
+    model.dispose();
+    ref.dispose();
   }
 });
