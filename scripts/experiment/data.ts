@@ -115,6 +115,8 @@ export interface ImageDataOptions {
   quick: boolean;
   trainSize: number | null;
   seed: number;
+  /** Where decoded image folders are cached (default: the datasets package's, the repo's data/). */
+  cacheDir?: string;
 }
 
 function toSplit(s: ImageSplit, indices?: Int32Array): LabelledSplit {
@@ -138,7 +140,11 @@ export async function loadImageData(o: ImageDataOptions): Promise<ExperimentData
   if (o.dataset === "cifar10") {
     // The binary batches if a machine has them, else the JPEG re-encoding's zip.
     const dir = o.dataDir ?? sharedDir("cifar10") ?? sharedDir("cifar-10-jpeg");
-    const cifar = await loadCifar10({ seed: o.seed, ...(dir ? { dir } : {}) });
+    const cifar = await loadCifar10({
+      seed: o.seed,
+      ...(dir ? { dir } : {}),
+      ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+    });
     // The JPEG re-encoding lists images class by class, so a prefix (--quick, --train-size,
     // --reference-size) would hold one class: validation and test (whose scores do not depend on
     // the order) come in a seeded random order, and a smaller training set is a seeded random

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { encode as encodePng } from "@cwasm/lodepng";
+import { CIFAR10_LABEL_NAMES } from "@scratchnet/datasets";
+import { type LabelledSplit, loadImageData } from "./data.ts";
+
+/** A 32×32 PNG whose red channel is `label · 20` and green channel `index`. */
+function png(label: number, index: number): Uint8Array {
+  const data = new Uint8Array(32 * 32 * 4);
+  for (let p = 0; p < 1024; p++) data.set([label * 20, index, 7, 255], p * 4);
+  return encodePng({ width: 32, height: 32, data });
+}
+
+/** Labels of a split, after checking each image's red channel encodes its label. */
+function checkedLabels(split: LabelledSplit): number[] {
+  const per = 32 * 32 * 3;
+  return Array.from(split.y, (label, i) => {
+    assert.equal(Math.round(split.x.data[i * per] * 255), label * 20, `sample ${i}`);
+    return label;
+  });
+}
+
+const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
+
+Deno.test("cifar10 from the class-folder layout: prefixes are not one class", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "experiment_data_test_" });
+  try {
+    const perClass = { train: 5, test: 3 };
+    for (const [label, name] of CIFAR10_LABEL_NAMES.entries()) {
+      for (const split of ["train", "test"] as const) {
+        const folder = join(dir, "cifar-10-jpeg", split, name);
+        await Deno.mkdir(folder, { recursive: true });
+        for (let i = 0; i < perClass[split]; i++) {
+          await Deno.writeFile(join(folder, `${String(i).padStart(4, "0")}.png`), png(label, i));
+        }
+      }
+    }
+    const load = (trainSize: number | null) =>
+      loadImageData({
+        dataset: "cifar10",
+        dataDir: dir,
+        quick: false,
+        trainSize,
+        seed: 3,
+        cacheDir: join(dir, "cache"),
+      });
+    const data = await load(12);
+    assert.match(data.source, /^CIFAR-10 \(JPEG re-encoding\), /);
+    // Test and validation: every image once, labels matching pixels, not in class order.
+    const test = checkedLabels(data.test);
+    assert.deepEqual(sorted(test), CIFAR10_LABEL_NAMES.flatMap((_, c) => [c, c, c]));
+    assert.notDeepEqual(test, sorted(test));
+    const validation = checkedLabels(data.validation);
+    assert.deepEqual(sorted(validation), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.notDeepEqual(validation, sorted(validation));
+    // A smaller training set is a random subset: more classes than a 12-image prefix (3) holds.
+    const train = checkedLabels(data.train);
+    assert.equal(train.length, 12);
+    assert.ok(new Set(train).size > 3, `classes ${train}`);
+    // The whole training split keeps the loader's order (class by class).
+    const whole = checkedLabels((await load(null)).train);
+    assert.equal(whole.length, 40);
+    assert.deepEqual(whole, sorted(whole));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
