@@ -57,7 +57,9 @@ export {
 export { defineLayer, type LayerClass } from "./src/layer_class.ts";
 // ONNX export: the builder a layer class's `onnx` hook writes to (packages/onnx implements it).
 export {
+  innerContext,
   type OnnxAttribute,
+  type OnnxCall,
   type OnnxElementType,
   OnnxExportError,
   type OnnxLayerContext,

@@ -17,6 +17,7 @@
  */
 import { type Activation, ActivationCode } from "./activations.ts";
 import { EngineError } from "./errors.ts";
+import type { Layer } from "./layer.ts";
 import type { Shape } from "./tensor.ts";
 
 /** An ONNX node attribute, typed as ONNX types it (a JS number alone cannot say int or float). */
@@ -84,6 +85,19 @@ export interface OnnxLayerContext {
   setOutputMask(name: string | null): void;
   /** Throws the {@link OnnxExportError} for this layer. */
   refuse(reason: string): never;
+  /**
+   * Writes another layer's nodes for `call` with that layer's own class hook (a wrapper's inner
+   * layer); throws {@link OnnxExportError} naming it when its class has no ONNX form.
+   */
+  emitLayer(layer: Layer, call: OnnxCall): void;
+}
+
+/** One call's tensor names and static shapes (without batch), for {@link innerContext}. */
+export interface OnnxCall {
+  inputs: readonly string[];
+  inputShapes: readonly Shape[];
+  output: string;
+  outputShape: Shape;
 }
 
 /** The ONNX hook of a layer class: writes the nodes computing `ctx.output` from `ctx.inputs`. */
@@ -308,15 +322,7 @@ export function emitConv(ctx: OnnxLayerContext, conv: OnnxConv): void {
  * A context for writing another layer's nodes inside this call (a wrapper running an inner layer):
  * same graph and names, other inputs and output; masks stay with the outer call.
  */
-export function innerContext(
-  ctx: OnnxLayerContext,
-  call: {
-    inputs: readonly string[];
-    inputShapes: readonly Shape[];
-    output: string;
-    outputShape: Shape;
-  },
-): OnnxLayerContext {
+export function innerContext(ctx: OnnxLayerContext, call: OnnxCall): OnnxLayerContext {
   return {
     opset: ctx.opset,
     inputs: call.inputs,
@@ -331,6 +337,7 @@ export function innerContext(
     fresh: (hint) => ctx.fresh(hint),
     setOutputMask: () => {},
     refuse: (reason) => ctx.refuse(reason),
+    emitLayer: (layer, inner) => ctx.emitLayer(layer, inner),
   };
 }
 

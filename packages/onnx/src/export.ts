@@ -11,6 +11,7 @@
  */
 import {
   type DeviceTensor,
+  innerContext,
   type Layer,
   LAYER_CLASSES,
   layerClass,
@@ -184,6 +185,13 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
         outputMask = name;
       },
       refuse,
+      emitLayer(inner, call) {
+        const innerHook = layerClass(inner.className)?.onnx;
+        if (!innerHook) {
+          throw new OnnxExportError(inner.name, inner.className, "the class has no ONNX form yet");
+        }
+        innerHook(inner, innerContext(this, call));
+      },
     };
     hook(layer, ctx);
     names[node.id] = output;

@@ -275,10 +275,13 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
       weights: {},
     }, { initialize: { seed: 1 } });
   const transposed = build([
-    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 4] } },
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 6, 6, 2] } },
     {
       class_name: "TimeDistributed",
-      config: { name: "td", layer: { class_name: "Dense", config: { name: "d", units: 2 } } },
+      config: {
+        name: "td",
+        layer: { class_name: "CenterCrop", config: { name: "crop", height: 4, width: 4 } },
+      },
     },
   ]);
   const normalized = build([
@@ -289,7 +292,7 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
     e instanceof OnnxExportError && e.layerName === name && e.className === className &&
     e.message.includes(`"${name}" (${className})`) && why.test(e.message);
   try {
-    assert.throws(() => exportOnnx(transposed), refused("td", "TimeDistributed", /no ONNX form/));
+    assert.throws(() => exportOnnx(transposed), refused("crop", "CenterCrop", /no ONNX form/));
     // LayerNormalization's operator exists from opset 17 on.
     assert.throws(
       () => exportOnnx(normalized, { opset: 16 }),
@@ -439,7 +442,7 @@ Deno.test("packages/onnx README names every exported layer class and every class
   const expanded = exported.replace(/(\w+)1D\/2D/g, "$11D $12D");
   const named = (c: string) => new RegExp(`\\b${c}\\b`).test(expanded);
   const yes = new Set(exportableLayerClasses());
-  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("TimeDistributed"));
+  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("CenterCrop"));
   for (const c of yes) assert.ok(named(c), `README does not list exported ${c}`);
   for (const c of LAYER_CLASSES.map((d) => d.className).filter((c) => !yes.has(c))) {
     assert.ok(notYet.includes(c), `README's "Not yet" does not name ${c}`);
@@ -486,4 +489,24 @@ Deno.test("ONNX export: 3-D poolings (max, average same, global with keepdims)",
   ];
   const spec = { config: { class_name: "Sequential", config: { name: "v", layers } }, weights: {} };
   await assertInitialized(spec, [x], 62);
+});
+
+Deno.test("ONNX export: TimeDistributed (Conv2D and pooling per frame, Dense per step)", async () => {
+  const td = (name: string, layer: Record<string, unknown>) => ({
+    class_name: "TimeDistributed",
+    config: { name, layer },
+  });
+  const layers = [
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4, 7, 7, 2] } },
+    td("frames_conv", {
+      class_name: "Conv2D",
+      config: { name: "conv", filters: 3, kernel_size: 3, activation: "relu" },
+    }),
+    td("frames_pool", { class_name: "GlobalAveragePooling2D", config: { name: "gap" } }),
+    td("steps_dense", { class_name: "Dense", config: { name: "d", units: 5, activation: "tanh" } }),
+    { class_name: "LSTM", config: { name: "lstm", units: 4 } },
+  ];
+  const spec = { config: { class_name: "Sequential", config: { name: "v", layers } }, weights: {} };
+  const x = new Tensor(new Rng(71).floats(2 * 4 * 7 * 7 * 2, -1, 1), [2, 4, 7, 7, 2]);
+  await assertInitialized(spec, [x], 72);
 });

@@ -17,6 +17,7 @@ import type { WasmHeap } from "../wasm/heap.ts";
 // The inner layer's training behaviour is looked up in the class list at run time (a cycle
 // through `mod.ts`, safe because nothing here reads it while the modules are evaluated).
 import { LAYER_CLASSES } from "./mod.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * Keras `TimeDistributed(layer)`: the wrapped layer applied to every timestep of a
@@ -275,9 +276,32 @@ const TIME_DISTRIBUTED_TRAINING: LayerTraining<TimeDistributed> = {
   afterUpdate: (layer) => innerTraining(layer).afterUpdate?.(layer.inner),
 };
 
+/**
+ * TimeDistributed in ONNX: the timesteps folded into the batch (Reshape to `[N·T, …]`), the inner
+ * layer's own nodes, the timesteps unfolded again; needs static timesteps and step shape.
+ */
+function timeDistributedOnnx(layer: TimeDistributed, ctx: OnnxLayerContext): void {
+  const [time, ...step] = ctx.inputShapes[0];
+  const [, ...stepOut] = ctx.outputShape;
+  if (time === null || [...step, ...stepOut].some((d) => d === null)) {
+    ctx.refuse("unknown timesteps or step dimensions (the fold needs static shapes)");
+  }
+  const folded = ctx.fresh("steps_as_batch"), inner = ctx.fresh("inner_out");
+  ctx.node("Reshape", [ctx.inputs[0], ctx.int64s("shape", [-1, ...step as number[]])], [folded]);
+  ctx.emitLayer(layer.inner, {
+    inputs: [folded],
+    inputShapes: [step],
+    output: inner,
+    outputShape: stepOut,
+  });
+  const unfold = ctx.int64s("shape", [-1, time, ...stepOut as number[]]);
+  ctx.node("Reshape", [inner, unfold], [ctx.output]);
+}
+
 /** The `TimeDistributed` layer class (see `layer_class.ts`). */
 export const TIME_DISTRIBUTED: LayerClass<TimeDistributed> = defineLayer({
   className: "TimeDistributed",
   create: (config, options) => new TimeDistributed(config, options),
   training: TIME_DISTRIBUTED_TRAINING,
+  onnx: timeDistributedOnnx,
 });
