@@ -17,6 +17,7 @@ import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } fro
 import type { BackwardArgs, LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { channelsFirst, type OnnxLayerContext, onnxPadding } from "../onnx_emit.ts";
+import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /**
  * The geometry arguments of `pool2d` / `maxPool2dTrain` / `pool2dBackward`: batch, h, w, c,
@@ -122,13 +123,46 @@ export abstract class Pooling3D extends Layer {
     const mid = ctx.heap.alloc(st.middleFloats * 4);
     const avg = this.isAverage ? 1 : 0;
     try {
-      ctx.kernels.pool2d(x.ptr, mid, ...st.frames, avg);
-      ctx.kernels.pool2d(mid, y.ptr, ...st.depth, avg);
+      runStage(ctx, x.ptr, mid, st.frames, avg);
+      runStage(ctx, mid, y.ptr, st.depth, avg);
     } finally {
       ctx.heap.free(mid);
     }
     return y;
   }
+}
+
+/**
+ * One `pool2d` stage from `src` to `dst`: with kernel threads on, one range of its images per
+ * thread (memory-bound: counted as ~8 units of work per input value, as Pooling2D).
+ */
+function runStage(
+  ctx: CallContext,
+  src: number,
+  dst: number,
+  g: Pool2dGeometry,
+  avg: number,
+): void {
+  const [images, h, w, c, outH, outW, ...window] = g;
+  const ranges = parallelRanges(ctx.kernels, images, 8 * images * h * w * c);
+  runJobs(
+    ctx.kernels,
+    ranges.map(([i0, n]) =>
+      job(
+        "pool2d",
+        src + i0 * h * w * c * 4,
+        dst + i0 * outH * outW * c * 4,
+        n,
+        h,
+        w,
+        c,
+        outH,
+        outW,
+        ...window as [number, number, number, number, number, number],
+        avg,
+      )
+    ),
+  );
 }
 
 /** What max pooling's training forward leaves: the argmax of each stage. */
