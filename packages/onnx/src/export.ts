@@ -132,6 +132,8 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
   const reserved = new Set(outputName.values());
   for (const name of reserved) used.add(name);
   const calls = new Map<object, number>();
+  // A shared layer's calls hand over the same weight arrays: one initializer each.
+  const written = new WeakMap<object, Map<string, string>>();
 
   for (const node of graph.nodes) {
     if (node.inputIndex >= 0) continue;
@@ -173,8 +175,16 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
         });
       },
       initializer(hint: string, data: OnnxTensorData, dims: readonly number[]) {
+        const array = "float32" in data ? data.float32 : "int32" in data ? data.int32 : null;
+        const key = dims.join(",");
+        const seen = array ? written.get(array)?.get(key) : undefined;
+        if (seen) return seen;
         const name = unique(`${prefix}/${hint}`);
         initializers.push({ name, data, dims });
+        if (array) {
+          if (!written.has(array)) written.set(array, new Map());
+          written.get(array)!.set(key, name);
+        }
         return name;
       },
       int64s(hint: string, values: readonly number[]) {

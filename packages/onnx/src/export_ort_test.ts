@@ -18,7 +18,13 @@ import {
   type WeightTensor,
 } from "@scratchnet/engine";
 import { randomIdBatch, seedsCnnSpec, seedsTextSpec } from "../../engine/testing/seeds_models.ts";
-import { randomizeWeights, residualCnn, specFromTfjs } from "../../engine/testing/tfjs_graphs.ts";
+import {
+  randomizeWeights,
+  residualCnn,
+  sharedDense,
+  specFromTfjs,
+  twoInTwoOut,
+} from "../../engine/testing/tfjs_graphs.ts";
 import { tf, tfReady } from "../../engine/testing/tfjs_reference.ts";
 import { maxAbsDiff, Rng } from "../../engine/testing/random.ts";
 import { collectGraph, exportableLayerClasses, exportOnnx } from "../mod.ts";
@@ -509,4 +515,36 @@ Deno.test("ONNX export: TimeDistributed (Conv2D and pooling per frame, Dense per
   const spec = { config: { class_name: "Sequential", config: { name: "v", layers } }, weights: {} };
   const x = new Tensor(new Rng(71).floats(2 * 4 * 7 * 7 * 2, -1, 1), [2, 4, 7, 7, 2]);
   await assertInitialized(spec, [x], 72);
+});
+
+Deno.test("ONNX export: several inputs and outputs, and a shared layer written once", async () => {
+  await tfReady();
+  const rng = new Rng(81);
+  const two = twoInTwoOut(3);
+  const twoSpec = specFromTfjs(two);
+  two.dispose();
+  const xs = [
+    new Tensor(rng.floats(4 * 6, -1, 1), [4, 6]),
+    new Tensor(rng.floats(4 * 4, -1, 1), [4, 4]),
+  ];
+  await assertSameAsEngine(twoSpec, xs);
+  const shared = sharedDense(4);
+  const sharedSpec = specFromTfjs(shared);
+  shared.dispose();
+  const pair = [
+    new Tensor(rng.floats(3 * 6, -1, 1), [3, 6]),
+    new Tensor(rng.floats(3 * 6, -1, 1), [3, 6]),
+  ];
+  await assertSameAsEngine(sharedSpec, pair);
+  const model = buildModel(sharedSpec);
+  try {
+    const graph = collectGraph(model);
+    assert.deepEqual(graph.inputs.map((v) => v.name), ["left", "right"]);
+    // "shared" is called twice but its kernel and bias are written once.
+    const sharedWeights = graph.initializers.filter((t) => t.name.startsWith("shared"));
+    assert.equal(sharedWeights.length, 2);
+    assert.equal(graph.nodes.filter((n) => n.opType === "MatMul").length, 5);
+  } finally {
+    model.dispose();
+  }
 });
