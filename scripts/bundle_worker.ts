@@ -65,7 +65,7 @@ export interface WorkerBundleOptions {
   port?: number;
   /** Handler limits baked into the entries. */
   limits?: Pick<HandlerOptions, "maxBodyBytes" | "maxInstances" | "deadlineMs">;
-  /** Minify `serving.js` (default true). */
+  /** Minify `serving.js`'s whitespace and syntax (default true; identifiers are kept). */
   minify?: boolean;
 }
 
@@ -306,8 +306,13 @@ export async function bundleWorker(
       format: "esm",
       platform: "browser",
       target: "es2022",
-      minify: options.minify ?? true,
-      keepNames: true,
+      // Whitespace and syntax only: with identifiers kept, class names (errors name themselves
+      // with new.target.name) survive without esbuild's keepNames, whose __name() wrappers made
+      // the engine about 6× slower (measured: a batch of 8 CNN images 25–70 ms against 4–7 ms).
+      minifyWhitespace: options.minify ?? true,
+      minifySyntax: options.minify ?? true,
+      minifyIdentifiers: false,
+      keepNames: false,
       legalComments: "none",
       write: false,
       logLevel: "silent",
