@@ -376,6 +376,69 @@ export async function runExperiment(
     );
   }
   const variants: VariantResult[] = [];
+  // The results so far: written after every variant, so a run stopped early (or killed at a
+  // deadline) still leaves the report of the variants it finished.
+  const collect = (): ExperimentResults => {
+    const scored = variants.filter((r) => r.engine);
+    const best = scored.length
+      ? scored.reduce((a, b) => (variantScore(b)! > variantScore(a)! ? b : a))
+      : null;
+    return {
+      schemaVersion: RESULTS_SCHEMA_VERSION,
+      family: o.family,
+      dataset: {
+        name: data.name,
+        labelNames: data.labelNames,
+        inputShape: data.inputShape,
+        train: data.train.y.length,
+        validation: data.validation.y.length,
+        test: data.test.y.length,
+        source: data.source,
+        ...(data.vectorizer ? { vocabularySize: data.vectorizer.vocabularySize() } : {}),
+      },
+      settings: {
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        optimizer: "adam",
+        learningRate: o.learningRate,
+        lrSchedule: o.lrSchedule,
+        threads: o.threads,
+        loss: "sparse_categorical_crossentropy",
+        clipnorm: o.clipnorm,
+        reduceLrOnPlateau: o.reduceLrOnPlateau,
+        earlyStopping: o.earlyStopping ? { ...o.earlyStopping, restoreBestWeights: true } : null,
+        seed: o.seed,
+        repeats: o.repeats,
+        trainer: o.trainer,
+        reference: o.reference,
+        quick: o.quick,
+        trainSize: o.trainSize,
+        dropout: o.dropout,
+        weightDecay: o.weightDecay,
+        ...(o.family === "cnn"
+          ? { conv: o.conv, recipe: o.recipe, referenceSize: o.referenceSize }
+          : {
+            ...(isRecurrentFamily(o.family) ? { recurrentInit: o.recurrentInit } : {}),
+            spatialDropout: o.spatialDropout,
+            sequenceLength: o.sequenceLength,
+            maxTokens: o.maxTokens,
+            embeddingDim: o.embeddingDim,
+          }),
+      },
+      environment: {
+        deno: Deno.version.deno,
+        v8: Deno.version.v8,
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+        cpus: navigator.hardwareConcurrency ?? 0,
+        startedAt: started.toISOString(),
+      },
+      studies: grid.studies,
+      variants,
+      best: best ? { id: best.id, macroF1: variantScore(best)! } : null,
+      wallClockSeconds: (performance.now() - t0) / 1000,
+    };
+  };
   for (const [i, v] of grid.variants.entries()) {
     progress.variantStart(i, grid.variants.length, v.id, v.label);
     let r: VariantResult;
@@ -401,66 +464,9 @@ export async function runExperiment(
     }
     variants.push(r);
     progress.variantEnd(i, grid.variants.length, v.id, variantSummary(r));
+    if (i < grid.variants.length - 1) await writeReport(o.out, collect());
   }
-  const scored = variants.filter((r) => r.engine);
-  const best = scored.length
-    ? scored.reduce((a, b) => (variantScore(b)! > variantScore(a)! ? b : a))
-    : null;
-  const results: ExperimentResults = {
-    schemaVersion: RESULTS_SCHEMA_VERSION,
-    family: o.family,
-    dataset: {
-      name: data.name,
-      labelNames: data.labelNames,
-      inputShape: data.inputShape,
-      train: data.train.y.length,
-      validation: data.validation.y.length,
-      test: data.test.y.length,
-      source: data.source,
-      ...(data.vectorizer ? { vocabularySize: data.vectorizer.vocabularySize() } : {}),
-    },
-    settings: {
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      optimizer: "adam",
-      learningRate: o.learningRate,
-      lrSchedule: o.lrSchedule,
-      threads: o.threads,
-      loss: "sparse_categorical_crossentropy",
-      clipnorm: o.clipnorm,
-      reduceLrOnPlateau: o.reduceLrOnPlateau,
-      earlyStopping: o.earlyStopping ? { ...o.earlyStopping, restoreBestWeights: true } : null,
-      seed: o.seed,
-      repeats: o.repeats,
-      trainer: o.trainer,
-      reference: o.reference,
-      quick: o.quick,
-      trainSize: o.trainSize,
-      dropout: o.dropout,
-      weightDecay: o.weightDecay,
-      ...(o.family === "cnn"
-        ? { conv: o.conv, recipe: o.recipe, referenceSize: o.referenceSize }
-        : {
-          ...(isRecurrentFamily(o.family) ? { recurrentInit: o.recurrentInit } : {}),
-          spatialDropout: o.spatialDropout,
-          sequenceLength: o.sequenceLength,
-          maxTokens: o.maxTokens,
-          embeddingDim: o.embeddingDim,
-        }),
-    },
-    environment: {
-      deno: Deno.version.deno,
-      v8: Deno.version.v8,
-      os: Deno.build.os,
-      arch: Deno.build.arch,
-      cpus: navigator.hardwareConcurrency ?? 0,
-      startedAt: started.toISOString(),
-    },
-    studies: grid.studies,
-    variants,
-    best: best ? { id: best.id, macroF1: variantScore(best)! } : null,
-    wallClockSeconds: (performance.now() - t0) / 1000,
-  };
+  const results = collect();
   await writeReport(o.out, results);
   return results;
 }
