@@ -18,6 +18,15 @@ import { activateScalar, activateV, LINEAR, RELU } from "./activations";
 /** Bytes of B a column panel may span (about half of a 1 MiB L2). */
 const GEMM_PANEL_BYTES: usize = 512 << 10;
 
+/**
+ * k steps a register accumulator sums before its partial sum is added to C (or to an outer
+ * accumulator): a float32 sum of K terms in one chain has an error growing with K, blocks of
+ * KC keep it near KC + K/KC terms' worth, as BLAS's kc blocking does (a 7,200-wide Dense after
+ * Flatten otherwise sums 1,800–7,200 terms per chain). It also bounds the B block a row block
+ * streams over.
+ */
+const GEMM_KC: i32 = 256;
+
 /** Rows of the main register tile of this build. */
 export const GEMM_MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
 
@@ -547,30 +556,39 @@ function narrowRow8(
   alpha: f32,
   accumulate: i32,
 ): void {
-  let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x02 = f32x4.splat(0), x03 = f32x4.splat(0);
-  let x10 = f32x4.splat(0), x11 = f32x4.splat(0), x12 = f32x4.splat(0), x13 = f32x4.splat(0);
+  // r0 / r1 sum the GEMM_KC-step blocks' partial sums (see GEMM_KC).
+  let r0 = f32x4.splat(0), r1 = f32x4.splat(0);
   const two = cols > 4;
   let bp = b;
   let off: usize = 0;
   const last = <usize> (k - 1) << 2; // the final step runs after the loops
-  for (; off + 12 < last; off += 16) {
-    let v = v128.load32_splat(a0 + off);
-    x00 = madd(x00, v, v128.load(bp));
-    if (two) x10 = madd(x10, v, v128.load(bp, 16));
-    bp += sb;
-    v = v128.load32_splat(a0 + off + 4);
-    x01 = madd(x01, v, v128.load(bp));
-    if (two) x11 = madd(x11, v, v128.load(bp, 16));
-    bp += sb;
-    v = v128.load32_splat(a0 + off + 8);
-    x02 = madd(x02, v, v128.load(bp));
-    if (two) x12 = madd(x12, v, v128.load(bp, 16));
-    bp += sb;
-    v = v128.load32_splat(a0 + off + 12);
-    x03 = madd(x03, v, v128.load(bp));
-    if (two) x13 = madd(x13, v, v128.load(bp, 16));
-    bp += sb;
+  const blockBytes = <usize> GEMM_KC << 2;
+  while (off + 12 < last) {
+    let x00 = f32x4.splat(0), x01 = f32x4.splat(0), x02 = f32x4.splat(0), x03 = f32x4.splat(0);
+    let x10 = f32x4.splat(0), x11 = f32x4.splat(0), x12 = f32x4.splat(0), x13 = f32x4.splat(0);
+    const end = min(last, off + blockBytes);
+    for (; off + 12 < end; off += 16) {
+      let v = v128.load32_splat(a0 + off);
+      x00 = madd(x00, v, v128.load(bp));
+      if (two) x10 = madd(x10, v, v128.load(bp, 16));
+      bp += sb;
+      v = v128.load32_splat(a0 + off + 4);
+      x01 = madd(x01, v, v128.load(bp));
+      if (two) x11 = madd(x11, v, v128.load(bp, 16));
+      bp += sb;
+      v = v128.load32_splat(a0 + off + 8);
+      x02 = madd(x02, v, v128.load(bp));
+      if (two) x12 = madd(x12, v, v128.load(bp, 16));
+      bp += sb;
+      v = v128.load32_splat(a0 + off + 12);
+      x03 = madd(x03, v, v128.load(bp));
+      if (two) x13 = madd(x13, v, v128.load(bp, 16));
+      bp += sb;
+    }
+    r0 = f32x4.add(r0, f32x4.add(f32x4.add(x00, x01), f32x4.add(x02, x03)));
+    if (two) r1 = f32x4.add(r1, f32x4.add(f32x4.add(x10, x11), f32x4.add(x12, x13)));
   }
+  let x00 = f32x4.splat(0), x10 = f32x4.splat(0);
   for (; off < last; off += 4) {
     const v = v128.load32_splat(a0 + off);
     x00 = madd(x00, v, v128.load(bp));
@@ -581,12 +599,8 @@ function narrowRow8(
   const v = v128.load32_splat(a0 + last);
   x00 = madd(x00, v, loadLanes(bp, min(cols, 4)));
   if (two) x10 = madd(x10, v, loadLanes(bp + 16, cols - 4));
-  const r0 = f32x4.add(f32x4.add(x00, x01), f32x4.add(x02, x03));
-  storeLanes(c, r0, min(cols, 4), bias, j, act, alpha, accumulate);
-  if (two) {
-    const r1 = f32x4.add(f32x4.add(x10, x11), f32x4.add(x12, x13));
-    storeLanes(c + 16, r1, cols - 4, bias, j + 4, act, alpha, accumulate);
-  }
+  storeLanes(c, f32x4.add(r0, x00), min(cols, 4), bias, j, act, alpha, accumulate);
+  if (two) storeLanes(c + 16, f32x4.add(r1, x10), cols - 4, bias, j + 4, act, alpha, accumulate);
 }
 
 /** The first `count` (1..4) floats at p, zeros after. */
@@ -696,18 +710,25 @@ export function gemmStrided(
   for (let j0 = 0; j0 < n; j0 += panel) {
     const nj = min(panel, n - j0);
     const o = <usize> j0 << 2;
-    const bj = b + o;
     const cj = c + o;
     const biasj = bias ? bias + o : 0;
-    let i = 0;
-    while (i < m) {
-      const rows = nextRowBlock(m - i);
-      const a0 = a + <usize> i * sa;
-      gemmRowBlock(
-        rows, a0, a0 + sa, a0 + 2 * sa, a0 + 3 * sa, a0 + 4 * sa, a0 + 5 * sa, k, 1, 0, bj, sb,
-        cj + <usize> i * sc, sc, nj, biasj, act, alpha, accumulate,
-      );
-      i += rows;
+    // k in blocks of GEMM_KC: each block's sum is added to C, bias and activation come with the
+    // last (k = 0 still runs once: C = act(bias)).
+    for (let k0 = 0; k0 == 0 || k0 < k; k0 += GEMM_KC) {
+      const kb = min(GEMM_KC, k - k0);
+      const final = k0 + kb >= k;
+      const bj = b + <usize> k0 * sb + o;
+      let i = 0;
+      while (i < m) {
+        const rows = nextRowBlock(m - i);
+        const a0 = a + <usize> i * sa + (<usize> k0 << 2);
+        gemmRowBlock(
+          rows, a0, a0 + sa, a0 + 2 * sa, a0 + 3 * sa, a0 + 4 * sa, a0 + 5 * sa, kb, 1, 0, bj, sb,
+          cj + <usize> i * sc, sc, nj, final ? biasj : 0, final ? act : LINEAR, alpha,
+          k0 > 0 ? 1 : accumulate,
+        );
+        i += rows;
+      }
     }
   }
 }
