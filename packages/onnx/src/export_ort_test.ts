@@ -548,3 +548,169 @@ Deno.test("ONNX export: several inputs and outputs, and a shared layer written o
     model.dispose();
   }
 });
+
+/** A Keras 3 tensor reference to `[layer, 0, 0]`. */
+const kerasTensor = (layer: string) => ({
+  class_name: "__keras_tensor__",
+  config: { shape: null, dtype: "float32", keras_history: [layer, 0, 0] },
+});
+
+/** A Keras 3 Functional config from layers with their call's args and kwargs. */
+function functional(
+  layers: {
+    class_name: string;
+    config: Record<string, unknown>;
+    args?: unknown[];
+    kwargs?: Record<string, unknown>;
+  }[],
+  inputs: string[],
+  output: string,
+): ModelSpec["config"] {
+  return {
+    class_name: "Functional",
+    config: {
+      name: "attention",
+      layers: layers.map((l) => ({
+        class_name: l.class_name,
+        name: l.config.name,
+        config: l.config,
+        inbound_nodes: l.class_name === "InputLayer"
+          ? []
+          : [{ args: l.args ?? [], kwargs: l.kwargs ?? {} }],
+      })),
+      input_layers: inputs.map((n) => [n, 0, 0]),
+      output_layers: [[output, 0, 0]],
+    },
+  };
+}
+
+Deno.test("ONNX export: MultiHeadAttention (key, Embedding masks, attention_mask, causal) and a Transformer block", async () => {
+  const rng = new Rng(91);
+  const b = 3;
+  const ids = (length: number) => {
+    const data = new Int32Array(b * length);
+    for (let i = 0; i < b; i++) {
+      const n = 1 + (i * 2) % length;
+      for (let t = 0; t < n; t++) data[i * length + t] = 1 + rng.int(0, 6);
+    }
+    return new Tensor(data, [b, length]);
+  };
+  for (const causal of [false, true]) {
+    const layers = [
+      {
+        class_name: "InputLayer",
+        config: { name: "q_ids", batch_shape: [null, 4], dtype: "int32" },
+      },
+      {
+        class_name: "InputLayer",
+        config: { name: "v_ids", batch_shape: [null, 5], dtype: "int32" },
+      },
+      { class_name: "InputLayer", config: { name: "k_in", batch_shape: [null, 5, 3] } },
+      { class_name: "InputLayer", config: { name: "am", batch_shape: [null, 4, 5] } },
+      {
+        class_name: "Embedding",
+        config: { name: "qe", input_dim: 7, output_dim: 6, mask_zero: true },
+        args: [kerasTensor("q_ids")],
+      },
+      {
+        class_name: "Embedding",
+        config: { name: "ve", input_dim: 7, output_dim: 5, mask_zero: true },
+        args: [kerasTensor("v_ids")],
+      },
+      {
+        class_name: "MultiHeadAttention",
+        config: { name: "mha", num_heads: 3, key_dim: 2, value_dim: 3, output_shape: 4 },
+        args: [kerasTensor("qe"), kerasTensor("ve")],
+        kwargs: {
+          key: kerasTensor("k_in"),
+          attention_mask: kerasTensor("am"),
+          use_causal_mask: causal,
+        },
+      },
+    ];
+    const spec = {
+      config: functional(layers, ["q_ids", "v_ids", "k_in", "am"], "mha"),
+      weights: {},
+    };
+    const am = new Tensor(Float32Array.from({ length: b * 20 }, () => rng.int(0, 4) ? 1 : 0), [
+      b,
+      4,
+      5,
+    ]);
+    const xs = [ids(4), ids(5), new Tensor(rng.floats(b * 15, -1, 1), [b, 5, 3]), am];
+    await assertInitialized(spec, xs, 92);
+  }
+  // Self-attention block: MHA(x, x) + x → LayerNormalization → Dense FFN, masked average.
+  const block = [
+    { class_name: "InputLayer", config: { name: "ids", batch_shape: [null, 6], dtype: "int32" } },
+    {
+      class_name: "Embedding",
+      config: { name: "emb", input_dim: 9, output_dim: 8, mask_zero: true },
+      args: [kerasTensor("ids")],
+    },
+    {
+      class_name: "MultiHeadAttention",
+      config: { name: "self", num_heads: 2, key_dim: 4 },
+      args: [kerasTensor("emb"), kerasTensor("emb")],
+    },
+    {
+      class_name: "Add",
+      config: { name: "residual" },
+      args: [[kerasTensor("emb"), kerasTensor("self")]],
+    },
+    { class_name: "LayerNormalization", config: { name: "norm" }, args: [kerasTensor("residual")] },
+    {
+      class_name: "Dense",
+      config: { name: "ffn", units: 8, activation: "gelu" },
+      args: [kerasTensor("norm")],
+    },
+    { class_name: "GlobalAveragePooling1D", config: { name: "pool" }, args: [kerasTensor("ffn")] },
+  ];
+  await assertInitialized(
+    { config: functional(block, ["ids"], "pool"), weights: {} },
+    [ids(6)],
+    93,
+  );
+});
+
+Deno.test("ONNX export: masks through merges (Concatenate and Add of masked branches)", async () => {
+  const rng = new Rng(95);
+  const data = new Int32Array(4 * 7);
+  [7, 5, 2, 1].forEach((n, i) => {
+    for (let t = 0; t < n; t++) data[i * 7 + t] = 1 + rng.int(0, 8);
+  });
+  const branch = (name: string) => ({
+    class_name: "GRU",
+    config: { name, units: 3, return_sequences: true },
+    args: [kerasTensor("emb")],
+  });
+  const layers = [
+    { class_name: "InputLayer", config: { name: "ids", batch_shape: [null, 7], dtype: "int32" } },
+    {
+      class_name: "Embedding",
+      config: { name: "emb", input_dim: 9, output_dim: 4, mask_zero: true },
+      args: [kerasTensor("ids")],
+    },
+    branch("left"),
+    branch("right"),
+    {
+      class_name: "Concatenate",
+      config: { name: "cat" },
+      args: [[kerasTensor("left"), kerasTensor("right")]],
+    },
+    {
+      class_name: "Add",
+      config: { name: "sum" },
+      args: [[kerasTensor("left"), kerasTensor("right")]],
+    },
+    { class_name: "LSTM", config: { name: "read_cat", units: 2 }, args: [kerasTensor("cat")] },
+    { class_name: "LSTM", config: { name: "read_sum", units: 2 }, args: [kerasTensor("sum")] },
+    {
+      class_name: "Concatenate",
+      config: { name: "out" },
+      args: [[kerasTensor("read_cat"), kerasTensor("read_sum")]],
+    },
+  ];
+  const spec = { config: functional(layers, ["ids"], "out"), weights: {} };
+  await assertInitialized(spec, [new Tensor(data, [4, 7])], 96);
+});

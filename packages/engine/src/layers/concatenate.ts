@@ -3,7 +3,7 @@ import { InputShapeError, LayerConfigError } from "../errors.ts";
 import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
-import { formatRuntimeShape, legacyMergeMasks, MergeLayer } from "./merge.ts";
+import { formatRuntimeShape, legacyMergeMasks, mergedMaskOnnx, MergeLayer } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { OnnxLayerContext } from "../onnx_emit.ts";
 
@@ -203,7 +203,14 @@ const CONCATENATE_TRAINING: LayerTraining<Concatenate> = {
 
 /** Concatenate in ONNX: Concat on the same axis (Keras's axis counts the batch, as ONNX's). */
 function concatenateOnnx(layer: Concatenate, ctx: OnnxLayerContext): void {
-  if (ctx.inputMasks.some((m) => m)) ctx.refuse("masked inputs (the merged mask is not exported)");
+  if (ctx.inputMasks.some((m) => m)) {
+    const rank = ctx.outputShape.length + 1;
+    const axis = layer.axis < 0 ? layer.axis + rank : layer.axis;
+    // Along the features the row masks merge as in the element-wise merges; along another axis
+    // they would be concatenated, which is not exported.
+    if (axis !== rank - 1) ctx.refuse("masked inputs concatenated along an axis but the last");
+    ctx.setOutputMask(mergedMaskOnnx(layer, ctx));
+  }
   ctx.node("Concat", ctx.inputs, [ctx.output], { axis: { int: layer.axis } });
 }
 

@@ -542,9 +542,30 @@ const ONNX_MERGE_OPS: Readonly<Record<ElementwiseOp, string>> = {
   minimum: "Min",
 };
 
+/**
+ * The merged mask of a merge's call in ONNX, as the engine's `computeMasks`: Keras 3 keeps a
+ * position when any input keeps it (no mask when an input has none); Keras 2 / TF.js files when
+ * every masked input keeps it. Returns the mask's name, or null.
+ */
+export function mergedMaskOnnx(layer: MergeLayer, ctx: OnnxLayerContext): string | null {
+  const masks = ctx.inputMasks;
+  const given = masks.filter((m): m is string => m !== null);
+  if (given.length === 0) return null;
+  const legacy = legacyMergeMasks(layer.kerasVersion);
+  // An input without a mask keeps every position: under "any" the merge then keeps them all.
+  if (!legacy && given.length < masks.length) return null;
+  let acc = given[0];
+  for (const m of given.slice(1)) {
+    const out = ctx.fresh("mask");
+    ctx.node(legacy ? "And" : "Or", [acc, m], [out]);
+    acc = out;
+  }
+  return acc;
+}
+
 /** The ONNX hook of the element-wise merges (Mul, being binary, chains over the inputs). */
 export function elementwiseMergeOnnx(layer: ElementwiseMerge, ctx: OnnxLayerContext): void {
-  if (ctx.inputMasks.some((m) => m)) ctx.refuse("masked inputs (the merged mask is not exported)");
+  ctx.setOutputMask(mergedMaskOnnx(layer, ctx));
   const op = ONNX_MERGE_OPS[layer.op];
   if (op !== "Mul" || ctx.inputs.length === 2) return ctx.node(op, ctx.inputs, [ctx.output]);
   let acc = ctx.inputs[0];

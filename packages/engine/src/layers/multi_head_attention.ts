@@ -37,6 +37,7 @@ import {
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Which input of a call plays which role. */
 interface Roles {
@@ -712,9 +713,113 @@ const MULTI_HEAD_ATTENTION_TRAINING: LayerTraining<MultiHeadAttention> = {
   backward: (layer, a) => layer.backward(a),
 };
 
+/**
+ * MultiHeadAttention in ONNX, as the engine computes it: the three projections (MatMul + Add,
+ * Keras's `(D, heads, dim)` kernels being `[D, heads·dim]` matrices), heads split by Reshape and
+ * Transpose, scores `Q·Kᵀ / √key_dim`, masked scores set to −1e9 (the AND of the query, value and
+ * key masks, the causal mask and an `attention_mask` input), Softmax over the keys, the weighted
+ * values merged back and the output projection.
+ */
+function multiHeadAttentionOnnx(layer: MultiHeadAttention, ctx: OnnxLayerContext): void {
+  const roles = layer.roles;
+  const weights = layer.getWeights();
+  const per = layer.useBias ? 2 : 1;
+  const h = layer.numHeads, kd = layer.keyDim, vd = layer.valueDim;
+  const scalar = (v: number) => ctx.initializer("c", { float32: Float32Array.of(v) }, []);
+  const project = (x: string, i: number, inDim: number, width: number, hint: string) => {
+    const kernel = weights[i * per];
+    const w = ctx.initializer(`${hint}_kernel`, { float32: kernel.data }, [inDim, width]);
+    const product = ctx.fresh(`${hint}_matmul`);
+    ctx.node("MatMul", [x, w], [product]);
+    if (!layer.useBias) return product;
+    const bias = weights[i * per + 1];
+    const b = ctx.initializer(`${hint}_bias`, { float32: bias.data }, [width]);
+    const out = ctx.fresh(hint);
+    ctx.node("Add", [product, b], [out]);
+    return out;
+  };
+  // [B, L, heads·dim] → [B, heads, L, dim] (perm [0, 2, 3, 1] gives [B, heads, dim, L]).
+  const heads = (x: string, dim: number, perm: number[], hint: string) => {
+    const split = ctx.fresh(`${hint}_split`), out = ctx.fresh(`${hint}_heads`);
+    ctx.node("Reshape", [x, ctx.int64s("shape", [0, 0, h, dim])], [split]);
+    ctx.node("Transpose", [split], [out], { perm: { ints: perm } });
+    return out;
+  };
+  const shapes = ctx.inputShapes;
+  const query = ctx.inputs[roles.query], value = ctx.inputs[roles.value];
+  const keyIndex = roles.key ?? roles.value;
+  const key = ctx.inputs[keyIndex];
+  const [t, dq] = shapes[roles.query], [s, dv] = shapes[roles.value];
+  const dk = shapes[keyIndex][1];
+  const q = heads(project(query, 0, dq as number, h * kd, "query"), kd, [0, 2, 1, 3], "q");
+  const kT = heads(project(key, 1, dk as number, h * kd, "key"), kd, [0, 2, 3, 1], "k");
+  const v = heads(project(value, 2, dv as number, h * vd, "value"), vd, [0, 2, 1, 3], "v");
+  const raw = ctx.fresh("scores_raw"), scaled = ctx.fresh("scores");
+  ctx.node("MatMul", [q, kT], [raw]);
+  ctx.node("Mul", [raw, scalar(1 / Math.sqrt(kd))], [scaled]);
+  // The allowed pairs [B or 1, T or 1, S or 1], AND of every mask that applies.
+  const allowed: string[] = [];
+  const rowMask = (mask: string | null, axis: number) => {
+    if (!mask) return;
+    const out = ctx.fresh("mask_row");
+    ctx.node("Unsqueeze", [mask, ctx.int64s("axes", [axis])], [out]);
+    allowed.push(out);
+  };
+  rowMask(ctx.inputMasks[roles.query], 2);
+  rowMask(ctx.inputMasks[roles.value], 1);
+  if (roles.key !== null) rowMask(ctx.inputMasks[roles.key], 1);
+  if (layer.useCausalMask) {
+    if (t === null || s === null) ctx.refuse("use_causal_mask with unknown sequence lengths");
+    const lower = new Int32Array((t as number) * (s as number));
+    for (let i = 0; i < (t as number); i++) {
+      for (let j = 0; j <= i && j < (s as number); j++) lower[i * (s as number) + j] = 1;
+    }
+    const causal = ctx.fresh("causal");
+    const table = ctx.initializer("causal_table", { int32: lower }, [1, t as number, s as number]);
+    ctx.node("Cast", [table], [causal], { to: { int: 9 } }); // 9: BOOL
+    allowed.push(causal);
+  }
+  if (roles.attentionMask !== null) {
+    const given = ctx.inputs[roles.attentionMask];
+    const zero = ctx.fresh("attention_mask_zero"), nonzero = ctx.fresh("attention_mask");
+    const asFloat = ctx.fresh("attention_mask_float");
+    ctx.node("Cast", [given], [asFloat], { to: { int: 1 } });
+    ctx.node("Equal", [asFloat, scalar(0)], [zero]);
+    ctx.node("Not", [zero], [nonzero]);
+    allowed.push(nonzero);
+  }
+  let masked = scaled;
+  if (allowed.length) {
+    let all = allowed[0];
+    for (const m of allowed.slice(1)) {
+      const both = ctx.fresh("mask_and");
+      ctx.node("And", [all, m], [both]);
+      all = both;
+    }
+    const perHead = ctx.fresh("mask_heads");
+    ctx.node("Unsqueeze", [all, ctx.int64s("axes", [1])], [perHead]);
+    masked = ctx.fresh("scores_masked");
+    ctx.node("Where", [perHead, scaled, scalar(MASKED_SCORE)], [masked]);
+  }
+  const probs = ctx.fresh("probs"), weighted = ctx.fresh("context_heads");
+  ctx.node("Softmax", [masked], [probs], { axis: { int: -1 } });
+  ctx.node("MatMul", [probs, v], [weighted]);
+  const merged = ctx.fresh("context_steps"), context = ctx.fresh("context");
+  ctx.node("Transpose", [weighted], [merged], { perm: { ints: [0, 2, 1, 3] } });
+  ctx.node("Reshape", [merged, ctx.int64s("shape", [0, 0, h * vd])], [context]);
+  const out = weights[3 * per];
+  const wo = ctx.initializer("output_kernel", { float32: out.data }, [h * vd, out.shape[2]]);
+  if (!layer.useBias) return ctx.node("MatMul", [context, wo], [ctx.output]);
+  const product = ctx.fresh("output_matmul");
+  ctx.node("MatMul", [context, wo], [product]);
+  const bo = ctx.initializer("output_bias", { float32: weights[3 * per + 1].data }, [out.shape[2]]);
+  ctx.node("Add", [product, bo], [ctx.output]);
+}
+
 /** The `MultiHeadAttention` layer class (see `layer_class.ts`). */
 export const MULTI_HEAD_ATTENTION: LayerClass<MultiHeadAttention> = defineLayer({
   className: "MultiHeadAttention",
   create: (config, options) => new MultiHeadAttention(config, options),
   training: MULTI_HEAD_ATTENTION_TRAINING,
+  onnx: multiHeadAttentionOnnx,
 });
