@@ -468,7 +468,7 @@ export function imdbReport(r: ImdbResults): string {
     `${r.data.test} test reviews, vocabulary ${r.data.vocabularySize}, length ${sizes.sequenceLength}`,
     `- model: Embedding ${sizes.embeddingDim} → 2 × (recurrent ${sizes.units} → Dropout ` +
     `${sizes.dropout}) → Dense(1, sigmoid); binary cross-entropy, Adam ${sizes.learningRate}, ` +
-    `batch ${sizes.batchSize}, ${o.epochs} epochs, seed ${o.seed}`,
+    `batch ${sizes.batchSize}, ${o.epochs} epoch${o.epochs === 1 ? "" : "s"}, seed ${o.seed}`,
     "- keras: no mask, no clipping, constant learning rate (Keras's recurrent init is orthogonal " +
     "already); study: mask_zero, clipnorm 5, ReduceLROnPlateau (val_loss, factor 0.5, patience 2)",
     "- Dropout layers after each recurrent layer stand for the study's dropout 0.2 (the engine's " +
