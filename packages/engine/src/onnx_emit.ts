@@ -68,6 +68,13 @@ export interface OnnxLayerContext {
   readonly output: string;
   /** Static shape of the output, without batch. */
   readonly outputShape: Shape;
+  /**
+   * Every output of the call: `output` first, then a multi-output call's further outputs (an
+   * RNN's `return_state` states, MultiHeadAttention's scores), which the hook must produce too.
+   */
+  readonly outputs: readonly string[];
+  /** Their static shapes, without batch. */
+  readonly outputShapes: readonly Shape[];
   /** Adds a node (default domain). */
   node(
     opType: string,
@@ -331,6 +338,8 @@ export function innerContext(ctx: OnnxLayerContext, call: OnnxCall): OnnxLayerCo
     inputMasks: call.inputs.map(() => null),
     output: call.output,
     outputShape: call.outputShape,
+    outputs: [call.output],
+    outputShapes: [call.outputShape],
     node: (op, ins, outs, attrs) => ctx.node(op, ins, outs, attrs),
     initializer: (hint, data, dims) => ctx.initializer(hint, data, dims),
     int64s: (hint, values) => ctx.int64s(hint, values),

@@ -125,9 +125,13 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
   // A model output is named after Keras's output name; its first producing call writes it.
   const outputName = new Map<number, string>();
   graph.outputs.forEach((id, k) => {
-    if (!outputName.has(id) && graph.nodes[id].inputIndex < 0) {
-      outputName.set(id, model.outputNames[k]);
+    if (outputName.has(id) || graph.nodes[id].inputIndex >= 0) return;
+    // Keras names a call's every output after the layer: the further ones get a suffix.
+    let name = model.outputNames[k];
+    for (let j = 1; [...outputName.values()].includes(name); j++) {
+      name = `${model.outputNames[k]}_${j}`;
     }
+    outputName.set(id, name);
   });
   const reserved = new Set(outputName.values());
   for (const name of reserved) used.add(name);
@@ -139,10 +143,8 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
     if (node.inputIndex >= 0) continue;
     const layer = node.layer;
     const path = model.layerPath(layer);
-    // A call's extra outputs (an RNN's return_state) are not exported yet.
-    if (((node as { outputIndex?: number }).outputIndex ?? 0) > 0) {
-      throw new OnnxExportError(layer.name, layer.className, "a call's extra outputs (states)");
-    }
+    // A call's further outputs (an RNN's states) were written with the call.
+    if (node.outputIndex > 0) continue;
     const hook = layerClass(layer.className)?.onnx;
     if (!hook) {
       throw new OnnxExportError(layer.name, layer.className, "the class has no ONNX form yet");
@@ -151,8 +153,12 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
     calls.set(layer, call + 1);
     const prefix = call ? `${path}_call${call}` : path;
     const inputShapes = node.inputs.map((i) => shapes[i]);
-    const outputShape = layer.computeOutputShapes(inputShapes);
+    const outputShapes = layer.computeOutputShapeList(inputShapes);
+    const outputShape = outputShapes[0];
     const output = outputName.get(node.id) ?? unique(prefix);
+    const extras = node.extraOutputs.map((id, k) =>
+      outputName.get(id) ?? unique(`${prefix}_${k + 1}`)
+    );
     let outputMask: string | null | undefined;
     const refuse = (reason: string): never => {
       throw new OnnxExportError(layer.name, layer.className, reason);
@@ -165,6 +171,8 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
       inputMasks: node.inputs.map((i) => masks[i]),
       output,
       outputShape,
+      outputs: [output, ...extras],
+      outputShapes,
       node(opType, ins, outs, attributes: Readonly<Record<string, OnnxAttribute>> = {}) {
         nodes.push({
           opType,
@@ -207,15 +215,21 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
     names[node.id] = output;
     shapes[node.id] = outputShape;
     types[node.id] = "float32";
+    node.extraOutputs.forEach((id, k) => {
+      names[id] = extras[k];
+      shapes[id] = outputShapes[k + 1];
+      types[id] = "float32";
+    });
     masks[node.id] = outputMask !== undefined
       ? outputMask
       : passedMask(layer, node.inputs, masks, shapes, refuse);
   }
 
+  const listed = new Set<string>();
   const outputs = graph.outputs.map((id, k) => {
-    const want = model.outputNames[k];
+    const want = outputName.get(id) ?? model.outputNames[k];
     let name = names[id];
-    if (name !== want || outputName.get(id) !== want) {
+    if (name !== want || listed.has(name)) {
       // An input returned as an output, or a tensor returned twice: an Identity names it.
       name = unique(want);
       nodes.push({
@@ -226,6 +240,7 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
         attributes: {},
       });
     }
+    listed.add(name);
     return {
       name,
       type: types[id],

@@ -714,3 +714,71 @@ Deno.test("ONNX export: masks through merges (Concatenate and Add of masked bran
   const spec = { config: functional(layers, ["ids"], "out"), weights: {} };
   await assertInitialized(spec, [new Tensor(data, [4, 7])], 96);
 });
+
+/** A Keras 3 tensor reference to output `index` of `layer`'s first call. */
+const kerasOutput = (layer: string, index: number) => ({
+  class_name: "__keras_tensor__",
+  config: { shape: null, dtype: "float32", keras_history: [layer, 0, index] },
+});
+
+Deno.test("ONNX export: return_state, initial_state and attention scores (several outputs per call)", async () => {
+  const rng = new Rng(101);
+  const b = 3;
+  // Encoder LSTM's states start the decoder; a masked Bidirectional GRU's states are outputs.
+  const layers = [
+    { class_name: "InputLayer", config: { name: "enc_in", batch_shape: [null, 6, 3] } },
+    { class_name: "InputLayer", config: { name: "dec_in", batch_shape: [null, 5, 2] } },
+    { class_name: "InputLayer", config: { name: "ids", batch_shape: [null, 7], dtype: "int32" } },
+    {
+      class_name: "LSTM",
+      config: { name: "enc", units: 4, return_state: true },
+      args: [kerasTensor("enc_in")],
+    },
+    {
+      class_name: "LSTM",
+      config: { name: "dec", units: 4, return_sequences: true },
+      args: [kerasTensor("dec_in")],
+      kwargs: { initial_state: [kerasOutput("enc", 1), kerasOutput("enc", 2)] },
+    },
+    {
+      class_name: "Embedding",
+      config: { name: "emb", input_dim: 9, output_dim: 4, mask_zero: true },
+      args: [kerasTensor("ids")],
+    },
+    {
+      class_name: "Bidirectional",
+      config: {
+        name: "bi",
+        merge_mode: "concat",
+        layer: { class_name: "GRU", config: { name: "g", units: 3, return_state: true } },
+      },
+      args: [kerasTensor("emb")],
+    },
+    {
+      class_name: "MultiHeadAttention",
+      config: { name: "mha", num_heads: 2, key_dim: 2 },
+      args: [kerasTensor("dec"), kerasTensor("dec")],
+      kwargs: { return_attention_scores: true },
+    },
+  ];
+  const config = functional(layers, ["enc_in", "dec_in", "ids"], "dec") as {
+    config: Record<string, unknown>;
+  };
+  config.config.output_layers = [
+    ["dec", 0, 0],
+    ["bi", 0, 1],
+    ["bi", 0, 2],
+    ["enc", 0, 2],
+    ["mha", 0, 1],
+  ];
+  const ids = new Int32Array(b * 7);
+  [7, 4, 1].forEach((n, i) => {
+    for (let t = 0; t < n; t++) ids[i * 7 + t] = 1 + rng.int(0, 8);
+  });
+  const xs = [
+    new Tensor(rng.floats(b * 18, -1, 1), [b, 6, 3]),
+    new Tensor(rng.floats(b * 10, -1, 1), [b, 5, 2]),
+    new Tensor(ids, [b, 7]),
+  ];
+  await assertInitialized({ config: config as ModelSpec["config"], weights: {} }, xs, 102);
+});

@@ -803,6 +803,8 @@ function multiHeadAttentionOnnx(layer: MultiHeadAttention, ctx: OnnxLayerContext
   }
   const probs = ctx.fresh("probs"), weighted = ctx.fresh("context_heads");
   ctx.node("Softmax", [masked], [probs], { axis: { int: -1 } });
+  // return_attention_scores: the probabilities [B, heads, T, S] as the second output.
+  if (ctx.outputs.length > 1) ctx.node("Identity", [probs], [ctx.outputs[1]]);
   ctx.node("MatMul", [probs, v], [weighted]);
   const merged = ctx.fresh("context_steps"), context = ctx.fresh("context");
   ctx.node("Transpose", [weighted], [merged], { perm: { ints: [0, 2, 1, 3] } });

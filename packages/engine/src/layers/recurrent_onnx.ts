@@ -7,6 +7,11 @@
  * ONNX's i, o, f, c; GRU's z, r, h are the same in both. Keras GRU `reset_after=True` (bias rows
  * input, recurrent) is ONNX's `linear_before_reset=1`.
  *
+ * States: Keras's `initial_state` inputs are ONNX's `initial_h` / `initial_c` (`[directions, batch,
+ * units]`, Bidirectional's forward states then its backward ones); `return_state` outputs are
+ * `Y_h` / `Y_c` split per direction (the state at each row's last real step under a mask, as Keras
+ * carries it).
+ *
  * Masks: ONNX takes a length per sequence (`sequence_lens`), so the mask is read as a length:
  * exact for right-padded sequences (a mask that is a prefix of ones, as `mask_zero` gives for
  * post-padded ids), not for holes or left padding. Past its length ONNX outputs zeros, which is
@@ -183,9 +188,32 @@ export function emitRecurrentOnnx(
     ctx.node("Cast", [mask], [ones], { to: { int: 6 } }); // 6: INT32
     emitReduce(ctx, "ReduceSum", ones, [1], false, lengths);
   }
+  // Initial states: per direction [batch, units] → [directions, batch, units].
+  const stateCount = first.cell === RnnCell.LSTM ? 2 : 1;
+  const given = ctx.inputs.slice(1);
+  if (given.length !== 0 && given.length !== stateCount * dirs) {
+    ctx.refuse(`expected ${stateCount * dirs} initial state tensors, got ${given.length}`);
+  }
+  const initial = (k: number) => {
+    if (!given.length) return "";
+    const per = layers.map((_, d) => {
+      const out = ctx.fresh(k ? "initial_c_dir" : "initial_h_dir");
+      ctx.node("Unsqueeze", [given[d * stateCount + k], ctx.int64s("axes", [0])], [out]);
+      return out;
+    });
+    if (per.length === 1) return per[0];
+    const out = ctx.fresh(k ? "initial_c" : "initial_h");
+    ctx.node("Concat", per, [out], { axis: { int: 0 } });
+    return out;
+  };
+  const inputs = [timeMajor, w, r, b, lengths, initial(0)];
+  if (op === "LSTM") inputs.push(initial(1));
+  while (inputs[inputs.length - 1] === "") inputs.pop();
   const y = ctx.fresh("Y"), yh = ctx.fresh("Y_h");
-  const outputs = op === "LSTM" ? [y, yh, ""] : [y, yh];
-  ctx.node(op, [timeMajor, w, r, b, lengths], seq ? outputs : ["", yh, ...outputs.slice(2)], {
+  const wantStates = ctx.outputs.length > 1;
+  const yc = op === "LSTM" && wantStates ? ctx.fresh("Y_c") : "";
+  const outputs = [seq ? y : "", yh, ...(yc ? [yc] : [])];
+  ctx.node(op, inputs, outputs, {
     hidden_size: { int: units },
     direction: {
       string: bidirectional ? "bidirectional" : first.goBackwards ? "reverse" : "forward",
@@ -196,6 +224,18 @@ export function emitRecurrentOnnx(
       : {}),
   });
 
+  if (wantStates) {
+    // return_state: each direction's final h (and c), forward first.
+    const states = op === "LSTM" ? [yh, yc] : [yh];
+    let k = 1;
+    for (let d = 0; d < dirs; d++) {
+      for (const s of states) {
+        // A scalar index drops the directions axis: [batch, units].
+        const index = ctx.initializer("direction", { int64: [d] }, []);
+        ctx.node("Gather", [s, index], [ctx.outputs[k++]], { axis: { int: 0 } });
+      }
+    }
+  }
   const merged = (x: string, axis: number, out: string) => {
     if (merge === "concat" || !bidirectional) {
       const shape = axis === 2 ? [0, 0, -1] : [0, -1];
