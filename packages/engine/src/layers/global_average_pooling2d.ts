@@ -1,11 +1,16 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { GlobalPooling2D, globalPooling2dOnnx, globalPoolingTraining } from "./global_pooling2d.ts";
+import {
+  GLOBAL_SPATIAL_POOLING_TRAINING,
+  GlobalSpatialPooling,
+  globalSpatialPoolingOnnx,
+  IMAGE_AXES,
+} from "./global_spatial_pooling.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `GlobalAveragePooling2D` (NHWC), with `keepdims`. */
-export class GlobalAveragePooling2D extends GlobalPooling2D {
+export class GlobalAveragePooling2D extends GlobalSpatialPooling {
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
-    super("GlobalAveragePooling2D", "avg", config, options);
+    super("GlobalAveragePooling2D", "avg", IMAGE_AXES, config, options);
   }
 }
 
@@ -13,6 +18,6 @@ export class GlobalAveragePooling2D extends GlobalPooling2D {
 export const GLOBAL_AVERAGE_POOLING2D: LayerClass<GlobalAveragePooling2D> = defineLayer({
   className: "GlobalAveragePooling2D",
   create: (config, options) => new GlobalAveragePooling2D(config, options),
-  training: globalPoolingTraining(1),
-  onnx: globalPooling2dOnnx("ReduceMean"),
+  training: GLOBAL_SPATIAL_POOLING_TRAINING,
+  onnx: globalSpatialPoolingOnnx,
 });

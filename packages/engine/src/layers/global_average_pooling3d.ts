@@ -6,18 +6,19 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import {
-  GLOBAL_POOLING3D_TRAINING,
-  GlobalPooling3D,
-  globalPooling3dOnnx,
-} from "./global_pooling3d.ts";
+  GLOBAL_SPATIAL_POOLING_TRAINING,
+  GlobalSpatialPooling,
+  globalSpatialPoolingOnnx,
+  VOLUME_AXES,
+} from "./global_spatial_pooling.ts";
 
 /**
  * Keras `GlobalAveragePooling3D` on `[batch, depth, rows, cols, channels]`: each channel's mean
  * over the volume; `keepdims` keeps three axes of 1.
  */
-export class GlobalAveragePooling3D extends GlobalPooling3D {
+export class GlobalAveragePooling3D extends GlobalSpatialPooling {
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
-    super("GlobalAveragePooling3D", "avg", config, options);
+    super("GlobalAveragePooling3D", "avg", VOLUME_AXES, config, options);
   }
 }
 
@@ -26,6 +27,6 @@ export const GLOBAL_AVERAGE_POOLING3D: LayerClass<GlobalAveragePooling3D> = defi
   className: "GlobalAveragePooling3D",
   aliases: ["GlobalAvgPool3D"],
   create: (config, options) => new GlobalAveragePooling3D(config, options),
-  training: GLOBAL_POOLING3D_TRAINING,
-  onnx: globalPooling3dOnnx,
+  training: GLOBAL_SPATIAL_POOLING_TRAINING,
+  onnx: globalSpatialPoolingOnnx,
 });

@@ -1,11 +1,16 @@
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
-import { GlobalPooling2D, globalPooling2dOnnx, globalPoolingTraining } from "./global_pooling2d.ts";
+import {
+  GLOBAL_SPATIAL_POOLING_TRAINING,
+  GlobalSpatialPooling,
+  globalSpatialPoolingOnnx,
+  IMAGE_AXES,
+} from "./global_spatial_pooling.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `GlobalMaxPooling2D` (NHWC), with `keepdims`. */
-export class GlobalMaxPooling2D extends GlobalPooling2D {
+export class GlobalMaxPooling2D extends GlobalSpatialPooling {
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
-    super("GlobalMaxPooling2D", "max", config, options);
+    super("GlobalMaxPooling2D", "max", IMAGE_AXES, config, options);
   }
 }
 
@@ -13,6 +18,6 @@ export class GlobalMaxPooling2D extends GlobalPooling2D {
 export const GLOBAL_MAX_POOLING2D: LayerClass<GlobalMaxPooling2D> = defineLayer({
   className: "GlobalMaxPooling2D",
   create: (config, options) => new GlobalMaxPooling2D(config, options),
-  training: globalPoolingTraining(0),
-  onnx: globalPooling2dOnnx("ReduceMax"),
+  training: GLOBAL_SPATIAL_POOLING_TRAINING,
+  onnx: globalSpatialPoolingOnnx,
 });
