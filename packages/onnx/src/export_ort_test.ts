@@ -133,10 +133,12 @@ async function assertInitialized(spec: ModelSpec, xs: Tensor[], seed: number): P
     if (w.length) weights[model.layerPath(layer)] = w.map((t) => ({ ...t, data: t.data.slice() }));
   }
   model.dispose();
-  // Random biases, so a wrong gate order or bias row shows.
+  // Random biases (and attention scales), so a wrong gate order or bias row shows.
   const rng = new Rng(seed);
   for (const list of Object.values(weights)) {
-    for (const w of list) if (/bias/.test(w.name)) w.data.set(rng.floats(w.data.length, -0.5, 0.5));
+    for (const w of list) {
+      if (/bias|scale|concat_score/.test(w.name)) w.data.set(rng.floats(w.data.length, 0.5, 1.5));
+    }
   }
   await assertSameAsEngine({ ...spec, weights }, xs);
 }
@@ -781,4 +783,51 @@ Deno.test("ONNX export: return_state, initial_state and attention scores (severa
     new Tensor(ids, [b, 7]),
   ];
   await assertInitialized({ config: config as ModelSpec["config"], weights: {} }, xs, 102);
+});
+
+Deno.test("ONNX export: Attention (dot, concat; scale, masks, causal, scores) and AdditiveAttention", async () => {
+  const rng = new Rng(111);
+  const b = 3;
+  const ids = (length: number) => {
+    const data = new Int32Array(b * length);
+    for (let i = 0; i < b; i++) {
+      for (let t = 0; t < 1 + (i * 3) % length; t++) data[i * length + t] = 1 + rng.int(0, 6);
+    }
+    return new Tensor(data, [b, length]);
+  };
+  const variants = [
+    { class_name: "Attention", config: { use_scale: true }, causal: false },
+    { class_name: "Attention", config: { score_mode: "concat", use_scale: true }, causal: true },
+    { class_name: "AdditiveAttention", config: {}, causal: false },
+    { class_name: "AdditiveAttention", config: { use_scale: false }, causal: true },
+  ];
+  for (const v of variants) {
+    const layers = [
+      { class_name: "InputLayer", config: { name: "q", batch_shape: [null, 5], dtype: "int32" } },
+      { class_name: "InputLayer", config: { name: "v", batch_shape: [null, 5], dtype: "int32" } },
+      {
+        class_name: "Embedding",
+        config: { name: "qe", input_dim: 7, output_dim: 4, mask_zero: true },
+        args: [kerasTensor("q")],
+      },
+      {
+        class_name: "Embedding",
+        config: { name: "ve", input_dim: 7, output_dim: 4, mask_zero: true },
+        args: [kerasTensor("v")],
+      },
+      {
+        class_name: v.class_name,
+        config: { name: "att", ...v.config },
+        args: [[kerasTensor("qe"), kerasTensor("ve")]],
+        kwargs: { use_causal_mask: v.causal, return_attention_scores: true },
+      },
+    ];
+    const config = functional(layers, ["q", "v"], "att") as { config: Record<string, unknown> };
+    config.config.output_layers = [["att", 0, 0], ["att", 0, 1]];
+    await assertInitialized(
+      { config: config as ModelSpec["config"], weights: {} },
+      [ids(5), ids(5)],
+      112,
+    );
+  }
 });

@@ -8,7 +8,7 @@
  */
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { Attention, ATTENTION_TRAINING } from "./attention.ts";
+import { Attention, ATTENTION_TRAINING, attentionOnnx } from "./attention.ts";
 
 /** Keras `AdditiveAttention` (see the module doc). */
 export class AdditiveAttention extends Attention {
@@ -31,4 +31,5 @@ export const ADDITIVE_ATTENTION: LayerClass<AdditiveAttention> = defineLayer({
   className: "AdditiveAttention",
   create: (config, options) => new AdditiveAttention(config, options),
   training: ATTENTION_TRAINING,
+  onnx: attentionOnnx,
 });

@@ -28,6 +28,7 @@ import {
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { BackwardArgs, LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
+import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** How scores are computed: Luong dot, Luong concat, or Bahdanau additive. */
 export type AttentionScoreMode = "dot" | "concat" | "additive";
@@ -501,9 +502,103 @@ export const ATTENTION_TRAINING: LayerTraining<Attention> = {
   backward: (layer, a) => layer.backward(a),
 };
 
+/**
+ * Attention / AdditiveAttention in ONNX, as {@link attentionReference}: the scores (dot: Q·Kᵀ;
+ * concat and additive: tanh of every query + key pair, summed over the features), 1e9 subtracted
+ * where the value's mask or the causal mask hides a key, Softmax over the keys, the weighted
+ * values, and rows of masked queries zeroed; the probabilities are the second output.
+ */
+export function attentionOnnx(layer: Attention, ctx: OnnxLayerContext): void {
+  const [query, value] = ctx.inputs;
+  const key = ctx.inputs[2] ?? value;
+  const [t] = ctx.inputShapes[0], [s] = ctx.inputShapes[1];
+  const weights = layer.getWeights();
+  const scale = layer.useScale ? weights[0] : null;
+  const concatWeight = layer.scoreMode === "concat" ? weights[scale ? 1 : 0] : null;
+  const constant = (hint: string, w: { data: Float32Array; shape: number[] }) =>
+    ctx.initializer(hint, { float32: w.data }, w.shape);
+  const scalar = (v: number) => ctx.initializer("c", { float32: Float32Array.of(v) }, []);
+  let scores = ctx.fresh("scores");
+  if (layer.scoreMode === "dot") {
+    const kT = ctx.fresh("key_t");
+    ctx.node("Transpose", [key], [kT], { perm: { ints: [0, 2, 1] } });
+    const raw = scale ? ctx.fresh("scores_raw") : scores;
+    ctx.node("MatMul", [query, kT], [raw]);
+    if (scale) ctx.node("Mul", [raw, constant("scale", scale)], [scores]);
+  } else {
+    // Every pair: [B, T, 1, D] + [B, 1, S, D] → [B, T, S, D].
+    const q4 = ctx.fresh("query_pairs"), k4 = ctx.fresh("key_pairs"), sum = ctx.fresh("pairs");
+    ctx.node("Unsqueeze", [query, ctx.int64s("axes", [2])], [q4]);
+    ctx.node("Unsqueeze", [key, ctx.int64s("axes", [1])], [k4]);
+    ctx.node("Add", [q4, k4], [sum]);
+    let inner = sum;
+    if (scale && layer.scoreMode === "concat") {
+      inner = ctx.fresh("pairs_scaled");
+      ctx.node("Mul", [sum, constant("scale", scale)], [inner]);
+    }
+    let act = ctx.fresh("pairs_tanh");
+    ctx.node("Tanh", [inner], [act]);
+    if (scale && layer.scoreMode === "additive") {
+      const weighted = ctx.fresh("pairs_weighted");
+      ctx.node("Mul", [act, constant("scale", scale)], [weighted]);
+      act = weighted;
+    }
+    const summed = concatWeight ? ctx.fresh("scores_raw") : scores;
+    emitReduce(ctx, "ReduceSum", act, [-1], false, summed);
+    if (concatWeight) {
+      ctx.node("Mul", [summed, constant("concat_score_weight", concatWeight)], [scores]);
+    }
+  }
+  // Hidden keys: the value's mask [B, 1, S] and the causal mask [1, T, S].
+  const hidden: string[] = [];
+  const valueMask = ctx.inputMasks[1];
+  if (valueMask) {
+    const keep = ctx.fresh("value_mask"), hide = ctx.fresh("value_hidden");
+    ctx.node("Unsqueeze", [valueMask, ctx.int64s("axes", [1])], [keep]);
+    ctx.node("Not", [keep], [hide]);
+    hidden.push(hide);
+  }
+  if (layer.useCausalMask) {
+    if (t === null || s === null) ctx.refuse("use_causal_mask with unknown sequence lengths");
+    const upper = new Int32Array((t as number) * (s as number));
+    for (let i = 0; i < (t as number); i++) {
+      for (let j = i + 1; j < (s as number); j++) upper[i * (s as number) + j] = 1;
+    }
+    const hide = ctx.fresh("causal_hidden");
+    const table = ctx.initializer("causal_table", { int32: upper }, [1, t as number, s as number]);
+    ctx.node("Cast", [table], [hide], { to: { int: 9 } }); // 9: BOOL
+    hidden.push(hide);
+  }
+  if (hidden.length) {
+    let any = hidden[0];
+    if (hidden.length === 2) {
+      any = ctx.fresh("hidden");
+      ctx.node("Or", hidden, [any]);
+    }
+    const penalty = ctx.fresh("penalty"), amount = ctx.fresh("penalty_amount");
+    ctx.node("Cast", [any], [penalty], { to: { int: 1 } });
+    ctx.node("Mul", [penalty, scalar(MASK_PENALTY)], [amount]);
+    const penalised = ctx.fresh("scores_masked");
+    ctx.node("Sub", [scores, amount], [penalised]);
+    scores = penalised;
+  }
+  const probs = ctx.fresh("probs");
+  ctx.node("Softmax", [scores], [probs], { axis: { int: -1 } });
+  if (ctx.outputs.length > 1) ctx.node("Identity", [probs], [ctx.outputs[1]]);
+  const queryMask = ctx.inputMasks[0];
+  if (!queryMask) return ctx.node("MatMul", [probs, value], [ctx.output]);
+  const weighted = ctx.fresh("weighted"), keep = ctx.fresh("query_keep");
+  const keep3 = ctx.fresh("query_keep_rows");
+  ctx.node("MatMul", [probs, value], [weighted]);
+  ctx.node("Cast", [queryMask], [keep], { to: { int: 1 } });
+  ctx.node("Unsqueeze", [keep, ctx.int64s("axes", [2])], [keep3]);
+  ctx.node("Mul", [weighted, keep3], [ctx.output]);
+}
+
 /** The `Attention` layer class (see `layer_class.ts`). */
 export const ATTENTION: LayerClass<Attention> = defineLayer({
   className: "Attention",
   create: (config, options) => new Attention(config, options),
   training: ATTENTION_TRAINING,
+  onnx: attentionOnnx,
 });
