@@ -213,7 +213,7 @@ export function emitReduce(
 }
 
 /**
- * Runs a channels-first ONNX operator on a channels-last tensor of rank `rank` (3: `[N, T, C]`,
+ * Runs a channels-first ONNX operator on a channels-last tensor of rank `rank` ≥ 3 (3: `[N, T, C]`,
  * 4: `[N, H, W, C]`, 5: `[N, D, H, W, C]`): Transpose to channels-first, `emit(from, to)` writes
  * the operator, and Transpose back to `output`.
  */
@@ -221,7 +221,7 @@ export function channelsFirst(
   ctx: OnnxLayerContext,
   input: string,
   output: string,
-  rank: 3 | 4 | 5,
+  rank: number,
   emit: (channelsFirstInput: string, channelsFirstOutput: string) => void,
 ): void {
   const spatial = Array.from({ length: rank - 2 }, (_, k) => k + 1);

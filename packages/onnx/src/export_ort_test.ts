@@ -831,3 +831,30 @@ Deno.test("ONNX export: Attention (dot, concat; scale, masks, causal, scores) an
     );
   }
 });
+
+Deno.test("ONNX export: Dot (rank 2 and 3, every axis pairing, normalize)", async () => {
+  const rng = new Rng(121);
+  const cases = [
+    { a: [5], b: [5], axes: 1, normalize: false },
+    { a: [4, 3], b: [6, 3], axes: [2, 2], normalize: false },
+    { a: [4, 3], b: [4, 6], axes: [1, 1], normalize: true },
+    { a: [4, 3], b: [3, 2], axes: [2, 1], normalize: false },
+  ];
+  for (const c of cases) {
+    const layers = [
+      { class_name: "InputLayer", config: { name: "a", batch_shape: [null, ...c.a] } },
+      { class_name: "InputLayer", config: { name: "b", batch_shape: [null, ...c.b] } },
+      {
+        class_name: "Dot",
+        config: { name: "dot", axes: c.axes, normalize: c.normalize },
+        args: [[kerasTensor("a"), kerasTensor("b")]],
+      },
+    ];
+    const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
+    const xs = [
+      new Tensor(rng.floats(2 * size(c.a), -1, 1), [2, ...c.a]),
+      new Tensor(rng.floats(2 * size(c.b), -1, 1), [2, ...c.b]),
+    ];
+    await assertSameAsEngine({ config: functional(layers, ["a", "b"], "dot"), weights: {} }, xs);
+  }
+});

@@ -4,6 +4,7 @@ import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { isKeras2, MergeLayer } from "./merge.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * A Dot call as per-sample matrices: x as P×K and y as Q×K (the dot axis moved last, the other
@@ -295,9 +296,50 @@ const DOT_TRAINING: LayerTraining<Dot> = {
   },
 };
 
+/**
+ * Dot in ONNX, as the engine lays a call out: each input with its dot axis moved last and the other
+ * dims flattened ([B, P, K] and [B, Q, K]), L2-normalised along K with `normalize`
+ * (x / max(‖x‖, ε)), one batched MatMul x·yᵀ, and the result reshaped to the output shape.
+ */
+function dotOnnx(layer: Dot, ctx: OnnxLayerContext): void {
+  const shapes = ctx.inputShapes;
+  const axes = layer.resolveAxes(shapes[0].length + 1, shapes[1].length + 1);
+  const k = shapes[0][axes[0] - 1];
+  if (k === null) ctx.refuse("an unknown dot axis length");
+  const matrix = (i: number) => {
+    const rank = shapes[i].length + 1;
+    const others = Array.from({ length: rank - 1 }, (_, j) => j + 1).filter((a) => a !== axes[i]);
+    let x = ctx.inputs[i];
+    if (axes[i] !== rank - 1) {
+      const moved = ctx.fresh("dot_axis_last");
+      ctx.node("Transpose", [x], [moved], { perm: { ints: [0, ...others, axes[i]] } });
+      x = moved;
+    }
+    const m = ctx.fresh("matrix");
+    ctx.node("Reshape", [x, ctx.int64s("shape", [0, -1, k as number])], [m]);
+    if (!layer.normalize) return m;
+    const sq = ctx.fresh("squares"), sum = ctx.fresh("sum_squares"), norm = ctx.fresh("norm");
+    const clamped = ctx.fresh("norm_clamped"), unit = ctx.fresh("normalised");
+    ctx.node("Mul", [m, m], [sq]);
+    emitReduce(ctx, "ReduceSum", sq, [-1], true, sum);
+    ctx.node("Sqrt", [sum], [norm]);
+    const eps = ctx.initializer("min_norm", { float32: Float32Array.of(layer.minNorm) }, []);
+    ctx.node("Max", [norm, eps], [clamped]);
+    ctx.node("Div", [m, clamped], [unit]);
+    return unit;
+  };
+  const x = matrix(0), y = matrix(1);
+  const yT = ctx.fresh("matrix_t"), product = ctx.fresh("products");
+  ctx.node("Transpose", [y], [yT], { perm: { ints: [0, 2, 1] } });
+  ctx.node("MatMul", [x, yT], [product]);
+  const shape = ctx.int64s("shape", [0, ...ctx.outputShape.map((d) => d ?? -1)]);
+  ctx.node("Reshape", [product, shape], [ctx.output]);
+}
+
 /** The `Dot` layer class (see `layer_class.ts`). */
 export const DOT: LayerClass<Dot> = defineLayer({
   className: "Dot",
   create: (config, options) => new Dot(config, options),
   training: DOT_TRAINING,
+  onnx: dotOnnx,
 });
