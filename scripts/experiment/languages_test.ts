@@ -126,7 +126,7 @@ Deno.test("--language all --quick end to end: one family, two languages, two see
     const report = await Deno.readTextFile(join(out, "report.md"));
     assert.match(report, /\| javanese \| \*\*0\.\d{3} ± 0\.\d{3}\*\* \|/);
     assert.match(report, /mean ± std over 2 seeds/);
-    assert.ok(existsSync(join(out, "sundanese", "cnn1d", "models", "cnn1d_l2_f64_k5.keras")));
+    assert.ok(existsSync(join(out, "sundanese", "cnn1d", "models", "cnn1d_l2_f128_k5.keras")));
   } finally {
     await Deno.remove(out, { recursive: true });
   }
