@@ -283,14 +283,8 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
       weights: {},
     }, { initialize: { seed: 1 } });
   const transposed = build([
-    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 6, 6, 2] } },
-    {
-      class_name: "TimeDistributed",
-      config: {
-        name: "td",
-        layer: { class_name: "CenterCrop", config: { name: "crop", height: 4, width: 4 } },
-      },
-    },
+    { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 3, 5, 5, 2] } },
+    { class_name: "ConvLSTM2D", config: { name: "clstm", filters: 2, kernel_size: 3 } },
   ]);
   const normalized = build([
     { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 4] } },
@@ -300,7 +294,7 @@ Deno.test("ONNX export: a layer without an ONNX form is refused by name and clas
     e instanceof OnnxExportError && e.layerName === name && e.className === className &&
     e.message.includes(`"${name}" (${className})`) && why.test(e.message);
   try {
-    assert.throws(() => exportOnnx(transposed), refused("crop", "CenterCrop", /no ONNX form/));
+    assert.throws(() => exportOnnx(transposed), refused("clstm", "ConvLSTM2D", /no ONNX form/));
     // LayerNormalization's operator exists from opset 17 on.
     assert.throws(
       () => exportOnnx(normalized, { opset: 16 }),
@@ -450,7 +444,7 @@ Deno.test("packages/onnx README names every exported layer class and every class
   const expanded = exported.replace(/(\w+)1D\/2D/g, "$11D $12D");
   const named = (c: string) => new RegExp(`\\b${c}\\b`).test(expanded);
   const yes = new Set(exportableLayerClasses());
-  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("CenterCrop"));
+  assert.ok(yes.has("LSTM") && yes.has("Conv2D") && !yes.has("ConvLSTM2D"));
   for (const c of yes) assert.ok(named(c), `README does not list exported ${c}`);
   for (const c of LAYER_CLASSES.map((d) => d.className).filter((c) => !yes.has(c))) {
     assert.ok(notYet.includes(c), `README's "Not yet" does not name ${c}`);
@@ -856,5 +850,28 @@ Deno.test("ONNX export: Dot (rank 2 and 3, every axis pairing, normalize)", asyn
       new Tensor(rng.floats(2 * size(c.b), -1, 1), [2, ...c.b]),
     ];
     await assertSameAsEngine({ config: functional(layers, ["a", "b"], "dot"), weights: {} }, xs);
+  }
+});
+
+Deno.test("ONNX export: Resizing (bilinear, nearest, crop_to_aspect_ratio) and CenterCrop", async () => {
+  const x = images(new Rng(131), 2, 9, 3);
+  const cases = [
+    { class_name: "Resizing", config: { height: 5, width: 13 } },
+    { class_name: "Resizing", config: { height: 4, width: 6, interpolation: "nearest" } },
+    { class_name: "Resizing", config: { height: 18, width: 7, interpolation: "nearest" } },
+    { class_name: "Resizing", config: { height: 4, width: 8, crop_to_aspect_ratio: true } },
+    { class_name: "CenterCrop", config: { height: 5, width: 4 } },
+    { class_name: "CenterCrop", config: { height: 12, width: 6 } },
+  ];
+  for (const c of cases) {
+    const layers = [
+      { class_name: "InputLayer", config: { name: "x", batch_shape: [null, 9, 9, 3] } },
+      { class_name: c.class_name, config: { name: "resample", ...c.config } },
+    ];
+    const spec = {
+      config: { class_name: "Sequential", config: { name: "r", layers } },
+      weights: {},
+    };
+    await assertSameAsEngine(spec, [x]);
   }
 });

@@ -4,7 +4,13 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import type { DeviceTensor, Shape } from "../tensor.ts";
 import { aspectCropWindow } from "./image_ops.ts";
-import { type ResamplePlan, runResample, runResampleGrad, targetSize } from "./resizing.ts";
+import {
+  resampleOnnx,
+  type ResamplePlan,
+  runResample,
+  runResampleGrad,
+  targetSize,
+} from "./resizing.ts";
 
 /**
  * Keras `CenterCrop` (NHWC): the central `height × width` window (start `⌊(in − out)/2⌋`). As
@@ -70,4 +76,5 @@ export const CENTER_CROP: LayerClass<CenterCrop> = defineLayer({
   className: "CenterCrop",
   create: (config, options) => new CenterCrop(config, options),
   training: CENTER_CROP_TRAINING,
+  onnx: resampleOnnx,
 });

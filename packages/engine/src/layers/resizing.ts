@@ -10,6 +10,7 @@ import {
   resizeNearest,
   resizeNearestGrad,
 } from "./image_ops.ts";
+import { emitCrop, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
  * One NHWC resampling: crop `window` out of the input, then resize it to `outH × outW` with
@@ -97,6 +98,49 @@ export function runResampleGrad(
   return { ptr: dx, shape: [...xShape], dtype: "float32" };
 }
 
+/**
+ * The ONNX hook of the layers that run a {@link ResamplePlan} (Resizing, CenterCrop): a Slice of
+ * the window, then Resize to the output size — bilinear with half-pixel centres, nearest as
+ * `floor((o + ½)·in/out)` (half-pixel, ties up). Needs a static height and width.
+ */
+export function resampleOnnx<L extends Layer & { plan(h: number, w: number): ResamplePlan }>(
+  layer: L,
+  ctx: OnnxLayerContext,
+): void {
+  const [h, w, c] = ctx.inputShapes[0];
+  if (h === null || w === null || c === null) ctx.refuse("an input of unknown size");
+  const plan = layer.plan(h as number, w as number);
+  const win = plan.window;
+  const whole = win.top === 0 && win.left === 0 && win.height === h && win.width === w;
+  let x = ctx.inputs[0];
+  if (!whole) {
+    const cropped = plan.interpolation === null ? ctx.output : ctx.fresh("window");
+    const crops = [
+      [win.top, (h as number) - win.top - win.height],
+      [win.left, (w as number) - win.left - win.width],
+    ] as const;
+    emitCrop(ctx, x, cropped, [1, 2], crops, [h, w]);
+    x = cropped;
+  }
+  if (plan.interpolation === null) {
+    if (whole) ctx.node("Identity", [x], [ctx.output]);
+    return;
+  }
+  // Resize by sizes (scales could round the output size down): [batch, outH, outW, c].
+  const shape = ctx.fresh("shape"), batch = ctx.fresh("batch"), sizes = ctx.fresh("sizes");
+  ctx.node("Shape", [x], [shape]);
+  ctx.node("Slice", [shape, ctx.int64s("starts", [0]), ctx.int64s("ends", [1])], [batch]);
+  ctx.node("Concat", [batch, ctx.int64s("size", [plan.outH, plan.outW, c as number])], [sizes], {
+    axis: { int: 0 },
+  });
+  const nearest = plan.interpolation === "nearest";
+  ctx.node("Resize", [x, "", "", sizes], [ctx.output], {
+    mode: { string: nearest ? "nearest" : "linear" },
+    coordinate_transformation_mode: { string: "half_pixel" },
+    ...(nearest ? { nearest_mode: { string: "round_prefer_ceil" } } : {}),
+  });
+}
+
 /** The `height` / `width` fields of CenterCrop and Resizing: positive integers. */
 export function targetSize(layer: Layer, config: LayerConfig): [number, number] {
   const get = (field: string) => {
@@ -181,4 +225,5 @@ export const RESIZING: LayerClass<Resizing> = defineLayer({
   className: "Resizing",
   create: (config, options) => new Resizing(config, options),
   training: RESIZING_TRAINING,
+  onnx: resampleOnnx,
 });
