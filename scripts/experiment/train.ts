@@ -24,7 +24,6 @@ import type { LabelledSplit } from "./data.ts";
 import type { LrSchedule, ReduceLrSettings, TrainerName } from "./options.ts";
 import { hostReferenceReason, needsHostReference } from "./reference.ts";
 import { inputsFor } from "./model_inputs.ts";
-import { PredictValidation } from "./predict_validation.ts";
 
 /** What early stopping watches: the lowest validation loss or the highest validation accuracy. */
 export type EarlyStoppingMonitor = "val_loss" | "val_accuracy";
@@ -156,10 +155,6 @@ export async function trainWithEngine(
       seed: s.seed,
     });
     const callbacks: Callback[] = [];
-    // Two-input models: validation by predict (see predict_validation.ts), before the others.
-    const byPredict = model.inputNames.length > 1;
-    const valInputs = inputsFor(model.inputNames, validation.x);
-    if (byPredict) callbacks.push(new PredictValidation(model, valInputs, validation.y));
     if (s.reduceLrOnPlateau) {
       callbacks.push(new ReduceLROnPlateau({ monitor: "val_loss", ...s.reduceLrOnPlateau }));
     }
@@ -178,9 +173,10 @@ export async function trainWithEngine(
       {
         epochs: s.epochs,
         batchSize: s.batchSize,
-        ...(byPredict
-          ? {}
-          : { validationData: [valInputs, new Tensor(validation.y, [validation.y.length])] }),
+        validationData: [
+          inputsFor(model.inputNames, validation.x),
+          new Tensor(validation.y, [validation.y.length]),
+        ],
         callbacks,
         verbose: 0,
         seed: s.seed,
