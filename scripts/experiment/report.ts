@@ -259,7 +259,9 @@ function settingsLines(results: ExperimentResults): string[] {
     lines.push(
       results.family === "transformer"
         ? `- text: TextVectorization (sequence length ${s.sequenceLength}) → token Embedding ` +
-          `mask_zero + position Embedding${spatial} (width per variant)`
+          `mask_zero + position Embedding${spatial} (width per variant); reference: TF.js has ` +
+          "no MultiHeadAttention, so the engine is compared with a float64 forward pass of the " +
+          "Keras equations (`scripts/experiment/graph_reference.ts`)"
         : results.family === "cnn1d"
         ? `- text: TextVectorization (sequence length ${s.sequenceLength}) → Embedding ` +
           `${s.embeddingDim}${spatial} (no mask: Conv1D takes none)`

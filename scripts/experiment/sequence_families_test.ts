@@ -66,6 +66,8 @@ Deno.test("transformer --quick: two inputs, .keras round trip, engine = float64 
     assert.equal(v.reference!.path, "host-reference");
     assert.equal(v.agreement, 1);
     assert.ok(v.maxAbsDiff! <= 1e-5, `|Δp| ${v.maxAbsDiff}`);
+    const report = await Deno.readTextFile(join(out, "report.md"));
+    assert.match(report, /no MultiHeadAttention, so the engine is compared with a float64 forward/);
     const { model } = await loadModel(join(out, "models", `${v.id}.keras`));
     assert.deepEqual(model!.inputNames, ["tokens", "positions"]);
     assert.equal(model!.countParams(), v.params);
