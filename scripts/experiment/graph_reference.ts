@@ -114,6 +114,9 @@ function layerNorm(l: GraphLayer, w: Float32Array[], x: Value): Value {
   ) {
     throw new ExperimentError(`host reference: LayerNormalization axis ${JSON.stringify(axis)}`);
   }
+  if (l.config.rms_scaling === true) {
+    throw new ExperimentError(`host reference: ${layerName(l)} rms_scaling is not supported`);
+  }
   const eps = typeof l.config.epsilon === "number" ? l.config.epsilon : 1e-3;
   const scale = l.config.scale !== false, center = l.config.center !== false;
   const gamma = scale ? w[0] : null, beta = center ? w[scale ? 1 : 0] : null;
