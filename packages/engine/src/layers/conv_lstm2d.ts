@@ -28,6 +28,7 @@ import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
 import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
+import { convKernelToOnnx, emitActivation, emitConv, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Floats of im2col scratch per convolution call (as Conv2D: tiles stay cache-resident). */
 const CONV_SCRATCH_FLOATS = 1 << 16;
@@ -633,9 +634,105 @@ const CONV_LSTM2D_TRAINING: LayerTraining<ConvLSTM2D> = {
   },
 };
 
+/**
+ * ConvLSTM2D in ONNX, unrolled over its (static) timesteps — ONNX has no convolutional LSTM
+ * operator: the input convolution over all B·T frames at once, then per step the recurrent
+ * convolution of h (same padding, stride 1), the gates split in Keras's order i, f, c, o, and
+ * `c = f·c + i·act(g)`, `h = o·act(c)`; the first step starts from zero states. Outputs follow the
+ * processing order (reversed with `go_backwards`), as Keras's.
+ */
+function convLstm2dOnnx(layer: ConvLSTM2D, ctx: OnnxLayerContext): void {
+  const [time, h, w, c] = ctx.inputShapes[0];
+  if (time === null) ctx.refuse("unknown timesteps (the export unrolls the steps)");
+  const steps = time as number, f = layer.filters;
+  const frame = layer.returnSequences ? ctx.outputShape.slice(1) : ctx.outputShape;
+  const [oh, ow] = frame as number[];
+  const [kernel, recurrent, bias] = layer.getWeights();
+  const [kh, kw] = layer.kernelSize;
+  // Every frame's input convolution: [B·T, H, W, C] → [B, T, H', W', 4f].
+  const frames = ctx.fresh("frames"), zxFlat = ctx.fresh("zx_frames"), zx = ctx.fresh("zx");
+  ctx.node("Reshape", [
+    ctx.inputs[0],
+    ctx.int64s("shape", [-1, h as number, w as number, c as number]),
+  ], [
+    frames,
+  ]);
+  emitConv(ctx, {
+    input: frames,
+    output: zxFlat,
+    rank: 4,
+    weight: convKernelToOnnx(kernel.data, kernel.shape),
+    weightDims: [4 * f, c as number, kh, kw],
+    bias: layer.useBias ? bias.data : undefined,
+    strides: layer.strides,
+    dilations: layer.dilationRate,
+    padding: layer.padding,
+    group: 1,
+  });
+  ctx.node("Reshape", [zxFlat, ctx.int64s("shape", [-1, steps, oh, ow, 4 * f])], [zx]);
+  const recurrentWeight = convKernelToOnnx(recurrent.data, recurrent.shape);
+  const split = ctx.int64s("split", [f, f, f, f]);
+  let hPrev = "", cPrev = "";
+  const outputs: string[] = [];
+  for (let s = 0; s < steps; s++) {
+    const t = layer.goBackwards ? steps - 1 - s : s;
+    const xt = ctx.fresh("zx_step");
+    ctx.node("Gather", [zx, ctx.initializer("step", { int64: [t] }, [])], [xt], {
+      axis: { int: 1 },
+    });
+    let z = xt;
+    if (hPrev) {
+      const zh = ctx.fresh("zh_step");
+      emitConv(ctx, {
+        input: hPrev,
+        output: zh,
+        rank: 4,
+        weight: recurrentWeight,
+        weightDims: [4 * f, f, kh, kw],
+        strides: [1, 1],
+        dilations: [1, 1],
+        padding: "same",
+        group: 1,
+      });
+      z = ctx.fresh("z_step");
+      ctx.node("Add", [xt, zh], [z]);
+    }
+    const gates = ["i", "f", "g", "o"].map((g) => ctx.fresh(`gate_${g}`));
+    ctx.node("Split", [z, split], gates, { axis: { int: -1 } });
+    const [i, fg, g, o] = gates.map((gate, k) => {
+      const out = ctx.fresh(`${gate}_act`);
+      emitActivation(ctx, k === 2 ? layer.activation : layer.recurrentActivation, gate, out);
+      return out;
+    });
+    const ig = ctx.fresh("i_g"), cNew = ctx.fresh("c");
+    ctx.node("Mul", [i, g], [ig]);
+    if (cPrev) {
+      const kept = ctx.fresh("f_c");
+      ctx.node("Mul", [fg, cPrev], [kept]);
+      ctx.node("Add", [kept, ig], [cNew]);
+    } else {
+      ctx.node("Identity", [ig], [cNew]);
+    }
+    const cAct = ctx.fresh("c_act");
+    emitActivation(ctx, layer.activation, cNew, cAct);
+    const last = s === steps - 1 && !layer.returnSequences;
+    const hNew = last ? ctx.output : ctx.fresh("h");
+    ctx.node("Mul", [o, cAct], [hNew]);
+    hPrev = hNew;
+    cPrev = cNew;
+    if (layer.returnSequences) {
+      const step = ctx.fresh("h_step");
+      ctx.node("Unsqueeze", [hNew, ctx.int64s("axes", [1])], [step]);
+      outputs.push(step);
+    }
+  }
+  if (layer.returnSequences) ctx.node("Concat", outputs, [ctx.output], { axis: { int: 1 } });
+}
+
 /** The `ConvLSTM2D` layer class (see `layer_class.ts`). */
 export const CONV_LSTM2D: LayerClass<ConvLSTM2D> = defineLayer({
   className: "ConvLSTM2D",
   create: (config, options) => new ConvLSTM2D(config, options),
   training: CONV_LSTM2D_TRAINING,
+  onnx: convLstm2dOnnx,
 });
