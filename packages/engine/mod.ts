@@ -50,6 +50,7 @@ export {
   layerVarGroups,
   layerWeightNames,
   layerWeightTrainable,
+  onnxHookFor,
   paramOwners,
   supportedLayerClasses,
   trainingFor,

@@ -195,12 +195,12 @@ export function emitActivation(
 }
 
 /**
- * A reduction over `axes` (ReduceMean, ReduceMax, ReduceSum, ReduceProd): axes are an attribute
+ * A reduction over `axes` (ReduceMean, ReduceMax, ReduceMin, ReduceSum, ReduceProd): axes are an attribute
  * before opset 18 (13 for ReduceSum) and an input from then on.
  */
 export function emitReduce(
   ctx: OnnxLayerContext,
-  op: "ReduceMean" | "ReduceMax" | "ReduceSum" | "ReduceProd",
+  op: "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceSum" | "ReduceProd",
   input: string,
   axes: readonly number[],
   keepdims: boolean,

@@ -10,6 +10,8 @@ import type { KerasVarGroup, Layer, LayerBuildOptions, LayerConfig } from "./lay
 import type { LayerClass } from "./layer_class.ts";
 import type { LayerTraining } from "./layer_training.ts";
 import { LAYER_CLASSES } from "./layers/mod.ts";
+import type { OnnxLayerContext } from "./onnx_emit.ts";
+import { OpLayer } from "./ops/op_layer.ts";
 
 /** A layer constructor as the registry hands it out. */
 export type LayerFactory = (config: LayerConfig, options: LayerBuildOptions) => Layer;
@@ -132,4 +134,15 @@ export function layerWeightTrainable(className: string, config: LayerConfig): bo
 export function layerVarGroups(className: string, config: LayerConfig): KerasVarGroup[] {
   return probe(className, config)?.kerasVarGroups() ??
     [{ path: "vars", start: 0, count: 0 }];
+}
+
+/**
+ * How a layer is written as ONNX: its class definition's `onnx` hook, or an operation node's own
+ * `emitOnnx`; undefined when neither exists (the exporter refuses the layer by name).
+ */
+export function onnxHookFor(layer: Layer): ((ctx: OnnxLayerContext) => void) | undefined {
+  const hook = classes.get(layer.className)?.onnx;
+  if (hook) return (ctx) => hook.call(classes.get(layer.className), layer, ctx);
+  if (layer instanceof OpLayer) return (ctx) => layer.emitOnnx(ctx);
+  return undefined;
 }

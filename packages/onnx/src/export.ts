@@ -14,11 +14,11 @@ import {
   innerContext,
   type Layer,
   LAYER_CLASSES,
-  layerClass,
   type Model,
   type OnnxAttribute,
   type OnnxElementType,
   OnnxExportError,
+  onnxHookFor,
   type OnnxLayerContext,
   type OnnxTensorData,
   type Shape,
@@ -145,7 +145,7 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
     const path = model.layerPath(layer);
     // A call's further outputs (an RNN's states) were written with the call.
     if (node.outputIndex > 0) continue;
-    const hook = layerClass(layer.className)?.onnx;
+    const hook = onnxHookFor(layer);
     if (!hook) {
       throw new OnnxExportError(layer.name, layer.className, "the class has no ONNX form yet");
     }
@@ -204,14 +204,14 @@ export function collectGraph(model: Model, options: OnnxExportOptions = {}): Gra
       },
       refuse,
       emitLayer(inner, call) {
-        const innerHook = layerClass(inner.className)?.onnx;
+        const innerHook = onnxHookFor(inner);
         if (!innerHook) {
           throw new OnnxExportError(inner.name, inner.className, "the class has no ONNX form yet");
         }
-        innerHook(inner, innerContext(this, call));
+        innerHook(innerContext(this, call));
       },
     };
-    hook(layer, ctx);
+    hook(ctx);
     names[node.id] = output;
     shapes[node.id] = outputShape;
     types[node.id] = "float32";

@@ -906,3 +906,51 @@ Deno.test("ONNX export: ConvLSTM2D unrolled (same / valid, strides, go_backwards
     await assertInitialized(spec, [x], 142);
   }
 });
+
+Deno.test("ONNX export: operation nodes (element-wise with numbers, reductions, activations)", async () => {
+  const keras3 = (
+    cls: string,
+    module: string,
+    config: Record<string, unknown>,
+    args: unknown[],
+  ) => ({
+    module,
+    class_name: cls,
+    config,
+    registered_name: cls,
+    name: config.name,
+    inbound_nodes: [{ args, kwargs: {} }],
+  });
+  const op = (cls: string, name: string, args: unknown[], config: Record<string, unknown> = {}) =>
+    keras3(cls, "keras.src.ops.numpy", { name, ...config }, args);
+  const layers = [
+    keras3("InputLayer", "keras.layers", { name: "x", batch_shape: [null, 4, 6] }, []),
+    keras3("Dense", "keras.layers", { name: "d", units: 5 }, [kerasTensor("x")]),
+    op("Add", "plus", [kerasTensor("d"), 1.5]),
+    op("Multiply", "times", [kerasTensor("plus"), kerasTensor("d")]),
+    op("Subtract", "minus", [2.0, kerasTensor("times")]),
+    op("Abs", "abs", [kerasTensor("minus")]),
+    op("Sqrt", "root", [kerasTensor("abs")]),
+    op("Divide", "ratio", [kerasTensor("root"), 3.0]),
+    op("Maximum", "most", [kerasTensor("ratio"), kerasTensor("d")]),
+    op("Square", "sq", [kerasTensor("most")]),
+    op("Negative", "neg", [kerasTensor("sq")]),
+    op("Exp", "e", [kerasTensor("neg")]),
+    op("Mean", "mean", [kerasTensor("e")], { axis: [1], keepdims: false }),
+    op("Max", "max", [kerasTensor("sq")], { axis: 2, keepdims: true }),
+    keras3("Relu", "keras.src.ops.nn", { name: "relu" }, [kerasTensor("max")]),
+    op("Sum", "sum", [kerasTensor("relu")], { axis: [1, 2] }),
+    keras3("Softmax", "keras.src.ops.nn", { name: "soft", axis: -1 }, [kerasTensor("mean")]),
+  ];
+  const config = {
+    class_name: "Functional",
+    config: {
+      name: "ops",
+      layers,
+      input_layers: [["x", 0, 0]],
+      output_layers: [["soft", 0, 0], ["sum", 0, 0]],
+    },
+  };
+  const x = new Tensor(new Rng(151).floats(3 * 24, -1, 1), [3, 4, 6]);
+  await assertInitialized({ config: config as ModelSpec["config"], weights: {} }, [x], 152);
+});

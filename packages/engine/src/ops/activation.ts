@@ -12,6 +12,7 @@ import type { BackwardArgs } from "../layer_training.ts";
 import { activationBackward, activationOutputKind } from "../layers/activation_backward.ts";
 import { type DeviceTensor, sizeOf } from "../tensor.ts";
 import { type FullShape, normAxis, OpLayer } from "./op_layer.ts";
+import { emitActivation, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** The activations run as operation nodes. */
 export type ActivationFn = "relu" | "sigmoid" | "tanh" | "softmax";
@@ -34,6 +35,11 @@ export class ActivationOp extends OpLayer {
     this.fn = fn;
     this.activation = resolveActivation(fn, name, options.kerasVersion);
     this.axis = axis === null || axis === undefined ? -1 : Number(axis);
+  }
+
+  /** ONNX: the activation's operator (softmax over the last axis). */
+  override emitOnnx(ctx: OnnxLayerContext): void {
+    emitActivation(ctx, this.activation, ctx.inputs[0], ctx.output);
   }
 
   shapeOf(shapes: readonly FullShape[]): FullShape {

@@ -21,6 +21,7 @@ import {
   sameShape,
   scatterAdd,
 } from "./strided.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Element-wise functions of one tensor. */
 export const UNARY_FNS = ["negative", "abs", "square", "sqrt", "exp", "log"] as const;
@@ -56,6 +57,23 @@ const FNS: Record<ElementwiseFn, (a: number, b: number) => number> = {
   sqrt: (a) => Math.sqrt(a),
   exp: (a) => Math.exp(a),
   log: (a) => Math.log(a),
+};
+
+/** The ONNX operator of each function (square is written as x·x). */
+const ONNX_OPS: Record<ElementwiseFn, string> = {
+  add: "Add",
+  subtract: "Sub",
+  multiply: "Mul",
+  divide: "Div",
+  maximum: "Max",
+  minimum: "Min",
+  power: "Pow",
+  negative: "Neg",
+  abs: "Abs",
+  square: "Mul",
+  sqrt: "Sqrt",
+  exp: "Exp",
+  log: "Log",
 };
 
 /** ∂f/∂(operand `side`) at (a, b) with output y. */
@@ -106,6 +124,17 @@ export class ElementwiseOp extends OpLayer {
     super(fn, label, name, tensors, options);
     this.fn = fn;
     this.operands = operands;
+  }
+
+  /** ONNX: the function's operator on the tensor and number operands (NumPy broadcasting). */
+  override emitOnnx(ctx: OnnxLayerContext): void {
+    const names = this.operands.map((o) =>
+      "tensor" in o
+        ? ctx.inputs[o.tensor]
+        : ctx.initializer("operand", { float32: Float32Array.of(o.value) }, [])
+    );
+    if (this.fn === "square") return ctx.node("Mul", [names[0], names[0]], [ctx.output]);
+    ctx.node(ONNX_OPS[this.fn], names, [ctx.output]);
   }
 
   shapeOf(shapes: readonly FullShape[]): FullShape {

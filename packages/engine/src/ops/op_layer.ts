@@ -14,6 +14,7 @@ import { InputShapeError } from "../errors.ts";
 import { type CallContext, Layer, type LayerBuildOptions } from "../layer.ts";
 import type { BackwardArgs } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** A whole shape (batch first); `null` where only the run time knows the size. */
 export type FullShape = (number | null)[];
@@ -58,6 +59,14 @@ export abstract class OpLayer extends Layer {
 
   /** One gradient per input (null where not needed); see `LayerTraining.backward`. */
   abstract backwardInputs(a: BackwardArgs): (DeviceTensor | null)[];
+
+  /**
+   * Writes the call as ONNX nodes (`ctx.output` from `ctx.inputs`), as a layer class's `onnx` hook
+   * does; operations without an ONNX form yet refuse by name.
+   */
+  emitOnnx(ctx: OnnxLayerContext): void {
+    ctx.refuse(`operation ${this.label} has no ONNX form yet`);
+  }
 
   computeOutputShape(inputShape: Shape): Shape {
     return this.computeOutputShapes([inputShape]);

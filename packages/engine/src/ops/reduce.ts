@@ -13,6 +13,7 @@ import type { BackwardArgs } from "../layer_training.ts";
 import type { DeviceTensor } from "../tensor.ts";
 import { type FullShape, normAxis, OpLayer } from "./op_layer.ts";
 import { count, denseStrides, walk } from "./strided.ts";
+import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /** A reduction. */
 export type ReduceFn = "mean" | "sum" | "max" | "min";
@@ -55,6 +56,17 @@ export class ReduceOp extends OpLayer {
       throw this.shapeError(`axes [${this.axes}] after the batch of a rank-${rank} input`, shapes);
     }
     return [...new Set(at as number[])];
+  }
+
+  /** ONNX: ReduceMean / ReduceSum / ReduceMax / ReduceMin over the same axes. */
+  override emitOnnx(ctx: OnnxLayerContext): void {
+    const full: FullShape = [null, ...ctx.inputShapes[0]];
+    const axes = this.#axes(full.length, [full]);
+    const op =
+      ({ mean: "ReduceMean", sum: "ReduceSum", max: "ReduceMax", min: "ReduceMin" } as const)[
+        this.fn
+      ];
+    emitReduce(ctx, op, ctx.inputs[0], axes, this.keepdims, ctx.output);
   }
 
   shapeOf(shapes: readonly FullShape[]): FullShape {
