@@ -27,6 +27,16 @@ import {
 } from "../../engine/testing/tfjs_graphs.ts";
 import { tf, tfReady } from "../../engine/testing/tfjs_reference.ts";
 import { maxAbsDiff, Rng } from "../../engine/testing/random.ts";
+import {
+  inputs as opGraphInputs,
+  keras2Config,
+  keras3Config,
+  kt,
+  layer3,
+  op3,
+  randomWeights,
+  sl,
+} from "../../engine/testing/op_graphs.ts";
 import { collectGraph, exportableLayerClasses, exportOnnx } from "../mod.ts";
 
 /** Largest |engine − ORT| accepted. */
@@ -953,4 +963,35 @@ Deno.test("ONNX export: operation nodes (element-wise with numbers, reductions, 
   };
   const x = new Tensor(new Rng(151).floats(3 * 24, -1, 1), [3, 4, 6]);
   await assertInitialized({ config: config as ModelSpec["config"], weights: {} }, [x], 152);
+});
+
+Deno.test("ONNX export: shape and slicing operation nodes (Keras 3 ops and tf.keras TFOpLambda graphs)", async () => {
+  const rng = new Rng(161);
+  for (const config of [keras3Config(), keras2Config()]) {
+    const weights = randomWeights(rng);
+    await assertSameAsEngine(
+      { config: config as ModelSpec["config"], weights },
+      opGraphInputs(rng, 3),
+    );
+  }
+  // Reversed, indexed and new axes; transpose, expand_dims, squeeze, stack.
+  const layers = [
+    layer3("InputLayer", { name: "x", batch_shape: [null, 4, 5] }, []),
+    op3("GetItem", "rev", {}, [kt("x"), [sl(null, null), sl(null, null, -1), sl(1, 4)]]),
+    op3("GetItem", "last", {}, [kt("rev"), [
+      Object({ class_name: "__ellipsis__", config: {} }),
+      -1,
+    ]]),
+    op3("GetItem", "newaxis", {}, [kt("last"), [sl(null, null), null, sl(null, null, 2)]]),
+    op3("Transpose", "swap", { axes: [0, 2, 1] }, [kt("newaxis")]),
+    op3("Squeeze", "squeeze", { axis: -1 }, [kt("swap")]),
+    op3("ExpandDims", "expand", { axis: 1 }, [kt("squeeze")]),
+    op3("Stack", "stack", { axis: 2 }, [[kt("expand"), kt("expand")]]),
+  ];
+  const graph = {
+    class_name: "Functional",
+    config: { name: "g", layers, input_layers: [["x", 0, 0]], output_layers: [["stack", 0, 0]] },
+  };
+  const x = new Tensor(rng.floats(2 * 20, -1, 1), [2, 4, 5]);
+  await assertSameAsEngine({ config: graph as ModelSpec["config"], weights: {} }, [x]);
 });

@@ -12,6 +12,7 @@ import type { BackwardArgs } from "../layer_training.ts";
 import type { DeviceTensor } from "../tensor.ts";
 import { type FullShape, normAxis, OpLayer } from "./op_layer.ts";
 import { count, denseStrides, gather, scatter } from "./strided.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** Base of the ops whose output is their input's memory under another shape. */
 abstract class ViewOp extends OpLayer {
@@ -21,6 +22,13 @@ abstract class ViewOp extends OpLayer {
 
   forward(xs: readonly DeviceTensor[], _ctx: CallContext): DeviceTensor {
     return { ptr: xs[0].ptr, shape: this.outShape(xs), dtype: xs[0].dtype };
+  }
+
+  /** ONNX: a view is a Reshape to the output shape (batch kept as 0). */
+  override emitOnnx(ctx: OnnxLayerContext): void {
+    const dims = ctx.outputShape.map((d) => d ?? -1);
+    if (dims.filter((d) => d === -1).length > 1) ctx.refuse("more than one unknown dimension");
+    ctx.node("Reshape", [ctx.inputs[0], ctx.int64s("shape", [0, ...dims])], [ctx.output]);
   }
 
   backwardInputs(a: BackwardArgs): (DeviceTensor | null)[] {
@@ -170,6 +178,13 @@ export class TransposeOp extends OpLayer {
     return this.#perm(s.length, shapes).map((a) => s[a]);
   }
 
+  /** ONNX: Transpose with the same permutation. */
+  override emitOnnx(ctx: OnnxLayerContext): void {
+    const full: FullShape = [null, ...ctx.inputShapes[0]];
+    const perm = this.#perm(full.length, [full]);
+    ctx.node("Transpose", [ctx.inputs[0]], [ctx.output], { perm: { ints: perm } });
+  }
+
   #move(ctx: CallContext, src: DeviceTensor, perm: number[]): DeviceTensor {
     const shape = perm.map((a) => src.shape[a]);
     const strides = denseStrides(src.shape);
@@ -228,6 +243,17 @@ export class JoinOp extends OpLayer {
       throw this.shapeError(`axis ${this.axis} after the batch of a rank-${rank} result`, shapes);
     }
     return a;
+  }
+
+  /** ONNX: Concat on the axis; stack unsqueezes every input there first. */
+  override emitOnnx(ctx: OnnxLayerContext): void {
+    const axis = this.#axis(ctx.inputShapes.map((s) => [null, ...s]));
+    const parts = !this.stack ? ctx.inputs : ctx.inputs.map((x) => {
+      const out = ctx.fresh("stacked");
+      ctx.node("Unsqueeze", [x, ctx.int64s("axes", [axis])], [out]);
+      return out;
+    });
+    ctx.node("Concat", parts, [ctx.output], { axis: { int: axis } });
   }
 
   shapeOf(shapes: readonly FullShape[]): FullShape {

@@ -15,6 +15,7 @@ import type { DeviceTensor } from "../tensor.ts";
 import { type ArgValue, EllipsisArg, SliceArg } from "./args.ts";
 import { type FullShape, OpLayer } from "./op_layer.ts";
 import { count, denseStrides, gather, scatterAdd } from "./strided.ts";
+import type { OnnxLayerContext } from "../onnx_emit.ts";
 
 /** One item of a slicing key. */
 export type KeyItem = number | SliceArg | EllipsisArg | null;
@@ -133,6 +134,38 @@ export class GetItemOp extends OpLayer {
 
   shapeOf(shapes: readonly FullShape[]): FullShape {
     return this.#plan(shapes[0]).out.map((a) => (a.dim < 0 ? 1 : a.size));
+  }
+
+  /**
+   * ONNX: one Slice of every ranged axis (an integer index as a one-element range), then a
+   * Reshape to the output shape, which drops the indexed axes and adds the `None` ones.
+   */
+  override emitOnnx(ctx: OnnxLayerContext): void {
+    const plan = this.#plan([null, ...ctx.inputShapes[0]]);
+    const axes: number[] = [], starts: number[] = [], ends: number[] = [], steps: number[] = [];
+    for (const [d, i] of plan.picks) axes.push(d), starts.push(i), ends.push(i + 1), steps.push(1);
+    for (const a of plan.out) {
+      if (a.dim <= 0 || a.size === null) continue;
+      const end = a.start + a.step * a.size;
+      // A negative step ending before index 0: ONNX reads -1 as the last element.
+      axes.push(a.dim), starts.push(a.start), steps.push(a.step);
+      ends.push(end < 0 ? -Number.MAX_SAFE_INTEGER : end);
+    }
+    const dims = ctx.outputShape.map((d) => d ?? -1);
+    if (dims.filter((d) => d === -1).length > 1) ctx.refuse("more than one unknown dimension");
+    let x = ctx.inputs[0];
+    if (axes.length) {
+      const sliced = ctx.fresh("sliced");
+      ctx.node("Slice", [
+        x,
+        ctx.int64s("starts", starts),
+        ctx.int64s("ends", ends),
+        ctx.int64s("axes", axes),
+        ctx.int64s("steps", steps),
+      ], [sliced]);
+      x = sliced;
+    }
+    ctx.node("Reshape", [x, ctx.int64s("shape", [0, ...dims])], [ctx.output]);
   }
 
   /** The view of an input of `shape`: its offset, strides and shape. */
