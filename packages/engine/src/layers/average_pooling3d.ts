@@ -5,15 +5,20 @@
  */
 import type { LayerBuildOptions, LayerConfig } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
-import { AVERAGE_POOLING3D_TRAINING, Pooling3D, pooling3dOnnx } from "./pooling3d.ts";
+import {
+  AVERAGE_POOLING_TRAINING,
+  SpatialPooling,
+  spatialPoolingOnnx,
+  VOLUME_AXES,
+} from "./spatial_pooling.ts";
 
 /**
  * Keras `AveragePooling3D` on `[batch, depth, rows, cols, channels]`: `pool_size` (default 2),
  * `strides` (default the pool size), `valid`/`same` padding (a window's mean over its real cells).
  */
-export class AveragePooling3D extends Pooling3D {
+export class AveragePooling3D extends SpatialPooling {
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
-    super("AveragePooling3D", "avg", config, options);
+    super("AveragePooling3D", "avg", VOLUME_AXES, config, options);
   }
 }
 
@@ -22,6 +27,6 @@ export const AVERAGE_POOLING3D: LayerClass<AveragePooling3D> = defineLayer({
   className: "AveragePooling3D",
   aliases: ["AvgPool3D"],
   create: (config, options) => new AveragePooling3D(config, options),
-  training: AVERAGE_POOLING3D_TRAINING,
-  onnx: pooling3dOnnx,
+  training: AVERAGE_POOLING_TRAINING,
+  onnx: spatialPoolingOnnx,
 });

@@ -9,8 +9,8 @@ import {
   GLOBAL_SPATIAL_POOLING_TRAINING,
   GlobalSpatialPooling,
   globalSpatialPoolingOnnx,
-  VOLUME_AXES,
 } from "./global_spatial_pooling.ts";
+import { VOLUME_AXES } from "./spatial_pooling.ts";
 
 /**
  * Keras `GlobalAveragePooling3D` on `[batch, depth, rows, cols, channels]`: each channel's mean

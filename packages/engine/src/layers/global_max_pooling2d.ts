@@ -3,8 +3,8 @@ import {
   GLOBAL_SPATIAL_POOLING_TRAINING,
   GlobalSpatialPooling,
   globalSpatialPoolingOnnx,
-  IMAGE_AXES,
 } from "./global_spatial_pooling.ts";
+import { IMAGE_AXES } from "./spatial_pooling.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 
 /** Keras `GlobalMaxPooling2D` (NHWC), with `keepdims`. */

@@ -11,11 +11,6 @@ import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
 
-/** The spatial axes of a 2-D pooling's image, by name. */
-export const IMAGE_AXES = ["height", "width"] as const;
-/** The spatial axes of a 3-D pooling's volume. */
-export const VOLUME_AXES = ["depth", "rows", "cols"] as const;
-
 /**
  * Global pooling over the spatial axes of `[batch, ...spatial, channels]` → `[batch, channels]`
  * (a 1 for each spatial axis with `keepdims`). A sample's spatial cells are contiguous rows of

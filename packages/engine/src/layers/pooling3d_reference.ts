@@ -1,6 +1,6 @@
 /**
  * Plain TypeScript 3-D poolings — the test oracles of MaxPooling3D / AveragePooling3D (which run
- * as two `pool2d` stages, pooling3d.ts) and of GlobalMaxPooling3D / GlobalAveragePooling3D (which
+ * as two `pool2d` stages, spatial_pooling.ts) and of GlobalMaxPooling3D / GlobalAveragePooling3D (which
  * TF.js lacks). Direct loops over each whole 3-D window, float64 sums.
  *
  * @module
