@@ -75,3 +75,22 @@ export function requireChannelsLast(
     );
   }
 }
+
+/**
+ * Refuses strides > 1 together with dilation_rate > 1 on any axis, as Keras does (naming the
+ * layer and `dilation_rate`).
+ */
+export function refuseStridedDilation(
+  layerName: string,
+  strides: readonly number[],
+  dilationRate: readonly number[],
+): void {
+  if (Math.max(...strides) > 1 && Math.max(...dilationRate) > 1) {
+    throw new LayerConfigError(
+      layerName,
+      "dilation_rate",
+      `expected 1 with strides > 1 (Keras refuses strides > 1 with dilation_rate > 1), got ` +
+        `strides ${JSON.stringify(strides)} and dilation_rate ${JSON.stringify(dilationRate)}`,
+    );
+  }
+}

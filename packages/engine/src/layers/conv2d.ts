@@ -19,7 +19,6 @@ import {
   type WeightSpec,
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
-import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import {
   type ConvAlgorithm,
@@ -29,14 +28,19 @@ import {
 } from "../winograd.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import {
+  CONV_SCRATCH_FLOATS,
+  convArgs,
+  convolveBackward,
+  convolveDirect,
+  type ConvShape,
+  runImageRanges,
+} from "./conv2d_direct.ts";
+import {
   convKernelToOnnx,
   emitConv,
   emitWithActivation,
   type OnnxLayerContext,
 } from "../onnx_emit.ts";
-
-/** Floats of im2col scratch per call (256 KiB): tiles of output pixels stay cache-resident. */
-const SCRATCH_FLOATS = 1 << 16;
 
 /**
  * Copies channels `[srcC0, srcC0 + n)` of each of `rows` rows of `src` (`srcC` channels a row)
@@ -265,65 +269,7 @@ export class Conv2D extends Layer {
     bias: number,
     act: [number, number],
   ): void {
-    const [, h, w, c] = x.shape;
-    const [, outH, outW, outC] = y.shape;
-    const [kh, kw] = this.kernelSize;
-    const [sh, sw] = this.strides;
-    const [dh, dw] = this.dilationRate;
-    const gy = axisGeometry(h, kh, sh, dh, this.padding);
-    const gx = axisGeometry(w, kw, sw, dw, this.padding);
-    // The kernel picks its method by shape (1×1 gemm, implicit GEMM over a zero-padded copy of
-    // each image, or im2col tiles) and says how much scratch it wants for it. With kernel threads
-    // on, large batches split into one range of images per thread, each with its own scratch.
-    const k = kh * kw * c;
-    this.#runImageRanges(ctx, x, y, (b0, nb, scratchOf) => {
-      const pixels = nb * outH * outW;
-      const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(SCRATCH_FLOATS / k)));
-      const scratchFloats = ctx.kernels.conv2dScratchFloats(
-        nb,
-        h,
-        w,
-        c,
-        outH,
-        outW,
-        kh,
-        kw,
-        sh,
-        sw,
-        dh,
-        dw,
-        gy.padBefore,
-        gx.padBefore,
-        im2colFloats,
-      );
-      return {
-        fn: "conv2d",
-        args: [
-          x.ptr + b0 * h * w * c * 4,
-          kernel,
-          bias,
-          y.ptr + b0 * outH * outW * outC * 4,
-          scratchOf(scratchFloats),
-          scratchFloats,
-          nb,
-          h,
-          w,
-          c,
-          outH,
-          outW,
-          outC,
-          kh,
-          kw,
-          sh,
-          sw,
-          dh,
-          dw,
-          gy.padBefore,
-          gx.padBefore,
-          ...act,
-        ],
-      };
-    });
+    convolveDirect(ctx, convShape(this, x.shape, y.shape[3]), x.ptr, kernel, bias, y.ptr, act);
   }
 
   /**
@@ -338,7 +284,7 @@ export class Conv2D extends Layer {
     padTop: number,
     padLeft: number,
   ): void {
-    const [, h, w, c] = x.shape;
+    const [batch, h, w, c] = x.shape;
     const [, outH, outW, outC] = y.shape;
     if (this.#winogradStale) {
       wg.transformFilters(
@@ -350,7 +296,8 @@ export class Conv2D extends Layer {
     }
     const { m } = wg.plan;
     const tilesPerImage = Math.ceil(outH / m) * Math.ceil(outW / m);
-    this.#runImageRanges(ctx, x, y, (b0, nb, scratchOf) => {
+    const flops = 2 * batch * outH * outW * outC * this.kernelSize[0] * this.kernelSize[1] * c;
+    runImageRanges(ctx, batch, flops, (b0, nb, scratchOf) => {
       const chunk = winogradChunkTiles(nb * tilesPerImage, c, outC);
       const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC);
       return {
@@ -383,45 +330,9 @@ export class Conv2D extends Layer {
     const act = this.activation;
     return act.kind === "elementwise" ? [act.code, act.alpha] : [0, 0];
   }
-
-  /**
-   * Runs one kernel job per range of images of x → y (one range per kernel thread when they are
-   * on and the conv is large enough), each with its own scratch, freed afterwards.
-   */
-  #runImageRanges(
-    ctx: CallContext,
-    x: DeviceTensor,
-    y: DeviceTensor,
-    job: (b0: number, nb: number, scratchOf: (floats: number) => number) => KernelJob,
-  ): void {
-    const [batch, , , c] = x.shape;
-    const [, outH, outW, outC] = y.shape;
-    const [kh, kw] = this.kernelSize;
-    const flops = 2 * batch * outH * outW * outC * kh * kw * c;
-    const scratches: number[] = [];
-    const scratchOf = (floats: number) => {
-      const p = floats > 0 ? ctx.heap.alloc(floats * 4) : 0;
-      if (p) scratches.push(p);
-      return p;
-    };
-    try {
-      const ranges = parallelRanges(ctx.kernels, batch, flops);
-      runJobs(ctx.kernels, ranges.map(([b0, nb]) => job(b0, nb, scratchOf)));
-    } finally {
-      for (const p of scratches) ctx.heap.free(p);
-    }
-  }
 }
 
 // ---- training ----------------------------------------------------------------------------
-
-/**
- * Floats of scratch per backward call (1 MiB): tiles of im2col rows and their transpose, and the
- * padded dZ image of the stride-1 input gradient.
- */
-const BACKWARD_SCRATCH_FLOATS = 1 << 18;
-/** Floats of im2col scratch for the unfused forward (as the inference layer uses). */
-const FORWARD_SCRATCH_FLOATS = 1 << 16;
 
 /** Codes whose derivative the kernel computes exactly from the output y in place of z. */
 const DERIVATIVE_FROM_OUTPUT = new Set<number>([
@@ -436,29 +347,48 @@ const DERIVATIVE_FROM_OUTPUT = new Set<number>([
 const fusedFromOutput = (act: Activation) =>
   act.kind === "elementwise" && DERIVATIVE_FROM_OUTPUT.has(act.code);
 
-/** The layer's window geometry for input `x`. */
-function trainGeometry(layer: Conv2D, x: DeviceTensor) {
-  const [batch, h, w, c] = x.shape;
+/**
+ * The layer's convolution of input shape `xShape` (`[batch, h, w, c]`) into `outC` channels
+ * (padding resolved as Keras).
+ */
+function convShape(layer: Conv2D, xShape: readonly number[], outC = layer.filters): ConvShape {
+  const [images, h, w, c] = xShape;
   const [kh, kw] = layer.kernelSize;
   const [sh, sw] = layer.strides;
   const [dh, dw] = layer.dilationRate;
   const gy = axisGeometry(h, kh, sh, dh, layer.padding);
   const gx = axisGeometry(w, kw, sw, dw, layer.padding);
-  return { batch, h, w, c, kh, kw, sh, sw, dh, dw, gy, gx };
+  return {
+    images,
+    h,
+    w,
+    c,
+    outH: gy.out,
+    outW: gx.out,
+    outC,
+    kh,
+    kw,
+    sh,
+    sw,
+    dh,
+    dw,
+    padTop: gy.padBefore,
+    padLeft: gx.padBefore,
+  };
 }
 
 /** The convolution plus bias without activation (the pre-activation z). */
 function convolveLinear(layer: Conv2D, x: DeviceTensor, ctx: TrainContext): DeviceTensor {
-  const g = trainGeometry(layer, x);
-  const shape = [g.batch, g.gy.out, g.gx.out, layer.filters];
+  const g = convShape(layer, x.shape);
+  const shape = [g.images, g.outH, g.outW, g.outC];
   const z: DeviceTensor = { ptr: ctx.heap.alloc(sizeOf(shape) * 4), shape, dtype: "float32" };
   if (layer.groups > 1) {
     layer.convolveGroups(ctx, x, z, [0, 0]);
     return z;
   }
   const k = g.kh * g.kw * g.c;
-  const pixels = g.batch * g.gy.out * g.gx.out;
-  const scratchFloats = k * Math.min(pixels, Math.max(4, Math.floor(FORWARD_SCRATCH_FLOATS / k)));
+  const pixels = g.images * g.outH * g.outW;
+  const scratchFloats = k * Math.min(pixels, Math.max(4, Math.floor(CONV_SCRATCH_FLOATS / k)));
   const scratch = ctx.heap.alloc(scratchFloats * 4);
   const w = layer.deviceWeights();
   try {
@@ -469,21 +399,7 @@ function convolveLinear(layer: Conv2D, x: DeviceTensor, ctx: TrainContext): Devi
       z.ptr,
       scratch,
       scratchFloats,
-      g.batch,
-      g.h,
-      g.w,
-      g.c,
-      g.gy.out,
-      g.gx.out,
-      layer.filters,
-      g.kh,
-      g.kw,
-      g.sh,
-      g.sw,
-      g.dh,
-      g.dw,
-      g.gy.padBefore,
-      g.gx.padBefore,
+      ...convArgs(g),
       0,
       0,
     );
@@ -494,59 +410,8 @@ function convolveLinear(layer: Conv2D, x: DeviceTensor, ctx: TrainContext): Devi
 }
 
 /**
- * One tiled backward pass (`conv2dBackward`) of a dense (ungrouped) convolution with `c` input
- * and `outC` output channels: dx (when `dx` ≠ 0) and dW (when `dW` ≠ 0) from x and dZ.
- */
-function backwardDense(
-  ctx: TrainContext,
-  g: ReturnType<typeof trainGeometry>,
-  x: number,
-  dz: number,
-  kernel: number,
-  dx: number,
-  dW: number,
-  c: number,
-  outC: number,
-): void {
-  const { kernels, heap } = ctx;
-  const scratchFloats = Math.max(
-    kernels.conv2dBackwardMinScratch(g.kh, g.kw, c, outC, dx ? 1 : 0),
-    BACKWARD_SCRATCH_FLOATS,
-  );
-  const scratch = heap.alloc(scratchFloats * 4);
-  try {
-    kernels.conv2dBackward(
-      x,
-      dz,
-      kernel,
-      dx,
-      dW,
-      scratch,
-      scratchFloats,
-      g.batch,
-      g.h,
-      g.w,
-      c,
-      g.gy.out,
-      g.gx.out,
-      outC,
-      g.kh,
-      g.kw,
-      g.sh,
-      g.sw,
-      g.dh,
-      g.dw,
-      g.gy.padBefore,
-      g.gx.padBefore,
-    );
-  } finally {
-    heap.free(scratch);
-  }
-}
-
-/**
  * The backward of a grouped convolution: per group, its input channels, output-gradient
- * channels and kernel columns gathered into dense buffers, one {@link backwardDense}, and the
+ * channels and kernel columns gathered into dense buffers, one {@link convolveBackward}, and the
  * group's dx channels and dW columns scattered back (every group writes its own, so `dx` and
  * `dW` are overwritten whole).
  */
@@ -560,11 +425,11 @@ function backwardGroups(
   dW: number,
 ): void {
   const { heap } = ctx;
-  const g = trainGeometry(layer, x);
-  const groups = layer.groups, cg = g.c / groups, fg = layer.filters / groups;
-  const outC = layer.filters;
+  const groups = layer.groups, cg = x.shape[3] / groups, fg = layer.filters / groups;
+  const g = { ...convShape(layer, x.shape, fg), c: cg };
+  const outC = layer.filters, c = x.shape[3];
   const taps = g.kh * g.kw * cg;
-  const rowsIn = g.batch * g.h * g.w, rowsOut = g.batch * g.gy.out * g.gx.out;
+  const rowsIn = g.images * g.h * g.w, rowsOut = g.images * g.outH * g.outW;
   const bufs: number[] = [];
   const alloc = (floats: number) => {
     const p = heap.alloc(floats * 4);
@@ -576,11 +441,11 @@ function backwardGroups(
     const dxg = dx ? alloc(rowsIn * cg) : 0;
     const dWg = dW ? alloc(taps * fg) : 0;
     for (let k = 0; k < groups; k++) {
-      copyChannels(heap, x.ptr, g.c, k * cg, xg, cg, 0, cg, rowsIn);
+      copyChannels(heap, x.ptr, c, k * cg, xg, cg, 0, cg, rowsIn);
       copyChannels(heap, dz, outC, k * fg, dzg, fg, 0, fg, rowsOut);
       copyChannels(heap, kernel, outC, k * fg, wg, fg, 0, fg, taps);
-      backwardDense(ctx, g, xg, dzg, wg, dxg, dWg, cg, fg);
-      if (dx) copyChannels(heap, dxg, cg, 0, dx.ptr, g.c, k * cg, cg, rowsIn);
+      convolveBackward(ctx, g, xg, dzg, wg, dxg, dWg);
+      if (dx) copyChannels(heap, dxg, cg, 0, dx.ptr, c, k * cg, cg, rowsIn);
       if (dW) copyChannels(heap, dWg, fg, 0, dW, outC, k * fg, fg, taps);
     }
   } finally {
@@ -616,9 +481,9 @@ const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
     const dz = a.dyIsPreActivation
       ? a.dy.ptr
       : activationBackward(ctx, layer.activation, { ...y, ptr: z }, y, a.dy).ptr;
-    const g = trainGeometry(layer, x);
+    const g = convShape(layer, x.shape);
     const outC = layer.filters;
-    const pixels = g.batch * g.gy.out * g.gx.out;
+    const pixels = g.images * g.outH * g.outW;
     const wantKernel = a.grads[0] !== 0 && a.grads[0] !== undefined;
     if (layer.useBias && a.grads[1]) kernels.columnSums(dz, a.grads[1], pixels, outC, 0);
     if (!wantKernel && !a.needInputGrad) return null;
@@ -627,7 +492,7 @@ const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
       : null;
     const dW = wantKernel ? a.grads[0] : 0;
     if (layer.groups > 1) backwardGroups(layer, ctx, x, dz, a.weights[0], dx, dW);
-    else backwardDense(ctx, g, x.ptr, dz, a.weights[0], dx ? dx.ptr : 0, dW, g.c, outC);
+    else convolveBackward(ctx, g, x.ptr, dz, a.weights[0], dx ? dx.ptr : 0, dW);
     return dx;
   },
 

@@ -1,5 +1,10 @@
 import { type Activation, ActivationCode, resolveActivation } from "../activations.ts";
-import { type Padding, parsePadding, requireChannelsLast } from "../conv_geometry.ts";
+import {
+  type Padding,
+  parsePadding,
+  refuseStridedDilation,
+  requireChannelsLast,
+} from "../conv_geometry.ts";
 import { transposeAxisGeometry, transposeAxisOutput } from "../conv_transpose_geometry.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import {
@@ -60,16 +65,7 @@ export class Conv2DTranspose extends Layer {
     this.dilationRate = this.intTuple("dilation_rate", 2, 1);
     this.padding = parsePadding(config.padding, this.name);
     this.outputPadding = this.#parseOutputPadding(config.output_padding);
-    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
-      throw new LayerConfigError(
-        this.name,
-        "dilation_rate",
-        `expected 1 with strides > 1 (Keras refuses strides > 1 with dilation_rate > 1), got ` +
-          `strides ${JSON.stringify(this.strides)} and dilation_rate ${
-            JSON.stringify(this.dilationRate)
-          }`,
-      );
-    }
+    refuseStridedDilation(this.name, this.strides, this.dilationRate);
     this.useBias = this.bool("use_bias", true);
     this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
   }

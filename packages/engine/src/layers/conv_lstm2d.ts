@@ -12,8 +12,13 @@
  *
  * @module
  */
-import { type Activation, resolveActivation } from "../activations.ts";
-import { axisGeometry, type Padding, parsePadding, requireChannelsLast } from "../conv_geometry.ts";
+import {
+  axisGeometry,
+  type Padding,
+  parsePadding,
+  refuseStridedDilation,
+  requireChannelsLast,
+} from "../conv_geometry.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import {
   type CallContext,
@@ -27,34 +32,10 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
-import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
 import { convKernelToOnnx, emitActivation, emitConv, type OnnxLayerContext } from "../onnx_emit.ts";
 
-/** Floats of im2col scratch per convolution call (as Conv2D: tiles stay cache-resident). */
-const CONV_SCRATCH_FLOATS = 1 << 16;
-/** Floats of scratch per backward convolution call (as Conv2D's training). */
-const BACKWARD_SCRATCH_FLOATS = 1 << 18;
-
-type ElementwiseActivation = Extract<Activation, { kind: "elementwise" }>;
-
-/** The geometry of one convolution over `images` images (padding resolved). */
-interface ConvShape {
-  images: number;
-  h: number;
-  w: number;
-  c: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
-  padTop: number;
-  padLeft: number;
-}
+import { convolveBackward, convolveDirect, type ConvShape } from "./conv2d_direct.ts";
+import { cellActivation, type ElementwiseActivation } from "./recurrent.ts";
 
 /** What a training forward leaves for the backward (device pointers, freed with the step). */
 interface ConvLstmTape {
@@ -64,30 +45,6 @@ interface ConvLstmTape {
   cPrev: number;
   /** [B, T, H', W', f] the output state before the step at each time position. */
   hPrev: number;
-}
-
-function elementwise(
-  value: unknown,
-  fallback: string,
-  layerName: string,
-  field: string,
-  kerasVersion?: string,
-): ElementwiseActivation {
-  // An explicit null is Keras's `None` (linear); only an absent field takes the default.
-  const act = resolveActivation(
-    value === undefined ? fallback : value,
-    layerName,
-    kerasVersion,
-    field,
-  );
-  if (act.kind !== "elementwise") {
-    throw new LayerConfigError(
-      layerName,
-      field,
-      `${act.name} is not supported in a recurrent cell (element-wise activations only)`,
-    );
-  }
-  return act;
 }
 
 /**
@@ -121,14 +78,7 @@ export class ConvLSTM2D extends Layer {
     this.kernelSize = this.intTuple("kernel_size", 2);
     this.strides = this.intTuple("strides", 2, 1);
     this.dilationRate = this.intTuple("dilation_rate", 2, 1);
-    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
-      throw new LayerConfigError(
-        this.name,
-        "dilation_rate",
-        `expected 1 when strides > 1 (Keras refuses both above 1), got strides ` +
-          `${JSON.stringify(this.strides)} and dilation_rate ${JSON.stringify(this.dilationRate)}`,
-      );
-    }
+    refuseStridedDilation(this.name, this.strides, this.dilationRate);
     this.padding = parsePadding(config.padding, this.name);
     this.useBias = this.bool("use_bias", true);
     this.returnSequences = this.bool("return_sequences", false);
@@ -142,14 +92,14 @@ export class ConvLSTM2D extends Layer {
         );
       }
     }
-    this.activation = elementwise(
+    this.activation = cellActivation(
       config.activation,
       "tanh",
       this.name,
       "activation",
       options.kerasVersion,
     );
-    this.recurrentActivation = elementwise(
+    this.recurrentActivation = cellActivation(
       config.recurrent_activation,
       "sigmoid",
       this.name,
@@ -316,125 +266,6 @@ function checkInput(layer: ConvLSTM2D, x: DeviceTensor, mask: DeviceTensor | nul
   }
 }
 
-/**
- * y = x ⊛ kernel + bias (bias 0: none) over `g.images` images, one range of images per kernel
- * thread when they are on, each with its own scratch.
- */
-function convolve(
-  ctx: CallContext,
-  g: ConvShape,
-  x: number,
-  kernel: number,
-  bias: number,
-  y: number,
-): void {
-  const { kernels, heap } = ctx;
-  const k = g.kh * g.kw * g.c;
-  const flops = 2 * g.images * g.outH * g.outW * g.outC * k;
-  const scratches: number[] = [];
-  try {
-    const jobs = parallelRanges(kernels, g.images, flops).map(([i0, n]) => {
-      const pixels = n * g.outH * g.outW;
-      const im2col = k * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / k)));
-      const floats = kernels.conv2dScratchFloats(
-        n,
-        g.h,
-        g.w,
-        g.c,
-        g.outH,
-        g.outW,
-        g.kh,
-        g.kw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.padTop,
-        g.padLeft,
-        im2col,
-      );
-      const scratch = floats > 0 ? heap.alloc(floats * 4) : 0;
-      if (scratch) scratches.push(scratch);
-      return job(
-        "conv2d",
-        x + i0 * g.h * g.w * g.c * 4,
-        kernel,
-        bias,
-        y + i0 * g.outH * g.outW * g.outC * 4,
-        scratch,
-        floats,
-        n,
-        g.h,
-        g.w,
-        g.c,
-        g.outH,
-        g.outW,
-        g.outC,
-        g.kh,
-        g.kw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.padTop,
-        g.padLeft,
-        0,
-        0,
-      );
-    });
-    runJobs(kernels, jobs);
-  } finally {
-    for (const p of scratches) heap.free(p);
-  }
-}
-
-/** `conv2dBackward` of one convolution: dx (≠ 0) and/or dW (≠ 0), both OVERWRITTEN. */
-function convolveBackward(
-  ctx: CallContext,
-  g: ConvShape,
-  x: number,
-  dz: number,
-  kernel: number,
-  dx: number,
-  dW: number,
-): void {
-  if (!dx && !dW) return;
-  const { kernels, heap } = ctx;
-  const floats = Math.max(
-    kernels.conv2dBackwardMinScratch(g.kh, g.kw, g.c, g.outC, dx ? 1 : 0),
-    BACKWARD_SCRATCH_FLOATS,
-  );
-  const scratch = heap.alloc(floats * 4);
-  try {
-    kernels.conv2dBackward(
-      x,
-      dz,
-      kernel,
-      dx,
-      dW,
-      scratch,
-      floats,
-      g.images,
-      g.h,
-      g.w,
-      g.c,
-      g.outH,
-      g.outW,
-      g.outC,
-      g.kh,
-      g.kw,
-      g.sh,
-      g.sw,
-      g.dh,
-      g.dw,
-      g.padTop,
-      g.padLeft,
-    );
-  } finally {
-    heap.free(scratch);
-  }
-}
-
 /** Allocates `floats` floats set to zero. */
 function zeros(ctx: CallContext, floats: number): number {
   const p = ctx.heap.alloc(floats * 4);
@@ -482,7 +313,7 @@ function runConvLstm(
     const z = heap.alloc(batch * time * stepG * 4);
     if (tape) kept = { z, cPrev: 0, hPrev: 0 };
     else own(z);
-    convolve(ctx, gi, x.ptr, kernel, layer.useBias ? bias : 0, z);
+    convolveDirect(ctx, gi, x.ptr, kernel, layer.useBias ? bias : 0, z);
     const h = own(zeros(ctx, batch * stepU));
     const c = own(zeros(ctx, batch * stepU));
     const rec = own(heap.alloc(batch * stepG * 4));
@@ -493,7 +324,7 @@ function runConvLstm(
     for (let s = 0; s < time; s++) {
       const t = layer.goBackwards ? time - 1 - s : s;
       // The first step's state is zero: its recurrent convolution adds nothing.
-      if (s > 0) convolve(ctx, gr, h, recKernel, 0, rec);
+      if (s > 0) convolveDirect(ctx, gr, h, recKernel, 0, rec);
       for (let b = 0; b < batch; b++) {
         const row = b * time + t;
         const zt = z + row * stepG * 4;

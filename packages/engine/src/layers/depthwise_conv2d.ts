@@ -11,6 +11,7 @@ import {
   axisOutput,
   type Padding,
   parsePadding,
+  refuseStridedDilation,
   requireChannelsLast,
 } from "../conv_geometry.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
@@ -131,15 +132,7 @@ export abstract class DepthwiseWindowLayer extends Layer {
     this.kernelSize = this.intTuple("kernel_size", 2);
     this.strides = this.intTuple("strides", 2, 1);
     this.dilationRate = this.intTuple("dilation_rate", 2, 1);
-    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
-      throw new LayerConfigError(
-        this.name,
-        "strides",
-        `expected strides of 1 with dilation_rate ${
-          JSON.stringify(this.dilationRate)
-        } (Keras refuses strides > 1 with dilation_rate > 1), got ${JSON.stringify(this.strides)}`,
-      );
-    }
+    refuseStridedDilation(this.name, this.strides, this.dilationRate);
     this.padding = parsePadding(config.padding, this.name);
     this.depthMultiplier = this.num("depth_multiplier", 1, true);
     if (this.depthMultiplier < 1) {

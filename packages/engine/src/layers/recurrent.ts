@@ -43,14 +43,20 @@ export interface RecurrentStates {
 /** A run with zero initial states whose final states are not wanted. */
 export const NO_STATES: Readonly<RecurrentStates> = Object.freeze({ h0: 0, c0: 0, hT: 0, cT: 0 });
 
-/** An element-wise activation for a recurrent layer (softmax cannot be fused per unit). */
-function elementwise(
+/** An activation applied value by value (what a recurrent cell can fuse per unit). */
+export type ElementwiseActivation = Extract<Activation, { kind: "elementwise" }>;
+
+/**
+ * A recurrent cell's `field` activation (`value`; `fallback` when absent — an explicit null is
+ * Keras's `None`, linear): element-wise only (softmax cannot be fused per unit).
+ */
+export function cellActivation(
   value: unknown,
   fallback: string,
   layerName: string,
   field: string,
   kerasVersion?: string,
-): Extract<Activation, { kind: "elementwise" }> {
+): ElementwiseActivation {
   const act = resolveActivation(
     value === undefined ? fallback : value,
     layerName,
@@ -77,8 +83,8 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
   readonly goBackwards: boolean;
   /** Keras RNN `zero_output_for_mask` (default false; Bidirectional overrides it per call). */
   readonly zeroOutputForMask: boolean;
-  readonly activation: Extract<Activation, { kind: "elementwise" }>;
-  readonly recurrentActivation: Extract<Activation, { kind: "elementwise" }>;
+  readonly activation: ElementwiseActivation;
+  readonly recurrentActivation: ElementwiseActivation;
   abstract readonly cell: RnnCell;
 
   constructor(className: string, config: LayerConfig, options: LayerBuildOptions = {}) {
@@ -102,14 +108,14 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
       }
     }
     // `unroll` does not change results; dropout / recurrent_dropout are inactive at inference.
-    this.activation = elementwise(
+    this.activation = cellActivation(
       config.activation,
       "tanh",
       this.name,
       "activation",
       options.kerasVersion,
     );
-    this.recurrentActivation = elementwise(
+    this.recurrentActivation = cellActivation(
       config.recurrent_activation,
       "sigmoid",
       this.name,

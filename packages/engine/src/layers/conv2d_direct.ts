@@ -1,0 +1,166 @@
+/**
+ * The direct 2-D convolution kernels (`conv2d`, `conv2dBackward`, wasm/assembly) on a resolved
+ * geometry: the inference/forward call split into one range of images per kernel thread, each
+ * with its own scratch, and one tiled backward pass. Conv2D runs its dense convolutions through
+ * them, ConvLSTM2D its input and recurrent convolutions.
+ *
+ * @module
+ */
+import type { CallContext } from "../layer.ts";
+import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
+
+/** Floats of im2col scratch per forward call (256 KiB): tiles of output pixels stay cache-resident. */
+export const CONV_SCRATCH_FLOATS = 1 << 16;
+/**
+ * Floats of scratch per backward call (1 MiB): tiles of im2col rows and their transpose, and the
+ * padded dZ image of the stride-1 input gradient.
+ */
+export const CONV_BACKWARD_SCRATCH_FLOATS = 1 << 18;
+
+/** The geometry of one convolution over `images` NHWC images (padding resolved). */
+export interface ConvShape {
+  images: number;
+  h: number;
+  w: number;
+  c: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * The geometry arguments `conv2d` and `conv2dBackward` share, in their order, for `images` of
+ * the images: images, h, w, c, outH, outW, outC, kh, kw, sh, sw, dh, dw, padTop, padLeft.
+ */
+export function convArgs(g: ConvShape, images = g.images) {
+  return [
+    images,
+    g.h,
+    g.w,
+    g.c,
+    g.outH,
+    g.outW,
+    g.outC,
+    g.kh,
+    g.kw,
+    g.sh,
+    g.sw,
+    g.dh,
+    g.dw,
+    g.padTop,
+    g.padLeft,
+  ] as const;
+}
+
+/**
+ * Runs one kernel job per range of `images` images (one range per kernel thread when they are on
+ * and the `flops` are enough to split), each job given its own scratch by `scratchOf`; the
+ * scratch is freed afterwards.
+ */
+export function runImageRanges(
+  ctx: CallContext,
+  images: number,
+  flops: number,
+  job: (i0: number, n: number, scratchOf: (floats: number) => number) => KernelJob,
+): void {
+  const scratches: number[] = [];
+  const scratchOf = (floats: number) => {
+    const p = floats > 0 ? ctx.heap.alloc(floats * 4) : 0;
+    if (p) scratches.push(p);
+    return p;
+  };
+  try {
+    const ranges = parallelRanges(ctx.kernels, images, flops);
+    runJobs(ctx.kernels, ranges.map(([i0, n]) => job(i0, n, scratchOf)));
+  } finally {
+    for (const p of scratches) ctx.heap.free(p);
+  }
+}
+
+/**
+ * `y = act(x ⊛ kernel + bias)` over `g.images` images (bias 0: none; `act` the fused activation
+ * code and alpha, `[0, 0]` for none). The kernel picks its method by shape (1×1 gemm, implicit
+ * GEMM over a zero-padded copy of each image, or im2col tiles) and says how much scratch it
+ * wants for it.
+ */
+export function convolveDirect(
+  ctx: CallContext,
+  g: ConvShape,
+  x: number,
+  kernel: number,
+  bias: number,
+  y: number,
+  act: readonly [number, number] = [0, 0],
+): void {
+  const k = g.kh * g.kw * g.c;
+  const flops = 2 * g.images * g.outH * g.outW * g.outC * k;
+  runImageRanges(ctx, g.images, flops, (i0, n, scratchOf) => {
+    const pixels = n * g.outH * g.outW;
+    const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / k)));
+    const scratchFloats = ctx.kernels.conv2dScratchFloats(
+      n,
+      g.h,
+      g.w,
+      g.c,
+      g.outH,
+      g.outW,
+      g.kh,
+      g.kw,
+      g.sh,
+      g.sw,
+      g.dh,
+      g.dw,
+      g.padTop,
+      g.padLeft,
+      im2colFloats,
+    );
+    return {
+      fn: "conv2d",
+      args: [
+        x + i0 * g.h * g.w * g.c * 4,
+        kernel,
+        bias,
+        y + i0 * g.outH * g.outW * g.outC * 4,
+        scratchOf(scratchFloats),
+        scratchFloats,
+        ...convArgs(g, n),
+        ...act,
+      ],
+    };
+  });
+}
+
+/**
+ * One tiled backward pass (`conv2dBackward`, wasm/assembly/conv_grad.ts) of a dense convolution:
+ * dx (when `dx` ≠ 0) and dW (when `dW` ≠ 0) from x and dZ, both OVERWRITTEN.
+ */
+export function convolveBackward(
+  ctx: CallContext,
+  g: ConvShape,
+  x: number,
+  dz: number,
+  kernel: number,
+  dx: number,
+  dW: number,
+): void {
+  if (!dx && !dW) return;
+  const { kernels, heap } = ctx;
+  const scratchFloats = Math.max(
+    kernels.conv2dBackwardMinScratch(g.kh, g.kw, g.c, g.outC, dx ? 1 : 0),
+    CONV_BACKWARD_SCRATCH_FLOATS,
+  );
+  const scratch = heap.alloc(scratchFloats * 4);
+  try {
+    kernels.conv2dBackward(x, dz, kernel, dx, dW, scratch, scratchFloats, ...convArgs(g));
+  } finally {
+    heap.free(scratch);
+  }
+}
