@@ -32,7 +32,7 @@ import {
   convArgs,
   convolveBackward,
   convolveDirect,
-  type ConvShape,
+  convShape,
   runImageRanges,
 } from "./conv2d_direct.ts";
 import {
@@ -269,7 +269,15 @@ export class Conv2D extends Layer {
     bias: number,
     act: [number, number],
   ): void {
-    convolveDirect(ctx, convShape(this, x.shape, y.shape[3]), x.ptr, kernel, bias, y.ptr, act);
+    convolveDirect(
+      ctx,
+      convShape(x.shape[0], x.shape.slice(1), y.shape[3], this),
+      x.ptr,
+      kernel,
+      bias,
+      y.ptr,
+      act,
+    );
   }
 
   /**
@@ -347,39 +355,9 @@ const DERIVATIVE_FROM_OUTPUT = new Set<number>([
 const fusedFromOutput = (act: Activation) =>
   act.kind === "elementwise" && DERIVATIVE_FROM_OUTPUT.has(act.code);
 
-/**
- * The layer's convolution of input shape `xShape` (`[batch, h, w, c]`) into `outC` channels
- * (padding resolved as Keras).
- */
-function convShape(layer: Conv2D, xShape: readonly number[], outC = layer.filters): ConvShape {
-  const [images, h, w, c] = xShape;
-  const [kh, kw] = layer.kernelSize;
-  const [sh, sw] = layer.strides;
-  const [dh, dw] = layer.dilationRate;
-  const gy = axisGeometry(h, kh, sh, dh, layer.padding);
-  const gx = axisGeometry(w, kw, sw, dw, layer.padding);
-  return {
-    images,
-    h,
-    w,
-    c,
-    outH: gy.out,
-    outW: gx.out,
-    outC,
-    kh,
-    kw,
-    sh,
-    sw,
-    dh,
-    dw,
-    padTop: gy.padBefore,
-    padLeft: gx.padBefore,
-  };
-}
-
 /** The convolution plus bias without activation (the pre-activation z). */
 function convolveLinear(layer: Conv2D, x: DeviceTensor, ctx: TrainContext): DeviceTensor {
-  const g = convShape(layer, x.shape);
+  const g = convShape(x.shape[0], x.shape.slice(1), layer.filters, layer);
   const shape = [g.images, g.outH, g.outW, g.outC];
   const z: DeviceTensor = { ptr: ctx.heap.alloc(sizeOf(shape) * 4), shape, dtype: "float32" };
   if (layer.groups > 1) {
@@ -426,7 +404,7 @@ function backwardGroups(
 ): void {
   const { heap } = ctx;
   const groups = layer.groups, cg = x.shape[3] / groups, fg = layer.filters / groups;
-  const g = { ...convShape(layer, x.shape, fg), c: cg };
+  const g = { ...convShape(x.shape[0], x.shape.slice(1), fg, layer), c: cg };
   const outC = layer.filters, c = x.shape[3];
   const taps = g.kh * g.kw * cg;
   const rowsIn = g.images * g.h * g.w, rowsOut = g.images * g.outH * g.outW;
@@ -481,7 +459,7 @@ const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
     const dz = a.dyIsPreActivation
       ? a.dy.ptr
       : activationBackward(ctx, layer.activation, { ...y, ptr: z }, y, a.dy).ptr;
-    const g = convShape(layer, x.shape);
+    const g = convShape(x.shape[0], x.shape.slice(1), layer.filters, layer);
     const outC = layer.filters;
     const pixels = g.images * g.outH * g.outW;
     const wantKernel = a.grads[0] !== 0 && a.grads[0] !== undefined;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { axisGeometry, type Padding } from "../conv_geometry.ts";
 import type { CallContext } from "../layer.ts";
 import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 
@@ -34,6 +35,48 @@ export interface ConvShape {
   dw: number;
   padTop: number;
   padLeft: number;
+}
+
+/** The window of a 2-D convolution layer: per axis (rows, cols) its size, stride and dilation. */
+export interface ConvWindow {
+  readonly kernelSize: readonly number[];
+  readonly strides: readonly number[];
+  readonly dilationRate: readonly number[];
+  readonly padding: Padding;
+}
+
+/**
+ * The convolution of `images` images of `[h, w, c]` into `outC` channels through `window`
+ * (output size and padding as Keras).
+ */
+export function convShape(
+  images: number,
+  [h, w, c]: readonly number[],
+  outC: number,
+  window: ConvWindow,
+): ConvShape {
+  const [kh, kw] = window.kernelSize;
+  const [sh, sw] = window.strides;
+  const [dh, dw] = window.dilationRate;
+  const gy = axisGeometry(h, kh, sh, dh, window.padding);
+  const gx = axisGeometry(w, kw, sw, dw, window.padding);
+  return {
+    images,
+    h,
+    w,
+    c,
+    outH: gy.out,
+    outW: gx.out,
+    outC,
+    kh,
+    kw,
+    sh,
+    sw,
+    dh,
+    dw,
+    padTop: gy.padBefore,
+    padLeft: gx.padBefore,
+  };
 }
 
 /**

@@ -34,8 +34,9 @@ import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts
 import { UntrainableLayerError } from "../training/errors.ts";
 import { convKernelToOnnx, emitActivation, emitConv, type OnnxLayerContext } from "../onnx_emit.ts";
 
-import { convolveBackward, convolveDirect, type ConvShape } from "./conv2d_direct.ts";
+import { convolveBackward, convolveDirect, type ConvShape, convShape } from "./conv2d_direct.ts";
 import { cellActivation, type ElementwiseActivation } from "./recurrent.ts";
+import { unitForgetBias } from "./lstm.ts";
 
 /** What a training forward leaves for the backward (device pointers, freed with the step). */
 interface ConvLstmTape {
@@ -176,22 +177,13 @@ export class ConvLSTM2D extends Layer {
     ];
   }
 
-  /**
-   * Keras `unit_forget_bias` (default true): the bias starts as
-   * `concat(init(f), ones(f), init(2f))`, gate order i, f, c, o.
-   */
+  /** Keras `unit_forget_bias` (see {@link unitForgetBias}). */
   override initialWeight(
     name: string,
     shape: readonly number[],
     init: (shape: number[]) => Float32Array,
   ): Float32Array | undefined {
-    if (name !== "bias" || (this.config.unit_forget_bias ?? true) !== true) return undefined;
-    const f = this.filters;
-    const data = new Float32Array(shape[0]);
-    data.set(init([f]), 0);
-    data.fill(1, f, 2 * f);
-    data.set(init([2 * f]), 2 * f);
-    return data;
+    return unitForgetBias(this.config, name, shape, init);
   }
 
   call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
@@ -200,51 +192,18 @@ export class ConvLSTM2D extends Layer {
 
   /** The geometry of the input convolution over all B·T frames of `x`. */
   inputConv(x: DeviceTensor): ConvShape {
-    const [batch, time, h, w, c] = x.shape;
-    const [kh, kw] = this.kernelSize;
-    const [sh, sw] = this.strides;
-    const [dh, dw] = this.dilationRate;
-    const gy = axisGeometry(h, kh, sh, dh, this.padding);
-    const gx = axisGeometry(w, kw, sw, dw, this.padding);
-    return {
-      images: batch * time,
-      h,
-      w,
-      c,
-      outH: gy.out,
-      outW: gx.out,
-      outC: 4 * this.filters,
-      kh,
-      kw,
-      sh,
-      sw,
-      dh,
-      dw,
-      padTop: gy.padBefore,
-      padLeft: gx.padBefore,
-    };
+    const [batch, time, ...frame] = x.shape;
+    return convShape(batch * time, frame, 4 * this.filters, this);
   }
 
   /** The geometry of the recurrent convolution over `images` states of `outH × outW`. */
   recurrentConv(images: number, outH: number, outW: number): ConvShape {
-    const [kh, kw] = this.kernelSize;
-    return {
-      images,
-      h: outH,
-      w: outW,
-      c: this.filters,
-      outH,
-      outW,
-      outC: 4 * this.filters,
-      kh,
-      kw,
-      sh: 1,
-      sw: 1,
-      dh: 1,
-      dw: 1,
-      padTop: axisGeometry(outH, kh, 1, 1, "same").padBefore,
-      padLeft: axisGeometry(outW, kw, 1, 1, "same").padBefore,
-    };
+    return convShape(images, [outH, outW, this.filters], 4 * this.filters, {
+      kernelSize: this.kernelSize,
+      strides: [1, 1],
+      dilationRate: [1, 1],
+      padding: "same",
+    });
   }
 }
 
