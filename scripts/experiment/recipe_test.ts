@@ -210,6 +210,7 @@ Deno.test("cnn --recipe best --quick end to end: .keras round trip, engine = TF.
   assert.match(report, /cosine decay to 0/);
   assert.match(report, /\| best \| `vgg3x2_f32-64-128_bn_aug` \|/);
   assert.match(report, /\(first 100\)/);
+  assert.match(report, /the first 100 test samples by the reference/);
   assert.match(report, /argmax agrees on \d+ of 100 test predictions over 1 models/);
   await Deno.remove(out, { recursive: true });
 });

@@ -287,8 +287,11 @@ export function reportMarkdown(results: ExperimentResults): string {
     ...settingsLines(results),
     "",
     "Each variant is trained, saved as `.keras`, reloaded through the importer, and run over the " +
-    "whole test split by the engine and by the reference (same weights). Macro-F1 is on the test " +
-    "split; `epochs (best)` is epochs run and the epoch with the lowest validation loss (and the " +
+    "whole test split by the engine and " +
+    (results.settings.referenceSize
+      ? `the first ${results.settings.referenceSize} test samples by the reference`
+      : "by the reference") +
+    " (same weights). Macro-F1 is on the test split; `epochs (best)` is epochs run and the epoch with the lowest validation loss (and the " +
     "epoch kept, when early stopping watched another value). In the " +
     "plots, solid lines are training loss, dashed lines validation loss, and a dot marks each " +
     "variant's lowest validation loss.",
