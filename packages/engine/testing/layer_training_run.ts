@@ -1,7 +1,8 @@
 /**
  * Runs one layer class's training-mode forward and backward directly on host data, with a
  * chosen step seed and sample offset — for tests of layers whose training forward draws random
- * numbers (their outputs are not reachable through `predict`).
+ * numbers (their outputs are not reachable through `predict`), or whose backward is checked
+ * against a reference on its own.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import {
   type LayerClass,
   type LayerConfig,
   type Shape,
+  sizeOf,
   type TrainContext,
 } from "../mod.ts";
 
@@ -23,13 +25,17 @@ export interface LayerTrainingRunOptions {
   sampleOffset?: number;
   /** `ctx.training` (default true; false: a call Keras runs in inference mode). */
   training?: boolean;
-  /** ∂loss/∂y (same length as x): when given, the backward runs and `dx` is returned. */
-  dy?: Float32Array;
+  /**
+   * ∂loss/∂y, or a function drawing it for the output's length: when given, the backward runs
+   * and `dx` is returned.
+   */
+  dy?: Float32Array | ((yLength: number) => Float32Array);
 }
 
-/** The output of one training-mode call and, when `dy` was given, the input gradient. */
+/** The output of one training-mode call and, when `dy` was given, it and the input gradient. */
 export interface LayerTrainingRun {
   y: Float32Array;
+  dy?: Float32Array;
   dx?: Float32Array;
 }
 
@@ -66,15 +72,15 @@ export function runLayerTraining(
       seedFor: () => options.seed,
       sampleOffset: options.sampleOffset ?? 0,
     };
-    const n = x.length;
     const xt: DeviceTensor = { ptr: keep(heap.upload(x)), shape: [...xShape], dtype: "float32" };
     const yt = impl.forward ? impl.forward(layer, xt, null, ctx) : layer.call(xt, null, ctx);
     keep(yt.ptr);
-    const y = heap.f32(yt.ptr, n).slice();
+    const y = heap.f32(yt.ptr, sizeOf(yt.shape)).slice();
     if (!options.dy) return { y };
+    const dy = typeof options.dy === "function" ? options.dy(y.length) : options.dy;
     const dyt: DeviceTensor = {
-      ptr: keep(heap.upload(options.dy)),
-      shape: [...xShape],
+      ptr: keep(heap.upload(dy)),
+      shape: [...yt.shape],
       dtype: "float32",
     };
     const args: BackwardArgs = {
@@ -95,7 +101,7 @@ export function runLayerTraining(
     };
     const dx = impl.backward(layer, args) as DeviceTensor;
     keep(dx.ptr);
-    return { y, dx: heap.f32(dx.ptr, n).slice() };
+    return { y, dy, dx: heap.f32(dx.ptr, x.length).slice() };
   } finally {
     for (const p of owned) heap.free(p);
     layer.dispose();

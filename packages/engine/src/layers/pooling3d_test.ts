@@ -25,9 +25,7 @@ import {
   pool3dReference,
 } from "./pooling3d_reference.ts";
 import { getRuntime } from "../wasm/kernels.ts";
-import type { BackwardArgs, TrainContext } from "../layer_training.ts";
-import type { LayerClass } from "../layer_class.ts";
-import type { DeviceTensor } from "../tensor.ts";
+import { runLayerTraining } from "../../testing/layer_training_run.ts";
 import { AVERAGE_POOLING3D } from "./average_pooling3d.ts";
 import { GLOBAL_MAX_POOLING3D } from "./global_max_pooling3d.ts";
 
@@ -107,65 +105,6 @@ function poolingSpec(className: string, c: (typeof CASES)[number], rng: Rng) {
 
 const SPARSE = { name: "sparse_categorical_crossentropy" as const };
 
-/**
- * One training forward and backward of a weightless layer built from `def` on host data: the
- * output, the dy drawn for it and dx.
- */
-function layerBackward(
-  def: LayerClass,
-  config: Record<string, unknown>,
-  x: Float32Array,
-  shape: number[],
-  dyOf: (yLength: number) => Float32Array,
-): { y: Float32Array; dy: Float32Array; dx: Float32Array } {
-  const { kernels, heap } = getRuntime();
-  const layer = def.create({ ...config }, {});
-  const owned: number[] = [];
-  const keep = (p: number) => (owned.push(p), p);
-  const ctx: TrainContext = {
-    kernels,
-    heap,
-    training: true,
-    trainable: true,
-    tape: new Map(),
-    keep,
-    seedFor: () => 1,
-    sampleOffset: 0,
-  };
-  try {
-    layer.build(shape.slice(1), [], heap);
-    const xt: DeviceTensor = { ptr: keep(heap.upload(x)), shape, dtype: "float32" };
-    const train = def.training!;
-    const yt = train.forward ? train.forward(layer, xt, null, ctx) : layer.call(xt, null, ctx);
-    keep(yt.ptr);
-    const n = yt.shape.reduce((a, b) => a * b, 1);
-    const dy = dyOf(n);
-    const dyt: DeviceTensor = { ptr: keep(heap.upload(dy)), shape: yt.shape, dtype: "float32" };
-    const args = {
-      x: xt,
-      y: yt,
-      mask: null,
-      xs: [xt],
-      masks: [null],
-      dy: dyt,
-      dys: [dyt],
-      ys: [yt],
-      dyIsPreActivation: false,
-      weights: [],
-      grads: [],
-      needInputGrad: true,
-      needInputGrads: [true],
-      ctx,
-    } as BackwardArgs;
-    const dx = train.backward(layer, args) as DeviceTensor;
-    keep(dx.ptr);
-    return { y: heap.f32(yt.ptr, n).slice(), dy, dx: heap.f32(dx.ptr, x.length).slice() };
-  } finally {
-    owned.forEach((p) => heap.free(p));
-    layer.dispose();
-  }
-}
-
 Deno.test("MaxPooling3D / AveragePooling3D backward matches the direct 3-D reference, batch 1 and 5", () => {
   const rng = new Rng(1724);
   for (const [def, kind] of [[MAX_POOLING3D, "max"], [AVERAGE_POOLING3D, "avg"]] as const) {
@@ -174,12 +113,15 @@ Deno.test("MaxPooling3D / AveragePooling3D backward matches the direct 3-D refer
         const shape = [batch, ...input];
         const x = rng.floats(sizeOf(shape), -2, 2);
         const config = { name: "pool", pool_size: pool, strides, padding };
-        const { y, dy, dx } = layerBackward(def, config, x, shape, (n) => rng.floats(n));
+        const { y, dy, dx } = runLayerTraining(def, config, x, shape, {
+          seed: 1,
+          dy: (n) => rng.floats(n),
+        });
         const what = `${def.className} ${JSON.stringify({ input, pool, strides, padding, batch })}`;
         const e1 = relativeError(y, pool3dReference(x, shape, pool, strides, padding, kind));
         if (!(e1 <= 1e-6)) throw new Error(`${what}: training forward ${e1}`);
-        const want = pool3dGradReference(x, shape, pool, strides, padding, kind, dy);
-        const e2 = relativeError(dx, want);
+        const want = pool3dGradReference(x, shape, pool, strides, padding, kind, dy!);
+        const e2 = relativeError(dx!, want);
         if (!(e2 <= 1e-6)) throw new Error(`${what}: dx ${e2}`);
       }
     }
@@ -269,8 +211,11 @@ Deno.test("GlobalMaxPooling3D / GlobalAveragePooling3D: forward and dx vs the re
             const e = relativeError(got, globalPool3dReference(x, shape, kind));
             if (!(e <= 1e-6)) throw new Error(`${def.className} ${shape}: forward ${e}`);
             const config = { name: "gp", keepdims };
-            const back = layerBackward(def, config, x, shape, (n) => rng.floats(n));
-            const e2 = relativeError(back.dx, globalPool3dGradReference(x, shape, back.dy, kind));
+            const back = runLayerTraining(def, config, x, shape, {
+              seed: 1,
+              dy: (n) => rng.floats(n),
+            });
+            const e2 = relativeError(back.dx!, globalPool3dGradReference(x, shape, back.dy!, kind));
             if (!(e2 <= 1e-6)) throw new Error(`${def.className} ${shape}: dx ${e2}`);
           }
         } finally {
