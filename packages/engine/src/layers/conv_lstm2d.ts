@@ -35,7 +35,7 @@ import { UntrainableLayerError } from "../training/errors.ts";
 import { convKernelToOnnx, emitActivation, emitConv, type OnnxLayerContext } from "../onnx_emit.ts";
 
 import { convolveBackward, convolveDirect, type ConvShape, convShape } from "./conv2d_direct.ts";
-import { cellActivation, type ElementwiseActivation } from "./recurrent.ts";
+import { cellActivations, type ElementwiseActivation } from "./recurrent.ts";
 import { unitForgetBias } from "./lstm.ts";
 
 /** What a training forward leaves for the backward (device pointers, freed with the step). */
@@ -93,20 +93,9 @@ export class ConvLSTM2D extends Layer {
         );
       }
     }
-    this.activation = cellActivation(
-      config.activation,
-      "tanh",
-      this.name,
-      "activation",
-      options.kerasVersion,
-    );
-    this.recurrentActivation = cellActivation(
-      config.recurrent_activation,
-      "sigmoid",
-      this.name,
-      "recurrent_activation",
-      options.kerasVersion,
-    );
+    const acts = cellActivations(config, this.name, options.kerasVersion);
+    this.activation = acts.activation;
+    this.recurrentActivation = acts.recurrentActivation;
   }
 
   computeOutputShape(inputShape: Shape): Shape {

@@ -4,24 +4,21 @@
  *
  * @module
  */
-import { requireChannelsLast } from "../conv_geometry.ts";
 import { InputShapeError } from "../errors.ts";
-import { type CallContext, Layer, type LayerBuildOptions, type LayerConfig } from "../layer.ts";
+import type { CallContext, LayerBuildOptions, LayerConfig } from "../layer.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
+import { ChannelsLastPooling } from "./spatial_pooling.ts";
 
 /**
  * Global pooling over the spatial axes of `[batch, ...spatial, channels]` → `[batch, channels]`
  * (a 1 for each spatial axis with `keepdims`). A sample's spatial cells are contiguous rows of
  * `channels`, so one pair of kernels (`globalPool2d`, `globalPool2dBackward`) runs any number of
- * spatial axes as their product of positions. `channels_first` is refused by name.
+ * spatial axes as their product of positions.
  */
-export abstract class GlobalSpatialPooling extends Layer {
+export abstract class GlobalSpatialPooling extends ChannelsLastPooling {
   readonly keepdims: boolean;
-  readonly isAverage: boolean;
-  /** Names of the reduced axes, in order (their count is the spatial rank). */
-  readonly spatialAxes: readonly string[];
 
   constructor(
     className: string,
@@ -30,10 +27,7 @@ export abstract class GlobalSpatialPooling extends Layer {
     config: LayerConfig,
     options: LayerBuildOptions,
   ) {
-    super(className, config, options);
-    requireChannelsLast(config, className, this.name);
-    this.isAverage = kind === "avg";
-    this.spatialAxes = spatialAxes;
+    super(className, kind, spatialAxes, config, options);
     this.keepdims = this.bool("keepdims", false);
   }
 

@@ -50,7 +50,7 @@ export type ElementwiseActivation = Extract<Activation, { kind: "elementwise" }>
  * A recurrent cell's `field` activation (`value`; `fallback` when absent — an explicit null is
  * Keras's `None`, linear): element-wise only (softmax cannot be fused per unit).
  */
-export function cellActivation(
+function cellActivation(
   value: unknown,
   fallback: string,
   layerName: string,
@@ -71,6 +71,27 @@ export function cellActivation(
     );
   }
   return act;
+}
+
+/**
+ * A recurrent cell's `activation` (default tanh) and `recurrent_activation` (default sigmoid),
+ * element-wise only: what RNN layers and ConvLSTM2D read from their config.
+ */
+export function cellActivations(
+  config: LayerConfig,
+  layerName: string,
+  kerasVersion?: string,
+): { activation: ElementwiseActivation; recurrentActivation: ElementwiseActivation } {
+  return {
+    activation: cellActivation(config.activation, "tanh", layerName, "activation", kerasVersion),
+    recurrentActivation: cellActivation(
+      config.recurrent_activation,
+      "sigmoid",
+      layerName,
+      "recurrent_activation",
+      kerasVersion,
+    ),
+  };
 }
 
 /** Base class of the Keras recurrent layers the engine runs. */
@@ -108,20 +129,9 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
       }
     }
     // `unroll` does not change results; dropout / recurrent_dropout are inactive at inference.
-    this.activation = cellActivation(
-      config.activation,
-      "tanh",
-      this.name,
-      "activation",
-      options.kerasVersion,
-    );
-    this.recurrentActivation = cellActivation(
-      config.recurrent_activation,
-      "sigmoid",
-      this.name,
-      "recurrent_activation",
-      options.kerasVersion,
-    );
+    const acts = cellActivations(config, this.name, options.kerasVersion);
+    this.activation = acts.activation;
+    this.recurrentActivation = acts.recurrentActivation;
   }
 
   /** The bias weight's shape (GRU reset_after stores two rows). */

@@ -63,13 +63,12 @@ export interface PoolingPlan {
 }
 
 /**
- * A pooling over the spatial axes of `[batch, ...spatial, channels]`: 2 (rows × cols of an
- * image) or 3 (depth × rows × cols of a volume), named by `spatialAxes`.
+ * What every pooling over the spatial axes of `[batch, ...spatial, channels]` shares, windowed
+ * ({@link SpatialPooling}) or global (`GlobalSpatialPooling`): max or average, the axes by name
+ * (2: an image's rows × cols, 3: a volume's depth × rows × cols), `channels_first` refused by
+ * name.
  */
-export abstract class SpatialPooling extends Layer {
-  readonly poolSize: number[];
-  readonly strides: number[];
-  readonly padding: Padding;
+export abstract class ChannelsLastPooling extends Layer {
   readonly isAverage: boolean;
   /** Names of the pooled axes, in order (their count is the spatial rank: 2 or 3). */
   readonly spatialAxes: readonly string[];
@@ -85,6 +84,23 @@ export abstract class SpatialPooling extends Layer {
     requireChannelsLast(config, className, this.name);
     this.isAverage = kind === "avg";
     this.spatialAxes = spatialAxes;
+  }
+}
+
+/** A windowed pooling over the spatial axes (`pool_size`, `strides`, `padding`). */
+export abstract class SpatialPooling extends ChannelsLastPooling {
+  readonly poolSize: number[];
+  readonly strides: number[];
+  readonly padding: Padding;
+
+  constructor(
+    className: string,
+    kind: "max" | "avg",
+    spatialAxes: readonly string[],
+    config: LayerConfig,
+    options: LayerBuildOptions,
+  ) {
+    super(className, kind, spatialAxes, config, options);
     this.poolSize = this.intTuple("pool_size", spatialAxes.length, 2);
     this.strides = this.intTuple("strides", spatialAxes.length, this.poolSize);
     this.padding = parsePadding(config.padding, this.name);
