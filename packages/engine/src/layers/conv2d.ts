@@ -2,18 +2,11 @@ import { ActivationCode } from "../activations.ts";
 import { activationBackward } from "./activation_backward.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type Activation, resolveActivation } from "../activations.ts";
-import {
-  axisGeometry,
-  axisOutput,
-  type Padding,
-  parsePadding,
-  requireChannelsLast,
-} from "../conv_geometry.ts";
+import { axisGeometry, axisOutput } from "../conv_geometry.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import {
   applyActivation,
   type CallContext,
-  Layer,
   type LayerBuildOptions,
   type LayerConfig,
   type WeightSpec,
@@ -27,6 +20,7 @@ import {
   winogradPlan,
 } from "../winograd.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { ConvWindowLayer } from "./conv_window_layer.ts";
 import {
   CONV_SCRATCH_FLOATS,
   convArgs,
@@ -73,14 +67,10 @@ function copyChannels(
  * each group runs the dense kernel on gathered channels (never Winograd). `channels_first` is
  * refused by name.
  */
-export class Conv2D extends Layer {
+export class Conv2D extends ConvWindowLayer {
   readonly filters: number;
   /** Keras `groups`: channel groups convolved independently (1: an ordinary convolution). */
   readonly groups: number;
-  readonly kernelSize: number[];
-  readonly strides: number[];
-  readonly dilationRate: number[];
-  readonly padding: Padding;
   readonly useBias: boolean;
   readonly activation: Activation;
   /** Which convolution inference runs (see {@link ConvAlgorithm}). */
@@ -91,11 +81,7 @@ export class Conv2D extends Layer {
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Conv2D", config, options);
-    requireChannelsLast(config, "Conv2D", this.name);
-    this.filters = this.num("filters", undefined, true);
-    if (this.filters < 1) {
-      throw new LayerConfigError(this.name, "filters", `expected ≥ 1, got ${this.filters}`);
-    }
+    this.filters = this.positiveInt("filters");
     this.groups = this.num("groups", 1, true);
     if (this.groups < 1 || this.filters % this.groups !== 0) {
       throw new LayerConfigError(
@@ -104,10 +90,6 @@ export class Conv2D extends Layer {
         `expected a positive divisor of filters (${this.filters}), got ${this.groups}`,
       );
     }
-    this.kernelSize = this.intTuple("kernel_size", 2);
-    this.strides = this.intTuple("strides", 2, 1);
-    this.dilationRate = this.intTuple("dilation_rate", 2, 1);
-    this.padding = parsePadding(config.padding, this.name);
     this.useBias = this.bool("use_bias", true);
     this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
     this.algorithm = options.convAlgorithm ?? "auto";

@@ -148,21 +148,16 @@ export function convolveDirect(
   runImageRanges(ctx, g.images, flops, (i0, n, scratchOf) => {
     const pixels = n * g.outH * g.outW;
     const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / k)));
+    // conv2dScratchFloats takes the same geometry without outC.
+    const [, h, w, c, outH, outW, , ...window] = convArgs(g, n);
     const scratchFloats = ctx.kernels.conv2dScratchFloats(
       n,
-      g.h,
-      g.w,
-      g.c,
-      g.outH,
-      g.outW,
-      g.kh,
-      g.kw,
-      g.sh,
-      g.sw,
-      g.dh,
-      g.dw,
-      g.padTop,
-      g.padLeft,
+      h,
+      w,
+      c,
+      outH,
+      outW,
+      ...window,
       im2colFloats,
     );
     return {

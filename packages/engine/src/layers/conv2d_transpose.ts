@@ -1,21 +1,16 @@
 import { type Activation, ActivationCode, resolveActivation } from "../activations.ts";
-import {
-  type Padding,
-  parsePadding,
-  refuseStridedDilation,
-  requireChannelsLast,
-} from "../conv_geometry.ts";
+import { refuseStridedDilation } from "../conv_geometry.ts";
 import { transposeAxisGeometry, transposeAxisOutput } from "../conv_transpose_geometry.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import {
   applyActivation,
   type CallContext,
-  Layer,
   type LayerBuildOptions,
   type LayerConfig,
   type WeightSpec,
 } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { ConvWindowLayer } from "./conv_window_layer.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
@@ -42,12 +37,8 @@ interface TransposeGeometry {
  * (`conv_transpose_geometry.ts`). As Keras, `output_padding` must be below the stride and strides
  * > 1 do not combine with dilation > 1; `channels_first` is refused by name.
  */
-export class Conv2DTranspose extends Layer {
+export class Conv2DTranspose extends ConvWindowLayer {
   readonly filters: number;
-  readonly kernelSize: number[];
-  readonly strides: number[];
-  readonly dilationRate: number[];
-  readonly padding: Padding;
   /** Per axis, or null when the config has none (Keras then infers the output length). */
   readonly outputPadding: [number, number] | null;
   readonly useBias: boolean;
@@ -55,15 +46,7 @@ export class Conv2DTranspose extends Layer {
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Conv2DTranspose", config, options);
-    requireChannelsLast(config, "Conv2DTranspose", this.name);
-    this.filters = this.num("filters", undefined, true);
-    if (this.filters < 1) {
-      throw new LayerConfigError(this.name, "filters", `expected ≥ 1, got ${this.filters}`);
-    }
-    this.kernelSize = this.intTuple("kernel_size", 2);
-    this.strides = this.intTuple("strides", 2, 1);
-    this.dilationRate = this.intTuple("dilation_rate", 2, 1);
-    this.padding = parsePadding(config.padding, this.name);
+    this.filters = this.positiveInt("filters");
     this.outputPadding = this.#parseOutputPadding(config.output_padding);
     refuseStridedDilation(this.name, this.strides, this.dilationRate);
     this.useBias = this.bool("use_bias", true);

@@ -12,23 +12,17 @@
  *
  * @module
  */
-import {
-  axisGeometry,
-  type Padding,
-  parsePadding,
-  refuseStridedDilation,
-  requireChannelsLast,
-} from "../conv_geometry.ts";
+import { axisGeometry, refuseStridedDilation } from "../conv_geometry.ts";
 import { InputShapeError, LayerConfigError } from "../errors.ts";
-import {
-  type CallContext,
-  type KerasVarGroup,
-  Layer,
-  type LayerBuildOptions,
-  type LayerConfig,
-  type WeightSpec,
+import type {
+  CallContext,
+  KerasVarGroup,
+  LayerBuildOptions,
+  LayerConfig,
+  WeightSpec,
 } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { ConvWindowLayer } from "./conv_window_layer.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
@@ -57,12 +51,8 @@ interface ConvLstmTape {
  * `return_state` and `stateful` are refused by name; cell `dropout` / `recurrent_dropout` are
  * inactive at inference and refused in fit.
  */
-export class ConvLSTM2D extends Layer {
+export class ConvLSTM2D extends ConvWindowLayer {
   readonly filters: number;
-  readonly kernelSize: number[];
-  readonly strides: number[];
-  readonly dilationRate: number[];
-  readonly padding: Padding;
   readonly useBias: boolean;
   readonly returnSequences: boolean;
   readonly goBackwards: boolean;
@@ -71,16 +61,8 @@ export class ConvLSTM2D extends Layer {
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("ConvLSTM2D", config, options);
-    requireChannelsLast(config, "ConvLSTM2D", this.name);
-    this.filters = this.num("filters", undefined, true);
-    if (this.filters < 1) {
-      throw new LayerConfigError(this.name, "filters", `expected ≥ 1, got ${this.filters}`);
-    }
-    this.kernelSize = this.intTuple("kernel_size", 2);
-    this.strides = this.intTuple("strides", 2, 1);
-    this.dilationRate = this.intTuple("dilation_rate", 2, 1);
+    this.filters = this.positiveInt("filters");
     refuseStridedDilation(this.name, this.strides, this.dilationRate);
-    this.padding = parsePadding(config.padding, this.name);
     this.useBias = this.bool("use_bias", true);
     this.returnSequences = this.bool("return_sequences", false);
     this.goBackwards = this.bool("go_backwards", false);

@@ -6,24 +6,17 @@
  * @module
  */
 import { type Activation, ActivationCode, resolveActivation } from "../activations.ts";
-import {
-  axisGeometry,
-  axisOutput,
-  type Padding,
-  parsePadding,
-  refuseStridedDilation,
-  requireChannelsLast,
-} from "../conv_geometry.ts";
-import { InputShapeError, LayerConfigError } from "../errors.ts";
+import { axisGeometry, axisOutput, refuseStridedDilation } from "../conv_geometry.ts";
+import { InputShapeError } from "../errors.ts";
 import {
   applyActivation,
   type CallContext,
-  Layer,
   type LayerBuildOptions,
   type LayerConfig,
   type WeightSpec,
 } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { ConvWindowLayer } from "./conv_window_layer.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import type { KernelExports } from "../wasm/kernels.ts";
@@ -117,31 +110,15 @@ export const derivativeFromOutput = (act: Activation): boolean =>
  * `strides`, `dilation_rate`, `padding`, `depth_multiplier`, `use_bias`, `activation`
  * (channels_last only). Like Keras, strides > 1 together with dilation_rate > 1 is refused.
  */
-export abstract class DepthwiseWindowLayer extends Layer {
-  readonly kernelSize: number[];
-  readonly strides: number[];
-  readonly dilationRate: number[];
-  readonly padding: Padding;
+export abstract class DepthwiseWindowLayer extends ConvWindowLayer {
   readonly depthMultiplier: number;
   readonly useBias: boolean;
   readonly activation: Activation;
 
   constructor(className: string, config: LayerConfig, options: LayerBuildOptions = {}) {
     super(className, config, options);
-    requireChannelsLast(config, className, this.name);
-    this.kernelSize = this.intTuple("kernel_size", 2);
-    this.strides = this.intTuple("strides", 2, 1);
-    this.dilationRate = this.intTuple("dilation_rate", 2, 1);
     refuseStridedDilation(this.name, this.strides, this.dilationRate);
-    this.padding = parsePadding(config.padding, this.name);
-    this.depthMultiplier = this.num("depth_multiplier", 1, true);
-    if (this.depthMultiplier < 1) {
-      throw new LayerConfigError(
-        this.name,
-        "depth_multiplier",
-        `expected an integer ≥ 1, got ${this.depthMultiplier}`,
-      );
-    }
+    this.depthMultiplier = this.positiveInt("depth_multiplier", 1);
     this.useBias = this.bool("use_bias", true);
     this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
   }

@@ -11,7 +11,6 @@ import {
   type LayerConfig,
 } from "../layer.ts";
 import type { WeightSpec } from "../layer.ts";
-import { LayerConfigError } from "../errors.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, type Shape, sizeOf } from "../tensor.ts";
@@ -41,14 +40,7 @@ export class SeparableConv2D extends DepthwiseWindowLayer {
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("SeparableConv2D", config, options);
-    this.filters = this.num("filters", undefined, true);
-    if (this.filters < 1) {
-      throw new LayerConfigError(
-        this.name,
-        "filters",
-        `expected an integer ≥ 1, got ${this.filters}`,
-      );
-    }
+    this.filters = this.positiveInt("filters");
   }
 
   computeOutputShape(inputShape: Shape): Shape {
