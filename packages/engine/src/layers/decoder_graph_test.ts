@@ -4,10 +4,11 @@
  * `keras3SpecFromTfjs` (Keras 3 config), outputs ≤ 1e-5 and gradients of every weight ≤ 1e-4
  * relative to TF.js.
  */
-import { buildModel, type ModelSpec, SGD, Tensor, type WeightTensor } from "../../mod.ts";
+import type { ModelSpec } from "../../mod.ts";
 import { relativeError } from "../../testing/gradient_check.ts";
 import { engineGraphGradients } from "../../testing/graph_gradients.ts";
-import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { expectSpecsPredictAsTfjs } from "../../testing/graph_predict.ts";
+import { Rng } from "../../testing/random.ts";
 import {
   type HostTensor,
   keras3SpecFromTfjs,
@@ -15,7 +16,6 @@ import {
   randomizeWeights,
   specFromTfjs,
   tfjsGraphGradients,
-  tfjsPredictMany,
 } from "../../testing/tfjs_graphs.ts";
 import { tf, tfReady } from "../../testing/tfjs_reference.ts";
 
@@ -155,25 +155,9 @@ for (const c of CASES) {
     try {
       const specs: [string, ModelSpec][] = [["keras2/tfjs", specFromTfjs(ref)]];
       if (c.keras3) specs.push(["keras3", keras3SpecFromTfjs(ref)]);
-      for (const [dialect, spec] of specs) {
-        const model = buildModel(spec);
-        try {
-          for (const batch of [1, 17]) {
-            const x = images(rng, batch, c.shape);
-            const want = tfjsPredictMany(ref, [x])[0];
-            const got = model.predict(new Tensor(x.data, x.shape));
-            const tfShape = (ref.outputs[0].shape as (number | null)[]).slice(1);
-            if (got.shape.slice(1).join() !== tfShape.join()) {
-              throw new Error(`${dialect}: shape [${got.shape}] vs TF.js [${tfShape}]`);
-            }
-            const d = maxAbsDiff(got.data, want);
-            if (!(d <= 1e-5)) throw new Error(`${dialect} batch ${batch}: max |Δ| = ${d}`);
-            worst = Math.max(worst, d);
-          }
-        } finally {
-          model.dispose();
-        }
-      }
+      worst = expectSpecsPredictAsTfjs(ref, specs, [1, 17], (batch) => [
+        images(rng, batch, c.shape),
+      ]);
     } finally {
       ref.dispose();
     }

@@ -6,27 +6,18 @@
  * and gradients of every weight ≤ 1e-4 relative to `tf.variableGrads`; the states' gradients flow
  * from the decoder back into the encoder.
  */
-import {
-  buildModel,
-  type KerasObject,
-  ModelConfigError,
-  type ModelSpec,
-  SGD,
-  Tensor,
-  type WeightTensor,
-} from "../../mod.ts";
+import { buildModel, type KerasObject, ModelConfigError, type ModelSpec } from "../../mod.ts";
 import { relativeError } from "../../testing/gradient_check.ts";
 import { engineGraphGradients } from "../../testing/graph_gradients.ts";
-import { maxAbsDiff, Rng } from "../../testing/random.ts";
+import { expectSpecsPredictAsTfjs } from "../../testing/graph_predict.ts";
+import { Rng } from "../../testing/random.ts";
 import {
   type GraphCase,
   graphCase,
-  type HostTensor,
   keras3SpecFromTfjs,
   keyedWeights,
   specFromTfjs,
   tfjsGraphGradients,
-  tfjsPredictMany,
 } from "../../testing/tfjs_graphs.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
 
@@ -41,8 +32,6 @@ const CASES: GraphCase[] = [
   "seq2seq_bidirectional",
 ].map(graphCase);
 const CLASSES = 3;
-
-const asTensors = (xs: HostTensor[]) => xs.map((x) => new Tensor(x.data, x.shape));
 
 /**
  * The Keras 3 form of the decoder's call: `decoder(x, initial_state=[h, c])`, the states in
@@ -76,21 +65,7 @@ for (const c of CASES) {
         ["keras3", keras3],
         ["keras3 initial_state kwarg", keras3WithStateKwargs(keras3)],
       ];
-      for (const [dialect, spec] of specs) {
-        const model = buildModel(spec);
-        try {
-          for (const batch of [1, 9]) {
-            const xs = c.inputs(rng, batch);
-            const want = tfjsPredictMany(ref, xs)[0];
-            const got = model.predictMany(asTensors(xs))[0];
-            const d = maxAbsDiff(got.data, want);
-            if (!(d <= 1e-5)) throw new Error(`${dialect} batch ${batch}: max |Δ| = ${d}`);
-            worst = Math.max(worst, d);
-          }
-        } finally {
-          model.dispose();
-        }
-      }
+      worst = expectSpecsPredictAsTfjs(ref, specs, [1, 9], (batch) => c.inputs(rng, batch));
     } finally {
       ref.dispose();
     }
