@@ -11,13 +11,17 @@ function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
-Deno.test(`fuzz: a seeded campaign of ${300 * FORMATS.length} cases over every format finds nothing`, async () => {
+// A fixed number of cases, not a rate: the time box only guards against a hang (how many cases
+// fit in a time is the CI step's `deno task fuzz` run, not a unit test's business).
+const CASES = 100 * FORMATS.length;
+
+Deno.test(`fuzz: a seeded campaign of ${CASES} cases over every format finds nothing`, async () => {
   const outDir = await Deno.makeTempDir({ prefix: "scratchnet-fuzz-test-" });
   try {
     const report = await runCampaign({
       seed: 20251123,
-      cases: 300 * FORMATS.length,
-      seconds: 50,
+      cases: CASES,
+      seconds: 600,
       formats: FORMATS,
       outDir,
     });
@@ -30,7 +34,7 @@ Deno.test(`fuzz: a seeded campaign of ${300 * FORMATS.length} cases over every f
       // invalid (all rejected).
       assert(stats.accepted > 0 && stats.rejected > 0, `${format} is one-sided:\n${text}`);
     }
-    assert(report.total >= 1000, `only ${report.total} cases ran in the time box:\n${text}`);
+    assert(report.total === CASES, `only ${report.total} of ${CASES} cases ran:\n${text}`);
   } finally {
     await Deno.remove(outDir, { recursive: true });
   }
