@@ -37,20 +37,37 @@ export function randomSpec(
       ],
     },
   };
+  return { config, weights: randomWeights(config, rng, -scale, scale, kerasVersion), kerasVersion };
+}
+
+/**
+ * Random values in [lo, hi) for every weight of the model `config` builds (their shapes from the
+ * engine), drawn layer by layer in the model's order.
+ */
+export function randomWeights(
+  config: KerasObject,
+  rng: Rng,
+  lo: number,
+  hi: number,
+  kerasVersion?: string,
+): Record<string, WeightTensor[]> {
   const probe = buildModel({ config, weights: {}, kerasVersion }, { initialize: { seed: 1 } });
   const weights: Record<string, WeightTensor[]> = {};
-  for (const l of probe.layers) {
-    const w = l.getWeights();
-    if (w.length) {
-      weights[l.name] = w.map((t) => ({
-        name: t.name,
-        shape: [...t.shape],
-        data: rng.floats(t.data.length, -scale, scale),
-      }));
+  try {
+    for (const l of probe.layers) {
+      const w = l.getWeights();
+      if (w.length) {
+        weights[l.name] = w.map((t) => ({
+          name: t.name,
+          shape: [...t.shape],
+          data: rng.floats(t.data.length, lo, hi),
+        }));
+      }
     }
+  } finally {
+    probe.dispose();
   }
-  probe.dispose();
-  return { config, weights, kerasVersion };
+  return weights;
 }
 
 /** max |a − b| / max |b| (relative to the reference's largest magnitude). */

@@ -1,12 +1,7 @@
-import {
-  buildModel,
-  type KerasObject,
-  type ModelSpec,
-  Tensor,
-} from "../../mod.ts";
+import { buildModel, type KerasObject, Tensor } from "../../mod.ts";
 import { Rng } from "../../testing/random.ts";
 import { assertClose, expectThrows } from "../../testing/assert.ts";
-import { compareWithFiniteDifferences } from "../../testing/gradient_check.ts";
+import { compareWithFiniteDifferences, randomWeights } from "../../testing/gradient_check.ts";
 
 const kt = (layer: string) => ({
   class_name: "__keras_tensor__",
@@ -141,15 +136,7 @@ Deno.test("Attention / AdditiveAttention vs Keras's formulas: score modes, scale
         ["qi", "vi", "k"],
         "att",
       );
-      const probe = buildModel({ config, weights: {} }, { initialize: { seed: 2 } });
-      const weights: ModelSpec["weights"] = {};
-      for (const l of probe.layers) {
-        const w = l.getWeights();
-        if (w.length) {
-          weights[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -1, 1) }));
-        }
-      }
-      probe.dispose();
+      const weights = randomWeights(config, rng, -1, 1);
       const model = buildModel({ config, weights });
       const b = 5;
       const qi = Int32Array.from(
@@ -229,15 +216,7 @@ Deno.test("Attention / AdditiveAttention gradients (weights, query, value) vs fi
         ["x"],
         "out",
       );
-      const probe = buildModel({ config, weights: {} }, { initialize: { seed: 4 } });
-      const weights: ModelSpec["weights"] = {};
-      for (const l of probe.layers) {
-        const w = l.getWeights();
-        if (w.length) {
-          weights[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -0.9, 0.9) }));
-        }
-      }
-      probe.dispose();
+      const weights = randomWeights(config, rng, -0.9, 0.9);
       for (const b of [1, 17]) {
         const x = rng.floats(b * 12, -1.5, 1.5);
         const y = Float32Array.from({ length: b }, () => rng.int(0, 3));
@@ -307,15 +286,7 @@ Deno.test("Attention / AdditiveAttention return_attention_scores: weights that s
       "att",
     );
     (config.config as Record<string, unknown>).output_layers = [["att", 0, 0], ["att", 0, 1]];
-    const probe = buildModel({ config, weights: {} }, { initialize: { seed: 5 } });
-    const weights: ModelSpec["weights"] = {};
-    for (const l of probe.layers) {
-      const w = l.getWeights();
-      if (w.length) {
-        weights[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, 0.5, 1.5) }));
-      }
-    }
-    probe.dispose();
+    const weights = randomWeights(config, rng, 0.5, 1.5);
     const model = buildModel({ config, weights, kerasVersion: "3.10.0" });
     try {
       const b = 3;
@@ -371,15 +342,7 @@ Deno.test("Attention / AdditiveAttention return_attention_scores: weights that s
         ["x"],
         "out",
       );
-      const probe2 = buildModel({ config: train, weights: {} }, { initialize: { seed: 6 } });
-      const all: ModelSpec["weights"] = {};
-      for (const l of probe2.layers) {
-        const w = l.getWeights();
-        if (w.length) {
-          all[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -0.9, 0.9) }));
-        }
-      }
-      probe2.dispose();
+      const all = randomWeights(train, rng, -0.9, 0.9);
       worst = Math.max(
         worst,
         compareWithFiniteDifferences(

@@ -8,7 +8,7 @@ import {
 } from "../../mod.ts";
 import { Rng } from "../../testing/random.ts";
 import { assertClose, expectThrows } from "../../testing/assert.ts";
-import { compareWithFiniteDifferences } from "../../testing/gradient_check.ts";
+import { compareWithFiniteDifferences, randomWeights } from "../../testing/gradient_check.ts";
 import { multiHeadAttentionReference } from "./multi_head_attention.ts";
 
 /** A Keras 3 tensor reference to `[layer, 0, 0]`. */
@@ -130,15 +130,7 @@ function crossSpec(rng: Rng, opts: { causal: boolean; key: boolean; dropout?: nu
     },
   ];
   const config = functional(layers, ["q_ids", "v_ids", "k_in", "am"], "mha");
-  const probe = buildModel({ config, weights: {} }, { initialize: { seed: 3 } });
-  const weights: ModelSpec["weights"] = {};
-  for (const l of probe.layers) {
-    const w = l.getWeights();
-    if (w.length) {
-      weights[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -0.7, 0.7) }));
-    }
-  }
-  probe.dispose();
+  const weights = randomWeights(config, rng, -0.7, 0.7);
   return { config, weights, kerasVersion: "3.10.0" };
 }
 
@@ -252,15 +244,7 @@ Deno.test("MultiHeadAttention gradients (every weight, through the inputs, with 
       ["x"],
       "out",
     );
-    const probe = buildModel({ config, weights: {} }, { initialize: { seed: 5 } });
-    const weights: ModelSpec["weights"] = {};
-    for (const l of probe.layers) {
-      const w = l.getWeights();
-      if (w.length) {
-        weights[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -0.8, 0.8) }));
-      }
-    }
-    probe.dispose();
+    const weights = randomWeights(config, rng, -0.8, 0.8);
     for (const b of [1, 17]) {
       const x = rng.floats(b * 12, -1.5, 1.5);
       const y = Float32Array.from({ length: b }, () => rng.int(0, 3));
@@ -386,17 +370,7 @@ Deno.test("MultiHeadAttention return_attention_scores: a second output equal to 
   }
   // Training: the loss reads both outputs, so the scores' gradient joins the softmax backward.
   const trainConfig = functional(layers(true), ["x"], "out");
-  const probe2 = buildModel({ config: trainConfig, weights: {}, kerasVersion: "3.10.0" }, {
-    initialize: { seed: 4 },
-  });
-  const all: ModelSpec["weights"] = {};
-  for (const l of probe2.layers) {
-    const w = l.getWeights();
-    if (w.length) {
-      all[l.name] = w.map((t) => ({ ...t, data: rng.floats(t.data.length, -0.8, 0.8) }));
-    }
-  }
-  probe2.dispose();
+  const all = randomWeights(trainConfig, rng, -0.8, 0.8, "3.10.0");
   const worst = compareWithFiniteDifferences(
     { config: trainConfig, weights: all, kerasVersion: "3.10.0" },
     rng.floats(4 * 12, -1.5, 1.5),
