@@ -1,4 +1,4 @@
-import { buildModel, type KerasObject, type ModelSpec, Tensor } from "../../mod.ts";
+import { buildModel, type KerasObject, type ModelSpec, sizeOf, Tensor } from "../../mod.ts";
 import { ActivationCode } from "../activations.ts";
 import { LayerConfigError, UnsupportedLayerError } from "../errors.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
@@ -83,8 +83,6 @@ const CASES: { input: number[]; config: Record<string, unknown> }[] = [
     config: { filters: 2, kernel_size: [1, 1], use_bias: false, return_sequences: true },
   },
 ];
-
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 Deno.test("ConvLSTM2D forward matches TF.js ≤ 1e-5 relative: paddings, strides, go_backwards, return_sequences, batch 1 and 4", async () => {
   await tfReady();

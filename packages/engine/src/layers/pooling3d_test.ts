@@ -1,4 +1,4 @@
-import { buildModel, type KerasObject, Tensor } from "../../mod.ts";
+import { buildModel, type KerasObject, sizeOf, Tensor } from "../../mod.ts";
 import type { Padding } from "../conv_geometry.ts";
 import { InputShapeError, UnsupportedLayerError } from "../errors.ts";
 import { expectThrows } from "../../testing/assert.ts";
@@ -45,8 +45,6 @@ for (
       dataFormat: "channelsLast",
     }));
 }
-
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 const CASES: { input: number[]; pool: number[]; strides: number[]; padding: Padding }[] = [
   { input: [4, 6, 6, 3], pool: [2, 2, 2], strides: [2, 2, 2], padding: "valid" },
