@@ -135,7 +135,8 @@ export async function startWorkerd(
   }).spawn();
   let text = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) text += decoder.decode(bytes, { stream: true });
   };
   const collected = Promise.all([collect(child.stdout), collect(child.stderr)]);
   let exited = false;

@@ -38,8 +38,9 @@ export async function startServeApi(args: readonly string[]): Promise<ServerUnde
   let found: (url: string) => void;
   const urlFound = new Promise<string>((r) => (found = r));
   const collect = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      text += chunk;
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      text += decoder.decode(bytes, { stream: true });
       const m = /(http:\/\/[^/\s]+)\/v1/.exec(text);
       if (m) found(m[1]);
     }

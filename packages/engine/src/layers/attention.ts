@@ -19,7 +19,6 @@
 import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
 import {
   type CallContext,
-  type Layer,
   type LayerBuildOptions,
   type LayerConfig,
   MultiOutputLayer,

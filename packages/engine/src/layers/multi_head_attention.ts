@@ -28,7 +28,6 @@ import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../err
 import {
   type CallContext,
   type KerasVarGroup,
-  type Layer,
   type LayerBuildOptions,
   type LayerConfig,
   MultiOutputLayer,

@@ -9,15 +9,7 @@
  * The engine's gradient is read off one SGD step with learning rate 1 and no momentum
  * (new weights = old − gradient), so it is the trainer's own forward/backward on the graph.
  */
-import {
-  buildModel,
-  type Logs,
-  type Model,
-  type ModelSpec,
-  SGD,
-  Tensor,
-  type WeightTensor,
-} from "../../mod.ts";
+import { buildModel, type Model, SGD, Tensor, type WeightTensor } from "../../mod.ts";
 import { relativeError } from "../../testing/gradient_check.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { getRuntime } from "../wasm/kernels.ts";
@@ -27,7 +19,6 @@ import {
 } from "../../testing/graph_gradients.ts";
 import {
   GRAPH_CASES,
-  type HostTensor,
   keras3SpecFromTfjs,
   keyedWeights,
   specFromTfjs,
