@@ -5,17 +5,14 @@
  * relative to TF.js.
  */
 import type { ModelSpec } from "../../mod.ts";
-import { relativeError } from "../../testing/gradient_check.ts";
-import { engineGraphGradients } from "../../testing/graph_gradients.ts";
+import { expectGraphGradientsMatchTfjs } from "../../testing/graph_gradients.ts";
 import { expectSpecsPredictAsTfjs } from "../../testing/graph_predict.ts";
 import { Rng } from "../../testing/random.ts";
 import {
   type HostTensor,
   keras3SpecFromTfjs,
-  keyedWeights,
   randomizeWeights,
   specFromTfjs,
-  tfjsGraphGradients,
 } from "../../testing/tfjs_graphs.ts";
 import { tf, tfReady } from "../../testing/tfjs_reference.ts";
 
@@ -176,24 +173,10 @@ for (const c of CASES) {
       for (const batch of c.gradBatches) {
         const x = images(rng, batch, c.shape);
         const y = Float32Array.from({ length: batch }, () => rng.int(0, 3));
-        const want = tfjsGraphGradients(ref, [x], y, { name: "sparse_categorical_crossentropy" });
-        const got = engineGraphGradients(spec, [x], y);
-        if (!(Math.abs(got.loss - want.loss) <= 1e-4 * Math.max(1, Math.abs(want.loss)))) {
-          throw new Error(`batch ${batch} loss: engine ${got.loss} vs TF.js ${want.loss}`);
-        }
-        for (const w of keyedWeights(ref)) {
-          const id = `${w.key}#${w.index}`;
-          const g = got.grads.get(id), r = want.grads.get(id);
-          if (!g || !r) throw new Error(`no gradient for ${id}`);
-          const e = relativeError(g, r);
-          if (!(e <= 1e-4)) {
-            throw new Error(`batch ${batch}: gradient of ${w.key}/${w.name}: relative error ${e}`);
-          }
-          if (!(Math.max(...Array.from(r, Math.abs)) > 1e-7)) {
-            throw new Error(`gradient of ${w.key}/${w.name} is ~0: the check is blind`);
-          }
-          worst = Math.max(worst, e);
-        }
+        const check = expectGraphGradientsMatchTfjs(ref, spec, [x], y, `batch ${batch}`, {
+          blindBelow: 1e-7,
+        });
+        worst = Math.max(worst, check.worst);
       }
     } finally {
       ref.dispose();

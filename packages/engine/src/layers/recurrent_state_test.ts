@@ -7,8 +7,7 @@
  * from the decoder back into the encoder.
  */
 import { buildModel, type KerasObject, ModelConfigError, type ModelSpec } from "../../mod.ts";
-import { relativeError } from "../../testing/gradient_check.ts";
-import { engineGraphGradients } from "../../testing/graph_gradients.ts";
+import { expectGraphGradientsMatchTfjs } from "../../testing/graph_gradients.ts";
 import { expectSpecsPredictAsTfjs } from "../../testing/graph_predict.ts";
 import { Rng } from "../../testing/random.ts";
 import {
@@ -17,7 +16,6 @@ import {
   keras3SpecFromTfjs,
   keyedWeights,
   specFromTfjs,
-  tfjsGraphGradients,
 } from "../../testing/tfjs_graphs.ts";
 import { tfReady } from "../../testing/tfjs_reference.ts";
 
@@ -84,25 +82,12 @@ for (const c of CASES) {
       for (const batch of [1, 6]) {
         const xs = c.inputs(rng, batch);
         const y = Float32Array.from({ length: batch }, () => rng.int(0, CLASSES));
-        const want = tfjsGraphGradients(ref, xs, y, { name: "sparse_categorical_crossentropy" });
-        const got = engineGraphGradients(spec, xs, y);
-        if (!(Math.abs(got.loss - want.loss) <= 1e-4 * Math.max(1, Math.abs(want.loss)))) {
-          throw new Error(`batch ${batch} loss: engine ${got.loss} vs TF.js ${want.loss}`);
-        }
-        for (const w of keyedWeights(ref)) {
-          const id = `${w.key}#${w.index}`;
-          const g = got.grads.get(id), r = want.grads.get(id);
-          if (!g || !r) throw new Error(`no gradient for ${id}`);
-          const e = relativeError(g, r);
-          if (!(e <= 1e-4)) {
-            throw new Error(`batch ${batch}: gradient of ${w.key}/${w.name}: relative error ${e}`);
-          }
-          worst = Math.max(worst, e);
-        }
+        const check = expectGraphGradientsMatchTfjs(ref, spec, xs, y, `batch ${batch}`);
+        worst = Math.max(worst, check.worst);
         // The encoder learns only through the states it hands the decoder: its kernel's
         // gradient must not be zero.
         const enc = keyedWeights(ref).find((w) => w.key.startsWith("encoder"))!;
-        const r = want.grads.get(`${enc.key}#${enc.index}`)!;
+        const r = check.want.get(`${enc.key}#${enc.index}`)!;
         if (!(Math.max(...Array.from(r, Math.abs)) > 1e-7)) {
           throw new Error(`the encoder's gradient is ~0: the check is blind`);
         }

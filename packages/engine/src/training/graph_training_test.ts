@@ -10,19 +10,14 @@
  * (new weights = old − gradient), so it is the trainer's own forward/backward on the graph.
  */
 import { buildModel, type Model, SGD, Tensor, type WeightTensor } from "../../mod.ts";
-import { relativeError } from "../../testing/gradient_check.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { getRuntime } from "../wasm/kernels.ts";
-import {
-  copyWeights,
-  engineGraphGradients as engineGradients,
-} from "../../testing/graph_gradients.ts";
+import { copyWeights, expectGraphGradientsMatchTfjs } from "../../testing/graph_gradients.ts";
 import {
   GRAPH_CASES,
   keras3SpecFromTfjs,
   keyedWeights,
   specFromTfjs,
-  tfjsGraphGradients,
   tfjsParamCounts,
   TRANSFER_TOP_BLOCK,
   transferInferenceCall,
@@ -51,40 +46,19 @@ for (const c of GRAPH_CASES.filter((g) => g.singleOutput)) {
       const spec = toSpec(ref);
       const weights = keyedWeights(ref);
       try {
-        const want = tfjsGraphGradients(ref, xs, y, SPARSE);
-        const got = engineGradients(spec, xs, y);
-        if (!(Math.abs(got.loss - want.loss) <= TOL * Math.max(1, Math.abs(want.loss)))) {
-          throw new Error(`loss: engine ${got.loss} vs TF.js ${want.loss}`);
-        }
-        let worst = 0;
-        for (const w of weights) {
-          const id = `${w.key}#${w.index}`;
-          const g = got.grads.get(id);
-          if (!g) throw new Error(`engine has no weight ${id} (${w.name})`);
-          if (!w.trainable) continue;
-          const ref = want.grads.get(id)!;
-          const e = relativeError(g, ref);
-          if (!(e <= TOL)) {
-            throw new Error(
-              `gradient of ${w.key}/${w.name}: relative error ${e} > ${TOL} ` +
-                `(engine [${Array.from(g.slice(0, 3))}…] vs TF.js [${
-                  Array.from(ref.slice(0, 3))
-                }…])`,
-            );
-          }
-          // A zero gradient would make the comparison vacuous.
-          if (!(Math.max(...Array.from(ref, Math.abs)) > 1e-6)) {
-            throw new Error(`gradient of ${w.key}/${w.name} is ~0: the check is blind`);
-          }
-          worst = Math.max(worst, e);
-        }
+        // A zero gradient would make the comparison vacuous (blindBelow).
+        const { worst, got, want } = expectGraphGradientsMatchTfjs(ref, spec, xs, y, c.name, {
+          tol: TOL,
+          trainableOnly: true,
+          blindBelow: 1e-6,
+        });
         // Weights that are not trainable stay, except BatchNormalization's moving statistics.
         for (const w of weights.filter((w) => !w.trainable && !/^moving_/.test(w.name))) {
-          const g = got.grads.get(`${w.key}#${w.index}`)!;
+          const g = got.get(`${w.key}#${w.index}`)!;
           if (g.some((v) => v !== 0)) throw new Error(`non-trainable ${w.key}/${w.name} changed`);
         }
         console.log(
-          `${c.name} (${dialect}): ${want.grads.size} gradients, worst relative error ` +
+          `${c.name} (${dialect}): ${want.size} gradients, worst relative error ` +
             worst.toExponential(2),
         );
       } finally {
