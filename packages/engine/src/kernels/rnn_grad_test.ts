@@ -1,15 +1,13 @@
 import { ActivationCode } from "../activations.ts";
 import { getRuntime } from "../wasm/kernels.ts";
-import { GRU } from "../layers/gru.ts";
-import { LSTM } from "../layers/lstm.ts";
 import type { RecurrentLayer } from "../layers/recurrent.ts";
-import { SimpleRNN } from "../layers/simple_rnn.ts";
 import {
   recurrentBackward,
   recurrentTrainForward,
   tapeBuffers,
 } from "../layers/recurrent_training.ts";
 import { Rng } from "../../testing/random.ts";
+import { buildWithReferenceWeights, rnnLayerFor } from "../../testing/rnn_reference_layer.ts";
 import { gateCount, RnnCell } from "./rnn_codes.ts";
 import { rnnForward64, rnnGradReference, type RnnGradReferenceArgs } from "./rnn_grad_reference.ts";
 import { reverseTimeReference } from "./rnn_reference.ts";
@@ -157,17 +155,7 @@ function layerFor(cell: RnnCell, v: Variant, units: number): RecurrentLayer {
     activation: name(v.activation, "tanh"),
     recurrent_activation: name(v.recurrentActivation, "sigmoid"),
   };
-  const options = { kerasVersion: "3.10.0" };
-  switch (cell) {
-    case RnnCell.SimpleRNN:
-      return new SimpleRNN(config, options);
-    case RnnCell.LSTM:
-      return new LSTM(config, options);
-    case RnnCell.GRU:
-      return new GRU({ ...config, reset_after: false }, options);
-    default:
-      return new GRU({ ...config, reset_after: true }, options);
-  }
+  return rnnLayerFor(cell, config, { kerasVersion: "3.10.0" });
 }
 
 Deno.test("rnnTrainForward + rnnBackward match the BPTT reference (odd sizes, batch 1 and 17, strided and flipped outputs)", () => {
@@ -181,17 +169,7 @@ Deno.test("rnnTrainForward + rnnBackward match the BPTT reference (odd sizes, ba
         const reverse = v.returnSequences && v.goBackwards;
         const a = referenceArgs(rng, cell, v, batch, time, inDim, units);
         const layer = layerFor(cell, v, units);
-        const weights = [a.kernel, a.recurrentKernel, ...(a.bias ? [a.bias] : [])];
-        const specs = layer.weightSpecs([time, inDim]);
-        layer.build(
-          [time, inDim],
-          specs.map((s, i) => ({
-            name: s.name,
-            shape: s.shape,
-            data: Float32Array.from(weights[i]),
-          })),
-          heap,
-        );
+        buildWithReferenceWeights(layer, a, heap);
         const rows = v.returnSequences ? batch * time : batch;
         const ld = units + pad;
         const x32 = Float32Array.from(a.x);

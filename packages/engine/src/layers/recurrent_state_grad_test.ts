@@ -7,12 +7,9 @@
  * directions. The dropout masks themselves: one per sequence, drawn by the Dropout layer's hash.
  */
 import { getRuntime } from "../wasm/kernels.ts";
-import { GRU } from "./gru.ts";
-import { LSTM } from "./lstm.ts";
-import type { RecurrentLayer } from "./recurrent.ts";
-import { SimpleRNN } from "./simple_rnn.ts";
 import { recurrentBackward, recurrentTrainForward, tapeBuffers } from "./recurrent_training.ts";
 import { Rng } from "../../testing/random.ts";
+import { buildWithReferenceWeights, rnnLayerFor } from "../../testing/rnn_reference_layer.ts";
 import { dropoutScaleReference } from "../kernels/activation_grad_reference.ts";
 import { gateCount, RnnCell } from "../kernels/rnn_codes.ts";
 import {
@@ -22,13 +19,6 @@ import {
 } from "../kernels/rnn_grad_reference.ts";
 
 const RATE_IN = 0.3, RATE_REC = 0.4, SEED = 912;
-
-function layerFor(cell: RnnCell, units: number, c: Record<string, unknown>): RecurrentLayer {
-  const config = { name: `l${cell}`, units, ...c };
-  if (cell === RnnCell.SimpleRNN) return new SimpleRNN(config);
-  if (cell === RnnCell.LSTM) return new LSTM(config);
-  return new GRU({ ...config, reset_after: cell === RnnCell.GRUResetAfter });
-}
 
 /** Σ a⊙b in float64. */
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -57,7 +47,9 @@ Deno.test("recurrent training with h0/c0, hT/cT and cell dropout: forward and ev
       const g = gateCount(c.cell) * units;
       const lstm = c.cell === RnnCell.LSTM;
       const what = `${RnnCell[c.cell]} ${JSON.stringify(c)} batch ${batch}`;
-      const layer = layerFor(c.cell, units, {
+      const layer = rnnLayerFor(c.cell, {
+        name: `l${c.cell}`,
+        units,
         go_backwards: c.goBackwards,
         return_sequences: c.returnSequences,
         ...(c.dropout ? { dropout: RATE_IN, recurrent_dropout: RATE_REC } : {}),
@@ -79,17 +71,7 @@ Deno.test("recurrent training with h0/c0, hT/cT and cell dropout: forward and ev
         h0: Float64Array.from(rng.floats(batch * units, -0.8, 0.8)),
         c0: lstm ? Float64Array.from(rng.floats(batch * units, -0.8, 0.8)) : null,
       };
-      const specs = layer.weightSpecs([time, inDim]);
-      const weights = [a.kernel, a.recurrentKernel, a.bias!];
-      layer.build(
-        [time, inDim],
-        specs.map((s, i) => ({
-          name: s.name,
-          shape: s.shape,
-          data: Float32Array.from(weights[i]),
-        })),
-        heap,
-      );
+      buildWithReferenceWeights(layer, a, heap);
       const owned: number[] = [];
       const up = (d: ArrayLike<number>) => {
         const p = heap.upload(Float32Array.from(d));
