@@ -47,14 +47,17 @@ interface ConvLstmTape {
  * `(kh, kw, channels, 4·filters)`, `recurrent_kernel` `(kh, kw, filters, 4·filters)`, `bias`
  * `(4·filters)`, gate order i, f, c, o; `padding` valid/same, `strides` or `dilation_rate` for the
  * input convolution (the recurrent one is always stride 1, `same`, undilated, as Keras's);
- * `return_sequences`, `go_backwards`, `activation` / `recurrent_activation`, `unit_forget_bias`.
- * `return_state` and `stateful` are refused by name; cell `dropout` / `recurrent_dropout` are
- * inactive at inference and refused in fit.
+ * `return_sequences`, `return_state` (the final h and c, each [rows, cols, filters]),
+ * `go_backwards`, `activation` / `recurrent_activation`, `unit_forget_bias`. `stateful` and
+ * `initial_state` are refused by name; cell `dropout` / `recurrent_dropout` are inactive at
+ * inference and refused in fit.
  */
 export class ConvLSTM2D extends ConvWindowLayer {
   readonly filters: number;
   readonly useBias: boolean;
   readonly returnSequences: boolean;
+  /** Keras `return_state`: a call also returns the final h and c. */
+  readonly returnState: boolean;
   readonly goBackwards: boolean;
   readonly activation: ElementwiseActivation;
   readonly recurrentActivation: ElementwiseActivation;
@@ -65,19 +68,25 @@ export class ConvLSTM2D extends ConvWindowLayer {
     refuseStridedDilation(this.name, this.strides, this.dilationRate);
     this.useBias = this.bool("use_bias", true);
     this.returnSequences = this.bool("return_sequences", false);
+    this.returnState = this.bool("return_state", false);
     this.goBackwards = this.bool("go_backwards", false);
-    for (const field of ["return_state", "stateful"]) {
-      if (this.bool(field, false)) {
-        throw new LayerConfigError(
-          this.name,
-          field,
-          "true is not supported yet (the layer returns its output sequence or last output only)",
-        );
-      }
+    if (this.bool("stateful", false)) {
+      throw new LayerConfigError(this.name, "stateful", "true is not supported (stateless runs)");
     }
     const acts = cellActivations(config, this.name, options.kerasVersion);
     this.activation = acts.activation;
     this.recurrentActivation = acts.recurrentActivation;
+  }
+
+  override get outputCount(): number {
+    return this.returnState ? 3 : 1;
+  }
+
+  override computeOutputShapeList(inputShapes: Shape[]): Shape[] {
+    const out = this.computeOutputShapes(inputShapes);
+    if (!this.returnState) return [out];
+    const frame = this.returnSequences ? out.slice(1) : out;
+    return [out, frame, frame];
   }
 
   computeOutputShape(inputShape: Shape): Shape {
@@ -158,7 +167,15 @@ export class ConvLSTM2D extends ConvWindowLayer {
   }
 
   call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
-    return runConvLstm(this, x, mask, ctx, null);
+    return runConvLstm(this, x, mask, ctx, null, false)[0];
+  }
+
+  override callOutputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor[] {
+    return runConvLstm(this, xs[0], masks[0] ?? null, ctx, null, this.returnState);
   }
 
   /** The geometry of the input convolution over all B·T frames of `x`. */
@@ -205,7 +222,8 @@ function zeros(ctx: CallContext, floats: number): number {
 
 /**
  * The layer's forward over x [B, T, H, W, C]; with a `tape` (training) the pre-activations and
- * the states before each step stay on the device for the backward.
+ * the states before each step stay on the device for the backward. Returns the output, then with
+ * `withStates` the final h and c.
  */
 function runConvLstm(
   layer: ConvLSTM2D,
@@ -213,7 +231,8 @@ function runConvLstm(
   mask: DeviceTensor | null,
   ctx: CallContext,
   tape: ((t: ConvLstmTape) => void) | null,
-): DeviceTensor {
+  withStates: boolean,
+): DeviceTensor[] {
   checkInput(layer, x, mask);
   const { kernels, heap } = ctx;
   const [batch, time] = x.shape;
@@ -236,6 +255,7 @@ function runConvLstm(
   const y: DeviceTensor = { ptr: heap.alloc(sizeOf(yShape) * 4), shape: yShape, dtype: "float32" };
   const owned: number[] = [];
   const own = (ptr: number) => (owned.push(ptr), ptr);
+  const states: DeviceTensor[] = [];
   let kept: ConvLstmTape | null = null;
   try {
     // The pre-activations of every step: the input convolution, then each step adds its
@@ -272,15 +292,27 @@ function runConvLstm(
       }
     }
     if (!layer.returnSequences) kernels.addInto(h, y.ptr, batch * stepU, 0);
+    if (withStates) {
+      for (const state of [h, c]) {
+        const t: DeviceTensor = {
+          ptr: heap.alloc(batch * stepU * 4),
+          shape: [batch, ...frame],
+          dtype: "float32",
+        };
+        kernels.addInto(state, t.ptr, batch * stepU, 0);
+        states.push(t);
+      }
+    }
   } catch (e) {
     heap.free(y.ptr);
+    for (const t of states) heap.free(t.ptr);
     if (kept) { for (const q of [kept.z, kept.cPrev, kept.hPrev]) if (q) heap.free(q); }
     throw e;
   } finally {
     for (const q of owned) heap.free(q);
   }
   if (tape && kept) tape(kept);
-  return y;
+  return [y, ...states];
 }
 
 /**
@@ -291,6 +323,7 @@ function backwardConvLstm(
   layer: ConvLSTM2D,
   x: DeviceTensor,
   dy: DeviceTensor,
+  dStates: readonly (DeviceTensor | null)[],
   tape: ConvLstmTape,
   grads: readonly number[],
   needInputGrad: boolean,
@@ -319,6 +352,10 @@ function backwardConvLstm(
     heap.f32(dc, batch * stepU).fill(0);
     if (layer.returnSequences) heap.f32(dh, batch * stepU).fill(0);
     else kernels.addInto(dy.ptr, dh, batch * stepU, 0);
+    // return_state: the final h and c's own gradients join at the last step.
+    const [dhT, dcT] = dStates;
+    if (dhT) kernels.addInto(dhT.ptr, dh, batch * stepU, 1);
+    if (dcT) kernels.addInto(dcT.ptr, dc, batch * stepU, 1);
     const dzStep = alloc(batch * stepG); // one step's dz, contiguous for the recurrent conv
     for (let s = time - 1; s >= 0; s--) {
       const t = layer.goBackwards ? time - 1 - s : s;
@@ -363,35 +400,59 @@ function backwardConvLstm(
   return dx;
 }
 
+/** A training forward: the tape goes to `ctx.tape`; with `return_state` the states follow. */
+function trainCall(
+  layer: ConvLSTM2D,
+  x: DeviceTensor,
+  mask: DeviceTensor | null,
+  ctx: TrainContext,
+): DeviceTensor[] {
+  // Keras drops cell inputs / states in training with these; skipping them would train a
+  // different model.
+  for (const field of ["dropout", "recurrent_dropout"]) {
+    const rate = layer.config[field] ?? 0;
+    if (rate !== 0) {
+      throw new UntrainableLayerError(
+        layer.className,
+        layer.name,
+        `${field}=${JSON.stringify(rate)} inside the cell is not implemented; ` +
+          "use 0 and a Dropout / SpatialDropout layer",
+      );
+    }
+  }
+  return runConvLstm(layer, x, mask, ctx, (tape) => {
+    for (const q of [tape.z, tape.cPrev, tape.hPrev]) ctx.keep(q);
+    ctx.tape.set(layer, tape);
+  }, layer.returnState);
+}
+
 /**
  * ConvLSTM2D in training: the forward records the pre-activations and the states before each
  * step ({@link runConvLstm}); the backward is {@link backwardConvLstm}. Cell dropout is refused.
  */
 const CONV_LSTM2D_TRAINING: LayerTraining<ConvLSTM2D> = {
   forward(layer, x, mask, ctx) {
-    // Keras drops cell inputs / states in training with these; skipping them would train a
-    // different model.
-    for (const field of ["dropout", "recurrent_dropout"]) {
-      const rate = layer.config[field] ?? 0;
-      if (rate !== 0) {
-        throw new UntrainableLayerError(
-          layer.className,
-          layer.name,
-          `${field}=${JSON.stringify(rate)} inside the cell is not implemented; ` +
-            "use 0 and a Dropout / SpatialDropout layer",
-        );
-      }
-    }
-    return runConvLstm(layer, x, mask, ctx, (tape) => {
-      for (const q of [tape.z, tape.cPrev, tape.hPrev]) ctx.keep(q);
-      ctx.tape.set(layer, tape);
-    });
+    return trainCall(layer, x, mask, ctx)[0];
+  },
+
+  forwardInputs(layer, xs, masks, ctx) {
+    const outs = trainCall(layer, xs[0], masks[0] ?? null, ctx);
+    return outs.length > 1 ? outs : outs[0];
   },
 
   backward(layer, a) {
     const tape = a.ctx.tape.get(layer) as ConvLstmTape | undefined;
     if (!tape) throw new Error(`layer "${layer.name}": backward without a training forward`);
-    return backwardConvLstm(layer, a.x, a.dy, tape, a.grads, a.needInputGrad, a.ctx);
+    return backwardConvLstm(
+      layer,
+      a.x,
+      a.dy,
+      a.dys.slice(1),
+      tape,
+      a.grads,
+      a.needInputGrad,
+      a.ctx,
+    );
   },
 };
 
@@ -403,6 +464,7 @@ const CONV_LSTM2D_TRAINING: LayerTraining<ConvLSTM2D> = {
  * processing order (reversed with `go_backwards`), as Keras's.
  */
 function convLstm2dOnnx(layer: ConvLSTM2D, ctx: OnnxLayerContext): void {
+  if (layer.returnState) ctx.refuse("return_state (the unrolled export writes the output only)");
   const [time, h, w, c] = ctx.inputShapes[0];
   if (time === null) ctx.refuse("unknown timesteps (the export unrolls the steps)");
   const steps = time as number, f = layer.filters;

@@ -10,6 +10,7 @@ import {
   relativeError,
 } from "../../testing/gradient_check.ts";
 import { Rng } from "../../testing/random.ts";
+import { randomizeWeights, specFromTfjs, tfjsPredictMany } from "../../testing/tfjs_graphs.ts";
 import {
   tf,
   TFJS_LAYER_BUILDERS,
@@ -201,11 +202,10 @@ Deno.test("ConvLSTM2D unit_forget_bias starts the forget gate's bias at 1, the o
   }
 });
 
-Deno.test("ConvLSTM2D refuses channels_first, return_state, stateful and strides with dilation by name; cell dropout in fit", () => {
+Deno.test("ConvLSTM2D refuses channels_first, stateful and strides with dilation by name; cell dropout in fit", () => {
   const create = (config: Record<string, unknown>) =>
     CONV_LSTM2D.create({ name: "video", filters: 2, kernel_size: 3, ...config }, {});
   expectThrows(() => create({ data_format: "channels_first" }), UnsupportedLayerError, "video");
-  expectThrows(() => create({ return_state: true }), LayerConfigError, "video", "return_state");
   expectThrows(() => create({ stateful: true }), LayerConfigError, "video", "stateful");
   expectThrows(
     () => create({ strides: 2, dilation_rate: 2 }),
@@ -236,5 +236,59 @@ Deno.test("ConvLSTM2D refuses channels_first, return_state, stateful and strides
     );
   } finally {
     model.dispose();
+  }
+});
+
+Deno.test("ConvLSTM2D return_state: output, h and c equal TF.js's (both return_sequences forms); gradients through the states vs finite differences", async () => {
+  await tfReady();
+  const rng = new Rng(2718);
+  for (const returnSequences of [false, true]) {
+    const input = tf.input({ name: "frames", shape: [3, 5, 4, 2] });
+    const [y, h, c] = tf.layers.convLstm2d({
+      name: "clstm",
+      filters: 3,
+      kernelSize: 3,
+      padding: "same",
+      returnSequences,
+      returnState: true,
+      recurrentActivation: "sigmoid",
+    }).apply(input) as tf.SymbolicTensor[];
+    const predictRef = tf.model({ name: "states", inputs: input, outputs: [y, h, c] });
+    randomizeWeights(predictRef, rng);
+    const flat = (name: string, t: tf.SymbolicTensor) =>
+      tf.layers.flatten({ name }).apply(t) as tf.SymbolicTensor;
+    const merged = tf.layers.concatenate({ name: "cat" }).apply([
+      flat("fy", y),
+      flat("fh", h),
+      flat("fc", c),
+    ]) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ name: "out", units: 3, activation: "softmax" })
+      .apply(merged) as tf.SymbolicTensor;
+    const trainRef = tf.model({ name: "states_head", inputs: input, outputs: out });
+    randomizeWeights(trainRef, rng);
+    try {
+      const x = { data: rng.floats(2 * 3 * 5 * 4 * 2, -1, 1), shape: [2, 3, 5, 4, 2] };
+      const want = tfjsPredictMany(predictRef, [x]);
+      const model = buildModel(specFromTfjs(predictRef));
+      try {
+        const got = model.predictMany([new Tensor(x.data, x.shape)]);
+        got.forEach((t, k) => {
+          const e = relativeError(t.data, want[k]);
+          if (!(e <= 1e-5)) throw new Error(`output ${k} (seq ${returnSequences}): ${e}`);
+        });
+      } finally {
+        model.dispose();
+      }
+      compareWithFiniteDifferences(
+        specFromTfjs(trainRef),
+        x.data,
+        x.shape,
+        Float32Array.from([0, 2]),
+        SPARSE,
+        { samples: 6, h: 1e-2 },
+      );
+    } finally {
+      trainRef.dispose(); // (holds every layer of predictRef too)
+    }
   }
 });
