@@ -40,12 +40,27 @@ await tfReady();
 /** Layout tests accept exactly the classes the model uses. */
 function ownClasses(spec: ImportedModelSpec): Set<string> {
   const leaves = leafLayers(modelLayers(spec.config, "t"), "t");
-  return new Set(leaves.map((l) => l.entry.className));
+  // A wrapper's inner layers (Bidirectional's `layer` / `backward_layer`) are classes too.
+  const inner = leaves.flatMap((l) =>
+    ["layer", "backward_layer"].map((k) =>
+      (l.entry.config as Record<string, { class_name?: string } | undefined>)[k]?.class_name
+    )
+  );
+  return new Set([
+    ...leaves.map((l) => l.entry.className),
+    ...inner.filter((c): c is string => typeof c === "string"),
+  ]);
 }
 
 /** The classes a TF.js model's config uses (every leaf layer). */
 function classesOf(model: tf.LayersModel): Set<string> {
-  return new Set(keyedLayers(model).map((l) => l.layer.getClassName()));
+  return new Set(
+    keyedLayers(model).flatMap((l) => {
+      // A wrapper (Bidirectional) names its inner layer's class too.
+      const inner = (l.layer as unknown as { layer?: tf.layers.Layer }).layer;
+      return inner ? [l.layer.getClassName(), inner.getClassName()] : [l.layer.getClassName()];
+    }),
+  );
 }
 
 /** Every format a spec can be written in, read back with `supported` classes. */

@@ -1033,6 +1033,28 @@ export function seq2seqBidirectional(seed = 1): tf.LayersModel {
   return model;
 }
 
+/**
+ * Bidirectional GRU with `merge_mode` None and `return_state` over masked `enc_tokens` (one
+ * input): outputs [forward, backward, forward h, backward h], all four concatenated → Dense.
+ */
+export function bidirectionalSplit(seed = 1): tf.LayersModel {
+  const [enc, , embed, head] = seqTokens();
+  const outs = tf.layers.bidirectional({
+    name: "encoder",
+    layer: tf.layers.gru({
+      name: "enc_gru",
+      units: 4,
+      returnState: true,
+      recurrentActivation: "sigmoid",
+    }) as Any,
+    mergeMode: null as Any,
+  }).apply(embed("enc_emb", enc)) as Sym[];
+  const merged = apply(tf.layers.concatenate({ name: "merge" }), outs);
+  const model = tf.model({ name: "bidirectional_split", inputs: enc, outputs: head(merged) });
+  randomizeWeights(model, new Rng(seed));
+  return model;
+}
+
 /** Encoder and decoder token ids for the seq2seq graphs. */
 function seqInputs(rng: Rng, batch: number): HostTensor[] {
   return [paddedIds(rng, batch, SEQ_T_ENC, SEQ_VOCAB), paddedIds(rng, batch, SEQ_T_DEC, SEQ_VOCAB)];
@@ -1051,6 +1073,15 @@ const SEQ2SEQ_CASES: GraphCase[] = [
   singleOutput: true,
   singleInput: false,
 }));
+
+const BIDIRECTIONAL_SPLIT_CASE: GraphCase = {
+  name: "bidirectional_split",
+  build: (seed) => bidirectionalSplit(seed),
+  inputs: (rng, batch) => [paddedIds(rng, batch, SEQ_T_ENC, SEQ_VOCAB)],
+  classes: SEQ_CLASSES,
+  singleOutput: true,
+  singleInput: true,
+};
 
 /** Every reference graph with its inputs. */
 export const GRAPH_CASES: readonly GraphCase[] = [
@@ -1167,6 +1198,7 @@ export const GRAPH_CASES: readonly GraphCase[] = [
     singleInput: true,
   },
   ...SEQ2SEQ_CASES,
+  BIDIRECTIONAL_SPLIT_CASE,
 ];
 
 /** The case named `name` (throws for an unknown name). */

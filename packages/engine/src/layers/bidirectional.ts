@@ -40,21 +40,17 @@ type MergeMode = typeof MERGE_MODES[number];
  * time and masked steps output zeros (Keras forces `zero_output_for_mask` there).
  */
 export class Bidirectional extends MultiOutputLayer {
-  readonly mergeMode: MergeMode;
+  /** How the directions' outputs combine; null (Keras `None`): two outputs, forward's first. */
+  readonly mergeMode: MergeMode | null;
   readonly forward: RecurrentLayer;
   readonly backward: RecurrentLayer;
   readonly returnSequences: boolean;
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Bidirectional", config, options);
-    if (config.merge_mode === null) {
-      throw new LayerConfigError(
-        this.name,
-        "merge_mode",
-        "None (two separate outputs) is not supported: the engine runs a chain of layers",
-      );
-    }
-    this.mergeMode = this.oneOf("merge_mode", MERGE_MODES, "concat");
+    this.mergeMode = config.merge_mode === null
+      ? null
+      : this.oneOf("merge_mode", MERGE_MODES, "concat");
     const inner = this.#wrapped("layer");
     const innerName = String(inner.config.name ?? inner.class_name.toLowerCase())
       .replace(/^forward_/, "");
@@ -88,7 +84,10 @@ export class Bidirectional extends MultiOutputLayer {
         `return_sequences differs between forward (${this.forward.returnSequences}) and backward`,
       );
     }
-    if (this.mergeMode !== "concat" && this.forward.units !== this.backward.units) {
+    if (
+      this.mergeMode !== "concat" && this.mergeMode !== null &&
+      this.forward.units !== this.backward.units
+    ) {
       throw new LayerConfigError(
         this.name,
         "merge_mode",
@@ -109,8 +108,14 @@ export class Bidirectional extends MultiOutputLayer {
   /** The wrapped layer's `return_state`: the output, the forward states, the backward states. */
   readonly returnState: boolean;
 
+  /** The directions' outputs before the states: 2 with merge_mode None, else 1. */
+  get directionOutputs(): number {
+    return this.mergeMode === null ? 2 : 1;
+  }
+
   override get outputCount(): number {
-    return this.returnState ? 1 + this.forward.stateCount + this.backward.stateCount : 1;
+    const states = this.returnState ? this.forward.stateCount + this.backward.stateCount : 0;
+    return this.directionOutputs + states;
   }
 
   /**
@@ -137,9 +142,12 @@ export class Bidirectional extends MultiOutputLayer {
 
   override computeOutputShapeList(inputShapes: Shape[]): Shape[] {
     const out = this.computeOutputShapes(inputShapes);
-    if (!this.returnState) return [out];
+    const outs = this.mergeMode === null
+      ? [out, [...out.slice(0, -1), this.backward.units]]
+      : [out];
+    if (!this.returnState) return outs;
     const side = (l: RecurrentLayer) => Array.from({ length: l.stateCount }, () => [l.units]);
-    return [out, ...side(this.forward), ...side(this.backward)];
+    return [...outs, ...side(this.forward), ...side(this.backward)];
   }
 
   /** The calls' inputs `[x, forward states…, backward states…]` split per direction. */
@@ -326,13 +334,17 @@ export class Bidirectional extends MultiOutputLayer {
     this.backward.dispose();
   }
 
-  /** One inference call: the merged output, then (with `withStates`) every final state. */
+  /**
+   * One inference call: the merged output (merge_mode None: the forward's, then the backward's),
+   * then, with `all` and `return_state`, every final state.
+   */
   runOutputs(
     xs: readonly DeviceTensor[],
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
-    withStates: boolean,
+    all: boolean,
   ): DeviceTensor[] {
+    const withStates = all && this.returnState;
     const x = xs[0];
     const mask = masks[0] ?? null;
     const [xsF, xsB] = this.#directions(xs);
@@ -341,6 +353,18 @@ export class Bidirectional extends MultiOutputLayer {
     const uf = this.forward.units, ub = this.backward.units;
     const width = this.mergeMode === "concat" ? uf + ub : uf;
     const y = this.allocOutput(ctx, seq ? [batch, time, width] : [batch, width]);
+    const split = this.mergeMode === null;
+    // merge_mode None: the backward direction's own output (kept when all outputs are wanted).
+    const yB = split ? this.allocOutput(ctx, seq ? [batch, time, ub] : [batch, ub]) : null;
+    if (split && seq && mask) {
+      ctx.heap.free(y.ptr);
+      ctx.heap.free(yB!.ptr);
+      throw new UnsupportedLayerError(
+        "Bidirectional",
+        this.name,
+        "merge_mode=None with return_sequences on a masked sequence (the second output's mask)",
+      );
+    }
     const finalsF: DeviceTensor[] = [], finalsB: DeviceTensor[] = [];
     let tmp = 0;
     const works: number[] = [];
@@ -362,10 +386,10 @@ export class Bidirectional extends MultiOutputLayer {
         zeroOutputForMask: seq,
       };
       const concat = this.mergeMode === "concat";
-      if (!concat) tmp = ctx.heap.alloc(sizeOf(y.shape) * 4);
+      if (!concat && !split) tmp = ctx.heap.alloc(sizeOf(y.shape) * 4);
       const outB: RecurrentOutput = concat
         ? { ptr: y.ptr + uf * 4, rowStride: width, reverse: seq, zeroOutputForMask: seq }
-        : { ptr: tmp, rowStride: ub, reverse: seq, zeroOutputForMask: seq };
+        : { ptr: split ? yB!.ptr : tmp, rowStride: ub, reverse: seq, zeroOutputForMask: seq };
       const flops = this.forward.sequenceFlops(x) + this.backward.sequenceFlops(x);
       if (parallelRanges(ctx.kernels, 2, flops).length === 2) {
         // Kernel threads on: the two directions run at the same time, one per thread.
@@ -378,15 +402,21 @@ export class Bidirectional extends MultiOutputLayer {
         this.forward.runInto(x, mask, ctx, outF, statesF);
         this.backward.runInto(x, mask, ctx, outB, statesB);
       }
-      if (!concat) ctx.kernels.rnnMerge(y.ptr, tmp, sizeOf(y.shape), MERGE_CODES[this.mergeMode]);
+      if (this.mergeMode !== null && !concat) {
+        ctx.kernels.rnnMerge(y.ptr, tmp, sizeOf(y.shape), MERGE_CODES[this.mergeMode]);
+      }
     } catch (e) {
-      for (const t of [y, ...finalsF, ...finalsB]) ctx.heap.free(t.ptr);
+      for (const t of [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB]) ctx.heap.free(t.ptr);
       throw e;
     } finally {
       if (tmp) ctx.heap.free(tmp);
       for (const w of works) ctx.heap.free(w);
     }
-    return [y, ...finalsF, ...finalsB];
+    if (yB && !all) {
+      ctx.heap.free(yB.ptr);
+      return [y];
+    }
+    return [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB];
   }
 
   /** The mask goes on with the sequences; a last-step output ends it. */
@@ -419,7 +449,7 @@ const BIDIRECTIONAL_TRAINING: LayerTraining<Bidirectional> = {
 
   forwardInputs(layer, xs, masks, ctx) {
     const outs = bidirectionalTrainCall(layer, xs, masks[0] ?? null, ctx);
-    return layer.returnState ? outs : outs[0];
+    return outs.length > 1 ? outs : outs[0];
   },
 
   backward(layer, a) {
@@ -446,6 +476,20 @@ function bidirectionalTrainCall(
     const shape = seq ? [batch, time, width] : [batch, width];
     const n = sizeOf(shape);
     const y: DeviceTensor = { ptr: heap.alloc(n * 4), shape, dtype: "float32" };
+    const split = layer.mergeMode === null;
+    if (split && seq && mask) {
+      heap.free(y.ptr);
+      throw new UnsupportedLayerError(
+        "Bidirectional",
+        layer.name,
+        "merge_mode=None with return_sequences on a masked sequence (the second output's mask)",
+      );
+    }
+    // merge_mode None: the backward direction's output is the call's second output.
+    const bShape = seq ? [batch, time, ub] : [batch, ub];
+    const yB: DeviceTensor | null = split
+      ? { ptr: heap.alloc(sizeOf(bShape) * 4), shape: bShape, dtype: "float32" }
+      : null;
     const finalsF: DeviceTensor[] = [], finalsB: DeviceTensor[] = [];
     const state = (units: number): DeviceTensor => ({
       ptr: heap.alloc(batch * units * 4),
@@ -464,15 +508,17 @@ function bidirectionalTrainCall(
       const noise = (l: RecurrentLayer) =>
         ctx.training ? { seed: ctx.seedFor(l), sampleOffset: ctx.sampleOffset } : null;
       const concat = layer.mergeMode === "concat";
-      const yForward = concat ? 0 : ctx.keep(heap.alloc(n * 4));
-      const yBackward = concat ? 0 : ctx.keep(heap.alloc(n * 4));
+      // Each direction's own output, kept for the merge's gradient (mul reads them).
+      const merged = !concat && !split;
+      const yForward = merged ? ctx.keep(heap.alloc(n * 4)) : 0;
+      const yBackward = merged ? ctx.keep(heap.alloc(n * 4)) : 0;
       const forward = recurrentTrainForward(
         layer.forward,
         x,
         mask,
         ctx,
         {
-          ptr: concat ? y.ptr : yForward,
+          ptr: merged ? yForward : y.ptr,
           rowStride: concat ? width : uf,
           reverse: false,
           zeroOutputForMask: seq,
@@ -487,7 +533,7 @@ function bidirectionalTrainCall(
         mask,
         ctx,
         {
-          ptr: concat ? y.ptr + uf * 4 : yBackward,
+          ptr: concat ? y.ptr + uf * 4 : split ? yB!.ptr : yBackward,
           rowStride: concat ? width : ub,
           reverse: seq,
           zeroOutputForMask: seq,
@@ -496,17 +542,17 @@ function bidirectionalTrainCall(
         noise(layer.backward),
       );
       for (const p of tapeBuffers(backward)) ctx.keep(p);
-      if (!concat) {
+      if (merged && layer.mergeMode !== null) {
         heap.f32(y.ptr, n).set(heap.f32(yForward, n));
         kernels.rnnMerge(y.ptr, yBackward, n, MERGE_CODES[layer.mergeMode]);
       }
       const tape: BidirectionalTape = { forward, backward, yForward, yBackward };
       ctx.tape.set(layer, tape);
     } catch (e) {
-      for (const t of [y, ...finalsF, ...finalsB]) heap.free(t.ptr);
+      for (const t of [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB]) heap.free(t.ptr);
       throw e;
     }
-    return [y, ...finalsF, ...finalsB];
+    return [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB];
   }
 }
 
@@ -541,14 +587,28 @@ function bidirectionalBackward(
           : null
       )
       : [];
+    // The states' gradients follow the directions' outputs' (two with merge_mode None).
+    const d0 = layer.directionOutputs;
     const gradsOf = (first: number, finals: number) => ({
-      dhT: a.dys[1 + first]?.ptr ?? 0,
-      dcT: finals > 1 ? a.dys[2 + first]?.ptr ?? 0 : 0,
+      dhT: a.dys[d0 + first]?.ptr ?? 0,
+      dcT: finals > 1 ? a.dys[d0 + 1 + first]?.ptr ?? 0 : 0,
       dh0: dStates[first]?.ptr ?? 0,
       dc0: finals > 1 ? dStates[first + 1]?.ptr ?? 0 : 0,
     });
     try {
       switch (layer.mergeMode) {
+        case null: {
+          // Two outputs: each direction has its own gradient (zeros when its output is unread).
+          const dyB = a.dys[1];
+          if (dyB) dOutB = dyB.ptr;
+          else {
+            const nb = sizeOf(a.dy.shape) / uf * ub;
+            dOutB = heap.alloc(nb * 4);
+            owned.push(dOutB);
+            heap.f32(dOutB, nb).fill(0);
+          }
+          break;
+        }
         case "concat":
           dOutB = a.dy.ptr + uf * 4;
           ldF = ldB = uf + ub;
@@ -607,5 +667,8 @@ export const BIDIRECTIONAL: LayerClass<Bidirectional> = defineLayer({
   className: "Bidirectional",
   create: (config, options) => new Bidirectional(config, options),
   training: BIDIRECTIONAL_TRAINING,
-  onnx: (layer, ctx) => emitRecurrentOnnx(ctx, [layer.forward, layer.backward], layer.mergeMode),
+  onnx: (layer, ctx) =>
+    layer.mergeMode === null
+      ? ctx.refuse("merge_mode None (two outputs)")
+      : emitRecurrentOnnx(ctx, [layer.forward, layer.backward], layer.mergeMode),
 });
