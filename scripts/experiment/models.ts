@@ -132,6 +132,8 @@ export interface TextShape {
   recurrentInit: string;
   /** SpatialDropout1D rate after the Embedding (0 or absent = none). */
   spatialDropout?: number;
+  /** The recurrent cells' `recurrent_dropout` (0 or absent = none). */
+  recurrentDropout?: number;
 }
 
 const CELL_CLASS: Record<RecurrentFamily, string> = {
@@ -195,7 +197,7 @@ export function textConfig(
       recurrent_initializer: kerasInitializer(shape.recurrentInit),
       bias_initializer: kerasInitializer("zeros"),
       dropout: 0,
-      recurrent_dropout: 0,
+      recurrent_dropout: shape.recurrentDropout ?? 0,
     };
     if (cell !== "SimpleRNN") config.recurrent_activation = "sigmoid";
     if (cell === "LSTM") config.unit_forget_bias = true;

@@ -96,6 +96,8 @@ export interface ExperimentOptions {
   recipeConvs: number | null;
   /** Text: SpatialDropout1D rate after the embedding (0 = none). */
   spatialDropout: number;
+  /** rnn/lstm/gru: the cells' Keras `recurrent_dropout` (0 = none). */
+  recurrentDropout: number;
   /** Decoupled weight decay (Keras AdamW `weight_decay`), or null for Adam. */
   weightDecay: number | null;
 }
@@ -155,6 +157,8 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
   --embedding-dim N        text: embedding size (default 128)
   --dropout X              dropout before the classifier (default 0.5)
   --spatial-dropout X      text: SpatialDropout1D after the embedding (default 0: none)
+  --recurrent-dropout X    rnn/lstm/gru: the cells' recurrent_dropout (one mask per sequence on
+                           the state the recurrent kernel reads; default 0: none)
   --weight-decay X         AdamW: decoupled weight decay X (default none: Adam)
   --data-dir DIR           folder holding the data set files
   --progress MODE          auto | epoch | variant | none (default auto: epoch lines on a terminal)
@@ -217,6 +221,7 @@ const VALUE_FLAGS = new Set([
   "recipe-filters",
   "recipe-convs",
   "spatial-dropout",
+  "recurrent-dropout",
   "weight-decay",
 ]);
 const BOOLEAN_FLAGS = new Set([
@@ -496,11 +501,22 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     (n) => n >= 0 && n < 1,
     "a rate in [0, 1)",
   );
+  if (!isRecurrentFamily(family) && flags.has("recurrent-dropout")) {
+    throw new UsageError("--recurrent-dropout", "rnn, lstm or gru", family);
+  }
+  const recurrentDropout = num(
+    flags,
+    "recurrent-dropout",
+    0,
+    (n) => n >= 0 && n < 1,
+    "a rate in [0, 1)",
+  );
   const weightDecay = flags.has("weight-decay")
     ? num(flags, "weight-decay", 0, (n) => n > 0, "a number > 0")
     : null;
   // Regularised runs get folders of their own beside the plain grid's.
   const regularised = (spatialDropout ? `-sd${spatialDropout}` : "") +
+    (recurrentDropout ? `-rd${recurrentDropout}` : "") +
     (weightDecay !== null ? `-wd${weightDecay}` : "");
   const defaultOut = `experiments/${family}-${dataset}${text ? `-${language}` : ""}${
     best ? "-best" : ""
@@ -542,6 +558,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     recipeFilters: flags.has("recipe-filters") ? recipeFilters(flags) : null,
     recipeConvs: flags.has("recipe-convs") ? int(flags, "recipe-convs", 2) : null,
     spatialDropout,
+    recurrentDropout,
     weightDecay,
   };
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { UsageError } from "./errors.ts";
 import { parseExperimentArgs, wantsHelp } from "./options.ts";
+import { textConfig } from "./models.ts";
+import { buildModel, Tensor } from "@scratchnet/engine";
 
 Deno.test("defaults differ per family: text on NusaX Indonesian, cnn on CIFAR-10", () => {
   const lstm = parseExperimentArgs(["lstm"]);
@@ -110,4 +112,52 @@ Deno.test("wantsHelp", () => {
   assert.equal(wantsHelp(["lstm", "--help"]), true);
   assert.equal(wantsHelp(["-h"]), true);
   assert.equal(wantsHelp(["lstm"]), false);
+});
+
+Deno.test("--recurrent-dropout: rnn/lstm/gru only, a rate in [0, 1), its own output folder; the config's cells carry it and the model trains", () => {
+  const o = parseExperimentArgs(["lstm", "--recurrent-dropout", "0.25"]);
+  assert.equal(o.recurrentDropout, 0.25);
+  assert.equal(o.out, "experiments/lstm-nusax-indonesian-rd0.25");
+  assert.equal(parseExperimentArgs(["gru"]).recurrentDropout, 0);
+  for (
+    const bad of [["cnn1d", "--recurrent-dropout", "0.2"], ["rnn", "--recurrent-dropout", "1"]]
+  ) {
+    assert.throws(
+      () => parseExperimentArgs(bad),
+      (e) => e instanceof UsageError && /recurrent-dropout/.test(String(e)),
+    );
+  }
+  const shape = {
+    vocabSize: 20,
+    sequenceLength: 6,
+    embeddingDim: 4,
+    classes: 3,
+    dropout: 0,
+    recurrentInit: "orthogonal",
+    recurrentDropout: 0.3,
+  };
+  const config = textConfig("lstm", { units: [5], bidirectional: true }, shape);
+  const layers =
+    (config.config as { layers: { class_name: string; config: Record<string, unknown> }[] }).layers;
+  const bi = layers.find((l) => l.class_name === "Bidirectional")!;
+  assert.equal(
+    (bi.config.layer as { config: Record<string, unknown> }).config.recurrent_dropout,
+    0.3,
+  );
+  // Trains in the engine (cell dropout is active in fit), and the loss falls.
+  const model = buildModel({ config, weights: {} }, { initialize: { seed: 3 } });
+  try {
+    model.compile({ optimizer: "adam", loss: "sparse_categorical_crossentropy" });
+    const ids = new Tensor(Float32Array.from({ length: 8 * 6 }, (_, i) => 1 + (i * 7) % 19), [
+      8,
+      6,
+    ]);
+    const y = new Tensor(Float32Array.from({ length: 8 }, (_, i) => i % 3), [8]);
+    const first = model.trainOnBatch(ids, y).loss;
+    let last = first;
+    for (let i = 0; i < 30; i++) last = model.trainOnBatch(ids, y).loss;
+    assert.ok(last < first, `loss ${first} → ${last}`);
+  } finally {
+    model.dispose();
+  }
 });

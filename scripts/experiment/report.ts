@@ -266,7 +266,8 @@ function settingsLines(results: ExperimentResults): string[] {
         ? `- text: TextVectorization (sequence length ${s.sequenceLength}) → Embedding ` +
           `${s.embeddingDim}${spatial} (no mask: Conv1D takes none)`
         : `- text: TextVectorization (sequence length ${s.sequenceLength}) → Embedding ` +
-          `${s.embeddingDim} mask_zero${spatial}; recurrent init ${s.recurrentInit}`,
+          `${s.embeddingDim} mask_zero${spatial}; recurrent init ${s.recurrentInit}` +
+          (s.recurrentDropout ? `; recurrent_dropout ${s.recurrentDropout}` : ""),
     );
   }
   const e = results.environment;

@@ -108,6 +108,7 @@ export function variantConfig(
     classes,
     dropout: o.dropout,
     spatialDropout: o.spatialDropout,
+    recurrentDropout: o.recurrentDropout,
   };
   if (family === "cnn1d") return cnn1dConfig(variant.hyper as Cnn1dHyper, text, variant.id);
   if (family === "transformer") {
@@ -418,7 +419,9 @@ export async function runExperiment(
         ...(o.family === "cnn"
           ? { conv: o.conv, recipe: o.recipe, referenceSize: o.referenceSize }
           : {
-            ...(isRecurrentFamily(o.family) ? { recurrentInit: o.recurrentInit } : {}),
+            ...(isRecurrentFamily(o.family)
+              ? { recurrentInit: o.recurrentInit, recurrentDropout: o.recurrentDropout }
+              : {}),
             spatialDropout: o.spatialDropout,
             sequenceLength: o.sequenceLength,
             maxTokens: o.maxTokens,
