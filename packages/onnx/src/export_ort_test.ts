@@ -27,6 +27,7 @@ import {
 } from "../../engine/testing/tfjs_graphs.ts";
 import { tf, tfReady } from "../../engine/testing/tfjs_reference.ts";
 import { maxAbsDiff, Rng } from "../../engine/testing/random.ts";
+import { keras3Functional as functional, kerasTensor } from "../../engine/testing/keras3_nodes.ts";
 import {
   inputs as opGraphInputs,
   keras2Config,
@@ -564,41 +565,6 @@ Deno.test("ONNX export: several inputs and outputs, and a shared layer written o
     model.dispose();
   }
 });
-
-/** A Keras 3 tensor reference to `[layer, 0, 0]`. */
-const kerasTensor = (layer: string) => ({
-  class_name: "__keras_tensor__",
-  config: { shape: null, dtype: "float32", keras_history: [layer, 0, 0] },
-});
-
-/** A Keras 3 Functional config from layers with their call's args and kwargs. */
-function functional(
-  layers: {
-    class_name: string;
-    config: Record<string, unknown>;
-    args?: unknown[];
-    kwargs?: Record<string, unknown>;
-  }[],
-  inputs: string[],
-  output: string,
-): ModelSpec["config"] {
-  return {
-    class_name: "Functional",
-    config: {
-      name: "attention",
-      layers: layers.map((l) => ({
-        class_name: l.class_name,
-        name: l.config.name,
-        config: l.config,
-        inbound_nodes: l.class_name === "InputLayer"
-          ? []
-          : [{ args: l.args ?? [], kwargs: l.kwargs ?? {} }],
-      })),
-      input_layers: inputs.map((n) => [n, 0, 0]),
-      output_layers: [[output, 0, 0]],
-    },
-  };
-}
 
 Deno.test("ONNX export: MultiHeadAttention (key, Embedding masks, attention_mask, causal) and a Transformer block", async () => {
   const rng = new Rng(91);

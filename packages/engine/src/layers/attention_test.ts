@@ -1,38 +1,8 @@
-import { buildModel, type KerasObject, Tensor } from "../../mod.ts";
+import { buildModel, Tensor } from "../../mod.ts";
 import { Rng } from "../../testing/random.ts";
+import { keras3Functional as functional, kerasTensor as kt } from "../../testing/keras3_nodes.ts";
 import { assertClose, expectThrows } from "../../testing/assert.ts";
 import { compareWithFiniteDifferences, randomWeights } from "../../testing/gradient_check.ts";
-
-const kt = (layer: string) => ({
-  class_name: "__keras_tensor__",
-  config: { shape: null, dtype: "float32", keras_history: [layer, 0, 0] },
-});
-
-type Entry = {
-  class_name: string;
-  config: Record<string, unknown>;
-  args?: unknown[];
-  kwargs?: Record<string, unknown>;
-};
-
-function functional(layers: Entry[], inputs: string[], output: string): KerasObject {
-  return {
-    class_name: "Functional",
-    config: {
-      name: "m",
-      layers: layers.map((l) => ({
-        class_name: l.class_name,
-        name: l.config.name,
-        config: l.config,
-        inbound_nodes: l.class_name === "InputLayer"
-          ? []
-          : [{ args: l.args ?? [], kwargs: l.kwargs ?? {} }],
-      })),
-      input_layers: inputs.map((n) => [n, 0, 0]),
-      output_layers: [[output, 0, 0]],
-    },
-  };
-}
 
 const E = Math.E;
 
@@ -262,11 +232,6 @@ Deno.test("Attention refuses a bad score_mode by name", () => {
   );
 });
 
-const ktOut = (layer: string, index: number) => ({
-  class_name: "__keras_tensor__",
-  config: { shape: null, dtype: "float32", keras_history: [layer, 0, index] },
-});
-
 Deno.test("Attention / AdditiveAttention return_attention_scores: weights that sum to 1, respect the causal mask and make the output; gradients through both outputs (with dropout) vs finite differences", () => {
   const rng = new Rng(1741);
   let worst = 0;
@@ -326,8 +291,8 @@ Deno.test("Attention / AdditiveAttention return_attention_scores: weights that s
             args: [[kt("q"), kt("x")]],
             kwargs: { return_attention_scores: true },
           },
-          { class_name: "Flatten", config: { name: "f_out" }, args: [ktOut("att", 0)] },
-          { class_name: "Flatten", config: { name: "f_w" }, args: [ktOut("att", 1)] },
+          { class_name: "Flatten", config: { name: "f_out" }, args: [kt("att", 0)] },
+          { class_name: "Flatten", config: { name: "f_w" }, args: [kt("att", 1)] },
           {
             class_name: "Concatenate",
             config: { name: "cat" },

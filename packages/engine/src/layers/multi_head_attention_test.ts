@@ -1,6 +1,5 @@
 import {
   buildModel,
-  type KerasObject,
   LayerConfigError,
   type ModelSpec,
   Tensor,
@@ -10,41 +9,7 @@ import { Rng } from "../../testing/random.ts";
 import { assertClose, expectThrows } from "../../testing/assert.ts";
 import { compareWithFiniteDifferences, randomWeights } from "../../testing/gradient_check.ts";
 import { multiHeadAttentionReference } from "./multi_head_attention.ts";
-
-/** A Keras 3 tensor reference to `[layer, 0, 0]`. */
-const kt = (layer: string) => ({
-  class_name: "__keras_tensor__",
-  config: { shape: null, dtype: "float32", keras_history: [layer, 0, 0] },
-});
-
-/** A Keras 3 Functional config with Keras 3 `{args, kwargs}` nodes. */
-function functional(
-  layers: {
-    class_name: string;
-    config: Record<string, unknown>;
-    args?: unknown[];
-    kwargs?: Record<string, unknown>;
-  }[],
-  inputs: string[],
-  output: string,
-): KerasObject {
-  return {
-    class_name: "Functional",
-    config: {
-      name: "m",
-      layers: layers.map((l) => ({
-        class_name: l.class_name,
-        name: l.config.name,
-        config: l.config,
-        inbound_nodes: l.class_name === "InputLayer"
-          ? []
-          : [{ args: l.args ?? [], kwargs: l.kwargs ?? {} }],
-      })),
-      input_layers: inputs.map((n) => [n, 0, 0]),
-      output_layers: [[output, 0, 0]],
-    },
-  };
-}
+import { keras3Functional as functional, kerasTensor as kt } from "../../testing/keras3_nodes.ts";
 
 const E = Math.E;
 
@@ -290,12 +255,6 @@ Deno.test("MultiHeadAttention refuses attention_axes and unknown call tensors by
   );
 });
 
-/** A Keras 3 tensor reference to output `index` of `[layer, 0, index]`. */
-const ktOut = (layer: string, index: number) => ({
-  class_name: "__keras_tensor__",
-  config: { shape: null, dtype: "float32", keras_history: [layer, 0, index] },
-});
-
 Deno.test("MultiHeadAttention return_attention_scores: a second output equal to the reference's probabilities; gradients through both outputs vs finite differences", () => {
   const rng = new Rng(1717);
   const layers = (head: boolean) => [
@@ -308,8 +267,8 @@ Deno.test("MultiHeadAttention return_attention_scores: a second output equal to 
     },
     ...(head
       ? [
-        { class_name: "Flatten", config: { name: "f_out" }, args: [ktOut("mha", 0)] },
-        { class_name: "Flatten", config: { name: "f_scores" }, args: [ktOut("mha", 1)] },
+        { class_name: "Flatten", config: { name: "f_out" }, args: [kt("mha", 0)] },
+        { class_name: "Flatten", config: { name: "f_scores" }, args: [kt("mha", 1)] },
         {
           class_name: "Concatenate",
           config: { name: "cat" },
