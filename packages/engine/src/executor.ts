@@ -16,6 +16,11 @@ export interface GraphPlan {
   readonly lastUse: Int32Array;
   /** The node ids the plan produces (kept until the caller takes them). */
   readonly wanted: readonly number[];
+  /**
+   * Per node id: 1 when a step or the caller reads it (a call's further output nobody reads is
+   * dropped as soon as the call returns it).
+   */
+  readonly read: Uint8Array;
 }
 
 /** Plans the steps that produce `wanted` (node ids) from the graph's inputs. */
@@ -42,10 +47,13 @@ export function planOfSteps(
   wanted: readonly number[],
 ): GraphPlan {
   const lastUse = new Int32Array(graph.nodes.length).fill(-1);
+  const read = new Uint8Array(graph.nodes.length);
   steps.forEach((node, s) => {
+    read[node.id] = 1;
     for (const i of node.inputs) lastUse[i] = s;
   });
-  return { steps: [...steps], lastUse, wanted: [...wanted] };
+  for (const id of wanted) read[id] = 1;
+  return { steps: [...steps], lastUse, wanted: [...wanted], read };
 }
 
 /**
@@ -150,9 +158,6 @@ export function runForward(
 ): void {
   graph.inputs.forEach((id, i) => store.set(id, inputs[i], null));
   const keep = new Set(plan.wanted);
-  // Extra outputs of a call that no step reads are dropped as soon as the call returns them.
-  const used = new Set<number>(plan.wanted);
-  for (const node of plan.steps) used.add(node.id);
   plan.steps.forEach((node, s) => {
     const xs = node.inputs.map((i) => store.values[i]!);
     const masks = node.inputs.map((i) => store.masks[i]);
@@ -170,7 +175,7 @@ export function runForward(
       store.set(node.id, ys[0], mask);
       node.extraOutputs.forEach((id, k) => {
         store.set(id, ys[k + 1], null);
-        if (!used.has(id)) store.release(id);
+        if (!plan.read[id]) store.release(id);
       });
     }
     if (keepAll) return;
