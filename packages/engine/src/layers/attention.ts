@@ -25,6 +25,7 @@ import {
   type WeightSpec,
 } from "../layer.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { dropoutScales } from "./dropout.ts";
 import type { BackwardArgs, LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import { emitReduce, type OnnxLayerContext } from "../onnx_emit.ts";
@@ -411,16 +412,15 @@ export class Attention extends MultiOutputLayer {
     const args = this.argsOf(xs, masks, ctx, this.weightPtrs);
     if (train && train.training && this.dropout > 0) {
       const n = args.batch * args.t * args.s;
-      const scale = train.keep(ctx.heap.alloc(n * 4));
-      const ones = train.keep(ctx.heap.upload(new Float32Array(n).fill(1)));
-      ctx.kernels.dropoutForward(
-        ones,
-        ones,
-        scale,
-        n,
-        this.dropout,
-        train.seedFor(this),
-        (train.sampleOffset * args.t * args.s) >>> 0,
+      const scale = train.keep(
+        dropoutScales(
+          ctx,
+          args.batch,
+          args.t * args.s,
+          this.dropout,
+          train.seedFor(this),
+          train.sampleOffset,
+        ),
       );
       args.dropScale = ctx.heap.f32(scale, n).slice();
     }

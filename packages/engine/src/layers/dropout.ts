@@ -6,6 +6,37 @@ import type { DeviceTensor, Shape } from "../tensor.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { identityOnnx } from "../onnx_emit.ts";
 
+/**
+ * An inverted-dropout mask [rows, cols] (kept entries 1/(1−rate), dropped 0) on the device, drawn
+ * per (sample, column) from `seed` with the Dropout layer's counter-based hash; rows are samples
+ * from `sampleOffset` on (workers draw the same masks). For layers that keep the mask itself
+ * (a recurrent cell's per-sequence masks, attention weights). The caller frees it.
+ */
+export function dropoutScales(
+  rt: Pick<CallContext, "kernels" | "heap">,
+  rows: number,
+  cols: number,
+  rate: number,
+  seed: number,
+  sampleOffset: number,
+): number {
+  const { kernels, heap } = rt;
+  const n = rows * cols;
+  const ones = heap.alloc(n * 4);
+  let mask = 0;
+  try {
+    heap.f32(ones, n).fill(1);
+    mask = heap.alloc(n * 4);
+    kernels.dropoutForward(ones, ones, mask, n, rate, seed >>> 0, (sampleOffset * cols) >>> 0);
+  } catch (e) {
+    if (mask) heap.free(mask);
+    throw e;
+  } finally {
+    heap.free(ones);
+  }
+  return mask;
+}
+
 /** Keras `Dropout`: identity at inference; passes the mask on. (Training mode: the trainer.) */
 export class Dropout extends Layer {
   readonly rate: number;

@@ -21,6 +21,7 @@ import {
 } from "./recurrent.ts";
 import type { DeviceTensor } from "../tensor.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
+import { dropoutScales } from "./dropout.ts";
 
 type Runtime = Pick<CallContext, "kernels" | "heap">;
 
@@ -88,35 +89,6 @@ function dropoutRate(layer: RecurrentLayer, field: string): number {
     throw new LayerConfigError(layer.name, field, `expected a number in [0, 1), got ${rate}`);
   }
   return rate;
-}
-
-/**
- * An inverted-dropout mask [rows, cols] (kept entries 1/(1−rate), dropped 0), drawn per
- * (sample, column) from `seed` as the Dropout layer draws (same counter-based hash).
- */
-function dropoutMask(
-  rt: Runtime,
-  rows: number,
-  cols: number,
-  rate: number,
-  seed: number,
-  sampleOffset: number,
-): number {
-  const { kernels, heap } = rt;
-  const n = rows * cols;
-  const ones = heap.alloc(n * 4);
-  let mask = 0;
-  try {
-    heap.f32(ones, n).fill(1);
-    mask = heap.alloc(n * 4);
-    kernels.dropoutForward(ones, ones, mask, n, rate, seed >>> 0, (sampleOffset * cols) >>> 0);
-  } catch (e) {
-    if (mask) heap.free(mask);
-    throw e;
-  } finally {
-    heap.free(ones);
-  }
-  return mask;
 }
 
 function flagsOf(layer: RecurrentLayer, out: RecurrentOutput): number {
@@ -193,14 +165,14 @@ export function recurrentTrainForward(
     const inRate = dropoutRate(layer, "dropout");
     const recRate = dropoutRate(layer, "recurrent_dropout");
     if (noise && inRate > 0) {
-      tape.inputMask = dropoutMask(rt, batch, inDim, inRate, noise.seed, noise.sampleOffset);
+      tape.inputMask = dropoutScales(rt, batch, inDim, inRate, noise.seed, noise.sampleOffset);
       tape.xDropped = heap.alloc(rows * inDim * 4);
       kernels.rnnMaskRows(x.ptr, tape.inputMask, tape.xDropped, batch, time, inDim);
     }
     if (noise && recRate > 0) {
       // Another stream than the input mask's.
       const seed = (noise.seed ^ 0x5bd1e995) >>> 0;
-      tape.recurrentMask = dropoutMask(rt, batch, u, recRate, seed, noise.sampleOffset);
+      tape.recurrentMask = dropoutScales(rt, batch, u, recRate, seed, noise.sampleOffset);
     }
     tape.pre = heap.alloc(rows * g * 4);
     tape.hPrev = heap.alloc(rows * u * 4);
