@@ -466,94 +466,92 @@ function bidirectionalTrainCall(
   mask: DeviceTensor | null,
   ctx: TrainContext,
 ): DeviceTensor[] {
-  {
-    const x = xs[0];
-    const { heap, kernels } = ctx;
-    const [batch, time] = x.shape;
-    const seq = layer.returnSequences;
-    const uf = layer.forward.units, ub = layer.backward.units;
-    const width = layer.mergeMode === "concat" ? uf + ub : uf;
-    const shape = seq ? [batch, time, width] : [batch, width];
-    const n = sizeOf(shape);
-    const y: DeviceTensor = { ptr: heap.alloc(n * 4), shape, dtype: "float32" };
-    const split = layer.mergeMode === null;
-    if (split && seq && mask) {
-      heap.free(y.ptr);
-      throw new UnsupportedLayerError(
-        "Bidirectional",
-        layer.name,
-        "merge_mode=None with return_sequences on a masked sequence (the second output's mask)",
-      );
-    }
-    // merge_mode None: the backward direction's output is the call's second output.
-    const bShape = seq ? [batch, time, ub] : [batch, ub];
-    const yB: DeviceTensor | null = split
-      ? { ptr: heap.alloc(sizeOf(bShape) * 4), shape: bShape, dtype: "float32" }
-      : null;
-    const finalsF: DeviceTensor[] = [], finalsB: DeviceTensor[] = [];
-    const state = (units: number): DeviceTensor => ({
-      ptr: heap.alloc(batch * units * 4),
-      shape: [batch, units],
-      dtype: "float32",
-    });
-    try {
-      if (layer.returnState) {
-        for (let k = 0; k < layer.forward.stateCount; k++) finalsF.push(state(uf));
-        for (let k = 0; k < layer.backward.stateCount; k++) finalsB.push(state(ub));
-      }
-      const nf = layer.forward.stateCount;
-      const xsF = xs.length > 1 ? [x, ...xs.slice(1, 1 + nf)] : [x];
-      const xsB = xs.length > 1 ? [x, ...xs.slice(1 + nf)] : [x];
-      // The inner layers are not graph layers: their names pick their dropout streams.
-      const noise = (l: RecurrentLayer) =>
-        ctx.training ? { seed: ctx.seedFor(l), sampleOffset: ctx.sampleOffset } : null;
-      const concat = layer.mergeMode === "concat";
-      // Each direction's own output, kept for the merge's gradient (mul reads them).
-      const merged = !concat && !split;
-      const yForward = merged ? ctx.keep(heap.alloc(n * 4)) : 0;
-      const yBackward = merged ? ctx.keep(heap.alloc(n * 4)) : 0;
-      const forward = recurrentTrainForward(
-        layer.forward,
-        x,
-        mask,
-        ctx,
-        {
-          ptr: merged ? yForward : y.ptr,
-          rowStride: concat ? width : uf,
-          reverse: false,
-          zeroOutputForMask: seq,
-        },
-        layer.stateArgs(layer.forward, xsF, finalsF),
-        noise(layer.forward),
-      );
-      for (const p of tapeBuffers(forward)) ctx.keep(p);
-      const backward = recurrentTrainForward(
-        layer.backward,
-        x,
-        mask,
-        ctx,
-        {
-          ptr: concat ? y.ptr + uf * 4 : split ? yB!.ptr : yBackward,
-          rowStride: concat ? width : ub,
-          reverse: seq,
-          zeroOutputForMask: seq,
-        },
-        layer.stateArgs(layer.backward, xsB, finalsB),
-        noise(layer.backward),
-      );
-      for (const p of tapeBuffers(backward)) ctx.keep(p);
-      if (merged && layer.mergeMode !== null) {
-        heap.f32(y.ptr, n).set(heap.f32(yForward, n));
-        kernels.rnnMerge(y.ptr, yBackward, n, MERGE_CODES[layer.mergeMode]);
-      }
-      const tape: BidirectionalTape = { forward, backward, yForward, yBackward };
-      ctx.tape.set(layer, tape);
-    } catch (e) {
-      for (const t of [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB]) heap.free(t.ptr);
-      throw e;
-    }
-    return [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB];
+  const x = xs[0];
+  const { heap, kernels } = ctx;
+  const [batch, time] = x.shape;
+  const seq = layer.returnSequences;
+  const uf = layer.forward.units, ub = layer.backward.units;
+  const width = layer.mergeMode === "concat" ? uf + ub : uf;
+  const shape = seq ? [batch, time, width] : [batch, width];
+  const n = sizeOf(shape);
+  const y: DeviceTensor = { ptr: heap.alloc(n * 4), shape, dtype: "float32" };
+  const split = layer.mergeMode === null;
+  if (split && seq && mask) {
+    heap.free(y.ptr);
+    throw new UnsupportedLayerError(
+      "Bidirectional",
+      layer.name,
+      "merge_mode=None with return_sequences on a masked sequence (the second output's mask)",
+    );
   }
+  // merge_mode None: the backward direction's output is the call's second output.
+  const bShape = seq ? [batch, time, ub] : [batch, ub];
+  const yB: DeviceTensor | null = split
+    ? { ptr: heap.alloc(sizeOf(bShape) * 4), shape: bShape, dtype: "float32" }
+    : null;
+  const finalsF: DeviceTensor[] = [], finalsB: DeviceTensor[] = [];
+  const state = (units: number): DeviceTensor => ({
+    ptr: heap.alloc(batch * units * 4),
+    shape: [batch, units],
+    dtype: "float32",
+  });
+  try {
+    if (layer.returnState) {
+      for (let k = 0; k < layer.forward.stateCount; k++) finalsF.push(state(uf));
+      for (let k = 0; k < layer.backward.stateCount; k++) finalsB.push(state(ub));
+    }
+    const nf = layer.forward.stateCount;
+    const xsF = xs.length > 1 ? [x, ...xs.slice(1, 1 + nf)] : [x];
+    const xsB = xs.length > 1 ? [x, ...xs.slice(1 + nf)] : [x];
+    // The inner layers are not graph layers: their names pick their dropout streams.
+    const noise = (l: RecurrentLayer) =>
+      ctx.training ? { seed: ctx.seedFor(l), sampleOffset: ctx.sampleOffset } : null;
+    const concat = layer.mergeMode === "concat";
+    // Each direction's own output, kept for the merge's gradient (mul reads them).
+    const merged = !concat && !split;
+    const yForward = merged ? ctx.keep(heap.alloc(n * 4)) : 0;
+    const yBackward = merged ? ctx.keep(heap.alloc(n * 4)) : 0;
+    const forward = recurrentTrainForward(
+      layer.forward,
+      x,
+      mask,
+      ctx,
+      {
+        ptr: merged ? yForward : y.ptr,
+        rowStride: concat ? width : uf,
+        reverse: false,
+        zeroOutputForMask: seq,
+      },
+      layer.stateArgs(layer.forward, xsF, finalsF),
+      noise(layer.forward),
+    );
+    for (const p of tapeBuffers(forward)) ctx.keep(p);
+    const backward = recurrentTrainForward(
+      layer.backward,
+      x,
+      mask,
+      ctx,
+      {
+        ptr: concat ? y.ptr + uf * 4 : split ? yB!.ptr : yBackward,
+        rowStride: concat ? width : ub,
+        reverse: seq,
+        zeroOutputForMask: seq,
+      },
+      layer.stateArgs(layer.backward, xsB, finalsB),
+      noise(layer.backward),
+    );
+    for (const p of tapeBuffers(backward)) ctx.keep(p);
+    if (merged && layer.mergeMode !== null) {
+      heap.f32(y.ptr, n).set(heap.f32(yForward, n));
+      kernels.rnnMerge(y.ptr, yBackward, n, MERGE_CODES[layer.mergeMode]);
+    }
+    const tape: BidirectionalTape = { forward, backward, yForward, yBackward };
+    ctx.tape.set(layer, tape);
+  } catch (e) {
+    for (const t of [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB]) heap.free(t.ptr);
+    throw e;
+  }
+  return [y, ...(yB ? [yB] : []), ...finalsF, ...finalsB];
 }
 
 /**
@@ -565,101 +563,99 @@ function bidirectionalBackward(
   layer: Bidirectional,
   a: BackwardArgs,
 ): DeviceTensor | null | (DeviceTensor | null)[] {
-  {
-    const { ctx, x } = a;
-    const { heap, kernels } = ctx;
-    const tape = ctx.tape.get(layer) as BidirectionalTape;
-    const uf = layer.forward.units, ub = layer.backward.units;
-    const n = sizeOf(a.dy.shape);
-    const nf = layer.forward.deviceWeights().length;
-    const owned: number[] = [];
-    let dOutF = a.dy.ptr, dOutB = a.dy.ptr, ldF = uf, ldB = ub;
-    const dx: DeviceTensor | null = a.needInputGrad
-      ? { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" }
-      : null;
-    const sf = layer.forward.stateCount, sb = layer.backward.stateCount;
-    const given = a.xs.length > 1;
-    // Initial states' gradients: forward's then backward's, as the call passed them.
-    const dStates: (DeviceTensor | null)[] = given
-      ? a.xs.slice(1).map((s, k) =>
-        a.needInputGrads[k + 1]
-          ? { ptr: heap.alloc(sizeOf(s.shape) * 4), shape: [...s.shape], dtype: "float32" }
-          : null
-      )
-      : [];
-    // The states' gradients follow the directions' outputs' (two with merge_mode None).
-    const d0 = layer.directionOutputs;
-    const gradsOf = (first: number, finals: number) => ({
-      dhT: a.dys[d0 + first]?.ptr ?? 0,
-      dcT: finals > 1 ? a.dys[d0 + 1 + first]?.ptr ?? 0 : 0,
-      dh0: dStates[first]?.ptr ?? 0,
-      dc0: finals > 1 ? dStates[first + 1]?.ptr ?? 0 : 0,
-    });
-    try {
-      switch (layer.mergeMode) {
-        case null: {
-          // Two outputs: each direction has its own gradient (zeros when its output is unread).
-          const dyB = a.dys[1];
-          if (dyB) dOutB = dyB.ptr;
-          else {
-            const nb = sizeOf(a.dy.shape) / uf * ub;
-            dOutB = heap.alloc(nb * 4);
-            owned.push(dOutB);
-            heap.f32(dOutB, nb).fill(0);
-          }
-          break;
-        }
-        case "concat":
-          dOutB = a.dy.ptr + uf * 4;
-          ldF = ldB = uf + ub;
-          break;
-        case "sum":
-          break;
-        case "ave":
-          kernels.scaleInPlace(a.dy.ptr, n, 0.5);
-          break;
-        case "mul":
-          dOutF = heap.alloc(n * 4);
-          owned.push(dOutF);
-          dOutB = heap.alloc(n * 4);
+  const { ctx, x } = a;
+  const { heap, kernels } = ctx;
+  const tape = ctx.tape.get(layer) as BidirectionalTape;
+  const uf = layer.forward.units, ub = layer.backward.units;
+  const n = sizeOf(a.dy.shape);
+  const nf = layer.forward.deviceWeights().length;
+  const owned: number[] = [];
+  let dOutF = a.dy.ptr, dOutB = a.dy.ptr, ldF = uf, ldB = ub;
+  const dx: DeviceTensor | null = a.needInputGrad
+    ? { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" }
+    : null;
+  const sf = layer.forward.stateCount, sb = layer.backward.stateCount;
+  const given = a.xs.length > 1;
+  // Initial states' gradients: forward's then backward's, as the call passed them.
+  const dStates: (DeviceTensor | null)[] = given
+    ? a.xs.slice(1).map((s, k) =>
+      a.needInputGrads[k + 1]
+        ? { ptr: heap.alloc(sizeOf(s.shape) * 4), shape: [...s.shape], dtype: "float32" }
+        : null
+    )
+    : [];
+  // The states' gradients follow the directions' outputs' (two with merge_mode None).
+  const d0 = layer.directionOutputs;
+  const gradsOf = (first: number, finals: number) => ({
+    dhT: a.dys[d0 + first]?.ptr ?? 0,
+    dcT: finals > 1 ? a.dys[d0 + 1 + first]?.ptr ?? 0 : 0,
+    dh0: dStates[first]?.ptr ?? 0,
+    dc0: finals > 1 ? dStates[first + 1]?.ptr ?? 0 : 0,
+  });
+  try {
+    switch (layer.mergeMode) {
+      case null: {
+        // Two outputs: each direction has its own gradient (zeros when its output is unread).
+        const dyB = a.dys[1];
+        if (dyB) dOutB = dyB.ptr;
+        else {
+          const nb = sizeOf(a.dy.shape) / uf * ub;
+          dOutB = heap.alloc(nb * 4);
           owned.push(dOutB);
-          kernels.multiplyElementwise(a.dy.ptr, tape.yBackward, dOutF, n);
-          kernels.multiplyElementwise(a.dy.ptr, tape.yForward, dOutB, n);
-          break;
+          heap.f32(dOutB, nb).fill(0);
+        }
+        break;
       }
-      recurrentBackward(
-        layer.forward,
-        x,
-        a.mask,
-        tape.forward,
-        dOutF,
-        ldF,
-        a.grads.slice(0, nf),
-        ctx,
-        dx && { ptr: dx.ptr, accumulate: false },
-        gradsOf(0, sf),
-      );
-      recurrentBackward(
-        layer.backward,
-        x,
-        a.mask,
-        tape.backward,
-        dOutB,
-        ldB,
-        a.grads.slice(nf),
-        ctx,
-        dx && { ptr: dx.ptr, accumulate: true },
-        gradsOf(sf, sb),
-      );
-    } catch (e) {
-      if (dx) heap.free(dx.ptr);
-      for (const d of dStates) if (d) heap.free(d.ptr);
-      throw e;
-    } finally {
-      for (const p of owned) heap.free(p);
+      case "concat":
+        dOutB = a.dy.ptr + uf * 4;
+        ldF = ldB = uf + ub;
+        break;
+      case "sum":
+        break;
+      case "ave":
+        kernels.scaleInPlace(a.dy.ptr, n, 0.5);
+        break;
+      case "mul":
+        dOutF = heap.alloc(n * 4);
+        owned.push(dOutF);
+        dOutB = heap.alloc(n * 4);
+        owned.push(dOutB);
+        kernels.multiplyElementwise(a.dy.ptr, tape.yBackward, dOutF, n);
+        kernels.multiplyElementwise(a.dy.ptr, tape.yForward, dOutB, n);
+        break;
     }
-    return given ? [dx, ...dStates] : dx;
+    recurrentBackward(
+      layer.forward,
+      x,
+      a.mask,
+      tape.forward,
+      dOutF,
+      ldF,
+      a.grads.slice(0, nf),
+      ctx,
+      dx && { ptr: dx.ptr, accumulate: false },
+      gradsOf(0, sf),
+    );
+    recurrentBackward(
+      layer.backward,
+      x,
+      a.mask,
+      tape.backward,
+      dOutB,
+      ldB,
+      a.grads.slice(nf),
+      ctx,
+      dx && { ptr: dx.ptr, accumulate: true },
+      gradsOf(sf, sb),
+    );
+  } catch (e) {
+    if (dx) heap.free(dx.ptr);
+    for (const d of dStates) if (d) heap.free(d.ptr);
+    throw e;
+  } finally {
+    for (const p of owned) heap.free(p);
   }
+  return given ? [dx, ...dStates] : dx;
 }
 
 /** The `Bidirectional` layer class (see `layer_class.ts`). */
