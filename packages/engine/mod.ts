@@ -221,6 +221,7 @@ export { type ModelGradientOptions, modelGradients } from "./src/training/gradie
 export { TrainingWorkerError } from "./src/training/parallel/errors.ts";
 export { setTrainingWorkerUrl } from "./src/training/parallel/worker_url.ts";
 export type { WorkersOption } from "./src/training/parallel/plan.ts";
+export type { BatchStatistics } from "./src/layer.ts";
 export { mixSeed, type Param, TrainingGraph } from "./src/training/graph.ts";
 export type { BackwardArgs, LayerTraining, TrainContext } from "./src/layer_training.ts";
 export { registerTraining, trainableLayerClasses } from "./src/registry.ts";

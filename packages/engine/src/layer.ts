@@ -77,6 +77,14 @@ export interface KerasVarGroup {
 /** A Keras config object: `config` of `{class_name, config}`. */
 export type LayerConfig = Record<string, unknown>;
 
+/**
+ * What a batch-statistics layer normalises a training batch split over threads with: the whole
+ * batch's statistics (as one thread would; such a model trains on one thread), or each thread's
+ * slice's own, as Keras's `BatchNormalization(synchronized=False)` does on each replica of a
+ * distribution strategy.
+ */
+export type BatchStatistics = "whole-batch" | "per-thread";
+
 /** Largest window size, stride or dilation rate a layer config may ask for. */
 const MAX_WINDOW = 65535;
 
@@ -246,8 +254,19 @@ export abstract class Layer {
   /**
    * Whether the training forward couples the samples of a batch (a trainable
    * BatchNormalization's batch statistics), so a batch cannot be split across workers.
+   * `statistics: "per-thread"` asks whether it still does when each thread may normalise its own
+   * slice, as Keras's `BatchNormalization(synchronized=False)` does under a distribution
+   * strategy: only a layer that insists on whole-batch statistics answers true then.
    */
-  couplesSamples(): boolean {
+  couplesSamples(_statistics: BatchStatistics = "whole-batch"): boolean {
+    return false;
+  }
+
+  /**
+   * Whether the training forward writes the layer's non-trainable weights from the batch it sees
+   * (BatchNormalization's moving statistics): threads that each saw a slice merge them.
+   */
+  updatesStateInTraining(): boolean {
     return false;
   }
 

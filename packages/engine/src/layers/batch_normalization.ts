@@ -2,6 +2,7 @@ import { UntrainableLayerError } from "../training/errors.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
 import {
+  type BatchStatistics,
   type CallContext,
   Layer,
   type LayerBuildOptions,
@@ -98,8 +99,16 @@ export class BatchNormalization extends Layer {
     return this.weightNames().map((name) => ({ name, shape: c }));
   }
 
-  /** A trainable layer normalises with the batch's statistics, which couple its samples. */
-  override couplesSamples(): boolean {
+  /**
+   * A trainable layer normalises with the batch's statistics, which couple its samples; split
+   * over threads, each normalises its own slice unless the config asks for `synchronized`.
+   */
+  override couplesSamples(statistics: BatchStatistics = "whole-batch"): boolean {
+    return this.trainable && (statistics === "whole-batch" || this.config.synchronized === true);
+  }
+
+  /** Training updates the moving mean and variance from the batch statistics. */
+  override updatesStateInTraining(): boolean {
     return this.trainable;
   }
 

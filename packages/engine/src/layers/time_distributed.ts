@@ -1,6 +1,7 @@
 import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
 import {
+  type BatchStatistics,
   type CallContext,
   type KerasVarGroup,
   Layer,
@@ -123,8 +124,12 @@ export class TimeDistributed extends Layer {
     return this.inner.readsIds;
   }
 
-  override couplesSamples(): boolean {
-    return this.inner.couplesSamples();
+  override couplesSamples(statistics: BatchStatistics = "whole-batch"): boolean {
+    return this.inner.couplesSamples(statistics);
+  }
+
+  override updatesStateInTraining(): boolean {
+    return this.inner.updatesStateInTraining();
   }
 
   override initialWeight(

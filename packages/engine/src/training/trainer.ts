@@ -10,6 +10,7 @@
  * clipping and the optimizer update.
  */
 import { isRecord } from "../spec.ts";
+import type { BatchStatistics } from "../layer.ts";
 import type { Model } from "../model.ts";
 import { Tensor } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
@@ -23,7 +24,12 @@ import { ProgressBar, type ProgressSink, stderrSink } from "./progress.ts";
 import { SeededRandom } from "./random.ts";
 import { TrainingWorkerError } from "./parallel/errors.ts";
 import { GradientWorkerPool } from "./parallel/pool.ts";
-import { checkWorkersOption, planWorkers, type WorkersOption } from "./parallel/plan.ts";
+import {
+  checkBatchStatistics,
+  checkWorkersOption,
+  planWorkers,
+  type WorkersOption,
+} from "./parallel/plan.ts";
 import { paramInfo, type WorkerInit } from "./parallel/protocol.ts";
 
 /** Options of `Model.compile`. */
@@ -53,10 +59,19 @@ export interface CompileOptions {
    * Threads `fit` computes each batch's gradients on (default "auto"; `fit({workers})` overrides):
    * n ≥ 2 = this thread plus n − 1 Web Workers, each differentiating a slice of every batch. The
    * result equals one thread's up to float rounding. "auto" uses workers in Deno for large enough
-   * batches and models; models with a trainable BatchNormalization always use one thread. See
-   * `parallel/plan.ts`.
+   * batches and models; models with a trainable BatchNormalization use one thread unless
+   * `batchStatistics` is "per-thread". See `parallel/plan.ts`.
    */
   workers?: WorkersOption;
+  /**
+   * How a trainable BatchNormalization normalises a batch split over threads (default
+   * "whole-batch": such a model trains on one thread, exactly as Keras on one device).
+   * "per-thread": each thread normalises its slice with the slice's own statistics and the moving
+   * statistics are averaged over the threads — Keras's `BatchNormalization(synchronized=False)`
+   * on the replicas of a `tf.distribute` strategy; a model trained so depends on the thread count.
+   * `fit({batchStatistics})` overrides.
+   */
+  batchStatistics?: BatchStatistics;
 }
 
 /** Targets: one tensor, or one per model output (a list, or a record by output name). */
@@ -95,6 +110,8 @@ export interface FitOptions {
   progressSink?: ProgressSink | null;
   /** Threads for this fit (default: the compile option); see {@link CompileOptions.workers}. */
   workers?: WorkersOption;
+  /** See {@link CompileOptions.batchStatistics} (default: the compile option). */
+  batchStatistics?: BatchStatistics;
 }
 
 /** Options of `Model.evaluate`. */
@@ -256,6 +273,7 @@ export class Trainer {
   readonly #checkInput: (xs: Tensor[], field: string) => void;
   readonly #rng: SeededRandom;
   readonly #workers: WorkersOption;
+  readonly #batchStatistics: BatchStatistics;
   readonly #options: CompileOptions;
   #heads?: Head[];
   #graph?: TrainingGraph;
@@ -302,6 +320,7 @@ export class Trainer {
     this.metricNames = lists.flat() as string[];
     this.#rng = new SeededRandom(options.seed ?? 1337);
     this.#workers = checkWorkersOption(options.workers ?? "auto");
+    this.#batchStatistics = checkBatchStatistics(options.batchStatistics ?? "whole-batch");
   }
 
   /** The training graph, built on first use (the model must be built). */
@@ -530,6 +549,7 @@ export class Trainer {
     const epochs = positiveInt(options.epochs ?? 1, "epochs");
     const batchSize = positiveInt(options.batchSize ?? 32, "batchSize");
     if (options.workers !== undefined) checkWorkersOption(options.workers);
+    if (options.batchStatistics !== undefined) checkBatchStatistics(options.batchStatistics);
     const initialEpoch = options.initialEpoch ?? 0;
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
       throw new TrainingConfigError("initialEpoch", `expected an integer ≥ 0, got ${initialEpoch}`);
@@ -602,7 +622,12 @@ export class Trainer {
     };
     for (const cb of callbacks) cb.setModel(this.#model, params);
     this.#model.stopTraining = false;
-    const plan = planWorkers(options.workers ?? this.#workers, this.graph.layers, batchSize);
+    const plan = planWorkers(
+      options.workers ?? this.#workers,
+      this.graph.layers,
+      batchSize,
+      options.batchStatistics ?? this.#batchStatistics,
+    );
     let pool: GradientWorkerPool | undefined;
     try {
       if (plan.workers > 1) {

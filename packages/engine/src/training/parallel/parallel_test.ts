@@ -1,11 +1,13 @@
 import {
   Adam,
+  type BatchStatistics,
   buildModel,
   Callback,
   EarlyStopping,
   type Model,
   type ModelSpec,
   setTrainingWorkerUrl,
+  SGD,
   Tensor,
   TrainingConfigError,
   TrainingWorkerError,
@@ -228,6 +230,83 @@ Deno.test("BatchNormalization: a trainable one trains on one thread (exactly as 
         throw new Error(`frozen BN: ${two.started} workers, Δ ${dh}, ${dw}, bn moved ${bnMoved}`);
       }
     }
+  }
+});
+
+Deno.test("BatchNormalization per-thread statistics: a step on 2 and 3 threads is the sample-weighted mean of one-thread steps on each slice", async () => {
+  const rng = new Rng(23);
+  const n = 16;
+  const x = new Tensor(rng.floats(n * 72, -1, 1), [n, 6, 6, 2]);
+  const y = new Tensor(Float32Array.from({ length: n }, () => rng.int(0, 3)), [n]);
+  const spec = bnSpec(false);
+  // One SGD step over the whole batch: the slices' mean gradients and moving statistics combine
+  // linearly, so each slice trained alone on one thread is the oracle.
+  const run = (xs: Tensor, ys: Tensor, workers: number, batchStatistics: BatchStatistics) =>
+    fitWith(spec, async (model) => {
+      model.compile({
+        optimizer: new SGD({ learningRate: 0.5 }),
+        loss: "sparse_categorical_crossentropy",
+      });
+      const h = await model.fit(xs, ys, {
+        epochs: 1,
+        batchSize: xs.shape[0],
+        shuffle: false,
+        verbose: 0,
+        workers,
+        batchStatistics,
+      });
+      return h.history;
+    });
+  const whole = await run(x, y, 1, "whole-batch");
+  for (const threads of [2, 3]) {
+    const par = await run(x, y, threads, "per-thread");
+    if (par.started !== threads - 1) throw new Error(`${threads} threads: ${par.started} workers`);
+    const bounds = splitBounds(n, threads);
+    const slices: { run: FitRun; share: number }[] = [];
+    for (const [start, end] of bounds) {
+      const ys = new Tensor(y.data.slice(start, end), [end - start]);
+      slices.push({
+        run: await run(x.sliceBatch(start, end), ys, 1, "per-thread"),
+        share: (end - start) / n,
+      });
+    }
+    const start = Object.values(spec.weights).flat();
+    const expected = par.weights.map((w, i) => ({
+      ...w,
+      data: Float32Array.from(w.data, (_, j) => {
+        const w0 = start[i].data[j];
+        return w0 + slices.reduce((d, s) => d + s.share * (s.run.weights[i].data[j] - w0), 0);
+      }),
+    }));
+    const loss = slices.reduce((l, s) => l + s.share * s.run.history.loss[0], 0);
+    const dw = weightDiff(par.weights, expected), dl = relDiff(par.history.loss[0], loss);
+    const fromWhole = weightDiff(par.weights, whole.weights);
+    console.log(
+      `BN per-thread ${threads} threads vs slice oracle: w ${dw.toExponential(2)}, loss ${
+        dl.toExponential(2)
+      }; vs whole-batch ${fromWhole.toExponential(2)}`,
+    );
+    if (!(dw <= 1e-5 && dl <= 1e-5)) throw new Error(`${threads} threads: Δw ${dw}, Δloss ${dl}`);
+    // The slices' own statistics did change the step (the oracle is not the whole-batch one).
+    if (!(fromWhole > 1e-4)) throw new Error(`per-thread equals whole-batch: ${fromWhole}`);
+  }
+  // A layer that asks for synchronized statistics keeps the model on one thread.
+  const synced = bnSpec(false);
+  const layers = (synced.config.config as { layers: { config: Record<string, unknown> }[] }).layers;
+  layers[2].config.synchronized = true;
+  const syncedModel = buildModel(synced), freeModel = buildModel(spec);
+  const plan = planWorkers(2, syncedModel.layers, 16, "per-thread");
+  const free = planWorkers(2, freeModel.layers, 16, "per-thread");
+  syncedModel.dispose();
+  freeModel.dispose();
+  if (plan.workers !== 1 || !plan.reason.includes("synchronized") || free.workers !== 2) {
+    throw new Error(`plans ${JSON.stringify(plan)} ${JSON.stringify(free)}`);
+  }
+  try {
+    planWorkers(2, [], 16, "per-replica" as BatchStatistics);
+    throw new Error("per-replica accepted");
+  } catch (error) {
+    if (!(error instanceof TrainingConfigError) || error.field !== "batchStatistics") throw error;
   }
 });
 

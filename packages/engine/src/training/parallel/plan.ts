@@ -5,11 +5,16 @@
  * batch and one Web Worker the other. `"auto"` (the default) uses workers only where they pay:
  * in Deno (browsers need an explicit number, since a page may not want its cores taken), with
  * ≥ 2 cores, batches of ≥ 32 samples and enough arithmetic per batch to hide the per-step
- * messages. Models with a trainable BatchNormalization always train on one thread: its batch
- * statistics couple all samples of a batch, so a split batch would normalise each slice with its
- * own statistics (a different model), not the same one up to rounding.
+ * messages. By default (`batchStatistics: "whole-batch"`) models with a trainable
+ * BatchNormalization train on one thread: its batch statistics couple all samples of a batch, so
+ * a split batch would normalise each slice with its own statistics (a different model), not the
+ * same one up to rounding. `batchStatistics: "per-thread"` accepts exactly that, as Keras's
+ * `BatchNormalization(synchronized=False)` (its default) does on each replica of a
+ * `tf.distribute` strategy: each thread normalises its slice with the slice's statistics and the
+ * moving statistics are averaged over the threads (the replicas' MEAN aggregation); a layer
+ * configured `synchronized: true` still keeps the model on one thread.
  */
-import type { Layer } from "../../layer.ts";
+import type { BatchStatistics, Layer } from "../../layer.ts";
 import { TrainingConfigError } from "../errors.ts";
 import { trainingWorkerUrl } from "./worker_url.ts";
 
@@ -47,6 +52,18 @@ export function checkWorkersOption(value: unknown, field = "workers"): WorkersOp
   throw new TrainingConfigError(
     field,
     `expected a positive integer or "auto", got ${JSON.stringify(value)}`,
+  );
+}
+
+/** Throws {@link TrainingConfigError} unless `value` is a {@link BatchStatistics}. */
+export function checkBatchStatistics(
+  value: unknown,
+  field = "batchStatistics",
+): BatchStatistics {
+  if (value === "whole-batch" || value === "per-thread") return value;
+  throw new TrainingConfigError(
+    field,
+    `expected "whole-batch" or "per-thread", got ${JSON.stringify(value)}`,
   );
 }
 
@@ -91,14 +108,17 @@ export function planWorkers(
   option: WorkersOption,
   layers: readonly Layer[],
   batchSize: number,
+  statistics: BatchStatistics = "whole-batch",
 ): WorkerPlan {
   checkWorkersOption(option);
-  const coupled = layers.find((layer) => layer.couplesSamples());
+  checkBatchStatistics(statistics);
+  const coupled = layers.find((layer) => layer.couplesSamples(statistics));
   if (coupled) {
     return {
       workers: 1,
       auto: option === "auto",
-      reason: `layer "${coupled.name}" (BatchNormalization) uses whole-batch statistics`,
+      reason: `layer "${coupled.name}" (${coupled.className}) uses whole-batch statistics` +
+        (statistics === "per-thread" ? " (synchronized)" : ""),
     };
   }
   if (option !== "auto") {

@@ -2,8 +2,9 @@
  * A set of gradient workers for one `fit`, and the data-parallel gradient computation of a batch:
  * the main thread differentiates the first slice itself while each worker differentiates one of
  * the others; the slices' gradient sums are then added in slice order into the main graph's
- * gradient buffers. Always {@link GradientWorkerPool.terminate} a pool (the trainer does so in a
- * `finally`, whether `fit` ends, throws or is stopped early).
+ * gradient buffers, and the layer state they wrote (per-thread batch statistics) is averaged.
+ * Always {@link GradientWorkerPool.terminate} a pool (the trainer does so in a `finally`, whether
+ * `fit` ends, throws or is stopped early).
  */
 import type { WasmHeap } from "../../wasm/heap.ts";
 import type { BatchSlice, SliceResult, TrainingGraph } from "../graph.ts";
@@ -12,6 +13,7 @@ import { splitBounds } from "./plan.ts";
 import { trainingWorkerUrl } from "./worker_url.ts";
 import {
   addGradients,
+  averageState,
   packWeights,
   type WorkerInit,
   type WorkerReply,
@@ -211,6 +213,14 @@ export class GradientWorkerPool {
       metricWeights: [...own.metricWeights],
       ...(own.outputLossSums ? { outputLossSums: [...own.outputLossSums] } : {}),
     };
+    // Layer state the slices wrote from their own samples (per-thread batch statistics): averaged.
+    const merged = averageState(
+      graph.params,
+      heap,
+      bounds[0][1] - bounds[0][0],
+      results.map((r, i) => ({ state: r.state, samples: bounds[i + 1][1] - bounds[i + 1][0] })),
+    );
+    for (const owner of new Set(merged.map((p) => p.owner))) owner.weightsUpdated();
     for (const r of results) {
       r.outputLossSums?.forEach((s, i) => (total.outputLossSums![i] += s));
       addGradients(graph.params, heap, r.grads);

@@ -5,7 +5,9 @@
  * A worker gets one {@link WorkerInit} per `fit` and then one {@link WorkerStep} per batch: the
  * current weights and its slice of the batch. It answers with its slice's unscaled gradient sums
  * and loss/metric sums ({@link WorkerResult}); the trainer adds them to its own slice's in worker
- * order, so a step's result depends on the split only through float rounding.
+ * order, so a step's result depends on the split only through float rounding. With per-thread
+ * batch statistics the answer also carries the slice's updated layer state (BatchNormalization's
+ * moving statistics), which the trainer averages over the slices.
  */
 import type { ModelSpec } from "../../spec.ts";
 import type { Shape } from "../../tensor.ts";
@@ -78,6 +80,8 @@ export interface WorkerResult {
   outputLossSums?: number[];
   metricSums: number[];
   metricWeights: number[];
+  /** The state parameters' values after the slice's forward ({@link packState}). */
+  state: Float32Array;
 }
 
 /** The init (id -1) or a step failed inside the worker. */
@@ -141,4 +145,52 @@ export function addGradients(params: readonly Param[], heap: WasmHeap, packed: F
     for (let i = 0; i < p.size; i++) g[i] += packed[at + i];
     at += p.size;
   }
+}
+
+/**
+ * The parameters a training forward writes from its batch (non-trainable weights of layers that
+ * `Layer.updatesStateInTraining`: BatchNormalization's moving statistics), in table order.
+ */
+export function stateParams(params: readonly Param[]): Param[] {
+  return params.filter((p) => !p.trainable && p.owner.updatesStateInTraining());
+}
+
+/** The state parameters' current device values, concatenated in table order. */
+export function packState(params: readonly Param[], heap: WasmHeap): Float32Array {
+  const state = stateParams(params);
+  const out = new Float32Array(state.reduce((n, p) => n + p.size, 0));
+  let at = 0;
+  for (const p of state) {
+    out.set(heap.f32(p.owner.deviceWeights()[p.ownerIndex], p.size), at);
+    at += p.size;
+  }
+  return out;
+}
+
+/**
+ * Averages the state parameters over a batch's slices, weighted by their sample counts: the
+ * device values are this thread's (its slice of `ownSamples`), `others` the workers' packed ones.
+ * Values every slice left alike stay exactly as they are. Returns the merged parameters (their
+ * owners' host copies and derived data must follow: `weightsUpdated`).
+ */
+export function averageState(
+  params: readonly Param[],
+  heap: WasmHeap,
+  ownSamples: number,
+  others: readonly { state: Float32Array; samples: number }[],
+): Param[] {
+  const state = stateParams(params);
+  const total = others.reduce((n, o) => n + o.samples, ownSamples);
+  let at = 0;
+  for (const p of state) {
+    const v = heap.f32(p.owner.deviceWeights()[p.ownerIndex], p.size);
+    for (let i = 0; i < p.size; i++) {
+      const own = v[i];
+      let sum = 0;
+      for (const o of others) sum += (o.samples / total) * (o.state[at + i] - own);
+      v[i] = own + sum;
+    }
+    at += p.size;
+  }
+  return state;
 }

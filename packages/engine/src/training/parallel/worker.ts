@@ -14,6 +14,7 @@ import { Loss } from "../losses.ts";
 import { TrainingWorkerError } from "./errors.ts";
 import {
   packGradients,
+  packState,
   paramInfo,
   unpackWeights,
   type WorkerInit,
@@ -81,7 +82,13 @@ function step(msg: WorkerStep): WorkerReply {
     sampleWeight: msg.sampleWeight,
     sampleOffset: msg.sampleOffset,
   }, msg.seed);
-  return { type: "result", id: msg.id, grads: packGradients(graph.params, heap), ...res };
+  return {
+    type: "result",
+    id: msg.id,
+    grads: packGradients(graph.params, heap),
+    state: packState(graph.params, heap),
+    ...res,
+  };
 }
 
 scope.onmessage = (event) => {
@@ -93,7 +100,8 @@ scope.onmessage = (event) => {
       scope.postMessage({ type: "ready" });
     } else {
       const reply = step(msg);
-      scope.postMessage(reply, reply.type === "result" ? [reply.grads.buffer as ArrayBuffer] : []);
+      const transfer = reply.type === "result" ? [reply.grads.buffer, reply.state.buffer] : [];
+      scope.postMessage(reply, transfer as ArrayBuffer[]);
     }
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
