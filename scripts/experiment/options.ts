@@ -88,6 +88,12 @@ export interface ExperimentOptions {
   lrSchedule: LrSchedule;
   /** Threads `fit` computes each batch's gradients on (engine trainer), or "auto". */
   threads: number | "auto";
+  /**
+   * How a trainable BatchNormalization normalises a batch split over threads: the whole batch's
+   * statistics (one thread, the default) or each thread's slice's own (Keras's
+   * `synchronized=False` on replicas).
+   */
+  batchStatistics: "whole-batch" | "per-thread";
   /** Test samples the reference checks (the first N), or null for the whole test split. */
   referenceSize: number | null;
   /** `--recipe best`: filters per block instead of the recipe's 32-64-128 (null = the recipe's). */
@@ -172,7 +178,12 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
                            Adam learning rate constant (default) or CosineDecay to 0 over all
                            steps (default for --recipe best)
   --threads N|auto         threads each training batch is split over (engine trainer; default
-                           auto; models with BatchNormalization always train on one)
+                           auto; models with BatchNormalization train on one unless
+                           --batch-statistics per-thread)
+  --batch-statistics whole-batch|per-thread
+                           BatchNormalization over a split batch: whole-batch statistics on one
+                           thread (default, as Keras on one device) or each thread's slice's own,
+                           moving statistics averaged (Keras synchronized=False on replicas)
   --conv auto|direct|winograd
                            Conv2D method of the engine's evaluation (default direct: the run
                            checks the engine against the reference; auto = Winograd for 3×3…7×7)
@@ -217,6 +228,7 @@ const VALUE_FLAGS = new Set([
   "recipe",
   "lr-schedule",
   "threads",
+  "batch-statistics",
   "reference-size",
   "recipe-filters",
   "recipe-convs",
@@ -554,6 +566,12 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     recipe,
     lrSchedule,
     threads,
+    batchStatistics: oneOf(
+      flags,
+      "batch-statistics",
+      ["whole-batch", "per-thread"] as const,
+      "whole-batch",
+    ),
     referenceSize: flags.has("reference-size") ? int(flags, "reference-size", 1) : null,
     recipeFilters: flags.has("recipe-filters") ? recipeFilters(flags) : null,
     recipeConvs: flags.has("recipe-convs") ? int(flags, "recipe-convs", 2) : null,

@@ -46,11 +46,14 @@ Deno.test("--recipe best: defaults, and what it refuses", () => {
     "--early-stopping=2",
     "--threads",
     "2",
+    "--batch-statistics",
+    "per-thread",
   ]);
   assert.equal(custom.epochs, 3);
   assert.equal(custom.lrSchedule, "constant");
   assert.deepEqual(custom.earlyStopping, { patience: 2, monitor: "val_loss" });
   assert.equal(custom.threads, 2);
+  assert.equal(custom.batchStatistics, "per-thread");
   // A smaller recipe for a tighter budget: other block widths and convolutions per block.
   const small = parseExperimentArgs([
     "cnn",
@@ -74,6 +77,7 @@ Deno.test("--recipe best: defaults, and what it refuses", () => {
   assert.equal(grid.recipe, "grid");
   assert.equal(grid.lrSchedule, "constant");
   assert.equal(grid.threads, "auto");
+  assert.equal(grid.batchStatistics, "whole-batch");
   assert.equal(experimentGrid(grid).variants.length, 8);
   for (
     const [argv, flag] of [
@@ -84,6 +88,7 @@ Deno.test("--recipe best: defaults, and what it refuses", () => {
       [["cnn", "--lr-schedule", "linear"], "--lr-schedule"],
       [["cnn", "--threads", "0"], "--threads"],
       [["cnn", "--threads", "two"], "--threads"],
+      [["cnn", "--batch-statistics", "per-replica"], "--batch-statistics"],
       [["cnn", "--recipe-convs", "1"], "--recipe-convs"],
       [["cnn", "--recipe", "best", "--recipe-filters", "16,0"], "--recipe-filters"],
       [["cnn", "--recipe", "best", "--recipe-filters", "16,x"], "--recipe-filters"],

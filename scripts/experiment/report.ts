@@ -252,7 +252,12 @@ function settingsLines(results: ExperimentResults): string[] {
         (s.earlyStopping as { patience: number }).patience
       }, best weights restored)`
       : "") +
-    (s.reduceLrOnPlateau ? ", ReduceLROnPlateau on val_loss" : ""),
+    (s.reduceLrOnPlateau ? ", ReduceLROnPlateau on val_loss" : "") +
+    (s.batchStatistics === "per-thread"
+      ? `; threads ${s.threads}, BatchNormalization statistics per thread (each thread's slice ` +
+        "of a batch normalised with its own statistics, moving statistics averaged: Keras's " +
+        "`synchronized=False` on replicas)"
+      : ""),
   ];
   if (s.sequenceLength) {
     const spatial = s.spatialDropout ? ` → SpatialDropout1D ${s.spatialDropout}` : "";

@@ -131,6 +131,7 @@ function settingsOf(o: ExperimentOptions, seed = o.seed): TrainSettings {
     seed,
     lrSchedule: o.lrSchedule,
     workers: o.threads,
+    batchStatistics: o.batchStatistics,
     weightDecay: o.weightDecay,
   };
 }
@@ -404,6 +405,7 @@ export async function runExperiment(
         learningRate: o.learningRate,
         lrSchedule: o.lrSchedule,
         threads: o.threads,
+        batchStatistics: o.batchStatistics,
         loss: "sparse_categorical_crossentropy",
         clipnorm: o.clipnorm,
         reduceLrOnPlateau: o.reduceLrOnPlateau,

@@ -45,6 +45,8 @@ export interface TrainSettings {
   lrSchedule?: LrSchedule;
   /** Threads of the engine's `fit` (default "auto"); the TF.js trainer ignores it. */
   workers?: number | "auto";
+  /** BatchNormalization statistics over a split batch (default "whole-batch"). */
+  batchStatistics?: "whole-batch" | "per-thread";
   /** Decoupled weight decay (Keras AdamW), or null / absent for Adam. */
   weightDecay?: number | null;
 }
@@ -181,6 +183,7 @@ export async function trainWithEngine(
         verbose: 0,
         seed: s.seed,
         workers: s.workers ?? "auto",
+        batchStatistics: s.batchStatistics ?? "whole-batch",
       },
     );
     const h = history.history;
