@@ -227,6 +227,25 @@ Deno.test("tf_idf adapt: idf = log(1 + documents / (1 + document frequency))", (
   );
 });
 
+Deno.test("tf_idf with bigrams and a max_tokens cut: the OOV weight is the kept tokens' mean", () => {
+  // Keras IndexLookup.finalize_state: sort by count (ties: bytes descending), cut to max_tokens,
+  // idf = log(1 + documents / (1 + document frequency)) of the kept tokens, and the OOV column's
+  // weight is their mean (the cut tokens' idf does not enter it).
+  const layer = new TextVectorization({ outputMode: "tf_idf", ngrams: 2, maxTokens: 4 });
+  layer.adapt(["a b a", "b c", "a b"]);
+  // Counts: a 3, b 3, "a b" 2, then c / "b c" / "b a" 1 each (cut).
+  assertEquals(layer.getVocabulary(), ["[UNK]", "b", "a", "a b"]);
+  const b = Math.log(1 + 3 / 4), a = Math.log(1 + 3 / 3), ab = Math.log(1 + 3 / 3);
+  const oov = (b + a + ab) / 3;
+  assertAllClose(layer.getIdfWeights()!, [oov, b, a, ab]);
+  // "a b c a": a ×2, b, "a b"; c, "b c", "c a" are out of vocabulary (3 in column 0).
+  assertAllClose(layer.call("a b c a").data, [3 * oov, b, 2 * a, ab]);
+  const multiHot = new TextVectorization({ outputMode: "multi_hot", ngrams: 2, maxTokens: 4 });
+  multiHot.adapt(["a b a", "b c", "a b"]);
+  assertEquals(multiHot.getVocabulary(), layer.getVocabulary());
+  assertEquals(rows(multiHot.call(["a b c a", "b"])), [[1, 1, 1, 1], [0, 1, 0, 0]]);
+});
+
 Deno.test("split null: each text is one token; empty text is the mask (int) or dropped", () => {
   const int = new TextVectorization({ split: null, vocabulary: ["foo", "bar", "baz"] });
   assertEquals(rows(int.call(["foo", "bar", "unknown", ""])), [[2], [3], [1], [0]]);

@@ -17,6 +17,7 @@ import {
 import { SeededRandom, Tensor } from "@scratchnet/engine";
 import { TextVectorization } from "@scratchnet/tokenizer";
 import type { ImageDataset } from "./options.ts";
+import type { BowTextSettings } from "./bag_of_words.ts";
 
 /** One split as model inputs and integer labels. */
 export interface LabelledSplit {
@@ -68,9 +69,18 @@ export interface TextDataOptions {
   dataDir: string | null;
   quick: boolean;
   trainSize: number | null;
+  /**
+   * Bag-of-words instead of token ids: each text becomes one float32 vector of vocabulary size
+   * (TextVectorization `ngrams` and `output_mode` multi_hot / tf_idf, `max_tokens` from here;
+   * `sequenceLength` and `maxTokens` above are then unused).
+   */
+  bag?: BowTextSettings | null;
 }
 
-/** NusaX-Sentiment vectorized to `[n, sequenceLength]` int32 ids (post-padded with 0). */
+/**
+ * NusaX-Sentiment vectorized to `[n, sequenceLength]` int32 ids (post-padded with 0), or with
+ * `bag` to `[n, vocabulary]` float32 bag-of-words vectors.
+ */
 export async function loadTextData(o: TextDataOptions): Promise<ExperimentData> {
   const dir = o.dataDir ?? sharedDir("nusax-sentiment");
   const nusax = await loadNusaxSentiment({ language: o.language, ...(dir ? { dir } : {}) });
@@ -87,19 +97,22 @@ export async function loadTextData(o: TextDataOptions): Promise<ExperimentData> 
   );
   const valid = take(nusax.valid.texts, nusax.valid.labels, q?.validation);
   const test = take(nusax.test.texts, nusax.test.labels, q?.test);
-  const vectorizer = new TextVectorization({
-    maxTokens: o.maxTokens,
-    outputSequenceLength: o.sequenceLength,
-  });
+  const vectorizer = o.bag
+    ? new TextVectorization({
+      maxTokens: o.bag.maxTokens,
+      ngrams: o.bag.ngrams,
+      outputMode: o.bag.outputMode,
+    })
+    : new TextVectorization({ maxTokens: o.maxTokens, outputSequenceLength: o.sequenceLength });
   vectorizer.adapt(train.texts);
   const encode = (s: { texts: string[]; labels: Int32Array }): LabelledSplit => {
     const { data, shape } = vectorizer.call(s.texts);
-    return { x: new Tensor(data as Int32Array, shape), y: s.labels };
+    return { x: new Tensor(data, shape), y: s.labels };
   };
   return {
     name: `nusax-sentiment/${o.language}`,
     labelNames: [...nusax.labelNames],
-    inputShape: [o.sequenceLength],
+    inputShape: [o.bag ? vectorizer.vocabularySize() : o.sequenceLength],
     train: encode(train),
     validation: encode(valid),
     test: encode(test),

@@ -6,6 +6,7 @@
 import { UsageError } from "./errors.ts";
 import type { Family, Recipe, RecurrentFamily } from "./options.ts";
 import { recipeGrid, type RecipeHyper } from "./recipe.ts";
+import { bowGrid, type BowHyper } from "./bag_of_words.ts";
 import {
   cnn1dGrid,
   type Cnn1dHyper,
@@ -14,7 +15,13 @@ import {
 } from "./sequence_models.ts";
 
 /** The hyper-parameters of any family's variant. */
-export type AnyHyper = CnnHyper | RnnHyper | RecipeHyper | Cnn1dHyper | TransformerHyper;
+export type AnyHyper =
+  | CnnHyper
+  | RnnHyper
+  | RecipeHyper
+  | Cnn1dHyper
+  | TransformerHyper
+  | BowHyper;
 
 /** A CNN variant: `convLayers` × (Conv2D → pooling), then Flatten → Dense → Dense softmax. */
 export interface CnnHyper {
@@ -172,6 +179,7 @@ export function familyGrid(
   if (recipe === "best") return recipeGrid(recipeHyper);
   if (family === "cnn1d") return cnn1dGrid();
   if (family === "transformer") return transformerGrid();
+  if (family === "bow") return bowGrid();
   return family === "cnn" ? cnnGrid() : rnnGrid(family);
 }
 

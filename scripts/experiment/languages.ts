@@ -15,7 +15,14 @@ import type { VariantResult } from "./results.ts";
 import { checkOutputDir, loadExperimentData, runVariant } from "./run.ts";
 
 /** Every text family, in table order. */
-export const TEXT_FAMILIES: readonly TextFamily[] = ["rnn", "lstm", "gru", "cnn1d", "transformer"];
+export const TEXT_FAMILIES: readonly TextFamily[] = [
+  "rnn",
+  "lstm",
+  "gru",
+  "cnn1d",
+  "transformer",
+  "bow",
+];
 
 /**
  * The variant each family runs on every language: the best of its Indonesian grid (README
@@ -29,6 +36,7 @@ export const BEST_VARIANTS: Readonly<Record<TextFamily, string>> = {
   gru: "bigru_128-64",
   cnn1d: "cnn1d_l2_f128_k5",
   transformer: "transformer_b2_d128_h4",
+  bow: "bow_2gram_multi_hot_h16_t20000",
 };
 
 /** What a `--language all` run does. */
@@ -257,7 +265,7 @@ export async function runLanguages(
       }
       progress.variantStart(k, total, `${language}/${variant.id}`, variant.label);
       // Each family's data: the same texts, vectorized per language (sequence length per family).
-      const data = await loadExperimentData(fo);
+      const data = await loadExperimentData(fo, variant);
       let r: VariantResult;
       try {
         r = await runVariant(

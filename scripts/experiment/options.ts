@@ -6,8 +6,11 @@ import { NUSAX_LANGUAGES, type NusaxLanguage } from "@scratchnet/datasets";
 import { CONV_ALGORITHMS, type ConvAlgorithm, resolveInitializer } from "@scratchnet/engine";
 import { UsageError } from "./errors.ts";
 
-/** Model families: a CNN on images, or a text classifier (recurrent, Conv1D or Transformer). */
-export type Family = "cnn" | RecurrentFamily | "cnn1d" | "transformer";
+/**
+ * Model families: a CNN on images, or a text classifier (recurrent, Conv1D, Transformer, or the
+ * bag-of-words MLP).
+ */
+export type Family = "cnn" | RecurrentFamily | "cnn1d" | "transformer" | "bow";
 /** The recurrent text families. */
 export type RecurrentFamily = "rnn" | "lstm" | "gru";
 /** The text families (every family but the image CNN). */
@@ -114,7 +117,8 @@ export const BEST_RECIPE_EPOCHS = 10;
 export const BEST_RECIPE_BATCH = 64;
 
 /** The `--help` text. */
-export const USAGE: string = `deno task experiment <cnn|rnn|lstm|gru|cnn1d|transformer> [options]
+export const USAGE: string =
+  `deno task experiment <cnn|rnn|lstm|gru|cnn1d|transformer|bow> [options]
        deno task experiment transfer --help      (pretrain, freeze, fine-tune vs scratch)
        deno task experiment autoencoder --help   (convolutional autoencoder on MNIST)
        deno task experiment imdb --help          (RNN / LSTM / GRU study protocol on IMDb)
@@ -153,14 +157,16 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
   --imdb-protocol          the IMDb study's protocol: orthogonal recurrent init, clipnorm 1,
                            ReduceLROnPlateau, early stopping
   --study A,B              run only these studies (cnn: layers, filters, kernels, pooling;
-                           text: layers, units, direction)
+                           rnn/lstm/gru: layers, units, direction; bow: ngrams, mode,
+                           hidden, tokens)
   --variants ID,ID         run only these variant ids
   --train-size N           use only the first N training samples
   --repeats N              train each variant with N seeds; report mean ± std macro-F1 and keep
                            the run with the best validation macro-F1 (default 1)
-  --sequence-length N      text: tokens per sequence (default 64; --quick 32)
-  --max-tokens N           text: vocabulary cap (default: the whole training vocabulary)
-  --embedding-dim N        text: embedding size (default 128)
+  --sequence-length N      text: tokens per sequence (default 64; --quick 32; not bow)
+  --max-tokens N           text: vocabulary cap (default: the whole training vocabulary; bow:
+                           set per variant by its grid)
+  --embedding-dim N        text: embedding size (default 128; not bow)
   --dropout X              dropout before the classifier (default 0.5)
   --spatial-dropout X      text: SpatialDropout1D after the embedding (default 0: none)
   --recurrent-dropout X    rnn/lstm/gru: the cells' recurrent_dropout (one mask per sequence on
@@ -190,7 +196,7 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
   --help                   this text
 `;
 
-const FAMILIES: readonly Family[] = ["cnn", "rnn", "lstm", "gru", "cnn1d", "transformer"];
+const FAMILIES: readonly Family[] = ["cnn", "rnn", "lstm", "gru", "cnn1d", "transformer", "bow"];
 
 /** Whether `family` is one of the recurrent text families. */
 export function isRecurrentFamily(family: Family): family is RecurrentFamily {
@@ -501,6 +507,20 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     : Number(threadsFlag);
   const studies = list(flags, "study");
   const variants = list(flags, "variants");
+  if (family === "bow") {
+    // The bag-of-words MLP has no sequence and no embedding; its grid sets max_tokens.
+    for (const flag of ["sequence-length", "embedding-dim", "spatial-dropout", "max-tokens"]) {
+      if (flags.has(flag)) {
+        throw new UsageError(
+          `--${flag}`,
+          flag === "max-tokens"
+            ? "no --max-tokens for bow (its grid's tokens study sets max_tokens per variant)"
+            : "a sequence family (bow has no sequence or embedding)",
+          "bow",
+        );
+      }
+    }
+  }
   const trainSize = flags.has("train-size") ? int(flags, "train-size", 1) : null;
   const maxTokens = flags.has("max-tokens") ? int(flags, "max-tokens", 3, 3) : null;
   if (!text && flags.has("spatial-dropout")) {

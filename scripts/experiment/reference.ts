@@ -195,6 +195,57 @@ function recurrent(
   });
 }
 
+/** A Dense layer (float64 sums) over rows of `features` values, then its activation. */
+function denseHost(
+  obj: LayerObj,
+  w: Float32Array[],
+  x: Float32Array,
+  features: number,
+  kerasVersion?: string,
+): Float32Array {
+  const c = obj.config;
+  const units = c.units as number;
+  const rows = x.length / features;
+  const out = new Float32Array(rows * units);
+  const bias = c.use_bias === false ? null : w[1];
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < units; j++) {
+      let s = bias ? bias[j] : 0;
+      for (let k = 0; k < features; k++) s += x[r * features + k] * w[0][k * units + j];
+      out[r * units + j] = s;
+    }
+  }
+  const a = resolveActivation(c.activation ?? "linear", String(c.name), kerasVersion);
+  if (a.kind !== "elementwise") return softmaxReference(out, units, a.kind === "log_softmax");
+  for (let i = 0; i < out.length; i++) out[i] = activateReference(out[i], a.code, a.alpha);
+  return out;
+}
+
+const MLP_LAYERS: ReadonlySet<string> = new Set(["InputLayer", "Dense", "Dropout"]);
+
+/**
+ * Host-side forward pass of an MLP `InputLayer → (Dense | Dropout)+` on float rows `[batch,
+ * features]` — the bag-of-words family's model on vectorized texts.
+ */
+export function mlpHostReference(spec: ModelSpec, x: Float32Array, features: number): Float32Array {
+  for (const obj of layerObjects(spec)) {
+    const name = String(obj.config.name);
+    if (obj.class_name === "InputLayer" || obj.class_name === "Dropout") continue;
+    if (!MLP_LAYERS.has(obj.class_name)) {
+      throw new ExperimentError(`host reference: layer class ${obj.class_name} is not supported`);
+    }
+    x = denseHost(
+      obj,
+      (spec.weights[name] ?? []).map((t) => t.data),
+      x,
+      features,
+      spec.kerasVersion,
+    );
+    features = obj.config.units as number;
+  }
+  return x;
+}
+
 /**
  * Host-side forward pass of a text classifier `InputLayer → Embedding → (SimpleRNN | LSTM | GRU |
  * Bidirectional)+ → Dropout* → Dense+` on int ids `[batch, time]`, following Keras's masking
@@ -274,28 +325,10 @@ export function textHostReference(spec: ModelSpec, ids: Int32Array, time: number
         }
         break;
       }
-      case "Dense": {
-        const units = c.units as number;
-        const rows = x.length / features;
-        const out = new Float32Array(rows * units);
-        const bias = c.use_bias === false ? null : w[1];
-        for (let r = 0; r < rows; r++) {
-          for (let j = 0; j < units; j++) {
-            let s = bias ? bias[j] : 0;
-            for (let k = 0; k < features; k++) s += x[r * features + k] * w[0][k * units + j];
-            out[r * units + j] = s;
-          }
-        }
-        const a = resolveActivation(c.activation ?? "linear", name, kv);
-        if (a.kind === "elementwise") {
-          for (let i = 0; i < out.length; i++) out[i] = activateReference(out[i], a.code, a.alpha);
-          x = out;
-        } else {
-          x = softmaxReference(out, units, a.kind === "log_softmax");
-        }
-        features = units;
+      case "Dense":
+        x = denseHost(obj, w, x, features, kv);
+        features = c.units as number;
         break;
-      }
       default:
         throw new ExperimentError(`host reference: layer class ${obj.class_name} is not supported`);
     }
@@ -312,6 +345,10 @@ export async function referencePredict(
   const path = referencePathFor(spec, choice);
   if (path === "tfjs-cpu") return { probs: await tfjsPredictAll(spec, x), path };
   if (spec.config.class_name === "Functional") return { probs: graphHostReference(spec, x), path };
+  const mlp = layerObjects(spec).every((l) => MLP_LAYERS.has(l.class_name));
+  if (mlp && x.data instanceof Float32Array && x.shape.length === 2) {
+    return { probs: mlpHostReference(spec, x.data, x.shape[1]), path };
+  }
   if (!(x.data instanceof Int32Array) || x.shape.length !== 2) {
     throw new ExperimentError(
       `host reference: expected int32 ids [batch, time], got ${x.dtype} [${x.shape}]`,

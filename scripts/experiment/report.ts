@@ -275,6 +275,14 @@ function settingsLines(results: ExperimentResults): string[] {
           (s.recurrentDropout ? `; recurrent_dropout ${s.recurrentDropout}` : ""),
     );
   }
+  if (s.bagOfWords) {
+    lines.push(
+      "- text: TextVectorization (`ngrams`, `output_mode` and `max_tokens` per variant) → " +
+        `Dense relu → Dropout ${s.dropout} → Dense softmax; the vectorized texts are the model's ` +
+        "input (the same floats for the engine and the reference); each variant's vectorizer " +
+        "is saved beside its model as `models/<id>.text_vectorization.json`",
+    );
+  }
   const e = results.environment;
   lines.push(
     `- run: ${

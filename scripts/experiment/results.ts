@@ -47,6 +47,8 @@ export interface VariantResult {
   trainSeconds?: number;
   /** The saved model, relative to the output folder. */
   modelFile?: string;
+  /** bow: the width of the variant's vectorized input (its vocabulary size). */
+  inputSize?: number;
   /** Engine forward pass of the reloaded `.keras` on the test split. */
   engine?: PredictionMetrics;
   /** Engine macro-F1 on the validation split. */

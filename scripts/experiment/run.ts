@@ -28,6 +28,14 @@ import {
   type TransformerHyper,
 } from "./sequence_models.ts";
 import type { ExperimentProgress } from "./progress.ts";
+import {
+  BOW_BASELINE,
+  bowConfig,
+  bowDataKey,
+  type BowHyper,
+  bowTextSettings,
+  vectorizerFile,
+} from "./bag_of_words.ts";
 import { referencePredict } from "./reference.ts";
 import { writeReport } from "./report.ts";
 import {
@@ -55,8 +63,14 @@ export function checkOutputDir(out: string, force: boolean): void {
   }
 }
 
-/** Loads the family's data set as tensors. */
-export function loadExperimentData(o: ExperimentOptions): Promise<ExperimentData> {
+/**
+ * Loads the family's data set as tensors. The bag-of-words family vectorizes per variant
+ * (`variant`'s n-grams, output mode and max_tokens; the baseline's without one).
+ */
+export function loadExperimentData(
+  o: ExperimentOptions,
+  variant?: Variant,
+): Promise<ExperimentData> {
   if (o.family === "cnn") {
     if (o.dataset === "nusax") throw new ExperimentError("the cnn family needs an image data set");
     return loadImageData({
@@ -74,6 +88,9 @@ export function loadExperimentData(o: ExperimentOptions): Promise<ExperimentData
     dataDir: o.dataDir,
     quick: o.quick,
     trainSize: o.trainSize,
+    bag: o.family === "bow"
+      ? bowTextSettings((variant?.hyper as BowHyper | undefined) ?? BOW_BASELINE)
+      : null,
   });
 }
 
@@ -101,6 +118,13 @@ export function variantConfig(
     }, variant.id);
   }
   if (!data.vectorizer) throw new ExperimentError("text data without a vectorizer");
+  if (family === "bow") {
+    return bowConfig(variant.hyper as BowHyper, {
+      inputSize: data.inputShape[0],
+      classes,
+      dropout: o.dropout,
+    }, variant.id);
+  }
   const text = {
     vocabSize: data.vectorizer.vocabularySize(),
     sequenceLength: o.sequenceLength,
@@ -272,6 +296,15 @@ export async function runVariant(
     await saveKeras({ ...trained.spec, kerasVersion: KERAS_VERSION }, path);
   });
   result.modelFile = modelFile;
+  if (o.family === "bow" && data.vectorizer) {
+    result.inputSize = data.inputShape[0];
+    // The model's input is the vectorizer's output: save the vectorizer beside the model.
+    await stage(variant.id, "saving the vectorizer", () =>
+      Deno.writeTextFile(
+        join(o.out, "models", `${variant.id}.text_vectorization.json`),
+        JSON.stringify(vectorizerFile(data.vectorizer!)) + "\n",
+      ));
+  }
   const loaded = await stage(
     variant.id,
     "reloading .keras",
@@ -362,7 +395,7 @@ export async function runExperiment(
   const t0 = performance.now();
   checkOutputDir(o.out, o.force);
   const grid = experimentGrid(o);
-  const data = await loadExperimentData(o);
+  const data = await loadExperimentData(o, grid.variants[0]);
   progress.info(
     `${data.name}: ${data.train.y.length} train / ${data.validation.y.length} validation / ` +
       `${data.test.y.length} test samples, input [${data.inputShape}]` +
@@ -370,7 +403,8 @@ export async function runExperiment(
       ` (from ${data.source})`,
   );
   await Deno.mkdir(o.out, { recursive: true });
-  if (data.vectorizer) {
+  if (data.vectorizer && o.family !== "bow") {
+    // (bow: each variant's vectorizer is saved beside its model instead.)
     // The tokenizer the models expect: one token per line, index = line (the page accepts it).
     await Deno.writeTextFile(
       join(o.out, "vocabulary.txt"),
@@ -420,6 +454,8 @@ export async function runExperiment(
         weightDecay: o.weightDecay,
         ...(o.family === "cnn"
           ? { conv: o.conv, recipe: o.recipe, referenceSize: o.referenceSize }
+          : o.family === "bow"
+          ? { bagOfWords: true, referenceSize: o.referenceSize }
           : {
             ...(isRecurrentFamily(o.family)
               ? { recurrentInit: o.recurrentInit, recurrentDropout: o.recurrentDropout }
@@ -444,13 +480,25 @@ export async function runExperiment(
       wallClockSeconds: (performance.now() - t0) / 1000,
     };
   };
+  // bow: the vectorized data depend on the variant; the last set is kept for the next variant.
+  let variantData = data;
+  let variantDataKey = o.family === "bow"
+    ? bowDataKey(bowTextSettings(grid.variants[0].hyper as BowHyper))
+    : "";
   for (const [i, v] of grid.variants.entries()) {
     progress.variantStart(i, grid.variants.length, v.id, v.label);
     let r: VariantResult;
     try {
+      if (o.family === "bow") {
+        const key = bowDataKey(bowTextSettings(v.hyper as BowHyper));
+        if (key !== variantDataKey) {
+          variantData = await loadExperimentData(o, v);
+          variantDataKey = key;
+        }
+      }
       r = await runVariant(
         v,
-        data,
+        variantData,
         o,
         (epoch, logs, seed) =>
           progress.epoch(o.repeats > 1 ? `${v.id} seed ${seed}` : v.id, epoch, o.epochs, logs),
