@@ -398,6 +398,8 @@ export class Bidirectional extends MultiOutputLayer {
         const b = this.backward.sequenceJobs(x, mask, ctx, outB, [[0, batch]], statesB);
         works.push(...b.works);
         runJobs(ctx.kernels, [...f.jobs, ...b.jobs]);
+        f.finish();
+        b.finish();
       } else {
         this.forward.runInto(x, mask, ctx, outF, statesF);
         this.backward.runInto(x, mask, ctx, outB, statesB);

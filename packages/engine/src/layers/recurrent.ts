@@ -14,6 +14,7 @@ import {
   type WeightSpec,
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
+import type { WasmHeap } from "../wasm/heap.ts";
 import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /** Where and how one recurrent run writes its output (Bidirectional writes slices). */
@@ -303,9 +304,10 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
   ): void {
     // With kernel threads on, a large batch splits into one range of sequences per thread.
     const ranges = parallelRanges(ctx.kernels, x.shape[0] ?? 0, this.sequenceFlops(x));
-    const { jobs, works } = this.sequenceJobs(x, mask, ctx, out, ranges, states);
+    const { jobs, works, finish } = this.sequenceJobs(x, mask, ctx, out, ranges, states);
     try {
       runJobs(ctx.kernels, jobs);
+      finish();
     } finally {
       for (const w of works) ctx.heap.free(w);
     }
@@ -319,8 +321,14 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
 
   /**
    * Validates the input and builds one `rnnSequence` call per batch range [start, count), each
-   * with its own workspace; the caller runs the jobs (together with others when it likes) and
-   * frees `works` afterwards.
+   * with its own workspace; the caller runs the jobs (together with others when it likes), then
+   * calls `finish`, and frees `works` afterwards.
+   *
+   * Padding is skipped: timesteps masked for every sequence of a range change no state, so the
+   * range runs only over the window of timesteps some sequence uses ({@link unmaskedWindow}), and
+   * `finish` writes the outputs of the steps outside it as the kernel would have: zeros under
+   * `zeroOutputForMask`, else the state carried into or out of the window (Keras repeats the
+   * previous output at a masked step).
    */
   sequenceJobs(
     x: DeviceTensor,
@@ -329,7 +337,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     out: RecurrentOutput,
     ranges: [number, number][],
     states: Readonly<RecurrentStates> = NO_STATES,
-  ): { jobs: KernelJob[]; works: number[] } {
+  ): { jobs: KernelJob[]; works: number[]; finish: () => void } {
     if (x.dtype !== "float32" || x.shape.length !== 3) {
       throw new InputShapeError(
         this.name,
@@ -354,38 +362,88 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     const bias = this.useBias ? this.weightPtrs[2] : 0;
     const g = gateCount(this.cell) * this.units;
     const recBias = this.cell === RnnCell.GRUResetAfter && bias ? bias + g * 4 : 0;
-    const outRows = this.returnSequences ? time : 1;
     const jobs: KernelJob[] = [];
     const works: number[] = [];
+    const finishes: (() => void)[] = [];
+    const u = this.units;
     try {
       for (const [b0, nb] of ranges) {
-        const work = heap.alloc(kernels.rnnWorkspaceBytes(this.cell, nb, time, this.units));
-        works.push(work);
-        const at = (p: number) => (p ? p + b0 * this.units * 4 : 0);
+        const [t0, t1] = mask
+          ? unmaskedWindow(heap.i32(mask.ptr + b0 * time * 4, nb * time), nb, time)
+          : [0, time];
+        // A window as long as the sequence, an all-padding range (the kernel's own zero-output
+        // rule applies) and a last-step output under zeroOutputForMask (its last step may be
+        // padding) run as they are.
+        const trim = t1 - t0 < time && t1 > t0 && (this.returnSequences || !out.zeroOutputForMask);
+        const steps = trim ? t1 - t0 : time;
+        const alloc = (bytes: number) => {
+          const ptr = heap.alloc(bytes);
+          works.push(ptr);
+          return ptr;
+        };
+        const work = alloc(kernels.rnnWorkspaceBytes(this.cell, nb, steps, u));
+        const at = (p: number) => (p ? p + b0 * u * 4 : 0);
+        let xPtr = x.ptr + b0 * time * inDim * 4;
+        let maskPtr = mask ? mask.ptr + b0 * time * 4 : 0;
+        let outPtr = out.ptr + b0 * (this.returnSequences ? time : 1) * out.rowStride * 4;
+        let outStride = out.rowStride;
+        let hT = at(states.hT);
+        if (trim) {
+          xPtr = alloc(nb * steps * inDim * 4);
+          maskPtr = alloc(nb * steps * 4);
+          const xs = heap.f32(x.ptr + b0 * time * inDim * 4, nb * time * inDim);
+          const ms = heap.i32(mask!.ptr + b0 * time * 4, nb * time);
+          const xw = heap.f32(xPtr, nb * steps * inDim), mw = heap.i32(maskPtr, nb * steps);
+          for (let b = 0; b < nb; b++) {
+            xw.set(
+              xs.subarray((b * time + t0) * inDim, (b * time + t1) * inDim),
+              b * steps * inDim,
+            );
+            mw.set(ms.subarray(b * time + t0, b * time + t1), b * steps);
+          }
+          if (this.returnSequences) {
+            outPtr = alloc(nb * steps * u * 4);
+            outStride = u;
+            if (!hT && !out.zeroOutputForMask) hT = alloc(nb * u * 4);
+            finishes.push(this.#scatterWindow(heap, {
+              window: outPtr,
+              out: out.ptr + b0 * time * out.rowStride * 4,
+              rowStride: out.rowStride,
+              batch: nb,
+              time,
+              t0,
+              t1,
+              reverse: out.reverse,
+              zeroOutputForMask: out.zeroOutputForMask,
+              h0: at(states.h0),
+              hT,
+            }));
+          }
+        }
         jobs.push({
           fn: "rnnSequence",
           args: [
             this.cell,
-            x.ptr + b0 * time * inDim * 4,
+            xPtr,
             nb,
-            time,
+            steps,
             inDim,
-            this.units,
+            u,
             this.weightPtrs[0],
             this.weightPtrs[1],
             bias,
             recBias,
-            mask ? mask.ptr + b0 * time * 4 : 0,
+            maskPtr,
             this.activation.code,
             this.activation.alpha,
             this.recurrentActivation.code,
             this.recurrentActivation.alpha,
             flags,
-            out.ptr + b0 * outRows * out.rowStride * 4,
-            out.rowStride,
+            outPtr,
+            outStride,
             at(states.h0),
             at(states.c0),
-            at(states.hT),
+            hT,
             at(states.cT),
             work,
           ],
@@ -395,7 +453,40 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
       for (const w of works) heap.free(w);
       throw e;
     }
-    return { jobs, works };
+    return { jobs, works, finish: () => finishes.forEach((f) => f()) };
+  }
+
+  /**
+   * Writes a window run's sequence output ([batch, t1 − t0, units], in processing order as the
+   * kernel wrote it) into the full output, and the steps outside the window as the kernel would
+   * have: zeros, or the state before the window (h0, zeros without one) for the steps processed
+   * before it and the final state for those after it.
+   */
+  #scatterWindow(heap: WasmHeap, w: WindowScatter): () => void {
+    return () => {
+      const u = this.units, { batch, time, t0, t1, rowStride } = w;
+      const steps = t1 - t0;
+      // Processing steps [s0, s1) are the window's (go_backwards walks time from the end).
+      const s0 = this.goBackwards ? time - t1 : t0, s1 = s0 + steps;
+      const shift = w.reverse ? time - s1 : s0;
+      const src = heap.f32(w.window, batch * steps * u);
+      const dst = heap.f32(w.out, (batch * time - 1) * rowStride + u);
+      const h0 = w.h0 ? heap.f32(w.h0, batch * u) : null;
+      const hT = w.hT ? heap.f32(w.hT, batch * u) : null;
+      for (let b = 0; b < batch; b++) {
+        for (let p = 0; p < steps; p++) {
+          const from = (b * steps + p) * u;
+          dst.set(src.subarray(from, from + u), (b * time + shift + p) * rowStride);
+        }
+        for (let s = 0; s < time; s++) {
+          if (s >= s0 && s < s1) continue;
+          const row = (b * time + (w.reverse ? time - 1 - s : s)) * rowStride;
+          const carried = w.zeroOutputForMask ? null : s < s0 ? h0 : hT;
+          if (carried) dst.set(carried.subarray(b * u, b * u + u), row);
+          else dst.fill(0, row, row + u);
+        }
+      }
+    };
   }
 
   /** The mask goes on with the sequence; a last-step output ends it. */
@@ -408,4 +499,41 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
 function kerasSnakeCase(name: string): string {
   const s = name.replace(/[^A-Za-z0-9_]+/g, "").replace(/(.)([A-Z][a-z]+)/g, "$1_$2");
   return s.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+/** Where {@link RecurrentLayer} writes a window run's sequence output back (see `#scatterWindow`). */
+interface WindowScatter {
+  /** The window run's output, [batch, t1 − t0, units]. */
+  window: number;
+  /** The range's first full output row, `rowStride` floats apart. */
+  out: number;
+  rowStride: number;
+  batch: number;
+  time: number;
+  t0: number;
+  t1: number;
+  reverse: boolean;
+  zeroOutputForMask: boolean;
+  /** Initial and final states of the range (0: zeros / not needed). */
+  h0: number;
+  hT: number;
+}
+
+/**
+ * The timesteps `[t0, t1)` outside which every one of `batch` mask rows (`[batch, time]`,
+ * nonzero = keep) is padding; `[0, 0)` when all of it is.
+ */
+export function unmaskedWindow(mask: Int32Array, batch: number, time: number): [number, number] {
+  let t0 = time, t1 = 0;
+  for (let b = 0; b < batch; b++) {
+    const row = b * time;
+    let first = 0;
+    while (first < time && mask[row + first] === 0) first++;
+    if (first === time) continue;
+    let last = time - 1;
+    while (mask[row + last] === 0) last--;
+    if (first < t0) t0 = first;
+    if (last + 1 > t1) t1 = last + 1;
+  }
+  return t0 < t1 ? [t0, t1] : [0, 0];
 }

@@ -1,0 +1,197 @@
+/**
+ * Recurrent layers skip the timesteps that are padding for every sequence of a batch
+ * (`unmaskedWindow`): the run over the window, with the steps outside it written back as the kernel
+ * writes masked steps, must equal the run over the whole sequence. The oracle is the same layer on
+ * the same batch plus one sequence without padding (its window is the whole sequence, and a
+ * sequence's result does not depend on its batch mates), and the float64 reference for the plain
+ * cases.
+ */
+import { buildModel } from "../../mod.ts";
+import { Rng } from "../../testing/random.ts";
+import { ActivationCode } from "../activations.ts";
+import { RnnCell } from "../kernels/rnn_codes.ts";
+import { rnnReference } from "../kernels/rnn_reference.ts";
+import type { CallContext } from "../layer.ts";
+import type { DeviceTensor } from "../tensor.ts";
+import { getRuntime } from "../wasm/kernels.ts";
+import { type RecurrentLayer, unmaskedWindow } from "./recurrent.ts";
+
+const BATCH = 3, TIME = 11, FEATURES = 6, UNITS = 5;
+
+/** Masks with 2 leading and 3 trailing padding steps for all, and random holes inside. */
+function paddedMask(rng: Rng, batch: number): Int32Array {
+  const m = new Int32Array(batch * TIME);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 2; t < TIME - 3; t++) m[b * TIME + t] = rng.next() < 0.75 ? 1 : 0;
+  }
+  m[0 * TIME + 2] = 1; // the window starts at 2 and ends at 8 exactly
+  m[(batch - 1) * TIME + TIME - 4] = 1;
+  return m;
+}
+
+Deno.test("unmaskedWindow: the span some sequence uses; all padding is empty", () => {
+  const w = (rows: number[][]) =>
+    unmaskedWindow(Int32Array.from(rows.flat()), rows.length, rows[0].length).join();
+  const cases: [number[][], string][] = [
+    [[[0, 1, 1, 0, 0], [0, 0, 1, 0, 0]], "1,3"],
+    [[[1, 0, 0, 0, 0], [0, 0, 0, 0, 1]], "0,5"],
+    [[[0, 0, 0], [0, 0, 0]], "0,0"],
+    [[[0, 0, 1, 0, 1, 0]], "2,5"],
+  ];
+  for (const [rows, want] of cases) {
+    if (w(rows) !== want) throw new Error(`${JSON.stringify(rows)}: ${w(rows)}, want ${want}`);
+  }
+});
+
+const CELLS: [string, RnnCell, Record<string, unknown>][] = [
+  ["SimpleRNN", RnnCell.SimpleRNN, {}],
+  ["LSTM", RnnCell.LSTM, {}],
+  ["GRU", RnnCell.GRUResetAfter, { reset_after: true }],
+  ["GRU", RnnCell.GRU, { reset_after: false }],
+];
+
+Deno.test("recurrent layers over padded batches: the window run equals the whole-sequence run (every cell, direction, output mode, states)", () => {
+  const { kernels, heap } = getRuntime();
+  const ctx: CallContext = { kernels, heap, training: false };
+  const rng = new Rng(404);
+  let checked = 0;
+  for (const [className, cell, extra] of CELLS) {
+    for (const goBackwards of [false, true]) {
+      for (const returnSequences of [false, true]) {
+        const model = buildModel({
+          config: {
+            class_name: "Sequential",
+            config: {
+              name: "m",
+              layers: [
+                {
+                  class_name: "InputLayer",
+                  config: { name: "in", batch_shape: [null, TIME, FEATURES] },
+                },
+                {
+                  class_name: className,
+                  config: {
+                    name: "rnn",
+                    units: UNITS,
+                    go_backwards: goBackwards,
+                    return_sequences: returnSequences,
+                    ...extra,
+                  },
+                },
+              ],
+            },
+          },
+          weights: {},
+        }, { initialize: { seed: 7 } });
+        const layer = model.layers.find((l) => l.name === "rnn") as RecurrentLayer;
+        const states = cell === RnnCell.LSTM ? 2 : 1;
+        const x = rng.floats((BATCH + 1) * TIME * FEATURES, -1, 1);
+        const mask = new Int32Array((BATCH + 1) * TIME);
+        mask.set(paddedMask(rng, BATCH));
+        mask.fill(1, BATCH * TIME); // the extra sequence: no padding
+        const h0 = rng.floats((BATCH + 1) * UNITS * states, -0.5, 0.5);
+        const ptrs: number[] = [];
+        const upload = (data: Float32Array | Int32Array) => {
+          const p = heap.upload(data);
+          ptrs.push(p);
+          return p;
+        };
+        try {
+          for (const zeroOutputForMask of [false, true]) {
+            for (const reverse of returnSequences ? [false, true] : [false]) {
+              // A last-step output under zeroOutputForMask runs whole: nothing to compare.
+              if (!returnSequences && zeroOutputForMask) continue;
+              for (const withStates of [false, true]) {
+                const run = (batch: number) => {
+                  const device = (data: Float32Array | Int32Array, shape: number[]) =>
+                    ({
+                      ptr: upload(data),
+                      shape,
+                      dtype: data instanceof Int32Array ? "int32" : "float32",
+                    }) as DeviceTensor;
+                  const xs = device(x.slice(0, batch * TIME * FEATURES), [batch, TIME, FEATURES]);
+                  const ms = device(mask.slice(0, batch * TIME), [batch, TIME]);
+                  // Rows wider than the output, as Bidirectional's concat writes them.
+                  const rowStride = UNITS + 3, rows = returnSequences ? TIME : 1;
+                  const out = upload(new Float32Array(batch * rows * rowStride).fill(7));
+                  const h = (k: number) =>
+                    withStates
+                      ? upload(h0.slice(k * (BATCH + 1) * UNITS, (k * (BATCH + 1) + batch) * UNITS))
+                      : 0;
+                  const hT = withStates ? upload(new Float32Array(batch * UNITS)) : 0;
+                  const cT = withStates && states === 2
+                    ? upload(new Float32Array(batch * UNITS))
+                    : 0;
+                  layer.runInto(xs, ms, ctx, {
+                    ptr: out + 4,
+                    rowStride,
+                    reverse,
+                    zeroOutputForMask,
+                  }, { h0: h(0), c0: states === 2 ? h(1) : 0, hT, cT });
+                  const take = (p: number, n: number) =>
+                    p ? heap.f32(p, n).slice() : new Float32Array(0);
+                  return {
+                    out: take(out, BATCH * rows * rowStride),
+                    hT: take(hT, BATCH * UNITS),
+                    cT: take(cT, BATCH * UNITS),
+                  };
+                };
+                const window = run(BATCH), whole = run(BATCH + 1);
+                for (const key of ["out", "hT", "cT"] as const) {
+                  const a = window[key], b = whole[key];
+                  for (let i = 0; i < a.length; i++) {
+                    if (a[i] !== b[i]) {
+                      throw new Error(
+                        `${className} ${
+                          JSON.stringify({
+                            goBackwards,
+                            returnSequences,
+                            zeroOutputForMask,
+                            reverse,
+                            withStates,
+                          })
+                        } ${key}[${i}]: ${a[i]} vs ${b[i]}`,
+                      );
+                    }
+                  }
+                }
+                checked++;
+                if (!withStates && !reverse && !zeroOutputForMask) {
+                  // And against the float64 reference of the Keras equations.
+                  const [kernel, recurrentKernel, bias] = layer.getWeights().map((w) => w.data);
+                  const want = rnnReference({
+                    cell,
+                    x: x.slice(0, BATCH * TIME * FEATURES),
+                    batch: BATCH,
+                    time: TIME,
+                    inDim: FEATURES,
+                    units: UNITS,
+                    kernel,
+                    recurrentKernel,
+                    bias,
+                    mask: mask.slice(0, BATCH * TIME),
+                    activation: ActivationCode.Tanh,
+                    recurrentActivation: ActivationCode.Sigmoid,
+                    goBackwards,
+                    returnSequences,
+                  });
+                  const rowStride = UNITS + 3;
+                  want.forEach((v, i) => {
+                    const got = window.out[1 + Math.floor(i / UNITS) * rowStride + (i % UNITS)];
+                    if (!(Math.abs(got - v) <= 1e-5)) {
+                      throw new Error(`${className} reference [${i}]: ${got} vs ${v}`);
+                    }
+                  });
+                }
+              }
+            }
+          }
+        } finally {
+          for (const p of ptrs) heap.free(p);
+          model.dispose();
+        }
+      }
+    }
+  }
+  if (checked !== 4 * 2 * (2 + 8)) throw new Error(`${checked} cases`);
+});
