@@ -27,8 +27,8 @@ export const TEXT_FAMILIES: readonly TextFamily[] = [
 /**
  * The variant each family runs on every language: the best of its Indonesian grid (README
  * "Measured runs": BiRNN 32-32, BiLSTM 64-64 and BiGRU 128-64 by their 3-seed means; Conv1D 2×128
- * kernel 5 and the Transformer 2 × d 128 × 4 heads from 5-epoch grids). `--variants` with one
- * family chooses another.
+ * kernel 5 and the Transformer 2 × d 128 × 4 heads from 5-epoch grids; bag-of-words uni+bigrams
+ * multi_hot, Dense 128 by its 3-seed mean). `--variants` with one family chooses another.
  */
 export const BEST_VARIANTS: Readonly<Record<TextFamily, string>> = {
   rnn: "birnn_32-32",
@@ -36,7 +36,7 @@ export const BEST_VARIANTS: Readonly<Record<TextFamily, string>> = {
   gru: "bigru_128-64",
   cnn1d: "cnn1d_l2_f128_k5",
   transformer: "transformer_b2_d128_h4",
-  bow: "bow_2gram_multi_hot_h16_t20000",
+  bow: "bow_2gram_multi_hot_h128_t20000",
 };
 
 /** What a `--language all` run does. */
