@@ -108,7 +108,12 @@ export function parseLanguagesArgs(argv: readonly string[]): LanguagesOptions {
   const out = valueOf(rest, "out") ?? `experiments/languages-nusax${quick ? "-quick" : ""}`;
   const perFamily = new Map<TextFamily, ExperimentOptions>();
   for (const f of families as TextFamily[]) {
-    const o = parseExperimentArgs([f, ...withoutFamily, ...defaults]);
+    // Sequence settings given for a table of several families do not apply to bow (no sequence,
+    // no embedding, max_tokens from its variant); named alone, bow refuses them as usual.
+    const args = f === "bow" && families.length > 1
+      ? withoutFlags(withoutFamily, BOW_IGNORED_FLAGS)
+      : withoutFamily;
+    const o = parseExperimentArgs([f, ...args, ...defaults]);
     const variants = o.variants.length ? o.variants : [BEST_VARIANTS[f]];
     if (variants.length !== 1 || families.length > 1 && o.variants.length) {
       throw new UsageError(
@@ -126,6 +131,20 @@ export function parseLanguagesArgs(argv: readonly string[]): LanguagesOptions {
     out,
     force: given("force"),
   };
+}
+
+/** The sequence families' flags a multi-family table leaves out of bow's options. */
+const BOW_IGNORED_FLAGS = ["sequence-length", "embedding-dim", "spatial-dropout", "max-tokens"];
+
+/** `argv` without the value flags `names` (`--name value` or `--name=value`). */
+function withoutFlags(argv: readonly string[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (names.some((n) => a === `--${n}`)) i++;
+    else if (!names.some((n) => a.startsWith(`--${n}=`))) out.push(a);
+  }
+  return out;
 }
 
 function valueOf(argv: readonly string[], name: string): string | undefined {

@@ -53,6 +53,29 @@ Deno.test("--language all options: all families and languages, 3 seeds by defaul
   const g = one.perFamily.get("gru")!;
   assert.deepEqual([g.repeats, g.variants, g.epochs], [2, ["bigru_64-64"], 5]);
   assert.throws(() => parseLanguagesArgs(["cnn", "--language", "all"]), UsageError);
+  // Sequence flags for the whole table apply to the sequence families and skip bow …
+  const seq = parseLanguagesArgs([
+    "--language",
+    "all",
+    "--families",
+    "lstm,bow",
+    "--sequence-length",
+    "32",
+    "--max-tokens=3000",
+  ]);
+  assert.deepEqual([
+    seq.perFamily.get("lstm")!.sequenceLength,
+    seq.perFamily.get("lstm")!.maxTokens,
+  ], [
+    32,
+    3000,
+  ]);
+  assert.equal(seq.perFamily.get("bow")!.variants[0], BEST_VARIANTS.bow);
+  // … but bow named alone refuses them, as `experiment bow` does.
+  assert.throws(
+    () => parseLanguagesArgs(["bow", "--language", "all", "--sequence-length", "32"]),
+    /--sequence-length/,
+  );
   assert.throws(
     () => parseLanguagesArgs(["--language", "all", "--languages", "klingon"]),
     UsageError,
