@@ -374,7 +374,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
         // A window as long as the sequence, an all-padding range (the kernel's own zero-output
         // rule applies) and a last-step output under zeroOutputForMask (its last step may be
         // padding) run as they are.
-        const trim = t1 - t0 < time && t1 > t0 && (this.returnSequences || !out.zeroOutputForMask);
+        const trim = windowPays([t0, t1], time, this.returnSequences, out.zeroOutputForMask);
         const steps = trim ? t1 - t0 : time;
         const alloc = (bytes: number) => {
           const ptr = heap.alloc(bytes);
@@ -391,21 +391,16 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
         if (trim) {
           xPtr = alloc(nb * steps * inDim * 4);
           maskPtr = alloc(nb * steps * 4);
+          const span = { batch: nb, time, t0, t1 };
           const xs = heap.f32(x.ptr + b0 * time * inDim * 4, nb * time * inDim);
+          gatherWindow(xs, heap.f32(xPtr, nb * steps * inDim), span, inDim);
           const ms = heap.i32(mask!.ptr + b0 * time * 4, nb * time);
-          const xw = heap.f32(xPtr, nb * steps * inDim), mw = heap.i32(maskPtr, nb * steps);
-          for (let b = 0; b < nb; b++) {
-            xw.set(
-              xs.subarray((b * time + t0) * inDim, (b * time + t1) * inDim),
-              b * steps * inDim,
-            );
-            mw.set(ms.subarray(b * time + t0, b * time + t1), b * steps);
-          }
+          gatherWindow(ms, heap.i32(maskPtr, nb * steps), span, 1);
           if (this.returnSequences) {
             outPtr = alloc(nb * steps * u * 4);
             outStride = u;
             if (!hT && !out.zeroOutputForMask) hT = alloc(nb * u * 4);
-            finishes.push(this.#scatterWindow(heap, {
+            const scatter: WindowScatter = {
               window: outPtr,
               out: out.ptr + b0 * time * out.rowStride * 4,
               rowStride: out.rowStride,
@@ -417,7 +412,8 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
               zeroOutputForMask: out.zeroOutputForMask,
               h0: at(states.h0),
               hT,
-            }));
+            };
+            finishes.push(() => scatterWindow(heap, this.goBackwards, u, scatter));
           }
         }
         jobs.push({
@@ -456,39 +452,6 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     return { jobs, works, finish: () => finishes.forEach((f) => f()) };
   }
 
-  /**
-   * Writes a window run's sequence output ([batch, t1 − t0, units], in processing order as the
-   * kernel wrote it) into the full output, and the steps outside the window as the kernel would
-   * have: zeros, or the state before the window (h0, zeros without one) for the steps processed
-   * before it and the final state for those after it.
-   */
-  #scatterWindow(heap: WasmHeap, w: WindowScatter): () => void {
-    return () => {
-      const u = this.units, { batch, time, t0, t1, rowStride } = w;
-      const steps = t1 - t0;
-      // Processing steps [s0, s1) are the window's (go_backwards walks time from the end).
-      const s0 = this.goBackwards ? time - t1 : t0, s1 = s0 + steps;
-      const shift = w.reverse ? time - s1 : s0;
-      const src = heap.f32(w.window, batch * steps * u);
-      const dst = heap.f32(w.out, (batch * time - 1) * rowStride + u);
-      const h0 = w.h0 ? heap.f32(w.h0, batch * u) : null;
-      const hT = w.hT ? heap.f32(w.hT, batch * u) : null;
-      for (let b = 0; b < batch; b++) {
-        for (let p = 0; p < steps; p++) {
-          const from = (b * steps + p) * u;
-          dst.set(src.subarray(from, from + u), (b * time + shift + p) * rowStride);
-        }
-        for (let s = 0; s < time; s++) {
-          if (s >= s0 && s < s1) continue;
-          const row = (b * time + (w.reverse ? time - 1 - s : s)) * rowStride;
-          const carried = w.zeroOutputForMask ? null : s < s0 ? h0 : hT;
-          if (carried) dst.set(carried.subarray(b * u, b * u + u), row);
-          else dst.fill(0, row, row + u);
-        }
-      }
-    };
-  }
-
   /** The mask goes on with the sequence; a last-step output ends it. */
   override computeMask(_x: DeviceTensor, mask: DeviceTensor | null): DeviceTensor | null {
     return this.returnSequences ? mask : null;
@@ -501,17 +464,96 @@ function kerasSnakeCase(name: string): string {
   return s.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
 
-/** Where {@link RecurrentLayer} writes a window run's sequence output back (see `#scatterWindow`). */
-interface WindowScatter {
-  /** The window run's output, [batch, t1 − t0, units]. */
-  window: number;
-  /** The range's first full output row, `rowStride` floats apart. */
-  out: number;
-  rowStride: number;
+/** A window `[t0, t1)` of the timesteps of `batch` sequences of `time` steps. */
+export interface TimeWindow {
   batch: number;
   time: number;
   t0: number;
   t1: number;
+}
+
+/**
+ * Whether a recurrent run over `mask` may run over `window` instead of the whole sequence: it is
+ * shorter and not empty (an all-padding run follows the kernel's own rule), and the output is not
+ * a last step's under `zeroOutputForMask` (the whole sequence's last step may be padding).
+ */
+export function windowPays(
+  window: readonly [number, number],
+  time: number,
+  returnSequences: boolean,
+  zeroOutputForMask: boolean,
+): boolean {
+  const [t0, t1] = window;
+  return t1 - t0 < time && t1 > t0 && (returnSequences || !zeroOutputForMask);
+}
+
+/** Copies rows `[t0, t1)` of every sequence of `src` ([batch, time, dim]) into `dst`. */
+export function gatherWindow<T extends Float32Array | Int32Array>(
+  src: T,
+  dst: T,
+  w: TimeWindow,
+  dim: number,
+): void {
+  const steps = w.t1 - w.t0;
+  for (let b = 0; b < w.batch; b++) {
+    dst.set(src.subarray((b * w.time + w.t0) * dim, (b * w.time + w.t1) * dim), b * steps * dim);
+  }
+}
+
+/**
+ * Processing steps `[s0, s1)` of the window (go_backwards walks time from the end), and `shift`:
+ * the window run's output row p is the whole run's row `shift + p` (after `reverse`).
+ */
+export function windowSteps(
+  w: TimeWindow,
+  goBackwards: boolean,
+  reverse: boolean,
+): { s0: number; s1: number; shift: number } {
+  const s0 = goBackwards ? w.time - w.t1 : w.t0, s1 = s0 + w.t1 - w.t0;
+  return { s0, s1, shift: reverse ? w.time - s1 : s0 };
+}
+
+/**
+ * Writes a window run's sequence output (`[batch, t1 − t0, units]`, in processing order as the
+ * kernel wrote it) into the whole output, and the steps outside the window as the kernel would
+ * have: zeros under `zeroOutputForMask`, else the state before the window (h0, zeros without one)
+ * for the steps processed before it and the final state for those after it.
+ */
+export function scatterWindow(
+  heap: WasmHeap,
+  goBackwards: boolean,
+  units: number,
+  w: WindowScatter,
+): void {
+  const u = units, { batch, time, rowStride } = w;
+  const steps = w.t1 - w.t0;
+  const { s0, s1, shift } = windowSteps(w, goBackwards, w.reverse);
+  const src = heap.f32(w.window, batch * steps * u);
+  const dst = heap.f32(w.out, (batch * time - 1) * rowStride + u);
+  const h0 = w.h0 ? heap.f32(w.h0, batch * u) : null;
+  const hT = w.hT ? heap.f32(w.hT, batch * u) : null;
+  for (let b = 0; b < batch; b++) {
+    for (let p = 0; p < steps; p++) {
+      const from = (b * steps + p) * u;
+      dst.set(src.subarray(from, from + u), (b * time + shift + p) * rowStride);
+    }
+    for (let s = 0; s < time; s++) {
+      if (s >= s0 && s < s1) continue;
+      const row = (b * time + (w.reverse ? time - 1 - s : s)) * rowStride;
+      const carried = w.zeroOutputForMask ? null : s < s0 ? h0 : hT;
+      if (carried) dst.set(carried.subarray(b * u, b * u + u), row);
+      else dst.fill(0, row, row + u);
+    }
+  }
+}
+
+/** Where a window run's sequence output goes back ({@link scatterWindow}). */
+export interface WindowScatter extends TimeWindow {
+  /** The window run's output, [batch, t1 − t0, units]. */
+  window: number;
+  /** The first row of the whole output, `rowStride` floats apart. */
+  out: number;
+  rowStride: number;
   reverse: boolean;
   zeroOutputForMask: boolean;
   /** Initial and final states of the range (0: zeros / not needed). */

@@ -14,10 +14,16 @@ import { UntrainableLayerError } from "../training/errors.ts";
 import type { CallContext } from "../layer.ts";
 import { gateCount, RnnCell, RnnFlag } from "../kernels/rnn_codes.ts";
 import {
+  gatherWindow,
   NO_STATES,
   type RecurrentLayer,
   type RecurrentOutput,
   type RecurrentStates,
+  scatterWindow,
+  type TimeWindow,
+  unmaskedWindow,
+  windowPays,
+  windowSteps,
 } from "./recurrent.ts";
 import type { DeviceTensor } from "../tensor.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
@@ -43,6 +49,12 @@ export interface RecurrentTape {
   xDropped: number;
   /** Keras `recurrent_dropout`: [batch, units] mask on the recurrent projection's h (0: none). */
   recurrentMask: number;
+  /**
+   * The timesteps the run covered when it skipped padding (see `RecurrentLayer.sequenceJobs`):
+   * the tape's rows are the window's, `x` and `mask` its copies of the input and mask; null when
+   * it ran over the whole sequence.
+   */
+  window: (TimeWindow & { x: number; mask: number }) | null;
 }
 
 /** The device buffers of a tape, to free or to register with the step. */
@@ -55,6 +67,8 @@ export function tapeBuffers(tape: RecurrentTape): number[] {
     tape.inputMask,
     tape.xDropped,
     tape.recurrentMask,
+    tape.window?.x ?? 0,
+    tape.window?.mask ?? 0,
   ].filter((p) => p !== 0);
 }
 
@@ -149,7 +163,6 @@ export function recurrentTrainForward(
   const w = layer.deviceWeights();
   const bias = layer.useBias ? w[2] : 0;
   const recBias = cell === RnnCell.GRUResetAfter && bias ? bias + g * 4 : 0;
-  const rows = batch * time;
   const tape: RecurrentTape = {
     out: { ...out },
     pre: 0,
@@ -159,15 +172,40 @@ export function recurrentTrainForward(
     inputMask: 0,
     xDropped: 0,
     recurrentMask: 0,
+    window: null,
   };
-  let work = 0;
+  // Timesteps that are padding for the whole batch change nothing: run over the others only.
+  const [t0, t1] = mask ? unmaskedWindow(heap.i32(mask.ptr, batch * time), batch, time) : [0, time];
+  const trim = windowPays([t0, t1], time, layer.returnSequences, out.zeroOutputForMask);
+  const steps = trim ? t1 - t0 : time;
+  const rows = batch * steps;
+  let work = 0, outWindow = 0, hTWindow = 0;
   try {
+    let xRun = x.ptr, maskRun = mask ? mask.ptr : 0;
+    if (trim) {
+      const span = { batch, time, t0, t1 };
+      tape.window = { ...span, x: heap.alloc(rows * inDim * 4), mask: 0 };
+      tape.window.mask = heap.alloc(rows * 4);
+      gatherWindow(
+        heap.f32(x.ptr, batch * time * inDim),
+        heap.f32(tape.window.x, rows * inDim),
+        span,
+        inDim,
+      );
+      gatherWindow(heap.i32(mask!.ptr, batch * time), heap.i32(tape.window.mask, rows), span, 1);
+      xRun = tape.window.x;
+      maskRun = tape.window.mask;
+      if (layer.returnSequences) {
+        outWindow = heap.alloc(rows * u * 4);
+        if (!states.hT && !out.zeroOutputForMask) hTWindow = heap.alloc(batch * u * 4);
+      }
+    }
     const inRate = dropoutRate(layer, "dropout");
     const recRate = dropoutRate(layer, "recurrent_dropout");
     if (noise && inRate > 0) {
       tape.inputMask = dropoutScales(rt, batch, inDim, inRate, noise.seed, noise.sampleOffset);
       tape.xDropped = heap.alloc(rows * inDim * 4);
-      kernels.rnnMaskRows(x.ptr, tape.inputMask, tape.xDropped, batch, time, inDim);
+      kernels.rnnMaskRows(xRun, tape.inputMask, tape.xDropped, batch, steps, inDim);
     }
     if (noise && recRate > 0) {
       // Another stream than the input mask's.
@@ -181,39 +219,54 @@ export function recurrentTrainForward(
     work = heap.alloc(kernels.rnnTrainWorkspaceBytes(cell, batch, u));
     kernels.rnnTrainForward(
       cell,
-      tape.xDropped || x.ptr,
+      tape.xDropped || xRun,
       batch,
-      time,
+      steps,
       inDim,
       u,
       w[0],
       w[1],
       bias,
       recBias,
-      mask ? mask.ptr : 0,
+      maskRun,
       layer.activation.code,
       layer.activation.alpha,
       layer.recurrentActivation.code,
       layer.recurrentActivation.alpha,
       flagsOf(layer, out),
-      out.ptr,
-      out.rowStride,
+      outWindow || out.ptr,
+      outWindow ? u : out.rowStride,
       tape.pre,
       tape.hPrev,
       tape.cPrev,
       tape.aux,
       states.h0,
       states.c0,
-      states.hT,
+      states.hT || hTWindow,
       states.cT,
       tape.recurrentMask,
       work,
     );
+    if (outWindow) {
+      scatterWindow(heap, layer.goBackwards, u, {
+        batch,
+        time,
+        t0,
+        t1,
+        window: outWindow,
+        out: out.ptr,
+        rowStride: out.rowStride,
+        reverse: out.reverse,
+        zeroOutputForMask: out.zeroOutputForMask,
+        h0: states.h0,
+        hT: states.hT || hTWindow,
+      });
+    }
   } catch (e) {
     for (const p of tapeBuffers(tape)) heap.free(p);
     throw e;
   } finally {
-    if (work) heap.free(work);
+    for (const p of [work, outWindow, hTWindow]) if (p) heap.free(p);
   }
   return tape;
 }
@@ -248,7 +301,9 @@ export function recurrentBackward(
   const [batch, time, inDim] = x.shape;
   const u = layer.units, cell = layer.cell;
   const g = gateCount(cell) * u;
-  const rows = batch * time;
+  const win = tape.window;
+  const steps = win ? win.t1 - win.t0 : time;
+  const rows = batch * steps;
   const w = layer.deviceWeights();
   const resetAfter = cell === RnnCell.GRUResetAfter;
   const owned: number[] = [];
@@ -261,42 +316,72 @@ export function recurrentBackward(
     const dA = alloc(rows * g * 4);
     const dAh = resetAfter ? alloc(rows * g * 4) : 0;
     const work = alloc(kernels.rnnBackwardWorkspaceBytes(batch, u));
+    let dOutRun = dOut, ldOutRun = ldOut, dhT = stateGrads.dhT;
+    // Outputs outside a window were copies of the state before or after it (or zeros).
+    let before: Float32Array | null = null;
+    if (win && layer.returnSequences) {
+      const sequence = windowOutputGradients(
+        win,
+        layer.goBackwards,
+        tape.out,
+        u,
+        heap.f32(dOut, (batch * time - 1) * ldOut + u),
+        ldOut,
+      );
+      dOutRun = alloc(rows * u * 4);
+      heap.f32(dOutRun, rows * u).set(sequence.window);
+      ldOutRun = u;
+      if (sequence.after) {
+        dhT = alloc(batch * u * 4);
+        const d = heap.f32(dhT, batch * u);
+        d.set(sequence.after);
+        if (stateGrads.dhT) {
+          const given = heap.f32(stateGrads.dhT, batch * u);
+          for (let i = 0; i < d.length; i++) d[i] += given[i];
+        }
+      }
+      before = sequence.before;
+    }
     kernels.rnnBackward(
       cell,
       batch,
-      time,
+      steps,
       u,
       w[1],
-      mask ? mask.ptr : 0,
+      win ? win.mask : mask ? mask.ptr : 0,
       layer.activation.code,
       layer.activation.alpha,
       layer.recurrentActivation.code,
       layer.recurrentActivation.alpha,
       flagsOf(layer, tape.out),
-      dOut,
-      ldOut,
+      dOutRun,
+      ldOutRun,
       tape.pre,
       tape.hPrev,
       tape.cPrev,
       tape.aux,
       dA,
       dAh,
-      stateGrads.dhT,
+      dhT,
       stateGrads.dcT,
       stateGrads.dh0,
       stateGrads.dc0,
       tape.recurrentMask,
       work,
     );
+    if (before && stateGrads.dh0) {
+      const d = heap.f32(stateGrads.dh0, batch * u);
+      for (let i = 0; i < d.length; i++) d[i] += before[i];
+    }
     const [gKernel, gRecurrent, gBias] = grads;
     // The kernel multiplied x ⊙ inputMask; the recurrent kernel h ⊙ recurrentMask.
-    const xSeen = tape.xDropped || x.ptr;
+    const xSeen = tape.xDropped || win?.x || x.ptr;
     if (gKernel) kernels.gemmTN(xSeen, inDim, dA, g, gKernel, g, inDim, g, rows, 0);
     if (gRecurrent) {
       let hSeen = tape.hPrev;
       if (tape.recurrentMask) {
         hSeen = alloc(rows * u * 4);
-        kernels.rnnMaskRows(tape.hPrev, tape.recurrentMask, hSeen, batch, time, u);
+        kernels.rnnMaskRows(tape.hPrev, tape.recurrentMask, hSeen, batch, steps, u);
       }
       if (cell === RnnCell.GRU) {
         // z and r blocks see h; the h block sees r ⊙ h (recorded in aux).
@@ -310,11 +395,22 @@ export function recurrentBackward(
       kernels.columnSums(dA, gBias, rows, g, 0);
       if (resetAfter) kernels.columnSums(dAh, gBias + g * 4, rows, g, 0);
     }
-    if (dx && tape.inputMask) {
+    if (dx && (tape.inputMask || win)) {
       const part = alloc(rows * inDim * 4);
       kernels.gemmNT(dA, g, w[0], g, part, inDim, rows, inDim, g, 0);
-      kernels.rnnMaskRows(part, tape.inputMask, part, batch, time, inDim);
-      kernels.addInto(part, dx.ptr, rows * inDim, dx.accumulate ? 1 : 0);
+      if (tape.inputMask) {
+        kernels.rnnMaskRows(part, tape.inputMask, part, batch, steps, inDim);
+      }
+      if (!win) kernels.addInto(part, dx.ptr, rows * inDim, dx.accumulate ? 1 : 0);
+      else {
+        // The window's rows into their places; the skipped steps' gradient is zero.
+        const span = (win.t1 - win.t0) * inDim;
+        if (!dx.accumulate) heap.f32(dx.ptr, batch * time * inDim).fill(0);
+        for (let b = 0; b < batch; b++) {
+          const at = dx.ptr + (b * time + win.t0) * inDim * 4;
+          kernels.addInto(part + b * span * 4, at, span, 1);
+        }
+      }
     } else if (dx) {
       kernels.gemmNT(dA, g, w[0], g, dx.ptr, inDim, rows, inDim, g, dx.accumulate ? 1 : 0);
     }
@@ -425,3 +521,39 @@ export const RECURRENT_TRAINING: LayerTraining<RecurrentLayer> = {
     }
   },
 };
+
+/**
+ * The output gradient of a window run with `return_sequences` (see {@link RecurrentTape.window}):
+ * the window's rows `[batch, t1 − t0, units]` as the kernel's backward reads them, and, unless
+ * masked steps output zeros, the sums of the gradients of the outputs outside the window, which
+ * were copies of the state before it (`before`, for ∂h0) and after it (`after`, for ∂hT).
+ */
+function windowOutputGradients(
+  win: TimeWindow,
+  goBackwards: boolean,
+  out: RecurrentOutput,
+  u: number,
+  dOut: Float32Array,
+  ldOut: number,
+): { window: Float32Array; before: Float32Array | null; after: Float32Array | null } {
+  const { batch, time } = win;
+  const steps = win.t1 - win.t0;
+  const { s0, s1, shift } = windowSteps(win, goBackwards, out.reverse);
+  const window = new Float32Array(batch * steps * u);
+  const carried = !out.zeroOutputForMask;
+  const before = carried && s0 > 0 ? new Float32Array(batch * u) : null;
+  const after = carried && s1 < time ? new Float32Array(batch * u) : null;
+  for (let b = 0; b < batch; b++) {
+    for (let p = 0; p < steps; p++) {
+      const from = (b * time + shift + p) * ldOut;
+      window.set(dOut.subarray(from, from + u), (b * steps + p) * u);
+    }
+    for (let s = 0; s < time; s++) {
+      const sum = s < s0 ? before : s >= s1 ? after : null;
+      if (!sum) continue;
+      const from = (b * time + (out.reverse ? time - 1 - s : s)) * ldOut;
+      for (let j = 0; j < u; j++) sum[b * u + j] += dOut[from + j];
+    }
+  }
+  return { window, before, after };
+}

@@ -15,6 +15,7 @@ import type { CallContext } from "../layer.ts";
 import type { DeviceTensor } from "../tensor.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { type RecurrentLayer, unmaskedWindow } from "./recurrent.ts";
+import { recurrentBackward, recurrentTrainForward, tapeBuffers } from "./recurrent_training.ts";
 
 const BATCH = 3, TIME = 11, FEATURES = 6, UNITS = 5;
 
@@ -193,5 +194,180 @@ Deno.test("recurrent layers over padded batches: the window run equals the whole
       }
     }
   }
+  if (checked !== 4 * 2 * (2 + 8)) throw new Error(`${checked} cases`);
+});
+
+Deno.test("recurrent training over padded batches: window forward and backward = whole-sequence ones (outputs, weight, input and state gradients, cell dropout)", () => {
+  const { kernels, heap } = getRuntime();
+  const rt = { kernels, heap };
+  const rng = new Rng(505);
+  let checked = 0, worst = 0;
+  for (const [className, cell, extra] of CELLS) {
+    for (const goBackwards of [false, true]) {
+      for (const returnSequences of [false, true]) {
+        const dropout = cell === RnnCell.LSTM || cell === RnnCell.GRUResetAfter
+          ? { dropout: 0.3, recurrent_dropout: 0.2 }
+          : {};
+        const model = buildModel({
+          config: {
+            class_name: "Sequential",
+            config: {
+              name: "m",
+              layers: [
+                {
+                  class_name: "InputLayer",
+                  config: { name: "in", batch_shape: [null, TIME, FEATURES] },
+                },
+                {
+                  class_name: className,
+                  config: {
+                    name: "rnn",
+                    units: UNITS,
+                    go_backwards: goBackwards,
+                    return_sequences: returnSequences,
+                    ...extra,
+                    ...dropout,
+                  },
+                },
+              ],
+            },
+          },
+          weights: {},
+        }, { initialize: { seed: 9 } });
+        const layer = model.layers.find((l) => l.name === "rnn") as RecurrentLayer;
+        const states = cell === RnnCell.LSTM ? 2 : 1;
+        const x = rng.floats((BATCH + 1) * TIME * FEATURES, -1, 1);
+        const mask = new Int32Array((BATCH + 1) * TIME);
+        mask.set(paddedMask(rng, BATCH));
+        mask.fill(1, BATCH * TIME);
+        const h0 = rng.floats((BATCH + 1) * UNITS * states, -0.5, 0.5);
+        const rows = returnSequences ? TIME : 1;
+        const rowStride = UNITS + 2;
+        const dOut = rng.floats((BATCH + 1) * rows * rowStride, -1, 1);
+        // The extra sequence's output gradient is zero: it adds nothing to any gradient.
+        dOut.fill(0, BATCH * rows * rowStride);
+        const dhT = rng.floats((BATCH + 1) * UNITS * states, -1, 1);
+        for (let k = 0; k < states; k++) {
+          dhT.fill(0, (k * (BATCH + 1) + BATCH) * UNITS, (k + 1) * (BATCH + 1) * UNITS);
+        }
+        const ptrs: number[] = [];
+        const upload = (data: Float32Array | Int32Array) => {
+          const p = heap.upload(data);
+          ptrs.push(p);
+          return p;
+        };
+        try {
+          for (const zeroOutputForMask of [false, true]) {
+            for (const reverse of returnSequences ? [false, true] : [false]) {
+              if (!returnSequences && zeroOutputForMask) continue;
+              for (const withStates of [false, true]) {
+                const run = (batch: number) => {
+                  const device = (data: Float32Array | Int32Array, shape: number[]) =>
+                    ({
+                      ptr: upload(data),
+                      shape,
+                      dtype: data instanceof Int32Array ? "int32" : "float32",
+                    }) as DeviceTensor;
+                  const xs = device(x.slice(0, batch * TIME * FEATURES), [batch, TIME, FEATURES]);
+                  const ms = device(mask.slice(0, batch * TIME), [batch, TIME]);
+                  const out = upload(new Float32Array(batch * rows * rowStride));
+                  const part = (src: Float32Array, k: number) =>
+                    src.slice(k * (BATCH + 1) * UNITS, (k * (BATCH + 1) + batch) * UNITS);
+                  const state = (k: number) => withStates && k < states ? upload(part(h0, k)) : 0;
+                  const hT = withStates ? upload(new Float32Array(batch * UNITS)) : 0;
+                  const cT = withStates && states === 2
+                    ? upload(new Float32Array(batch * UNITS))
+                    : 0;
+                  const output = { ptr: out, rowStride, reverse, zeroOutputForMask };
+                  const tape = recurrentTrainForward(layer, xs, ms, rt, output, {
+                    h0: state(0),
+                    c0: state(1),
+                    hT,
+                    cT,
+                  }, { seed: 77, sampleOffset: 0 });
+                  const windowed = tape.window !== null;
+                  const grads = layer.getWeights().map((w) =>
+                    upload(new Float32Array(w.data.length))
+                  );
+                  const dx = upload(new Float32Array(batch * TIME * FEATURES).fill(5));
+                  const dh0 = withStates ? upload(new Float32Array(batch * UNITS)) : 0;
+                  const dc0 = withStates && states === 2
+                    ? upload(new Float32Array(batch * UNITS))
+                    : 0;
+                  try {
+                    recurrentBackward(
+                      layer,
+                      xs,
+                      ms,
+                      tape,
+                      upload(dOut.slice(0, batch * rows * rowStride)),
+                      rowStride,
+                      grads,
+                      rt,
+                      { ptr: dx, accumulate: false },
+                      {
+                        dhT: withStates ? upload(part(dhT, 0)) : 0,
+                        dcT: withStates && states === 2 ? upload(part(dhT, 1)) : 0,
+                        dh0,
+                        dc0,
+                      },
+                    );
+                  } finally {
+                    for (const p of tapeBuffers(tape)) heap.free(p);
+                  }
+                  const take = (p: number, n: number) =>
+                    p ? heap.f32(p, n).slice() : new Float32Array(0);
+                  return {
+                    windowed,
+                    values: {
+                      out: take(out, BATCH * rows * rowStride),
+                      hT: take(hT, BATCH * UNITS),
+                      cT: take(cT, BATCH * UNITS),
+                      dx: take(dx, BATCH * TIME * FEATURES),
+                      dh0: take(dh0, BATCH * UNITS),
+                      dc0: take(dc0, BATCH * UNITS),
+                      ...Object.fromEntries(
+                        grads.map((
+                          g,
+                          i,
+                        ) => [`grad${i}`, take(g, layer.getWeights()[i].data.length)]),
+                      ),
+                    } as Record<string, Float32Array>,
+                  };
+                };
+                const window = run(BATCH), whole = run(BATCH + 1);
+                const what = `${className} ${
+                  JSON.stringify({
+                    goBackwards,
+                    returnSequences,
+                    zeroOutputForMask,
+                    reverse,
+                    withStates,
+                  })
+                }`;
+                if (!window.windowed || whole.windowed) {
+                  throw new Error(`${what}: windowed ${window.windowed} / ${whole.windowed}`);
+                }
+                for (const [key, a] of Object.entries(window.values)) {
+                  const b = whole.values[key];
+                  const scale = Math.max(1, ...Array.from(b, Math.abs));
+                  for (let i = 0; i < a.length; i++) {
+                    const d = Math.abs(a[i] - b[i]) / scale;
+                    worst = Math.max(worst, d);
+                    if (!(d <= 1e-5)) throw new Error(`${what} ${key}[${i}]: ${a[i]} vs ${b[i]}`);
+                  }
+                }
+                checked++;
+              }
+            }
+          }
+        } finally {
+          for (const p of ptrs) heap.free(p);
+          model.dispose();
+        }
+      }
+    }
+  }
+  console.log(`${checked} training cases, worst relative difference ${worst.toExponential(2)}`);
   if (checked !== 4 * 2 * (2 + 8)) throw new Error(`${checked} cases`);
 });
