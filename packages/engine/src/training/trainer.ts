@@ -92,8 +92,13 @@ export interface FitOptions {
   validationData?: ValidationData;
   /** Fraction of the data, taken from the end before shuffling, used as validation data. */
   validationSplit?: number;
-  /** Shuffle the training samples before each epoch (default true, seeded). */
-  shuffle?: boolean;
+  /**
+   * Shuffle the training samples before each epoch (default true, seeded). `"batch"` (Keras's
+   * `shuffle="batch"`) shuffles the order of whole batches and keeps each batch's samples
+   * together, the last partial batch last: on data sorted by length, batches of similar lengths
+   * (recurrent layers then skip the padding the whole batch shares).
+   */
+  shuffle?: boolean | "batch";
   callbacks?: Callback[];
   /**
    * 0 silent; 1 a progress bar on stderr when it is a terminal; 2 one line per epoch on stderr;
@@ -550,6 +555,13 @@ export class Trainer {
     const batchSize = positiveInt(options.batchSize ?? 32, "batchSize");
     if (options.workers !== undefined) checkWorkersOption(options.workers);
     if (options.batchStatistics !== undefined) checkBatchStatistics(options.batchStatistics);
+    const shuffle = options.shuffle ?? true;
+    if (typeof shuffle !== "boolean" && shuffle !== "batch") {
+      throw new TrainingConfigError(
+        "shuffle",
+        `expected true, false or "batch", got ${JSON.stringify(shuffle)}`,
+      );
+    }
     const initialEpoch = options.initialEpoch ?? 0;
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0) {
       throw new TrainingConfigError("initialEpoch", `expected an integer ≥ 0, got ${initialEpoch}`);
@@ -642,7 +654,11 @@ export class Trainer {
       let epochLogs: Logs = {};
       for (let epoch = initialEpoch; epoch < epochs; epoch++) {
         for (const cb of callbacks) await cb.onEpochBegin(epoch);
-        const order = options.shuffle === false ? null : rng.permutation(n);
+        const order = shuffle === false
+          ? null
+          : shuffle === "batch"
+          ? batchShuffle(rng.permutation(Math.floor(n / batchSize)), n, batchSize)
+          : rng.permutation(n);
         const agg = this.#aggregate();
         for (let b = 0; b < steps; b++) {
           for (const cb of callbacks) await cb.onTrainBatchBegin(b);
@@ -673,4 +689,18 @@ export class Trainer {
     this.#graph = undefined;
     this.optimizer.dispose();
   }
+}
+
+/**
+ * Keras's `shuffle="batch"` order of `n` samples: whole batches of `batchSize` in the order
+ * `batchOrder` (a permutation of the full batches), then the last partial batch.
+ */
+export function batchShuffle(batchOrder: Int32Array, n: number, batchSize: number): Int32Array {
+  const order = new Int32Array(n);
+  let at = 0;
+  for (const b of batchOrder) {
+    for (let i = 0; i < batchSize; i++) order[at++] = b * batchSize + i;
+  }
+  while (at < n) order[at] = at++;
+  return order;
 }

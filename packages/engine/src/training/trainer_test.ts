@@ -1,4 +1,14 @@
-import { Adam, buildModel, type ModelSpec, RMSprop, SGD, Tensor } from "../../mod.ts";
+import {
+  Adam,
+  buildModel,
+  Callback,
+  type ModelSpec,
+  RMSprop,
+  SGD,
+  Tensor,
+  TrainingConfigError,
+} from "../../mod.ts";
+import { batchShuffle } from "./trainer.ts";
 import { getRuntime } from "../wasm/kernels.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { randomSpec } from "../../testing/gradient_check.ts";
@@ -242,4 +252,72 @@ Deno.test("layers with trainable: false are not updated", () => {
   }
   if (maxAbsDiff(w0[2].data, w1[2].data) === 0) throw new Error("trainable layer did not change");
   model.dispose();
+});
+
+Deno.test('fit shuffle "batch": whole batches in a shuffled order, the partial batch last (Keras batch_shuffle)', async () => {
+  const order = batchShuffle(Int32Array.from([2, 0, 1]), 11, 3);
+  if (order.join() !== "6,7,8,0,1,2,3,4,5,9,10") throw new Error(`order ${order}`);
+  const rng = new Rng(207);
+  const { x, y } = blobs(rng, 23);
+  const noDrop = {
+    ...blobConfig,
+    config: {
+      ...blobConfig.config,
+      layers: blobConfig.config.layers.filter((l) => l.class_name !== "Dropout"),
+    },
+  };
+  const model = buildModel({ config: noDrop, weights: {} }, { initialize: { seed: 8 } });
+  model.compile({
+    optimizer: new SGD({ learningRate: 1e-30 }),
+    loss: "sparse_categorical_crossentropy",
+  });
+  // Each contiguous chunk's loss sum, from evaluate (the weights do not move).
+  const chunkSums: number[] = [];
+  for (let s = 0; s < 23; s += 5) {
+    const e = Math.min(23, s + 5);
+    const part = model.evaluate(x.sliceBatch(s, e), new Tensor(y.data.slice(s, e), [e - s]));
+    chunkSums.push(part.loss * (e - s));
+  }
+  // The batch losses fit saw, from its running means.
+  const seen: number[] = [];
+  let prev = 0;
+  class BatchLosses extends Callback {
+    override onTrainBatchEnd(batch: number, logs: Record<string, number>) {
+      const count = Math.min(23, (batch + 1) * 5);
+      seen.push(logs.loss * count - prev);
+      prev = logs.loss * count;
+    }
+  }
+  await model.fit(x, y, {
+    epochs: 1,
+    batchSize: 5,
+    shuffle: "batch",
+    verbose: 0,
+    callbacks: [new BatchLosses()],
+  });
+  model.dispose();
+  const match = (a: number, b: number) => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
+  if (!match(seen[4], chunkSums[4])) throw new Error(`last batch ${seen[4]} vs ${chunkSums[4]}`);
+  const left = chunkSums.slice(0, 4);
+  for (const s of seen.slice(0, 4)) {
+    const i = left.findIndex((c) => match(s, c));
+    if (i < 0) throw new Error(`batch loss ${s} is no chunk's: ${chunkSums}`);
+    left.splice(i, 1);
+  }
+  if (seen.slice(0, 4).every((s, i) => match(s, chunkSums[i]))) {
+    throw new Error("batches in their original order (seed 1337 shuffles 4 batches)");
+  }
+  const bad = buildModel({ config: noDrop, weights: {} }, { initialize: { seed: 8 } });
+  bad.compile({
+    optimizer: new SGD({ learningRate: 0.1 }),
+    loss: "sparse_categorical_crossentropy",
+  });
+  try {
+    await bad.fit(x, y, { shuffle: "samples" as unknown as boolean, verbose: 0 });
+    throw new Error("shuffle samples accepted");
+  } catch (e) {
+    if (!(e instanceof TrainingConfigError) || e.field !== "shuffle") throw e;
+  } finally {
+    bad.dispose();
+  }
 });
