@@ -103,6 +103,8 @@ export interface ExperimentOptions {
   recipeFilters: number[] | null;
   /** `--recipe best`: convolutions per block instead of the recipe's 2 (null = the recipe's). */
   recipeConvs: number | null;
+  /** `--recipe best`: dropout rate after each block instead of 0.1 / 0.2 / 0.3 (null = those). */
+  recipeDropout: number[] | null;
   /** Text: SpatialDropout1D rate after the embedding (0 = none). */
   spatialDropout: number;
   /** rnn/lstm/gru: the cells' Keras `recurrent_dropout` (0 = none). */
@@ -180,6 +182,8 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
                            ${BEST_RECIPE_EPOCHS} epochs, batch ${BEST_RECIPE_BATCH}, --lr-schedule cosine, no early stopping
   --recipe-filters A,B,…   --recipe best: filters per block (default 32,64,128), one block each
   --recipe-convs N         --recipe best: Conv2D + BatchNormalization pairs per block (default 2)
+  --recipe-dropout A,B,…   --recipe best: Dropout rate after each block (default 0.1,0.2,0.3: 0.1
+                           more per block), one per block
   --lr-schedule constant|cosine
                            Adam learning rate constant (default) or CosineDecay to 0 over all
                            steps (default for --recipe best)
@@ -238,6 +242,7 @@ const VALUE_FLAGS = new Set([
   "reference-size",
   "recipe-filters",
   "recipe-convs",
+  "recipe-dropout",
   "spatial-dropout",
   "recurrent-dropout",
   "weight-decay",
@@ -387,6 +392,21 @@ function recipeFilters(flags: Raw): number[] {
   });
 }
 
+/**
+ * `--recipe-dropout`: rates in [0, 1), one per block.
+ *
+ * @throws {UsageError} an item that is not such a rate.
+ */
+function recipeDropout(flags: Raw): number[] {
+  return list(flags, "recipe-dropout").map((item) => {
+    const rate = Number(item);
+    if (!/^\d*\.?\d+$/.test(item) || !(rate >= 0 && rate < 1)) {
+      throw new UsageError("--recipe-dropout", "rates in [0, 1) separated by commas", `"${item}"`);
+    }
+    return rate;
+  });
+}
+
 /** True when the arguments ask for `--help`. */
 export function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");
@@ -432,7 +452,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
       '"tfjs"',
     );
   }
-  for (const flag of ["recipe-filters", "recipe-convs"]) {
+  for (const flag of ["recipe-filters", "recipe-convs", "recipe-dropout"]) {
     if (!best && flags.has(flag)) throw new UsageError(`--${flag}`, "--recipe best", "no recipe");
   }
   const epochs = int(
@@ -595,6 +615,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     referenceSize: flags.has("reference-size") ? int(flags, "reference-size", 1) : null,
     recipeFilters: flags.has("recipe-filters") ? recipeFilters(flags) : null,
     recipeConvs: flags.has("recipe-convs") ? int(flags, "recipe-convs", 2) : null,
+    recipeDropout: flags.has("recipe-dropout") ? recipeDropout(flags) : null,
     spatialDropout,
     recurrentDropout,
     weightDecay,

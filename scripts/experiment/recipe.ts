@@ -8,6 +8,7 @@
  * whole recipe.
  */
 import type { KerasObject } from "@scratchnet/engine";
+import { UsageError } from "./errors.ts";
 import type { Grid, Variant } from "./grid.ts";
 import { type CnnShape, kerasInitializer, layer, sequential } from "./models.ts";
 
@@ -45,20 +46,42 @@ export const BEST_RECIPE: RecipeHyper = {
   translate: 0.1,
 };
 
+/** The recipe's block dropout ladder for `blocks` blocks: 0.1 more per block, at most 0.5. */
+function dropoutLadder(blocks: number): number[] {
+  return Array.from(
+    { length: blocks },
+    (_, b) => Math.min(0.5, Math.round(10 * 0.1 * (b + 1)) / 10),
+  );
+}
+
 /**
  * The best recipe with other block widths and/or convolutions per block (`--recipe-filters`,
  * `--recipe-convs`, to fit a compute budget); block dropout stays 0.1 / 0.2 / 0.3 (0.1 more per
- * block, at most 0.5).
+ * block, at most 0.5) unless `blockDropout` gives one rate per block (`--recipe-dropout`).
+ *
+ * @throws {UsageError} `blockDropout` does not give one rate per block.
  */
 export function recipeWith(
-  overrides: { blockFilters?: number[] | null; convsPerBlock?: number | null } = {},
+  overrides: {
+    blockFilters?: number[] | null;
+    convsPerBlock?: number | null;
+    blockDropout?: number[] | null;
+  } = {},
 ): RecipeHyper {
   const blockFilters = overrides.blockFilters ?? BEST_RECIPE.blockFilters;
+  const blockDropout = overrides.blockDropout ?? dropoutLadder(blockFilters.length);
+  if (blockDropout.length !== blockFilters.length) {
+    throw new UsageError(
+      "--recipe-dropout",
+      `${blockFilters.length} rates, one per block`,
+      `${blockDropout.length}`,
+    );
+  }
   return {
     ...BEST_RECIPE,
     blockFilters: [...blockFilters],
     convsPerBlock: overrides.convsPerBlock ?? BEST_RECIPE.convsPerBlock,
-    blockDropout: blockFilters.map((_, b) => Math.min(0.5, Math.round(10 * 0.1 * (b + 1)) / 10)),
+    blockDropout: [...blockDropout],
   };
 }
 
@@ -73,7 +96,10 @@ export function recipeVariant(h: RecipeHyper): Variant<RecipeHyper> {
   const f = h.blockFilters.join("-");
   const aug = h.flip || h.translate > 0;
   return {
-    id: `vgg${h.blockFilters.length}x${h.convsPerBlock}_f${f}_bn${aug ? "_aug" : ""}`,
+    id: `vgg${h.blockFilters.length}x${h.convsPerBlock}_f${f}_bn${aug ? "_aug" : ""}` +
+      (h.blockDropout.join() === dropoutLadder(h.blockFilters.length).join()
+        ? ""
+        : `_drop${h.blockDropout.join("-")}`),
     label:
       `VGG-style ${h.blockFilters.length} blocks × ${h.convsPerBlock} conv 3×3, filters ${f}, ` +
       `BatchNorm, dropout ${h.blockDropout.join("/")}` +

@@ -72,6 +72,17 @@ Deno.test("--recipe best: defaults, and what it refuses", () => {
     blockDropout: [0.1, 0.2, 0.3, 0.4],
   });
   assert.equal(smallVariant.id, "vgg4x1_f16-32-64-96_bn_aug");
+  // Lighter regularisation for a short schedule: other block dropout rates, named in the id.
+  const light = parseExperimentArgs(["cnn", "--recipe", "best", "--recipe-dropout", "0,0.05,0.1"]);
+  assert.deepEqual(light.recipeDropout, [0, 0.05, 0.1]);
+  const [lightVariant] = experimentGrid(light).variants;
+  assert.deepEqual(lightVariant.hyper, { ...BEST_RECIPE, blockDropout: [0, 0.05, 0.1] });
+  assert.equal(lightVariant.id, "vgg3x2_f32-64-128_bn_aug_drop0-0.05-0.1");
+  assert.throws(
+    () =>
+      experimentGrid(parseExperimentArgs(["cnn", "--recipe", "best", "--recipe-dropout", "0,0"])),
+    (e) => e instanceof UsageError && e.argument === "--recipe-dropout",
+  );
   // The grid stays the default, with a constant rate and automatic threads.
   const grid = parseExperimentArgs(["cnn"]);
   assert.equal(grid.recipe, "grid");
@@ -93,6 +104,9 @@ Deno.test("--recipe best: defaults, and what it refuses", () => {
       [["cnn", "--recipe", "best", "--recipe-filters", "16,0"], "--recipe-filters"],
       [["cnn", "--recipe", "best", "--recipe-filters", "16,x"], "--recipe-filters"],
       [["cnn", "--recipe", "best", "--recipe-convs", "0"], "--recipe-convs"],
+      [["cnn", "--recipe-dropout", "0,0,0"], "--recipe-dropout"],
+      [["cnn", "--recipe", "best", "--recipe-dropout", "0,1,0"], "--recipe-dropout"],
+      [["cnn", "--recipe", "best", "--recipe-dropout", "0,x,0"], "--recipe-dropout"],
     ] as const
   ) {
     assert.throws(

@@ -376,7 +376,11 @@ export function variantSummary(r: VariantResult): string {
 
 /** The grid this run trains. */
 export function experimentGrid(o: ExperimentOptions): Grid {
-  const recipe = recipeWith({ blockFilters: o.recipeFilters, convsPerBlock: o.recipeConvs });
+  const recipe = recipeWith({
+    blockFilters: o.recipeFilters,
+    convsPerBlock: o.recipeConvs,
+    blockDropout: o.recipeDropout,
+  });
   return selectGrid(familyGrid(o.family, o.recipe, recipe), o.studies, o.variants);
 }
 
