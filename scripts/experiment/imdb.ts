@@ -11,7 +11,12 @@
  *   (Keras `clipnorm`), ReduceLROnPlateau on val_loss and `mask_zero` on the Embedding.
  * (Keras's default recurrent initializer is already orthogonal: in Keras terms the two protocols
  * differ in clipping, the schedule and masking.) The study's "dropout 0.2" is a Dropout layer after
- * each recurrent layer: the engine's recurrent layers do not take cell `dropout` yet.
+ * each recurrent layer.
+ *
+ * `--bucket-by-length` trains the study's masked models on the training reviews sorted by length
+ * with Keras's `shuffle="batch"` (whole batches shuffled): each batch then holds reviews of similar
+ * lengths and the recurrent layers skip the padding the batch shares. Validation and test
+ * predictions run in length order too (their results do not depend on the order).
  *
  * Every trained model's engine predictions are compared with the reference (TF.js, or the host
  * reference for GRU `reset_after=true`) on the first `--reference-size` test reviews. Full runs
@@ -63,6 +68,8 @@ export interface ImdbOptions {
   /** Test reviews the reference checks (the first N). */
   referenceSize: number;
   progress: "auto" | "epoch" | "variant" | "none";
+  /** The study's masked models train on length-sorted reviews, batches shuffled whole. */
+  bucketByLength: boolean;
 }
 
 /** The protocol's sizes; `--quick` uses {@link IMDB_QUICK}. */
@@ -120,6 +127,8 @@ Full runs take hours on 2 cores.
   --out DIR                default experiments/imdb[-quick]
   --force                  overwrite results already in --out
   --progress MODE          auto | epoch | variant | none
+  --bucket-by-length       study protocol: train on reviews sorted by length, whole batches
+                           shuffled (Keras shuffle="batch"), so masked layers skip shared padding
 `;
 
 const CELLS: readonly ImdbCell[] = ["rnn", "lstm", "gru"];
@@ -138,7 +147,7 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
       "out",
       "progress",
     ]),
-    boolean: new Set(["quick", "force", "help"]),
+    boolean: new Set(["quick", "force", "help", "bucket-by-length"]),
   });
   if (positional.length !== 1 || positional[0] !== "imdb") {
     throw new UsageError("study", '"imdb" alone', positional.join(" "));
@@ -164,7 +173,44 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
     dataDir: str(flags, "data-dir") ?? null,
     referenceSize: int(flags, "reference-size", 256),
     progress: oneOf(flags, "progress", ["auto", "epoch", "variant", "none"] as const, "auto"),
+    bucketByLength: flags.has("bucket-by-length"),
   };
+}
+
+/** Sample indices by ascending review length (ids before the padding; stable for equal ones). */
+export function lengthOrder(x: Tensor): Int32Array {
+  const [n, time] = x.shape;
+  const ids = x.data;
+  const lengths = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let len = time;
+    while (len > 0 && ids[i * time + len - 1] === 0) len--;
+    lengths[i] = len;
+  }
+  return Int32Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+    lengths[a] - lengths[b] || a - b
+  );
+}
+
+/** The split's samples in `order`. */
+function reorder(split: ImdbSplit, order: Int32Array): ImdbSplit {
+  const [n, time] = split.x.shape;
+  const x = new Int32Array(n * time);
+  order.forEach((from, i) =>
+    x.set(split.x.data.subarray(from * time, (from + 1) * time), i * time)
+  );
+  return { x: new Tensor(x, [n, time]), y: Int32Array.from(order, (i) => split.y[i]) };
+}
+
+/** `model.predict` of a split's probabilities, run in length order, returned in the split's. */
+function predictInOrder(model: Model, x: Tensor, byLength: boolean): Float32Array {
+  if (!byLength) return model.predict(x, { batchSize: 64 }).data as Float32Array;
+  const order = lengthOrder(x);
+  const sorted = reorder({ x, y: new Int32Array(order.length) }, order).x;
+  const p = model.predict(sorted, { batchSize: 64 }).data as Float32Array;
+  const out = new Float32Array(p.length);
+  order.forEach((to, i) => (out[to] = p[i]));
+  return out;
 }
 
 /** One split as token ids and 0/1 labels. */
@@ -393,18 +439,23 @@ async function runOne(
         new ReduceLROnPlateau({ monitor: "val_loss", factor: 0.5, patience: 2, minLr: 1e-5 }),
       );
     }
+    // Only masked layers skip padding: bucketing is for the study's protocol.
+    const bucket = study && o.bucketByLength;
+    const train = bucket ? reorder(data.train, lengthOrder(data.train.x)) : data.train;
+    const val = bucket ? reorder(data.validation, lengthOrder(data.validation.x)) : data.validation;
     const t0 = performance.now();
-    const history = await model.fit(data.train.x, labelsTensor(data.train.y), {
+    const history = await model.fit(train.x, labelsTensor(train.y), {
       epochs: o.epochs,
       batchSize: s.batchSize,
-      validationData: [data.validation.x, labelsTensor(data.validation.y)],
+      validationData: [val.x, labelsTensor(val.y)],
       callbacks,
       verbose: 0,
       seed: o.seed,
+      shuffle: bucket ? "batch" : true,
     });
     const seconds = (performance.now() - t0) / 1000;
-    const probs = model.predict(data.test.x, { batchSize: 64 }).data as Float32Array;
-    const valProbs = model.predict(data.validation.x, { batchSize: 64 }).data as Float32Array;
+    const probs = predictInOrder(model, data.test.x, bucket);
+    const valProbs = predictInOrder(model, data.validation.x, bucket);
     const spec = { ...model.toSpec(), kerasVersion: KERAS_VERSION };
     const modelFile = `models/${id}.keras`;
     await Deno.mkdir(join(o.out, "models"), { recursive: true });
@@ -471,8 +522,11 @@ export function imdbReport(r: ImdbResults): string {
     `batch ${sizes.batchSize}, ${o.epochs} epoch${o.epochs === 1 ? "" : "s"}, seed ${o.seed}`,
     "- keras: no mask, no clipping, constant learning rate (Keras's recurrent init is orthogonal " +
     "already); study: mask_zero, clipnorm 5, ReduceLROnPlateau (val_loss, factor 0.5, patience 2)",
-    "- Dropout layers after each recurrent layer stand for the study's dropout 0.2 (the engine's " +
-    "recurrent layers take no cell dropout yet)",
+    "- Dropout layers after each recurrent layer stand for the study's dropout 0.2",
+    o.bucketByLength
+      ? '- study protocol trained on length-sorted reviews with Keras shuffle="batch" ' +
+        "(--bucket-by-length): batches of similar lengths, shared padding skipped"
+      : "",
     o.quick
       ? "- a --quick run on small slices: the numbers check the pipeline, not the models"
       : "",

@@ -3,8 +3,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "fflate";
 import { createTar } from "nanotar";
-import { buildModel } from "@scratchnet/engine";
-import { binaryScores, imdbConfig, parseImdbArgs, runImdb } from "./imdb.ts";
+import { buildModel, Tensor } from "@scratchnet/engine";
+import { binaryScores, imdbConfig, lengthOrder, parseImdbArgs, runImdb } from "./imdb.ts";
 import { createProgress } from "./progress.ts";
 
 /** A tiny repackaged aclImdb tarball: positive reviews use one vocabulary, negative another. */
@@ -40,6 +40,11 @@ Deno.test("imdb options: cells and protocols by name, quick defaults, bad names 
     "study",
   ], 10]);
   assert.throws(() => parseImdbArgs(["imdb", "--cells", "tcn"]), /--cells/);
+  assert.equal(full.bucketByLength, false);
+  assert.equal(parseImdbArgs(["imdb", "--bucket-by-length"]).bucketByLength, true);
+  // Lengths 2, 0, 3, 2 (ids before the padding): ascending, ties in sample order.
+  const x = new Tensor(Int32Array.from([5, 6, 0, 0, 0, 0, 0, 0, 4, 9, 9, 0, 7, 8, 0, 0]), [4, 4]);
+  assert.deepEqual(Array.from(lengthOrder(x)), [1, 0, 3, 2]);
 });
 
 Deno.test("imdb models: masking and clipping differ by protocol only; binary scores by hand", () => {
@@ -83,6 +88,7 @@ Deno.test("imdb --quick end to end on a repackaged tarball: every cell × protoc
       out,
       "--cells",
       "rnn,gru",
+      "--bucket-by-length",
     ]);
     const r = await runImdb(o, createProgress("none"));
     assert.deepEqual(r.runs.map((x) => x.id), ["rnn_keras", "rnn_study", "gru_keras", "gru_study"]);
@@ -99,6 +105,9 @@ Deno.test("imdb --quick end to end on a repackaged tarball: every cell × protoc
     const report = await Deno.readTextFile(join(out, "report.md"));
     assert.match(report, /\| GRU \| study \| /);
     assert.match(report, /0\.868 accuracy, F1 0\.871, AUC 0\.942/);
+    // The study's models trained and predicted in length order; the reference check above read
+    // the test predictions back in the reviews' own order.
+    assert.match(report, /length-sorted reviews with Keras shuffle="batch"/);
     const written = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
     assert.equal(written.runs.length, 4);
   } finally {
