@@ -18,7 +18,7 @@
 import type { KerasObject } from "@scratchnet/engine";
 import type { TextVectorization } from "@scratchnet/tokenizer";
 import { collect, type Grid, type Variant } from "./grid.ts";
-import { kerasInitializer, layer, sequential } from "./models.ts";
+import { dense, layer, sequential } from "./models.ts";
 
 /** The vectorizer's output modes the family studies. */
 export type BowOutputMode = "multi_hot" | "tf_idf";
@@ -58,19 +58,6 @@ export function bowTextSettings(h: BowHyper): BowTextSettings {
 /** A key equal for variants whose vectorized data are the same. */
 export function bowDataKey(s: BowTextSettings): string {
   return `${s.ngrams}/${s.outputMode}/${s.maxTokens}`;
-}
-
-function dense(name: string, units: number, activation: string): KerasObject {
-  return layer("Dense", {
-    name,
-    trainable: true,
-    dtype: "float32",
-    units,
-    activation,
-    use_bias: true,
-    kernel_initializer: kerasInitializer("glorot_uniform"),
-    bias_initializer: kerasInitializer("zeros"),
-  });
 }
 
 /** Input [vocabulary] float32 → Dense `hidden` relu → Dropout → Dense softmax (Chollet's model). */

@@ -108,7 +108,8 @@ export function cnnConfig(h: CnnHyper, shape: CnnShape, name = "cnn"): KerasObje
   return sequential(name, layers);
 }
 
-function dense(name: string, units: number, activation: string): KerasObject {
+/** A Keras Dense layer (glorot-uniform kernel, zero bias). */
+export function dense(name: string, units: number, activation: string): KerasObject {
   return layer("Dense", {
     name,
     trainable: true,

@@ -157,14 +157,7 @@ export function stateParams(params: readonly Param[]): Param[] {
 
 /** The state parameters' current device values, concatenated in table order. */
 export function packState(params: readonly Param[], heap: WasmHeap): Float32Array {
-  const state = stateParams(params);
-  const out = new Float32Array(state.reduce((n, p) => n + p.size, 0));
-  let at = 0;
-  for (const p of state) {
-    out.set(heap.f32(p.owner.deviceWeights()[p.ownerIndex], p.size), at);
-    at += p.size;
-  }
-  return out;
+  return packWeights(stateParams(params), heap);
 }
 
 /**
