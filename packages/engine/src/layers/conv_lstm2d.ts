@@ -48,9 +48,9 @@ interface ConvLstmTape {
  * `(4·filters)`, gate order i, f, c, o; `padding` valid/same, `strides` or `dilation_rate` for the
  * input convolution (the recurrent one is always stride 1, `same`, undilated, as Keras's);
  * `return_sequences`, `return_state` (the final h and c, each [rows, cols, filters]),
- * `go_backwards`, `activation` / `recurrent_activation`, `unit_forget_bias`. `stateful` and
- * `initial_state` are refused by name; cell `dropout` / `recurrent_dropout` are inactive at
- * inference and refused in fit.
+ * `go_backwards`, `activation` / `recurrent_activation`, `unit_forget_bias`, `initial_state` (h
+ * and c, each [rows, cols, filters]; their gradients flow back in fit). `stateful` is refused by
+ * name; cell `dropout` / `recurrent_dropout` are inactive at inference and refused in fit.
  */
 export class ConvLSTM2D extends ConvWindowLayer {
   readonly filters: number;
@@ -87,6 +87,31 @@ export class ConvLSTM2D extends ConvWindowLayer {
     if (!this.returnState) return [out];
     const frame = this.returnSequences ? out.slice(1) : out;
     return [out, frame, frame];
+  }
+
+  /** The frames, optionally followed by the initial h and c (Keras `initial_state`). */
+  override computeOutputShapes(inputShapes: Shape[]): Shape {
+    const out = this.computeOutputShape(inputShapes[0]);
+    const states = inputShapes.slice(1);
+    if (states.length === 0) return out;
+    const frame = this.returnSequences ? out.slice(1) : out;
+    if (states.length !== 2) {
+      throw new InputShapeError(
+        this.name,
+        "the frames and 2 initial state tensors (h, c)",
+        `${inputShapes.length} tensors`,
+      );
+    }
+    for (const s of states) {
+      if (s.length !== 3 || s.some((d, i) => d !== null && d !== frame[i])) {
+        throw new InputShapeError(
+          this.name,
+          `initial states of shape (batch, ${frame.join(", ")})`,
+          formatShape(s),
+        );
+      }
+    }
+    return out;
   }
 
   computeOutputShape(inputShape: Shape): Shape {
@@ -167,7 +192,16 @@ export class ConvLSTM2D extends ConvWindowLayer {
   }
 
   call(x: DeviceTensor, mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
-    return runConvLstm(this, x, mask, ctx, null, false)[0];
+    return runConvLstm(this, [x], mask, ctx, null, false)[0];
+  }
+
+  /** The frames and, with `initial_state`, h0 and c0. */
+  override callInputs(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+  ): DeviceTensor {
+    return runConvLstm(this, xs, masks[0] ?? null, ctx, null, false)[0];
   }
 
   override callOutputs(
@@ -175,7 +209,7 @@ export class ConvLSTM2D extends ConvWindowLayer {
     masks: readonly (DeviceTensor | null)[],
     ctx: CallContext,
   ): DeviceTensor[] {
-    return runConvLstm(this, xs[0], masks[0] ?? null, ctx, null, this.returnState);
+    return runConvLstm(this, xs, masks[0] ?? null, ctx, null, this.returnState);
   }
 
   /** The geometry of the input convolution over all B·T frames of `x`. */
@@ -192,6 +226,22 @@ export class ConvLSTM2D extends ConvWindowLayer {
       dilationRate: [1, 1],
       padding: "same",
     });
+  }
+}
+
+/** Throws unless the initial states are float32 `[batch, ...frame]` each (none is fine). */
+function checkStates(layer: ConvLSTM2D, states: readonly DeviceTensor[], want: number[]): void {
+  if (states.length !== 0 && states.length !== 2) {
+    throw new InputShapeError(layer.name, "2 initial state tensors (h, c)", `${states.length}`);
+  }
+  for (const s of states) {
+    if (s.dtype !== "float32" || s.shape.join() !== want.join()) {
+      throw new InputShapeError(
+        layer.name,
+        `initial states of shape [${want.join(", ")}]`,
+        `${s.dtype} [${s.shape.join(", ")}]`,
+      );
+    }
   }
 }
 
@@ -221,22 +271,24 @@ function zeros(ctx: CallContext, floats: number): number {
 }
 
 /**
- * The layer's forward over x [B, T, H, W, C]; with a `tape` (training) the pre-activations and
- * the states before each step stay on the device for the backward. Returns the output, then with
- * `withStates` the final h and c.
+ * The layer's forward over `[x, h0?, c0?]`, x [B, T, H, W, C] (zero states without h0 and c0);
+ * with a `tape` (training) the pre-activations and the states before each step stay on the device
+ * for the backward. Returns the output, then with `withStates` the final h and c.
  */
 function runConvLstm(
   layer: ConvLSTM2D,
-  x: DeviceTensor,
+  xs: readonly DeviceTensor[],
   mask: DeviceTensor | null,
   ctx: CallContext,
   tape: ((t: ConvLstmTape) => void) | null,
   withStates: boolean,
 ): DeviceTensor[] {
+  const x = xs[0];
   checkInput(layer, x, mask);
   const { kernels, heap } = ctx;
   const [batch, time] = x.shape;
   const gi = layer.inputConv(x);
+  const initial = xs.slice(1);
   if (gi.outH === 0 || gi.outW === 0) {
     throw new InputShapeError(
       layer.name,
@@ -251,6 +303,7 @@ function runConvLstm(
   const { code: act, alpha: actAlpha } = layer.activation;
   const { code: recAct, alpha: recAlpha } = layer.recurrentActivation;
   const frame = [gi.outH, gi.outW, f];
+  checkStates(layer, initial, [batch, ...frame]);
   const yShape = layer.returnSequences ? [batch, time, ...frame] : [batch, ...frame];
   const y: DeviceTensor = { ptr: heap.alloc(sizeOf(yShape) * 4), shape: yShape, dtype: "float32" };
   const owned: number[] = [];
@@ -266,6 +319,10 @@ function runConvLstm(
     convolveDirect(ctx, gi, x.ptr, kernel, layer.useBias ? bias : 0, z);
     const h = own(zeros(ctx, batch * stepU));
     const c = own(zeros(ctx, batch * stepU));
+    if (initial.length) {
+      kernels.addInto(initial[0].ptr, h, batch * stepU, 0);
+      kernels.addInto(initial[1].ptr, c, batch * stepU, 0);
+    }
     const rec = own(heap.alloc(batch * stepG * 4));
     if (kept) {
       kept.cPrev = heap.alloc(batch * time * stepU * 4);
@@ -273,8 +330,10 @@ function runConvLstm(
     }
     for (let s = 0; s < time; s++) {
       const t = layer.goBackwards ? time - 1 - s : s;
-      // The first step's state is zero: its recurrent convolution adds nothing.
-      if (s > 0) convolveDirect(ctx, gr, h, recKernel, 0, rec);
+      // Without initial states the first step's state is zero: its recurrent convolution adds
+      // nothing.
+      const recurrent = s > 0 || initial.length > 0;
+      if (recurrent) convolveDirect(ctx, gr, h, recKernel, 0, rec);
       for (let b = 0; b < batch; b++) {
         const row = b * time + t;
         const zt = z + row * stepG * 4;
@@ -283,7 +342,7 @@ function runConvLstm(
           kernels.addInto(cb, kept.cPrev + row * stepU * 4, stepU, 0);
           kernels.addInto(hb, kept.hPrev + row * stepU * 4, stepU, 0);
         }
-        if (s > 0) kernels.addInto(rec + b * stepG * 4, zt, stepG, 1);
+        if (recurrent) kernels.addInto(rec + b * stepG * 4, zt, stepG, 1);
         kernels.lstmCellForward(zt, cb, hb, p, f, act, actAlpha, recAct, recAlpha);
         // Keras's output sequence is in processing order (reversed with go_backwards).
         if (layer.returnSequences) {
@@ -316,8 +375,9 @@ function runConvLstm(
 }
 
 /**
- * Backprop through time from dy (laid out as the forward wrote y) and the tape: returns dx
- * (null when not needed) and OVERWRITES the weight gradients `grads` (0 entries skipped).
+ * Backprop through time from dy (laid out as the forward wrote y) and the tape: returns dx and,
+ * when the call passed initial states, their gradients dh0 and dc0 (each null when not needed),
+ * and OVERWRITES the weight gradients `grads` (0 entries skipped).
  */
 function backwardConvLstm(
   layer: ConvLSTM2D,
@@ -326,9 +386,10 @@ function backwardConvLstm(
   dStates: readonly (DeviceTensor | null)[],
   tape: ConvLstmTape,
   grads: readonly number[],
-  needInputGrad: boolean,
+  needInputGrads: readonly boolean[],
+  initialStates: boolean,
   ctx: TrainContext,
-): DeviceTensor | null {
+): (DeviceTensor | null)[] {
   const { kernels, heap } = ctx;
   const [batch, time] = x.shape;
   const gi = layer.inputConv(x);
@@ -344,7 +405,10 @@ function backwardConvLstm(
     bufs.push(q);
     return q;
   };
+  // Whether step s ran the recurrent convolution (not a first step from zero states).
+  const recurrent = (s: number) => s > 0 || initialStates;
   let dx: DeviceTensor | null = null;
+  const stateGrads: (DeviceTensor | null)[] = [];
   try {
     const dz = alloc(batch * time * stepG);
     const dh = alloc(batch * stepU);
@@ -378,32 +442,50 @@ function backwardConvLstm(
           recAct,
           recAlpha,
         );
-        if (s > 0) kernels.addInto(dz + row * stepG * 4, dzStep + b * stepG * 4, stepG, 0);
+        if (recurrent(s)) {
+          kernels.addInto(dz + row * stepG * 4, dzStep + b * stepG * 4, stepG, 0);
+        }
       }
-      // ∂loss/∂h of the previous step: the recurrent convolution's input gradient.
-      if (s > 0) convolveBackward(ctx, gr, 0, dzStep, recKernel, dh, 0);
+      // ∂loss/∂h of the previous step (of h0 at the first): the recurrent convolution's input
+      // gradient; dc is ∂loss/∂c of the previous step already.
+      if (recurrent(s)) convolveBackward(ctx, gr, 0, dzStep, recKernel, dh, 0);
     }
-    // Weight gradients over all B·T frames at once (the first step's zero state adds nothing).
+    if (initialStates) {
+      for (const [k, d] of [dh, dc].entries()) {
+        if (!needInputGrads[1 + k]) {
+          stateGrads.push(null);
+          continue;
+        }
+        const g: DeviceTensor = {
+          ptr: heap.alloc(batch * stepU * 4),
+          shape: [batch, gi.outH, gi.outW, f],
+          dtype: "float32",
+        };
+        stateGrads.push(g);
+        kernels.addInto(d, g.ptr, batch * stepU, 0);
+      }
+    }
+    // Weight gradients over all B·T frames at once (a first step's zero state adds nothing).
     const allFrames = layer.recurrentConv(batch * time, gi.outH, gi.outW);
     convolveBackward(ctx, allFrames, tape.hPrev, dz, recKernel, 0, grads[1] ?? 0);
     if (layer.useBias && grads[2]) kernels.columnSums(dz, grads[2], batch * time * p, 4 * f, 0);
-    if (needInputGrad) {
+    if (needInputGrads[0]) {
       dx = { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" };
     }
     convolveBackward(ctx, gi, x.ptr, dz, kernel, dx ? dx.ptr : 0, grads[0] ?? 0);
   } catch (e) {
-    if (dx) heap.free(dx.ptr);
+    for (const t of [dx, ...stateGrads]) if (t) heap.free(t.ptr);
     throw e;
   } finally {
     for (const q of bufs) heap.free(q);
   }
-  return dx;
+  return [dx, ...stateGrads];
 }
 
 /** A training forward: the tape goes to `ctx.tape`; with `return_state` the states follow. */
 function trainCall(
   layer: ConvLSTM2D,
-  x: DeviceTensor,
+  xs: readonly DeviceTensor[],
   mask: DeviceTensor | null,
   ctx: TrainContext,
 ): DeviceTensor[] {
@@ -420,7 +502,7 @@ function trainCall(
       );
     }
   }
-  return runConvLstm(layer, x, mask, ctx, (tape) => {
+  return runConvLstm(layer, xs, mask, ctx, (tape) => {
     for (const q of [tape.z, tape.cPrev, tape.hPrev]) ctx.keep(q);
     ctx.tape.set(layer, tape);
   }, layer.returnState);
@@ -432,27 +514,30 @@ function trainCall(
  */
 const CONV_LSTM2D_TRAINING: LayerTraining<ConvLSTM2D> = {
   forward(layer, x, mask, ctx) {
-    return trainCall(layer, x, mask, ctx)[0];
+    return trainCall(layer, [x], mask, ctx)[0];
   },
 
   forwardInputs(layer, xs, masks, ctx) {
-    const outs = trainCall(layer, xs[0], masks[0] ?? null, ctx);
+    const outs = trainCall(layer, xs, masks[0] ?? null, ctx);
     return outs.length > 1 ? outs : outs[0];
   },
 
   backward(layer, a) {
     const tape = a.ctx.tape.get(layer) as ConvLstmTape | undefined;
     if (!tape) throw new Error(`layer "${layer.name}": backward without a training forward`);
-    return backwardConvLstm(
+    const initialStates = a.xs.length > 1;
+    const grads = backwardConvLstm(
       layer,
       a.x,
       a.dy,
       a.dys.slice(1),
       tape,
       a.grads,
-      a.needInputGrad,
+      initialStates ? a.needInputGrads : [a.needInputGrad],
+      initialStates,
       a.ctx,
     );
+    return initialStates ? grads : grads[0];
   },
 };
 
@@ -465,6 +550,9 @@ const CONV_LSTM2D_TRAINING: LayerTraining<ConvLSTM2D> = {
  */
 function convLstm2dOnnx(layer: ConvLSTM2D, ctx: OnnxLayerContext): void {
   if (layer.returnState) ctx.refuse("return_state (the unrolled export writes the output only)");
+  if (ctx.inputShapes.length > 1) {
+    ctx.refuse("initial_state (the unrolled export starts from zeros)");
+  }
   const [time, h, w, c] = ctx.inputShapes[0];
   if (time === null) ctx.refuse("unknown timesteps (the export unrolls the steps)");
   const steps = time as number, f = layer.filters;

@@ -32,6 +32,9 @@ export interface ConvLstm2dReferenceArgs {
   recAct: ActivationCode;
   returnSequences: boolean;
   goBackwards: boolean;
+  /** Initial h and c, each [batch, h', w', filters] (zeros when absent). */
+  h0?: Float32Array;
+  c0?: Float32Array;
 }
 
 /**
@@ -48,8 +51,12 @@ export function convLstm2dReference(a: ConvLstm2dReferenceArgs): Float32Array {
   const activations = { act: a.act, actAlpha: 0, recAct: a.recAct, recAlpha: 0 };
   const out = new Float32Array(batch * (a.returnSequences ? time : 1) * p * f);
   for (let b = 0; b < batch; b++) {
-    let hState: Float32Array = new Float32Array(p * f);
-    let cState: Float32Array = new Float32Array(p * f);
+    let hState: Float32Array = a.h0
+      ? a.h0.slice(b * p * f, (b + 1) * p * f)
+      : new Float32Array(p * f);
+    let cState: Float32Array = a.c0
+      ? a.c0.slice(b * p * f, (b + 1) * p * f)
+      : new Float32Array(p * f);
     for (let s = 0; s < time; s++) {
       const t = a.goBackwards ? time - 1 - s : s;
       const frame = a.x.subarray((b * time + t) * h * w * c, (b * time + t + 1) * h * w * c);

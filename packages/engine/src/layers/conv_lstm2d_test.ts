@@ -1,14 +1,16 @@
 import { buildModel, type KerasObject, type ModelSpec, sizeOf, Tensor } from "../../mod.ts";
 import { ActivationCode } from "../activations.ts";
-import { LayerConfigError, UnsupportedLayerError } from "../errors.ts";
+import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
 import { expectThrows } from "../../testing/assert.ts";
 import {
   compareWithFiniteDifferences,
   compareWithTfjs,
   randomSpec,
+  randomWeights,
   relativeError,
 } from "../../testing/gradient_check.ts";
+import { keras3Functional, kerasTensor } from "../../testing/keras3_nodes.ts";
 import { Rng } from "../../testing/random.ts";
 import { randomizeWeights, specFromTfjs, tfjsPredictMany } from "../../testing/tfjs_graphs.ts";
 import {
@@ -290,5 +292,139 @@ Deno.test("ConvLSTM2D return_state: output, h and c equal TF.js's (both return_s
     } finally {
       trainRef.dispose(); // (holds every layer of predictRef too)
     }
+  }
+});
+
+Deno.test("ConvLSTM2D initial_state: forward from given h and c vs the reference; an encoder's states into a decoder: gradients (through the states) vs finite differences", () => {
+  const rng = new Rng(3141);
+  const input = [3, 5, 4, 2];
+  const frame = [5, 4, 3]; // same padding, 3 filters
+  for (const goBackwards of [false, true]) {
+    for (const returnSequences of [false, true]) {
+      const clstm = {
+        name: "clstm",
+        filters: 3,
+        kernel_size: [3, 2],
+        padding: "same",
+        go_backwards: goBackwards,
+        return_sequences: returnSequences,
+      };
+      const config = keras3Functional(
+        [
+          { class_name: "InputLayer", config: { name: "frames", batch_shape: [null, ...input] } },
+          { class_name: "InputLayer", config: { name: "h0", batch_shape: [null, ...frame] } },
+          { class_name: "InputLayer", config: { name: "c0", batch_shape: [null, ...frame] } },
+          {
+            class_name: "ConvLSTM2D",
+            config: clstm,
+            args: [kerasTensor("frames")],
+            kwargs: { initial_state: [kerasTensor("h0"), kerasTensor("c0")] },
+          },
+        ],
+        ["frames", "h0", "c0"],
+        "clstm",
+      );
+      const weights = randomWeights(config, rng, -0.5, 0.5);
+      const model = buildModel({ config, weights });
+      try {
+        for (const batch of [1, 3]) {
+          const x = rng.floats(batch * sizeOf(input), -1, 1);
+          const h0 = rng.floats(batch * sizeOf(frame), -1, 1);
+          const c0 = rng.floats(batch * sizeOf(frame), -1, 1);
+          const [kernel, recurrentKernel, bias] = weights.clstm.map((w) => w.data);
+          const args = {
+            x,
+            shape: [batch, ...input] as [number, number, number, number, number],
+            filters: 3,
+            kernelSize: [3, 2] as [number, number],
+            strides: [1, 1] as [number, number],
+            dilation: [1, 1] as [number, number],
+            padding: "same" as const,
+            kernel,
+            recurrentKernel,
+            bias,
+            act: ActivationCode.Tanh,
+            recAct: ActivationCode.Sigmoid,
+            returnSequences,
+            goBackwards,
+          };
+          const got = model.predictMany([
+            new Tensor(x, [batch, ...input]),
+            new Tensor(h0, [batch, ...frame]),
+            new Tensor(c0, [batch, ...frame]),
+          ])[0].data as Float32Array;
+          const e = relativeError(got, convLstm2dReference({ ...args, h0, c0 }));
+          if (!(e <= 1e-5)) throw new Error(`batch ${batch} ${JSON.stringify(clstm)}: ${e}`);
+          // The states matter: from zeros the output differs.
+          const fromZeros = convLstm2dReference(args);
+          if (!(relativeError(got, fromZeros) > 1e-3)) throw new Error("initial states ignored");
+        }
+      } finally {
+        model.dispose();
+      }
+    }
+  }
+  // Wrong state shapes are typed errors.
+  const bad = keras3Functional(
+    [
+      { class_name: "InputLayer", config: { name: "frames", batch_shape: [null, ...input] } },
+      { class_name: "InputLayer", config: { name: "h0", batch_shape: [null, 5, 4, 2] } },
+      { class_name: "InputLayer", config: { name: "c0", batch_shape: [null, 5, 4, 2] } },
+      {
+        class_name: "ConvLSTM2D",
+        config: { name: "clstm", filters: 3, kernel_size: [3, 3], padding: "same" },
+        args: [kerasTensor("frames")],
+        kwargs: { initial_state: [kerasTensor("h0"), kerasTensor("c0")] },
+      },
+    ],
+    ["frames", "h0", "c0"],
+    "clstm",
+  );
+  expectThrows(() => buildModel({ config: bad, weights: {} }), InputShapeError, "initial states");
+  // Encoder → decoder: the decoder starts from the encoder's final h and c; the encoder's
+  // weights get gradients only through those states.
+  for (const goBackwards of [false, true]) {
+    const seq2seq = keras3Functional(
+      [
+        { class_name: "InputLayer", config: { name: "frames", batch_shape: [null, ...input] } },
+        {
+          class_name: "ConvLSTM2D",
+          config: {
+            name: "encoder",
+            filters: 3,
+            kernel_size: [3, 2],
+            padding: "same",
+            return_state: true,
+          },
+          args: [kerasTensor("frames")],
+        },
+        {
+          class_name: "ConvLSTM2D",
+          config: {
+            name: "decoder",
+            filters: 3,
+            kernel_size: [2, 2],
+            padding: "same",
+            go_backwards: goBackwards,
+            return_sequences: true,
+          },
+          args: [kerasTensor("frames")],
+          kwargs: { initial_state: [kerasTensor("encoder", 1), kerasTensor("encoder", 2)] },
+        },
+        { class_name: "Flatten", config: { name: "flat" }, args: [kerasTensor("decoder")] },
+        {
+          class_name: "Dense",
+          config: { name: "out", units: 3, activation: "softmax" },
+          args: [kerasTensor("flat")],
+        },
+      ],
+      ["frames"],
+      "out",
+    );
+    const spec: ModelSpec = { config: seq2seq, weights: randomWeights(seq2seq, rng, -0.5, 0.5) };
+    const x = rng.floats(2 * sizeOf(input), -1.5, 1.5);
+    compareWithFiniteDifferences(spec, x, [2, ...input], Float32Array.from([0, 2]), SPARSE, {
+      samples: 8,
+    });
   }
 });
