@@ -37,7 +37,29 @@ export interface OrtPeer {
   predict(x: Tensor): Promise<Float32Array>;
   /** One timed round on `x`: ms per call. */
   sample(x: Tensor, budgetMs: number, minCalls: number, maxCalls?: number): Promise<number[]>;
+  /**
+   * Gives up on the peer after a call passed its time box: ORT-web's worker is terminated (a
+   * stuck call would keep spinning on a core), onnxruntime-node's session is left alone (a
+   * native call cannot be stopped, and releasing it under a running call is unsafe).
+   */
+  abandon(): Promise<void>;
   dispose(): Promise<void>;
+  /** ORT-web: bytes of its wasm memory after the last call (0 for onnxruntime-node). */
+  readonly memoryBytes: number;
+}
+
+/**
+ * Wasm memory a multi-threaded ORT-web session reserves up front (`ort_web_worker.ts`: growing
+ * it while its threads run crashes the thread in Deno and hangs the call). Larger than what
+ * the report's largest model needs (InceptionV3 299×299 at batch 8); pages stay uncommitted
+ * until touched.
+ */
+export const ORT_WEB_RESERVE_BYTES = 2 ** 31;
+
+/** Options of {@link ortPeers}. */
+export interface OrtPeersOptions {
+  /** Wasm memory the multi-threaded ORT-web sessions start with (default ORT_WEB_RESERVE_BYTES). */
+  webReserveBytes?: number;
 }
 
 function hostInput(x: Tensor): { data: Float32Array | Int32Array; shape: number[] } {
@@ -58,6 +80,7 @@ async function nodePeer(bytes: Uint8Array, name: OrtPeerName): Promise<OrtPeer> 
       : new ortNode.Tensor("float32", data, shape);
     return { [session.inputNames[0]]: t };
   };
+  let abandoned = false;
   return {
     name,
     async predict(x) {
@@ -68,16 +91,27 @@ async function nodePeer(bytes: Uint8Array, name: OrtPeerName): Promise<OrtPeer> 
       const input = feeds(x);
       return sampleForAsync(() => session.run(input), budgetMs, minCalls, maxCalls);
     },
-    dispose: () => session.release(),
+    abandon() {
+      abandoned = true;
+      return Promise.resolve();
+    },
+    dispose: () => abandoned ? Promise.resolve() : session.release(),
+    memoryBytes: 0,
   };
 }
 
-async function webPeer(bytes: Uint8Array, name: OrtPeerName): Promise<OrtPeer> {
+async function webPeer(
+  bytes: Uint8Array,
+  name: OrtPeerName,
+  reserveBytes: number,
+): Promise<OrtPeer> {
   const worker = new Worker(new URL("./ort_web_worker.ts", import.meta.url), { type: "module" });
+  let memoryBytes = 0;
   // One request at a time: each message gets the worker's next reply.
   const ask = <T>(message: Record<string, unknown>, want: string): Promise<T> =>
     new Promise((resolve, reject) => {
       worker.onmessage = (e: MessageEvent) => {
+        if (e.data.memoryBytes !== undefined) memoryBytes = e.data.memoryBytes;
         if (e.data.type === want) resolve(e.data as T);
         else reject(new Error(`${ORT_PEER_LABELS[name]}: ${e.data.message ?? e.data.type}`));
       };
@@ -87,12 +121,20 @@ async function webPeer(bytes: Uint8Array, name: OrtPeerName): Promise<OrtPeer> {
       };
       worker.postMessage(message);
     });
+  const threads = ORT_PEER_THREADS[name];
   try {
-    await ask({ type: "load", model: bytes, threads: ORT_PEER_THREADS[name] }, "loaded");
+    await ask(
+      { type: "load", model: bytes, threads, reserveBytes: threads > 1 ? reserveBytes : 0 },
+      "loaded",
+    );
   } catch (e) {
     worker.terminate();
     throw e;
   }
+  const end = () => {
+    worker.terminate();
+    return Promise.resolve();
+  };
   return {
     name,
     async predict(x) {
@@ -106,24 +148,33 @@ async function webPeer(bytes: Uint8Array, name: OrtPeerName): Promise<OrtPeer> {
       );
       return r.samples;
     },
-    dispose() {
-      worker.terminate();
-      return Promise.resolve();
+    abandon: end,
+    dispose: end,
+    get memoryBytes() {
+      return memoryBytes;
     },
   };
+}
+
+/** Opens one session of the ONNX model `bytes` (from `exportOnnx`) as the column `name`. */
+export function openOrtPeer(
+  bytes: Uint8Array,
+  name: OrtPeerName,
+  { webReserveBytes = ORT_WEB_RESERVE_BYTES }: OrtPeersOptions = {},
+): Promise<OrtPeer> {
+  return name.startsWith("ortNode") ? nodePeer(bytes, name) : webPeer(bytes, name, webReserveBytes);
 }
 
 /** Exports `model` to ONNX and opens one session per peer in `names`. */
 export async function ortPeers(
   model: Model,
   names: readonly OrtPeerName[] = ORT_PEERS,
+  options: OrtPeersOptions = {},
 ): Promise<OrtPeer[]> {
   const bytes = exportOnnx(model);
   const peers: OrtPeer[] = [];
   try {
-    for (const name of names) {
-      peers.push(await (name.startsWith("ortNode") ? nodePeer(bytes, name) : webPeer(bytes, name)));
-    }
+    for (const name of names) peers.push(await openOrtPeer(bytes, name, options));
   } catch (e) {
     for (const p of peers) await p.dispose();
     throw e;
