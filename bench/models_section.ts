@@ -9,9 +9,23 @@
  */
 import { buildModel, type Model, setKernelThreads, type Tensor } from "../packages/engine/mod.ts";
 import type { ModelCase } from "./cases.ts";
-import { type Contender, interleaved, type Stats, summarize } from "./timing.ts";
+import {
+  type Contender,
+  interleaved,
+  type Stats,
+  summarize,
+  timeBox,
+  timedOutText,
+} from "./timing.ts";
 import { tfjsRunner } from "./tfjs_backends.ts";
-import { type OrtPeer, type OrtPeerName, ortPeers } from "./ort_peers.ts";
+import { exportOnnx } from "../packages/onnx/mod.ts";
+import {
+  openOrtPeer,
+  ORT_PEER_LABELS,
+  ORT_PEERS,
+  type OrtPeer,
+  type OrtPeerName,
+} from "./ort_peers.ts";
 
 /** Batch sizes every model runs at. */
 export const BATCHES = [1, 8, 64];
@@ -59,12 +73,39 @@ export interface ModelResult {
    * and onnxruntime-node at 1 and 2 threads; absent for models run without them.
    */
   ort?: Partial<Record<OrtPeerName, ContenderResult>>;
+  /**
+   * ONNX Runtime columns that gave no samples at this batch and why: "timed out after 120 s
+   * (round 1)" when a measurement passed its time box ({@link MeasureOptions.ortTimeLimitMs}),
+   * "not run (…)" at the batches after one that failed.
+   */
+  ortFailures?: Partial<Record<OrtPeerName, string>>;
   /** Largest |engine − ONNX Runtime| over the outputs of every ORT column. */
   maxAbsDiffVsOrt?: number;
 }
 
 /** Largest |engine − ONNX Runtime| accepted before timing. */
 export const ORT_TOLERANCE = 1e-4;
+
+/**
+ * Default time box of one ONNX Runtime measurement (opening a session, the output check, the
+ * warm-up, one round): far above any real one (a full-size InceptionV3 batch of 8 in ORT-web
+ * takes seconds), so only a stuck call reaches it.
+ */
+export const ORT_TIME_LIMIT_MS = 120_000;
+
+/** Selections and limits of {@link measureModel}. */
+export interface MeasureOptions {
+  /** Only these batch sizes (of the case's own). */
+  batches?: readonly number[];
+  /** ONNX Runtime columns to run (default: all, when `withOrt`). */
+  peers?: readonly OrtPeerName[];
+  /** Time box of each ONNX Runtime measurement, ms (default {@link ORT_TIME_LIMIT_MS}). */
+  ortTimeLimitMs?: number;
+  /** Wasm memory multi-threaded ORT-web starts with (default `ORT_WEB_RESERVE_BYTES`). */
+  ortWebReserveBytes?: number;
+  /** Progress lines (e.g. an ONNX Runtime column dropped). */
+  log?: (message: string) => void;
+}
 
 function result(samples: number[], samplesPerCall: number): ContenderResult {
   const s = summarize(samples);
@@ -85,17 +126,50 @@ export async function measureModel(
   quick: boolean,
   threads = 1,
   withOrt = false,
+  options: MeasureOptions = {},
 ): Promise<ModelResult[]> {
+  const limitMs = options.ortTimeLimitMs ?? ORT_TIME_LIMIT_MS;
+  const log = options.log ?? (() => {});
   const engine: Model = buildModel(c.spec);
   const wasm = await tfjsRunner(c.spec, "wasm", c.tfjsModel);
   const cpu = await tfjsRunner(c.spec, "cpu", c.tfjsModel);
-  const peers: OrtPeer[] = withOrt ? await ortPeers(engine) : [];
+  /** Columns still measured; a failed one leaves, with its cell text for later batches. */
+  let peers: OrtPeer[] = [];
+  const failed = new Map<OrtPeerName, string>();
+  /** Drops `peer` at `batch` (after `abandon` unless done); returns `why`, its cell there. */
+  const drop = async (peer: OrtPeer, batch: number, why: string, abandon = true) => {
+    failed.set(peer.name, `not run (batch ${batch}: ${why})`);
+    peers = peers.filter((p) => p !== peer);
+    log(`  ${ORT_PEER_LABELS[peer.name]} dropped at batch ${batch}: ${why}`);
+    if (abandon) await peer.abandon();
+    return why;
+  };
   const { fast, cpu: cpuBudget, rounds } = budgets(quick);
   const out: ModelResult[] = [];
   let cpuMsPerSample = 0;
   try {
+    if (withOrt) {
+      const bytes = exportOnnx(engine);
+      for (const name of options.peers ?? ORT_PEERS) {
+        const opening = openOrtPeer(bytes, name, { webReserveBytes: options.ortWebReserveBytes });
+        const r = await timeBox(opening, limitMs);
+        if (r.ok) peers.push(r.value);
+        else {
+          failed.set(name, `${timedOutText(limitMs)} (opening the session)`);
+          log(`  ${ORT_PEER_LABELS[name]} dropped: ${failed.get(name)}`);
+          // A session that opens after all is ended then.
+          opening.then((p) => p.abandon(), () => {});
+        }
+      }
+    }
     const slice = c.cpuSlice ?? CPU_SLICE;
-    for (const batch of c.batches ?? BATCHES) {
+    const batches = (c.batches ?? BATCHES).filter((b) =>
+      !options.batches || options.batches.includes(b)
+    );
+    for (const batch of batches) {
+      /** Why each column has no samples at this batch. */
+      const ortFailures: Partial<Record<OrtPeerName, string>> = {};
+      for (const [name, why] of failed) ortFailures[name] = why;
       const x = c.input(batch);
       // Same input, same weights: the outputs must agree (catches a benchmark of a wrong model).
       const yEngine = engine.predict(x, { batchSize: batch }).data;
@@ -112,8 +186,17 @@ export async function measureModel(
         );
       }
       let maxDiffOrt = 0;
-      for (const peer of peers) {
-        const y = await peer.predict(x);
+      for (const peer of [...peers]) {
+        const r = await timeBox(peer.predict(x), limitMs);
+        if (!r.ok) {
+          ortFailures[peer.name] = await drop(
+            peer,
+            batch,
+            `${timedOutText(limitMs)} (output check)`,
+          );
+          continue;
+        }
+        const y = r.value;
         for (let i = 0; i < yEngine.length; i++) {
           maxDiffOrt = Math.max(maxDiffOrt, Math.abs(yEngine[i] - y[i]));
         }
@@ -179,6 +262,8 @@ export async function measureModel(
           name: peer.name,
           prepare: () => Promise.resolve(void setKernelThreads(1)),
           sample: (budgetMs, minCalls, maxCalls) => peer.sample(x, budgetMs, minCalls, maxCalls),
+          timeLimitMs: limitMs,
+          abandon: () => peer.abandon(),
           budgetMs: fast,
           minCalls: 2,
           warmupMs: quick ? 200 : 400,
@@ -199,7 +284,12 @@ export async function measureModel(
           rounds: cpuCallMs > 1000 ? 1 : undefined,
         });
       }
-      const samples = await interleaved(contenders, rounds);
+      const { samples, failures } = await interleaved(contenders, rounds);
+      for (const peer of [...peers]) {
+        const why = failures.get(peer.name);
+        if (why === undefined) continue;
+        ortFailures[peer.name] = await drop(peer, batch, why, false); // interleaved abandoned it
+      }
       if (probeIsSample) samples.set("cpu", [probeMs]);
       setKernelThreads(1);
       const e = result(samples.get("engine")!, batch);
@@ -224,12 +314,13 @@ export async function measureModel(
         threadsSpeedupVsWasm: et ? et.samplesPerSecond / w.samplesPerSecond : undefined,
         threadsSpeedupVsCpu: et ? et.samplesPerSecond / p.samplesPerSecond : undefined,
         maxAbsDiffVsWasm: maxDiff,
-        ...(peers.length
+        ...(withOrt
           ? {
             ort: Object.fromEntries(
               peers.map((peer) => [peer.name, result(samples.get(peer.name)!, batch)]),
             ),
-            maxAbsDiffVsOrt: maxDiffOrt,
+            ...(Object.keys(ortFailures).length ? { ortFailures } : {}),
+            ...(peers.length ? { maxAbsDiffVsOrt: maxDiffOrt } : {}),
           }
           : {}),
       });

@@ -144,7 +144,7 @@ function ortTargets(models: ModelResult[]): TargetResult[] {
 
 /** The ONNX Runtime table: samples/s of every column and the engine's ratio at equal threads. */
 function renderOrt(rows: ModelResult[]): string[] {
-  const peers = ORT_PEERS.filter((p) => rows.some((m) => m.ort?.[p]));
+  const peers = ORT_PEERS.filter((p) => rows.some((m) => m.ort?.[p] || m.ortFailures?.[p]));
   const nThreads = rows.find((m) => m.threads)?.threads;
   return [
     "## ONNX Runtime: the same models and weights (exported by `@scratchnet/onnx`)",
@@ -175,7 +175,9 @@ function renderOrt(rows: ModelResult[]): string[] {
         String(m.batch),
         rate(m.engine.samplesPerSecond),
         ...(nThreads ? [m.engineThreads ? rate(m.engineThreads.samplesPerSecond) : "—"] : []),
-        ...peers.map((p) => (m.ort?.[p] ? rate(m.ort[p]!.samplesPerSecond) : "—")),
+        ...peers.map((p) =>
+          m.ort?.[p] ? rate(m.ort[p]!.samplesPerSecond) : m.ortFailures?.[p] ?? "—"
+        ),
         ...peers.map((p) => {
           const x = ortRatio(m, p);
           return x === undefined ? "—" : f2(x);

@@ -271,3 +271,28 @@ Deno.test("ONNX Runtime columns: ratios at equal threads, targets on the worst r
   );
   if (!row) throw new Error(md);
 });
+
+Deno.test("ONNX Runtime table: a column that timed out says so in its cell", () => {
+  const r = {
+    ...model("text", 64, 1000, 100, 10),
+    ort: { ortWeb1: contender(900, 64), ortNode1: contender(5000, 64) },
+    ortFailures: { ortWeb2: "timed out after 120 s (output check)" },
+    maxAbsDiffVsOrt: 1e-6,
+  };
+  const md = renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    mode: "default",
+    durationSeconds: 60,
+    environment: { cpu: "test", cores: 2 },
+    peak,
+    kernels: [],
+    models: [r],
+    loads: [],
+    memory: [],
+    targets: evaluateTargets([r], [], peak),
+  });
+  const row = md.split("\n").find((l) =>
+    l.startsWith("| text model | 64 | 1,000 | 900 | timed out after 120 s (output check) | 5,000 |")
+  );
+  if (!row) throw new Error(md);
+});

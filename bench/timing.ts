@@ -89,30 +89,97 @@ export interface Contender {
   warmupMs?: number;
   /** Rounds it takes part in (default: all); slow contenders sit out the later ones. */
   rounds?: number;
+  /**
+   * Time box of each of its steps (prepare, warm-up, one round), ms: a step that has not
+   * finished by then (or that throws) drops the contender from the comparison and is recorded in
+   * {@link InterleavedResult.failures} instead of stopping the others; `abandon` runs then (e.g.
+   * to end a worker stuck in a call). Without it, a step's error propagates and nothing bounds
+   * its time. Only asynchronous steps can be time-boxed: a synchronous `run` blocks the thread.
+   */
+  timeLimitMs?: number;
+  /** Called once when the contender is dropped (time box passed or a step threw). */
+  abandon?: () => Promise<void> | void;
+}
+
+/** What {@link timeBox} gives: the promise's value, or the time box it did not settle within. */
+export type TimeBoxed<T> = { ok: true; value: T } | { ok: false; timedOutMs: number };
+
+/**
+ * Waits for `promise` at most `ms` milliseconds. Resolves `{ ok: true, value }` when it settles
+ * in time (a rejection propagates), `{ ok: false, timedOutMs: ms }` otherwise — the promise is
+ * left running (the caller decides whether to end whatever it waits on). Clears its timer, so a
+ * settled race leaves nothing pending.
+ */
+export async function timeBox<T>(promise: Promise<T>, ms: number): Promise<TimeBoxed<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<TimeBoxed<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, timedOutMs: ms }), ms);
+  });
+  try {
+    return await Promise.race([promise.then((value) => ({ ok: true as const, value })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** "timed out after 120 s" (what the report writes in a timed-out cell). */
+export function timedOutText(ms: number): string {
+  const s = ms / 1000;
+  return `timed out after ${s >= 10 ? s.toFixed(0) : Number(s.toPrecision(2))} s`;
+}
+
+/** Samples per contender, and the contenders dropped by their time box or an error. */
+export interface InterleavedResult {
+  samples: Map<string, number[]>;
+  /** Contender name → why it was dropped ("timed out after 120 s (round 2)"). */
+  failures: Map<string, string>;
 }
 
 /**
  * Runs the contenders in `rounds` interleaved rounds (A B C A B C …) after each one's warm-up and
- * returns each contender's samples.
+ * returns each contender's samples. A contender with `timeLimitMs` whose step passes its time box
+ * or throws is dropped (its samples too) and named in `failures`; the others go on.
  */
 export async function interleaved(
   contenders: Contender[],
   rounds: number,
-): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>();
+): Promise<InterleavedResult> {
+  const samples = new Map<string, number[]>();
+  const failures = new Map<string, string>();
+  /** Runs one step of `c`; false when `c` was dropped by it. */
+  const step = async <T>(c: Contender, what: string, run: () => Promise<T>) => {
+    if (c.timeLimitMs === undefined) return { ok: true as const, value: await run() };
+    let why: string;
+    try {
+      const r = await timeBox(run(), c.timeLimitMs);
+      if (r.ok) return r;
+      why = `${timedOutText(r.timedOutMs)} (${what})`;
+    } catch (e) {
+      why = `failed (${what}): ${(e as Error)?.message ?? e}`;
+    }
+    failures.set(c.name, why);
+    samples.delete(c.name);
+    await c.abandon?.();
+    return { ok: false as const };
+  };
   for (const c of contenders) {
-    await c.prepare?.();
-    if (c.warmupMs !== undefined) await roundOf(c, c.warmupMs, 1);
-    out.set(c.name, []);
+    if (!(await step(c, "prepare", () => c.prepare?.() ?? Promise.resolve())).ok) continue;
+    if (c.warmupMs !== undefined) {
+      if (!(await step(c, "warm-up", () => roundOf(c, c.warmupMs!, 1))).ok) continue;
+    }
+    samples.set(c.name, []);
   }
   for (let r = 0; r < rounds; r++) {
     for (const c of contenders) {
-      if (r >= (c.rounds ?? rounds)) continue;
-      await c.prepare?.();
-      out.get(c.name)!.push(...await roundOf(c, c.budgetMs, c.minCalls ?? 1, c.maxCalls));
+      if (r >= (c.rounds ?? rounds) || failures.has(c.name)) continue;
+      const got = await step(c, `round ${r + 1}`, async () => {
+        await c.prepare?.();
+        return roundOf(c, c.budgetMs, c.minCalls ?? 1, c.maxCalls);
+      });
+      if (got.ok) samples.get(c.name)!.push(...got.value);
     }
   }
-  return out;
+  return { samples, failures };
 }
 
 /** One round of `c`'s calls: its own `sample`, or {@link sampleFor} over `run`. */

@@ -15,6 +15,15 @@
  * `--threads <n>`: threads of the engine's multi-threaded column (default: the core count; 1
  * leaves the column out).
  * `--render <results.json>`: only re-render RESULTS.md (next to the JSON) from a previous run.
+ *
+ * Selections (`bench/report_args.ts`), e.g. to reproduce one row:
+ * `--models <regex>` (model id or label, e.g. `text-bi-lstm-1x64` or `"BiLSTM 1×64"`),
+ * `--batches 1,64`, `--peers ortWeb2,ortNode1` (ONNX Runtime columns), `--sections models`
+ * (of kernels, models, graph-memory, loads; the SIMD peak always runs). `--ort-timeout <s>`: the
+ * time box of one ONNX Runtime measurement (default 120): a column that passes it is dropped for
+ * the rest of that model and its cell says "timed out after N s" instead of the report hanging.
+ * `--ort-web-reserve <MB>`: wasm memory 2-thread ORT-web starts with (default 2048; 0 brings back
+ * the growth that hangs its threads in Deno, `bench/ort_web_worker.ts`).
  */
 import { getRuntime, setKernelThreads } from "../packages/engine/mod.ts";
 import {
@@ -33,6 +42,8 @@ import { measureLoads, writeBenchFiles } from "../bench/load_section.ts";
 import type { MemoryProbe } from "../bench/memory_probe.ts";
 import { measureModel, type ModelResult } from "../bench/models_section.ts";
 import { type BenchReport, evaluateTargets, renderMarkdown } from "../bench/report_markdown.ts";
+import { parseSelection, selectsModel } from "../bench/report_args.ts";
+import { ORT_PEER_LABELS } from "../bench/ort_peers.ts";
 import { tf, tfjsWasmFlags, useTfjsBackend } from "../bench/tfjs_backends.ts";
 
 const args = Deno.args;
@@ -54,6 +65,8 @@ const threadsIndex = args.indexOf("--threads");
 const requestedThreads = threadsIndex >= 0
   ? Number(args[threadsIndex + 1])
   : navigator.hardwareConcurrency;
+const selection = parseSelection(args);
+const sections = selection.sections;
 const started = performance.now();
 
 function log(message: string): void {
@@ -104,32 +117,49 @@ setKernelThreads(1);
 log("SIMD peak");
 const peak = measurePeak(quick);
 log(`peak ${peak.mulAddGflops.toFixed(1)} (mul+add) / ${peak.fmaGflops.toFixed(1)} (fma) GFLOP/s`);
-log("GEMM and Conv2D kernels");
-const kernels = await measureKernels(peak, quick, log);
-log("DepthwiseConv2D kernels (MobileNetV2 shapes)");
-kernels.push(...await measureDepthwise(peak, quick, log));
+const kernels = [];
+if (sections.has("kernels")) {
+  log("GEMM and Conv2D kernels");
+  kernels.push(...await measureKernels(peak, quick, log));
+  log("DepthwiseConv2D kernels (MobileNetV2 shapes)");
+  kernels.push(...await measureDepthwise(peak, quick, log));
+}
 
-// Cases are built when their turn comes: a full-size application holds ~100 MB of weights.
-const cases: (() => ModelCase)[] = [
+// Cases are built when their turn comes: a full-size application holds ~100 MB of weights. Each
+// has its id and label up front, for `--models`.
+const appSize = quick ? QUICK_APPLICATION_SIZE : undefined;
+const cases: { id: string; label: string; make: () => ModelCase }[] = [
   ...(quick
     ? [cnnCase([32, 64, 64], 3), textCase("LSTM", true, 1, 64), textCase("GRU", false, 1, 128)]
-    : reportCases(full)).map((c) => () => c),
+    : reportCases(full)).map((c) => ({ id: c.id, label: c.label, make: () => c })),
   // A Functional graph (issue 14): its weights are drawn in TF.js, so after the backend is up.
-  () => residualCnnCase(2),
+  { id: "graph-rescnn-2x32", label: "Residual CNN 2 blocks 32 k3", make: () => residualCnnCase(2) },
   // keras.applications replicas (issue 15) at batch 1 and 8; `--quick` shrinks their input.
-  ...APPLICATION_CASES.map((name) => () =>
-    applicationCase(name, quick ? QUICK_APPLICATION_SIZE : undefined)
-  ),
-];
+  ...APPLICATION_CASES.map((name) => ({
+    id: `app-${name.toLowerCase()}`,
+    label: name,
+    make: () => applicationCase(name, appSize),
+  })),
+].filter((c) => sections.has("models") && selectsModel(selection, c.id, c.label));
 const models: ModelResult[] = [];
 /** Families run beside ONNX Runtime too. */
 const ORT_FAMILIES = new Set<ModelCase["family"]>(["cnn", "text", "graph", "application"]);
-for (const make of cases) {
+/** Seconds each model took (the log's summary of the section). */
+const modelSeconds: [string, number][] = [];
+for (const { make } of cases) {
   if (tf.getBackend() !== "wasm") await useTfjsBackend("wasm");
+  const modelStart = performance.now();
   const c = make();
   log(`model ${c.label}`);
   // ONNX Runtime columns: the same weights exported to ONNX (every family exports).
-  const rs = await measureModel(c, quick, threads, ORT_FAMILIES.has(c.family));
+  const rs = await measureModel(c, quick, threads, ORT_FAMILIES.has(c.family), {
+    batches: selection.batches,
+    peers: selection.peers,
+    ortTimeLimitMs: selection.ortTimeLimitMs,
+    ortWebReserveBytes: selection.ortWebReserveBytes,
+    log,
+  });
+  modelSeconds.push([c.label, (performance.now() - modelStart) / 1000]);
   for (const r of rs) {
     log(
       `  batch ${r.batch}: engine ${r.engine.samplesPerSecond.toFixed(0)}/s, ` +
@@ -139,43 +169,59 @@ for (const make of cases) {
             `×wasm ${r.threadsSpeedupVsWasm!.toFixed(2)}, ×cpu ${r.threadsSpeedupVsCpu!.toFixed(1)}`
           : "") +
         (r.ort
-          ? "; " + Object.entries(r.ort).map(([k, v]) => `${k} ${v!.samplesPerSecond.toFixed(0)}/s`)
-            .join(", ")
+          ? "; " +
+            [
+              ...Object.entries(r.ort).map(([k, v]) => `${k} ${v!.samplesPerSecond.toFixed(0)}/s`),
+              ...Object.entries(r.ortFailures ?? {}).map(([k, why]) =>
+                `${ORT_PEER_LABELS[k as keyof typeof ORT_PEER_LABELS]} ${why}`
+              ),
+            ].join(", ")
           : ""),
     );
   }
   models.push(...rs);
 }
 
-log("graph memory (deep residual CNN, batch 64)");
-const graphMemory = measureGraphMemory(16, 64);
-log(
-  `  ${graphMemory.model}: peak ${graphMemory.peakBytes} B vs total ${graphMemory.totalBytes} B ` +
-    `(×${graphMemory.ratio.toFixed(1)}) per ${graphMemory.chunkSamples}-sample chunk`,
-);
+if (modelSeconds.length) {
+  log(
+    "seconds per model: " + modelSeconds.map(([label, s]) => `${label} ${s.toFixed(0)}`).join(", "),
+  );
+}
 
-log("load times");
-const dir = await Deno.makeTempDir({ prefix: "scratchnet-bench-" });
+let graphMemory: BenchReport["graphMemory"];
+if (sections.has("graph-memory")) {
+  log("graph memory (deep residual CNN, batch 64)");
+  graphMemory = measureGraphMemory(16, 64);
+  log(
+    `  ${graphMemory.model}: peak ${graphMemory.peakBytes} B vs total ${graphMemory.totalBytes} ` +
+      `B (×${graphMemory.ratio.toFixed(1)}) per ${graphMemory.chunkSamples}-sample chunk`,
+  );
+}
+
 let loads: BenchReport["loads"] = [];
 const memory: MemoryProbe[] = [];
-try {
-  const files = await writeBenchFiles(dir, quick);
-  loads = await measureLoads(files, quick);
-  log("peak memory (fresh processes)");
-  const scenarios: string[][] = files.map((f) => ["load", f.path]);
-  const cnnId = cnnCase([32, 64, 64], 3).id, textId = textCase("LSTM", true, 1, 64).id;
-  for (const id of [cnnId, textId]) {
-    scenarios.push(["engine", id, "64"], ["tfjs-wasm", id, "64"]);
-  }
-  for (const s of scenarios) {
-    const m = await probeMemory(s);
-    if (m) {
-      m.scenario = m.scenario.replace(dir + "/", "");
-      memory.push(m);
+const dir = sections.has("loads") ? await Deno.makeTempDir({ prefix: "scratchnet-bench-" }) : "";
+if (dir) log("load times");
+if (dir) {
+  try {
+    const files = await writeBenchFiles(dir, quick);
+    loads = await measureLoads(files, quick);
+    log("peak memory (fresh processes)");
+    const scenarios: string[][] = files.map((f) => ["load", f.path]);
+    const cnnId = cnnCase([32, 64, 64], 3).id, textId = textCase("LSTM", true, 1, 64).id;
+    for (const id of [cnnId, textId]) {
+      scenarios.push(["engine", id, "64"], ["tfjs-wasm", id, "64"]);
     }
+    for (const s of scenarios) {
+      const m = await probeMemory(s);
+      if (m) {
+        m.scenario = m.scenario.replace(dir + "/", "");
+        memory.push(m);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
-} finally {
-  await Deno.remove(dir, { recursive: true });
 }
 
 const report: BenchReport = {
