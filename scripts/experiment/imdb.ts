@@ -192,22 +192,24 @@ export function lengthOrder(x: Tensor): Int32Array {
   );
 }
 
+/** The rows of token ids `x` ([n, time]) in `order`. */
+function reorderRows(x: Tensor, order: Int32Array): Tensor {
+  const [n, time] = x.shape;
+  const out = new Int32Array(n * time);
+  order.forEach((from, i) => out.set(x.data.subarray(from * time, (from + 1) * time), i * time));
+  return new Tensor(out, [n, time]);
+}
+
 /** The split's samples in `order`. */
 function reorder(split: ImdbSplit, order: Int32Array): ImdbSplit {
-  const [n, time] = split.x.shape;
-  const x = new Int32Array(n * time);
-  order.forEach((from, i) =>
-    x.set(split.x.data.subarray(from * time, (from + 1) * time), i * time)
-  );
-  return { x: new Tensor(x, [n, time]), y: Int32Array.from(order, (i) => split.y[i]) };
+  return { x: reorderRows(split.x, order), y: Int32Array.from(order, (i) => split.y[i]) };
 }
 
 /** `model.predict` of a split's probabilities, run in length order, returned in the split's. */
 function predictInOrder(model: Model, x: Tensor, byLength: boolean): Float32Array {
   if (!byLength) return model.predict(x, { batchSize: 64 }).data as Float32Array;
   const order = lengthOrder(x);
-  const sorted = reorder({ x, y: new Int32Array(order.length) }, order).x;
-  const p = model.predict(sorted, { batchSize: 64 }).data as Float32Array;
+  const p = model.predict(reorderRows(x, order), { batchSize: 64 }).data as Float32Array;
   const out = new Float32Array(p.length);
   order.forEach((to, i) => (out[to] = p[i]));
   return out;

@@ -368,53 +368,46 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     const u = this.units;
     try {
       for (const [b0, nb] of ranges) {
-        const [t0, t1] = mask
-          ? unmaskedWindow(heap.i32(mask.ptr + b0 * time * 4, nb * time), nb, time)
-          : [0, time];
-        // A window as long as the sequence, an all-padding range (the kernel's own zero-output
-        // rule applies) and a last-step output under zeroOutputForMask (its last step may be
-        // padding) run as they are.
-        const trim = windowPays([t0, t1], time, this.returnSequences, out.zeroOutputForMask);
-        const steps = trim ? t1 - t0 : time;
         const alloc = (bytes: number) => {
           const ptr = heap.alloc(bytes);
           works.push(ptr);
           return ptr;
         };
+        const win = paddingWindow(
+          heap,
+          x.ptr + b0 * time * inDim * 4,
+          mask ? mask.ptr + b0 * time * 4 : 0,
+          [nb, time, inDim],
+          this.returnSequences,
+          out.zeroOutputForMask,
+          alloc,
+        );
+        const steps = win ? win.t1 - win.t0 : time;
         const work = alloc(kernels.rnnWorkspaceBytes(this.cell, nb, steps, u));
         const at = (p: number) => (p ? p + b0 * u * 4 : 0);
-        let xPtr = x.ptr + b0 * time * inDim * 4;
-        let maskPtr = mask ? mask.ptr + b0 * time * 4 : 0;
+        const xPtr = win ? win.x : x.ptr + b0 * time * inDim * 4;
+        const maskPtr = win ? win.mask : mask ? mask.ptr + b0 * time * 4 : 0;
         let outPtr = out.ptr + b0 * (this.returnSequences ? time : 1) * out.rowStride * 4;
         let outStride = out.rowStride;
         let hT = at(states.hT);
-        if (trim) {
-          xPtr = alloc(nb * steps * inDim * 4);
-          maskPtr = alloc(nb * steps * 4);
-          const span = { batch: nb, time, t0, t1 };
-          const xs = heap.f32(x.ptr + b0 * time * inDim * 4, nb * time * inDim);
-          gatherWindow(xs, heap.f32(xPtr, nb * steps * inDim), span, inDim);
-          const ms = heap.i32(mask!.ptr + b0 * time * 4, nb * time);
-          gatherWindow(ms, heap.i32(maskPtr, nb * steps), span, 1);
-          if (this.returnSequences) {
-            outPtr = alloc(nb * steps * u * 4);
-            outStride = u;
-            if (!hT && !out.zeroOutputForMask) hT = alloc(nb * u * 4);
-            const scatter: WindowScatter = {
-              window: outPtr,
-              out: out.ptr + b0 * time * out.rowStride * 4,
-              rowStride: out.rowStride,
-              batch: nb,
-              time,
-              t0,
-              t1,
-              reverse: out.reverse,
-              zeroOutputForMask: out.zeroOutputForMask,
-              h0: at(states.h0),
-              hT,
-            };
-            finishes.push(() => scatterWindow(heap, this.goBackwards, u, scatter));
-          }
+        if (win && this.returnSequences) {
+          outPtr = alloc(nb * steps * u * 4);
+          outStride = u;
+          if (!hT && !out.zeroOutputForMask) hT = alloc(nb * u * 4);
+          const scatter: WindowScatter = {
+            batch: nb,
+            time,
+            t0: win.t0,
+            t1: win.t1,
+            window: outPtr,
+            out: out.ptr + b0 * time * out.rowStride * 4,
+            rowStride: out.rowStride,
+            reverse: out.reverse,
+            zeroOutputForMask: out.zeroOutputForMask,
+            h0: at(states.h0),
+            hT,
+          };
+          finishes.push(() => scatterWindow(heap, this.goBackwards, u, scatter));
         }
         jobs.push({
           fn: "rnnSequence",
@@ -485,6 +478,32 @@ export function windowPays(
 ): boolean {
   const [t0, t1] = window;
   return t1 - t0 < time && t1 > t0 && (returnSequences || !zeroOutputForMask);
+}
+
+/**
+ * The padding window of a run over `batch` sequences of x ([batch, time, inDim] at `xPtr`) and
+ * their mask (`maskPtr`, 0: none): null when the run goes over the whole sequence
+ * ({@link windowPays}), else the window and copies of x's and the mask's rows in it, in buffers
+ * from `alloc` (the caller frees them).
+ */
+export function paddingWindow(
+  heap: WasmHeap,
+  xPtr: number,
+  maskPtr: number,
+  [batch, time, inDim]: readonly number[],
+  returnSequences: boolean,
+  zeroOutputForMask: boolean,
+  alloc: (bytes: number) => number,
+): (TimeWindow & { x: number; mask: number }) | null {
+  if (!maskPtr) return null;
+  const mask = heap.i32(maskPtr, batch * time);
+  const [t0, t1] = unmaskedWindow(mask, batch, time);
+  if (!windowPays([t0, t1], time, returnSequences, zeroOutputForMask)) return null;
+  const w = { batch, time, t0, t1 }, rows = batch * (t1 - t0);
+  const x = alloc(rows * inDim * 4), m = alloc(rows * 4);
+  gatherWindow(heap.f32(xPtr, batch * time * inDim), heap.f32(x, rows * inDim), w, inDim);
+  gatherWindow(heap.i32(maskPtr, batch * time), heap.i32(m, rows), w, 1);
+  return { ...w, x, mask: m };
 }
 
 /** Copies rows `[t0, t1)` of every sequence of `src` ([batch, time, dim]) into `dst`. */

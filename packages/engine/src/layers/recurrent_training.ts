@@ -14,15 +14,13 @@ import { UntrainableLayerError } from "../training/errors.ts";
 import type { CallContext } from "../layer.ts";
 import { gateCount, RnnCell, RnnFlag } from "../kernels/rnn_codes.ts";
 import {
-  gatherWindow,
   NO_STATES,
+  paddingWindow,
   type RecurrentLayer,
   type RecurrentOutput,
   type RecurrentStates,
   scatterWindow,
   type TimeWindow,
-  unmaskedWindow,
-  windowPays,
   windowSteps,
 } from "./recurrent.ts";
 import type { DeviceTensor } from "../tensor.ts";
@@ -174,31 +172,30 @@ export function recurrentTrainForward(
     recurrentMask: 0,
     window: null,
   };
-  // Timesteps that are padding for the whole batch change nothing: run over the others only.
-  const [t0, t1] = mask ? unmaskedWindow(heap.i32(mask.ptr, batch * time), batch, time) : [0, time];
-  const trim = windowPays([t0, t1], time, layer.returnSequences, out.zeroOutputForMask);
-  const steps = trim ? t1 - t0 : time;
-  const rows = batch * steps;
   let work = 0, outWindow = 0, hTWindow = 0;
+  const windowBuffers: number[] = [];
   try {
-    let xRun = x.ptr, maskRun = mask ? mask.ptr : 0;
-    if (trim) {
-      const span = { batch, time, t0, t1 };
-      tape.window = { ...span, x: heap.alloc(rows * inDim * 4), mask: 0 };
-      tape.window.mask = heap.alloc(rows * 4);
-      gatherWindow(
-        heap.f32(x.ptr, batch * time * inDim),
-        heap.f32(tape.window.x, rows * inDim),
-        span,
-        inDim,
-      );
-      gatherWindow(heap.i32(mask!.ptr, batch * time), heap.i32(tape.window.mask, rows), span, 1);
-      xRun = tape.window.x;
-      maskRun = tape.window.mask;
-      if (layer.returnSequences) {
-        outWindow = heap.alloc(rows * u * 4);
-        if (!states.hT && !out.zeroOutputForMask) hTWindow = heap.alloc(batch * u * 4);
-      }
+    // Timesteps that are padding for the whole batch change nothing: run over the others only.
+    tape.window = paddingWindow(
+      heap,
+      x.ptr,
+      mask ? mask.ptr : 0,
+      x.shape,
+      layer.returnSequences,
+      out.zeroOutputForMask,
+      (bytes) => {
+        const p = heap.alloc(bytes);
+        windowBuffers.push(p);
+        return p;
+      },
+    );
+    const win = tape.window;
+    const steps = win ? win.t1 - win.t0 : time;
+    const rows = batch * steps;
+    const xRun = win ? win.x : x.ptr, maskRun = win ? win.mask : mask ? mask.ptr : 0;
+    if (win && layer.returnSequences) {
+      outWindow = heap.alloc(rows * u * 4);
+      if (!states.hT && !out.zeroOutputForMask) hTWindow = heap.alloc(batch * u * 4);
     }
     const inRate = dropoutRate(layer, "dropout");
     const recRate = dropoutRate(layer, "recurrent_dropout");
@@ -247,12 +244,12 @@ export function recurrentTrainForward(
       tape.recurrentMask,
       work,
     );
-    if (outWindow) {
+    if (win && outWindow) {
       scatterWindow(heap, layer.goBackwards, u, {
         batch,
         time,
-        t0,
-        t1,
+        t0: win.t0,
+        t1: win.t1,
         window: outWindow,
         out: out.ptr,
         rowStride: out.rowStride,
@@ -263,7 +260,10 @@ export function recurrentTrainForward(
       });
     }
   } catch (e) {
-    for (const p of tapeBuffers(tape)) heap.free(p);
+    // A window whose copies were made but not yet recorded on the tape is freed on its own.
+    for (const p of tape.window ? tapeBuffers(tape) : [...tapeBuffers(tape), ...windowBuffers]) {
+      heap.free(p);
+    }
     throw e;
   } finally {
     for (const p of [work, outWindow, hTWindow]) if (p) heap.free(p);
@@ -320,6 +320,8 @@ export function recurrentBackward(
     // Outputs outside a window were copies of the state before or after it (or zeros).
     let before: Float32Array | null = null;
     if (win && layer.returnSequences) {
+      dOutRun = alloc(rows * u * 4);
+      ldOutRun = u;
       const sequence = windowOutputGradients(
         win,
         layer.goBackwards,
@@ -327,10 +329,8 @@ export function recurrentBackward(
         u,
         heap.f32(dOut, (batch * time - 1) * ldOut + u),
         ldOut,
+        heap.f32(dOutRun, rows * u),
       );
-      dOutRun = alloc(rows * u * 4);
-      heap.f32(dOutRun, rows * u).set(sequence.window);
-      ldOutRun = u;
       if (sequence.after) {
         dhT = alloc(batch * u * 4);
         const d = heap.f32(dhT, batch * u);
@@ -524,7 +524,8 @@ export const RECURRENT_TRAINING: LayerTraining<RecurrentLayer> = {
 
 /**
  * The output gradient of a window run with `return_sequences` (see {@link RecurrentTape.window}):
- * the window's rows `[batch, t1 − t0, units]` as the kernel's backward reads them, and, unless
+ * writes the window's rows `[batch, t1 − t0, units]` into `window` as the kernel's backward reads
+ * them, and returns, unless
  * masked steps output zeros, the sums of the gradients of the outputs outside the window, which
  * were copies of the state before it (`before`, for ∂h0) and after it (`after`, for ∂hT).
  */
@@ -535,11 +536,11 @@ function windowOutputGradients(
   u: number,
   dOut: Float32Array,
   ldOut: number,
-): { window: Float32Array; before: Float32Array | null; after: Float32Array | null } {
+  window: Float32Array,
+): { before: Float32Array | null; after: Float32Array | null } {
   const { batch, time } = win;
   const steps = win.t1 - win.t0;
   const { s0, s1, shift } = windowSteps(win, goBackwards, out.reverse);
-  const window = new Float32Array(batch * steps * u);
   const carried = !out.zeroOutputForMask;
   const before = carried && s0 > 0 ? new Float32Array(batch * u) : null;
   const after = carried && s1 < time ? new Float32Array(batch * u) : null;
@@ -555,5 +556,5 @@ function windowOutputGradients(
       for (let j = 0; j < u; j++) sum[b * u + j] += dOut[from + j];
     }
   }
-  return { window, before, after };
+  return { before, after };
 }
