@@ -10,6 +10,13 @@
  * cell backward step by step (the recurrent convolution's input gradient feeding the previous
  * step), then the three weight gradients as single passes over all B·T frames.
  *
+ * Cell `dropout` / `recurrent_dropout` act in training only, as Keras's `ConvLSTMCell`: four
+ * masks per call (one per gate i, f, c, o), each drawn once per sequence and applied at every
+ * step — input masks of one frame's shape on x, recurrent masks of the state's shape on h. Gate k
+ * then convolves its own masked copy with its own block of the kernel, so with a mask the fused
+ * convolution splits into four per-gate ones (each writing its channel block of the
+ * pre-activations); without one the fused path runs unchanged.
+ *
  * @module
  */
 import { axisGeometry, refuseStridedDilation } from "../conv_geometry.ts";
@@ -25,22 +32,43 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { ConvWindowLayer } from "./conv_window_layer.ts";
 import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
-import { UntrainableLayerError } from "../training/errors.ts";
+import type { WasmHeap } from "../wasm/heap.ts";
 import { convKernelToOnnx, emitActivation, emitConv, type OnnxLayerContext } from "../onnx_emit.ts";
 
 import { convolveBackward, convolveDirect, type ConvShape, convShape } from "./conv2d_direct.ts";
 import { cellActivations, type ElementwiseActivation } from "./recurrent.ts";
 import { unitForgetBias } from "./lstm.ts";
+import { dropoutScales } from "./dropout.ts";
+import type { RecurrentNoise } from "./recurrent_training.ts";
 
-/** What a training forward leaves for the backward (device pointers, freed with the step). */
-interface ConvLstmTape {
+/**
+ * What a ConvLSTM2D training forward leaves for the backward (device pointers, freed with the
+ * step); the trainer keeps it in the step's tape under the layer.
+ */
+export interface ConvLstmTape {
   /** [B, T, H', W', 4f] gate pre-activations, by time position. */
   z: number;
   /** [B, T, H', W', f] the cell state before the step at each time position. */
   cPrev: number;
   /** [B, T, H', W', f] the output state before the step at each time position. */
   hPrev: number;
+  /**
+   * Keras `dropout`: per gate (i, f, c, o) an inverted-dropout mask [B, H, W, C] on x, the same
+   * at every step; empty without input dropout.
+   */
+  inputMasks: number[];
+  /**
+   * Keras `recurrent_dropout`: per gate a mask [B, H', W', f] on the state h the recurrent
+   * convolution reads, the same at every step; empty without recurrent dropout.
+   */
+  recurrentMasks: number[];
 }
+
+/** Keras's ConvLSTMCell draws one dropout mask per gate (`dropout_mask_count = 4`). */
+const GATES = 4;
+
+/** Salt of the recurrent masks' streams (recurrent_training.ts's second stream takes the same). */
+const RECURRENT_STREAM = 0x5bd1e995;
 
 /**
  * Keras `ConvLSTM2D` on `[batch, time, rows, cols, channels]` (channels_last only): `kernel`
@@ -50,7 +78,9 @@ interface ConvLstmTape {
  * `return_sequences`, `return_state` (the final h and c, each [rows, cols, filters]),
  * `go_backwards`, `activation` / `recurrent_activation`, `unit_forget_bias`, `initial_state` (h
  * and c, each [rows, cols, filters]; their gradients flow back in fit). `stateful` is refused by
- * name; cell `dropout` / `recurrent_dropout` are inactive at inference and refused in fit.
+ * name. Cell `dropout` / `recurrent_dropout` (rates in [0, 1)) are inactive at inference; in fit
+ * they drop, as Keras 3, with four masks per gate family drawn once per sequence: gate k reads
+ * x ⊙ mask_k and h ⊙ recurrent_mask_k.
  */
 export class ConvLSTM2D extends ConvWindowLayer {
   readonly filters: number;
@@ -271,9 +301,159 @@ function zeros(ctx: CallContext, floats: number): number {
 }
 
 /**
+ * Copies `n` channels of every one of `rows` rows: from channel `srcC0` of `src` (rows of `srcC`
+ * floats) to channel `dstC0` of `dst` (rows of `dstC`). Gathers a gate's block of the
+ * pre-activations or kernel columns, and scatters it back.
+ */
+function copyChannelBlock(
+  heap: WasmHeap,
+  src: number,
+  srcC: number,
+  srcC0: number,
+  dst: number,
+  dstC: number,
+  dstC0: number,
+  n: number,
+  rows: number,
+): void {
+  const a = heap.f32(src, rows * srcC);
+  const b = heap.f32(dst, rows * dstC);
+  for (let r = 0; r < rows; r++) {
+    const i = r * srcC + srcC0, o = r * dstC + dstC0;
+    for (let j = 0; j < n; j++) b[o + j] = a[i + j];
+  }
+}
+
+/**
+ * Gate k's block of a kernel `(…taps, 4f)`: the `taps × f` columns k·f … (k+1)·f, one device
+ * buffer per gate (the caller frees them).
+ */
+function gateKernels(heap: WasmHeap, kernel: number, taps: number, f: number): number[] {
+  const out: number[] = [];
+  try {
+    for (let k = 0; k < GATES; k++) {
+      out.push(heap.alloc(taps * f * 4));
+      copyChannelBlock(heap, kernel, GATES * f, k * f, out[k], f, 0, f, taps);
+    }
+  } catch (e) {
+    for (const q of out) heap.free(q);
+    throw e;
+  }
+  return out;
+}
+
+/** A rate of `dropout` / `recurrent_dropout`, validated (Keras's cell takes [0, 1)). */
+function cellDropoutRate(layer: ConvLSTM2D, field: string): number {
+  const rate = layer.config[field] ?? 0;
+  if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) {
+    throw new LayerConfigError(layer.name, field, `expected a number in [0, 1), got ${rate}`);
+  }
+  return rate;
+}
+
+/**
+ * The seed of gate `gate`'s mask within the stream `seed` (an avalanche hash: the dropout hash
+ * XORs its seed with a multiple of the element index, so near seeds would give related masks).
+ */
+function gateSeed(seed: number, gate: number): number {
+  let h = (seed ^ Math.imul(gate + 1, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The four per-gate masks of one dropout family: each [batch, perSample] from its own stream of
+ * `seed`, rows counted from `noise.sampleOffset` (a worker's slice draws the rows a single thread
+ * would). The caller frees them.
+ */
+function gateMasks(
+  ctx: CallContext,
+  batch: number,
+  perSample: number,
+  rate: number,
+  seed: number,
+  sampleOffset: number,
+): number[] {
+  const masks: number[] = [];
+  try {
+    for (let k = 0; k < GATES; k++) {
+      masks.push(dropoutScales(ctx, batch, perSample, rate, gateSeed(seed, k), sampleOffset));
+    }
+  } catch (e) {
+    for (const q of masks) ctx.heap.free(q);
+    throw e;
+  }
+  return masks;
+}
+
+/**
+ * The input convolution under cell dropout: gate k convolves x ⊙ mask_k (each sample's mask at
+ * every step) with its kernel block and bias block into z's k-th channel block.
+ */
+function convolveInputPerGate(
+  ctx: CallContext,
+  layer: ConvLSTM2D,
+  gi: ConvShape,
+  x: DeviceTensor,
+  masks: readonly number[],
+  kernel: number,
+  bias: number,
+  z: number,
+): void {
+  const { kernels, heap } = ctx;
+  const [batch, time, ...frame] = x.shape;
+  const f = layer.filters;
+  const pixels = gi.images * gi.outH * gi.outW;
+  const gate: ConvShape = { ...gi, outC: f };
+  const bufs: number[] = [];
+  try {
+    const xk = heap.alloc(sizeOf(x.shape) * 4);
+    bufs.push(xk);
+    const zk = heap.alloc(pixels * f * 4);
+    bufs.push(zk);
+    const kernelK = gateKernels(heap, kernel, gi.kh * gi.kw * gi.c, f);
+    bufs.push(...kernelK);
+    for (let k = 0; k < GATES; k++) {
+      kernels.rnnMaskRows(x.ptr, masks[k], xk, batch, time, sizeOf(frame));
+      convolveDirect(ctx, gate, xk, kernelK[k], bias ? bias + k * f * 4 : 0, zk);
+      copyChannelBlock(heap, zk, f, 0, z, GATES * f, k * f, f, pixels);
+    }
+  } finally {
+    for (const q of bufs) heap.free(q);
+  }
+}
+
+/**
+ * One step's recurrent convolution under recurrent dropout: gate k convolves h ⊙ mask_k with its
+ * recurrent-kernel block (`recK[k]`) into `rec`'s k-th channel block. `hk` and `rk` are scratch
+ * of one gate's input (the states' size) and output.
+ */
+function convolveRecurrentPerGate(
+  ctx: CallContext,
+  gate: ConvShape,
+  h: number,
+  masks: readonly number[],
+  recK: readonly number[],
+  rec: number,
+  hk: number,
+  rk: number,
+): void {
+  const f = gate.outC;
+  const pixels = gate.images * gate.outH * gate.outW;
+  const n = pixels * gate.c;
+  for (let k = 0; k < GATES; k++) {
+    ctx.kernels.multiplyElementwise(h, masks[k], hk, n);
+    convolveDirect(ctx, gate, hk, recK[k], 0, rk);
+    copyChannelBlock(ctx.heap, rk, f, 0, rec, GATES * f, k * f, f, pixels);
+  }
+}
+
+/**
  * The layer's forward over `[x, h0?, c0?]`, x [B, T, H, W, C] (zero states without h0 and c0);
  * with a `tape` (training) the pre-activations and the states before each step stay on the device
- * for the backward. Returns the output, then with `withStates` the final h and c.
+ * for the backward. With a tape and `noise` the cell's dropout is active (its masks join the
+ * tape). Returns the output, then with `withStates` the final h and c.
  */
 function runConvLstm(
   layer: ConvLSTM2D,
@@ -282,6 +462,7 @@ function runConvLstm(
   ctx: CallContext,
   tape: ((t: ConvLstmTape) => void) | null,
   withStates: boolean,
+  noise: RecurrentNoise | null = null,
 ): DeviceTensor[] {
   const x = xs[0];
   checkInput(layer, x, mask);
@@ -314,9 +495,24 @@ function runConvLstm(
     // The pre-activations of every step: the input convolution, then each step adds its
     // recurrent convolution in place (so for training they are the tape as they stand).
     const z = heap.alloc(batch * time * stepG * 4);
-    if (tape) kept = { z, cPrev: 0, hPrev: 0 };
+    if (tape) kept = { z, cPrev: 0, hPrev: 0, inputMasks: [], recurrentMasks: [] };
     else own(z);
-    convolveDirect(ctx, gi, x.ptr, kernel, layer.useBias ? bias : 0, z);
+    const inRate = tape && noise ? cellDropoutRate(layer, "dropout") : 0;
+    const recRate = tape && noise ? cellDropoutRate(layer, "recurrent_dropout") : 0;
+    if (kept && noise && inRate > 0) {
+      const perSample = sizeOf(x.shape.slice(2));
+      const { seed, sampleOffset } = noise;
+      kept.inputMasks = gateMasks(ctx, batch, perSample, inRate, seed, sampleOffset);
+    }
+    if (kept && noise && recRate > 0) {
+      const seed = (noise.seed ^ RECURRENT_STREAM) >>> 0;
+      kept.recurrentMasks = gateMasks(ctx, batch, stepU, recRate, seed, noise.sampleOffset);
+    }
+    const inputMasks = kept?.inputMasks ?? [], recurrentMasks = kept?.recurrentMasks ?? [];
+    const biasPtr = layer.useBias ? bias : 0;
+    if (inputMasks.length) {
+      convolveInputPerGate(ctx, layer, gi, x, inputMasks, kernel, biasPtr, z);
+    } else convolveDirect(ctx, gi, x.ptr, kernel, biasPtr, z);
     const h = own(zeros(ctx, batch * stepU));
     const c = own(zeros(ctx, batch * stepU));
     if (initial.length) {
@@ -324,6 +520,12 @@ function runConvLstm(
       kernels.addInto(initial[1].ptr, c, batch * stepU, 0);
     }
     const rec = own(heap.alloc(batch * stepG * 4));
+    // Recurrent dropout: each gate's kernel block, and scratch for one gate's input and output.
+    const recK = recurrentMasks.length ? gateKernels(heap, recKernel, gr.kh * gr.kw * f, f) : [];
+    owned.push(...recK);
+    const hk = recurrentMasks.length ? own(heap.alloc(batch * stepU * 4)) : 0;
+    const rk = recurrentMasks.length ? own(heap.alloc(batch * stepU * 4)) : 0;
+    const gateRec: ConvShape = { ...gr, outC: f };
     if (kept) {
       kept.cPrev = heap.alloc(batch * time * stepU * 4);
       kept.hPrev = heap.alloc(batch * time * stepU * 4);
@@ -333,7 +535,9 @@ function runConvLstm(
       // Without initial states the first step's state is zero: its recurrent convolution adds
       // nothing.
       const recurrent = s > 0 || initial.length > 0;
-      if (recurrent) convolveDirect(ctx, gr, h, recKernel, 0, rec);
+      if (recurrent && recurrentMasks.length) {
+        convolveRecurrentPerGate(ctx, gateRec, h, recurrentMasks, recK, rec, hk, rk);
+      } else if (recurrent) convolveDirect(ctx, gr, h, recKernel, 0, rec);
       for (let b = 0; b < batch; b++) {
         const row = b * time + t;
         const zt = z + row * stepG * 4;
@@ -365,13 +569,19 @@ function runConvLstm(
   } catch (e) {
     heap.free(y.ptr);
     for (const t of states) heap.free(t.ptr);
-    if (kept) { for (const q of [kept.z, kept.cPrev, kept.hPrev]) if (q) heap.free(q); }
+    if (kept) { for (const q of tapeBuffers(kept)) heap.free(q); }
     throw e;
   } finally {
     for (const q of owned) heap.free(q);
   }
   if (tape && kept) tape(kept);
   return [y, ...states];
+}
+
+/** The device buffers of a tape (to keep for the step, or free). */
+function tapeBuffers(tape: ConvLstmTape): number[] {
+  const all = [tape.z, tape.cPrev, tape.hPrev, ...tape.inputMasks, ...tape.recurrentMasks];
+  return all.filter((q) => q !== 0);
 }
 
 /**
@@ -407,9 +617,18 @@ function backwardConvLstm(
   };
   // Whether step s ran the recurrent convolution (not a first step from zero states).
   const recurrent = (s: number) => s > 0 || initialStates;
+  const { inputMasks, recurrentMasks } = tape;
+  const pixels = batch * p; // rows of one step's states
   let dx: DeviceTensor | null = null;
   const stateGrads: (DeviceTensor | null)[] = [];
   try {
+    // Recurrent dropout: each gate's recurrent-kernel block; one gate's dz and dh of a step.
+    const recTaps = gr.kh * gr.kw * f;
+    const recK = recurrentMasks.length ? gateKernels(heap, recKernel, recTaps, f) : [];
+    bufs.push(...recK);
+    const dzk = recurrentMasks.length ? alloc(pixels * f) : 0;
+    const dhk = recurrentMasks.length ? alloc(batch * stepU) : 0;
+    const gateRec: ConvShape = { ...gr, outC: f };
     const dz = alloc(batch * time * stepG);
     const dh = alloc(batch * stepU);
     const dc = alloc(batch * stepU);
@@ -447,8 +666,16 @@ function backwardConvLstm(
         }
       }
       // ∂loss/∂h of the previous step (of h0 at the first): the recurrent convolution's input
-      // gradient; dc is ∂loss/∂c of the previous step already.
-      if (recurrent(s)) convolveBackward(ctx, gr, 0, dzStep, recKernel, dh, 0);
+      // gradient; dc is ∂loss/∂c of the previous step already. Under recurrent dropout gate k
+      // read h ⊙ mask_k: dh = Σ_k mask_k ⊙ (its convolution's input gradient).
+      if (recurrent(s) && recurrentMasks.length) {
+        for (let k = 0; k < GATES; k++) {
+          copyChannelBlock(heap, dzStep, GATES * f, k * f, dzk, f, 0, f, pixels);
+          convolveBackward(ctx, gateRec, 0, dzk, recK[k], dhk, 0);
+          kernels.multiplyElementwise(dhk, recurrentMasks[k], dhk, batch * stepU);
+          kernels.addInto(dhk, dh, batch * stepU, k > 0 ? 1 : 0);
+        }
+      } else if (recurrent(s)) convolveBackward(ctx, gr, 0, dzStep, recKernel, dh, 0);
     }
     if (initialStates) {
       for (const [k, d] of [dh, dc].entries()) {
@@ -467,12 +694,55 @@ function backwardConvLstm(
     }
     // Weight gradients over all B·T frames at once (a first step's zero state adds nothing).
     const allFrames = layer.recurrentConv(batch * time, gi.outH, gi.outW);
-    convolveBackward(ctx, allFrames, tape.hPrev, dz, recKernel, 0, grads[1] ?? 0);
+    if (!recurrentMasks.length) {
+      convolveBackward(ctx, allFrames, tape.hPrev, dz, recKernel, 0, grads[1] ?? 0);
+    }
     if (layer.useBias && grads[2]) kernels.columnSums(dz, grads[2], batch * time * p, 4 * f, 0);
     if (needInputGrads[0]) {
       dx = { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" };
     }
-    convolveBackward(ctx, gi, x.ptr, dz, kernel, dx ? dx.ptr : 0, grads[0] ?? 0);
+    if (!inputMasks.length) {
+      convolveBackward(ctx, gi, x.ptr, dz, kernel, dx ? dx.ptr : 0, grads[0] ?? 0);
+    }
+    const gateRecurrentGrads = recurrentMasks.length > 0 && !!grads[1];
+    const gateInputGrads = inputMasks.length > 0 && (!!dx || !!grads[0]);
+    if (gateRecurrentGrads || gateInputGrads) {
+      // Per gate: its block of dz over all frames against what the gate read (the masked input
+      // and state); each kernel gradient lands in the gate's column block.
+      const frames = batch * time * p;
+      const dzAll = alloc(frames * f);
+      const dW = alloc(Math.max(recTaps, gi.kh * gi.kw * gi.c) * f);
+      const hSeen = gateRecurrentGrads ? alloc(batch * time * stepU) : 0;
+      const xSize = sizeOf(x.shape), frameIn = xSize / (batch * time);
+      const xSeen = gateInputGrads ? alloc(xSize) : 0;
+      const dxk = gateInputGrads && dx ? alloc(xSize) : 0;
+      const kernelK = gateInputGrads ? gateKernels(heap, kernel, gi.kh * gi.kw * gi.c, f) : [];
+      bufs.push(...kernelK);
+      const gateFrames: ConvShape = { ...allFrames, outC: f };
+      const gateInput: ConvShape = { ...gi, outC: f };
+      for (let k = 0; k < GATES; k++) {
+        copyChannelBlock(heap, dz, GATES * f, k * f, dzAll, f, 0, f, frames);
+        if (gateRecurrentGrads) {
+          kernels.rnnMaskRows(tape.hPrev, recurrentMasks[k], hSeen, batch, time, stepU);
+          convolveBackward(ctx, gateFrames, hSeen, dzAll, recK[k], 0, dW);
+          copyChannelBlock(heap, dW, f, 0, grads[1], GATES * f, k * f, f, recTaps);
+        }
+        if (gateInputGrads) {
+          kernels.rnnMaskRows(x.ptr, inputMasks[k], xSeen, batch, time, frameIn);
+          const wantW = !!grads[0];
+          convolveBackward(ctx, gateInput, xSeen, dzAll, kernelK[k], dxk, wantW ? dW : 0);
+          if (wantW) {
+            const taps = gi.kh * gi.kw * gi.c;
+            copyChannelBlock(heap, dW, f, 0, grads[0], GATES * f, k * f, f, taps);
+          }
+          if (dx) {
+            // Gate k read x ⊙ mask_k: its share of dx goes through the same mask.
+            kernels.rnnMaskRows(dxk, inputMasks[k], dxk, batch, time, frameIn);
+            kernels.addInto(dxk, dx.ptr, xSize, k > 0 ? 1 : 0);
+          }
+        }
+      }
+    }
   } catch (e) {
     for (const t of [dx, ...stateGrads]) if (t) heap.free(t.ptr);
     throw e;
@@ -489,28 +759,31 @@ function trainCall(
   mask: DeviceTensor | null,
   ctx: TrainContext,
 ): DeviceTensor[] {
-  // Keras drops cell inputs / states in training with these; skipping them would train a
-  // different model.
-  for (const field of ["dropout", "recurrent_dropout"]) {
-    const rate = layer.config[field] ?? 0;
-    if (rate !== 0) {
-      throw new UntrainableLayerError(
-        layer.className,
-        layer.name,
-        `${field}=${JSON.stringify(rate)} inside the cell is not implemented; ` +
-          "use 0 and a Dropout / SpatialDropout layer",
-      );
-    }
-  }
-  return runConvLstm(layer, xs, mask, ctx, (tape) => {
-    for (const q of [tape.z, tape.cPrev, tape.hPrev]) ctx.keep(q);
-    ctx.tape.set(layer, tape);
-  }, layer.returnState);
+  // Checked on every training call, as the other recurrent layers do (inference ignores them).
+  for (const field of ["dropout", "recurrent_dropout"]) cellDropoutRate(layer, field);
+  // A call in inference mode (`training=False`) draws no masks; the seed is the layer's stream of
+  // the step and the sample offset the slice's, so workers draw a single thread's masks.
+  const noise: RecurrentNoise | null = ctx.training
+    ? { seed: ctx.seedFor(layer), sampleOffset: ctx.sampleOffset }
+    : null;
+  return runConvLstm(
+    layer,
+    xs,
+    mask,
+    ctx,
+    (tape) => {
+      for (const q of tapeBuffers(tape)) ctx.keep(q);
+      ctx.tape.set(layer, tape);
+    },
+    layer.returnState,
+    noise,
+  );
 }
 
 /**
  * ConvLSTM2D in training: the forward records the pre-activations and the states before each
- * step ({@link runConvLstm}); the backward is {@link backwardConvLstm}. Cell dropout is refused.
+ * step ({@link runConvLstm}) and the cell-dropout masks; the backward is
+ * {@link backwardConvLstm}.
  */
 const CONV_LSTM2D_TRAINING: LayerTraining<ConvLSTM2D> = {
   forward(layer, x, mask, ctx) {

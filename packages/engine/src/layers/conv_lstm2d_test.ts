@@ -1,7 +1,6 @@
 import { buildModel, type KerasObject, type ModelSpec, sizeOf, Tensor } from "../../mod.ts";
 import { ActivationCode } from "../activations.ts";
 import { InputShapeError, LayerConfigError, UnsupportedLayerError } from "../errors.ts";
-import { UntrainableLayerError } from "../training/errors.ts";
 import { expectThrows } from "../../testing/assert.ts";
 import {
   compareWithFiniteDifferences,
@@ -204,7 +203,7 @@ Deno.test("ConvLSTM2D unit_forget_bias starts the forget gate's bias at 1, the o
   }
 });
 
-Deno.test("ConvLSTM2D refuses channels_first, stateful and strides with dilation by name; cell dropout in fit", () => {
+Deno.test("ConvLSTM2D refuses channels_first, stateful and strides with dilation by name", () => {
   const create = (config: Record<string, unknown>) =>
     CONV_LSTM2D.create({ name: "video", filters: 2, kernel_size: 3, ...config }, {});
   expectThrows(() => create({ data_format: "channels_first" }), UnsupportedLayerError, "video");
@@ -216,29 +215,7 @@ Deno.test("ConvLSTM2D refuses channels_first, stateful and strides with dilation
     "dilation_rate",
   );
   expectThrows(() => create({ activation: "softmax" }), LayerConfigError, "video", "activation");
-
-  // Dropout is inactive at inference (the model predicts) and refused in fit.
-  const rng = new Rng(5);
-  const input = [2, 4, 4, 1];
-  const spec = randomSpec(
-    [convLstm({ filters: 2, kernel_size: 3, padding: "same", recurrent_dropout: 0.2 }), ...HEAD],
-    input,
-    rng,
-  );
-  const model = buildModel(spec);
-  try {
-    const x = new Tensor(rng.floats(2 * sizeOf(input)), [2, ...input]);
-    model.predict(x);
-    model.compile({ optimizer: "sgd", loss: SPARSE.name });
-    expectThrows(
-      () => model.trainOnBatch(x, new Tensor(Float32Array.from([0, 1]), [2])),
-      UntrainableLayerError,
-      "clstm",
-      "recurrent_dropout",
-    );
-  } finally {
-    model.dispose();
-  }
+  // Cell dropout (inference: inactive; fit: Keras's per-gate masks) is conv_lstm2d_dropout_test's.
 });
 
 Deno.test("ConvLSTM2D return_state: output, h and c equal TF.js's (both return_sequences forms); gradients through the states vs finite differences", async () => {
