@@ -119,7 +119,8 @@ function budgets(quick: boolean): { fast: number; cpu: number; rounds: number } 
 
 /**
  * Runs one model case at every batch size (`c.batches`, default {@link BATCHES}); `threads` > 1
- * adds the engine with kernel threads; `withOrt` adds the ONNX Runtime columns.
+ * adds the engine on that many threads (predict replicas for batches of ≥ `threads` samples,
+ * kernel threads for smaller ones); `withOrt` adds the ONNX Runtime columns.
  */
 export async function measureModel(
   c: ModelCase,
@@ -131,6 +132,11 @@ export async function measureModel(
   const limitMs = options.ortTimeLimitMs ?? ORT_TIME_LIMIT_MS;
   const log = options.log ?? (() => {});
   const engine: Model = buildModel(c.spec);
+  /** Everything single-threaded: kernel threads off, the engine's predict replicas ended. */
+  const oneThread = () => {
+    setKernelThreads(1);
+    engine.setPredictThreads(1);
+  };
   const wasm = await tfjsRunner(c.spec, "wasm", c.tfjsModel);
   const cpu = await tfjsRunner(c.spec, "cpu", c.tfjsModel);
   /** Columns still measured; a failed one leaves, with its cell text for later batches. */
@@ -224,7 +230,7 @@ export async function measureModel(
       const contenders: Contender[] = [
         {
           name: "engine",
-          prepare: () => Promise.resolve(void setKernelThreads(1)),
+          prepare: () => Promise.resolve(oneThread()),
           run: () => void engine.predict(x, { batchSize: batch }),
           budgetMs: fast,
           minCalls: 3,
@@ -233,7 +239,7 @@ export async function measureModel(
         {
           name: "wasm",
           prepare: async () => {
-            setKernelThreads(1);
+            oneThread();
             await wasm.activate();
           },
           run: () => wasm.predict(x),
@@ -246,8 +252,11 @@ export async function measureModel(
         contenders.push({
           name: "engineThreads",
           prepare: () => {
-            // Starting workers is not timed: one call brings them up before the round.
+            // The engine's n-thread mode: model replicas split batches of ≥ n samples, kernel
+            // threads split the layers of a single sample. Starting workers is not timed: one
+            // call brings them up before the round.
             setKernelThreads(threads);
+            engine.setPredictThreads(threads);
             engine.predict(x, { batchSize: batch });
             return Promise.resolve();
           },
@@ -260,7 +269,7 @@ export async function measureModel(
       for (const peer of peers) {
         contenders.push({
           name: peer.name,
-          prepare: () => Promise.resolve(void setKernelThreads(1)),
+          prepare: () => Promise.resolve(oneThread()),
           sample: (budgetMs, minCalls, maxCalls) => peer.sample(x, budgetMs, minCalls, maxCalls),
           timeLimitMs: limitMs,
           abandon: () => peer.abandon(),
@@ -273,7 +282,7 @@ export async function measureModel(
         contenders.push({
           name: "cpu",
           prepare: async () => {
-            setKernelThreads(1);
+            oneThread();
             await cpu.activate();
           },
           run: () => cpu.predict(cpuX),
@@ -291,7 +300,7 @@ export async function measureModel(
         ortFailures[peer.name] = await drop(peer, batch, why, false); // interleaved abandoned it
       }
       if (probeIsSample) samples.set("cpu", [probeMs]);
-      setKernelThreads(1);
+      oneThread();
       const e = result(samples.get("engine")!, batch);
       const et = threads > 1 ? result(samples.get("engineThreads")!, batch) : undefined;
       const w = result(samples.get("wasm")!, batch);
@@ -327,7 +336,7 @@ export async function measureModel(
     }
   } finally {
     setKernelThreads(1);
-    engine.dispose();
+    engine.dispose(); // ends its replicas too
     wasm.dispose();
     cpu.dispose();
     for (const peer of peers) await peer.dispose();

@@ -224,8 +224,11 @@ export function renderMarkdown(r: BenchReport): string {
   lines.push(
     "Engine, TF.js wasm (XNNPACK) and TF.js cpu run the same spec, weights and inputs; " +
       "`× wasm` / `× cpu` = engine samples/s ÷ theirs. The engine column is single-threaded " +
-      "(the default); `thr` columns turn on `setKernelThreads(n)` (workers on a shared memory, " +
-      "which only pay when another core is idle). TF.js cpu gets fewer calls; " +
+      "(the default); `thr` columns run it on n threads: batches of ≥ n samples on predict " +
+      "replicas (`model.setPredictThreads(n)`: workers holding their own copy of the model, each " +
+      "running whole forward passes on a share of the batch), a single sample with " +
+      "`setKernelThreads(n)` (each layer's kernel calls split over workers on a shared memory). " +
+      "Threads only pay when another core is idle. TF.js cpu gets fewer calls; " +
       `cells marked † timed TF.js cpu on a slice of the batch (samples/s extrapolated). ` +
       "`max Δ` is the largest absolute difference between the engine's and TF.js wasm's outputs. " +
       'The engine runs with the default `convAlgorithm: "auto"`: Winograd for the 3×3…7×7 convs ' +

@@ -12,7 +12,7 @@ import {
 } from "./errors.ts";
 import type { CallContext, Layer, WeightTensor } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
-import { kernelThreads } from "./wasm/threads.ts";
+import { kernelThreads, splitRange, withoutKernelThreads } from "./wasm/threads.ts";
 import { buildGraph, type Graph, type GraphLayer, type GraphNode, MODEL_CLASSES } from "./graph.ts";
 import { type GraphPlan, planGraph, runForward, TensorStore } from "./executor.ts";
 import { type FoldedLayer, type FusedPlan, fusePlan } from "./fusion.ts";
@@ -22,6 +22,11 @@ import { getRuntime } from "./wasm/kernels.ts";
 import { CONV_ALGORITHMS, type ConvAlgorithm } from "./winograd.ts";
 import { initialWeights } from "./training/initializers.ts";
 import { SeededRandom } from "./training/random.ts";
+import {
+  PredictReplicaPool,
+  REPLICA_IDLE_MS,
+  replicasSupported,
+} from "./training/parallel/replica_pool.ts";
 import { TrainingConfigError } from "./training/errors.ts";
 import type { History, Logs } from "./training/callbacks.ts";
 import type { Optimizer } from "./training/optimizers.ts";
@@ -102,6 +107,7 @@ export class Model {
   #trainer?: Trainer;
   /** `layerTrainable()` when the trainer was compiled (a change needs a new compile). */
   #compiledTrainable = "";
+  #replicas?: PredictReplicaPool;
   /** Set by a callback (e.g. EarlyStopping) to end `fit` after the current epoch. */
   stopTraining = false;
   /**
@@ -403,7 +409,7 @@ export class Model {
     const wanted = options.outputs === undefined
       ? this.#graph.outputs
       : this.#nodesOf(options.outputs);
-    return this.#run(inputs, wanted, batchSize);
+    return this.#run(inputs, wanted, batchSize, options.outputs);
   }
 
   /** Node ids of the first call of each named layer. */
@@ -443,8 +449,106 @@ export class Model {
     this.#folded.clear();
   }
 
-  /** Runs the forward pass in chunks; returns the wanted tensors on the host. */
-  #run(xs: Tensor[], wanted: readonly number[], batchSize: number): Tensor[] {
+  /**
+   * Runs `predict` on `threads` model replicas: the calling thread and `threads - 1` workers that
+   * each hold a copy of the model (in their own kernel memory) and run whole forward passes on a
+   * contiguous share of every batch of at least `threads` samples. This scales feed-forward models
+   * better than {@link setKernelThreads}, which splits each layer's kernel calls and waits for all
+   * threads after every layer; a call that uses replicas runs the calling thread's share without
+   * kernel threads. Results equal a one-thread `predict` (each sample's result is independent of
+   * the batch). Replicas start on the first call that uses them (building the model from its
+   * current weights, which costs about one model load) and again after the weights change; an
+   * idle replica ends itself after `idleMs` (default 2000), so it never keeps a process alive.
+   * Calls whose outputs have a dimension unknown before running (e.g. a sequence length left
+   * `None`) run on the calling thread. Returns the threads in effect: 1 where the runtime has no
+   * workers, shared memory or blocking wait (a browser page's main thread), or no worker entry
+   * (see `setTrainingWorkerUrl`). 1 ends the replicas.
+   */
+  setPredictThreads(threads: number, options: { idleMs?: number } = {}): number {
+    this.#alive();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new ModelConfigError(`predict threads: expected an integer ≥ 1, got ${threads}`);
+    }
+    const idleMs = options.idleMs ?? REPLICA_IDLE_MS;
+    if (!(idleMs >= 0)) {
+      throw new ModelConfigError(`idleMs: expected milliseconds ≥ 0, got ${options.idleMs}`);
+    }
+    this.#replicas?.close();
+    this.#replicas = undefined;
+    if (threads === 1 || !replicasSupported()) return 1;
+    this.#replicas = new PredictReplicaPool(
+      {
+        spec: () => this.toSpec(),
+        options: this.#options,
+        weightsVersions: () => this.layers.map((l) => l.weightsVersion),
+      },
+      threads,
+      idleMs,
+    );
+    return threads;
+  }
+
+  /** Threads `predict` uses for batches of several samples ({@link setPredictThreads}). */
+  get predictThreads(): number {
+    return this.#replicas?.threads ?? 1;
+  }
+
+  /** Predict replicas whose worker is running now (they end themselves when idle). */
+  get runningPredictReplicas(): number {
+    return this.#replicas?.running ?? 0;
+  }
+
+  /** The forward pass, on the replicas when they are on and the batch can be split. */
+  #run(
+    xs: Tensor[],
+    wanted: readonly number[],
+    batchSize: number,
+    outputs: string[] | undefined,
+  ): Tensor[] {
+    const n = xs[0]?.shape[0] ?? 0;
+    const pool = this.#replicas;
+    const rows = wanted.map((id) => this.#shapes[id]);
+    if (!pool || n < pool.threads || rows.some((r) => !r || r.some((d) => d === null))) {
+      return this.#runLocal(xs, wanted, batchSize);
+    }
+    const sizes = rows.map((r) => sizeOf(r as number[]));
+    const [[, mine], ...theirs] = splitRange(n, pool.threads);
+    const wait = pool.start(
+      theirs.map(([start, count]) => ({
+        inputs: xs.map((x) => x.sliceBatch(start, start + count)),
+        outFloats: sizes.map((s) => s * count),
+      })),
+      outputs,
+      batchSize,
+    );
+    let own: Tensor[];
+    try {
+      own = withoutKernelThreads(() =>
+        this.#runLocal(xs.map((x) => x.sliceBatch(0, mine)), wanted, batchSize)
+      );
+    } catch (e) {
+      // Wait anyway (the replicas read inputs this call owns); this thread's error is the one
+      // to report.
+      try {
+        wait();
+      } catch { /* reported: e */ }
+      throw e;
+    }
+    const shares = wait();
+    return own.map((y, k) => {
+      const data = new Float32Array(n * sizes[k]);
+      data.set(y.data);
+      let at = y.data.length;
+      for (const share of shares) {
+        data.set(share[k], at);
+        at += share[k].length;
+      }
+      return new Tensor(data, [n, ...(rows[k] as number[])]);
+    });
+  }
+
+  /** Runs the forward pass in chunks on this thread; returns the wanted tensors on the host. */
+  #runLocal(xs: Tensor[], wanted: readonly number[], batchSize: number): Tensor[] {
     const { kernels, heap } = getRuntime();
     const ctx: CallContext = { kernels, heap, training: false };
     const plan = this.#plan(wanted);
@@ -806,6 +910,8 @@ export class Model {
 
   /** Frees the weights' device memory; the model cannot predict afterwards. */
   dispose(): void {
+    this.#replicas?.close();
+    this.#replicas = undefined;
     this.#trainer?.dispose();
     this.#trainer = undefined;
     for (const l of this.layers) l.dispose();

@@ -112,7 +112,7 @@ self.onmessage = (e) => {
 `;
 
 /** Whether the calling thread may block in Atomics.wait (not a browser page's main thread). */
-function canBlock(): boolean {
+export function canBlock(): boolean {
   try {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
     return true;
@@ -275,6 +275,21 @@ export class KernelThreadPool {
 
 let pool: KernelThreadPool | undefined;
 let minParallelWork = 1e7;
+/** Depth of {@link withoutKernelThreads} calls in progress. */
+let suspended = 0;
+
+/**
+ * Runs `fn` with the kernel threads off: a predict replica's share of a batch runs on the calling
+ * thread alone while the replicas keep the other cores busy.
+ */
+export function withoutKernelThreads<T>(fn: () => T): T {
+  suspended++;
+  try {
+    return fn();
+  } finally {
+    suspended--;
+  }
+}
 
 /** Options of {@link setKernelThreads}. */
 export interface KernelThreadOptions {
@@ -303,12 +318,12 @@ export function setKernelThreads(n: number, options: KernelThreadOptions = {}): 
 
 /** Threads large kernel calls of the process runtime use (1 unless setKernelThreads said more). */
 export function kernelThreads(): number {
-  return pool?.threads ?? 1;
+  return suspended ? 1 : pool?.threads ?? 1;
 }
 
 /** The process pool when `kernels` is the process runtime's and threads are on, else undefined. */
 export function threadPoolFor(kernels: KernelExports): KernelThreadPool | undefined {
-  return pool && pool.kernels === kernels ? pool : undefined;
+  return pool && !suspended && pool.kernels === kernels ? pool : undefined;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Entry of a gradient worker (a module Web Worker; Deno or browser). It builds its own replica of
  * the model and training graph in its own kernel instance from a {@link WorkerInit}, then answers
- * each {@link WorkerStep} with the gradient sums of its batch slice. See `protocol.ts`.
+ * each {@link WorkerStep} with the gradient sums of its batch slice. See `protocol.ts`. The same
+ * entry serves predict replicas (`replica_worker.ts`), so bundles ship one worker.
  *
  * @module
  */
@@ -22,10 +23,12 @@ import {
   type WorkerRequest,
   type WorkerStep,
 } from "./protocol.ts";
+import { isReplicaRequest, type ReplicaRequest } from "./replica_protocol.ts";
+import { handleReplicaMessage } from "./replica_worker.ts";
 
 /** The parts of a worker's global scope used here (typed without the worker lib). */
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  onmessage: ((event: MessageEvent<WorkerRequest | ReplicaRequest>) => void) | null;
   postMessage(message: WorkerReply, transfer?: Transferable[]): void;
 }
 
@@ -93,6 +96,8 @@ function step(msg: WorkerStep): WorkerReply {
 
 scope.onmessage = (event) => {
   const msg = event.data;
+  // The same entry serves predict replicas (replica_worker.ts), which report through shared memory.
+  if (isReplicaRequest(msg)) return handleReplicaMessage(msg);
   const id = msg.type === "step" ? msg.id : -1;
   try {
     if (msg.type === "init") {

@@ -1,0 +1,257 @@
+/**
+ * The calling thread's side of predict replicas (see `replica_protocol.ts`): starts the replica
+ * workers, hands each its share of a batch in shared memory and waits for their outputs.
+ *
+ * @module
+ */
+import type { ModelBuildOptions } from "../../model.ts";
+import type { ModelSpec } from "../../spec.ts";
+import type { Tensor } from "../../tensor.ts";
+import { canBlock } from "../../wasm/threads.ts";
+import { TrainingWorkerError } from "./errors.ts";
+import { trainingWorkerUrl } from "./worker_url.ts";
+import {
+  BUSY,
+  CONTROL_INTS,
+  DONE,
+  EXITED,
+  FAILED,
+  IDLE,
+  MESSAGE_CAPACITY,
+  readMessage,
+  type ReplicaInit,
+  type ReplicaPredict,
+  type SharedTensor,
+  STARTING,
+  STATE,
+  STATUS,
+} from "./replica_protocol.ts";
+
+/** Raised when a predict replica could not start or failed on its share of a batch. */
+export class PredictReplicaError extends TrainingWorkerError {
+  constructor(message: string) {
+    super(message);
+    this.name = "PredictReplicaError";
+  }
+}
+
+/** What replicas are built from: the model's current spec, and when its weights changed. */
+export interface ReplicaSource {
+  /** The config and current weights (`Model.toSpec()`). */
+  spec(): ModelSpec;
+  options: ModelBuildOptions;
+  /** One number per layer that changes whenever the layer's weights change. */
+  weightsVersions(): number[];
+}
+
+/** One replica's share of a call: its inputs and how many floats each output has. */
+export interface ReplicaShare {
+  inputs: Tensor[];
+  outFloats: number[];
+}
+
+/** Milliseconds a replica may take to build its model before the call gives up on it. */
+const START_TIMEOUT_MS = 120_000;
+/** Default milliseconds a replica waits for work before it ends itself. */
+export const REPLICA_IDLE_MS = 2000;
+
+/** Whether this runtime can run predict replicas (workers, shared memory, a blocking wait). */
+export function replicasSupported(): boolean {
+  return typeof Worker === "function" && typeof SharedArrayBuffer === "function" && canBlock() &&
+    trainingWorkerUrl() !== undefined;
+}
+
+/** A shared buffer of at least `bytes` (the old one when it is big enough). */
+function sharedOf(old: SharedArrayBuffer | undefined, bytes: number): SharedArrayBuffer {
+  if (old && old.byteLength >= bytes) return old;
+  return new SharedArrayBuffer(Math.max(bytes, 64));
+}
+
+class Replica {
+  readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
+  readonly message = new Uint8Array(new SharedArrayBuffer(MESSAGE_CAPACITY));
+  worker?: Worker;
+  /** The source's weight versions the replica was built with. */
+  versions = "";
+  inputs?: SharedArrayBuffer;
+  out?: SharedArrayBuffer;
+  seq = 0;
+
+  constructor() {
+    Atomics.store(this.control, STATE, EXITED);
+  }
+
+  /** Ends the worker (any state). */
+  stop(): void {
+    this.worker?.terminate();
+    this.worker = undefined;
+    Atomics.store(this.control, STATE, EXITED);
+  }
+}
+
+/** Replica workers for one model; `threads` counts the calling thread too. */
+export class PredictReplicaPool {
+  readonly #source: ReplicaSource;
+  readonly #replicas: Replica[];
+  readonly #idleMs: number;
+
+  /** A pool of `threads - 1` replicas of `source` (none start before the first call). */
+  constructor(source: ReplicaSource, threads: number, idleMs = REPLICA_IDLE_MS) {
+    this.#source = source;
+    this.#replicas = Array.from({ length: threads - 1 }, () => new Replica());
+    this.#idleMs = idleMs;
+  }
+
+  /** Threads a call uses: the replicas plus the calling thread. */
+  get threads(): number {
+    return this.#replicas.length + 1;
+  }
+
+  /** Replicas whose worker is running now (they end themselves when idle). */
+  get running(): number {
+    return this.#replicas.filter((r) => {
+      const s = Atomics.load(r.control, STATE);
+      return r.worker && s !== EXITED && s !== FAILED;
+    }).length;
+  }
+
+  /** Builds replica `r` from the source's current spec, blocking until it is ready. */
+  #start(r: Replica): void {
+    r.stop();
+    const url = trainingWorkerUrl();
+    if (!url) {
+      throw new PredictReplicaError(
+        "no worker entry for a bundled engine: call setTrainingWorkerUrl with its bundled worker",
+      );
+    }
+    Atomics.store(r.control, STATE, STARTING);
+    const worker = new Worker(url, { type: "module" });
+    // A replica reports through the control block; the event would only reach a blocked thread
+    // later, as an unhandled error.
+    worker.onerror = (event: ErrorEvent) => event.preventDefault();
+    const init: ReplicaInit = {
+      type: "replica",
+      spec: this.#source.spec(),
+      options: this.#source.options,
+      control: r.control.buffer as SharedArrayBuffer,
+      message: r.message.buffer as SharedArrayBuffer,
+      idleMs: this.#idleMs,
+    };
+    r.versions = this.#source.weightsVersions().join();
+    worker.postMessage(init);
+    r.worker = worker;
+    const deadline = performance.now() + START_TIMEOUT_MS;
+    while (Atomics.load(r.control, STATE) === STARTING) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        r.stop();
+        throw new PredictReplicaError(`a predict replica did not start in ${START_TIMEOUT_MS} ms`);
+      }
+      Atomics.wait(r.control, STATE, STARTING, left);
+    }
+    if (Atomics.load(r.control, STATE) === FAILED) {
+      const why = readMessage(r.control, r.message);
+      r.stop();
+      throw new PredictReplicaError(`a predict replica could not build the model: ${why}`);
+    }
+  }
+
+  /** Claims replica `r` for a job, (re)building it when it ended or holds old weights. */
+  #claim(r: Replica): void {
+    for (;;) {
+      if (r.worker && r.versions !== this.#source.weightsVersions().join()) r.stop();
+      const prev = Atomics.compareExchange(r.control, STATE, IDLE, BUSY);
+      if (prev === IDLE) return;
+      if (prev === EXITED || prev === FAILED) this.#start(r);
+      else throw new PredictReplicaError(`a predict replica is busy (state ${prev})`);
+    }
+  }
+
+  /**
+   * Posts `shares[i]` to replica i and returns a function that blocks until every replica has
+   * finished and returns each share's outputs (float32, in the order of `outFloats`). Call it
+   * even when the caller's own share fails: the replicas read memory the caller owns.
+   */
+  start(
+    shares: readonly ReplicaShare[],
+    outputs: string[] | undefined,
+    batchSize: number,
+  ): () => Float32Array[][] {
+    if (shares.length > this.#replicas.length) {
+      throw new PredictReplicaError(
+        `${shares.length} shares for ${this.#replicas.length} replicas`,
+      );
+    }
+    const posted: [Replica, ReplicaShare][] = [];
+    let error: unknown;
+    try {
+      shares.forEach((share, i) => {
+        const r = this.#replicas[i];
+        this.#claim(r);
+        posted.push([r, share]);
+        this.#post(r, share, outputs, batchSize);
+      });
+    } catch (e) {
+      error = e;
+    }
+    return () => {
+      const results: Float32Array[][] = [];
+      for (const [r, share] of posted) {
+        const seq = r.seq;
+        let done = Atomics.load(r.control, DONE);
+        while (done !== seq) {
+          Atomics.wait(r.control, DONE, done);
+          done = Atomics.load(r.control, DONE);
+        }
+        if (r.control[STATUS] !== 0) {
+          error ??= new PredictReplicaError(
+            `a predict replica failed: ${readMessage(r.control, r.message)}`,
+          );
+          continue;
+        }
+        const outs: Float32Array[] = [];
+        let at = 0;
+        for (const n of share.outFloats) {
+          outs.push(new Float32Array(r.out!, at * 4, n).slice());
+          at += n;
+        }
+        results.push(outs);
+      }
+      if (error !== undefined) throw error;
+      return results;
+    };
+  }
+
+  /** Copies the share's inputs into shared memory and posts the job. */
+  #post(r: Replica, share: ReplicaShare, outputs: string[] | undefined, batchSize: number): void {
+    const bytes = share.inputs.reduce((n, x) => n + x.data.length * 4, 0);
+    r.inputs = sharedOf(r.inputs, bytes);
+    r.out = sharedOf(r.out, share.outFloats.reduce((n, f) => n + f, 0) * 4);
+    const inputs: SharedTensor[] = [];
+    let at = 0;
+    for (const x of share.inputs) {
+      const dst = x.dtype === "int32"
+        ? new Int32Array(r.inputs, at, x.data.length)
+        : new Float32Array(r.inputs, at, x.data.length);
+      dst.set(x.data);
+      inputs.push({ buffer: r.inputs, byteOffset: at, dtype: x.dtype, shape: [...x.shape] });
+      at += x.data.length * 4;
+    }
+    r.seq = (r.seq + 1) | 0;
+    const job: ReplicaPredict = {
+      type: "replica-predict",
+      seq: r.seq,
+      inputs,
+      outputs,
+      batchSize,
+      out: r.out,
+      outFloats: share.outFloats,
+    };
+    r.worker!.postMessage(job);
+  }
+
+  /** Ends every replica now. */
+  close(): void {
+    for (const r of this.#replicas) r.stop();
+  }
+}
