@@ -4,6 +4,7 @@
 // then does, per step, one GEMM of the batch's states with the recurrent kernel and the fused
 // gate update per row. Keras masking: a masked step keeps the states; its output repeats the
 // previous output (zeros before the first real step) or, with zero_output_for_mask, is zero.
+// With a mask, both GEMMs leave out rows whose result no step reads (see rnnSequence).
 // Cell codes and flags must match packages/engine/src/kernels/rnn_codes.ts.
 import { activateScalar, activateV, LINEAR } from "./activations";
 import { addFloats, copyFloats, zeroFloats } from "./floats";
@@ -41,6 +42,12 @@ export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32):
   return activateScalar(x, code, alpha);
 }
 
+/** 1 + the last row of mask int32 [batch, time] kept at step t; 0 when every row is masked. */
+function activeRows(mask: usize, batch: i32, time: i32, t: i32): i32 {
+  let b = batch;
+  while (b > 0 && load<i32>(mask + ((<usize> (b - 1) * <usize> time + <usize> t) << 2)) == 0) b--;
+  return b;
+}
 
 /**
  * Runs one recurrent layer over x[batch, time, inDim].
@@ -93,8 +100,21 @@ export function rnnSequence(
   const zeroMasked = (flags & FLAG_ZERO_OUTPUT_FOR_MASK) != 0;
   const revOut = (flags & FLAG_REVERSE_OUTPUT) != 0;
 
-  // Input projection for all timesteps at once.
-  gemm(x, kernel, bias, xp, batch * time, g, inDim, LINEAR, 0);
+  // Input projection of every timestep at once; with a mask, of each sequence's steps from its
+  // first kept one to its last only: the steps outside are masked, and the update never reads a
+  // masked step's projection (ONNX Runtime, by contrast, projects the padding too).
+  if (mask == 0) gemm(x, kernel, bias, xp, batch * time, g, inDim, LINEAR, 0);
+  else {
+    for (let b = 0; b < batch; b++) {
+      const row = mask + ((<usize> b * <usize> time) << 2);
+      let first = 0;
+      while (first < time && load<i32>(row + (<usize> first << 2)) == 0) first++;
+      let end = time;
+      while (end > first && load<i32>(row + (<usize> (end - 1) << 2)) == 0) end--;
+      const at = <usize> b * <usize> time + <usize> first;
+      gemm(x + at * (<usize> inDim << 2), kernel, bias, xp + at * gBytes, end - first, g, inDim, LINEAR, 0);
+    }
+  }
   if (h0) copyFloats(h, h0, batch * u);
   else zeroFloats(h, batch * u);
   if (cell == CELL_LSTM && c0) copyFloats(aux, c0, batch * u);
@@ -102,10 +122,17 @@ export function rnnSequence(
 
   for (let s = 0; s < time; s++) {
     const t = goBack ? time - 1 - s : s;
-    // Recurrent projection of the whole batch.
+    // Recurrent projection of rows [0, active) only: the rows after the last one kept at t are
+    // masked there, so the update below never reads their projection (with no row kept, the
+    // GEMMs get m = 0 and do nothing). The caller orders the rows by their last kept step,
+    // latest first, which makes these the rows still running; any other order stays exact (a
+    // GEMM row's result does not depend on how many rows it is given), it only skips less.
+    const active = mask == 0 ? batch : activeRows(mask, batch, time, t);
     if (cell == CELL_GRU) {
-      gemmStrided(h, u, recKernel, g, 0, hp, g, batch, 2 * u, u, LINEAR, 0, 0);
-      for (let b = 0; b < batch; b++) {
+      gemmStrided(h, u, recKernel, g, 0, hp, g, active, 2 * u, u, LINEAR, 0, 0);
+      for (let b = 0; b < active; b++) {
+        // A row masked at t keeps its state: its gates are not needed (nor its projection made).
+        if (mask && load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) == 0) continue;
         const xr = xp + (<usize> b * <usize> time + <usize> t) * gBytes;
         const hr = hp + <usize> b * gBytes;
         const hs = h + <usize> b * uBytes;
@@ -126,9 +153,9 @@ export function rnnSequence(
         }
       }
       const hCols = uBytes << 1; // the h gate's columns start at 2u
-      gemmStrided(aux, u, recKernel + hCols, g, 0, hp + hCols, g, batch, u, u, LINEAR, 0, 0);
+      gemmStrided(aux, u, recKernel + hCols, g, 0, hp + hCols, g, active, u, u, LINEAR, 0, 0);
     } else {
-      gemm(h, recKernel, recBias, hp, batch, g, u, LINEAR, 0);
+      gemm(h, recKernel, recBias, hp, active, g, u, LINEAR, 0);
     }
 
     for (let b = 0; b < batch; b++) {

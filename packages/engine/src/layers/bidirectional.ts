@@ -393,9 +393,9 @@ export class Bidirectional extends MultiOutputLayer {
       const flops = this.forward.sequenceFlops(x) + this.backward.sequenceFlops(x);
       if (parallelRanges(ctx.kernels, 2, flops).length === 2) {
         // Kernel threads on: the two directions run at the same time, one per thread.
-        const f = this.forward.sequenceJobs(x, mask, ctx, outF, [[0, batch]], statesF);
+        const f = this.forward.sequenceJobs(x, mask, ctx, outF, 1, statesF);
         works.push(...f.works);
-        const b = this.backward.sequenceJobs(x, mask, ctx, outB, [[0, batch]], statesB);
+        const b = this.backward.sequenceJobs(x, mask, ctx, outB, 1, statesB);
         works.push(...b.works);
         runJobs(ctx.kernels, [...f.jobs, ...b.jobs]);
         f.finish();

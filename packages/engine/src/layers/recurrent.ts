@@ -303,8 +303,8 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     states: Readonly<RecurrentStates> = NO_STATES,
   ): void {
     // With kernel threads on, a large batch splits into one range of sequences per thread.
-    const ranges = parallelRanges(ctx.kernels, x.shape[0] ?? 0, this.sequenceFlops(x));
-    const { jobs, works, finish } = this.sequenceJobs(x, mask, ctx, out, ranges, states);
+    const parts = parallelRanges(ctx.kernels, x.shape[0] ?? 0, this.sequenceFlops(x)).length;
+    const { jobs, works, finish } = this.sequenceJobs(x, mask, ctx, out, parts, states);
     try {
       runJobs(ctx.kernels, jobs);
       finish();
@@ -320,13 +320,18 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
   }
 
   /**
-   * Validates the input and builds one `rnnSequence` call per batch range [start, count), each
-   * with its own workspace; the caller runs the jobs (together with others when it likes), then
-   * calls `finish`, and frees `works` afterwards.
+   * Validates the input and builds one `rnnSequence` call per range of the batch (`parts` ranges
+   * of about equal work, fewer for a small batch), each with its own workspace; the caller runs
+   * the jobs (together with others when it likes), then calls `finish`, and frees `works`
+   * afterwards.
    *
-   * Padding is skipped: timesteps masked for every sequence of a range change no state, so the
-   * range runs only over the window of timesteps some sequence uses ({@link unmaskedWindow}), and
-   * `finish` writes the outputs of the steps outside it as the kernel would have: zeros under
+   * Padding is skipped twice. Across the batch: the kernel projects only the rows still running
+   * at a step (a prefix of the rows, up to the last one kept there), so a masked batch runs its
+   * rows by their last kept step, latest first ({@link rowOrder}), gathering x, the mask and the
+   * initial states into that order and `finish` scattering the outputs and final states back. In
+   * time: timesteps masked for every sequence of a range change no state, so the range runs only
+   * over the window of timesteps some sequence uses ({@link unmaskedWindow}), and `finish` writes
+   * the outputs of the steps outside it as the kernel would have: zeros under
    * `zeroOutputForMask`, else the state carried into or out of the window (Keras repeats the
    * previous output at a masked step).
    */
@@ -335,7 +340,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     mask: DeviceTensor | null,
     ctx: CallContext,
     out: RecurrentOutput,
-    ranges: [number, number][],
+    parts: number,
     states: Readonly<RecurrentStates> = NO_STATES,
   ): { jobs: KernelJob[]; works: number[]; finish: () => void } {
     if (x.dtype !== "float32" || x.shape.length !== 3) {
@@ -366,30 +371,50 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     const works: number[] = [];
     const finishes: (() => void)[] = [];
     const u = this.units;
+    const spans = mask ? keptSpans(heap.i32(mask.ptr, batch * time), batch, time) : null;
+    const order = spans && rowOrdering.enabled ? rowOrder(spans.ends) : null;
     try {
-      for (const [b0, nb] of ranges) {
+      for (const [b0, nb] of workRanges(order, spans, batch, parts)) {
         const alloc = (bytes: number) => {
           const ptr = heap.alloc(bytes);
           works.push(ptr);
           return ptr;
         };
+        // The range's rows of x in run order; null: rows b0… of x as they are.
+        const rows = order ? order.subarray(b0, b0 + nb) : null;
         const win = paddingWindow(
           heap,
-          x.ptr + b0 * time * inDim * 4,
-          mask ? mask.ptr + b0 * time * 4 : 0,
+          x.ptr + (rows ? 0 : b0 * time * inDim * 4),
+          mask ? mask.ptr + (rows ? 0 : b0 * time * 4) : 0,
           [nb, time, inDim],
           this.returnSequences,
           out.zeroOutputForMask,
           alloc,
+          rows,
         );
         const steps = win ? win.t1 - win.t0 : time;
         const work = alloc(kernels.rnnWorkspaceBytes(this.cell, nb, steps, u));
-        const at = (p: number) => (p ? p + b0 * u * 4 : 0);
+        // A state of the range: a slice of the batch's, or with a row order a copy in that order
+        // (gathered now for initial states, scattered back by `finish` for final ones).
+        const stateIn = (p: number) => {
+          if (!p || !rows) return p ? p + b0 * u * 4 : 0;
+          const copy = alloc(nb * u * 4);
+          gatherRows(heap.f32(p, batch * u), heap.f32(copy, nb * u), rows, u);
+          return copy;
+        };
+        const stateOut = (p: number) => {
+          if (!p || !rows) return p ? p + b0 * u * 4 : 0;
+          const copy = alloc(nb * u * 4);
+          finishes.push(() => scatterRows(heap.f32(copy, nb * u), heap.f32(p, batch * u), rows, u));
+          return copy;
+        };
+        const h0 = stateIn(states.h0), c0 = stateIn(states.c0);
+        let hT = stateOut(states.hT);
+        const cT = stateOut(states.cT);
         const xPtr = win ? win.x : x.ptr + b0 * time * inDim * 4;
         const maskPtr = win ? win.mask : mask ? mask.ptr + b0 * time * 4 : 0;
         let outPtr = out.ptr + b0 * (this.returnSequences ? time : 1) * out.rowStride * 4;
         let outStride = out.rowStride;
-        let hT = at(states.hT);
         if (win && this.returnSequences) {
           outPtr = alloc(nb * steps * u * 4);
           outStride = u;
@@ -400,14 +425,30 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
             t0: win.t0,
             t1: win.t1,
             window: outPtr,
-            out: out.ptr + b0 * time * out.rowStride * 4,
+            out: out.ptr + (rows ? 0 : b0 * time * out.rowStride * 4),
             rowStride: out.rowStride,
             reverse: out.reverse,
             zeroOutputForMask: out.zeroOutputForMask,
-            h0: at(states.h0),
+            h0,
             hT,
+            rows,
           };
           finishes.push(() => scatterWindow(heap, this.goBackwards, u, scatter));
+        } else if (rows) {
+          // The last step's output, one row per sequence in run order.
+          const last = alloc(nb * u * 4);
+          const stride = out.rowStride;
+          finishes.push(() =>
+            scatterRows(
+              heap.f32(last, nb * u),
+              heap.f32(out.ptr, (batch - 1) * stride + u),
+              rows,
+              u,
+              stride,
+            )
+          );
+          outPtr = last;
+          outStride = u;
         }
         jobs.push({
           fn: "rnnSequence",
@@ -430,10 +471,10 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
             flags,
             outPtr,
             outStride,
-            at(states.h0),
-            at(states.c0),
+            h0,
+            c0,
             hT,
-            at(states.cT),
+            cT,
             work,
           ],
         });
@@ -481,10 +522,124 @@ export function windowPays(
 }
 
 /**
+ * Whether masked runs order their rows by length ({@link rowOrder}); tests turn it off to check
+ * the ordered run against the run in the batch's own order.
+ */
+export const rowOrdering = { enabled: true };
+
+/**
+ * Each mask row's kept steps (`[batch, time]`, nonzero = keep): `firsts[b]` the first kept step,
+ * `ends[b]` one past the last; both 0 for a row that is all padding.
+ */
+export function keptSpans(
+  mask: Int32Array,
+  batch: number,
+  time: number,
+): { firsts: Int32Array; ends: Int32Array } {
+  const firsts = new Int32Array(batch), ends = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const row = b * time;
+    let end = time;
+    while (end > 0 && mask[row + end - 1] === 0) end--;
+    let first = 0;
+    while (first < end && mask[row + first] === 0) first++;
+    firsts[b] = end ? first : 0;
+    ends[b] = end;
+  }
+  return { firsts, ends };
+}
+
+/**
+ * The order a masked batch runs its rows in, as the batch's row at each run position: by `ends`
+ * (one past each row's last kept step), latest first, ties in batch order; null when that is the
+ * batch's own order (already sorted, all lengths equal, one row).
+ *
+ * The kernel projects a step's states only for the rows up to the last one kept at that step. A
+ * row kept at t ends after t, so in this order the rows kept at t lie among the first ones, those
+ * ending after t: the projection covers just the rows still running, whichever way the layer
+ * walks time.
+ */
+export function rowOrder(ends: Int32Array): Int32Array | null {
+  let sorted = true;
+  for (let b = 1; b < ends.length && sorted; b++) sorted = ends[b] <= ends[b - 1];
+  if (sorted) return null;
+  return Int32Array.from(ends.keys()).sort((a, b) => ends[b] - ends[a] || a - b);
+}
+
+/**
+ * Splits a batch of run positions (each the row `order[p]`, or p without an order) into at most
+ * `parts` consecutive ranges `[start, count)` of about equal work: each row weighs its kept span
+ * plus one (`spans`; every row alike without a mask). In run order the long rows come first, so
+ * equal row counts would give the first thread most of the work.
+ */
+export function workRanges(
+  order: Int32Array | null,
+  spans: { firsts: Int32Array; ends: Int32Array } | null,
+  batch: number,
+  parts: number,
+): [number, number][] {
+  const n = Math.max(1, Math.min(parts, batch));
+  const weight = (p: number) => {
+    if (!spans) return 1;
+    const b = order ? order[p] : p;
+    return spans.ends[b] - spans.firsts[b] + 1;
+  };
+  let total = 0;
+  for (let p = 0; p < batch; p++) total += weight(p);
+  const ranges: [number, number][] = [];
+  let start = 0, done = 0;
+  for (let k = 1; k < n; k++) {
+    // At least one row per range, one left for each later range; a row joins the range when
+    // its middle falls before the range's share of the total.
+    let end = start + 1, sum = done + weight(start);
+    while (end < batch - (n - k) && sum + weight(end) / 2 <= total * k / n) sum += weight(end++);
+    ranges.push([start, end - start]);
+    start = end;
+    done = sum;
+  }
+  ranges.push([start, batch - start]);
+  return ranges;
+}
+
+/** Copies rows `rows[p]` of src (`dim` floats each) to rows p of dst. */
+export function gatherRows(
+  src: Float32Array,
+  dst: Float32Array,
+  rows: ArrayLike<number>,
+  dim: number,
+): void {
+  for (let p = 0; p < rows.length; p++) {
+    dst.set(src.subarray(rows[p] * dim, rows[p] * dim + dim), p * dim);
+  }
+}
+
+/** Copies rows p of src (`dim` floats each) to rows `rows[p]` of dst, `dstStride` floats apart. */
+export function scatterRows(
+  src: Float32Array,
+  dst: Float32Array,
+  rows: ArrayLike<number>,
+  dim: number,
+  dstStride = dim,
+): void {
+  for (let p = 0; p < rows.length; p++) {
+    dst.set(src.subarray(p * dim, p * dim + dim), rows[p] * dstStride);
+  }
+}
+
+/** How many rows a tensor must have to hold `rows` (batch without a row list). */
+function rowsSpanned(rows: ArrayLike<number> | null | undefined, batch: number): number {
+  if (!rows) return batch;
+  let most = -1;
+  for (let p = 0; p < rows.length; p++) most = Math.max(most, rows[p]);
+  return most + 1;
+}
+
+/**
  * The padding window of a run over `batch` sequences of x ([batch, time, inDim] at `xPtr`) and
  * their mask (`maskPtr`, 0: none): null when the run goes over the whole sequence
  * ({@link windowPays}), else the window and copies of x's and the mask's rows in it, in buffers
- * from `alloc` (the caller frees them).
+ * from `alloc` (the caller frees them). With `rows`, the run's sequence p is row `rows[p]` of x
+ * and the mask, and the copies are always made (over the whole sequence when no window pays).
  */
 export function paddingWindow(
   heap: WasmHeap,
@@ -494,28 +649,38 @@ export function paddingWindow(
   returnSequences: boolean,
   zeroOutputForMask: boolean,
   alloc: (bytes: number) => number,
+  rows: ArrayLike<number> | null = null,
 ): (TimeWindow & { x: number; mask: number }) | null {
   if (!maskPtr) return null;
-  const mask = heap.i32(maskPtr, batch * time);
-  const [t0, t1] = unmaskedWindow(mask, batch, time);
-  if (!windowPays([t0, t1], time, returnSequences, zeroOutputForMask)) return null;
-  const w = { batch, time, t0, t1 }, rows = batch * (t1 - t0);
-  const x = alloc(rows * inDim * 4), m = alloc(rows * 4);
-  gatherWindow(heap.f32(xPtr, batch * time * inDim), heap.f32(x, rows * inDim), w, inDim);
-  gatherWindow(heap.i32(maskPtr, batch * time), heap.i32(m, rows), w, 1);
+  const source = rowsSpanned(rows, batch);
+  const mask = heap.i32(maskPtr, source * time);
+  let [t0, t1] = unmaskedWindow(mask, batch, time, rows);
+  if (!windowPays([t0, t1], time, returnSequences, zeroOutputForMask)) {
+    if (!rows) return null;
+    [t0, t1] = [0, time];
+  }
+  const w = { batch, time, t0, t1 }, n = batch * (t1 - t0);
+  const x = alloc(n * inDim * 4), m = alloc(n * 4);
+  gatherWindow(heap.f32(xPtr, source * time * inDim), heap.f32(x, n * inDim), w, inDim, rows);
+  gatherWindow(heap.i32(maskPtr, source * time), heap.i32(m, n), w, 1, rows);
   return { ...w, x, mask: m };
 }
 
-/** Copies rows `[t0, t1)` of every sequence of `src` ([batch, time, dim]) into `dst`. */
+/**
+ * Copies rows `[t0, t1)` of every sequence of `src` ([batch, time, dim]; with `rows`, sequence p
+ * is `src`'s sequence `rows[p]`) into `dst`.
+ */
 export function gatherWindow<T extends Float32Array | Int32Array>(
   src: T,
   dst: T,
   w: TimeWindow,
   dim: number,
+  rows: ArrayLike<number> | null = null,
 ): void {
   const steps = w.t1 - w.t0;
   for (let b = 0; b < w.batch; b++) {
-    dst.set(src.subarray((b * w.time + w.t0) * dim, (b * w.time + w.t1) * dim), b * steps * dim);
+    const from = (rows ? rows[b] : b) * w.time;
+    dst.set(src.subarray((from + w.t0) * dim, (from + w.t1) * dim), b * steps * dim);
   }
 }
 
@@ -548,17 +713,18 @@ export function scatterWindow(
   const steps = w.t1 - w.t0;
   const { s0, s1, shift } = windowSteps(w, goBackwards, w.reverse);
   const src = heap.f32(w.window, batch * steps * u);
-  const dst = heap.f32(w.out, (batch * time - 1) * rowStride + u);
+  const dst = heap.f32(w.out, (rowsSpanned(w.rows, batch) * time - 1) * rowStride + u);
   const h0 = w.h0 ? heap.f32(w.h0, batch * u) : null;
   const hT = w.hT ? heap.f32(w.hT, batch * u) : null;
   for (let b = 0; b < batch; b++) {
+    const to = (w.rows ? w.rows[b] : b) * time;
     for (let p = 0; p < steps; p++) {
       const from = (b * steps + p) * u;
-      dst.set(src.subarray(from, from + u), (b * time + shift + p) * rowStride);
+      dst.set(src.subarray(from, from + u), (to + shift + p) * rowStride);
     }
     for (let s = 0; s < time; s++) {
       if (s >= s0 && s < s1) continue;
-      const row = (b * time + (w.reverse ? time - 1 - s : s)) * rowStride;
+      const row = (to + (w.reverse ? time - 1 - s : s)) * rowStride;
       const carried = w.zeroOutputForMask ? null : s < s0 ? h0 : hT;
       if (carried) dst.set(carried.subarray(b * u, b * u + u), row);
       else dst.fill(0, row, row + u);
@@ -575,19 +741,26 @@ export interface WindowScatter extends TimeWindow {
   rowStride: number;
   reverse: boolean;
   zeroOutputForMask: boolean;
-  /** Initial and final states of the range (0: zeros / not needed). */
+  /** Initial and final states of the range, in run order (0: zeros / not needed). */
   h0: number;
   hT: number;
+  /** The run's sequence p goes to the output's sequence `rows[p]` (absent: p). */
+  rows?: ArrayLike<number> | null;
 }
 
 /**
  * The timesteps `[t0, t1)` outside which every one of `batch` mask rows (`[batch, time]`,
- * nonzero = keep) is padding; `[0, 0)` when all of it is.
+ * nonzero = keep; with `rows`, the rows `rows[p]`) is padding; `[0, 0)` when all of it is.
  */
-export function unmaskedWindow(mask: Int32Array, batch: number, time: number): [number, number] {
+export function unmaskedWindow(
+  mask: Int32Array,
+  batch: number,
+  time: number,
+  rows: ArrayLike<number> | null = null,
+): [number, number] {
   let t0 = time, t1 = 0;
   for (let b = 0; b < batch; b++) {
-    const row = b * time;
+    const row = (rows ? rows[b] : b) * time;
     let first = 0;
     while (first < time && mask[row + first] === 0) first++;
     if (first === time) continue;
