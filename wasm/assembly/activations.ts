@@ -178,8 +178,41 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
 @inline export function activateV(v: v128, code: i32, alpha: f32): v128 {
   if (code == LINEAR) return v;
   if (code == RELU) return f32x4.max(v, f32x4.splat(0));
+  // pmax / pmin pick the first operand unless the comparison holds, as activateScalar's
+  // `x > 0 ? (x < 6 ? x : 6) : 0` does (NaN → 0), so vector and tail lanes agree. MobileNetV2
+  // fuses relu6 into every convolution: the per-lane fallback cost it more than the convolutions.
+  if (code == RELU6) {
+    return f32x4.pmin(f32x4.splat(6), f32x4.pmax(f32x4.splat(0), v));
+  }
   if (code == SIGMOID) return sigmoidV(v);
   if (code == TANH) return tanhV(v);
+  return activateOtherV(v, code, alpha);
+}
+
+/**
+ * The rarer codes, out of line: activateV is inlined into every kernel's epilogue and recurrent
+ * gate, where only the common codes above should cost code size.
+ */
+function activateOtherV(v: v128, code: i32, alpha: f32): v128 {
+  if (code == LEAKY_RELU) {
+    return v128.bitselect(v, f32x4.mul(v, f32x4.splat(alpha)), f32x4.ge(v, f32x4.splat(0)));
+  }
+  // EfficientNet's swish and Transformers' tanh-GELU ride on the vector sigmoid / tanh; ELU and
+  // SELU on e^x − 1 (absolute error ≤ 2.4e-7 near 0, where expm1 would keep relative precision).
+  if (code == SWISH) return f32x4.mul(v, sigmoidV(v));
+  if (code == GELU_TANH) {
+    const inner = f32x4.mul(
+      f32x4.splat(0.7978845608028654),
+      f32x4.add(v, f32x4.mul(f32x4.splat(0.044715), f32x4.mul(v, f32x4.mul(v, v)))),
+    );
+    return f32x4.mul(f32x4.mul(f32x4.splat(0.5), v), f32x4.add(f32x4.splat(1), tanhV(inner)));
+  }
+  if (code == ELU || code == SELU) {
+    const a = code == ELU ? alpha : <f32> SELU_ALPHA;
+    const neg = f32x4.mul(f32x4.splat(a), f32x4.sub(expV(v), f32x4.splat(1)));
+    const y = v128.bitselect(v, neg, f32x4.gt(v, f32x4.splat(0)));
+    return code == ELU ? y : f32x4.mul(y, f32x4.splat(<f32> SELU_SCALE));
+  }
   if (code == HARD_SIGMOID) {
     const y = f32x4.div(f32x4.add(v, f32x4.splat(3)), f32x4.splat(6));
     return f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1));
@@ -225,11 +258,22 @@ export function reluGeneral(
   maxValue: f32,
   threshold: f32,
 ): void {
-  for (let i = 0; i < n; i++) {
+  const thr = f32x4.splat(threshold), slope = f32x4.splat(negativeSlope);
+  const top = f32x4.splat(maxValue);
+  const capped = maxValue >= 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = ptr + (<usize> i << 2);
+    const x = v128.load(p);
+    let y = v128.bitselect(x, f32x4.mul(slope, f32x4.sub(x, thr)), f32x4.ge(x, thr));
+    if (capped) y = v128.bitselect(top, y, f32x4.gt(y, top));
+    v128.store(p, y);
+  }
+  for (; i < n; i++) {
     const p = ptr + (<usize> i << 2);
     const x = load<f32>(p);
     let y: f32 = x >= threshold ? x : negativeSlope * (x - threshold);
-    if (maxValue >= 0 && y > maxValue) y = maxValue;
+    if (capped && y > maxValue) y = maxValue;
     store<f32>(p, y);
   }
 }

@@ -46,6 +46,42 @@ Deno.test("reluGeneral: threshold, negative slope and max value", () => {
   const want = Array.from(x, (v) => Math.min(v >= 0.5 ? v : 0.1 * (v - 0.5), 6));
   if (maxAbsDiff(got, want) > 1e-7) throw new Error(`reluGeneral ${got} vs ${want}`);
   heap.free(p);
+  // The vector body and the scalar tail agree with a plain reference for every setting, sizes not
+  // a multiple of 4, values on the kinks.
+  const rng = new Rng(12);
+  for (const [slope, max, thr] of [[0, 6, 0], [0.2, -1, 0], [0.3, 2.5, -1], [0, -1, 1]]) {
+    for (const n of [1, 6, 33]) {
+      const v = rng.floats(n, -8, 8);
+      v[0] = thr;
+      if (n > 4) v[4] = max;
+      const q = heap.upload(v);
+      kernels.reluGeneral(q, n, slope, max, thr);
+      const ref = Float32Array.from(v, (u) => {
+        const y = u >= thr ? u : Math.fround(Math.fround(slope) * Math.fround(u - thr));
+        return max >= 0 && y > max ? max : y;
+      });
+      const d = maxAbsDiff(heap.f32(q, n), ref);
+      if (!(d === 0)) throw new Error(`reluGeneral(${slope}, ${max}, ${thr}) n=${n}: ${d}`);
+      heap.free(q);
+    }
+  }
+});
+
+Deno.test("relu6 and leaky_relu: vector lanes and scalar tail give the same values, NaN too", () => {
+  const { kernels, heap } = getRuntime();
+  for (const code of [ActivationCode.Relu6, ActivationCode.LeakyRelu]) {
+    // Lanes 0..3 run the vector form, lanes 4..6 the scalar tail: the same inputs in both.
+    const x = new Float32Array([NaN, -3, 6, 7.5, NaN, -3, 6]);
+    const p = heap.upload(x);
+    kernels.activate(p, x.length, code, 0.3);
+    const y = Array.from(heap.f32(p, x.length));
+    for (const [a, b] of [[0, 4], [1, 5], [2, 6]]) {
+      if (!Object.is(y[a], y[b])) {
+        throw new Error(`${ActivationCode[code]}: lane ${a} ${y[a]} vs tail ${y[b]}`);
+      }
+    }
+    heap.free(p);
+  }
 });
 
 Deno.test("SIMD sigmoid and tanh: relative error ≤ 1e-6 against float64, both builds", () => {
