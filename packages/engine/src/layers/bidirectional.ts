@@ -390,7 +390,10 @@ export class Bidirectional extends MultiOutputLayer {
       const outB: RecurrentOutput = concat
         ? { ptr: y.ptr + uf * 4, rowStride: width, reverse: seq, zeroOutputForMask: seq }
         : { ptr: split ? yB!.ptr : tmp, rowStride: ub, reverse: seq, zeroOutputForMask: seq };
-      const flops = this.forward.sequenceFlops(x) + this.backward.sequenceFlops(x);
+      // Weighted ×4: a recurrence's small per-step products run at about a quarter of the GEMM
+      // rate the kernel-thread threshold assumes (BiGRU 1×64 at batch 1, 0.4 ms a call, stayed
+      // on one thread unweighted).
+      const flops = 4 * (this.forward.sequenceFlops(x) + this.backward.sequenceFlops(x));
       if (parallelRanges(ctx.kernels, 2, flops).length === 2) {
         // Kernel threads on: the two directions run at the same time, one per thread.
         const f = this.forward.sequenceJobs(x, mask, ctx, outF, 1, statesF);
