@@ -157,8 +157,9 @@ function renderOrt(rows: ModelResult[]): string[] {
     "the largest difference seen. Samples/s of the median call; `× X` = engine ÷ X at equal " +
     "threads (the 2-thread columns against the engine's threaded column). The text models' " +
     "padding mask becomes the recurrent operators' `sequence_lens`, so ONNX Runtime stops " +
-    "each row at its last real token, while the engine steps through the padded tail too " +
-    "(carrying the state).",
+    "each row at its last real token; the engine likewise runs each step's recurrent product " +
+    "only for the rows still running (rows ordered by length) and skips steps that are " +
+    "padding for the whole batch.",
     "",
     table(
       [

@@ -513,14 +513,12 @@ export class Model {
     }
     const sizes = rows.map((r) => sizeOf(r as number[]));
     const [[, mine], ...theirs] = splitRange(n, pool.threads);
-    const wait = pool.start(
-      theirs.map(([start, count]) => ({
-        inputs: xs.map((x) => x.sliceBatch(start, start + count)),
-        outFloats: sizes.map((s) => s * count),
-      })),
-      outputs,
-      batchSize,
-    );
+    const shares = theirs.map(([start, count]) => ({
+      inputs: xs.map((x) => x.sliceBatch(start, start + count)),
+      outFloats: sizes.map((s) => s * count),
+    }));
+    if (!shares.every((share) => pool.fits(share))) return this.#runLocal(xs, wanted, batchSize);
+    const wait = pool.start(shares, outputs, batchSize);
     let own: Tensor[];
     try {
       own = withoutKernelThreads(() =>
@@ -534,12 +532,12 @@ export class Model {
       } catch { /* reported: e */ }
       throw e;
     }
-    const shares = wait();
+    const results = wait();
     return own.map((y, k) => {
       const data = new Float32Array(n * sizes[k]);
       data.set(y.data);
       let at = y.data.length;
-      for (const share of shares) {
+      for (const share of results) {
         data.set(share[k], at);
         at += share[k].length;
       }

@@ -17,11 +17,16 @@ import {
   EXITED,
   FAILED,
   IDLE,
+  INPUT_CAPACITY,
+  JOB_BYTES,
+  JOB_CAPACITY,
+  type JobInput,
   MESSAGE_CAPACITY,
+  OUTPUT_CAPACITY,
   readMessage,
   type ReplicaInit,
-  type ReplicaPredict,
-  type SharedTensor,
+  type ReplicaJob,
+  SEQ,
   STARTING,
   STATE,
   STATUS,
@@ -61,31 +66,48 @@ export function replicasSupported(): boolean {
     trainingWorkerUrl() !== undefined;
 }
 
-/** A shared buffer of at least `bytes` (the old one when it is big enough). */
-function sharedOf(old: SharedArrayBuffer | undefined, bytes: number): SharedArrayBuffer {
-  if (old && old.byteLength >= bytes) return old;
-  return new SharedArrayBuffer(Math.max(bytes, 64));
+/** A growable shared buffer (its views are made per job, after any growth). */
+function growable(maxBytes: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(64, { maxByteLength: maxBytes });
+}
+
+/** Grows `buffer` in place to at least `bytes` (all threads see the new length). */
+function ensure(buffer: SharedArrayBuffer, bytes: number): void {
+  if (buffer.byteLength < bytes) buffer.grow(bytes);
 }
 
 class Replica {
-  readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
+  /**
+   * The control block of the replica's current worker. Each worker gets its own: a worker told
+   * to end may still be blocked in `Atomics.wait` (terminate does not reach it there), and it
+   * must never see its successor's jobs.
+   */
+  control = Replica.#newControl();
   readonly message = new Uint8Array(new SharedArrayBuffer(MESSAGE_CAPACITY));
+  readonly job = growable(JOB_CAPACITY);
+  readonly inputs = growable(INPUT_CAPACITY);
+  readonly out = growable(OUTPUT_CAPACITY);
   worker?: Worker;
   /** The source's weight versions the replica was built with. */
   versions = "";
-  inputs?: SharedArrayBuffer;
-  out?: SharedArrayBuffer;
+  /** Sequence number of the job posted last. */
   seq = 0;
 
-  constructor() {
-    Atomics.store(this.control, STATE, EXITED);
+  static #newControl(): Int32Array {
+    const control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
+    Atomics.store(control, STATE, EXITED);
+    return control;
   }
 
-  /** Ends the worker (any state). */
+  /** Ends the worker (any state): it wakes, sees EXITED and closes itself; then terminated. */
   stop(): void {
-    this.worker?.terminate();
-    this.worker = undefined;
+    if (!this.worker) return;
     Atomics.store(this.control, STATE, EXITED);
+    Atomics.add(this.control, SEQ, 1);
+    Atomics.notify(this.control, SEQ);
+    this.worker.terminate();
+    this.worker = undefined;
+    this.control = Replica.#newControl();
   }
 }
 
@@ -135,6 +157,9 @@ export class PredictReplicaPool {
       options: this.#source.options,
       control: r.control.buffer as SharedArrayBuffer,
       message: r.message.buffer as SharedArrayBuffer,
+      job: r.job,
+      inputs: r.inputs,
+      out: r.out,
       idleMs: this.#idleMs,
     };
     r.versions = this.#source.weightsVersions().join();
@@ -165,6 +190,13 @@ export class PredictReplicaPool {
       if (prev === EXITED || prev === FAILED) this.#start(r);
       else throw new PredictReplicaError(`a predict replica is busy (state ${prev})`);
     }
+  }
+
+  /** Whether a share's inputs and outputs fit the replicas' buffers (else run it locally). */
+  fits(share: ReplicaShare): boolean {
+    const inBytes = share.inputs.reduce((n, x) => n + x.data.length * 4, 0);
+    const outBytes = share.outFloats.reduce((n, f) => n + f, 0) * 4;
+    return inBytes <= INPUT_CAPACITY && outBytes <= OUTPUT_CAPACITY;
   }
 
   /**
@@ -212,7 +244,7 @@ export class PredictReplicaPool {
         const outs: Float32Array[] = [];
         let at = 0;
         for (const n of share.outFloats) {
-          outs.push(new Float32Array(r.out!, at * 4, n).slice());
+          outs.push(new Float32Array(r.out, at * 4, n).slice());
           at += n;
         }
         results.push(outs);
@@ -222,32 +254,33 @@ export class PredictReplicaPool {
     };
   }
 
-  /** Copies the share's inputs into shared memory and posts the job. */
+  /** Writes the share's inputs and job description into shared memory and signals the job. */
   #post(r: Replica, share: ReplicaShare, outputs: string[] | undefined, batchSize: number): void {
-    const bytes = share.inputs.reduce((n, x) => n + x.data.length * 4, 0);
-    r.inputs = sharedOf(r.inputs, bytes);
-    r.out = sharedOf(r.out, share.outFloats.reduce((n, f) => n + f, 0) * 4);
-    const inputs: SharedTensor[] = [];
+    ensure(r.inputs, share.inputs.reduce((n, x) => n + x.data.length * 4, 0));
+    ensure(r.out, share.outFloats.reduce((n, f) => n + f, 0) * 4);
+    const inputs: JobInput[] = [];
     let at = 0;
     for (const x of share.inputs) {
       const dst = x.dtype === "int32"
         ? new Int32Array(r.inputs, at, x.data.length)
         : new Float32Array(r.inputs, at, x.data.length);
       dst.set(x.data);
-      inputs.push({ buffer: r.inputs, byteOffset: at, dtype: x.dtype, shape: [...x.shape] });
+      inputs.push({ byteOffset: at, dtype: x.dtype, shape: [...x.shape] });
       at += x.data.length * 4;
     }
-    r.seq = (r.seq + 1) | 0;
-    const job: ReplicaPredict = {
-      type: "replica-predict",
-      seq: r.seq,
-      inputs,
-      outputs,
-      batchSize,
-      out: r.out,
-      outFloats: share.outFloats,
-    };
-    r.worker!.postMessage(job);
+    const job: ReplicaJob = { inputs, outputs, batchSize, outFloats: share.outFloats };
+    const text = new TextEncoder().encode(JSON.stringify(job));
+    if (text.length > JOB_CAPACITY) {
+      throw new PredictReplicaError(
+        `a job description of ${text.length} bytes (most ${JOB_CAPACITY})`,
+      );
+    }
+    ensure(r.job, text.length);
+    new Uint8Array(r.job, 0, text.length).set(text);
+    Atomics.store(r.control, JOB_BYTES, text.length);
+    r.seq = (Atomics.load(r.control, SEQ) + 1) | 0;
+    Atomics.store(r.control, SEQ, r.seq);
+    Atomics.notify(r.control, SEQ);
   }
 
   /** Ends every replica now. */

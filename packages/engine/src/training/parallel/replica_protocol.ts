@@ -1,17 +1,19 @@
 /**
- * Messages and the shared control block between `Model.predict` and its predict replicas: worker
- * threads that each hold a copy of the model (built from `Model.toSpec()`) and run whole forward
- * passes on a share of a batch, so a batch is split once per call instead of once per layer.
+ * The shared memory between `Model.predict` and its predict replicas: worker threads that each
+ * hold a copy of the model (built from `Model.toSpec()`) and run whole forward passes on a share
+ * of a batch, so a batch is split once per call instead of once per layer.
  *
- * `predict` is synchronous, so the calling thread cannot receive messages while it waits: it posts
- * a job (the inputs in shared memory), runs its own share, then blocks in `Atomics.wait` on the
- * replica's control block until the replica has written its outputs into shared memory too. The
- * control block also carries the replica's life cycle (as the kernel threads' do): a replica idle
- * for `idleMs` ends itself, so an idle model never keeps a process alive, and the next call
- * builds it again.
+ * `predict` is synchronous, so the calling thread cannot receive messages while it waits, and a
+ * message to a worker takes a trip through its event loop (about 0.3 ms in Deno, more than a
+ * small model's whole share). So only the replica's model travels by message ({@link
+ * ReplicaInit}); after that the replica blocks in `Atomics.wait` on its control block, and each
+ * job is written into shared memory (its description as JSON, the inputs, then a bumped sequence
+ * number) and answered the same way, as the kernel threads' jobs are. The buffers are growable
+ * `SharedArrayBuffer`s, so a larger batch grows them in place. The control block also carries
+ * the replica's life cycle: a replica idle for `idleMs` ends itself, so an idle model never keeps
+ * a process alive, and the next call builds it again.
  */
 import type { ModelBuildOptions } from "../../model.ts";
-import type { WeightTensor } from "../../layer.ts";
 import type { ModelSpec } from "../../spec.ts";
 
 /** Int32 slots of a replica's control block. */
@@ -26,6 +28,8 @@ export const DONE = 2;
 export const STATUS = 3;
 /** Slot: bytes of the UTF-8 error message. */
 export const MESSAGE_BYTES = 4;
+/** Slot: bytes of the job description. */
+export const JOB_BYTES = 5;
 
 /** The replica is building its model. */
 export const STARTING = 0;
@@ -41,53 +45,47 @@ export const FAILED = 4;
 /** Bytes of the shared block an error message is written into (longer ones are cut). */
 export const MESSAGE_CAPACITY = 4096;
 
-/** A float32 or int32 tensor in shared memory. */
-export interface SharedTensor {
-  buffer: SharedArrayBuffer;
-  /** Byte offset of the first element. */
-  byteOffset: number;
-  dtype: "float32" | "int32";
-  shape: number[];
-}
+/** Most bytes the growable job, input and output buffers of a replica may reach. */
+export const JOB_CAPACITY = 1 << 20;
+export const INPUT_CAPACITY = 1 << 30;
+export const OUTPUT_CAPACITY = 1 << 30;
 
-/** Builds the replica (the first message a replica worker gets). */
+/** Builds the replica: the only message a replica worker gets. */
 export interface ReplicaInit {
   type: "replica";
   spec: ModelSpec;
   options: ModelBuildOptions;
   control: SharedArrayBuffer;
   message: SharedArrayBuffer;
+  /** The job description (UTF-8 JSON of a {@link ReplicaJob}; its length in JOB_BYTES). */
+  job: SharedArrayBuffer;
+  /** The inputs of a job, one after another. */
+  inputs: SharedArrayBuffer;
+  /** The outputs of a job, one after another, as float32. */
+  out: SharedArrayBuffer;
   idleMs: number;
 }
 
-/** Replaces the replica's weights with the model's current ones (by layer path). */
-export interface ReplicaWeights {
-  type: "replica-weights";
-  seq: number;
-  weights: Record<string, WeightTensor[]>;
+/** One input of a job: where it lies in the input buffer. */
+export interface JobInput {
+  byteOffset: number;
+  dtype: "float32" | "int32";
+  shape: number[];
 }
 
-/** Runs the replica's share of one `predict` call. */
-export interface ReplicaPredict {
-  type: "replica-predict";
-  seq: number;
-  inputs: SharedTensor[];
+/** The replica's share of one `predict` call. */
+export interface ReplicaJob {
+  inputs: JobInput[];
   /** Layer names whose outputs to return (`PredictManyOptions.outputs`), else the outputs. */
   outputs?: string[];
   batchSize: number;
-  /** Where the outputs go, one after another, as float32. */
-  out: SharedArrayBuffer;
   /** Floats the caller expects of each output (a mismatch is an error, never a silent copy). */
   outFloats: number[];
 }
 
-/** Messages to a replica worker. */
-export type ReplicaRequest = ReplicaInit | ReplicaWeights | ReplicaPredict;
-
 /** Whether a message to the shared worker entry is a replica's. */
-export function isReplicaRequest(msg: { type: string }): msg is ReplicaRequest {
-  return msg.type === "replica" || msg.type === "replica-weights" ||
-    msg.type === "replica-predict";
+export function isReplicaRequest(msg: { type: string }): msg is ReplicaInit {
+  return msg.type === "replica";
 }
 
 /** Writes `text` (cut to fit) into a message block and its length into the control block. */

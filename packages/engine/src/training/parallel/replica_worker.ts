@@ -1,22 +1,23 @@
 /**
  * The replica side of predict replicas (see `replica_protocol.ts`): runs inside the shared worker
- * entry (`worker.ts`), builds its own model from the spec in its own kernel instance, and answers
- * each job through the shared control block.
+ * entry (`worker.ts`), builds its own model from the spec in its own kernel instance, then blocks
+ * on its control block and answers each job through shared memory until it ends.
  *
  * @module
  */
 import { Model } from "../../model.ts";
 import { Tensor } from "../../tensor.ts";
 import {
-  BUSY,
   CONTROL_INTS,
   DONE,
   EXITED,
   FAILED,
   IDLE,
+  JOB_BYTES,
+  type JobInput,
   type ReplicaInit,
-  type ReplicaPredict,
-  type ReplicaRequest,
+  type ReplicaJob,
+  SEQ,
   STATE,
   STATUS,
   writeMessage,
@@ -24,97 +25,97 @@ import {
 
 interface Replica {
   model: Model;
+  init: ReplicaInit;
   control: Int32Array;
   message: Uint8Array;
-  idleMs: number;
-  idleTimer?: ReturnType<typeof setTimeout>;
 }
 
-let replica: Replica | undefined;
-
-/** Ends the worker when it stays idle (a claimed replica, BUSY, stays). */
-function armIdleTimer(r: Replica): void {
-  if (r.idleTimer !== undefined) clearTimeout(r.idleTimer);
-  r.idleTimer = setTimeout(() => {
-    if (Atomics.compareExchange(r.control, STATE, IDLE, EXITED) === IDLE) {
-      Atomics.notify(r.control, STATE);
-      r.model.dispose();
-      (globalThis as unknown as { close(): void }).close();
-    } else if (Atomics.load(r.control, STATE) === BUSY) {
-      armIdleTimer(r); // a job was claimed just now: its message is on the way
-    }
-  }, r.idleMs);
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-function init(msg: ReplicaInit): void {
-  const control = new Int32Array(msg.control, 0, CONTROL_INTS);
-  const message = new Uint8Array(msg.message);
+/** Builds the replica and serves its jobs (returns when the replica ends). */
+export function handleReplicaMessage(init: ReplicaInit): void {
+  const control = new Int32Array(init.control, 0, CONTROL_INTS);
+  const message = new Uint8Array(init.message);
+  let replica: Replica;
   try {
     // The spec carries every weight: nothing is initialized at random here.
-    const { initialize: _, ...options } = msg.options;
-    const model = new Model(msg.spec, options);
-    replica = { model, control, message, idleMs: msg.idleMs };
-    Atomics.store(control, STATE, IDLE);
-    armIdleTimer(replica);
+    const { initialize: _, ...options } = init.options;
+    replica = { model: new Model(init.spec, options), init, control, message };
   } catch (e) {
-    writeMessage(control, message, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    writeMessage(control, message, describe(e));
     Atomics.store(control, STATE, FAILED);
+    Atomics.notify(control, STATE);
+    return;
   }
-  Atomics.notify(control, STATE);
+  serve(replica);
 }
 
-function view(t: ReplicaPredict["inputs"][number]): Tensor {
+/** Waits for jobs until the pool closes the replica or it stays idle for `idleMs`. */
+function serve(r: Replica): void {
+  const { control } = r;
+  // Read before announcing IDLE: a job posted right after is then a change of SEQ, not missed.
+  let seen = Atomics.load(control, SEQ);
+  Atomics.store(control, STATE, IDLE);
+  Atomics.notify(control, STATE);
+  for (;;) {
+    const woke = Atomics.wait(control, SEQ, seen, r.init.idleMs);
+    if (Atomics.load(control, STATE) === EXITED) break; // closed by the pool
+    if (woke === "timed-out") {
+      if (Atomics.compareExchange(control, STATE, IDLE, EXITED) === IDLE) {
+        Atomics.notify(control, STATE);
+        break;
+      }
+      continue; // claimed for a job just now: its sequence number is on the way
+    }
+    seen = Atomics.load(control, SEQ);
+    let status = 0;
+    try {
+      run(r);
+    } catch (e) {
+      status = 1;
+      writeMessage(control, r.message, describe(e));
+    }
+    control[STATUS] = status;
+    Atomics.store(control, STATE, IDLE);
+    Atomics.store(control, DONE, seen);
+    Atomics.notify(control, DONE);
+  }
+  r.model.dispose();
+  (globalThis as unknown as { close(): void }).close();
+}
+
+function view(buffer: SharedArrayBuffer, t: JobInput): Tensor {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const data = t.dtype === "int32"
-    ? new Int32Array(t.buffer, t.byteOffset, n)
-    : new Float32Array(t.buffer, t.byteOffset, n);
+    ? new Int32Array(buffer, t.byteOffset, n)
+    : new Float32Array(buffer, t.byteOffset, n);
   return new Tensor(data, t.shape);
 }
 
-function predict(r: Replica, msg: ReplicaPredict): void {
-  const ys = r.model.predictMany(msg.inputs.map(view), {
-    batchSize: msg.batchSize,
-    outputs: msg.outputs,
+/** Runs the job in the shared buffers and writes its outputs. */
+function run(r: Replica): void {
+  const { job: jobBuffer, inputs, out } = r.init;
+  // TextDecoder refuses views of shared memory: decode a copy.
+  const text = new TextDecoder().decode(
+    new Uint8Array(jobBuffer, 0, Atomics.load(r.control, JOB_BYTES)).slice(),
+  );
+  const job = JSON.parse(text) as ReplicaJob;
+  const ys = r.model.predictMany(job.inputs.map((t) => view(inputs, t)), {
+    batchSize: job.batchSize,
+    outputs: job.outputs,
   });
-  const out = new Float32Array(msg.out);
+  const dst = new Float32Array(out);
   let at = 0;
   ys.forEach((y, k) => {
-    if (y.data.length !== msg.outFloats[k]) {
+    if (y.data.length !== job.outFloats[k]) {
       throw new Error(
         `output ${k}: ${y.data.length} values of shape [${y.shape}], the caller expected ` +
-          `${msg.outFloats[k]}`,
+          `${job.outFloats[k]}`,
       );
     }
-    out.set(y.data, at);
+    dst.set(y.data, at);
     at += y.data.length;
   });
-}
-
-/** Runs one job and reports it done (and whether it failed) through the control block. */
-function job(r: Replica, msg: ReplicaRequest & { seq: number }): void {
-  let status = 0;
-  try {
-    if (msg.type === "replica-weights") {
-      for (const layer of r.model.layers) {
-        const w = msg.weights[r.model.layerPath(layer)];
-        if (w?.length) layer.setWeights(w);
-      }
-    } else if (msg.type === "replica-predict") {
-      predict(r, msg);
-    }
-  } catch (e) {
-    status = 1;
-    writeMessage(r.control, r.message, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-  }
-  r.control[STATUS] = status;
-  Atomics.store(r.control, STATE, IDLE);
-  Atomics.store(r.control, DONE, msg.seq);
-  Atomics.notify(r.control, DONE);
-  armIdleTimer(r);
-}
-
-/** Handles a replica message of the worker entry. */
-export function handleReplicaMessage(msg: ReplicaRequest): void {
-  if (msg.type === "replica") init(msg);
-  else if (replica) job(replica, msg);
 }

@@ -23,12 +23,12 @@ import {
   type WorkerRequest,
   type WorkerStep,
 } from "./protocol.ts";
-import { isReplicaRequest, type ReplicaRequest } from "./replica_protocol.ts";
+import { isReplicaRequest, type ReplicaInit } from "./replica_protocol.ts";
 import { handleReplicaMessage } from "./replica_worker.ts";
 
 /** The parts of a worker's global scope used here (typed without the worker lib). */
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<WorkerRequest | ReplicaRequest>) => void) | null;
+  onmessage: ((event: MessageEvent<WorkerRequest | ReplicaInit>) => void) | null;
   postMessage(message: WorkerReply, transfer?: Transferable[]): void;
 }
 
