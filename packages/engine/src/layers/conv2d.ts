@@ -39,9 +39,10 @@ import {
 /**
  * Copies channels `[srcC0, srcC0 + n)` of each of `rows` rows of `src` (`srcC` channels a row)
  * to channels `[dstC0, dstC0 + n)` of the rows of `dst` (`dstC` a row): how grouped convolution
- * gathers one group's input, kernel columns and output gradient, and scatters its results.
+ * gathers one group's input, kernel columns and output gradient, and scatters its results (and
+ * ConvLSTM2D with cell dropout one gate's block).
  */
-function copyChannels(
+export function copyChannels(
   heap: WasmHeap,
   src: number,
   srcC: number,

@@ -39,7 +39,8 @@ import { convolveBackward, convolveDirect, type ConvShape, convShape } from "./c
 import { cellActivations, type ElementwiseActivation } from "./recurrent.ts";
 import { unitForgetBias } from "./lstm.ts";
 import { dropoutScales } from "./dropout.ts";
-import type { RecurrentNoise } from "./recurrent_training.ts";
+import { dropoutRate, type RecurrentNoise } from "./recurrent_training.ts";
+import { copyChannels } from "./conv2d.ts";
 
 /**
  * What a ConvLSTM2D training forward leaves for the backward (device pointers, freed with the
@@ -301,30 +302,6 @@ function zeros(ctx: CallContext, floats: number): number {
 }
 
 /**
- * Copies `n` channels of every one of `rows` rows: from channel `srcC0` of `src` (rows of `srcC`
- * floats) to channel `dstC0` of `dst` (rows of `dstC`). Gathers a gate's block of the
- * pre-activations or kernel columns, and scatters it back.
- */
-function copyChannelBlock(
-  heap: WasmHeap,
-  src: number,
-  srcC: number,
-  srcC0: number,
-  dst: number,
-  dstC: number,
-  dstC0: number,
-  n: number,
-  rows: number,
-): void {
-  const a = heap.f32(src, rows * srcC);
-  const b = heap.f32(dst, rows * dstC);
-  for (let r = 0; r < rows; r++) {
-    const i = r * srcC + srcC0, o = r * dstC + dstC0;
-    for (let j = 0; j < n; j++) b[o + j] = a[i + j];
-  }
-}
-
-/**
  * Gate k's block of a kernel `(…taps, 4f)`: the `taps × f` columns k·f … (k+1)·f, one device
  * buffer per gate (the caller frees them).
  */
@@ -333,22 +310,13 @@ function gateKernels(heap: WasmHeap, kernel: number, taps: number, f: number): n
   try {
     for (let k = 0; k < GATES; k++) {
       out.push(heap.alloc(taps * f * 4));
-      copyChannelBlock(heap, kernel, GATES * f, k * f, out[k], f, 0, f, taps);
+      copyChannels(heap, kernel, GATES * f, k * f, out[k], f, 0, f, taps);
     }
   } catch (e) {
     for (const q of out) heap.free(q);
     throw e;
   }
   return out;
-}
-
-/** A rate of `dropout` / `recurrent_dropout`, validated (Keras's cell takes [0, 1)). */
-function cellDropoutRate(layer: ConvLSTM2D, field: string): number {
-  const rate = layer.config[field] ?? 0;
-  if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) {
-    throw new LayerConfigError(layer.name, field, `expected a number in [0, 1), got ${rate}`);
-  }
-  return rate;
 }
 
 /**
@@ -417,7 +385,7 @@ function convolveInputPerGate(
     for (let k = 0; k < GATES; k++) {
       kernels.rnnMaskRows(x.ptr, masks[k], xk, batch, time, sizeOf(frame));
       convolveDirect(ctx, gate, xk, kernelK[k], bias ? bias + k * f * 4 : 0, zk);
-      copyChannelBlock(heap, zk, f, 0, z, GATES * f, k * f, f, pixels);
+      copyChannels(heap, zk, f, 0, z, GATES * f, k * f, f, pixels);
     }
   } finally {
     for (const q of bufs) heap.free(q);
@@ -445,7 +413,7 @@ function convolveRecurrentPerGate(
   for (let k = 0; k < GATES; k++) {
     ctx.kernels.multiplyElementwise(h, masks[k], hk, n);
     convolveDirect(ctx, gate, hk, recK[k], 0, rk);
-    copyChannelBlock(ctx.heap, rk, f, 0, rec, GATES * f, k * f, f, pixels);
+    copyChannels(ctx.heap, rk, f, 0, rec, GATES * f, k * f, f, pixels);
   }
 }
 
@@ -497,8 +465,8 @@ function runConvLstm(
     const z = heap.alloc(batch * time * stepG * 4);
     if (tape) kept = { z, cPrev: 0, hPrev: 0, inputMasks: [], recurrentMasks: [] };
     else own(z);
-    const inRate = tape && noise ? cellDropoutRate(layer, "dropout") : 0;
-    const recRate = tape && noise ? cellDropoutRate(layer, "recurrent_dropout") : 0;
+    const inRate = tape && noise ? dropoutRate(layer, "dropout") : 0;
+    const recRate = tape && noise ? dropoutRate(layer, "recurrent_dropout") : 0;
     if (kept && noise && inRate > 0) {
       const perSample = sizeOf(x.shape.slice(2));
       const { seed, sampleOffset } = noise;
@@ -670,7 +638,7 @@ function backwardConvLstm(
       // read h ⊙ mask_k: dh = Σ_k mask_k ⊙ (its convolution's input gradient).
       if (recurrent(s) && recurrentMasks.length) {
         for (let k = 0; k < GATES; k++) {
-          copyChannelBlock(heap, dzStep, GATES * f, k * f, dzk, f, 0, f, pixels);
+          copyChannels(heap, dzStep, GATES * f, k * f, dzk, f, 0, f, pixels);
           convolveBackward(ctx, gateRec, 0, dzk, recK[k], dhk, 0);
           kernels.multiplyElementwise(dhk, recurrentMasks[k], dhk, batch * stepU);
           kernels.addInto(dhk, dh, batch * stepU, k > 0 ? 1 : 0);
@@ -721,11 +689,11 @@ function backwardConvLstm(
       const gateFrames: ConvShape = { ...allFrames, outC: f };
       const gateInput: ConvShape = { ...gi, outC: f };
       for (let k = 0; k < GATES; k++) {
-        copyChannelBlock(heap, dz, GATES * f, k * f, dzAll, f, 0, f, frames);
+        copyChannels(heap, dz, GATES * f, k * f, dzAll, f, 0, f, frames);
         if (gateRecurrentGrads) {
           kernels.rnnMaskRows(tape.hPrev, recurrentMasks[k], hSeen, batch, time, stepU);
           convolveBackward(ctx, gateFrames, hSeen, dzAll, recK[k], 0, dW);
-          copyChannelBlock(heap, dW, f, 0, grads[1], GATES * f, k * f, f, recTaps);
+          copyChannels(heap, dW, f, 0, grads[1], GATES * f, k * f, f, recTaps);
         }
         if (gateInputGrads) {
           kernels.rnnMaskRows(x.ptr, inputMasks[k], xSeen, batch, time, frameIn);
@@ -733,7 +701,7 @@ function backwardConvLstm(
           convolveBackward(ctx, gateInput, xSeen, dzAll, kernelK[k], dxk, wantW ? dW : 0);
           if (wantW) {
             const taps = gi.kh * gi.kw * gi.c;
-            copyChannelBlock(heap, dW, f, 0, grads[0], GATES * f, k * f, f, taps);
+            copyChannels(heap, dW, f, 0, grads[0], GATES * f, k * f, f, taps);
           }
           if (dx) {
             // Gate k read x ⊙ mask_k: its share of dx goes through the same mask.
@@ -760,7 +728,7 @@ function trainCall(
   ctx: TrainContext,
 ): DeviceTensor[] {
   // Checked on every training call, as the other recurrent layers do (inference ignores them).
-  for (const field of ["dropout", "recurrent_dropout"]) cellDropoutRate(layer, field);
+  for (const field of ["dropout", "recurrent_dropout"]) dropoutRate(layer, field);
   // A call in inference mode (`training=False`) draws no masks; the seed is the layer's stream of
   // the step and the sample offset the slice's, so workers draw a single thread's masks.
   const noise: RecurrentNoise | null = ctx.training

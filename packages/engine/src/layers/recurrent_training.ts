@@ -11,7 +11,7 @@
  */
 import { InputShapeError, LayerConfigError } from "../errors.ts";
 import { UntrainableLayerError } from "../training/errors.ts";
-import type { CallContext } from "../layer.ts";
+import type { CallContext, Layer } from "../layer.ts";
 import { gateCount, RnnCell, RnnFlag } from "../kernels/rnn_codes.ts";
 import {
   NO_STATES,
@@ -94,8 +94,11 @@ export interface RecurrentNoise {
   sampleOffset: number;
 }
 
-/** A rate of `dropout` / `recurrent_dropout`, validated (Keras accepts [0, 1)). */
-function dropoutRate(layer: RecurrentLayer, field: string): number {
+/**
+ * A recurrent cell's `dropout` / `recurrent_dropout` rate, validated (Keras accepts [0, 1)); also
+ * ConvLSTM2D's.
+ */
+export function dropoutRate(layer: Pick<Layer, "name" | "config">, field: string): number {
   const rate = layer.config[field] ?? 0;
   if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) {
     throw new LayerConfigError(layer.name, field, `expected a number in [0, 1), got ${rate}`);
