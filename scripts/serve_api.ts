@@ -1,6 +1,6 @@
 /**
  * `deno task serve:api --model NAME=PATH [--model …] [--preprocessing NAME=PATH] [--watch]
- *   [--host 127.0.0.1] [--port 8501] [--max-batch-size N] [--max-wait-ms N] [--fixed-wait] [--no-batching]
+ *   [--threads N] [--host 127.0.0.1] [--port 8501] [--max-batch-size N] [--max-wait-ms N] [--fixed-wait] [--no-batching]
  *   [--max-queue N] [--max-body-bytes N] [--max-instances N] [--deadline-ms N]`
  *
  * Serves Keras model files (anything the importer's `loadModel` reads) over TF Serving's REST
@@ -11,7 +11,8 @@
  * reloads one when its file changes; the swap is atomic (in-flight requests finish on the old
  * model) and a file that fails to load (e.g. still being written) leaves the current model
  * serving. SIGINT / SIGTERM drain: readiness fails, new predictions get 503, in-flight requests
- * finish, then the process exits.
+ * finish, then the process exits. `--threads N` runs each batched predict on N model replicas
+ * (`Model.setPredictThreads`; a replica idle for a minute ends and is rebuilt on demand).
  *
  * ```sh
  * deno task serve:api --model sentiment=model.keras --port 8501
@@ -34,7 +35,7 @@ import {
 } from "../packages/serving/mod.ts";
 
 const USAGE = `usage: deno task serve:api --model NAME=PATH [--model NAME=PATH …]
-  [--preprocessing NAME=PATH] [--watch] [--host 127.0.0.1] [--port 8501]
+  [--preprocessing NAME=PATH] [--watch] [--threads 1] [--host 127.0.0.1] [--port 8501]
   [--max-batch-size 32] [--max-wait-ms 2] [--fixed-wait] [--no-batching] [--max-queue 256]
   [--max-body-bytes 4194304] [--max-instances 256] [--deadline-ms 30000]`;
 
@@ -54,6 +55,8 @@ export interface ServeApiFlags {
   preprocessing: Record<string, string>;
   /** Reload a model when its file changes. */
   watch: boolean;
+  /** Predict replicas per model file (`Model.setPredictThreads`); 1: the calling thread only. */
+  threads: number;
   host: string;
   port: number;
   limits: Omit<HandlerOptions, "models">;
@@ -83,6 +86,7 @@ export function parseServeApiArgs(args: readonly string[]): ServeApiFlags {
     models: {},
     preprocessing: {},
     watch: false,
+    threads: 1,
     host: "127.0.0.1",
     port: 8501,
     limits: {},
@@ -121,6 +125,7 @@ export function parseServeApiArgs(args: readonly string[]): ServeApiFlags {
     else if (flag === "--no-batching" && inline === undefined) flags.limits.batching = false;
     else if (flag === "--fixed-wait" && inline === undefined) flags.limits.adaptiveWait = false;
     else if (flag === "--host") flags.host = value();
+    else if (flag === "--threads") flags.threads = integer(1);
     else if (flag === "--port") {
       flags.port = integer(0);
       if (flags.port > 65535) throw new ServeApiUsageError(`--port: expected ≤ 65535`);
@@ -173,8 +178,16 @@ export const datasetsImageDecoder: ImageDecoder = async (bytes, target) => {
   return resizeImage(image, target.height, target.width);
 };
 
-async function loadEntry(path: string, preprocessing: string | undefined): Promise<ModelEntry> {
+/** A replica of a served model waits this long for requests before it ends (rebuilt on demand). */
+const SERVING_REPLICA_IDLE_MS = 60_000;
+
+async function loadEntry(
+  path: string,
+  preprocessing: string | undefined,
+  threads: number,
+): Promise<ModelEntry> {
   const loaded = await loadModel(path);
+  if (threads > 1) loaded.model?.setPredictThreads(threads, { idleMs: SERVING_REPLICA_IDLE_MS });
   if (preprocessing === undefined) return loaded;
   return {
     ...loaded,
@@ -190,6 +203,8 @@ export async function serveApi(
     preprocessing?: Record<string, string>;
     /** Reload a model given as a path when its file (or its vectorizer's) changes. */
     watch?: boolean;
+    /** Predict threads of each model loaded from a path (default 1; see `--threads`). */
+    threads?: number;
     host?: string;
     port?: number;
     limits?: Omit<HandlerOptions, "models">;
@@ -200,12 +215,16 @@ export async function serveApi(
 ): Promise<ApiServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   const preprocessing = options.preprocessing ?? {};
+  const threads = options.threads ?? 1;
   const paths: Record<string, string> = {};
+  /** The models loaded from paths, as now served (their replicas end at shutdown). */
+  const loaded = new Map<string, ModelEntry["model"]>();
   const models: Record<string, ModelEntry> = {};
   for (const [name, m] of Object.entries(options.models)) {
     if (typeof m === "string") {
       paths[name] = m;
-      models[name] = await loadEntry(m, preprocessing[name]);
+      models[name] = await loadEntry(m, preprocessing[name], threads);
+      loaded.set(name, models[name].model);
     } else models[name] = m;
   }
   const handler = createHandler({
@@ -220,8 +239,9 @@ export async function serveApi(
     const next = previous.then(async (): Promise<ReloadResult> => {
       let entry: ModelEntry;
       try {
-        entry = await loadEntry(paths[name], preprocessing[name]);
+        entry = await loadEntry(paths[name], preprocessing[name], threads);
         const old = handler.replaceModel(name, entry);
+        loaded.set(name, entry.model);
         // Free the old model's engine memory once its last request has finished.
         old.then((m) => m?.dispose());
       } catch (e) {
@@ -268,6 +288,9 @@ export async function serveApi(
         watcher?.close();
         await handler.drain();
         await server.shutdown();
+        // End the replicas of the models this server loaded (an idle one would keep the
+        // process alive for a minute).
+        for (const model of loaded.values()) model?.setPredictThreads(1);
       })(),
   };
 }
@@ -356,6 +379,7 @@ async function main(args: string[]): Promise<number> {
         models: flags.models,
         preprocessing: flags.preprocessing,
         watch: flags.watch,
+        threads: flags.threads,
         host: flags.host,
         port: flags.port,
         limits: flags.limits,

@@ -5,7 +5,13 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { encode as encodePng } from "@cwasm/lodepng";
 import { decodeImage, resizeImage } from "../packages/datasets/mod.ts";
-import { buildModel, type KerasObject, type Model, Tensor } from "../packages/engine/mod.ts";
+import {
+  buildModel,
+  type KerasObject,
+  type Model,
+  startedPredictReplicas,
+  Tensor,
+} from "../packages/engine/mod.ts";
 import { saveKeras } from "../packages/keras-importer/mod.ts";
 import { TextVectorization } from "../packages/tokenizer/mod.ts";
 import { parseServeApiArgs, serveApi, ServeApiUsageError } from "./serve_api.ts";
@@ -64,6 +70,9 @@ Deno.test("parseServeApiArgs: models, loopback default, limits, refusals by flag
     "--no-batching",
     "--fixed-wait",
   ]);
+  assertEquals(g.threads, 1);
+  assertEquals(parseServeApiArgs(["--model=a=x", "--threads", "2"]).threads, 2);
+  throws(() => parseServeApiArgs(["--model", "a=x", "--threads", "0"]), /--threads/);
   assertEquals([g.preprocessing, g.watch, g.limits], [{ t: "v.json" }, true, {
     batching: false,
     adaptiveWait: false,
@@ -261,6 +270,27 @@ Deno.test("serveApi on port 0: fetch gets the model's predictions, then it shuts
       const ready = await fetch(`${server.url}/readyz`);
       assertEquals(ready.status, 200);
       await ready.body?.cancel();
+    } finally {
+      await server.shutdown();
+    }
+    await server.finished;
+  });
+});
+
+Deno.test("serveApi --threads 2: batched requests answered by the model's replicas, same values", async () => {
+  await withModelFile(async (path, expect) => {
+    const server = await serveApi({ models: { mlp: path }, port: 0, threads: 2 });
+    const before = startedPredictReplicas();
+    try {
+      const x = [[0.5, -1, 2], [1, 1, 1], [3, -2, 0.25], [-1, 0, 4], [2, 2, -2]];
+      const res = await fetch(`${server.url}/v1/models/mlp:predict`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ instances: x }),
+      });
+      assertEquals(res.status, 200);
+      assertEquals(Float32Array.from((await res.json()).predictions.flat()), expect(x));
+      assertEquals(startedPredictReplicas() - before, 1, "one replica started for the batch");
     } finally {
       await server.shutdown();
     }

@@ -220,7 +220,10 @@ export {
 export { type ModelGradientOptions, modelGradients } from "./src/training/gradients.ts";
 export { TrainingWorkerError } from "./src/training/parallel/errors.ts";
 export { setTrainingWorkerUrl } from "./src/training/parallel/worker_url.ts";
-export { PredictReplicaError } from "./src/training/parallel/replica_pool.ts";
+export {
+  PredictReplicaError,
+  startedPredictReplicas,
+} from "./src/training/parallel/replica_pool.ts";
 export type { WorkersOption } from "./src/training/parallel/plan.ts";
 export type { BatchStatistics } from "./src/layer.ts";
 export { mixSeed, type Param, TrainingGraph } from "./src/training/graph.ts";

@@ -60,6 +60,13 @@ const START_TIMEOUT_MS = 120_000;
 /** Default milliseconds a replica waits for work before it ends itself. */
 export const REPLICA_IDLE_MS = 2000;
 
+let startedReplicas = 0;
+
+/** Predict replica workers this thread has started so far (tests check that a call used them). */
+export function startedPredictReplicas(): number {
+  return startedReplicas;
+}
+
 /** Whether this runtime can run predict replicas (workers, shared memory, a blocking wait). */
 export function replicasSupported(): boolean {
   return typeof Worker === "function" && typeof SharedArrayBuffer === "function" && canBlock() &&
@@ -148,6 +155,7 @@ export class PredictReplicaPool {
     }
     Atomics.store(r.control, STATE, STARTING);
     const worker = new Worker(url, { type: "module" });
+    startedReplicas++;
     // A replica reports through the control block; the event would only reach a blocked thread
     // later, as an unhandled error.
     worker.onerror = (event: ErrorEvent) => event.preventDefault();
