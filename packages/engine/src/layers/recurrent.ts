@@ -327,7 +327,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
    *
    * Padding is skipped twice. Across the batch: the kernel projects only the rows still running
    * at a step (a prefix of the rows, up to the last one kept there), so a masked batch runs its
-   * rows by their last kept step, latest first ({@link rowOrder}), gathering x, the mask and the
+   * rows so that those still running come first ({@link rowOrder}), gathering x, the mask and the
    * initial states into that order and `finish` scattering the outputs and final states back. In
    * time: timesteps masked for every sequence of a range change no state, so the range runs only
    * over the window of timesteps some sequence uses ({@link unmaskedWindow}), and `finish` writes
@@ -372,7 +372,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     const finishes: (() => void)[] = [];
     const u = this.units;
     const spans = mask ? keptSpans(heap.i32(mask.ptr, batch * time), batch, time) : null;
-    const order = spans && rowOrdering.enabled ? rowOrder(spans.ends) : null;
+    const order = spans && rowOrdering.enabled ? rowOrder(spans) : null;
     try {
       for (const [b0, nb] of workRanges(order, spans, batch, parts)) {
         const alloc = (bytes: number) => {
@@ -550,20 +550,43 @@ export function keptSpans(
 }
 
 /**
- * The order a masked batch runs its rows in, as the batch's row at each run position: by `ends`
- * (one past each row's last kept step), latest first, ties in batch order; null when that is the
- * batch's own order (already sorted, all lengths equal, one row).
+ * The order a masked batch runs its rows in, as the batch's row at each run position; null when
+ * the batch's own order does as well (already sorted, all lengths equal, one row).
  *
- * The kernel projects a step's states only for the rows up to the last one kept at that step. A
- * row kept at t ends after t, so in this order the rows kept at t lie among the first ones, those
- * ending after t: the projection covers just the rows still running, whichever way the layer
- * walks time.
+ * The kernel projects a step's states only for the rows up to the last one kept at that step, so
+ * the rows kept at a step should come first. Post-padded rows (Keras `TextVectorization`, and
+ * `pad_sequences(padding="post")`) are all kept from step 0 and stop at different steps: by their
+ * end, latest first, the rows kept at t are those ending after t, a prefix. Pre-padded rows
+ * (`pad_sequences`' default) all end at the last step and start at different ones: by their first
+ * kept step, earliest first, the rows kept at t are those started by t. Either way the layer may
+ * walk time in both directions. Of the two orders (ties in batch order) the one with fewer
+ * projected rows over all steps is taken; with holes in a row (Masking) both stay exact, they just
+ * skip less.
  */
-export function rowOrder(ends: Int32Array): Int32Array | null {
-  let sorted = true;
-  for (let b = 1; b < ends.length && sorted; b++) sorted = ends[b] <= ends[b - 1];
-  if (sorted) return null;
-  return Int32Array.from(ends.keys()).sort((a, b) => ends[b] - ends[a] || a - b);
+export function rowOrder(spans: { firsts: Int32Array; ends: Int32Array }): Int32Array | null {
+  const { firsts, ends } = spans;
+  const batch = ends.length;
+  if (batch < 2) return null;
+  const rows = Int32Array.from(ends.keys());
+  const byEnd = rows.slice().sort((a, b) => ends[b] - ends[a] || a - b);
+  const byFirst = rows.slice().sort((a, b) => firsts[a] - firsts[b] || ends[b] - ends[a] || a - b);
+  const own = projectedRows(rows, spans), end = projectedRows(byEnd, spans);
+  const first = projectedRows(byFirst, spans);
+  const best = Math.min(own, end, first);
+  if (own === best) return null;
+  return end === best ? byEnd : byFirst;
+}
+
+/** Rows the kernel projects over all steps when the rows run in `order` (holes counted as kept). */
+function projectedRows(order: Int32Array, spans: { firsts: Int32Array; ends: Int32Array }): number {
+  let time = 0;
+  for (const e of spans.ends) time = Math.max(time, e);
+  // active[t]: 1 + the last run position kept at t.
+  const active = new Int32Array(time);
+  order.forEach((row, p) => {
+    for (let t = spans.firsts[row]; t < spans.ends[row]; t++) active[t] = p + 1;
+  });
+  return active.reduce((a, b) => a + b, 0);
 }
 
 /**

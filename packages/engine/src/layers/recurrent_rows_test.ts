@@ -18,18 +18,25 @@ const TIME = 9, FEATURES = 5, UNITS = 7; // feature and unit counts not multiple
 
 type Layer = RecurrentLayer | Bidirectional;
 
+/** How a batch is padded: after each sequence, after it with holes inside (Masking), before it. */
+type MaskStyle = "post" | "holes" | "pre";
+const MASK_STYLES: MaskStyle[] = ["post", "holes", "pre"];
+
 /**
- * A mask for `batch` sequences: random lengths from 0 to TIME (post padding; with `holes`, also
- * masked steps inside, as a Masking layer gives), at least one all-padding row and one full row
- * when the batch has room, rows not sorted by length.
+ * A mask for `batch` sequences: random lengths from 0 to TIME, padded as `style` says ("holes":
+ * also masked steps inside, as a Masking layer gives), at least one all-padding row and one full
+ * row when the batch has room, rows not sorted by length.
  */
-function randomMask(rng: Rng, batch: number, holes: boolean): Int32Array {
+function randomMask(rng: Rng, batch: number, style: MaskStyle): Int32Array {
   const m = new Int32Array(batch * TIME);
   for (let b = 0; b < batch; b++) {
     let len = rng.int(0, TIME + 1);
     if (batch > 2 && b === 1) len = 0;
     if (batch > 2 && b === batch - 1) len = TIME;
-    for (let t = 0; t < len; t++) m[b * TIME + t] = holes && rng.next() < 0.25 ? 0 : 1;
+    const start = style === "pre" ? TIME - len : 0;
+    for (let t = start; t < start + len; t++) {
+      m[b * TIME + t] = style === "holes" && rng.next() < 0.25 ? 0 : 1;
+    }
   }
   return m;
 }
@@ -210,15 +217,15 @@ function eachCase(
     const { model, layer } = buildLayer(className, config, cases + 1);
     try {
       for (const batch of [1, 2, 7, 33]) {
-        for (const holes of [false, true]) {
+        for (const style of MASK_STYLES) {
           for (const withStates of [false, true]) {
             const x = rng.floats(batch * TIME * FEATURES, -1, 1);
-            const mask = randomMask(rng, batch, holes);
+            const mask = randomMask(rng, batch, style);
             const states = withStates
               ? stateUnits(layer).map((u) => rng.floats(batch * u, -0.8, 0.8))
               : [];
-            const what = `${name} ${JSON.stringify(config)} batch ${batch}` +
-              `${holes ? " holes" : ""}${withStates ? " initial_state" : ""}`;
+            const what = `${name} ${JSON.stringify(config)} batch ${batch} ${style}` +
+              `${withStates ? " initial_state" : ""}`;
             check(what, { layer, x, mask, states, batch });
             cases++;
           }
@@ -267,8 +274,18 @@ function oneByOne(r: Runner): Float32Array[] {
   });
 }
 
-Deno.test("rowOrder: latest last kept step first, ties in batch order; null when already so", () => {
-  const order = (ends: number[]) => rowOrder(Int32Array.from(ends))?.join() ?? "none";
+Deno.test("rowOrder: post-padded rows by end (latest first), pre-padded by start (earliest first), null when already so", () => {
+  const order = (ends: number[], firsts = ends.map(() => 0)) =>
+    rowOrder({ firsts: Int32Array.from(firsts), ends: Int32Array.from(ends) })?.join() ?? "none";
+  // Pre-padding: every row ends at the last step; the earliest start runs first.
+  const pre: [number[], string][] = [
+    [[5, 0, 9, 2], "1,3,0,2"],
+    [[0, 3, 3, 8], "none"],
+  ];
+  for (const [firsts, want] of pre) {
+    const got = order(firsts.map(() => 10), firsts);
+    if (got !== want) throw new Error(`pre-padded ${firsts}: ${got}, want ${want}`);
+  }
   const cases: [number[], string][] = [
     [[3, 9, 0, 9, 5], "1,3,4,0,2"],
     [[9, 9, 4, 4, 0], "none"],
@@ -308,7 +325,7 @@ Deno.test("workRanges: ranges of about equal kept steps, none empty; equal count
 Deno.test("masked recurrent inference in length order = the batch's own order = each sequence alone, bit for bit, and the float64 reference", () => {
   let worst = 0, reordered = 0;
   const cases = eachCase(1801, (what, r) => {
-    if (rowOrder(keptSpans(r.mask, r.batch, TIME).ends)) reordered++;
+    if (rowOrder(keptSpans(r.mask, r.batch, TIME))) reordered++;
     const ordered = call(r.layer, r.x, r.mask, r.states, r.batch);
     expectSame(`${what} vs unordered`, ordered, unordered(r));
     expectSame(`${what} vs one by one`, ordered, oneByOne(r));
@@ -328,7 +345,7 @@ Deno.test("masked recurrent inference in length order = the batch's own order = 
   );
   // Batches of 2 may come sorted; those of 7 and 33 (an empty row second, a full one last) never.
   if (reordered < cases / 2) throw new Error(`only ${reordered} batches reordered`);
-  if (cases !== 4 * (6 + 4) * 4 * 2 * 2) throw new Error(`${cases} cases`);
+  if (cases !== 4 * (6 + 4) * 4 * 3 * 2) throw new Error(`${cases} cases`);
 });
 
 Deno.test("masked recurrent inference on two kernel threads (ranges by work) = one thread, bit for bit", () => {
