@@ -83,6 +83,15 @@ Deno.test("parseServeApiArgs: models, loopback default, limits, refusals by flag
   );
 });
 
+/** POSTs `x` as TF Serving instances to model `name` of the server at `url`. */
+function predictInstances(url: string, name: string, x: number[][]): Promise<Response> {
+  return fetch(`${url}/v1/models/${name}:predict`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ instances: x }),
+  });
+}
+
 function build(config: KerasObject, seed: number): Model {
   return buildModel({ config, weights: {} }, { initialize: { seed } });
 }
@@ -258,11 +267,7 @@ Deno.test("serveApi on port 0: fetch gets the model's predictions, then it shuts
     try {
       assert(server.url.startsWith("http://127.0.0.1:"), server.url);
       const x = [[0.5, -1, 2], [1, 1, 1]];
-      const res = await fetch(`${server.url}/v1/models/mlp:predict`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ instances: x }),
-      });
+      const res = await predictInstances(server.url, "mlp", x);
       assertEquals(res.status, 200);
       assertEquals(Float32Array.from((await res.json()).predictions.flat()), expect(x));
       const bad = await fetch(`${server.url}/v1/models/mlp:predict`, { method: "POST", body: "{" });
@@ -283,11 +288,7 @@ Deno.test("serveApi --threads 2: batched requests answered by the model's replic
     const before = startedPredictReplicas();
     try {
       const x = [[0.5, -1, 2], [1, 1, 1], [3, -2, 0.25], [-1, 0, 4], [2, 2, -2]];
-      const res = await fetch(`${server.url}/v1/models/mlp:predict`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ instances: x }),
-      });
+      const res = await predictInstances(server.url, "mlp", x);
       assertEquals(res.status, 200);
       assertEquals(Float32Array.from((await res.json()).predictions.flat()), expect(x));
       assertEquals(startedPredictReplicas() - before, 1, "one replica started for the batch");

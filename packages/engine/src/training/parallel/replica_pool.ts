@@ -73,6 +73,14 @@ export function replicasSupported(): boolean {
     trainingWorkerUrl() !== undefined;
 }
 
+/** Bytes a share's inputs and its outputs take in the replica's buffers. */
+function shareBytes(share: ReplicaShare): { inputs: number; outputs: number } {
+  return {
+    inputs: share.inputs.reduce((n, x) => n + x.data.length * 4, 0),
+    outputs: share.outFloats.reduce((n, f) => n + f, 0) * 4,
+  };
+}
+
 /** A growable shared buffer (its views are made per job, after any growth). */
 function growable(maxBytes: number): SharedArrayBuffer {
   return new SharedArrayBuffer(64, { maxByteLength: maxBytes });
@@ -202,9 +210,8 @@ export class PredictReplicaPool {
 
   /** Whether a share's inputs and outputs fit the replicas' buffers (else run it locally). */
   fits(share: ReplicaShare): boolean {
-    const inBytes = share.inputs.reduce((n, x) => n + x.data.length * 4, 0);
-    const outBytes = share.outFloats.reduce((n, f) => n + f, 0) * 4;
-    return inBytes <= INPUT_CAPACITY && outBytes <= OUTPUT_CAPACITY;
+    const bytes = shareBytes(share);
+    return bytes.inputs <= INPUT_CAPACITY && bytes.outputs <= OUTPUT_CAPACITY;
   }
 
   /**
@@ -264,8 +271,9 @@ export class PredictReplicaPool {
 
   /** Writes the share's inputs and job description into shared memory and signals the job. */
   #post(r: Replica, share: ReplicaShare, outputs: string[] | undefined, batchSize: number): void {
-    ensure(r.inputs, share.inputs.reduce((n, x) => n + x.data.length * 4, 0));
-    ensure(r.out, share.outFloats.reduce((n, f) => n + f, 0) * 4);
+    const bytes = shareBytes(share);
+    ensure(r.inputs, bytes.inputs);
+    ensure(r.out, bytes.outputs);
     const inputs: JobInput[] = [];
     let at = 0;
     for (const x of share.inputs) {
