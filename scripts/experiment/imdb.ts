@@ -31,6 +31,7 @@ import {
   Adam,
   buildModel,
   Callback,
+  EarlyStopping,
   type KerasObject,
   type Logs,
   type Model,
@@ -70,6 +71,13 @@ export interface ImdbOptions {
   progress: "auto" | "epoch" | "variant" | "none";
   /** The study's masked models train on length-sorted reviews, batches shuffled whole. */
   bucketByLength: boolean;
+  /**
+   * `--early-stopping N`: the study's protocol adds Keras `EarlyStopping(monitor="val_loss",
+   * patience=N, restore_best_weights=True)` (0: off, the study's own protocol). Not part of the
+   * study: it answers whether the protocol's cells reach the aim when the last epoch's
+   * overfitting is not what gets scored.
+   */
+  earlyStopping: number;
 }
 
 /** The protocol's sizes; `--quick` uses {@link IMDB_QUICK}. */
@@ -129,6 +137,8 @@ Full runs take hours on 2 cores.
   --progress MODE          auto | epoch | variant | none
   --bucket-by-length       study protocol: train on reviews sorted by length, whole batches
                            shuffled (Keras shuffle="batch"), so masked layers skip shared padding
+  --early-stopping N       study protocol plus EarlyStopping(val_loss, patience N,
+                           restore_best_weights): not the study's, reported as "study+es"
 `;
 
 const CELLS: readonly ImdbCell[] = ["rnn", "lstm", "gru"];
@@ -146,6 +156,7 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
       "data-dir",
       "out",
       "progress",
+      "early-stopping",
     ]),
     boolean: new Set(["quick", "force", "help", "bucket-by-length"]),
   });
@@ -174,6 +185,7 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
     referenceSize: int(flags, "reference-size", 256),
     progress: oneOf(flags, "progress", ["auto", "epoch", "variant", "none"] as const, "auto"),
     bucketByLength: flags.has("bucket-by-length"),
+    earlyStopping: int(flags, "early-stopping", 0, 0),
   };
 }
 
@@ -379,6 +391,10 @@ export interface ImdbRun {
   id: string;
   cell: ImdbCell;
   protocol: ImdbProtocol;
+  /** The protocol as the table names it ({@link protocolLabel}). */
+  label: string;
+  /** With `--early-stopping`: the epoch (1-based) whose weights were restored and scored. */
+  scoredEpoch: number | null;
   test: BinaryScores;
   validationAccuracy: number;
   history: Record<string, number[]>;
@@ -409,6 +425,19 @@ function labelsTensor(y: Int32Array): Tensor {
   return new Tensor(Float32Array.from(y), [y.length, 1]);
 }
 
+/** The protocol as the table names it: `study+es` when `--early-stopping` adds to the study's. */
+export function protocolLabel(
+  protocol: ImdbProtocol,
+  o: Pick<ImdbOptions, "earlyStopping">,
+): string {
+  return protocol === "study" && o.earlyStopping > 0 ? "study+es" : protocol;
+}
+
+/** A run's id (its model file's name). */
+function runId(cell: ImdbCell, protocol: ImdbProtocol, o: ImdbOptions): string {
+  return `${cell}_${protocolLabel(protocol, o).replace("+", "_")}`;
+}
+
 /** Trains, saves and scores one cell under one protocol. */
 async function runOne(
   cell: ImdbCell,
@@ -418,13 +447,20 @@ async function runOne(
   progress: ExperimentProgress,
 ): Promise<ImdbRun> {
   const s = IMDB_FULL;
-  const id = `${cell}_${protocol}`;
+  const id = runId(cell, protocol, o);
   const config = imdbConfig(cell, protocol, data.vocabularySize, data.train.x.shape[1]);
   const model: Model = buildModel({ config, weights: {}, kerasVersion: KERAS_VERSION }, {
     initialize: { seed: o.seed },
   });
   try {
     const study = protocol === "study";
+    const early = study && o.earlyStopping > 0
+      ? new EarlyStopping({
+        monitor: "val_loss",
+        patience: o.earlyStopping,
+        restoreBestWeights: true,
+      })
+      : null;
     model.compile({
       optimizer: new Adam({
         learningRate: s.learningRate,
@@ -440,6 +476,7 @@ async function runOne(
       callbacks.unshift(
         new ReduceLROnPlateau({ monitor: "val_loss", factor: 0.5, patience: 2, minLr: 1e-5 }),
       );
+      if (early) callbacks.unshift(early);
     }
     // Only masked layers skip padding: bucketing is for the study's protocol.
     const bucket = study && o.bucketByLength;
@@ -473,6 +510,8 @@ async function runOne(
       id,
       cell,
       protocol,
+      label: protocolLabel(protocol, o),
+      scoredEpoch: early ? early.bestEpoch + 1 : null,
       test: binaryScores(data.test.y, probs),
       validationAccuracy: binaryScores(data.validation.y, valProbs).accuracy,
       history: history.history,
@@ -497,11 +536,11 @@ export function imdbTable(runs: readonly ImdbRun[]): string {
   for (const r of runs) {
     const t = r.test;
     rows.push(
-      `| ${CELL_CLASS[r.cell]} | ${r.protocol} | ${f3(t.accuracy)} | ${f3(t.precision)} | ${
-        f3(t.recall)
-      } | ${f3(t.f1)} | ${f3(t.auc)} | ${r.secondsPerEpoch.toFixed(1)} | ${
-        STUDY_PUBLISHED[r.protocol][r.cell]
-      } | ${r.reference.maxAbsDiff.toExponential(1)}, ${
+      `| ${CELL_CLASS[r.cell]} | ${r.label}${
+        r.scoredEpoch ? ` (epoch ${r.scoredEpoch} of ${r.history.loss?.length ?? "?"})` : ""
+      } | ${f3(t.accuracy)} | ${f3(t.precision)} | ${f3(t.recall)} | ${f3(t.f1)} | ${f3(t.auc)} | ${
+        r.secondsPerEpoch.toFixed(1)
+      } | ${STUDY_PUBLISHED[r.protocol][r.cell]} | ${r.reference.maxAbsDiff.toExponential(1)}, ${
         (100 * r.reference.agreement).toFixed(1)
       }% of ${r.reference.samples} (${r.reference.path}) |`,
     );
@@ -525,6 +564,10 @@ export function imdbReport(r: ImdbResults): string {
     "- keras: no mask, no clipping, constant learning rate (Keras's recurrent init is orthogonal " +
     "already); study: mask_zero, clipnorm 5, ReduceLROnPlateau (val_loss, factor 0.5, patience 2)",
     "- Dropout layers after each recurrent layer stand for the study's dropout 0.2",
+    o.earlyStopping > 0
+      ? `- study+es: the study's protocol plus EarlyStopping(val_loss, patience ${o.earlyStopping}, ` +
+        "restore_best_weights) — not part of the study; the scored weights are the best epoch's"
+      : "",
     o.bucketByLength
       ? '- study protocol trained on length-sorted reviews with Keras shuffle="batch" ' +
         "(--bucket-by-length): batches of similar lengths, shared padding skipped"
@@ -536,7 +579,7 @@ export function imdbReport(r: ImdbResults): string {
     imdbTable(r.runs),
     "",
     `Aim: every cell ≥ 0.87 accuracy under the study's protocol — reached by ${
-      reached.length ? reached.map((x) => CELL_CLASS[x.cell]).join(", ") : "none"
+      reached.length ? reached.map((x) => `${CELL_CLASS[x.cell]} (${x.label})`).join(", ") : "none"
     } of ${r.runs.filter((x) => x.protocol === "study").length}.`,
     "",
     `Wall-clock ${r.wallClockSeconds.toFixed(0)} s.`,
@@ -557,8 +600,8 @@ export async function runImdb(o: ImdbOptions, progress: ExperimentProgress): Pro
   const runs: ImdbRun[] = [];
   const jobs = o.cells.flatMap((c) => o.protocols.map((p) => [c, p] as const));
   for (const [i, [cell, protocol]] of jobs.entries()) {
-    const id = `${cell}_${protocol}`;
-    progress.variantStart(i, jobs.length, id, `${CELL_CLASS[cell]}, ${protocol}`);
+    const id = runId(cell, protocol, o);
+    progress.variantStart(i, jobs.length, id, `${CELL_CLASS[cell]}, ${protocolLabel(protocol, o)}`);
     const r = await runOne(cell, protocol, data, o, progress);
     runs.push(r);
     progress.variantEnd(

@@ -114,3 +114,53 @@ Deno.test("imdb --quick end to end on a repackaged tarball: every cell × protoc
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("imdb --early-stopping: the study's protocol plus EarlyStopping scores the best validation epoch", async () => {
+  assert.equal(parseImdbArgs(["imdb"]).earlyStopping, 0);
+  assert.throws(() => parseImdbArgs(["imdb", "--early-stopping", "-1"]), /--early-stopping/);
+  const dir = await Deno.makeTempDir({ prefix: "imdb_es_test_" });
+  try {
+    const tarball = join(dir, "aclImdb-labeled.tar.gz");
+    await Deno.writeFile(tarball, fixture(24));
+    const out = join(dir, "out");
+    const o = parseImdbArgs([
+      "imdb",
+      "--quick",
+      "--data-dir",
+      tarball,
+      "--out",
+      out,
+      "--cells",
+      "rnn",
+      "--epochs",
+      "4",
+      "--early-stopping",
+      "1",
+    ]);
+    const r = await runImdb(o, createProgress("none"));
+    assert.deepEqual(r.runs.map((x) => [x.id, x.label]), [
+      ["rnn_keras", "keras"],
+      ["rnn_study_es", "study+es"],
+    ]);
+    const [keras, study] = r.runs;
+    assert.equal(keras.scoredEpoch, null);
+    assert.equal(keras.history.loss.length, 4);
+    const val = study.history.val_loss;
+    const best = val.indexOf(Math.min(...val));
+    assert.equal(study.scoredEpoch, best + 1);
+    // Patience 1: training ends one epoch after the last improvement, or at the 4th epoch.
+    assert.ok(
+      val.length === 4 || val.length === best + 2,
+      `${val.length} epochs, best ${best + 1}`,
+    );
+    assert.ok(study.reference.maxAbsDiff <= 1e-5 && study.reference.agreement === 1);
+    const report = await Deno.readTextFile(join(out, "report.md"));
+    assert.match(
+      report,
+      new RegExp(`\\| SimpleRNN \\| study\\+es \\(epoch ${best + 1} of ${val.length}\\) \\|`),
+    );
+    assert.match(report, /EarlyStopping\(val_loss, patience 1, restore_best_weights\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
