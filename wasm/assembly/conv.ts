@@ -10,7 +10,8 @@
 //   or when the scratch is too small for a padded image).
 // Padding cells are zeros (cross-correlation).
 import { copyFloats, zeroFloats } from "./floats";
-import { gemm, gemmRowBlock, nextRowBlock } from "./gemm";
+import { LINEAR } from "./activations";
+import { gemm, GEMM_KC, gemmPanelColumns, gemmRowBlock, nextRowBlock } from "./gemm";
 
 /**
  * y[b, oh, ow, o] = act(bias[o] + Σ x[b, oh*sh - padTop + ky*dh, ow*sw - padLeft + kx*dw, c]
@@ -221,9 +222,13 @@ function padImage(src: usize, dst: usize, h: i32, wd: i32, c: i32, wp: i32, hp: 
 }
 
 /**
- * Implicit GEMM: per image (zero-padded into `padBuf` when it is not 0), blocks of up to 6 output
- * pixels × all output channels; pixel p's A row starts at its window's top-left input cell and
- * runs kh segments of kw·c floats, dh image rows apart.
+ * Implicit GEMM: per image (zero-padded into `padBuf` when it is not 0), per column panel of the
+ * kernel (gemmPanelColumns), per k block, blocks of up to 6 output pixels × the panel's channels;
+ * pixel p's A row starts at its window's top-left input cell and runs kh segments of kw·c
+ * floats, dh image rows apart. The k blocks are as gemm's (GEMM_KC): whole segments when they
+ * fit, else GEMM_KC-float pieces of one, their partial sums added to y, bias and activation with
+ * the last. Without panels and k blocks a deep kernel (3×3×512 → 512: 4,608 B rows of 512
+ * floats, 9 MiB) streams from memory once per pixel block and no tile's B rows stay in L1.
  */
 function conv2dImplicit(
   x: usize,
@@ -257,6 +262,10 @@ function conv2dImplicit(
   const sb = <usize> outC << 2;
   const pixels = outH * outW;
   const imageBytes = <usize> h * <usize> wd * pixelBytes;
+  const panel = gemmPanelColumns(outC, kh * segLen);
+  // A k block: `blockSegs` whole segments of segLen floats, or a piece of ≤ kc floats of one.
+  const blockSegs = max(1, GEMM_KC / segLen);
+  const kc = min(segLen, GEMM_KC);
   for (let b = 0; b < batch; b++) {
     let img = x + <usize> b * imageBytes;
     if (padBuf) {
@@ -264,28 +273,43 @@ function conv2dImplicit(
       img = padBuf;
     }
     const yImg = y + <usize> b * <usize> pixels * sb;
-    let p = 0;
-    while (p < pixels) {
-      const rows = nextRowBlock(pixels - p);
-      // Window origins of the block's pixels (consecutive in row-major output order).
-      let oh = p / outW;
-      let ow = p - oh * outW;
-      const a0 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
-      if (++ow == outW) { ow = 0; oh++; }
-      const a1 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
-      if (++ow == outW) { ow = 0; oh++; }
-      const a2 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
-      if (++ow == outW) { ow = 0; oh++; }
-      const a3 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
-      if (++ow == outW) { ow = 0; oh++; }
-      const a4 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
-      if (++ow == outW) { ow = 0; oh++; }
-      const a5 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
-      gemmRowBlock(
-        rows, a0, a1, a2, a3, a4, a5, segLen, kh, segStride, w, sb, yImg + <usize> p * sb, sb, outC,
-        bias, act, alpha, 0,
-      );
-      p += rows;
+    for (let j0 = 0; j0 < outC; j0 += panel) {
+      const nj = min(panel, outC - j0);
+      const o = <usize> j0 << 2;
+      for (let ky = 0; ky < kh; ky += blockSegs) {
+        const nSeg = min(blockSegs, kh - ky);
+        for (let k0 = 0; k0 < segLen; k0 += kc) {
+          const kb = min(kc, segLen - k0);
+          const first = ky == 0 && k0 == 0;
+          const final = ky + nSeg >= kh && k0 + kb >= segLen;
+          // Where this block starts in each window and in the kernel's rows.
+          const aOff = <usize> ky * segStride + (<usize> k0 << 2);
+          const wk = w + <usize> (ky * segLen + k0) * sb + o;
+          let p = 0;
+          while (p < pixels) {
+            const rows = nextRowBlock(pixels - p);
+            // Window origins of the block's pixels (consecutive in row-major output order).
+            let oh = p / outW;
+            let ow = p - oh * outW;
+            const a0 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
+            if (++ow == outW) { ow = 0; oh++; }
+            const a1 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
+            if (++ow == outW) { ow = 0; oh++; }
+            const a2 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
+            if (++ow == outW) { ow = 0; oh++; }
+            const a3 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
+            if (++ow == outW) { ow = 0; oh++; }
+            const a4 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
+            if (++ow == outW) { ow = 0; oh++; }
+            const a5 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
+            gemmRowBlock(
+              rows, a0, a1, a2, a3, a4, a5, kb, nSeg, segStride, wk, sb, yImg + <usize> p * sb + o,
+              sb, nj, final && bias ? bias + o : 0, final ? act : LINEAR, alpha, first ? 0 : 1,
+            );
+            p += rows;
+          }
+        }
+      }
     }
   }
 }

@@ -19,13 +19,24 @@ import { activateScalar, activateV, LINEAR, RELU } from "./activations";
 const GEMM_PANEL_BYTES: usize = 512 << 10;
 
 /**
+ * Columns of the B panels a GEMM over k rows of B and n columns walks one at a time (a multiple
+ * of 8, or n when all of B fits in GEMM_PANEL_BYTES): every row block of A then streams over a
+ * panel that stays in L2 instead of over all of B.
+ */
+export function gemmPanelColumns(n: i32, k: i32): i32 {
+  const panelFloats = <i32> (GEMM_PANEL_BYTES >> 2);
+  if (k * n <= panelFloats) return n;
+  return max(8, panelFloats / max(k, 1) & ~7);
+}
+
+/**
  * k steps a register accumulator sums before its partial sum is added to C (or to an outer
  * accumulator): a float32 sum of K terms in one chain has an error growing with K, blocks of
  * KC keep it near KC + K/KC terms' worth, as BLAS's kc blocking does (a 7,200-wide Dense after
  * Flatten otherwise sums 1,800–7,200 terms per chain). It also bounds the B block a row block
  * streams over.
  */
-const GEMM_KC: i32 = 256;
+export const GEMM_KC: i32 = 256;
 
 /** Rows of the main register tile of this build. */
 export const GEMM_MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
@@ -704,9 +715,7 @@ export function gemmStrided(
     return;
   }
   // Column panels of B small enough to stay in L2 while every row block streams over them.
-  let panel = n;
-  const panelBytes = <i32> GEMM_PANEL_BYTES;
-  if (k * n > panelBytes >> 2) panel = max(8, (panelBytes >> 2) / max(k, 1) & ~7);
+  const panel = gemmPanelColumns(n, k);
   for (let j0 = 0; j0 < n; j0 += panel) {
     const nj = min(panel, n - j0);
     const o = <usize> j0 << 2;

@@ -5,6 +5,7 @@ import { conv2dKernelArgs, conv2dParams } from "../../testing/kernel_cases.ts";
 import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
 
 const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
+const RELU = { kind: "elementwise", code: ActivationCode.Relu, alpha: 0, name: "relu" } as const;
 
 /** Runs the kernel with `scratchFloats` of scratch (default: room for 64 output pixels). */
 function runConv(
@@ -167,6 +168,44 @@ Deno.test("conv2d implicit GEMM and im2col agree with the reference on seeds sha
           );
           [px, pk, pb, py, ps].forEach((ptr) => heap.free(ptr));
         }
+      }
+    }
+  }
+});
+
+Deno.test("conv2d implicit GEMM on deep kernels: k blocks (whole segments and pieces of one) and column panels, both builds", () => {
+  const rng = new Rng(105);
+  const runtimes = [instantiateKernels("simd"), getRuntime()];
+  // [batch, input, outC, kernel, strides]: segments of 90 floats two to a k block (5 rows: 2,
+  // 2, 1); segments of 450 floats in pieces of 256 + 194 with 1,350 × 130 floats of kernel, so
+  // columns split into panels of 96 + 34; 7×7×66 segments of 462 floats, panels of 40 and 10.
+  const shapes: [number, number[], number, number, [number, number]][] = [
+    [3, [9, 8, 30], 21, 5, [1, 1]],
+    [1, [5, 7, 150], 130, 3, [1, 1]],
+    [2, [5, 7, 150], 130, 3, [2, 1]],
+    [1, [9, 9, 66], 290, 7, [1, 1]],
+  ];
+  for (const { kernels, heap, variant } of runtimes) {
+    for (const [batch, input, outC, ks, strides] of shapes) {
+      for (const padding of ["same", "valid"] as const) {
+        const p = conv2dParams(batch, input, outC, [ks, ks], strides, [1, 1], padding);
+        const x = rng.floats(batch * input[0] * input[1] * input[2]);
+        const kernel = rng.floats(ks * ks * input[2] * outC, -0.3, 0.3);
+        const bias = rng.floats(outC);
+        const want = conv2dReference(x, kernel, bias, p, RELU);
+        const scale = Math.max(1, ...Array.from(want, Math.abs));
+        const scratchFloats = (p.h + ks) * (p.w + ks) * p.c;
+        const px = heap.upload(x), pk = heap.upload(kernel), pb = heap.upload(bias);
+        const n = p.batch * p.outH * p.outW * outC;
+        const py = heap.alloc(n * 4), ps = heap.alloc(scratchFloats * 4);
+        kernels.conv2d(px, pk, pb, py, ps, scratchFloats, ...conv2dKernelArgs(p), RELU.code, 0);
+        check(
+          heap.f32(py, n).slice(),
+          want,
+          `${variant} ${padding} ${input}→${outC} k${ks} s${strides}`,
+          1e-5 * scale,
+        );
+        [px, pk, pb, py, ps].forEach((ptr) => heap.free(ptr));
       }
     }
   }
