@@ -18,6 +18,7 @@ import { SeededRandom, Tensor } from "@scratchnet/engine";
 import { TextVectorization } from "@scratchnet/tokenizer";
 import type { ImageDataset } from "./options.ts";
 import type { BowTextSettings } from "./bag_of_words.ts";
+import { ExperimentError } from "./errors.ts";
 
 /** One split as model inputs and integer labels. */
 export interface LabelledSplit {
@@ -70,6 +71,12 @@ export interface TextDataOptions {
   quick: boolean;
   trainSize: number | null;
   /**
+   * Other NusaX languages whose training splits join `language`'s (NusaX is parallel: each is a
+   * translation of the same 500 training sentences). Validation and test stay `language`'s own;
+   * `trainSize` and `--quick` limit each language's share.
+   */
+  trainLanguages?: readonly NusaxLanguage[];
+  /**
    * Bag-of-words instead of token ids: each text becomes one float32 vector of vocabulary size
    * (TextVectorization `ngrams` and `output_mode` multi_hot / tf_idf, `max_tokens` from here;
    * `sequenceLength` and `maxTokens` above are then unused).
@@ -90,11 +97,24 @@ export async function loadTextData(o: TextDataOptions): Promise<ExperimentData> 
     return { texts: texts.slice(0, k), labels: labels.slice(0, k) };
   };
   const trainLimit = Math.min(q?.train ?? Infinity, o.trainSize ?? Infinity);
-  const train = take(
-    nusax.train.texts,
-    nusax.train.labels,
-    Number.isFinite(trainLimit) ? trainLimit : null,
-  );
+  const limit = Number.isFinite(trainLimit) ? trainLimit : null;
+  const extras = (o.trainLanguages ?? []).filter((l) => l !== o.language);
+  let train = take(nusax.train.texts, nusax.train.labels, limit);
+  for (const other of extras) {
+    const extra = await loadNusaxSentiment({ language: other, ...(dir ? { dir } : {}) });
+    if (extra.labelNames.join() !== nusax.labelNames.join()) {
+      throw new ExperimentError(
+        `NusaX ${other}: labels ${extra.labelNames.join(", ")}, expected ${
+          nusax.labelNames.join(", ")
+        } as in ${o.language}`,
+      );
+    }
+    const more = take(extra.train.texts, extra.train.labels, limit);
+    const labels = new Int32Array(train.labels.length + more.labels.length);
+    labels.set(train.labels);
+    labels.set(more.labels, train.labels.length);
+    train = { texts: [...train.texts, ...more.texts], labels };
+  }
   const valid = take(nusax.valid.texts, nusax.valid.labels, q?.validation);
   const test = take(nusax.test.texts, nusax.test.labels, q?.test);
   const vectorizer = o.bag
@@ -110,7 +130,10 @@ export async function loadTextData(o: TextDataOptions): Promise<ExperimentData> 
     return { x: new Tensor(data, shape), y: s.labels };
   };
   return {
-    name: `nusax-sentiment/${o.language}`,
+    name: `nusax-sentiment/${o.language}` +
+      (extras.length
+        ? ` (training texts also from ${extras.join(", ")}: ${train.texts.length} in all)`
+        : ""),
     labelNames: [...nusax.labelNames],
     inputShape: [o.bag ? vectorizer.vocabularySize() : o.sequenceLength],
     train: encode(train),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encode as encodePng } from "@cwasm/lodepng";
 import { CIFAR10_LABEL_NAMES } from "@scratchnet/datasets";
-import { type LabelledSplit, loadImageData } from "./data.ts";
+import { type LabelledSplit, loadImageData, loadTextData, QUICK_SIZES } from "./data.ts";
 
 /** A 32×32 PNG whose red channel is `label · 20` and green channel `index`. */
 function png(label: number, index: number): Uint8Array {
@@ -64,4 +64,46 @@ Deno.test("cifar10 from the class-folder layout: prefixes are not one class", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("text data with --train-languages: other languages' training texts join; validation and test stay the target's", async () => {
+  const alone = await loadTextData({
+    language: "indonesian",
+    sequenceLength: 16,
+    maxTokens: null,
+    dataDir: null,
+    quick: true,
+    trainSize: null,
+  });
+  const joined = await loadTextData({
+    language: "indonesian",
+    sequenceLength: 16,
+    maxTokens: null,
+    dataDir: null,
+    quick: true,
+    trainSize: null,
+    trainLanguages: ["javanese", "indonesian", "sundanese"],
+  });
+  const n = QUICK_SIZES.text.train;
+  assert.equal(alone.train.y.length, n);
+  assert.equal(joined.train.y.length, 3 * n);
+  assert.match(joined.name, /also from javanese, sundanese: 360 in all/);
+  // NusaX is parallel: the same sentences in each language carry the same labels.
+  for (let k = 0; k < 3; k++) {
+    assert.deepEqual(
+      Array.from(joined.train.y.subarray(k * n, (k + 1) * n)),
+      Array.from(alone.train.y),
+    );
+  }
+  assert.deepEqual(Array.from(joined.test.y), Array.from(alone.test.y));
+  assert.deepEqual(Array.from(joined.validation.y), Array.from(alone.validation.y));
+  // The vocabulary is adapted on all training texts: it grows beyond Indonesian's.
+  assert.ok(joined.vectorizer!.vocabularySize() > alone.vectorizer!.vocabularySize());
+  // Indonesian words keep their meaning: a test text maps to the same words in either vocabulary.
+  const words = (d: typeof alone, row: number) =>
+    Array.from(d.test.x.data.subarray(row * 16, row * 16 + 16)).filter((id) => id > 1).map((id) =>
+      d.vectorizer!.getVocabulary()[id]
+    );
+  assert.deepEqual(words(joined, 0).length > 0, true);
+  for (const w of words(alone, 0)) assert.ok(words(joined, 0).includes(w), w);
 });

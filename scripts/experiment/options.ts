@@ -64,6 +64,11 @@ export interface ExperimentOptions {
   /** Use only the first N training samples (null = all). */
   trainSize: number | null;
   /**
+   * Text: other NusaX languages whose training splits join `language`'s (translations of the same
+   * sentences); validation and test stay `language`'s. Empty = `language` alone.
+   */
+  trainLanguages: NusaxLanguage[];
+  /**
    * Train each variant with this many seeds (seed, seed + 1, …): macro-F1 is reported as mean ±
    * standard deviation and the run with the best validation macro-F1 is kept.
    */
@@ -163,6 +168,9 @@ for GRU reset_after=true) over the test split, and writes results.json, report.m
                            hidden, tokens)
   --variants ID,ID         run only these variant ids
   --train-size N           use only the first N training samples
+  --train-languages A,B    text: add these NusaX languages' training splits (all: the other 11;
+                           NusaX is parallel, so they are translations of the same 500 sentences);
+                           validation and test stay --language's
   --repeats N              train each variant with N seeds; report mean ± std macro-F1 and keep
                            the run with the best validation macro-F1 (default 1)
   --sequence-length N      text: tokens per sequence (default 64; --quick 32; not bow)
@@ -226,6 +234,7 @@ const VALUE_FLAGS = new Set([
   "study",
   "variants",
   "train-size",
+  "train-languages",
   "repeats",
   "monitor",
   "sequence-length",
@@ -376,6 +385,34 @@ export function list(flags: Raw, name: string): string[] {
   const items = v.split(",").map((s) => s.trim()).filter(Boolean);
   if (!items.length) throw new UsageError(`--${name}`, "a comma-separated list", `"${v}"`);
   return items;
+}
+
+/**
+ * `--train-languages A,B` or `all`: the NusaX languages other than `target` whose training splits
+ * join the target's.
+ *
+ * @throws {UsageError} a name that is not a NusaX language, or the flag on an image family.
+ */
+function trainLanguageList(
+  given: string[],
+  text: boolean,
+  target: NusaxLanguage,
+): NusaxLanguage[] {
+  if (!given.length) return [];
+  if (!text) throw new UsageError("--train-languages", "a text family", "cnn");
+  if (given.length === 1 && given[0] === "all") {
+    return NUSAX_LANGUAGES.filter((l) => l !== target);
+  }
+  for (const g of given) {
+    if (!(NUSAX_LANGUAGES as readonly string[]).includes(g)) {
+      throw new UsageError(
+        "--train-languages",
+        `all, or some of ${NUSAX_LANGUAGES.join(", ")}`,
+        `"${g}"`,
+      );
+    }
+  }
+  return (given as NusaxLanguage[]).filter((l) => l !== target);
 }
 
 /**
@@ -542,6 +579,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     }
   }
   const trainSize = flags.has("train-size") ? int(flags, "train-size", 1) : null;
+  const trainLanguages = trainLanguageList(list(flags, "train-languages"), text, language);
   const maxTokens = flags.has("max-tokens") ? int(flags, "max-tokens", 3, 3) : null;
   if (!text && flags.has("spatial-dropout")) {
     throw new UsageError("--spatial-dropout", "a text family", family);
@@ -572,7 +610,9 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     (weightDecay !== null ? `-wd${weightDecay}` : "");
   const defaultOut = `experiments/${family}-${dataset}${text ? `-${language}` : ""}${
     best ? "-best" : ""
-  }${regularised}${quick ? "-quick" : ""}`;
+  }${regularised}${trainLanguages.length ? `-train${trainLanguages.length + 1}lang` : ""}${
+    quick ? "-quick" : ""
+  }`;
   return {
     family,
     dataset,
@@ -595,6 +635,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentOptions 
     studies,
     variants,
     trainSize,
+    trainLanguages,
     repeats: int(flags, "repeats", 1),
     sequenceLength: int(flags, "sequence-length", quick ? 32 : 64),
     maxTokens,

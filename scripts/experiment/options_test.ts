@@ -92,6 +92,8 @@ Deno.test("bad arguments are UsageErrors naming the argument", () => {
     [["lstm", "--monitor", "loss"], "--monitor"],
     [["lstm", "--monitor", "val_loss", "--no-early-stopping"], "--monitor"],
     [["cnn", "--conv", "fft"], "--conv"],
+    [["lstm", "--train-languages", "klingon"], "--train-languages"],
+    [["cnn", "--train-languages", "all"], "--train-languages"],
   ];
   for (const [argv, argument] of cases) {
     assert.throws(
@@ -160,4 +162,14 @@ Deno.test("--recurrent-dropout: rnn/lstm/gru only, a rate in [0, 1), its own out
   } finally {
     model.dispose();
   }
+});
+
+Deno.test("--train-languages: all = the other 11 NusaX languages, the target dropped; own folder", () => {
+  assert.deepEqual(parseExperimentArgs(["gru"]).trainLanguages, []);
+  const all = parseExperimentArgs(["gru", "--language", "javanese", "--train-languages", "all"]);
+  assert.equal(all.trainLanguages.length, 11);
+  assert.ok(!all.trainLanguages.includes("javanese") && all.trainLanguages.includes("indonesian"));
+  assert.equal(all.out, "experiments/gru-nusax-javanese-train12lang");
+  const two = parseExperimentArgs(["bow", "--train-languages", "indonesian,sundanese,javanese"]);
+  assert.deepEqual(two.trainLanguages, ["sundanese", "javanese"]);
 });

@@ -88,6 +88,7 @@ export function loadExperimentData(
     dataDir: o.dataDir,
     quick: o.quick,
     trainSize: o.trainSize,
+    trainLanguages: o.trainLanguages,
     bag: o.family === "bow"
       ? bowTextSettings((variant?.hyper as BowHyper | undefined) ?? BOW_BASELINE)
       : null,
