@@ -19,6 +19,9 @@ const FLAG_GO_BACKWARDS: i32 = 1;
 const FLAG_RETURN_SEQUENCES: i32 = 2;
 const FLAG_ZERO_OUTPUT_FOR_MASK: i32 = 4;
 const FLAG_REVERSE_OUTPUT: i32 = 8; // write step s at time position T-1-s (Bidirectional's flip)
+// x is already projected: x[batch, time, G*units] = input·kernel + bias (an Embedding's rows
+// looked up in a table of every id's projection), so the kernel reads it in place of its own.
+const FLAG_PROJECTED: i32 = 16;
 
 // @ts-ignore: decorator
 @inline function gateCount(cell: i32): i32 {
@@ -59,7 +62,9 @@ function activeRows(mask: usize, batch: i32, time: i32, t: i32): i32 {
  * `h0` / `c0` [batch, units]: the initial state (Keras `initial_state`; LSTM's cell state in
  * `c0`), 0 for zeros. `hT` / `cT` [batch, units] receive the final state (`return_state`; a
  * masked step keeps the state, so it is the state after the last kept step), 0 to skip.
- * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes.
+ * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes. With FLAG_PROJECTED, x is
+ * [batch, time, G*units], the input projection with the bias added (inDim, kernel and bias are
+ * not read; the workspace's projection segment goes unused).
  */
 export function rnnSequence(
   cell: i32,
@@ -88,8 +93,9 @@ export function rnnSequence(
 ): void {
   const u = units;
   const g = gateCount(cell) * u;
-  const xp = work;
-  const hp = xp + <usize> paddedBytes(<f64> batch * <f64> time * <f64> g);
+  const projected = (flags & FLAG_PROJECTED) != 0;
+  const xp = projected ? x : work;
+  const hp = work + <usize> paddedBytes(<f64> batch * <f64> time * <f64> g);
   const h = hp + <usize> paddedBytes(<f64> batch * <f64> g);
   const aux = h + <usize> paddedBytes(<f64> batch * <f64> u); // LSTM c; GRU r*h
   const uBytes = <usize> u << 2;
@@ -103,7 +109,9 @@ export function rnnSequence(
   // Input projection of every timestep at once; with a mask, of each sequence's steps from its
   // first kept one to its last only: the steps outside are masked, and the update never reads a
   // masked step's projection (ONNX Runtime, by contrast, projects the padding too).
-  if (mask == 0) gemm(x, kernel, bias, xp, batch * time, g, inDim, LINEAR, 0);
+  if (projected) {
+    // xp is x.
+  } else if (mask == 0) gemm(x, kernel, bias, xp, batch * time, g, inDim, LINEAR, 0);
   else {
     for (let b = 0; b < batch; b++) {
       const row = mask + ((<usize> b * <usize> time) << 2);

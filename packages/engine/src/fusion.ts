@@ -15,6 +15,9 @@
  * The folded weights follow the originals lazily, as Conv2D's Winograd filters do: every
  * {@link Layer.weightsVersion} change (optimizer step, moving statistics, `setWeights`) is
  * noticed by {@link FoldedLayer.sync} before the next run, which refolds them.
+ *
+ * An Embedding whose one reader is a recurrent layer runs with it as one step that looks up the
+ * layer's input projections in a table (`embedding_projection.ts`).
  */
 import { ActivationCode } from "./activations.ts";
 import type { Activation } from "./activations.ts";
@@ -25,6 +28,23 @@ import type { BatchNormalization } from "./layers/batch_normalization.ts";
 import type { ReLU } from "./layers/relu.ts";
 import { createLayer } from "./registry.ts";
 import type { WasmHeap } from "./wasm/heap.ts";
+import { EmbeddingProjection, projectsEmbedding } from "./embedding_projection.ts";
+import type { Embedding } from "./layers/embedding.ts";
+import type { RecurrentLayer } from "./layers/recurrent.ts";
+import type { Bidirectional } from "./layers/bidirectional.ts";
+
+/**
+ * What a fused step runs, with the device data it derives from the weights: a
+ * {@link FoldedLayer} or an {@link EmbeddingProjection}.
+ */
+export interface FoldedStep {
+  /** The layer the fused step runs. */
+  readonly layer: Layer;
+  /** Remakes the derived data when the weights it comes from changed since last time. */
+  sync(heap: WasmHeap): void;
+  /** Frees the derived device data. */
+  dispose(): void;
+}
 
 /**
  * Per host class: the output channel of each flat kernel index, from the kernel's shape (the
@@ -60,7 +80,7 @@ function isLinearHost(layer: Layer): boolean {
 }
 
 /** One fused chain: the host, what it absorbs, and the folded copy the plan runs. */
-export class FoldedLayer {
+export class FoldedLayer implements FoldedStep {
   readonly host: Layer;
   readonly batchNorm: BatchNormalization | null;
   readonly activation: Layer | null;
@@ -126,8 +146,8 @@ export class FoldedLayer {
 
 /** A `predict` plan after fusion, with the folded layers its steps run. */
 export interface FusedPlan extends GraphPlan {
-  /** The folded layers the steps run ({@link FoldedLayer.sync} them before each run). */
-  readonly folded: readonly FoldedLayer[];
+  /** The folded steps the plan runs ({@link FoldedStep.sync} them before each run). */
+  readonly folded: readonly FoldedStep[];
 }
 
 /**
@@ -138,7 +158,7 @@ export interface FusedPlan extends GraphPlan {
 export function fusePlan(
   graph: Graph,
   plan: GraphPlan,
-  cache: Map<string, FoldedLayer>,
+  cache: Map<string, FoldedStep>,
   options: LayerBuildOptions,
 ): FusedPlan {
   const wanted = new Set(plan.wanted);
@@ -153,7 +173,7 @@ export function fusePlan(
   };
   const absorbed = new Set<number>();
   const replaced = new Map<number, GraphNode>();
-  const folded: FoldedLayer[] = [];
+  const folded: FoldedStep[] = [];
   for (const host of plan.steps) {
     if (host.inputs.length !== 1 || !isLinearHost(host.layer)) continue;
     let tail = host;
@@ -167,7 +187,7 @@ export function fusePlan(
     if (act) tail = act;
     if (tail === host) continue;
     const key = `${host.id}>${tail.id}`;
-    let f = cache.get(key);
+    let f = cache.get(key) as FoldedLayer | undefined;
     if (!f) {
       f = new FoldedLayer(
         host.layer,
@@ -181,6 +201,22 @@ export function fusePlan(
     if (bn) absorbed.add(bn.id);
     if (act) absorbed.add(act.id);
     replaced.set(host.id, { ...host, id: tail.id, layer: f.layer });
+  }
+  for (const step of plan.steps) {
+    const reader = soleReader(step.id);
+    if (!reader || !projectsEmbedding(step, reader)) continue;
+    const key = `${step.id}>${reader.id}`;
+    let f = cache.get(key);
+    if (!f) {
+      f = new EmbeddingProjection(
+        step.layer as Embedding,
+        reader.layer as RecurrentLayer | Bidirectional,
+      );
+      cache.set(key, f);
+    }
+    folded.push(f);
+    absorbed.add(reader.id);
+    replaced.set(step.id, { ...step, id: reader.id, layer: f.layer });
   }
   const steps = plan.steps
     .filter((s) => !absorbed.has(s.id))

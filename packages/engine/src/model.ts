@@ -15,7 +15,7 @@ import { InputLayer } from "./layers/input_layer.ts";
 import { kernelThreads, splitRange, withoutKernelThreads } from "./wasm/threads.ts";
 import { buildGraph, type Graph, type GraphLayer, type GraphNode, MODEL_CLASSES } from "./graph.ts";
 import { type GraphPlan, planGraph, runForward, TensorStore } from "./executor.ts";
-import { type FoldedLayer, type FusedPlan, fusePlan } from "./fusion.ts";
+import { type FoldedStep, type FusedPlan, fusePlan } from "./fusion.ts";
 import type { KerasObject, ModelSpec } from "./spec.ts";
 import { formatShape, type Shape, sizeOf, Tensor } from "./tensor.ts";
 import { getRuntime } from "./wasm/kernels.ts";
@@ -99,8 +99,8 @@ export class Model {
   #shapes: Shape[] = [];
   #info = new Map<Layer, GraphLayer>();
   #plans = new Map<string, GraphPlan | FusedPlan>();
-  /** The folded layers of fused plans, by chain (see `fusion.ts`). */
-  #folded = new Map<string, FoldedLayer>();
+  /** The folded steps of fused plans, by chain (see `fusion.ts`). */
+  #folded = new Map<string, FoldedStep>();
   #built = false;
   #disposed = false;
   #initRng?: SeededRandom;

@@ -17,6 +17,11 @@ export enum RnnFlag {
   ZeroOutputForMask = 4,
   /** Write step s at time position T-1-s (the flip Bidirectional applies to the backward RNN). */
   ReverseOutput = 8,
+  /**
+   * The input is already projected: `[batch, time, gates·units]`, input·kernel + bias (an
+   * Embedding's rows of its projection table, see `embedding_projection.ts`).
+   */
+  Projected = 16,
 }
 
 /** Bidirectional merge modes as `rnnMerge` codes (concat writes column slices instead). */

@@ -37,8 +37,40 @@ interface Case {
   recAct?: ActivationCode;
 }
 
-/** Runs the kernel for one case; `reverse`/`rowStride` exercise the Bidirectional write path. */
-function runCase(rng: Rng, c: Case, reverse = false, pad = 0) {
+/**
+ * How a case gives the kernel its input: x itself, or its projection x·kernel + bias
+ * (`RnnFlag.Projected`) made by the `gemm` kernel or in float64 here.
+ */
+type Projection = "none" | "gemm" | "float64";
+
+/**
+ * The input projection x·kernel + bias ([rows, g]; GRU reset_after: the bias's input row) in
+ * float64, rounded once.
+ */
+function projectReference(
+  x: Float32Array,
+  kernel: Float32Array,
+  bias: Float32Array | null,
+  rows: number,
+  inDim: number,
+  g: number,
+): Float32Array {
+  const out = new Float32Array(rows * g);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < g; j++) {
+      let acc = bias ? bias[j] : 0;
+      for (let k = 0; k < inDim; k++) acc += x[r * inDim + k] * kernel[k * g + j];
+      out[r * g + j] = acc;
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs the kernel for one case; `reverse`/`rowStride` exercise the Bidirectional write path,
+ * `projection` the projected input.
+ */
+function runCase(rng: Rng, c: Case, reverse = false, pad = 0, projection: Projection = "none") {
   const { kernels, heap } = getRuntime();
   const g = gateCount(c.cell) * c.units;
   const x = rng.floats(c.batch * c.time * c.inDim, -1.5, 1.5);
@@ -75,17 +107,30 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0) {
   const work = heap.alloc(kernels.rnnWorkspaceBytes(c.cell, c.batch, c.time, c.units));
   const flags = (c.goBackwards ? RnnFlag.GoBackwards : 0) |
     (c.returnSequences ? RnnFlag.ReturnSequences : 0) |
-    (c.zeroOutputForMask ? RnnFlag.ZeroOutputForMask : 0) | (reverse ? RnnFlag.ReverseOutput : 0);
+    (c.zeroOutputForMask ? RnnFlag.ZeroOutputForMask : 0) | (reverse ? RnnFlag.ReverseOutput : 0) |
+    (projection === "none" ? 0 : RnnFlag.Projected);
+  // The projected input, NaN-padded past its end: the kernel must read none of it.
+  let pxp = 0;
+  if (projection !== "none") {
+    const n = c.batch * c.time * g;
+    pxp = heap.alloc((n + 8) * 4);
+    heap.f32(pxp, n + 8).fill(NaN);
+    if (projection === "gemm") {
+      kernels.gemm(px, pk, pb, pxp, c.batch * c.time, g, c.inDim, ActivationCode.Linear, 0);
+    } else {
+      heap.f32(pxp, n).set(projectReference(x, kernel, bias, c.batch * c.time, c.inDim, g));
+    }
+  }
   kernels.rnnSequence(
     c.cell,
-    px,
+    pxp || px,
     c.batch,
     c.time,
-    c.inDim,
+    pxp ? g : c.inDim,
     c.units,
-    pk,
+    pxp ? 0 : pk,
     pr,
-    pb,
+    pxp ? 0 : pb,
     c.cell === RnnCell.GRUResetAfter && pb ? pb + g * 4 : 0,
     pm,
     act,
@@ -111,7 +156,7 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0) {
       if (!Number.isNaN(all[r * rowStride + j])) throw new Error("wrote outside its columns");
     }
   }
-  [px, pk, pr, pb, pm, py, work].forEach((p) => heap.free(p));
+  [px, pk, pr, pb, pm, py, work, pxp].forEach((p) => heap.free(p));
   return { got, want: reverse ? reverseTimeReference(want, c.batch, c.time, c.units) : want };
 }
 
@@ -149,6 +194,43 @@ Deno.test("rnnSequence matches the reference: every cell, masks, go_backwards, r
     }
   }
   if (n !== 192) throw new Error(`${n} cases ran, expected 192`);
+});
+
+Deno.test("rnnSequence on a projected input (RnnFlag.Projected) matches the reference, and equals the unprojected run bit for bit when gemm made the projection", () => {
+  let n = 0;
+  for (const cell of CELLS) {
+    for (const batch of [1, 6]) {
+      for (const mask of ["none", "post", "middle"] as MaskKind[]) {
+        for (const goBackwards of [false, true]) {
+          const seed = 700 + n;
+          const pick = new Rng(seed);
+          const c: Case = {
+            cell,
+            batch,
+            time: pick.int(1, 12),
+            inDim: [1, 5, 7, 13][pick.int(0, 4)],
+            units: [1, 3, 5, 6, 9, 11][pick.int(0, 6)],
+            useBias: pick.next() < 0.8,
+            mask,
+            goBackwards,
+            returnSequences: pick.next() < 0.5,
+            zeroOutputForMask: pick.next() < 0.5,
+          };
+          const plain = runCase(new Rng(seed), c);
+          const viaGemm = runCase(new Rng(seed), c, false, 0, "gemm");
+          const viaFloat64 = runCase(new Rng(seed), c, false, 0, "float64");
+          const what = `case ${JSON.stringify(c)}`;
+          assertClose(viaFloat64.got, viaFloat64.want, 1e-5, what);
+          assertClose(viaGemm.got, plain.want, 1e-5, what);
+          if (!viaGemm.got.every((v, i) => Object.is(v, plain.got[i]))) {
+            throw new Error(`${what}: projected run differs from the unprojected one`);
+          }
+          n++;
+        }
+      }
+    }
+  }
+  if (n !== 48) throw new Error(`${n} cases ran, expected 48`);
 });
 
 Deno.test("rnnSequence with other activations, longer sequences and wider layers", () => {

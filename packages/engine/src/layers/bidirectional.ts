@@ -344,8 +344,33 @@ export class Bidirectional extends MultiOutputLayer {
     ctx: CallContext,
     all: boolean,
   ): DeviceTensor[] {
+    return this.#run(xs, masks, ctx, all, null);
+  }
+
+  /**
+   * One inference call on the directions' input projections (`[batch, time, gates·units]`
+   * each, input·kernel + bias, forward's first; see `embedding_projection.ts`) instead of the
+   * input: the merged output.
+   */
+  runProjected(
+    projections: readonly [DeviceTensor, DeviceTensor],
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+  ): DeviceTensor {
+    return this.#run([projections[0]], [mask], ctx, false, projections)[0];
+  }
+
+  #run(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+    all: boolean,
+    projections: readonly [DeviceTensor, DeviceTensor] | null,
+  ): DeviceTensor[] {
     const withStates = all && this.returnState;
     const x = xs[0];
+    const [xF, xB] = projections ?? [x, x];
+    const projected = projections !== null;
     const mask = masks[0] ?? null;
     const [xsF, xsB] = this.#directions(xs);
     const [batch, time] = x.shape;
@@ -393,19 +418,20 @@ export class Bidirectional extends MultiOutputLayer {
       // Weighted ×4: a recurrence's small per-step products run at about a quarter of the GEMM
       // rate the kernel-thread threshold assumes (BiGRU 1×64 at batch 1, 0.4 ms a call, stayed
       // on one thread unweighted).
-      const flops = 4 * (this.forward.sequenceFlops(x) + this.backward.sequenceFlops(x));
+      const flops = 4 *
+        (this.forward.sequenceFlops(xF, projected) + this.backward.sequenceFlops(xB, projected));
       if (parallelRanges(ctx.kernels, 2, flops).length === 2) {
         // Kernel threads on: the two directions run at the same time, one per thread.
-        const f = this.forward.sequenceJobs(x, mask, ctx, outF, 1, statesF);
+        const f = this.forward.sequenceJobs(xF, mask, ctx, outF, 1, statesF, projected);
         works.push(...f.works);
-        const b = this.backward.sequenceJobs(x, mask, ctx, outB, 1, statesB);
+        const b = this.backward.sequenceJobs(xB, mask, ctx, outB, 1, statesB, projected);
         works.push(...b.works);
         runJobs(ctx.kernels, [...f.jobs, ...b.jobs]);
         f.finish();
         b.finish();
       } else {
-        this.forward.runInto(x, mask, ctx, outF, statesF);
-        this.backward.runInto(x, mask, ctx, outB, statesB);
+        this.forward.runInto(xF, mask, ctx, outF, statesF, projected);
+        this.backward.runInto(xB, mask, ctx, outB, statesB, projected);
       }
       if (this.mergeMode !== null && !concat) {
         ctx.kernels.rnnMerge(y.ptr, tmp, sizeOf(y.shape), MERGE_CODES[this.mergeMode]);

@@ -60,16 +60,25 @@ export class Embedding extends Layer {
   }
 
   call(x: DeviceTensor, _mask: DeviceTensor | null, ctx: CallContext): DeviceTensor {
+    return this.lookup(x, this.weightPtrs[0], this.outputDim, ctx);
+  }
+
+  /**
+   * The rows of the ids x in a table of `input_dim` rows of `width` floats at `table` (the
+   * layer's own embeddings, or a table derived from them: `embedding_projection.ts`), with the
+   * layer's checks of the ids.
+   */
+  lookup(x: DeviceTensor, table: number, width: number, ctx: CallContext): DeviceTensor {
     const n = sizeOf(x.shape);
-    const y = this.allocOutput(ctx, [...x.shape, this.outputDim]);
+    const y = this.allocOutput(ctx, [...x.shape, width]);
     const bad = ctx.kernels.embeddingGather(
       x.ptr,
       x.dtype === "int32" ? 1 : 0,
-      this.weightPtrs[0],
+      table,
       y.ptr,
       n,
       this.inputDim,
-      this.outputDim,
+      width,
     );
     if (bad >= 0) {
       ctx.heap.free(y.ptr);

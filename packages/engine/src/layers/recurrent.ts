@@ -230,6 +230,28 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     ctx: CallContext,
     withStates: boolean,
   ): DeviceTensor[] {
+    return this.#run(xs, masks, ctx, withStates, false);
+  }
+
+  /**
+   * One inference run on the input projection (`[batch, time, gates·units]`, input·kernel + bias;
+   * see `embedding_projection.ts`) instead of the input: the output.
+   */
+  runProjected(
+    projection: DeviceTensor,
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+  ): DeviceTensor {
+    return this.#run([projection], [mask], ctx, false, true)[0];
+  }
+
+  #run(
+    xs: readonly DeviceTensor[],
+    masks: readonly (DeviceTensor | null)[],
+    ctx: CallContext,
+    withStates: boolean,
+    projected: boolean,
+  ): DeviceTensor[] {
     const x = xs[0];
     const mask = masks[0] ?? null;
     const [batch, time] = x.shape;
@@ -253,7 +275,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
         ...this.initialStates(xs),
         hT: outs[1]?.ptr ?? 0,
         cT: outs[2]?.ptr ?? 0,
-      });
+      }, projected);
     } catch (e) {
       for (const t of outs) ctx.heap.free(t.ptr);
       throw e;
@@ -293,7 +315,8 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
 
   /**
    * Runs the layer on x [batch, time, features] and writes its output as `out` says, starting
-   * from and returning states as `states` says.
+   * from and returning states as `states` says. `projected`: x is the input projection instead
+   * ([batch, time, gates·units], input·kernel + bias; see `embedding_projection.ts`).
    */
   runInto(
     x: DeviceTensor,
@@ -301,10 +324,12 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     ctx: CallContext,
     out: RecurrentOutput,
     states: Readonly<RecurrentStates> = NO_STATES,
+    projected = false,
   ): void {
     // With kernel threads on, a large batch splits into one range of sequences per thread.
-    const parts = parallelRanges(ctx.kernels, x.shape[0] ?? 0, this.sequenceFlops(x)).length;
-    const { jobs, works, finish } = this.sequenceJobs(x, mask, ctx, out, parts, states);
+    const flops = this.sequenceFlops(x, projected);
+    const parts = parallelRanges(ctx.kernels, x.shape[0] ?? 0, flops).length;
+    const { jobs, works, finish } = this.sequenceJobs(x, mask, ctx, out, parts, states, projected);
     try {
       runJobs(ctx.kernels, jobs);
       finish();
@@ -313,10 +338,14 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     }
   }
 
-  /** Multiply-add flops of the layer over x (input projection and recurrent steps). */
-  sequenceFlops(x: DeviceTensor): number {
+  /**
+   * Multiply-add flops of the layer over x (input projection and recurrent steps; the steps
+   * alone when x is `projected`).
+   */
+  sequenceFlops(x: DeviceTensor, projected = false): number {
     const [batch, time, inDim] = x.shape;
-    return 2 * batch * time * (inDim + this.units) * gateCount(this.cell) * this.units;
+    const width = (projected ? 0 : inDim) + this.units;
+    return 2 * batch * time * width * gateCount(this.cell) * this.units;
   }
 
   /**
@@ -334,6 +363,9 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
    * the outputs of the steps outside it as the kernel would have: zeros under
    * `zeroOutputForMask`, else the state carried into or out of the window (Keras repeats the
    * previous output at a masked step).
+   *
+   * `projected`: x is the input projection ([batch, time, gates·units], input·kernel + bias),
+   * which the kernel then reads instead of projecting x itself.
    */
   sequenceJobs(
     x: DeviceTensor,
@@ -342,6 +374,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     out: RecurrentOutput,
     parts: number,
     states: Readonly<RecurrentStates> = NO_STATES,
+    projected = false,
   ): { jobs: KernelJob[]; works: number[]; finish: () => void } {
     if (x.dtype !== "float32" || x.shape.length !== 3) {
       throw new InputShapeError(
@@ -363,9 +396,13 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     const flags = (this.goBackwards ? RnnFlag.GoBackwards : 0) |
       (this.returnSequences ? RnnFlag.ReturnSequences : 0) |
       (out.zeroOutputForMask ? RnnFlag.ZeroOutputForMask : 0) |
-      (out.reverse ? RnnFlag.ReverseOutput : 0);
-    const bias = this.useBias ? this.weightPtrs[2] : 0;
+      (out.reverse ? RnnFlag.ReverseOutput : 0) |
+      (projected ? RnnFlag.Projected : 0);
     const g = gateCount(this.cell) * this.units;
+    if (projected && inDim !== g) {
+      throw new InputShapeError(this.name, `a projected input of ${g} features`, `${inDim}`);
+    }
+    const bias = this.useBias ? this.weightPtrs[2] : 0;
     const recBias = this.cell === RnnCell.GRUResetAfter && bias ? bias + g * 4 : 0;
     const jobs: KernelJob[] = [];
     const works: number[] = [];
@@ -459,9 +496,9 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
             steps,
             inDim,
             u,
-            this.weightPtrs[0],
+            projected ? 0 : this.weightPtrs[0],
             this.weightPtrs[1],
-            bias,
+            projected ? 0 : bias,
             recBias,
             maskPtr,
             this.activation.code,

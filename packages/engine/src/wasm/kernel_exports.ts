@@ -599,6 +599,60 @@ export interface KernelFunctions {
     alpha: number,
   ): void;
   /**
+   * Floats of a kernel of `k` rows × `outC` columns packed by conv2dPackKernel: strips of 8
+   * columns, the last padded with zeros.
+   *
+   * AssemblyScript, wasm/assembly/conv.ts:
+   * `conv2dPackedFloats(k: i32, outC: i32): i32`
+   */
+  conv2dPackedFloats(k: number, outC: number): number;
+  /**
+   * Packs the row-major k × outC kernel `w` (Keras layout read as the GEMM's B) into `dst`
+   * (conv2dPackedFloats floats) as column strips: strip s holds columns [8s, 8s + 8) of every row,
+   * 8 floats a row, zeros past outC. A register tile then reads its B columns as one contiguous
+   * stream: in row-major B they are 8 floats out of every outC, and with outC a power of two
+   * (ResNet's 256…2048) those rows fall into a few cache sets and evict each other from L1 and
+   * L2.
+   *
+   * AssemblyScript, wasm/assembly/conv.ts:
+   * `conv2dPackKernel(w: usize, dst: usize, k: i32, outC: i32): void`
+   */
+  conv2dPackKernel(w: number, dst: number, k: number, outC: number): void;
+  /**
+   * conv2d with the kernel packed by conv2dPackKernel (`wp`), for windows the implicit GEMM
+   * applies to (no column dilation or one column; others trap): the implicit GEMM for every such
+   * shape, 1×1 included. Same arguments as conv2d; `scratch`
+   * must hold the zero-padded image when the shape is padded (conv2dScratchFloats; less traps).
+   *
+   * AssemblyScript, wasm/assembly/conv.ts:
+   * `conv2dPacked(x: usize, wp: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32): void`
+   */
+  conv2dPacked(
+    x: number,
+    wp: number,
+    bias: number,
+    y: number,
+    scratch: number,
+    scratchFloats: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    outC: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    padTop: number,
+    padLeft: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /**
    * y[b, oh, ow, ch] = max (isAvg = 0) or mean (isAvg = 1) of x[b, iy, ix, ch] over the real cells
    * iy ∈ [oh*sh - padTop, +ph), ix ∈ [ow*sw - padLeft, +pw). Every window must hold a real cell
    * (true for Keras `valid` and `same` geometry).
@@ -678,7 +732,9 @@ export interface KernelFunctions {
    * `h0` / `c0` [batch, units]: the initial state (Keras `initial_state`; LSTM's cell state in
    * `c0`), 0 for zeros. `hT` / `cT` [batch, units] receive the final state (`return_state`; a
    * masked step keeps the state, so it is the state after the last kept step), 0 to skip.
-   * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes.
+   * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes. With FLAG_PROJECTED, x is
+   * [batch, time, G*units], the input projection with the bias added (inDim, kernel and bias are
+   * not read; the workspace's projection segment goes unused).
    *
    * AssemblyScript, wasm/assembly/rnn.ts:
    * `rnnSequence(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, h0: usize, c0: usize, hT: usize, cT: usize, work: usize): void`
@@ -1452,6 +1508,9 @@ export const KERNEL_NAMES = [
   "im2colTile",
   "conv2dScratchFloats",
   "conv2d",
+  "conv2dPackedFloats",
+  "conv2dPackKernel",
+  "conv2dPacked",
   "pool2d",
   "globalPool2d",
   "scaleShift",
