@@ -1,13 +1,16 @@
 /**
  * GFLOP/s of every Conv2D shape of ResNet50 (224×224) per convolution method, one kernel thread:
- * `deno run -A bench/conv_shapes.ts [--batch N] [--reps N] [--only 3x3]`. Prints, per shape, the
- * milliseconds and GFLOP/s of the direct kernel (`conv2d`) and of Winograd F(6×6, 3×3) where it
- * applies, the count of such layers in the model, and the SIMD peak measured in the same run, so
- * the weak shapes and the wrong method choices stand out.
+ * `deno run -A bench/conv_shapes.ts [--batch N] [--reps N] [--only 3x3] [--base DIR]`. Prints,
+ * per shape, the milliseconds and GFLOP/s of the direct kernel (`conv2d`) and of Winograd
+ * F(6×6, 3×3) where it applies, the count of such layers in the model, and the SIMD peak
+ * measured in the same run, so the weak shapes and the wrong method choices stand out. `--base`
+ * names another checkout (a `git worktree` of an earlier commit) whose kernel module is timed
+ * beside this one's, the calls interleaved, for before/after ratios under a shared load.
  */
-import { instantiateKernels } from "../packages/engine/src/wasm/kernels.ts";
+import { instantiateKernels, type KernelExports } from "../packages/engine/src/wasm/kernels.ts";
+import type { WasmHeap } from "../packages/engine/src/wasm/heap.ts";
 import { winogradFilterTransform } from "../packages/engine/src/kernels/winograd_reference.ts";
-import { winogradChunkTiles, winogradPlan } from "../packages/engine/src/winograd.ts";
+import { winogradChunkTiles, winogradPays, winogradPlan } from "../packages/engine/src/winograd.ts";
 import {
   CONV_SCRATCH_FLOATS,
   convArgs,
@@ -48,35 +51,55 @@ const SHAPES: [number, number, number, number, number, "same" | "valid", number]
   [7, 512, 2048, 1, 1, "valid", 3],
 ];
 
-const { kernels, heap } = instantiateKernels();
+/** One kernel module: this tree's, or with `--base DIR` also another checkout's (before/after). */
+interface Runtime {
+  label: string;
+  kernels: KernelExports;
+  heap: WasmHeap;
+}
+const runtimes: Runtime[] = [{ label: "", ...instantiateKernels() }];
+const baseDir = value("--base", "");
+if (baseDir) {
+  const url = new URL(`file://${Deno.realPathSync(baseDir)}/packages/engine/src/wasm/kernels.ts`);
+  const base = await import(url.href);
+  runtimes.unshift({ label: "base ", ...base.instantiateKernels() });
+  runtimes[1].label = "new ";
+}
 const rng = new Rng(1);
 
-function time(fn: () => void): number {
-  fn();
-  let best = Infinity;
+/** Best of `reps` timed calls of each function, the calls interleaved (one of each per round). */
+function times(fns: (() => void)[]): number[] {
+  for (const fn of fns) fn();
+  const best = fns.map(() => Infinity);
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    best = Math.min(best, performance.now() - t0);
+    fns.forEach((fn, j) => {
+      const t0 = performance.now();
+      fn();
+      best[j] = Math.min(best[j], performance.now() - t0);
+    });
   }
   return best;
 }
 
-const peakOut = heap.alloc(64);
-heap.f32(peakOut, 8).fill(1e-7);
-const peakIters = 2_000_000;
-const peak = peakIters * 96 / 1e6 / time(() => kernels.simdPeakFma(peakIters, peakOut));
-console.log(`SIMD peak (fused madd): ${peak.toFixed(1)} GFLOP/s; batch ${batch}`);
-
-for (const [m, n, k] of [[512, 512, 512], [3136, 256, 64]]) {
-  const a = heap.upload(rng.floats(m * k)), b = heap.upload(rng.floats(k * n));
-  const c = heap.alloc(m * n * 4);
-  const ms = time(() => kernels.gemm(a, b, 0, c, m, n, k, 0, 0));
-  console.log(`gemm ${m}x${n}x${k}: ${(2 * m * n * k / 1e6 / ms).toFixed(1)} GFLOP/s`);
-  for (const p of [a, b, c]) heap.free(p);
+{
+  const { kernels, heap } = runtimes[0];
+  const peakOut = heap.alloc(64);
+  heap.f32(peakOut, 8).fill(1e-7);
+  const peakIters = 2_000_000;
+  const [t] = times([() => kernels.simdPeakFma(peakIters, peakOut)]);
+  console.log(
+    `SIMD peak (fused madd): ${(peakIters * 96 / 1e6 / t).toFixed(1)} GFLOP/s; batch ${batch}`,
+  );
+  for (const [m, n, k] of [[512, 512, 512], [3136, 256, 64]]) {
+    const a = heap.upload(rng.floats(m * k)), b = heap.upload(rng.floats(k * n));
+    const c = heap.alloc(m * n * 4);
+    const [ms] = times([() => kernels.gemm(a, b, 0, c, m, n, k, 0, 0)]);
+    console.log(`gemm ${m}x${n}x${k}: ${(2 * m * n * k / 1e6 / ms).toFixed(1)} GFLOP/s`);
+    for (const p of [a, b, c]) heap.free(p);
+  }
 }
 
-let totalMs = 0;
+const totals = runtimes.map(() => 0);
 for (const [size, c, outC, k, s, padding, count] of SHAPES) {
   if (only && !`${k}x${k}`.startsWith(only)) continue;
   const g = convShape(batch, [size, size, c], outC, {
@@ -86,63 +109,89 @@ for (const [size, c, outC, k, s, padding, count] of SHAPES) {
     padding,
   });
   const flops = 2 * batch * g.outH * g.outW * outC * k * k * c;
-  const x = heap.upload(rng.floats(batch * size * size * c));
+  const xHost = rng.floats(batch * size * size * c);
   const wHost = rng.floats(k * k * c * outC, -0.1, 0.1);
-  const w = heap.upload(wHost);
-  const bias = heap.upload(rng.floats(outC));
-  const y = heap.alloc(batch * g.outH * g.outW * outC * 4);
-  const kk = k * k * c;
-  const pixels = batch * g.outH * g.outW;
-  const im2colFloats = kk * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / kk)));
-  const [, h, wd, cc, oh, ow, , ...window] = convArgs(g);
-  const sf = kernels.conv2dScratchFloats(batch, h, wd, cc, oh, ow, ...window, im2colFloats);
-  const scratch = heap.alloc(Math.max(1, sf) * 4);
-  const direct = time(() => kernels.conv2d(x, w, bias, y, scratch, sf, ...convArgs(g), 1, 0));
-  let line = `${size}x${size}x${c}→${outC} k${k} s${s} ×${count}: direct ${direct.toFixed(2)} ms ${
-    (flops / 1e6 / direct).toFixed(1)
-  } GFLOP/s`;
-  let best = direct;
+  const biasHost = rng.floats(outC);
   const plan = winogradPlan("winograd", [k, k], [s, s], [1, 1], c, outC);
-  if (plan) {
-    const u = heap.upload(
-      Float32Array.from(winogradFilterTransform(wHost, c, outC, plan.transforms)),
-    );
-    const tiles = batch * Math.ceil(g.outH / plan.m) * Math.ceil(g.outW / plan.m);
-    const chunk = winogradChunkTiles(tiles, c, outC);
-    const wsf = kernels.conv2dWinogradScratchFloats(chunk, c, outC);
-    const ws = heap.alloc(wsf * 4);
-    const wino = time(() =>
-      kernels.conv2dWinograd(
-        x,
-        u,
-        bias,
-        y,
-        ws,
-        wsf,
-        batch,
-        size,
-        size,
-        c,
-        g.outH,
-        g.outW,
-        outC,
-        plan.m,
-        g.padTop,
-        g.padLeft,
-        1,
-        0,
-      )
-    );
-    const auto = winogradPlan("auto", [k, k], [s, s], [1, 1], c, outC) ? "auto" : "not auto";
-    line += `; winograd F(${plan.m}) ${wino.toFixed(2)} ms ${
-      (flops / 1e6 / wino).toFixed(1)
-    } eff. GFLOP/s (${auto})`;
-    best = auto === "auto" ? wino : direct;
-    heap.free(ws);
-    heap.free(u);
+  const autoPlan = winogradPlan("auto", [k, k], [s, s], [1, 1], c, outC);
+  const auto = !!autoPlan && winogradPays(autoPlan, batch, g.outH, g.outW, c, outC);
+  const uHost = plan
+    ? Float32Array.from(winogradFilterTransform(wHost, c, outC, plan.transforms))
+    : null;
+  const fns: (() => void)[] = [];
+  const names: string[] = [];
+  const frees: (() => void)[] = [];
+  for (const { label, kernels, heap } of runtimes) {
+    const x = heap.upload(xHost), w = heap.upload(wHost), bias = heap.upload(biasHost);
+    const y = heap.alloc(batch * g.outH * g.outW * outC * 4);
+    const kk = k * k * c;
+    const pixels = batch * g.outH * g.outW;
+    const im2colFloats = kk * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / kk)));
+    const [, h, wd, cc, oh, ow, , ...window] = convArgs(g);
+    const sf = kernels.conv2dScratchFloats(batch, h, wd, cc, oh, ow, ...window, im2colFloats);
+    const scratch = heap.alloc(Math.max(1, sf) * 4);
+    fns.push(() => kernels.conv2d(x, w, bias, y, scratch, sf, ...convArgs(g), 1, 0));
+    names.push(`${label}direct`);
+    const ptrs = [x, w, bias, y, scratch];
+    if ("conv2dPacked" in kernels) {
+      const wp = heap.alloc(kernels.conv2dPackedFloats(kk, outC) * 4);
+      kernels.conv2dPackKernel(w, wp, kk, outC);
+      fns.push(() => kernels.conv2dPacked(x, wp, bias, y, scratch, sf, ...convArgs(g), 1, 0));
+      names.push(`${label}packed`);
+      ptrs.push(wp);
+    }
+    if (plan && uHost) {
+      const u = heap.upload(uHost);
+      const tiles = batch * Math.ceil(g.outH / plan.m) * Math.ceil(g.outW / plan.m);
+      const chunk = winogradChunkTiles(tiles, c, outC);
+      const wsf = kernels.conv2dWinogradScratchFloats(chunk, c, outC);
+      const ws = heap.alloc(wsf * 4);
+      fns.push(() =>
+        kernels.conv2dWinograd(
+          x,
+          u,
+          bias,
+          y,
+          ws,
+          wsf,
+          batch,
+          size,
+          size,
+          c,
+          g.outH,
+          g.outW,
+          outC,
+          plan.m,
+          g.padTop,
+          g.padLeft,
+          1,
+          0,
+        )
+      );
+      names.push(`${label}winograd F(${plan.m})${auto ? " (auto)" : ""}`);
+      ptrs.push(u, ws);
+    }
+    frees.push(() => ptrs.forEach((p) => heap.free(p)));
   }
-  totalMs += best * count;
-  console.log(line);
-  for (const p of [x, w, bias, y, scratch]) heap.free(p);
+  const ms = times(fns);
+  console.log(
+    `${size}x${size}x${c}→${outC} k${k} s${s} ×${count}: ` +
+      names.map((n, i) => `${n} ${ms[i].toFixed(2)} ms ${(flops / 1e6 / ms[i]).toFixed(1)}`)
+        .join("; ") +
+      " GFLOP/s",
+  );
+  // What auto runs: Winograd where it chooses it, else direct (packed where the tree has it).
+  const fnsPer = (rt: Runtime) => 1 + ("conv2dPacked" in rt.kernels ? 1 : 0) + (plan ? 1 : 0);
+  runtimes.forEach((_, r) => {
+    const first = runtimes.slice(0, r).reduce((n, rt) => n + fnsPer(rt), 0);
+    const packed = "conv2dPacked" in runtimes[r].kernels ? 1 : 0;
+    const chosen = plan && auto ? ms[first + fnsPer(runtimes[r]) - 1] : ms[first + packed];
+    totals[r] += chosen * count;
+  });
+  frees.forEach((f) => f());
 }
-console.log(`sum over ResNet50's convs (auto's choice): ${totalMs.toFixed(1)} ms`);
+console.log(
+  `sum over ResNet50's convs (auto's choice): ${
+    runtimes.map((r, i) => `${r.label}${totals[i].toFixed(1)} ms`).join(", ")
+  }`,
+);

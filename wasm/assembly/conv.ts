@@ -10,8 +10,7 @@
 //   or when the scratch is too small for a padded image).
 // Padding cells are zeros (cross-correlation).
 import { copyFloats, zeroFloats } from "./floats";
-import { LINEAR } from "./activations";
-import { gemm, GEMM_KC, gemmPanelColumns, gemmRowBlock, nextRowBlock } from "./gemm";
+import { gemm, gemmPanelColumns, gemmRowBlock, nextRowBlock } from "./gemm";
 
 /**
  * y[b, oh, ow, o] = act(bias[o] + Σ x[b, oh*sh - padTop + ky*dh, ow*sw - padLeft + kx*dw, c]
@@ -111,10 +110,15 @@ export function im2colTile(
   return max(0, (outLen - 1) * stride + (k - 1) * dilation + 1 - inLen - before);
 }
 
-/** Whether the implicit GEMM applies: windows are contiguous across kx (no column dilation). */
+/**
+ * Whether the implicit GEMM applies: windows are contiguous across kx (no column dilation, or
+ * one column). 1×1 convs with stride 2 (ResNet's downsampling) take it too: each pixel's A row
+ * is its c input floats, read in place, where im2col would copy them tile by tile and stream
+ * the whole kernel once per tile.
+ */
 // @ts-ignore: decorator
-@inline function implicitApplies(kh: i32, kw: i32, dw: i32): bool {
-  return dw == 1 && kh * kw > 1;
+@inline function implicitApplies(kw: i32, dw: i32): bool {
+  return dw == 1 || kw == 1;
 }
 
 /**
@@ -141,7 +145,7 @@ export function conv2dScratchFloats(
   if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && outH == h && outW == wd) {
     return 0;
   }
-  if (implicitApplies(kh, kw, dw)) {
+  if (implicitApplies(kw, dw)) {
     const padBottom = padAfter(h, outH, sh, kh, dh, padTop);
     const padRight = padAfter(wd, outW, sw, kw, dw, padLeft);
     if (padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0) return 0;
@@ -187,7 +191,7 @@ export function conv2d(
     gemm(x, w, bias, y, batch * outH * outW, outC, c, act, alpha);
     return;
   }
-  if (implicitApplies(kh, kw, dw)) {
+  if (implicitApplies(kw, dw)) {
     const padBottom = padAfter(h, outH, sh, kh, dh, padTop);
     const padRight = padAfter(wd, outW, sw, kw, dw, padLeft);
     const padded = padTop != 0 || padLeft != 0 || padBottom != 0 || padRight != 0;
@@ -195,8 +199,8 @@ export function conv2d(
     const wp = wd + padLeft + padRight;
     if (!padded || scratchFloats >= hp * wp * c) {
       conv2dImplicit(
-        x, w, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp, outH, outW, outC, kh, kw, sh,
-        sw, dh, padTop, padLeft, act, alpha,
+        x, w, 0, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp, outH, outW, outC, kh, kw,
+        sh, sw, dh, padTop, padLeft, act, alpha,
       );
       return;
     }
@@ -222,17 +226,98 @@ function padImage(src: usize, dst: usize, h: i32, wd: i32, c: i32, wp: i32, hp: 
 }
 
 /**
+ * Floats of a kernel of `k` rows × `outC` columns packed by conv2dPackKernel: strips of 8
+ * columns, the last padded with zeros.
+ */
+export function conv2dPackedFloats(k: i32, outC: i32): i32 {
+  return k * ((outC + 7) & ~7);
+}
+
+/**
+ * Packs the row-major k × outC kernel `w` (Keras layout read as the GEMM's B) into `dst`
+ * (conv2dPackedFloats floats) as column strips: strip s holds columns [8s, 8s + 8) of every row,
+ * 8 floats a row, zeros past outC. A register tile then reads its B columns as one contiguous
+ * stream: in row-major B they are 8 floats out of every outC, and with outC a power of two
+ * (ResNet's 256…2048) those rows fall into a few cache sets and evict each other from L1 and
+ * L2.
+ */
+export function conv2dPackKernel(w: usize, dst: usize, k: i32, outC: i32): void {
+  const strips = (outC + 7) >> 3;
+  const rowBytes = <usize> outC << 2;
+  for (let s = 0; s < strips; s++) {
+    const j0 = s << 3;
+    const cols = min(8, outC - j0);
+    let d = dst + (<usize> s * <usize> k << 5);
+    let src = w + (<usize> j0 << 2);
+    for (let r = 0; r < k; r++) {
+      if (cols == 8) {
+        v128.store(d, v128.load(src));
+        v128.store(d, v128.load(src, 16), 16);
+      } else {
+        for (let j = 0; j < 8; j++) store<f32>(d + (<usize> j << 2), j < cols ? load<f32>(src + (<usize> j << 2)) : 0);
+      }
+      d += 32;
+      src += rowBytes;
+    }
+  }
+}
+
+/**
+ * conv2d with the kernel packed by conv2dPackKernel (`wp`), for windows the implicit GEMM
+ * applies to (no column dilation or one column; others trap): the implicit GEMM for every such
+ * shape, 1×1 included. Same arguments as conv2d; `scratch`
+ * must hold the zero-padded image when the shape is padded (conv2dScratchFloats; less traps).
+ */
+export function conv2dPacked(
+  x: usize,
+  wp: usize,
+  bias: usize,
+  y: usize,
+  scratch: usize,
+  scratchFloats: i32,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  outC: i32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  dh: i32,
+  dw: i32,
+  padTop: i32,
+  padLeft: i32,
+  act: i32,
+  alpha: f32,
+): void {
+  if (!implicitApplies(kw, dw)) unreachable();
+  const padBottom = padAfter(h, outH, sh, kh, dh, padTop);
+  const padRight = padAfter(wd, outW, sw, kw, dw, padLeft);
+  const padded = padTop != 0 || padLeft != 0 || padBottom != 0 || padRight != 0;
+  const hp = h + padTop + padBottom;
+  const wp2 = wd + padLeft + padRight;
+  if (padded && scratchFloats < hp * wp2 * c) unreachable();
+  conv2dImplicit(
+    x, wp, 1, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp2, outH, outW, outC, kh, kw,
+    sh, sw, dh, padTop, padLeft, act, alpha,
+  );
+}
+
+/**
  * Implicit GEMM: per image (zero-padded into `padBuf` when it is not 0), per column panel of the
- * kernel (gemmPanelColumns), per k block, blocks of up to 6 output pixels × the panel's channels;
- * pixel p's A row starts at its window's top-left input cell and runs kh segments of kw·c
- * floats, dh image rows apart. The k blocks are as gemm's (GEMM_KC): whole segments when they
- * fit, else GEMM_KC-float pieces of one, their partial sums added to y, bias and activation with
- * the last. Without panels and k blocks a deep kernel (3×3×512 → 512: 4,608 B rows of 512
- * floats, 9 MiB) streams from memory once per pixel block and no tile's B rows stay in L1.
+ * kernel (gemmPanelColumns: a deep kernel, 3×3×512 → 512 is 9 MiB, would otherwise be read from
+ * memory once per pixel block), blocks of up to 6 output pixels × the panel's channels; pixel
+ * p's A row starts at its window's top-left input cell and runs kh segments of kw·c floats, dh
+ * image rows apart. `packed` = 1: `w` is packed by conv2dPackKernel and each 8-column strip is
+ * its own GEMM (B rows 32 bytes apart).
  */
 function conv2dImplicit(
   x: usize,
   w: usize,
+  packed: i32,
   bias: usize,
   y: usize,
   padBuf: usize,
@@ -259,56 +344,56 @@ function conv2dImplicit(
   const rowBytes = <usize> wp * pixelBytes;
   const segStride = <usize> dh * rowBytes;
   const segLen = kw * c;
-  const sb = <usize> outC << 2;
+  const k = kh * segLen;
+  const sc = <usize> outC << 2;
+  const sb = packed ? <usize> 32 : sc;
+  const stripBytes = <usize> k << 5;
   const pixels = outH * outW;
   const imageBytes = <usize> h * <usize> wd * pixelBytes;
-  const panel = gemmPanelColumns(outC, kh * segLen);
-  // A k block: `blockSegs` whole segments of segLen floats, or a piece of ≤ kc floats of one.
-  const blockSegs = max(1, GEMM_KC / segLen);
-  const kc = min(segLen, GEMM_KC);
+  const panel = gemmPanelColumns(outC, k);
   for (let b = 0; b < batch; b++) {
     let img = x + <usize> b * imageBytes;
     if (padBuf) {
       padImage(img, padBuf, h, wd, c, wp, hp, padTop, padLeft);
       img = padBuf;
     }
-    const yImg = y + <usize> b * <usize> pixels * sb;
+    const yImg = y + <usize> b * <usize> pixels * sc;
     for (let j0 = 0; j0 < outC; j0 += panel) {
       const nj = min(panel, outC - j0);
-      const o = <usize> j0 << 2;
-      for (let ky = 0; ky < kh; ky += blockSegs) {
-        const nSeg = min(blockSegs, kh - ky);
-        for (let k0 = 0; k0 < segLen; k0 += kc) {
-          const kb = min(kc, segLen - k0);
-          const first = ky == 0 && k0 == 0;
-          const final = ky + nSeg >= kh && k0 + kb >= segLen;
-          // Where this block starts in each window and in the kernel's rows.
-          const aOff = <usize> ky * segStride + (<usize> k0 << 2);
-          const wk = w + <usize> (ky * segLen + k0) * sb + o;
-          let p = 0;
-          while (p < pixels) {
-            const rows = nextRowBlock(pixels - p);
-            // Window origins of the block's pixels (consecutive in row-major output order).
-            let oh = p / outW;
-            let ow = p - oh * outW;
-            const a0 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
-            if (++ow == outW) { ow = 0; oh++; }
-            const a1 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
-            if (++ow == outW) { ow = 0; oh++; }
-            const a2 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
-            if (++ow == outW) { ow = 0; oh++; }
-            const a3 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
-            if (++ow == outW) { ow = 0; oh++; }
-            const a4 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
-            if (++ow == outW) { ow = 0; oh++; }
-            const a5 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes + aOff;
+      let p = 0;
+      while (p < pixels) {
+        const rows = nextRowBlock(pixels - p);
+        // Window origins of the block's pixels (consecutive in row-major output order).
+        let oh = p / outW;
+        let ow = p - oh * outW;
+        const a0 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+        if (++ow == outW) { ow = 0; oh++; }
+        const a1 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+        if (++ow == outW) { ow = 0; oh++; }
+        const a2 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+        if (++ow == outW) { ow = 0; oh++; }
+        const a3 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+        if (++ow == outW) { ow = 0; oh++; }
+        const a4 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+        if (++ow == outW) { ow = 0; oh++; }
+        const a5 = img + <usize> (oh * sh) * rowBytes + <usize> (ow * sw) * pixelBytes;
+        const yRow = yImg + <usize> p * sc;
+        if (packed) {
+          for (let j = j0; j < j0 + nj; j += 8) {
+            const o = <usize> j << 2;
             gemmRowBlock(
-              rows, a0, a1, a2, a3, a4, a5, kb, nSeg, segStride, wk, sb, yImg + <usize> p * sb + o,
-              sb, nj, final && bias ? bias + o : 0, final ? act : LINEAR, alpha, first ? 0 : 1,
+              rows, a0, a1, a2, a3, a4, a5, segLen, kh, segStride, w + <usize> (j >> 3) * stripBytes,
+              sb, yRow + o, sc, min(8, outC - j), bias ? bias + o : 0, act, alpha, 0,
             );
-            p += rows;
           }
+        } else {
+          const o = <usize> j0 << 2;
+          gemmRowBlock(
+            rows, a0, a1, a2, a3, a4, a5, segLen, kh, segStride, w + o, sb, yRow + o, sc, nj,
+            bias ? bias + o : 0, act, alpha, 0,
+          );
         }
+        p += rows;
       }
     }
   }

@@ -36,7 +36,7 @@ export function gemmPanelColumns(n: i32, k: i32): i32 {
  * Flatten otherwise sums 1,800–7,200 terms per chain). It also bounds the B block a row block
  * streams over.
  */
-export const GEMM_KC: i32 = 256;
+const GEMM_KC: i32 = 256;
 
 /** Rows of the main register tile of this build. */
 export const GEMM_MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;

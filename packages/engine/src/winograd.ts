@@ -24,11 +24,13 @@ export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
  * Which convolution a Conv2D runs at inference:
  * - `"auto"` (default): Winograd where it applies and pays — 3×3…7×7 kernels, stride 1, no
  *   dilation, channel counts multiples of 4, at least 8 input channels, transformed filters of
- *   at most {@link WINOGRAD_AUTO_MAX_FILTER_BYTES}; direct summation otherwise. Outputs then differ from the direct sum by float32 rounding only (a few 1e-6 of
- *   the output's scale, measured in `kernels/winograd_test.ts`).
+ *   at most {@link WINOGRAD_AUTO_MAX_FILTER_BYTES}, and per call enough tiles for the cost model
+ *   ({@link winogradPays}); direct summation otherwise. Outputs then differ from the direct sum
+ *   by float32 rounding only (a few 1e-6 of the output's scale, measured in
+ *   `kernels/winograd_test.ts`).
  * - `"direct"`: always direct summation (implicit GEMM / im2col).
  * - `"winograd"`: Winograd wherever the kernel can run it (2×2…7×7, same constraints, any
- *   channel count multiple of 4), for tests and measurements.
+ *   channel count multiple of 4, any tile count), for tests and measurements.
  *
  * Training always uses the direct sum.
  */
@@ -47,6 +49,46 @@ const WINOGRAD_CHUNK_FLOATS = 1 << 18;
 export function winogradChunkTiles(tiles: number, c: number, outC: number): number {
   const perTile = WINOGRAD_ALPHA * WINOGRAD_ALPHA * (c + outC);
   return Math.max(1, Math.min(tiles, Math.floor(WINOGRAD_CHUNK_FLOATS / perTile)));
+}
+
+/**
+ * Transformed filters larger than this (L2 on the machines measured) stream from memory on every
+ * call; smaller ones stay cached between a model's calls.
+ */
+const WINOGRAD_CACHED_FILTER_BYTES = 1 << 20;
+
+/**
+ * Multiply-adds one byte of transformed filters streamed from memory costs: fitted to ResNet50's
+ * 14×14×256 → 256 (U 16 MiB, 8-tile chunks), 4.6 ms direct against 5.0 ms by Winograd at batch
+ * 1 (2 chunks) and 20 ms against 14 ms at batch 2 (3 chunks), and its 7×7×512 → 512 (64 MiB,
+ * 4-tile chunks), where the direct sum wins at batch 1 and 8.
+ */
+const WINOGRAD_STREAMED_BYTE_MACS = 2.5;
+
+/**
+ * Whether Winograd beats the direct sum on one call of `images` images of `outH × outW` outputs,
+ * `c` → `outC` channels: its multiply-adds (64 per tile and channel pair, tiles rounded up to
+ * whole m × m blocks, so a 7×7 map in 6×6 tiles pays for 12×12) plus the cost of streaming U
+ * once per chunk of tiles ({@link winogradChunkTiles}) when it is too big to stay cached,
+ * against the direct sum's r² per output pixel. Few tiles over a large U lose: ResNet50's
+ * 14×14×256 → 256 at batch 1 (9 tiles) and 7×7×512 → 512.
+ */
+export function winogradPays(
+  plan: WinogradPlan,
+  images: number,
+  outH: number,
+  outW: number,
+  c: number,
+  outC: number,
+): boolean {
+  const tiles = images * Math.ceil(outH / plan.m) * Math.ceil(outW / plan.m);
+  const uBytes = WINOGRAD_ALPHA * WINOGRAD_ALPHA * c * outC * 4;
+  const chunks = Math.ceil(tiles / winogradChunkTiles(tiles, c, outC));
+  const streamed = uBytes > WINOGRAD_CACHED_FILTER_BYTES ? uBytes * chunks : 0;
+  const winograd = tiles * WINOGRAD_ALPHA * WINOGRAD_ALPHA * c * outC +
+    WINOGRAD_STREAMED_BYTE_MACS * streamed;
+  const direct = images * outH * outW * plan.r * plan.r * c * outC;
+  return winograd < direct;
 }
 
 /** The tile sizes of one Winograd convolution. */

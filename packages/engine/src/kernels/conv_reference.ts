@@ -70,3 +70,21 @@ export function forEachTap(
     }
   }
 }
+
+/**
+ * The kernel read as the GEMM's B (`k` rows × `outC`, row-major) in column strips of 8, as
+ * `conv2dPackKernel` packs it: strip s holds columns [8s, 8s + 8) of every row, zeros past outC.
+ */
+export function packConvKernelReference(w: Float32Array, k: number, outC: number): Float32Array {
+  const strips = Math.ceil(outC / 8);
+  const out = new Float32Array(strips * k * 8);
+  for (let s = 0; s < strips; s++) {
+    for (let r = 0; r < k; r++) {
+      for (let j = 0; j < 8; j++) {
+        const col = s * 8 + j;
+        if (col < outC) out[(s * k + r) * 8 + j] = w[r * outC + col];
+      }
+    }
+  }
+  return out;
+}

@@ -2,7 +2,7 @@ import { getRuntime, instantiateKernels } from "../wasm/kernels.ts";
 import { type Activation, ActivationCode } from "../activations.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { conv2dKernelArgs, conv2dParams } from "../../testing/kernel_cases.ts";
-import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
+import { type Conv2DParams, conv2dReference, packConvKernelReference } from "./conv_reference.ts";
 
 const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
 const RELU = { kind: "elementwise", code: ActivationCode.Relu, alpha: 0, name: "relu" } as const;
@@ -84,7 +84,7 @@ Deno.test("conv2d kernel: scratch tiles of any size give the same result; no bia
   const p1 = conv2dParams(17, [5, 3, 13], 6, [1, 1], [1, 1], [1, 1], "same");
   const x1 = rng.floats(17 * 5 * 3 * 13), k1 = rng.floats(13 * 6), b1 = rng.floats(6);
   check(runConv(x1, k1, b1, p1, LINEAR, 13), conv2dReference(x1, k1, b1, p1), "1x1");
-  // 1×1 with stride 2 goes through im2col.
+  // 1×1 with stride 2: the implicit GEMM reads each pixel's channels in place.
   const p2 = conv2dParams(2, [5, 7, 13], 6, [1, 1], [2, 2], [1, 1], "valid");
   const x2 = rng.floats(2 * 5 * 7 * 13);
   check(runConv(x2, k1, b1, p2), conv2dReference(x2, k1, b1, p2), "1x1 stride 2");
@@ -173,39 +173,92 @@ Deno.test("conv2d implicit GEMM and im2col agree with the reference on seeds sha
   }
 });
 
-Deno.test("conv2d implicit GEMM on deep kernels: k blocks (whole segments and pieces of one) and column panels, both builds", () => {
+Deno.test("conv2dPackKernel lays the kernel out as the reference's 8-column strips, zeros past outC", () => {
   const rng = new Rng(105);
+  const { kernels, heap } = getRuntime();
+  for (const [k, outC] of [[1, 1], [5, 8], [27, 13], [9, 130]]) {
+    const w = rng.floats(k * outC);
+    const want = packConvKernelReference(w, k, outC);
+    const pw = heap.upload(w), pd = heap.alloc(want.length * 4);
+    if (kernels.conv2dPackedFloats(k, outC) !== want.length) {
+      throw new Error(`${k}×${outC}: ${kernels.conv2dPackedFloats(k, outC)} floats`);
+    }
+    heap.f32(pd, want.length).fill(Number.NaN);
+    kernels.conv2dPackKernel(pw, pd, k, outC);
+    check(heap.f32(pd, want.length).slice(), want, `${k}×${outC}`, 0);
+    [pw, pd].forEach((ptr) => heap.free(ptr));
+  }
+});
+
+Deno.test("conv2dPacked matches the reference: paddings × strides × row dilation × kernel sizes, deep kernels in column panels, batch 1 and many, both builds", () => {
+  const rng = new Rng(106);
   const runtimes = [instantiateKernels("simd"), getRuntime()];
-  // [batch, input, outC, kernel, strides]: segments of 90 floats two to a k block (5 rows: 2,
-  // 2, 1); segments of 450 floats in pieces of 256 + 194 with 1,350 × 130 floats of kernel, so
-  // columns split into panels of 96 + 34; 7×7×66 segments of 462 floats, panels of 40 and 10.
-  const shapes: [number, number[], number, number, [number, number]][] = [
-    [3, [9, 8, 30], 21, 5, [1, 1]],
-    [1, [5, 7, 150], 130, 3, [1, 1]],
-    [2, [5, 7, 150], 130, 3, [2, 1]],
-    [1, [9, 9, 66], 290, 7, [1, 1]],
+  // [batch, input, outC, kernel, strides, dilation]: odd channel counts, 1×1 (ResNet's stride-2
+  // downsampling included), row dilation, and deep kernels: 3×3×150 → 130 is 1,350 × 130 floats,
+  // split into column panels of 96 + 34; 7×7×66 → 290 into panels of 40 and a rest of 10.
+  const shapes: [number, number[], number, number[], [number, number], [number, number]][] = [
+    [1, [6, 7, 5], 13, [3, 3], [1, 1], [1, 1]],
+    [7, [6, 7, 5], 13, [3, 3], [1, 1], [1, 1]],
+    [3, [9, 8, 30], 21, [5, 5], [1, 1], [1, 1]],
+    [2, [9, 10, 7], 6, [2, 5], [2, 3], [2, 1]],
+    [1, [5, 7, 13], 9, [1, 1], [1, 1], [1, 1]],
+    [5, [5, 7, 13], 17, [1, 1], [2, 2], [1, 1]],
+    [2, [6, 5, 11], 10, [1, 3], [1, 2], [3, 1]],
+    [1, [5, 7, 150], 130, [3, 3], [1, 1], [1, 1]],
+    [2, [5, 7, 150], 130, [3, 3], [2, 1], [1, 1]],
+    [1, [9, 9, 66], 290, [7, 7], [1, 1], [1, 1]],
   ];
   for (const { kernels, heap, variant } of runtimes) {
-    for (const [batch, input, outC, ks, strides] of shapes) {
+    for (const [batch, input, outC, ks, strides, dilation] of shapes) {
       for (const padding of ["same", "valid"] as const) {
-        const p = conv2dParams(batch, input, outC, [ks, ks], strides, [1, 1], padding);
+        const p = conv2dParams(batch, input, outC, ks, strides, dilation, padding);
+        if (p.outH <= 0 || p.outW <= 0) continue;
         const x = rng.floats(batch * input[0] * input[1] * input[2]);
-        const kernel = rng.floats(ks * ks * input[2] * outC, -0.3, 0.3);
+        const k = ks[0] * ks[1] * input[2];
+        const kernel = rng.floats(k * outC, -0.3, 0.3);
         const bias = rng.floats(outC);
         const want = conv2dReference(x, kernel, bias, p, RELU);
         const scale = Math.max(1, ...Array.from(want, Math.abs));
-        const scratchFloats = (p.h + ks) * (p.w + ks) * p.c;
+        const scratchFloats = Math.max(
+          1,
+          kernels.conv2dScratchFloats(
+            p.batch,
+            p.h,
+            p.w,
+            p.c,
+            p.outH,
+            p.outW,
+            p.kh,
+            p.kw,
+            p.strides[0],
+            p.strides[1],
+            p.dilation[0],
+            p.dilation[1],
+            p.padTop,
+            p.padLeft,
+            k,
+          ),
+        );
         const px = heap.upload(x), pk = heap.upload(kernel), pb = heap.upload(bias);
+        const pp = heap.alloc(kernels.conv2dPackedFloats(k, outC) * 4);
+        kernels.conv2dPackKernel(pk, pp, k, outC);
         const n = p.batch * p.outH * p.outW * outC;
         const py = heap.alloc(n * 4), ps = heap.alloc(scratchFloats * 4);
-        kernels.conv2d(px, pk, pb, py, ps, scratchFloats, ...conv2dKernelArgs(p), RELU.code, 0);
-        check(
-          heap.f32(py, n).slice(),
-          want,
-          `${variant} ${padding} ${input}→${outC} k${ks} s${strides}`,
-          1e-5 * scale,
+        kernels.conv2dPacked(
+          px,
+          pp,
+          pb,
+          py,
+          ps,
+          scratchFloats,
+          ...conv2dKernelArgs(p),
+          RELU.code,
+          0,
         );
-        [px, pk, pb, py, ps].forEach((ptr) => heap.free(ptr));
+        const what =
+          `${variant} ${padding} b${batch} ${input}→${outC} k${ks} s${strides} d${dilation}`;
+        check(heap.f32(py, n).slice(), want, what, 1e-5 * scale);
+        [px, pk, pb, pp, py, ps].forEach((ptr) => heap.free(ptr));
       }
     }
   }

@@ -10,7 +10,7 @@ import {
   type WinogradTransforms,
   winogradTransforms,
 } from "./winograd_reference.ts";
-import { WINOGRAD_ALPHA, winogradPlan } from "../winograd.ts";
+import { WINOGRAD_ALPHA, winogradPays, winogradPlan } from "../winograd.ts";
 
 const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
 const RELU: Activation = { kind: "elementwise", code: ActivationCode.Relu, alpha: 0, name: "" };
@@ -164,4 +164,23 @@ Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channe
   if (plan(2, 1, 1, 4, 4, "winograd")?.m !== 7) throw new Error("forced 2×2 should be F(7, 2)");
   if (plan(3, 1, 1, 256, 256)?.m !== 6) throw new Error("256 → 256 (16 MiB) should be Winograd");
   if (plan(3, 1, 1, 256, 260, "winograd")?.m !== 6) throw new Error("forced wide 3×3: F(6, 3)");
+});
+
+Deno.test("winogradPays: few tiles over large transformed filters stay direct (ResNet50's 14×14 at batch 1)", () => {
+  const f6 = winogradPlan("auto", [3, 3], [1, 1], [1, 1], 256, 256)!;
+  const cases: [string, number, number, number, number, boolean][] = [
+    // [what, images, out side, c, outC, Winograd pays]
+    ["14×14×256 → 256, batch 1 (9 tiles, 16 MiB of U)", 1, 14, 256, 256, false],
+    ["14×14×256 → 256, batch 2", 2, 14, 256, 256, true],
+    ["28×28×128 → 128, batch 1", 1, 28, 128, 128, true],
+    ["56×56×64 → 64, batch 1", 1, 56, 64, 64, true],
+    ["16×16×32 → 64, batch 1 (9 tiles, U cached)", 1, 16, 32, 64, true],
+    ["7×7×512 → 512, batch 1", 1, 7, 512, 512, false],
+    ["7×7×512 → 512, batch 8", 8, 7, 512, 512, false],
+  ];
+  for (const [what, images, side, c, outC, want] of cases) {
+    if (winogradPays(f6, images, side, side, c, outC) !== want) {
+      throw new Error(`${what}: expected ${want ? "Winograd" : "direct"}`);
+    }
+  }
 });

@@ -17,6 +17,7 @@ import {
   type ConvAlgorithm,
   winogradChunkTiles,
   WinogradDeviceData,
+  winogradPays,
   winogradPlan,
 } from "../winograd.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
@@ -27,6 +28,7 @@ import {
   convolveBackward,
   convolveDirect,
   convShape,
+  PackedConvKernel,
   runImageRanges,
 } from "./conv2d_direct.ts";
 import {
@@ -79,6 +81,10 @@ export class Conv2D extends ConvWindowLayer {
   #winograd: WinogradDeviceData | null = null;
   /** The transformed filters lag the kernel (an optimizer changed it in place). */
   #winogradStale = false;
+  /** The kernel packed for the direct sum at inference (made by the first call that runs it). */
+  #packed: PackedConvKernel | null = null;
+  /** The packed kernel lags the kernel. */
+  #packedStale = false;
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Conv2D", config, options);
@@ -96,7 +102,10 @@ export class Conv2D extends ConvWindowLayer {
     this.algorithm = options.convAlgorithm ?? "auto";
   }
 
-  /** "winograd F(m×m, r×r)" or "direct": the method inference runs for the built shape. */
+  /**
+   * "winograd F(m×m, r×r)" or "direct": the method inference runs for the built shape on calls
+   * with enough tiles for Winograd to pay (see {@link winogradPays}; with fewer it is direct).
+   */
   get method(): string {
     const p = this.#winograd?.plan;
     return p ? `winograd F(${p.m}×${p.m}, ${p.r}×${p.r})` : "direct";
@@ -113,20 +122,25 @@ export class Conv2D extends ConvWindowLayer {
       c,
       this.filters,
     );
-    if (!plan) return;
-    this.#winograd = new WinogradDeviceData(plan, heap);
-    this.#winograd.transformFilters(this.hostWeights[0].data, c, this.filters);
-    this.#winogradStale = false;
+    // The transformed filters are made by the first call that runs Winograd: a layer whose
+    // calls all have too few tiles never holds them.
+    if (plan) this.#winograd = new WinogradDeviceData(plan, heap);
+    if (PackedConvKernel.applies(this)) this.#packed = new PackedConvKernel(heap);
+    this.#winogradStale = true;
+    this.#packedStale = true;
   }
 
   override weightsUpdated(): void {
     super.weightsUpdated();
     this.#winogradStale = true;
+    this.#packedStale = true;
   }
 
   protected override releaseWeights(): void {
     this.#winograd?.dispose();
     this.#winograd = null;
+    this.#packed?.dispose();
+    this.#packed = null;
     super.releaseWeights();
   }
 
@@ -196,13 +210,24 @@ export class Conv2D extends ConvWindowLayer {
     const y = this.allocOutput(ctx, [batch, gy.out, gx.out, this.filters]);
     const act = this.activation;
     const fused = act.kind === "elementwise";
+    const inference = !ctx.training && !ctx.tape;
+    const bias = this.useBias ? this.weightPtrs[1] : 0;
+    const wg = this.#winograd;
     if (this.groups > 1) this.convolveGroups(ctx, x, y, this.#fusedActivation());
-    else if (this.#winograd && !ctx.training && !ctx.tape) {
-      this.#callWinograd(x, y, ctx, this.#winograd, gy.padBefore, gx.padBefore);
-    } else {
-      const bias = this.useBias ? this.weightPtrs[1] : 0;
-      this.#direct(ctx, x, y, this.weightPtrs[0], bias, this.#fusedActivation());
-    }
+    else if (
+      inference && wg &&
+      (this.algorithm === "winograd" ||
+        winogradPays(wg.plan, batch, gy.out, gx.out, x.shape[3], this.filters))
+    ) {
+      this.#callWinograd(x, y, ctx, wg, gy.padBefore, gx.padBefore);
+    } else if (inference && this.#packed) {
+      if (this.#packedStale) {
+        const k = this.kernelSize[0] * this.kernelSize[1] * x.shape[3];
+        this.#packed.pack(ctx.kernels, this.weightPtrs[0], k, this.filters);
+        this.#packedStale = false;
+      }
+      this.#direct(ctx, x, y, this.#packed.ptr, bias, this.#fusedActivation(), true);
+    } else this.#direct(ctx, x, y, this.weightPtrs[0], bias, this.#fusedActivation());
     if (!fused) applyActivation(ctx, y, act);
     return y;
   }
@@ -243,7 +268,10 @@ export class Conv2D extends ConvWindowLayer {
     }
   }
 
-  /** The direct convolution x → y with the given kernel and bias pointers (bias 0: none). */
+  /**
+   * The direct convolution x → y with the given kernel and bias pointers (bias 0: none; `packed`:
+   * the kernel is this layer's {@link PackedConvKernel}).
+   */
   #direct(
     ctx: CallContext,
     x: DeviceTensor,
@@ -251,6 +279,7 @@ export class Conv2D extends ConvWindowLayer {
     kernel: number,
     bias: number,
     act: [number, number],
+    packed = false,
   ): void {
     convolveDirect(
       ctx,
@@ -260,6 +289,7 @@ export class Conv2D extends ConvWindowLayer {
       bias,
       y.ptr,
       act,
+      packed,
     );
   }
 

@@ -9,6 +9,8 @@
 import { axisGeometry, type Padding } from "../conv_geometry.ts";
 import type { CallContext } from "../layer.ts";
 import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
+import type { KernelExports } from "../wasm/kernels.ts";
+import type { WasmHeap } from "../wasm/heap.ts";
 
 /** Floats of im2col scratch per forward call (256 KiB): tiles of output pixels stay cache-resident. */
 export const CONV_SCRATCH_FLOATS = 1 << 16;
@@ -132,7 +134,8 @@ export function runImageRanges(
  * `y = act(x ⊛ kernel + bias)` over `g.images` images (bias 0: none; `act` the fused activation
  * code and alpha, `[0, 0]` for none). The kernel picks its method by shape (1×1 gemm, implicit
  * GEMM over a zero-padded copy of each image, or im2col tiles) and says how much scratch it
- * wants for it.
+ * wants for it. `packed` = true: `kernel` is a {@link PackedConvKernel} pointer and the window
+ * one {@link PackedConvKernel.applies} to (`conv2dPacked`, the implicit GEMM for every shape).
  */
 export function convolveDirect(
   ctx: CallContext,
@@ -142,6 +145,7 @@ export function convolveDirect(
   bias: number,
   y: number,
   act: readonly [number, number] = [0, 0],
+  packed = false,
 ): void {
   const k = g.kh * g.kw * g.c;
   const flops = 2 * g.images * g.outH * g.outW * g.outC * k;
@@ -161,7 +165,7 @@ export function convolveDirect(
       im2colFloats,
     );
     return {
-      fn: "conv2d",
+      fn: packed ? "conv2dPacked" : "conv2d",
       args: [
         x + i0 * g.h * g.w * g.c * 4,
         kernel,
@@ -174,6 +178,45 @@ export function convolveDirect(
       ],
     };
   });
+}
+
+/**
+ * A dense convolution's kernel packed for `conv2dPacked` (column strips of 8 output channels,
+ * see `conv2dPackKernel` in wasm/assembly/conv.ts): a register tile then reads its kernel
+ * columns as one stream, where in the Keras layout they are 8 floats out of every row of outC
+ * (and rows a power of two apart fall into a few cache sets). Inference only; re-packed when
+ * the weights change.
+ */
+export class PackedConvKernel {
+  readonly #heap: WasmHeap;
+  #ptr = 0;
+
+  constructor(heap: WasmHeap) {
+    this.#heap = heap;
+  }
+
+  /** Whether `conv2dPacked` runs this window: no column dilation, or a single column. */
+  static applies(window: ConvWindow): boolean {
+    return window.kernelSize[1] === 1 || window.dilationRate[1] === 1;
+  }
+
+  /** Pointer of the packed kernel (0 until {@link pack}). */
+  get ptr(): number {
+    return this.#ptr;
+  }
+
+  /** Packs the Keras kernel at `kernel` (`k` = kh·kw·c rows × `outC`), replacing the last. */
+  pack(kernels: KernelExports, kernel: number, k: number, outC: number): void {
+    this.dispose();
+    this.#ptr = this.#heap.alloc(kernels.conv2dPackedFloats(k, outC) * 4);
+    kernels.conv2dPackKernel(kernel, this.#ptr, k, outC);
+  }
+
+  /** Frees the packed kernel. */
+  dispose(): void {
+    if (this.#ptr) this.#heap.free(this.#ptr);
+    this.#ptr = 0;
+  }
 }
 
 /**

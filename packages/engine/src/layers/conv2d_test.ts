@@ -237,3 +237,47 @@ Deno.test("Conv2D's Winograd filters follow weight changes: setWeights and train
     model.dispose();
   }
 });
+
+Deno.test("Conv2D's packed kernel follows weight changes: setWeights and training steps", () => {
+  const rng = new Rng(406);
+  // 3 input channels: direct (no Winograd), so inference runs the packed kernel; 13 filters,
+  // not a multiple of 8.
+  const spec = sequentialSpec([9, 8, 3], [
+    convCase(rng, 3, { filters: 13, kernel_size: 3, padding: "same", activation: "relu" }),
+    { class_name: "Flatten", config: {} },
+    {
+      class_name: "Dense",
+      config: { units: 3, activation: "softmax" },
+      weights: [randomWeight(rng, "kernel", [936, 3], -0.05, 0.05), randomWeight(rng, "bias", [3])],
+    },
+  ]);
+  const model = buildModel(spec);
+  try {
+    assertEquals(convMethods(model), ["direct"]);
+    const x = new Tensor(rng.floats(6 * 9 * 8 * 3, 0, 1), [6, 9, 8, 3]);
+    const sameAsFresh = (what: string) => {
+      const fresh = buildModel(model.toSpec());
+      try {
+        assertCloseToScale(model.predict(x).data, fresh.predict(x).data, 1e-6, what, 1);
+      } finally {
+        fresh.dispose();
+      }
+    };
+    const before = model.predict(x).data.slice();
+    model.compile({
+      optimizer: new Adam({ learningRate: 0.05 }),
+      loss: "sparse_categorical_crossentropy",
+    });
+    const y = new Tensor(new Float32Array([0, 1, 2, 0, 1, 2]), [6]);
+    for (let i = 0; i < 3; i++) model.trainOnBatch(x, y);
+    if (maxAbsDiff(before, model.predict(x).data) < 1e-3) {
+      throw new Error("training did not change the predictions");
+    }
+    sameAsFresh("after trainOnBatch");
+    const w = model.getWeights();
+    model.setWeights(w.map((t) => ({ ...t, data: t.data.map((v) => v * 0.5) })));
+    sameAsFresh("after setWeights");
+  } finally {
+    model.dispose();
+  }
+});
