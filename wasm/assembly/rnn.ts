@@ -8,7 +8,7 @@
 // Cell codes and flags must match packages/engine/src/kernels/rnn_codes.ts.
 import { activateScalar, activateV, LINEAR } from "./activations";
 import { addFloats, copyFloats, zeroFloats } from "./floats";
-import { gemm, gemmStrided } from "./gemm";
+import { gemm, gemmStrided, madd } from "./gemm";
 
 const CELL_SIMPLE: i32 = 0;
 const CELL_LSTM: i32 = 1;
@@ -43,6 +43,211 @@ export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32):
 // @ts-ignore: decorator
 @inline function sigma(x: f32, code: i32, alpha: f32): f32 {
   return activateScalar(x, code, alpha);
+}
+
+/**
+ * Rows a step takes one at a time through {@link rowStep} rather than through the GEMMs: the
+ * row path runs each gate's activations right after that gate's columns of the product, where
+ * out-of-order execution overlaps them with the next columns' multiply-adds (GRU 64 units,
+ * batch 1: the step is about a third faster), but streams the recurrent kernel once per row.
+ */
+const ROW_STEP_MAX_ROWS: i32 = 2;
+
+/**
+ * The most units the row path takes: gemm sums k in blocks of GEMM_KC (256, gemm.ts) and adds
+ * the blocks' sums, the row path in one chain, which is the same sum only up to one block.
+ */
+const ROW_STEP_MAX_UNITS: i32 = 256;
+
+/**
+ * c[0..32) = a·B[:, 0..32) over k rows of B (`sb` bytes apart) + bias[0..32) (bias 0: none):
+ * each column is the one chain gemm's tile1x32 / tile1x4 sum (madd in k order from zero, then
+ * the bias), so a row's result is the GEMM's bit for bit.
+ */
+function rowProduct32(a: usize, k: i32, b: usize, sb: usize, c: usize, bias: usize): void {
+  let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+  let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
+  let bp = b;
+  const end = a + (<usize> k << 2);
+  for (let p = a; p < end; p += 4) {
+    const v = v128.load32_splat(p);
+    x0 = madd(x0, v, v128.load(bp));
+    x1 = madd(x1, v, v128.load(bp, 16));
+    x2 = madd(x2, v, v128.load(bp, 32));
+    x3 = madd(x3, v, v128.load(bp, 48));
+    x4 = madd(x4, v, v128.load(bp, 64));
+    x5 = madd(x5, v, v128.load(bp, 80));
+    x6 = madd(x6, v, v128.load(bp, 96));
+    x7 = madd(x7, v, v128.load(bp, 112));
+    bp += sb;
+  }
+  if (bias) {
+    x0 = f32x4.add(x0, v128.load(bias));
+    x1 = f32x4.add(x1, v128.load(bias, 16));
+    x2 = f32x4.add(x2, v128.load(bias, 32));
+    x3 = f32x4.add(x3, v128.load(bias, 48));
+    x4 = f32x4.add(x4, v128.load(bias, 64));
+    x5 = f32x4.add(x5, v128.load(bias, 80));
+    x6 = f32x4.add(x6, v128.load(bias, 96));
+    x7 = f32x4.add(x7, v128.load(bias, 112));
+  }
+  v128.store(c, x0);
+  v128.store(c, x1, 16);
+  v128.store(c, x2, 32);
+  v128.store(c, x3, 48);
+  v128.store(c, x4, 64);
+  v128.store(c, x5, 80);
+  v128.store(c, x6, 96);
+  v128.store(c, x7, 112);
+}
+
+/** {@link rowProduct32} for 4 columns. */
+function rowProduct4(a: usize, k: i32, b: usize, sb: usize, c: usize, bias: usize): void {
+  let x0 = f32x4.splat(0);
+  let bp = b;
+  const end = a + (<usize> k << 2);
+  for (let p = a; p < end; p += 4) {
+    x0 = madd(x0, v128.load32_splat(p), v128.load(bp));
+    bp += sb;
+  }
+  if (bias) x0 = f32x4.add(x0, v128.load(bias));
+  v128.store(c, x0);
+}
+
+/**
+ * Columns [j0, j0 + 32) or [j0, j0 + 4) of one row's product a·B + bias into c (all offsets in
+ * columns); returns the next j0. B's rows are `sb` bytes apart.
+ */
+// @ts-ignore: decorator
+@inline function rowProductBlock(
+  a: usize,
+  k: i32,
+  b: usize,
+  sb: usize,
+  c: usize,
+  bias: usize,
+  j0: i32,
+  n: i32,
+): i32 {
+  const o = <usize> j0 << 2;
+  const biasAt = bias ? bias + o : 0;
+  if (j0 + 32 <= n) {
+    rowProduct32(a, k, b + o, sb, c + o, biasAt);
+    return j0 + 32;
+  }
+  rowProduct4(a, k, b + o, sb, c + o, biasAt);
+  return j0 + 4;
+}
+
+/**
+ * One step of one row kept at this step, through {@link rowProductBlock} (units a multiple of 4,
+ * at most ROW_STEP_MAX_UNITS: the columns and sums are then the GEMM's, so the step's result is the GEMM
+ * path's bit for bit, with the same float operations in the same order). Each block of gate
+ * columns is activated as soon as it is summed. `xr` [g] is the row's input projection at this
+ * step, `hs` / `aux` [u] its state and LSTM cell state (GRU: r*h), `hr` [g] scratch.
+ */
+function rowStep(
+  cell: i32,
+  xr: usize,
+  hs: usize,
+  aux: usize,
+  hr: usize,
+  recKernel: usize,
+  recBias: usize,
+  u: i32,
+  act: i32,
+  actAlpha: f32,
+  recAct: i32,
+  recAlpha: f32,
+): void {
+  const g = gateCount(cell) * u;
+  const uBytes = <usize> u << 2;
+  const sb = <usize> g << 2;
+  if (cell == CELL_GRU) {
+    // z and r: hr[0..2u) = recAct(x + h·U[:, 0..2u)); aux = r*h.
+    for (let j0 = 0; j0 < 2 * u;) {
+      const j1 = rowProductBlock(hs, u, recKernel, sb, hr, 0, j0, 2 * u);
+      for (let j = j0; j < j1; j += 4) {
+        const o = <usize> j << 2;
+        const v = activateV(f32x4.add(v128.load(hr + o), v128.load(xr + o)), recAct, recAlpha);
+        if (j < u) v128.store(hr + o, v); // z
+        else v128.store(aux + o - uBytes, f32x4.mul(v, v128.load(hs + o - uBytes)));
+      }
+      j0 = j1;
+    }
+    // h: hh = act(x + (r*h)·U[:, 2u..3u)); h = z*h + (1-z)*hh (the product reads r*h, not h).
+    const hCols = uBytes << 1;
+    const one = f32x4.splat(1);
+    for (let j0 = 0; j0 < u;) {
+      const j1 = rowProductBlock(aux, u, recKernel + hCols, sb, hr + hCols, 0, j0, u);
+      for (let j = j0; j < j1; j += 4) {
+        const o = <usize> j << 2;
+        const z = v128.load(hr + o);
+        const hh = activateV(
+          f32x4.add(v128.load(xr + hCols + o), v128.load(hr + hCols + o)),
+          act,
+          actAlpha,
+        );
+        v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
+      }
+      j0 = j1;
+    }
+  } else if (cell == CELL_LSTM) {
+    // Gates i, f, c, o activated per block; c and h once every column read h.
+    for (let j0 = 0; j0 < g;) {
+      const j1 = rowProductBlock(hs, u, recKernel, sb, hr, 0, j0, g);
+      for (let j = j0; j < j1; j += 4) {
+        const o = <usize> j << 2;
+        const v = f32x4.add(v128.load(hr + o), v128.load(xr + o));
+        const cGate = j >= 2 * u && j < 3 * u;
+        v128.store(hr + o, cGate ? activateV(v, act, actAlpha) : activateV(v, recAct, recAlpha));
+      }
+      j0 = j1;
+    }
+    for (let j = 0; j < u; j += 4) {
+      const o = <usize> j << 2;
+      const ig = v128.load(hr + o);
+      const fg = v128.load(hr + uBytes + o);
+      const cg = v128.load(hr + (uBytes << 1) + o);
+      const og = v128.load(hr + 3 * uBytes + o);
+      const c = f32x4.add(f32x4.mul(fg, v128.load(aux + o)), f32x4.mul(ig, cg));
+      v128.store(aux + o, c);
+      v128.store(hs + o, f32x4.mul(og, activateV(c, act, actAlpha)));
+    }
+  } else if (cell == CELL_SIMPLE) {
+    for (let j0 = 0; j0 < u;) {
+      const j1 = rowProductBlock(hs, u, recKernel, sb, hr, 0, j0, u);
+      for (let j = j0; j < j1; j += 4) {
+        const o = <usize> j << 2;
+        v128.store(hr + o, activateV(f32x4.add(v128.load(hr + o), v128.load(xr + o)), act, actAlpha));
+      }
+      j0 = j1;
+    }
+    copyFloats(hs, hr, u);
+  } else {
+    // GRU reset_after: hr = h·U + bias_rec; z, r activated per block; hh and h once every
+    // column read h.
+    for (let j0 = 0; j0 < g;) {
+      const j1 = rowProductBlock(hs, u, recKernel, sb, hr, recBias, j0, g);
+      for (let j = j0; j < min(j1, 2 * u); j += 4) {
+        const o = <usize> j << 2;
+        v128.store(hr + o, activateV(f32x4.add(v128.load(xr + o), v128.load(hr + o)), recAct, recAlpha));
+      }
+      j0 = j1;
+    }
+    const one = f32x4.splat(1);
+    for (let j = 0; j < u; j += 4) {
+      const o = <usize> j << 2;
+      const z = v128.load(hr + o);
+      const r = v128.load(hr + uBytes + o);
+      const hh = activateV(
+        f32x4.add(v128.load(xr + (uBytes << 1) + o), f32x4.mul(r, v128.load(hr + (uBytes << 1) + o))),
+        act,
+        actAlpha,
+      );
+      v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
+    }
+  }
 }
 
 /** 1 + the last row of mask int32 [batch, time] kept at step t; 0 when every row is masked. */
@@ -136,7 +341,27 @@ export function rnnSequence(
     // latest first, which makes these the rows still running; any other order stays exact (a
     // GEMM row's result does not depend on how many rows it is given), it only skips less.
     const active = mask == 0 ? batch : activeRows(mask, batch, time, t);
-    if (cell == CELL_GRU) {
+    // A few rows go one at a time (see ROW_STEP_MAX_ROWS), their gates updated in rowStep.
+    const byRow = active <= ROW_STEP_MAX_ROWS && (u & 3) == 0 && u <= ROW_STEP_MAX_UNITS;
+    if (byRow) {
+      for (let b = 0; b < active; b++) {
+        if (mask && load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) == 0) continue;
+        rowStep(
+          cell,
+          xp + (<usize> b * <usize> time + <usize> t) * gBytes,
+          h + <usize> b * uBytes,
+          aux + <usize> b * uBytes,
+          hp + <usize> b * gBytes,
+          recKernel,
+          recBias,
+          u,
+          act,
+          actAlpha,
+          recAct,
+          recAlpha,
+        );
+      }
+    } else if (cell == CELL_GRU) {
       gemmStrided(h, u, recKernel, g, 0, hp, g, active, 2 * u, u, LINEAR, 0, 0);
       for (let b = 0; b < active; b++) {
         // A row masked at t keeps its state: its gates are not needed (nor its projection made).
@@ -170,7 +395,7 @@ export function rnnSequence(
       const keep = mask == 0 ||
         load<i32>(mask + ((<usize> b * <usize> time + <usize> t) << 2)) != 0;
       const hs = h + <usize> b * uBytes;
-      if (keep) {
+      if (keep && !byRow) {
         const xr = xp + (<usize> b * <usize> time + <usize> t) * gBytes;
         const hr = hp + <usize> b * gBytes;
         if (cell == CELL_SIMPLE) {

@@ -233,6 +233,131 @@ Deno.test("rnnSequence on a projected input (RnnFlag.Projected) matches the refe
   if (n !== 48) throw new Error(`${n} cases ran, expected 48`);
 });
 
+/** One rnnSequence call on host arrays (return_sequences); returns [batch, time, units]. */
+function runSequence(
+  cell: RnnCell,
+  x: Float32Array,
+  [batch, time, inDim, units]: number[],
+  weights: { kernel: Float32Array; rec: Float32Array; bias: Float32Array | null },
+  mask: Int32Array | null,
+  flags: number,
+  act: ActivationCode,
+  recAct: ActivationCode,
+): Float32Array {
+  const { kernels, heap } = getRuntime();
+  const g = gateCount(cell) * units;
+  const px = heap.upload(x), pk = heap.upload(weights.kernel), pr = heap.upload(weights.rec);
+  const pb = weights.bias ? heap.upload(weights.bias) : 0;
+  const pm = mask ? heap.upload(mask) : 0;
+  const py = heap.alloc(batch * time * units * 4);
+  const work = heap.alloc(kernels.rnnWorkspaceBytes(cell, batch, time, units));
+  const recBias = cell === RnnCell.GRUResetAfter && pb ? pb + g * 4 : 0;
+  kernels.rnnSequence(
+    cell,
+    px,
+    batch,
+    time,
+    inDim,
+    units,
+    pk,
+    pr,
+    pb,
+    recBias,
+    pm,
+    act,
+    0,
+    recAct,
+    0,
+    flags | RnnFlag.ReturnSequences,
+    py,
+    units,
+    0,
+    0,
+    0,
+    0,
+    work,
+  );
+  const y = heap.f32(py, batch * time * units).slice();
+  [px, pk, pr, pb, pm, py, work].forEach((p) => heap.free(p));
+  return y;
+}
+
+Deno.test("rnnSequence: a step of one or two rows (the row path, units a multiple of 4) equals the same rows in a batch (the GEMM path) bit for bit, and the reference", () => {
+  const rng = new Rng(77);
+  let n = 0;
+  for (const cell of CELLS) {
+    for (const units of [4, 8, 36, 44]) {
+      for (const mask of ["none", "post", "middle"] as MaskKind[]) {
+        const [batch, time, inDim] = [5, rng.int(2, 9), [3, 8, 13][rng.int(0, 3)]];
+        const g = gateCount(cell) * units;
+        const x = rng.floats(batch * time * inDim, -1.5, 1.5);
+        const weights = {
+          kernel: rng.floats(inDim * g, -0.6, 0.6),
+          rec: rng.floats(units * g, -0.6, 0.6),
+          bias: rng.next() < 0.8
+            ? rng.floats(cell === RnnCell.GRUResetAfter ? 2 * g : g, -0.5, 0.5)
+            : null,
+        };
+        const m = makeMask(rng, mask, batch, time);
+        const goBackwards = rng.next() < 0.5;
+        const [act, recAct] = n % 5 === 4
+          ? [ActivationCode.Relu, ActivationCode.HardSigmoid]
+          : [ActivationCode.Tanh, ActivationCode.Sigmoid];
+        const flags = goBackwards ? RnnFlag.GoBackwards : 0;
+        const whole = runSequence(
+          cell,
+          x,
+          [batch, time, inDim, units],
+          weights,
+          m,
+          flags,
+          act,
+          recAct,
+        );
+        const what = `${RnnCell[cell]} units ${units} mask ${mask}`;
+        const want = rnnReference({
+          cell,
+          x,
+          batch,
+          time,
+          inDim,
+          units,
+          kernel: weights.kernel,
+          recurrentKernel: weights.rec,
+          bias: weights.bias,
+          mask: m,
+          activation: act,
+          recurrentActivation: recAct,
+          goBackwards,
+          returnSequences: true,
+        });
+        const scale = Math.max(1, ...Array.from(want, Math.abs));
+        assertClose(whole, want, 1e-5 * scale, what);
+        for (let b = 0; b < batch; b++) {
+          const one = runSequence(
+            cell,
+            x.subarray(b * time * inDim, (b + 1) * time * inDim),
+            [1, time, inDim, units],
+            weights,
+            m ? m.subarray(b * time, (b + 1) * time) : null,
+            flags,
+            act,
+            recAct,
+          );
+          const row = whole.subarray(b * time * units, (b + 1) * time * units);
+          if (!one.every((v, i) => Object.is(v, row[i]))) {
+            throw new Error(
+              `${what}: row ${b} alone differs from the batch's (max |Δ| ${maxAbsDiff(one, row)})`,
+            );
+          }
+        }
+        n++;
+      }
+    }
+  }
+  if (n !== 48) throw new Error(`${n} cases ran, expected 48`);
+});
+
 Deno.test("rnnSequence with other activations, longer sequences and wider layers", () => {
   const rng = new Rng(5);
   const acts: [ActivationCode, ActivationCode][] = [

@@ -213,10 +213,12 @@ export interface KernelFunctions {
    * y = act(conv(x, w) + bias) by F(m×m, r×r), α = 8: x (batch, h, wd, c), y (batch, outH, outW,
    * outC); `u` holds the transformed filters (64 matrices c × outC, see winograd_reference.ts).
    * `scratch` holds `scratchFloats` floats; chunks take as many tiles as fit
-   * (conv2dWinogradScratchFloats). c and outC must be multiples of 4; bias may be 0.
+   * (conv2dWinogradScratchFloats). c and outC must be multiples of 4; bias may be 0. Computes the
+   * `tileCount` output tiles from `firstTile` of the batch's tiles in order (image, tile row, tile
+   * column): 0 and all of them for the whole output; kernel threads split one image's tiles.
    *
    * AssemblyScript, wasm/assembly/winograd.ts:
-   * `conv2dWinograd(x: usize, u: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, m: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32): void`
+   * `conv2dWinograd(x: usize, u: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, m: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32, firstTile: i32, tileCount: i32): void`
    */
   conv2dWinograd(
     x: number,
@@ -237,6 +239,8 @@ export interface KernelFunctions {
     padLeft: number,
     act: number,
     alpha: number,
+    firstTile: number,
+    tileCount: number,
   ): void;
   /**
    * Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles.
@@ -621,11 +625,14 @@ export interface KernelFunctions {
   /**
    * conv2d with the kernel packed by conv2dPackKernel (`wp`), for windows the implicit GEMM
    * applies to (no column dilation or one column; others trap): the implicit GEMM for every such
-   * shape, 1×1 included. Same arguments as conv2d; `scratch`
-   * must hold the zero-padded image when the shape is padded (conv2dScratchFloats; less traps).
+   * shape, 1×1 included. Arguments as conv2d's, and `cols`: the output channels this call computes
+   * (outC for all), from the channel `wp`, `bias` and `y` point at, which starts a strip (a
+   * multiple of 8; y's rows stay outC apart), so kernel threads can split one image's channels.
+   * `scratch` must hold the zero-padded image when the shape is padded (conv2dScratchFloats; less
+   * traps).
    *
    * AssemblyScript, wasm/assembly/conv.ts:
-   * `conv2dPacked(x: usize, wp: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32): void`
+   * `conv2dPacked(x: usize, wp: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, padTop: i32, padLeft: i32, cols: i32, act: i32, alpha: f32): void`
    */
   conv2dPacked(
     x: number,
@@ -649,6 +656,7 @@ export interface KernelFunctions {
     dw: number,
     padTop: number,
     padLeft: number,
+    cols: number,
     act: number,
     alpha: number,
   ): void;
