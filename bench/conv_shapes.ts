@@ -136,7 +136,7 @@ for (const [size, c, outC, k, s, padding, count] of SHAPES) {
     if ("conv2dPacked" in kernels) {
       const wp = heap.alloc(kernels.conv2dPackedFloats(kk, outC) * 4);
       kernels.conv2dPackKernel(w, wp, kk, outC);
-      fns.push(() => kernels.conv2dPacked(x, wp, bias, y, scratch, sf, ...convArgs(g), 1, 0));
+      fns.push(() => kernels.conv2dPacked(x, wp, bias, y, scratch, sf, ...convArgs(g), outC, 1, 0));
       names.push(`${label}packed`);
       ptrs.push(wp);
     }
@@ -166,6 +166,8 @@ for (const [size, c, outC, k, s, padding, count] of SHAPES) {
           g.padLeft,
           1,
           0,
+          0,
+          tiles,
         )
       );
       names.push(`${label}winograd F(${plan.m})${auto ? " (auto)" : ""}`);

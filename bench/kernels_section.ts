@@ -271,6 +271,8 @@ function engineConv(
           ...conv2dWinogradKernelArgs(p, plan.m),
           1,
           0,
+          0,
+          tiles,
         ),
       flops,
       quick,

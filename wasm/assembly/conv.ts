@@ -199,8 +199,8 @@ export function conv2d(
     const wp = wd + padLeft + padRight;
     if (!padded || scratchFloats >= hp * wp * c) {
       conv2dImplicit(
-        x, w, 0, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp, outH, outW, outC, kh, kw,
-        sh, sw, dh, padTop, padLeft, act, alpha,
+        x, w, 0, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp, outH, outW, outC, outC,
+        kh, kw, sh, sw, dh, padTop, padLeft, act, alpha,
       );
       return;
     }
@@ -265,8 +265,11 @@ export function conv2dPackKernel(w: usize, dst: usize, k: i32, outC: i32): void 
 /**
  * conv2d with the kernel packed by conv2dPackKernel (`wp`), for windows the implicit GEMM
  * applies to (no column dilation or one column; others trap): the implicit GEMM for every such
- * shape, 1×1 included. Same arguments as conv2d; `scratch`
- * must hold the zero-padded image when the shape is padded (conv2dScratchFloats; less traps).
+ * shape, 1×1 included. Arguments as conv2d's, and `cols`: the output channels this call computes
+ * (outC for all), from the channel `wp`, `bias` and `y` point at, which starts a strip (a
+ * multiple of 8; y's rows stay outC apart), so kernel threads can split one image's channels.
+ * `scratch` must hold the zero-padded image when the shape is padded (conv2dScratchFloats; less
+ * traps).
  */
 export function conv2dPacked(
   x: usize,
@@ -290,6 +293,7 @@ export function conv2dPacked(
   dw: i32,
   padTop: i32,
   padLeft: i32,
+  cols: i32,
   act: i32,
   alpha: f32,
 ): void {
@@ -301,8 +305,8 @@ export function conv2dPacked(
   const wp2 = wd + padLeft + padRight;
   if (padded && scratchFloats < hp * wp2 * c) unreachable();
   conv2dImplicit(
-    x, wp, 1, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp2, outH, outW, outC, kh, kw,
-    sh, sw, dh, padTop, padLeft, act, alpha,
+    x, wp, 1, bias, y, padded ? scratch : 0, batch, h, wd, c, hp, wp2, outH, outW, outC, min(cols, outC),
+    kh, kw, sh, sw, dh, padTop, padLeft, act, alpha,
   );
 }
 
@@ -312,7 +316,8 @@ export function conv2dPacked(
  * memory once per pixel block), blocks of up to 6 output pixels × the panel's channels; pixel
  * p's A row starts at its window's top-left input cell and runs kh segments of kw·c floats, dh
  * image rows apart. `packed` = 1: `w` is packed by conv2dPackKernel and each 8-column strip is
- * its own GEMM (B rows 32 bytes apart).
+ * its own GEMM (B rows 32 bytes apart). Computes `cols` channels from those `w`, `bias` and `y`
+ * point at; y's rows are outC apart.
  */
 function conv2dImplicit(
   x: usize,
@@ -330,6 +335,7 @@ function conv2dImplicit(
   outH: i32,
   outW: i32,
   outC: i32,
+  cols: i32,
   kh: i32,
   kw: i32,
   sh: i32,
@@ -350,7 +356,7 @@ function conv2dImplicit(
   const stripBytes = <usize> k << 5;
   const pixels = outH * outW;
   const imageBytes = <usize> h * <usize> wd * pixelBytes;
-  const panel = gemmPanelColumns(outC, k);
+  const panel = gemmPanelColumns(cols, k);
   for (let b = 0; b < batch; b++) {
     let img = x + <usize> b * imageBytes;
     if (padBuf) {
@@ -358,8 +364,8 @@ function conv2dImplicit(
       img = padBuf;
     }
     const yImg = y + <usize> b * <usize> pixels * sc;
-    for (let j0 = 0; j0 < outC; j0 += panel) {
-      const nj = min(panel, outC - j0);
+    for (let j0 = 0; j0 < cols; j0 += panel) {
+      const nj = min(panel, cols - j0);
       let p = 0;
       while (p < pixels) {
         const rows = nextRowBlock(pixels - p);
@@ -383,7 +389,7 @@ function conv2dImplicit(
             const o = <usize> j << 2;
             gemmRowBlock(
               rows, a0, a1, a2, a3, a4, a5, segLen, kh, segStride, w + <usize> (j >> 3) * stripBytes,
-              sb, yRow + o, sc, min(8, outC - j), bias ? bias + o : 0, act, alpha, 0,
+              sb, yRow + o, sc, min(8, cols - j), bias ? bias + o : 0, act, alpha, 0,
             );
           }
         } else {

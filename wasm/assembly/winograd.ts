@@ -96,7 +96,9 @@ export function conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32): i32 
  * y = act(conv(x, w) + bias) by F(m×m, r×r), α = 8: x (batch, h, wd, c), y (batch, outH, outW,
  * outC); `u` holds the transformed filters (64 matrices c × outC, see winograd_reference.ts).
  * `scratch` holds `scratchFloats` floats; chunks take as many tiles as fit
- * (conv2dWinogradScratchFloats). c and outC must be multiples of 4; bias may be 0.
+ * (conv2dWinogradScratchFloats). c and outC must be multiples of 4; bias may be 0. Computes the
+ * `tileCount` output tiles from `firstTile` of the batch's tiles in order (image, tile row, tile
+ * column): 0 and all of them for the whole output; kernel threads split one image's tiles.
  */
 export function conv2dWinograd(
   x: usize,
@@ -117,11 +119,13 @@ export function conv2dWinograd(
   padLeft: i32,
   act: i32,
   alpha: f32,
+  firstTile: i32,
+  tileCount: i32,
 ): void {
   const tilesX = (outW + m - 1) / m;
   const tilesY = (outH + m - 1) / m;
   const perImage = tilesX * tilesY;
-  const total = batch * perImage;
+  const total = min(tileCount, batch * perImage - firstTile);
   const fixed = 2 * CELLS * 4;
   const chunk = max(1, min(total, (scratchFloats - fixed) / (CELLS * (c + outC))));
   const patch = scratch;
@@ -136,7 +140,7 @@ export function conv2dWinograd(
   for (let t0 = 0; t0 < total; t0 += chunk) {
     const tiles = min(chunk, total - t0);
     for (let t = 0; t < tiles; t++) {
-      const g = t0 + t;
+      const g = firstTile + t0 + t;
       const b = g / perImage;
       const q = g - b * perImage;
       const ty = q / tilesX;
@@ -163,7 +167,7 @@ export function conv2dWinograd(
       );
     }
     for (let t = 0; t < tiles; t++) {
-      const g = t0 + t;
+      const g = firstTile + t0 + t;
       const b = g / perImage;
       const q = g - b * perImage;
       const ty = q / tilesX;

@@ -190,7 +190,7 @@ Deno.test("conv2dPackKernel lays the kernel out as the reference's 8-column stri
   }
 });
 
-Deno.test("conv2dPacked matches the reference: paddings × strides × row dilation × kernel sizes, deep kernels in column panels, batch 1 and many, both builds", () => {
+Deno.test("conv2dPacked matches the reference: paddings × strides × row dilation × kernel sizes, deep kernels in column panels, batch 1 and many, channels in one call or two, both builds", () => {
   const rng = new Rng(106);
   const runtimes = [instantiateKernels("simd"), getRuntime()];
   // [batch, input, outC, kernel, strides, dilation]: odd channel counts, 1×1 (ResNet's stride-2
@@ -244,20 +244,31 @@ Deno.test("conv2dPacked matches the reference: paddings × strides × row dilati
         kernels.conv2dPackKernel(pk, pp, k, outC);
         const n = p.batch * p.outH * p.outW * outC;
         const py = heap.alloc(n * 4), ps = heap.alloc(scratchFloats * 4);
-        kernels.conv2dPacked(
-          px,
-          pp,
-          pb,
-          py,
-          ps,
-          scratchFloats,
-          ...conv2dKernelArgs(p),
-          RELU.code,
-          0,
-        );
         const what =
           `${variant} ${padding} b${batch} ${input}→${outC} k${ks} s${strides} d${dilation}`;
+        const args = conv2dKernelArgs(p);
+        kernels.conv2dPacked(px, pp, pb, py, ps, scratchFloats, ...args, outC, RELU.code, 0);
         check(heap.f32(py, n).slice(), want, what, 1e-5 * scale);
+        // The channels in two calls, as two kernel threads split one image: the first strips,
+        // then the rest from the strip where they end.
+        heap.f32(py, n).fill(Number.NaN);
+        const j0 = 8 * Math.ceil(Math.ceil(outC / 8) / 2);
+        kernels.conv2dPacked(px, pp, pb, py, ps, scratchFloats, ...args, j0, RELU.code, 0);
+        if (j0 < outC) {
+          kernels.conv2dPacked(
+            px,
+            pp + j0 * k * 4,
+            pb + j0 * 4,
+            py + j0 * 4,
+            ps,
+            scratchFloats,
+            ...args,
+            outC - j0,
+            RELU.code,
+            0,
+          );
+        }
+        check(heap.f32(py, n).slice(), want, `${what}, channels split at ${j0}`, 1e-5 * scale);
         [px, pk, pb, pp, py, ps].forEach((ptr) => heap.free(ptr));
       }
     }

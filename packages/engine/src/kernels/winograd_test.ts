@@ -7,15 +7,20 @@ import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
 import {
   conv2dWinogradReference,
   winogradFilterTransform,
+  winogradTiles,
   type WinogradTransforms,
   winogradTransforms,
 } from "./winograd_reference.ts";
 import { WINOGRAD_ALPHA, winogradPays, winogradPlan } from "../winograd.ts";
+import { splitRange } from "../wasm/threads.ts";
 
 const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
 const RELU: Activation = { kind: "elementwise", code: ActivationCode.Relu, alpha: 0, name: "" };
 
-/** Runs the kernel; `chunkTiles` sets how many tiles a chunk holds (small: many chunks). */
+/**
+ * Runs the kernel; `chunkTiles` sets how many tiles a chunk holds (small: many chunks); `parts`
+ * splits the tiles into that many consecutive calls, as kernel threads split one image.
+ */
 function runWinograd(
   x: Float32Array,
   kernel: Float32Array,
@@ -24,6 +29,7 @@ function runWinograd(
   t: WinogradTransforms,
   act: Activation,
   chunkTiles: number,
+  parts = 1,
 ): Float32Array {
   const { kernels, heap } = getRuntime();
   const u = Float32Array.from(winogradFilterTransform(kernel, p.c, p.outC, t));
@@ -33,21 +39,41 @@ function runWinograd(
   const scratchFloats = kernels.conv2dWinogradScratchFloats(chunkTiles, p.c, p.outC);
   const ps = heap.alloc(scratchFloats * 4);
   const code = act.kind === "elementwise" ? act.code : 0;
-  kernels.conv2dWinograd(
-    px,
-    pu,
-    pb,
-    py,
-    ps,
-    scratchFloats,
-    ...conv2dWinogradKernelArgs(p, t.m),
-    code,
-    act.kind === "elementwise" ? act.alpha : 0,
-  );
+  const tiles = p.batch * winogradTiles(p.outH, t.m) * winogradTiles(p.outW, t.m);
+  for (const [first, count] of splitRange(tiles, parts)) {
+    kernels.conv2dWinograd(
+      px,
+      pu,
+      pb,
+      py,
+      ps,
+      scratchFloats,
+      ...conv2dWinogradKernelArgs(p, t.m),
+      code,
+      act.kind === "elementwise" ? act.alpha : 0,
+      first,
+      count,
+    );
+  }
   const y = heap.f32(py, n).slice();
   [px, pu, pb, py, ps].forEach((ptr) => heap.free(ptr));
   return y;
 }
+
+Deno.test("conv2dWinograd: the tiles in 2 or 3 calls (as kernel threads split one image) give the whole call's output, bit for bit", () => {
+  const rng = new Rng(8);
+  const t = winogradTransforms(6, 3);
+  for (const [batch, size] of [[1, 13], [1, 7], [3, 11]]) {
+    const p = conv2dParams(batch, [size, size, 8], 12, [3, 3], [1, 1], [1, 1], "same");
+    const x = rng.floats(batch * size * size * 8), k = rng.floats(9 * 8 * 12, -0.3, 0.3);
+    const bias = rng.floats(12);
+    const whole = runWinograd(x, k, bias, p, t, RELU, 2);
+    for (const parts of [2, 3]) {
+      const split = runWinograd(x, k, bias, p, t, RELU, 2, parts);
+      assertClose(split, whole, 0, `batch ${batch} ${size}×${size} in ${parts} calls`);
+    }
+  }
+});
 
 Deno.test("winograd transforms: F(m, r) in float64 equals the direct correlation for α 3…8", () => {
   const rng = new Rng(7);

@@ -21,6 +21,7 @@ import {
   winogradPlan,
 } from "../winograd.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
+import { job } from "../wasm/threads.ts";
 import { ConvWindowLayer } from "./conv_window_layer.ts";
 import {
   CONV_SCRATCH_FLOATS,
@@ -294,8 +295,8 @@ export class Conv2D extends ConvWindowLayer {
   }
 
   /**
-   * Inference by Winograd (padding as `call` resolved it): one range of images per kernel
-   * thread, each with its own scratch.
+   * Inference by Winograd (padding as `call` resolved it): one range of the batch's output tiles
+   * per kernel thread (so one image splits too), each with its own scratch.
    */
   #callWinograd(
     x: DeviceTensor,
@@ -316,33 +317,33 @@ export class Conv2D extends ConvWindowLayer {
       this.#winogradStale = false;
     }
     const { m } = wg.plan;
-    const tilesPerImage = Math.ceil(outH / m) * Math.ceil(outW / m);
+    const tiles = batch * Math.ceil(outH / m) * Math.ceil(outW / m);
     const flops = 2 * batch * outH * outW * outC * this.kernelSize[0] * this.kernelSize[1] * c;
-    runImageRanges(ctx, batch, flops, (b0, nb, scratchOf) => {
-      const chunk = winogradChunkTiles(nb * tilesPerImage, c, outC);
+    runImageRanges(ctx, tiles, flops, (t0, nt, scratchOf) => {
+      const chunk = winogradChunkTiles(nt, c, outC);
       const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC);
-      return {
-        fn: "conv2dWinograd",
-        args: [
-          x.ptr + b0 * h * w * c * 4,
-          wg.u,
-          this.useBias ? this.weightPtrs[1] : 0,
-          y.ptr + b0 * outH * outW * outC * 4,
-          scratchOf(scratchFloats),
-          scratchFloats,
-          nb,
-          h,
-          w,
-          c,
-          outH,
-          outW,
-          outC,
-          m,
-          padTop,
-          padLeft,
-          ...this.#fusedActivation(),
-        ],
-      };
+      return job(
+        "conv2dWinograd",
+        x.ptr,
+        wg.u,
+        this.useBias ? this.weightPtrs[1] : 0,
+        y.ptr,
+        scratchOf(scratchFloats),
+        scratchFloats,
+        batch,
+        h,
+        w,
+        c,
+        outH,
+        outW,
+        outC,
+        m,
+        padTop,
+        padLeft,
+        ...this.#fusedActivation(),
+        t0,
+        nt,
+      );
     });
   }
 

@@ -8,7 +8,7 @@
  */
 import { axisGeometry, type Padding } from "../conv_geometry.ts";
 import type { CallContext } from "../layer.ts";
-import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
+import { job, type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 import type { KernelExports } from "../wasm/kernels.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 
@@ -108,7 +108,8 @@ export function convArgs(g: ConvShape, images = g.images) {
 /**
  * Runs one kernel job per range of `images` images (one range per kernel thread when they are on
  * and the `flops` are enough to split), each job given its own scratch by `scratchOf`; the
- * scratch is freed afterwards.
+ * scratch is freed afterwards. The items may be other independent parts: a packed convolution of
+ * one image splits its channel strips, Winograd the batch's output tiles.
  */
 export function runImageRanges(
   ctx: CallContext,
@@ -149,34 +150,53 @@ export function convolveDirect(
 ): void {
   const k = g.kh * g.kw * g.c;
   const flops = 2 * g.images * g.outH * g.outW * g.outC * k;
-  runImageRanges(ctx, g.images, flops, (i0, n, scratchOf) => {
+  /** Scratch of a job over `n` images: the padded image, or im2col tiles. */
+  const scratchFloatsFor = (n: number) => {
     const pixels = n * g.outH * g.outW;
     const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / k)));
     // conv2dScratchFloats takes the same geometry without outC.
     const [, h, w, c, outH, outW, , ...window] = convArgs(g, n);
-    const scratchFloats = ctx.kernels.conv2dScratchFloats(
-      n,
-      h,
-      w,
-      c,
-      outH,
-      outW,
-      ...window,
-      im2colFloats,
-    );
-    return {
-      fn: packed ? "conv2dPacked" : "conv2d",
-      args: [
-        x + i0 * g.h * g.w * g.c * 4,
-        kernel,
-        bias,
-        y + i0 * g.outH * g.outW * g.outC * 4,
+    return ctx.kernels.conv2dScratchFloats(n, h, w, c, outH, outW, ...window, im2colFloats);
+  };
+  if (packed && g.images === 1) {
+    // One image: the kernel threads split its output channels, whole 8-channel strips each.
+    const strips = Math.ceil(g.outC / 8);
+    const scratchFloats = scratchFloatsFor(1);
+    runImageRanges(ctx, strips, flops, (s0, n, scratchOf) => {
+      const j0 = s0 * 8;
+      return job(
+        "conv2dPacked",
+        x,
+        kernel + s0 * k * 32,
+        bias ? bias + j0 * 4 : 0,
+        y + j0 * 4,
         scratchOf(scratchFloats),
         scratchFloats,
-        ...convArgs(g, n),
+        ...convArgs(g),
+        Math.min(n * 8, g.outC - j0),
         ...act,
-      ],
-    };
+      );
+    });
+    return;
+  }
+  runImageRanges(ctx, g.images, flops, (i0, n, scratchOf) => {
+    const scratchFloats = scratchFloatsFor(n);
+    const xi = x + i0 * g.h * g.w * g.c * 4, yi = y + i0 * g.outH * g.outW * g.outC * 4;
+    const scratch = scratchOf(scratchFloats);
+    return packed
+      ? job(
+        "conv2dPacked",
+        xi,
+        kernel,
+        bias,
+        yi,
+        scratch,
+        scratchFloats,
+        ...convArgs(g, n),
+        g.outC,
+        ...act,
+      )
+      : job("conv2d", xi, kernel, bias, yi, scratch, scratchFloats, ...convArgs(g, n), ...act);
   });
 }
 

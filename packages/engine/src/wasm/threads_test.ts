@@ -64,6 +64,27 @@ Deno.test("kernel threads: CNN and text models predict the same as single-thread
   }
 });
 
+Deno.test("kernel threads: a batch-1 CNN's direct convolutions split their channels, bit for bit", () => {
+  const rng = new Rng(78);
+  // 3 → 16 channels: the first conv is direct (packed), two strips of 8 channels.
+  const model = buildModel(seedsCnnSpec({ filters: [16, 24], imageSize: 12 }));
+  const input = new Tensor(rng.floats(12 * 12 * 3, 0, 1), [1, 12, 12, 3]);
+  try {
+    setKernelThreads(1);
+    const single = model.predict(input).data;
+    setKernelThreads(2, { minWork: 0 });
+    const pool = threadPoolFor(getRuntime().kernels)!;
+    const before = pool.parallelRuns;
+    const threaded = model.predict(input).data;
+    if (pool.parallelRuns === before) throw new Error("no parallel kernel call at batch 1");
+    const d = maxAbsDiff(threaded, single);
+    if (d !== 0) throw new Error(`threaded vs single: max |Δ| ${d}`);
+  } finally {
+    setKernelThreads(1);
+    model.dispose();
+  }
+});
+
 Deno.test("kernel threads: a kernel trap on a worker is a KernelThreadError, the pool recovers", () => {
   try {
     setKernelThreads(2);
