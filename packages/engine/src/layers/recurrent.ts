@@ -428,6 +428,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
           out.zeroOutputForMask,
           alloc,
           rows,
+          true,
         );
         const steps = win ? win.t1 - win.t0 : time;
         const work = alloc(kernels.rnnWorkspaceBytes(this.cell, nb, steps, u));
@@ -700,6 +701,8 @@ function rowsSpanned(rows: ArrayLike<number> | null | undefined, batch: number):
  * ({@link windowPays}), else the window and copies of x's and the mask's rows in it, in buffers
  * from `alloc` (the caller frees them). With `rows`, the run's sequence p is row `rows[p]` of x
  * and the mask, and the copies are always made (over the whole sequence when no window pays).
+ * `inPlace`: a single sequence's window, contiguous in x and the mask, is given as slices of them
+ * instead of copies (nothing to free then; inference at batch 1 skips a copy of the input).
  */
 export function paddingWindow(
   heap: WasmHeap,
@@ -710,6 +713,7 @@ export function paddingWindow(
   zeroOutputForMask: boolean,
   alloc: (bytes: number) => number,
   rows: ArrayLike<number> | null = null,
+  inPlace = false,
 ): (TimeWindow & { x: number; mask: number }) | null {
   if (!maskPtr) return null;
   const source = rowsSpanned(rows, batch);
@@ -720,6 +724,9 @@ export function paddingWindow(
     [t0, t1] = [0, time];
   }
   const w = { batch, time, t0, t1 }, n = batch * (t1 - t0);
+  if (inPlace && batch === 1 && !rows) {
+    return { ...w, x: xPtr + t0 * inDim * 4, mask: maskPtr + t0 * 4 };
+  }
   const x = alloc(n * inDim * 4), m = alloc(n * 4);
   gatherWindow(heap.f32(xPtr, source * time * inDim), heap.f32(x, n * inDim), w, inDim, rows);
   gatherWindow(heap.i32(maskPtr, source * time), heap.i32(m, n), w, 1, rows);
