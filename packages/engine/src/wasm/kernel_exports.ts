@@ -210,15 +210,16 @@ export interface KernelFunctions {
    */
   transposeMatrix(src: number, lds: number, dst: number, rows: number, cols: number): void;
   /**
-   * y = act(conv(x, w) + bias) by F(m×m, r×r), α = 8: x (batch, h, wd, c), y (batch, outH, outW,
-   * outC); `u` holds the transformed filters (64 matrices c × outC, see winograd_reference.ts).
-   * `scratch` holds `scratchFloats` floats; chunks take as many tiles as fit
-   * (conv2dWinogradScratchFloats). c and outC must be multiples of 4; bias may be 0. Computes the
-   * `tileCount` output tiles from `firstTile` of the batch's tiles in order (image, tile row, tile
-   * column): 0 and all of them for the whole output; kernel threads split one image's tiles.
+   * y = act(conv(x, w) + bias) by F(m×m, r×r), α = m + r − 1 = 8 (r 2…7) or 6 (F(4×4, 3×3) only;
+   * other α trap): x (batch, h, wd, c), y (batch, outH, outW, outC); `u` holds the transformed
+   * filters (α² matrices c × outC, see winograd_reference.ts). `scratch` holds `scratchFloats`
+   * floats; chunks take as many tiles as fit (conv2dWinogradScratchFloats). c and outC must be
+   * multiples of 4; bias may be 0. Computes the `tileCount` output tiles from `firstTile` of the
+   * batch's tiles in order (image, tile row, tile column): 0 and all of them for the whole output;
+   * kernel threads split one image's tiles.
    *
    * AssemblyScript, wasm/assembly/winograd.ts:
-   * `conv2dWinograd(x: usize, u: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, m: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32, firstTile: i32, tileCount: i32): void`
+   * `conv2dWinograd(x: usize, u: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, m: i32, r: i32, padTop: i32, padLeft: i32, act: i32, alpha: f32, firstTile: i32, tileCount: i32): void`
    */
   conv2dWinograd(
     x: number,
@@ -235,6 +236,7 @@ export interface KernelFunctions {
     outW: number,
     outC: number,
     m: number,
+    r: number,
     padTop: number,
     padLeft: number,
     act: number,
@@ -243,12 +245,13 @@ export interface KernelFunctions {
     tileCount: number,
   ): void;
   /**
-   * Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles.
+   * Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles of F(m×m, r×r)
+   * (m + r − 1 = 6 or 8).
    *
    * AssemblyScript, wasm/assembly/winograd.ts:
-   * `conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32): i32`
+   * `conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32, m: i32, r: i32): i32`
    */
-  conv2dWinogradScratchFloats(tiles: number, c: number, outC: number): number;
+  conv2dWinogradScratchFloats(tiles: number, c: number, outC: number, m: number, r: number): number;
   /**
    * dst (contiguous, the descriptor's output dims) = src read through the descriptor's strides: an
    * input broadcast to the output shape. Descriptor at `desc`: [rank, dims..., strides...].
