@@ -1,16 +1,20 @@
 /**
  * GFLOP/s of every Conv2D shape of ResNet50 (224×224) per convolution method, one kernel thread:
- * `deno run -A bench/conv_shapes.ts [--batch N] [--reps N] [--only 3x3] [--base DIR]`. Prints,
- * per shape, the milliseconds and GFLOP/s of the direct kernel (`conv2d`) and of Winograd
- * F(6×6, 3×3) where it applies, the count of such layers in the model, and the SIMD peak
+ * `deno run -A bench/conv_shapes.ts [--model resnet50|cnn] [--batch N] [--reps N] [--only 3x3]
+ * [--base DIR]` (cnn: the seeds' CNN 3 conv 16-32-64 k3). Prints, per shape, the milliseconds
+ * and GFLOP/s of the direct kernel (`conv2d`), of the packed one (`conv2dPacked`) and of
+ * Winograd F(6×6) and F(4×4) where they apply, the count of such layers in the model, and the SIMD peak
  * measured in the same run, so the weak shapes and the wrong method choices stand out. `--base`
  * names another checkout (a `git worktree` of an earlier commit) whose kernel module is timed
  * beside this one's, the calls interleaved, for before/after ratios under a shared load.
  */
 import { instantiateKernels, type KernelExports } from "../packages/engine/src/wasm/kernels.ts";
 import type { WasmHeap } from "../packages/engine/src/wasm/heap.ts";
-import { winogradFilterTransform } from "../packages/engine/src/kernels/winograd_reference.ts";
 import { winogradChunkTiles, winogradPays, winogradPlan } from "../packages/engine/src/winograd.ts";
+import {
+  winogradFilterTransform,
+  winogradTransforms,
+} from "../packages/engine/src/kernels/winograd_reference.ts";
 import {
   CONV_SCRATCH_FLOATS,
   convArgs,
@@ -26,9 +30,20 @@ const value = (flag: string, fallback: string) => {
 const batch = Number(value("--batch", "1"));
 const reps = Number(value("--reps", "5"));
 const only = value("--only", "");
+const model = value("--model", "resnet50");
 
-/** [input side, c, outC, kernel, stride, padding, layers of this shape in ResNet50]. */
-const SHAPES: [number, number, number, number, number, "same" | "valid", number][] = [
+/** [input side, c, outC, kernel, stride, padding, layers of this shape in the model]. */
+type ConvCase = [number, number, number, number, number, "same" | "valid", number];
+
+/** The seeds' CNN 3 conv 16-32-64 k3 (`--model cnn`). */
+const CNN_SHAPES: ConvCase[] = [
+  [32, 3, 16, 3, 1, "same", 1],
+  [16, 16, 32, 3, 1, "same", 1],
+  [8, 32, 64, 3, 1, "same", 1],
+];
+
+/** ResNet50's (the default). */
+const RESNET50_SHAPES: ConvCase[] = [
   [230, 3, 64, 7, 2, "valid", 1],
   [56, 64, 64, 1, 1, "valid", 1],
   [56, 256, 64, 1, 1, "valid", 2],
@@ -100,7 +115,9 @@ function times(fns: (() => void)[]): number[] {
 }
 
 const totals = runtimes.map(() => 0);
-for (const [size, c, outC, k, s, padding, count] of SHAPES) {
+for (
+  const [size, c, outC, k, s, padding, count] of model === "cnn" ? CNN_SHAPES : RESNET50_SHAPES
+) {
   if (only && !`${k}x${k}`.startsWith(only)) continue;
   const g = convShape(batch, [size, size, c], outC, {
     kernelSize: [k, k],
@@ -112,15 +129,25 @@ for (const [size, c, outC, k, s, padding, count] of SHAPES) {
   const xHost = rng.floats(batch * size * size * c);
   const wHost = rng.floats(k * k * c * outC, -0.1, 0.1);
   const biasHost = rng.floats(outC);
-  const plan = winogradPlan("winograd", [k, k], [s, s], [1, 1], c, outC);
+  // Winograd F(6×6) (α 8) and, for 3×3, F(4×4) (α 6); "auto" marks what Conv2D would run.
+  const plans = [winogradPlan("winograd", [k, k], [s, s], [1, 1], c, outC)];
+  if (k === 3 && s === 1) {
+    plans.push({
+      m: 4,
+      r: 3,
+      alpha: 6,
+      transforms: winogradTransforms(4, 3),
+    });
+  }
   const autoPlan = winogradPlan("auto", [k, k], [s, s], [1, 1], c, outC);
-  const auto = !!autoPlan && winogradPays(autoPlan, batch, g.outH, g.outW, c, outC);
-  const uHost = plan
-    ? Float32Array.from(winogradFilterTransform(wHost, c, outC, plan.transforms))
-    : null;
+  const auto = autoPlan && winogradPays(autoPlan, batch, g.outH, g.outW, c, outC)
+    ? autoPlan.alpha
+    : 0;
   const fns: (() => void)[] = [];
   const names: string[] = [];
   const frees: (() => void)[] = [];
+  /** Index in `fns` of what auto runs, per runtime. */
+  const chosen: number[] = [];
   for (const { label, kernels, heap } of runtimes) {
     const x = heap.upload(xHost), w = heap.upload(wHost), bias = heap.upload(biasHost);
     const y = heap.alloc(batch * g.outH * g.outW * outC * 4);
@@ -132,47 +159,43 @@ for (const [size, c, outC, k, s, padding, count] of SHAPES) {
     const scratch = heap.alloc(Math.max(1, sf) * 4);
     fns.push(() => kernels.conv2d(x, w, bias, y, scratch, sf, ...convArgs(g), 1, 0));
     names.push(`${label}direct`);
+    let pick = fns.length - 1;
     const ptrs = [x, w, bias, y, scratch];
     if ("conv2dPacked" in kernels) {
       const wp = heap.alloc(kernels.conv2dPackedFloats(kk, outC) * 4);
       kernels.conv2dPackKernel(w, wp, kk, outC);
       fns.push(() => kernels.conv2dPacked(x, wp, bias, y, scratch, sf, ...convArgs(g), outC, 1, 0));
       names.push(`${label}packed`);
+      pick = fns.length - 1;
       ptrs.push(wp);
     }
-    if (plan && uHost) {
-      const u = heap.upload(uHost);
-      const tiles = batch * Math.ceil(g.outH / plan.m) * Math.ceil(g.outW / plan.m);
-      const chunk = winogradChunkTiles(tiles, c, outC);
-      const wsf = kernels.conv2dWinogradScratchFloats(chunk, c, outC);
-      const ws = heap.alloc(wsf * 4);
-      fns.push(() =>
-        kernels.conv2dWinograd(
-          x,
-          u,
-          bias,
-          y,
-          ws,
-          wsf,
-          batch,
-          size,
-          size,
-          c,
-          g.outH,
-          g.outW,
-          outC,
-          plan.m,
-          g.padTop,
-          g.padLeft,
-          1,
-          0,
-          0,
-          tiles,
-        )
+    // Other checkouts' Winograd kernels: this tree's arguments, or the first version's (no r,
+    // no tile range, α 8 only).
+    const current = kernels.conv2dWinograd.length === 21;
+    for (const plan of plans) {
+      if (!plan || (!current && plan.alpha !== 8)) continue;
+      const u = heap.upload(
+        Float32Array.from(winogradFilterTransform(wHost, c, outC, plan.transforms)),
       );
-      names.push(`${label}winograd F(${plan.m})${auto ? " (auto)" : ""}`);
+      const tiles = batch * Math.ceil(g.outH / plan.m) * Math.ceil(g.outW / plan.m);
+      const chunk = winogradChunkTiles(tiles, c, outC, plan.alpha);
+      const wsf = current
+        ? kernels.conv2dWinogradScratchFloats(chunk, c, outC, plan.m, plan.r)
+        : (kernels.conv2dWinogradScratchFloats as (...a: number[]) => number)(chunk, c, outC);
+      const ws = heap.alloc(wsf * 4);
+      const geometry = [batch, size, size, c, g.outH, g.outW, outC, plan.m] as const;
+      const run = kernels.conv2dWinograd as (...a: number[]) => void;
+      fns.push(
+        current
+          ? () =>
+            run(x, u, bias, y, ws, wsf, ...geometry, plan.r, g.padTop, g.padLeft, 1, 0, 0, tiles)
+          : () => run(x, u, bias, y, ws, wsf, ...geometry, g.padTop, g.padLeft, 1, 0),
+      );
+      names.push(`${label}winograd F(${plan.m})${auto === plan.alpha ? " (auto)" : ""}`);
+      if (auto === plan.alpha) pick = fns.length - 1;
       ptrs.push(u, ws);
     }
+    chosen.push(pick);
     frees.push(() => ptrs.forEach((p) => heap.free(p)));
   }
   const ms = times(fns);
@@ -182,18 +205,11 @@ for (const [size, c, outC, k, s, padding, count] of SHAPES) {
         .join("; ") +
       " GFLOP/s",
   );
-  // What auto runs: Winograd where it chooses it, else direct (packed where the tree has it).
-  const fnsPer = (rt: Runtime) => 1 + ("conv2dPacked" in rt.kernels ? 1 : 0) + (plan ? 1 : 0);
-  runtimes.forEach((_, r) => {
-    const first = runtimes.slice(0, r).reduce((n, rt) => n + fnsPer(rt), 0);
-    const packed = "conv2dPacked" in runtimes[r].kernels ? 1 : 0;
-    const chosen = plan && auto ? ms[first + fnsPer(runtimes[r]) - 1] : ms[first + packed];
-    totals[r] += chosen * count;
-  });
+  runtimes.forEach((_, r) => totals[r] += ms[chosen[r]] * count);
   frees.forEach((f) => f());
 }
 console.log(
-  `sum over ResNet50's convs (auto's choice): ${
+  `sum over the model's convs (auto's choice): ${
     runtimes.map((r, i) => `${r.label}${totals[i].toFixed(1)} ms`).join(", ")
   }`,
 );

@@ -254,8 +254,14 @@ function engineConv(
     buffers.push(u);
     // Chunks of tiles as `Conv2D` sizes them.
     const tiles = s.batch * Math.ceil(s.size / plan.m) ** 2;
-    const chunk = winogradChunkTiles(tiles, s.c, s.outC);
-    const wgScratchFloats = kernels.conv2dWinogradScratchFloats(chunk, s.c, s.outC);
+    const chunk = winogradChunkTiles(tiles, s.c, s.outC, plan.alpha);
+    const wgScratchFloats = kernels.conv2dWinogradScratchFloats(
+      chunk,
+      s.c,
+      s.outC,
+      plan.m,
+      plan.r,
+    );
     const wgScratch = heap.alloc(wgScratchFloats * 4);
     buffers.push(wgScratch);
     heap.f32(y, outFloats).fill(NaN);

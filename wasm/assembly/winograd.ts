@@ -1,21 +1,25 @@
-// Conv2D by Winograd minimal filtering F(m×m, r×r) with 8×8 input tiles (α = m + r − 1 = 8):
-// stride 1, no dilation, square kernel, NHWC with channel counts that are multiples of 4.
-// Per chunk of output tiles:
-//   1. input transform  V = Bᵀ d B of every tile's zero-padded 8×8 input patch, 4 channels a lane
+// Conv2D by Winograd minimal filtering F(m×m, r×r) with 8×8 input tiles (α = m + r − 1 = 8),
+// or 6×6 for F(4×4, 3×3) (small maps: a 7×7 or 8×8 map in 6×6 output tiles computes 12×12, in
+// 4×4 tiles 8×8): stride 1, no dilation, square kernel, NHWC with channel counts that are
+// multiples of 4. Per chunk of output tiles:
+//   1. input transform  V = Bᵀ d B of every tile's zero-padded α×α input patch, 4 channels a lane
 //      group, stored V[tile][ξν][c];
-//   2. 64 GEMMs         M[·][ξν] = V[·][ξν] (tiles × c) · U[ξν] (c × outC), the filters U = G g Gᵀ
+//   2. α² GEMMs         M[·][ξν] = V[·][ξν] (tiles × c) · U[ξν] (c × outC), the filters U = G g Gᵀ
 //      transformed once at load time (packages/engine/src/kernels/winograd_reference.ts);
 //   3. output transform Y = Aᵀ M A, + bias, activation, stored where the tile is inside the output.
 // F(4×4, 5×5) does 64 multiplies per 16 outputs where the direct conv does 400; F(2×2, 7×7) 64 per
 // 4 against 196.
 //
 // The interpolation points are fixed — 0, 1, −1, 2, −2, ½, −½ and ∞, the order of
-// winograd_reference.ts — so Bᵀ is the same for every m and r, and both transforms are written
-// out: the rows of a point pair ±a share their even and odd taps (E ± O), which halves the work.
+// winograd_reference.ts (α = 6: the first five and ∞) — so Bᵀ is the same for every m and r of
+// one α, and both transforms are written out: the rows of a point pair ±a share their even and
+// odd taps (E ± O), which halves the work.
 import { activateV, LINEAR, RELU } from "./activations";
 import { gemmStrided, madd } from "./gemm";
 
+/** Input tile side of the general kernel (F(m×m, r×r) with m + r − 1 = 8). */
 const ALPHA: i32 = 8;
+/** Cells of the largest input tile: the patch and first-pass buffers hold that many vectors. */
 const CELLS: i32 = 64;
 /** Bytes of one 8-vector row of a patch. */
 const ROW: usize = 8 * 16;
@@ -86,19 +90,73 @@ const ROW: usize = 8 * 16;
   }
 }
 
-/** Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles. */
-export function conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32): i32 {
-  // An edge tile's zero-padded patch and the first-pass rows (2 × 64 vectors), V and M.
-  return 2 * CELLS * 4 + tiles * CELLS * (c + outC);
+/**
+ * The 6-point input transform of F(4×4, 3×3) (points 0, ±1, ±2, ∞, as winograd_reference.ts
+ * builds Bᵀ): dst[i·dstStep] = Σ_k Bᵀ[i][k] src[k·srcStep] (4 lanes), the ± rows as E ± O.
+ */
+// @ts-ignore: decorator
+@inline function inputTransform1D6(src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
+  const d0 = v128.load(src);
+  const d1 = v128.load(src + srcStep);
+  const d2 = v128.load(src + 2 * srcStep);
+  const d3 = v128.load(src + 3 * srcStep);
+  const d4 = v128.load(src + 4 * srcStep);
+  const d5 = v128.load(src + 5 * srcStep);
+  const m4 = f32x4.splat(-4);
+  const m5 = f32x4.splat(-5);
+  // Point 0: 4 d0 − 5 d2 + d4; ∞: 4 d1 − 5 d3 + d5.
+  v128.store(dst, madd(madd(d4, f32x4.splat(4), d0), m5, d2));
+  v128.store(dst + 5 * dstStep, madd(madd(d5, f32x4.splat(4), d1), m5, d3));
+  // ±1: E = d4 − 4 d2, O = d3 − 4 d1.
+  const e1 = madd(d4, m4, d2);
+  const o1 = madd(d3, m4, d1);
+  v128.store(dst + dstStep, f32x4.add(e1, o1));
+  v128.store(dst + 2 * dstStep, f32x4.sub(e1, o1));
+  // ±2: E = d4 − d2, O = 2 (d3 − d1).
+  const e2 = f32x4.sub(d4, d2);
+  const o2 = f32x4.mul(f32x4.splat(2), f32x4.sub(d3, d1));
+  v128.store(dst + 3 * dstStep, f32x4.add(e2, o2));
+  v128.store(dst + 4 * dstStep, f32x4.sub(e2, o2));
 }
 
 /**
- * y = act(conv(x, w) + bias) by F(m×m, r×r), α = 8: x (batch, h, wd, c), y (batch, outH, outW,
- * outC); `u` holds the transformed filters (64 matrices c × outC, see winograd_reference.ts).
- * `scratch` holds `scratchFloats` floats; chunks take as many tiles as fit
- * (conv2dWinogradScratchFloats). c and outC must be multiples of 4; bias may be 0. Computes the
- * `tileCount` output tiles from `firstTile` of the batch's tiles in order (image, tile row, tile
- * column): 0 and all of them for the whole output; kernel threads split one image's tiles.
+ * The 6-point output transform of F(4×4, 3×3): out[i] = Σ_ξ Aᵀ[i][ξ] src[ξ·srcStep], i < 4,
+ * Aᵀ[i] = (0ⁱ, 1, (−1)ⁱ, 2ⁱ, (−2)ⁱ, [i = 3]), stored at dst + i·dstStep.
+ */
+// @ts-ignore: decorator
+@inline function outputTransform1D6(src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
+  const s0 = v128.load(src);
+  const s1 = v128.load(src + srcStep);
+  const s2 = v128.load(src + 2 * srcStep);
+  const s3 = v128.load(src + 3 * srcStep);
+  const s4 = v128.load(src + 4 * srcStep);
+  const s5 = v128.load(src + 5 * srcStep);
+  const e1 = f32x4.add(s1, s2), o1 = f32x4.sub(s1, s2);
+  const e2 = f32x4.add(s3, s4), o2 = f32x4.sub(s3, s4);
+  v128.store(dst, f32x4.add(f32x4.add(e1, e2), s0));
+  v128.store(dst + dstStep, madd(o1, f32x4.splat(2), o2));
+  v128.store(dst + 2 * dstStep, madd(e1, f32x4.splat(4), e2));
+  v128.store(dst + 3 * dstStep, f32x4.add(madd(o1, f32x4.splat(8), o2), s5));
+}
+
+/**
+ * Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles of F(m×m, r×r)
+ * (m + r − 1 = 6 or 8).
+ */
+export function conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32, m: i32, r: i32): i32 {
+  const alpha = m + r - 1;
+  // An edge tile's zero-padded patch and the first-pass rows (2 × 64 vectors), V and M.
+  return 2 * CELLS * 4 + tiles * alpha * alpha * (c + outC);
+}
+
+/**
+ * y = act(conv(x, w) + bias) by F(m×m, r×r), α = m + r − 1 = 8 (r 2…7) or 6 (F(4×4, 3×3) only;
+ * other α trap): x (batch, h, wd, c), y (batch, outH, outW, outC); `u` holds the transformed
+ * filters (α² matrices c × outC, see winograd_reference.ts). `scratch` holds `scratchFloats`
+ * floats; chunks take as many tiles as fit (conv2dWinogradScratchFloats). c and outC must be
+ * multiples of 4; bias may be 0. Computes the `tileCount` output tiles from `firstTile` of the
+ * batch's tiles in order (image, tile row, tile column): 0 and all of them for the whole output;
+ * kernel threads split one image's tiles.
  */
 export function conv2dWinograd(
   x: usize,
@@ -115,6 +173,7 @@ export function conv2dWinograd(
   outW: i32,
   outC: i32,
   m: i32,
+  r: i32,
   padTop: i32,
   padLeft: i32,
   act: i32,
@@ -122,17 +181,20 @@ export function conv2dWinograd(
   firstTile: i32,
   tileCount: i32,
 ): void {
+  const side = m + r - 1;
+  if (side != ALPHA && !(m == 4 && r == 3)) unreachable();
+  const cells = side * side;
   const tilesX = (outW + m - 1) / m;
   const tilesY = (outH + m - 1) / m;
   const perImage = tilesX * tilesY;
   const total = min(tileCount, batch * perImage - firstTile);
   const fixed = 2 * CELLS * 4;
-  const chunk = max(1, min(total, (scratchFloats - fixed) / (CELLS * (c + outC))));
+  const chunk = max(1, min(total, (scratchFloats - fixed) / (cells * (c + outC))));
   const patch = scratch;
   const rowsBuf = patch + <usize> (CELLS * 16);
   const vBuf = rowsBuf + <usize> (CELLS * 16);
-  const lda = CELLS * c;
-  const ldc = CELLS * outC;
+  const lda = cells * c;
+  const ldc = cells * outC;
   const mBuf = vBuf + (<usize> chunk * <usize> lda << 2);
   const pixelBytes = <usize> c << 2;
   const vTile = <usize> lda << 2;
@@ -147,9 +209,9 @@ export function conv2dWinograd(
       const iy0 = ty * m - padTop;
       const ix0 = (q - ty * tilesX) * m - padLeft;
       const image = x + <usize> b * <usize> h * <usize> wd * pixelBytes;
-      inputTransform(image, h, wd, c, iy0, ix0, patch, rowsBuf, vBuf + <usize> t * vTile);
+      inputTransform(image, h, wd, c, iy0, ix0, side, patch, rowsBuf, vBuf + <usize> t * vTile);
     }
-    for (let e = 0; e < CELLS; e++) {
+    for (let e = 0; e < cells; e++) {
       gemmStrided(
         vBuf + (<usize> (e * c) << 2),
         lda,
@@ -172,7 +234,7 @@ export function conv2dWinograd(
       const q = g - b * perImage;
       const ty = q / tilesX;
       outputTransform(
-        mBuf + <usize> t * mTile, outC, m, rowsBuf, patch,
+        mBuf + <usize> t * mTile, outC, m, side, rowsBuf, patch,
         y + (<usize> b * <usize> outH * <usize> outW * <usize> outC << 2), outH, outW, ty * m,
         (q - ty * tilesX) * m, bias, act, alpha,
       );
@@ -180,7 +242,10 @@ export function conv2dWinograd(
   }
 }
 
-/** V[ξν][c] of one tile: the 8×8 patch at (iy0, ix0), zero outside the image, through Bᵀ·B. */
+/**
+ * V[ξν][c] of one tile: the side×side patch at (iy0, ix0), zero outside the image, through Bᵀ·B
+ * (side 8 or 6).
+ */
 function inputTransform(
   image: usize,
   h: i32,
@@ -188,15 +253,16 @@ function inputTransform(
   c: i32,
   iy0: i32,
   ix0: i32,
+  side: i32,
   patch: usize,
   rowsBuf: usize,
   v: usize,
 ): void {
   const pixelBytes = <usize> c << 2;
   const rowBytes = <usize> wd * pixelBytes;
-  const inside = iy0 >= 0 && ix0 >= 0 && iy0 + ALPHA <= h && ix0 + ALPHA <= wd;
-  // V[ξ][ν] lands at (ξ·8 + ν)·c floats.
-  const vXi = <usize> ALPHA * pixelBytes;
+  const inside = iy0 >= 0 && ix0 >= 0 && iy0 + side <= h && ix0 + side <= wd;
+  // V[ξ][ν] lands at (ξ·side + ν)·c floats.
+  const vXi = <usize> side * pixelBytes;
   for (let cg = 0; cg < c; cg += 4) {
     const off = <usize> cg << 2;
     let src: usize, srcRow: usize, srcCol: usize;
@@ -205,11 +271,11 @@ function inputTransform(
       srcRow = rowBytes;
       srcCol = pixelBytes;
     } else {
-      for (let i = 0; i < ALPHA; i++) {
+      for (let i = 0; i < side; i++) {
         const iy = iy0 + i;
         const dst = patch + <usize> i * ROW;
         const rowIn = iy >= 0 && iy < h;
-        for (let j = 0; j < ALPHA; j++) {
+        for (let j = 0; j < side; j++) {
           const ix = ix0 + j;
           v128.store(
             dst + (<usize> j << 4),
@@ -224,20 +290,33 @@ function inputTransform(
       srcCol = 16;
     }
     // Columns: tmp[·][j] = Bᵀ · d[·][j]; then rows: V[ξ][·] = Bᵀ · tmp[ξ][·].
-    for (let j = 0; j < ALPHA; j++) {
-      inputTransform1D(src + <usize> j * srcCol, srcRow, rowsBuf + (<usize> j << 4), ROW);
-    }
-    for (let i = 0; i < ALPHA; i++) {
-      inputTransform1D(rowsBuf + <usize> i * ROW, 16, v + <usize> i * vXi + off, pixelBytes);
+    if (side == ALPHA) {
+      for (let j = 0; j < ALPHA; j++) {
+        inputTransform1D(src + <usize> j * srcCol, srcRow, rowsBuf + (<usize> j << 4), ROW);
+      }
+      for (let i = 0; i < ALPHA; i++) {
+        inputTransform1D(rowsBuf + <usize> i * ROW, 16, v + <usize> i * vXi + off, pixelBytes);
+      }
+    } else {
+      for (let j = 0; j < 6; j++) {
+        inputTransform1D6(src + <usize> j * srcCol, srcRow, rowsBuf + (<usize> j << 4), ROW);
+      }
+      for (let i = 0; i < 6; i++) {
+        inputTransform1D6(rowsBuf + <usize> i * ROW, 16, v + <usize> i * vXi + off, pixelBytes);
+      }
     }
   }
 }
 
-/** Y = Aᵀ M A of one tile (M[ξν][o] at `mt`), + bias, activation, stored inside the output. */
+/**
+ * Y = Aᵀ M A of one tile (M[ξν][o] at `mt`, side 8 or 6), + bias, activation, stored inside the
+ * output.
+ */
 function outputTransform(
   mt: usize,
   outC: i32,
   m: i32,
+  side: i32,
   rowsBuf: usize,
   yTile: usize,
   yImage: usize,
@@ -253,15 +332,23 @@ function outputTransform(
   const rowBytes = <usize> outW * cellBytes;
   const rows = min(m, outH - oy0);
   const cols = min(m, outW - ox0);
+  const xiStep = <usize> side * cellBytes;
   for (let og = 0; og < outC; og += 4) {
     const off = <usize> og << 2;
-    // Columns: tmp[i][ν] = Σ_ξ Aᵀ[i][ξ] M[ξ][ν] (m × 8); rows: Y[i][j] = Σ_ν Aᵀ[j][ν] tmp[i][ν].
-    for (let nu = 0; nu < ALPHA; nu++) {
-      outputTransform1D(mt + <usize> nu * cellBytes + off, <usize> ALPHA * cellBytes, m, rowsBuf + (<usize> nu << 4), ROW);
+    // Columns: tmp[i][ν] = Σ_ξ Aᵀ[i][ξ] M[ξ][ν] (m × side); rows: Y[i][j] = Σ_ν Aᵀ[j][ν] tmp[i][ν].
+    if (side == ALPHA) {
+      for (let nu = 0; nu < ALPHA; nu++) {
+        outputTransform1D(mt + <usize> nu * cellBytes + off, xiStep, m, rowsBuf + (<usize> nu << 4), ROW);
+      }
+    } else {
+      for (let nu = 0; nu < 6; nu++) {
+        outputTransform1D6(mt + <usize> nu * cellBytes + off, xiStep, rowsBuf + (<usize> nu << 4), ROW);
+      }
     }
     const bv = bias ? v128.load(bias + off) : f32x4.splat(0);
     for (let i = 0; i < rows; i++) {
-      outputTransform1D(rowsBuf + <usize> i * ROW, 16, m, yTile, 16);
+      if (side == ALPHA) outputTransform1D(rowsBuf + <usize> i * ROW, 16, m, yTile, 16);
+      else outputTransform1D6(rowsBuf + <usize> i * ROW, 16, yTile, 16);
       const yRow = yImage + <usize> (oy0 + i) * rowBytes + <usize> ox0 * cellBytes + off;
       for (let j = 0; j < cols; j++) {
         let v = f32x4.add(v128.load(yTile + (<usize> j << 4)), bv);

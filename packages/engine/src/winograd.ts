@@ -45,9 +45,11 @@ export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ["auto", "direct", "win
  */
 const WINOGRAD_CHUNK_FLOATS = 1 << 18;
 
-/** Output tiles per kernel chunk for `tiles` tiles in all, c → outC channels. */
-export function winogradChunkTiles(tiles: number, c: number, outC: number): number {
-  const perTile = WINOGRAD_ALPHA * WINOGRAD_ALPHA * (c + outC);
+/**
+ * Output tiles per kernel chunk for `tiles` tiles in all of α×α input tiles, c → outC channels.
+ */
+export function winogradChunkTiles(tiles: number, c: number, outC: number, alpha: number): number {
+  const perTile = alpha * alpha * (c + outC);
   return Math.max(1, Math.min(tiles, Math.floor(WINOGRAD_CHUNK_FLOATS / perTile)));
 }
 
@@ -58,20 +60,19 @@ export function winogradChunkTiles(tiles: number, c: number, outC: number): numb
 const WINOGRAD_CACHED_FILTER_BYTES = 1 << 20;
 
 /**
- * Multiply-adds one byte of transformed filters streamed from memory costs: fitted to ResNet50's
- * 14×14×256 → 256 (U 16 MiB, 8-tile chunks), 4.6 ms direct against 5.0 ms by Winograd at batch
- * 1 (2 chunks) and 20 ms against 14 ms at batch 2 (3 chunks), and its 7×7×512 → 512 (64 MiB,
- * 4-tile chunks), where the direct sum wins at batch 1 and 8.
+ * Multiply-adds one byte of transformed filters streamed from memory costs, fitted to ResNet50's
+ * 3×3 convs by F(4×4, 3×3) against the packed direct sum at batch 1: 14×14×256 → 256 (U 9 MiB,
+ * 2 chunks) 3.5 against 4.4 ms, 7×7×512 → 512 (U 36 MiB, 1 chunk) 4.9 against 5.6 ms.
  */
-const WINOGRAD_STREAMED_BYTE_MACS = 2.5;
+const WINOGRAD_STREAMED_BYTE_MACS = 2;
 
 /**
  * Whether Winograd beats the direct sum on one call of `images` images of `outH × outW` outputs,
- * `c` → `outC` channels: its multiply-adds (64 per tile and channel pair, tiles rounded up to
- * whole m × m blocks, so a 7×7 map in 6×6 tiles pays for 12×12) plus the cost of streaming U
+ * `c` → `outC` channels: its multiply-adds (α² per tile and channel pair, tiles rounded up to
+ * whole m × m blocks, so a 7×7 map in 4×4 tiles pays for 8×8) plus the cost of streaming U
  * once per chunk of tiles ({@link winogradChunkTiles}) when it is too big to stay cached,
- * against the direct sum's r² per output pixel. Few tiles over a large U lose: ResNet50's
- * 14×14×256 → 256 at batch 1 (9 tiles) and 7×7×512 → 512.
+ * against the direct sum's r² per output pixel. Few tiles over a large U lose (a 4×4 map of
+ * 512 → 512 channels, ResNet50's last block at 128×128 input).
  */
 export function winogradPays(
   plan: WinogradPlan,
@@ -81,26 +82,34 @@ export function winogradPays(
   c: number,
   outC: number,
 ): boolean {
+  const { alpha } = plan;
   const tiles = images * Math.ceil(outH / plan.m) * Math.ceil(outW / plan.m);
-  const uBytes = WINOGRAD_ALPHA * WINOGRAD_ALPHA * c * outC * 4;
-  const chunks = Math.ceil(tiles / winogradChunkTiles(tiles, c, outC));
+  const uBytes = alpha * alpha * c * outC * 4;
+  const chunks = Math.ceil(tiles / winogradChunkTiles(tiles, c, outC, alpha));
   const streamed = uBytes > WINOGRAD_CACHED_FILTER_BYTES ? uBytes * chunks : 0;
-  const winograd = tiles * WINOGRAD_ALPHA * WINOGRAD_ALPHA * c * outC +
-    WINOGRAD_STREAMED_BYTE_MACS * streamed;
+  const winograd = tiles * alpha * alpha * c * outC + WINOGRAD_STREAMED_BYTE_MACS * streamed;
   const direct = images * outH * outW * plan.r * plan.r * c * outC;
   return winograd < direct;
 }
 
 /** The tile sizes of one Winograd convolution. */
 export interface WinogradPlan {
-  /** Output tile side, 8 − r + 1. */
+  /** Output tile side, α − r + 1. */
   m: number;
   /** Kernel side. */
   r: number;
+  /** Input tile side: 6 for F(4×4, 3×3), else {@link WINOGRAD_ALPHA}. */
+  alpha: number;
   transforms: WinogradTransforms;
 }
 
-/** The Winograd plan for a conv shape under `algorithm`, or null for the direct sum. */
+/**
+ * The Winograd plan for a conv shape under `algorithm`, or null for the direct sum. A 3×3 kernel
+ * takes F(4×4, 3×3) (6×6 input tiles): measured on ResNet50's 3×3 convs at batch 1 and 8 it beats
+ * F(6×6, 3×3) on every map (56×56: 1.90 against 2.00 ms, 14×14: 3.5 against 4.8, 7×7: 4.9
+ * against 12.6) — cheaper transforms, 36 GEMMs in place of 64, U 36/64 the size, and small maps
+ * waste less (a 7×7 map in 6×6 tiles computes 12×12, in 4×4 tiles 8×8).
+ */
 export function winogradPlan(
   algorithm: ConvAlgorithm,
   kernel: readonly number[],
@@ -118,12 +127,13 @@ export function winogradPlan(
   // Under "auto", 2×2 stays direct (F(7×7, 2×2) rounds worst and saves least), and so do convs
   // with few input channels, where the transforms outweigh the GEMMs they shrink, and very wide
   // ones, whose transformed filters would take 7× the memory of a 3×3 kernel.
-  const filterBytes = WINOGRAD_ALPHA * WINOGRAD_ALPHA * c * outC * 4;
+  const alpha = r === 3 ? 6 : WINOGRAD_ALPHA;
+  const filterBytes = alpha * alpha * c * outC * 4;
   if (algorithm === "auto" && (r < 3 || c < 8 || filterBytes > WINOGRAD_AUTO_MAX_FILTER_BYTES)) {
     return null;
   }
-  const m = WINOGRAD_ALPHA - r + 1;
-  return { m, r, transforms: winogradTransforms(m, r) };
+  const m = alpha - r + 1;
+  return { m, r, alpha, transforms: winogradTransforms(m, r) };
 }
 
 /** Device buffer of one Conv2D's Winograd plan: the transformed filters. */

@@ -89,10 +89,10 @@ export function conv2dKernelArgs(p: Conv2DParams): Numbers<15> {
 
 /**
  * The geometry arguments of `conv2dWinograd`, in kernel order: batch, h, w, c, outH, outW, outC,
- * m (output tile side), padTop, padLeft.
+ * m (output tile side), r (kernel side), padTop, padLeft.
  */
-export function conv2dWinogradKernelArgs(p: Conv2DParams, m: number): Numbers<10> {
-  return [p.batch, p.h, p.w, p.c, p.outH, p.outW, p.outC, m, p.padTop, p.padLeft];
+export function conv2dWinogradKernelArgs(p: Conv2DParams, m: number): Numbers<11> {
+  return [p.batch, p.h, p.w, p.c, p.outH, p.outW, p.outC, m, p.kh, p.padTop, p.padLeft];
 }
 
 /**

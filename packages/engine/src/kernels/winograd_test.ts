@@ -11,7 +11,7 @@ import {
   type WinogradTransforms,
   winogradTransforms,
 } from "./winograd_reference.ts";
-import { WINOGRAD_ALPHA, winogradPays, winogradPlan } from "../winograd.ts";
+import { WINOGRAD_ALPHA, winogradPays, type WinogradPlan, winogradPlan } from "../winograd.ts";
 import { splitRange } from "../wasm/threads.ts";
 
 const LINEAR: Activation = { kind: "elementwise", code: ActivationCode.Linear, alpha: 0, name: "" };
@@ -36,7 +36,7 @@ function runWinograd(
   const px = heap.upload(x), pu = heap.upload(u), pb = bias ? heap.upload(bias) : 0;
   const n = p.batch * p.outH * p.outW * p.outC;
   const py = heap.alloc(n * 4);
-  const scratchFloats = kernels.conv2dWinogradScratchFloats(chunkTiles, p.c, p.outC);
+  const scratchFloats = kernels.conv2dWinogradScratchFloats(chunkTiles, p.c, p.outC, t.m, t.r);
   const ps = heap.alloc(scratchFloats * 4);
   const code = act.kind === "elementwise" ? act.code : 0;
   const tiles = p.batch * winogradTiles(p.outH, t.m) * winogradTiles(p.outW, t.m);
@@ -62,15 +62,16 @@ function runWinograd(
 
 Deno.test("conv2dWinograd: the tiles in 2 or 3 calls (as kernel threads split one image) give the whole call's output, bit for bit", () => {
   const rng = new Rng(8);
-  const t = winogradTransforms(6, 3);
-  for (const [batch, size] of [[1, 13], [1, 7], [3, 11]]) {
-    const p = conv2dParams(batch, [size, size, 8], 12, [3, 3], [1, 1], [1, 1], "same");
-    const x = rng.floats(batch * size * size * 8), k = rng.floats(9 * 8 * 12, -0.3, 0.3);
-    const bias = rng.floats(12);
-    const whole = runWinograd(x, k, bias, p, t, RELU, 2);
-    for (const parts of [2, 3]) {
-      const split = runWinograd(x, k, bias, p, t, RELU, 2, parts);
-      assertClose(split, whole, 0, `batch ${batch} ${size}×${size} in ${parts} calls`);
+  for (const t of [winogradTransforms(6, 3), winogradTransforms(4, 3)]) {
+    for (const [batch, size] of [[1, 13], [1, 7], [3, 11]]) {
+      const p = conv2dParams(batch, [size, size, 8], 12, [3, 3], [1, 1], [1, 1], "same");
+      const x = rng.floats(batch * size * size * 8), k = rng.floats(9 * 8 * 12, -0.3, 0.3);
+      const bias = rng.floats(12);
+      const whole = runWinograd(x, k, bias, p, t, RELU, 2);
+      for (const parts of [2, 3]) {
+        const split = runWinograd(x, k, bias, p, t, RELU, 2, parts);
+        assertClose(split, whole, 0, `F(${t.m}) batch ${batch} ${size}×${size} in ${parts} calls`);
+      }
     }
   }
 });
@@ -121,11 +122,12 @@ Deno.test("winograd transforms: a wrong matrix is caught (the oracle can fail)",
   if (!failed) throw new Error("a perturbed Bᵀ went unnoticed");
 });
 
-Deno.test("conv2dWinograd kernel matches the references: r 2…7, odd sizes, batch 1 and 3, chunks", () => {
+Deno.test("conv2dWinograd kernel matches the references: α 8 with r 2…7 and α 6 (F(4×4, 3×3)), odd sizes, batch 1 and 3, chunks", () => {
   const rng = new Rng(9);
   let cases = 0;
-  for (let r = 2; r <= 7; r++) {
-    const m = WINOGRAD_ALPHA - r + 1;
+  const plans: [number, number][] = [2, 3, 4, 5, 6, 7].map((r) => [WINOGRAD_ALPHA - r + 1, r]);
+  plans.push([4, 3]);
+  for (const [m, r] of plans) {
     const t = winogradTransforms(m, r);
     for (const [h, w, c, outC] of [[9, 13, 4, 8], [16, 16, 32, 12], [5, 7, 12, 4]]) {
       for (const padding of ["same", "valid"] as const) {
@@ -159,15 +161,15 @@ Deno.test("conv2dWinograd kernel matches the references: r 2…7, odd sizes, bat
       }
     }
   }
-  if (cases < 150) throw new Error(`only ${cases} cases ran`);
+  if (cases < 170) throw new Error(`only ${cases} cases ran`);
 });
 
-Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channels, multiples of 4", () => {
+Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channels, multiples of 4; 3×3 as F(4×4, 3×3)", () => {
   const plan = (k: number, s = 1, d = 1, c = 32, o = 64, a: "auto" | "winograd" = "auto") =>
     winogradPlan(a, [k, k], [s, s], [d, d], c, o);
   assertClose(
     [plan(3)?.m ?? 0, plan(5)?.m ?? 0, plan(7)?.m ?? 0, plan(4)?.m ?? 0, plan(6)?.m ?? 0],
-    [6, 4, 2, 5, 3],
+    [4, 4, 2, 5, 3],
     0,
     "m",
   );
@@ -179,7 +181,8 @@ Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channe
       ["c not a multiple of 4", plan(5, 1, 1, 30)],
       ["outC not a multiple of 4", plan(5, 1, 1, 32, 10)],
       ["4 input channels under auto", plan(5, 1, 1, 4)],
-      ["over 16 MiB of filters under auto", plan(3, 1, 1, 256, 260)],
+      ["over 16 MiB of filters under auto (3×3, 512 → 512: 36 MiB)", plan(3, 1, 1, 512, 512)],
+      ["over 16 MiB of filters under auto (5×5, 256 → 260)", plan(5, 1, 1, 256, 260)],
       ["8×8 kernel", plan(8, 1, 1, 32, 64, "winograd")],
       ["direct", winogradPlan("direct", [5, 5], [1, 1], [1, 1], 32, 64)],
       ["non-square", winogradPlan("winograd", [5, 3], [1, 1], [1, 1], 32, 64)],
@@ -188,24 +191,26 @@ Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channe
     if (p !== null) throw new Error(`${what}: expected no Winograd plan`);
   }
   if (plan(2, 1, 1, 4, 4, "winograd")?.m !== 7) throw new Error("forced 2×2 should be F(7, 2)");
-  if (plan(3, 1, 1, 256, 256)?.m !== 6) throw new Error("256 → 256 (16 MiB) should be Winograd");
-  if (plan(3, 1, 1, 256, 260, "winograd")?.m !== 6) throw new Error("forced wide 3×3: F(6, 3)");
+  if (plan(3, 1, 1, 256, 256)?.m !== 4) throw new Error("256 → 256 (9 MiB) should be F(4, 3)");
+  if (plan(3, 1, 1, 512, 512, "winograd")?.m !== 4) throw new Error("forced wide 3×3: F(4, 3)");
 });
 
-Deno.test("winogradPays: few tiles over large transformed filters stay direct (ResNet50's 14×14 at batch 1)", () => {
-  const f6 = winogradPlan("auto", [3, 3], [1, 1], [1, 1], 256, 256)!;
-  const cases: [string, number, number, number, number, boolean][] = [
-    // [what, images, out side, c, outC, Winograd pays]
-    ["14×14×256 → 256, batch 1 (9 tiles, 16 MiB of U)", 1, 14, 256, 256, false],
-    ["14×14×256 → 256, batch 2", 2, 14, 256, 256, true],
-    ["28×28×128 → 128, batch 1", 1, 28, 128, 128, true],
-    ["56×56×64 → 64, batch 1", 1, 56, 64, 64, true],
-    ["16×16×32 → 64, batch 1 (9 tiles, U cached)", 1, 16, 32, 64, true],
-    ["7×7×512 → 512, batch 1", 1, 7, 512, 512, false],
-    ["7×7×512 → 512, batch 8", 8, 7, 512, 512, false],
+Deno.test("winogradPays: few tiles over large transformed filters stay direct", () => {
+  const f4 = winogradPlan("auto", [3, 3], [1, 1], [1, 1], 256, 256)!;
+  const f6: WinogradPlan = { m: 6, r: 3, alpha: 8, transforms: winogradTransforms(6, 3) };
+  if (f4.alpha !== 6 || f4.m !== 4) throw new Error("3×3 should plan F(4×4, 3×3)");
+  const cases: [string, WinogradPlan, number, number, number, number, boolean][] = [
+    // [what, plan, images, out side, c, outC, Winograd pays] (ResNet50's layers, measured)
+    ["F(4) 14×14×256 → 256, batch 1 (16 tiles, 9 MiB of U)", f4, 1, 14, 256, 256, true],
+    ["F(6) 14×14×256 → 256, batch 2", f6, 2, 14, 256, 256, true],
+    ["F(4) 28×28×128 → 128, batch 1", f4, 1, 28, 128, 128, true],
+    ["F(4) 56×56×64 → 64, batch 1", f4, 1, 56, 64, 64, true],
+    ["F(4) 16×16×32 → 64, batch 1 (U cached)", f4, 1, 16, 32, 64, true],
+    ["F(4) 7×7×512 → 512, batch 8", f4, 8, 7, 512, 512, true],
+    ["F(4) 4×4×512 → 512, batch 1 (1 tile, 36 MiB of U)", f4, 1, 4, 512, 512, false],
   ];
-  for (const [what, images, side, c, outC, want] of cases) {
-    if (winogradPays(f6, images, side, side, c, outC) !== want) {
+  for (const [what, plan, images, side, c, outC, want] of cases) {
+    if (winogradPays(plan, images, side, side, c, outC) !== want) {
       throw new Error(`${what}: expected ${want ? "Winograd" : "direct"}`);
     }
   }

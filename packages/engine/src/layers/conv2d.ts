@@ -316,12 +316,12 @@ export class Conv2D extends ConvWindowLayer {
       );
       this.#winogradStale = false;
     }
-    const { m } = wg.plan;
+    const { m, r, alpha } = wg.plan;
     const tiles = batch * Math.ceil(outH / m) * Math.ceil(outW / m);
     const flops = 2 * batch * outH * outW * outC * this.kernelSize[0] * this.kernelSize[1] * c;
     runImageRanges(ctx, tiles, flops, (t0, nt, scratchOf) => {
-      const chunk = winogradChunkTiles(nt, c, outC);
-      const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC);
+      const chunk = winogradChunkTiles(nt, c, outC, alpha);
+      const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC, m, r);
       return job(
         "conv2dWinograd",
         x.ptr,
@@ -338,6 +338,7 @@ export class Conv2D extends ConvWindowLayer {
         outW,
         outC,
         m,
+        r,
         padTop,
         padLeft,
         ...this.#fusedActivation(),
