@@ -587,7 +587,10 @@ export function imdbReport(r: ImdbResults): string {
   ].filter((line, i, all) => line !== "" || all[i - 1] !== "").join("\n");
 }
 
-/** Runs every selected cell × protocol and writes `results.json` and `report.md`. */
+/**
+ * Runs every selected cell × protocol and writes `results.json` and `report.md`, after each cell
+ * (a full run takes hours: one stopped early keeps the cells it finished).
+ */
 export async function runImdb(o: ImdbOptions, progress: ExperimentProgress): Promise<ImdbResults> {
   const t0 = performance.now();
   checkOutputDir(o.out, o.force);
@@ -598,6 +601,22 @@ export async function runImdb(o: ImdbOptions, progress: ExperimentProgress): Pro
   );
   await Deno.mkdir(o.out, { recursive: true });
   const runs: ImdbRun[] = [];
+  const results = (): ImdbResults => ({
+    options: o,
+    data: {
+      train: data.train.y.length,
+      validation: data.validation.y.length,
+      test: data.test.y.length,
+      vocabularySize: data.vocabularySize,
+      source: data.source,
+    },
+    runs,
+    wallClockSeconds: (performance.now() - t0) / 1000,
+  });
+  const write = async (r: ImdbResults) => {
+    await Deno.writeTextFile(join(o.out, "results.json"), JSON.stringify(r, null, 2) + "\n");
+    await Deno.writeTextFile(join(o.out, "report.md"), imdbReport(r));
+  };
   const jobs = o.cells.flatMap((c) => o.protocols.map((p) => [c, p] as const));
   for (const [i, [cell, protocol]] of jobs.entries()) {
     const id = runId(cell, protocol, o);
@@ -609,22 +628,12 @@ export async function runImdb(o: ImdbOptions, progress: ExperimentProgress): Pro
       jobs.length,
       id,
       `accuracy ${f3(r.test.accuracy)}, F1 ${f3(r.test.f1)}, AUC ${f3(r.test.auc)}, ` +
-        `${r.secondsPerEpoch.toFixed(1)} s/epoch`,
+        `${r.secondsPerEpoch.toFixed(1)} s/epoch` +
+        (r.scoredEpoch ? `, epoch ${r.scoredEpoch} of ${r.history.loss.length} scored` : ""),
     );
+    if (i < jobs.length - 1) await write(results());
   }
-  const results: ImdbResults = {
-    options: o,
-    data: {
-      train: data.train.y.length,
-      validation: data.validation.y.length,
-      test: data.test.y.length,
-      vocabularySize: data.vocabularySize,
-      source: data.source,
-    },
-    runs,
-    wallClockSeconds: (performance.now() - t0) / 1000,
-  };
-  await Deno.writeTextFile(join(o.out, "results.json"), JSON.stringify(results, null, 2) + "\n");
-  await Deno.writeTextFile(join(o.out, "report.md"), imdbReport(results));
-  return results;
+  const final = results();
+  await write(final);
+  return final;
 }
