@@ -109,12 +109,42 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
 // |x| ≤ 87 (checked against float64 in activations_test.ts); inputs are clamped to ±88.3, so
 // results there saturate (≤ 3e-39 or ≥ 2e38) instead of reaching 0 or Infinity.
 
+// The vector constants below are loaded (broadcast) from a static table: V8 builds a v128
+// constant in registers with several instructions at each use, where a broadcast load is one.
+const C_EXP_MIN = 0, C_EXP_MAX = 1, C_LOG2E = 2, C_LN2_HI = 3, C_LN2_LO = 4;
+const C_EXP_P0 = 5, C_EXP_P1 = 6, C_EXP_P2 = 7, C_EXP_P3 = 8, C_EXP_P4 = 9, C_EXP_P5 = 10;
+const C_ONE = 11, C_ROUND = 12, C_TWO = 13;
+const C_TANH_P0 = 14, C_TANH_P1 = 15, C_TANH_P2 = 16, C_TANH_P3 = 17, C_TANH_P4 = 18;
+const C_TANH_SMALL = 19;
+const ACT_CONSTANTS = memory.data<f32>([
+  -88.3, 88.3, 1.44269504088896341, 0.693359375, -2.12194440e-4,
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+  1, 12582912, 2,
+  -5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1,
+  0.625,
+]);
+/** The exponent bias and the sign bit, as integer lanes. */
+const I_EXP_BIAS = 0, I_SIGN = 1;
+const ACT_INT_CONSTANTS = memory.data<i32>([127, 0x80000000]);
+
+/** Constant `index` of ACT_CONSTANTS on every lane. */
 // @ts-ignore: decorator
-@inline function polyMadd(acc: v128, x: v128, c: f32): v128 {
+@inline function constV(index: i32): v128 {
+  return v128.load32_splat(ACT_CONSTANTS + (<usize> index << 2));
+}
+
+/** Constant `index` of ACT_INT_CONSTANTS on every lane. */
+// @ts-ignore: decorator
+@inline function intConstV(index: i32): v128 {
+  return v128.load32_splat(ACT_INT_CONSTANTS + (<usize> index << 2));
+}
+
+// @ts-ignore: decorator
+@inline function polyMadd(acc: v128, x: v128, c: i32): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    return f32x4.relaxed_madd(acc, x, f32x4.splat(c));
+    return f32x4.relaxed_madd(acc, x, constV(c));
   } else {
-    return f32x4.add(f32x4.mul(acc, x), f32x4.splat(c));
+    return f32x4.add(f32x4.mul(acc, x), constV(c));
   }
 }
 
@@ -124,33 +154,34 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
   // pmax / pmin are one instruction each where f32x4.max / min take about seven (wasm's NaN and
   // ±0 rules); with x as the first operand they too return a NaN x, and ±0 never meets the
   // bounds, so every result is the same. The recurrent gates spend much of a step in here.
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-88.3)), f32x4.splat(88.3));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = polyMadd(p, r, 1.3981999507e-3);
-  p = polyMadd(p, r, 8.3334519073e-3);
-  p = polyMadd(p, r, 4.1665795894e-2);
-  p = polyMadd(p, r, 1.6666665459e-1);
-  p = polyMadd(p, r, 5.0000001201e-1);
+  const xc = f32x4.pmin(f32x4.pmax(x, constV(C_EXP_MIN)), constV(C_EXP_MAX));
+  const n = f32x4.nearest(f32x4.mul(xc, constV(C_LOG2E)));
+  let r = f32x4.sub(xc, f32x4.mul(n, constV(C_LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, constV(C_LN2_LO)));
+  let p = constV(C_EXP_P0);
+  p = polyMadd(p, r, C_EXP_P1);
+  p = polyMadd(p, r, C_EXP_P2);
+  p = polyMadd(p, r, C_EXP_P3);
+  p = polyMadd(p, r, C_EXP_P4);
+  p = polyMadd(p, r, C_EXP_P5);
   // e^r = 1 + r + r²·p
-  const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), f32x4.splat(1));
+  const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(r, r), p), r), constV(C_ONE));
   // 2^n for n in [-128, 128]: split in two factors so each exponent stays in range. n is an
   // integer: n + 1.5·2^23 holds it in its low mantissa bits, exactly (an add and a subtract,
   // where i32x4.trunc_sat_f32x4_s takes about seven instructions on x64; NaN stays NaN below).
-  const magic = f32x4.splat(12582912);
+  const magic = constV(C_ROUND);
   const ni = i32x4.sub(f32x4.add(n, magic), magic);
   const half = i32x4.shr_s(ni, 1);
-  const s1 = i32x4.shl(i32x4.add(half, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), i32x4.splat(127)), 23);
+  const bias = intConstV(I_EXP_BIAS);
+  const s1 = i32x4.shl(i32x4.add(half, bias), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, half), bias), 23);
   return f32x4.mul(f32x4.mul(er, s1), s2);
 }
 
 /** 1 / (1 + e^-x) per lane. */
 // @ts-ignore: decorator
 @inline export function sigmoidV(x: v128): v128 {
-  const one = f32x4.splat(1);
+  const one = constV(C_ONE);
   return f32x4.div(one, f32x4.add(one, expV(f32x4.neg(x))));
 }
 
@@ -163,17 +194,18 @@ export function activateScalar(x: f32, code: i32, alpha: f32): f32 {
   const ax = f32x4.abs(x);
   // Large |x|: 1 - 2/(e^{2|x|} + 1), sign copied from x.
   const e = expV(f32x4.add(ax, ax));
-  const big = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
-  const signed = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
+  const one = constV(C_ONE);
+  const big = f32x4.sub(one, f32x4.div(constV(C_TWO), f32x4.add(e, one)));
+  const signed = v128.or(big, v128.and(x, intConstV(I_SIGN)));
   // Small |x|: x + x³·P(x²) (Cephes tanhf coefficients).
   const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = polyMadd(p, z, 2.06390887954e-2);
-  p = polyMadd(p, z, -5.37397155531e-2);
-  p = polyMadd(p, z, 1.33314422036e-1);
-  p = polyMadd(p, z, -3.33332819422e-1);
+  let p = constV(C_TANH_P0);
+  p = polyMadd(p, z, C_TANH_P1);
+  p = polyMadd(p, z, C_TANH_P2);
+  p = polyMadd(p, z, C_TANH_P3);
+  p = polyMadd(p, z, C_TANH_P4);
   const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
-  return v128.bitselect(small, signed, f32x4.lt(ax, f32x4.splat(0.625)));
+  return v128.bitselect(small, signed, f32x4.lt(ax, constV(C_TANH_SMALL)));
 }
 
 /**

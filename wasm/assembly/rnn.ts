@@ -47,9 +47,10 @@ export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32):
 
 /**
  * Rows a step takes one at a time through {@link rowStep} rather than through the GEMMs: the
- * row path runs each gate's activations right after that gate's columns of the product, where
- * out-of-order execution overlaps them with the next columns' multiply-adds (GRU 64 units,
- * batch 1: the step is about a third faster), but streams the recurrent kernel once per row.
+ * row path runs each gate's activations right after that gate's columns of the product, so
+ * out-of-order execution can overlap them with the next columns' multiply-adds, and skips the
+ * product of rows masked at the step (batch 1, GRU / LSTM of 64 units: the kernel 3–7 %
+ * faster), but streams the recurrent kernel once per row.
  */
 const ROW_STEP_MAX_ROWS: i32 = 2;
 
