@@ -57,8 +57,10 @@ export interface ModelBuildOptions {
   /**
    * Inference-time fusion (default true): `predict` runs a convolution or Dense followed by a
    * BatchNormalization and/or an activation layer as one kernel call, with the
-   * BatchNormalization folded into a copy of its weights (see `fusion.ts`); `fit` always runs
-   * the layers as they are. `false` runs every layer on its own (results equal within ~1e-6).
+   * BatchNormalization folded into a copy of its weights (see `fusion.ts`), and an Embedding
+   * read by a recurrent layer with that layer, its input projections looked up in a table
+   * (`embedding_projection.ts`; bit for bit); `fit` always runs the layers as they are. `false`
+   * runs every layer on its own (results equal within ~1e-6).
    */
   fuse?: boolean;
 }
