@@ -129,16 +129,12 @@ for (
   const xHost = rng.floats(batch * size * size * c);
   const wHost = rng.floats(k * k * c * outC, -0.1, 0.1);
   const biasHost = rng.floats(outC);
-  // Winograd F(6×6) (α 8) and, for 3×3, F(4×4) (α 6); "auto" marks what Conv2D would run.
-  const plans = [winogradPlan("winograd", [k, k], [s, s], [1, 1], c, outC)];
-  if (k === 3 && s === 1) {
-    plans.push({
-      m: 4,
-      r: 3,
-      alpha: 6,
-      transforms: winogradTransforms(4, 3),
-    });
-  }
+  // Winograd with 8×8 input tiles (F(6×6) for 3×3) and, for 3×3, F(4×4) (6×6 tiles, what
+  // Conv2D plans); "auto" marks what Conv2D would run.
+  const plan = winogradPlan("winograd", [k, k], [s, s], [1, 1], c, outC);
+  const plans = plan && k === 3
+    ? [{ m: 6, r: 3, alpha: 8, transforms: winogradTransforms(6, 3) }, plan]
+    : [plan];
   const autoPlan = winogradPlan("auto", [k, k], [s, s], [1, 1], c, outC);
   const auto = autoPlan && winogradPays(autoPlan, batch, g.outH, g.outW, c, outC)
     ? autoPlan.alpha
@@ -191,8 +187,10 @@ for (
             run(x, u, bias, y, ws, wsf, ...geometry, plan.r, g.padTop, g.padLeft, 1, 0, 0, tiles)
           : () => run(x, u, bias, y, ws, wsf, ...geometry, g.padTop, g.padLeft, 1, 0),
       );
-      names.push(`${label}winograd F(${plan.m})${auto === plan.alpha ? " (auto)" : ""}`);
-      if (auto === plan.alpha) pick = fns.length - 1;
+      names.push(`${label}winograd F(${plan.m})${current && auto === plan.alpha ? " (auto)" : ""}`);
+      // The first version's auto: F(6×6) for 3×3 with ≥ 8 channels and ≤ 16 MiB of U.
+      const oldAuto = !current && k === 3 && c >= 8 && 64 * c * outC * 4 <= 16 << 20;
+      if ((current && auto === plan.alpha) || oldAuto) pick = fns.length - 1;
       ptrs.push(u, ws);
     }
     chosen.push(pick);
@@ -201,7 +199,7 @@ for (
   const ms = times(fns);
   console.log(
     `${size}x${size}x${c}→${outC} k${k} s${s} ×${count}: ` +
-      names.map((n, i) => `${n} ${ms[i].toFixed(2)} ms ${(flops / 1e6 / ms[i]).toFixed(1)}`)
+      names.map((n, i) => `${n} ${ms[i].toFixed(3)} ms ${(flops / 1e6 / ms[i]).toFixed(1)}`)
         .join("; ") +
       " GFLOP/s",
   );

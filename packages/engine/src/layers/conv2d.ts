@@ -126,7 +126,7 @@ export class Conv2D extends ConvWindowLayer {
     // The transformed filters are made by the first call that runs Winograd: a layer whose
     // calls all have too few tiles never holds them.
     if (plan) this.#winograd = new WinogradDeviceData(plan, heap);
-    if (PackedConvKernel.applies(this)) this.#packed = new PackedConvKernel(heap);
+    if (PackedConvKernel.pays(this, c, this.filters)) this.#packed = new PackedConvKernel(heap);
     this.#winogradStale = true;
     this.#packedStale = true;
   }

@@ -136,7 +136,8 @@ export function runImageRanges(
  * code and alpha, `[0, 0]` for none). The kernel picks its method by shape (1×1 gemm, implicit
  * GEMM over a zero-padded copy of each image, or im2col tiles) and says how much scratch it
  * wants for it. `packed` = true: `kernel` is a {@link PackedConvKernel} pointer and the window
- * one {@link PackedConvKernel.applies} to (`conv2dPacked`, the implicit GEMM for every shape).
+ * one `conv2dPacked` runs (see {@link PackedConvKernel.pays}; the implicit GEMM for every
+ * shape).
  */
 export function convolveDirect(
   ctx: CallContext,
@@ -201,6 +202,13 @@ export function convolveDirect(
 }
 
 /**
+ * Floats of the smallest kernel inference packs (64 KiB): a smaller one stays in L1 in the Keras
+ * layout, and the packed kernel's per-strip calls cost more than they save (the seeds CNN's
+ * 3×3×3 → 16 at batch 1: 29 µs packed, 25 µs not; ResNet50's 1×1 64 → 64, 16 KiB, the same).
+ */
+export const PACKED_MIN_FLOATS = 1 << 14;
+
+/**
  * A dense convolution's kernel packed for `conv2dPacked` (column strips of 8 output channels,
  * see `conv2dPackKernel` in wasm/assembly/conv.ts): a register tile then reads its kernel
  * columns as one stream, where in the Keras layout they are 8 floats out of every row of outC
@@ -215,9 +223,14 @@ export class PackedConvKernel {
     this.#heap = heap;
   }
 
-  /** Whether `conv2dPacked` runs this window: no column dilation, or a single column. */
-  static applies(window: ConvWindow): boolean {
-    return window.kernelSize[1] === 1 || window.dilationRate[1] === 1;
+  /**
+   * Whether inference packs the kernel of this window from `c` to `outC` channels: `conv2dPacked`
+   * runs the window (no column dilation, or a single column) and the kernel is at least
+   * {@link PACKED_MIN_FLOATS}.
+   */
+  static pays(window: ConvWindow, c: number, outC: number): boolean {
+    const [kh, kw] = window.kernelSize;
+    return (kw === 1 || window.dilationRate[1] === 1) && kh * kw * c * outC >= PACKED_MIN_FLOATS;
   }
 
   /** Pointer of the packed kernel (0 until {@link pack}). */

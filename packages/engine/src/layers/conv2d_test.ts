@@ -240,21 +240,24 @@ Deno.test("Conv2D's Winograd filters follow weight changes: setWeights and train
 
 Deno.test("Conv2D's packed kernel follows weight changes: setWeights and training steps", () => {
   const rng = new Rng(406);
-  // 3 input channels: direct (no Winograd), so inference runs the packed kernel; 13 filters,
-  // not a multiple of 8.
-  const spec = sequentialSpec([9, 8, 3], [
-    convCase(rng, 3, { filters: 13, kernel_size: 3, padding: "same", activation: "relu" }),
+  // 30 input channels (not a multiple of 4): direct, no Winograd; 3×3×30 × 70 filters (not a
+  // multiple of 8) = 18,900 floats of kernel, enough to pack.
+  const spec = sequentialSpec([9, 8, 30], [
+    convCase(rng, 30, { filters: 70, kernel_size: 3, padding: "same", activation: "relu" }),
     { class_name: "Flatten", config: {} },
     {
       class_name: "Dense",
       config: { units: 3, activation: "softmax" },
-      weights: [randomWeight(rng, "kernel", [936, 3], -0.05, 0.05), randomWeight(rng, "bias", [3])],
+      weights: [
+        randomWeight(rng, "kernel", [5040, 3], -0.02, 0.02),
+        randomWeight(rng, "bias", [3]),
+      ],
     },
   ]);
   const model = buildModel(spec);
   try {
     assertEquals(convMethods(model), ["direct"]);
-    const x = new Tensor(rng.floats(6 * 9 * 8 * 3, 0, 1), [6, 9, 8, 3]);
+    const x = new Tensor(rng.floats(6 * 9 * 8 * 30, 0, 1), [6, 9, 8, 30]);
     const sameAsFresh = (what: string) => {
       const fresh = buildModel(model.toSpec());
       try {

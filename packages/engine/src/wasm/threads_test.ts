@@ -64,11 +64,12 @@ Deno.test("kernel threads: CNN and text models predict the same as single-thread
   }
 });
 
-Deno.test("kernel threads: a batch-1 CNN's direct convolutions split their channels, bit for bit", () => {
+Deno.test("kernel threads: a batch-1 CNN's convolutions split their channels (packed direct) and tiles (Winograd), bit for bit", () => {
   const rng = new Rng(78);
-  // 3 → 16 channels: the first conv is direct (packed), two strips of 8 channels.
-  const model = buildModel(seedsCnnSpec({ filters: [16, 24], imageSize: 12 }));
-  const input = new Tensor(rng.floats(12 * 12 * 3, 0, 1), [1, 12, 12, 3]);
+  // 30 → 64 channels: the first conv is direct (packed: 17,280 floats of kernel), 8 strips of 8
+  // channels; 64 → 24 runs Winograd F(4×4, 3×3), 9 tiles.
+  const model = buildModel(seedsCnnSpec({ filters: [64, 24], imageSize: 12, channels: 30 }));
+  const input = new Tensor(rng.floats(12 * 12 * 30, 0, 1), [1, 12, 12, 30]);
   try {
     setKernelThreads(1);
     const single = model.predict(input).data;
