@@ -19,6 +19,7 @@ import {
   CONV_SCRATCH_FLOATS,
   convArgs,
   convShape,
+  PackedConvKernel,
 } from "../packages/engine/src/layers/conv2d_direct.ts";
 import { Rng } from "../packages/engine/testing/random.ts";
 
@@ -119,12 +120,13 @@ for (
   const [size, c, outC, k, s, padding, count] of model === "cnn" ? CNN_SHAPES : RESNET50_SHAPES
 ) {
   if (only && !`${k}x${k}`.startsWith(only)) continue;
-  const g = convShape(batch, [size, size, c], outC, {
+  const window2d = {
     kernelSize: [k, k],
     strides: [s, s],
     dilationRate: [1, 1],
     padding,
-  });
+  };
+  const g = convShape(batch, [size, size, c], outC, window2d);
   const flops = 2 * batch * g.outH * g.outW * outC * k * k * c;
   const xHost = rng.floats(batch * size * size * c);
   const wHost = rng.floats(k * k * c * outC, -0.1, 0.1);
@@ -162,7 +164,7 @@ for (
       kernels.conv2dPackKernel(w, wp, kk, outC);
       fns.push(() => kernels.conv2dPacked(x, wp, bias, y, scratch, sf, ...convArgs(g), outC, 1, 0));
       names.push(`${label}packed`);
-      pick = fns.length - 1;
+      if (PackedConvKernel.pays(window2d, c, outC)) pick = fns.length - 1;
       ptrs.push(wp);
     }
     // Other checkouts' Winograd kernels: this tree's arguments, or the first version's (no r,
