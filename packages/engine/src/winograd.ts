@@ -1,7 +1,8 @@
 /**
- * When Conv2D runs as Winograd F(m×m, r×r) with 8×8 input tiles, and the device data it needs:
- * the transformed filters U = G g Gᵀ (computed once per weight change, in float64). The kernel
- * (`wasm/assembly/winograd.ts`) has Bᵀ and Aᵀ of the same interpolation points written out.
+ * When Conv2D runs as Winograd F(m×m, r×r) — 8×8 input tiles, or 6×6 for F(4×4, 3×3) — and the
+ * device data it needs: the transformed filters U = G g Gᵀ (computed once per weight change, in
+ * float64). The kernel (`wasm/assembly/winograd.ts`) has Bᵀ and Aᵀ of the same interpolation
+ * points written out.
  */
 import {
   winogradFilterTransform,
@@ -10,13 +11,14 @@ import {
 } from "./kernels/winograd_reference.ts";
 import type { WasmHeap } from "./wasm/heap.ts";
 
-/** Input tile side of the engine's Winograd kernel. */
+/** Input tile side of the engine's Winograd kernel for every kernel size but 3×3 (6). */
 export const WINOGRAD_ALPHA = 8;
 
 /**
- * Largest transformed filter "auto" accepts (16 MiB, e.g. 256 → 256 channels): U holds 64 floats
- * per channel pair where a 3×3 kernel holds 9, and a large layer's memory matters more at the
- * edge than its speed-up.
+ * Largest transformed filter "auto" accepts (16 MiB: a 3×3 kernel's U of up to about 340 → 340
+ * channels, 36 floats per channel pair where the kernel holds 9; a 5×5's of 256 → 256, 64 per
+ * pair): a large layer's memory matters more at the edge than its speed-up, so ResNet50's 3×3
+ * 512 → 512 (36 MiB) stays direct.
  */
 export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
 
