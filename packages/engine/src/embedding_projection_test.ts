@@ -228,3 +228,51 @@ Deno.test("embedding projection: a pair whose tables would pass PROJECTION_TABLE
   if (projectsEmbedding(node(large, [0]), node(gru, [1]))) throw new Error("large fused");
   if (projectsEmbedding(node(small, [0]), node(gru, [1, 2]))) throw new Error("states fused");
 });
+
+Deno.test("embedding projection: each sequence alone (batch 1: the padding window read and written in place) equals its row of a padded batch, every output step, bit for bit", () => {
+  const rng = new Rng(41);
+  let n = 0;
+  for (const cell of ["SimpleRNN", "LSTM", "GRU"] as const) {
+    for (const bidirectional of [false, "concat", "sum"] as const) {
+      for (const goBackwards of [false, true]) {
+        const o: TextOptions = {
+          cell,
+          bidirectional,
+          maskZero: true,
+          returnSequences: true,
+          goBackwards,
+          resetAfter: rng.next() < 0.5,
+          useBias: true,
+          vocab: 30,
+          embed: 6,
+          units: [4, 8][rng.int(0, 2)],
+          time: 12,
+        };
+        const [model] = models(o, 200 + n);
+        try {
+          for (const padding of ["post", "pre"] as const) {
+            const x = ids(rng, 5, o, padding);
+            const outputs = [bidirectional ? "bi" : "rnn"];
+            const whole = model.predictMany([x], { outputs })[0].data as Float32Array;
+            const rowSize = whole.length / 5;
+            for (let b = 0; b < 5; b++) {
+              const one = model.predictMany([x.sliceBatch(b, b + 1)], { outputs })[0].data;
+              const row = whole.subarray(b * rowSize, (b + 1) * rowSize);
+              if (!one.every((v, i) => Object.is(v, row[i]))) {
+                throw new Error(
+                  `${JSON.stringify(o)} ${padding} row ${b}: alone differs (max |Δ| ${
+                    maxAbsDiff(one, row)
+                  })`,
+                );
+              }
+            }
+            n++;
+          }
+        } finally {
+          model.dispose();
+        }
+      }
+    }
+  }
+  if (n !== 36) throw new Error(`${n} cases ran, expected 36`);
+});

@@ -454,8 +454,17 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
         let outPtr = out.ptr + b0 * (this.returnSequences ? time : 1) * out.rowStride * 4;
         let outStride = out.rowStride;
         if (win && this.returnSequences) {
-          outPtr = alloc(nb * steps * u * 4);
-          outStride = u;
+          const whole = out.ptr + (rows ? 0 : b0 * time * out.rowStride * 4);
+          // A single sequence's window rows are consecutive rows of the output: the kernel
+          // writes them in place, only the steps outside are left to fill.
+          const inPlace = nb === 1 && !rows;
+          if (inPlace) {
+            const { shift } = windowSteps(win, this.goBackwards, out.reverse);
+            outPtr = whole + shift * out.rowStride * 4;
+          } else {
+            outPtr = alloc(nb * steps * u * 4);
+            outStride = u;
+          }
           if (!hT && !out.zeroOutputForMask) hT = alloc(nb * u * 4);
           const scatter: WindowScatter = {
             batch: nb,
@@ -463,13 +472,14 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
             t0: win.t0,
             t1: win.t1,
             window: outPtr,
-            out: out.ptr + (rows ? 0 : b0 * time * out.rowStride * 4),
+            out: whole,
             rowStride: out.rowStride,
             reverse: out.reverse,
             zeroOutputForMask: out.zeroOutputForMask,
             h0,
             hT,
             rows,
+            inPlace,
           };
           finishes.push(() => scatterWindow(heap, this.goBackwards, u, scatter));
         } else if (rows) {
@@ -766,8 +776,8 @@ export function windowSteps(
 
 /**
  * Writes a window run's sequence output (`[batch, t1 − t0, units]`, in processing order as the
- * kernel wrote it) into the whole output, and the steps outside the window as the kernel would
- * have: zeros under `zeroOutputForMask`, else the state before the window (h0, zeros without one)
+ * kernel wrote it; nothing when `inPlace`) into the whole output, and the steps outside the
+ * window as the kernel would have: zeros under `zeroOutputForMask`, else the state before the window (h0, zeros without one)
  * for the steps processed before it and the final state for those after it.
  */
 export function scatterWindow(
@@ -779,13 +789,13 @@ export function scatterWindow(
   const u = units, { batch, time, rowStride } = w;
   const steps = w.t1 - w.t0;
   const { s0, s1, shift } = windowSteps(w, goBackwards, w.reverse);
-  const src = heap.f32(w.window, batch * steps * u);
+  const src = w.inPlace ? null : heap.f32(w.window, batch * steps * u);
   const dst = heap.f32(w.out, (rowsSpanned(w.rows, batch) * time - 1) * rowStride + u);
   const h0 = w.h0 ? heap.f32(w.h0, batch * u) : null;
   const hT = w.hT ? heap.f32(w.hT, batch * u) : null;
   for (let b = 0; b < batch; b++) {
     const to = (w.rows ? w.rows[b] : b) * time;
-    for (let p = 0; p < steps; p++) {
+    for (let p = 0; src && p < steps; p++) {
       const from = (b * steps + p) * u;
       dst.set(src.subarray(from, from + u), (to + shift + p) * rowStride);
     }
@@ -813,6 +823,8 @@ export interface WindowScatter extends TimeWindow {
   hT: number;
   /** The run's sequence p goes to the output's sequence `rows[p]` (absent: p). */
   rows?: ArrayLike<number> | null;
+  /** The window's rows are already in place in the output (`window` points there). */
+  inPlace?: boolean;
 }
 
 /**
