@@ -33,7 +33,10 @@ const FLAG_PROJECTED: i32 = 16;
   return Math.ceil(floats / 4) * 16;
 }
 
-/** Bytes of scratch memory `rnnSequence` needs (16-byte aligned segments). */
+/**
+ * Bytes of scratch memory `rnnSequence` needs (16-byte aligned segments); `time` 0 for a run on
+ * a projected input (FLAG_PROJECTED), which needs no projection segment.
+ */
 export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32): f64 {
   const g = <f64> (gateCount(cell) * units);
   const b = <f64> batch;
@@ -294,7 +297,7 @@ function activeRows(mask: usize, batch: i32, time: i32, t: i32): i32 {
  * masked step keeps the state, so it is the state after the last kept step), 0 to skip.
  * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes. With FLAG_PROJECTED, x is
  * [batch, time, G*units], the input projection with the bias added (inDim, kernel and bias are
- * not read; the workspace's projection segment goes unused).
+ * not read), and `work` needs only rnnWorkspaceBytes(cell, batch, 0, units) bytes.
  */
 export function rnnSequence(
   cell: i32,
@@ -325,7 +328,7 @@ export function rnnSequence(
   const g = gateCount(cell) * u;
   const projected = (flags & FLAG_PROJECTED) != 0;
   const xp = projected ? x : work;
-  const hp = work + <usize> paddedBytes(<f64> batch * <f64> time * <f64> g);
+  const hp = projected ? work : work + <usize> paddedBytes(<f64> batch * <f64> time * <f64> g);
   const h = hp + <usize> paddedBytes(<f64> batch * <f64> g);
   const aux = h + <usize> paddedBytes(<f64> batch * <f64> u); // LSTM c; GRU r*h
   const uBytes = <usize> u << 2;

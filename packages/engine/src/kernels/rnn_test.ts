@@ -104,7 +104,11 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0, projection: Projec
   const pm = mask ? heap.upload(mask) : 0;
   const py = heap.alloc(rows * rowStride * 4);
   heap.f32(py, rows * rowStride).fill(NaN);
-  const work = heap.alloc(kernels.rnnWorkspaceBytes(c.cell, c.batch, c.time, c.units));
+  const workTime = projection === "none" ? c.time : 0; // a projected run needs no projection
+  const workBytes = kernels.rnnWorkspaceBytes(c.cell, c.batch, workTime, c.units);
+  // 16 guard floats after the workspace: the kernel must stay within its size.
+  const work = heap.alloc(workBytes + 64);
+  heap.f32(work + workBytes, 16).fill(-7);
   const flags = (c.goBackwards ? RnnFlag.GoBackwards : 0) |
     (c.returnSequences ? RnnFlag.ReturnSequences : 0) |
     (c.zeroOutputForMask ? RnnFlag.ZeroOutputForMask : 0) | (reverse ? RnnFlag.ReverseOutput : 0) |
@@ -155,6 +159,9 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0, projection: Projec
     for (let j = c.units; j < rowStride; j++) {
       if (!Number.isNaN(all[r * rowStride + j])) throw new Error("wrote outside its columns");
     }
+  }
+  if (heap.f32(work + workBytes, 16).some((v) => v !== -7)) {
+    throw new Error("wrote past its workspace");
   }
   [px, pk, pr, pb, pm, py, work, pxp].forEach((p) => heap.free(p));
   return { got, want: reverse ? reverseTimeReference(want, c.batch, c.time, c.units) : want };

@@ -431,7 +431,8 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
           true,
         );
         const steps = win ? win.t1 - win.t0 : time;
-        const work = alloc(kernels.rnnWorkspaceBytes(this.cell, nb, steps, u));
+        // A projected input needs no projection segment (time 0).
+        const work = alloc(kernels.rnnWorkspaceBytes(this.cell, nb, projected ? 0 : steps, u));
         // A state of the range: a slice of the batch's, or with a row order a copy in that order
         // (gathered now for initial states, scattered back by `finish` for final ones).
         const stateIn = (p: number) => {

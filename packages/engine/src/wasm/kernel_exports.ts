@@ -727,7 +727,8 @@ export interface KernelFunctions {
    */
   embeddingMask(ids: number, idsAreInt: number, mask: number, n: number): void;
   /**
-   * Bytes of scratch memory `rnnSequence` needs (16-byte aligned segments).
+   * Bytes of scratch memory `rnnSequence` needs (16-byte aligned segments); `time` 0 for a run on
+   * a projected input (FLAG_PROJECTED), which needs no projection segment.
    *
    * AssemblyScript, wasm/assembly/rnn.ts:
    * `rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32): f64`
@@ -745,7 +746,7 @@ export interface KernelFunctions {
    * masked step keeps the state, so it is the state after the last kept step), 0 to skip.
    * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes. With FLAG_PROJECTED, x is
    * [batch, time, G*units], the input projection with the bias added (inDim, kernel and bias are
-   * not read; the workspace's projection segment goes unused).
+   * not read), and `work` needs only rnnWorkspaceBytes(cell, batch, 0, units) bytes.
    *
    * AssemblyScript, wasm/assembly/rnn.ts:
    * `rnnSequence(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, h0: usize, c0: usize, hT: usize, cT: usize, work: usize): void`
