@@ -45,7 +45,7 @@ import { TextVectorization } from "@scratchnet/tokenizer";
 import { UsageError } from "./errors.ts";
 import { kerasInitializer } from "./models.ts";
 import { checkOutputDir } from "./run.ts";
-import { int, list, oneOf, splitArgs, str } from "./options.ts";
+import { int, list, membersOf, oneOf, splitArgs, str } from "./options.ts";
 import type { ExperimentProgress } from "./progress.ts";
 import { referencePredict } from "./reference.ts";
 import { KERAS_VERSION } from "./train.ts";
@@ -164,13 +164,13 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
     throw new UsageError("study", '"imdb" alone', positional.join(" "));
   }
   const pick = <T extends string>(name: string, allowed: readonly T[]): T[] => {
-    const given = list(flags, name);
-    for (const g of given) {
-      if (!(allowed as readonly string[]).includes(g)) {
-        throw new UsageError(`--${name}`, `some of ${allowed.join(", ")}`, `"${g}"`);
-      }
-    }
-    return given.length ? (given as T[]) : [...allowed];
+    const given = membersOf(
+      `--${name}`,
+      list(flags, name),
+      allowed,
+      `some of ${allowed.join(", ")}`,
+    );
+    return given.length ? given : [...allowed];
   };
   const quick = flags.has("quick");
   return {

@@ -9,7 +9,12 @@ import { join } from "node:path";
 import { NUSAX_LANGUAGES, type NusaxLanguage } from "@scratchnet/datasets";
 import { UsageError } from "./errors.ts";
 import { familyGrid } from "./grid.ts";
-import { type ExperimentOptions, parseExperimentArgs, type TextFamily } from "./options.ts";
+import {
+  type ExperimentOptions,
+  membersOf,
+  parseExperimentArgs,
+  type TextFamily,
+} from "./options.ts";
 import type { ExperimentProgress } from "./progress.ts";
 import type { VariantResult } from "./results.ts";
 import { checkOutputDir, loadExperimentData, runVariant } from "./run.ts";
@@ -81,24 +86,18 @@ export function parseLanguagesArgs(argv: readonly string[]): LanguagesOptions {
   const withoutFamily = named ? rest.slice(1) : rest;
   if (named) families = [named, ...families.filter((f) => f !== named)];
   if (!families.length) families = [...TEXT_FAMILIES];
-  for (const f of families) {
-    if (!(TEXT_FAMILIES as readonly string[]).includes(f)) {
-      throw new UsageError(
-        "--families",
-        `text families among ${TEXT_FAMILIES.join(", ")}`,
-        `"${f}"`,
-      );
-    }
-  }
-  for (const l of languages) {
-    if (!(NUSAX_LANGUAGES as readonly string[]).includes(l)) {
-      throw new UsageError(
-        "--languages",
-        `NusaX languages (${NUSAX_LANGUAGES.join(", ")})`,
-        `"${l}"`,
-      );
-    }
-  }
+  membersOf(
+    "--families",
+    families,
+    TEXT_FAMILIES,
+    `text families among ${TEXT_FAMILIES.join(", ")}`,
+  );
+  membersOf(
+    "--languages",
+    languages,
+    NUSAX_LANGUAGES,
+    `NusaX languages (${NUSAX_LANGUAGES.join(", ")})`,
+  );
   const given = (name: string) => rest.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   const defaults = [
     ...(given("repeats") ? [] : ["--repeats", "3"]),

@@ -368,10 +368,26 @@ export function oneOf<T extends string>(
 ): T {
   const v = str(flags, name);
   if (v === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(v)) {
-    throw new UsageError(`--${name}`, `one of ${allowed.join(", ")}`, `"${v}"`);
+  return membersOf(`--${name}`, [v], allowed, `one of ${allowed.join(", ")}`)[0];
+}
+
+/**
+ * `items`, each one of `allowed`.
+ *
+ * @throws {UsageError} naming `argument`, `expected` and the first item that is not allowed.
+ */
+export function membersOf<T extends string>(
+  argument: string,
+  items: readonly string[],
+  allowed: readonly T[],
+  expected: string,
+): T[] {
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new UsageError(argument, expected, `"${item}"`);
+    }
   }
-  return v as T;
+  return items as T[];
 }
 
 /**
@@ -403,16 +419,12 @@ function trainLanguageList(
   if (given.length === 1 && given[0] === "all") {
     return NUSAX_LANGUAGES.filter((l) => l !== target);
   }
-  for (const g of given) {
-    if (!(NUSAX_LANGUAGES as readonly string[]).includes(g)) {
-      throw new UsageError(
-        "--train-languages",
-        `all, or some of ${NUSAX_LANGUAGES.join(", ")}`,
-        `"${g}"`,
-      );
-    }
-  }
-  return (given as NusaxLanguage[]).filter((l) => l !== target);
+  return membersOf(
+    "--train-languages",
+    given,
+    NUSAX_LANGUAGES,
+    `all, or some of ${NUSAX_LANGUAGES.join(", ")}`,
+  ).filter((l) => l !== target);
 }
 
 /**
