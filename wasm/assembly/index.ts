@@ -2,6 +2,7 @@
 export * from "./runtime";
 export { activate, reluGeneral, softmaxRows } from "./activations";
 export { gemm, gemmStrided, gemmFusedMultiplyAdd } from "./gemm";
+export { gemmNarrowApplies, gemmNarrowPack, gemmNarrowPackedFloats, gemmNarrowPacked } from "./gemm_narrow";
 export * from "./peak";
 export * from "./conv";
 export * from "./pool";

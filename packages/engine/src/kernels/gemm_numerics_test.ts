@@ -59,32 +59,56 @@ function emulated(
   return out;
 }
 
-Deno.test("gemm: long reductions (K 2048–7200) within 2× of a blocked float32 sum's error, below one chain's", () => {
+/** The product by `gemm` or, for `narrow`, by `gemmNarrowPacked` on the packed B. */
+function product(
+  narrow: boolean,
+  pa: number,
+  pb: number,
+  pc: number,
+  m: number,
+  n: number,
+  k: number,
+): void {
   const { kernels, heap } = getRuntime();
-  const rng = new Rng(4242);
-  for (const [m, n, k] of [[8, 10, 7200], [6, 64, 2048], [5, 3, 4099]]) {
-    const a = rng.floats(m * k, -1, 1), b = rng.floats(k * n, -0.1, 0.1);
-    const pa = heap.upload(a), pb = heap.upload(b), pc = heap.alloc(m * n * 4);
-    try {
-      kernels.gemm(pa, pb, 0, pc, m, n, k, 0, 0);
-      const engine = rmsError(heap.f32(pc, m * n), a, b, m, n, k);
-      const blocked = rmsError(emulated(a, b, m, n, k, 256), a, b, m, n, k);
-      const chain = rmsError(emulated(a, b, m, n, k, k), a, b, m, n, k);
-      console.log(
-        `m ${m} n ${n} k ${k}: engine ${engine.toExponential(2)}, blocked float32 ${
-          blocked.toExponential(2)
-        }, one chain ${chain.toExponential(2)}`,
-      );
-      if (!(engine <= 2 * blocked)) {
-        throw new Error(`k ${k}: engine error ${engine} > 2 × blocked float32 ${blocked}`);
+  if (!narrow) return kernels.gemm(pa, pb, 0, pc, m, n, k, 0, 0);
+  const packed = heap.alloc(kernels.gemmNarrowPackedFloats(n, k) * 4);
+  kernels.gemmNarrowPack(pb, packed, n, k);
+  kernels.gemmNarrowPacked(pa, packed, 0, pc, m, n, k, 0, 0);
+  heap.free(packed);
+}
+
+for (const narrow of [false, true]) {
+  const name = narrow ? "gemmNarrowPacked (Dense inference, n ≤ 16)" : "gemm";
+  Deno.test(`${name}: long reductions (K 2048–7200) within 2× of a blocked float32 sum's error, below one chain's`, () => {
+    const { heap } = getRuntime();
+    const rng = new Rng(4242);
+    const shapes = narrow
+      ? [[8, 10, 7200], [3, 16, 2048], [5, 3, 4099]]
+      : [[8, 10, 7200], [6, 64, 2048], [5, 3, 4099]];
+    for (const [m, n, k] of shapes) {
+      const a = rng.floats(m * k, -1, 1), b = rng.floats(k * n, -0.1, 0.1);
+      const pa = heap.upload(a), pb = heap.upload(b), pc = heap.alloc(m * n * 4);
+      try {
+        product(narrow, pa, pb, pc, m, n, k);
+        const engine = rmsError(heap.f32(pc, m * n), a, b, m, n, k);
+        const blocked = rmsError(emulated(a, b, m, n, k, 256), a, b, m, n, k);
+        const chain = rmsError(emulated(a, b, m, n, k, k), a, b, m, n, k);
+        console.log(
+          `${name} m ${m} n ${n} k ${k}: engine ${engine.toExponential(2)}, blocked float32 ${
+            blocked.toExponential(2)
+          }, one chain ${chain.toExponential(2)}`,
+        );
+        if (!(engine <= 2 * blocked)) {
+          throw new Error(`k ${k}: engine error ${engine} > 2 × blocked float32 ${blocked}`);
+        }
+        if (!(engine < chain)) {
+          throw new Error(`k ${k}: engine error ${engine} ≥ one chain's ${chain}`);
+        }
+      } finally {
+        heap.free(pa);
+        heap.free(pb);
+        heap.free(pc);
       }
-      if (!(engine < chain)) {
-        throw new Error(`k ${k}: engine error ${engine} ≥ one chain's ${chain}`);
-      }
-    } finally {
-      heap.free(pa);
-      heap.free(pb);
-      heap.free(pc);
     }
-  }
-});
+  });
+}

@@ -12,14 +12,24 @@ import { defineLayer, type LayerClass } from "../layer_class.ts";
 import type { LayerTraining } from "../layer_training.ts";
 import { activationBackward, activationOutputKind } from "./activation_backward.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
-import { parallelRanges, runJobs } from "../wasm/threads.ts";
+import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
+import type { WasmHeap } from "../wasm/heap.ts";
+import type { KernelExports } from "../wasm/kernels.ts";
 import { emitWithActivation, floatInitializer, type OnnxLayerContext } from "../onnx_emit.ts";
 
-/** Keras `Dense`: `act(x · kernel + bias)` on the last axis of any rank. */
+/**
+ * Keras `Dense`: `act(x · kernel + bias)` on the last axis of any rank.
+ *
+ * Inference of a narrow, deep product (≤ 16 units over ≥ 128 inputs: the classifier after
+ * Flatten or after a recurrent layer) runs `gemmNarrowPacked` on a copy of the kernel packed for
+ * it, made on the first such call after each weight change; training runs the plain `gemm`.
+ */
 export class Dense extends Layer {
   readonly units: number;
   readonly useBias: boolean;
   readonly activation: Activation;
+  /** The kernel packed for `gemmNarrowPacked`, and the {@link weightsVersion} it was packed at. */
+  #narrow: { ptr: number; heap: WasmHeap; version: number } | null = null;
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Dense", config, options);
@@ -52,15 +62,18 @@ export class Dense extends Layer {
     const y = this.allocOutput(ctx, [...x.shape.slice(0, -1), this.units]);
     const act = this.activation;
     const fused = act.kind === "elementwise";
+    const inference = !ctx.training && !ctx.tape;
+    const narrow = inference && ctx.kernels.gemmNarrowApplies(this.units, k) === 1;
+    const kernel = narrow ? this.#narrowKernel(ctx.kernels, ctx.heap, k) : this.weightPtrs[0];
     // With kernel threads on, a large product splits into one range of rows per thread.
     const ranges = parallelRanges(ctx.kernels, m, 2 * m * k * this.units);
     runJobs(
       ctx.kernels,
-      ranges.map(([r0, rows]) => ({
-        fn: "gemm",
-        args: [
+      ranges.map(([r0, rows]) =>
+        job(
+          narrow ? "gemmNarrowPacked" : "gemm",
           x.ptr + r0 * k * 4,
-          this.weightPtrs[0],
+          kernel,
           this.useBias ? this.weightPtrs[1] : 0,
           y.ptr + r0 * this.units * 4,
           rows,
@@ -68,8 +81,8 @@ export class Dense extends Layer {
           k,
           fused ? act.code : 0,
           fused ? act.alpha : 0,
-        ],
-      })),
+        )
+      ),
     );
     if (!fused) applyActivation(ctx, y, act);
     return y;
@@ -77,6 +90,26 @@ export class Dense extends Layer {
 
   override computeMask(_x: DeviceTensor, mask: DeviceTensor | null): DeviceTensor | null {
     return mask;
+  }
+
+  /** The kernel packed for `gemmNarrowPacked` (`k` inputs), packed again after a weight change. */
+  #narrowKernel(kernels: KernelExports, heap: WasmHeap, k: number): number {
+    if (this.#narrow?.version === this.weightsVersion) return this.#narrow.ptr;
+    this.#releaseNarrow();
+    const ptr = heap.alloc(kernels.gemmNarrowPackedFloats(this.units, k) * 4);
+    kernels.gemmNarrowPack(this.weightPtrs[0], ptr, this.units, k);
+    this.#narrow = { ptr, heap, version: this.weightsVersion };
+    return ptr;
+  }
+
+  #releaseNarrow(): void {
+    this.#narrow?.heap.free(this.#narrow.ptr);
+    this.#narrow = null;
+  }
+
+  protected override releaseWeights(): void {
+    this.#releaseNarrow();
+    super.releaseWeights();
   }
 }
 

@@ -1,4 +1,4 @@
-import { buildModel, Tensor, WeightShapeError } from "../../mod.ts";
+import { buildModel, getRuntime, Tensor, WeightShapeError } from "../../mod.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { tfjsModelFromSpec, tfjsPredict, tfReady } from "../../testing/tfjs_reference.ts";
 
@@ -99,4 +99,42 @@ Deno.test("weights whose shapes disagree with the config: typed error naming lay
   for (const s of ["dense_0", "kernel", "[8, 5]", "[7, 5]"]) {
     if (!err.message.includes(s)) throw new Error(`message lacks ${s}: ${err.message}`);
   }
+});
+
+Deno.test("A narrow, deep Dense (10 units over 300 inputs: packed for inference) matches TF.js and follows weights changed in place", async () => {
+  await tfReady();
+  const rng = new Rng(23);
+  const spec = { ...denseSpec(rng, 300, [10], ["softmax"], true), kerasVersion: "2.15.0" };
+  const model = buildModel(spec);
+  const x = new Tensor(rng.floats(2 * 5 * 300), [2, 5, 300]);
+  const want = tfjsPredict(tfjsModelFromSpec(spec), x.data, [...x.shape]);
+  const got = model.predict(x);
+  if (!(maxAbsDiff(got.data, want) <= 1e-6)) {
+    throw new Error(`packed Dense vs TF.js: ${maxAbsDiff(got.data, want)}`);
+  }
+  // Weights changed in place, as an optimizer step does: the packed copy must follow them (a
+  // stale copy would repeat `got`).
+  const layer = model.getLayer("dense_0");
+  const fresh = [rng.floats(300 * 10), rng.floats(10)];
+  const { heap } = getRuntime();
+  heap.f32(layer.deviceWeights()[0], 3000).set(fresh[0]);
+  heap.f32(layer.deviceWeights()[1], 10).set(fresh[1]);
+  layer.weightsUpdated();
+  const spec2 = {
+    ...spec,
+    weights: {
+      dense_0: [
+        { name: "kernel", shape: [300, 10], data: fresh[0] },
+        { name: "bias", shape: [10], data: fresh[1] },
+      ],
+    },
+  };
+  const want2 = tfjsPredict(tfjsModelFromSpec(spec2), x.data, [...x.shape]);
+  const got2 = model.predict(x);
+  if (!(maxAbsDiff(got2.data, want2) <= 1e-6)) {
+    throw new Error(
+      `packed Dense after the weights changed vs TF.js: ${maxAbsDiff(got2.data, want2)}`,
+    );
+  }
+  model.dispose();
 });

@@ -83,6 +83,45 @@ export interface KernelFunctions {
    */
   gemmFusedMultiplyAdd(): number;
   /**
+   * Whether gemmNarrowPacked serves a product with n columns over k (n ≤ 16, k ≥ 128).
+   *
+   * AssemblyScript, wasm/assembly/gemm_narrow.ts:
+   * `gemmNarrowApplies(n: i32, k: i32): i32`
+   */
+  gemmNarrowApplies(n: number, k: number): number;
+  /**
+   * Packs B (k × n, row-major, Keras kernel layout) into `dst` (gemmNarrowPackedFloats floats).
+   *
+   * AssemblyScript, wasm/assembly/gemm_narrow.ts:
+   * `gemmNarrowPack(b: usize, dst: usize, n: i32, k: i32): void`
+   */
+  gemmNarrowPack(b: number, dst: number, n: number, k: number): void;
+  /**
+   * Floats of the packed B of an n-column, k-row matrix.
+   *
+   * AssemblyScript, wasm/assembly/gemm_narrow.ts:
+   * `gemmNarrowPackedFloats(n: i32, k: i32): i32`
+   */
+  gemmNarrowPackedFloats(n: number, k: number): number;
+  /**
+   * C[m×n] = act(A[m×k] · B + bias) with B packed by gemmNarrowPack (bias may be 0 = none; `act`
+   * an elementwise activation code, `alpha` its parameter). Rows are `k` floats (A) and `n` (C).
+   *
+   * AssemblyScript, wasm/assembly/gemm_narrow.ts:
+   * `gemmNarrowPacked(a: usize, packed: usize, bias: usize, c: usize, m: i32, n: i32, k: i32, act: i32, alpha: f32): void`
+   */
+  gemmNarrowPacked(
+    a: number,
+    packed: number,
+    bias: number,
+    c: number,
+    m: number,
+    n: number,
+    k: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /**
    * dz[i] = dy[i] · f'(z[i]) over `n` floats. `z` is the pre-activation, `y` the output (either may
    * be 0 when the code does not read it: relu/relu6/leaky/hard_sigmoid/hard_silu/elu/selu/softplus/softsign/
    * swish/gelu/mish read z; sigmoid/tanh/exponential read y). `dz` may be `dy`.
@@ -1486,6 +1525,10 @@ export const KERNEL_NAMES = [
   "gemm",
   "gemmStrided",
   "gemmFusedMultiplyAdd",
+  "gemmNarrowApplies",
+  "gemmNarrowPack",
+  "gemmNarrowPackedFloats",
+  "gemmNarrowPacked",
   "activationGrad",
   "softmaxGradRows",
   "reluGeneralGrad",
