@@ -293,7 +293,10 @@ Deno.test("rnnSequence: a step of one or two rows (the row path, units a multipl
   const rng = new Rng(77);
   let n = 0;
   for (const cell of CELLS) {
-    for (const units of [4, 8, 36, 44]) {
+    // Runs of one or two rows read the recurrent kernel packed in 32- and 4-column blocks: unit
+    // counts whose gate ranges end in 4-column blocks (GRU's z|r range and h range are packed
+    // apart), and one of 32 blocks only.
+    for (const units of [4, 8, 20, 36, 44, 64]) {
       for (const mask of ["none", "post", "middle"] as MaskKind[]) {
         const [batch, time, inDim] = [5, rng.int(2, 9), [3, 8, 13][rng.int(0, 3)]];
         const g = gateCount(cell) * units;
@@ -358,11 +361,28 @@ Deno.test("rnnSequence: a step of one or two rows (the row path, units a multipl
             );
           }
         }
+        // Two rows at once (rows 1 and 2): the row path for each, the kernel packed once.
+        const two = runSequence(
+          cell,
+          x.subarray(time * inDim, 3 * time * inDim),
+          [2, time, inDim, units],
+          weights,
+          m ? m.subarray(time, 3 * time) : null,
+          flags,
+          act,
+          recAct,
+        );
+        const rows = whole.subarray(time * units, 3 * time * units);
+        if (!two.every((v, i) => Object.is(v, rows[i]))) {
+          throw new Error(
+            `${what}: rows 1-2 alone differ from the batch's (max |Δ| ${maxAbsDiff(two, rows)})`,
+          );
+        }
         n++;
       }
     }
   }
-  if (n !== 48) throw new Error(`${n} cases ran, expected 48`);
+  if (n !== 72) throw new Error(`${n} cases ran, expected 72`);
 });
 
 Deno.test("rnnSequence with other activations, longer sequences and wider layers", () => {

@@ -767,7 +767,8 @@ export interface KernelFunctions {
   embeddingMask(ids: number, idsAreInt: number, mask: number, n: number): void;
   /**
    * Bytes of scratch memory `rnnSequence` needs (16-byte aligned segments); `time` 0 for a run on
-   * a projected input (FLAG_PROJECTED), which needs no projection segment.
+   * a projected input (FLAG_PROJECTED), which needs no projection segment. A batch the row path
+   * takes whole (see {@link packsRowKernel}) adds a copy of the recurrent kernel in row-path blocks.
    *
    * AssemblyScript, wasm/assembly/rnn.ts:
    * `rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32): f64`
