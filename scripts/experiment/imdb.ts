@@ -78,6 +78,13 @@ export interface ImdbOptions {
    * overfitting is not what gets scored.
    */
   earlyStopping: number;
+  /**
+   * `--truncate pre|post`: which end of a review longer than the sequence length is cut. `post`
+   * (default) keeps the first tokens, as TextVectorization's `output_sequence_length` does;
+   * `pre` keeps the last ones, as Keras's `pad_sequences` does by default (`truncating="pre"`,
+   * what a model trained on `keras.datasets.imdb` sees). Padding stays after the text.
+   */
+  truncate: "pre" | "post";
 }
 
 /** The protocol's sizes; `--quick` uses {@link IMDB_QUICK}. */
@@ -139,6 +146,9 @@ Full runs take hours on 2 cores.
                            shuffled (Keras shuffle="batch"), so masked layers skip shared padding
   --early-stopping N       study protocol plus EarlyStopping(val_loss, patience N,
                            restore_best_weights): not the study's, reported as "study+es"
+  --truncate pre|post      reviews longer than the length keep their first tokens (post,
+                           default, TextVectorization's) or their last ones (pre, Keras
+                           pad_sequences' default)
 `;
 
 const CELLS: readonly ImdbCell[] = ["rnn", "lstm", "gru"];
@@ -157,6 +167,7 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
       "out",
       "progress",
       "early-stopping",
+      "truncate",
     ]),
     boolean: new Set(["quick", "force", "help", "bucket-by-length"]),
   });
@@ -186,6 +197,7 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
     progress: oneOf(flags, "progress", ["auto", "epoch", "variant", "none"] as const, "auto"),
     bucketByLength: flags.has("bucket-by-length"),
     earlyStopping: int(flags, "early-stopping", 0, 0),
+    truncate: oneOf(flags, "truncate", ["post", "pre"] as const, "post"),
   };
 }
 
@@ -254,6 +266,34 @@ function sample(indices: Int32Array, n: number, seed: number): Int32Array {
   return Int32Array.from(order.subarray(0, Math.min(n, indices.length)), (i) => indices[i]);
 }
 
+/** Texts vectorized per chunk in {@link keepLastTokens} (whole reviews pad to the chunk's longest). */
+const PRE_TRUNCATE_CHUNK = 1000;
+
+/**
+ * Token ids `[texts, length]` keeping each text's last `length` tokens (Keras `pad_sequences`'
+ * `truncating="pre"`), zeros after shorter texts. `vectorize` gives whole texts' ids padded with
+ * zeros to the longest (TextVectorization without `output_sequence_length`); it runs on chunks so
+ * one very long review does not pad every other.
+ */
+export function keepLastTokens(
+  texts: readonly string[],
+  length: number,
+  vectorize: (texts: string[]) => { data: ArrayLike<number>; shape: readonly number[] },
+): { data: Int32Array; shape: [number, number] } {
+  const out = new Int32Array(texts.length * length);
+  for (let c0 = 0; c0 < texts.length; c0 += PRE_TRUNCATE_CHUNK) {
+    const { data, shape } = vectorize(texts.slice(c0, c0 + PRE_TRUNCATE_CHUNK));
+    const [rows, width] = [shape[0], shape[1] ?? 0];
+    for (let r = 0; r < rows; r++) {
+      let len = width;
+      while (len > 0 && data[r * width + len - 1] === 0) len--;
+      const from = Math.max(0, len - length);
+      for (let t = from; t < len; t++) out[(c0 + r) * length + t - from] = data[r * width + t];
+    }
+  }
+  return { data: out, shape: [texts.length, length] };
+}
+
 /** Loads IMDb, splits 20k / 5k (seeded, stratified) and vectorizes as the protocol says. */
 export async function loadImdbData(o: ImdbOptions): Promise<ImdbData> {
   const dir = o.dataDir ?? sharedImdb();
@@ -267,15 +307,23 @@ export async function loadImdbData(o: ImdbOptions): Promise<ImdbData> {
     sizes.test,
     o.seed + 2,
   );
+  const pre = o.truncate === "pre";
   const vectorizer = new TextVectorization({
     maxTokens: sizes.maxTokens,
-    outputSequenceLength: sizes.sequenceLength,
+    // `pre` cuts each review itself (below): the vectorizer then gives whole reviews.
+    outputSequenceLength: pre ? null : sizes.sequenceLength,
   });
   const trainTexts = Array.from(trainIdx, (i) => imdb.train.texts[i]);
   vectorizer.adapt(trainTexts);
   const encode = (texts: string[], labels: ArrayLike<number>, idx: Int32Array): ImdbSplit => {
-    const { data, shape } = vectorizer.call(Array.from(idx, (i) => texts[i]));
-    return { x: new Tensor(data as Int32Array, shape), y: Int32Array.from(idx, (i) => labels[i]) };
+    const chosen = Array.from(idx, (i) => texts[i]);
+    const x = pre
+      ? keepLastTokens(chosen, sizes.sequenceLength, (part) => vectorizer.call(part))
+      : vectorizer.call(chosen);
+    return {
+      x: new Tensor(x.data as Int32Array, x.shape),
+      y: Int32Array.from(idx, (i) => labels[i]),
+    };
   };
   return {
     train: encode(imdb.train.texts, imdb.train.labels, trainIdx),
@@ -571,6 +619,10 @@ export function imdbReport(r: ImdbResults): string {
     o.bucketByLength
       ? '- study protocol trained on length-sorted reviews with Keras shuffle="batch" ' +
         "(--bucket-by-length): batches of similar lengths, shared padding skipped"
+      : "",
+    o.truncate === "pre"
+      ? `- reviews longer than ${sizes.sequenceLength} tokens keep their last ${sizes.sequenceLength} ` +
+        "(--truncate pre, Keras pad_sequences' default; TextVectorization keeps the first)"
       : "",
     o.quick
       ? "- a --quick run on small slices: the numbers check the pipeline, not the models"

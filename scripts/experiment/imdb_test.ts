@@ -4,7 +4,15 @@ import { join } from "node:path";
 import { gzipSync } from "fflate";
 import { createTar } from "nanotar";
 import { buildModel, Tensor } from "@scratchnet/engine";
-import { binaryScores, imdbConfig, lengthOrder, parseImdbArgs, runImdb } from "./imdb.ts";
+import {
+  binaryScores,
+  imdbConfig,
+  keepLastTokens,
+  lengthOrder,
+  parseImdbArgs,
+  runImdb,
+} from "./imdb.ts";
+import { TextVectorization } from "@scratchnet/tokenizer";
 import { createProgress } from "./progress.ts";
 
 /** A tiny repackaged aclImdb tarball: positive reviews use one vocabulary, negative another. */
@@ -163,4 +171,28 @@ Deno.test("imdb --early-stopping: the study's protocol plus EarlyStopping scores
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("imdb --truncate pre keeps each review's last tokens (pad_sequences' default), padding after", () => {
+  assert.equal(parseImdbArgs(["imdb"]).truncate, "post");
+  assert.equal(parseImdbArgs(["imdb", "--truncate", "pre"]).truncate, "pre");
+  assert.throws(() => parseImdbArgs(["imdb", "--truncate", "middle"]), /--truncate/);
+  const v = new TextVectorization({ maxTokens: 20 });
+  v.adapt(["a b c d e f g"]);
+  const id = (w: string) => v.getVocabulary().indexOf(w);
+  const texts = ["a b c d e f g", "b c", "", "g f e d"];
+  const { data, shape } = keepLastTokens(texts, 4, (part) => v.call(part));
+  assert.deepEqual(shape, [4, 4]);
+  assert.deepEqual(Array.from(data), [
+    ...["d", "e", "f", "g"].map(id),
+    id("b"),
+    id("c"),
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    ...["g", "f", "e", "d"].map(id),
+  ]);
 });
