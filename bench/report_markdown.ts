@@ -79,6 +79,13 @@ export function evaluateTargets(
   );
   // Issue 7's models; the keras.applications rows (issue 15) report where they stand.
   judge("≥ 20× TF.js cpu everywhere", models.filter((r) => r.family !== "application"), 20, "Cpu");
+  judge(
+    "MobileNetV2, ResNet50, InceptionV3 ≥ 1.5× TF.js wasm at batch 1 and 8",
+    models.filter((r) => r.family === "application" && (r.batch === 1 || r.batch === 8)),
+    1.5,
+    "Wasm",
+  );
+  out.push(...threadScalingTargets(models));
   out.push(...ortTargets(models));
   const square = kernels.find((k) => k.kind === "gemm" && k.shape === "512x512x512");
   if (square) {
@@ -90,7 +97,41 @@ export function evaluateTargets(
       met: square.percentOfPeakNow >= 70,
     });
   }
+  // Issue 18: every GEMM and Conv2D shape; a Conv2D counts at the rate of what `auto` runs
+  // (Winograd's effective GFLOP/s where it is measured).
+  let least: { k: KernelResult; pct: number } | undefined;
+  for (const k of kernels) {
+    if (k.kind === "depthwise") continue;
+    const pct = 100 * Math.max(k.engineGflops, k.engineWinogradGflops ?? 0) / k.peakNowGflops;
+    if (!least || pct < least.pct) least = { k, pct };
+  }
+  if (least) {
+    out.push({
+      target: "every GEMM and Conv2D shape ≥ 85 % of the SIMD peak measured around it",
+      measured: `min ${f1(least.pct)} % (${least.k.kind} ${least.k.shape}, ${least.k.role})`,
+      met: least.pct >= 85,
+    });
+  }
   return out;
+}
+
+/**
+ * Issue 18's "2 threads ≥ 1.7× 1 thread for feed-forward models at batch ≥ 8": the engine's
+ * threaded samples/s ÷ its single-threaded ones on every non-recurrent row of batch ≥ 8.
+ */
+function threadScalingTargets(models: ModelResult[]): TargetResult[] {
+  let worst: { r: ModelResult; x: number } | undefined;
+  for (const r of models) {
+    if (r.family === "text" || r.batch < 8 || r.threads !== 2 || !r.engineThreads) continue;
+    const x = r.engineThreads.samplesPerSecond / r.engine.samplesPerSecond;
+    if (!worst || x < worst.x) worst = { r, x };
+  }
+  if (!worst) return [];
+  return [{
+    target: "2 threads ≥ 1.7× 1 thread for feed-forward models at batch ≥ 8",
+    measured: `min ${f2(worst.x)}× (${worst.r.label}, batch ${worst.r.batch})`,
+    met: worst.x >= 1.7,
+  }];
 }
 
 /**
