@@ -13,7 +13,7 @@
 // The tiles take A as MR independent row pointers and walk k in `nSeg` segments of `segLen`
 // contiguous floats, `segStride` bytes apart, while B advances one row per k step: plain GEMM is
 // one segment; Conv2D as an implicit GEMM is kh segments of kw·c floats (see conv.ts).
-import { activateScalar, activateV, LINEAR, RELU } from "./activations";
+import { activateScalar, activateV, LINEAR, RELU, RELU6 } from "./activations";
 
 /** Bytes of B a column panel may span (about half of a 1 MiB L2). */
 const GEMM_PANEL_BYTES: usize = 512 << 10;
@@ -71,6 +71,9 @@ export function gemmFusedMultiplyAdd(): i32 {
   if (bias) v = f32x4.add(v, v128.load(bias + (<usize> j << 2)));
   if (act == LINEAR) v128.store(p, v);
   else if (act == RELU) v128.store(p, f32x4.max(v, f32x4.splat(0)));
+  // In line as activateV computes it (MobileNet's expand convs store relu6 after K = 16…64
+  // steps, where a call per vector costs as much as the tile's multiply-adds).
+  else if (act == RELU6) v128.store(p, f32x4.pmin(f32x4.splat(6), f32x4.pmax(f32x4.splat(0), v)));
   else v128.store(p, activateOutOfLine(v, act, alpha));
 }
 

@@ -126,3 +126,26 @@ Deno.test("gemm: a row's result is bitwise the same whatever the row count (batc
     }
   }
 });
+
+Deno.test("gemm stores relu6 in the tile epilogue: every tile and column width, both builds, outputs below 0, inside and above 6", () => {
+  const rng = new Rng(23);
+  const relu6 = { kind: "elementwise", code: ActivationCode.Relu6, alpha: 0, name: "" } as const;
+  // MobileNet's expand shapes (K = 16, 24) and remainders of every row tile and column width.
+  const shapes = [[13, 96, 16], [7, 45, 24], [1, 37, 5], [2, 20, 3], [9, 8, 16], [4, 33, 7]];
+  for (const { kernels, heap, variant } of bothVariants()) {
+    for (const [m, n, k] of shapes) {
+      // Products of ±3: sums well past both clamps.
+      const a = rng.floats(m * k, -3, 3), b = rng.floats(k * n, -3, 3), bias = rng.floats(n);
+      const pa = heap.upload(a), pb = heap.upload(b), pbias = heap.upload(bias);
+      const pc = heap.alloc(m * n * 4);
+      kernels.gemm(pa, pb, pbias, pc, m, n, k, ActivationCode.Relu6, 0);
+      const want = gemmReference(a, b, bias, m, n, k, relu6);
+      const got = heap.f32(pc, m * n);
+      if (!want.some((v) => v === 6) || !want.some((v) => v === 0)) {
+        throw new Error(`${m}x${n}x${k}: the data should reach both clamps`);
+      }
+      assertClose(got, want, 1e-5 * k, `${variant} gemm ${m}x${n}x${k} relu6`);
+      [pa, pb, pbias, pc].forEach((p) => heap.free(p));
+    }
+  }
+});
