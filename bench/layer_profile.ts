@@ -1,11 +1,12 @@
 /**
  * Time per layer class of one model's predict (where a slow model spends its time):
  * `deno run -A bench/layer_profile.ts [MobileNetV2|ResNet50|InceptionV3] [--size N] [--batch N]
- * [--calls N] [--no-fuse]`. Wraps each layer's call methods of the engine's replica of the
- * keras.applications model and prints milliseconds per call by class (and by layer, top 15),
- * with the GFLOP/s of the convolution classes.
+ * [--calls N] [--no-fuse] [--threads N] [--top N]`. Wraps the call methods of every layer class
+ * of the engine's replica of the keras.applications model (on the class, so the layers fusion
+ * folds count under their host's name) and prints milliseconds per call by class and by layer
+ * (top 15, or `--top`). `--threads N` turns on N kernel threads (`setKernelThreads`).
  */
-import { buildModel, type Layer, Tensor } from "../packages/engine/mod.ts";
+import { buildModel, type Layer, setKernelThreads, Tensor } from "../packages/engine/mod.ts";
 import { applicationCase } from "./cases.ts";
 import { useApplicationBackend } from "../packages/engine/testing/tfjs_applications.ts";
 
@@ -18,28 +19,36 @@ const name = args.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "Mobil
 const size = Number(value("--size", "224"));
 const batch = Number(value("--batch", "1"));
 const calls = Number(value("--calls", "5"));
+const threads = Number(value("--threads", "1"));
+const top = Number(value("--top", "15"));
 await useApplicationBackend("wasm");
 const c = applicationCase(name, size);
 const model = buildModel(c.spec, { fuse: !args.includes("--no-fuse") });
 const x: Tensor = c.input(batch);
-model.predict(x); // build, fold, warm up
+console.log(`kernel threads: ${setKernelThreads(threads)}`);
+model.predict(x); // build, fold, start the threads, warm up
 
 const byLayer = new Map<string, { cls: string; ms: number; n: number }>();
 const seen = new Set<object>();
+/** Depth of wrapped calls in progress: a class method calling its parent's counts once. */
+let depth = 0;
 function wrap(layer: Layer): void {
-  if (seen.has(layer)) return;
-  seen.add(layer);
-  const target = layer as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const proto = Object.getPrototypeOf(layer);
+  if (seen.has(proto)) return;
+  seen.add(proto);
   for (const method of ["callInputs", "callOutputs"]) {
-    const original = target[method];
+    const original = proto[method];
     if (typeof original !== "function") continue;
-    target[method] = function (this: unknown, ...a: unknown[]) {
+    proto[method] = function (this: Layer, ...a: unknown[]) {
+      if (depth > 0) return original.apply(this, a);
+      depth++;
       const t0 = performance.now();
       try {
         return original.apply(this, a);
       } finally {
-        const key = layer.name;
-        const e = byLayer.get(key) ?? { cls: layer.className, ms: 0, n: 0 };
+        depth--;
+        const key = this.name;
+        const e = byLayer.get(key) ?? { cls: this.className, ms: 0, n: 0 };
         e.ms += performance.now() - t0;
         e.n++;
         byLayer.set(key, e);
@@ -48,7 +57,8 @@ function wrap(layer: Layer): void {
   }
 }
 for (const l of model.layers) wrap(l);
-// Folded layers (fusion.ts) are not in model.layers: with fusion on they count as "the rest".
+model.predict(x); // warm up the wrappers
+byLayer.clear();
 const t0 = performance.now();
 for (let i = 0; i < calls; i++) model.predict(x);
 const total = (performance.now() - t0) / calls;
@@ -61,7 +71,7 @@ for (const e of byLayer.values()) {
 console.log(
   `${c.label}, batch ${batch}: ${total.toFixed(2)} ms per call; wrapped layers ${
     covered.toFixed(2)
-  } ms (the rest: folded layers and the executor)`,
+  } ms (the rest: the executor)`,
 );
 for (const [cls, ms] of [...byClass].sort((a, b) => b[1] - a[1])) {
   console.log(
@@ -69,7 +79,7 @@ for (const [cls, ms] of [...byClass].sort((a, b) => b[1] - a[1])) {
   );
 }
 console.log("top layers:");
-for (const [n, e] of [...byLayer].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+for (const [n, e] of [...byLayer].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
   console.log(`  ${n.padEnd(32)} ${e.cls.padEnd(20)} ${(e.ms / calls).toFixed(2).padStart(8)} ms`);
 }
 model.dispose();

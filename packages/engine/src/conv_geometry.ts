@@ -35,6 +35,41 @@ export function axisGeometry(
   return { out, padBefore: Math.floor(padTotal / 2) };
 }
 
+/**
+ * The input cells a band of output cells of one axis reads: a window call on input cells
+ * `[start, start + len)` with `padBefore` leading zeros and `outLen` outputs computes exactly the
+ * band's outputs, so kernel threads can split one image into bands of output rows.
+ */
+export interface AxisBand {
+  /** First input cell of the band's first window (0 when it starts in the padding). */
+  start: number;
+  /** Input cells from `start` to the end of the band's last window (or of the input). */
+  len: number;
+  /** Zero cells before `start` the band's first window covers. */
+  padBefore: number;
+}
+
+/**
+ * The band of input cells output cells `[out0, out0 + outLen)` read, on an axis of `len` input
+ * cells with window `k`, `stride`, `dilation` and `padBefore` leading zeros (trailing zeros are
+ * implied by the output length); null when the band's windows lie wholly in the padding.
+ */
+export function axisBand(
+  out0: number,
+  outLen: number,
+  len: number,
+  k: number,
+  stride: number,
+  dilation: number,
+  padBefore: number,
+): AxisBand | null {
+  const first = out0 * stride - padBefore;
+  const end = Math.min(len, (out0 + outLen - 1) * stride - padBefore + (k - 1) * dilation + 1);
+  const start = Math.max(0, first);
+  if (end <= start) return null;
+  return { start, len: end - start, padBefore: start - first };
+}
+
 /** Output length for a possibly unknown (`null`) input length. */
 export function axisOutput(
   len: number | null,

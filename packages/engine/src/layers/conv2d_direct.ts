@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { axisGeometry, type Padding } from "../conv_geometry.ts";
+import { type AxisBand, axisBand, axisGeometry, type Padding } from "../conv_geometry.ts";
 import type { CallContext } from "../layer.ts";
 import { job, type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 import type { KernelExports } from "../wasm/kernels.ts";
@@ -117,6 +117,22 @@ export function runImageRanges(
   flops: number,
   job: (i0: number, n: number, scratchOf: (floats: number) => number) => KernelJob,
 ): void {
+  runScratchJobs(
+    ctx,
+    parallelRanges(ctx.kernels, images, flops),
+    ([i0, n], scratchOf) => job(i0, n, scratchOf),
+  );
+}
+
+/**
+ * Runs one kernel job per item (on the kernel threads when there are several), each given its
+ * own scratch by `scratchOf`; the scratch is freed afterwards.
+ */
+export function runScratchJobs<T>(
+  ctx: CallContext,
+  items: readonly T[],
+  job: (item: T, scratchOf: (floats: number) => number) => KernelJob,
+): void {
   const scratches: number[] = [];
   const scratchOf = (floats: number) => {
     const p = floats > 0 ? ctx.heap.alloc(floats * 4) : 0;
@@ -124,11 +140,47 @@ export function runImageRanges(
     return p;
   };
   try {
-    const ranges = parallelRanges(ctx.kernels, images, flops);
-    runJobs(ctx.kernels, ranges.map(([i0, n]) => job(i0, n, scratchOf)));
+    runJobs(ctx.kernels, items.map((item) => job(item, scratchOf)));
   } finally {
     for (const p of scratches) ctx.heap.free(p);
   }
+}
+
+/** A band of one image's output rows a kernel thread computes, and the input rows it reads. */
+export interface OutputRowBand {
+  /** First output row. */
+  out0: number;
+  /** Output rows. */
+  outRows: number;
+  /** The input rows they read (see {@link axisBand}). */
+  input: AxisBand;
+}
+
+/**
+ * One band of output rows per kernel thread for a window call on one image of `outH` output rows
+ * from `h` input rows (window `kh`, stride `sh`, dilation `dh`, `padTop` leading zero rows), when
+ * the threads are on and `work` is enough to split; null for one call on the whole image (also
+ * when a band would read no input row).
+ */
+export function outputRowBands(
+  kernels: KernelExports,
+  work: number,
+  outH: number,
+  h: number,
+  kh: number,
+  sh: number,
+  dh: number,
+  padTop: number,
+): OutputRowBand[] | null {
+  const ranges = parallelRanges(kernels, outH, work);
+  if (ranges.length < 2) return null;
+  const bands: OutputRowBand[] = [];
+  for (const [out0, outRows] of ranges) {
+    const input = axisBand(out0, outRows, h, kh, sh, dh, padTop);
+    if (!input) return null;
+    bands.push({ out0, outRows, input });
+  }
+  return bands;
 }
 
 /**
@@ -151,18 +203,41 @@ export function convolveDirect(
 ): void {
   const k = g.kh * g.kw * g.c;
   const flops = 2 * g.images * g.outH * g.outW * g.outC * k;
-  /** Scratch of a job over `n` images: the padded image, or im2col tiles. */
-  const scratchFloatsFor = (n: number) => {
-    const pixels = n * g.outH * g.outW;
+  /** Scratch of a job over `n` images of geometry `s`: the padded image, or im2col tiles. */
+  const scratchFloatsFor = (s: ConvShape, n: number) => {
+    const pixels = n * s.outH * s.outW;
     const im2colFloats = k * Math.min(pixels, Math.max(6, Math.floor(CONV_SCRATCH_FLOATS / k)));
     // conv2dScratchFloats takes the same geometry without outC.
-    const [, h, w, c, outH, outW, , ...window] = convArgs(g, n);
+    const [, h, w, c, outH, outW, , ...window] = convArgs(s, n);
     return ctx.kernels.conv2dScratchFloats(n, h, w, c, outH, outW, ...window, im2colFloats);
   };
+  const bands = g.images === 1 && !packed
+    ? outputRowBands(ctx.kernels, flops, g.outH, g.h, g.kh, g.sh, g.dh, g.padTop)
+    : null;
+  if (bands) {
+    // One image: the kernel threads split its output rows, each band reading its input rows.
+    const rowIn = g.w * g.c * 4, rowOut = g.outW * g.outC * 4;
+    runScratchJobs(ctx, bands, ({ out0, outRows, input }, scratchOf) => {
+      const s = { ...g, h: input.len, outH: outRows, padTop: input.padBefore };
+      const scratchFloats = scratchFloatsFor(s, 1);
+      return job(
+        "conv2d",
+        x + input.start * rowIn,
+        kernel,
+        bias,
+        y + out0 * rowOut,
+        scratchOf(scratchFloats),
+        scratchFloats,
+        ...convArgs(s),
+        ...act,
+      );
+    });
+    return;
+  }
   if (packed && g.images === 1) {
     // One image: the kernel threads split its output channels, whole 8-channel strips each.
     const strips = Math.ceil(g.outC / 8);
-    const scratchFloats = scratchFloatsFor(1);
+    const scratchFloats = scratchFloatsFor(g, 1);
     runImageRanges(ctx, strips, flops, (s0, n, scratchOf) => {
       const j0 = s0 * 8;
       return job(
@@ -181,7 +256,7 @@ export function convolveDirect(
     return;
   }
   runImageRanges(ctx, g.images, flops, (i0, n, scratchOf) => {
-    const scratchFloats = scratchFloatsFor(n);
+    const scratchFloats = scratchFloatsFor(g, n);
     const xi = x + i0 * g.h * g.w * g.c * 4, yi = y + i0 * g.outH * g.outW * g.outC * 4;
     const scratch = scratchOf(scratchFloats);
     return packed

@@ -21,7 +21,8 @@ import type { LayerTraining, TrainContext } from "../layer_training.ts";
 import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts";
 import type { KernelExports } from "../wasm/kernels.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
-import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
+import { job, parallelRanges } from "../wasm/threads.ts";
+import { outputRowBands, runScratchJobs } from "./conv2d_direct.ts";
 import { activationBackward, activationOutputKind } from "./activation_backward.ts";
 import {
   convKernelToOnnx,
@@ -123,21 +124,36 @@ export abstract class DepthwiseWindowLayer extends ConvWindowLayer {
     this.activation = resolveActivation(config.activation, this.name, options.kerasVersion);
   }
 
+  /**
+   * Zero rows and columns `[[top, bottom], [left, right]]` the layer adds around its input
+   * before its own `padding`: a ZeroPadding2D folded into it at inference (fusion.ts), so the
+   * kernel skips the padding's taps instead of reading a padded copy. Set before the layer is
+   * built; null for none.
+   */
+  inputPadding: [[number, number], [number, number]] | null = null;
+
+  /** Input length `len` of spatial axis `axis` (0: rows, 1: columns) with the input padding. */
+  #padded(len: number, axis: 0 | 1): number {
+    const p = this.inputPadding?.[axis];
+    return p ? len + p[0] + p[1] : len;
+  }
+
   /** `[outH, outW]` for an input shape without batch; throws when the window does not fit. */
   protected windowOutput(inputShape: Shape): [number | null, number | null] {
     this.expectRank(inputShape, 3, "(height, width, channels) ");
     if (inputShape[2] === null) {
       throw new InputShapeError(this.name, "a known channel dimension", formatShape(inputShape));
     }
+    const [h, w] = inputShape;
     const outH = axisOutput(
-      inputShape[0],
+      h === null ? null : this.#padded(h, 0),
       this.kernelSize[0],
       this.strides[0],
       this.dilationRate[0],
       this.padding,
     );
     const outW = axisOutput(
-      inputShape[1],
+      w === null ? null : this.#padded(w, 1),
       this.kernelSize[1],
       this.strides[1],
       this.dilationRate[1],
@@ -163,9 +179,11 @@ export abstract class DepthwiseWindowLayer extends ConvWindowLayer {
     const [kh, kw] = this.kernelSize;
     const [sh, sw] = this.strides;
     const [dh, dw] = this.dilationRate;
-    const gy = axisGeometry(h, kh, sh, dh, this.padding);
-    const gx = axisGeometry(w, kw, sw, dw, this.padding);
+    const gy = axisGeometry(this.#padded(h, 0), kh, sh, dh, this.padding);
+    const gx = axisGeometry(this.#padded(w, 1), kw, sw, dw, this.padding);
     if (gy.out === 0 || gx.out === 0) throw this.windowError(`(${xShape.join(", ")})`);
+    // The input padding's leading zeros come before the window's own.
+    const [top, left] = [this.inputPadding?.[0][0] ?? 0, this.inputPadding?.[1][0] ?? 0];
     return {
       batch,
       h,
@@ -180,8 +198,8 @@ export abstract class DepthwiseWindowLayer extends ConvWindowLayer {
       sw,
       dh,
       dw,
-      padTop: gy.padBefore,
-      padLeft: gx.padBefore,
+      padTop: top + gy.padBefore,
+      padLeft: left + gx.padBefore,
     };
   }
 
@@ -195,7 +213,8 @@ export abstract class DepthwiseWindowLayer extends ConvWindowLayer {
 /**
  * y = act(bias + depthwise(x, kernel)) into `y` ([batch, outH, outW, c·dm]); `bias` 0 for none,
  * `act`/`alpha` the fused element-wise activation (0, 0 for none). With kernel threads on, a
- * large batch splits into one range of images per thread, each with its own scratch.
+ * large batch splits into one range of images per thread, and a single image into bands of
+ * output rows, each job with its own scratch.
  */
 export function depthwiseForward(
   ctx: CallContext,
@@ -208,31 +227,44 @@ export function depthwiseForward(
   alpha: number,
 ): void {
   const flops = 2 * g.batch * g.outH * g.outW * g.c * g.dm * g.kh * g.kw;
-  const scratchFloats = ctx.kernels.depthwiseConv2dScratchFloats(g.h, g.w, g.c, g.dm);
-  const inImage = g.h * g.w * g.c * 4;
-  const outImage = g.outH * g.outW * g.c * g.dm * 4;
-  const scratches: number[] = [];
-  try {
-    const ranges = parallelRanges(ctx.kernels, g.batch, flops);
-    const jobs = ranges.map(([b0, nb]) => {
-      const scratch = scratchFloats > 0 ? ctx.heap.alloc(scratchFloats * 4) : 0;
-      if (scratch) scratches.push(scratch);
+  const rowIn = g.w * g.c * 4, rowOut = g.outW * g.c * g.dm * 4;
+  const bands = g.batch === 1
+    ? outputRowBands(ctx.kernels, flops, g.outH, g.h, g.kh, g.sh, g.dh, g.padTop)
+    : null;
+  if (bands) {
+    runScratchJobs(ctx, bands, ({ out0, outRows, input }, scratchOf) => {
+      const band = { ...g, h: input.len, outH: outRows, padTop: input.padBefore };
       return job(
         "depthwiseConv2d",
-        x + b0 * inImage,
+        x + input.start * rowIn,
         kernel,
         bias,
-        y + b0 * outImage,
-        scratch,
-        ...geometryArgs(g, nb),
+        y + out0 * rowOut,
+        scratchOf(ctx.kernels.depthwiseConv2dScratchFloats(band.h, g.w, g.c, g.dm)),
+        ...geometryArgs(band),
         act,
         alpha,
       );
     });
-    runJobs(ctx.kernels, jobs);
-  } finally {
-    for (const p of scratches) ctx.heap.free(p);
+    return;
   }
+  const scratchFloats = ctx.kernels.depthwiseConv2dScratchFloats(g.h, g.w, g.c, g.dm);
+  runScratchJobs(
+    ctx,
+    parallelRanges(ctx.kernels, g.batch, flops),
+    ([b0, nb], scratchOf) =>
+      job(
+        "depthwiseConv2d",
+        x + b0 * g.h * rowIn,
+        kernel,
+        bias,
+        y + b0 * g.outH * rowOut,
+        scratchOf(scratchFloats),
+        ...geometryArgs(g, nb),
+        act,
+        alpha,
+      ),
+  );
 }
 
 /**

@@ -47,13 +47,19 @@ export function callKernel<K extends KernelName>(
 
 /** Milliseconds a worker waits for work before it ends itself. */
 export const IDLE_MS = 1000;
+/**
+ * Microseconds a worker (after a job) and the calling thread (for a worker's result) check for
+ * the next event before blocking in `Atomics.wait` (default of {@link KernelThreadOptions.spinMicros}).
+ */
+export const SPIN_MICROS = 200;
 /** Milliseconds to wait for a new worker to come up before giving up on threads. */
 const START_TIMEOUT_MS = 10_000;
 
 // Control block layout per worker, in int32 slots (SLOT_INTS each): state, job sequence number,
-// finished sequence number, export index, argument count, status; float64 arguments from ARGS_F64.
+// finished sequence number, export index, argument count, status, microseconds to spin before
+// blocking; float64 arguments from ARGS_F64.
 const SLOT_INTS = 64;
-const STATE = 0, SEQ = 1, DONE = 2, FN = 3, ARGC = 4, STATUS = 5;
+const STATE = 0, SEQ = 1, DONE = 2, FN = 3, ARGC = 4, STATUS = 5, SPIN = 6;
 const ARGS_F64 = 8; // float64 index within the slot (byte 64)
 const MAX_ARGS = (SLOT_INTS * 4 - ARGS_F64 * 8) / 8;
 const STARTING = 0, IDLE = 1, BUSY = 2, EXITED = 3;
@@ -61,7 +67,7 @@ const STARTING = 0, IDLE = 1, BUSY = 2, EXITED = 3;
 /** The worker's whole program (plain JS, started from a data: URL so bundles need no file). */
 const WORKER_SOURCE = `
 const SLOT_INTS = ${SLOT_INTS}, STATE = ${STATE}, SEQ = ${SEQ}, DONE = ${DONE}, FN = ${FN};
-const ARGC = ${ARGC}, STATUS = ${STATUS}, ARGS_F64 = ${ARGS_F64};
+const ARGC = ${ARGC}, STATUS = ${STATUS}, SPIN = ${SPIN}, ARGS_F64 = ${ARGS_F64};
 const IDLE = ${IDLE}, BUSY = ${BUSY}, EXITED = ${EXITED};
 self.onmessage = (e) => {
   const { module, memory, control, slot, names, idleMs } = e.data;
@@ -80,7 +86,11 @@ self.onmessage = (e) => {
   Atomics.store(i32, STATE, IDLE);
   Atomics.notify(i32, STATE);
   for (;;) {
-    const woke = Atomics.wait(i32, SEQ, seen, idleMs);
+    // Spin a while before blocking: a layer's next parallel call usually comes within
+    // microseconds, and waking a blocked thread costs tens of them.
+    const spinUntil = performance.now() + i32[SPIN] / 1000;
+    while (Atomics.load(i32, SEQ) === seen && performance.now() < spinUntil) {}
+    const woke = Atomics.load(i32, SEQ) !== seen ? "ok" : Atomics.wait(i32, SEQ, seen, idleMs);
     if (Atomics.load(i32, STATE) === EXITED) {
       self.close(); // the pool was closed
       return;
@@ -138,25 +148,43 @@ export class KernelThreadPool {
   readonly #control: SharedArrayBuffer;
   readonly #i32: Int32Array;
   readonly #f64: Float64Array;
+  readonly #spinMicros: number;
   #handles: (Worker | undefined)[];
   #parallelRuns = 0;
+  /** performance.now() when the last parallel call's workers finished. */
+  #lastRunEnd = -Infinity;
 
-  /** A pool of `workers` worker threads (besides the calling thread) for `runtime`. */
-  constructor(runtime: KernelRuntime, workers: number) {
+  /**
+   * A pool of `workers` worker threads (besides the calling thread) for `runtime`, that spin
+   * `spinMicros` µs for the next event before blocking (see {@link SPIN_MICROS}).
+   */
+  constructor(runtime: KernelRuntime, workers: number, spinMicros = SPIN_MICROS) {
     this.#runtime = runtime;
     this.#workers = workers;
+    this.#spinMicros = spinMicros;
     this.#names = [...KERNEL_NAMES];
     this.#names.forEach((n, i) => this.#index.set(n, i));
     this.#control = new SharedArrayBuffer(SLOT_INTS * 4 * Math.max(workers, 1));
     this.#i32 = new Int32Array(this.#control);
     this.#f64 = new Float64Array(this.#control);
     this.#handles = new Array(workers).fill(undefined);
-    for (let w = 0; w < workers; w++) this.#i32[w * SLOT_INTS + STATE] = EXITED;
+    for (let w = 0; w < workers; w++) {
+      this.#i32[w * SLOT_INTS + STATE] = EXITED;
+      this.#i32[w * SLOT_INTS + SPIN] = spinMicros;
+    }
   }
 
   /** Threads a parallel call uses: the workers plus the calling thread. */
   get threads(): number {
     return this.#workers + 1;
+  }
+
+  /**
+   * Whether the workers are likely still spinning after the last parallel call (within the spin
+   * time since it ended), so the next one wakes them in microseconds rather than tens of them.
+   */
+  get hot(): boolean {
+    return performance.now() - this.#lastRunEnd < this.#spinMicros / 1000;
   }
 
   /** Calls of `run` that used more than one thread (for tests and benches). */
@@ -220,6 +248,7 @@ export class KernelThreadPool {
     const started: number[] = [];
     let error: unknown;
     if (jobs.length > 1) this.#parallelRuns++;
+    const spinMicros = this.#spinMicros;
     try {
       for (let j = 1; j < jobs.length; j++) {
         const w = j - 1, base = w * SLOT_INTS;
@@ -247,6 +276,10 @@ export class KernelThreadPool {
       const base = w * SLOT_INTS;
       const seq = Atomics.load(this.#i32, base + SEQ);
       let done = Atomics.load(this.#i32, base + DONE);
+      const spinUntil = performance.now() + spinMicros / 1000;
+      while (done !== seq && performance.now() < spinUntil) {
+        done = Atomics.load(this.#i32, base + DONE);
+      }
       while (done !== seq) {
         Atomics.wait(this.#i32, base + DONE, done);
         done = Atomics.load(this.#i32, base + DONE);
@@ -255,6 +288,7 @@ export class KernelThreadPool {
         error = new KernelThreadError(`kernel ${jobs[w + 1].fn} failed on a worker thread`);
       }
     }
+    if (started.length > 0) this.#lastRunEnd = performance.now();
     if (error !== undefined) throw error;
   }
 
@@ -275,6 +309,8 @@ export class KernelThreadPool {
 
 let pool: KernelThreadPool | undefined;
 let minParallelWork = 1e7;
+/** Share of the minimum work a call needs to split while the workers are hot. */
+const HOT_WORK_FRACTION = 0.1;
 /** Depth of {@link withoutKernelThreads} calls in progress. */
 let suspended = 0;
 
@@ -295,9 +331,17 @@ export function withoutKernelThreads<T>(fn: () => T): T {
 export interface KernelThreadOptions {
   /**
    * Work (multiply-add flops, or comparable units) below which a call stays on the calling
-   * thread (default 1e7, about 0.2 ms: waking a worker costs tens of microseconds).
+   * thread (default 1e7, about 0.2 ms: waking a blocked worker costs tens of microseconds). Right
+   * after a parallel call, while the workers still spin ({@link KernelThreadPool.hot}), a tenth
+   * of it is enough: the small layers of a deep model's tail split too.
    */
   minWork?: number;
+  /**
+   * Microseconds a worker keeps checking for the next call after a job, and the calling thread
+   * for a worker's result, before blocking in `Atomics.wait` (default {@link SPIN_MICROS}):
+   * waking a blocked thread costs tens of microseconds, a layer's parallel calls come closer.
+   */
+  spinMicros?: number;
 }
 
 /**
@@ -307,12 +351,16 @@ export interface KernelThreadOptions {
  */
 export function setKernelThreads(n: number, options: KernelThreadOptions = {}): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`threads must be ≥ 1, got ${n}`);
+  const spin = options.spinMicros ?? SPIN_MICROS;
+  if (!(spin >= 0 && spin <= 1e6)) {
+    throw new RangeError(`spinMicros must be in [0, 1e6], got ${options.spinMicros}`);
+  }
   minParallelWork = options.minWork ?? 1e7;
   pool?.close();
   pool = undefined;
   const runtime = getRuntime();
   if (n === 1 || !runtime.shared || typeof Worker !== "function" || !canBlock()) return 1;
-  pool = new KernelThreadPool(runtime, n - 1);
+  pool = new KernelThreadPool(runtime, n - 1, spin);
   return n;
 }
 
@@ -352,7 +400,10 @@ export function parallelRanges(
   work: number,
 ): [number, number][] {
   const p = threadPoolFor(kernels);
-  if (!p || total < 2 || work < minParallelWork) return [[0, total]];
+  if (!p || total < 2) return [[0, total]];
+  if (work < minParallelWork && (work < minParallelWork * HOT_WORK_FRACTION || !p.hot)) {
+    return [[0, total]];
+  }
   return splitRange(total, p.threads);
 }
 

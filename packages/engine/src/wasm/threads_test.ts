@@ -111,3 +111,34 @@ Deno.test("kernel threads: a kernel trap on a worker is a KernelThreadError, the
     setKernelThreads(1);
   }
 });
+
+Deno.test("kernel threads: spinMicros is checked, and a pool that blocks at once (0) or spins long runs the same jobs", () => {
+  for (const bad of [-1, Number.NaN, 2e6]) {
+    let threw = false;
+    try {
+      setKernelThreads(2, { spinMicros: bad });
+    } catch (e) {
+      threw = e instanceof RangeError && /spinMicros/.test(e.message);
+    }
+    if (!threw) throw new Error(`spinMicros ${bad} accepted`);
+  }
+  try {
+    for (const spinMicros of [0, 5000]) {
+      setKernelThreads(2, { spinMicros });
+      const { kernels, heap } = getRuntime();
+      const pool = threadPoolFor(kernels)!;
+      const p = heap.alloc(64);
+      for (let round = 0; round < 20; round++) {
+        heap.f32(p, 16).fill(-1 - round);
+        pool.run([
+          { fn: "activate", args: [p, 8, 1, 0] },
+          { fn: "activate", args: [p + 32, 8, 1, 0] },
+        ]);
+        if (heap.f32(p, 16).some((v) => v !== 0)) throw new Error(`spin ${spinMicros}: relu`);
+      }
+      heap.free(p);
+    }
+  } finally {
+    setKernelThreads(1);
+  }
+});
