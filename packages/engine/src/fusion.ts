@@ -8,7 +8,10 @@
  * - the BatchNormalization folded into its kernel and bias, per output channel `c`:
  *   `s = γ/√(var+ε)`, `W' = W·s`, `b' = (b − mean)·s + β` (computed in float64);
  * - the activation run in the host kernel's fused epilogue.
- * The step reads the host's inputs and writes the last absorbed node's id, so the executor runs
+ * A ZeroPadding2D whose one reader is a DepthwiseConv2D host joins the chain in front: the folded
+ * layer pads its input itself ({@link DepthwiseWindowLayer.inputPadding}; its kernel skips the
+ * padding's taps), so the padded copy is never made (MobileNetV2's four stride-2 blocks).
+ * The step reads the host's inputs (the padding's when it joined) and writes the last absorbed node's id, so the executor runs
  * it as any other node. Hosts: Conv2D, DepthwiseConv2D, Conv2DTranspose and Dense with a linear
  * activation; activations: an `Activation` layer, or a `ReLU` layer that is plain relu or relu6.
  *
@@ -26,6 +29,8 @@ import type { Graph, GraphNode } from "./graph.ts";
 import type { Layer, LayerBuildOptions, WeightTensor } from "./layer.ts";
 import type { BatchNormalization } from "./layers/batch_normalization.ts";
 import type { ReLU } from "./layers/relu.ts";
+import type { DepthwiseWindowLayer } from "./layers/depthwise_conv2d.ts";
+import type { ZeroPadding2D } from "./layers/zero_padding2d.ts";
 import { createLayer } from "./registry.ts";
 import type { WasmHeap } from "./wasm/heap.ts";
 import { EmbeddingProjection, projectsEmbedding } from "./embedding_projection.ts";
@@ -81,6 +86,8 @@ function isLinearHost(layer: Layer): boolean {
 
 /** One fused chain: the host, what it absorbs, and the folded copy the plan runs. */
 export class FoldedLayer implements FoldedStep {
+  /** The ZeroPadding2D in front of the host the folded layer pads for, or null. */
+  readonly padding: ZeroPadding2D | null;
   readonly host: Layer;
   readonly batchNorm: BatchNormalization | null;
   readonly activation: Layer | null;
@@ -94,7 +101,9 @@ export class FoldedLayer implements FoldedStep {
     batchNorm: BatchNormalization | null,
     activation: Layer | null,
     options: LayerBuildOptions,
+    padding: ZeroPadding2D | null = null,
   ) {
+    this.padding = padding;
     this.host = host;
     this.batchNorm = batchNorm;
     this.activation = activation;
@@ -102,13 +111,15 @@ export class FoldedLayer implements FoldedStep {
     if (batchNorm) config.use_bias = true;
     if (activation) config.activation = foldableActivation(activation);
     this.layer = createLayer({ class_name: host.className, config }, options);
+    if (padding) (this.layer as DepthwiseWindowLayer).inputPadding = padding.padding;
   }
 
   /** Refolds the weights when the host's or the BatchNormalization's changed since last time. */
   sync(heap: WasmHeap): void {
     const versions = [this.host.weightsVersion, this.batchNorm?.weightsVersion ?? 0];
     if (versions.every((v, i) => v === this.#versions[i])) return;
-    this.layer.buildInputs(this.host.inputShapes, this.#foldedWeights(), heap);
+    const inputShapes = (this.padding ?? this.host).inputShapes;
+    this.layer.buildInputs(inputShapes, this.#foldedWeights(), heap);
     this.#versions = versions;
   }
 
@@ -174,8 +185,16 @@ export function fusePlan(
   const absorbed = new Set<number>();
   const replaced = new Map<number, GraphNode>();
   const folded: FoldedStep[] = [];
+  const stepOf = new Map(plan.steps.map((s) => [s.id, s]));
   for (const host of plan.steps) {
     if (host.inputs.length !== 1 || !isLinearHost(host.layer)) continue;
+    // A ZeroPadding2D read only by a DepthwiseConv2D host.
+    const before = stepOf.get(host.inputs[0]);
+    const pad = host.layer.className === "DepthwiseConv2D" &&
+        before?.layer.className === "ZeroPadding2D" && before.inputs.length === 1 &&
+        soleReader(before.id) === host
+      ? before
+      : null;
     let tail = host;
     let next = soleReader(tail.id);
     let bn: GraphNode | null = null;
@@ -185,8 +204,8 @@ export function fusePlan(
     }
     const act = next && foldableActivation(next.layer) !== null ? next : null;
     if (act) tail = act;
-    if (tail === host) continue;
-    const key = `${host.id}>${tail.id}`;
+    if (tail === host && !pad) continue;
+    const key = `${(pad ?? host).id}>${tail.id}`;
     let f = cache.get(key) as FoldedLayer | undefined;
     if (!f) {
       f = new FoldedLayer(
@@ -194,13 +213,16 @@ export function fusePlan(
         (bn?.layer ?? null) as BatchNormalization | null,
         act?.layer ?? null,
         options,
+        (pad?.layer ?? null) as ZeroPadding2D | null,
       );
       cache.set(key, f);
     }
     folded.push(f);
+    if (pad) absorbed.add(pad.id);
     if (bn) absorbed.add(bn.id);
     if (act) absorbed.add(act.id);
-    replaced.set(host.id, { ...host, id: tail.id, layer: f.layer });
+    // At the host's place, reading the padding's input when the padding joined.
+    replaced.set(host.id, { ...host, id: tail.id, inputs: (pad ?? host).inputs, layer: f.layer });
   }
   for (const step of plan.steps) {
     const reader = soleReader(step.id);

@@ -101,6 +101,94 @@ Deno.test("fusion: Conv2D / DepthwiseConv2D / Conv2DTranspose / Dense with Batch
   }
 });
 
+/**
+ * ZeroPadding2D → DepthwiseConv2D chains, 13×12×5: MobileNetV2's ((0, 1), (0, 1)) before a
+ * stride-2 valid window with BN and relu6; asymmetric padding before a `same` window with depth
+ * multiplier 2 and no chain after it; padding wider than the window's reach before a dilated one;
+ * and a padding also read by another layer (not folded).
+ */
+function paddedDepthwiseConfig(): KerasObject {
+  const input = (name: string) => [[[name, 0, 0, {}]]];
+  const node = (
+    class_name: string,
+    name: string,
+    config: Record<string, unknown>,
+    from: string,
+  ) => ({
+    class_name,
+    name,
+    config: { name, ...config },
+    inbound_nodes: input(from),
+  });
+  return {
+    class_name: "Functional",
+    config: {
+      name: "padded_depthwise",
+      layers: [
+        {
+          class_name: "InputLayer",
+          name: "image",
+          config: { name: "image", batch_shape: [null, 13, 12, 5] },
+          inbound_nodes: [],
+        },
+        node("ZeroPadding2D", "p1", { padding: [[0, 1], [0, 1]] }, "image"),
+        node("DepthwiseConv2D", "dw1", { kernel_size: 3, strides: 2, use_bias: false }, "p1"),
+        node("BatchNormalization", "bn1", {}, "dw1"),
+        node("ReLU", "r1", { max_value: 6 }, "bn1"),
+        node("ZeroPadding2D", "p2", { padding: [[2, 1], [0, 3]] }, "r1"),
+        node("DepthwiseConv2D", "dw2", {
+          kernel_size: [3, 2],
+          depth_multiplier: 2,
+          padding: "same",
+        }, "p2"),
+        node("ZeroPadding2D", "p3", { padding: 4 }, "dw2"),
+        node("DepthwiseConv2D", "dw3", { kernel_size: 3, dilation_rate: 2 }, "p3"),
+        node("ReLU", "r3", {}, "dw3"),
+        node("ZeroPadding2D", "p4", { padding: 1 }, "r3"),
+        node("DepthwiseConv2D", "dw4", { kernel_size: 3, strides: 2 }, "p4"),
+        node("GlobalAveragePooling2D", "gap4", {}, "dw4"),
+        node("GlobalAveragePooling2D", "gapP", {}, "p4"),
+        {
+          class_name: "Concatenate",
+          name: "cat",
+          config: { name: "cat" },
+          inbound_nodes: [[["gap4", 0, 0, {}], ["gapP", 0, 0, {}]]],
+        },
+      ],
+      input_layers: [["image", 0, 0]],
+      output_layers: [["cat", 0, 0]],
+    },
+  };
+}
+
+Deno.test("fusion: a ZeroPadding2D read only by a DepthwiseConv2D is folded into it (padding, BN and activation in one step) and equals fuse:false within 1e-5 at batch 1 and 17", () => {
+  const models = [true, false].map((fuse) => {
+    const m = buildModel(
+      { config: paddedDepthwiseConfig(), weights: {}, kerasVersion: "3.10.0" },
+      { initialize: { seed: 8 }, fuse },
+    );
+    randomizeBatchNorms(m, new Rng(8));
+    return m;
+  });
+  const [fused, plain] = models;
+  const rng = new Rng(9);
+  try {
+    for (const batch of [1, 17]) {
+      const x = new Tensor(rng.floats(batch * 13 * 12 * 5, -2, 2), [batch, 13, 12, 5]);
+      compare(fused, plain, x, `batch ${batch}`);
+      // Gone from the fused plan: the paddings p1 (14×13×5), p2 (9×9×5) and p3 (17×17×10), and
+      // the chains' inner outputs dw1 and bn1 (6×6×5 each) and dw3 (13×13×10); p4 stays.
+      const gone = batch * (14 * 13 * 5 + 9 * 9 * 5 + 17 * 17 * 10 + 2 * 6 * 6 * 5 + 13 * 13 * 10) *
+        4;
+      const f = fused.lastPredictMemory.totalBytes, p = plain.lastPredictMemory.totalBytes;
+      if (p - f !== gone) throw new Error(`fused plan produced ${f} bytes, unfused ${p}`);
+    }
+  } finally {
+    fused.dispose();
+    plain.dispose();
+  }
+});
+
 Deno.test("fusion: a conv output read by another layer or wanted as an output is not folded (still equal to fuse:false)", () => {
   const [fused, plain] = fusableModels(5);
   const x = new Tensor(new Rng(6).floats(2 * 9 * 9 * 3, -2, 2), [2, 9, 9, 3]);
