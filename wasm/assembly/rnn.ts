@@ -35,15 +35,12 @@ const FLAG_PROJECTED: i32 = 16;
 
 /**
  * Bytes of scratch memory `rnnSequence` needs (16-byte aligned segments); `time` 0 for a run on
- * a projected input (FLAG_PROJECTED), which needs no projection segment. A batch the row path
- * takes whole (see {@link packsRowKernel}) adds a copy of the recurrent kernel in row-path blocks.
+ * a projected input (FLAG_PROJECTED), which needs no projection segment.
  */
 export function rnnWorkspaceBytes(cell: i32, batch: i32, time: i32, units: i32): f64 {
   const g = <f64> (gateCount(cell) * units);
   const b = <f64> batch;
-  const packed = packsRowKernel(batch, units) ? paddedBytes(<f64> units * g) : 0;
-  return paddedBytes(b * <f64> time * g) + paddedBytes(b * g) + 2 * paddedBytes(b * <f64> units) +
-    packed;
+  return paddedBytes(b * <f64> time * g) + paddedBytes(b * g) + 2 * paddedBytes(b * <f64> units);
 }
 
 // @ts-ignore: decorator
@@ -70,18 +67,6 @@ const ROW_STEP_MAX_UNITS: i32 = 256;
 // @ts-ignore: decorator
 @inline function stepsByRow(rows: i32, units: i32): bool {
   return rows <= ROW_STEP_MAX_ROWS && (units & 3) == 0 && units <= ROW_STEP_MAX_UNITS;
-}
-
-/**
- * Whether a run copies its recurrent kernel into row-path blocks first ({@link packRowKernel}):
- * when every step of the batch runs row by row. A product then reads each block of columns as
- * one contiguous stream instead of 32 or 4 floats out of every row of the kernel (a 128-unit GRU's
- * 1,536-byte rows): the batch-1 matrix-vector product runs at ~44 GFLOP/s instead of ~36, for one
- * copy of the kernel a run (about the cost of 4 of its 100 steps' products).
- */
-// @ts-ignore: decorator
-@inline function packsRowKernel(batch: i32, units: i32): bool {
-  return stepsByRow(batch, units);
 }
 
 /**
@@ -120,11 +105,24 @@ function packRowColumns(src: usize, sb: usize, k: i32, j0: i32, n: i32, dst: usi
 }
 
 /**
- * The recurrent kernel [u, g] in the blocks {@link rowStep} reads (units a multiple of 4): the
- * columns in the ranges rowStep blocks separately (GRU: z and r, then h; the other cells all
- * gate columns at once), each range by {@link packRowColumns}.
+ * Bytes of the recurrent kernel of a `units`-unit cell in the row path's blocks
+ * ({@link rnnPackRowKernel}); 0 when the row path does not take that many units.
  */
-function packRowKernel(cell: i32, recKernel: usize, u: i32, dst: usize): void {
+export function rnnRowKernelBytes(cell: i32, units: i32): f64 {
+  if (!stepsByRow(1, units)) return 0;
+  return paddedBytes(<f64> units * <f64> (gateCount(cell) * units));
+}
+
+/**
+ * The recurrent kernel [u, g] in the blocks {@link rowStep} reads (units a multiple of 4, at most
+ * ROW_STEP_MAX_UNITS), into `dst` of rnnRowKernelBytes(cell, units) bytes: the column ranges
+ * rowStep blocks separately (GRU: z and r, then h; the other cells all gate columns at once),
+ * each by {@link packRowColumns}. A product then reads each block of columns as one contiguous
+ * stream instead of 32 or 4 floats out of every row of the kernel (a 128-unit GRU's rows are
+ * 1,536 bytes): the batch-1 matrix-vector product runs at ~44 GFLOP/s instead of ~36.
+ */
+export function rnnPackRowKernel(cell: i32, recKernel: usize, units: i32, dst: usize): void {
+  const u = units;
   const g = gateCount(cell) * u;
   const sb = <usize> g << 2;
   if (cell == CELL_GRU) {
@@ -250,7 +248,7 @@ function rowProduct4(a: usize, k: i32, b: usize, sb: usize, c: usize, bias: usiz
  * path's bit for bit, with the same float operations in the same order). Each block of gate
  * columns is activated as soon as it is summed. `xr` [g] is the row's input projection at this
  * step, `hs` / `aux` [u] its state and LSTM cell state (GRU: r*h), `hr` [g] scratch. `packed`:
- * the recurrent kernel in blocks ({@link packRowKernel}), read instead of recKernel; or 0.
+ * the recurrent kernel in blocks ({@link rnnPackRowKernel}), read instead of recKernel; or 0.
  */
 function rowStep(
   cell: i32,
@@ -377,7 +375,9 @@ function activeRows(mask: usize, batch: i32, time: i32, t: i32): i32 {
  * masked step keeps the state, so it is the state after the last kept step), 0 to skip.
  * `work` holds rnnWorkspaceBytes(cell, batch, time, units) bytes. With FLAG_PROJECTED, x is
  * [batch, time, G*units], the input projection with the bias added (inDim, kernel and bias are
- * not read), and `work` needs only rnnWorkspaceBytes(cell, batch, 0, units) bytes.
+ * not read), and `work` needs only rnnWorkspaceBytes(cell, batch, 0, units) bytes. `rowKernel`:
+ * recKernel in the row path's blocks (rnnPackRowKernel), which steps of at most
+ * ROW_STEP_MAX_ROWS rows then read instead (the same sums, so the same results); or 0.
  */
 export function rnnSequence(
   cell: i32,
@@ -403,6 +403,7 @@ export function rnnSequence(
   hT: usize,
   cT: usize,
   work: usize,
+  rowKernel: usize,
 ): void {
   const u = units;
   const g = gateCount(cell) * u;
@@ -411,9 +412,8 @@ export function rnnSequence(
   const hp = projected ? work : work + <usize> paddedBytes(<f64> batch * <f64> time * <f64> g);
   const h = hp + <usize> paddedBytes(<f64> batch * <f64> g);
   const aux = h + <usize> paddedBytes(<f64> batch * <f64> u); // LSTM c; GRU r*h
-  // The recurrent kernel in row-path blocks when every step runs row by row, else 0.
-  const packed = packsRowKernel(batch, u) ? aux + <usize> paddedBytes(<f64> batch * <f64> u) : 0;
-  if (packed) packRowKernel(cell, recKernel, u, packed);
+  // Row-path steps read the recurrent kernel in its blocks when the caller gives them.
+  const packed = rowKernel;
   const uBytes = <usize> u << 2;
   const gBytes = <usize> g << 2;
   const outRow = <usize> ldOut << 2;

@@ -125,6 +125,11 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0, projection: Projec
       heap.f32(pxp, n).set(projectReference(x, kernel, bias, c.batch * c.time, c.inDim, g));
     }
   }
+  // The row path's blocks of the recurrent kernel, where it takes the units (the steps of at most
+  // two rows read them; larger batches only at their last running rows).
+  const rowBytes = kernels.rnnRowKernelBytes(c.cell, c.units);
+  const rowKernel = rowBytes ? heap.alloc(rowBytes) : 0;
+  if (rowKernel) kernels.rnnPackRowKernel(c.cell, pr, c.units, rowKernel);
   kernels.rnnSequence(
     c.cell,
     pxp || px,
@@ -149,7 +154,9 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0, projection: Projec
     0,
     0,
     work,
+    rowKernel,
   );
+  if (rowKernel) heap.free(rowKernel);
   const all = heap.f32(py, rows * rowStride);
   const got = new Float32Array(rows * c.units);
   for (let r = 0; r < rows; r++) {
@@ -250,10 +257,14 @@ function runSequence(
   flags: number,
   act: ActivationCode,
   recAct: ActivationCode,
+  packRowKernel = false,
 ): Float32Array {
   const { kernels, heap } = getRuntime();
   const g = gateCount(cell) * units;
   const px = heap.upload(x), pk = heap.upload(weights.kernel), pr = heap.upload(weights.rec);
+  const rowBytes = packRowKernel ? kernels.rnnRowKernelBytes(cell, units) : 0;
+  const rowKernel = rowBytes ? heap.alloc(rowBytes) : 0;
+  if (rowKernel) kernels.rnnPackRowKernel(cell, pr, units, rowKernel);
   const pb = weights.bias ? heap.upload(weights.bias) : 0;
   const pm = mask ? heap.upload(mask) : 0;
   const py = heap.alloc(batch * time * units * 4);
@@ -283,9 +294,10 @@ function runSequence(
     0,
     0,
     work,
+    rowKernel,
   );
   const y = heap.f32(py, batch * time * units).slice();
-  [px, pk, pr, pb, pm, py, work].forEach((p) => heap.free(p));
+  [px, pk, pr, pb, pm, py, work, rowKernel].forEach((p) => p && heap.free(p));
   return y;
 }
 
@@ -293,9 +305,8 @@ Deno.test("rnnSequence: a step of one or two rows (the row path, units a multipl
   const rng = new Rng(77);
   let n = 0;
   for (const cell of CELLS) {
-    // Runs of one or two rows read the recurrent kernel packed in 32- and 4-column blocks: unit
-    // counts whose gate ranges end in 4-column blocks (GRU's z|r range and h range are packed
-    // apart), and one of 32 blocks only.
+    // Rows read the recurrent kernel in 32- and 4-column blocks: unit counts whose gate ranges
+    // end in 4-column blocks (GRU's z|r range and h range are blocked apart), one of 32 only.
     for (const units of [4, 8, 20, 36, 44, 64]) {
       for (const mask of ["none", "post", "middle"] as MaskKind[]) {
         const [batch, time, inDim] = [5, rng.int(2, 9), [3, 8, 13][rng.int(0, 3)]];
@@ -344,6 +355,7 @@ Deno.test("rnnSequence: a step of one or two rows (the row path, units a multipl
         const scale = Math.max(1, ...Array.from(want, Math.abs));
         assertClose(whole, want, 1e-5 * scale, what);
         for (let b = 0; b < batch; b++) {
+          // Row by row on the recurrent kernel as it is (odd rows) or in its blocks (even rows).
           const one = runSequence(
             cell,
             x.subarray(b * time * inDim, (b + 1) * time * inDim),
@@ -353,6 +365,7 @@ Deno.test("rnnSequence: a step of one or two rows (the row path, units a multipl
             flags,
             act,
             recAct,
+            b % 2 === 0,
           );
           const row = whole.subarray(b * time * units, (b + 1) * time * units);
           if (!one.every((v, i) => Object.is(v, row[i]))) {
@@ -361,7 +374,7 @@ Deno.test("rnnSequence: a step of one or two rows (the row path, units a multipl
             );
           }
         }
-        // Two rows at once (rows 1 and 2): the row path for each, the kernel packed once.
+        // Two rows at once (rows 1 and 2): the row path for each, on the kernel's blocks.
         const two = runSequence(
           cell,
           x.subarray(time * inDim, 3 * time * inDim),
@@ -371,6 +384,7 @@ Deno.test("rnnSequence: a step of one or two rows (the row path, units a multipl
           flags,
           act,
           recAct,
+          true,
         );
         const rows = whole.subarray(time * units, 3 * time * units);
         if (!two.every((v, i) => Object.is(v, rows[i]))) {
@@ -474,6 +488,7 @@ Deno.test("a masked step keeps the state and repeats the output (zeros before th
     0,
     0,
     work,
+    0,
   );
   const y = heap.f32(py, batch * time * units).slice();
   [px, pk, pr, pm, py, work].forEach((p) => heap.free(p));
@@ -483,6 +498,60 @@ Deno.test("a masked step keeps the state and repeats the output (zeros before th
   if (maxAbsDiff(row(0, 2), row(0, 1)) !== 0) throw new Error("masked step does not repeat");
   if (maxAbsDiff(row(1, 4), row(1, 2)) !== 0) throw new Error("trailing padding does not repeat");
   if (maxAbsDiff(row(0, 3), row(0, 1)) === 0) throw new Error("unmasked step did not update");
+});
+
+/**
+ * rnnPackRowKernel's layout, in plain TypeScript: per column range the row path blocks (GRU
+ * reset_after false: z|r, then h; other cells: every gate column), blocks of 32 columns while
+ * they fit, then of 4, each block its `units` rows one after the other; the block of columns
+ * starting at column j begins at float j·units.
+ */
+function packRowKernelReference(cell: RnnCell, rec: Float32Array, units: number): Float32Array {
+  const g = gateCount(cell) * units;
+  const out = new Float32Array(units * g);
+  const ranges = cell === RnnCell.GRU ? [[0, 2 * units], [2 * units, units]] : [[0, g]];
+  for (const [j0, n] of ranges) {
+    for (let j = 0; j < n;) {
+      const width = j + 32 <= n ? 32 : 4;
+      const at = (j0 + j) * units;
+      for (let r = 0; r < units; r++) {
+        for (let c = 0; c < width; c++) out[at + r * width + c] = rec[r * g + j0 + j + c];
+      }
+      j += width;
+    }
+  }
+  return out;
+}
+
+Deno.test("rnnPackRowKernel: the row path's blocks of the recurrent kernel = the reference layout; no blocks for units the row path does not take", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(12);
+  for (const cell of CELLS) {
+    for (const units of [4, 12, 20, 36, 64, 100, 256]) {
+      const g = gateCount(cell) * units;
+      const rec = rng.floats(units * g, -1, 1);
+      const bytes = kernels.rnnRowKernelBytes(cell, units);
+      if (bytes < units * g * 4) throw new Error(`${RnnCell[cell]} ${units}: ${bytes} bytes`);
+      const pr = heap.upload(rec);
+      // Guard floats after the blocks: the kernel must write within its size.
+      const dst = heap.alloc(bytes + 64);
+      heap.f32(dst, bytes / 4 + 16).fill(-7);
+      kernels.rnnPackRowKernel(cell, pr, units, dst);
+      const got = heap.f32(dst, units * g);
+      const want = packRowKernelReference(cell, rec, units);
+      if (!got.every((v, i) => Object.is(v, want[i]))) {
+        throw new Error(`${RnnCell[cell]} units ${units}: blocks differ from the reference`);
+      }
+      if (heap.f32(dst + bytes, 16).some((v) => v !== -7)) throw new Error("wrote past its size");
+      heap.free(pr);
+      heap.free(dst);
+    }
+    for (const units of [1, 6, 10, 260]) {
+      if (kernels.rnnRowKernelBytes(cell, units) !== 0) {
+        throw new Error(`${RnnCell[cell]} ${units}: the row path does not take these units`);
+      }
+    }
+  }
 });
 
 Deno.test("rnnMerge: sum, mul, ave on odd lengths", () => {

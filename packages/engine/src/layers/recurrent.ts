@@ -135,6 +135,46 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     this.recurrentActivation = acts.recurrentActivation;
   }
 
+  /**
+   * The recurrent kernel in the row path's blocks (`rnnPackRowKernel`): made at the first run
+   * after each weights change, freed with the weights; ptr 0 when the row path does not take the
+   * units.
+   */
+  #rowKernel: { ptr: number; heap: WasmHeap | null; version: number } = {
+    ptr: 0,
+    heap: null,
+    version: -1,
+  };
+
+  /**
+   * The device pointer of the recurrent kernel in the row path's blocks, which steps of one or
+   * two rows (batch 1, or a masked batch's last running rows) read as contiguous streams: one
+   * copy per weights version instead of one per run. 0 when the row path does not take the units.
+   */
+  rowKernel(ctx: CallContext): number {
+    const { kernels, heap } = ctx;
+    const cached = this.#rowKernel;
+    if (cached.heap === heap && cached.version === this.weightsVersion) return cached.ptr;
+    this.#freeRowKernel();
+    const bytes = kernels.rnnRowKernelBytes(this.cell, this.units);
+    const ptr = bytes ? heap.alloc(bytes) : 0;
+    if (ptr) kernels.rnnPackRowKernel(this.cell, this.weightPtrs[1], this.units, ptr);
+    this.#rowKernel = { ptr, heap, version: this.weightsVersion };
+    return ptr;
+  }
+
+  #freeRowKernel(): void {
+    const { ptr, heap } = this.#rowKernel;
+    if (ptr) heap?.free(ptr);
+    this.#rowKernel = { ptr: 0, heap: null, version: -1 };
+  }
+
+  /** Frees the weights and the row path's copy of the recurrent kernel. */
+  protected override releaseWeights(): void {
+    this.#freeRowKernel();
+    super.releaseWeights();
+  }
+
   /** The bias weight's shape (GRU reset_after stores two rows). */
   protected biasShape(): number[] {
     return [gateCount(this.cell) * this.units];
@@ -408,6 +448,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     const works: number[] = [];
     const finishes: (() => void)[] = [];
     const u = this.units;
+    const rowKernel = this.rowKernel(ctx);
     const spans = mask ? keptSpans(heap.i32(mask.ptr, batch * time), batch, time) : null;
     const order = spans && rowOrdering.enabled ? rowOrder(spans) : null;
     try {
@@ -525,6 +566,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
             hT,
             cT,
             work,
+            rowKernel,
           ],
         });
       }
