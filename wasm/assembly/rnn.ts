@@ -6,7 +6,7 @@
 // previous output (zeros before the first real step) or, with zero_output_for_mask, is zero.
 // With a mask, both GEMMs leave out rows whose result no step reads (see rnnSequence).
 // Cell codes and flags must match packages/engine/src/kernels/rnn_codes.ts.
-import { activateScalar, activateV, LINEAR } from "./activations";
+import { activateScalar, activateV, LINEAR, SIGMOID, sigmoidV, TANH, tanhV } from "./activations";
 import { addFloats, copyFloats, zeroFloats } from "./floats";
 import { gemm, gemmStrided, madd } from "./gemm";
 
@@ -243,6 +243,82 @@ function rowProduct4(a: usize, k: i32, b: usize, sb: usize, c: usize, bias: usiz
 }
 
 /**
+ * {@link rowStep} of an LSTM with Keras's default activations (sigmoid gates, tanh cell): the
+ * same operations with sigmoidV / tanhV called directly, as activateV would for those codes, so
+ * the results are the same bit for bit; each vector skips activateV's tests of the code.
+ */
+function lstmRowStepSigmoidTanh(
+  xr: usize,
+  hs: usize,
+  aux: usize,
+  hr: usize,
+  recKernel: usize,
+  packed: usize,
+  u: i32,
+): void {
+  const g = u << 2;
+  const uBytes = <usize> u << 2;
+  const sb = <usize> g << 2;
+  const c0 = u << 1, c1 = 3 * u; // the cell gate's columns
+  for (let j0 = 0; j0 < g;) {
+    const j1 = rowProductBlock(hs, u, recKernel, sb, packed, hr, 0, j0, g);
+    for (let j = j0; j < j1; j += 4) {
+      const o = <usize> j << 2;
+      const v = f32x4.add(v128.load(hr + o), v128.load(xr + o));
+      v128.store(hr + o, j >= c0 && j < c1 ? tanhV(v) : sigmoidV(v));
+    }
+    j0 = j1;
+  }
+  for (let j = 0; j < u; j += 4) {
+    const o = <usize> j << 2;
+    const ig = v128.load(hr + o);
+    const fg = v128.load(hr + uBytes + o);
+    const cg = v128.load(hr + (uBytes << 1) + o);
+    const og = v128.load(hr + 3 * uBytes + o);
+    const c = f32x4.add(f32x4.mul(fg, v128.load(aux + o)), f32x4.mul(ig, cg));
+    v128.store(aux + o, c);
+    v128.store(hs + o, f32x4.mul(og, tanhV(c)));
+  }
+}
+
+/**
+ * {@link rowStep} of a GRU with reset_after (Keras's default) and the default activations
+ * (sigmoid z and r, tanh h): as {@link lstmRowStepSigmoidTanh}, activateV's operations for those
+ * codes called directly, bit for bit the same.
+ */
+function gruRowStepSigmoidTanh(
+  xr: usize,
+  hs: usize,
+  hr: usize,
+  recKernel: usize,
+  packed: usize,
+  recBias: usize,
+  u: i32,
+): void {
+  const g = 3 * u;
+  const uBytes = <usize> u << 2;
+  const sb = <usize> g << 2;
+  for (let j0 = 0; j0 < g;) {
+    const j1 = rowProductBlock(hs, u, recKernel, sb, packed, hr, recBias, j0, g);
+    for (let j = j0; j < min(j1, 2 * u); j += 4) {
+      const o = <usize> j << 2;
+      v128.store(hr + o, sigmoidV(f32x4.add(v128.load(xr + o), v128.load(hr + o))));
+    }
+    j0 = j1;
+  }
+  const one = f32x4.splat(1);
+  for (let j = 0; j < u; j += 4) {
+    const o = <usize> j << 2;
+    const z = v128.load(hr + o);
+    const r = v128.load(hr + uBytes + o);
+    const hh = tanhV(
+      f32x4.add(v128.load(xr + (uBytes << 1) + o), f32x4.mul(r, v128.load(hr + (uBytes << 1) + o))),
+    );
+    v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
+  }
+}
+
+/**
  * One step of one row kept at this step, through {@link rowProductBlock} (units a multiple of 4,
  * at most ROW_STEP_MAX_UNITS: the columns and sums are then the GEMM's, so the step's result is the GEMM
  * path's bit for bit, with the same float operations in the same order). Each block of gate
@@ -299,6 +375,10 @@ function rowStep(
       j0 = j1;
     }
   } else if (cell == CELL_LSTM) {
+    if (recAct == SIGMOID && act == TANH) {
+      lstmRowStepSigmoidTanh(xr, hs, aux, hr, recKernel, packed, u);
+      return;
+    }
     // Gates i, f, c, o activated per block; c and h once every column read h.
     for (let j0 = 0; j0 < g;) {
       const j1 = rowProductBlock(hs, u, recKernel, sb, packed, hr, 0, j0, g);
@@ -330,6 +410,8 @@ function rowStep(
       j0 = j1;
     }
     copyFloats(hs, hr, u);
+  } else if (recAct == SIGMOID && act == TANH) {
+    gruRowStepSigmoidTanh(xr, hs, hr, recKernel, packed, recBias, u);
   } else {
     // GRU reset_after: hr = h·U + bias_rec; z, r activated per block; hh and h once every
     // column read h.
