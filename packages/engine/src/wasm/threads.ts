@@ -49,7 +49,8 @@ export function callKernel<K extends KernelName>(
 export const IDLE_MS = 1000;
 /**
  * Microseconds a worker (after a job) and the calling thread (for a worker's result) check for
- * the next event before blocking in `Atomics.wait` (default of {@link KernelThreadOptions.spinMicros}).
+ * the next event before blocking in `Atomics.wait`: the default of
+ * {@link KernelThreadOptions.spinMicros}.
  */
 export const SPIN_MICROS = 200;
 /** Milliseconds to wait for a new worker to come up before giving up on threads. */
@@ -248,7 +249,6 @@ export class KernelThreadPool {
     const started: number[] = [];
     let error: unknown;
     if (jobs.length > 1) this.#parallelRuns++;
-    const spinMicros = this.#spinMicros;
     try {
       for (let j = 1; j < jobs.length; j++) {
         const w = j - 1, base = w * SLOT_INTS;
@@ -276,7 +276,7 @@ export class KernelThreadPool {
       const base = w * SLOT_INTS;
       const seq = Atomics.load(this.#i32, base + SEQ);
       let done = Atomics.load(this.#i32, base + DONE);
-      const spinUntil = performance.now() + spinMicros / 1000;
+      const spinUntil = performance.now() + this.#spinMicros / 1000;
       while (done !== seq && performance.now() < spinUntil) {
         done = Atomics.load(this.#i32, base + DONE);
       }
