@@ -1,7 +1,7 @@
 // Entry point of the scratchnet kernel module: one file per kernel family, re-exported here.
 export * from "./runtime";
 export { activate, reluGeneral, softmaxRows } from "./activations";
-export { gemm, gemmStrided, gemmFusedMultiplyAdd } from "./gemm";
+export { gemm, gemmStrided, gemmFusedMultiplyAdd, gemmPanelColumns } from "./gemm";
 export { gemmNarrowApplies, gemmNarrowPack, gemmNarrowPackedFloats, gemmNarrowPacked } from "./gemm_narrow";
 export * from "./peak";
 export * from "./conv";

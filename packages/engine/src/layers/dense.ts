@@ -18,6 +18,31 @@ import type { KernelExports } from "../wasm/kernels.ts";
 import { emitWithActivation, floatInitializer, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
+ * Column ranges of a one-row product `(1 × k) · (k × units)` for the kernel threads (null: one
+ * call), cut where `gemm`'s own layout restarts — at its B column panels, or at its 32-column
+ * tiles when B is one panel — and at least 32 columns each, so every column is summed by the same
+ * tile in the same order as in the whole call (bit for bit).
+ */
+export function denseColumnRanges(
+  kernels: KernelExports,
+  units: number,
+  k: number,
+  work: number,
+): [number, number][] | null {
+  const ranges = parallelRanges(kernels, units, work);
+  if (ranges.length < 2) return null;
+  const panel = kernels.gemmPanelColumns(units, k);
+  const step = panel < units ? panel : 32;
+  const cuts = [0];
+  for (const [start] of ranges.slice(1)) {
+    const cut = Math.round(start / step) * step;
+    if (cut - cuts[cuts.length - 1] >= 32 && units - cut >= 32) cuts.push(cut);
+  }
+  if (cuts.length < 2) return null;
+  return cuts.map((c, i): [number, number] => [c, (cuts[i + 1] ?? units) - c]);
+}
+
+/**
  * Keras `Dense`: `act(x · kernel + bias)` on the last axis of any rank.
  *
  * Inference of a narrow, deep product (≤ 16 units over ≥ 128 inputs: the classifier after
@@ -65,25 +90,54 @@ export class Dense extends Layer {
     const inference = !ctx.training && !ctx.tape;
     const narrow = inference && ctx.kernels.gemmNarrowApplies(this.units, k) === 1;
     const kernel = narrow ? this.#narrowKernel(ctx.kernels, ctx.heap, k) : this.weightPtrs[0];
-    // With kernel threads on, a large product splits into one range of rows per thread.
-    const ranges = parallelRanges(ctx.kernels, m, 2 * m * k * this.units);
-    runJobs(
-      ctx.kernels,
-      ranges.map(([r0, rows]) =>
-        job(
-          narrow ? "gemmNarrowPacked" : "gemm",
-          x.ptr + r0 * k * 4,
-          kernel,
-          this.useBias ? this.weightPtrs[1] : 0,
-          y.ptr + r0 * this.units * 4,
-          rows,
-          this.units,
-          k,
-          fused ? act.code : 0,
-          fused ? act.alpha : 0,
-        )
-      ),
-    );
+    const bias = this.useBias ? this.weightPtrs[1] : 0;
+    const [code, alpha] = fused ? [act.code, act.alpha] : [0, 0];
+    const work = 2 * m * k * this.units;
+    // One row (a single sample's classifier): the threads split the columns instead.
+    const columns = m === 1 && !narrow ? denseColumnRanges(ctx.kernels, this.units, k, work) : null;
+    if (columns) {
+      runJobs(
+        ctx.kernels,
+        columns.map(([j0, n]) =>
+          job(
+            "gemmStrided",
+            x.ptr,
+            k,
+            kernel + j0 * 4,
+            this.units,
+            bias ? bias + j0 * 4 : 0,
+            y.ptr + j0 * 4,
+            this.units,
+            1,
+            n,
+            k,
+            code,
+            alpha,
+            0,
+          )
+        ),
+      );
+    } else {
+      // With kernel threads on, a large product splits into one range of rows per thread.
+      const ranges = parallelRanges(ctx.kernels, m, work);
+      runJobs(
+        ctx.kernels,
+        ranges.map(([r0, rows]) =>
+          job(
+            narrow ? "gemmNarrowPacked" : "gemm",
+            x.ptr + r0 * k * 4,
+            kernel,
+            bias,
+            y.ptr + r0 * this.units * 4,
+            rows,
+            this.units,
+            k,
+            code,
+            alpha,
+          )
+        ),
+      );
+    }
     if (!fused) applyActivation(ctx, y, act);
     return y;
   }

@@ -1,6 +1,11 @@
 import { buildModel, getRuntime, Tensor, WeightShapeError } from "../../mod.ts";
 import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { tfjsModelFromSpec, tfjsPredict, tfReady } from "../../testing/tfjs_reference.ts";
+import { assertClose } from "../../testing/assert.ts";
+import { ActivationCode } from "../activations.ts";
+import { gemmReference } from "../kernels/gemm_reference.ts";
+import { setKernelThreads, threadPoolFor } from "../wasm/threads.ts";
+import { Dense } from "./dense.ts";
 
 function denseSpec(rng: Rng, inDim: number, units: number[], acts: string[], rank3 = false) {
   const layers: unknown[] = [{
@@ -137,4 +142,60 @@ Deno.test("A narrow, deep Dense (10 units over 300 inputs: packed for inference)
     );
   }
   model.dispose();
+});
+
+Deno.test("kernel threads: a one-row Dense splits its columns where gemm's layout restarts, bit for bit the single call and within 1e-5 of the reference", () => {
+  const rng = new Rng(3101);
+  const { kernels, heap } = getRuntime();
+  const ctx = { kernels, heap, training: false };
+  // [units, inputs]: MobileNetV2's and ResNet50's classifiers (B wider than one panel), one panel
+  // (cut at 32-column tiles), columns not a multiple of 4, and a narrow one (never split).
+  const shapes = [[1000, 1280], [1000, 2048], [300, 70], [517, 129], [77, 64], [10, 1024]];
+  try {
+    for (const [units, k] of shapes) {
+      const layer = new Dense({ name: "d", units, activation: "relu6" });
+      const kernel = rng.floats(k * units, -0.2, 0.2), bias = rng.floats(units, -0.5, 0.5);
+      layer.build([k], [{ name: "kernel", shape: [k, units], data: kernel }, {
+        name: "bias",
+        shape: [units],
+        data: bias,
+      }], heap);
+      const xData = rng.floats(k, -2, 2);
+      const run = () => {
+        const x = { ptr: heap.upload(xData), shape: [1, k], dtype: "float32" as const };
+        const y = layer.call(x, null, ctx);
+        const out = heap.f32(y.ptr, units).slice();
+        heap.free(x.ptr);
+        heap.free(y.ptr);
+        return out;
+      };
+      setKernelThreads(1);
+      const single = run();
+      for (const threads of [2, 3]) {
+        setKernelThreads(threads, { minWork: 0 });
+        const pool = threadPoolFor(kernels)!;
+        const before = pool.parallelRuns;
+        const threaded = run();
+        const split = pool.parallelRuns > before;
+        const narrow = kernels.gemmNarrowApplies(units, k) === 1;
+        if (split === narrow) throw new Error(`${units}×${k}: split ${split}, narrow ${narrow}`);
+        assertClose(threaded, single, 0, `${units}×${k} on ${threads} threads`);
+      }
+      const relu6 = {
+        kind: "elementwise",
+        code: ActivationCode.Relu6,
+        alpha: 0,
+        name: "",
+      } as const;
+      assertClose(
+        single,
+        gemmReference(xData, kernel, bias, 1, units, k, relu6),
+        1e-5,
+        `${units}×${k}`,
+      );
+      layer.dispose();
+    }
+  } finally {
+    setKernelThreads(1);
+  }
 });

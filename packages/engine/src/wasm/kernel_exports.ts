@@ -83,6 +83,15 @@ export interface KernelFunctions {
    */
   gemmFusedMultiplyAdd(): number;
   /**
+   * Columns of the B panels a GEMM over k rows of B and n columns walks one at a time (a multiple
+   * of 8, or n when all of B fits in GEMM_PANEL_BYTES): every row block of A then streams over a
+   * panel that stays in L2 instead of over all of B.
+   *
+   * AssemblyScript, wasm/assembly/gemm.ts:
+   * `gemmPanelColumns(n: i32, k: i32): i32`
+   */
+  gemmPanelColumns(n: number, k: number): number;
+  /**
    * Whether gemmNarrowPacked serves a product with n columns over k (n ≤ 16, k ≥ 128).
    *
    * AssemblyScript, wasm/assembly/gemm_narrow.ts:
@@ -1548,6 +1557,7 @@ export const KERNEL_NAMES = [
   "gemm",
   "gemmStrided",
   "gemmFusedMultiplyAdd",
+  "gemmPanelColumns",
   "gemmNarrowApplies",
   "gemmNarrowPack",
   "gemmNarrowPackedFloats",
