@@ -400,3 +400,38 @@ Deno.test("gemm: a row's result does not depend on the rows around it (what skip
     }
   }
 });
+
+Deno.test("a single sequence's steps read the row-path blocks of the current weights: after setWeights, or an in-place change told by weightsUpdated (an optimizer step), a layer's run equals a fresh layer's with those weights, bit for bit", () => {
+  const rng = new Rng(1809);
+  const { heap } = getRuntime();
+  for (const className of ["LSTM", "GRU", "SimpleRNN"]) {
+    for (const resetAfter of className === "GRU" ? [true, false] : [undefined]) {
+      for (const change of ["setWeights", "in place"]) {
+        // Units a multiple of 4: the row path takes them and keeps its blocks of the kernel.
+        const config = {
+          units: 12,
+          return_sequences: true,
+          ...(resetAfter === undefined ? {} : { reset_after: resetAfter }),
+        };
+        const a = buildLayer(className, config, 1).layer as RecurrentLayer;
+        const b = buildLayer(className, config, 2).layer as RecurrentLayer;
+        const x = rng.floats(TIME * FEATURES, -1, 1);
+        const mask = new Int32Array(TIME).fill(1);
+        const before = call(a, x, mask, [], 1); // makes a's blocks of its first weights
+        if (change === "setWeights") a.setWeights(b.getWeights());
+        else {
+          b.getWeights().forEach((w, k) =>
+            heap.f32(a.deviceWeights()[k], w.data.length).set(w.data)
+          );
+          a.weightsUpdated();
+        }
+        const what = `${className} ${JSON.stringify(config)} ${change}`;
+        const want = call(b, x, mask, [], 1);
+        expectSame(what, call(a, x, mask, [], 1), want);
+        if (before[0].every((v, i) => v === want[0][i])) {
+          throw new Error(`${what}: the two weight sets gave the same output`);
+        }
+      }
+    }
+  }
+});
