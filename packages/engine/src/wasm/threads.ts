@@ -58,9 +58,11 @@ const START_TIMEOUT_MS = 10_000;
 
 // Control block layout per worker, in int32 slots (SLOT_INTS each): state, job sequence number,
 // finished sequence number, export index, argument count, status, microseconds to spin before
-// blocking; float64 arguments from ARGS_F64.
+// blocking, sequence number of the job the worker has begun, 1 while the caller is blocked
+// waiting for the worker; float64 arguments from ARGS_F64.
 const SLOT_INTS = 64;
-const STATE = 0, SEQ = 1, DONE = 2, FN = 3, ARGC = 4, STATUS = 5, SPIN = 6;
+const STATE = 0, SEQ = 1, DONE = 2, FN = 3, ARGC = 4, STATUS = 5, SPIN = 6, TAKEN = 7;
+const CALLER_BLOCKED = 8;
 const ARGS_F64 = 8; // float64 index within the slot (byte 64)
 const MAX_ARGS = (SLOT_INTS * 4 - ARGS_F64 * 8) / 8;
 const STARTING = 0, IDLE = 1, BUSY = 2, EXITED = 3;
@@ -68,7 +70,8 @@ const STARTING = 0, IDLE = 1, BUSY = 2, EXITED = 3;
 /** The worker's whole program (plain JS, started from a data: URL so bundles need no file). */
 const WORKER_SOURCE = `
 const SLOT_INTS = ${SLOT_INTS}, STATE = ${STATE}, SEQ = ${SEQ}, DONE = ${DONE}, FN = ${FN};
-const ARGC = ${ARGC}, STATUS = ${STATUS}, SPIN = ${SPIN}, ARGS_F64 = ${ARGS_F64};
+const ARGC = ${ARGC}, STATUS = ${STATUS}, SPIN = ${SPIN}, TAKEN = ${TAKEN};
+const CALLER_BLOCKED = ${CALLER_BLOCKED}, ARGS_F64 = ${ARGS_F64};
 const IDLE = ${IDLE}, BUSY = ${BUSY}, EXITED = ${EXITED};
 self.onmessage = (e) => {
   const { module, memory, control, slot, names, idleMs } = e.data;
@@ -86,10 +89,12 @@ self.onmessage = (e) => {
   let seen = Atomics.load(i32, SEQ);
   Atomics.store(i32, STATE, IDLE);
   Atomics.notify(i32, STATE);
+  let spin = 0;
   for (;;) {
     // Spin a while before blocking: a layer's next parallel call usually comes within
-    // microseconds, and waking a blocked thread costs tens of them.
-    const spinUntil = performance.now() + i32[SPIN] / 1000;
+    // microseconds, and waking a blocked thread costs tens of them. Not when the caller had to
+    // block for this job's result: it was not spinning on a core of its own, and may need ours.
+    const spinUntil = performance.now() + spin / 1000;
     while (Atomics.load(i32, SEQ) === seen && performance.now() < spinUntil) {}
     const woke = Atomics.load(i32, SEQ) !== seen ? "ok" : Atomics.wait(i32, SEQ, seen, idleMs);
     if (Atomics.load(i32, STATE) === EXITED) {
@@ -105,6 +110,7 @@ self.onmessage = (e) => {
       continue; // claimed for a job just now: its sequence number is on the way
     }
     seen = Atomics.load(i32, SEQ);
+    Atomics.store(i32, TAKEN, seen);
     const argc = i32[ARGC];
     const args = new Array(argc);
     for (let i = 0; i < argc; i++) args[i] = f64[ARGS_F64 + i];
@@ -116,6 +122,7 @@ self.onmessage = (e) => {
     }
     i32[STATUS] = status;
     Atomics.store(i32, STATE, IDLE);
+    spin = Atomics.load(i32, CALLER_BLOCKED) ? 0 : i32[SPIN];
     Atomics.store(i32, DONE, seen);
     Atomics.notify(i32, DONE);
   }
@@ -276,13 +283,23 @@ export class KernelThreadPool {
       const base = w * SLOT_INTS;
       const seq = Atomics.load(this.#i32, base + SEQ);
       let done = Atomics.load(this.#i32, base + DONE);
+      // Spin for the result only while the worker runs the job: one that has not begun it by
+      // now was blocked (it takes tens of µs to wake) or has no core, which spinning here
+      // would keep from it.
       const spinUntil = performance.now() + this.#spinMicros / 1000;
-      while (done !== seq && performance.now() < spinUntil) {
+      while (
+        done !== seq && Atomics.load(this.#i32, base + TAKEN) === seq &&
+        performance.now() < spinUntil
+      ) {
         done = Atomics.load(this.#i32, base + DONE);
       }
-      while (done !== seq) {
-        Atomics.wait(this.#i32, base + DONE, done);
-        done = Atomics.load(this.#i32, base + DONE);
+      if (done !== seq) {
+        Atomics.store(this.#i32, base + CALLER_BLOCKED, 1);
+        while (done !== seq) {
+          Atomics.wait(this.#i32, base + DONE, done);
+          done = Atomics.load(this.#i32, base + DONE);
+        }
+        Atomics.store(this.#i32, base + CALLER_BLOCKED, 0);
       }
       if (this.#i32[base + STATUS] !== 0 && error === undefined) {
         error = new KernelThreadError(`kernel ${jobs[w + 1].fn} failed on a worker thread`);
