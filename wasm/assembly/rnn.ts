@@ -257,7 +257,6 @@ function lstmRowStepSigmoidTanh(
   u: i32,
 ): void {
   const g = u << 2;
-  const uBytes = <usize> u << 2;
   const sb = <usize> g << 2;
   const c0 = u << 1, c1 = 3 * u; // the cell gate's columns
   for (let j0 = 0; j0 < g;) {
@@ -269,6 +268,17 @@ function lstmRowStepSigmoidTanh(
     }
     j0 = j1;
   }
+  lstmRowState(hr, aux, hs, u, TANH, 0);
+}
+
+/**
+ * The LSTM state update of a row step, from the activated gates i, f, c, o in `hr`: the cell
+ * state c = f·c + i·g (in `aux`) and h = o·act(c) (in `hs`). `act` TANH calls tanhV directly
+ * (what activateV computes for it, bit for bit).
+ */
+// @ts-ignore: decorator
+@inline function lstmRowState(hr: usize, aux: usize, hs: usize, u: i32, act: i32, actAlpha: f32): void {
+  const uBytes = <usize> u << 2;
   for (let j = 0; j < u; j += 4) {
     const o = <usize> j << 2;
     const ig = v128.load(hr + o);
@@ -277,7 +287,7 @@ function lstmRowStepSigmoidTanh(
     const og = v128.load(hr + 3 * uBytes + o);
     const c = f32x4.add(f32x4.mul(fg, v128.load(aux + o)), f32x4.mul(ig, cg));
     v128.store(aux + o, c);
-    v128.store(hs + o, f32x4.mul(og, tanhV(c)));
+    v128.store(hs + o, f32x4.mul(og, act == TANH ? tanhV(c) : activateV(c, act, actAlpha)));
   }
 }
 
@@ -390,16 +400,7 @@ function rowStep(
       }
       j0 = j1;
     }
-    for (let j = 0; j < u; j += 4) {
-      const o = <usize> j << 2;
-      const ig = v128.load(hr + o);
-      const fg = v128.load(hr + uBytes + o);
-      const cg = v128.load(hr + (uBytes << 1) + o);
-      const og = v128.load(hr + 3 * uBytes + o);
-      const c = f32x4.add(f32x4.mul(fg, v128.load(aux + o)), f32x4.mul(ig, cg));
-      v128.store(aux + o, c);
-      v128.store(hs + o, f32x4.mul(og, activateV(c, act, actAlpha)));
-    }
+    lstmRowState(hr, aux, hs, u, act, actAlpha);
   } else if (cell == CELL_SIMPLE) {
     for (let j0 = 0; j0 < u;) {
       const j1 = rowProductBlock(hs, u, recKernel, sb, packed, hr, 0, j0, u);
