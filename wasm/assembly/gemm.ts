@@ -36,7 +36,7 @@ export function gemmPanelColumns(n: i32, k: i32): i32 {
  * Flatten otherwise sums 1,800–7,200 terms per chain). It also bounds the B block a row block
  * streams over.
  */
-const GEMM_KC: i32 = 256;
+export const GEMM_KC: i32 = 256;
 
 /** Rows of the main register tile of this build. */
 export const GEMM_MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
@@ -71,9 +71,9 @@ export function gemmFusedMultiplyAdd(): i32 {
   if (bias) v = f32x4.add(v, v128.load(bias + (<usize> j << 2)));
   if (act == LINEAR) v128.store(p, v);
   else if (act == RELU) v128.store(p, f32x4.max(v, f32x4.splat(0)));
-  // In line as activateV computes it (MobileNet's expand convs store relu6 after K = 16…64
-  // steps, where a call per vector costs as much as the tile's multiply-adds).
-  else if (act == RELU6) v128.store(p, f32x4.pmin(f32x4.splat(6), f32x4.pmax(f32x4.splat(0), v)));
+  // In line (activateV with a constant code): MobileNet's expand convs store relu6 after K =
+  // 16…64 steps, where a call per vector costs as much as the tile's multiply-adds.
+  else if (act == RELU6) v128.store(p, activateV(v, RELU6, 0));
   else v128.store(p, activateOutOfLine(v, act, alpha));
 }
 
@@ -619,7 +619,7 @@ function narrowRow8(
 
 /** The first `count` (1..4) floats at p, zeros after. */
 // @ts-ignore: decorator
-@inline function loadLanes(p: usize, count: i32): v128 {
+@inline export function loadLanes(p: usize, count: i32): v128 {
   if (count >= 4) return v128.load(p);
   let v = v128.load32_zero(p);
   if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
@@ -657,7 +657,7 @@ function storeLanes(
 
 /** Narrow, deep B (n ≤ 16, k ≥ 128) takes narrowRow8 for every row (so results do not depend on m). */
 // @ts-ignore: decorator
-@inline function isNarrow(n: i32, k: i32): bool {
+@inline export function isNarrow(n: i32, k: i32): bool {
   return n <= 16 && k >= 128;
 }
 

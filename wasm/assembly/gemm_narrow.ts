@@ -6,18 +6,15 @@
 //   packed[group][kb][jj][l] = B[4·kb + l][j0 + jj]   (zeros past k and past n)
 // so a k step of 4 is one A vector and one B vector per column, read in streaming order, and
 // each column keeps a 4-lane dot product that is reduced across lanes at the end.
-// Accumulators restart every GEMM_NARROW_KC k (their sums added to an outer total), as gemm's
-// GEMM_KC blocking: the float32 error stays near a blocked sum's instead of growing with k.
+// Accumulators restart every GEMM_KC k (their sums added to an outer total), as gemm's own
+// blocking: the float32 error stays near a blocked sum's instead of growing with k.
 // A row's result does not depend on m (rows are independent), so batch 1 equals batch 64.
 import { activateScalar } from "./activations";
-import { madd } from "./gemm";
+import { GEMM_KC, isNarrow, loadLanes, madd } from "./gemm";
 
 /** Columns of a wide group (8 accumulators) and of a narrow one (4, for the last < 8 columns). */
 const WIDE: i32 = 8;
 const NARROW: i32 = 4;
-
-/** k a block of accumulators sums before adding into the row's totals (as gemm's GEMM_KC). */
-const GEMM_NARROW_KC: i32 = 256;
 
 /** Column groups of n: the widths (8, then 4s for what is left). */
 // @ts-ignore: decorator
@@ -31,9 +28,9 @@ const GEMM_NARROW_KC: i32 = 256;
   return (k + 3) & ~3;
 }
 
-/** Whether gemmNarrowPacked serves a product with n columns over k (n ≤ 16, k ≥ 128). */
+/** Whether gemmNarrowPacked serves a product with n columns over k: gemm's narrow, deep B. */
 export function gemmNarrowApplies(n: i32, k: i32): i32 {
-  return n >= 1 && n <= 16 && k >= 128 ? 1 : 0;
+  return n >= 1 && isNarrow(n, k) ? 1 : 0;
 }
 
 /** Floats of the packed B of an n-column, k-row matrix. */
@@ -90,7 +87,7 @@ function wideGroup(a: usize, k: i32, p: usize, c: usize, j0: i32, cols: i32, bia
   while (kk < whole) {
     let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
     let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
-    const end = min(whole, kk + GEMM_NARROW_KC);
+    const end = min(whole, kk + GEMM_KC);
     for (; kk < end; kk += 4) {
       const v = v128.load(a + (<usize> kk << 2));
       x0 = madd(x0, v, v128.load(bp));
@@ -113,7 +110,7 @@ function wideGroup(a: usize, k: i32, p: usize, c: usize, j0: i32, cols: i32, bia
     t7 = f32x4.add(t7, x7);
   }
   if (whole < k) {
-    const v = tailOfRow(a, whole, k);
+    const v = loadLanes(a + (<usize> whole << 2), k - whole);
     t0 = madd(t0, v, v128.load(bp));
     t1 = madd(t1, v, v128.load(bp, 16));
     t2 = madd(t2, v, v128.load(bp, 32));
@@ -141,7 +138,7 @@ function narrowGroup(a: usize, k: i32, p: usize, c: usize, j0: i32, cols: i32, b
   let bp = p;
   while (kk < whole) {
     let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
-    const end = min(whole, kk + GEMM_NARROW_KC);
+    const end = min(whole, kk + GEMM_KC);
     for (; kk < end; kk += 4) {
       const v = v128.load(a + (<usize> kk << 2));
       x0 = madd(x0, v, v128.load(bp));
@@ -156,7 +153,7 @@ function narrowGroup(a: usize, k: i32, p: usize, c: usize, j0: i32, cols: i32, b
     t3 = f32x4.add(t3, x3);
   }
   if (whole < k) {
-    const v = tailOfRow(a, whole, k);
+    const v = loadLanes(a + (<usize> whole << 2), k - whole);
     t0 = madd(t0, v, v128.load(bp));
     t1 = madd(t1, v, v128.load(bp, 16));
     t2 = madd(t2, v, v128.load(bp, 32));
@@ -166,16 +163,6 @@ function narrowGroup(a: usize, k: i32, p: usize, c: usize, j0: i32, cols: i32, b
   if (cols > 1) storeColumn(c, j0 + 1, t1, bias, act, alpha);
   if (cols > 2) storeColumn(c, j0 + 2, t2, bias, act, alpha);
   if (cols > 3) storeColumn(c, j0 + 3, t3, bias, act, alpha);
-}
-
-/** A's floats [from, k) of a row (1–3 of them) in the low lanes, zeros after. */
-// @ts-ignore: decorator
-@inline function tailOfRow(a: usize, from: i32, k: i32): v128 {
-  const p = a + (<usize> from << 2);
-  let v = v128.load32_zero(p);
-  if (k - from > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
-  if (k - from > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
-  return v;
 }
 
 /**

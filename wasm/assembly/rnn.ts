@@ -306,7 +306,6 @@ function gruRowStepSigmoidTanh(
   u: i32,
 ): void {
   const g = 3 * u;
-  const uBytes = <usize> u << 2;
   const sb = <usize> g << 2;
   for (let j0 = 0; j0 < g;) {
     const j1 = rowProductBlock(hs, u, recKernel, sb, packed, hr, recBias, j0, g);
@@ -316,14 +315,24 @@ function gruRowStepSigmoidTanh(
     }
     j0 = j1;
   }
+  gruRowState(xr, hs, hr, u, TANH, 0);
+}
+
+/**
+ * The state update of a reset_after GRU row step, from the activated z and r in `hr` and
+ * h·U[:, 2u..3u) + bias after them: hh = act(x_h + r·(h·U_h)), h = z·h + (1 − z)·hh (in `hs`).
+ * `act` TANH calls tanhV directly (what activateV computes for it, bit for bit).
+ */
+// @ts-ignore: decorator
+@inline function gruRowState(xr: usize, hs: usize, hr: usize, u: i32, act: i32, actAlpha: f32): void {
+  const uBytes = <usize> u << 2;
   const one = f32x4.splat(1);
   for (let j = 0; j < u; j += 4) {
     const o = <usize> j << 2;
     const z = v128.load(hr + o);
     const r = v128.load(hr + uBytes + o);
-    const hh = tanhV(
-      f32x4.add(v128.load(xr + (uBytes << 1) + o), f32x4.mul(r, v128.load(hr + (uBytes << 1) + o))),
-    );
+    const v = f32x4.add(v128.load(xr + (uBytes << 1) + o), f32x4.mul(r, v128.load(hr + (uBytes << 1) + o)));
+    const hh = act == TANH ? tanhV(v) : activateV(v, act, actAlpha);
     v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
   }
 }
@@ -424,18 +433,7 @@ function rowStep(
       }
       j0 = j1;
     }
-    const one = f32x4.splat(1);
-    for (let j = 0; j < u; j += 4) {
-      const o = <usize> j << 2;
-      const z = v128.load(hr + o);
-      const r = v128.load(hr + uBytes + o);
-      const hh = activateV(
-        f32x4.add(v128.load(xr + (uBytes << 1) + o), f32x4.mul(r, v128.load(hr + (uBytes << 1) + o))),
-        act,
-        actAlpha,
-      );
-      v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
-    }
+    gruRowState(xr, hs, hr, u, act, actAlpha);
   }
 }
 
@@ -495,8 +493,6 @@ export function rnnSequence(
   const hp = projected ? work : work + <usize> paddedBytes(<f64> batch * <f64> time * <f64> g);
   const h = hp + <usize> paddedBytes(<f64> batch * <f64> g);
   const aux = h + <usize> paddedBytes(<f64> batch * <f64> u); // LSTM c; GRU r*h
-  // Row-path steps read the recurrent kernel in its blocks when the caller gives them.
-  const packed = rowKernel;
   const uBytes = <usize> u << 2;
   const gBytes = <usize> g << 2;
   const outRow = <usize> ldOut << 2;
@@ -547,7 +543,7 @@ export function rnnSequence(
           aux + <usize> b * uBytes,
           hp + <usize> b * gBytes,
           recKernel,
-          packed,
+          rowKernel,
           recBias,
           u,
           act,

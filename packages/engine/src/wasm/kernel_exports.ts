@@ -92,7 +92,7 @@ export interface KernelFunctions {
    */
   gemmPanelColumns(n: number, k: number): number;
   /**
-   * Whether gemmNarrowPacked serves a product with n columns over k (n ≤ 16, k ≥ 128).
+   * Whether gemmNarrowPacked serves a product with n columns over k: gemm's narrow, deep B.
    *
    * AssemblyScript, wasm/assembly/gemm_narrow.ts:
    * `gemmNarrowApplies(n: i32, k: i32): i32`
