@@ -204,16 +204,17 @@ export function parseImdbArgs(argv: readonly string[]): ImdbOptions {
 /** Sample indices by ascending review length (ids before the padding; stable for equal ones). */
 export function lengthOrder(x: Tensor): Int32Array {
   const [n, time] = x.shape;
-  const ids = x.data;
-  const lengths = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let len = time;
-    while (len > 0 && ids[i * time + len - 1] === 0) len--;
-    lengths[i] = len;
-  }
+  const lengths = Int32Array.from({ length: n }, (_, i) => idsLength(x.data, i, time));
   return Int32Array.from({ length: n }, (_, i) => i).sort((a, b) =>
     lengths[a] - lengths[b] || a - b
   );
+}
+
+/** Tokens of row `row` of `width`-wide token ids before the padding (zeros at its end). */
+function idsLength(ids: ArrayLike<number>, row: number, width: number): number {
+  let len = width;
+  while (len > 0 && ids[row * width + len - 1] === 0) len--;
+  return len;
 }
 
 /** The rows of token ids `x` ([n, time]) in `order`. */
@@ -285,8 +286,7 @@ export function keepLastTokens(
     const { data, shape } = vectorize(texts.slice(c0, c0 + PRE_TRUNCATE_CHUNK));
     const [rows, width] = [shape[0], shape[1] ?? 0];
     for (let r = 0; r < rows; r++) {
-      let len = width;
-      while (len > 0 && data[r * width + len - 1] === 0) len--;
+      const len = idsLength(data, r, width);
       const from = Math.max(0, len - length);
       for (let t = from; t < len; t++) out[(c0 + r) * length + t - from] = data[r * width + t];
     }
