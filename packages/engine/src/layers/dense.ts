@@ -15,6 +15,7 @@ import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts
 import { job, parallelRanges, runJobs } from "../wasm/threads.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
 import type { KernelExports } from "../wasm/kernels.ts";
+import { DerivedWeights } from "../derived_weights.ts";
 import { emitWithActivation, floatInitializer, type OnnxLayerContext } from "../onnx_emit.ts";
 
 /**
@@ -53,8 +54,8 @@ export class Dense extends Layer {
   readonly units: number;
   readonly useBias: boolean;
   readonly activation: Activation;
-  /** The kernel packed for `gemmNarrowPacked`, and the {@link weightsVersion} it was packed at. */
-  #narrow: { ptr: number; heap: WasmHeap; version: number } | null = null;
+  /** The kernel packed for `gemmNarrowPacked` (for the current {@link weightsVersion}). */
+  readonly #narrow = new DerivedWeights();
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Dense", config, options);
@@ -148,21 +149,15 @@ export class Dense extends Layer {
 
   /** The kernel packed for `gemmNarrowPacked` (`k` inputs), packed again after a weight change. */
   #narrowKernel(kernels: KernelExports, heap: WasmHeap, k: number): number {
-    if (this.#narrow?.version === this.weightsVersion) return this.#narrow.ptr;
-    this.#releaseNarrow();
-    const ptr = heap.alloc(kernels.gemmNarrowPackedFloats(this.units, k) * 4);
-    kernels.gemmNarrowPack(this.weightPtrs[0], ptr, this.units, k);
-    this.#narrow = { ptr, heap, version: this.weightsVersion };
-    return ptr;
-  }
-
-  #releaseNarrow(): void {
-    this.#narrow?.heap.free(this.#narrow.ptr);
-    this.#narrow = null;
+    return this.#narrow.get(heap, this.weightsVersion, () => {
+      const ptr = heap.alloc(kernels.gemmNarrowPackedFloats(this.units, k) * 4);
+      kernels.gemmNarrowPack(this.weightPtrs[0], ptr, this.units, k);
+      return ptr;
+    });
   }
 
   protected override releaseWeights(): void {
-    this.#releaseNarrow();
+    this.#narrow.free();
     super.releaseWeights();
   }
 }

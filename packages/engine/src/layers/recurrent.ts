@@ -15,6 +15,7 @@ import {
 } from "../layer.ts";
 import { type DeviceTensor, formatShape, type Shape } from "../tensor.ts";
 import type { WasmHeap } from "../wasm/heap.ts";
+import { DerivedWeights } from "../derived_weights.ts";
 import { type KernelJob, parallelRanges, runJobs } from "../wasm/threads.ts";
 
 /** Where and how one recurrent run writes its output (Bidirectional writes slices). */
@@ -140,11 +141,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
    * after each weights change, freed with the weights; ptr 0 when the row path does not take the
    * units.
    */
-  #rowKernel: { ptr: number; heap: WasmHeap | null; version: number } = {
-    ptr: 0,
-    heap: null,
-    version: -1,
-  };
+  readonly #rowKernel = new DerivedWeights();
 
   /**
    * The device pointer of the recurrent kernel in the row path's blocks, which steps of one or
@@ -153,25 +150,17 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
    */
   rowKernel(ctx: CallContext): number {
     const { kernels, heap } = ctx;
-    const cached = this.#rowKernel;
-    if (cached.heap === heap && cached.version === this.weightsVersion) return cached.ptr;
-    this.#freeRowKernel();
-    const bytes = kernels.rnnRowKernelBytes(this.cell, this.units);
-    const ptr = bytes ? heap.alloc(bytes) : 0;
-    if (ptr) kernels.rnnPackRowKernel(this.cell, this.weightPtrs[1], this.units, ptr);
-    this.#rowKernel = { ptr, heap, version: this.weightsVersion };
-    return ptr;
-  }
-
-  #freeRowKernel(): void {
-    const { ptr, heap } = this.#rowKernel;
-    if (ptr) heap?.free(ptr);
-    this.#rowKernel = { ptr: 0, heap: null, version: -1 };
+    return this.#rowKernel.get(heap, this.weightsVersion, () => {
+      const bytes = kernels.rnnRowKernelBytes(this.cell, this.units);
+      const ptr = bytes ? heap.alloc(bytes) : 0;
+      if (ptr) kernels.rnnPackRowKernel(this.cell, this.weightPtrs[1], this.units, ptr);
+      return ptr;
+    });
   }
 
   /** Frees the weights and the row path's copy of the recurrent kernel. */
   protected override releaseWeights(): void {
-    this.#freeRowKernel();
+    this.#rowKernel.free();
     super.releaseWeights();
   }
 
