@@ -7,7 +7,13 @@
  * {@link CPU_SLICE}-sample slice of the batch and its samples/s extrapolated — flagged in the
  * results.
  */
-import { buildModel, type Model, setKernelThreads, type Tensor } from "../packages/engine/mod.ts";
+import {
+  buildModel,
+  type Model,
+  setKernelThreads,
+  type Tensor,
+  withoutKernelThreads,
+} from "../packages/engine/mod.ts";
 import type { ModelCase } from "./cases.ts";
 import {
   type Contender,
@@ -112,6 +118,9 @@ function result(samples: number[], samplesPerCall: number): ContenderResult {
   return { ...s, samplesPerCall, samplesPerSecond: samplesPerCall / (s.medianMs / 1000) };
 }
 
+/** Idle time after which the threaded engine's replicas would end: longer than any cell. */
+const THREADED_IDLE_MS = 3_600_000;
+
 /** Budgets per round: [engine/wasm ms, cpu ms], rounds. */
 function budgets(quick: boolean): { fast: number; cpu: number; rounds: number } {
   return quick ? { fast: 120, cpu: 100, rounds: 2 } : { fast: 250, cpu: 200, rounds: 3 };
@@ -132,11 +141,18 @@ export async function measureModel(
   const limitMs = options.ortTimeLimitMs ?? ORT_TIME_LIMIT_MS;
   const log = options.log ?? (() => {});
   const engine: Model = buildModel(c.spec);
-  /** Everything single-threaded: kernel threads off, the engine's predict replicas ended. */
-  const oneThread = () => {
-    setKernelThreads(1);
-    engine.setPredictThreads(1);
-  };
+  /**
+   * The engine's n-thread mode, as a user keeps it: a second model whose predict replicas split
+   * batches of ≥ n samples, and the process's kernel threads, which split the layers of a single
+   * sample. Both are started once and live through every round (idle replicas would end after
+   * 2 s, and restarting either each round would time cold workers), while the one-thread
+   * contenders run with the kernel threads suspended.
+   */
+  const threaded: Model | undefined = threads > 1 ? buildModel(c.spec) : undefined;
+  if (threaded) {
+    setKernelThreads(threads);
+    threaded.setPredictThreads(threads, { idleMs: THREADED_IDLE_MS });
+  }
   const wasm = await tfjsRunner(c.spec, "wasm", c.tfjsModel);
   const cpu = await tfjsRunner(c.spec, "cpu", c.tfjsModel);
   /** Columns still measured; a failed one leaves, with its cell text for later batches. */
@@ -230,18 +246,14 @@ export async function measureModel(
       const contenders: Contender[] = [
         {
           name: "engine",
-          prepare: () => Promise.resolve(oneThread()),
-          run: () => void engine.predict(x, { batchSize: batch }),
+          run: () => void withoutKernelThreads(() => engine.predict(x, { batchSize: batch })),
           budgetMs: fast,
           minCalls: 3,
           warmupMs: quick ? 200 : 400,
         },
         {
           name: "wasm",
-          prepare: async () => {
-            oneThread();
-            await wasm.activate();
-          },
+          prepare: () => wasm.activate(),
           run: () => wasm.predict(x),
           budgetMs: fast,
           minCalls: 2,
@@ -251,25 +263,16 @@ export async function measureModel(
       if (threads > 1) {
         contenders.push({
           name: "engineThreads",
-          prepare: () => {
-            // The engine's n-thread mode: model replicas split batches of ≥ n samples, kernel
-            // threads split the layers of a single sample. Starting workers is not timed: one
-            // call brings them up before the round.
-            setKernelThreads(threads);
-            engine.setPredictThreads(threads);
-            engine.predict(x, { batchSize: batch });
-            return Promise.resolve();
-          },
-          run: () => void engine.predict(x, { batchSize: batch }),
+          // Its warm-up starts the replicas (not timed) and lets their JIT warm as the others'.
+          run: () => void threaded!.predict(x, { batchSize: batch }),
           budgetMs: fast,
           minCalls: 3,
-          warmupMs: quick ? 100 : 200,
+          warmupMs: quick ? 200 : 400,
         });
       }
       for (const peer of peers) {
         contenders.push({
           name: peer.name,
-          prepare: () => Promise.resolve(oneThread()),
           sample: (budgetMs, minCalls, maxCalls) => peer.sample(x, budgetMs, minCalls, maxCalls),
           timeLimitMs: limitMs,
           abandon: () => peer.abandon(),
@@ -281,10 +284,7 @@ export async function measureModel(
       if (!probeIsSample) {
         contenders.push({
           name: "cpu",
-          prepare: async () => {
-            oneThread();
-            await cpu.activate();
-          },
+          prepare: () => cpu.activate(),
           run: () => cpu.predict(cpuX),
           budgetMs: cpuBudget,
           minCalls: 1,
@@ -300,7 +300,6 @@ export async function measureModel(
         ortFailures[peer.name] = await drop(peer, batch, why, false); // interleaved abandoned it
       }
       if (probeIsSample) samples.set("cpu", [probeMs]);
-      oneThread();
       const e = result(samples.get("engine")!, batch);
       const et = threads > 1 ? result(samples.get("engineThreads")!, batch) : undefined;
       const w = result(samples.get("wasm")!, batch);
@@ -336,7 +335,8 @@ export async function measureModel(
     }
   } finally {
     setKernelThreads(1);
-    engine.dispose(); // ends its replicas too
+    engine.dispose();
+    threaded?.dispose(); // ends its replicas too
     wasm.dispose();
     cpu.dispose();
     for (const peer of peers) await peer.dispose();

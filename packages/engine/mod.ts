@@ -81,6 +81,7 @@ export {
   type KernelThreadOptions,
   kernelThreads,
   setKernelThreads,
+  withoutKernelThreads,
 } from "./src/wasm/threads.ts";
 
 import { supportedLayerClasses } from "./src/registry.ts";

@@ -332,8 +332,10 @@ const HOT_WORK_FRACTION = 0.1;
 let suspended = 0;
 
 /**
- * Runs `fn` with the kernel threads off: a predict replica's share of a batch runs on the calling
- * thread alone while the replicas keep the other cores busy.
+ * Runs `fn` with the kernel threads off, without ending them: a predict replica's share of a batch
+ * runs on the calling thread alone while the replicas keep the other cores busy, and a benchmark
+ * times one thread between threaded calls without restarting the workers (which would start them
+ * cold each time). Calls nest.
  */
 export function withoutKernelThreads<T>(fn: () => T): T {
   suspended++;
