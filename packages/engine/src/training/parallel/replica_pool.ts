@@ -7,11 +7,12 @@
 import type { ModelBuildOptions } from "../../model.ts";
 import type { ModelSpec } from "../../spec.ts";
 import type { Tensor } from "../../tensor.ts";
-import { canBlock } from "../../wasm/threads.ts";
+import { canBlock, SPIN_MICROS } from "../../wasm/threads.ts";
 import { TrainingWorkerError } from "./errors.ts";
 import { trainingWorkerUrl } from "./worker_url.ts";
 import {
   BUSY,
+  CALLER_BLOCKED,
   CONTROL_INTS,
   DONE,
   EXITED,
@@ -30,6 +31,7 @@ import {
   STARTING,
   STATE,
   STATUS,
+  TAKEN,
 } from "./replica_protocol.ts";
 
 /** Raised when a predict replica could not start or failed on its share of a batch. */
@@ -246,9 +248,22 @@ export class PredictReplicaPool {
       for (const [r, share] of posted) {
         const seq = r.seq;
         let done = Atomics.load(r.control, DONE);
-        while (done !== seq) {
-          Atomics.wait(r.control, DONE, done);
+        // Spin for the result only while the replica runs the job: one that has not begun it
+        // by now was blocked (it takes tens of µs to wake) or has no core, which spinning here
+        // would keep from it.
+        const spinUntil = performance.now() + SPIN_MICROS / 1000;
+        while (
+          done !== seq && Atomics.load(r.control, TAKEN) === seq && performance.now() < spinUntil
+        ) {
           done = Atomics.load(r.control, DONE);
+        }
+        if (done !== seq) {
+          Atomics.store(r.control, CALLER_BLOCKED, 1);
+          while (done !== seq) {
+            Atomics.wait(r.control, DONE, done);
+            done = Atomics.load(r.control, DONE);
+          }
+          Atomics.store(r.control, CALLER_BLOCKED, 0);
         }
         if (r.control[STATUS] !== 0) {
           error ??= new PredictReplicaError(

@@ -8,7 +8,10 @@
  * small model's whole share). So only the replica's model travels by message ({@link
  * ReplicaInit}); after that the replica blocks in `Atomics.wait` on its control block, and each
  * job is written into shared memory (its description as JSON, the inputs, then a bumped sequence
- * number) and answered the same way, as the kernel threads' jobs are. The buffers are growable
+ * number) and answered the same way, as the kernel threads' jobs are. As they do, both sides spin
+ * `SPIN_MICROS` for the other before blocking (waking a blocked thread costs tens of µs, a sizable
+ * part of a small model's share): the replica for the next job after finishing one, the caller for
+ * the replica's result once the replica has begun the job. The buffers are growable
  * `SharedArrayBuffer`s, so a larger batch grows them in place. The control block also carries
  * the replica's life cycle: a replica idle for `idleMs` ends itself, so an idle model never keeps
  * a process alive, and the next call builds it again.
@@ -30,6 +33,14 @@ export const STATUS = 3;
 export const MESSAGE_BYTES = 4;
 /** Slot: bytes of the job description. */
 export const JOB_BYTES = 5;
+/** Slot: sequence number of the job the replica has begun (the caller spins only after it). */
+export const TAKEN = 6;
+/**
+ * Slot: 1 while the caller is blocked waiting for the replica's result; a replica then blocks
+ * right after its job instead of spinning for the next (the caller was not running on a core of
+ * its own, and may need the replica's).
+ */
+export const CALLER_BLOCKED = 7;
 
 /** The replica is building its model. */
 export const STARTING = 0;

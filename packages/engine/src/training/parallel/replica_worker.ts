@@ -7,7 +7,9 @@
  */
 import { Model } from "../../model.ts";
 import { Tensor } from "../../tensor.ts";
+import { SPIN_MICROS } from "../../wasm/threads.ts";
 import {
+  CALLER_BLOCKED,
   CONTROL_INTS,
   DONE,
   EXITED,
@@ -20,6 +22,7 @@ import {
   SEQ,
   STATE,
   STATUS,
+  TAKEN,
   writeMessage,
 } from "./replica_protocol.ts";
 
@@ -59,8 +62,14 @@ function serve(r: Replica): void {
   let seen = Atomics.load(control, SEQ);
   Atomics.store(control, STATE, IDLE);
   Atomics.notify(control, STATE);
+  let spin = 0;
   for (;;) {
-    const woke = Atomics.wait(control, SEQ, seen, r.init.idleMs);
+    // The caller's next call usually comes soon after the last (a stream of predicts).
+    const spinUntil = performance.now() + spin / 1000;
+    while (Atomics.load(control, SEQ) === seen && performance.now() < spinUntil) { /* spin */ }
+    const woke = Atomics.load(control, SEQ) !== seen
+      ? "ok"
+      : Atomics.wait(control, SEQ, seen, r.init.idleMs);
     if (Atomics.load(control, STATE) === EXITED) break; // closed by the pool
     if (woke === "timed-out") {
       if (Atomics.compareExchange(control, STATE, IDLE, EXITED) === IDLE) {
@@ -70,6 +79,7 @@ function serve(r: Replica): void {
       continue; // claimed for a job just now: its sequence number is on the way
     }
     seen = Atomics.load(control, SEQ);
+    Atomics.store(control, TAKEN, seen);
     let status = 0;
     try {
       run(r);
@@ -79,6 +89,7 @@ function serve(r: Replica): void {
     }
     control[STATUS] = status;
     Atomics.store(control, STATE, IDLE);
+    spin = Atomics.load(control, CALLER_BLOCKED) ? 0 : SPIN_MICROS;
     Atomics.store(control, DONE, seen);
     Atomics.notify(control, DONE);
   }
