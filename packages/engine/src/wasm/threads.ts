@@ -66,13 +66,15 @@ const CALLER_BLOCKED = 8;
 const ARGS_F64 = 8; // float64 index within the slot (byte 64)
 const MAX_ARGS = (SLOT_INTS * 4 - ARGS_F64 * 8) / 8;
 const STARTING = 0, IDLE = 1, BUSY = 2, EXITED = 3;
+/** FN of a wake-up (see KernelThreadPool.wake): no kernel runs, the worker then spins. */
+const NO_JOB = -1;
 
 /** The worker's whole program (plain JS, started from a data: URL so bundles need no file). */
 const WORKER_SOURCE = `
 const SLOT_INTS = ${SLOT_INTS}, STATE = ${STATE}, SEQ = ${SEQ}, DONE = ${DONE}, FN = ${FN};
 const ARGC = ${ARGC}, STATUS = ${STATUS}, SPIN = ${SPIN}, TAKEN = ${TAKEN};
 const CALLER_BLOCKED = ${CALLER_BLOCKED}, ARGS_F64 = ${ARGS_F64};
-const IDLE = ${IDLE}, BUSY = ${BUSY}, EXITED = ${EXITED};
+const IDLE = ${IDLE}, BUSY = ${BUSY}, EXITED = ${EXITED}, NO_JOB = ${NO_JOB};
 self.onmessage = (e) => {
   const { module, memory, control, slot, names, idleMs } = e.data;
   const instance = new WebAssembly.Instance(module, {
@@ -116,7 +118,7 @@ self.onmessage = (e) => {
     for (let i = 0; i < argc; i++) args[i] = f64[ARGS_F64 + i];
     let status = 0;
     try {
-      fns[i32[FN]](...args);
+      if (i32[FN] !== NO_JOB) fns[i32[FN]](...args);
     } catch (_) {
       status = 1;
     }
@@ -195,7 +197,7 @@ export class KernelThreadPool {
     return performance.now() - this.#lastRunEnd < this.#spinMicros / 1000;
   }
 
-  /** Calls of `run` that used more than one thread (for tests and benches). */
+  /** Calls of `run` that had a worker run a job (for tests and benches). */
   get parallelRuns(): number {
     return this.#parallelRuns;
   }
@@ -205,8 +207,8 @@ export class KernelThreadPool {
     return this.#runtime.kernels;
   }
 
-  /** Starts worker `w` and blocks until its instance is ready. */
-  #start(w: number): void {
+  /** Starts worker `w`; blocks until its instance is ready unless `wait` is false. */
+  #start(w: number, wait = true): void {
     const base = w * SLOT_INTS;
     this.#handles[w]?.terminate();
     Atomics.store(this.#i32, base + STATE, STARTING);
@@ -221,6 +223,13 @@ export class KernelThreadPool {
       idleMs: IDLE_MS,
     });
     this.#handles[w] = worker;
+    if (wait) this.#awaitStart(w);
+  }
+
+  /** Blocks until worker `w`, which is starting, is ready (or gives up on it). */
+  #awaitStart(w: number): void {
+    const base = w * SLOT_INTS;
+    const worker = this.#handles[w]!;
     const deadline = performance.now() + START_TIMEOUT_MS;
     while (Atomics.load(this.#i32, base + STATE) === STARTING) {
       const left = deadline - performance.now();
@@ -241,21 +250,49 @@ export class KernelThreadPool {
       const prev = Atomics.compareExchange(this.#i32, base + STATE, IDLE, BUSY);
       if (prev === IDLE) return;
       if (prev === EXITED) this.#start(w);
+      else if (prev === STARTING) this.#awaitStart(w);
       else throw new KernelThreadError(`kernel worker ${w} is busy (state ${prev})`);
     }
   }
 
   /**
+   * Wakes the workers without giving them work, so that they spin (see {@link hot}) when the
+   * next kernel calls come: a worker blocked in `Atomics.wait` takes tens of µs to wake, as long
+   * as a small layer's whole kernel call, so such a call only splits when the workers are hot —
+   * and without a wake-up, a model of small layers would never make them so. Posts an empty job
+   * to each idle worker (and starts an ended one, without waiting for it); does not wait.
+   */
+  wake(): void {
+    for (let w = 0; w < this.#workers; w++) {
+      const base = w * SLOT_INTS;
+      if (Atomics.load(this.#i32, base + STATE) === EXITED) {
+        this.#start(w, false);
+        continue;
+      }
+      if (Atomics.compareExchange(this.#i32, base + STATE, IDLE, BUSY) !== IDLE) continue;
+      this.#i32[base + FN] = NO_JOB;
+      this.#i32[base + ARGC] = 0;
+      this.#i32[base + STATUS] = 0;
+      const seq = (Atomics.load(this.#i32, base + SEQ) + 1) | 0;
+      Atomics.store(this.#i32, base + SEQ, seq);
+      Atomics.notify(this.#i32, base + SEQ);
+    }
+    this.#lastRunEnd = performance.now();
+  }
+
+  /**
    * Runs the jobs, at most `threads` of them, concurrently: jobs 1.. on workers, job 0 on the
-   * calling thread; returns when all are done. Jobs must touch disjoint output memory.
+   * calling thread; returns when all are done. Jobs must touch disjoint output memory. A worker
+   * still starting or waking up (see {@link wake}) does not hold the call up: the calling thread
+   * runs its job after its own.
    */
   run(jobs: KernelJob[]): void {
     if (jobs.length > this.threads) {
       throw new KernelThreadError(`${jobs.length} jobs for ${this.threads} threads`);
     }
     const started: number[] = [];
+    const mine: KernelJob[] = [];
     let error: unknown;
-    if (jobs.length > 1) this.#parallelRuns++;
     try {
       for (let j = 1; j < jobs.length; j++) {
         const w = j - 1, base = w * SLOT_INTS;
@@ -263,6 +300,11 @@ export class KernelThreadPool {
         const index = this.#index.get(fn);
         if (index === undefined) throw new KernelThreadError(`no kernel export ${fn}`);
         if (args.length > MAX_ARGS) throw new KernelThreadError(`${fn}: too many arguments`);
+        const state = Atomics.load(this.#i32, base + STATE);
+        if (state === STARTING || state === BUSY) {
+          mine.push(jobs[j]);
+          continue;
+        }
         this.#claim(w);
         this.#i32[base + FN] = index;
         this.#i32[base + ARGC] = args.length;
@@ -274,7 +316,9 @@ export class KernelThreadPool {
         Atomics.notify(this.#i32, base + SEQ);
         started.push(w);
       }
+      if (started.length > 0) this.#parallelRuns++;
       if (jobs.length > 0) callKernel(this.#runtime.kernels, jobs[0]);
+      for (const job of mine) callKernel(this.#runtime.kernels, job);
     } catch (e) {
       error = e;
     }
@@ -411,7 +455,9 @@ export function splitRange(total: number, parts: number): [number, number][] {
 
 /**
  * How to split `total` independent items (images, rows, sequences) for `kernels`: one range per
- * thread when the process pool is on and `work` is large enough, else the whole range.
+ * thread when the process pool is on and `work` is large enough — the `minWork` of
+ * {@link setKernelThreads}, or a tenth of it while the workers are hot — else the whole range.
+ * Work between the two wakes cold workers for the next call (see {@link KernelThreadPool.wake}).
  */
 export function parallelRanges(
   kernels: KernelExports,
@@ -420,8 +466,13 @@ export function parallelRanges(
 ): [number, number][] {
   const p = threadPoolFor(kernels);
   if (!p || total < 2) return [[0, total]];
-  if (work < minParallelWork && (work < minParallelWork * HOT_WORK_FRACTION || !p.hot)) {
-    return [[0, total]];
+  if (work < minParallelWork) {
+    if (work < minParallelWork * HOT_WORK_FRACTION) return [[0, total]];
+    if (!p.hot) {
+      // Worth splitting once the workers spin: wake them for the next such call.
+      p.wake();
+      return [[0, total]];
+    }
   }
   return splitRange(total, p.threads);
 }

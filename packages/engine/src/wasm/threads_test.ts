@@ -142,3 +142,51 @@ Deno.test("kernel threads: spinMicros is checked, and a pool that blocks at once
     setKernelThreads(1);
   }
 });
+
+Deno.test("kernel threads: a worker still starting or waking does not hold a call up — the caller runs its job", () => {
+  try {
+    setKernelThreads(2);
+    const { kernels, heap } = getRuntime();
+    const pool = threadPoolFor(kernels)!;
+    const p = heap.alloc(64);
+    for (let round = 0; round < 20; round++) {
+      // Round 0 starts the ended worker without waiting; later rounds post it an empty job.
+      pool.wake();
+      if (!pool.hot) throw new Error("a woken pool counts as hot");
+      heap.f32(p, 16).fill(-1 - round);
+      pool.run([
+        { fn: "activate", args: [p, 8, 1, 0] },
+        { fn: "activate", args: [p + 32, 8, 1, 0] },
+      ]);
+      if (heap.f32(p, 16).some((v) => v !== 0)) throw new Error(`round ${round}: relu`);
+    }
+    heap.free(p);
+  } finally {
+    setKernelThreads(1);
+  }
+});
+
+Deno.test("kernel threads: a model of small layers wakes the workers and then splits its calls, bit for bit", () => {
+  // Batch 1 of a 1-conv CNN: the conv (1.8 MFLOP) is under the default minWork (1e7) and over a
+  // tenth of it, so it splits only while the workers spin. A long spin keeps the test from
+  // depending on how fast this machine wakes a thread.
+  const model = buildModel(seedsCnnSpec({ filters: [32], imageSize: 32, channels: 3 }));
+  const input = new Tensor(new Rng(79).floats(32 * 32 * 3, 0, 1), [1, 32, 32, 3]);
+  try {
+    setKernelThreads(1);
+    const single = model.predict(input).data;
+    setKernelThreads(2, { spinMicros: 200_000 });
+    const pool = threadPoolFor(getRuntime().kernels)!;
+    let threaded = model.predict(input).data; // wakes (starts) the worker, runs on one thread
+    const deadline = performance.now() + 10_000;
+    while (pool.parallelRuns === 0 && performance.now() < deadline) {
+      threaded = model.predict(input).data;
+    }
+    if (pool.parallelRuns === 0) throw new Error("the conv never split");
+    const d = maxAbsDiff(threaded, single);
+    if (d !== 0) throw new Error(`threaded vs single: max |Δ| ${d}`);
+  } finally {
+    setKernelThreads(1);
+    model.dispose();
+  }
+});
