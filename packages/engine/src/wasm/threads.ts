@@ -270,14 +270,22 @@ export class KernelThreadPool {
         continue;
       }
       if (Atomics.compareExchange(this.#i32, base + STATE, IDLE, BUSY) !== IDLE) continue;
-      this.#i32[base + FN] = NO_JOB;
-      this.#i32[base + ARGC] = 0;
-      this.#i32[base + STATUS] = 0;
-      const seq = (Atomics.load(this.#i32, base + SEQ) + 1) | 0;
-      Atomics.store(this.#i32, base + SEQ, seq);
-      Atomics.notify(this.#i32, base + SEQ);
+      this.#post(w, NO_JOB, []);
     }
     this.#lastRunEnd = performance.now();
+  }
+
+  /** Writes a job (export `index`, or NO_JOB) into claimed worker `w`'s slot and signals it. */
+  #post(w: number, index: number, args: readonly number[]): void {
+    const base = w * SLOT_INTS;
+    this.#i32[base + FN] = index;
+    this.#i32[base + ARGC] = args.length;
+    const f0 = base / 2 + ARGS_F64;
+    for (let i = 0; i < args.length; i++) this.#f64[f0 + i] = args[i];
+    this.#i32[base + STATUS] = 0;
+    const seq = (Atomics.load(this.#i32, base + SEQ) + 1) | 0;
+    Atomics.store(this.#i32, base + SEQ, seq);
+    Atomics.notify(this.#i32, base + SEQ);
   }
 
   /**
@@ -306,14 +314,7 @@ export class KernelThreadPool {
           continue;
         }
         this.#claim(w);
-        this.#i32[base + FN] = index;
-        this.#i32[base + ARGC] = args.length;
-        const f0 = base / 2 + ARGS_F64;
-        for (let i = 0; i < args.length; i++) this.#f64[f0 + i] = args[i];
-        this.#i32[base + STATUS] = 0;
-        const seq = (Atomics.load(this.#i32, base + SEQ) + 1) | 0;
-        Atomics.store(this.#i32, base + SEQ, seq);
-        Atomics.notify(this.#i32, base + SEQ);
+        this.#post(w, index, args);
         started.push(w);
       }
       if (started.length > 0) this.#parallelRuns++;
@@ -325,26 +326,12 @@ export class KernelThreadPool {
     // Always wait for the workers that took a job: their outputs are in memory we may free.
     for (const w of started) {
       const base = w * SLOT_INTS;
-      const seq = Atomics.load(this.#i32, base + SEQ);
-      let done = Atomics.load(this.#i32, base + DONE);
-      // Spin for the result only while the worker runs the job: one that has not begun it by
-      // now was blocked (it takes tens of µs to wake) or has no core, which spinning here
-      // would keep from it.
-      const spinUntil = performance.now() + this.#spinMicros / 1000;
-      while (
-        done !== seq && Atomics.load(this.#i32, base + TAKEN) === seq &&
-        performance.now() < spinUntil
-      ) {
-        done = Atomics.load(this.#i32, base + DONE);
-      }
-      if (done !== seq) {
-        Atomics.store(this.#i32, base + CALLER_BLOCKED, 1);
-        while (done !== seq) {
-          Atomics.wait(this.#i32, base + DONE, done);
-          done = Atomics.load(this.#i32, base + DONE);
-        }
-        Atomics.store(this.#i32, base + CALLER_BLOCKED, 0);
-      }
+      awaitDone(
+        this.#i32,
+        { done: base + DONE, taken: base + TAKEN, callerBlocked: base + CALLER_BLOCKED },
+        Atomics.load(this.#i32, base + SEQ),
+        this.#spinMicros,
+      );
       if (this.#i32[base + STATUS] !== 0 && error === undefined) {
         error = new KernelThreadError(`kernel ${jobs[w + 1].fn} failed on a worker thread`);
       }
@@ -366,6 +353,44 @@ export class KernelThreadPool {
     });
     this.#handles = new Array(this.#workers).fill(undefined);
   }
+}
+
+/** Slots of a control block {@link awaitDone} reads and writes (int32 indexes). */
+export interface DoneSlots {
+  /** Sequence number of the last job finished. */
+  done: number;
+  /** Sequence number of the job the other thread has begun. */
+  taken: number;
+  /** Set to 1 while the caller is blocked (the other thread then blocks after its job). */
+  callerBlocked: number;
+}
+
+/**
+ * Waits until the thread serving `i32` has finished job `seq`: spins up to `spinMicros` while it
+ * runs the job — one that has not begun it by now was blocked (it takes tens of µs to wake) or
+ * has no core, which spinning here would keep from it — then blocks in `Atomics.wait`, with
+ * `callerBlocked` set meanwhile. Shared by the kernel threads and the predict replicas.
+ */
+export function awaitDone(
+  i32: Int32Array,
+  slots: DoneSlots,
+  seq: number,
+  spinMicros: number,
+): void {
+  let done = Atomics.load(i32, slots.done);
+  const spinUntil = performance.now() + spinMicros / 1000;
+  while (
+    done !== seq && Atomics.load(i32, slots.taken) === seq && performance.now() < spinUntil
+  ) {
+    done = Atomics.load(i32, slots.done);
+  }
+  if (done === seq) return;
+  Atomics.store(i32, slots.callerBlocked, 1);
+  while (done !== seq) {
+    Atomics.wait(i32, slots.done, done);
+    done = Atomics.load(i32, slots.done);
+  }
+  Atomics.store(i32, slots.callerBlocked, 0);
 }
 
 let pool: KernelThreadPool | undefined;

@@ -3,6 +3,7 @@ import { seedsCnnSpec, seedsTextSpec } from "../../testing/seeds_models.ts";
 import { getRuntime } from "./kernels.ts";
 import {
   KernelThreadError,
+  type KernelThreadPool,
   kernelThreads,
   setKernelThreads,
   splitRange,
@@ -86,6 +87,17 @@ Deno.test("kernel threads: a batch-1 CNN's convolutions split their channels (pa
   }
 });
 
+/**
+ * Fills the 16 floats at `p` with `fill` (< 0), runs relu on each half as one job of `pool`
+ * (the second on a worker, or on the caller) and checks that both halves became 0.
+ */
+function reluInTwoHalves(pool: KernelThreadPool, p: number, fill: number, what: string): void {
+  const { heap } = getRuntime();
+  heap.f32(p, 16).fill(fill);
+  pool.run([{ fn: "activate", args: [p, 8, 1, 0] }, { fn: "activate", args: [p + 32, 8, 1, 0] }]);
+  if (heap.f32(p, 16).some((v) => v !== 0)) throw new Error(`${what}: relu on both halves`);
+}
+
 Deno.test("kernel threads: a kernel trap on a worker is a KernelThreadError, the pool recovers", () => {
   try {
     setKernelThreads(2);
@@ -103,9 +115,7 @@ Deno.test("kernel threads: a kernel trap on a worker is a KernelThreadError, the
       threw = e;
     }
     if (!(threw instanceof KernelThreadError)) throw new Error(`expected KernelThreadError`);
-    heap.f32(p, 16).fill(-1);
-    pool.run([{ fn: "activate", args: [p, 8, 1, 0] }, { fn: "activate", args: [p + 32, 8, 1, 0] }]);
-    if (heap.f32(p, 16).some((v) => v !== 0)) throw new Error("relu on both threads");
+    reluInTwoHalves(pool, p, -1, "after the trap");
     heap.free(p);
   } finally {
     setKernelThreads(1);
@@ -129,12 +139,7 @@ Deno.test("kernel threads: spinMicros is checked, and a pool that blocks at once
       const pool = threadPoolFor(kernels)!;
       const p = heap.alloc(64);
       for (let round = 0; round < 20; round++) {
-        heap.f32(p, 16).fill(-1 - round);
-        pool.run([
-          { fn: "activate", args: [p, 8, 1, 0] },
-          { fn: "activate", args: [p + 32, 8, 1, 0] },
-        ]);
-        if (heap.f32(p, 16).some((v) => v !== 0)) throw new Error(`spin ${spinMicros}: relu`);
+        reluInTwoHalves(pool, p, -1 - round, `spin ${spinMicros}`);
       }
       heap.free(p);
     }
@@ -153,12 +158,7 @@ Deno.test("kernel threads: a worker still starting or waking does not hold a cal
       // Round 0 starts the ended worker without waiting; later rounds post it an empty job.
       pool.wake();
       if (!pool.hot) throw new Error("a woken pool counts as hot");
-      heap.f32(p, 16).fill(-1 - round);
-      pool.run([
-        { fn: "activate", args: [p, 8, 1, 0] },
-        { fn: "activate", args: [p + 32, 8, 1, 0] },
-      ]);
-      if (heap.f32(p, 16).some((v) => v !== 0)) throw new Error(`round ${round}: relu`);
+      reluInTwoHalves(pool, p, -1 - round, `round ${round}`);
     }
     heap.free(p);
   } finally {

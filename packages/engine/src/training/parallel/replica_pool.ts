@@ -7,7 +7,7 @@
 import type { ModelBuildOptions } from "../../model.ts";
 import type { ModelSpec } from "../../spec.ts";
 import type { Tensor } from "../../tensor.ts";
-import { canBlock, SPIN_MICROS } from "../../wasm/threads.ts";
+import { awaitDone, canBlock, SPIN_MICROS } from "../../wasm/threads.ts";
 import { TrainingWorkerError } from "./errors.ts";
 import { trainingWorkerUrl } from "./worker_url.ts";
 import {
@@ -246,25 +246,12 @@ export class PredictReplicaPool {
     return () => {
       const results: Float32Array[][] = [];
       for (const [r, share] of posted) {
-        const seq = r.seq;
-        let done = Atomics.load(r.control, DONE);
-        // Spin for the result only while the replica runs the job: one that has not begun it
-        // by now was blocked (it takes tens of µs to wake) or has no core, which spinning here
-        // would keep from it.
-        const spinUntil = performance.now() + SPIN_MICROS / 1000;
-        while (
-          done !== seq && Atomics.load(r.control, TAKEN) === seq && performance.now() < spinUntil
-        ) {
-          done = Atomics.load(r.control, DONE);
-        }
-        if (done !== seq) {
-          Atomics.store(r.control, CALLER_BLOCKED, 1);
-          while (done !== seq) {
-            Atomics.wait(r.control, DONE, done);
-            done = Atomics.load(r.control, DONE);
-          }
-          Atomics.store(r.control, CALLER_BLOCKED, 0);
-        }
+        awaitDone(
+          r.control,
+          { done: DONE, taken: TAKEN, callerBlocked: CALLER_BLOCKED },
+          r.seq,
+          SPIN_MICROS,
+        );
         if (r.control[STATUS] !== 0) {
           error ??= new PredictReplicaError(
             `a predict replica failed: ${readMessage(r.control, r.message)}`,
