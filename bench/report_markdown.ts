@@ -275,6 +275,9 @@ export function renderMarkdown(r: BenchReport): string {
       "replicas (`model.setPredictThreads(n)`: workers holding their own copy of the model, each " +
       "running whole forward passes on a share of the batch), a single sample with " +
       "`setKernelThreads(n)` (each layer's kernel calls split over workers on a shared memory). " +
+      "The threaded engine is a second copy of the model whose replicas and kernel threads start " +
+      "once per model and stay up through every round, as in a server, while the one-thread " +
+      "contenders run with the kernel threads suspended. " +
       "Threads only pay when another core is idle. TF.js cpu gets fewer calls; " +
       `cells marked † timed TF.js cpu on a slice of the batch (samples/s extrapolated). ` +
       "`max Δ` is the largest absolute difference between the engine's and TF.js wasm's outputs. " +

@@ -437,6 +437,17 @@ function rowStep(
   }
 }
 
+/**
+ * Spins until the i32 at `counter` reaches `need` or is -1 (the writer failed); returns it (at
+ * most `time`). A spin, not `memory.atomic.wait`: the waits are microseconds long, and a browser
+ * page's main thread may not block.
+ */
+function awaitRows(counter: usize, need: i32, time: i32): i32 {
+  let ready = atomic.load<i32>(counter);
+  while (ready >= 0 && ready < need) ready = atomic.load<i32>(counter);
+  return min(ready, time);
+}
+
 /** 1 + the last row of mask int32 [batch, time] kept at step t; 0 when every row is masked. */
 function activeRows(mask: usize, batch: i32, time: i32, t: i32): i32 {
   let b = batch;
@@ -459,6 +470,14 @@ function activeRows(mask: usize, batch: i32, time: i32, t: i32): i32 {
  * not read), and `work` needs only rnnWorkspaceBytes(cell, batch, 0, units) bytes. `rowKernel`:
  * recKernel in the row path's blocks (rnnPackRowKernel), which steps of at most
  * ROW_STEP_MAX_ROWS rows then read instead (the same sums, so the same results); or 0.
+ *
+ * Two layers of a stack can run at once, one per thread, the upper one steps behind (a
+ * wavefront): `outputReady` (or 0) is an i32 this run stores s + 1 into once step s's outputs are
+ * written (return_sequences, not FLAG_REVERSE_OUTPUT: output row s is then step s's); `inputReady`
+ * (or 0) is the lower layer's, and step s then waits until the x rows it reads are written (all
+ * of them under go_backwards), projecting x in chunks as rows arrive instead of all at once (the
+ * same gemm rows, so the same sums). A counter of -1 means the writer failed: the run stops and
+ * stores -1 into its own `outputReady`, so a failure never leaves a reader waiting.
  */
 export function rnnSequence(
   cell: i32,
@@ -485,6 +504,8 @@ export function rnnSequence(
   cT: usize,
   work: usize,
   rowKernel: usize,
+  inputReady: usize,
+  outputReady: usize,
 ): void {
   const u = units;
   const g = gateCount(cell) * u;
@@ -504,8 +525,9 @@ export function rnnSequence(
   // Input projection of every timestep at once; with a mask, of each sequence's steps from its
   // first kept one to its last only: the steps outside are masked, and the update never reads a
   // masked step's projection (ONNX Runtime, by contrast, projects the padding too).
-  if (projected) {
-    // xp is x.
+  const waits = inputReady != 0;
+  if (projected || waits) {
+    // xp is x, or projected as x's rows arrive (below).
   } else if (mask == 0) gemm(x, kernel, bias, xp, batch * time, g, inDim, LINEAR, 0);
   else {
     for (let b = 0; b < batch; b++) {
@@ -523,8 +545,24 @@ export function rnnSequence(
   if (cell == CELL_LSTM && c0) copyFloats(aux, c0, batch * u);
   else zeroFloats(aux, batch * u);
 
+  let arrived = 0; // with inputReady: x rows [0, arrived) are written (and projected)
   for (let s = 0; s < time; s++) {
     const t = goBack ? time - 1 - s : s;
+    const need = goBack ? time : t + 1;
+    if (waits && arrived < need) {
+      const ready = awaitRows(inputReady, need, time);
+      if (ready < 0) {
+        if (outputReady) atomic.store<i32>(outputReady, -1);
+        return;
+      }
+      if (!projected) {
+        for (let b = 0; b < batch; b++) {
+          const at = <usize> b * <usize> time + <usize> arrived;
+          gemm(x + at * (<usize> inDim << 2), kernel, bias, xp + at * gBytes, ready - arrived, g, inDim, LINEAR, 0);
+        }
+      }
+      arrived = ready;
+    }
     // Recurrent projection of rows [0, active) only: the rows after the last one kept at t are
     // masked there, so the update below never reads their projection (with no row kept, the
     // GEMMs get m = 0 and do nothing). The caller orders the rows by their last kept step,
@@ -686,6 +724,7 @@ export function rnnSequence(
         else zeroFloats(dst, u);
       }
     }
+    if (outputReady) atomic.store<i32>(outputReady, s + 1);
   }
 
   if (!retSeq) {

@@ -17,7 +17,11 @@ import type { GraphNode } from "./graph.ts";
 import { type CallContext, Layer } from "./layer.ts";
 import { Bidirectional } from "./layers/bidirectional.ts";
 import { Embedding } from "./layers/embedding.ts";
-import { RecurrentLayer } from "./layers/recurrent.ts";
+import {
+  RecurrentLayer,
+  type WavefrontCounters,
+  type WavefrontStageRun,
+} from "./layers/recurrent.ts";
 import { gateCount } from "./kernels/rnn_codes.ts";
 import type { DeviceTensor, Shape } from "./tensor.ts";
 import type { WasmHeap } from "./wasm/heap.ts";
@@ -157,6 +161,31 @@ export class EmbeddingProjection extends Layer {
     } finally {
       for (const p of projections) ctx.heap.free(p.ptr);
       if (mask) ctx.heap.free(mask.ptr);
+    }
+  }
+
+  /**
+   * The fused step as the first stage of a wavefront of stacked layers (`recurrent_wavefront.ts`;
+   * a unidirectional recurrent layer only), built but not run: the projections looked up for the
+   * ids x, and the recurrent run on them. `mask` is the Embedding's for x.
+   */
+  wavefrontStage(
+    x: DeviceTensor,
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+    counters: WavefrontCounters,
+  ): WavefrontStageRun {
+    const d = this.recurrent;
+    if (!(d instanceof RecurrentLayer)) {
+      throw new Error(`${this.name}: a Bidirectional layer cannot be a wavefront stage`);
+    }
+    const projection = this.embedding.lookup(x, this.#tables[0], gateCount(d.cell) * d.units, ctx);
+    try {
+      const run = d.wavefrontStage(projection, mask, ctx, counters, true);
+      return { ...run, works: [...run.works, projection.ptr] };
+    } catch (e) {
+      ctx.heap.free(projection.ptr);
+      throw e;
     }
   }
 

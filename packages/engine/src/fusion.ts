@@ -20,7 +20,8 @@
  * noticed by {@link FoldedLayer.sync} before the next run, which refolds them.
  *
  * An Embedding whose one reader is a recurrent layer runs with it as one step that looks up the
- * layer's input projections in a table (`embedding_projection.ts`).
+ * layer's input projections in a table (`embedding_projection.ts`). Stacked recurrent layers run
+ * as one step that can run them at once on different threads (`recurrent_wavefront.ts`).
  */
 import { ActivationCode } from "./activations.ts";
 import type { Activation } from "./activations.ts";
@@ -37,6 +38,7 @@ import { EmbeddingProjection, projectsEmbedding } from "./embedding_projection.t
 import type { Embedding } from "./layers/embedding.ts";
 import type { RecurrentLayer } from "./layers/recurrent.ts";
 import type { Bidirectional } from "./layers/bidirectional.ts";
+import { RecurrentWavefront, wavefrontLink, type WavefrontStage } from "./recurrent_wavefront.ts";
 
 /**
  * What a fused step runs, with the device data it derives from the weights: a
@@ -243,5 +245,49 @@ export function fusePlan(
   const steps = plan.steps
     .filter((s) => !absorbed.has(s.id))
     .map((s) => replaced.get(s.id) ?? s);
-  return { ...planOfSteps(graph, steps, plan.wanted), folded };
+  return {
+    ...planOfSteps(graph, wavefrontSteps(steps, wanted, cache, folded), plan.wanted),
+    folded,
+  };
+}
+
+/**
+ * `steps` with every chain of stacked recurrent layers (see `recurrent_wavefront.ts`) as one
+ * {@link RecurrentWavefront} step at the lowest layer's place, reading its input and writing the
+ * top layer's node id; the new steps join `folded` (and `cache`, keyed by the chain's ends).
+ */
+function wavefrontSteps(
+  steps: readonly GraphNode[],
+  wanted: ReadonlySet<number>,
+  cache: Map<string, FoldedStep>,
+  folded: FoldedStep[],
+): GraphNode[] {
+  const readers = new Map<number, GraphNode[]>();
+  for (const step of steps) {
+    for (const i of step.inputs) readers.set(i, [...(readers.get(i) ?? []), step]);
+  }
+  const absorbed = new Set<number>();
+  const replaced = new Map<number, GraphNode>();
+  for (const low of steps) {
+    if (absorbed.has(low.id)) continue;
+    const chain = [low];
+    for (;;) {
+      const tail = chain[chain.length - 1];
+      const r = readers.get(tail.id) ?? [];
+      if (r.length !== 1 || wanted.has(tail.id) || !wavefrontLink(tail, r[0])) break;
+      chain.push(r[0]);
+    }
+    if (chain.length < 2) continue;
+    const top = chain[chain.length - 1];
+    const key = `wavefront ${low.id}>${top.id}`;
+    let f = cache.get(key);
+    if (!f) {
+      f = new RecurrentWavefront(chain.map((s) => s.layer as WavefrontStage));
+      cache.set(key, f);
+    }
+    folded.push(f);
+    for (const s of chain.slice(1)) absorbed.add(s.id);
+    replaced.set(low.id, { ...low, id: top.id, layer: f.layer });
+  }
+  return steps.filter((s) => !absorbed.has(s.id)).map((s) => replaced.get(s.id) ?? s);
 }

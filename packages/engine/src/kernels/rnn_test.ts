@@ -155,6 +155,8 @@ function runCase(rng: Rng, c: Case, reverse = false, pad = 0, projection: Projec
     0,
     work,
     rowKernel,
+    0,
+    0,
   );
   if (rowKernel) heap.free(rowKernel);
   const all = heap.f32(py, rows * rowStride);
@@ -295,6 +297,8 @@ function runSequence(
     0,
     work,
     rowKernel,
+    0,
+    0,
   );
   const y = heap.f32(py, batch * time * units).slice();
   [px, pk, pr, pb, pm, py, work, rowKernel].forEach((p) => p && heap.free(p));
@@ -488,6 +492,8 @@ Deno.test("a masked step keeps the state and repeats the output (zeros before th
     0,
     0,
     work,
+    0,
+    0,
     0,
   );
   const y = heap.f32(py, batch * time * units).slice();

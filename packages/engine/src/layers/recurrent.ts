@@ -45,6 +45,36 @@ export interface RecurrentStates {
 /** A run with zero initial states whose final states are not wanted. */
 export const NO_STATES: Readonly<RecurrentStates> = Object.freeze({ h0: 0, c0: 0, hT: 0, cT: 0 });
 
+/**
+ * The progress counters of a run that is a stage of a wavefront of stacked layers (see
+ * `recurrent_wavefront.ts` and `rnnSequence`): byte addresses of i32s in the kernels' memory, 0
+ * for none.
+ */
+export interface WavefrontCounters {
+  /** The lower layer's counter: the steps of x written so far (-1: it failed). */
+  inputReady: number;
+  /** This run's counter: the steps of its output written so far. */
+  outputReady: number;
+}
+
+/** A run outside any wavefront. */
+export const NO_WAVEFRONT: Readonly<WavefrontCounters> = Object.freeze({
+  inputReady: 0,
+  outputReady: 0,
+});
+
+/** One stage of a wavefront, built but not run: see {@link RecurrentLayer.wavefrontStage}. */
+export interface WavefrontStageRun {
+  /** The stage's output (the caller owns it). */
+  y: DeviceTensor;
+  /** The one kernel call computing it. */
+  job: KernelJob;
+  /** To call after the job ran: writes the outputs of steps outside the run's window. */
+  finish: () => void;
+  /** Buffers to free after `finish`. */
+  works: number[];
+}
+
 /** An activation applied value by value (what a recurrent cell can fuse per unit). */
 export type ElementwiseActivation = Extract<Activation, { kind: "elementwise" }>;
 
@@ -263,6 +293,39 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
   }
 
   /**
+   * One inference run on x (the input projection when `projected`) as a stage of a wavefront of
+   * stacked layers (`recurrent_wavefront.ts`), built but not run: the output, and the single
+   * `rnnSequence` job that waits on and updates `counters`. The caller runs the job with the other
+   * stages', then calls `finish` and frees `works` (and on an error, `y` too).
+   */
+  wavefrontStage(
+    x: DeviceTensor,
+    mask: DeviceTensor | null,
+    ctx: CallContext,
+    counters: WavefrontCounters,
+    projected = false,
+  ): WavefrontStageRun {
+    const [batch, time] = x.shape;
+    const y = this.allocOutput(
+      ctx,
+      this.returnSequences ? [batch, time, this.units] : [batch, this.units],
+    );
+    try {
+      const out: RecurrentOutput = {
+        ptr: y.ptr,
+        rowStride: this.units,
+        reverse: false,
+        zeroOutputForMask: this.zeroOutputForMask,
+      };
+      const run = this.sequenceJobs(x, mask, ctx, out, 1, NO_STATES, projected, counters);
+      return { y, job: run.jobs[0], finish: run.finish, works: run.works };
+    } catch (e) {
+      ctx.heap.free(y.ptr);
+      throw e;
+    }
+  }
+
+  /**
    * One inference run on the input projection (`[batch, time, gates·units]`, input·kernel + bias;
    * see `embedding_projection.ts`) instead of the input: the output.
    */
@@ -394,7 +457,8 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
    * previous output at a masked step).
    *
    * `projected`: x is the input projection ([batch, time, gates·units], input·kernel + bias),
-   * which the kernel then reads instead of projecting x itself.
+   * which the kernel then reads instead of projecting x itself. `wavefront`: the run's progress
+   * counters in a wavefront (one part only, and its window the same as the other stages').
    */
   sequenceJobs(
     x: DeviceTensor,
@@ -404,6 +468,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     parts: number,
     states: Readonly<RecurrentStates> = NO_STATES,
     projected = false,
+    wavefront: Readonly<WavefrontCounters> = NO_WAVEFRONT,
   ): { jobs: KernelJob[]; works: number[]; finish: () => void } {
     if (x.dtype !== "float32" || x.shape.length !== 3) {
       throw new InputShapeError(
@@ -556,7 +621,10 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
             cT,
             work,
             rowKernel,
+            wavefront.inputReady,
+            wavefront.outputReady,
           ],
+          failAt: wavefront.outputReady,
         });
       }
     } catch (e) {

@@ -818,8 +818,16 @@ export interface KernelFunctions {
    * recKernel in the row path's blocks (rnnPackRowKernel), which steps of at most
    * ROW_STEP_MAX_ROWS rows then read instead (the same sums, so the same results); or 0.
    *
+   * Two layers of a stack can run at once, one per thread, the upper one steps behind (a
+   * wavefront): `outputReady` (or 0) is an i32 this run stores s + 1 into once step s's outputs are
+   * written (return_sequences, not FLAG_REVERSE_OUTPUT: output row s is then step s's); `inputReady`
+   * (or 0) is the lower layer's, and step s then waits until the x rows it reads are written (all
+   * of them under go_backwards), projecting x in chunks as rows arrive instead of all at once (the
+   * same gemm rows, so the same sums). A counter of -1 means the writer failed: the run stops and
+   * stores -1 into its own `outputReady`, so a failure never leaves a reader waiting.
+   *
    * AssemblyScript, wasm/assembly/rnn.ts:
-   * `rnnSequence(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, h0: usize, c0: usize, hT: usize, cT: usize, work: usize, rowKernel: usize): void`
+   * `rnnSequence(cell: i32, x: usize, batch: i32, time: i32, inDim: i32, units: i32, kernel: usize, recKernel: usize, bias: usize, recBias: usize, mask: usize, act: i32, actAlpha: f32, recAct: i32, recAlpha: f32, flags: i32, out: usize, ldOut: i32, h0: usize, c0: usize, hT: usize, cT: usize, work: usize, rowKernel: usize, inputReady: usize, outputReady: usize): void`
    */
   rnnSequence(
     cell: number,
@@ -846,6 +854,8 @@ export interface KernelFunctions {
     cT: number,
     work: number,
     rowKernel: number,
+    inputReady: number,
+    outputReady: number,
   ): void;
   /**
    * In place a = merge(a, b) over n floats: 1 sum, 2 mul, 3 ave (Bidirectional merge modes).

@@ -25,7 +25,16 @@ import {
  * `deno check`. Build one with {@link job}.
  */
 export type KernelJob<K extends KernelName = KernelName> = {
-  [N in K]: { fn: N; args: Parameters<KernelExports[N]> };
+  [N in K]: {
+    fn: N;
+    args: Parameters<KernelExports[N]>;
+    /**
+     * Byte address of an i32 in the kernels' memory that the thread running the job sets to -1
+     * when the kernel fails: the progress counter that other jobs of the same run wait on (a
+     * recurrent wavefront, see `rnnSequence`), so that they stop instead of waiting forever.
+     */
+    failAt?: number;
+  };
 }[K];
 
 /** The job that calls kernel `fn` with `args` (typed like a direct call of `kernels[fn]`). */
@@ -59,10 +68,10 @@ const START_TIMEOUT_MS = 10_000;
 // Control block layout per worker, in int32 slots (SLOT_INTS each): state, job sequence number,
 // finished sequence number, export index, argument count, status, microseconds to spin before
 // blocking, sequence number of the job the worker has begun, 1 while the caller is blocked
-// waiting for the worker; float64 arguments from ARGS_F64.
-const SLOT_INTS = 64;
+// waiting for the worker, the job's failAt address (0: none); float64 arguments from ARGS_F64.
+const SLOT_INTS = 128;
 const STATE = 0, SEQ = 1, DONE = 2, FN = 3, ARGC = 4, STATUS = 5, SPIN = 6, TAKEN = 7;
-const CALLER_BLOCKED = 8;
+const CALLER_BLOCKED = 8, FAIL_AT = 9;
 const ARGS_F64 = 8; // float64 index within the slot (byte 64)
 const MAX_ARGS = (SLOT_INTS * 4 - ARGS_F64 * 8) / 8;
 const STARTING = 0, IDLE = 1, BUSY = 2, EXITED = 3;
@@ -73,7 +82,7 @@ const NO_JOB = -1;
 const WORKER_SOURCE = `
 const SLOT_INTS = ${SLOT_INTS}, STATE = ${STATE}, SEQ = ${SEQ}, DONE = ${DONE}, FN = ${FN};
 const ARGC = ${ARGC}, STATUS = ${STATUS}, SPIN = ${SPIN}, TAKEN = ${TAKEN};
-const CALLER_BLOCKED = ${CALLER_BLOCKED}, ARGS_F64 = ${ARGS_F64};
+const CALLER_BLOCKED = ${CALLER_BLOCKED}, FAIL_AT = ${FAIL_AT}, ARGS_F64 = ${ARGS_F64};
 const IDLE = ${IDLE}, BUSY = ${BUSY}, EXITED = ${EXITED}, NO_JOB = ${NO_JOB};
 self.onmessage = (e) => {
   const { module, memory, control, slot, names, idleMs } = e.data;
@@ -121,6 +130,8 @@ self.onmessage = (e) => {
       if (i32[FN] !== NO_JOB) fns[i32[FN]](...args);
     } catch (_) {
       status = 1;
+      // Jobs of the same run waiting on this one's progress stop (see KernelJob.failAt).
+      if (i32[FAIL_AT]) Atomics.store(new Int32Array(memory.buffer), i32[FAIL_AT] >> 2, -1);
     }
     i32[STATUS] = status;
     Atomics.store(i32, STATE, IDLE);
@@ -275,10 +286,14 @@ export class KernelThreadPool {
     this.#lastRunEnd = performance.now();
   }
 
-  /** Writes a job (export `index`, or NO_JOB) into claimed worker `w`'s slot and signals it. */
-  #post(w: number, index: number, args: readonly number[]): void {
+  /**
+   * Writes a job (export `index`, or NO_JOB) into claimed worker `w`'s slot and signals it
+   * (`failAt`: see {@link KernelJob.failAt}).
+   */
+  #post(w: number, index: number, args: readonly number[], failAt = 0): void {
     const base = w * SLOT_INTS;
     this.#i32[base + FN] = index;
+    this.#i32[base + FAIL_AT] = failAt;
     this.#i32[base + ARGC] = args.length;
     const f0 = base / 2 + ARGS_F64;
     for (let i = 0; i < args.length; i++) this.#f64[f0 + i] = args[i];
@@ -289,22 +304,24 @@ export class KernelThreadPool {
   }
 
   /**
-   * Runs the jobs, at most `threads` of them, concurrently: jobs 1.. on workers, job 0 on the
-   * calling thread; returns when all are done. Jobs must touch disjoint output memory. A worker
-   * still starting or waking up (see {@link wake}) does not hold the call up: the calling thread
-   * runs its job after its own.
+   * Runs the jobs concurrently: jobs 1 … threads − 1 on the workers, job 0 on the calling thread,
+   * which then runs, in order, the jobs past the workers and those of a worker still starting or
+   * waking up (see {@link wake}; it does not hold the call up). Returns when all are done. Jobs
+   * must touch disjoint output memory; a job may wait on another's progress only when that one
+   * comes first (a wavefront: job 0 never waits, and the calling thread's order is the jobs').
    */
   run(jobs: KernelJob[]): void {
-    if (jobs.length > this.threads) {
-      throw new KernelThreadError(`${jobs.length} jobs for ${this.threads} threads`);
-    }
     const started: number[] = [];
     const mine: KernelJob[] = [];
     let error: unknown;
     try {
       for (let j = 1; j < jobs.length; j++) {
         const w = j - 1, base = w * SLOT_INTS;
-        const { fn, args } = jobs[j];
+        if (w >= this.#workers) {
+          mine.push(jobs[j]);
+          continue;
+        }
+        const { fn, args, failAt } = jobs[j];
         const index = this.#index.get(fn);
         if (index === undefined) throw new KernelThreadError(`no kernel export ${fn}`);
         if (args.length > MAX_ARGS) throw new KernelThreadError(`${fn}: too many arguments`);
@@ -314,12 +331,12 @@ export class KernelThreadPool {
           continue;
         }
         this.#claim(w);
-        this.#post(w, index, args);
+        this.#post(w, index, args, failAt);
         started.push(w);
       }
       if (started.length > 0) this.#parallelRuns++;
-      if (jobs.length > 0) callKernel(this.#runtime.kernels, jobs[0]);
-      for (const job of mine) callKernel(this.#runtime.kernels, job);
+      if (jobs.length > 0) this.#callHere(jobs[0]);
+      for (const job of mine) this.#callHere(job);
     } catch (e) {
       error = e;
     }
@@ -338,6 +355,18 @@ export class KernelThreadPool {
     }
     if (started.length > 0) this.#lastRunEnd = performance.now();
     if (error !== undefined) throw error;
+  }
+
+  /** Runs a job on the calling thread, setting its failAt counter when it fails. */
+  #callHere(job: KernelJob): void {
+    try {
+      callKernel(this.#runtime.kernels, job);
+    } catch (e) {
+      if (job.failAt) {
+        Atomics.store(new Int32Array(this.#runtime.memory.buffer), job.failAt >> 2, -1);
+      }
+      throw e;
+    }
   }
 
   /** Ends every worker now. */
