@@ -19,7 +19,7 @@ import {
   CONV_SCRATCH_FLOATS,
   convArgs,
   convShape,
-  PackedConvKernel,
+  packedConvPays,
 } from "../packages/engine/src/layers/conv2d_direct.ts";
 import { Rng } from "../packages/engine/testing/random.ts";
 
@@ -164,7 +164,7 @@ for (
       kernels.conv2dPackKernel(w, wp, kk, outC);
       fns.push(() => kernels.conv2dPacked(x, wp, bias, y, scratch, sf, ...convArgs(g), outC, 1, 0));
       names.push(`${label}packed`);
-      if (PackedConvKernel.pays(window2d, c, outC)) pick = fns.length - 1;
+      if (packedConvPays(window2d, c, outC)) pick = fns.length - 1;
       ptrs.push(wp);
     }
     // Other checkouts' Winograd kernels: this tree's arguments, or the first version's (no r,

@@ -138,32 +138,16 @@ export function winogradPlan(
   return { m, r, alpha, transforms: winogradTransforms(m, r) };
 }
 
-/** Device buffer of one Conv2D's Winograd plan: the transformed filters. */
-export class WinogradDeviceData {
-  readonly plan: WinogradPlan;
-  readonly #heap: WasmHeap;
-  #u = 0;
-
-  constructor(plan: WinogradPlan, heap: WasmHeap) {
-    this.plan = plan;
-    this.#heap = heap;
-  }
-
-  /** Pointer of the transformed filters (0 until {@link transformFilters}). */
-  get u(): number {
-    return this.#u;
-  }
-
-  /** Transforms the Keras kernel `(r, r, c, outC)` into U and uploads it (replacing the last). */
-  transformFilters(kernel: Float32Array, c: number, outC: number): void {
-    const u = winogradFilterTransform(kernel, c, outC, this.plan.transforms);
-    if (this.#u) this.#heap.free(this.#u);
-    this.#u = this.#heap.upload(Float32Array.from(u));
-  }
-
-  /** Frees every buffer. */
-  dispose(): void {
-    if (this.#u) this.#heap.free(this.#u);
-    this.#u = 0;
-  }
+/**
+ * The Keras kernel `(r, r, c, outC)` transformed for `plan` (U, see `winogradFilterTransform`)
+ * and uploaded to a new block of `heap`: its pointer.
+ */
+export function uploadWinogradFilters(
+  heap: WasmHeap,
+  plan: WinogradPlan,
+  kernel: Float32Array,
+  c: number,
+  outC: number,
+): number {
+  return heap.upload(Float32Array.from(winogradFilterTransform(kernel, c, outC, plan.transforms)));
 }

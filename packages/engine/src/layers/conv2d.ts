@@ -15,11 +15,13 @@ import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts
 import type { WasmHeap } from "../wasm/heap.ts";
 import {
   type ConvAlgorithm,
+  uploadWinogradFilters,
   winogradChunkTiles,
-  WinogradDeviceData,
   winogradPays,
+  type WinogradPlan,
   winogradPlan,
 } from "../winograd.ts";
+import { DerivedWeights } from "../derived_weights.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
 import { job } from "../wasm/threads.ts";
 import { ConvWindowLayer } from "./conv_window_layer.ts";
@@ -29,7 +31,8 @@ import {
   convolveBackward,
   convolveDirect,
   convShape,
-  PackedConvKernel,
+  packConvKernel,
+  packedConvPays,
   runImageRanges,
 } from "./conv2d_direct.ts";
 import {
@@ -79,13 +82,18 @@ export class Conv2D extends ConvWindowLayer {
   readonly activation: Activation;
   /** Which convolution inference runs (see {@link ConvAlgorithm}). */
   readonly algorithm: ConvAlgorithm;
-  #winograd: WinogradDeviceData | null = null;
-  /** The transformed filters lag the kernel (an optimizer changed it in place). */
-  #winogradStale = false;
-  /** The kernel packed for the direct sum at inference (made by the first call that runs it). */
-  #packed: PackedConvKernel | null = null;
-  /** The packed kernel lags the kernel. */
-  #packedStale = false;
+  /** The Winograd plan of the built shape under {@link algorithm}, or null (direct). */
+  #winogradPlan: WinogradPlan | null = null;
+  /**
+   * The transformed filters of {@link #winogradPlan} (for the current {@link weightsVersion}),
+   * made by the first call that runs Winograd: a layer whose calls all have too few tiles never
+   * holds them.
+   */
+  readonly #winogradFilters = new DerivedWeights();
+  /** Whether inference packs the kernel for the direct sum (see `packedConvPays`). */
+  #packs = false;
+  /** The packed kernel (for the current {@link weightsVersion}), made by the first call. */
+  readonly #packedKernel = new DerivedWeights();
 
   constructor(config: LayerConfig, options: LayerBuildOptions = {}) {
     super("Conv2D", config, options);
@@ -108,14 +116,16 @@ export class Conv2D extends ConvWindowLayer {
    * with enough tiles for Winograd to pay (see {@link winogradPays}; with fewer it is direct).
    */
   get method(): string {
-    const p = this.#winograd?.plan;
+    const p = this.#winogradPlan;
     return p ? `winograd F(${p.m}×${p.m}, ${p.r}×${p.r})` : "direct";
   }
 
-  protected override afterBuild(heap: WasmHeap): void {
+  protected override afterBuild(_heap: WasmHeap): void {
     const c = this.inputShape[2] as number;
+    this.#winogradPlan = null;
+    this.#packs = false;
     if (this.groups > 1) return;
-    const plan = winogradPlan(
+    this.#winogradPlan = winogradPlan(
       this.algorithm,
       this.kernelSize,
       this.strides,
@@ -123,25 +133,12 @@ export class Conv2D extends ConvWindowLayer {
       c,
       this.filters,
     );
-    // The transformed filters are made by the first call that runs Winograd: a layer whose
-    // calls all have too few tiles never holds them.
-    if (plan) this.#winograd = new WinogradDeviceData(plan, heap);
-    if (PackedConvKernel.pays(this, c, this.filters)) this.#packed = new PackedConvKernel(heap);
-    this.#winogradStale = true;
-    this.#packedStale = true;
-  }
-
-  override weightsUpdated(): void {
-    super.weightsUpdated();
-    this.#winogradStale = true;
-    this.#packedStale = true;
+    this.#packs = packedConvPays(this, c, this.filters);
   }
 
   protected override releaseWeights(): void {
-    this.#winograd?.dispose();
-    this.#winograd = null;
-    this.#packed?.dispose();
-    this.#packed = null;
+    this.#winogradFilters.free();
+    this.#packedKernel.free();
     super.releaseWeights();
   }
 
@@ -213,21 +210,22 @@ export class Conv2D extends ConvWindowLayer {
     const fused = act.kind === "elementwise";
     const inference = !ctx.training && !ctx.tape;
     const bias = this.useBias ? this.weightPtrs[1] : 0;
-    const wg = this.#winograd;
+    const plan = this.#winogradPlan;
     if (this.groups > 1) this.convolveGroups(ctx, x, y, this.#fusedActivation());
     else if (
-      inference && wg &&
+      inference && plan &&
       (this.algorithm === "winograd" ||
-        winogradPays(wg.plan, batch, gy.out, gx.out, x.shape[3], this.filters))
+        winogradPays(plan, batch, gy.out, gx.out, x.shape[3], this.filters))
     ) {
-      this.#callWinograd(x, y, ctx, wg, gy.padBefore, gx.padBefore);
-    } else if (inference && this.#packed) {
-      if (this.#packedStale) {
-        const k = this.kernelSize[0] * this.kernelSize[1] * x.shape[3];
-        this.#packed.pack(ctx.kernels, this.weightPtrs[0], k, this.filters);
-        this.#packedStale = false;
-      }
-      this.#direct(ctx, x, y, this.#packed.ptr, bias, this.#fusedActivation(), true);
+      this.#callWinograd(x, y, ctx, plan, gy.padBefore, gx.padBefore);
+    } else if (inference && this.#packs) {
+      const k = this.kernelSize[0] * this.kernelSize[1] * x.shape[3];
+      const packed = this.#packedKernel.get(
+        ctx.heap,
+        this.weightsVersion,
+        () => packConvKernel(ctx.kernels, ctx.heap, this.weightPtrs[0], k, this.filters),
+      );
+      this.#direct(ctx, x, y, packed, bias, this.#fusedActivation(), true);
     } else this.#direct(ctx, x, y, this.weightPtrs[0], bias, this.#fusedActivation());
     if (!fused) applyActivation(ctx, y, act);
     return y;
@@ -271,7 +269,7 @@ export class Conv2D extends ConvWindowLayer {
 
   /**
    * The direct convolution x → y with the given kernel and bias pointers (bias 0: none; `packed`:
-   * the kernel is this layer's {@link PackedConvKernel}).
+   * the kernel is packed by `packConvKernel`).
    */
   #direct(
     ctx: CallContext,
@@ -302,21 +300,21 @@ export class Conv2D extends ConvWindowLayer {
     x: DeviceTensor,
     y: DeviceTensor,
     ctx: CallContext,
-    wg: WinogradDeviceData,
+    plan: WinogradPlan,
     padTop: number,
     padLeft: number,
   ): void {
     const [batch, h, w, c] = x.shape;
     const [, outH, outW, outC] = y.shape;
-    if (this.#winogradStale) {
-      wg.transformFilters(
+    const u = this.#winogradFilters.get(ctx.heap, this.weightsVersion, () =>
+      uploadWinogradFilters(
+        ctx.heap,
+        plan,
         ctx.heap.f32(this.weightPtrs[0], this.hostWeights[0].data.length),
         c,
         outC,
-      );
-      this.#winogradStale = false;
-    }
-    const { m, r, alpha } = wg.plan;
+      ));
+    const { m, r, alpha } = plan;
     const tiles = batch * Math.ceil(outH / m) * Math.ceil(outW / m);
     const flops = 2 * batch * outH * outW * outC * this.kernelSize[0] * this.kernelSize[1] * c;
     runImageRanges(ctx, tiles, flops, (t0, nt, scratchOf) => {
@@ -325,7 +323,7 @@ export class Conv2D extends ConvWindowLayer {
       return job(
         "conv2dWinograd",
         x.ptr,
-        wg.u,
+        u,
         this.useBias ? this.weightPtrs[1] : 0,
         y.ptr,
         scratchOf(scratchFloats),

@@ -187,9 +187,8 @@ export function outputRowBands(
  * `y = act(x ⊛ kernel + bias)` over `g.images` images (bias 0: none; `act` the fused activation
  * code and alpha, `[0, 0]` for none). The kernel picks its method by shape (1×1 gemm, implicit
  * GEMM over a zero-padded copy of each image, or im2col tiles) and says how much scratch it
- * wants for it. `packed` = true: `kernel` is a {@link PackedConvKernel} pointer and the window
- * one `conv2dPacked` runs (see {@link PackedConvKernel.pays}; the implicit GEMM for every
- * shape).
+ * wants for it. `packed` = true: `kernel` is a {@link packConvKernel} pointer and the window
+ * one `conv2dPacked` runs (see {@link packedConvPays}; the implicit GEMM for every shape).
  */
 export function convolveDirect(
   ctx: CallContext,
@@ -284,47 +283,32 @@ export function convolveDirect(
 export const PACKED_MIN_FLOATS = 1 << 14;
 
 /**
- * A dense convolution's kernel packed for `conv2dPacked` (column strips of 8 output channels,
- * see `conv2dPackKernel` in wasm/assembly/conv.ts): a register tile then reads its kernel
- * columns as one stream, where in the Keras layout they are 8 floats out of every row of outC
- * (and rows a power of two apart fall into a few cache sets). Inference only; re-packed when
- * the weights change.
+ * Whether inference packs the kernel of this window from `c` to `outC` channels for
+ * `conv2dPacked` (see {@link packConvKernel}): `conv2dPacked` runs the window (no column
+ * dilation, or a single column) and the kernel is at least {@link PACKED_MIN_FLOATS}.
  */
-export class PackedConvKernel {
-  readonly #heap: WasmHeap;
-  #ptr = 0;
+export function packedConvPays(window: ConvWindow, c: number, outC: number): boolean {
+  const [kh, kw] = window.kernelSize;
+  return (kw === 1 || window.dilationRate[1] === 1) && kh * kw * c * outC >= PACKED_MIN_FLOATS;
+}
 
-  constructor(heap: WasmHeap) {
-    this.#heap = heap;
-  }
-
-  /**
-   * Whether inference packs the kernel of this window from `c` to `outC` channels: `conv2dPacked`
-   * runs the window (no column dilation, or a single column) and the kernel is at least
-   * {@link PACKED_MIN_FLOATS}.
-   */
-  static pays(window: ConvWindow, c: number, outC: number): boolean {
-    const [kh, kw] = window.kernelSize;
-    return (kw === 1 || window.dilationRate[1] === 1) && kh * kw * c * outC >= PACKED_MIN_FLOATS;
-  }
-
-  /** Pointer of the packed kernel (0 until {@link pack}). */
-  get ptr(): number {
-    return this.#ptr;
-  }
-
-  /** Packs the Keras kernel at `kernel` (`k` = kh·kw·c rows × `outC`), replacing the last. */
-  pack(kernels: KernelExports, kernel: number, k: number, outC: number): void {
-    this.dispose();
-    this.#ptr = this.#heap.alloc(kernels.conv2dPackedFloats(k, outC) * 4);
-    kernels.conv2dPackKernel(kernel, this.#ptr, k, outC);
-  }
-
-  /** Frees the packed kernel. */
-  dispose(): void {
-    if (this.#ptr) this.#heap.free(this.#ptr);
-    this.#ptr = 0;
-  }
+/**
+ * A dense convolution's Keras kernel at `kernel` (`k` = kh·kw·c rows × `outC`) packed for
+ * `conv2dPacked` into a new block of `heap` (its pointer): column strips of 8 output channels
+ * (see `conv2dPackKernel` in wasm/assembly/conv.ts), so a register tile reads its kernel columns
+ * as one stream, where in the Keras layout they are 8 floats out of every row of outC (and rows
+ * a power of two apart fall into a few cache sets). Inference only.
+ */
+export function packConvKernel(
+  kernels: KernelExports,
+  heap: WasmHeap,
+  kernel: number,
+  k: number,
+  outC: number,
+): number {
+  const ptr = heap.alloc(kernels.conv2dPackedFloats(k, outC) * 4);
+  kernels.conv2dPackKernel(kernel, ptr, k, outC);
+  return ptr;
 }
 
 /**
