@@ -66,9 +66,26 @@ export function gemmFusedMultiplyAdd(): i32 {
   alpha: f32,
   accumulate: i32,
 ): void {
+  epilogueBias4(p, acc, bias, bias ? v128.load(bias + (<usize> j << 2)) : acc, act, alpha, accumulate);
+}
+
+/**
+ * epilogue4 with the bias vector already loaded (`bv`, added when `bias` is not 0): a tile's rows
+ * share their columns' bias, loaded once for all of them.
+ */
+// @ts-ignore: decorator
+@inline function epilogueBias4(
+  p: usize,
+  acc: v128,
+  bias: usize,
+  bv: v128,
+  act: i32,
+  alpha: f32,
+  accumulate: i32,
+): void {
   let v = acc;
   if (accumulate) v = f32x4.add(v, v128.load(p));
-  if (bias) v = f32x4.add(v, v128.load(bias + (<usize> j << 2)));
+  if (bias) v = f32x4.add(v, bv);
   if (act == LINEAR) v128.store(p, v);
   else if (act == RELU) v128.store(p, f32x4.max(v, f32x4.splat(0)));
   // In line (activateV with a constant code): MobileNet's expand convs store relu6 after K =
@@ -83,7 +100,8 @@ function activateOutOfLine(v: v128, act: i32, alpha: f32): v128 {
 }
 
 /** 6 rows × 8 columns (relaxed-SIMD builds only; spills registers without a fused madd). */
-function tile6x8(
+// @ts-ignore: decorator
+@inline function tile6x8(
   a0: usize,
   a1: usize,
   a2: usize,
@@ -164,23 +182,25 @@ function tile6x8(
       }
     }
   }
-  epilogue4(c, x00, bias, j, act, alpha, accumulate);
-  epilogue4(c + 16, x01, bias, j + 4, act, alpha, accumulate);
+  const bo = bias + (<usize> j << 2);
+  const bv0 = bias ? v128.load(bo) : x00, bv1 = bias ? v128.load(bo, 16) : x01;
+  epilogueBias4(c, x00, bias, bv0, act, alpha, accumulate);
+  epilogueBias4(c + 16, x01, bias, bv1, act, alpha, accumulate);
   c += sc;
-  epilogue4(c, x10, bias, j, act, alpha, accumulate);
-  epilogue4(c + 16, x11, bias, j + 4, act, alpha, accumulate);
+  epilogueBias4(c, x10, bias, bv0, act, alpha, accumulate);
+  epilogueBias4(c + 16, x11, bias, bv1, act, alpha, accumulate);
   c += sc;
-  epilogue4(c, x20, bias, j, act, alpha, accumulate);
-  epilogue4(c + 16, x21, bias, j + 4, act, alpha, accumulate);
+  epilogueBias4(c, x20, bias, bv0, act, alpha, accumulate);
+  epilogueBias4(c + 16, x21, bias, bv1, act, alpha, accumulate);
   c += sc;
-  epilogue4(c, x30, bias, j, act, alpha, accumulate);
-  epilogue4(c + 16, x31, bias, j + 4, act, alpha, accumulate);
+  epilogueBias4(c, x30, bias, bv0, act, alpha, accumulate);
+  epilogueBias4(c + 16, x31, bias, bv1, act, alpha, accumulate);
   c += sc;
-  epilogue4(c, x40, bias, j, act, alpha, accumulate);
-  epilogue4(c + 16, x41, bias, j + 4, act, alpha, accumulate);
+  epilogueBias4(c, x40, bias, bv0, act, alpha, accumulate);
+  epilogueBias4(c + 16, x41, bias, bv1, act, alpha, accumulate);
   c += sc;
-  epilogue4(c, x50, bias, j, act, alpha, accumulate);
-  epilogue4(c + 16, x51, bias, j + 4, act, alpha, accumulate);
+  epilogueBias4(c, x50, bias, bv0, act, alpha, accumulate);
+  epilogueBias4(c + 16, x51, bias, bv1, act, alpha, accumulate);
 }
 
 /** 4 rows × 8 columns. */
