@@ -339,6 +339,9 @@ export class KernelThreadPool {
       for (const job of mine) this.#callHere(job);
     } catch (e) {
       error = e;
+      // A job on a worker may be waiting on one that will not run now (job 0 when a later
+      // worker failed to start, or one after a failed job): every counter says "failed".
+      for (const job of jobs) this.#markFailed(job);
     }
     // Always wait for the workers that took a job: their outputs are in memory we may free.
     for (const w of started) {
@@ -362,11 +365,14 @@ export class KernelThreadPool {
     try {
       callKernel(this.#runtime.kernels, job);
     } catch (e) {
-      if (job.failAt) {
-        Atomics.store(new Int32Array(this.#runtime.memory.buffer), job.failAt >> 2, -1);
-      }
+      this.#markFailed(job);
       throw e;
     }
+  }
+
+  /** Sets the job's failAt counter (if any) to -1: the jobs waiting on it stop. */
+  #markFailed(job: KernelJob): void {
+    if (job.failAt) Atomics.store(new Int32Array(this.#runtime.memory.buffer), job.failAt >> 2, -1);
   }
 
   /** Ends every worker now. */
