@@ -28,7 +28,6 @@ import {
   type WavefrontStageRun,
   windowPays,
 } from "./layers/recurrent.ts";
-import { gateCount } from "./kernels/rnn_codes.ts";
 import type { DeviceTensor, Shape } from "./tensor.ts";
 import { parallelRanges, runJobs } from "./wasm/threads.ts";
 
@@ -124,9 +123,9 @@ export class RecurrentWavefront extends Layer {
     if (batch !== 1) return false;
     let flops = 0;
     for (const s of this.stages) {
-      const r = recurrentOf(s)!;
-      const inDim = s instanceof EmbeddingProjection ? 0 : s.inputShape[1] as number;
-      flops += 2 * time * (inDim + r.units) * gateCount(r.cell) * r.units;
+      // An Embedding's stage reads its projections from a table: the steps alone.
+      const projected = s instanceof EmbeddingProjection;
+      flops += recurrentOf(s)!.sequenceFlops([1, time, s.inputShape[1] ?? 0], projected);
     }
     if (parallelRanges(ctx.kernels, 2, 4 * flops).length < 2) return false;
     if (!seqMask) return true;

@@ -419,7 +419,8 @@ export class Bidirectional extends MultiOutputLayer {
       // rate the kernel-thread threshold assumes (BiGRU 1×64 at batch 1, 0.4 ms a call, stayed
       // on one thread unweighted).
       const flops = 4 *
-        (this.forward.sequenceFlops(xF, projected) + this.backward.sequenceFlops(xB, projected));
+        (this.forward.sequenceFlops(xF.shape, projected) +
+          this.backward.sequenceFlops(xB.shape, projected));
       if (parallelRanges(ctx.kernels, 2, flops).length === 2) {
         // Kernel threads on: the two directions run at the same time, one per thread.
         const f = this.forward.sequenceJobs(xF, mask, ctx, outF, 1, statesF, projected);

@@ -419,7 +419,7 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
     projected = false,
   ): void {
     // With kernel threads on, a large batch splits into one range of sequences per thread.
-    const flops = this.sequenceFlops(x, projected);
+    const flops = this.sequenceFlops(x.shape, projected);
     const parts = parallelRanges(ctx.kernels, x.shape[0] ?? 0, flops).length;
     const { jobs, works, finish } = this.sequenceJobs(x, mask, ctx, out, parts, states, projected);
     try {
@@ -431,11 +431,11 @@ export abstract class RecurrentLayer extends MultiOutputLayer {
   }
 
   /**
-   * Multiply-add flops of the layer over x (input projection and recurrent steps; the steps
-   * alone when x is `projected`).
+   * Multiply-add flops of the layer over an x of `shape` [batch, time, features] (input
+   * projection and recurrent steps; the steps alone when x is `projected`).
    */
-  sequenceFlops(x: DeviceTensor, projected = false): number {
-    const [batch, time, inDim] = x.shape;
+  sequenceFlops(shape: readonly number[], projected = false): number {
+    const [batch, time, inDim] = shape;
     const width = (projected ? 0 : inDim) + this.units;
     return 2 * batch * time * width * gateCount(this.cell) * this.units;
   }
