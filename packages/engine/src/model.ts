@@ -12,7 +12,7 @@ import {
 } from "./errors.ts";
 import type { CallContext, Layer, WeightTensor } from "./layer.ts";
 import { InputLayer } from "./layers/input_layer.ts";
-import { kernelThreads, splitRange, withoutKernelThreads } from "./wasm/threads.ts";
+import { kernelThreads, withoutKernelThreads } from "./wasm/threads.ts";
 import { buildGraph, type Graph, type GraphLayer, type GraphNode, MODEL_CLASSES } from "./graph.ts";
 import { type GraphPlan, planGraph, runForward, TensorStore } from "./executor.ts";
 import { type FoldedStep, type FusedPlan, fusePlan } from "./fusion.ts";
@@ -454,7 +454,10 @@ export class Model {
   /**
    * Runs `predict` on `threads` model replicas: the calling thread and `threads - 1` workers that
    * each hold a copy of the model (in their own kernel memory) and run whole forward passes on a
-   * contiguous share of every batch of at least `threads` samples. This scales feed-forward models
+   * contiguous share of every batch of at least `threads` samples. Shares follow each thread's
+   * speed measured on the previous calls (even at first; {@link predictShares}), so a core slowed
+   * by other work (another tenant of a virtual machine, a busy browser tab) takes fewer samples
+   * instead of holding up the call. This scales feed-forward models
    * better than {@link setKernelThreads}, which splits each layer's kernel calls and waits for all
    * threads after every layer; a call that uses replicas runs the calling thread's share without
    * kernel threads. Results equal a one-thread `predict` (each sample's result is independent of
@@ -495,6 +498,14 @@ export class Model {
     return this.#replicas?.threads ?? 1;
   }
 
+  /**
+   * Samples each thread ran in the last call that used predict replicas, this thread's first
+   * (empty before any): the split {@link setPredictThreads} balanced by measured speed.
+   */
+  get predictShares(): readonly number[] {
+    return this.#replicas?.lastShares ?? [];
+  }
+
   /** Predict replicas whose worker is running now (they end themselves when idle). */
   get runningPredictReplicas(): number {
     return this.#replicas?.running ?? 0;
@@ -514,12 +525,18 @@ export class Model {
       return this.#runLocal(xs, wanted, batchSize);
     }
     const sizes = rows.map((r) => sizeOf(r as number[]));
-    const [[, mine], ...theirs] = splitRange(n, pool.threads);
-    const shares = theirs.map(([start, count]) => ({
-      inputs: xs.map((x) => x.sliceBatch(start, start + count)),
-      outFloats: sizes.map((s) => s * count),
-    }));
+    // Shares in proportion to each thread's measured speed (even until measured).
+    const [mine, ...theirs] = pool.split(n);
+    let start = mine;
+    const shares = theirs.map((count) => {
+      const inputs = xs.map((x) => x.sliceBatch(start, start + count));
+      start += count;
+      return { inputs, outFloats: sizes.map((s) => s * count) };
+    });
     if (!shares.every((share) => pool.fits(share))) return this.#runLocal(xs, wanted, batchSize);
+    // The calling thread's time counts posting the shares (the replicas' counts their copying
+    // out), so that equal speeds measure as equal.
+    const started = performance.now();
     const wait = pool.start(shares, outputs, batchSize);
     let own: Tensor[];
     try {
@@ -534,7 +551,7 @@ export class Model {
       } catch { /* reported: e */ }
       throw e;
     }
-    const results = wait();
+    const results = wait({ samples: mine, micros: (performance.now() - started) * 1000 });
     return own.map((y, k) => {
       const data = new Float32Array(n * sizes[k]);
       data.set(y.data);

@@ -10,6 +10,7 @@ import type { Tensor } from "../../tensor.ts";
 import { awaitDone, canBlock, SPIN_MICROS } from "../../wasm/threads.ts";
 import { TrainingWorkerError } from "./errors.ts";
 import { trainingWorkerUrl } from "./worker_url.ts";
+import { ShareBalancer } from "./share_balance.ts";
 import {
   BUSY,
   CALLER_BLOCKED,
@@ -21,6 +22,7 @@ import {
   INPUT_CAPACITY,
   JOB_BYTES,
   JOB_CAPACITY,
+  JOB_MICROS,
   type JobInput,
   MESSAGE_CAPACITY,
   OUTPUT_CAPACITY,
@@ -133,12 +135,29 @@ export class PredictReplicaPool {
   readonly #source: ReplicaSource;
   readonly #replicas: Replica[];
   readonly #idleMs: number;
+  /** Each thread's measured speed (the caller is thread 0, replica i thread i + 1). */
+  readonly #balance: ShareBalancer;
+  #lastShares: number[] = [];
 
   /** A pool of `threads - 1` replicas of `source` (none start before the first call). */
   constructor(source: ReplicaSource, threads: number, idleMs = REPLICA_IDLE_MS) {
     this.#source = source;
     this.#replicas = Array.from({ length: threads - 1 }, () => new Replica());
     this.#idleMs = idleMs;
+    this.#balance = new ShareBalancer(threads);
+  }
+
+  /**
+   * Samples each thread should run of a batch of `total` (≥ threads), the caller's first: in
+   * proportion to the speeds measured on earlier calls (`share_balance.ts`), even at first.
+   */
+  split(total: number): number[] {
+    return this.#balance.split(total);
+  }
+
+  /** The samples each thread ran in the last call (the caller's first); empty before any. */
+  get lastShares(): readonly number[] {
+    return this.#lastShares;
   }
 
   /** Threads a call uses: the replicas plus the calling thread. */
@@ -219,13 +238,15 @@ export class PredictReplicaPool {
   /**
    * Posts `shares[i]` to replica i and returns a function that blocks until every replica has
    * finished and returns each share's outputs (float32, in the order of `outFloats`). Call it
-   * even when the caller's own share fails: the replicas read memory the caller owns.
+   * even when the caller's own share fails: the replicas read memory the caller owns. `caller`:
+   * the samples the calling thread ran meanwhile and the microseconds they took; with it, the
+   * call's speeds feed the next calls' {@link split} (a failed call passes none and feeds none).
    */
   start(
     shares: readonly ReplicaShare[],
     outputs: string[] | undefined,
     batchSize: number,
-  ): () => Float32Array[][] {
+  ): (caller?: { samples: number; micros: number }) => Float32Array[][] {
     if (shares.length > this.#replicas.length) {
       throw new PredictReplicaError(
         `${shares.length} shares for ${this.#replicas.length} replicas`,
@@ -243,8 +264,9 @@ export class PredictReplicaPool {
     } catch (e) {
       error = e;
     }
-    return () => {
+    return (caller) => {
       const results: Float32Array[][] = [];
+      const samples = [caller?.samples ?? 0], micros = [caller?.micros ?? NaN];
       for (const [r, share] of posted) {
         awaitDone(
           r.control,
@@ -265,8 +287,14 @@ export class PredictReplicaPool {
           at += n;
         }
         results.push(outs);
+        samples.push(share.inputs[0]?.shape[0] ?? 0);
+        micros.push(r.control[JOB_MICROS]);
       }
       if (error !== undefined) throw error;
+      if (caller) {
+        this.#balance.record(samples, micros);
+        this.#lastShares = samples;
+      }
       return results;
     };
   }

@@ -20,7 +20,7 @@ import type { ModelBuildOptions } from "../../model.ts";
 import type { ModelSpec } from "../../spec.ts";
 
 /** Int32 slots of a replica's control block. */
-export const CONTROL_INTS = 8;
+export const CONTROL_INTS = 9;
 /** Slot: the replica's life-cycle state (one of the states below). */
 export const STATE = 0;
 /** Slot: sequence number of the last job posted. */
@@ -41,6 +41,11 @@ export const TAKEN = 6;
  * its own, and may need the replica's).
  */
 export const CALLER_BLOCKED = 7;
+/**
+ * Slot: microseconds the replica spent running its last job (its speed, for the caller's next
+ * split: `share_balance.ts`).
+ */
+export const JOB_MICROS = 8;
 
 /** The replica is building its model. */
 export const STARTING = 0;

@@ -45,6 +45,30 @@ Deno.test("predict threads: a CNN's replicas give one thread's outputs bit for b
   }
 });
 
+Deno.test("predict threads: shares follow measured speed, any split gives the same outputs", () => {
+  const model = buildModel(seedsCnnSpec({ filters: [8, 16], imageSize: 13, seed: 9 }));
+  try {
+    const x = images(new Rng(6), 16, 13);
+    const want = model.predict(x);
+    model.setPredictThreads(2);
+    assert.deepStrictEqual(model.predictShares, [], "no replicated call yet");
+    assertSame(model.predict(x), want, "first call");
+    assert.deepStrictEqual(model.predictShares, [8, 8], "even before any speed is known");
+    for (let call = 0; call < 12; call++) {
+      assertSame(model.predict(x), want, `call ${call}`);
+      const shares: readonly number[] = model.predictShares;
+      assert.deepStrictEqual(shares.length, 2);
+      assert.deepStrictEqual(shares[0] + shares[1], 16);
+      assert(shares.every((s) => s >= 3), `a thread keeps a quarter of the other's: ${shares}`);
+    }
+    // Slices of other sizes split by the same speeds.
+    assertSame(model.predict(x.sliceBatch(3, 8)), want.sliceBatch(3, 8), "5 samples");
+    assert.deepStrictEqual(model.predictShares[0] + model.predictShares[1], 5);
+  } finally {
+    model.dispose();
+  }
+});
+
 Deno.test("predict threads: replicas follow weight changes and int32 text inputs", () => {
   const model = buildModel(seedsTextSpec({ vocabSize: 50, units: [6], sequenceLength: 9 }));
   try {

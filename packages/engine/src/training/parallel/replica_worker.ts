@@ -16,6 +16,7 @@ import {
   FAILED,
   IDLE,
   JOB_BYTES,
+  JOB_MICROS,
   type JobInput,
   type ReplicaInit,
   type ReplicaJob,
@@ -81,12 +82,14 @@ function serve(r: Replica): void {
     seen = Atomics.load(control, SEQ);
     Atomics.store(control, TAKEN, seen);
     let status = 0;
+    const started = performance.now();
     try {
       run(r);
     } catch (e) {
       status = 1;
       writeMessage(control, r.message, describe(e));
     }
+    control[JOB_MICROS] = Math.min(0x7fffffff, Math.round((performance.now() - started) * 1000));
     control[STATUS] = status;
     Atomics.store(control, STATE, IDLE);
     spin = Atomics.load(control, CALLER_BLOCKED) ? 0 : SPIN_MICROS;
