@@ -27,6 +27,61 @@ export interface ReportSelection {
   ortWebReserveBytes?: number;
 }
 
+/** Flags of `bench:report` that take a value (the one after them). */
+const VALUE_FLAGS = [
+  "--out",
+  "--threads",
+  "--render",
+  "--models",
+  "--batches",
+  "--peers",
+  "--sections",
+  "--ort-timeout",
+  "--ort-web-reserve",
+];
+/** Flags of `bench:report` that stand alone. */
+const SWITCHES = ["--quick", "--full", "--help", "-h"];
+
+/** What `bench:report --help` prints. */
+export const REPORT_USAGE =
+  `deno task bench:report [flags]: engine vs TF.js and ONNX Runtime, written to
+bench/results.json and bench/RESULTS.md (the whole report takes ~25 min on 2 cores; run it on a
+quiet machine, or one row at a time with the selections below).
+
+  --quick                 four models, the applications at 96×96, short budgets
+  --full                  every model combination (27 CNNs, 36 text models; much longer)
+  --out <dir>             write the two files to <dir> (default bench/)
+  --threads <n>           threads of the engine's multi-threaded column (default: the core count)
+  --render <results.json> only re-render RESULTS.md from a previous run
+  --models <regex>        model rows whose id or label matches, e.g. "BiLSTM 1×64"
+  --batches <list>        batch sizes, e.g. 1,64
+  --peers <list>          ONNX Runtime columns (${ORT_PEERS.join(", ")})
+  --sections <list>       parts to run (${REPORT_SECTIONS.join(", ")}); the SIMD peak always runs
+  --ort-timeout <s>       time box of one ONNX Runtime measurement (default ${
+    ORT_TIME_LIMIT_MS / 1000
+  })
+  --ort-web-reserve <MB>  wasm memory 2-thread ORT-web starts with (default 2048)
+  --help, -h              this text`;
+
+/**
+ * Refuses flags `bench:report` does not know (a typo would otherwise run the whole 25-minute
+ * report) and flags missing their value; returns whether `--help` was asked for.
+ */
+export function checkReportFlags(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (VALUE_FLAGS.includes(a)) {
+      if (i + 1 >= args.length || args[i + 1].startsWith("--")) {
+        throw new Error(`${a} needs a value (--help lists the flags)`);
+      }
+      i++;
+    } else if (!SWITCHES.includes(a)) {
+      throw new Error(`unknown flag or argument: ${a} (--help lists the flags)`);
+    }
+  }
+  return args.includes("--help") || args.includes("-h");
+}
+
 function list(value: string | undefined, flag: string): string[] {
   if (value === undefined || value.startsWith("--")) throw new Error(`${flag} needs a value`);
   return value.split(",").map((s) => s.trim()).filter((s) => s);

@@ -1,6 +1,12 @@
 /** `bench:report`'s selection flags (`bench/report_args.ts`). */
 import assert from "node:assert/strict";
-import { parseSelection, REPORT_SECTIONS, selectsModel } from "./report_args.ts";
+import {
+  checkReportFlags,
+  parseSelection,
+  REPORT_SECTIONS,
+  REPORT_USAGE,
+  selectsModel,
+} from "./report_args.ts";
 import { ORT_TIME_LIMIT_MS } from "./models_section.ts";
 
 Deno.test("report selection: defaults select everything", () => {
@@ -46,4 +52,19 @@ Deno.test("report selection: wrong values are refused by name", () => {
   assert.throws(() => parseSelection(["--ort-timeout", "x"]), /--ort-timeout/);
   assert.throws(() => parseSelection(["--models"]), /--models needs a value/);
   assert.throws(() => parseSelection(["--models", "--quick"]), /--models needs a value/);
+});
+
+Deno.test("report flags: --help, unknown flags and missing values are caught before a run", () => {
+  assert.equal(checkReportFlags([]), false);
+  assert.equal(checkReportFlags(["--quick", "--models", "LSTM", "--out", "/tmp/r"]), false);
+  assert.equal(checkReportFlags(["--help"]), true);
+  assert.equal(checkReportFlags(["-h"]), true);
+  // A typo would otherwise run the whole report.
+  assert.throws(() => checkReportFlags(["--model", "LSTM"]), /unknown flag or argument: --model/);
+  assert.throws(() => checkReportFlags(["--quick", "extra"]), /unknown flag or argument: extra/);
+  assert.throws(() => checkReportFlags(["--batches"]), /--batches needs a value/);
+  assert.throws(() => checkReportFlags(["--threads", "--quick"]), /--threads needs a value/);
+  for (const flag of ["--models", "--peers", "--sections", "--ort-timeout", "--render"]) {
+    assert.ok(REPORT_USAGE.includes(flag), flag);
+  }
 });

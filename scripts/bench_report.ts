@@ -24,6 +24,7 @@
  * the rest of that model and its cell says "timed out after N s" instead of the report hanging.
  * `--ort-web-reserve <MB>`: wasm memory 2-thread ORT-web starts with (default 2048; 0 brings back
  * the growth that hangs its threads in Deno, `bench/ort_web_worker.ts`).
+ * `--help`: the flags; an unknown flag is refused before anything runs.
  */
 import { getRuntime, setKernelThreads } from "../packages/engine/mod.ts";
 import {
@@ -42,11 +43,25 @@ import { measureLoads, writeBenchFiles } from "../bench/load_section.ts";
 import type { MemoryProbe } from "../bench/memory_probe.ts";
 import { measureModel, type ModelResult } from "../bench/models_section.ts";
 import { type BenchReport, evaluateTargets, renderMarkdown } from "../bench/report_markdown.ts";
-import { parseSelection, selectsModel } from "../bench/report_args.ts";
+import {
+  checkReportFlags,
+  parseSelection,
+  REPORT_USAGE,
+  selectsModel,
+} from "../bench/report_args.ts";
 import { ORT_PEER_LABELS } from "../bench/ort_peers.ts";
 import { tf, tfjsWasmFlags, useTfjsBackend } from "../bench/tfjs_backends.ts";
 
 const args = Deno.args;
+try {
+  if (checkReportFlags(args)) {
+    console.log(REPORT_USAGE);
+    Deno.exit(0);
+  }
+} catch (e) {
+  console.error(`bench:report: ${(e as Error).message}`);
+  Deno.exit(2);
+}
 const renderIndex = args.indexOf("--render");
 if (renderIndex >= 0) {
   const json = args[renderIndex + 1];
