@@ -3,12 +3,24 @@ import { Rng } from "../../testing/random.ts";
 import { assertClose } from "../../testing/assert.ts";
 import { columnSumsReference, gemmNTReference, gemmTNReference } from "./dense_grad_reference.ts";
 
-// [rows (batch), in, out]: odd sizes, batch 1 and 17, and sizes crossing the 4/8-wide tiles.
-const SHAPES = [[1, 1, 1], [1, 13, 7], [17, 13, 7], [17, 9, 16], [5, 33, 3], [4, 8, 8], [
-  17,
-  70,
-  29,
-], [2, 3, 130]];
+// [rows (batch), in, out]: odd sizes, batch 1 and 17, and sizes crossing the 4/8-wide tiles;
+// 600 rows cross gemmTN's 256-row k blocks (two whole blocks and a partial one).
+const SHAPES = [
+  [1, 1, 1],
+  [1, 13, 7],
+  [17, 13, 7],
+  [17, 9, 16],
+  [5, 33, 3],
+  [4, 8, 8],
+  [
+    17,
+    70,
+    29,
+  ],
+  [2, 3, 130],
+  [600, 9, 21],
+  [256, 6, 8],
+];
 
 Deno.test("gemmTN (dW = Xᵀ·dY) matches the reference, overwrite and accumulate", () => {
   const { kernels, heap } = getRuntime();

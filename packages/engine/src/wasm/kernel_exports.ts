@@ -865,8 +865,8 @@ export interface KernelFunctions {
    */
   rnnMerge(a: number, b: number, n: number, mode: number): void;
   /**
-   * C[m×n] (+)= Aᵀ · B where A is k×m (`lda` floats per row) and B is k×n (`ldb` per row).
-   * Register tile: 4 rows of C × 8 columns; the 4 A values of one row of A are contiguous.
+   * C[m×n] (+)= Aᵀ · B where A is k×m (`lda` floats per row) and B is k×n (`ldb` per row), summed
+   * over k in blocks of {@link TN_KC} rows.
    *
    * AssemblyScript, wasm/assembly/dense_grad.ts:
    * `gemmTN(a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, m: i32, n: i32, k: i32, accumulate: i32): void`
