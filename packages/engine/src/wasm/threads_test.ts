@@ -150,7 +150,9 @@ Deno.test("kernel threads: spinMicros is checked, and a pool that blocks at once
 
 Deno.test("kernel threads: a worker still starting or waking does not hold a call up — the caller runs its job", () => {
   try {
-    setKernelThreads(2);
+    // A long spin: `hot` is checked right after `wake`, and a thread descheduled between the two
+    // (a loaded machine) must not turn the check into a timing test.
+    setKernelThreads(2, { spinMicros: 200_000 });
     const { kernels, heap } = getRuntime();
     const pool = threadPoolFor(kernels)!;
     const p = heap.alloc(64);
