@@ -359,3 +359,50 @@ function outputTransform(
     }
   }
 }
+
+/**
+ * U = G g Gᵀ for every (input, output) channel pair of a Keras kernel `w` (r, r, c, outC) in
+ * float32, laid out as conv2dWinograd reads it (α² matrices of c × outC, matrix ξ·α + ν holding
+ * element (ξ, ν)); `g` is the α × r matrix G (float32, row-major), `scratch` holds α·r·4 floats.
+ * What training uses, where the filters change every step: the inference path transforms once
+ * at load, in float64 (winograd_reference.ts). 4 pairs a vector (c·outC is a multiple of 4);
+ * r ≤ 7, α ≤ 8.
+ */
+export function winogradFilterTransform(
+  w: usize,
+  u: usize,
+  g: usize,
+  scratch: usize,
+  pairs: i32,
+  r: i32,
+  alpha: i32,
+): void {
+  if (r > 7 || alpha > ALPHA || (pairs & 3) != 0) unreachable();
+  const pairBytes = <usize> pairs << 2;
+  // tmp[i][kx] = Σ_ky G[i][ky] · w[ky][kx] for the 4 pairs (α × r vectors).
+  const tmp = scratch;
+  for (let p = 0; p < pairs; p += 4) {
+    const wp = w + (<usize> p << 2);
+    for (let i = 0; i < alpha; i++) {
+      for (let kx = 0; kx < r; kx++) {
+        let s = f32x4.splat(0);
+        for (let ky = 0; ky < r; ky++) {
+          const gi = v128.load32_splat(g + (<usize> (i * r + ky) << 2));
+          s = madd(s, gi, v128.load(wp + <usize> (ky * r + kx) * pairBytes));
+        }
+        v128.store(tmp + (<usize> (i * r + kx) << 4), s);
+      }
+    }
+    const up = u + (<usize> p << 2);
+    for (let i = 0; i < alpha; i++) {
+      for (let j = 0; j < alpha; j++) {
+        let s = f32x4.splat(0);
+        for (let kx = 0; kx < r; kx++) {
+          const gj = v128.load32_splat(g + (<usize> (j * r + kx) << 2));
+          s = madd(s, v128.load(tmp + (<usize> (i * r + kx) << 4)), gj);
+        }
+        v128.store(up + <usize> (i * alpha + j) * pairBytes, s);
+      }
+    }
+  }
+}

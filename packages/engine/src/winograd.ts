@@ -10,6 +10,7 @@ import {
   winogradTransforms,
 } from "./kernels/winograd_reference.ts";
 import type { WasmHeap } from "./wasm/heap.ts";
+import type { KernelExports } from "./wasm/kernels.ts";
 
 /** Input tile side of the engine's Winograd kernel for every kernel size but 3×3 (6). */
 export const WINOGRAD_ALPHA = 8;
@@ -23,7 +24,8 @@ export const WINOGRAD_ALPHA = 8;
 export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
 
 /**
- * Which convolution a Conv2D runs at inference:
+ * Which convolution a Conv2D runs (at inference, and in training for the forward pass and the
+ * input gradient):
  * - `"auto"` (default): Winograd where it applies and pays — 3×3…7×7 kernels, stride 1, no
  *   dilation, channel counts multiples of 4, at least 8 input channels, transformed filters of
  *   at most {@link WINOGRAD_AUTO_MAX_FILTER_BYTES}, and per call enough tiles for the cost model
@@ -34,7 +36,12 @@ export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
  * - `"winograd"`: Winograd wherever the kernel can run it (2×2…7×7, same constraints, any
  *   channel count multiple of 4, any tile count), for tests and measurements.
  *
- * Training always uses the direct sum.
+ * In training the forward convolution and the input gradient dx (dZ convolved with the flipped
+ * kernel: a stride-1 convolution of outC → c channels, chosen by the same rules) follow the same
+ * choice, with the filters transformed on the device every step ({@link transformWinogradFilters},
+ * float32); the kernel gradient dW is always the direct sum (im2col + GEMM). With data-parallel
+ * workers each worker decides for its own slice of the batch, so results stay those of one thread
+ * as long as every slice decides alike (each tile's sums do not depend on the batch).
  */
 export type ConvAlgorithm = "auto" | "direct" | "winograd";
 
@@ -150,4 +157,32 @@ export function uploadWinogradFilters(
   outC: number,
 ): number {
   return heap.upload(Float32Array.from(winogradFilterTransform(kernel, c, outC, plan.transforms)));
+}
+
+/**
+ * The filters of a Keras kernel `(r, r, c, outC)` at `kernel` in the kernels' memory transformed
+ * for `plan` by the `winogradFilterTransform` kernel (float32 arithmetic) into a new block of
+ * `heap`: its pointer (the caller frees it). Training's path, where the kernel changes every
+ * step and a float64 transform on the host ({@link uploadWinogradFilters}) would cost about what
+ * the convolution saves.
+ */
+export function transformWinogradFilters(
+  kernels: KernelExports,
+  heap: WasmHeap,
+  plan: WinogradPlan,
+  kernel: number,
+  c: number,
+  outC: number,
+): number {
+  const { alpha, r } = plan;
+  const u = heap.alloc(alpha * alpha * c * outC * 4);
+  const g = heap.upload(Float32Array.from(plan.transforms.g));
+  const scratch = heap.alloc(alpha * r * 16);
+  try {
+    kernels.winogradFilterTransform(kernel, u, g, scratch, c * outC, r, alpha);
+  } finally {
+    heap.free(g);
+    heap.free(scratch);
+  }
+  return u;
 }

@@ -215,3 +215,31 @@ Deno.test("winogradPays: few tiles over large transformed filters stay direct", 
     }
   }
 });
+
+Deno.test("winogradFilterTransform (the device transform training uses) matches the float64 reference", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(77);
+  // α 6 (F(4×4, 3×3)) and α 8 for r 2…7; channel counts multiples of 4 (pairs a multiple of 4),
+  // one pair count not a multiple of 8.
+  const cases: [number, number, number][] = [
+    [4, 3, 4],
+    [3, 4, 12],
+    [2, 8, 4],
+    [5, 4, 8],
+    [7, 12, 4],
+    [6, 4, 4],
+  ];
+  for (const [r, c, outC] of cases) {
+    const m = r === 3 ? 4 : 8 - r + 1;
+    const t = winogradTransforms(m, r);
+    const w = rng.floats(r * r * c * outC, -1, 1);
+    const want = winogradFilterTransform(w, c, outC, t);
+    const pw = heap.upload(w);
+    const pg = heap.upload(Float32Array.from(t.g));
+    const pu = heap.alloc(want.length * 4);
+    const scratch = heap.alloc(t.alpha * r * 16);
+    kernels.winogradFilterTransform(pw, pu, pg, scratch, c * outC, r, t.alpha);
+    assertCloseToScale(heap.f32(pu, want.length), want, 1e-6, `F(${m}, ${r}) ${c} → ${outC}`);
+    [pw, pg, pu, scratch].forEach((p) => heap.free(p));
+  }
+});

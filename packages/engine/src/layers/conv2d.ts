@@ -15,6 +15,7 @@ import { type DeviceTensor, formatShape, type Shape, sizeOf } from "../tensor.ts
 import type { WasmHeap } from "../wasm/heap.ts";
 import {
   type ConvAlgorithm,
+  transformWinogradFilters,
   uploadWinogradFilters,
   winogradChunkTiles,
   winogradPays,
@@ -30,6 +31,7 @@ import {
   convArgs,
   convolveBackward,
   convolveDirect,
+  type ConvShape,
   convShape,
   packConvKernel,
   packedConvPays,
@@ -213,11 +215,34 @@ export class Conv2D extends ConvWindowLayer {
     const plan = this.#winogradPlan;
     if (this.groups > 1) this.convolveGroups(ctx, x, y, this.#fusedActivation());
     else if (
-      inference && plan &&
+      plan &&
       (this.algorithm === "winograd" ||
         winogradPays(plan, batch, gy.out, gx.out, x.shape[3], this.filters))
     ) {
-      this.#callWinograd(x, y, ctx, plan, gy.padBefore, gx.padBefore);
+      // Inference reuses the filters transformed (in float64) once per weight change; training
+      // transforms them on the device every step (in float32), freed after the call.
+      const u = inference
+        ? this.#winogradFilters.get(ctx.heap, this.weightsVersion, () =>
+          uploadWinogradFilters(
+            ctx.heap,
+            plan,
+            ctx.heap.f32(this.weightPtrs[0], this.hostWeights[0].data.length),
+            x.shape[3],
+            this.filters,
+          ))
+        : transformWinogradFilters(
+          ctx.kernels,
+          ctx.heap,
+          plan,
+          this.weightPtrs[0],
+          x.shape[3],
+          this.filters,
+        );
+      try {
+        this.#callWinograd(x, y, ctx, plan, u, gy.padBefore, gx.padBefore);
+      } finally {
+        if (!inference) ctx.heap.free(u);
+      }
     } else if (inference && this.#packs) {
       const k = this.kernelSize[0] * this.kernelSize[1] * x.shape[3];
       const packed = this.#packedKernel.get(
@@ -301,49 +326,22 @@ export class Conv2D extends ConvWindowLayer {
     y: DeviceTensor,
     ctx: CallContext,
     plan: WinogradPlan,
+    u: number,
     padTop: number,
     padLeft: number,
   ): void {
-    const [batch, h, w, c] = x.shape;
-    const [, outH, outW, outC] = y.shape;
-    const u = this.#winogradFilters.get(ctx.heap, this.weightsVersion, () =>
-      uploadWinogradFilters(
-        ctx.heap,
-        plan,
-        ctx.heap.f32(this.weightPtrs[0], this.hostWeights[0].data.length),
-        c,
-        outC,
-      ));
-    const { m, r, alpha } = plan;
-    const tiles = batch * Math.ceil(outH / m) * Math.ceil(outW / m);
-    const flops = 2 * batch * outH * outW * outC * this.kernelSize[0] * this.kernelSize[1] * c;
-    runImageRanges(ctx, tiles, flops, (t0, nt, scratchOf) => {
-      const chunk = winogradChunkTiles(nt, c, outC, alpha);
-      const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC, m, r);
-      return job(
-        "conv2dWinograd",
-        x.ptr,
-        u,
-        this.useBias ? this.weightPtrs[1] : 0,
-        y.ptr,
-        scratchOf(scratchFloats),
-        scratchFloats,
-        batch,
-        h,
-        w,
-        c,
-        outH,
-        outW,
-        outC,
-        m,
-        r,
-        padTop,
-        padLeft,
-        ...this.#fusedActivation(),
-        t0,
-        nt,
-      );
-    });
+    runWinograd(
+      ctx,
+      plan,
+      u,
+      this.useBias ? this.weightPtrs[1] : 0,
+      x,
+      y,
+      padTop,
+      padLeft,
+      this.kernelSize[0] * this.kernelSize[1],
+      this.#fusedActivation(),
+    );
   }
 
   /** Activation code and alpha the kernels fuse into their store (0, 0 when applied after). */
@@ -351,6 +349,57 @@ export class Conv2D extends ConvWindowLayer {
     const act = this.activation;
     return act.kind === "elementwise" ? [act.code, act.alpha] : [0, 0];
   }
+}
+
+/**
+ * y = act(x ⊛ U + bias) by Winograd (`u`: the transformed filters of `plan`, `bias` 0 for none):
+ * one range of the batch's output tiles per kernel thread (so one image splits too), each with
+ * its own scratch. `taps`: kh·kw, for the work estimate.
+ */
+function runWinograd(
+  ctx: CallContext,
+  plan: WinogradPlan,
+  u: number,
+  bias: number,
+  x: DeviceTensor,
+  y: DeviceTensor,
+  padTop: number,
+  padLeft: number,
+  taps: number,
+  act: [number, number],
+): void {
+  const [batch, h, w, c] = x.shape;
+  const [, outH, outW, outC] = y.shape;
+  const { m, r, alpha } = plan;
+  const tiles = batch * Math.ceil(outH / m) * Math.ceil(outW / m);
+  const flops = 2 * batch * outH * outW * outC * taps * c;
+  runImageRanges(ctx, tiles, flops, (t0, nt, scratchOf) => {
+    const chunk = winogradChunkTiles(nt, c, outC, alpha);
+    const scratchFloats = ctx.kernels.conv2dWinogradScratchFloats(chunk, c, outC, m, r);
+    return job(
+      "conv2dWinograd",
+      x.ptr,
+      u,
+      bias,
+      y.ptr,
+      scratchOf(scratchFloats),
+      scratchFloats,
+      batch,
+      h,
+      w,
+      c,
+      outH,
+      outW,
+      outC,
+      m,
+      r,
+      padTop,
+      padLeft,
+      ...act,
+      t0,
+      nt,
+    );
+  });
 }
 
 // ---- training ----------------------------------------------------------------------------
@@ -445,6 +494,57 @@ function backwardGroups(
 }
 
 /**
+ * dx by Winograd when the layer's convolution algorithm picks it for the backward convolution:
+ * dx is dZ convolved with the kernel flipped in both spatial axes, in and out channels swapped
+ * (outC → c channels, padded by k − 1 − pad), a stride-1 undilated convolution like the forward
+ * one, so the same plan rules and kernel apply, with the flipped filters transformed on the
+ * device each step. Returns false (nothing written) when the direct pass should compute dx.
+ */
+function winogradInputGrad(
+  layer: Conv2D,
+  ctx: TrainContext,
+  g: ConvShape,
+  dz: number,
+  kernel: number,
+  dx: DeviceTensor,
+): boolean {
+  const window = [g.kh, g.kw];
+  const plan = winogradPlan(layer.algorithm, window, [g.sh, g.sw], [g.dh, g.dw], g.outC, g.c);
+  if (!plan) return false;
+  if (
+    layer.algorithm !== "winograd" && !winogradPays(plan, g.images, g.h, g.w, g.outC, g.c)
+  ) return false;
+  const { kernels, heap } = ctx;
+  const flipped = heap.alloc(g.kh * g.kw * g.c * g.outC * 4);
+  let u = 0;
+  try {
+    kernels.conv2dFlipKernel(kernel, flipped, g.kh, g.kw, g.c, g.outC);
+    u = transformWinogradFilters(kernels, heap, plan, flipped, g.outC, g.c);
+    const dzTensor: DeviceTensor = {
+      ptr: dz,
+      shape: [g.images, g.outH, g.outW, g.outC],
+      dtype: "float32",
+    };
+    runWinograd(
+      ctx,
+      plan,
+      u,
+      0,
+      dzTensor,
+      dx,
+      g.kh - 1 - g.padTop,
+      g.kw - 1 - g.padLeft,
+      g.kh * g.kw,
+      [0, 0],
+    );
+  } finally {
+    heap.free(flipped);
+    if (u) heap.free(u);
+  }
+  return true;
+}
+
+/**
  * Conv2D in training. Forward: the inference convolution with its fused activation when the
  * activation's derivative can be read off the output (linear, relu, relu6, sigmoid, tanh,
  * exponential); otherwise the convolution without activation, keeping the pre-activation z.
@@ -483,7 +583,9 @@ const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
       : null;
     const dW = wantKernel ? a.grads[0] : 0;
     if (layer.groups > 1) backwardGroups(layer, ctx, x, dz, a.weights[0], dx, dW);
-    else convolveBackward(ctx, g, x.ptr, dz, a.weights[0], dx ? dx.ptr : 0, dW);
+    else if (dx && winogradInputGrad(layer, ctx, g, dz, a.weights[0], dx)) {
+      convolveBackward(ctx, g, x.ptr, dz, a.weights[0], 0, dW);
+    } else convolveBackward(ctx, g, x.ptr, dz, a.weights[0], dx ? dx.ptr : 0, dW);
     return dx;
   },
 

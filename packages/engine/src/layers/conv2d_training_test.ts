@@ -196,3 +196,61 @@ Deno.test("Conv2D as the softmax output (per-pixel classes, fused loss) matches 
     compareWithTfjs(spec, x, [batch, 5, 6, 2], y, { loss: sparse });
   }
 });
+
+Deno.test("Conv2D training by Winograd (forward and dx) matches TF.js and the direct sum", async () => {
+  await tfReady();
+  const rng = new Rng(41);
+  // The second conv reads 8 channels and writes 12: both its forward (8 → 12) and its dx
+  // (12 → 8, the flipped kernel) take Winograd under "auto"; the first (4 channels) stays direct.
+  // A linear head under MSE: a softmax head saturates on some of these random models (TF.js's
+  // clipped probabilities and the engine's p − y then part ways, whatever the convolution).
+  const linearHead = [
+    { class_name: "Flatten", config: { name: "flat" } },
+    { class_name: "Dense", config: { name: "out", units: 4, activation: "linear" } },
+  ];
+  const mse = { name: "mean_squared_error" as const };
+  // [first conv's filters (the second's input channels), the second's filters, its window]. With
+  // 4 → 8 the second's forward stays direct (4 input channels) and only its dx (8 → 4) takes
+  // Winograd, so a difference from the direct sum there is the input gradient's.
+  const cases: [number, number, Record<string, unknown>][] = [
+    [8, 12, { kernel_size: [3, 3], padding: "same" }],
+    [8, 12, { kernel_size: [3, 3], padding: "valid" }],
+    [8, 12, { kernel_size: [5, 5], padding: "same" }],
+    [4, 8, { kernel_size: [3, 3], padding: "same" }],
+  ];
+  for (const [firstFilters, secondFilters, second] of cases) {
+    const spec = randomSpec(
+      [
+        conv("first", firstFilters, { padding: "same", activation: "tanh" }),
+        conv("second", secondFilters, second),
+        ...linearHead,
+      ],
+      [7, 6, 4],
+      rng,
+    );
+    const batch = 3;
+    const x = rng.floats(batch * 7 * 6 * 4, -1, 1);
+    const y = rng.floats(batch * 4, -1, 1);
+    const what = `${firstFilters} → ${secondFilters} ${JSON.stringify(second)}`;
+    compareWithTfjs(spec, x, [batch, 7, 6, 4], y, { loss: mse });
+    // The same gradients from the direct sum, and not bit for bit: Winograd did run.
+    const grads = (convAlgorithm: "auto" | "direct") => {
+      const model = buildModel(spec, { convAlgorithm });
+      try {
+        return modelGradients(model, new Tensor(x, [batch, 7, 6, 4]), new Tensor(y, [batch, 4]), {
+          loss: mse,
+        }).grads;
+      } finally {
+        model.dispose();
+      }
+    };
+    const [auto, direct] = [grads("auto"), grads("direct")];
+    let differs = false;
+    auto.forEach((g, i) => {
+      const e = relativeError(g.data, direct[i].data);
+      if (!(e <= 1e-5)) throw new Error(`${what}: ${g.name}: relative error ${e} vs direct`);
+      if (g.data.some((v, k) => v !== direct[i].data[k])) differs = true;
+    });
+    if (!differs) throw new Error(`${what}: Winograd did not run (gradients equal the direct sum)`);
+  }
+});

@@ -301,6 +301,26 @@ export interface KernelFunctions {
    */
   conv2dWinogradScratchFloats(tiles: number, c: number, outC: number, m: number, r: number): number;
   /**
+   * U = G g Gᵀ for every (input, output) channel pair of a Keras kernel `w` (r, r, c, outC) in
+   * float32, laid out as conv2dWinograd reads it (α² matrices of c × outC, matrix ξ·α + ν holding
+   * element (ξ, ν)); `g` is the α × r matrix G (float32, row-major), `scratch` holds α·r·4 floats.
+   * What training uses, where the filters change every step: the inference path transforms once
+   * at load, in float64 (winograd_reference.ts). 4 pairs a vector (c·outC is a multiple of 4);
+   * r ≤ 7, α ≤ 8.
+   *
+   * AssemblyScript, wasm/assembly/winograd.ts:
+   * `winogradFilterTransform(w: usize, u: usize, g: usize, scratch: usize, pairs: i32, r: i32, alpha: i32): void`
+   */
+  winogradFilterTransform(
+    w: number,
+    u: number,
+    g: number,
+    scratch: number,
+    pairs: number,
+    r: number,
+    alpha: number,
+  ): void;
+  /**
    * dst (contiguous, the descriptor's output dims) = src read through the descriptor's strides: an
    * input broadcast to the output shape. Descriptor at `desc`: [rank, dims..., strides...].
    *
@@ -1584,6 +1604,7 @@ export const KERNEL_NAMES = [
   "transposeMatrix",
   "conv2dWinograd",
   "conv2dWinogradScratchFloats",
+  "winogradFilterTransform",
   "broadcastTo",
   "sumToShape",
   "mergeInto",
