@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { splitRange } from "../../wasm/threads.ts";
 
 /**
  * Weight of the newest call in each thread's running estimate of its time per sample: a slowdown
@@ -55,7 +56,7 @@ export class ShareBalancer {
       throw new RangeError(`total: expected an integer ≥ ${n} (one sample a thread), got ${total}`);
     }
     const times = this.#microsPerSample;
-    if (times.some((t) => !(t > 0))) return evenSplit(total, n);
+    if (times.some((t) => !(t > 0))) return splitRange(total, n).map(([, count]) => count);
     const fastest = Math.min(...times);
     const speeds = times.map((t) => 1 / Math.min(t, fastest * MAX_SPEED_RATIO));
     const sum = speeds.reduce((a, b) => a + b, 0);
@@ -89,14 +90,6 @@ export class ShareBalancer {
       this.#microsPerSample[i] = old > 0 ? old + NEWEST_WEIGHT * (perSample - old) : perSample;
     }
   }
-}
-
-/** `total` split into `parts` counts that differ by at most one, the larger first. */
-function evenSplit(total: number, parts: number): number[] {
-  return Array.from(
-    { length: parts },
-    (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0),
-  );
 }
 
 /** Index of the largest value (the first of equals). */
