@@ -28,6 +28,20 @@ const NEWEST_WEIGHT = 0.25;
  */
 const MAX_SPEED_RATIO = 4;
 
+/**
+ * Fewest samples a thread's even share must have for the split to follow measured speeds. A
+ * batch of 8 on 2 threads moves in steps of a quarter of a share, and the per-call overheads
+ * (posting, a replica's job description and copy out) weigh on shares that small: measured
+ * estimates there flip between 5/3, 4/4 and 3/5 from call to call, costing about what they win.
+ */
+const MIN_BALANCED_SHARE = 16;
+
+/**
+ * Speed ratio (slowest thread's time per sample over the fastest's) below which shares stay
+ * even: smaller differences are within the call-to-call noise of the estimates.
+ */
+const MIN_IMBALANCE = 1.15;
+
 /** Per-thread speed estimates, and the shares they give (thread 0 is the calling thread). */
 export class ShareBalancer {
   readonly #microsPerSample: number[];
@@ -48,7 +62,8 @@ export class ShareBalancer {
   /**
    * Samples each thread runs of a batch of `total` (≥ threads): in proportion to the estimated
    * speeds (rounded to whole samples by largest remainder), at least 1 each; even until every
-   * thread has a time.
+   * thread has a time, for batches under {@link MIN_BALANCED_SHARE} samples a thread, and while
+   * the speeds differ by less than {@link MIN_IMBALANCE}.
    */
   split(total: number): number[] {
     const n = this.threads;
@@ -56,8 +71,10 @@ export class ShareBalancer {
       throw new RangeError(`total: expected an integer ≥ ${n} (one sample a thread), got ${total}`);
     }
     const times = this.#microsPerSample;
-    if (times.some((t) => !(t > 0))) return splitRange(total, n).map(([, count]) => count);
+    const even = () => splitRange(total, n).map(([, count]) => count);
+    if (total < MIN_BALANCED_SHARE * n || times.some((t) => !(t > 0))) return even();
     const fastest = Math.min(...times);
+    if (Math.max(...times) < MIN_IMBALANCE * fastest) return even();
     const speeds = times.map((t) => 1 / Math.min(t, fastest * MAX_SPEED_RATIO));
     const sum = speeds.reduce((a, b) => a + b, 0);
     const ideal = speeds.map((s) => total * s / sum);

@@ -17,14 +17,24 @@ Deno.test("share balance: shares follow measured speed and always cover the batc
   // The replica takes 2× as long per sample: it gets a third of the batch.
   b.record([32, 32], [3200, 6400]);
   assert.deepStrictEqual(b.split(64), [43, 21]);
-  assert.deepStrictEqual(b.split(9), [6, 3]);
-  // At least one sample each, whatever the speeds.
+  assert.deepStrictEqual(b.split(40), [27, 13]);
+  // Under 16 samples a thread the split stays even (one sample is too coarse a step).
+  assert.deepStrictEqual(b.split(31), [16, 15]);
+  assert.deepStrictEqual(b.split(9), [5, 4]);
   assert.deepStrictEqual(b.split(2), [1, 1]);
   for (let total = 2; total < 200; total += 7) {
     const counts = b.split(total);
     assert.deepStrictEqual(sum(counts), total, `total ${total}`);
     assert(counts.every((c) => Number.isInteger(c) && c >= 1), `${counts}`);
   }
+});
+
+Deno.test("share balance: speeds within 15 % of each other keep the split even", () => {
+  const b = new ShareBalancer(2);
+  b.record([32, 32], [3200, 3600]); // 1.125×
+  assert.deepStrictEqual(b.split(64), [32, 32]);
+  b.record([32, 32], [3200, 4800]); // the estimate moves to 112.5 + (150 − 112.5) / 4: 1.22×
+  assert.deepStrictEqual(b.split(64), [35, 29]);
 });
 
 Deno.test("share balance: a slow thread keeps a quarter of the fastest one's share", () => {
