@@ -10,7 +10,7 @@
  */
 import { instantiateKernels, type KernelExports } from "../packages/engine/src/wasm/kernels.ts";
 import type { WasmHeap } from "../packages/engine/src/wasm/heap.ts";
-import { winogradChunkTiles, winogradPays, winogradPlan } from "../packages/engine/src/winograd.ts";
+import { winogradChunkTiles, winogradPlan, winogradRuns } from "../packages/engine/src/winograd.ts";
 import {
   winogradFilterTransform,
   winogradTransforms,
@@ -138,9 +138,7 @@ for (
     ? [{ m: 6, r: 3, alpha: 8, transforms: winogradTransforms(6, 3) }, plan]
     : [plan];
   const autoPlan = winogradPlan("auto", [k, k], [s, s], [1, 1], c, outC);
-  const auto = autoPlan && winogradPays(autoPlan, batch, g.outH, g.outW, c, outC)
-    ? autoPlan.alpha
-    : 0;
+  const auto = winogradRuns("auto", autoPlan, batch, g.outH, g.outW, c, outC) ? autoPlan.alpha : 0;
   const fns: (() => void)[] = [];
   const names: string[] = [];
   const frees: (() => void)[] = [];

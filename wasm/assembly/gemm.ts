@@ -705,11 +705,7 @@ export function gemm(
  */
 // @ts-ignore: decorator
 @inline export function nextRowBlock(left: i32): i32 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    if (left >= 6) return 6;
-    return left >= 4 ? 4 : left;
-  }
-  if (left >= GEMM_MR && left != 8) return GEMM_MR;
+  if (left >= GEMM_MR && (ASC_FEATURE_RELAXED_SIMD || left != 8)) return GEMM_MR;
   return left >= 4 ? 4 : left;
 }
 

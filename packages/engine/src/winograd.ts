@@ -101,6 +101,24 @@ export function winogradPays(
   return winograd < direct;
 }
 
+/**
+ * Whether one call of `images` images of `outH × outW` outputs, `c` → `outC` channels runs
+ * Winograd under `algorithm` with `plan` (the layer's {@link winogradPlan}, null: never): always
+ * under "winograd", where {@link winogradPays} under "auto".
+ */
+export function winogradRuns(
+  algorithm: ConvAlgorithm,
+  plan: WinogradPlan | null,
+  images: number,
+  outH: number,
+  outW: number,
+  c: number,
+  outC: number,
+): plan is WinogradPlan {
+  return plan !== null &&
+    (algorithm === "winograd" || winogradPays(plan, images, outH, outW, c, outC));
+}
+
 /** The tile sizes of one Winograd convolution. */
 export interface WinogradPlan {
   /** Output tile side, α − r + 1. */

@@ -18,9 +18,9 @@ import {
   transformWinogradFilters,
   uploadWinogradFilters,
   winogradChunkTiles,
-  winogradPays,
   type WinogradPlan,
   winogradPlan,
+  winogradRuns,
 } from "../winograd.ts";
 import { DerivedWeights } from "../derived_weights.ts";
 import { defineLayer, type LayerClass } from "../layer_class.ts";
@@ -214,11 +214,7 @@ export class Conv2D extends ConvWindowLayer {
     const bias = this.useBias ? this.weightPtrs[1] : 0;
     const plan = this.#winogradPlan;
     if (this.groups > 1) this.convolveGroups(ctx, x, y, this.#fusedActivation());
-    else if (
-      plan &&
-      (this.algorithm === "winograd" ||
-        winogradPays(plan, batch, gy.out, gx.out, x.shape[3], this.filters))
-    ) {
+    else if (winogradRuns(this.algorithm, plan, batch, gy.out, gx.out, x.shape[3], this.filters)) {
       // Inference reuses the filters transformed (in float64) once per weight change; training
       // transforms them on the device every step (in float32), freed after the call.
       const u = inference
@@ -239,7 +235,18 @@ export class Conv2D extends ConvWindowLayer {
           this.filters,
         );
       try {
-        this.#callWinograd(x, y, ctx, plan, u, gy.padBefore, gx.padBefore);
+        runWinograd(
+          ctx,
+          plan,
+          u,
+          bias,
+          x,
+          y,
+          gy.padBefore,
+          gx.padBefore,
+          this.kernelSize[0] * this.kernelSize[1],
+          this.#fusedActivation(),
+        );
       } finally {
         if (!inference) ctx.heap.free(u);
       }
@@ -314,33 +321,6 @@ export class Conv2D extends ConvWindowLayer {
       y.ptr,
       act,
       packed,
-    );
-  }
-
-  /**
-   * Inference by Winograd (padding as `call` resolved it): one range of the batch's output tiles
-   * per kernel thread (so one image splits too), each with its own scratch.
-   */
-  #callWinograd(
-    x: DeviceTensor,
-    y: DeviceTensor,
-    ctx: CallContext,
-    plan: WinogradPlan,
-    u: number,
-    padTop: number,
-    padLeft: number,
-  ): void {
-    runWinograd(
-      ctx,
-      plan,
-      u,
-      this.useBias ? this.weightPtrs[1] : 0,
-      x,
-      y,
-      padTop,
-      padLeft,
-      this.kernelSize[0] * this.kernelSize[1],
-      this.#fusedActivation(),
     );
   }
 
@@ -510,10 +490,7 @@ function winogradInputGrad(
 ): boolean {
   const window = [g.kh, g.kw];
   const plan = winogradPlan(layer.algorithm, window, [g.sh, g.sw], [g.dh, g.dw], g.outC, g.c);
-  if (!plan) return false;
-  if (
-    layer.algorithm !== "winograd" && !winogradPays(plan, g.images, g.h, g.w, g.outC, g.c)
-  ) return false;
+  if (!winogradRuns(layer.algorithm, plan, g.images, g.h, g.w, g.outC, g.c)) return false;
   const { kernels, heap } = ctx;
   const flipped = heap.alloc(g.kh * g.kw * g.c * g.outC * 4);
   let u = 0;
