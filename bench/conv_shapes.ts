@@ -135,7 +135,13 @@ for (
   // Conv2D plans); "auto" marks what Conv2D would run.
   const plan = winogradPlan("winograd", [k, k], [s, s], [1, 1], c, outC);
   const plans = plan && k === 3
-    ? [{ m: 6, r: 3, alpha: 8, transforms: winogradTransforms(6, 3) }, plan]
+    ? [{
+      m: 6,
+      r: 3,
+      alpha: 8,
+      transforms: winogradTransforms(6, 3),
+      gradTransforms: winogradTransforms(3, 6),
+    }, plan]
     : [plan];
   const autoPlan = winogradPlan("auto", [k, k], [s, s], [1, 1], c, outC);
   const auto = winogradRuns("auto", autoPlan, batch, g.outH, g.outW, c, outC) ? autoPlan.alpha : 0;

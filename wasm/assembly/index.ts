@@ -26,7 +26,12 @@ export {
 export * from "./pool_grad";
 export * from "./lstm_cell";
 export * from "./batchnorm_grad";
-export { conv2dWinograd, conv2dWinogradScratchFloats, winogradFilterTransform } from "./winograd";
+export {
+  conv2dWinograd,
+  conv2dWinogradFilterGrad,
+  conv2dWinogradScratchFloats,
+  winogradFilterTransform,
+} from "./winograd";
 export {
   broadcastTo,
   sumToShape,

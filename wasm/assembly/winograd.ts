@@ -16,6 +16,7 @@
 // odd taps (E ± O), which halves the work.
 import { activateV, LINEAR, RELU } from "./activations";
 import { gemmStrided, madd } from "./gemm";
+import { gemmTN } from "./dense_grad";
 
 /** Input tile side of the general kernel (F(m×m, r×r) with m + r − 1 = 8). */
 const ALPHA: i32 = 8;
@@ -366,7 +367,9 @@ function outputTransform(
  * element (ξ, ν)); `g` is the α × r matrix G (float32, row-major), `scratch` holds α·r·4 floats.
  * What training uses, where the filters change every step: the inference path transforms once
  * at load, in float64 (winograd_reference.ts). 4 pairs a vector (c·outC is a multiple of 4);
- * r ≤ 7, α ≤ 8.
+ * r ≤ 8, α ≤ 8. The same two-sided product X w Xᵀ, with `g` = Aᵀ (r × α) and the sides' roles
+ * swapped (r = α in, alpha = r out), is the output transform of the kernel gradient
+ * (conv2dWinogradFilterGrad's sums to dW).
  */
 export function winogradFilterTransform(
   w: usize,
@@ -377,7 +380,7 @@ export function winogradFilterTransform(
   r: i32,
   alpha: i32,
 ): void {
-  if (r > 7 || alpha > ALPHA || (pairs & 3) != 0) unreachable();
+  if (r > ALPHA || alpha > ALPHA || (pairs & 3) != 0) unreachable();
   const pairBytes = <usize> pairs << 2;
   // tmp[i][kx] = Σ_ky G[i][ky] · w[ky][kx] for the 4 pairs (α × r vectors).
   const tmp = scratch;
@@ -403,6 +406,210 @@ export function winogradFilterTransform(
         }
         v128.store(up + <usize> (i * alpha + j) * pairBytes, s);
       }
+    }
+  }
+}
+
+/**
+ * The kernel gradient of a stride-1 Conv2D by Winograd, summed in the transformed domain:
+ * dW[ky][kx][ci][co] = Σ over the batch's output positions of x[oy + ky − padTop][ox + kx −
+ * padLeft][ci] · dz[oy][ox][co] is, per m×m tile of dz, a correlation of the tile's α×α input
+ * patch with the tile as an m×m filter giving r×r outputs: F(r×r, m×m), with the same α = m + r − 1
+ * and so the same Bᵀ as the forward F(m×m, r×r). Per chunk of tiles:
+ *   1. V = Bᵀ d B of every tile's input patch (the forward's input transform), V[tile][ξν][ci];
+ *   2. Z = G′ z G′ᵀ of every dz tile (zeros past the output), Z[tile][ξν][co], G′ of F(r, m);
+ *   3. α² GEMMs M[ξν] (c × outC) += V[·][ξν]ᵀ · Z[·][ξν] over the chunk's tiles.
+ * `acc` receives M (α² matrices of c × outC, matrix ξ·α + ν): overwritten when `accumulate` is 0,
+ * else added to. dW = A′ᵀ M A′ follows once, by winogradFilterTransform with Aᵀ of F(r, m).
+ * `m` and `r` are the forward plan's: m = 4 with r = 3 (α 6) or r = 5 (α 8), whose dz transforms
+ * are written out (others trap); c and outC multiples of 4;
+ * `scratch` holds `scratchFloats` floats, chunks as in conv2dWinograd
+ * (conv2dWinogradScratchFloats).
+ */
+export function conv2dWinogradFilterGrad(
+  x: usize,
+  dz: usize,
+  acc: usize,
+  scratch: usize,
+  scratchFloats: i32,
+  batch: i32,
+  h: i32,
+  wd: i32,
+  c: i32,
+  outH: i32,
+  outW: i32,
+  outC: i32,
+  m: i32,
+  r: i32,
+  padTop: i32,
+  padLeft: i32,
+  accumulate: i32,
+): void {
+  const side = m + r - 1;
+  if (m != 4 || (r != 3 && r != 5) || (c & 3) != 0 || (outC & 3) != 0) unreachable();
+  const cells = side * side;
+  const tilesX = (outW + m - 1) / m;
+  const tilesY = (outH + m - 1) / m;
+  const perImage = tilesX * tilesY;
+  const total = batch * perImage;
+  const fixed = 2 * CELLS * 4;
+  const chunk = max(1, min(total, (scratchFloats - fixed) / (cells * (c + outC))));
+  const patch = scratch;
+  const rowsBuf = patch + <usize> (CELLS * 16);
+  const vBuf = rowsBuf + <usize> (CELLS * 16);
+  const lda = cells * c;
+  const ldz = cells * outC;
+  const zBuf = vBuf + (<usize> chunk * <usize> lda << 2);
+  const pixelBytes = <usize> c << 2;
+  const vTile = <usize> lda << 2;
+  const zTile = <usize> ldz << 2;
+  for (let t0 = 0; t0 < total; t0 += chunk) {
+    const tiles = min(chunk, total - t0);
+    for (let t = 0; t < tiles; t++) {
+      const g = t0 + t;
+      const b = g / perImage;
+      const q = g - b * perImage;
+      const ty = q / tilesX;
+      const oy0 = ty * m;
+      const ox0 = (q - ty * tilesX) * m;
+      const image = x + <usize> b * <usize> h * <usize> wd * pixelBytes;
+      inputTransform(image, h, wd, c, oy0 - padTop, ox0 - padLeft, side, patch, rowsBuf, vBuf + <usize> t * vTile);
+      const dzImage = dz + (<usize> b * <usize> outH * <usize> outW * <usize> outC << 2);
+      gradTileTransform(dzImage, outH, outW, outC, oy0, ox0, side, patch, rowsBuf, zBuf + <usize> t * zTile);
+    }
+    const add = t0 > 0 || accumulate != 0 ? 1 : 0;
+    for (let e = 0; e < cells; e++) {
+      gemmTN(
+        vBuf + (<usize> (e * c) << 2),
+        lda,
+        zBuf + (<usize> (e * outC) << 2),
+        ldz,
+        acc + (<usize> e * <usize> c * <usize> outC << 2),
+        outC,
+        c,
+        outC,
+        tiles,
+        add,
+      );
+    }
+  }
+}
+
+/**
+ * One 6-point transform of a 4-point dz column by G′ of F(3, 4) (points 0, ±1, ±2, ∞, as
+ * winograd_reference.ts builds it): dst[ξ·dstStep] = Σ_i G′[ξ][i] src[i·srcStep] (4 lanes), where
+ * G′[ξ][i] = a_ξⁱ / Π_{l≠ξ}(a_ξ − a_l): ¼ at 0, −⅙ at ±1, 1⁄24 at ±2; the ± rows as
+ * (E ± O) times their factor.
+ */
+// @ts-ignore: decorator
+@inline function gradTransform1D6(src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
+  const z0 = v128.load(src);
+  const z1 = v128.load(src + srcStep);
+  const z2 = v128.load(src + 2 * srcStep);
+  const z3 = v128.load(src + 3 * srcStep);
+  v128.store(dst, f32x4.mul(z0, f32x4.splat(0.25)));
+  // ±1: E = z0 + z2, O = z1 + z3, times −⅙.
+  const e1 = f32x4.add(z0, z2), o1 = f32x4.add(z1, z3);
+  const sixth = f32x4.splat(-1.0 / 6.0);
+  v128.store(dst + dstStep, f32x4.mul(f32x4.add(e1, o1), sixth));
+  v128.store(dst + 2 * dstStep, f32x4.mul(f32x4.sub(e1, o1), sixth));
+  // ±2: E = z0 + 4 z2, O = 2 z1 + 8 z3, times 1⁄24.
+  const e2 = madd(z0, f32x4.splat(4), z2);
+  const o2 = madd(f32x4.add(z1, z1), f32x4.splat(8), z3);
+  const twentyFourth = f32x4.splat(1.0 / 24.0);
+  v128.store(dst + 3 * dstStep, f32x4.mul(f32x4.add(e2, o2), twentyFourth));
+  v128.store(dst + 4 * dstStep, f32x4.mul(f32x4.sub(e2, o2), twentyFourth));
+  v128.store(dst + 5 * dstStep, z3);
+}
+
+/**
+ * The 8-point transform of a 4-point dz column by G′ of F(5, 4) (points 0, ±1, ±2, ±½, ∞):
+ * G′[ξ][i] = a_ξⁱ / Π_{l≠ξ}(a_ξ − a_l), the factor −1 at 0, −2⁄9 at ±1, 1⁄90 at ±2, 32⁄45 at
+ * ±½; the ± rows as (E ± O) times their factor.
+ */
+// @ts-ignore: decorator
+@inline function gradTransform1D8(src: usize, srcStep: usize, dst: usize, dstStep: usize): void {
+  const z0 = v128.load(src);
+  const z1 = v128.load(src + srcStep);
+  const z2 = v128.load(src + 2 * srcStep);
+  const z3 = v128.load(src + 3 * srcStep);
+  v128.store(dst, f32x4.neg(z0));
+  const e1 = f32x4.add(z0, z2), o1 = f32x4.add(z1, z3);
+  const s1 = f32x4.splat(-2.0 / 9.0);
+  v128.store(dst + dstStep, f32x4.mul(f32x4.add(e1, o1), s1));
+  v128.store(dst + 2 * dstStep, f32x4.mul(f32x4.sub(e1, o1), s1));
+  const e2 = madd(z0, f32x4.splat(4), z2);
+  const o2 = madd(f32x4.add(z1, z1), f32x4.splat(8), z3);
+  const s2 = f32x4.splat(1.0 / 90.0);
+  v128.store(dst + 3 * dstStep, f32x4.mul(f32x4.add(e2, o2), s2));
+  v128.store(dst + 4 * dstStep, f32x4.mul(f32x4.sub(e2, o2), s2));
+  const e3 = madd(z0, f32x4.splat(0.25), z2);
+  const o3 = madd(f32x4.mul(z1, f32x4.splat(0.5)), f32x4.splat(0.125), z3);
+  const s3 = f32x4.splat(32.0 / 45.0);
+  v128.store(dst + 5 * dstStep, f32x4.mul(f32x4.add(e3, o3), s3));
+  v128.store(dst + 6 * dstStep, f32x4.mul(f32x4.sub(e3, o3), s3));
+  v128.store(dst + 7 * dstStep, z3);
+}
+
+/**
+ * Z[ξν][co] = Σ G′[ξ][i] z[i][j] G′[ν][j] of one 4×4 tile of dz at (oy0, ox0), zero past the
+ * output, G′ of F(3, 4) (side 6) or F(5, 4) (side 8).
+ */
+function gradTileTransform(
+  dzImage: usize,
+  outH: i32,
+  outW: i32,
+  outC: i32,
+  oy0: i32,
+  ox0: i32,
+  side: i32,
+  patch: usize,
+  rowsBuf: usize,
+  z: usize,
+): void {
+  const m = 4;
+  const cellBytes = <usize> outC << 2;
+  const rowBytes = <usize> outW * cellBytes;
+  const inside = oy0 + m <= outH && ox0 + m <= outW;
+  const zXi = <usize> side * cellBytes;
+  for (let og = 0; og < outC; og += 4) {
+    const off = <usize> og << 2;
+    let src: usize, srcRow: usize, srcCol: usize;
+    if (inside) {
+      src = dzImage + <usize> oy0 * rowBytes + <usize> ox0 * cellBytes + off;
+      srcRow = rowBytes;
+      srcCol = cellBytes;
+    } else {
+      for (let i = 0; i < m; i++) {
+        const dst = patch + <usize> i * ROW;
+        const oy = oy0 + i;
+        for (let j = 0; j < m; j++) {
+          const ox = ox0 + j;
+          v128.store(
+            dst + (<usize> j << 4),
+            oy < outH && ox < outW ? v128.load(dzImage + <usize> oy * rowBytes + <usize> ox * cellBytes + off) : f32x4.splat(0),
+          );
+        }
+      }
+      src = patch;
+      srcRow = ROW;
+      srcCol = 16;
+    }
+    // Columns: tmp[ξ][j] = Σ_i G′[ξ][i] z[i][j] (side × m); rows: Z[ξ][ν] = Σ_j tmp[ξ][j] G′[ν][j].
+    if (side == 6) {
+      for (let j = 0; j < 4; j++) {
+        gradTransform1D6(src + <usize> j * srcCol, srcRow, rowsBuf + (<usize> j << 4), ROW);
+      }
+      for (let xi = 0; xi < 6; xi++) {
+        gradTransform1D6(rowsBuf + <usize> xi * ROW, 16, z + <usize> xi * zXi + off, cellBytes);
+      }
+      continue;
+    }
+    for (let j = 0; j < 4; j++) {
+      gradTransform1D8(src + <usize> j * srcCol, srcRow, rowsBuf + (<usize> j << 4), ROW);
+    }
+    for (let xi = 0; xi < 8; xi++) {
+      gradTransform1D8(rowsBuf + <usize> xi * ROW, 16, z + <usize> xi * zXi + off, cellBytes);
     }
   }
 }

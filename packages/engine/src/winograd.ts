@@ -39,7 +39,9 @@ export const WINOGRAD_AUTO_MAX_FILTER_BYTES = 16 << 20;
  * In training the forward convolution and the input gradient dx (dZ convolved with the flipped
  * kernel: a stride-1 convolution of outC → c channels, chosen by the same rules) follow the same
  * choice, with the filters transformed on the device every step ({@link transformWinogradFilters},
- * float32); the kernel gradient dW is always the direct sum (im2col + GEMM). With data-parallel
+ * float32), and so does the kernel gradient dW of 3×3 and 5×5 kernels ({@link winogradFilterGrad}:
+ * the same tiles, summed in the transformed domain; other sizes take the direct sum). With
+ * data-parallel
  * workers each worker decides for its own slice of the batch, so results stay those of one thread
  * as long as every slice decides alike (each tile's sums do not depend on the batch).
  */
@@ -128,6 +130,11 @@ export interface WinogradPlan {
   /** Input tile side: 6 for F(4×4, 3×3), else {@link WINOGRAD_ALPHA}. */
   alpha: number;
   transforms: WinogradTransforms;
+  /**
+   * F(r×r, m×m), the same α and points: the kernel gradient's transforms ({@link
+   * winogradFilterGrad}; its Bᵀ is `transforms`' Bᵀ).
+   */
+  gradTransforms: WinogradTransforms;
 }
 
 /**
@@ -160,7 +167,13 @@ export function winogradPlan(
     return null;
   }
   const m = alpha - r + 1;
-  return { m, r, alpha, transforms: winogradTransforms(m, r) };
+  return {
+    m,
+    r,
+    alpha,
+    transforms: winogradTransforms(m, r),
+    gradTransforms: winogradTransforms(r, m),
+  };
 }
 
 /**
@@ -203,4 +216,97 @@ export function transformWinogradFilters(
     heap.free(scratch);
   }
   return u;
+}
+
+/**
+ * Whether {@link winogradFilterGrad} runs `plan`: F(4×4, 3×3) and F(4×4, 5×5). The other plans'
+ * dz tiles (m 2, 3, 5, 7) measured 1.2–1.6× over the direct sum with a generic transform, at
+ * up to 2.6e-5 of dW's scale (F(2×2, 7×7)): they stay direct.
+ */
+export function winogradFilterGradApplies(plan: WinogradPlan): boolean {
+  return plan.m === 4 && (plan.r === 3 || plan.r === 5);
+}
+
+let filterGrads = 0;
+
+/** Kernel gradients {@link winogradFilterGrad} has computed in this thread (tests check a step took it). */
+export function winogradFilterGradCount(): number {
+  return filterGrads;
+}
+
+/** The geometry {@link winogradFilterGrad} needs: a stride-1 convolution's sizes and padding. */
+export interface WinogradGradShape {
+  images: number;
+  h: number;
+  w: number;
+  c: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * The kernel gradient dW (r, r, c, outC) of a stride-1 convolution of `x` (images, h, w, c) whose
+ * output gradient is `dz` (images, outH, outW, outC), by Winograd F(r×r, m×m) over `plan`'s tiles
+ * (the `conv2dWinogradFilterGrad` kernel sums V · Z per transformed cell over every tile, then
+ * `winogradFilterTransform` with Aᵀ of F(r, m) folds the α² sums to r×r): writes `dW`. Per tile
+ * and channel pair α² multiply-adds where the direct sum does m²·r² (16·9 against 36 for
+ * F(4×4, 3×3)). Float32 throughout; the result differs from the direct sum by rounding only
+ * (3–9e-6 of dW's scale, measured in `kernels/winograd_test.ts`). Plans with m = 4 only: 3×3
+ * (α 6) and 5×5 (α 8) kernels, whose dz transforms the kernel has written out; {@link
+ * winogradFilterGradApplies}.
+ */
+export function winogradFilterGrad(
+  kernels: KernelExports,
+  heap: WasmHeap,
+  plan: WinogradPlan,
+  g: WinogradGradShape,
+  x: number,
+  dz: number,
+  dW: number,
+): void {
+  const { m, r, alpha, gradTransforms } = plan;
+  if (!winogradFilterGradApplies(plan)) {
+    throw new RangeError(`winogradFilterGrad: F(${m}×${m}, ${r}×${r}) has no kernel gradient`);
+  }
+  const tiles = g.images * Math.ceil(g.outH / m) * Math.ceil(g.outW / m);
+  const chunk = winogradChunkTiles(tiles, g.c, g.outC, alpha);
+  const scratchFloats = kernels.conv2dWinogradScratchFloats(chunk, g.c, g.outC, m, r);
+  const bufs: number[] = [];
+  const alloc = (bytes: number) => {
+    const p = heap.alloc(bytes);
+    bufs.push(p);
+    return p;
+  };
+  try {
+    const sums = alloc(alpha * alpha * g.c * g.outC * 4);
+    const scratch = alloc(scratchFloats * 4);
+    const at = heap.upload(Float32Array.from(gradTransforms.at));
+    bufs.push(at);
+    kernels.conv2dWinogradFilterGrad(
+      x,
+      dz,
+      sums,
+      scratch,
+      scratchFloats,
+      g.images,
+      g.h,
+      g.w,
+      g.c,
+      g.outH,
+      g.outW,
+      g.outC,
+      m,
+      r,
+      g.padTop,
+      g.padLeft,
+      0,
+    );
+    kernels.winogradFilterTransform(sums, dW, at, alloc(alpha * r * 16), g.c * g.outC, alpha, r);
+    filterGrads++;
+  } finally {
+    for (const p of bufs) heap.free(p);
+  }
 }

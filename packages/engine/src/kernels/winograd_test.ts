@@ -4,6 +4,7 @@ import { Rng } from "../../testing/random.ts";
 import { assertClose, assertCloseToScale } from "../../testing/assert.ts";
 import { conv2dParams, conv2dWinogradKernelArgs } from "../../testing/kernel_cases.ts";
 import { type Conv2DParams, conv2dReference } from "./conv_reference.ts";
+import { conv2dFilterGradReference } from "./conv_grad_reference.ts";
 import {
   conv2dWinogradReference,
   winogradFilterTransform,
@@ -197,7 +198,13 @@ Deno.test("winogradPlan: auto takes 3×3…7×7 stride-1 convs with ≥ 8 channe
 
 Deno.test("winogradPays: few tiles over large transformed filters stay direct", () => {
   const f4 = winogradPlan("auto", [3, 3], [1, 1], [1, 1], 256, 256)!;
-  const f6: WinogradPlan = { m: 6, r: 3, alpha: 8, transforms: winogradTransforms(6, 3) };
+  const f6: WinogradPlan = {
+    m: 6,
+    r: 3,
+    alpha: 8,
+    transforms: winogradTransforms(6, 3),
+    gradTransforms: winogradTransforms(3, 6),
+  };
   if (f4.alpha !== 6 || f4.m !== 4) throw new Error("3×3 should plan F(4×4, 3×3)");
   const cases: [string, WinogradPlan, number, number, number, number, boolean][] = [
     // [what, plan, images, out side, c, outC, Winograd pays] (ResNet50's layers, measured)
@@ -242,4 +249,78 @@ Deno.test("winogradFilterTransform (the device transform training uses) matches 
     assertCloseToScale(heap.f32(pu, want.length), want, 1e-6, `F(${m}, ${r}) ${c} → ${outC}`);
     [pw, pg, pu, scratch].forEach((p) => heap.free(p));
   }
+});
+
+/**
+ * dW of a stride-1 conv by `conv2dWinogradFilterGrad` (chunks of `chunkTiles` tiles; `calls`
+ * times into the same sums, the later ones accumulating) then `winogradFilterTransform` with Aᵀ
+ * of F(r, m).
+ */
+function runFilterGrad(
+  x: Float32Array,
+  dz: Float32Array,
+  p: Conv2DParams,
+  m: number,
+  chunkTiles: number,
+  calls = 1,
+): Float32Array {
+  const { kernels, heap } = getRuntime();
+  const r = p.kh, alpha = m + r - 1;
+  const t = winogradTransforms(r, m);
+  const px = heap.upload(x), pz = heap.upload(dz);
+  const pa = heap.upload(Float32Array.from(t.at));
+  const sums = heap.alloc(alpha * alpha * p.c * p.outC * 4);
+  const scratchFloats = kernels.conv2dWinogradScratchFloats(chunkTiles, p.c, p.outC, m, r);
+  const ps = heap.alloc(scratchFloats * 4);
+  const n = r * r * p.c * p.outC;
+  const pw = heap.alloc(n * 4);
+  const pt = heap.alloc(alpha * r * 16);
+  for (let call = 0; call < calls; call++) {
+    kernels.conv2dWinogradFilterGrad(
+      px,
+      pz,
+      sums,
+      ps,
+      scratchFloats,
+      ...conv2dWinogradKernelArgs(p, m),
+      call > 0 ? 1 : 0,
+    );
+  }
+  kernels.winogradFilterTransform(sums, pw, pa, pt, p.c * p.outC, alpha, r);
+  const dW = heap.f32(pw, n).slice();
+  [px, pz, pa, sums, ps, pw, pt].forEach((ptr) => heap.free(ptr));
+  return dW;
+}
+
+Deno.test("conv2dWinogradFilterGrad matches the direct kernel gradient: 3×3 (α 6) and 5×5 (α 8), odd sizes, batch 1 and 3, chunks, accumulation", () => {
+  const rng = new Rng(91);
+  let cases = 0;
+  // [m, r] of the plans Conv2D's kernel gradient takes.
+  const plans: [number, number][] = [[4, 3], [4, 5]];
+  for (const [m, r] of plans) {
+    for (const [h, w, c, outC] of [[9, 13, 4, 8], [16, 16, 32, 12], [5, 7, 12, 4]]) {
+      for (const padding of ["same", "valid"] as const) {
+        for (const batch of [1, 3]) {
+          const p = conv2dParams(batch, [h, w, c], outC, [r, r], [1, 1], [1, 1], padding);
+          if (p.outH === 0 || p.outW === 0) continue;
+          const x = rng.floats(batch * h * w * c, -1, 1);
+          const dz = rng.floats(batch * p.outH * p.outW * outC, -1, 1);
+          const want = conv2dFilterGradReference(x, dz, p);
+          const tiles = batch * Math.ceil(p.outH / m) * Math.ceil(p.outW / m);
+          for (const chunk of [tiles, 1, 5]) {
+            const what =
+              `F(${r}, ${m}) ${h}×${w}×${c}→${outC} ${padding} batch ${batch} chunk ${chunk}`;
+            // Sums of up to 768 products of ±1 values through float32 transforms: measured
+            // 3–9e-6 of dW's scale (the direct float32 sum: about 1e-6).
+            assertCloseToScale(runFilterGrad(x, dz, p, m, chunk), want, 2e-5, what, 1);
+            cases++;
+          }
+          // A second call adds its sums to the first's: twice the gradient.
+          const twice = runFilterGrad(x, dz, p, m, 5, 2);
+          assertCloseToScale(twice, want.map((v) => 2 * v), 2e-5, `accumulated ${m}, ${r}`, 1);
+        }
+      }
+    }
+  }
+  if (cases < 60) throw new Error(`only ${cases} cases ran`);
 });

@@ -18,6 +18,8 @@ import {
   transformWinogradFilters,
   uploadWinogradFilters,
   winogradChunkTiles,
+  winogradFilterGrad,
+  winogradFilterGradApplies,
   type WinogradPlan,
   winogradPlan,
   winogradRuns,
@@ -522,12 +524,41 @@ function winogradInputGrad(
 }
 
 /**
+ * dW by Winograd when the layer's convolution algorithm picks it for the forward convolution of
+ * this shape (the same tiles, so the same multiply-add count against the direct sum): see
+ * {@link winogradFilterGrad} (3×3 and 5×5 kernels). Returns false (nothing written) when the
+ * direct pass should compute dW.
+ */
+function winogradKernelGrad(
+  layer: Conv2D,
+  ctx: TrainContext,
+  g: ConvShape,
+  x: number,
+  dz: number,
+  dW: number,
+): boolean {
+  const plan = winogradPlan(
+    layer.algorithm,
+    [g.kh, g.kw],
+    [g.sh, g.sw],
+    [g.dh, g.dw],
+    g.c,
+    g.outC,
+  );
+  if (!winogradRuns(layer.algorithm, plan, g.images, g.outH, g.outW, g.c, g.outC)) return false;
+  if (!winogradFilterGradApplies(plan)) return false;
+  winogradFilterGrad(ctx.kernels, ctx.heap, plan, g, x, dz, dW);
+  return true;
+}
+
+/**
  * Conv2D in training. Forward: the inference convolution with its fused activation when the
  * activation's derivative can be read off the output (linear, relu, relu6, sigmoid, tanh,
  * exponential); otherwise the convolution without activation, keeping the pre-activation z.
- * Backward: dZ = dy·act'(z), then one tiled pass (`conv2dBackward`, wasm/assembly/conv_grad.ts)
- * gives dW (im2col + GEMM) and dx (GEMM + col2im) — one pass per group for `groups` > 1 — and
- * db = Σ dZ.
+ * Backward: dZ = dy·act'(z); dx and dW by Winograd where the algorithm picks it
+ * ({@link winogradInputGrad}, {@link winogradKernelGrad}), the rest by one tiled pass
+ * (`conv2dBackward`, wasm/assembly/conv_grad.ts: dW by im2col + GEMM, dx by GEMM + col2im) — one
+ * pass per group for `groups` > 1 — and db = Σ dZ.
  */
 const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
   forward(layer, x, mask, ctx) {
@@ -559,10 +590,14 @@ const CONV2_D_TRAINING: LayerTraining<Conv2D> = {
       ? { ptr: heap.alloc(sizeOf(x.shape) * 4), shape: [...x.shape], dtype: "float32" }
       : null;
     const dW = wantKernel ? a.grads[0] : 0;
-    if (layer.groups > 1) backwardGroups(layer, ctx, x, dz, a.weights[0], dx, dW);
-    else if (dx && winogradInputGrad(layer, ctx, g, dz, a.weights[0], dx)) {
-      convolveBackward(ctx, g, x.ptr, dz, a.weights[0], 0, dW);
-    } else convolveBackward(ctx, g, x.ptr, dz, a.weights[0], dx ? dx.ptr : 0, dW);
+    if (layer.groups > 1) {
+      backwardGroups(layer, ctx, x, dz, a.weights[0], dx, dW);
+      return dx;
+    }
+    // Winograd where the layer's algorithm picks it; the direct pass computes what is left.
+    const dxLeft = dx && !winogradInputGrad(layer, ctx, g, dz, a.weights[0], dx) ? dx.ptr : 0;
+    const dWLeft = dW && !winogradKernelGrad(layer, ctx, g, x.ptr, dz, dW) ? dW : 0;
+    convolveBackward(ctx, g, x.ptr, dz, a.weights[0], dxLeft, dWLeft);
     return dx;
   },
 

@@ -3,6 +3,7 @@ import { Rng } from "../../testing/random.ts";
 import { compareWithTfjs, randomSpec, relativeError } from "../../testing/gradient_check.ts";
 import { tf, tfReady, toTf } from "../../testing/tfjs_reference.ts";
 import { tfjsLoss } from "../../testing/tfjs_training.ts";
+import { winogradFilterGradCount } from "../winograd.ts";
 
 const conv = (name: string, filters: number, config: Record<string, unknown>) => ({
   class_name: "Conv2D",
@@ -197,7 +198,7 @@ Deno.test("Conv2D as the softmax output (per-pixel classes, fused loss) matches 
   }
 });
 
-Deno.test("Conv2D training by Winograd (forward and dx) matches TF.js and the direct sum", async () => {
+Deno.test("Conv2D training by Winograd (forward, dx and dW) matches TF.js and the direct sum", async () => {
   await tfReady();
   const rng = new Rng(41);
   // The second conv reads 8 channels and writes 12: both its forward (8 → 12) and its dx
@@ -252,5 +253,49 @@ Deno.test("Conv2D training by Winograd (forward and dx) matches TF.js and the di
       if (g.data.some((v, k) => v !== direct[i].data[k])) differs = true;
     });
     if (!differs) throw new Error(`${what}: Winograd did not run (gradients equal the direct sum)`);
+  }
+});
+
+Deno.test("Conv2D's kernel gradient takes Winograd where the forward does, within 1e-5 of the direct sum", () => {
+  const rng = new Rng(43);
+  // [input channels, kernel side, padding, Winograd expected]: 4 input channels have no plan;
+  // 7×7 (F(2×2, 7×7)) has one, but its kernel gradient stays direct.
+  const cases: [number, number, string, boolean][] = [
+    [8, 3, "same", true],
+    [8, 3, "valid", true],
+    [12, 5, "same", true],
+    [8, 7, "same", false],
+    [4, 3, "same", false],
+  ];
+  const mse = { name: "mean_squared_error" as const };
+  for (const [c, k, padding, winograd] of cases) {
+    const spec = randomSpec(
+      [
+        conv("conv", 12, { kernel_size: [k, k], padding, activation: "linear" }),
+        { class_name: "Flatten", config: { name: "flat" } },
+        { class_name: "Dense", config: { name: "out", units: 4, activation: "linear" } },
+      ],
+      [11, 10, c],
+      rng,
+    );
+    const batch = 3;
+    const x = new Tensor(rng.floats(batch * 11 * 10 * c, -1, 1), [batch, 11, 10, c]);
+    const y = new Tensor(rng.floats(batch * 4, -1, 1), [batch, 4]);
+    const kernelGrad = (convAlgorithm: "auto" | "direct") => {
+      const model = buildModel(spec, { convAlgorithm });
+      try {
+        const grads = modelGradients(model, x, y, { loss: mse }).grads;
+        return grads.find((g) => g.name.startsWith("conv") && g.name.includes("kernel"))!;
+      } finally {
+        model.dispose();
+      }
+    };
+    const what = `${c} → 12, ${k}×${k} ${padding}`;
+    const before = winogradFilterGradCount();
+    const auto = kernelGrad("auto");
+    const ran = winogradFilterGradCount() - before;
+    if (ran !== (winograd ? 1 : 0)) throw new Error(`${what}: ${ran} Winograd kernel gradients`);
+    const e = relativeError(auto.data, kernelGrad("direct").data);
+    if (!(e <= 1e-5)) throw new Error(`${what}: kernel gradient error ${e} against the direct sum`);
   }
 });

@@ -293,6 +293,44 @@ export interface KernelFunctions {
     tileCount: number,
   ): void;
   /**
+   * The kernel gradient of a stride-1 Conv2D by Winograd, summed in the transformed domain:
+   * dW[ky][kx][ci][co] = Σ over the batch's output positions of x[oy + ky − padTop][ox + kx −
+   * padLeft][ci] · dz[oy][ox][co] is, per m×m tile of dz, a correlation of the tile's α×α input
+   * patch with the tile as an m×m filter giving r×r outputs: F(r×r, m×m), with the same α = m + r − 1
+   * and so the same Bᵀ as the forward F(m×m, r×r). Per chunk of tiles:
+   *   1. V = Bᵀ d B of every tile's input patch (the forward's input transform), V[tile][ξν][ci];
+   *   2. Z = G′ z G′ᵀ of every dz tile (zeros past the output), Z[tile][ξν][co], G′ of F(r, m);
+   *   3. α² GEMMs M[ξν] (c × outC) += V[·][ξν]ᵀ · Z[·][ξν] over the chunk's tiles.
+   * `acc` receives M (α² matrices of c × outC, matrix ξ·α + ν): overwritten when `accumulate` is 0,
+   * else added to. dW = A′ᵀ M A′ follows once, by winogradFilterTransform with Aᵀ of F(r, m).
+   * `m` and `r` are the forward plan's: m = 4 with r = 3 (α 6) or r = 5 (α 8), whose dz transforms
+   * are written out (others trap); c and outC multiples of 4;
+   * `scratch` holds `scratchFloats` floats, chunks as in conv2dWinograd
+   * (conv2dWinogradScratchFloats).
+   *
+   * AssemblyScript, wasm/assembly/winograd.ts:
+   * `conv2dWinogradFilterGrad(x: usize, dz: usize, acc: usize, scratch: usize, scratchFloats: i32, batch: i32, h: i32, wd: i32, c: i32, outH: i32, outW: i32, outC: i32, m: i32, r: i32, padTop: i32, padLeft: i32, accumulate: i32): void`
+   */
+  conv2dWinogradFilterGrad(
+    x: number,
+    dz: number,
+    acc: number,
+    scratch: number,
+    scratchFloats: number,
+    batch: number,
+    h: number,
+    wd: number,
+    c: number,
+    outH: number,
+    outW: number,
+    outC: number,
+    m: number,
+    r: number,
+    padTop: number,
+    padLeft: number,
+    accumulate: number,
+  ): void;
+  /**
    * Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles of F(m×m, r×r)
    * (m + r − 1 = 6 or 8).
    *
@@ -306,7 +344,9 @@ export interface KernelFunctions {
    * element (ξ, ν)); `g` is the α × r matrix G (float32, row-major), `scratch` holds α·r·4 floats.
    * What training uses, where the filters change every step: the inference path transforms once
    * at load, in float64 (winograd_reference.ts). 4 pairs a vector (c·outC is a multiple of 4);
-   * r ≤ 7, α ≤ 8.
+   * r ≤ 8, α ≤ 8. The same two-sided product X w Xᵀ, with `g` = Aᵀ (r × α) and the sides' roles
+   * swapped (r = α in, alpha = r out), is the output transform of the kernel gradient
+   * (conv2dWinogradFilterGrad's sums to dW).
    *
    * AssemblyScript, wasm/assembly/winograd.ts:
    * `winogradFilterTransform(w: usize, u: usize, g: usize, scratch: usize, pairs: i32, r: i32, alpha: i32): void`
@@ -1603,6 +1643,7 @@ export const KERNEL_NAMES = [
   "conv2dFlipKernel",
   "transposeMatrix",
   "conv2dWinograd",
+  "conv2dWinogradFilterGrad",
   "conv2dWinogradScratchFloats",
   "winogradFilterTransform",
   "broadcastTo",
