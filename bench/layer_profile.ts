@@ -1,13 +1,14 @@
 /**
  * Time per layer class of one model's predict (where a slow model spends its time):
- * `deno run -A bench/layer_profile.ts [MobileNetV2|ResNet50|InceptionV3] [--size N] [--batch N]
- * [--calls N] [--no-fuse] [--threads N] [--top N]`. Wraps the call methods of every layer class
- * of the engine's replica of the keras.applications model (on the class, so the layers fusion
+ * `deno run -A bench/layer_profile.ts [MobileNetV2|ResNet50|InceptionV3|<report case>] [--size N]
+ * [--batch N] [--calls N] [--no-fuse] [--threads N] [--top N]`. A report case is named by its id
+ * or label (`cnn-3x3-32`, "CNN 1 conv 32 k3"). Wraps the call methods of every layer class
+ * of the engine's model (on the class, so the layers fusion
  * folds count under their host's name) and prints milliseconds per call by class and by layer
  * (top 15, or `--top`). `--threads N` turns on N kernel threads (`setKernelThreads`).
  */
 import { buildModel, type Layer, setKernelThreads, Tensor } from "../packages/engine/mod.ts";
-import { applicationCase } from "./cases.ts";
+import { applicationCase, reportCases } from "./cases.ts";
 import { useApplicationBackend } from "../packages/engine/testing/tfjs_applications.ts";
 
 const args = Deno.args;
@@ -21,8 +22,9 @@ const batch = Number(value("--batch", "1"));
 const calls = Number(value("--calls", "5"));
 const threads = Number(value("--threads", "1"));
 const top = Number(value("--top", "15"));
-await useApplicationBackend("wasm");
-const c = applicationCase(name, size);
+const reportCase = reportCases(true).find((r) => r.id === name || r.label === name);
+if (!reportCase) await useApplicationBackend("wasm");
+const c = reportCase ?? applicationCase(name, size);
 const model = buildModel(c.spec, { fuse: !args.includes("--no-fuse") });
 const x: Tensor = c.input(batch);
 console.log(`kernel threads: ${setKernelThreads(threads)}`);
