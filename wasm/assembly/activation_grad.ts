@@ -112,6 +112,27 @@ export function activationDerivative(z: f32, y: f32, code: i32, alpha: f32): f32
 }
 
 /**
+ * f'(z) on 4 lanes, `y` = f(z) as the forward computed it: vector forms for linear, sigmoid and
+ * tanh (from y, as `activationDerivative`), the other codes lane by lane.
+ */
+// @ts-ignore: decorator
+@inline export function activationDerivativeV(z: v128, y: v128, code: i32, alpha: f32): v128 {
+  if (code == LINEAR) return f32x4.splat(1);
+  if (code == SIGMOID) return f32x4.mul(y, f32x4.sub(f32x4.splat(1), y));
+  if (code == TANH) return f32x4.sub(f32x4.splat(1), f32x4.mul(y, y));
+  return derivativeLanes(z, y, code, alpha);
+}
+
+/** activationDerivative on each lane (the codes without a vector form; kept out of line). */
+function derivativeLanes(z: v128, y: v128, code: i32, alpha: f32): v128 {
+  let r = f32x4.splat(0);
+  r = f32x4.replace_lane(r, 0, activationDerivative(f32x4.extract_lane(z, 0), f32x4.extract_lane(y, 0), code, alpha));
+  r = f32x4.replace_lane(r, 1, activationDerivative(f32x4.extract_lane(z, 1), f32x4.extract_lane(y, 1), code, alpha));
+  r = f32x4.replace_lane(r, 2, activationDerivative(f32x4.extract_lane(z, 2), f32x4.extract_lane(y, 2), code, alpha));
+  return f32x4.replace_lane(r, 3, activationDerivative(f32x4.extract_lane(z, 3), f32x4.extract_lane(y, 3), code, alpha));
+}
+
+/**
  * dz[i] = dy[i] · f'(z[i]) over `n` floats. `z` is the pre-activation, `y` the output (either may
  * be 0 when the code does not read it: relu/relu6/leaky/hard_sigmoid/hard_silu/elu/selu/softplus/softsign/
  * swish/gelu/mish read z; sigmoid/tanh/exponential read y). `dz` may be `dy`.

@@ -3,29 +3,8 @@
 // packages/engine/src/layers/conv_lstm2d.ts). A row is one pixel of one sample: its `4·units`
 // pre-activations in gate order i, f, c, o (Keras), its cell state and its output.
 // Reference: packages/engine/src/kernels/lstm_cell_reference.ts.
-import { activateScalar, activateV, LINEAR, SIGMOID, TANH } from "./activations";
-import { activationDerivative } from "./activation_grad";
-
-/**
- * f'(z) on 4 lanes, `y` = f(z) as the forward computed it: vector forms for linear, sigmoid and
- * tanh (from y, as `activationDerivative`), the other codes lane by lane.
- */
-// @ts-ignore: decorator
-@inline function derivativeV(z: v128, y: v128, code: i32, alpha: f32): v128 {
-  if (code == LINEAR) return f32x4.splat(1);
-  if (code == SIGMOID) return f32x4.mul(y, f32x4.sub(f32x4.splat(1), y));
-  if (code == TANH) return f32x4.sub(f32x4.splat(1), f32x4.mul(y, y));
-  return derivativeLanes(z, y, code, alpha);
-}
-
-/** activationDerivative on each lane (the codes without a vector form; kept out of line). */
-function derivativeLanes(z: v128, y: v128, code: i32, alpha: f32): v128 {
-  let r = f32x4.splat(0);
-  r = f32x4.replace_lane(r, 0, activationDerivative(f32x4.extract_lane(z, 0), f32x4.extract_lane(y, 0), code, alpha));
-  r = f32x4.replace_lane(r, 1, activationDerivative(f32x4.extract_lane(z, 1), f32x4.extract_lane(y, 1), code, alpha));
-  r = f32x4.replace_lane(r, 2, activationDerivative(f32x4.extract_lane(z, 2), f32x4.extract_lane(y, 2), code, alpha));
-  return f32x4.replace_lane(r, 3, activationDerivative(f32x4.extract_lane(z, 3), f32x4.extract_lane(y, 3), code, alpha));
-}
+import { activateScalar, activateV } from "./activations";
+import { activationDerivative, activationDerivativeV } from "./activation_grad";
 
 /**
  * One LSTM step over `rows` rows: with z [rows, 4u] the gates' pre-activations,
@@ -119,12 +98,12 @@ export function lstmCellBackward(
       const dhj = v128.load(dhr + o);
       const dcj = f32x4.add(
         v128.load(dcr + o),
-        f32x4.mul(f32x4.mul(dhj, og), derivativeV(cn, ac, act, actAlpha)),
+        f32x4.mul(f32x4.mul(dhj, og), activationDerivativeV(cn, ac, act, actAlpha)),
       );
-      v128.store(dzr + o, f32x4.mul(f32x4.mul(dcj, cg), derivativeV(pi, ig, recAct, recAlpha)));
-      v128.store(dzr + uBytes + o, f32x4.mul(f32x4.mul(dcj, cPrevJ), derivativeV(pf, fg, recAct, recAlpha)));
-      v128.store(dzr + (uBytes << 1) + o, f32x4.mul(f32x4.mul(dcj, ig), derivativeV(pg, cg, act, actAlpha)));
-      v128.store(dzr + 3 * uBytes + o, f32x4.mul(f32x4.mul(dhj, ac), derivativeV(po, og, recAct, recAlpha)));
+      v128.store(dzr + o, f32x4.mul(f32x4.mul(dcj, cg), activationDerivativeV(pi, ig, recAct, recAlpha)));
+      v128.store(dzr + uBytes + o, f32x4.mul(f32x4.mul(dcj, cPrevJ), activationDerivativeV(pf, fg, recAct, recAlpha)));
+      v128.store(dzr + (uBytes << 1) + o, f32x4.mul(f32x4.mul(dcj, ig), activationDerivativeV(pg, cg, act, actAlpha)));
+      v128.store(dzr + 3 * uBytes + o, f32x4.mul(f32x4.mul(dhj, ac), activationDerivativeV(po, og, recAct, recAlpha)));
       v128.store(dcr + o, f32x4.mul(dcj, fg));
     }
     for (; j < units; j++) {

@@ -9,8 +9,9 @@
 // state gradient passes through it unchanged; its output repeats the state (or is zero with
 // zero_output_for_mask), so its output gradient goes to the carried state (or nowhere).
 // Cell codes and flags are those of rnn.ts / packages/engine/src/kernels/rnn_codes.ts.
-import { activateScalar, LINEAR } from "./activations";
-import { activationDerivative } from "./activation_grad";
+import { activateScalar, activateV, LINEAR } from "./activations";
+import { activationDerivative, activationDerivativeV } from "./activation_grad";
+import { lstmCellBackward, lstmCellForward } from "./lstm_cell";
 import { copyFloats, zeroFloats } from "./floats";
 import { gemm, gemmStrided } from "./gemm";
 import { gemmNT } from "./dense_grad";
@@ -168,7 +169,18 @@ export function rnnTrainForward(
         const pr = preT + <usize> b * <usize> ldPre * 4;
         const hr = hp + <usize> b * gBytes;
         const ar = aux + (<usize> b * <usize> time + <usize> t) * uBytes;
-        for (let j = 0; j < u; j++) {
+        let j = 0;
+        for (; j + 4 <= u; j += 4) {
+          const o = <usize> j << 2;
+          v128.store(pr + o, f32x4.add(v128.load(pr + o), v128.load(hr + o)));
+          const rp = f32x4.add(v128.load(pr + uBytes + o), v128.load(hr + uBytes + o));
+          v128.store(pr + uBytes + o, rp);
+          const r = activateV(rp, recAct, recAlpha);
+          const hh = v128.load(hr + (uBytes << 1) + o);
+          v128.store(ar + o, hh);
+          v128.store(pr + (uBytes << 1) + o, f32x4.add(v128.load(pr + (uBytes << 1) + o), f32x4.mul(r, hh)));
+        }
+        for (; j < u; j++) {
           const o = <usize> j << 2;
           store<f32>(pr + o, load<f32>(pr + o) + load<f32>(hr + o));
           const rp = load<f32>(pr + uBytes + o) + load<f32>(hr + uBytes + o);
@@ -185,7 +197,13 @@ export function rnnTrainForward(
         const pr = preT + <usize> b * <usize> ldPre * 4;
         const hs = h + <usize> b * uBytes;
         const ar = aux + (<usize> b * <usize> time + <usize> t) * uBytes;
-        for (let j = 0; j < u; j++) {
+        let j = 0;
+        for (; j + 4 <= u; j += 4) {
+          const o = <usize> j << 2;
+          const r = activateV(v128.load(pr + uBytes + o), recAct, recAlpha);
+          v128.store(ar + o, f32x4.mul(r, v128.load(hs + o)));
+        }
+        for (; j < u; j++) {
           const o = <usize> j << 2;
           const r = activateScalar(load<f32>(pr + uBytes + o), recAct, recAlpha);
           store<f32>(ar + o, r * load<f32>(hs + o));
@@ -215,24 +233,27 @@ export function rnnTrainForward(
       if (keep) {
         const pr = preT + <usize> b * <usize> ldPre * 4;
         if (cell == CELL_SIMPLE) {
-          for (let j = 0; j < u; j++) {
+          let j = 0;
+          for (; j + 4 <= u; j += 4) {
+            const o = <usize> j << 2;
+            v128.store(hs + o, activateV(v128.load(pr + o), act, actAlpha));
+          }
+          for (; j < u; j++) {
             const o = <usize> j << 2;
             store<f32>(hs + o, activateScalar(load<f32>(pr + o), act, actAlpha));
           }
         } else if (cell == CELL_LSTM) {
-          const cs = c + <usize> b * uBytes;
-          for (let j = 0; j < u; j++) {
-            const o = <usize> j << 2;
-            const ig = activateScalar(load<f32>(pr + o), recAct, recAlpha);
-            const fg = activateScalar(load<f32>(pr + uBytes + o), recAct, recAlpha);
-            const cg = activateScalar(load<f32>(pr + (uBytes << 1) + o), act, actAlpha);
-            const og = activateScalar(load<f32>(pr + 3 * uBytes + o), recAct, recAlpha);
-            const cn = fg * load<f32>(cs + o) + ig * cg;
-            store<f32>(cs + o, cn);
-            store<f32>(hs + o, og * activateScalar(cn, act, actAlpha));
-          }
+          lstmCellForward(pr, c + <usize> b * uBytes, hs, 1, u, act, actAlpha, recAct, recAlpha);
         } else {
-          for (let j = 0; j < u; j++) {
+          let j = 0;
+          const one = f32x4.splat(1);
+          for (; j + 4 <= u; j += 4) {
+            const o = <usize> j << 2;
+            const z = activateV(v128.load(pr + o), recAct, recAlpha);
+            const hh = activateV(v128.load(pr + (uBytes << 1) + o), act, actAlpha);
+            v128.store(hs + o, f32x4.add(f32x4.mul(z, v128.load(hs + o)), f32x4.mul(f32x4.sub(one, z), hh)));
+          }
+          for (; j < u; j++) {
             const o = <usize> j << 2;
             const z = activateScalar(load<f32>(pr + o), recAct, recAlpha);
             const hh = activateScalar(load<f32>(pr + (uBytes << 1) + o), act, actAlpha);
@@ -365,7 +386,14 @@ export function rnnBackward(
         continue;
       }
       if (cell == CELL_SIMPLE) {
-        for (let j = 0; j < u; j++) {
+        let j = 0;
+        for (; j + 4 <= u; j += 4) {
+          const o = <usize> j << 2;
+          const a = v128.load(pr + o);
+          const y = activateV(a, act, actAlpha);
+          v128.store(da + o, f32x4.mul(v128.load(dhb + o), activationDerivativeV(a, y, act, actAlpha)));
+        }
+        for (; j < u; j++) {
           const o = <usize> j << 2;
           const a = load<f32>(pr + o);
           const y = activateScalar(a, act, actAlpha);
@@ -373,35 +401,41 @@ export function rnnBackward(
         }
         zeroFloats(dhnb, u);
       } else if (cell == CELL_LSTM) {
-        const dcb = dc + <usize> b * uBytes;
         const cp = cPrev + rowT * uBytes;
-        for (let j = 0; j < u; j++) {
-          const o = <usize> j << 2;
-          const pi = load<f32>(pr + o);
-          const pf = load<f32>(pr + uBytes + o);
-          const pg = load<f32>(pr + (uBytes << 1) + o);
-          const po = load<f32>(pr + 3 * uBytes + o);
-          const ig = activateScalar(pi, recAct, recAlpha);
-          const fg = activateScalar(pf, recAct, recAlpha);
-          const cg = activateScalar(pg, act, actAlpha);
-          const og = activateScalar(po, recAct, recAlpha);
-          const cPrevJ = load<f32>(cp + o);
-          const cn = fg * cPrevJ + ig * cg;
-          const ac = activateScalar(cn, act, actAlpha);
-          const dhj = load<f32>(dhb + o);
-          const dcj = load<f32>(dcb + o) + dhj * og * activationDerivative(cn, ac, act, actAlpha);
-          store<f32>(da + o, dcj * cg * activationDerivative(pi, ig, recAct, recAlpha));
-          store<f32>(da + uBytes + o, dcj * cPrevJ * activationDerivative(pf, fg, recAct, recAlpha));
-          store<f32>(da + (uBytes << 1) + o, dcj * ig * activationDerivative(pg, cg, act, actAlpha));
-          store<f32>(da + 3 * uBytes + o, dhj * ac * activationDerivative(po, og, recAct, recAlpha));
-          store<f32>(dcb + o, dcj * fg);
-        }
+        lstmCellBackward(pr, cp, dhb, dc + <usize> b * uBytes, da, 1, u, act, actAlpha, recAct, recAlpha);
         zeroFloats(dhnb, u);
       } else {
         const hp = hPrev + rowT * uBytes;
         const ar = aux + rowT * uBytes;
         const dah = dAh ? dAh + rowT * gBytes : 0;
-        for (let j = 0; j < u; j++) {
+        let j = 0;
+        const one = f32x4.splat(1);
+        for (; j + 4 <= u; j += 4) {
+          const o = <usize> j << 2;
+          const pz = v128.load(pr + o);
+          const ph = v128.load(pr + (uBytes << 1) + o);
+          const z = activateV(pz, recAct, recAlpha);
+          const hh = activateV(ph, act, actAlpha);
+          const dhj = v128.load(dhb + o);
+          const dpz = f32x4.mul(
+            f32x4.mul(dhj, f32x4.sub(v128.load(hp + o), hh)),
+            activationDerivativeV(pz, z, recAct, recAlpha),
+          );
+          const dph = f32x4.mul(f32x4.mul(dhj, f32x4.sub(one, z)), activationDerivativeV(ph, hh, act, actAlpha));
+          v128.store(da + o, dpz);
+          v128.store(da + (uBytes << 1) + o, dph);
+          v128.store(dhnb + o, f32x4.mul(dhj, z));
+          if (cell == CELL_GRU_RESET_AFTER) {
+            const pr_ = v128.load(pr + uBytes + o);
+            const r = activateV(pr_, recAct, recAlpha);
+            const dpr = f32x4.mul(f32x4.mul(dph, v128.load(ar + o)), activationDerivativeV(pr_, r, recAct, recAlpha));
+            v128.store(da + uBytes + o, dpr);
+            v128.store(dah + o, dpz);
+            v128.store(dah + uBytes + o, dpr);
+            v128.store(dah + (uBytes << 1) + o, f32x4.mul(dph, r));
+          }
+        }
+        for (; j < u; j++) {
           const o = <usize> j << 2;
           const pz = load<f32>(pr + o);
           const ph = load<f32>(pr + (uBytes << 1) + o);
@@ -437,7 +471,19 @@ export function rnnBackward(
         const hp = hPrev + rowT * uBytes;
         const tb = tmp + <usize> b * uBytes;
         const dhnb = dhn + <usize> b * uBytes;
-        for (let j = 0; j < u; j++) {
+        let j = 0;
+        for (; j + 4 <= u; j += 4) {
+          const o = <usize> j << 2;
+          const pr_ = v128.load(pr + uBytes + o);
+          const r = activateV(pr_, recAct, recAlpha);
+          const tj = v128.load(tb + o);
+          v128.store(
+            da + uBytes + o,
+            f32x4.mul(f32x4.mul(tj, v128.load(hp + o)), activationDerivativeV(pr_, r, recAct, recAlpha)),
+          );
+          v128.store(dhnb + o, f32x4.add(v128.load(dhnb + o), f32x4.mul(tj, r)));
+        }
+        for (; j < u; j++) {
           const o = <usize> j << 2;
           const pr_ = load<f32>(pr + uBytes + o);
           const r = activateScalar(pr_, recAct, recAlpha);
