@@ -7,7 +7,7 @@ import { ORT_PEERS, type OrtPeerName } from "./ort_peers.ts";
 import { ORT_TIME_LIMIT_MS } from "./models_section.ts";
 
 /** The report's parts, in the order they run. */
-export const REPORT_SECTIONS = ["kernels", "models", "graph-memory", "loads"] as const;
+export const REPORT_SECTIONS = ["kernels", "models", "training", "graph-memory", "loads"] as const;
 /** One part: kernel GFLOP/s, model rows, graph activation memory, load times and peak memory. */
 export type ReportSection = typeof REPORT_SECTIONS[number];
 

@@ -5,6 +5,7 @@ import type { GraphMemoryResult } from "./graph_memory_section.ts";
 import type { MemoryProbe } from "./memory_probe.ts";
 import type { ModelResult } from "./models_section.ts";
 import { ORT_PEER_LABELS, ORT_PEER_THREADS, ORT_PEERS, type OrtPeerName } from "./ort_peers.ts";
+import { renderTraining, type TrainingResult, trainingTargets } from "./training_section.ts";
 
 /** Everything one report run measured. */
 export interface BenchReport {
@@ -19,6 +20,8 @@ export interface BenchReport {
   memory: MemoryProbe[];
   /** Activation memory of a deep residual graph (absent in reports before issue 14). */
   graphMemory?: GraphMemoryResult;
+  /** Training against PyTorch's figures (absent in reports before 2026-12-03 and without it). */
+  training?: TrainingResult;
   targets: TargetResult[];
 }
 
@@ -53,6 +56,7 @@ export function evaluateTargets(
   models: ModelResult[],
   kernels: KernelResult[],
   peak: PeakResult,
+  training?: TrainingResult,
 ): TargetResult[] {
   const out: TargetResult[] = [];
   type Key = "speedupVsWasm" | "speedupVsCpu" | "threadsSpeedupVsWasm" | "threadsSpeedupVsCpu";
@@ -123,6 +127,7 @@ export function evaluateTargets(
       met: least.x >= 85,
     });
   }
+  if (training) out.push(...trainingTargets(training));
   return out;
 }
 
@@ -328,6 +333,7 @@ export function renderMarkdown(r: BenchReport): string {
   lines.push("");
   const withOrt = r.models.filter((m) => m.ort);
   if (withOrt.length) lines.push(...renderOrt(withOrt));
+  if (r.training) lines.push(...renderTraining(r.training));
   if (apps.length) lines.push(...renderApplications(apps, r.mode), "");
   const short = chains.filter((m) => m.speedupVsCpu < 20);
   if (short.length) {

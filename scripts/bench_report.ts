@@ -38,6 +38,7 @@ import {
   textCase,
 } from "../bench/cases.ts";
 import { measureGraphMemory } from "../bench/graph_memory_section.ts";
+import { measureTraining } from "../bench/training_section.ts";
 import { measureDepthwise, measureKernels, measurePeak } from "../bench/kernels_section.ts";
 import { measureLoads, writeBenchFiles } from "../bench/load_section.ts";
 import type { MemoryProbe } from "../bench/memory_probe.ts";
@@ -67,7 +68,7 @@ if (renderIndex >= 0) {
   const json = args[renderIndex + 1];
   const report = JSON.parse(await Deno.readTextFile(json)) as BenchReport;
   // Targets are judged again on the stored numbers, so a target added since the run shows too.
-  report.targets = evaluateTargets(report.models, report.kernels, report.peak);
+  report.targets = evaluateTargets(report.models, report.kernels, report.peak, report.training);
   const md = json.replace(/[^/]*$/, "RESULTS.md");
   await Deno.writeTextFile(md, renderMarkdown(report));
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", md] }).output();
@@ -205,6 +206,12 @@ if (modelSeconds.length) {
   );
 }
 
+let training: BenchReport["training"];
+if (sections.has("training")) {
+  log("training (seeds CNN and BiLSTM-64, 1 and 2 threads)");
+  training = await measureTraining(quick, log);
+}
+
 let graphMemory: BenchReport["graphMemory"];
 if (sections.has("graph-memory")) {
   log("graph memory (deep residual CNN, batch 64)");
@@ -264,7 +271,8 @@ const report: BenchReport = {
   loads,
   memory,
   graphMemory,
-  targets: evaluateTargets(models, kernels, peak),
+  training,
+  targets: evaluateTargets(models, kernels, peak, training),
 };
 
 await Deno.mkdir(outDir, { recursive: true });
