@@ -215,10 +215,12 @@ const ACT_INT_CONSTANTS = memory.data<i32>([127, 0x80000000]);
 // @ts-ignore: decorator
 @inline export function activateV(v: v128, code: i32, alpha: f32): v128 {
   if (code == LINEAR) return v;
-  if (code == RELU) return f32x4.max(v, f32x4.splat(0));
   // pmax / pmin pick the first operand unless the comparison holds, as activateScalar's
-  // `x > 0 ? (x < 6 ? x : 6) : 0` does (NaN → 0), so vector and tail lanes agree. MobileNetV2
-  // fuses relu6 into every convolution: the per-lane fallback cost it more than the convolutions.
+  // `x > 0 ? x : 0` and `x > 0 ? (x < 6 ? x : 6) : 0` do (NaN → 0), so vector and tail lanes
+  // agree; each is one instruction where f32x4.max / min take about seven (wasm's NaN and ±0
+  // rules). MobileNetV2 fuses relu6 into every convolution: the per-lane fallback cost it more
+  // than the convolutions.
+  if (code == RELU) return f32x4.pmax(f32x4.splat(0), v);
   if (code == RELU6) {
     return f32x4.pmin(f32x4.splat(6), f32x4.pmax(f32x4.splat(0), v));
   }
@@ -253,15 +255,15 @@ function activateOtherV(v: v128, code: i32, alpha: f32): v128 {
   }
   if (code == HARD_SIGMOID) {
     const y = f32x4.div(f32x4.add(v, f32x4.splat(3)), f32x4.splat(6));
-    return f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1));
+    return f32x4.pmin(f32x4.splat(1), f32x4.pmax(f32x4.splat(0), y));
   }
   if (code == HARD_SILU) {
     const y = f32x4.div(f32x4.add(v, f32x4.splat(3)), f32x4.splat(6));
-    return f32x4.mul(v, f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1)));
+    return f32x4.mul(v, f32x4.pmin(f32x4.splat(1), f32x4.pmax(f32x4.splat(0), y)));
   }
   if (code == HARD_SIGMOID_K2) {
     const y = f32x4.add(f32x4.mul(v, f32x4.splat(0.2)), f32x4.splat(0.5));
-    return f32x4.min(f32x4.max(y, f32x4.splat(0)), f32x4.splat(1));
+    return f32x4.pmin(f32x4.splat(1), f32x4.pmax(f32x4.splat(0), y));
   }
   return activateLanes(v, code, alpha);
 }

@@ -52,8 +52,9 @@ import { madd } from "./gemm";
 // @ts-ignore: decorator
 @inline function finishV(v: v128, act: i32, alpha: f32): v128 {
   if (act == LINEAR) return v;
-  if (act == RELU) return f32x4.max(v, f32x4.splat(0));
-  if (act == RELU6) return f32x4.min(f32x4.max(v, f32x4.splat(0)), f32x4.splat(6));
+  // pmax / pmin: one instruction each, activateScalar's comparisons (see activateV).
+  if (act == RELU) return f32x4.pmax(f32x4.splat(0), v);
+  if (act == RELU6) return f32x4.pmin(f32x4.splat(6), f32x4.pmax(f32x4.splat(0), v));
   return activateOutOfLine(v, act, alpha);
 }
 

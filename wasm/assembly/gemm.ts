@@ -87,7 +87,8 @@ export function gemmFusedMultiplyAdd(): i32 {
   if (accumulate) v = f32x4.add(v, v128.load(p));
   if (bias) v = f32x4.add(v, bv);
   if (act == LINEAR) v128.store(p, v);
-  else if (act == RELU) v128.store(p, f32x4.max(v, f32x4.splat(0)));
+  // pmax: one instruction, activateScalar's `x > 0 ? x : 0` (see activateV).
+  else if (act == RELU) v128.store(p, f32x4.pmax(f32x4.splat(0), v));
   // In line (activateV with a constant code): MobileNet's expand convs store relu6 after K =
   // 16…64 steps, where a call per vector costs as much as the tile's multiply-adds.
   else if (act == RELU6) v128.store(p, activateV(v, RELU6, 0));

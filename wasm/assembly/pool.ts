@@ -2,6 +2,15 @@
 // pool2d: Max/AveragePooling2D. Only real (unpadded) cells of a window take part: max ignores
 // the padding and average divides by the number of real cells (Keras / TF semantics).
 // globalPool2d: GlobalMax/GlobalAveragePooling2D over all H·W positions.
+// Max takes a later value only when it is greater (`best < v ? v : best`: f32x4.pmax, one
+// instruction where f32x4.max takes about seven for wasm's NaN and ±0 rules), in vector and tail
+// lanes alike, as the training forward maxPool2dTrain (pool_grad.ts) does.
+
+/** The larger of two values, `a` on ties and NaN (f32x4.pmax's rule on one lane). */
+// @ts-ignore: decorator
+@inline function maxOf(a: f32, b: f32): f32 {
+  return a < b ? b : a;
+}
 
 // @ts-ignore: decorator
 @inline function reduceInto(dst: usize, src: usize, c: i32, isAvg: i32): void {
@@ -18,11 +27,11 @@
   } else {
     for (; i + 4 <= c; i += 4) {
       const o = <usize> i << 2;
-      v128.store(dst + o, f32x4.max(v128.load(dst + o), v128.load(src + o)));
+      v128.store(dst + o, f32x4.pmax(v128.load(dst + o), v128.load(src + o)));
     }
     for (; i < c; i++) {
       const o = <usize> i << 2;
-      store<f32>(dst + o, max(load<f32>(dst + o), load<f32>(src + o)));
+      store<f32>(dst + o, maxOf(load<f32>(dst + o), load<f32>(src + o)));
     }
   }
 }
@@ -96,7 +105,7 @@ export function pool2d(
             const row = image + <usize> iy * imgRowBytes + o;
             for (let ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
               const v = v128.load(row + <usize> ix * rowBytes);
-              acc = isAvg ? f32x4.add(acc, v) : f32x4.max(acc, v);
+              acc = isAvg ? f32x4.add(acc, v) : f32x4.pmax(acc, v);
             }
           }
           if (isAvg) acc = f32x4.div(acc, f32x4.splat(<f32> ((y1 - y0) * (x1 - x0))));
@@ -109,7 +118,7 @@ export function pool2d(
             const row = image + <usize> iy * imgRowBytes + o;
             for (let ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
               const v = load<f32>(row + <usize> ix * rowBytes);
-              acc = isAvg ? acc + v : max(acc, v);
+              acc = isAvg ? acc + v : maxOf(acc, v);
             }
           }
           if (isAvg) acc /= <f32> ((y1 - y0) * (x1 - x0));
@@ -165,15 +174,15 @@ function pool2x2(
         } else {
           for (; j < c4; j += 4) {
             const o = <usize> j << 2;
-            const m = f32x4.max(
-              f32x4.max(v128.load(p0 + o), v128.load(p1 + o)),
-              f32x4.max(v128.load(p2 + o), v128.load(p3 + o)),
+            const m = f32x4.pmax(
+              f32x4.pmax(v128.load(p0 + o), v128.load(p1 + o)),
+              f32x4.pmax(v128.load(p2 + o), v128.load(p3 + o)),
             );
             v128.store(dst + o, m);
           }
           for (; j < c; j++) {
             const o = <usize> j << 2;
-            const m = max(max(load<f32>(p0 + o), load<f32>(p1 + o)), max(load<f32>(p2 + o), load<f32>(p3 + o)));
+            const m = maxOf(maxOf(load<f32>(p0 + o), load<f32>(p1 + o)), maxOf(load<f32>(p2 + o), load<f32>(p3 + o)));
             store<f32>(dst + o, m);
           }
         }

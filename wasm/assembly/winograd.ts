@@ -353,7 +353,7 @@ function outputTransform(
       const yRow = yImage + <usize> (oy0 + i) * rowBytes + <usize> ox0 * cellBytes + off;
       for (let j = 0; j < cols; j++) {
         let v = f32x4.add(v128.load(yTile + (<usize> j << 4)), bv);
-        if (act == RELU) v = f32x4.max(v, f32x4.splat(0));
+        if (act == RELU) v = f32x4.pmax(f32x4.splat(0), v);
         else if (act != LINEAR) v = activateV(v, act, alpha);
         v128.store(yRow + <usize> j * cellBytes, v);
       }

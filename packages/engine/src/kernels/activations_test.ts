@@ -67,20 +67,35 @@ Deno.test("reluGeneral: threshold, negative slope and max value", () => {
   }
 });
 
-Deno.test("relu6 and leaky_relu: vector lanes and scalar tail give the same values, NaN too", () => {
+Deno.test("relu, relu6, leaky_relu and the hard sigmoids: vector lanes and scalar tail give the same values, NaN and -0 too", () => {
   const { kernels, heap } = getRuntime();
-  for (const code of [ActivationCode.Relu6, ActivationCode.LeakyRelu]) {
+  for (
+    const code of [
+      ActivationCode.Relu,
+      ActivationCode.Relu6,
+      ActivationCode.LeakyRelu,
+      ActivationCode.HardSigmoid,
+      ActivationCode.HardSigmoidKeras2,
+    ]
+  ) {
     // Lanes 0..3 run the vector form, lanes 4..6 the scalar tail: the same inputs in both.
-    const x = new Float32Array([NaN, -3, 6, 7.5, NaN, -3, 6]);
-    const p = heap.upload(x);
-    kernels.activate(p, x.length, code, 0.3);
-    const y = Array.from(heap.f32(p, x.length));
-    for (const [a, b] of [[0, 4], [1, 5], [2, 6]]) {
-      if (!Object.is(y[a], y[b])) {
-        throw new Error(`${ActivationCode[code]}: lane ${a} ${y[a]} vs tail ${y[b]}`);
+    // The second array: -0 in a vector lane (0) and in the tail (4).
+    for (
+      const [x, pairs] of [
+        [new Float32Array([NaN, -3, 6, 7.5, NaN, -3, 6]), [[0, 4], [1, 5], [2, 6]]],
+        [new Float32Array([-0, 1, 2, 3, -0]), [[0, 4]]],
+      ] as const
+    ) {
+      const p = heap.upload(x);
+      kernels.activate(p, x.length, code, 0.3);
+      const y = Array.from(heap.f32(p, x.length));
+      for (const [a, b] of pairs) {
+        if (!Object.is(y[a], y[b])) {
+          throw new Error(`${ActivationCode[code]}: lane ${a} ${y[a]} vs tail ${y[b]}`);
+        }
       }
+      heap.free(p);
     }
-    heap.free(p);
   }
 });
 

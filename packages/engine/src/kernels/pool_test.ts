@@ -71,3 +71,34 @@ Deno.test("globalPool2d kernel (max, avg) matches the reference, odd sizes, batc
     }
   }
 });
+
+Deno.test("max pool2d (2×2 fast path and general) and maxPool2dTrain agree lane for lane on NaN and ±0, vector lanes and tail alike", () => {
+  const { kernels, heap } = getRuntime();
+  // One 2×2 window per output, 5 channels: channel 0 runs in a vector, channel 4 in the tail;
+  // both get the same four values. Windows: NaN first, NaN later, -0 then +0, +0 then -0.
+  const windows = [[NaN, 1, 2, 3], [1, NaN, 2, 3], [-0, 0, -0, 0], [0, -0, 0, -0]];
+  for (const [poolSize, strides] of [[[2, 2], [2, 2]], [[2, 2], [1, 3]]] as const) {
+    const p = pool2dParams(1, [2, 2 * windows.length, 5], [...poolSize], [...strides], "valid");
+    const x = new Float32Array(2 * 2 * windows.length * 5);
+    windows.forEach((win, wi) => {
+      win.forEach((v, k) => {
+        const cell = (k >> 1) * 2 * windows.length + 2 * wi + (k & 1);
+        for (const ch of [0, 1, 2, 3, 4]) x[cell * 5 + ch] = ch === 0 || ch === 4 ? v : 7;
+      });
+    });
+    const pooled = runPool(x, p, "max");
+    const n = p.outH * p.outW * 5;
+    const px = heap.upload(x), py = heap.alloc(n * 4), parg = heap.alloc(n * 4);
+    kernels.maxPool2dTrain(px, py, parg, ...pool2dKernelArgs(p));
+    const trained = heap.f32(py, n).slice();
+    [px, py, parg].forEach((q) => heap.free(q));
+    for (let o = 0; o < p.outH * p.outW; o++) {
+      const [v, tail, t] = [pooled[o * 5], pooled[o * 5 + 4], trained[o * 5]];
+      if (!Object.is(v, tail) || !Object.is(v, t)) {
+        throw new Error(
+          `pool ${poolSize}/${strides} output ${o}: vector ${v}, tail ${tail}, train ${t}`,
+        );
+      }
+    }
+  }
+});
