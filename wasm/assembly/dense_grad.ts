@@ -38,8 +38,9 @@ export function gemmTN(
 }
 
 /**
- * One k block of gemmTN. Register tile: 4 rows of C × 8 columns; the 4 A values of one row of A
- * are contiguous.
+ * One k block of gemmTN. Register tiles: 6 rows of C × 8 columns in relaxed builds (12
+ * accumulators, as gemm's 6×8), else 4 × 8; the A values of one row of A are contiguous. Every
+ * cell sums its k block in order, so the tile a cell falls in does not change its bits.
  */
 function gemmTNBlock(
   a: usize,
@@ -55,6 +56,67 @@ function gemmTNBlock(
 ): void {
   const sc = <usize> ldc << 2;
   let i = 0;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    for (; i + 6 <= m; i += 6) {
+      const ai = a + (<usize> i << 2);
+      const c0 = c + <usize> i * sc;
+      let j = 0;
+      for (; j + 8 <= n; j += 8) {
+        let x00 = f32x4.splat(0), x01 = f32x4.splat(0);
+        let x10 = f32x4.splat(0), x11 = f32x4.splat(0);
+        let x20 = f32x4.splat(0), x21 = f32x4.splat(0);
+        let x30 = f32x4.splat(0), x31 = f32x4.splat(0);
+        let x40 = f32x4.splat(0), x41 = f32x4.splat(0);
+        let x50 = f32x4.splat(0), x51 = f32x4.splat(0);
+        let bp = b + (<usize> j << 2);
+        let ap = ai;
+        for (let p = 0; p < k; p++) {
+          const b0 = v128.load(bp);
+          const b1 = v128.load(bp, 16);
+          bp += sb;
+          let v = v128.load32_splat(ap);
+          x00 = madd(x00, v, b0);
+          x01 = madd(x01, v, b1);
+          v = v128.load32_splat(ap, 4);
+          x10 = madd(x10, v, b0);
+          x11 = madd(x11, v, b1);
+          v = v128.load32_splat(ap, 8);
+          x20 = madd(x20, v, b0);
+          x21 = madd(x21, v, b1);
+          v = v128.load32_splat(ap, 12);
+          x30 = madd(x30, v, b0);
+          x31 = madd(x31, v, b1);
+          v = v128.load32_splat(ap, 16);
+          x40 = madd(x40, v, b0);
+          x41 = madd(x41, v, b1);
+          v = v128.load32_splat(ap, 20);
+          x50 = madd(x50, v, b0);
+          x51 = madd(x51, v, b1);
+          ap += sa;
+        }
+        let cp = c0 + (<usize> j << 2);
+        store4(cp, x00, accumulate);
+        store4(cp + 16, x01, accumulate);
+        cp += sc;
+        store4(cp, x10, accumulate);
+        store4(cp + 16, x11, accumulate);
+        cp += sc;
+        store4(cp, x20, accumulate);
+        store4(cp + 16, x21, accumulate);
+        cp += sc;
+        store4(cp, x30, accumulate);
+        store4(cp + 16, x31, accumulate);
+        cp += sc;
+        store4(cp, x40, accumulate);
+        store4(cp + 16, x41, accumulate);
+        cp += sc;
+        store4(cp, x50, accumulate);
+        store4(cp + 16, x51, accumulate);
+      }
+      // Columns past the last 8: row by row.
+      for (let r = 0; r < 6; r++) tnRow(a, sa, b, sb, c, sc, i + r, j, n, k, accumulate);
+    }
+  }
   for (; i + 4 <= m; i += 4) {
     const ai = a + (<usize> i << 2);
     const c0 = c + <usize> i * sc;
@@ -117,37 +179,53 @@ function gemmTNBlock(
       for (let r = 0; r < 4; r++) tnScalarCell(a, sa, b, sb, c, sc, i + r, j, k, accumulate);
     }
   }
-  for (; i < m; i++) {
-    const cr = c + <usize> i * sc;
-    let j = 0;
-    for (; j + 8 <= n; j += 8) {
-      let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
-      let bp = b + (<usize> j << 2);
-      let ap = a + (<usize> i << 2);
-      for (let p = 0; p < k; p++) {
-        const v = v128.load32_splat(ap);
-        x0 = madd(x0, v, v128.load(bp));
-        x1 = madd(x1, v, v128.load(bp, 16));
-        bp += sb;
-        ap += sa;
-      }
-      const cp = cr + (<usize> j << 2);
-      store4(cp, x0, accumulate);
-      store4(cp + 16, x1, accumulate);
+  for (; i < m; i++) tnRow(a, sa, b, sb, c, sc, i, 0, n, k, accumulate);
+}
+
+/** Row i of C from column j0 on (8, then 4 columns a vector tile, then cells). */
+// @ts-ignore: decorator
+@inline function tnRow(
+  a: usize,
+  sa: usize,
+  b: usize,
+  sb: usize,
+  c: usize,
+  sc: usize,
+  i: i32,
+  j0: i32,
+  n: i32,
+  k: i32,
+  accumulate: i32,
+): void {
+  const cr = c + <usize> i * sc;
+  let j = j0;
+  for (; j + 8 <= n; j += 8) {
+    let x0 = f32x4.splat(0), x1 = f32x4.splat(0);
+    let bp = b + (<usize> j << 2);
+    let ap = a + (<usize> i << 2);
+    for (let p = 0; p < k; p++) {
+      const v = v128.load32_splat(ap);
+      x0 = madd(x0, v, v128.load(bp));
+      x1 = madd(x1, v, v128.load(bp, 16));
+      bp += sb;
+      ap += sa;
     }
-    for (; j + 4 <= n; j += 4) {
-      let x0 = f32x4.splat(0);
-      let bp = b + (<usize> j << 2);
-      let ap = a + (<usize> i << 2);
-      for (let p = 0; p < k; p++) {
-        x0 = madd(x0, v128.load32_splat(ap), v128.load(bp));
-        bp += sb;
-        ap += sa;
-      }
-      store4(cr + (<usize> j << 2), x0, accumulate);
-    }
-    for (; j < n; j++) tnScalarCell(a, sa, b, sb, c, sc, i, j, k, accumulate);
+    const cp = cr + (<usize> j << 2);
+    store4(cp, x0, accumulate);
+    store4(cp + 16, x1, accumulate);
   }
+  for (; j + 4 <= n; j += 4) {
+    let x0 = f32x4.splat(0);
+    let bp = b + (<usize> j << 2);
+    let ap = a + (<usize> i << 2);
+    for (let p = 0; p < k; p++) {
+      x0 = madd(x0, v128.load32_splat(ap), v128.load(bp));
+      bp += sb;
+      ap += sa;
+    }
+    store4(cr + (<usize> j << 2), x0, accumulate);
+  }
+  for (; j < n; j++) tnScalarCell(a, sa, b, sb, c, sc, i, j, k, accumulate);
 }
 
 // @ts-ignore: decorator

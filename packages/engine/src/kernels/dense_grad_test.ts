@@ -3,7 +3,7 @@ import { Rng } from "../../testing/random.ts";
 import { assertClose } from "../../testing/assert.ts";
 import { columnSumsReference, gemmNTReference, gemmTNReference } from "./dense_grad_reference.ts";
 
-// [rows (batch), in, out]: odd sizes, batch 1 and 17, and sizes crossing the 4/8-wide tiles;
+// [rows (batch), in, out]: odd sizes, batch 1 and 17, and sizes crossing the 4/6/8-wide tiles;
 // 600 rows cross gemmTN's 256-row k blocks (two whole blocks and a partial one).
 const SHAPES = [
   [1, 1, 1],
