@@ -9,6 +9,7 @@ import {
   type WinogradTransforms,
   winogradTransforms,
 } from "./kernels/winograd_reference.ts";
+import type { ConvShape } from "./layers/conv2d_direct.ts";
 import type { WasmHeap } from "./wasm/heap.ts";
 import type { KernelExports } from "./wasm/kernels.ts";
 
@@ -235,17 +236,10 @@ export function winogradFilterGradCount(): number {
 }
 
 /** The geometry {@link winogradFilterGrad} needs: a stride-1 convolution's sizes and padding. */
-export interface WinogradGradShape {
-  images: number;
-  h: number;
-  w: number;
-  c: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  padTop: number;
-  padLeft: number;
-}
+export type WinogradGradShape = Pick<
+  ConvShape,
+  "images" | "h" | "w" | "c" | "outH" | "outW" | "outC" | "padTop" | "padLeft"
+>;
 
 /**
  * The kernel gradient dW (r, r, c, outC) of a stride-1 convolution of `x` (images, h, w, c) whose
