@@ -99,10 +99,13 @@ Deno.test("relu, relu6, leaky_relu and the hard sigmoids: vector lanes and scala
   }
 });
 
-Deno.test("SIMD sigmoid and tanh: relative error ≤ 1e-6 against float64, both builds", () => {
-  // A dense grid over the range recurrent gates see, plus tiny and saturating values.
-  const xs: number[] = [0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-4, -1e-4, 0.6249, 0.625, -0.625];
+Deno.test("SIMD sigmoid and tanh: relative error ≤ 2e-7 and ≤ 4e-7 against float64, both builds", () => {
+  // A dense grid over the range recurrent gates see (finer where tanh leaves its rational's
+  // clamp at ±9), plus tiny and saturating values. Measured: sigmoid 1.2e-7, tanh 2.9e-7
+  // (relaxed) / 3.1e-7 (plain SIMD).
+  const xs: number[] = [0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-4, -1e-4, 0.6249, 0.625, -0.625, 9, -9];
   for (let x = -80; x <= 80; x += 0.00731) xs.push(x);
+  for (let x = -12; x <= 12; x += 0.000731) xs.push(x);
   const x = Float32Array.from(xs);
   for (const { kernels, heap, variant } of [instantiateKernels("simd"), getRuntime()]) {
     for (const code of [ActivationCode.Sigmoid, ActivationCode.Tanh]) {
@@ -118,7 +121,7 @@ Deno.test("SIMD sigmoid and tanh: relative error ≤ 1e-6 against float64, both 
         if (err > worst) [worst, at] = [err, v];
       }
       heap.free(p);
-      if (!(worst <= 1e-6)) {
+      if (!(worst <= (code === ActivationCode.Tanh ? 4e-7 : 2e-7))) {
         throw new Error(`${variant} ${ActivationCode[code]}: relative error ${worst} at x=${at}`);
       }
     }
