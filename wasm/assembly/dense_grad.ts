@@ -113,7 +113,7 @@ function gemmTNBlock(
         store4(cp, x50, accumulate);
         store4(cp + 16, x51, accumulate);
       }
-      // Columns past the last 8: row by row.
+      // Columns past the last 8: row by row (tnRow's 4-column tiles, then cells).
       for (let r = 0; r < 6; r++) tnRow(a, sa, b, sb, c, sc, i + r, j, n, k, accumulate);
     }
   }
@@ -156,28 +156,8 @@ function gemmTNBlock(
       store4(cp + 3 * sc, x30, accumulate);
       store4(cp + 3 * sc + 16, x31, accumulate);
     }
-    for (; j + 4 <= n; j += 4) {
-      let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
-      let bp = b + (<usize> j << 2);
-      let ap = ai;
-      for (let p = 0; p < k; p++) {
-        const b0 = v128.load(bp);
-        x0 = madd(x0, v128.load32_splat(ap), b0);
-        x1 = madd(x1, v128.load32_splat(ap, 4), b0);
-        x2 = madd(x2, v128.load32_splat(ap, 8), b0);
-        x3 = madd(x3, v128.load32_splat(ap, 12), b0);
-        bp += sb;
-        ap += sa;
-      }
-      const cp = c0 + (<usize> j << 2);
-      store4(cp, x0, accumulate);
-      store4(cp + sc, x1, accumulate);
-      store4(cp + 2 * sc, x2, accumulate);
-      store4(cp + 3 * sc, x3, accumulate);
-    }
-    for (; j < n; j++) {
-      for (let r = 0; r < 4; r++) tnScalarCell(a, sa, b, sb, c, sc, i + r, j, k, accumulate);
-    }
+    // Columns past the last 8: row by row, as after the 6-row tiles.
+    for (let r = 0; r < 4; r++) tnRow(a, sa, b, sb, c, sc, i + r, j, n, k, accumulate);
   }
   for (; i < m; i++) tnRow(a, sa, b, sb, c, sc, i, 0, n, k, accumulate);
 }

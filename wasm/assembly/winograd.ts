@@ -140,14 +140,26 @@ const ROW: usize = 8 * 16;
   v128.store(dst + 3 * dstStep, f32x4.add(madd(o1, f32x4.splat(8), o2), s5));
 }
 
+/** An edge tile's zero-padded patch and the first-pass rows: 2 × 64 vectors of every pass's scratch. */
+const FIXED_SCRATCH_FLOATS: i32 = 2 * CELLS * 4;
+
 /**
- * Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles of F(m×m, r×r)
- * (m + r − 1 = 6 or 8).
+ * Floats of scratch `conv2dWinograd` (and `conv2dWinogradFilterGrad`) needs for chunks of `tiles`
+ * output tiles of F(m×m, r×r) (m + r − 1 = 6 or 8): the fixed buffers, then per tile α² · c
+ * floats of V and α² · outC of M (of Z).
  */
 export function conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32, m: i32, r: i32): i32 {
   const alpha = m + r - 1;
-  // An edge tile's zero-padded patch and the first-pass rows (2 × 64 vectors), V and M.
-  return 2 * CELLS * 4 + tiles * alpha * alpha * (c + outC);
+  return FIXED_SCRATCH_FLOATS + tiles * alpha * alpha * (c + outC);
+}
+
+/**
+ * Tiles of a chunk that `scratchFloats` floats of scratch hold (conv2dWinogradScratchFloats read
+ * backwards): each takes `cells` · (c + outC) floats after the fixed part; 1 to `total`.
+ */
+// @ts-ignore: decorator
+@inline function chunkTiles(scratchFloats: i32, total: i32, cells: i32, c: i32, outC: i32): i32 {
+  return max(1, min(total, (scratchFloats - FIXED_SCRATCH_FLOATS) / (cells * (c + outC))));
 }
 
 /**
@@ -189,8 +201,7 @@ export function conv2dWinograd(
   const tilesY = (outH + m - 1) / m;
   const perImage = tilesX * tilesY;
   const total = min(tileCount, batch * perImage - firstTile);
-  const fixed = 2 * CELLS * 4;
-  const chunk = max(1, min(total, (scratchFloats - fixed) / (cells * (c + outC))));
+  const chunk = chunkTiles(scratchFloats, total, cells, c, outC);
   const patch = scratch;
   const rowsBuf = patch + <usize> (CELLS * 16);
   const vBuf = rowsBuf + <usize> (CELLS * 16);
@@ -452,8 +463,7 @@ export function conv2dWinogradFilterGrad(
   const tilesY = (outH + m - 1) / m;
   const perImage = tilesX * tilesY;
   const total = batch * perImage;
-  const fixed = 2 * CELLS * 4;
-  const chunk = max(1, min(total, (scratchFloats - fixed) / (cells * (c + outC))));
+  const chunk = chunkTiles(scratchFloats, total, cells, c, outC);
   const patch = scratch;
   const rowsBuf = patch + <usize> (CELLS * 16);
   const vBuf = rowsBuf + <usize> (CELLS * 16);

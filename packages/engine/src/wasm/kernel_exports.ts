@@ -331,8 +331,9 @@ export interface KernelFunctions {
     accumulate: number,
   ): void;
   /**
-   * Floats of scratch `conv2dWinograd` needs for chunks of `tiles` output tiles of F(m×m, r×r)
-   * (m + r − 1 = 6 or 8).
+   * Floats of scratch `conv2dWinograd` (and `conv2dWinogradFilterGrad`) needs for chunks of `tiles`
+   * output tiles of F(m×m, r×r) (m + r − 1 = 6 or 8): the fixed buffers, then per tile α² · c
+   * floats of V and α² · outC of M (of Z).
    *
    * AssemblyScript, wasm/assembly/winograd.ts:
    * `conv2dWinogradScratchFloats(tiles: i32, c: i32, outC: i32, m: i32, r: i32): i32`
