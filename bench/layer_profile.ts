@@ -22,7 +22,9 @@ const batch = Number(value("--batch", "1"));
 const calls = Number(value("--calls", "5"));
 const threads = Number(value("--threads", "1"));
 const top = Number(value("--top", "15"));
-const reportCase = reportCases(true).find((r) => r.id === name || r.label === name);
+const reportCase = [...reportCases(), ...reportCases(true)].find((r) =>
+  r.id === name || r.label === name
+);
 if (!reportCase) await useApplicationBackend("wasm");
 const c = reportCase ?? applicationCase(name, size);
 const model = buildModel(c.spec, { fuse: !args.includes("--no-fuse") });
