@@ -138,11 +138,13 @@ export interface InterleavedResult {
 /**
  * Runs the contenders in `rounds` interleaved rounds (A B C A B C …) after each one's warm-up and
  * returns each contender's samples. A contender with `timeLimitMs` whose step passes its time box
- * or throws is dropped (its samples too) and named in `failures`; the others go on.
+ * or throws is dropped (its samples too) and named in `failures`; the others go on. `settle`,
+ * awaited before every timed round, lets the machine quiet down after the last one.
  */
 export async function interleaved(
   contenders: Contender[],
   rounds: number,
+  settle?: () => Promise<unknown>,
 ): Promise<InterleavedResult> {
   const samples = new Map<string, number[]>();
   const failures = new Map<string, string>();
@@ -172,6 +174,7 @@ export async function interleaved(
   for (let r = 0; r < rounds; r++) {
     for (const c of contenders) {
       if (r >= (c.rounds ?? rounds) || failures.has(c.name)) continue;
+      await settle?.();
       const got = await step(c, `round ${r + 1}`, async () => {
         await c.prepare?.();
         return roundOf(c, c.budgetMs, c.minCalls ?? 1, c.maxCalls);

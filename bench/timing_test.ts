@@ -66,3 +66,22 @@ Deno.test("interleaved: without a time box an error still stops the comparison",
     /boom/,
   );
 });
+
+Deno.test("interleaved: settle runs before every timed round, after the warm-ups", async () => {
+  const events: string[] = [];
+  const contender = (name: string): Contender => ({
+    name,
+    run: () => void events.push(name),
+    budgetMs: 0,
+    minCalls: 1,
+    maxCalls: 1,
+    warmupMs: 0,
+  });
+  await interleaved([contender("a"), contender("b")], 2, () => {
+    events.push("settle");
+    return Promise.resolve();
+  });
+  // Warm-ups (one call each) first; then each timed call right after a settle.
+  const expected = ["a", "b", "settle", "a", "settle", "b", "settle", "a", "settle", "b"];
+  if (events.join() !== expected.join()) throw new Error(events.join());
+});
