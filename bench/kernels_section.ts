@@ -23,6 +23,7 @@ import {
   depthwiseKernelArgs,
 } from "../packages/engine/src/kernels/depthwise_conv_reference.ts";
 import { ActivationCode } from "../packages/engine/src/activations.ts";
+import { RnnCell } from "../packages/engine/src/kernels/rnn_codes.ts";
 import { bestOf } from "./timing.ts";
 import { tf, useTfjsBackend } from "./tfjs_backends.ts";
 
@@ -108,6 +109,11 @@ interface GemmShape {
   n: number;
   k: number;
   role: string;
+  /**
+   * The engine runs this product as a batch-1 LSTM step does (k units, n = 4k gate columns):
+   * `rnnRowProduct` on the recurrent kernel packed once by `rnnPackRowKernel`, not `gemm`.
+   */
+  lstmRowPath?: boolean;
 }
 
 interface ConvShape {
@@ -128,7 +134,13 @@ const GEMM_SHAPES: GemmShape[] = [
   { m: 64, n: 256, k: 64, role: "LSTM-64 recurrent step, batch 64" },
   { m: 64, n: 512, k: 128, role: "LSTM-128 recurrent step, batch 64" },
   { m: 8, n: 256, k: 64, role: "LSTM-64 recurrent step, batch 8" },
-  { m: 1, n: 256, k: 64, role: "LSTM-64 recurrent step, batch 1 (matrix-vector)" },
+  {
+    m: 1,
+    n: 256,
+    k: 64,
+    role: "LSTM-64 recurrent step, batch 1 (matrix-vector)",
+    lstmRowPath: true,
+  },
 ];
 
 // `--quick` keeps one direct-only shape (3 input channels) and one Winograd shape.
@@ -171,12 +183,18 @@ function engineGemm(rt: KernelRuntime, s: GemmShape, quick: boolean): number {
   const a = heap.upload(rng.floats(s.m * s.k)), b = heap.upload(rng.floats(s.k * s.n));
   const bias = heap.upload(rng.floats(s.n));
   const c = heap.alloc(s.m * s.n * 4);
+  // The recurrent row path: the kernel packed once (as a layer packs it at build), no bias (the
+  // step adds the input projection, which holds it).
+  const packed = s.lstmRowPath ? heap.alloc(kernels.rnnRowKernelBytes(RnnCell.LSTM, s.k)) : 0;
+  if (packed) kernels.rnnPackRowKernel(RnnCell.LSTM, b, s.k, packed);
   const r = gflops(
-    () => kernels.gemm(a, b, bias, c, s.m, s.n, s.k, 0, 0),
+    packed
+      ? () => kernels.rnnRowProduct(a, packed, s.k, s.n, c)
+      : () => kernels.gemm(a, b, bias, c, s.m, s.n, s.k, 0, 0),
     2 * s.m * s.n * s.k,
     quick,
   );
-  [a, b, bias, c].forEach((p) => heap.free(p));
+  [a, b, bias, c, packed].forEach((p) => p && heap.free(p));
   return r;
 }
 

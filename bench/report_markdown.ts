@@ -392,9 +392,12 @@ export function renderMarkdown(r: BenchReport): string {
       `kernel: on a shared machine other jobs slow both alike, so "% of that" is the kernel's ` +
       `efficiency at that moment. Best of repeated timed blocks for every kernel (capability, ` +
       `not median). ` +
-      `"plain SIMD" is the fallback build for runtimes without relaxed SIMD. The engine columns ` +
+      `"plain SIMD" is the fallback build for runtimes without relaxed SIMD. The GEMM rows time ` +
+      `\`gemm\`, except the LSTM's batch-1 step, which times what that step runs: ` +
+      `\`rnnRowProduct\` on the recurrent kernel packed once by \`rnnPackRowKernel\` (the same ` +
+      `sums). The Conv2D engine columns ` +
       `time the direct sum (\`conv2d\`); "Winograd (eff.)" times \`conv2dWinograd\` (relaxed ` +
-      `build, F(6×6, 3×3) / F(4×4, 5×5) / F(2×2, 7×7) on 8×8 tiles) on the same inputs where ` +
+      `build, F(4×4, 3×3) on 6×6 tiles, F(4×4, 5×5) / F(2×2, 7×7) on 8×8) on the same inputs where ` +
       `\`convAlgorithm: "auto"\` picks it, as *effective* GFLOP/s: the direct sum's flops ÷ its ` +
       `time. It does fewer multiplies than that, so it can exceed the SIMD peak; "—" where the ` +
       `engine stays direct. \`depthwise\` rows (issue 15) time the \`depthwiseConv2d\` kernel ` +

@@ -134,6 +134,17 @@ export function rnnPackRowKernel(cell: i32, recKernel: usize, units: i32, dst: u
 }
 
 /**
+ * c[0..n) = a·B for one row `a` of k floats, B's n columns packed as one range by
+ * {@link rnnPackRowKernel} (an LSTM's or SimpleRNN's recurrent kernel: k = units, n = its gate
+ * columns): the recurrent product a batch-1 step of those cells runs ({@link rowStep}, before its
+ * gates), exported so the bench times the engine's matrix-vector product as a step runs it. The
+ * sums are gemm's for m = 1, bit for bit (k ≤ ROW_STEP_MAX_UNITS).
+ */
+export function rnnRowProduct(a: usize, packed: usize, k: i32, n: i32, c: usize): void {
+  for (let j0 = 0; j0 < n;) j0 = rowProductBlock(a, k, 0, 0, packed, c, 0, j0, n);
+}
+
+/**
  * c[0..32) = a·B[:, 0..32) over k rows of B (`sb` bytes apart) + bias[0..32) (bias 0: none):
  * each column is the one chain gemm's tile1x32 / tile1x4 sum (madd in k order from zero, then
  * the bias), so a row's result is the GEMM's bit for bit.

@@ -4,6 +4,7 @@ import { maxAbsDiff, Rng } from "../../testing/random.ts";
 import { assertClose } from "../../testing/assert.ts";
 import { gateCount, MERGE_CODES, RnnCell, RnnFlag } from "./rnn_codes.ts";
 import { mergeReference, reverseTimeReference, rnnReference } from "./rnn_reference.ts";
+import { gemmReference } from "./gemm_reference.ts";
 
 type MaskKind = "none" | "post" | "middle" | "empty-row";
 
@@ -571,6 +572,42 @@ Deno.test("rnnMerge: sum, mul, ave on odd lengths", () => {
       assertClose(heap.f32(pa, n), mergeReference(a, b, n, mode), 1e-7, `${mode} n=${n}`);
       heap.free(pa);
       heap.free(pb);
+    }
+  }
+});
+
+Deno.test("rnnRowProduct: the packed batch-1 recurrent product equals gemm's m = 1 row bit for bit and the plain sum", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(91);
+  for (const cell of [RnnCell.SimpleRNN, RnnCell.LSTM]) {
+    // Units a multiple of 4 (the row path's), with gate columns below, at and past 32-wide blocks.
+    for (const units of [4, 12, 36, 64, 100, 256]) {
+      const n = gateCount(cell) * units;
+      const h = rng.floats(units, -1, 1), rec = rng.floats(units * n, -0.5, 0.5);
+      const ph = heap.upload(h), pr = heap.upload(rec);
+      const packed = heap.alloc(kernels.rnnRowKernelBytes(cell, units));
+      const pc = heap.alloc(n * 4), pg = heap.alloc(n * 4);
+      try {
+        kernels.rnnPackRowKernel(cell, pr, units, packed);
+        kernels.rnnRowProduct(ph, packed, units, n, pc);
+        kernels.gemm(ph, pr, 0, pg, 1, n, units, ActivationCode.Linear, 0);
+        const got = heap.f32(pc, n).slice(), viaGemm = heap.f32(pg, n);
+        for (let j = 0; j < n; j++) {
+          if (got[j] !== viaGemm[j]) {
+            throw new Error(
+              `cell ${cell}, units ${units}, column ${j}: ${got[j]} vs gemm ${viaGemm[j]}`,
+            );
+          }
+        }
+        assertClose(
+          got,
+          gemmReference(h, rec, null, 1, n, units),
+          1e-5,
+          `cell ${cell}, units ${units}`,
+        );
+      } finally {
+        for (const p of [ph, pr, packed, pc, pg]) heap.free(p);
+      }
     }
   }
 });

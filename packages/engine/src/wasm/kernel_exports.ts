@@ -864,6 +864,17 @@ export interface KernelFunctions {
    */
   rnnPackRowKernel(cell: number, recKernel: number, units: number, dst: number): void;
   /**
+   * c[0..n) = a·B for one row `a` of k floats, B's n columns packed as one range by
+   * {@link rnnPackRowKernel} (an LSTM's or SimpleRNN's recurrent kernel: k = units, n = its gate
+   * columns): the recurrent product a batch-1 step of those cells runs ({@link rowStep}, before its
+   * gates), exported so the bench times the engine's matrix-vector product as a step runs it. The
+   * sums are gemm's for m = 1, bit for bit (k ≤ ROW_STEP_MAX_UNITS).
+   *
+   * AssemblyScript, wasm/assembly/rnn.ts:
+   * `rnnRowProduct(a: usize, packed: usize, k: i32, n: i32, c: usize): void`
+   */
+  rnnRowProduct(a: number, packed: number, k: number, n: number, c: number): void;
+  /**
    * Runs one recurrent layer over x[batch, time, inDim].
    *
    * kernel (inDim, G*units), recKernel (units, G*units), bias (G*units) or 0, recBias (G*units,
@@ -1680,6 +1691,7 @@ export const KERNEL_NAMES = [
   "rnnWorkspaceBytes",
   "rnnRowKernelBytes",
   "rnnPackRowKernel",
+  "rnnRowProduct",
   "rnnSequence",
   "rnnMerge",
   "gemmTN",
