@@ -46,6 +46,22 @@ const gemm: KernelResult = {
   percentOfPeakNow: 100 * 50 / 62,
 };
 
+/** A report of `models` alone (no kernels, loads or memory), with their targets. */
+function modelsReport(models: ModelResult[], targets = evaluateTargets(models, [], peak)) {
+  return renderMarkdown({
+    date: "2026-01-01T00:00:00Z",
+    mode: "default",
+    durationSeconds: 60,
+    environment: { cpu: "test", cores: 2 },
+    peak,
+    kernels: [],
+    models,
+    loads: [],
+    memory: [],
+    targets,
+  });
+}
+
 Deno.test("summarize: median of odd and even counts, min and mean", () => {
   const odd = summarize([5, 1, 3]);
   const even = summarize([4, 1, 3, 2]);
@@ -279,18 +295,7 @@ Deno.test("ONNX Runtime table: a column that timed out says so in its cell", () 
     ortFailures: { ortWeb2: "timed out after 120 s (output check)" },
     maxAbsDiffVsOrt: 1e-6,
   };
-  const md = renderMarkdown({
-    date: "2026-01-01T00:00:00Z",
-    mode: "default",
-    durationSeconds: 60,
-    environment: { cpu: "test", cores: 2 },
-    peak,
-    kernels: [],
-    models: [r],
-    loads: [],
-    memory: [],
-    targets: evaluateTargets([r], [], peak),
-  });
+  const md = modelsReport([r]);
   const row = md.split("\n").find((l) =>
     l.startsWith("| text model | 64 | 1,000 | 900 | timed out after 120 s (output check) | 5,000 |")
   );
@@ -369,18 +374,7 @@ Deno.test("thread scaling: the models table shows n thr ÷ 1 and the cores free 
   const expected = "min 1.10× (cnn model, batch 8; 1.05 cores free around it); 1 row kept " +
     "fewer than 1.8 cores free after 2 re-measures";
   if (scaling.met || scaling.measured !== expected) throw new Error(JSON.stringify(scaling));
-  const md = renderMarkdown({
-    date: "2026-01-01T00:00:00Z",
-    mode: "default",
-    durationSeconds: 60,
-    environment: { cpu: "test", cores: 2 },
-    peak,
-    kernels: [],
-    models,
-    loads: [],
-    memory: [],
-    targets,
-  });
+  const md = modelsReport(models, targets);
   const lines = md.split("\n");
   for (
     const start of [
