@@ -221,3 +221,35 @@ export function meanSquaredError(
   }
   return total;
 }
+
+/**
+ * Mean absolute error over the last axis: L = mean |p − y|. Its gradient is sign(p − y) / cols,
+ * 0 where p = y (the subgradient TensorFlow's, JAX's and PyTorch's abs give there).
+ */
+export function meanAbsoluteError(
+  pred: usize,
+  target: usize,
+  weights: usize,
+  grad: usize,
+  rows: i32,
+  cols: i32,
+  gradScale: f32,
+): f64 {
+  let total: f64 = 0;
+  const invCols = 1.0 / <f64> cols;
+  for (let r = 0; r < rows; r++) {
+    const off = <usize> r * <usize> cols << 2;
+    const w = rowWeight(weights, r);
+    const ws = <f64> w * <f64> gradScale * invCols;
+    let l: f64 = 0;
+    for (let j = 0; j < cols; j++) {
+      const o = off + (<usize> j << 2);
+      const d = <f64> load<f32>(pred + o) - <f64> load<f32>(target + o);
+      l += abs(d);
+      if (grad) store<f32>(grad + o, <f32> (d > 0 ? ws : d < 0 ? -ws : 0));
+    }
+    total += <f64> w * l * invCols;
+  }
+  return total;
+}
+

@@ -139,3 +139,26 @@ export function meanSquaredErrorReference(
   }
   return { total, grad };
 }
+
+/** Mean absolute error over the last axis (gradient sign(p − y) / cols, 0 where p = y). */
+export function meanAbsoluteErrorReference(
+  pred: Float32Array,
+  target: Float32Array,
+  weights: Float32Array | null,
+  cols: number,
+  gradScale: number,
+): LossReference {
+  const rows = pred.length / cols;
+  const grad = new Float64Array(pred.length);
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const w = weights ? weights[r] : 1;
+    for (let j = 0; j < cols; j++) {
+      const i = r * cols + j;
+      const d = pred[i] - target[i];
+      total += (w * Math.abs(d)) / cols;
+      grad[i] = (w * gradScale * Math.sign(d)) / cols;
+    }
+  }
+  return { total, grad };
+}

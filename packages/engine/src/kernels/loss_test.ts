@@ -5,6 +5,7 @@ import {
   binaryCEReference,
   categoricalCEReference,
   LossMode,
+  meanAbsoluteErrorReference,
   meanSquaredErrorReference,
   oneHot,
 } from "./loss_reference.ts";
@@ -94,5 +95,27 @@ Deno.test("binary cross-entropy and MSE kernels match the reference", () => {
     close(kernels.meanSquaredError(pp, pt, pw, pg, rows, cols, 0.7), want.total, 1e-5, "MSE");
     if (maxAbsDiff(heap.f32(pg, rows * cols), want.grad) > 1e-5) throw new Error("MSE grad");
     [pp, pt, pw, pg].forEach((p) => heap.free(p));
+  }
+});
+
+Deno.test("MAE kernel matches the reference, with a zero gradient where prediction = target", () => {
+  const { kernels, heap } = getRuntime();
+  const rng = new Rng(53);
+  for (const [rows, cols] of SHAPES) {
+    const target = rng.floats(rows * cols, -2, 2);
+    const pred = rng.floats(rows * cols, -3, 3);
+    pred[0] = target[0]; // an exact hit: the subgradient 0
+    for (const weights of [rng.floats(rows, 0, 2), null]) {
+      const want = meanAbsoluteErrorReference(pred, target, weights, cols, 0.7);
+      const pp = heap.upload(pred), pt = heap.upload(target);
+      const pw = weights ? heap.upload(weights) : 0;
+      const pg = heap.alloc(rows * cols * 4);
+      const total = kernels.meanAbsoluteError(pp, pt, pw, pg, rows, cols, 0.7);
+      close(total, want.total, 1e-5, `MAE ${rows}x${cols}`);
+      const g = heap.f32(pg, rows * cols);
+      if (maxAbsDiff(g, want.grad) > 1e-6) throw new Error(`MAE grad ${rows}x${cols}`);
+      if (g[0] !== 0) throw new Error(`MAE grad at p = y: ${g[0]}`);
+      [pp, pt, pw, pg].forEach((p) => p && heap.free(p));
+    }
   }
 });

@@ -1,7 +1,7 @@
 /**
  * Keras losses the trainer computes in WASM (`wasm/assembly/loss.ts`): sparse categorical,
  * categorical and binary cross-entropy (from probabilities with Keras's clipping to
- * [1e-7, 1 − 1e-7], or from logits), mean squared error. Reduction is Keras's
+ * [1e-7, 1 − 1e-7], or from logits), mean squared and mean absolute error. Reduction is Keras's
  * `sum_over_batch_size`: Σ w·L over the batch's loss rows divided by their number (the number of
  * unmasked rows when the output carries a mask). `label_smoothing` (categorical and binary
  * cross-entropy, as Keras 3) moves the loss's targets towards uniform: categorical
@@ -15,7 +15,8 @@ export type LossName =
   | "sparse_categorical_crossentropy"
   | "categorical_crossentropy"
   | "binary_crossentropy"
-  | "mean_squared_error";
+  | "mean_squared_error"
+  | "mean_absolute_error";
 
 /** A loss as `compile` accepts it: a Keras name, or `{ name, fromLogits }`, or a Keras object. */
 export type LossConfig =
@@ -33,7 +34,15 @@ const ALIASES: Record<string, LossName> = {
   mean_squared_error: "mean_squared_error",
   mse: "mean_squared_error",
   MeanSquaredError: "mean_squared_error",
+  mean_absolute_error: "mean_absolute_error",
+  mae: "mean_absolute_error",
+  MeanAbsoluteError: "mean_absolute_error",
 };
+
+/** Whether `name` is a regression loss (no logits form, no output activation to fold). */
+function isRegression(name: LossName): boolean {
+  return name === "mean_squared_error" || name === "mean_absolute_error";
+}
 
 /** Keras `backend.epsilon()`. */
 export const EPSILON = 1e-7;
@@ -97,8 +106,8 @@ export class Loss {
     if (typeof fromLogits !== "boolean") {
       throw new TrainingConfigError("loss.fromLogits", `expected a boolean, got ${fromLogits}`);
     }
-    if (resolved === "mean_squared_error" && fromLogits) {
-      throw new TrainingConfigError("loss.fromLogits", "mean_squared_error has no logits form");
+    if (isRegression(resolved) && fromLogits) {
+      throw new TrainingConfigError("loss.fromLogits", `${resolved} has no logits form`);
     }
     return new Loss(resolved, fromLogits, smoothing as number);
   }
@@ -121,7 +130,7 @@ export class Loss {
 
   /** The output activation this loss can fold into its gradient (Keras uses the logits then). */
   get fusableActivation(): "softmax" | "sigmoid" | null {
-    if (this.fromLogits || this.name === "mean_squared_error") return null;
+    if (this.fromLogits || isRegression(this.name)) return null;
     return this.name === "binary_crossentropy" ? "sigmoid" : "softmax";
   }
 
@@ -220,6 +229,8 @@ export class Loss {
         return kernels.binaryCE(pred, targets, weights, grad, rows, cols, mode, gradScale, EPSILON);
       case "mean_squared_error":
         return kernels.meanSquaredError(pred, targets, weights, grad, rows, cols, gradScale);
+      case "mean_absolute_error":
+        return kernels.meanAbsoluteError(pred, targets, weights, grad, rows, cols, gradScale);
     }
   }
 }

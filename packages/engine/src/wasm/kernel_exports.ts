@@ -1069,6 +1069,22 @@ export interface KernelFunctions {
     gradScale: number,
   ): number;
   /**
+   * Mean absolute error over the last axis: L = mean |p − y|. Its gradient is sign(p − y) / cols,
+   * 0 where p = y (the subgradient TensorFlow's, JAX's and PyTorch's abs give there).
+   *
+   * AssemblyScript, wasm/assembly/loss.ts:
+   * `meanAbsoluteError(pred: usize, target: usize, weights: usize, grad: usize, rows: i32, cols: i32, gradScale: f32): f64`
+   */
+  meanAbsoluteError(
+    pred: number,
+    target: number,
+    weights: number,
+    grad: number,
+    rows: number,
+    cols: number,
+    gradScale: number,
+  ): number;
+  /**
    * Σ x² over n floats, accumulated in f64 (for clipnorm / global_clipnorm).
    *
    * AssemblyScript, wasm/assembly/optim.ts:
@@ -1703,6 +1719,7 @@ export const KERNEL_NAMES = [
   "categoricalCE",
   "binaryCE",
   "meanSquaredError",
+  "meanAbsoluteError",
   "sumSquares",
   "scaleInPlace",
   "clipInPlace",
