@@ -194,7 +194,41 @@ export function binaryCE(
   return total;
 }
 
-/** Mean squared error over the last axis. */
+/**
+ * Mean squared (`absolute` false) or absolute error over the last axis: L = mean (p − y)² with
+ * gradient 2(p − y)/cols, or L = mean |p − y| with gradient sign(p − y)/cols, 0 where p = y (the
+ * subgradient TensorFlow's abs gives there; TF.js's gives -1).
+ */
+// @ts-ignore: decorator
+@inline function regressionLoss(
+  pred: usize,
+  target: usize,
+  weights: usize,
+  grad: usize,
+  rows: i32,
+  cols: i32,
+  gradScale: f32,
+  absolute: bool,
+): f64 {
+  let total: f64 = 0;
+  const invCols = 1.0 / <f64> cols;
+  for (let r = 0; r < rows; r++) {
+    const off = <usize> r * <usize> cols << 2;
+    const w = rowWeight(weights, r);
+    const ws = <f64> w * <f64> gradScale * (absolute ? 1.0 : 2.0) * invCols;
+    let l: f64 = 0;
+    for (let j = 0; j < cols; j++) {
+      const o = off + (<usize> j << 2);
+      const d = <f64> load<f32>(pred + o) - <f64> load<f32>(target + o);
+      l += absolute ? abs(d) : d * d;
+      if (grad) store<f32>(grad + o, <f32> (absolute ? (d > 0 ? ws : d < 0 ? -ws : 0) : ws * d));
+    }
+    total += <f64> w * l * invCols;
+  }
+  return total;
+}
+
+/** Mean squared error over the last axis (see regressionLoss). */
 export function meanSquaredError(
   pred: usize,
   target: usize,
@@ -204,28 +238,10 @@ export function meanSquaredError(
   cols: i32,
   gradScale: f32,
 ): f64 {
-  let total: f64 = 0;
-  const invCols = 1.0 / <f64> cols;
-  for (let r = 0; r < rows; r++) {
-    const off = <usize> r * <usize> cols << 2;
-    const w = rowWeight(weights, r);
-    const ws = <f64> w * <f64> gradScale * 2.0 * invCols;
-    let l: f64 = 0;
-    for (let j = 0; j < cols; j++) {
-      const o = off + (<usize> j << 2);
-      const d = <f64> load<f32>(pred + o) - <f64> load<f32>(target + o);
-      l += d * d;
-      if (grad) store<f32>(grad + o, <f32> (ws * d));
-    }
-    total += <f64> w * l * invCols;
-  }
-  return total;
+  return regressionLoss(pred, target, weights, grad, rows, cols, gradScale, false);
 }
 
-/**
- * Mean absolute error over the last axis: L = mean |p − y|. Its gradient is sign(p − y) / cols,
- * 0 where p = y (the subgradient TensorFlow's, JAX's and PyTorch's abs give there).
- */
+/** Mean absolute error over the last axis (see regressionLoss). */
 export function meanAbsoluteError(
   pred: usize,
   target: usize,
@@ -235,21 +251,5 @@ export function meanAbsoluteError(
   cols: i32,
   gradScale: f32,
 ): f64 {
-  let total: f64 = 0;
-  const invCols = 1.0 / <f64> cols;
-  for (let r = 0; r < rows; r++) {
-    const off = <usize> r * <usize> cols << 2;
-    const w = rowWeight(weights, r);
-    const ws = <f64> w * <f64> gradScale * invCols;
-    let l: f64 = 0;
-    for (let j = 0; j < cols; j++) {
-      const o = off + (<usize> j << 2);
-      const d = <f64> load<f32>(pred + o) - <f64> load<f32>(target + o);
-      l += abs(d);
-      if (grad) store<f32>(grad + o, <f32> (d > 0 ? ws : d < 0 ? -ws : 0));
-    }
-    total += <f64> w * l * invCols;
-  }
-  return total;
+  return regressionLoss(pred, target, weights, grad, rows, cols, gradScale, true);
 }
-

@@ -117,13 +117,14 @@ export function binaryCEReference(
   return { total, grad };
 }
 
-/** Mean squared error over the last axis. */
-export function meanSquaredErrorReference(
+/** Mean squared (`absolute` false) or absolute error over the last axis, as loss.ts. */
+function regressionLossReference(
   pred: Float32Array,
   target: Float32Array,
   weights: Float32Array | null,
   cols: number,
   gradScale: number,
+  absolute: boolean,
 ): LossReference {
   const rows = pred.length / cols;
   const grad = new Float64Array(pred.length);
@@ -133,11 +134,22 @@ export function meanSquaredErrorReference(
     for (let j = 0; j < cols; j++) {
       const i = r * cols + j;
       const d = pred[i] - target[i];
-      total += (w * d * d) / cols;
-      grad[i] = (w * gradScale * 2 * d) / cols;
+      total += (w * (absolute ? Math.abs(d) : d * d)) / cols;
+      grad[i] = (w * gradScale * (absolute ? Math.sign(d) : 2 * d)) / cols;
     }
   }
   return { total, grad };
+}
+
+/** Mean squared error over the last axis. */
+export function meanSquaredErrorReference(
+  pred: Float32Array,
+  target: Float32Array,
+  weights: Float32Array | null,
+  cols: number,
+  gradScale: number,
+): LossReference {
+  return regressionLossReference(pred, target, weights, cols, gradScale, false);
 }
 
 /** Mean absolute error over the last axis (gradient sign(p − y) / cols, 0 where p = y). */
@@ -148,17 +160,5 @@ export function meanAbsoluteErrorReference(
   cols: number,
   gradScale: number,
 ): LossReference {
-  const rows = pred.length / cols;
-  const grad = new Float64Array(pred.length);
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const w = weights ? weights[r] : 1;
-    for (let j = 0; j < cols; j++) {
-      const i = r * cols + j;
-      const d = pred[i] - target[i];
-      total += (w * Math.abs(d)) / cols;
-      grad[i] = (w * gradScale * Math.sign(d)) / cols;
-    }
-  }
-  return { total, grad };
+  return regressionLossReference(pred, target, weights, cols, gradScale, true);
 }

@@ -1054,7 +1054,7 @@ export interface KernelFunctions {
     eps: number,
   ): number;
   /**
-   * Mean squared error over the last axis.
+   * Mean squared error over the last axis (see regressionLoss).
    *
    * AssemblyScript, wasm/assembly/loss.ts:
    * `meanSquaredError(pred: usize, target: usize, weights: usize, grad: usize, rows: i32, cols: i32, gradScale: f32): f64`
@@ -1069,8 +1069,7 @@ export interface KernelFunctions {
     gradScale: number,
   ): number;
   /**
-   * Mean absolute error over the last axis: L = mean |p − y|. Its gradient is sign(p − y) / cols,
-   * 0 where p = y (the subgradient TensorFlow's, JAX's and PyTorch's abs give there).
+   * Mean absolute error over the last axis (see regressionLoss).
    *
    * AssemblyScript, wasm/assembly/loss.ts:
    * `meanAbsoluteError(pred: usize, target: usize, weights: usize, grad: usize, rows: i32, cols: i32, gradScale: f32): f64`
