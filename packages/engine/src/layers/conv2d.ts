@@ -124,6 +124,11 @@ export class Conv2D extends ConvWindowLayer {
     return p ? `winograd F(${p.m}×${p.m}, ${p.r}×${p.r})` : "direct";
   }
 
+  /** The Winograd plan of the built shape under {@link algorithm}, or null (direct). */
+  get winogradPlan(): WinogradPlan | null {
+    return this.#winogradPlan;
+  }
+
   protected override afterBuild(_heap: WasmHeap): void {
     const c = this.inputShape[2] as number;
     this.#winogradPlan = null;
@@ -524,8 +529,8 @@ function winogradInputGrad(
 }
 
 /**
- * dW by Winograd when the layer's convolution algorithm picks it for the forward convolution of
- * this shape (the same tiles, so the same multiply-add count against the direct sum): see
+ * dW by Winograd when the layer's forward convolution of this shape runs it (the layer's own
+ * plan, the same tiles, so the same multiply-add count against the direct sum): see
  * {@link winogradFilterGrad} (3×3 and 5×5 kernels). Returns false (nothing written) when the
  * direct pass should compute dW.
  */
@@ -537,14 +542,7 @@ function winogradKernelGrad(
   dz: number,
   dW: number,
 ): boolean {
-  const plan = winogradPlan(
-    layer.algorithm,
-    [g.kh, g.kw],
-    [g.sh, g.sw],
-    [g.dh, g.dw],
-    g.c,
-    g.outC,
-  );
+  const plan = layer.winogradPlan;
   if (!winogradRuns(layer.algorithm, plan, g.images, g.outH, g.outW, g.c, g.outC)) return false;
   if (!winogradFilterGradApplies(plan)) return false;
   winogradFilterGrad(ctx.kernels, ctx.heap, plan, g, x, dz, dW);
